@@ -1,0 +1,41 @@
+"""Domain exceptions.
+
+They carry no HTTP status: the API edge (`app.api.errors`) and the FHIR edge translate them. Each
+carries a sentence an integrator can act on and, where one input element is at fault, the name of
+that element as a dotted path (``field``).
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class of every rule the domain refuses."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    """The input is well-formed but breaks a domain rule (bad check digit, bad date order)."""
+
+
+class UnknownReference(DomainError):
+    """The input names something that does not exist (an unknown organization or person)."""
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or the caller may not know that it exists)."""
+
+
+class IllegalTransition(DomainError):
+    """The step is not allowed in the current state (a second discharge, for example)."""
+
+
+class Conflict(DomainError):
+    """The request clashes with something that already exists (a duplicate identifier)."""
+
+
+class StaleVersion(DomainError):
+    """The caller edited an older version than the current one (optimistic concurrency)."""

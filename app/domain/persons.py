@@ -1,0 +1,75 @@
+"""Persons: patients and clients identified by a validated national identifier (DESIGN §3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+
+from app.domain.errors import InvalidInput
+from app.domain.identifiers import PersonIdentifier
+
+PROTECTED_PLACEHOLDER = "(skyddad identitet / protected identity)"
+
+
+@dataclass(slots=True)
+class Person:
+    """A patient or client.
+
+    ``stay_municipality_id`` is the Norwegian municipality of stay (oppholdskommune), which pays for
+    discharge-ready days when it differs from the residence municipality.
+    """
+
+    id: str
+    identifier: PersonIdentifier
+    given_name: str
+    family_name: str
+    residence_municipality_id: str
+    birth_date: date | None = None
+    stay_municipality_id: str | None = None
+    protected_identity: bool = False
+    address: str | None = None
+    phone: str | None = None
+    version: int = 1
+
+    @property
+    def paying_municipality_id(self) -> str:
+        """The municipality that receives the person after discharge and pays for waiting days."""
+        return self.stay_municipality_id or self.residence_municipality_id
+
+    def masked(self) -> Person:
+        """A copy fit for lists, reports and logs: a protected person's details are withheld.
+
+        Name, national identifier, address and phone of a person with protected identity never
+        leave in a list or a report (sekretessmarkering, skyddad folkbokföring, strengt fortrolig).
+        """
+        if not self.protected_identity:
+            return self
+        return replace(
+            self,
+            given_name=PROTECTED_PLACEHOLDER,
+            family_name="",
+            identifier=PersonIdentifier(
+                self.identifier.system, mask_identifier(self.identifier.value)
+            ),
+            address=None,
+            phone=None,
+            birth_date=None,
+        )
+
+
+def mask_identifier(value: str) -> str:
+    """Keep only the first four characters of an identifier (the birth year in Sweden)."""
+    return value[:4] + "*" * max(0, len(value) - 4)
+
+
+def validate_person(person: Person) -> None:
+    """Check the free-text parts of a person; the identifier was validated when it was parsed."""
+    if not person.given_name.strip() and not person.family_name.strip():
+        raise InvalidInput("a person needs a given or family name", field="family_name")
+    if person.birth_date is not None and person.identifier.birth_date is not None:
+        if person.birth_date != person.identifier.birth_date:
+            raise InvalidInput(
+                f"birth_date {person.birth_date.isoformat()} contradicts the identifier, which "
+                f"gives {person.identifier.birth_date.isoformat()}",
+                field="birth_date",
+            )
