@@ -1,0 +1,171 @@
+"""Errors at the REST edge: domain errors and bad requests become ``application/problem+json``.
+
+RFC 9457 problem details, with an ``errors`` array whose members name the offending element
+(``field``, a dotted path into the request) so an integrator sees exactly what was wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from app.domain.errors import (
+    Conflict,
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+    UnknownReference,
+)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://samverkan.dev/problems/"
+
+_STATUS: list[tuple[type[DomainError], int, str]] = [
+    (NotFound, 404, "not-found"),
+    (IllegalTransition, 409, "illegal-transition"),
+    (Conflict, 409, "conflict"),
+    (StaleVersion, 412, "stale-version"),
+    (UnknownReference, 422, "unknown-reference"),
+    (InvalidInput, 422, "invalid-input"),
+]
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    428: "Precondition required",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class FieldError(BaseModel):
+    """One problem with one element of the request."""
+
+    field: str = Field(description="dotted path of the element, e.g. `identifier.value`")
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    type: str = Field(examples=["https://samverkan.dev/problems/illegal-transition"])
+    title: str = Field(examples=["Conflict"])
+    status: int = Field(examples=[409])
+    detail: str = Field(
+        examples=["episode 7c0… was already discharged at 2026-03-02T10:00:00+00:00"]
+    )
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    kind: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (kind or _TITLES.get(status, "error").lower().replace(" ", "-")),
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def domain_error_response(exc: DomainError) -> Response:
+    """Translate a domain error to its status and problem body."""
+    for cls, status, kind in _STATUS:
+        if isinstance(exc, cls):
+            errors = [{"field": exc.field, "message": exc.message}] if exc.field else None
+            return problem(status, exc.message, kind=kind, errors=errors)
+    return problem(422, exc.message, kind="invalid-input")
+
+
+def _loc_to_field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)
+    return path or (str(loc[0]) if loc else "body")
+
+
+def validation_error_response(exc: RequestValidationError) -> Response:
+    """Pydantic's errors, one per element, with the element named."""
+    errors = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        if err.get("type") == "json_invalid":
+            ctx = err.get("ctx") or {}
+            return problem(
+                400,
+                f"the body is not valid JSON: {ctx.get('error', 'parse error')}",
+                kind="malformed-json",
+            )
+        errors.append({"field": _loc_to_field(loc), "message": str(err.get("msg"))})
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return problem(422, f"the request is invalid: {summary}", kind="invalid-input", errors=errors)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn errors into problem+json."""
+
+    async def on_domain(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        return domain_error_response(exc)
+
+    async def on_validation(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return validation_error_response(exc)
+
+    async def on_http(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+
+    async def on_integrity(_request: Request, _exc: Exception) -> Response:
+        # Checks run before writes, so a constraint only fires when a concurrent request
+        # wrote the same thing first; nothing of this request was stored.
+        return problem(
+            409,
+            "the request collided with a concurrent change to the same data; "
+            "read the current state and retry",
+            kind="concurrent-change",
+        )
+
+    app.add_exception_handler(DomainError, on_domain)
+    app.add_exception_handler(IntegrityError, on_integrity)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": _TITLES[status]}
+    for status in (400, 404, 409, 412, 413, 415, 422)
+}
+
+
+def errors_for(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI error responses a route declares."""
+    return {s: ERROR_RESPONSES[s] for s in statuses}

@@ -1,0 +1,196 @@
+"""Request plumbing shared by every REST route.
+
+``UnitOfWorkRoute`` wraps each route in one unit of work that commits once, after the route
+succeeded and before the response leaves, so a client never sees success for something that was
+not stored. POSTs carrying an ``Idempotency-Key`` are recorded in that same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Request
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import IntegrityError
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.errors import problem
+from app.domain.errors import InvalidInput
+from app.store.repositories import StoredResponse, utcnow
+from app.store.unit_of_work import UnitOfWork
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+IDEMPOTENCY_HEADER = "idempotency-key"
+REPLAYED_HEADER = "idempotent-replayed"
+_JSON_TYPES = ("application/json", "application/merge-patch+json")
+
+
+class DocumentedRoute(APIRoute):
+    """An APIRoute whose OpenAPI summary is the first line of the endpoint's docstring."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if kwargs.get("summary") is None and endpoint.__doc__:
+            kwargs["summary"] = endpoint.__doc__.strip().splitlines()[0]
+        super().__init__(path, endpoint, **kwargs)
+
+
+class UnitOfWorkRoute(DocumentedRoute):
+    """A route whose handler runs inside one unit of work."""
+
+    def get_route_handler(self) -> Handler:
+        original = super().get_route_handler()
+        takes_body = self.body_field is not None
+
+        async def handler(request: Request) -> Response:
+            if takes_body and (refusal := _content_type_refusal(request)) is not None:
+                return refusal
+            async with UnitOfWork(request.app.state.engine) as uow:
+                request.state.uow = uow
+                key = request.headers.get(IDEMPOTENCY_HEADER)
+                if request.method == "POST" and key:
+                    return await _idempotent(request, uow, key, original)
+                response = await original(request)
+                if response.status_code < 400:
+                    await uow.commit()
+                return response
+
+        return handler
+
+
+def _content_type_refusal(request: Request) -> Response | None:
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in _JSON_TYPES or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    ):
+        return None
+    shown = content_type or "none"
+    return problem(
+        415,
+        f"the body must be sent as application/json (Content-Type was {shown})",
+        kind="unsupported-media-type",
+    )
+
+
+def _scope(request: Request) -> str:
+    return str(getattr(request.state, "client_id", None) or "anonymous")
+
+
+async def _idempotent(request: Request, uow: UnitOfWork, key: str, original: Handler) -> Response:
+    """Run a POST once per key: a repeat with the same body gets the first response again."""
+    if len(key) > 200:
+        raise InvalidInput(
+            "Idempotency-Key must be at most 200 characters", field="Idempotency-Key"
+        )
+    settings = request.app.state.settings
+    body = await request.body()
+    digest = hashlib.sha256(
+        b"\n".join(
+            [request.method.encode(), request.url.path.encode(), request.url.query.encode(), body]
+        )
+    ).hexdigest()
+    not_before = utcnow() - timedelta(hours=settings.idempotency_ttl_hours)
+    scope = _scope(request)
+    await uow.idempotency.lock(scope, key)
+    stored = await uow.idempotency.get(scope, key, not_before)
+    if stored is not None:
+        return _replay(stored, digest)
+    try:
+        response = await original(request)
+        if response.status_code >= 400:
+            return response
+        record = StoredResponse(
+            method=request.method,
+            path=request.url.path,
+            request_hash=digest,
+            status_code=response.status_code,
+            headers={
+                k: v
+                for k, v in response.headers.items()
+                if k in ("content-type", "location", "etag")
+            },
+            body=bytes(response.body),
+        )
+        await uow.idempotency.put(scope, key, record, not_before)
+        await uow.commit()
+    except IntegrityError:
+        # A concurrent request with the same key committed first (its rows made ours collide):
+        # answer as that one did.
+        async with UnitOfWork(request.app.state.engine) as again:
+            winner = await again.idempotency.get(scope, key, not_before)
+        if winner is None:
+            raise
+        return _replay(winner, digest)
+    return response
+
+
+def _replay(stored: StoredResponse, digest: str) -> Response:
+    if stored.request_hash != digest:
+        raise InvalidInput(
+            "this Idempotency-Key was already used with a different request; use a new key for "
+            "a new request",
+            field="Idempotency-Key",
+        )
+    return Response(
+        stored.body,
+        status_code=stored.status_code,
+        headers={**stored.headers, REPLAYED_HEADER: "true"},
+    )
+
+
+class BodySizeLimit:
+    """Refuse request bodies over the configured size with 413, before they are read in full."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+        too_large = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    too_large = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            # The framework turns a failed body read into its own 400; answer 413 instead.
+            if not too_large:
+                await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except _BodyTooLarge:
+            pass
+        if too_large:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            413,
+            f"the request body exceeds the limit of {self.max_bytes} bytes",
+            kind="body-too-large",
+        )
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass

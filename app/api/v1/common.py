@@ -1,0 +1,46 @@
+"""Shapes shared by the v1 routers: pagination envelopes and helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from app.api.routing import UnitOfWorkRoute
+
+S = TypeVar("S")
+T = TypeVar("T")
+ItemT = TypeVar("ItemT")
+
+
+class ListPage(BaseModel, Generic[ItemT]):
+    """One page of a list; follow ``next`` until it is null."""
+
+    items: list[ItemT]
+    next_cursor: str | None = Field(description="pass as `cursor` to get the next page")
+    next: str | None = Field(description="URL of the next page")
+
+
+def next_link(request: Request, cursor: str | None) -> str | None:
+    """The URL of the next page, keeping the caller's filters."""
+    if cursor is None:
+        return None
+    return str(request.url.include_query_params(cursor=cursor))
+
+
+def page_of(
+    request: Request, items: Sequence[S], cursor: str | None, convert: Callable[[S], T]
+) -> dict[str, object]:
+    """A list page as a plain dict, ready for the response model."""
+    return {
+        "items": [convert(i) for i in items],
+        "next_cursor": cursor,
+        "next": next_link(request, cursor),
+    }
+
+
+def router(prefix: str, tag: str) -> APIRouter:
+    """A v1 router whose routes each run in one unit of work."""
+    return APIRouter(prefix=prefix, tags=[tag], route_class=UnitOfWorkRoute)

@@ -1,0 +1,352 @@
+"""Episodes and the notices of the discharge flow, as commands on an episode."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import Header, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.deps import NowDep, PageDep, UowDep
+from app.api.errors import errors_for
+from app.api.v1.common import ListPage, page_of, router
+from app.domain.episodes import AdmissionType, CareType, Episode, EpisodeState, EventKind
+from app.domain.errors import InvalidInput
+from app.services import episodes as service
+
+api = router("/api/v1", "episodes")
+
+
+class EpisodeCreate(BaseModel):
+    """An admission: a person was admitted to a hospital or psychiatric ward."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "person_id": "5f0c1a52-8d7e-4b8a-9a7e-2f1d3c4b5a69",
+                    "hospital_unit_id": "region-norrbotten-sunderby-med",
+                    "admitted_at": "2026-03-02T08:15:00+01:00",
+                    "admission_type": "acute",
+                    "primary_care_unit_id": "region-norrbotten-hc-lulea",
+                }
+            ]
+        },
+    )
+
+    person_id: str
+    hospital_unit_id: str
+    admitted_at: datetime = Field(description="with UTC offset")
+    admission_type: AdmissionType
+    municipality_id: str | None = Field(
+        default=None,
+        description="receiving municipality; defaults to the person's residence "
+        "municipality (in Norway the municipality of stay)",
+    )
+    primary_care_unit_id: str | None = None
+    expected_discharge_date: date | None = None
+
+
+class EventRead(BaseModel):
+    """One notice of an episode."""
+
+    seq: int
+    kind: EventKind
+    at: datetime
+    expected_discharge_date: date | None = None
+    decided_at: datetime | None = None
+    can_receive_from: date | None = None
+
+
+class EpisodeRead(BaseModel):
+    """An inpatient episode with its notices."""
+
+    id: str
+    person_id: str
+    hospital_unit_id: str
+    region_id: str
+    municipality_id: str
+    primary_care_unit_id: str | None
+    jurisdiction: str
+    admitted_at: datetime
+    admission_type: AdmissionType
+    care_type: CareType
+    state: EpisodeState
+    expected_discharge_date: date | None
+    admission_notice_at: datetime | None
+    discharge_ready_since: datetime | None = Field(description="start of the running payment clock")
+    discharged_at: datetime | None
+    readmission_of_id: str | None = Field(
+        description="the episode discharged within 30 days before this admission"
+    )
+    is_readmission: bool
+    version: int
+    events: list[EventRead]
+
+
+def episode_read(episode: Episode) -> EpisodeRead:
+    """The API shape of an episode."""
+    return EpisodeRead(
+        id=episode.id,
+        person_id=episode.person_id,
+        hospital_unit_id=episode.hospital_unit_id,
+        region_id=episode.region_id,
+        municipality_id=episode.municipality_id,
+        primary_care_unit_id=episode.primary_care_unit_id,
+        jurisdiction=episode.jurisdiction,
+        admitted_at=episode.admitted_at,
+        admission_type=episode.admission_type,
+        care_type=episode.care_type,
+        state=episode.state,
+        expected_discharge_date=episode.expected_discharge_date,
+        admission_notice_at=episode.admission_notice_at,
+        discharge_ready_since=episode.discharge_ready_since,
+        discharged_at=episode.discharged_at,
+        readmission_of_id=episode.readmission_of_id,
+        is_readmission=episode.is_readmission,
+        version=episode.version,
+        events=[
+            EventRead(
+                seq=e.seq,
+                kind=e.kind,
+                at=e.at,
+                expected_discharge_date=e.expected_discharge_date,
+                decided_at=e.decided_at,
+                can_receive_from=e.can_receive_from,
+            )
+            for e in episode.events
+        ],
+    )
+
+
+def etag(episode: Episode) -> str:
+    """The entity tag of an episode's current version."""
+    return f'W/"{episode.version}"'
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version an ``If-Match`` header names (``W/"3"``, ``"3"`` or ``3``)."""
+    if value is None:
+        return None
+    cleaned = value.strip().removeprefix("W/").strip('"')
+    if not cleaned.isdigit():
+        raise InvalidInput('If-Match must name a version, e.g. W/"3"', field="If-Match")
+    return int(cleaned)
+
+
+@api.post("/episodes", status_code=201, response_model=EpisodeRead, responses=errors_for(415, 422))
+async def register_admission(
+    body: EpisodeCreate, uow: UowDep, now: NowDep, request: Request, response: Response
+) -> EpisodeRead:
+    """Register an admission; a readmission within 30 days is linked to the earlier episode."""
+    episode = await service.register_admission(
+        uow,
+        service.RegisterAdmission(
+            person_id=body.person_id,
+            hospital_unit_id=body.hospital_unit_id,
+            admitted_at=body.admitted_at,
+            admission_type=body.admission_type,
+            municipality_id=body.municipality_id,
+            primary_care_unit_id=body.primary_care_unit_id,
+            expected_discharge_date=body.expected_discharge_date,
+        ),
+        now=now,
+    )
+    response.headers["Location"] = str(request.url_for("get_episode", episode_id=episode.id))
+    response.headers["ETag"] = etag(episode)
+    return episode_read(episode)
+
+
+@api.get("/episodes", response_model=ListPage[EpisodeRead], responses=errors_for(422))
+async def list_episodes(
+    uow: UowDep,
+    page: PageDep,
+    request: Request,
+    person_id: str | None = None,
+    municipality_id: str | None = None,
+    hospital_unit_id: str | None = None,
+    state: EpisodeState | None = None,
+) -> dict[str, object]:
+    """List episodes, e.g. a municipality's discharge-ready patients (`state=discharge-ready`)."""
+    result = await service.list_episodes(
+        uow,
+        limit=page.limit,
+        after=page.cursor,
+        person_id=person_id,
+        municipality_id=municipality_id,
+        hospital_unit_id=hospital_unit_id,
+        state=state,
+    )
+    return page_of(request, result.items, result.next_cursor, episode_read)
+
+
+@api.get("/episodes/{episode_id}", response_model=EpisodeRead, responses=errors_for(404))
+async def get_episode(episode_id: str, uow: UowDep, response: Response) -> EpisodeRead:
+    """Read one episode with its notices."""
+    episode = await service.get_episode(uow, episode_id)
+    response.headers["ETag"] = etag(episode)
+    return episode_read(episode)
+
+
+class NoticeBase(BaseModel):
+    """When the notice was sent; defaults to the time the service receives it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: datetime | None = Field(default=None, description="when the notice was sent, with offset")
+
+
+class ExpectedDischargeNotice(NoticeBase):
+    """A new expected discharge date."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"expected_discharge_date": "2026-03-09"}]}
+    )
+
+    expected_discharge_date: date
+
+
+class DischargeReadyNotice(NoticeBase):
+    """The treating doctor judged the patient discharge-ready; the payment clock starts."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"at": "2026-03-05T11:40:00+01:00", "decided_at": "2026-03-05T10:30:00+01:00"}
+            ]
+        }
+    )
+
+    decided_at: datetime | None = Field(
+        default=None, description="when the doctor decided; defaults to `at`"
+    )
+
+
+class MunicipalityResponse(NoticeBase):
+    """The municipality says from which date it can receive the patient."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"can_receive_from": "2026-03-07"}]})
+
+    can_receive_from: date
+
+
+NOTICE_ERRORS = errors_for(404, 409, 412, 415, 422)
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", description='version last seen, e.g. W/"2"')
+]
+
+
+async def _record(
+    episode_id: str, notice: service.Notice, uow: UowDep, now: NowDep, response: Response
+) -> EpisodeRead:
+    episode, _event = await service.record_notice(uow, episode_id, notice, now=now)
+    response.headers["ETag"] = etag(episode)
+    return episode_read(episode)
+
+
+@api.post(
+    "/episodes/{episode_id}/admission-notice", response_model=EpisodeRead, responses=NOTICE_ERRORS
+)
+async def send_admission_notice(
+    episode_id: str,
+    body: NoticeBase,
+    uow: UowDep,
+    now: NowDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> EpisodeRead:
+    """Send the admission notice to the municipality and primary care (within 24 h)."""
+    notice = service.Notice("admission-notice", at=body.at, if_match=parse_if_match(if_match))
+    return await _record(episode_id, notice, uow, now, response)
+
+
+@api.post(
+    "/episodes/{episode_id}/expected-discharge", response_model=EpisodeRead, responses=NOTICE_ERRORS
+)
+async def change_expected_discharge(
+    episode_id: str,
+    body: ExpectedDischargeNotice,
+    uow: UowDep,
+    now: NowDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> EpisodeRead:
+    """Tell the receivers a new expected discharge date."""
+    notice = service.Notice(
+        "expected-discharge",
+        at=body.at,
+        expected_discharge_date=body.expected_discharge_date,
+        if_match=parse_if_match(if_match),
+    )
+    return await _record(episode_id, notice, uow, now, response)
+
+
+@api.post(
+    "/episodes/{episode_id}/discharge-ready", response_model=EpisodeRead, responses=NOTICE_ERRORS
+)
+async def declare_discharge_ready(
+    episode_id: str,
+    body: DischargeReadyNotice,
+    uow: UowDep,
+    now: NowDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> EpisodeRead:
+    """Send the discharge-ready notice; its time starts the payment clock."""
+    notice = service.Notice(
+        "discharge-ready", at=body.at, decided_at=body.decided_at, if_match=parse_if_match(if_match)
+    )
+    return await _record(episode_id, notice, uow, now, response)
+
+
+@api.post("/episodes/{episode_id}/withdrawal", response_model=EpisodeRead, responses=NOTICE_ERRORS)
+async def withdraw_discharge_ready(
+    episode_id: str,
+    body: NoticeBase,
+    uow: UowDep,
+    now: NowDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> EpisodeRead:
+    """Withdraw the discharge-ready notice; the clock stops until a new notice."""
+    notice = service.Notice("withdrawal", at=body.at, if_match=parse_if_match(if_match))
+    return await _record(episode_id, notice, uow, now, response)
+
+
+@api.post(
+    "/episodes/{episode_id}/municipality-response",
+    response_model=EpisodeRead,
+    responses=NOTICE_ERRORS,
+)
+async def record_municipality_response(
+    episode_id: str,
+    body: MunicipalityResponse,
+    uow: UowDep,
+    now: NowDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> EpisodeRead:
+    """Record the municipality's answer: the date from which it can receive the patient."""
+    notice = service.Notice(
+        "municipality-response",
+        at=body.at,
+        can_receive_from=body.can_receive_from,
+        if_match=parse_if_match(if_match),
+    )
+    return await _record(episode_id, notice, uow, now, response)
+
+
+@api.post("/episodes/{episode_id}/discharge", response_model=EpisodeRead, responses=NOTICE_ERRORS)
+async def discharge(
+    episode_id: str,
+    body: NoticeBase,
+    uow: UowDep,
+    now: NowDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> EpisodeRead:
+    """Send the discharge notice; it closes the episode."""
+    notice = service.Notice("discharge", at=body.at, if_match=parse_if_match(if_match))
+    return await _record(episode_id, notice, uow, now, response)

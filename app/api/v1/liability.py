@@ -1,0 +1,297 @@
+"""Payment liability: rule sets, an episode's liability, a municipality's monthly report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Path, Query, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from app.api.deps import LiabilityDep, NowDep, UowDep
+from app.api.errors import errors_for
+from app.api.v1.common import router
+from app.domain.episodes import check_aware
+from app.domain.errors import InvalidInput
+from app.domain.liability import AverageRuleSet
+from app.services import liability as service
+
+api = router("/api/v1", "liability")
+
+MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class RuleSetListing(BaseModel):
+    """Every rule set, rate table and binding in force; each is data, loaded at start-up."""
+
+    rule_sets: list[dict[str, Any]]
+    rate_tables: list[dict[str, Any]]
+    bindings: list[dict[str, Any]] = Field(
+        description="which rule set applies to which region/municipality pair; the most "
+        "specific match wins"
+    )
+
+
+@api.get("/liability/rule-sets", response_model=RuleSetListing)
+async def list_rule_sets(config: LiabilityDep) -> RuleSetListing:
+    """List the liability rule sets, rate tables and bindings."""
+    return RuleSetListing(
+        rule_sets=[r.to_dict() for r in config.rule_sets.values()],
+        rate_tables=[t.to_dict() for t in config.rate_tables.values()],
+        bindings=[b.to_dict() for b in config.bindings],
+    )
+
+
+EPISODE_EXAMPLE = {
+    "episode_id": "0b7c4f1e-3a53-4a4e-9d2b-6f51f0d3c1aa",
+    "rule_set_id": "se-statutory-somatic",
+    "model": "individual",
+    "rate_table_id": "se-socialstyrelsen",
+    "currency": "SEK",
+    "as_of": "2026-03-12T09:00:00+00:00",
+    "liable_days": 2,
+    "amount": "18600",
+    "rates": [
+        {
+            "year": 2026,
+            "rate_year": 2022,
+            "rate": "9300",
+            "carried_forward": True,
+            "note": "rate of 2022 carried forward to 2026",
+        }
+    ],
+    "clocks": [
+        {
+            "notice_at": "2026-03-05T10:40:00+00:00",
+            "day0": "2026-03-05",
+            "liable_from": "2026-03-08",
+            "ended_at": "2026-03-10T09:00:00+00:00",
+            "end_reason": "discharge",
+            "liable_days": 2,
+            "liable_dates": ["2026-03-08", "2026-03-09"],
+            "period_starts": [],
+            "amount": "18600",
+            "unmet_conditions": [],
+        }
+    ],
+}
+
+
+@api.get(
+    "/episodes/{episode_id}/liability",
+    tags=["episodes"],
+    responses={
+        **errors_for(404, 422),
+        200: {
+            "content": {"application/json": {"example": EPISODE_EXAMPLE}},
+            "description": "the computed liability, with the rule set and rates it used",
+        },
+    },
+)
+async def get_episode_liability(
+    episode_id: str,
+    uow: UowDep,
+    config: LiabilityDep,
+    now: NowDep,
+    as_of: Annotated[datetime | None, Query(description="default: now")] = None,
+) -> dict[str, Any]:
+    """Compute an episode's payment liability: clocks, liable days, rates and amount."""
+    if as_of is not None:
+        check_aware(as_of, "as_of")
+    result = await service.episode_liability(uow, episode_id, config, as_of=as_of or now)
+    if isinstance(result, AverageRuleSet):
+        return {
+            "episode_id": episode_id,
+            "rule_set_id": result.id,
+            "model": "average",
+            "detail": "this municipality pays under an average model; the amount is reckoned per "
+            "month in the municipality's liability report",
+            "rule_set": result.to_dict(),
+        }
+    return result.to_dict()
+
+
+class ReportRowRead(BaseModel):
+    """One episode's liable days in the month (persons with protected identity masked)."""
+
+    episode_id: str
+    person_id: str
+    person_name: str
+    person_identifier: str
+    protected_identity: bool
+    hospital_unit_id: str
+    admitted_at: datetime
+    discharge_ready_at: datetime | None
+    discharged_at: datetime | None
+    rule_set_id: str
+    liable_days: int
+    rates: list[dict[str, Any]]
+    amount: str
+
+
+class MonthlyReportRead(BaseModel):
+    """A municipality's invoice basis for one month."""
+
+    municipality_id: str
+    municipality_name: str
+    month: str = Field(examples=["2026-03"])
+    as_of: datetime
+    currency: str | None
+    rows: list[ReportRowRead]
+    total_liable_days: int
+    averages: list[dict[str, Any]] = Field(
+        description="average-model figures (month average, rolling average, level, amount) when "
+        "the municipality pays by average"
+    )
+    total_amount: str
+
+
+def _report_read(report: service.MonthlyReport) -> MonthlyReportRead:
+    rows = []
+    for row in report.rows:
+        person = row.person
+        rows.append(
+            ReportRowRead(
+                episode_id=row.episode.id,
+                person_id=person.id,
+                person_name=f"{person.given_name} {person.family_name}".strip(),
+                person_identifier=person.identifier.value,
+                protected_identity=person.protected_identity,
+                hospital_unit_id=row.episode.hospital_unit_id,
+                admitted_at=row.episode.admitted_at,
+                discharge_ready_at=row.liability.clocks[0].notice_at
+                if row.liability.clocks
+                else None,
+                discharged_at=row.episode.discharged_at,
+                rule_set_id=row.liability.rule_set_id,
+                liable_days=row.liable_days,
+                rates=[r.to_dict() for r in row.liability.rates],
+                amount=str(row.amount),
+            )
+        )
+    return MonthlyReportRead(
+        municipality_id=report.municipality.id,
+        municipality_name=report.municipality.name,
+        month=f"{report.year:04d}-{report.month:02d}",
+        as_of=report.as_of,
+        currency=report.currency,
+        rows=rows,
+        total_liable_days=report.total_days,
+        averages=[a.to_dict() for a in report.averages],
+        total_amount=str(report.total_amount),
+    )
+
+
+CSV_COLUMNS = [
+    "municipality_id",
+    "month",
+    "episode_id",
+    "person_id",
+    "person_name",
+    "person_identifier",
+    "admitted_at",
+    "discharge_ready_at",
+    "discharged_at",
+    "rule_set_id",
+    "liable_days",
+    "amount",
+    "currency",
+]
+
+
+def _report_csv(report: MonthlyReportRead) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in report.rows:
+        writer.writerow(
+            [
+                report.municipality_id,
+                report.month,
+                row.episode_id,
+                row.person_id,
+                row.person_name,
+                row.person_identifier,
+                row.admitted_at.isoformat(),
+                row.discharge_ready_at.isoformat() if row.discharge_ready_at else "",
+                row.discharged_at.isoformat() if row.discharged_at else "",
+                row.rule_set_id,
+                row.liable_days,
+                row.amount,
+                report.currency or "",
+            ]
+        )
+    for average in report.averages:
+        writer.writerow(
+            [
+                report.municipality_id,
+                report.month,
+                "",
+                "",
+                f"average model: {average['persons']} "
+                f"persons, average {average['average']}, "
+                f"rolling average {average['rolling_average']}"
+                f" at {average['evaluation_month']}, level {average['level']}",
+                "",
+                "",
+                "",
+                "",
+                average["rule_set_id"],
+                average["excess_days"],
+                average["amount"],
+                report.currency,
+            ]
+        )
+    return out.getvalue()
+
+
+@api.get(
+    "/liability/reports/{municipality_id}/{month}",
+    response_model=MonthlyReportRead,
+    responses={
+        **errors_for(404, 422),
+        200: {
+            "content": {"text/csv": {"example": ",".join(CSV_COLUMNS) + "\r\n"}},
+            "description": "JSON, or CSV with `format=csv` or `Accept: text/csv`",
+        },
+    },
+)
+async def get_monthly_report(
+    request: Request,
+    uow: UowDep,
+    config: LiabilityDep,
+    now: NowDep,
+    municipality_id: str,
+    month: Annotated[str, Path(description="YYYY-MM, in the municipality's local time")],
+    format: Annotated[
+        Literal["json", "csv"] | None,
+        Query(description="csv for the invoice basis as a spreadsheet"),
+    ] = None,
+) -> Response:
+    """A municipality's monthly liability report (the invoice basis), as JSON or CSV."""
+    match = MONTH.match(month)
+    if match is None:
+        raise InvalidInput("month must be given as YYYY-MM", field="month")
+    report = _report_read(
+        await service.monthly_report(
+            uow, municipality_id, int(match[1]), int(match[2]), config, as_of=now
+        )
+    )
+    wants_csv = format == "csv" or (
+        format is None and "text/csv" in request.headers.get("accept", "")
+    )
+    if wants_csv:
+        return Response(
+            _report_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": (
+                    f'attachment; filename="liability-{municipality_id}-{month}.csv"'
+                )
+            },
+        )
+    return Response(report.model_dump_json(), media_type="application/json")

@@ -1,0 +1,184 @@
+"""Persons: patients and clients, identified by validated national identifiers."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.deps import NowDep, PageDep, SettingsDep, UowDep
+from app.api.errors import errors_for
+from app.api.v1.common import ListPage, page_of, router
+from app.domain.errors import InvalidInput
+from app.domain.persons import Person
+from app.services import persons as service
+
+api = router("/api/v1", "persons")
+
+
+class PersonIdentifierIn(BaseModel):
+    """A national identifier as sent; it is validated and normalized."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = Field(
+        min_length=1,
+        max_length=200,
+        examples=["http://electronichealth.se/identifier/personnummer"],
+    )
+    value: str = Field(min_length=1, max_length=40, examples=["19121212-1212"])
+
+
+class PersonCreate(BaseModel):
+    """A new person. Personnummer may be sent in 10- or 12-digit form, with `-` or `+`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "identifier": {
+                        "system": "http://electronichealth.se/identifier/personnummer",
+                        "value": "19121212-1212",
+                    },
+                    "given_name": "Tolvan",
+                    "family_name": "Tolvansson",
+                    "residence_municipality_id": "kommun-2580",
+                    "protected_identity": False,
+                }
+            ]
+        },
+    )
+
+    identifier: PersonIdentifierIn
+    given_name: str = Field(default="", max_length=200)
+    family_name: str = Field(default="", max_length=200)
+    residence_municipality_id: str = Field(description="folkbokföringskommun / bostedskommune")
+    stay_municipality_id: str | None = Field(
+        default=None, description="Norwegian oppholdskommune, when it differs"
+    )
+    birth_date: date | None = None
+    protected_identity: bool = Field(
+        default=False,
+        description="sekretessmarkering / skyddad folkbokföring / strengt fortrolig adresse",
+    )
+    address: str | None = Field(default=None, max_length=500)
+    phone: str | None = Field(default=None, max_length=40)
+
+
+class PersonIdentifierOut(BaseModel):
+    """A normalized national identifier."""
+
+    system: str
+    value: str
+
+
+class PersonRead(BaseModel):
+    """A person. For protected identities, lists and reports withhold the details."""
+
+    id: str
+    identifier: PersonIdentifierOut
+    given_name: str
+    family_name: str
+    birth_date: date | None
+    residence_municipality_id: str
+    stay_municipality_id: str | None
+    protected_identity: bool
+    address: str | None
+    phone: str | None
+    version: int
+
+
+def person_read(person: Person) -> PersonRead:
+    """The API shape of a person."""
+    return PersonRead(
+        id=person.id,
+        identifier=PersonIdentifierOut(
+            system=person.identifier.system, value=person.identifier.value
+        ),
+        given_name=person.given_name,
+        family_name=person.family_name,
+        birth_date=person.birth_date,
+        residence_municipality_id=person.residence_municipality_id,
+        stay_municipality_id=person.stay_municipality_id,
+        protected_identity=person.protected_identity,
+        address=person.address,
+        phone=person.phone,
+        version=person.version,
+    )
+
+
+@api.post(
+    "/persons", status_code=201, response_model=PersonRead, responses=errors_for(409, 415, 422)
+)
+async def register_person(
+    body: PersonCreate,
+    uow: UowDep,
+    settings: SettingsDep,
+    now: NowDep,
+    request: Request,
+    response: Response,
+) -> PersonRead:
+    """Register a person under a validated national identifier."""
+    person = await service.register_person(
+        uow,
+        service.RegisterPerson(
+            identifier_system=body.identifier.system,
+            identifier_value=body.identifier.value,
+            given_name=body.given_name,
+            family_name=body.family_name,
+            residence_municipality_id=body.residence_municipality_id,
+            birth_date=body.birth_date,
+            stay_municipality_id=body.stay_municipality_id,
+            protected_identity=body.protected_identity,
+            address=body.address,
+            phone=body.phone,
+        ),
+        today=now.date(),
+        reserve_systems=settings.reserve_number_systems,
+    )
+    response.headers["Location"] = str(request.url_for("get_person", person_id=person.id))
+    return person_read(person)
+
+
+@api.get("/persons", response_model=ListPage[PersonRead], responses=errors_for(422))
+async def list_persons(
+    uow: UowDep,
+    page: PageDep,
+    settings: SettingsDep,
+    now: NowDep,
+    request: Request,
+    municipality_id: str | None = None,
+    identifier: Annotated[
+        str | None,
+        Query(
+            description="`system|value`; the value is normalized first, so `191212121212` and "
+            "`121212-1212` find the same person"
+        ),
+    ] = None,
+) -> dict[str, object]:
+    """List persons by municipality or find one by national identifier."""
+    ident = None
+    if identifier is not None:
+        system, sep, value = identifier.partition("|")
+        if not sep:
+            raise InvalidInput("identifier must be given as system|value", field="identifier")
+        ident = service.parse_identifier(
+            system,
+            value,
+            today=now.date(),
+            reserve_systems=settings.reserve_number_systems,
+            field="identifier",
+        )
+    result = await service.list_persons(
+        uow, limit=page.limit, after=page.cursor, municipality_id=municipality_id, identifier=ident
+    )
+    return page_of(request, result.items, result.next_cursor, person_read)
+
+
+@api.get("/persons/{person_id}", response_model=PersonRead, responses=errors_for(404))
+async def get_person(person_id: str, uow: UowDep) -> PersonRead:
+    """Read one person."""
+    return person_read(await service.get_person(uow, person_id))

@@ -1,0 +1,82 @@
+"""Application factory: wires routers, middleware, error handlers and the database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from app.api import errors, health
+from app.api.routing import BodySizeLimit
+from app.api.v1 import episodes, liability, organizations, persons
+from app.domain.liability import LiabilityConfig, parse_liability_config
+from app.settings import Settings, get_settings
+from app.store.database import create_engine, head_revision
+
+DESCRIPTION = """\
+Samverkan carries the messages of coordinated care between Swedish regions, Norwegian health
+trusts and municipalities: admission and discharge-ready notices, the municipality's payment
+liability for discharge-ready patients, and the reports built on them.
+
+Errors are `application/problem+json` (RFC 9457); `errors[].field` names the element at fault.
+Lists are paginated with `limit` and `cursor` (follow `next`). POSTs accept an `Idempotency-Key`
+header: the same key with the same body returns the first response again (marked
+`Idempotent-Replayed: true`); the same key with another body is refused with 422.
+"""
+
+
+def load_liability_config(settings: Settings) -> LiabilityConfig:
+    """Read and validate the liability rule sets, rates and bindings named by the settings."""
+    with settings.liability_config_file.open(encoding="utf-8") as handle:
+        return parse_liability_config(json.load(handle))
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the ASGI application for ``settings`` (default: from the environment)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = create_engine(
+            settings.database_url, pool_size=settings.database_pool_size
+        )
+        try:
+            yield
+        finally:
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Samverkan",
+        version="0.1.0",
+        summary="Open, FHIR-native integration service for coordinated care",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+    )
+    app.state.settings = settings
+    app.state.liability = load_liability_config(settings)
+    app.state.head_revision = head_revision()
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(health.api)
+    for module in (organizations, persons, episodes, liability):
+        app.include_router(module.api)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn app.main:app` builds the app on first access, so importing this module (for the
+    # factory, in tests) reads no environment.
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

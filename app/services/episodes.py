@@ -1,0 +1,194 @@
+"""Use cases of the discharge flow: register an admission, then record its notices."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from app.domain.episodes import (
+    AdmissionType,
+    CareType,
+    Episode,
+    EpisodeEvent,
+    EpisodeState,
+    check_aware,
+    find_readmission_source,
+)
+from app.domain.errors import InvalidInput, NotFound, StaleVersion, UnknownReference
+from app.domain.organizations import INPATIENT_FUNCTIONS, OrgKind, UnitFunction
+from app.store.repositories import Page
+from app.store.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterAdmission:
+    """A person was admitted to a hospital unit.
+
+    ``municipality_id`` defaults to the person's paying municipality (residence, or in Norway the
+    municipality of stay).
+    """
+
+    person_id: str
+    hospital_unit_id: str
+    admitted_at: datetime
+    admission_type: AdmissionType
+    municipality_id: str | None = None
+    primary_care_unit_id: str | None = None
+    expected_discharge_date: date | None = None
+
+
+async def register_admission(uow: UnitOfWork, cmd: RegisterAdmission, *, now: datetime) -> Episode:
+    """Open an episode for an admission; links it to a discharge of the last 30 days."""
+    check_aware(cmd.admitted_at, "admitted_at")
+    if cmd.admitted_at > now:
+        raise InvalidInput("admitted_at is in the future", field="admitted_at")
+    person = await uow.persons.get(cmd.person_id)
+    if person is None:
+        raise UnknownReference(f"unknown person {cmd.person_id}", field="person_id")
+    municipality_id = cmd.municipality_id or person.paying_municipality_id
+    wanted = {"hospital_unit_id": cmd.hospital_unit_id, "municipality_id": municipality_id}
+    if cmd.primary_care_unit_id is not None:
+        wanted["primary_care_unit_id"] = cmd.primary_care_unit_id
+    known = await uow.organizations.get_many(list(wanted.values()))
+    for name, org_id in wanted.items():
+        if org_id not in known:
+            raise UnknownReference(f"unknown organization {org_id}", field=name)
+    unit = known[cmd.hospital_unit_id]
+    if unit.function not in INPATIENT_FUNCTIONS:
+        raise InvalidInput(
+            f"{unit.id} is not an inpatient unit (its function is "
+            f"{unit.function.value if unit.function else unit.kind.value}); an episode is a stay "
+            "at a hospital or psychiatric ward",
+            field="hospital_unit_id",
+        )
+    region = await uow.organizations.get(unit.parent_id) if unit.parent_id else None
+    if region is None or region.kind is not OrgKind.REGION:
+        raise InvalidInput(f"unit {unit.id} does not belong to a region", field="hospital_unit_id")
+    municipality = known[municipality_id]
+    if municipality.kind is not OrgKind.MUNICIPALITY:
+        raise InvalidInput(f"{municipality_id} is not a municipality", field="municipality_id")
+    if cmd.primary_care_unit_id is not None:
+        primary = known[cmd.primary_care_unit_id]
+        if primary.function is not UnitFunction.PRIMARY_CARE:
+            raise InvalidInput(
+                f"{primary.id} is not a primary-care unit", field="primary_care_unit_id"
+            )
+    episode = Episode(
+        id=str(uuid.uuid4()),
+        person_id=person.id,
+        hospital_unit_id=unit.id,
+        region_id=region.id,
+        municipality_id=municipality_id,
+        primary_care_unit_id=cmd.primary_care_unit_id,
+        jurisdiction=unit.jurisdiction.value,
+        admitted_at=cmd.admitted_at,
+        admission_type=cmd.admission_type,
+        care_type=CareType.PSYCHIATRIC
+        if unit.function is UnitFunction.PSYCHIATRIC_WARD
+        else CareType.SOMATIC,
+        expected_discharge_date=cmd.expected_discharge_date,
+    )
+    episode.readmission_of_id = find_readmission_source(
+        cmd.admitted_at, await uow.episodes.discharges_of_person(person.id)
+    )
+    await uow.episodes.add(episode)
+    return episode
+
+
+async def get_episode(uow: UnitOfWork, episode_id: str) -> Episode:
+    """The episode with its notices."""
+    episode = await uow.episodes.get(episode_id)
+    if episode is None:
+        raise NotFound(f"no episode with id {episode_id}")
+    return episode
+
+
+async def list_episodes(
+    uow: UnitOfWork,
+    *,
+    limit: int,
+    after: str | None,
+    person_id: str | None,
+    municipality_id: str | None,
+    hospital_unit_id: str | None,
+    state: EpisodeState | None,
+) -> Page[Episode]:
+    """Episodes, filtered."""
+    return await uow.episodes.page(
+        limit=limit,
+        after=after,
+        person_id=person_id,
+        municipality_id=municipality_id,
+        hospital_unit_id=hospital_unit_id,
+        state=state,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A notice on an episode; which one is chosen by ``kind``.
+
+    ``at`` is when it was sent (defaults to now); ``if_match`` is the version the sender last saw.
+    """
+
+    kind: str
+    at: datetime | None = None
+    expected_discharge_date: date | None = None
+    decided_at: datetime | None = None
+    can_receive_from: date | None = None
+    if_match: int | None = None
+
+
+NOTICE_KINDS = (
+    "admission-notice",
+    "expected-discharge",
+    "discharge-ready",
+    "withdrawal",
+    "municipality-response",
+    "discharge",
+)
+
+
+async def record_notice(
+    uow: UnitOfWork, episode_id: str, notice: Notice, *, now: datetime
+) -> tuple[Episode, EpisodeEvent]:
+    """Apply one notice to an episode and store it; a stale ``if_match`` is refused."""
+    episode = await get_episode(uow, episode_id)
+    if notice.if_match is not None and notice.if_match != episode.version:
+        raise StaleVersion(
+            f"episode {episode_id} is at version {episode.version}, the request was made against "
+            f"version {notice.if_match}; read it again"
+        )
+    at = notice.at or now
+    check_aware(at, "at")
+    event = _apply(episode, notice, at, now)
+    await uow.episodes.save(episode, [event])
+    return episode, event
+
+
+def _apply(episode: Episode, notice: Notice, at: datetime, now: datetime) -> EpisodeEvent:
+    match notice.kind:
+        case "admission-notice":
+            return episode.send_admission_notice(at, now=now)
+        case "expected-discharge":
+            if notice.expected_discharge_date is None:
+                raise InvalidInput(
+                    "expected_discharge_date is required", field="expected_discharge_date"
+                )
+            return episode.change_expected_discharge(at, notice.expected_discharge_date, now=now)
+        case "discharge-ready":
+            if notice.decided_at is not None:
+                check_aware(notice.decided_at, "decided_at")
+            return episode.declare_discharge_ready(at, now=now, decided_at=notice.decided_at)
+        case "withdrawal":
+            return episode.withdraw_discharge_ready(at, now=now)
+        case "municipality-response":
+            if notice.can_receive_from is None:
+                raise InvalidInput("can_receive_from is required", field="can_receive_from")
+            return episode.record_municipality_response(at, notice.can_receive_from, now=now)
+        case "discharge":
+            return episode.discharge(at, now=now)
+    raise InvalidInput(
+        f"unknown notice {notice.kind}; known: {', '.join(NOTICE_KINDS)}", field="kind"
+    )

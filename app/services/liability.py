@@ -1,0 +1,193 @@
+"""Use cases of payment liability: an episode's liability and a municipality's monthly report.
+
+Liability is computed, never stored or typed in: each figure is derived from the episodes' notices,
+the rule set bound to the region/municipality pair, and the rate table, every time it is asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from app.domain.episodes import CareType, Episode
+from app.domain.errors import InvalidInput, NotFound
+from app.domain.liability import (
+    AverageMonth,
+    AverageRuleSet,
+    EpisodeLiability,
+    IndividualRuleSet,
+    LiabilityConfig,
+    compute_average_month,
+    compute_episode_liability,
+    months_needed_for,
+    stay_from_episode,
+)
+from app.domain.organizations import Organization, OrgKind
+from app.domain.persons import Person
+from app.services.episodes import get_episode
+from app.store.unit_of_work import UnitOfWork
+
+ZONES = {"SE": ZoneInfo("Europe/Stockholm"), "NO": ZoneInfo("Europe/Oslo")}
+
+
+async def episode_liability(
+    uow: UnitOfWork, episode_id: str, config: LiabilityConfig, *, as_of: datetime
+) -> EpisodeLiability | AverageRuleSet:
+    """An episode's liability, or the average rule set when its municipality pays by average.
+
+    Under an average model no single episode carries an amount; the caller shows the rule set and
+    points to the municipality's monthly report.
+    """
+    episode = await get_episode(uow, episode_id)
+    rule_set = config.resolve(
+        episode.jurisdiction, episode.region_id, episode.municipality_id, episode.care_type
+    )
+    if isinstance(rule_set, AverageRuleSet):
+        return rule_set
+    return compute_episode_liability(episode, rule_set, config.rates_for(rule_set), as_of=as_of)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """One episode's liable days in the report's month."""
+
+    episode: Episode
+    person: Person
+    liability: EpisodeLiability
+    liable_days: int
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyReport:
+    """A municipality's invoice basis for one month."""
+
+    municipality: Organization
+    year: int
+    month: int
+    as_of: datetime
+    currency: str | None
+    rows: list[ReportRow]
+    averages: list[AverageMonth]
+
+    @property
+    def total_days(self) -> int:
+        """Liable days of the individual model in the month."""
+        return sum(r.liable_days for r in self.rows)
+
+    @property
+    def total_amount(self) -> Decimal:
+        """The month's amount under every rule set that applies."""
+        return sum((r.amount for r in self.rows), Decimal(0)) + sum(
+            (a.amount for a in self.averages), Decimal(0)
+        )
+
+
+def month_bounds(year: int, month: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The first instant of the local month and of the next one."""
+    if not 1 <= month <= 12 or not 2000 <= year <= 2100:
+        raise InvalidInput(
+            f"{year:04d}-{month:02d} is not a month this service reports on", field="month"
+        )
+    start = datetime.combine(date(year, month, 1), time(), zone)
+    next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return start, datetime.combine(date(next_year, next_month, 1), time(), zone)
+
+
+async def monthly_report(
+    uow: UnitOfWork,
+    municipality_id: str,
+    year: int,
+    month: int,
+    config: LiabilityConfig,
+    *,
+    as_of: datetime,
+) -> MonthlyReport:
+    """The month's liable days and amounts of a municipality, with protected persons masked.
+
+    Episodes under an individual rule set each give a row; a municipality bound to an average
+    rule set (for episodes of some region) also gets that model's month figures.
+    """
+    municipality = await uow.organizations.get(municipality_id)
+    if municipality is None or municipality.kind is not OrgKind.MUNICIPALITY:
+        raise NotFound(f"no municipality with id {municipality_id}")
+    zone = ZONES[municipality.jurisdiction.value]
+    start, end = month_bounds(year, month, zone)
+    rows: list[ReportRow] = []
+    candidates = await uow.episodes.liable_candidates(municipality_id, start, end)
+    individual: list[tuple[Episode, IndividualRuleSet]] = []
+    for episode in candidates:
+        rule_set = config.resolve(
+            episode.jurisdiction, episode.region_id, municipality_id, episode.care_type
+        )
+        if isinstance(rule_set, IndividualRuleSet):
+            individual.append((episode, rule_set))
+    persons = await uow.persons.get_many([e.person_id for e, _ in individual])
+    currencies: set[str] = set()
+    for episode, rule_set in individual:
+        liability = compute_episode_liability(
+            episode, rule_set, config.rates_for(rule_set), as_of=as_of
+        )
+        days, amount = liability.in_month(year, month)
+        if days:
+            rows.append(
+                ReportRow(episode, persons[episode.person_id].masked(), liability, days, amount)
+            )
+            currencies.add(liability.currency)
+
+    averages = await _average_months(
+        uow, municipality, year, month, config, zone, [e.region_id for e in candidates]
+    )
+    currencies.update(config.rates_for(config.rule_sets[a.rule_set_id]).currency for a in averages)
+    if len(currencies) > 1:
+        raise InvalidInput(
+            f"the rule sets of {municipality_id} price in several currencies "
+            f"({', '.join(sorted(currencies))})",
+            field="bindings",
+        )
+    return MonthlyReport(
+        municipality, year, month, as_of, next(iter(currencies), None), rows, averages
+    )
+
+
+async def _average_months(
+    uow: UnitOfWork,
+    municipality: Organization,
+    year: int,
+    month: int,
+    config: LiabilityConfig,
+    zone: ZoneInfo,
+    episode_regions: list[str],
+) -> list[AverageMonth]:
+    areas = await uow.areas.page(limit=100, municipality_id=municipality.id)
+    regions = sorted({a.region_id for a in areas.items} | set(episode_regions))
+    rule_sets: dict[str, AverageRuleSet] = {}
+    for region_id in regions:
+        rule_set = config.resolve(
+            municipality.jurisdiction.value, region_id, municipality.id, CareType.SOMATIC
+        )
+        if isinstance(rule_set, AverageRuleSet):
+            rule_sets[rule_set.id] = rule_set
+    results = []
+    for rule_set in rule_sets.values():
+        months = months_needed_for(year, month, rule_set)
+        first_start, _ = month_bounds(*min(months), zone)
+        _, last_end = month_bounds(*max(months), zone)
+        discharged = await uow.episodes.discharged_between(municipality.id, first_start, last_end)
+        stays = [
+            stay
+            for episode in discharged
+            if config.resolve(
+                episode.jurisdiction, episode.region_id, municipality.id, episode.care_type
+            ).id
+            == rule_set.id
+            and (stay := stay_from_episode(episode, rule_set)) is not None
+        ]
+        results.append(
+            compute_average_month(
+                stays, rule_set, config.rates_for(rule_set), year=year, month=month
+            )
+        )
+    return results

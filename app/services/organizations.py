@@ -1,0 +1,146 @@
+"""Use cases for organizations and cooperation areas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.domain.errors import Conflict, NotFound, UnknownReference
+from app.domain.organizations import (
+    CooperationArea,
+    Jurisdiction,
+    Organization,
+    OrgIdentifier,
+    OrgKind,
+    UnitFunction,
+    validate_cooperation_area,
+    validate_organization,
+)
+from app.store.repositories import Page
+from app.store.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class CreateOrganization:
+    """Register an organization."""
+
+    id: str
+    kind: OrgKind
+    name: str
+    jurisdiction: Jurisdiction
+    parent_id: str | None = None
+    function: UnitFunction | None = None
+    identifiers: tuple[OrgIdentifier, ...] = ()
+
+
+async def create_organization(uow: UnitOfWork, cmd: CreateOrganization) -> Organization:
+    """Validate and store a new organization; its id and identifiers must be unused."""
+    parent = None
+    if cmd.parent_id is not None:
+        parent = await uow.organizations.get(cmd.parent_id)
+        if parent is None:
+            raise UnknownReference(f"unknown organization {cmd.parent_id}", field="parent_id")
+    org = Organization(
+        id=cmd.id,
+        kind=cmd.kind,
+        name=cmd.name.strip(),
+        jurisdiction=cmd.jurisdiction,
+        parent_id=cmd.parent_id,
+        function=cmd.function,
+        identifiers=cmd.identifiers,
+    )
+    validate_organization(org, parent)
+    if await uow.organizations.get(org.id) is not None:
+        raise Conflict(f"an organization with id {org.id} already exists", field="id")
+    for index, ident in enumerate(org.identifiers):
+        owner = await uow.organizations.identifier_owner(ident.system, ident.value)
+        if owner is not None:
+            raise Conflict(
+                f"identifier {ident.system}|{ident.value} already belongs to organization {owner}",
+                field=f"identifiers[{index}].value",
+            )
+    await uow.organizations.add(org)
+    return org
+
+
+async def get_organization(uow: UnitOfWork, org_id: str) -> Organization:
+    """The organization with this id."""
+    org = await uow.organizations.get(org_id)
+    if org is None:
+        raise NotFound(f"no organization with id {org_id}")
+    return org
+
+
+async def list_organizations(
+    uow: UnitOfWork,
+    *,
+    limit: int,
+    after: str | None,
+    kind: OrgKind | None,
+    jurisdiction: Jurisdiction | None,
+    parent_id: str | None,
+    function: UnitFunction | None,
+    identifier: tuple[str, str] | None,
+) -> Page[Organization]:
+    """Organizations, filtered; an identifier filter gives at most one."""
+    if identifier is not None:
+        found = await uow.organizations.find_by_identifier(*identifier)
+        return Page([found] if found else [], None)
+    return await uow.organizations.page(
+        limit=limit,
+        after=after,
+        kind=kind,
+        jurisdiction=jurisdiction,
+        parent_id=parent_id,
+        function=function,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CreateCooperationArea:
+    """Register a cooperation area of a region and some of its municipalities."""
+
+    id: str
+    name: str
+    region_id: str
+    municipality_ids: tuple[str, ...]
+
+
+async def create_cooperation_area(uow: UnitOfWork, cmd: CreateCooperationArea) -> CooperationArea:
+    """Validate and store a new cooperation area."""
+    wanted = [cmd.region_id, *cmd.municipality_ids]
+    known = await uow.organizations.get_many(wanted)
+    if cmd.region_id not in known:
+        raise UnknownReference(f"unknown organization {cmd.region_id}", field="region_id")
+    for index, municipality_id in enumerate(cmd.municipality_ids):
+        if municipality_id not in known:
+            raise UnknownReference(
+                f"unknown organization {municipality_id}", field=f"municipality_ids[{index}]"
+            )
+    area = CooperationArea(cmd.id, cmd.name.strip(), cmd.region_id, cmd.municipality_ids)
+    validate_cooperation_area(area, known[cmd.region_id], [known[m] for m in cmd.municipality_ids])
+    if await uow.areas.get(area.id) is not None:
+        raise Conflict(f"a cooperation area with id {area.id} already exists", field="id")
+    await uow.areas.add(area)
+    return area
+
+
+async def get_cooperation_area(uow: UnitOfWork, area_id: str) -> CooperationArea:
+    """The cooperation area with this id."""
+    area = await uow.areas.get(area_id)
+    if area is None:
+        raise NotFound(f"no cooperation area with id {area_id}")
+    return area
+
+
+async def list_cooperation_areas(
+    uow: UnitOfWork,
+    *,
+    limit: int,
+    after: str | None,
+    region_id: str | None,
+    municipality_id: str | None,
+) -> Page[CooperationArea]:
+    """Cooperation areas, by region or member municipality."""
+    return await uow.areas.page(
+        limit=limit, after=after, region_id=region_id, municipality_id=municipality_id
+    )

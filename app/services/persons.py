@@ -1,0 +1,123 @@
+"""Use cases for persons."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from app.domain.errors import Conflict, InvalidInput, NotFound, UnknownReference
+from app.domain.identifiers import (
+    InvalidIdentifier,
+    PersonIdentifier,
+    normalize_person_identifier,
+)
+from app.domain.organizations import OrgKind
+from app.domain.persons import Person, validate_person
+from app.store.repositories import Page
+from app.store.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterPerson:
+    """Register a person under a national identifier."""
+
+    identifier_system: str
+    identifier_value: str
+    given_name: str
+    family_name: str
+    residence_municipality_id: str
+    birth_date: date | None = None
+    stay_municipality_id: str | None = None
+    protected_identity: bool = False
+    address: str | None = None
+    phone: str | None = None
+
+
+def parse_identifier(
+    system: str, value: str, *, today: date, reserve_systems: frozenset[str], field: str
+) -> PersonIdentifier:
+    """Validate and normalize a national identifier, as a domain error naming ``field``."""
+    try:
+        return normalize_person_identifier(
+            system, value, today=today, reserve_systems=reserve_systems
+        )
+    except InvalidIdentifier as exc:
+        raise InvalidInput(exc.reason, field=field) from exc
+
+
+async def register_person(
+    uow: UnitOfWork, cmd: RegisterPerson, *, today: date, reserve_systems: frozenset[str]
+) -> Person:
+    """Validate and store a new person; the normalized identifier must be unused."""
+    identifier = parse_identifier(
+        cmd.identifier_system,
+        cmd.identifier_value,
+        today=today,
+        reserve_systems=reserve_systems,
+        field="identifier.value",
+    )
+    municipality_fields = {"residence_municipality_id": cmd.residence_municipality_id}
+    if cmd.stay_municipality_id is not None:
+        municipality_fields["stay_municipality_id"] = cmd.stay_municipality_id
+    known = await uow.organizations.get_many(list(municipality_fields.values()))
+    for name, org_id in municipality_fields.items():
+        org = known.get(org_id)
+        if org is None:
+            raise UnknownReference(f"unknown organization {org_id}", field=name)
+        if org.kind is not OrgKind.MUNICIPALITY:
+            raise InvalidInput(f"{org_id} is a {org.kind.value}, not a municipality", field=name)
+        if (
+            identifier.jurisdiction is not None
+            and org.jurisdiction.value != identifier.jurisdiction
+        ):
+            raise InvalidInput(
+                f"{org_id} is in {org.jurisdiction.value}, the identifier is "
+                f"{identifier.jurisdiction}",
+                field=name,
+            )
+    person = Person(
+        id=str(uuid.uuid4()),
+        identifier=identifier,
+        given_name=cmd.given_name.strip(),
+        family_name=cmd.family_name.strip(),
+        residence_municipality_id=cmd.residence_municipality_id,
+        birth_date=cmd.birth_date or identifier.birth_date,
+        stay_municipality_id=cmd.stay_municipality_id,
+        protected_identity=cmd.protected_identity,
+        address=cmd.address,
+        phone=cmd.phone,
+    )
+    validate_person(person)
+    existing = await uow.persons.find_by_identifier(identifier)
+    if existing is not None:
+        raise Conflict(
+            f"a person with identifier {identifier.system}|{identifier.value} already exists "
+            f"(id {existing.id})",
+            field="identifier.value",
+        )
+    await uow.persons.add(person)
+    return person
+
+
+async def get_person(uow: UnitOfWork, person_id: str) -> Person:
+    """The person with this id."""
+    person = await uow.persons.get(person_id)
+    if person is None:
+        raise NotFound(f"no person with id {person_id}")
+    return person
+
+
+async def list_persons(
+    uow: UnitOfWork,
+    *,
+    limit: int,
+    after: str | None,
+    municipality_id: str | None,
+    identifier: PersonIdentifier | None,
+) -> Page[Person]:
+    """Persons, filtered; lists never carry a protected person's details."""
+    page = await uow.persons.page(
+        limit=limit, after=after, municipality_id=municipality_id, identifier=identifier
+    )
+    return Page([p.masked() for p in page.items], page.next_cursor)

@@ -1,0 +1,56 @@
+"""The service's settings, in one place; every value can be set as ``SAMVERKAN_<NAME>``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+class Environment(StrEnum):
+    """Where the service runs; development relaxes what production must refuse."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Configuration read from the environment (prefix ``SAMVERKAN_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SAMVERKAN_", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///var/samverkan.db"
+    database_pool_size: int = Field(default=10, ge=1)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="request body size limit")
+    default_page_size: int = Field(default=50, ge=1)
+    max_page_size: int = Field(default=200, ge=1)
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+
+    liability_config_file: Path = DATA_DIR / "liability.json"
+    # Regional reserve numbers are accepted without check-digit validation under these systems.
+    reserve_number_systems: frozenset[str] = frozenset(
+        {"https://samverkan.dev/fhir/NamingSystem/reserve-number"}
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError("default_page_size must not exceed max_page_size")
+        if self.environment is Environment.PRODUCTION and self.database_url.startswith("sqlite"):
+            raise ValueError("production runs on PostgreSQL; set SAMVERKAN_DATABASE_URL")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,184 @@
+"""The relational schema as SQLAlchemy Core tables.
+
+The schema is created only by Alembic migrations (``migrations/``); these tables are what the
+repositories query. Rows are mapped to domain objects explicitly in ``app.store.repositories``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import DateTime, TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no offset, so values are normalized to UTC on the way in and tagged on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime reached the database layer")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("jurisdiction", String(2), nullable=False),
+    Column("parent_id", String(64), ForeignKey("organizations.id"), nullable=True),
+    Column("function", String(32), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "parent_id"),
+    Index(None, "kind", "jurisdiction"),
+)
+
+organization_identifiers = Table(
+    "organization_identifiers",
+    metadata,
+    Column("organization_id", String(64), ForeignKey("organizations.id"), primary_key=True),
+    Column("system", String(200), primary_key=True),
+    Column("value", String(100), nullable=False),
+    UniqueConstraint("system", "value"),
+)
+
+cooperation_areas = Table(
+    "cooperation_areas",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("region_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+cooperation_area_members = Table(
+    "cooperation_area_members",
+    metadata,
+    Column("area_id", String(64), ForeignKey("cooperation_areas.id"), primary_key=True),
+    Column("municipality_id", String(64), ForeignKey("organizations.id"), primary_key=True),
+    Index(None, "municipality_id"),
+)
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("identifier_system", String(200), nullable=False),
+    Column("identifier_value", String(40), nullable=False),
+    Column("given_name", String(200), nullable=False),
+    Column("family_name", String(200), nullable=False),
+    Column("birth_date", Date, nullable=True),
+    Column("residence_municipality_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    Column("stay_municipality_id", String(64), ForeignKey("organizations.id"), nullable=True),
+    Column("protected_identity", Boolean, nullable=False),
+    Column("address", Text, nullable=True),
+    Column("phone", String(40), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("identifier_system", "identifier_value"),
+    Index(None, "residence_municipality_id"),
+)
+
+episodes = Table(
+    "episodes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False),
+    Column("hospital_unit_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    Column("region_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    Column("municipality_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    Column("primary_care_unit_id", String(64), ForeignKey("organizations.id"), nullable=True),
+    Column("jurisdiction", String(2), nullable=False),
+    Column("admitted_at", UTCDateTime, nullable=False),
+    Column("admission_type", String(16), nullable=False),
+    Column("care_type", String(16), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("expected_discharge_date", Date, nullable=True),
+    Column("discharge_ready_at", UTCDateTime, nullable=True),
+    Column("first_discharge_ready_at", UTCDateTime, nullable=True),
+    Column("discharged_at", UTCDateTime, nullable=True),
+    Column("readmission_of_id", String(36), ForeignKey("episodes.id"), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "person_id", "admitted_at"),
+    Index(None, "municipality_id", "state"),
+    Index(None, "municipality_id", "discharged_at"),
+    Index(None, "municipality_id", "first_discharge_ready_at"),
+    Index(None, "region_id", "discharged_at"),
+)
+
+episode_events = Table(
+    "episode_events",
+    metadata,
+    Column("episode_id", String(36), ForeignKey("episodes.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", String(100), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("method", String(8), nullable=False),
+    Column("path", String(500), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response_headers", JSON, nullable=False),
+    Column("response_body", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "created_at"),
+)

@@ -1,0 +1,96 @@
+"""The service as it runs: a real uvicorn process answering real HTTP on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from app.domain.identifiers import PERSONNUMMER
+from app.settings import Settings
+from tests.factories import personnummer
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "SAMVERKAN_DATABASE_URL": settings.database_url,
+        "SAMVERKAN_ENVIRONMENT": "test",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode() if process.stdout else ""
+                pytest.fail(f"server did not become ready:\n{output}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_discharge_flow_over_tcp(server: str, engine: object) -> None:
+    async with httpx.AsyncClient(base_url=server) as http:
+        assert (await http.get("/healthz")).json()["status"] == "ok"
+        person = await http.post(
+            "/api/v1/persons",
+            json={
+                "identifier": {"system": PERSONNUMMER, "value": personnummer()},
+                "given_name": "Peter",
+                "family_name": "Nilsson",
+                "residence_municipality_id": "kommun-0880",
+            },
+        )
+        assert person.status_code == 201, person.text
+        admitted = datetime.now(UTC) - timedelta(days=6)
+        episode = await http.post(
+            "/api/v1/episodes",
+            json={
+                "person_id": person.json()["id"],
+                "hospital_unit_id": "region-kalmar-lanssjukhuset-med",
+                "admitted_at": admitted.isoformat(),
+                "admission_type": "acute",
+            },
+        )
+        assert episode.status_code == 201, episode.text
+        episode_id = episode.json()["id"]
+        for kind, at in [
+            ("admission-notice", admitted + timedelta(hours=3)),
+            ("discharge-ready", admitted + timedelta(days=1)),
+        ]:
+            response = await http.post(
+                f"/api/v1/episodes/{episode_id}/{kind}", json={"at": at.isoformat()}
+            )
+            assert response.status_code == 200, response.text
+        liability = (await http.get(f"/api/v1/episodes/{episode_id}/liability")).json()
+        assert liability["rule_set_id"] == "se-statutory-somatic"
+        assert liability["clocks"][0]["end_reason"] == "running"
+        assert liability["liable_days"] >= 1

@@ -1,0 +1,199 @@
+"""Payment liability over the API: an episode's figure and the monthly invoice basis."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from tests.factories import admit, create_person, notice
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+async def run_episode(
+    client: httpx.AsyncClient,
+    person_id: str,
+    unit: str,
+    admitted: datetime,
+    ready: datetime,
+    discharged: datetime | None,
+) -> dict[str, Any]:
+    episode = await admit(client, person_id, admitted, unit=unit)
+    for kind, at in [
+        ("admission-notice", admitted.replace(hour=admitted.hour + 1)),
+        ("discharge-ready", ready),
+        ("discharge", discharged),
+    ]:
+        if at is not None:
+            response = await notice(client, episode["id"], kind, at)
+            assert response.status_code == 200, response.text
+    return episode
+
+
+async def test_episode_liability_names_rule_set_and_rates(client: httpx.AsyncClient) -> None:
+    person = await create_person(client, municipality="kommun-2582")
+    # ready 2026-03-05 11:00 local → day 0 is Mar 5, liable from Mar 8; discharged Mar 12:
+    # Mar 8, 9, 10, 11 = 4 days × 9 300 (2022's rate carried forward to 2026) = 37 200 SEK
+    episode = await run_episode(
+        client,
+        person["id"],
+        "region-norrbotten-sunderby-med",
+        utc(2026, 3, 2, 8),
+        utc(2026, 3, 5, 10),
+        utc(2026, 3, 12, 10),
+    )
+    body = (await client.get(f"/api/v1/episodes/{episode['id']}/liability")).json()
+    assert body["rule_set_id"] == "se-statutory-somatic"
+    assert body["liable_days"] == 4
+    assert Decimal(body["amount"]) == 37200
+    assert body["rates"] == [
+        {
+            "year": 2026,
+            "rate_year": 2022,
+            "rate": "9300",
+            "carried_forward": True,
+            "note": "rate of 2022 carried forward to 2026",
+        }
+    ]
+    assert body["clocks"][0]["liable_dates"] == [
+        "2026-03-08",
+        "2026-03-09",
+        "2026-03-10",
+        "2026-03-11",
+    ]
+
+
+async def test_psychiatric_ward_uses_the_psychiatric_rule_set(client: httpx.AsyncClient) -> None:
+    person = await create_person(client, municipality="kommun-2582")
+    episode = await run_episode(
+        client,
+        person["id"],
+        "region-norrbotten-sunderby-psyk",
+        utc(2026, 3, 2, 8),
+        utc(2026, 3, 5, 10),
+        utc(2026, 3, 12, 10),
+    )
+    body = (await client.get(f"/api/v1/episodes/{episode['id']}/liability")).json()
+    assert body["rule_set_id"] == "se-statutory-psychiatric"
+    assert body["liable_days"] == 0
+
+
+async def test_monthly_report_splits_months_and_masks_protected_persons(
+    client: httpx.AsyncClient,
+) -> None:
+    municipality = "kommun-2582"
+    open_person = await create_person(client, municipality=municipality, given_name="Viola")
+    hidden = await create_person(
+        client,
+        municipality=municipality,
+        given_name="Hemlig",
+        protected_identity=True,
+        address="Okänd väg 3",
+    )
+    first = await run_episode(
+        client,
+        open_person["id"],
+        "region-norrbotten-sunderby-med",
+        utc(2026, 3, 2, 8),
+        utc(2026, 3, 5, 10),
+        utc(2026, 3, 12, 10),
+    )
+    # ready Mar 20 → liable Mar 23..Apr 2: 9 days in March, 2 in April
+    second = await run_episode(
+        client,
+        hidden["id"],
+        "region-norrbotten-sunderby-med",
+        utc(2026, 3, 18, 8),
+        utc(2026, 3, 20, 9),
+        utc(2026, 4, 3, 8),
+    )
+
+    march = (await client.get(f"/api/v1/liability/reports/{municipality}/2026-03")).json()
+    rows = {r["episode_id"]: r for r in march["rows"]}
+    assert rows[first["id"]]["liable_days"] == 4
+    assert rows[second["id"]]["liable_days"] == 9
+    assert march["total_liable_days"] == 13
+    assert Decimal(march["total_amount"]) == 13 * 9300
+    assert march["currency"] == "SEK" and march["averages"] == []
+    masked = rows[second["id"]]
+    assert masked["protected_identity"] is True
+    assert "Hemlig" not in str(march) and hidden["identifier"]["value"] not in str(march)
+    assert "Okänd" not in str(march)
+
+    april = (await client.get(f"/api/v1/liability/reports/{municipality}/2026-04")).json()
+    assert [(r["episode_id"], r["liable_days"]) for r in april["rows"]] == [(second["id"], 2)]
+
+    as_csv = await client.get(
+        f"/api/v1/liability/reports/{municipality}/2026-03", params={"format": "csv"}
+    )
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert {r["episode_id"]: int(r["liable_days"]) for r in table} == {
+        first["id"]: 4,
+        second["id"]: 9,
+    }
+    assert "Hemlig" not in as_csv.text and hidden["identifier"]["value"] not in as_csv.text
+    by_accept = await client.get(
+        f"/api/v1/liability/reports/{municipality}/2026-03", headers={"Accept": "text/csv"}
+    )
+    assert by_accept.text == as_csv.text
+
+
+async def test_average_model_municipality_shows_average_rolling_average_and_level(
+    client: httpx.AsyncClient,
+) -> None:
+    municipality, ward = "kommun-1490", "region-vgr-sas-boras-med"
+    people = [await create_person(client, municipality=municipality) for _ in range(3)]
+    # First quarter: a same-day discharge (0 days) and one of 8 days → 8 / 2 = 4.0 > 3.5
+    await run_episode(
+        client, people[0]["id"], ward, utc(2026, 2, 9, 8), utc(2026, 2, 10, 9), utc(2026, 2, 10, 15)
+    )
+    await run_episode(
+        client, people[1]["id"], ward, utc(2026, 2, 11, 8), utc(2026, 2, 12, 9), utc(2026, 2, 20, 9)
+    )
+    # April is decided by March's evaluation: 5 days → excess 5 − 3.5 = 1.5 × 8 200 = 12 300
+    april_episode = await run_episode(
+        client, people[2]["id"], ward, utc(2026, 4, 5, 8), utc(2026, 4, 6, 9), utc(2026, 4, 11, 9)
+    )
+
+    report = (await client.get(f"/api/v1/liability/reports/{municipality}/2026-04")).json()
+    assert report["rows"] == []
+    [average] = report["averages"]
+    assert average["rule_set_id"] == "se-average-stockholm"
+    assert (average["persons"], average["total_days"], average["average"]) == (1, 5, "5.00")
+    assert average["evaluation_month"] == "2026-03"
+    assert average["rolling_average"] == "4.00" and average["level"] == "3.5"
+    assert average["payment_applies"] is True
+    assert Decimal(average["amount"]) == 12300
+    assert Decimal(report["total_amount"]) == 12300
+
+    single = (await client.get(f"/api/v1/episodes/{april_episode['id']}/liability")).json()
+    assert single["model"] == "average" and single["rule_set_id"] == "se-average-stockholm"
+
+
+async def test_rule_sets_are_listed(client: httpx.AsyncClient) -> None:
+    listing = (await client.get("/api/v1/liability/rule-sets")).json()
+    ids = {r["id"] for r in listing["rule_sets"]}
+    assert {
+        "se-statutory-somatic",
+        "se-statutory-psychiatric",
+        "no-statutory",
+        "se-average-stockholm",
+    } <= ids
+    assert any(b.get("region") == "region-vgr" for b in listing["bindings"])
+
+
+async def test_report_refuses_bad_month_and_non_municipality(client: httpx.AsyncClient) -> None:
+    bad = await client.get("/api/v1/liability/reports/kommun-2582/2026-13")
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "month"
+    shape = await client.get("/api/v1/liability/reports/kommun-2582/March")
+    assert shape.status_code == 422
+    region = await client.get("/api/v1/liability/reports/region-norrbotten/2026-03")
+    assert region.status_code == 404

@@ -1,0 +1,92 @@
+"""Small factories that create test data through the public API, as a client would."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+
+from app.domain.identifiers import (
+    FODSELSNUMMER,
+    PERSONNUMMER,
+    make_fodselsnummer,
+    make_personnummer,
+)
+
+_serials = itertools.count(random.randrange(1, 400))
+
+
+def personnummer(birth: date = date(1948, 5, 17)) -> str:
+    """A valid, so far unused personnummer (12 digits)."""
+    return make_personnummer(birth, next(_serials) % 1000)
+
+
+def fodselsnummer(birth: date = date(1951, 3, 9)) -> str:
+    """A valid, so far unused fødselsnummer."""
+    while True:
+        value = make_fodselsnummer(birth, next(_serials) % 500)
+        if value is not None:
+            return value
+
+
+async def create_person(
+    client: httpx.AsyncClient,
+    *,
+    municipality: str = "kommun-2580",
+    country: str = "SE",
+    **extra: Any,
+) -> dict[str, Any]:
+    """Register a person living in ``municipality``."""
+    system, value = (
+        (PERSONNUMMER, personnummer()) if country == "SE" else (FODSELSNUMMER, fodselsnummer())
+    )
+    body = {
+        "identifier": {"system": system, "value": value},
+        "given_name": "Test",
+        "family_name": "Testsson",
+        "residence_municipality_id": municipality,
+        **extra,
+    }
+    response = await client.post("/api/v1/persons", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def admit(
+    client: httpx.AsyncClient,
+    person_id: str,
+    admitted_at: datetime,
+    *,
+    unit: str = "region-norrbotten-sunderby-med",
+    **extra: Any,
+) -> dict[str, Any]:
+    """Register an admission of the person."""
+    response = await client.post(
+        "/api/v1/episodes",
+        json={
+            "person_id": person_id,
+            "hospital_unit_id": unit,
+            "admitted_at": admitted_at.isoformat(),
+            "admission_type": "acute",
+            **extra,
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def notice(
+    client: httpx.AsyncClient,
+    episode_id: str,
+    kind: str,
+    at: datetime | None = None,
+    **extra: Any,
+) -> httpx.Response:
+    """Send one notice on an episode; returns the raw response."""
+    body: dict[str, Any] = dict(extra)
+    if at is not None:
+        body["at"] = at.isoformat()
+    return await client.post(f"/api/v1/episodes/{episode_id}/{kind}", json=body)
