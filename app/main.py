@@ -9,17 +9,25 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import errors, health
+from app.api import auth, errors, health
 from app.api.routing import BodySizeLimit
-from app.api.v1 import episodes, liability, organizations, persons
+from app.api.v1 import access_log, admin, episodes, liability, organizations, persons
 from app.domain.liability import LiabilityConfig, parse_liability_config
-from app.settings import Settings, get_settings
+from app.security.rate_limit import RateLimiter
+from app.security.tokens import SigningKey
+from app.settings import Environment, Settings, get_settings
 from app.store.database import create_engine, head_revision
 
 DESCRIPTION = """\
 Samverkan carries the messages of coordinated care between Swedish regions, Norwegian health
 trusts and municipalities: admission and discharge-ready notices, the municipality's payment
 liability for discharge-ready patients, and the reports built on them.
+
+Every endpoint except the probes, discovery documents and `POST /auth/token` needs a bearer
+access token: register a client with its public keys, then exchange a signed client assertion
+for a token at `/auth/token` (SMART Backend Services; see `/.well-known/smart-configuration`).
+An organization sees a person, and anything about them, only while it takes part in the
+person's care; to anyone else such an id answers 404. Every access to personal data is logged.
 
 Errors are `application/problem+json` (RFC 9457); `errors[].field` names the element at fault.
 Lists are paginated with `limit` and `cursor` (follow `next`). POSTs accept an `Idempotency-Key`
@@ -64,10 +72,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.liability = load_liability_config(settings)
     app.state.head_revision = head_revision()
+    # Production must be given its key; elsewhere one is made under var/ on first start.
+    app.state.signing_key = SigningKey.load_or_create(
+        settings.signing_key_file, create=settings.environment is not Environment.PRODUCTION
+    )
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.principal_cache = {}
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.api)
-    for module in (organizations, persons, episodes, liability):
+    app.include_router(auth.api)
+    for module in (organizations, persons, episodes, liability, access_log, admin):
         app.include_router(module.api)
     return app
 

@@ -36,10 +36,30 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
     liability_config_file: Path = DATA_DIR / "liability.json"
+
+    signing_key_file: Path = Path("var/signing-key.pem")
+    access_token_lifetime_seconds: int = Field(default=300, ge=30, le=3600)
+    rate_limit_per_minute: int = Field(default=6000, ge=1, description="requests per client")
+    demo_clients_dir: Path = Path("var/demo-clients")
     # Regional reserve numbers are accepted without check-digit validation under these systems.
     reserve_number_systems: frozenset[str] = frozenset(
         {"https://samverkan.dev/fhir/NamingSystem/reserve-number"}
     )
+
+    @property
+    def issuer(self) -> str:
+        """The issuer and audience of the service's access tokens."""
+        return self.public_base_url.rstrip("/")
+
+    @property
+    def token_endpoint(self) -> str:
+        """The audience client assertions must name."""
+        return f"{self.issuer}/auth/token"
+
+    @property
+    def dev_tokens_allowed(self) -> bool:
+        """Whether `samverkan dev-token` may mint tokens: never in production."""
+        return self.environment is not Environment.PRODUCTION
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -1,25 +1,34 @@
 """Test fixtures: every database-backed test runs on SQLite and on PostgreSQL.
 
 The schema comes from ``alembic upgrade head``, once per backend and test session, followed by the
-demo data. Between tests the tables that tests write to are emptied; organizations stay, and tests
-that create their own use fresh ids.
+demo data. Between tests the tables that tests write to are emptied; organizations, clients and
+the append-only access log stay, and tests that create their own use fresh ids.
+
+HTTP clients authenticate as a real client does: a client is registered with a fresh key pair,
+signs a client assertion and exchanges it at ``POST /auth/token`` for an access token. Every
+request carries its own ``X-Request-ID``; after each test, every person whose id appeared in a
+successful response must have an access-log entry of that request (DESIGN §10).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
+from app.security.clients import ASSERTION_TYPE, register_client
+from app.security.tokens import generate_client_key, make_client_assertion
 from app.services.demo import seed_demo
 from app.settings import Environment, Settings
 from app.store.database import create_engine, upgrade
@@ -28,7 +37,16 @@ from app.store.unit_of_work import UnitOfWork
 POSTGRES_ENV = "SAMVERKAN_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Emptied between tests, children first. Organizations and cooperation areas are kept.
-PER_TEST_TABLES = ("episode_events", "episodes", "persons", "idempotency_keys")
+PER_TEST_TABLES = (
+    "episode_events",
+    "episodes",
+    "care_relations",
+    "persons",
+    "idempotency_keys",
+)
+DEFAULT_ORG = "region-norrbotten"
+ALL_SCOPES = "system/*.cruds"
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def postgres_url_or_skip() -> str:
@@ -90,9 +108,16 @@ async def database_url(
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings for the test application on this backend."""
-    return Settings(environment=Environment.TEST, database_url=database_url, max_body_bytes=65536)
+    return Settings(
+        environment=Environment.TEST,
+        database_url=database_url,
+        max_body_bytes=65536,
+        signing_key_file=tmp_path_factory.mktemp("keys") / "signing-key.pem",
+        access_token_lifetime_seconds=3600,
+        rate_limit_per_minute=1_000_000,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -113,15 +138,188 @@ async def engine(app_engine: tuple[object, AsyncEngine]) -> AsyncIterator[AsyncE
             await conn.execute(text(f"DELETE FROM {table}"))
 
 
+async def register_test_client(
+    engine: AsyncEngine, organization_id: str, scopes: str, alg: str = "ES384"
+) -> tuple[str, bytes, str]:
+    """Register a client with a fresh key pair: (client id, private PEM, kid)."""
+    pem, jwks = generate_client_key(alg)
+    client_id = f"test-{organization_id}-{uuid.uuid4().hex[:8]}"
+    async with UnitOfWork(engine) as uow:
+        await register_client(
+            uow,
+            organization_id=organization_id,
+            jwks=jwks,
+            scopes=scopes,
+            name=f"test client of {organization_id}",
+            client_id=client_id,
+        )
+        await uow.commit()
+    return client_id, pem, jwks["keys"][0]["kid"]
+
+
+async def fetch_token(
+    http: httpx.AsyncClient, settings: Settings, client_id: str, pem: bytes, kid: str, alg: str
+) -> httpx.Response:
+    """POST /auth/token with a fresh client assertion, as a SMART backend client does."""
+    assertion = make_client_assertion(
+        pem,
+        kid=kid,
+        alg=alg,
+        client_id=client_id,
+        token_endpoint=settings.token_endpoint,
+        now=datetime.now(UTC),
+    )
+    return await http.post(
+        "/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion,
+        },
+    )
+
+
+class Tokens:
+    """Access tokens per (organization, scopes), obtained once per backend and session."""
+
+    def __init__(self, app: object, engine: AsyncEngine, settings: Settings) -> None:
+        self.app, self.engine, self.settings = app, engine, settings
+        self._cache: dict[tuple[str, str], str] = {}
+
+    async def get(self, organization_id: str, scopes: str = ALL_SCOPES) -> str:
+        """A valid access token for a client of the organization holding exactly ``scopes``."""
+        key = (organization_id, scopes)
+        if key not in self._cache:
+            client_id, pem, kid = await register_test_client(self.engine, organization_id, scopes)
+            transport = httpx.ASGITransport(app=self.app)  # type: ignore[arg-type]
+            async with httpx.AsyncClient(transport=transport, base_url=self.settings.issuer) as h:
+                response = await fetch_token(h, self.settings, client_id, pem, kid, "ES384")
+            assert response.status_code == 200, response.text
+            self._cache[key] = response.json()["access_token"]
+        return self._cache[key]
+
+
+@pytest.fixture(scope="session")
+def tokens(app_engine: tuple[object, AsyncEngine], settings: Settings) -> Tokens:
+    """Access tokens for test clients, per organization and scopes."""
+    app, eng = app_engine
+    return Tokens(app, eng, settings)
+
+
+class Seen:
+    """Requests made in a test, by request id, with the person ids their responses named."""
+
+    def __init__(self) -> None:
+        self.persons_by_request: dict[str, set[str]] = {}
+
+
 @pytest.fixture
-async def client(
-    app_engine: tuple[object, AsyncEngine], engine: AsyncEngine
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the application in process."""
+async def seen_requests(engine: AsyncEngine) -> AsyncIterator[Seen]:
+    """After the test: every person named in a successful response was logged for that request."""
+    seen = Seen()
+    yield seen
+    await assert_access_logged(engine, seen)
+
+
+async def assert_access_logged(engine: AsyncEngine, seen: Seen) -> None:
+    """Fail unless each (request, person) pair of ``seen`` has an access-log entry."""
+    named = {p for persons in seen.persons_by_request.values() for p in persons}
+    if not named:
+        return
+    async with engine.connect() as conn:
+        persons = set(
+            (
+                await conn.execute(
+                    text("SELECT id FROM persons WHERE id IN :ids").bindparams(
+                        bindparam("ids", expanding=True)
+                    ),
+                    {"ids": sorted(named)},
+                )
+            ).scalars()
+        )
+        logged = {
+            (row.request_id, row.person_id)
+            for row in (
+                await conn.execute(
+                    text(
+                        "SELECT request_id, person_id FROM access_log WHERE request_id IN :ids"
+                    ).bindparams(bindparam("ids", expanding=True)),
+                    {"ids": sorted(seen.persons_by_request)},
+                )
+            )
+        }
+    missing = [
+        (request_id, person_id)
+        for request_id, named_here in seen.persons_by_request.items()
+        for person_id in sorted(named_here & persons)
+        if (request_id, person_id) not in logged
+    ]
+    assert not missing, f"responses named persons without an access-log entry: {missing[:5]}"
+
+
+ClientFor = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def client_for(
+    app_engine: tuple[object, AsyncEngine],
+    engine: AsyncEngine,
+    tokens: Tokens,
+    seen_requests: Seen,
+) -> AsyncIterator[ClientFor]:
+    """Make HTTP clients acting for an organization: ``await client_for("kommun-2580")``."""
     app, _eng = app_engine
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
+    opened: list[httpx.AsyncClient] = []
+
+    async def tag(request: httpx.Request) -> None:
+        request.headers.setdefault("X-Request-ID", uuid.uuid4().hex)
+
+    async def note(response: httpx.Response) -> None:
+        if response.status_code < 300:
+            await response.aread()
+            found = set(UUID_TEXT.findall(response.text))
+            if found:
+                request_id = response.request.headers["X-Request-ID"]
+                seen_requests.persons_by_request.setdefault(request_id, set()).update(found)
+
+    async def make(
+        organization_id: str | None = DEFAULT_ORG, scopes: str = ALL_SCOPES
+    ) -> httpx.AsyncClient:
+        headers = {}
+        if organization_id is not None:
+            token = await tokens.get(organization_id, scopes)
+            headers["Authorization"] = f"Bearer {token}"
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        http = httpx.AsyncClient(
+            transport=transport,
+            base_url="http://testserver",
+            headers=headers,
+            event_hooks={"request": [tag], "response": [note]},
+        )
+        opened.append(http)
+        return http
+
+    yield make
+    for http in opened:
+        await http.aclose()
+
+
+@pytest.fixture
+async def client(client_for: ClientFor) -> httpx.AsyncClient:
+    """An HTTP client acting for Region Norrbotten with every system scope."""
+    return await client_for()
+
+
+@pytest.fixture
+async def municipality(client_for: ClientFor) -> httpx.AsyncClient:
+    """An HTTP client acting for Luleå kommun (kommun-2580) with every system scope."""
+    return await client_for("kommun-2580")
+
+
+@pytest.fixture
+async def anonymous(client_for: ClientFor) -> httpx.AsyncClient:
+    """An HTTP client without a token."""
+    return await client_for(None)
 
 
 @pytest.fixture

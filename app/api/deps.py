@@ -2,15 +2,162 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
 
 from app.domain.liability import LiabilityConfig
+from app.security.access import Actor
+from app.security.tokens import (
+    ADMIN_SCOPE,
+    AccessClaims,
+    TokenError,
+    scope_allows,
+    verify_access_token,
+)
 from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
+
+USER_HEADER = "X-Samverkan-User"
+PURPOSE_HEADER = "X-Samverkan-Purpose-Of-Use"
+REQUEST_ID_HEADER = "X-Request-ID"
+PURPOSE = re.compile(r"^[A-Z][A-Z0-9\-]{1,39}$")
+PRINTABLE_200 = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+REALM = 'Bearer realm="samverkan"'
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An access token from `POST /auth/token` (SMART Backend Services). Optional "
+    f"headers: `{USER_HEADER}` names the end user for the access log, `{PURPOSE_HEADER}` the "
+    f"purpose of use (default `TREAT`), `{REQUEST_ID_HEADER}` a correlation id stored with each "
+    "access-log entry.",
+)
+
+
+def _unauthorized(description: str) -> HTTPException:
+    return HTTPException(
+        401,
+        description,
+        headers={
+            "WWW-Authenticate": f'{REALM}, error="invalid_token", error_description="{description}"'
+        },
+    )
+
+
+def verify_bearer(request: Request, token: str) -> AccessClaims:
+    """The claims of a valid access token of this service; 401 otherwise."""
+    settings: Settings = request.app.state.settings
+    try:
+        return verify_access_token(
+            request.app.state.signing_key,
+            token,
+            audience=settings.issuer,
+            issuer=settings.issuer,
+            now=datetime.now(UTC),
+        )
+    except TokenError as exc:
+        raise _unauthorized(exc.reason) from exc
+
+
+async def actor_for(request: Request, uow: UnitOfWork, claims: AccessClaims) -> Actor:
+    """The caller named by verified claims and the request's headers; 429 over the rate limit."""
+    settings: Settings = request.app.state.settings
+    retry = request.app.state.rate_limiter.check(claims.client_id)
+    if retry is not None:
+        raise HTTPException(
+            429,
+            f"client {claims.client_id} is over its rate limit of "
+            f"{settings.rate_limit_per_minute} requests per minute",
+            headers={"Retry-After": str(int(retry))},
+        )
+    principal = await _principal_of(request, uow, claims.organization_id)
+    if principal is None:
+        raise _unauthorized("the token's organization is not registered here")
+    purpose = request.headers.get(PURPOSE_HEADER, "TREAT")
+    if not PURPOSE.match(purpose):
+        raise HTTPException(400, f"{PURPOSE_HEADER} must be a code such as TREAT or HOPERAT")
+    user = request.headers.get(USER_HEADER) or None
+    if user is not None and not PRINTABLE_200.match(user):
+        raise HTTPException(400, f"{USER_HEADER} must be 1 to 200 printable characters")
+    request_id = request.headers.get(REQUEST_ID_HEADER) or None
+    if request_id is not None and not REQUEST_ID.match(request_id):
+        raise HTTPException(
+            400, f"{REQUEST_ID_HEADER} must be 1 to 64 letters, digits, '.', '_' or '-'"
+        )
+    return Actor(
+        client_id=claims.client_id,
+        organization_id=claims.organization_id,
+        principal_id=principal,
+        scopes=claims.scopes,
+        user_id=user,
+        purpose=purpose,
+        request_id=request_id,
+    )
+
+
+async def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    """The caller, from a valid bearer token; 401 otherwise, 429 over the rate limit."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            401,
+            "this endpoint needs a bearer access token from /auth/token",
+            headers={"WWW-Authenticate": REALM},
+        )
+    claims = verify_bearer(request, credentials.credentials)
+    return await actor_for(request, request.state.uow, claims)
+
+
+async def _principal_of(request: Request, uow: UnitOfWork, org_id: str) -> str | None:
+    # Organizations do not move between principals, so the answer is cached per process.
+    cache: dict[str, str] = request.app.state.principal_cache
+    if org_id not in cache:
+        org = await uow.organizations.get(org_id)
+        if org is None:
+            return None
+        cache[org_id] = org.parent_id if org.kind.value == "unit" and org.parent_id else org.id
+    return cache[org_id]
+
+
+def require(resource: str, permission: str) -> Callable[..., Awaitable[Actor]]:
+    """A dependency: the caller, who must hold a scope granting ``permission`` on ``resource``."""
+
+    async def dependency(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
+        if not scope_allows(actor.scopes, resource, permission):
+            needed = f"system/{resource}.{permission}"
+            raise HTTPException(
+                403,
+                f"the access token lacks the scope {needed}",
+                headers={
+                    "WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{needed}"'
+                },
+            )
+        return actor
+
+    dependency.__name__ = f"require_{resource}_{permission}"
+    return dependency
+
+
+async def require_admin(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
+    """A dependency: the caller, who must hold the service's administration scope."""
+    if ADMIN_SCOPE not in actor.scopes:
+        raise HTTPException(
+            403,
+            f"the access token lacks the scope {ADMIN_SCOPE}",
+            headers={
+                "WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{ADMIN_SCOPE}"'
+            },
+        )
+    return actor
 
 
 def get_uow(request: Request) -> UnitOfWork:
@@ -63,3 +210,17 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 LiabilityDep = Annotated[LiabilityConfig, Depends(get_liability_config)]
 NowDep = Annotated[datetime, Depends(get_now)]
 PageDep = Annotated[PageParams, Depends(get_page)]
+
+OrganizationReader = Annotated[Actor, Depends(require("Organization", "r"))]
+OrganizationSearcher = Annotated[Actor, Depends(require("Organization", "s"))]
+OrganizationCreator = Annotated[Actor, Depends(require("Organization", "c"))]
+PatientReader = Annotated[Actor, Depends(require("Patient", "r"))]
+PatientSearcher = Annotated[Actor, Depends(require("Patient", "s"))]
+PatientCreator = Annotated[Actor, Depends(require("Patient", "c"))]
+EncounterReader = Annotated[Actor, Depends(require("Encounter", "r"))]
+EncounterSearcher = Annotated[Actor, Depends(require("Encounter", "s"))]
+EncounterCreator = Annotated[Actor, Depends(require("Encounter", "c"))]
+EncounterUpdater = Annotated[Actor, Depends(require("Encounter", "u"))]
+Caller = Annotated[Actor, Depends(authenticate)]
+AuditSearcher = Annotated[Actor, Depends(require("AuditEvent", "s"))]
+Administrator = Annotated[Actor, Depends(require_admin)]

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from app.domain.errors import (
     Conflict,
     DomainError,
+    Forbidden,
     IllegalTransition,
     InvalidInput,
     NotFound,
@@ -31,6 +32,7 @@ PROBLEM_BASE = "https://samverkan.dev/problems/"
 
 _STATUS: list[tuple[type[DomainError], int, str]] = [
     (NotFound, 404, "not-found"),
+    (Forbidden, 403, "forbidden"),
     (IllegalTransition, 409, "illegal-transition"),
     (Conflict, 409, "conflict"),
     (StaleVersion, 412, "stale-version"),
@@ -49,6 +51,7 @@ _TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable content",
     428: "Precondition required",
+    429: "Too many requests",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -162,7 +165,7 @@ def install(app: FastAPI) -> None:
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": _TITLES[status]}
-    for status in (400, 404, 409, 412, 413, 415, 422)
+    for status in (400, 401, 403, 404, 409, 412, 413, 415, 422, 429)
 }
 
 

@@ -8,21 +8,28 @@ not stored. POSTs carrying an ``Idempotency-Key`` are recorded in that same tran
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.deps import actor_for, verify_bearer
 from app.api.errors import problem
 from app.domain.errors import InvalidInput
-from app.store.repositories import StoredResponse, utcnow
+from app.security.access import record
+from app.security.tokens import AccessClaims
+from app.store.repositories import AccessEntry, StoredResponse, utcnow
 from app.store.unit_of_work import UnitOfWork
 
+logger = logging.getLogger(__name__)
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 IDEMPOTENCY_HEADER = "idempotency-key"
 REPLAYED_HEADER = "idempotent-replayed"
@@ -48,17 +55,39 @@ class UnitOfWorkRoute(DocumentedRoute):
         async def handler(request: Request) -> Response:
             if takes_body and (refusal := _content_type_refusal(request)) is not None:
                 return refusal
-            async with UnitOfWork(request.app.state.engine) as uow:
-                request.state.uow = uow
-                key = request.headers.get(IDEMPOTENCY_HEADER)
-                if request.method == "POST" and key:
-                    return await _idempotent(request, uow, key, original)
-                response = await original(request)
-                if response.status_code < 400:
-                    await uow.commit()
-                return response
+            uow = UnitOfWork(request.app.state.engine)
+            try:
+                async with uow:
+                    request.state.uow = uow
+                    key = request.headers.get(IDEMPOTENCY_HEADER)
+                    claims = _claims(request) if request.method == "POST" and key else None
+                    if key and claims is not None:
+                        return await _idempotent(request, uow, key, claims, original)
+                    response = await original(request)
+                    if response.status_code < 400:
+                        await uow.commit()
+                    return response
+            finally:
+                if uow.pending_access:
+                    await _log_failed_access(request, uow.pending_access)
 
         return handler
+
+
+async def _log_failed_access(request: Request, entries: list[AccessEntry]) -> None:
+    """Write the access-log entries of a request that failed, in a transaction of their own.
+
+    The request's own transaction was rolled back, so its entries would be lost; an access that
+    was refused or failed is as much part of the log as one that succeeded.
+    """
+    failed = [e if e.outcome != "success" else replace(e, outcome="failed") for e in entries]
+    try:
+        async with UnitOfWork(request.app.state.engine) as uow:
+            await uow.access_log.append(failed)
+            await uow.commit()
+    except Exception:
+        logger.exception("could not write %d access-log entries of a failed request", len(failed))
+        raise
 
 
 def _content_type_refusal(request: Request) -> Response | None:
@@ -77,11 +106,25 @@ def _content_type_refusal(request: Request) -> Response | None:
     )
 
 
-def _scope(request: Request) -> str:
-    return str(getattr(request.state, "client_id", None) or "anonymous")
+def _claims(request: Request) -> AccessClaims | None:
+    """The caller's verified token claims, or None: without a valid token there is no replay.
+
+    Checked here already because a stored response is looked up before the route (and its
+    authentication) runs; idempotency keys of different clients never meet.
+    """
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        return verify_bearer(request, token.strip())
+    except HTTPException:
+        return None
 
 
-async def _idempotent(request: Request, uow: UnitOfWork, key: str, original: Handler) -> Response:
+async def _idempotent(
+    request: Request, uow: UnitOfWork, key: str, claims: AccessClaims, original: Handler
+) -> Response:
     """Run a POST once per key: a repeat with the same body gets the first response again."""
     if len(key) > 200:
         raise InvalidInput(
@@ -95,16 +138,16 @@ async def _idempotent(request: Request, uow: UnitOfWork, key: str, original: Han
         )
     ).hexdigest()
     not_before = utcnow() - timedelta(hours=settings.idempotency_ttl_hours)
-    scope = _scope(request)
+    scope = claims.client_id
     await uow.idempotency.lock(scope, key)
     stored = await uow.idempotency.get(scope, key, not_before)
     if stored is not None:
-        return _replay(stored, digest)
+        return await _replay(request, uow, claims, stored, digest)
     try:
         response = await original(request)
         if response.status_code >= 400:
             return response
-        record = StoredResponse(
+        kept = StoredResponse(
             method=request.method,
             path=request.url.path,
             request_hash=digest,
@@ -115,27 +158,48 @@ async def _idempotent(request: Request, uow: UnitOfWork, key: str, original: Han
                 if k in ("content-type", "location", "etag")
             },
             body=bytes(response.body),
+            disclosed=_disclosed(uow.pending_access),
         )
-        await uow.idempotency.put(scope, key, record, not_before)
+        await uow.idempotency.put(scope, key, kept, not_before)
         await uow.commit()
     except IntegrityError:
         # A concurrent request with the same key committed first (its rows made ours collide):
         # answer as that one did.
         async with UnitOfWork(request.app.state.engine) as again:
             winner = await again.idempotency.get(scope, key, not_before)
-        if winner is None:
-            raise
-        return _replay(winner, digest)
+            if winner is None:
+                raise
+            return await _replay(request, again, claims, winner, digest)
     return response
 
 
-def _replay(stored: StoredResponse, digest: str) -> Response:
+def _disclosed(entries: list[AccessEntry]) -> list[tuple[str, str | None, str]]:
+    """The personal data a successful response carries, as its access-log entries name it."""
+    seen: dict[tuple[str, str | None, str], None] = {}
+    for entry in entries:
+        if entry.person_id is not None and entry.outcome == "success":
+            seen[(entry.resource_type, entry.resource_id, entry.person_id)] = None
+    return list(seen)
+
+
+async def _replay(
+    request: Request,
+    uow: UnitOfWork,
+    claims: AccessClaims,
+    stored: StoredResponse,
+    digest: str,
+) -> Response:
+    """The stored response again; what it discloses is logged as read by this request."""
     if stored.request_hash != digest:
         raise InvalidInput(
             "this Idempotency-Key was already used with a different request; use a new key for "
             "a new request",
             field="Idempotency-Key",
         )
+    actor = await actor_for(request, uow, claims)
+    for resource_type, resource_id, person_id in stored.disclosed:
+        record(uow, actor, "read", resource_type, resource_id, person_id)
+    await uow.commit()
     return Response(
         stored.body,
         status_code=stored.status_code,

@@ -39,3 +39,7 @@ class Conflict(DomainError):
 
 class StaleVersion(DomainError):
     """The caller edited an older version than the current one (optimistic concurrency)."""
+
+
+class Forbidden(DomainError):
+    """The caller is known and may see the thing, but this step is not theirs to take."""

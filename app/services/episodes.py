@@ -15,8 +15,9 @@ from app.domain.episodes import (
     check_aware,
     find_readmission_source,
 )
-from app.domain.errors import InvalidInput, NotFound, StaleVersion, UnknownReference
+from app.domain.errors import Forbidden, InvalidInput, NotFound, StaleVersion, UnknownReference
 from app.domain.organizations import INPATIENT_FUNCTIONS, OrgKind, UnitFunction
+from app.security.access import Actor, record, require_relation
 from app.store.repositories import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -38,13 +39,19 @@ class RegisterAdmission:
     expected_discharge_date: date | None = None
 
 
-async def register_admission(uow: UnitOfWork, cmd: RegisterAdmission, *, now: datetime) -> Episode:
-    """Open an episode for an admission; links it to a discharge of the last 30 days."""
+async def register_admission(
+    uow: UnitOfWork, actor: Actor, cmd: RegisterAdmission, *, now: datetime
+) -> Episode:
+    """Open an episode for an admission; links it to a discharge of the last 30 days.
+
+    Only the hospital (the ward or its region) registers its admissions. The hospital and the
+    receivers of the episode's notices get a care relation to the person.
+    """
     check_aware(cmd.admitted_at, "admitted_at")
     if cmd.admitted_at > now:
         raise InvalidInput("admitted_at is in the future", field="admitted_at")
     person = await uow.persons.get(cmd.person_id)
-    if person is None:
+    if person is None or not await uow.relations.exists(person.id, actor.organizations):
         raise UnknownReference(f"unknown person {cmd.person_id}", field="person_id")
     municipality_id = cmd.municipality_id or person.paying_municipality_id
     wanted = {"hospital_unit_id": cmd.hospital_unit_id, "municipality_id": municipality_id}
@@ -65,6 +72,11 @@ async def register_admission(uow: UnitOfWork, cmd: RegisterAdmission, *, now: da
     region = await uow.organizations.get(unit.parent_id) if unit.parent_id else None
     if region is None or region.kind is not OrgKind.REGION:
         raise InvalidInput(f"unit {unit.id} does not belong to a region", field="hospital_unit_id")
+    if not {unit.id, region.id} & set(actor.organizations):
+        raise Forbidden(
+            f"only {unit.id} or its region {region.id} registers admissions to {unit.id}; the "
+            f"caller acts for {actor.organization_id}"
+        )
     municipality = known[municipality_id]
     if municipality.kind is not OrgKind.MUNICIPALITY:
         raise InvalidInput(f"{municipality_id} is not a municipality", field="municipality_id")
@@ -93,19 +105,38 @@ async def register_admission(uow: UnitOfWork, cmd: RegisterAdmission, *, now: da
         cmd.admitted_at, await uow.episodes.discharges_of_person(person.id)
     )
     await uow.episodes.add(episode)
+    await uow.relations.add(person.id, [unit.id, region.id], "hospital")
+    receivers = [municipality_id]
+    if cmd.primary_care_unit_id is not None:
+        primary = known[cmd.primary_care_unit_id]
+        receivers += [primary.id, *([primary.parent_id] if primary.parent_id else [])]
+    await uow.relations.add(person.id, receivers, "receiver")
+    record(uow, actor, "create", "Encounter", episode.id, person.id)
     return episode
 
 
-async def get_episode(uow: UnitOfWork, episode_id: str) -> Episode:
-    """The episode with its notices."""
+async def get_episode(
+    uow: UnitOfWork, actor: Actor, episode_id: str, *, action: str = "read"
+) -> Episode:
+    """The episode with its notices, if the caller has a care relation to its person."""
     episode = await uow.episodes.get(episode_id)
     if episode is None:
         raise NotFound(f"no episode with id {episode_id}")
+    await require_relation(
+        uow,
+        actor,
+        episode.person_id,
+        action=action,
+        resource_type="Encounter",
+        resource_id=episode_id,
+        kind="episode",
+    )
     return episode
 
 
 async def list_episodes(
     uow: UnitOfWork,
+    actor: Actor,
     *,
     limit: int,
     after: str | None,
@@ -114,15 +145,19 @@ async def list_episodes(
     hospital_unit_id: str | None,
     state: EpisodeState | None,
 ) -> Page[Episode]:
-    """Episodes, filtered."""
-    return await uow.episodes.page(
+    """The episodes of persons the caller has a care relation to, filtered."""
+    page = await uow.episodes.page(
         limit=limit,
         after=after,
         person_id=person_id,
         municipality_id=municipality_id,
         hospital_unit_id=hospital_unit_id,
         state=state,
+        visible_to=actor.organizations,
     )
+    for episode in page.items:
+        record(uow, actor, "search", "Encounter", episode.id, episode.person_id)
+    return page
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +186,14 @@ NOTICE_KINDS = (
 
 
 async def record_notice(
-    uow: UnitOfWork, episode_id: str, notice: Notice, *, now: datetime
+    uow: UnitOfWork, actor: Actor, episode_id: str, notice: Notice, *, now: datetime
 ) -> tuple[Episode, EpisodeEvent]:
-    """Apply one notice to an episode and store it; a stale ``if_match`` is refused."""
-    episode = await get_episode(uow, episode_id)
+    """Apply one notice to an episode and store it; a stale ``if_match`` is refused.
+
+    The municipality answers with ``municipality-response``; every other notice is the hospital's.
+    """
+    episode = await get_episode(uow, actor, episode_id, action="update")
+    _check_sender(episode, actor, notice.kind)
     if notice.if_match is not None and notice.if_match != episode.version:
         raise StaleVersion(
             f"episode {episode_id} is at version {episode.version}, the request was made against "
@@ -165,6 +204,20 @@ async def record_notice(
     event = _apply(episode, notice, at, now)
     await uow.episodes.save(episode, [event])
     return episode, event
+
+
+def _check_sender(episode: Episode, actor: Actor, kind: str) -> None:
+    if kind == "municipality-response":
+        senders = {episode.municipality_id}
+        who = f"the receiving municipality {episode.municipality_id}"
+    else:
+        senders = {episode.hospital_unit_id, episode.region_id}
+        who = f"the hospital ({episode.hospital_unit_id} or {episode.region_id})"
+    if not senders & set(actor.organizations):
+        raise Forbidden(
+            f"a {kind} notice on episode {episode.id} is sent by {who}; the caller "
+            f"acts for {actor.organization_id}"
+        )
 
 
 def _apply(episode: Episode, notice: Notice, at: datetime, now: datetime) -> EpisodeEvent:

@@ -26,6 +26,7 @@ from app.domain.liability import (
 )
 from app.domain.organizations import Organization, OrgKind
 from app.domain.persons import Person
+from app.security.access import Actor, record
 from app.services.episodes import get_episode
 from app.store.unit_of_work import UnitOfWork
 
@@ -33,14 +34,14 @@ ZONES = {"SE": ZoneInfo("Europe/Stockholm"), "NO": ZoneInfo("Europe/Oslo")}
 
 
 async def episode_liability(
-    uow: UnitOfWork, episode_id: str, config: LiabilityConfig, *, as_of: datetime
+    uow: UnitOfWork, actor: Actor, episode_id: str, config: LiabilityConfig, *, as_of: datetime
 ) -> EpisodeLiability | AverageRuleSet:
     """An episode's liability, or the average rule set when its municipality pays by average.
 
     Under an average model no single episode carries an amount; the caller shows the rule set and
     points to the municipality's monthly report.
     """
-    episode = await get_episode(uow, episode_id)
+    episode = await get_episode(uow, actor, episode_id)
     rule_set = config.resolve(
         episode.jurisdiction, episode.region_id, episode.municipality_id, episode.care_type
     )
@@ -98,6 +99,7 @@ def month_bounds(year: int, month: int, zone: ZoneInfo) -> tuple[datetime, datet
 
 async def monthly_report(
     uow: UnitOfWork,
+    actor: Actor,
     municipality_id: str,
     year: int,
     month: int,
@@ -108,15 +110,25 @@ async def monthly_report(
     """The month's liable days and amounts of a municipality, with protected persons masked.
 
     Episodes under an individual rule set each give a row; a municipality bound to an average
-    rule set (for episodes of some region) also gets that model's month figures.
+    rule set (for episodes of some region) also gets that model's month figures. The municipality
+    sees its whole report; a region sees the rows of its own hospitals' episodes (what it
+    invoices); anyone else is told there is no such municipality.
     """
     municipality = await uow.organizations.get(municipality_id)
     if municipality is None or municipality.kind is not OrgKind.MUNICIPALITY:
         raise NotFound(f"no municipality with id {municipality_id}")
+    region_view: str | None = None
+    if municipality_id not in actor.organizations:
+        principal = await uow.organizations.get(actor.principal_id)
+        if principal is None or principal.kind is not OrgKind.REGION:
+            raise NotFound(f"no municipality with id {municipality_id}")
+        region_view = principal.id
     zone = ZONES[municipality.jurisdiction.value]
     start, end = month_bounds(year, month, zone)
     rows: list[ReportRow] = []
     candidates = await uow.episodes.liable_candidates(municipality_id, start, end)
+    if region_view is not None:
+        candidates = [e for e in candidates if e.region_id == region_view]
     individual: list[tuple[Episode, IndividualRuleSet]] = []
     for episode in candidates:
         rule_set = config.resolve(
@@ -135,6 +147,7 @@ async def monthly_report(
             rows.append(
                 ReportRow(episode, persons[episode.person_id].masked(), liability, days, amount)
             )
+            record(uow, actor, "read", "LiabilityReport", episode.id, episode.person_id)
             currencies.add(liability.currency)
 
     averages = await _average_months(

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from app.domain.errors import Conflict, InvalidInput, NotFound, UnknownReference
+from app.domain.errors import InvalidInput, NotFound, UnknownReference
 from app.domain.identifiers import (
     InvalidIdentifier,
     PersonIdentifier,
@@ -14,6 +14,7 @@ from app.domain.identifiers import (
 )
 from app.domain.organizations import OrgKind
 from app.domain.persons import Person, validate_person
+from app.security.access import Actor, may_see_protected_details, record, require_relation
 from app.store.repositories import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -47,9 +48,20 @@ def parse_identifier(
 
 
 async def register_person(
-    uow: UnitOfWork, cmd: RegisterPerson, *, today: date, reserve_systems: frozenset[str]
-) -> Person:
-    """Validate and store a new person; the normalized identifier must be unused."""
+    uow: UnitOfWork,
+    actor: Actor,
+    cmd: RegisterPerson,
+    *,
+    today: date,
+    reserve_systems: frozenset[str],
+) -> tuple[Person, bool]:
+    """Register a person, or find the one already registered under the identifier.
+
+    Either way the caller's organization gets a care relation (``registered``) to the person:
+    whoever holds a person's national identifier is caring for them. Returns the person and
+    whether it was created. An existing protected person is returned masked unless the caller
+    must act for them.
+    """
     identifier = parse_identifier(
         cmd.identifier_system,
         cmd.identifier_value,
@@ -91,33 +103,60 @@ async def register_person(
     validate_person(person)
     existing = await uow.persons.find_by_identifier(identifier)
     if existing is not None:
-        raise Conflict(
-            f"a person with identifier {identifier.system}|{identifier.value} already exists "
-            f"(id {existing.id})",
-            field="identifier.value",
-        )
+        await uow.relations.add(existing.id, actor.organizations, "registered")
+        record(uow, actor, "read", "Patient", existing.id, existing.id)
+        return await _shown(uow, actor, existing), False
     await uow.persons.add(person)
-    return person
+    await uow.relations.add(person.id, actor.organizations, "registered")
+    record(uow, actor, "create", "Patient", person.id, person.id)
+    return person, True
 
 
-async def get_person(uow: UnitOfWork, person_id: str) -> Person:
-    """The person with this id."""
+async def _shown(uow: UnitOfWork, actor: Actor, person: Person) -> Person:
+    if not person.protected_identity:
+        return person
+    sources = await uow.relations.sources(person.id, actor.organizations)
+    return person if may_see_protected_details(person, actor, sources) else person.masked()
+
+
+async def get_person(uow: UnitOfWork, actor: Actor, person_id: str) -> Person:
+    """The person with this id, if the caller has a care relation to them."""
     person = await uow.persons.get(person_id)
     if person is None:
         raise NotFound(f"no person with id {person_id}")
-    return person
+    await require_relation(
+        uow,
+        actor,
+        person_id,
+        action="read",
+        resource_type="Patient",
+        resource_id=person_id,
+        kind="person",
+        care_only=False,
+    )
+    return await _shown(uow, actor, person)
 
 
 async def list_persons(
     uow: UnitOfWork,
+    actor: Actor,
     *,
     limit: int,
     after: str | None,
     municipality_id: str | None,
     identifier: PersonIdentifier | None,
 ) -> Page[Person]:
-    """Persons, filtered; lists never carry a protected person's details."""
+    """The persons the caller has a care relation to, filtered.
+
+    Lists never carry a protected person's details; every person listed is logged as read.
+    """
     page = await uow.persons.page(
-        limit=limit, after=after, municipality_id=municipality_id, identifier=identifier
+        limit=limit,
+        after=after,
+        municipality_id=municipality_id,
+        identifier=identifier,
+        visible_to=actor.organizations,
     )
+    for person in page.items:
+        record(uow, actor, "search", "Patient", person.id, person.id)
     return Page([p.masked() for p in page.items], page.next_cursor)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, func, insert, or_, select, text, update
@@ -349,9 +349,12 @@ class PersonRepository:
         after: str | None = None,
         municipality_id: str | None = None,
         identifier: PersonIdentifier | None = None,
+        visible_to: Sequence[str] | None = None,
     ) -> Page[Person]:
-        """Persons in id order, filtered by residence municipality or identifier."""
+        """Persons in id order, filtered; ``visible_to`` keeps those the organizations may see."""
         query = select(t.persons).order_by(t.persons.c.id).limit(limit + 1)
+        if visible_to is not None:
+            query = query.where(t.persons.c.id.in_(related_persons(visible_to)))
         if after:
             query = query.where(t.persons.c.id > after)
         if municipality_id:
@@ -489,9 +492,14 @@ class EpisodeRepository:
         municipality_id: str | None = None,
         hospital_unit_id: str | None = None,
         state: EpisodeState | None = None,
+        visible_to: Sequence[str] | None = None,
     ) -> Page[Episode]:
-        """Episodes in id order, filtered."""
+        """Episodes in id order, filtered; ``visible_to`` keeps those the organizations may see."""
         query = select(t.episodes).order_by(t.episodes.c.id).limit(limit + 1)
+        if visible_to is not None:
+            query = query.where(
+                t.episodes.c.person_id.in_(related_persons(visible_to, care_only=True))
+            )
         if after:
             query = query.where(t.episodes.c.id > after)
         if person_id:
@@ -596,6 +604,9 @@ class StoredResponse:
     status_code: int
     headers: dict[str, str]
     body: bytes
+    # (resource type, resource id, person id) of the personal data the response discloses, so
+    # that a replay is logged as the disclosure it is.
+    disclosed: list[tuple[str, str | None, str]] = field(default_factory=list)
 
 
 class IdempotencyRepository:
@@ -636,6 +647,7 @@ class IdempotencyRepository:
             row.status_code,
             dict(row.response_headers),
             bytes(row.response_body),
+            [(d[0], d[1], d[2]) for d in (row.disclosed or [])],
         )
 
     async def put(
@@ -663,6 +675,266 @@ class IdempotencyRepository:
                 status_code=response.status_code,
                 response_headers=response.headers,
                 response_body=response.body,
+                disclosed=[list(d) for d in response.disclosed],
                 created_at=utcnow(),
             )
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """A registered API client: it acts for one organization and holds a public JWK set."""
+
+    id: str
+    name: str
+    organization_id: str
+    jwks: dict[str, Any]
+    scopes: str
+    active: bool
+
+
+class ClientRepository:
+    """Registered clients and the client assertions they have already used."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, client: Client) -> None:
+        """Register a client."""
+        await self._conn.execute(
+            insert(t.clients).values(
+                id=client.id,
+                name=client.name,
+                organization_id=client.organization_id,
+                jwks=client.jwks,
+                scopes=client.scopes,
+                active=client.active,
+                created_at=utcnow(),
+            )
+        )
+
+    async def get(self, client_id: str) -> Client | None:
+        """The client with this id, or None."""
+        row = (
+            await self._conn.execute(select(t.clients).where(t.clients.c.id == client_id))
+        ).first()
+        if row is None:
+            return None
+        return Client(row.id, row.name, row.organization_id, dict(row.jwks), row.scopes, row.active)
+
+    async def page(self, *, limit: int, after: str | None = None) -> Page[Client]:
+        """Clients in id order."""
+        query = select(t.clients).order_by(t.clients.c.id).limit(limit + 1)
+        if after:
+            query = query.where(t.clients.c.id > after)
+        rows = (await self._conn.execute(query)).all()
+        items = [
+            Client(r.id, r.name, r.organization_id, dict(r.jwks), r.scopes, r.active) for r in rows
+        ]
+        return _page(items, limit, lambda c: c.id)
+
+    async def set_jwks(self, client_id: str, jwks: dict[str, Any]) -> None:
+        """Replace a client's public keys (key rotation)."""
+        await self._conn.execute(
+            t.clients.update().where(t.clients.c.id == client_id).values(jwks=jwks)
+        )
+
+    async def set_active(self, client_id: str, active: bool) -> None:
+        """Enable or disable a client; a disabled client gets no new tokens."""
+        await self._conn.execute(
+            t.clients.update().where(t.clients.c.id == client_id).values(active=active)
+        )
+
+    async def use_assertion(self, client_id: str, jti: str, expires_at: datetime) -> None:
+        """Record a client assertion's jti; a second use fails on the primary key.
+
+        Records expired for over a minute are dropped first: an assertion cannot be replayed
+        after its exp (plus the clock leeway) anyway.
+        """
+        await self._conn.execute(
+            t.used_assertions.delete().where(
+                t.used_assertions.c.expires_at < utcnow() - timedelta(minutes=1)
+            )
+        )
+        await self._conn.execute(
+            insert(t.used_assertions).values(client_id=client_id, jti=jti, expires_at=expires_at)
+        )
+
+    async def assertion_used(self, client_id: str, jti: str) -> bool:
+        """Whether this jti was already presented by the client."""
+        row = (
+            await self._conn.execute(
+                select(t.used_assertions.c.jti).where(
+                    t.used_assertions.c.client_id == client_id, t.used_assertions.c.jti == jti
+                )
+            )
+        ).first()
+        return row is not None
+
+
+# Relations that take part in the person's care; ``registered`` only shows the person's record.
+CARE_SOURCES = ("hospital", "receiver", "participant", "party")
+
+
+class CareRelationRepository:
+    """Which organizations take part in a person's care: the basis of every access check."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, person_id: str, organization_ids: Sequence[str], source: str) -> None:
+        """Record that these organizations have a care relation to the person (idempotent)."""
+        wanted = sorted(set(organization_ids))
+        existing = set(
+            (
+                await self._conn.execute(
+                    select(t.care_relations.c.organization_id).where(
+                        t.care_relations.c.person_id == person_id,
+                        t.care_relations.c.source == source,
+                        t.care_relations.c.organization_id.in_(wanted),
+                    )
+                )
+            ).scalars()
+        )
+        rows = [
+            {
+                "person_id": person_id,
+                "organization_id": org,
+                "source": source,
+                "created_at": utcnow(),
+            }
+            for org in wanted
+            if org not in existing
+        ]
+        if rows:
+            await self._conn.execute(insert(t.care_relations), rows)
+
+    async def exists(
+        self, person_id: str, organization_ids: Sequence[str], *, care_only: bool = False
+    ) -> bool:
+        """Whether any of the organizations has a care relation to the person.
+
+        With ``care_only`` a ``registered`` relation does not count: having registered a person
+        shows the person's record, not what others do for the person.
+        """
+        query = (
+            select(t.care_relations.c.person_id)
+            .where(
+                t.care_relations.c.person_id == person_id,
+                t.care_relations.c.organization_id.in_(list(organization_ids)),
+            )
+            .limit(1)
+        )
+        if care_only:
+            query = query.where(t.care_relations.c.source.in_(CARE_SOURCES))
+        return (await self._conn.execute(query)).first() is not None
+
+    async def sources(self, person_id: str, organization_ids: Sequence[str]) -> set[str]:
+        """Why the organizations are related to the person (registered, hospital, …)."""
+        return set(
+            (
+                await self._conn.execute(
+                    select(t.care_relations.c.source).where(
+                        t.care_relations.c.person_id == person_id,
+                        t.care_relations.c.organization_id.in_(list(organization_ids)),
+                    )
+                )
+            ).scalars()
+        )
+
+
+def related_persons(organization_ids: Sequence[str], *, care_only: bool = False) -> Any:
+    """A subquery of the person ids the organizations have a care relation to."""
+    query = select(t.care_relations.c.person_id).where(
+        t.care_relations.c.organization_id.in_(list(organization_ids))
+    )
+    if care_only:
+        query = query.where(t.care_relations.c.source.in_(CARE_SOURCES))
+    return query
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEntry:
+    """One access-log entry: who read or wrote what about whom, when, why, with what outcome."""
+
+    at: datetime
+    client_id: str
+    organization_id: str
+    user_id: str | None
+    action: str
+    resource_type: str
+    resource_id: str | None
+    person_id: str | None
+    outcome: str
+    purpose: str
+    request_id: str | None = None
+    id: int | None = None
+
+
+class AccessLogRepository:
+    """The append-only access log. There is no update or delete here, by design."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def append(self, entries: Sequence[AccessEntry]) -> None:
+        """Append entries."""
+        if entries:
+            await self._conn.execute(
+                insert(t.access_log),
+                [
+                    {
+                        "at": e.at,
+                        "client_id": e.client_id,
+                        "organization_id": e.organization_id,
+                        "user_id": e.user_id,
+                        "action": e.action,
+                        "resource_type": e.resource_type,
+                        "resource_id": e.resource_id,
+                        "person_id": e.person_id,
+                        "outcome": e.outcome,
+                        "purpose": e.purpose,
+                        "request_id": e.request_id,
+                    }
+                    for e in entries
+                ],
+            )
+
+    async def page(
+        self,
+        *,
+        limit: int,
+        after: int | None = None,
+        person_id: str | None = None,
+        organization_id: str | None = None,
+        since: datetime | None = None,
+    ) -> Page[AccessEntry]:
+        """Entries in the order they were written, filtered by person or organization."""
+        query = select(t.access_log).order_by(t.access_log.c.id).limit(limit + 1)
+        if after is not None:
+            query = query.where(t.access_log.c.id > after)
+        if person_id:
+            query = query.where(t.access_log.c.person_id == person_id)
+        if organization_id:
+            query = query.where(t.access_log.c.organization_id == organization_id)
+        if since:
+            query = query.where(t.access_log.c.at >= since)
+        rows = (await self._conn.execute(query)).all()
+        items = [
+            AccessEntry(
+                r.at,
+                r.client_id,
+                r.organization_id,
+                r.user_id,
+                r.action,
+                r.resource_type,
+                r.resource_id,
+                r.person_id,
+                r.outcome,
+                r.purpose,
+                r.request_id,
+                r.id,
+            )
+            for r in rows
+        ]
+        return _page(items, limit, lambda e: str(e.id))

@@ -179,6 +179,59 @@ idempotency_keys = Table(
     Column("status_code", Integer, nullable=False),
     Column("response_headers", JSON, nullable=False),
     Column("response_body", LargeBinary, nullable=False),
+    Column("disclosed", JSON, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index(None, "created_at"),
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("organization_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    Column("jwks", JSON, nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "organization_id"),
+)
+
+used_assertions = Table(
+    "used_assertions",
+    metadata,
+    Column("client_id", String(64), ForeignKey("clients.id"), primary_key=True),
+    Column("jti", String(200), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
+)
+
+# Which organizations have a care relation to a person, and why. Read on every access check.
+care_relations = Table(
+    "care_relations",
+    metadata,
+    Column("person_id", String(36), ForeignKey("persons.id"), primary_key=True),
+    Column("organization_id", String(64), ForeignKey("organizations.id"), primary_key=True),
+    Column("source", String(40), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "organization_id", "person_id"),
+)
+
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("organization_id", String(64), nullable=False),
+    Column("user_id", String(200), nullable=True),
+    Column("action", String(16), nullable=False),
+    Column("resource_type", String(40), nullable=False),
+    Column("resource_id", String(64), nullable=True),
+    Column("person_id", String(36), nullable=True),
+    Column("outcome", String(16), nullable=False),
+    Column("purpose", String(40), nullable=False),
+    Column("request_id", String(64), nullable=True),
+    Index(None, "person_id", "at"),
+    Index(None, "organization_id", "at"),
 )

@@ -12,6 +12,10 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.repositories import (
+    AccessEntry,
+    AccessLogRepository,
+    CareRelationRepository,
+    ClientRepository,
     CooperationAreaRepository,
     EpisodeRepository,
     IdempotencyRepository,
@@ -28,11 +32,23 @@ class UnitOfWork:
     persons: PersonRepository
     episodes: EpisodeRepository
     idempotency: IdempotencyRepository
+    clients: ClientRepository
+    relations: CareRelationRepository
+    access_log: AccessLogRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._conn: AsyncConnection | None = None
         self._committed = False
+        self.pending_access: list[AccessEntry] = []
+
+    def log_access(self, entry: AccessEntry) -> None:
+        """Queue an access-log entry; it is written in the same transaction as the request.
+
+        If the request fails, the edge writes the queued entries in a transaction of their own,
+        marked with the failure, so that refused and failed accesses are logged too.
+        """
+        self.pending_access.append(entry)
 
     @property
     def dialect(self) -> str:
@@ -48,12 +64,17 @@ class UnitOfWork:
         self.persons = PersonRepository(conn)
         self.episodes = EpisodeRepository(conn)
         self.idempotency = IdempotencyRepository(conn)
+        self.clients = ClientRepository(conn)
+        self.relations = CareRelationRepository(conn)
+        self.access_log = AccessLogRepository(conn)
         return self
 
     async def commit(self) -> None:
         """Make everything done in this unit of work durable."""
         assert self._conn is not None
+        await self.access_log.append(self.pending_access)
         await self._conn.commit()
+        self.pending_access = []
         self._committed = True
 
     async def __aexit__(

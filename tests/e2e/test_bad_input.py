@@ -264,23 +264,23 @@ async def test_unknown_ids_are_404_problems(client: httpx.AsyncClient, path: str
     assert response.json()["status"] == 404
 
 
-async def test_duplicate_person_is_a_conflict(
+async def test_registering_a_known_person_again_returns_that_person(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     person = await create_person(client)
     ten_digit = person["identifier"]["value"][2:8] + "-" + person["identifier"]["value"][8:]
-    await assert_nothing_written(
-        engine,
-        lambda: client.post(
-            "/api/v1/persons",
-            json={
-                "identifier": {"system": PERSONNUMMER, "value": ten_digit},
-                "given_name": "A",
-                "family_name": "B",
-                "residence_municipality_id": "kommun-2580",
-            },
-        ),
-        409,
-        "already exists",
-        field="identifier.value",
+    before = await row_counts(engine)
+    again = await client.post(
+        "/api/v1/persons",
+        json={
+            "identifier": {"system": PERSONNUMMER, "value": ten_digit},
+            "given_name": "A",
+            "family_name": "B",
+            "residence_municipality_id": "kommun-2580",
+        },
     )
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == person["id"]
+    assert again.json()["given_name"] == "Test"
+    assert again.headers["location"].endswith(f"/api/v1/persons/{person['id']}")
+    assert (await row_counts(engine))["persons"] == before["persons"]

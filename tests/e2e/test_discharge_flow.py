@@ -7,12 +7,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
+from tests.conftest import ClientFor
 from tests.factories import admit, create_person, notice
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
-async def test_full_flow_moves_through_every_state(client: httpx.AsyncClient) -> None:
+async def test_full_flow_moves_through_every_state(
+    client: httpx.AsyncClient, municipality: httpx.AsyncClient
+) -> None:
     person = await create_person(client)
     episode = await admit(
         client, person["id"], T0, primary_care_unit_id="region-norrbotten-hc-lulea"
@@ -42,7 +45,9 @@ async def test_full_flow_moves_through_every_state(client: httpx.AsyncClient) ->
         ("discharge", T0 + timedelta(days=7), {}, "discharged"),
     ]
     for kind, at, extra, state in steps:
-        response = await notice(client, episode["id"], kind, at, **extra)
+        # the hospital sends every notice but the municipality's answer
+        sender = municipality if kind == "municipality-response" else client
+        response = await notice(sender, episode["id"], kind, at, **extra)
         assert response.status_code == 200, (kind, response.text)
         assert response.json()["state"] == state, kind
 
@@ -159,12 +164,13 @@ async def test_two_concurrent_notices_one_wins(client: httpx.AsyncClient) -> Non
 
 
 async def test_norwegian_person_is_received_by_municipality_of_stay(
-    client: httpx.AsyncClient,
+    client_for: ClientFor,
 ) -> None:
+    stavanger = await client_for("helse-stavanger")
     person = await create_person(
-        client, municipality="kommune-1120", country="NO", stay_municipality_id="kommune-1121"
+        stavanger, municipality="kommune-1120", country="NO", stay_municipality_id="kommune-1121"
     )
-    episode = await admit(client, person["id"], T0, unit="helse-stavanger-sus-med")
+    episode = await admit(stavanger, person["id"], T0, unit="helse-stavanger-sus-med")
     assert episode["municipality_id"] == "kommune-1121"
     assert episode["jurisdiction"] == "NO"
 

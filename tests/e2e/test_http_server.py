@@ -8,13 +8,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.identifiers import PERSONNUMMER
 from app.settings import Settings
+from tests.conftest import fetch_token, register_test_client
 from tests.factories import personnummer
 
 
@@ -24,13 +27,30 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class Server:
+    """A running `samverkan serve` process."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> str:
+        """Stop the server; its whole output."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        return self.process.stdout.read().decode() if self.process.stdout else ""
+
+
 @pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
+def server(settings: Settings) -> Iterator[Server]:
     port = _free_port()
     env = {
         **os.environ,
         "SAMVERKAN_DATABASE_URL": settings.database_url,
         "SAMVERKAN_ENVIRONMENT": "test",
+        "SAMVERKAN_SIGNING_KEY_FILE": str(settings.signing_key_file),
+        "SAMVERKAN_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
@@ -51,15 +71,27 @@ def server(settings: Settings) -> Iterator[str]:
                 output = process.stdout.read().decode() if process.stdout else ""
                 pytest.fail(f"server did not become ready:\n{output}")
             time.sleep(0.2)
-        yield base
+        yield Server(base, process)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
 
 
-async def test_discharge_flow_over_tcp(server: str, engine: object) -> None:
-    async with httpx.AsyncClient(base_url=server) as http:
+async def test_discharge_flow_over_tcp(
+    server: Server, engine: AsyncEngine, settings: Settings
+) -> None:
+    client_id, pem, kid = await register_test_client(engine, "region-kalmar", "system/*.cruds")
+    served = settings.model_copy(update={"public_base_url": server.url})
+    async with httpx.AsyncClient(base_url=server.url) as http:
         assert (await http.get("/healthz")).json()["status"] == "ok"
+        anonymous = await http.get("/api/v1/persons")
+        assert anonymous.status_code == 401 and "Bearer" in anonymous.headers["www-authenticate"]
+        issued = await fetch_token(http, served, client_id, pem, kid, "ES384")
+        assert issued.status_code == 200, issued.text
+        assert issued.headers["cache-control"] == "no-store"
+        token = issued.json()["access_token"]
+        http.headers["Authorization"] = f"Bearer {token}"
         person = await http.post(
             "/api/v1/persons",
             json={
@@ -94,3 +126,8 @@ async def test_discharge_flow_over_tcp(server: str, engine: object) -> None:
         assert liability["rule_set_id"] == "se-statutory-somatic"
         assert liability["clocks"][0]["end_reason"] == "running"
         assert liability["liable_days"] >= 1
+    # The server's own output (uvicorn's access log included) never carries a credential.
+    server_output = server.stop()
+    assert "/api/v1/persons" in server_output
+    assert token not in server_output and token[:40] not in server_output
+    assert "eyJ" not in server_output

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import ClientFor
 from tests.factories import admit, create_person, notice
 
 
@@ -147,9 +148,10 @@ async def test_monthly_report_splits_months_and_masks_protected_persons(
 
 
 async def test_average_model_municipality_shows_average_rolling_average_and_level(
-    client: httpx.AsyncClient,
+    client_for: ClientFor,
 ) -> None:
     municipality, ward = "kommun-1490", "region-vgr-sas-boras-med"
+    client = await client_for("region-vgr")
     people = [await create_person(client, municipality=municipality) for _ in range(3)]
     # First quarter: a same-day discharge (0 days) and one of 8 days → 8 / 2 = 4.0 > 3.5
     await run_episode(

@@ -31,7 +31,10 @@ async def test_every_operation_has_a_summary_tag_and_error_responses(
             assert operation.get("tags"), where
             if path.startswith("/api/v1") and "{" in path:
                 assert "404" in operation["responses"], where
-            if method == "post":
+            if path.startswith("/api/v1"):
+                assert {"401", "403", "429"} <= set(operation["responses"]), where
+                assert operation.get("security") == [{"HTTPBearer": []}], where
+            if method == "post" and path.startswith("/api/v1"):
                 assert "422" in operation["responses"], where
                 body = operation["requestBody"]["content"]["application/json"]["schema"]
                 assert "$ref" in body, where
@@ -40,3 +43,14 @@ async def test_every_operation_has_a_summary_tag_and_error_responses(
 async def test_docs_page_is_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/docs")
     assert response.status_code == 200 and "swagger" in response.text.lower()
+
+
+async def test_token_endpoint_documents_its_form_body_and_oauth_errors(
+    client: httpx.AsyncClient,
+) -> None:
+    document = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    token = document["paths"]["/auth/token"]["post"]
+    form = token["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert {"grant_type", "client_assertion_type", "client_assertion"} <= set(form["required"])
+    assert {"200", "400", "401"} <= set(token["responses"])
+    assert "security" not in token

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
 from app.domain.identifiers import FODSELSNUMMER, PERSONNUMMER
 from app.domain.organizations import HSA_ID, SE_MUNICIPALITY_CODE
-from tests.factories import fodselsnummer, personnummer
+from tests.conftest import ClientFor
+from tests.factories import admit, fodselsnummer, personnummer
 
 
 async def test_demo_data_has_the_reference_municipalities(client: httpx.AsyncClient) -> None:
@@ -131,33 +134,55 @@ async def test_norwegian_person_must_live_in_a_norwegian_municipality(
     assert response.json()["errors"][0]["field"] == "residence_municipality_id"
 
 
-async def test_protected_identity_is_masked_in_lists_not_in_the_record(
-    client: httpx.AsyncClient,
+async def test_protected_identity_details_go_only_to_organizations_that_must_act(
+    client: httpx.AsyncClient, client_for: ClientFor
 ) -> None:
     value = personnummer()
-    created = (
-        await client.post(
-            "/api/v1/persons",
-            json={
-                "identifier": {"system": PERSONNUMMER, "value": value},
-                "given_name": "Skyddad",
-                "family_name": "Person",
-                "residence_municipality_id": "kommun-2582",
-                "protected_identity": True,
-                "address": "Hemlig väg 1",
-                "phone": "070-1234567",
-            },
-        )
-    ).json()
+    body = {
+        "identifier": {"system": PERSONNUMMER, "value": value},
+        "given_name": "Skyddad",
+        "family_name": "Person",
+        "residence_municipality_id": "kommun-2582",
+        "protected_identity": True,
+        "address": "Hemlig väg 1",
+        "phone": "070-1234567",
+    }
+    created = (await client.post("/api/v1/persons", json=body)).json()
+    assert created["address"] == "Hemlig väg 1"  # the caller's own input, echoed once
+
+    def assert_masked(shown: dict[str, Any]) -> None:
+        assert shown["address"] is None and shown["phone"] is None
+        assert "Skyddad" not in shown["given_name"] and value not in shown["identifier"]["value"]
+
     listed = (
         await client.get("/api/v1/persons", params={"municipality_id": "kommun-2582"})
     ).json()["items"]
-    shown = next(p for p in listed if p["id"] == created["id"])
-    assert shown["address"] is None and shown["phone"] is None
-    assert "Skyddad" not in shown["given_name"] and value not in shown["identifier"]["value"]
+    assert_masked(next(p for p in listed if p["id"] == created["id"]))
     assert "Hemlig" not in str(listed)
-    record = (await client.get(f"/api/v1/persons/{created['id']}")).json()
-    assert record["address"] == "Hemlig väg 1"
+    # Having registered the person does not make the region one that must act...
+    assert_masked((await client.get(f"/api/v1/persons/{created['id']}")).json())
+    # ...and the residence municipality has no care relation yet: not found, like any bad id.
+    boden = await client_for("kommun-2582")
+    hidden = await boden.get(f"/api/v1/persons/{created['id']}")
+    assert hidden.status_code == 404 and "Hemlig" not in hidden.text
+
+    await admit(client, created["id"], datetime(2026, 3, 2, 8, tzinfo=UTC))
+    for acting in (client, boden):
+        record = (await acting.get(f"/api/v1/persons/{created['id']}")).json()
+        assert record["address"] == "Hemlig väg 1" and record["given_name"] == "Skyddad"
+        listed = (await acting.get("/api/v1/persons")).json()["items"]
+        assert "Hemlig" not in str(listed) and "Skyddad" not in str(listed)
+
+    # Another municipality that presents the identifier finds the person, but not the details.
+    lulea = await client_for("kommun-2580")
+    found = await lulea.post(
+        "/api/v1/persons", json={**body, "residence_municipality_id": "kommun-2582"}
+    )
+    assert found.status_code == 200 and found.json()["id"] == created["id"]
+    assert_masked(found.json())
+    assert "Hemlig" not in found.text
+    episodes = (await lulea.get("/api/v1/episodes", params={"person_id": created["id"]})).json()
+    assert episodes["items"] == []
 
 
 async def test_idempotency_key_replays_and_refuses_a_different_body(

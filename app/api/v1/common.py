@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from app.api.errors import errors_for
 from app.api.routing import UnitOfWorkRoute
 
 S = TypeVar("S")
@@ -42,5 +43,10 @@ def page_of(
 
 
 def router(prefix: str, tag: str) -> APIRouter:
-    """A v1 router whose routes each run in one unit of work."""
-    return APIRouter(prefix=prefix, tags=[tag], route_class=UnitOfWorkRoute)
+    """A v1 router whose routes each run in one unit of work, all behind a bearer token."""
+    return APIRouter(
+        prefix=prefix,
+        tags=[tag],
+        route_class=UnitOfWorkRoute,
+        responses=errors_for(400, 401, 403, 429),
+    )

@@ -8,11 +8,20 @@ from typing import Annotated
 from fastapi import Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import NowDep, PageDep, UowDep
+from app.api.deps import (
+    EncounterCreator,
+    EncounterReader,
+    EncounterSearcher,
+    EncounterUpdater,
+    NowDep,
+    PageDep,
+    UowDep,
+)
 from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
 from app.domain.episodes import AdmissionType, CareType, Episode, EpisodeState, EventKind
 from app.domain.errors import InvalidInput
+from app.security.access import Actor
 from app.services import episodes as service
 
 api = router("/api/v1", "episodes")
@@ -138,11 +147,17 @@ def parse_if_match(value: str | None) -> int | None:
 
 @api.post("/episodes", status_code=201, response_model=EpisodeRead, responses=errors_for(415, 422))
 async def register_admission(
-    body: EpisodeCreate, uow: UowDep, now: NowDep, request: Request, response: Response
+    actor: EncounterCreator,
+    body: EpisodeCreate,
+    uow: UowDep,
+    now: NowDep,
+    request: Request,
+    response: Response,
 ) -> EpisodeRead:
     """Register an admission; a readmission within 30 days is linked to the earlier episode."""
     episode = await service.register_admission(
         uow,
+        actor,
         service.RegisterAdmission(
             person_id=body.person_id,
             hospital_unit_id=body.hospital_unit_id,
@@ -161,6 +176,7 @@ async def register_admission(
 
 @api.get("/episodes", response_model=ListPage[EpisodeRead], responses=errors_for(422))
 async def list_episodes(
+    actor: EncounterSearcher,
     uow: UowDep,
     page: PageDep,
     request: Request,
@@ -172,6 +188,7 @@ async def list_episodes(
     """List episodes, e.g. a municipality's discharge-ready patients (`state=discharge-ready`)."""
     result = await service.list_episodes(
         uow,
+        actor,
         limit=page.limit,
         after=page.cursor,
         person_id=person_id,
@@ -183,9 +200,11 @@ async def list_episodes(
 
 
 @api.get("/episodes/{episode_id}", response_model=EpisodeRead, responses=errors_for(404))
-async def get_episode(episode_id: str, uow: UowDep, response: Response) -> EpisodeRead:
+async def get_episode(
+    actor: EncounterReader, episode_id: str, uow: UowDep, response: Response
+) -> EpisodeRead:
     """Read one episode with its notices."""
-    episode = await service.get_episode(uow, episode_id)
+    episode = await service.get_episode(uow, actor, episode_id)
     response.headers["ETag"] = etag(episode)
     return episode_read(episode)
 
@@ -239,9 +258,14 @@ IfMatch = Annotated[
 
 
 async def _record(
-    episode_id: str, notice: service.Notice, uow: UowDep, now: NowDep, response: Response
+    actor: Actor,
+    episode_id: str,
+    notice: service.Notice,
+    uow: UowDep,
+    now: NowDep,
+    response: Response,
 ) -> EpisodeRead:
-    episode, _event = await service.record_notice(uow, episode_id, notice, now=now)
+    episode, _event = await service.record_notice(uow, actor, episode_id, notice, now=now)
     response.headers["ETag"] = etag(episode)
     return episode_read(episode)
 
@@ -250,6 +274,7 @@ async def _record(
     "/episodes/{episode_id}/admission-notice", response_model=EpisodeRead, responses=NOTICE_ERRORS
 )
 async def send_admission_notice(
+    actor: EncounterUpdater,
     episode_id: str,
     body: NoticeBase,
     uow: UowDep,
@@ -259,13 +284,14 @@ async def send_admission_notice(
 ) -> EpisodeRead:
     """Send the admission notice to the municipality and primary care (within 24 h)."""
     notice = service.Notice("admission-notice", at=body.at, if_match=parse_if_match(if_match))
-    return await _record(episode_id, notice, uow, now, response)
+    return await _record(actor, episode_id, notice, uow, now, response)
 
 
 @api.post(
     "/episodes/{episode_id}/expected-discharge", response_model=EpisodeRead, responses=NOTICE_ERRORS
 )
 async def change_expected_discharge(
+    actor: EncounterUpdater,
     episode_id: str,
     body: ExpectedDischargeNotice,
     uow: UowDep,
@@ -280,13 +306,14 @@ async def change_expected_discharge(
         expected_discharge_date=body.expected_discharge_date,
         if_match=parse_if_match(if_match),
     )
-    return await _record(episode_id, notice, uow, now, response)
+    return await _record(actor, episode_id, notice, uow, now, response)
 
 
 @api.post(
     "/episodes/{episode_id}/discharge-ready", response_model=EpisodeRead, responses=NOTICE_ERRORS
 )
 async def declare_discharge_ready(
+    actor: EncounterUpdater,
     episode_id: str,
     body: DischargeReadyNotice,
     uow: UowDep,
@@ -298,11 +325,12 @@ async def declare_discharge_ready(
     notice = service.Notice(
         "discharge-ready", at=body.at, decided_at=body.decided_at, if_match=parse_if_match(if_match)
     )
-    return await _record(episode_id, notice, uow, now, response)
+    return await _record(actor, episode_id, notice, uow, now, response)
 
 
 @api.post("/episodes/{episode_id}/withdrawal", response_model=EpisodeRead, responses=NOTICE_ERRORS)
 async def withdraw_discharge_ready(
+    actor: EncounterUpdater,
     episode_id: str,
     body: NoticeBase,
     uow: UowDep,
@@ -312,7 +340,7 @@ async def withdraw_discharge_ready(
 ) -> EpisodeRead:
     """Withdraw the discharge-ready notice; the clock stops until a new notice."""
     notice = service.Notice("withdrawal", at=body.at, if_match=parse_if_match(if_match))
-    return await _record(episode_id, notice, uow, now, response)
+    return await _record(actor, episode_id, notice, uow, now, response)
 
 
 @api.post(
@@ -321,6 +349,7 @@ async def withdraw_discharge_ready(
     responses=NOTICE_ERRORS,
 )
 async def record_municipality_response(
+    actor: EncounterUpdater,
     episode_id: str,
     body: MunicipalityResponse,
     uow: UowDep,
@@ -335,11 +364,12 @@ async def record_municipality_response(
         can_receive_from=body.can_receive_from,
         if_match=parse_if_match(if_match),
     )
-    return await _record(episode_id, notice, uow, now, response)
+    return await _record(actor, episode_id, notice, uow, now, response)
 
 
 @api.post("/episodes/{episode_id}/discharge", response_model=EpisodeRead, responses=NOTICE_ERRORS)
 async def discharge(
+    actor: EncounterUpdater,
     episode_id: str,
     body: NoticeBase,
     uow: UowDep,
@@ -349,4 +379,4 @@ async def discharge(
 ) -> EpisodeRead:
     """Send the discharge notice; it closes the episode."""
     notice = service.Notice("discharge", at=body.at, if_match=parse_if_match(if_match))
-    return await _record(episode_id, notice, uow, now, response)
+    return await _record(actor, episode_id, notice, uow, now, response)

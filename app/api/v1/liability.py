@@ -12,7 +12,7 @@ from fastapi import Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from app.api.deps import LiabilityDep, NowDep, UowDep
+from app.api.deps import Caller, EncounterReader, LiabilityDep, NowDep, UowDep
 from app.api.errors import errors_for
 from app.api.v1.common import router
 from app.domain.episodes import check_aware
@@ -37,7 +37,7 @@ class RuleSetListing(BaseModel):
 
 
 @api.get("/liability/rule-sets", response_model=RuleSetListing)
-async def list_rule_sets(config: LiabilityDep) -> RuleSetListing:
+async def list_rule_sets(_actor: Caller, config: LiabilityDep) -> RuleSetListing:
     """List the liability rule sets, rate tables and bindings."""
     return RuleSetListing(
         rule_sets=[r.to_dict() for r in config.rule_sets.values()],
@@ -93,6 +93,7 @@ EPISODE_EXAMPLE = {
     },
 )
 async def get_episode_liability(
+    actor: EncounterReader,
     episode_id: str,
     uow: UowDep,
     config: LiabilityDep,
@@ -102,7 +103,7 @@ async def get_episode_liability(
     """Compute an episode's payment liability: clocks, liable days, rates and amount."""
     if as_of is not None:
         check_aware(as_of, "as_of")
-    result = await service.episode_liability(uow, episode_id, config, as_of=as_of or now)
+    result = await service.episode_liability(uow, actor, episode_id, config, as_of=as_of or now)
     if isinstance(result, AverageRuleSet):
         return {
             "episode_id": episode_id,
@@ -261,6 +262,7 @@ def _report_csv(report: MonthlyReportRead) -> str:
     },
 )
 async def get_monthly_report(
+    actor: EncounterReader,
     request: Request,
     uow: UowDep,
     config: LiabilityDep,
@@ -278,7 +280,7 @@ async def get_monthly_report(
         raise InvalidInput("month must be given as YYYY-MM", field="month")
     report = _report_read(
         await service.monthly_report(
-            uow, municipality_id, int(match[1]), int(match[2]), config, as_of=now
+            uow, actor, municipality_id, int(match[1]), int(match[2]), config, as_of=now
         )
     )
     wants_csv = format == "csv" or (

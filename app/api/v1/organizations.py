@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import PageDep, UowDep
+from app.api.deps import (
+    OrganizationCreator,
+    OrganizationReader,
+    OrganizationSearcher,
+    PageDep,
+    UowDep,
+)
 from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
 from app.domain.errors import InvalidInput
@@ -100,7 +106,11 @@ def organization_read(org: Organization) -> OrganizationRead:
     responses=errors_for(409, 415, 422),
 )
 async def create_organization(
-    body: OrganizationCreate, uow: UowDep, request: Request, response: Response
+    _actor: OrganizationCreator,
+    body: OrganizationCreate,
+    uow: UowDep,
+    request: Request,
+    response: Response,
 ) -> OrganizationRead:
     """Register a region, municipality, private provider or unit."""
     org = await service.create_organization(
@@ -121,6 +131,7 @@ async def create_organization(
 
 @api.get("/organizations", response_model=ListPage[OrganizationRead], responses=errors_for(422))
 async def list_organizations(
+    _actor: OrganizationSearcher,
     uow: UowDep,
     page: PageDep,
     request: Request,
@@ -153,7 +164,9 @@ async def list_organizations(
 
 
 @api.get("/organizations/{org_id}", response_model=OrganizationRead, responses=errors_for(404))
-async def get_organization(org_id: str, uow: UowDep) -> OrganizationRead:
+async def get_organization(
+    _actor: OrganizationReader, org_id: str, uow: UowDep
+) -> OrganizationRead:
     """Read one organization."""
     return organization_read(await service.get_organization(uow, org_id))
 
@@ -210,7 +223,11 @@ def area_read(area: CooperationArea) -> CooperationAreaRead:
     responses=errors_for(409, 415, 422),
 )
 async def create_cooperation_area(
-    body: CooperationAreaCreate, uow: UowDep, request: Request, response: Response
+    _actor: OrganizationCreator,
+    body: CooperationAreaCreate,
+    uow: UowDep,
+    request: Request,
+    response: Response,
 ) -> CooperationAreaRead:
     """Register a cooperation area."""
     area = await service.create_cooperation_area(
@@ -233,6 +250,7 @@ async def create_cooperation_area(
     responses=errors_for(422),
 )
 async def list_cooperation_areas(
+    _actor: OrganizationSearcher,
     uow: UowDep,
     page: PageDep,
     request: Request,
@@ -256,6 +274,8 @@ async def list_cooperation_areas(
     tags=["cooperation areas"],
     responses=errors_for(404),
 )
-async def get_cooperation_area(area_id: str, uow: UowDep) -> CooperationAreaRead:
+async def get_cooperation_area(
+    _actor: OrganizationReader, area_id: str, uow: UowDep
+) -> CooperationAreaRead:
     """Read one cooperation area."""
     return area_read(await service.get_cooperation_area(uow, area_id))

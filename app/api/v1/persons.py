@@ -8,7 +8,15 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import NowDep, PageDep, SettingsDep, UowDep
+from app.api.deps import (
+    NowDep,
+    PageDep,
+    PatientCreator,
+    PatientReader,
+    PatientSearcher,
+    SettingsDep,
+    UowDep,
+)
 from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
 from app.domain.errors import InvalidInput
@@ -111,9 +119,20 @@ def person_read(person: Person) -> PersonRead:
 
 
 @api.post(
-    "/persons", status_code=201, response_model=PersonRead, responses=errors_for(409, 415, 422)
+    "/persons",
+    status_code=201,
+    response_model=PersonRead,
+    responses={
+        **errors_for(401, 403, 415, 422),
+        200: {
+            "model": PersonRead,
+            "description": "the person was already registered; the "
+            "caller now has a care relation to them",
+        },
+    },
 )
 async def register_person(
+    actor: PatientCreator,
     body: PersonCreate,
     uow: UowDep,
     settings: SettingsDep,
@@ -121,9 +140,10 @@ async def register_person(
     request: Request,
     response: Response,
 ) -> PersonRead:
-    """Register a person under a validated national identifier."""
-    person = await service.register_person(
+    """Register a person under a validated national identifier, or find the registered one."""
+    person, created = await service.register_person(
         uow,
+        actor,
         service.RegisterPerson(
             identifier_system=body.identifier.system,
             identifier_value=body.identifier.value,
@@ -140,11 +160,14 @@ async def register_person(
         reserve_systems=settings.reserve_number_systems,
     )
     response.headers["Location"] = str(request.url_for("get_person", person_id=person.id))
+    if not created:
+        response.status_code = 200
     return person_read(person)
 
 
 @api.get("/persons", response_model=ListPage[PersonRead], responses=errors_for(422))
 async def list_persons(
+    actor: PatientSearcher,
     uow: UowDep,
     page: PageDep,
     settings: SettingsDep,
@@ -173,12 +196,17 @@ async def list_persons(
             field="identifier",
         )
     result = await service.list_persons(
-        uow, limit=page.limit, after=page.cursor, municipality_id=municipality_id, identifier=ident
+        uow,
+        actor,
+        limit=page.limit,
+        after=page.cursor,
+        municipality_id=municipality_id,
+        identifier=ident,
     )
     return page_of(request, result.items, result.next_cursor, person_read)
 
 
 @api.get("/persons/{person_id}", response_model=PersonRead, responses=errors_for(404))
-async def get_person(person_id: str, uow: UowDep) -> PersonRead:
+async def get_person(actor: PatientReader, person_id: str, uow: UowDep) -> PersonRead:
     """Read one person."""
-    return person_read(await service.get_person(uow, person_id))
+    return person_read(await service.get_person(uow, actor, person_id))
