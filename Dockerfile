@@ -11,6 +11,9 @@ COPY migrations ./migrations
 RUN pip install --no-compile -e . \
     && useradd --system --uid 10001 --home-dir /srv/samverkan samverkan
 
+# Production refuses SQLite and dev tokens and needs its signing key: configure with
+# SAMVERKAN_DATABASE_URL, SAMVERKAN_PUBLIC_BASE_URL and SAMVERKAN_SIGNING_KEY_FILE.
+ENV SAMVERKAN_ENVIRONMENT=production
 USER samverkan
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz').status != 200)"

@@ -88,7 +88,7 @@ def record(
 async def require_relation(
     uow: UnitOfWork,
     actor: Actor,
-    person_id: str,
+    person_id: str | None,
     *,
     action: str,
     resource_type: str,
@@ -98,10 +98,14 @@ async def require_relation(
 ) -> None:
     """Refuse, as 'not found', a caller without a care relation to the person; log either way.
 
-    ``care_only`` (the default, for anything about the person) does not count a ``registered``
-    relation; reading the person's own record does.
+    ``person_id`` is None when the resource does not exist: that is refused and logged exactly
+    like a resource the caller may not see, so neither the answer nor the caller's own access
+    log tells the two apart. ``care_only`` (the default, for anything about the person) does not
+    count a ``registered`` relation; reading the person's own record does.
     """
-    if not await uow.relations.exists(person_id, actor.organizations, care_only=care_only):
+    if person_id is None or not await uow.relations.exists(
+        person_id, actor.organizations, care_only=care_only
+    ):
         record(uow, actor, action, resource_type, resource_id, person_id, outcome="denied")
         raise not_found(kind, resource_id)
     record(uow, actor, action, resource_type, resource_id, person_id)

@@ -130,11 +130,11 @@ async def seed_demo(uow: UnitOfWork) -> SeedResult:
     created_orgs = 0
     for cmd in orgs:
         if cmd.id not in existing:
-            await create_organization(uow, cmd)
+            await create_organization(uow, cmd, actor=None)
             created_orgs += 1
     created_areas = 0
     for area in areas:
         if await uow.areas.get(area.id) is None:
-            await create_cooperation_area(uow, area)
+            await create_cooperation_area(uow, area, actor=None)
             created_areas += 1
     return SeedResult(created_orgs, created_areas)

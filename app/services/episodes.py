@@ -15,7 +15,7 @@ from app.domain.episodes import (
     check_aware,
     find_readmission_source,
 )
-from app.domain.errors import Forbidden, InvalidInput, NotFound, StaleVersion, UnknownReference
+from app.domain.errors import Forbidden, InvalidInput, StaleVersion, UnknownReference
 from app.domain.organizations import INPATIENT_FUNCTIONS, OrgKind, UnitFunction
 from app.security.access import Actor, record, require_relation
 from app.store.repositories import Page
@@ -120,17 +120,16 @@ async def get_episode(
 ) -> Episode:
     """The episode with its notices, if the caller has a care relation to its person."""
     episode = await uow.episodes.get(episode_id)
-    if episode is None:
-        raise NotFound(f"no episode with id {episode_id}")
     await require_relation(
         uow,
         actor,
-        episode.person_id,
+        episode.person_id if episode else None,
         action=action,
         resource_type="Encounter",
         resource_id=episode_id,
         kind="episode",
     )
+    assert episode is not None
     return episode
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.domain.errors import Conflict, NotFound, UnknownReference
+from app.domain.errors import Conflict, Forbidden, NotFound, UnknownReference
 from app.domain.organizations import (
     CooperationArea,
     Jurisdiction,
@@ -15,6 +15,8 @@ from app.domain.organizations import (
     validate_cooperation_area,
     validate_organization,
 )
+from app.security.access import Actor
+from app.security.tokens import ADMIN_SCOPE
 from app.store.repositories import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -32,13 +34,30 @@ class CreateOrganization:
     identifiers: tuple[OrgIdentifier, ...] = ()
 
 
-async def create_organization(uow: UnitOfWork, cmd: CreateOrganization) -> Organization:
-    """Validate and store a new organization; its id and identifiers must be unused."""
+async def create_organization(
+    uow: UnitOfWork, cmd: CreateOrganization, *, actor: Actor | None
+) -> Organization:
+    """Validate and store a new organization; its id and identifiers must be unused.
+
+    Regions, municipalities and providers are registered by the service's administrators (or,
+    with ``actor`` None, by the operator's own tools); an organization registers units under
+    itself or its own units.
+    """
     parent = None
     if cmd.parent_id is not None:
         parent = await uow.organizations.get(cmd.parent_id)
         if parent is None:
             raise UnknownReference(f"unknown organization {cmd.parent_id}", field="parent_id")
+    if actor is not None and ADMIN_SCOPE not in actor.scopes:
+        principal = None
+        if parent is not None:
+            principal = parent.parent_id if parent.kind is OrgKind.UNIT else parent.id
+        if cmd.kind is not OrgKind.UNIT or principal != actor.principal_id:
+            raise Forbidden(
+                f"the caller acts for {actor.organization_id} and may register units under "
+                f"itself; other organizations are registered by the service's administrators "
+                f"(scope {ADMIN_SCOPE})"
+            )
     org = Organization(
         id=cmd.id,
         kind=cmd.kind,
@@ -105,8 +124,19 @@ class CreateCooperationArea:
     municipality_ids: tuple[str, ...]
 
 
-async def create_cooperation_area(uow: UnitOfWork, cmd: CreateCooperationArea) -> CooperationArea:
-    """Validate and store a new cooperation area."""
+async def create_cooperation_area(
+    uow: UnitOfWork, cmd: CreateCooperationArea, *, actor: Actor | None
+) -> CooperationArea:
+    """Validate and store a new cooperation area: by its region, or an administrator."""
+    if (
+        actor is not None
+        and ADMIN_SCOPE not in actor.scopes
+        and cmd.region_id not in actor.organizations
+    ):
+        raise Forbidden(
+            f"a cooperation area of {cmd.region_id} is registered by that region or the "
+            f"service's administrators; the caller acts for {actor.organization_id}"
+        )
     wanted = [cmd.region_id, *cmd.municipality_ids]
     known = await uow.organizations.get_many(wanted)
     if cmd.region_id not in known:

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from app.domain.errors import InvalidInput, NotFound, UnknownReference
+from app.domain.errors import InvalidInput, UnknownReference
 from app.domain.identifiers import (
     InvalidIdentifier,
     PersonIdentifier,
@@ -122,18 +122,17 @@ async def _shown(uow: UnitOfWork, actor: Actor, person: Person) -> Person:
 async def get_person(uow: UnitOfWork, actor: Actor, person_id: str) -> Person:
     """The person with this id, if the caller has a care relation to them."""
     person = await uow.persons.get(person_id)
-    if person is None:
-        raise NotFound(f"no person with id {person_id}")
     await require_relation(
         uow,
         actor,
-        person_id,
+        person.id if person else None,
         action="read",
         resource_type="Patient",
         resource_id=person_id,
         kind="person",
         care_only=False,
     )
+    assert person is not None
     return await _shown(uow, actor, person)
 
 

@@ -53,8 +53,9 @@ async def test_pagination_never_repeats_or_skips(client: httpx.AsyncClient) -> N
 
 
 async def test_create_unit_and_refuse_bad_identifiers(
-    client: httpx.AsyncClient, unique: str
+    municipality: httpx.AsyncClient, client: httpx.AsyncClient, unique: str
 ) -> None:
+    client, region = municipality, client
     body = {
         "id": f"unit-{unique}",
         "kind": "unit",
@@ -64,6 +65,9 @@ async def test_create_unit_and_refuse_bad_identifiers(
         "function": "home-care",
         "identifiers": [{"system": HSA_ID, "value": f"SE2120001231-{unique}"}],
     }
+    # Units are registered by their own organization: not by the region for the municipality.
+    foreign = await region.post("/api/v1/organizations", json=body)
+    assert foreign.status_code == 403 and "region-norrbotten" in foreign.json()["detail"]
     created = await client.post("/api/v1/organizations", json=body)
     assert created.status_code == 201, created.text
     assert created.headers["location"].endswith(f"/api/v1/organizations/unit-{unique}")

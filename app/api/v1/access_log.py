@@ -8,6 +8,7 @@ organization takes part in the care of.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 
@@ -107,8 +108,16 @@ async def search_access_log(
         organization_id=organization_id,
         since=since,
     )
+    items = result.items
     if person_id is None:
+        # A refused access names neither person nor resource here: the organization had no care
+        # relation, and the entry must not tell it whether the id it tried exists. The person's
+        # caregivers see it in full when they search by person.
+        items = [
+            replace(e, person_id=None, resource_id=None) if e.outcome == "denied" else e
+            for e in items
+        ]
         # Reading who-accessed-whom is itself an access to each person named.
-        for person in sorted({e.person_id for e in result.items if e.person_id}):
+        for person in sorted({e.person_id for e in items if e.person_id}):
             record(uow, auditor, "search", "AuditEvent", None, person)
-    return page_of(request, result.items, result.next_cursor, entry_read)
+    return page_of(request, items, result.next_cursor, entry_read)

@@ -106,13 +106,16 @@ def organization_read(org: Organization) -> OrganizationRead:
     responses=errors_for(409, 415, 422),
 )
 async def create_organization(
-    _actor: OrganizationCreator,
+    actor: OrganizationCreator,
     body: OrganizationCreate,
     uow: UowDep,
     request: Request,
     response: Response,
 ) -> OrganizationRead:
-    """Register a region, municipality, private provider or unit."""
+    """Register a region, municipality, private provider or unit.
+
+    Units are registered by their own organization; anything else needs the administration scope.
+    """
     org = await service.create_organization(
         uow,
         service.CreateOrganization(
@@ -124,6 +127,7 @@ async def create_organization(
             function=body.function,
             identifiers=tuple(OrgIdentifier(i.system, i.value) for i in body.identifiers),
         ),
+        actor=actor,
     )
     response.headers["Location"] = str(request.url_for("get_organization", org_id=org.id))
     return organization_read(org)
@@ -223,7 +227,7 @@ def area_read(area: CooperationArea) -> CooperationAreaRead:
     responses=errors_for(409, 415, 422),
 )
 async def create_cooperation_area(
-    _actor: OrganizationCreator,
+    actor: OrganizationCreator,
     body: CooperationAreaCreate,
     uow: UowDep,
     request: Request,
@@ -238,6 +242,7 @@ async def create_cooperation_area(
             region_id=body.region_id,
             municipality_ids=tuple(body.municipality_ids),
         ),
+        actor=actor,
     )
     response.headers["Location"] = str(request.url_for("get_cooperation_area", area_id=area.id))
     return area_read(area)
