@@ -151,7 +151,14 @@ async def monthly_report(
             currencies.add(liability.currency)
 
     averages = await _average_months(
-        uow, municipality, year, month, config, zone, [e.region_id for e in candidates]
+        uow,
+        municipality,
+        year,
+        month,
+        config,
+        zone,
+        [e.region_id for e in candidates],
+        only_region=region_view,
     )
     currencies.update(config.rates_for(config.rule_sets[a.rule_set_id]).currency for a in averages)
     if len(currencies) > 1:
@@ -173,9 +180,19 @@ async def _average_months(
     config: LiabilityConfig,
     zone: ZoneInfo,
     episode_regions: list[str],
+    *,
+    only_region: str | None,
 ) -> list[AverageMonth]:
-    areas = await uow.areas.page(limit=100, municipality_id=municipality.id)
-    regions = sorted({a.region_id for a in areas.items} | set(episode_regions))
+    """The month figures of each average model the municipality pays under.
+
+    With ``only_region`` (a region reading the report) only that region's model and episodes
+    count: another region's figures are not its business.
+    """
+    if only_region is not None:
+        regions = [only_region]
+    else:
+        areas = await uow.areas.page(limit=100, municipality_id=municipality.id)
+        regions = sorted({a.region_id for a in areas.items} | set(episode_regions))
     rule_sets: dict[str, AverageRuleSet] = {}
     for region_id in regions:
         rule_set = config.resolve(
@@ -192,7 +209,8 @@ async def _average_months(
         stays = [
             stay
             for episode in discharged
-            if config.resolve(
+            if only_region in (None, episode.region_id)
+            and config.resolve(
                 episode.jurisdiction, episode.region_id, municipality.id, episode.care_type
             ).id
             == rule_set.id

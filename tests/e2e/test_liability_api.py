@@ -179,6 +179,19 @@ async def test_average_model_municipality_shows_average_rolling_average_and_leve
     single = (await client.get(f"/api/v1/episodes/{april_episode['id']}/liability")).json()
     assert single["model"] == "average" and single["rule_set_id"] == "se-average-stockholm"
 
+    # The municipality sees its own report; another region sees none of VGR's figures.
+    own = await client_for(municipality)
+    assert (await own.get(f"/api/v1/liability/reports/{municipality}/2026-04")).json()[
+        "averages"
+    ] == report["averages"]
+    other_region = await client_for("region-norrbotten")
+    foreign = (await other_region.get(f"/api/v1/liability/reports/{municipality}/2026-04")).json()
+    assert foreign["rows"] == [] and foreign["averages"] == []
+    unrelated = await client_for("kommun-2580")
+    assert (
+        await unrelated.get(f"/api/v1/liability/reports/{municipality}/2026-04")
+    ).status_code == 404
+
 
 async def test_rule_sets_are_listed(client: httpx.AsyncClient) -> None:
     listing = (await client.get("/api/v1/liability/rule-sets")).json()
