@@ -11,7 +11,16 @@ from fastapi.routing import APIRoute
 
 from app.api import auth, errors, health
 from app.api.routing import BodySizeLimit
-from app.api.v1 import access_log, admin, episodes, liability, organizations, persons
+from app.api.v1 import (
+    access_log,
+    admin,
+    episodes,
+    liability,
+    meetings,
+    organizations,
+    persons,
+    plans,
+)
 from app.domain.liability import LiabilityConfig, parse_liability_config
 from app.security.rate_limit import RateLimiter
 from app.security.tokens import SigningKey
@@ -82,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.api)
     app.include_router(auth.api)
-    for module in (organizations, persons, episodes, liability, access_log, admin):
+    for module in (organizations, persons, episodes, liability, plans, meetings, access_log, admin):
         app.include_router(module.api)
     return app
 

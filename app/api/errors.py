@@ -21,10 +21,12 @@ from app.domain.errors import (
     DomainError,
     Forbidden,
     IllegalTransition,
+    Incomplete,
     InvalidInput,
     NotFound,
     StaleVersion,
     UnknownReference,
+    VersionRequired,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -32,6 +34,8 @@ PROBLEM_BASE = "https://samverkan.dev/problems/"
 
 _STATUS: list[tuple[type[DomainError], int, str]] = [
     (NotFound, 404, "not-found"),
+    (Incomplete, 422, "incomplete"),
+    (VersionRequired, 428, "precondition-required"),
     (Forbidden, 403, "forbidden"),
     (IllegalTransition, 409, "illegal-transition"),
     (Conflict, 409, "conflict"),
@@ -103,6 +107,8 @@ def domain_error_response(exc: DomainError) -> Response:
     for cls, status, kind in _STATUS:
         if isinstance(exc, cls):
             errors = [{"field": exc.field, "message": exc.message}] if exc.field else None
+            if isinstance(exc, Incomplete):
+                errors = [{"field": f, "message": m} for f, m in exc.problems]
             return problem(status, exc.message, kind=kind, errors=errors)
     return problem(422, exc.message, kind="invalid-input")
 
@@ -165,7 +171,7 @@ def install(app: FastAPI) -> None:
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": _TITLES[status]}
-    for status in (400, 401, 403, 404, 409, 412, 413, 415, 422, 429)
+    for status in (400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429)
 }
 
 

@@ -59,7 +59,9 @@ class EpisodeEvent:
 
     ``at`` is when the notice was sent (timezone-aware). ``decided_at`` is when the treating doctor
     judged the patient discharge-ready (defaults to ``at``); ``can_receive_from`` is the date from
-    which the municipality says it can receive the patient.
+    which the municipality says it can receive the patient. ``coordinated_planning`` on a
+    discharge-ready notice says both region and municipality must provide services after the
+    discharge, which starts the three-day summons deadline.
     """
 
     seq: int
@@ -68,6 +70,7 @@ class EpisodeEvent:
     expected_discharge_date: date | None = None
     decided_at: datetime | None = None
     can_receive_from: date | None = None
+    coordinated_planning: bool = False
 
 
 @dataclass(slots=True)
@@ -156,7 +159,12 @@ class Episode:
         return event
 
     def declare_discharge_ready(
-        self, at: datetime, *, now: datetime, decided_at: datetime | None = None
+        self,
+        at: datetime,
+        *,
+        now: datetime,
+        decided_at: datetime | None = None,
+        coordinated_planning: bool = False,
     ) -> EpisodeEvent:
         """Record the discharge-ready notice; its time starts a payment clock."""
         if self.state is EpisodeState.ADMITTED:
@@ -182,7 +190,11 @@ class Episode:
                 field="decided_at",
             )
         event = EpisodeEvent(
-            self._next_seq(), EventKind.DISCHARGE_READY, at, decided_at=decided_at or at
+            self._next_seq(),
+            EventKind.DISCHARGE_READY,
+            at,
+            decided_at=decided_at or at,
+            coordinated_planning=coordinated_planning,
         )
         return self._append(event, now, EpisodeState.DISCHARGE_READY)
 

@@ -43,3 +43,15 @@ class StaleVersion(DomainError):
 
 class Forbidden(DomainError):
     """The caller is known and may see the thing, but this step is not theirs to take."""
+
+
+class Incomplete(DomainError):
+    """Several required elements are missing at once; ``problems`` names each (field, message)."""
+
+    def __init__(self, message: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class VersionRequired(DomainError):
+    """The change must name the version it was made against (``If-Match``), and did not."""

@@ -170,6 +170,7 @@ class Notice:
     at: datetime | None = None
     expected_discharge_date: date | None = None
     decided_at: datetime | None = None
+    coordinated_planning: bool = False
     can_receive_from: date | None = None
     if_match: int | None = None
 
@@ -232,7 +233,12 @@ def _apply(episode: Episode, notice: Notice, at: datetime, now: datetime) -> Epi
         case "discharge-ready":
             if notice.decided_at is not None:
                 check_aware(notice.decided_at, "decided_at")
-            return episode.declare_discharge_ready(at, now=now, decided_at=notice.decided_at)
+            return episode.declare_discharge_ready(
+                at,
+                now=now,
+                decided_at=notice.decided_at,
+                coordinated_planning=notice.coordinated_planning,
+            )
         case "withdrawal":
             return episode.withdraw_discharge_ready(at, now=now)
         case "municipality-response":

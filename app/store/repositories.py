@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, func, insert, or_, select, text, update
+from sqlalchemy import Select, String, and_, cast, func, insert, or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -381,6 +381,8 @@ def _event_data(event: EpisodeEvent) -> dict[str, str]:
         data["decided_at"] = event.decided_at.astimezone(UTC).isoformat()
     if event.can_receive_from is not None:
         data["can_receive_from"] = event.can_receive_from.isoformat()
+    if event.coordinated_planning:
+        data["coordinated_planning"] = "true"
     return data
 
 
@@ -397,6 +399,7 @@ def _event(row: Row[Any]) -> EpisodeEvent:
         can_receive_from=date.fromisoformat(data["can_receive_from"])
         if "can_receive_from" in data
         else None,
+        coordinated_planning=data.get("coordinated_planning") == "true",
     )
 
 
@@ -553,6 +556,23 @@ class EpisodeRepository:
                 and_(t.episodes.c.discharged_at >= start, t.episodes.c.discharged_at < end),
             )
             .order_by(t.episodes.c.discharged_at, t.episodes.c.id)
+        )
+        return await self._load(query)
+
+    async def with_coordinated_planning(self, visible_to: Sequence[str]) -> list[Episode]:
+        """Episodes the organizations may see with a discharge-ready notice that asked for
+        coordinated planning (both region and municipality must act after the discharge)."""
+        flagged = select(t.episode_events.c.episode_id).where(
+            t.episode_events.c.kind == EventKind.DISCHARGE_READY.value,
+            cast(t.episode_events.c.data, String).like('%"coordinated_planning"%'),
+        )
+        query = (
+            select(t.episodes)
+            .where(
+                t.episodes.c.id.in_(flagged),
+                t.episodes.c.person_id.in_(related_persons(visible_to, care_only=True)),
+            )
+            .order_by(t.episodes.c.id)
         )
         return await self._load(query)
 
@@ -808,6 +828,22 @@ class CareRelationRepository:
         ]
         if rows:
             await self._conn.execute(insert(t.care_relations), rows)
+
+    async def replace_source(
+        self, person_id: str, source: str, organization_ids: Sequence[str]
+    ) -> None:
+        """Make ``organization_ids`` exactly the organizations related to the person by ``source``.
+
+        Used where a relation can end, as a plan's sharing does when consent is withdrawn.
+        """
+        await self._conn.execute(
+            t.care_relations.delete().where(
+                t.care_relations.c.person_id == person_id,
+                t.care_relations.c.source == source,
+                t.care_relations.c.organization_id.not_in(list(organization_ids) or [""]),
+            )
+        )
+        await self.add(person_id, organization_ids, source)
 
     async def exists(
         self, person_id: str, organization_ids: Sequence[str], *, care_only: bool = False

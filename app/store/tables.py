@@ -235,3 +235,62 @@ access_log = Table(
     Index(None, "person_id", "at"),
     Index(None, "organization_id", "at"),
 )
+
+# Coordinated individual plans. The plan's content, consents and withdrawals are one JSON document
+# (the unit that is versioned); what is queried on is in columns.
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False),
+    Column("jurisdiction", String(2), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("initiating_principal_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "person_id"),
+    Index(None, "status"),
+)
+
+# Every version of every plan, as it was: revisions never overwrite history.
+plan_versions = Table(
+    "plan_versions",
+    metadata,
+    Column("plan_id", String(36), ForeignKey("plans.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("organization_id", String(64), nullable=False),
+    Column("client_id", String(64), nullable=False),
+)
+
+# The principals a plan is shared with now (derived from its consents; rewritten on each change).
+plan_sharing = Table(
+    "plan_sharing",
+    metadata,
+    Column("plan_id", String(36), ForeignKey("plans.id"), primary_key=True),
+    Column("principal_id", String(64), primary_key=True),
+    Index(None, "principal_id", "plan_id"),
+)
+
+meetings = Table(
+    "meetings",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False),
+    Column("plan_id", String(36), ForeignKey("plans.id"), nullable=True),
+    Column("episode_id", String(36), ForeignKey("episodes.id"), nullable=True),
+    Column("organizer_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("reply_by", Date, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("document", JSON, nullable=False),
+    Index(None, "plan_id"),
+    Index(None, "episode_id"),
+    Index(None, "person_id"),
+)

@@ -11,6 +11,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.store.plans import MeetingRepository, PlanRepository
 from app.store.repositories import (
     AccessEntry,
     AccessLogRepository,
@@ -35,6 +36,8 @@ class UnitOfWork:
     clients: ClientRepository
     relations: CareRelationRepository
     access_log: AccessLogRepository
+    plans: PlanRepository
+    meetings: MeetingRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -67,6 +70,8 @@ class UnitOfWork:
         self.clients = ClientRepository(conn)
         self.relations = CareRelationRepository(conn)
         self.access_log = AccessLogRepository(conn)
+        self.plans = PlanRepository(conn)
+        self.meetings = MeetingRepository(conn)
         return self
 
     async def commit(self) -> None:

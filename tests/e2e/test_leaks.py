@@ -55,6 +55,25 @@ RULES: dict[str, str] = {
     "get_episode_liability": PERSONAL,
     "get_monthly_report": PERSONAL,
     "search_access_log": PERSONAL,
+    "create_plan": PERSONAL,
+    "list_plans": PERSONAL,
+    "list_overdue_follow_ups": PERSONAL,
+    "get_plan": PERSONAL,
+    "revise_plan": PERSONAL,
+    "list_plan_versions": PERSONAL,
+    "get_plan_version": PERSONAL,
+    "record_consent": PERSONAL,
+    "withdraw_consent": PERSONAL,
+    "activate_plan": PERSONAL,
+    "complete_plan": PERSONAL,
+    "cancel_plan": PERSONAL,
+    "summon_meeting": PERSONAL,
+    "list_meetings": PERSONAL,
+    "get_meeting": PERSONAL,
+    "reply_to_meeting": PERSONAL,
+    "reschedule_meeting": PERSONAL,
+    "cancel_meeting": PERSONAL,
+    "list_summons_deadlines": PERSONAL,
     "list_api_clients": ADMIN,
     "register_api_client": ADMIN,
     "get_api_client": ADMIN,
@@ -72,8 +91,23 @@ class Scene:
 
     person_id: str
     episode_id: str
+    plan_id: str
+    meeting_id: str
     identifier: str
     person_body: dict[str, Any]
+
+    def ids(self) -> dict[str, str]:
+        return {
+            "person_id": self.person_id,
+            "episode_id": self.episode_id,
+            "plan_id": self.plan_id,
+            "meeting_id": self.meeting_id,
+        }
+
+
+def missing_ids() -> dict[str, str]:
+    """Ids of the same kinds that exist nowhere."""
+    return {k: str(uuid.uuid4()) for k in ("person_id", "episode_id", "plan_id", "meeting_id")}
 
 
 @dataclass
@@ -93,11 +127,14 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, str]]:
     ]
 
 
-def build(op: str, method: str, path: str, scene: Scene, person: str, episode: str) -> Call:
-    """A valid request for the operation, about ``person`` and ``episode``."""
+def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) -> Call:
+    """A valid request for the operation, about the person, episode, plan and meeting ``ids``."""
+    person = ids["person_id"]
+    soon = datetime.now(UTC) + timedelta(days=7)
     values = {
-        "person_id": person,
-        "episode_id": episode,
+        **ids,
+        "consent_id": "c1",
+        "version": "1",
         "org_id": "region-norrbotten",
         "area_id": "area-luleaboden",
         "client_id": "no-such-client",
@@ -139,9 +176,34 @@ def build(op: str, method: str, path: str, scene: Scene, person: str, episode: s
             "jwks": {"keys": []},
         },
         "set_api_client_active": {"active": False},
+        "create_plan": {"person_id": person, "title": "Plan"},
+        "revise_plan": {"title": "Plan"},
+        "record_consent": {
+            "given_by": "person",
+            "given_at": T0.isoformat(),
+            "method": "oral",
+            "share_with": ["kommun-0880"],
+        },
+        "withdraw_consent": {"at": T0.isoformat()},
+        "activate_plan": {},
+        "complete_plan": {},
+        "cancel_plan": {"reason": "no longer needed"},
+        "summon_meeting": {
+            "plan_id": ids["plan_id"],
+            "starts_at": soon.isoformat(),
+            "reply_by": soon.date().isoformat(),
+            "location": "Room 1",
+            "participants": [{"id": "p1", "kind": "person"}],
+        },
+        "reply_to_meeting": {"participant_id": "p1", "reply": "accepted"},
+        "reschedule_meeting": {
+            "starts_at": soon.isoformat(),
+            "reply_by": soon.date().isoformat(),
+        },
+        "cancel_meeting": {"reason": "called off"},
     }
     body = bodies.get(op, {} if method in ("POST", "PUT") else None)
-    if op in ("list_episodes", "search_access_log"):
+    if op in ("list_episodes", "search_access_log", "list_plans", "list_meetings"):
         params["person_id"] = person
     if op == "list_persons":
         params["identifier"] = f"{PERSONNUMMER}|{scene.identifier}"
@@ -172,8 +234,26 @@ async def scene(client: httpx.AsyncClient) -> Scene:
         ("admission-notice", T0 + timedelta(hours=1)),
         ("discharge-ready", T0 + timedelta(days=1)),
     ):
-        assert (await notice(client, episode["id"], kind, at)).status_code == 200
-    return Scene(person_id, episode["id"], identifier, body)
+        flag = {"coordinated_planning": True} if kind == "discharge-ready" else {}
+        sent = await notice(client, episode["id"], kind, at, **flag)
+        assert sent.status_code == 200, sent.text
+    plan = await client.post("/api/v1/plans", json={"person_id": person_id, "title": SECRET_NAME})
+    assert plan.status_code == 201, plan.text
+    soon = datetime.now(UTC) + timedelta(days=3)
+    meeting = await client.post(
+        "/api/v1/meetings",
+        json={
+            "plan_id": plan.json()["id"],
+            "starts_at": soon.isoformat(),
+            "reply_by": soon.date().isoformat(),
+            "location": SECRET_ADDRESS,
+            "participants": [{"id": "p1", "kind": "person"}],
+        },
+    )
+    assert meeting.status_code == 201, meeting.text
+    return Scene(
+        person_id, episode["id"], plan.json()["id"], meeting.json()["id"], identifier, body
+    )
 
 
 def assert_no_trace(response: httpx.Response, scene: Scene, where: str) -> None:
@@ -201,7 +281,7 @@ async def test_anonymous_and_unscoped_callers_get_401_and_403(
     unscoped = await client_for("region-norrbotten", scopes="system/Practitioner.r")
     document = (await anonymous.get("/openapi.json")).json()
     for op, method, path in operations(document):
-        call = build(op, method, path, scene, scene.person_id, scene.episode_id)
+        call = build(op, method, path, scene, scene.ids())
         where = f"{method} {path}"
         answer = await send(anonymous, call)
         if RULES[op] == PUBLIC:
@@ -227,14 +307,14 @@ async def test_an_unrelated_organization_learns_nothing(
 ) -> None:
     stranger = await client_for("kommun-0880")  # Kalmar: no part in this person's care
     document = (await anonymous.get("/openapi.json")).json()
-    missing_person, missing_episode = str(uuid.uuid4()), str(uuid.uuid4())
+    missing = missing_ids()
     walked = [op for op in operations(document) if RULES[op[0]] not in (PUBLIC,)]
     # The lookup by national identifier gives a relation to the person's record; walk it last.
     walked.sort(key=lambda item: item[0] == "register_person")
     checked = 0
     for op, method, path in walked:
         where = f"{method} {path}"
-        real = build(op, method, path, scene, scene.person_id, scene.episode_id)
+        real = build(op, method, path, scene, scene.ids())
         answer = await send(stranger, real)
         assert answer.status_code < 500, (where, answer.text)
         if RULES[op] == ADMIN:
@@ -245,13 +325,14 @@ async def test_an_unrelated_organization_learns_nothing(
             assert SECRET_ADDRESS not in answer.text and SECRET_NAME not in answer.text
             assert scene.identifier not in answer.text
             continue
-        has_ids = real.path != build(op, method, path, scene, missing_person, missing_episode).path
-        if has_ids or "person_id" in real.params or (real.body or {}).get("person_id"):
-            fake = build(op, method, path, scene, missing_person, missing_episode)
+        if any(
+            real_id in f"{real.path} {real.params} {real.body}" for real_id in scene.ids().values()
+        ):
+            fake = build(op, method, path, scene, missing)
             fake_answer = await send(stranger, fake)
-            shown = answer.text.replace(scene.person_id, missing_person).replace(
-                scene.episode_id, missing_episode
-            )
+            shown = answer.text
+            for kind, real_id in scene.ids().items():
+                shown = shown.replace(real_id, missing[kind])
             assert (answer.status_code, shown) == (fake_answer.status_code, fake_answer.text), (
                 f"{where}: an existing id is answered differently from a missing one"
             )
@@ -262,7 +343,7 @@ async def test_an_unrelated_organization_learns_nothing(
             # The same request by the hospital does see the person: the walk is not vacuous.
             seen = await send(client, real)
             assert seen.status_code == 200, (where, seen.text)
-    assert checked >= 10
+    assert checked >= 25
 
     # After the lookup the stranger reads the person's record (masked), and nothing else.
     record = await stranger.get(f"/api/v1/persons/{scene.person_id}")

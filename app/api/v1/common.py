@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
 from app.api.errors import errors_for
 from app.api.routing import UnitOfWorkRoute
+from app.domain.errors import InvalidInput
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -40,6 +41,26 @@ def page_of(
         "next_cursor": cursor,
         "next": next_link(request, cursor),
     }
+
+
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", description='version last seen, e.g. W/"2"')
+]
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version an ``If-Match`` header names (``W/"3"``, ``"3"`` or ``3``)."""
+    if value is None:
+        return None
+    cleaned = value.strip().removeprefix("W/").strip('"')
+    if not cleaned.isdigit():
+        raise InvalidInput('If-Match must name a version, e.g. W/"3"', field="If-Match")
+    return int(cleaned)
+
+
+def version_tag(version: int) -> str:
+    """The entity tag of a resource's version."""
+    return f'W/"{version}"'
 
 
 def router(prefix: str, tag: str) -> APIRouter:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
 
-from fastapi import Header, Request, Response
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import (
@@ -18,9 +17,8 @@ from app.api.deps import (
     UowDep,
 )
 from app.api.errors import errors_for
-from app.api.v1.common import ListPage, page_of, router
+from app.api.v1.common import IfMatch, ListPage, page_of, parse_if_match, router
 from app.domain.episodes import AdmissionType, CareType, Episode, EpisodeState, EventKind
-from app.domain.errors import InvalidInput
 from app.security.access import Actor
 from app.services import episodes as service
 
@@ -67,6 +65,7 @@ class EventRead(BaseModel):
     expected_discharge_date: date | None = None
     decided_at: datetime | None = None
     can_receive_from: date | None = None
+    coordinated_planning: bool = False
 
 
 class EpisodeRead(BaseModel):
@@ -123,6 +122,7 @@ def episode_read(episode: Episode) -> EpisodeRead:
                 at=e.at,
                 expected_discharge_date=e.expected_discharge_date,
                 decided_at=e.decided_at,
+                coordinated_planning=e.coordinated_planning,
                 can_receive_from=e.can_receive_from,
             )
             for e in episode.events
@@ -133,16 +133,6 @@ def episode_read(episode: Episode) -> EpisodeRead:
 def etag(episode: Episode) -> str:
     """The entity tag of an episode's current version."""
     return f'W/"{episode.version}"'
-
-
-def parse_if_match(value: str | None) -> int | None:
-    """The version an ``If-Match`` header names (``W/"3"``, ``"3"`` or ``3``)."""
-    if value is None:
-        return None
-    cleaned = value.strip().removeprefix("W/").strip('"')
-    if not cleaned.isdigit():
-        raise InvalidInput('If-Match must name a version, e.g. W/"3"', field="If-Match")
-    return int(cleaned)
 
 
 @api.post("/episodes", status_code=201, response_model=EpisodeRead, responses=errors_for(415, 422))
@@ -233,13 +223,22 @@ class DischargeReadyNotice(NoticeBase):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"at": "2026-03-05T11:40:00+01:00", "decided_at": "2026-03-05T10:30:00+01:00"}
+                {
+                    "at": "2026-03-05T11:40:00+01:00",
+                    "decided_at": "2026-03-05T10:30:00+01:00",
+                    "coordinated_planning": True,
+                }
             ]
         }
     )
 
     decided_at: datetime | None = Field(
         default=None, description="when the doctor decided; defaults to `at`"
+    )
+    coordinated_planning: bool = Field(
+        default=False,
+        description="both region and municipality must provide services after the discharge: "
+        "a coordinated-plan summons is due within 3 days (see `/api/v1/summons-deadlines`)",
     )
 
 
@@ -252,9 +251,6 @@ class MunicipalityResponse(NoticeBase):
 
 
 NOTICE_ERRORS = errors_for(404, 409, 412, 415, 422)
-IfMatch = Annotated[
-    str | None, Header(alias="If-Match", description='version last seen, e.g. W/"2"')
-]
 
 
 async def _record(
@@ -323,7 +319,11 @@ async def declare_discharge_ready(
 ) -> EpisodeRead:
     """Send the discharge-ready notice; its time starts the payment clock."""
     notice = service.Notice(
-        "discharge-ready", at=body.at, decided_at=body.decided_at, if_match=parse_if_match(if_match)
+        "discharge-ready",
+        at=body.at,
+        decided_at=body.decided_at,
+        coordinated_planning=body.coordinated_planning,
+        if_match=parse_if_match(if_match),
     )
     return await _record(actor, episode_id, notice, uow, now, response)
 

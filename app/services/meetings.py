@@ -1,0 +1,287 @@
+"""Use cases of planning meetings: summon, reply, reschedule, cancel; and the summons deadline.
+
+A meeting of a plan is visible to the principals the plan is shared with, and only they can be
+summoned to it; a meeting that follows an episode is visible to the organizations taking part in
+that person's care, and only they can be summoned.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from app.domain.episodes import EventKind
+from app.domain.errors import Forbidden, InvalidInput, StaleVersion
+from app.domain.meetings import (
+    DeadlineStatus,
+    Meeting,
+    Participant,
+    ParticipantKind,
+    Reply,
+    SummonsDeadline,
+    check_participants,
+    check_times,
+    summons_deadline,
+)
+from app.domain.plans import PlanStatus
+from app.security.access import Actor, not_found, record
+from app.services.episodes import get_episode
+from app.services.plans import get_plan, principal_of
+from app.store.repositories import Page
+from app.store.unit_of_work import UnitOfWork
+
+RESOURCE = "Appointment"
+
+
+@dataclass(frozen=True, slots=True)
+class Summons:
+    """A summons as sent by the organizer."""
+
+    starts_at: datetime
+    reply_by: date
+    participants: tuple[Participant, ...]
+    plan_id: str | None = None
+    episode_id: str | None = None
+    location: str | None = None
+    video_link: str | None = None
+
+
+async def summon(uow: UnitOfWork, actor: Actor, cmd: Summons, *, now: datetime) -> Meeting:
+    """Send a summons to a meeting about a plan or an episode."""
+    if (cmd.plan_id is None) == (cmd.episode_id is None):
+        raise InvalidInput(
+            "a summons names either the plan or the episode it follows", field="plan_id"
+        )
+    if not cmd.location and not cmd.video_link:
+        raise InvalidInput("a summons gives a place or a video link", field="location")
+    check_times(cmd.starts_at, cmd.reply_by, now)
+    participants = list(cmd.participants)
+    check_participants(participants)
+    known = await uow.organizations.get_many(
+        sorted({p.organization_id for p in participants if p.organization_id})
+    )
+    principals: dict[int, str] = {}
+    for index, participant in enumerate(participants):
+        if participant.organization_id is None:
+            continue
+        org = known.get(participant.organization_id)
+        if org is None:
+            raise InvalidInput(
+                f"unknown organization {participant.organization_id}",
+                field=f"participants[{index}].organization_id",
+            )
+        principals[index] = principal_of(org)
+    if cmd.plan_id is not None:
+        plan = await get_plan(uow, actor, cmd.plan_id, action="update")
+        if plan.status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
+            raise InvalidInput(
+                f"plan {plan.id} is {plan.status.value}; meetings are for draft or active plans",
+                field="plan_id",
+            )
+        person_id = plan.person_id
+        shared = plan.sharing_principals()
+        for index, principal in principals.items():
+            if principal not in shared:
+                raise InvalidInput(
+                    f"the person's consent does not cover sharing the plan with {principal}; "
+                    "record a consent that names it before summoning it",
+                    field=f"participants[{index}].organization_id",
+                )
+        if any(p.kind is ParticipantKind.RELATIVE for p in participants) and not plan.has_consent():
+            raise InvalidInput(
+                "relatives take part only with the person's consent; record it first",
+                field="participants",
+            )
+    else:
+        assert cmd.episode_id is not None
+        episode = await get_episode(uow, actor, cmd.episode_id, action="update")
+        person_id = episode.person_id
+        for index, principal in principals.items():
+            org_id = participants[index].organization_id or principal
+            if not await uow.relations.exists(person_id, [org_id, principal], care_only=True):
+                raise InvalidInput(
+                    f"{org_id} takes no part in this person's care; only the episode's hospital "
+                    "and receivers (or plan participants) can be summoned",
+                    field=f"participants[{index}].organization_id",
+                )
+    meeting = Meeting(
+        id=str(uuid.uuid4()),
+        person_id=person_id,
+        plan_id=cmd.plan_id,
+        episode_id=cmd.episode_id,
+        organizer_id=actor.organization_id,
+        starts_at=cmd.starts_at,
+        reply_by=cmd.reply_by,
+        sent_at=now,
+        participants=participants,
+        location=cmd.location,
+        video_link=cmd.video_link,
+    )
+    await uow.meetings.add(meeting)
+    record(uow, actor, "create", RESOURCE, meeting.id, person_id)
+    return meeting
+
+
+async def get_meeting(
+    uow: UnitOfWork, actor: Actor, meeting_id: str, *, action: str = "read"
+) -> Meeting:
+    """The meeting, if the caller may see it; 404 (and a log entry) otherwise."""
+    meeting = await uow.meetings.get(meeting_id)
+    visible = False
+    if meeting is not None and meeting.plan_id is not None:
+        plan = await uow.plans.get(meeting.plan_id)
+        visible = plan is not None and actor.principal_id in plan.sharing_principals()
+    elif meeting is not None:
+        visible = await uow.relations.exists(meeting.person_id, actor.organizations, care_only=True)
+    if meeting is None or not visible:
+        record(uow, actor, action, RESOURCE, meeting_id, None, outcome="denied")
+        raise not_found("meeting", meeting_id)
+    record(uow, actor, action, RESOURCE, meeting.id, meeting.person_id)
+    return meeting
+
+
+async def list_meetings(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    limit: int,
+    after: str | None,
+    plan_id: str | None,
+    episode_id: str | None,
+    person_id: str | None,
+) -> Page[Meeting]:
+    """The meetings the caller may see, filtered."""
+    page = await uow.meetings.page(
+        limit=limit,
+        after=after,
+        organizations=actor.organizations,
+        principal_id=actor.principal_id,
+        plan_id=plan_id,
+        episode_id=episode_id,
+        person_id=person_id,
+    )
+    for meeting in page.items:
+        record(uow, actor, "search", RESOURCE, meeting.id, meeting.person_id)
+    return page
+
+
+def _check_version(meeting: Meeting, if_match: int | None) -> int:
+    if if_match is not None and if_match != meeting.version:
+        raise StaleVersion(
+            f"meeting {meeting.id} is at version {meeting.version}, the request was made "
+            f"against version {if_match}; read it again"
+        )
+    return meeting.version
+
+
+async def reply(
+    uow: UnitOfWork,
+    actor: Actor,
+    meeting_id: str,
+    participant_id: str,
+    answer: Reply,
+    *,
+    reason: str | None,
+    proposed_start: datetime | None,
+    if_match: int | None,
+    now: datetime,
+) -> Meeting:
+    """Record a participant's reply.
+
+    A unit or its staff answer for themselves (their own principal); the person's and relatives'
+    answers are recorded by any organization that may see the meeting.
+    """
+    meeting = await get_meeting(uow, actor, meeting_id, action="update")
+    expected = _check_version(meeting, if_match)
+    participant = meeting.participant(participant_id)
+    if participant.organization_id is not None:
+        org = await uow.organizations.get(participant.organization_id)
+        owner = principal_of(org) if org is not None else participant.organization_id
+        if owner != actor.principal_id:
+            raise Forbidden(
+                f"participant {participant_id} ({participant.organization_id}) answers for "
+                f"itself; the caller acts for {actor.organization_id}"
+            )
+    meeting.answer(participant_id, answer, at=now, reason=reason, proposed_start=proposed_start)
+    await uow.meetings.save(meeting, expected_version=expected)
+    return meeting
+
+
+async def _organizer_only(uow: UnitOfWork, actor: Actor, meeting: Meeting, what: str) -> None:
+    organizer = await uow.organizations.get(meeting.organizer_id)
+    owner = principal_of(organizer) if organizer is not None else meeting.organizer_id
+    if owner != actor.principal_id:
+        raise Forbidden(
+            f"only the organizer {meeting.organizer_id} {what}s meeting {meeting.id}; the caller "
+            f"acts for {actor.organization_id}"
+        )
+
+
+async def reschedule(
+    uow: UnitOfWork,
+    actor: Actor,
+    meeting_id: str,
+    *,
+    starts_at: datetime,
+    reply_by: date,
+    if_match: int | None,
+    now: datetime,
+) -> Meeting:
+    """Move the meeting; every participant is asked again."""
+    meeting = await get_meeting(uow, actor, meeting_id, action="update")
+    expected = _check_version(meeting, if_match)
+    await _organizer_only(uow, actor, meeting, "reschedule")
+    meeting.reschedule(starts_at, reply_by, at=now)
+    await uow.meetings.save(meeting, expected_version=expected)
+    return meeting
+
+
+async def cancel(
+    uow: UnitOfWork, actor: Actor, meeting_id: str, *, reason: str, if_match: int | None
+) -> Meeting:
+    """Call the meeting off."""
+    meeting = await get_meeting(uow, actor, meeting_id, action="update")
+    expected = _check_version(meeting, if_match)
+    await _organizer_only(uow, actor, meeting, "cancel")
+    meeting.cancel(reason)
+    await uow.meetings.save(meeting, expected_version=expected)
+    return meeting
+
+
+async def summons_deadlines(
+    uow: UnitOfWork, actor: Actor, *, status: DeadlineStatus | None, now: datetime
+) -> list[SummonsDeadline]:
+    """The three-day summons deadlines of the caller's episodes (Sweden), oldest first."""
+    episodes = await uow.episodes.with_coordinated_planning(actor.organizations)
+    sent = await uow.meetings.summonses_of_persons(sorted({e.person_id for e in episodes}))
+    result: list[SummonsDeadline] = []
+    for episode in episodes:
+        if episode.jurisdiction != "SE":
+            continue
+        events = episode.events
+        for index, event in enumerate(events):
+            if event.kind is not EventKind.DISCHARGE_READY or not event.coordinated_planning:
+                continue
+            withdrawn = next(
+                (
+                    later.at
+                    for later in events[index + 1 :]
+                    if later.kind is EventKind.DISCHARGE_READY_WITHDRAWN
+                ),
+                None,
+            )
+            deadline = summons_deadline(
+                episode_id=episode.id,
+                person_id=episode.person_id,
+                jurisdiction=episode.jurisdiction,
+                discharge_ready_at=event.at,
+                withdrawn_at=withdrawn,
+                summons_times=sent.get(episode.person_id, []),
+                now=now,
+            )
+            if status is None or deadline.status is status:
+                result.append(deadline)
+                record(uow, actor, "search", "Encounter", episode.id, episode.person_id)
+    result.sort(key=lambda d: d.discharge_ready_at)
+    return result

@@ -1,0 +1,393 @@
+"""Use cases of coordinated individual plans: initiate, revise, consent, activate, close.
+
+A plan is visible to the principals it is shared with (its initiator's, and those the person
+consented to); to anyone else it does not exist. Those principals have a ``participant`` care
+relation to the person, kept in step with every change of consent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from app.domain.errors import (
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+    UnknownReference,
+    VersionRequired,
+)
+from app.domain.organizations import Organization, OrgKind
+from app.domain.plans import (
+    Basis,
+    Consent,
+    ConsentGiver,
+    ConsentMethod,
+    Coordinator,
+    Goal,
+    Initiator,
+    InitiatorKind,
+    Intervention,
+    OtherContribution,
+    OverdueFollowUp,
+    Plan,
+    PlanContent,
+    PlanStatus,
+    Withdrawal,
+    overdue_follow_ups,
+    validate_content,
+)
+from app.security.access import Actor, not_found, record
+from app.store.repositories import Page
+from app.store.unit_of_work import UnitOfWork
+
+RESOURCE = "CarePlan"
+
+
+@dataclass(frozen=True, slots=True)
+class InterventionInput:
+    """An intervention as sent: the responsible unit's principal is looked up."""
+
+    id: str
+    description: str
+    responsible_unit_id: str | None = None
+    frequency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinatorInput:
+    """A coordinator as sent: the unit's principal is looked up."""
+
+    name: str
+    unit_id: str
+    title: str | None = None
+    chosen_with_person: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ContentInput:
+    """A plan's content as sent."""
+
+    title: str
+    goals: tuple[Goal, ...] = ()
+    resources: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    interventions: tuple[InterventionInput, ...] = ()
+    others: tuple[OtherContribution, ...] = ()
+    responsible_principal_id: str | None = None
+    coordinator: CoordinatorInput | None = None
+    start_date: date | None = None
+    planned_end_date: date | None = None
+    follow_up_dates: tuple[date, ...] = ()
+    basis: tuple[Basis, ...] = ()
+
+
+def principal_of(org: Organization) -> str:
+    """The principal an organization belongs to: a unit's parent, else itself."""
+    return org.parent_id if org.kind is OrgKind.UNIT and org.parent_id else org.id
+
+
+async def _resolve(uow: UnitOfWork, content: ContentInput) -> PlanContent:
+    wanted: dict[str, str] = {}
+    for index, intervention in enumerate(content.interventions):
+        if intervention.responsible_unit_id:
+            wanted[f"interventions[{index}].responsible_unit_id"] = intervention.responsible_unit_id
+    if content.coordinator is not None:
+        wanted["coordinator.unit_id"] = content.coordinator.unit_id
+    if content.responsible_principal_id is not None:
+        wanted["responsible_principal_id"] = content.responsible_principal_id
+    known = await uow.organizations.get_many(sorted(set(wanted.values())))
+    for where, org_id in wanted.items():
+        if org_id not in known:
+            raise UnknownReference(f"unknown organization {org_id}", field=where)
+    if content.responsible_principal_id is not None:
+        principal = known[content.responsible_principal_id]
+        if principal.kind is OrgKind.UNIT:
+            raise InvalidInput(
+                f"{principal.id} is a unit; overall responsibility lies with a principal "
+                f"(here {principal.parent_id})",
+                field="responsible_principal_id",
+            )
+    coordinator = None
+    if content.coordinator is not None:
+        unit = known[content.coordinator.unit_id]
+        coordinator = Coordinator(
+            content.coordinator.name,
+            unit.id,
+            principal_of(unit),
+            content.coordinator.title,
+            content.coordinator.chosen_with_person,
+        )
+    resolved = PlanContent(
+        title=content.title,
+        goals=content.goals,
+        resources=content.resources,
+        needs=content.needs,
+        interventions=tuple(
+            Intervention(
+                i.id,
+                i.description,
+                i.responsible_unit_id,
+                principal_of(known[i.responsible_unit_id]) if i.responsible_unit_id else None,
+                i.frequency,
+            )
+            for i in content.interventions
+        ),
+        others=content.others,
+        responsible_principal_id=content.responsible_principal_id,
+        coordinator=coordinator,
+        start_date=content.start_date,
+        planned_end_date=content.planned_end_date,
+        follow_up_dates=content.follow_up_dates,
+        basis=content.basis,
+    )
+    validate_content(resolved)
+    return resolved
+
+
+async def _sync_relations(uow: UnitOfWork, person_id: str) -> None:
+    """Give exactly the principals the person's plans are shared with a participant relation."""
+    principals: set[str] = set()
+    for plan in await uow.plans.of_person(person_id):
+        principals |= plan.sharing_principals()
+    await uow.relations.replace_source(person_id, "participant", sorted(principals))
+
+
+async def create_plan(
+    uow: UnitOfWork,
+    actor: Actor,
+    person_id: str,
+    initiator_kind: InitiatorKind,
+    initiator_name: str | None,
+    content: ContentInput,
+    *,
+    now: datetime,
+) -> Plan:
+    """Initiate a plan as a draft, by a unit or as asked for by the person or someone close."""
+    person = await uow.persons.get(person_id)
+    if person is None or not await uow.relations.exists(person_id, actor.organizations):
+        raise UnknownReference(f"unknown person {person_id}", field="person_id")
+    if initiator_kind is not InitiatorKind.UNIT and not initiator_name:
+        raise InvalidInput(
+            f"a plan asked for by the {initiator_kind.value.replace('-', ' ')} names who asked",
+            field="initiated_by.name",
+        )
+    municipality = await uow.organizations.get(person.paying_municipality_id)
+    assert municipality is not None
+    plan = Plan(
+        id=str(uuid.uuid4()),
+        person_id=person.id,
+        jurisdiction=municipality.jurisdiction.value,
+        initiator=Initiator(initiator_kind, actor.organization_id, initiator_name),
+        initiating_principal_id=actor.principal_id,
+        content=await _resolve(uow, content),
+        created_at=now,
+        updated_at=now,
+    )
+    await uow.plans.add(plan, organization_id=actor.organization_id, client_id=actor.client_id)
+    await _sync_relations(uow, person.id)
+    record(uow, actor, "create", RESOURCE, plan.id, person.id)
+    return plan
+
+
+async def get_plan(uow: UnitOfWork, actor: Actor, plan_id: str, *, action: str = "read") -> Plan:
+    """The plan, if it is shared with the caller's principal; 404 (and a log entry) otherwise."""
+    plan = await uow.plans.get(plan_id)
+    if plan is None or actor.principal_id not in plan.sharing_principals():
+        record(uow, actor, action, RESOURCE, plan_id, None, outcome="denied")
+        raise not_found("plan", plan_id)
+    record(uow, actor, action, RESOURCE, plan.id, plan.person_id)
+    return plan
+
+
+def _check_version(plan: Plan, if_match: int | None, *, required: bool) -> int:
+    if if_match is None:
+        if required:
+            raise VersionRequired(
+                f'a revision names the version it was made against: If-Match: W/"{plan.version}"'
+            )
+        return plan.version
+    if if_match != plan.version:
+        raise StaleVersion(
+            f"plan {plan.id} is at version {plan.version}, the request was made against version "
+            f"{if_match}; read it again"
+        )
+    return if_match
+
+
+async def _save(uow: UnitOfWork, actor: Actor, plan: Plan, expected: int) -> Plan:
+    await uow.plans.save(
+        plan,
+        expected_version=expected,
+        organization_id=actor.organization_id,
+        client_id=actor.client_id,
+    )
+    await _sync_relations(uow, plan.person_id)
+    return plan
+
+
+async def revise_plan(
+    uow: UnitOfWork,
+    actor: Actor,
+    plan_id: str,
+    content: ContentInput,
+    *,
+    if_match: int | None,
+    now: datetime,
+) -> Plan:
+    """Replace the plan's content as a new version; ``If-Match`` is required."""
+    plan = await get_plan(uow, actor, plan_id, action="update")
+    expected = _check_version(plan, if_match, required=True)
+    plan.revise(await _resolve(uow, content), now=now)
+    return await _save(uow, actor, plan, expected)
+
+
+async def _principals(uow: UnitOfWork, ids: tuple[str, ...], field: str) -> None:
+    known = await uow.organizations.get_many(list(ids))
+    for index, org_id in enumerate(ids):
+        org = known.get(org_id)
+        if org is None:
+            raise UnknownReference(f"unknown organization {org_id}", field=f"{field}[{index}]")
+        if org.kind is OrgKind.UNIT:
+            raise InvalidInput(
+                f"{org_id} is a unit; consent names principals (here {org.parent_id})",
+                field=f"{field}[{index}]",
+            )
+
+
+async def add_consent(
+    uow: UnitOfWork,
+    actor: Actor,
+    plan_id: str,
+    *,
+    given_by: ConsentGiver,
+    given_at: datetime,
+    method: ConsentMethod,
+    share_with: tuple[str, ...],
+    representative_name: str | None,
+    if_match: int | None,
+    now: datetime,
+) -> tuple[Plan, Consent]:
+    """Record the consent of the person (or a representative) and with whom the plan is shared."""
+    plan = await get_plan(uow, actor, plan_id, action="update")
+    expected = _check_version(plan, if_match, required=False)
+    await _principals(uow, share_with, "share_with")
+    consent = Consent(
+        id=str(uuid.uuid4()),
+        given_by=given_by,
+        given_at=given_at,
+        method=method,
+        share_with=tuple(dict.fromkeys(share_with)),
+        recorded_by=actor.organization_id,
+        representative_name=representative_name,
+    )
+    plan.add_consent(consent, now=now)
+    return await _save(uow, actor, plan, expected), consent
+
+
+async def withdraw_consent(
+    uow: UnitOfWork,
+    actor: Actor,
+    plan_id: str,
+    consent_id: str,
+    *,
+    at: datetime,
+    principal_ids: tuple[str, ...],
+    if_match: int | None,
+    now: datetime,
+) -> Plan:
+    """Record a withdrawal; sharing with the named principals (or all) stops from ``at``."""
+    plan = await get_plan(uow, actor, plan_id, action="update")
+    expected = _check_version(plan, if_match, required=False)
+    plan.withdraw(
+        Withdrawal(consent_id, at, tuple(dict.fromkeys(principal_ids)), actor.organization_id),
+        now=now,
+    )
+    return await _save(uow, actor, plan, expected)
+
+
+async def change_status(
+    uow: UnitOfWork,
+    actor: Actor,
+    plan_id: str,
+    to: PlanStatus,
+    *,
+    reason: str | None,
+    if_match: int | None,
+    now: datetime,
+) -> Plan:
+    """Activate, complete or cancel a plan."""
+    plan = await get_plan(uow, actor, plan_id, action="update")
+    expected = _check_version(plan, if_match, required=False)
+    if to is PlanStatus.ACTIVE:
+        plan.activate(now=now)
+    elif to is PlanStatus.COMPLETED:
+        plan.complete(now=now, reason=reason)
+    elif to is PlanStatus.CANCELLED:
+        if not reason:
+            raise InvalidInput("cancelling a plan gives a reason", field="reason")
+        plan.cancel(now=now, reason=reason)
+    else:
+        raise InvalidInput(f"a plan cannot be moved to {to.value}", field="status")
+    return await _save(uow, actor, plan, expected)
+
+
+async def list_plans(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    limit: int,
+    after: str | None,
+    person_id: str | None,
+    status: PlanStatus | None,
+) -> Page[Plan]:
+    """The plans shared with the caller's principal, filtered."""
+    page = await uow.plans.page(
+        limit=limit,
+        after=after,
+        shared_with=actor.principal_id,
+        person_id=person_id,
+        status=status,
+    )
+    for plan in page.items:
+        record(uow, actor, "search", RESOURCE, plan.id, plan.person_id)
+    return page
+
+
+async def plan_history(
+    uow: UnitOfWork, actor: Actor, plan_id: str
+) -> tuple[Plan, list[tuple[int, str, datetime, str]]]:
+    """The plan and the list of its versions."""
+    plan = await get_plan(uow, actor, plan_id)
+    return plan, await uow.plans.versions(plan_id)
+
+
+async def plan_version(uow: UnitOfWork, actor: Actor, plan_id: str, version: int) -> Plan:
+    """The plan as it was at one version (readable by those it is shared with now)."""
+    await get_plan(uow, actor, plan_id)
+    old = await uow.plans.get_version(plan_id, version)
+    if old is None:
+        raise NotFound(f"plan {plan_id} has no version {version}")
+    return old
+
+
+async def overdue(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    today: date,
+    responsible_principal_id: str | None,
+) -> list[tuple[Plan, OverdueFollowUp]]:
+    """Follow-ups of the caller's active plans that passed without a meeting."""
+    plans = await uow.plans.active_shared_with(actor.principal_id)
+    if responsible_principal_id is not None:
+        plans = [p for p in plans if p.content.responsible_principal_id == responsible_principal_id]
+    starts = await uow.meetings.starts_of_plans([p.id for p in plans])
+    result = []
+    for plan in plans:
+        missed = overdue_follow_ups(plan, starts.get(plan.id, []), today=today)
+        if missed:
+            record(uow, actor, "search", RESOURCE, plan.id, plan.person_id)
+        result += [(plan, late) for late in missed]
+    return result

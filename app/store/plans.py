@@ -1,0 +1,554 @@
+"""Plans and meetings in the database, mapped explicitly to and from their domain objects.
+
+A plan's content, consents and withdrawals are kept as one JSON document per version; the columns
+hold what is searched on. Saving compares and sets the version, so of two concurrent writers of
+the same version exactly one succeeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.domain.errors import StaleVersion
+from app.domain.meetings import Meeting, MeetingStatus, Participant, ParticipantKind, Reply
+from app.domain.plans import (
+    Basis,
+    BasisKind,
+    Consent,
+    ConsentGiver,
+    ConsentMethod,
+    Coordinator,
+    Goal,
+    Initiator,
+    InitiatorKind,
+    Intervention,
+    OtherContribution,
+    Plan,
+    PlanContent,
+    PlanStatus,
+    Withdrawal,
+)
+from app.store import tables as t
+from app.store.repositories import Page, _page, related_persons, utcnow
+
+
+def _d(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _dt(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _pd(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _pdt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def content_document(content: PlanContent) -> dict[str, Any]:
+    """A plan's content as JSON."""
+    coordinator = content.coordinator
+    return {
+        "title": content.title,
+        "goals": [
+            {"id": g.id, "description": g.description, "target_date": _d(g.target_date)}
+            for g in content.goals
+        ],
+        "resources": list(content.resources),
+        "needs": list(content.needs),
+        "interventions": [
+            {
+                "id": i.id,
+                "description": i.description,
+                "responsible_unit_id": i.responsible_unit_id,
+                "responsible_principal_id": i.responsible_principal_id,
+                "frequency": i.frequency,
+            }
+            for i in content.interventions
+        ],
+        "others": [
+            {"who": o.who, "relation": o.relation, "contribution": o.contribution}
+            for o in content.others
+        ],
+        "responsible_principal_id": content.responsible_principal_id,
+        "coordinator": None
+        if coordinator is None
+        else {
+            "name": coordinator.name,
+            "unit_id": coordinator.unit_id,
+            "principal_id": coordinator.principal_id,
+            "title": coordinator.title,
+            "chosen_with_person": coordinator.chosen_with_person,
+        },
+        "start_date": _d(content.start_date),
+        "planned_end_date": _d(content.planned_end_date),
+        "follow_up_dates": [d.isoformat() for d in content.follow_up_dates],
+        "basis": [
+            {"kind": b.kind.value, "reference": b.reference, "description": b.description}
+            for b in content.basis
+        ],
+    }
+
+
+def content_from(doc: dict[str, Any]) -> PlanContent:
+    """A plan's content from JSON."""
+    coordinator = doc.get("coordinator")
+    return PlanContent(
+        title=doc["title"],
+        goals=tuple(
+            Goal(g["id"], g["description"], _pd(g.get("target_date"))) for g in doc["goals"]
+        ),
+        resources=tuple(doc["resources"]),
+        needs=tuple(doc["needs"]),
+        interventions=tuple(
+            Intervention(
+                i["id"],
+                i["description"],
+                i.get("responsible_unit_id"),
+                i.get("responsible_principal_id"),
+                i.get("frequency"),
+            )
+            for i in doc["interventions"]
+        ),
+        others=tuple(
+            OtherContribution(o["who"], o["relation"], o["contribution"]) for o in doc["others"]
+        ),
+        responsible_principal_id=doc.get("responsible_principal_id"),
+        coordinator=None
+        if coordinator is None
+        else Coordinator(
+            coordinator["name"],
+            coordinator["unit_id"],
+            coordinator["principal_id"],
+            coordinator.get("title"),
+            coordinator.get("chosen_with_person", True),
+        ),
+        start_date=_pd(doc.get("start_date")),
+        planned_end_date=_pd(doc.get("planned_end_date")),
+        follow_up_dates=tuple(date.fromisoformat(d) for d in doc["follow_up_dates"]),
+        basis=tuple(
+            Basis(BasisKind(b["kind"]), b["reference"], b.get("description")) for b in doc["basis"]
+        ),
+    )
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """Everything of a plan that is versioned, as JSON."""
+    return {
+        "content": content_document(plan.content),
+        "initiator": {
+            "kind": plan.initiator.kind.value,
+            "organization_id": plan.initiator.organization_id,
+            "name": plan.initiator.name,
+        },
+        "consents": [
+            {
+                "id": c.id,
+                "given_by": c.given_by.value,
+                "given_at": _dt(c.given_at),
+                "method": c.method.value,
+                "share_with": list(c.share_with),
+                "recorded_by": c.recorded_by,
+                "representative_name": c.representative_name,
+            }
+            for c in plan.consents
+        ],
+        "withdrawals": [
+            {
+                "consent_id": w.consent_id,
+                "at": _dt(w.at),
+                "principal_ids": list(w.principal_ids),
+                "recorded_by": w.recorded_by,
+            }
+            for w in plan.withdrawals
+        ],
+        "status_reason": plan.status_reason,
+    }
+
+
+def plan_from(row: Any, document: dict[str, Any], version: int, status: str) -> Plan:
+    """A plan from its row and one version's document."""
+    initiator = document["initiator"]
+    return Plan(
+        id=row.id,
+        person_id=row.person_id,
+        jurisdiction=row.jurisdiction,
+        initiator=Initiator(
+            InitiatorKind(initiator["kind"]), initiator["organization_id"], initiator.get("name")
+        ),
+        initiating_principal_id=row.initiating_principal_id,
+        content=content_from(document["content"]),
+        created_at=row.created_at,
+        status=PlanStatus(status),
+        consents=[
+            Consent(
+                c["id"],
+                ConsentGiver(c["given_by"]),
+                datetime.fromisoformat(c["given_at"]),
+                ConsentMethod(c["method"]),
+                tuple(c["share_with"]),
+                c["recorded_by"],
+                c.get("representative_name"),
+            )
+            for c in document["consents"]
+        ],
+        withdrawals=[
+            Withdrawal(
+                w["consent_id"],
+                datetime.fromisoformat(w["at"]),
+                tuple(w["principal_ids"]),
+                w["recorded_by"],
+            )
+            for w in document["withdrawals"]
+        ],
+        version=version,
+        updated_at=row.updated_at,
+        status_reason=document.get("status_reason"),
+    )
+
+
+class PlanRepository:
+    """Plans, their versions and with whom each is shared."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, plan: Plan, *, organization_id: str, client_id: str) -> None:
+        """Store a new plan as its first version."""
+        document = plan_document(plan)
+        await self._conn.execute(
+            insert(t.plans).values(
+                id=plan.id,
+                person_id=plan.person_id,
+                jurisdiction=plan.jurisdiction,
+                status=plan.status.value,
+                initiating_principal_id=plan.initiating_principal_id,
+                version=plan.version,
+                document=document,
+                created_at=plan.created_at,
+                updated_at=plan.updated_at or plan.created_at,
+            )
+        )
+        await self._record(plan, document, organization_id, client_id)
+
+    async def save(
+        self, plan: Plan, *, expected_version: int, organization_id: str, client_id: str
+    ) -> None:
+        """Store the plan's new version, if no one else saved over ``expected_version``."""
+        document = plan_document(plan)
+        result = await self._conn.execute(
+            update(t.plans)
+            .where(t.plans.c.id == plan.id, t.plans.c.version == expected_version)
+            .values(
+                status=plan.status.value,
+                version=plan.version,
+                document=document,
+                updated_at=plan.updated_at or utcnow(),
+            )
+        )
+        if result.rowcount != 1:
+            raise StaleVersion(
+                f"plan {plan.id} was changed by someone else since version {expected_version}; "
+                "read it again"
+            )
+        await self._record(plan, document, organization_id, client_id)
+
+    async def _record(
+        self, plan: Plan, document: dict[str, Any], organization_id: str, client_id: str
+    ) -> None:
+        await self._conn.execute(
+            insert(t.plan_versions).values(
+                plan_id=plan.id,
+                version=plan.version,
+                status=plan.status.value,
+                document=document,
+                recorded_at=plan.updated_at or plan.created_at,
+                organization_id=organization_id,
+                client_id=client_id,
+            )
+        )
+        await self._conn.execute(delete(t.plan_sharing).where(t.plan_sharing.c.plan_id == plan.id))
+        await self._conn.execute(
+            insert(t.plan_sharing),
+            [{"plan_id": plan.id, "principal_id": p} for p in sorted(plan.sharing_principals())],
+        )
+
+    async def get(self, plan_id: str) -> Plan | None:
+        """The plan at its current version, or None."""
+        row = (await self._conn.execute(select(t.plans).where(t.plans.c.id == plan_id))).first()
+        if row is None:
+            return None
+        return plan_from(row, row.document, row.version, row.status)
+
+    async def get_version(self, plan_id: str, version: int) -> Plan | None:
+        """The plan as it was at ``version``, or None."""
+        row = (await self._conn.execute(select(t.plans).where(t.plans.c.id == plan_id))).first()
+        old = (
+            await self._conn.execute(
+                select(t.plan_versions).where(
+                    t.plan_versions.c.plan_id == plan_id, t.plan_versions.c.version == version
+                )
+            )
+        ).first()
+        if row is None or old is None:
+            return None
+        plan = plan_from(row, old.document, old.version, old.status)
+        plan.updated_at = old.recorded_at
+        return plan
+
+    async def versions(self, plan_id: str) -> list[tuple[int, str, datetime, str]]:
+        """(version, status, recorded at, by organization) of every version, oldest first."""
+        rows = await self._conn.execute(
+            select(
+                t.plan_versions.c.version,
+                t.plan_versions.c.status,
+                t.plan_versions.c.recorded_at,
+                t.plan_versions.c.organization_id,
+            )
+            .where(t.plan_versions.c.plan_id == plan_id)
+            .order_by(t.plan_versions.c.version)
+        )
+        return [(r.version, r.status, r.recorded_at, r.organization_id) for r in rows]
+
+    async def page(
+        self,
+        *,
+        limit: int,
+        after: str | None,
+        shared_with: str,
+        person_id: str | None = None,
+        status: PlanStatus | None = None,
+    ) -> Page[Plan]:
+        """Plans shared with the principal, in id order, filtered."""
+        query = (
+            select(t.plans)
+            .where(
+                t.plans.c.id.in_(
+                    select(t.plan_sharing.c.plan_id).where(
+                        t.plan_sharing.c.principal_id == shared_with
+                    )
+                )
+            )
+            .order_by(t.plans.c.id)
+            .limit(limit + 1)
+        )
+        if after:
+            query = query.where(t.plans.c.id > after)
+        if person_id:
+            query = query.where(t.plans.c.person_id == person_id)
+        if status:
+            query = query.where(t.plans.c.status == status.value)
+        rows = (await self._conn.execute(query)).all()
+        return _page([plan_from(r, r.document, r.version, r.status) for r in rows], limit, _id)
+
+    async def of_person(self, person_id: str) -> list[Plan]:
+        """Every plan of the person."""
+        rows = await self._conn.execute(
+            select(t.plans).where(t.plans.c.person_id == person_id).order_by(t.plans.c.id)
+        )
+        return [plan_from(r, r.document, r.version, r.status) for r in rows]
+
+    async def active_shared_with(self, principal_id: str) -> list[Plan]:
+        """The active plans shared with the principal."""
+        rows = await self._conn.execute(
+            select(t.plans)
+            .where(
+                t.plans.c.status == PlanStatus.ACTIVE.value,
+                t.plans.c.id.in_(
+                    select(t.plan_sharing.c.plan_id).where(
+                        t.plan_sharing.c.principal_id == principal_id
+                    )
+                ),
+            )
+            .order_by(t.plans.c.id)
+        )
+        return [plan_from(r, r.document, r.version, r.status) for r in rows]
+
+
+def _id(item: Plan | Meeting) -> str:
+    return item.id
+
+
+def meeting_document(meeting: Meeting) -> dict[str, Any]:
+    """What of a meeting is not in columns, as JSON."""
+    return {
+        "participants": [
+            {
+                "id": p.id,
+                "kind": p.kind.value,
+                "organization_id": p.organization_id,
+                "name": p.name,
+                "reply": p.reply.value,
+                "reason": p.reason,
+                "proposed_start": _dt(p.proposed_start),
+                "replied_at": _dt(p.replied_at),
+            }
+            for p in meeting.participants
+        ],
+        "location": meeting.location,
+        "video_link": meeting.video_link,
+        "cancel_reason": meeting.cancel_reason,
+    }
+
+
+def meeting_from(row: Any) -> Meeting:
+    """A meeting from its row."""
+    doc = row.document
+    return Meeting(
+        id=row.id,
+        person_id=row.person_id,
+        plan_id=row.plan_id,
+        episode_id=row.episode_id,
+        organizer_id=row.organizer_id,
+        starts_at=row.starts_at,
+        reply_by=row.reply_by,
+        sent_at=row.sent_at,
+        participants=[
+            Participant(
+                p["id"],
+                ParticipantKind(p["kind"]),
+                p.get("organization_id"),
+                p.get("name"),
+                Reply(p["reply"]),
+                p.get("reason"),
+                _pdt(p.get("proposed_start")),
+                _pdt(p.get("replied_at")),
+            )
+            for p in doc["participants"]
+        ],
+        location=doc.get("location"),
+        video_link=doc.get("video_link"),
+        status=MeetingStatus(row.status),
+        cancel_reason=doc.get("cancel_reason"),
+        version=row.version,
+    )
+
+
+class MeetingRepository:
+    """Summoned meetings and their replies."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, meeting: Meeting) -> None:
+        """Store a new summons."""
+        await self._conn.execute(
+            insert(t.meetings).values(
+                id=meeting.id,
+                person_id=meeting.person_id,
+                plan_id=meeting.plan_id,
+                episode_id=meeting.episode_id,
+                organizer_id=meeting.organizer_id,
+                status=meeting.status.value,
+                starts_at=meeting.starts_at,
+                reply_by=meeting.reply_by,
+                sent_at=meeting.sent_at,
+                version=meeting.version,
+                document=meeting_document(meeting),
+            )
+        )
+
+    async def save(self, meeting: Meeting, *, expected_version: int) -> None:
+        """Store the meeting's new state, if no one else saved over ``expected_version``."""
+        result = await self._conn.execute(
+            update(t.meetings)
+            .where(t.meetings.c.id == meeting.id, t.meetings.c.version == expected_version)
+            .values(
+                status=meeting.status.value,
+                starts_at=meeting.starts_at,
+                reply_by=meeting.reply_by,
+                version=meeting.version,
+                document=meeting_document(meeting),
+            )
+        )
+        if result.rowcount != 1:
+            raise StaleVersion(
+                f"meeting {meeting.id} was changed by someone else since version "
+                f"{expected_version}; read it again"
+            )
+
+    async def get(self, meeting_id: str) -> Meeting | None:
+        """The meeting, or None."""
+        row = (
+            await self._conn.execute(select(t.meetings).where(t.meetings.c.id == meeting_id))
+        ).first()
+        return meeting_from(row) if row else None
+
+    async def page(
+        self,
+        *,
+        limit: int,
+        after: str | None,
+        organizations: Sequence[str],
+        principal_id: str,
+        plan_id: str | None = None,
+        episode_id: str | None = None,
+        person_id: str | None = None,
+    ) -> Page[Meeting]:
+        """Meetings the caller may see: of plans shared with its principal, or of episodes of
+        persons it takes part in the care of."""
+        shared_plans = select(t.plan_sharing.c.plan_id).where(
+            t.plan_sharing.c.principal_id == principal_id
+        )
+        query = (
+            select(t.meetings)
+            .where(
+                or_(
+                    t.meetings.c.plan_id.in_(shared_plans),
+                    and_(
+                        t.meetings.c.plan_id.is_(None),
+                        t.meetings.c.person_id.in_(related_persons(organizations, care_only=True)),
+                    ),
+                )
+            )
+            .order_by(t.meetings.c.id)
+            .limit(limit + 1)
+        )
+        if after:
+            query = query.where(t.meetings.c.id > after)
+        if plan_id:
+            query = query.where(t.meetings.c.plan_id == plan_id)
+        if episode_id:
+            query = query.where(t.meetings.c.episode_id == episode_id)
+        if person_id:
+            query = query.where(t.meetings.c.person_id == person_id)
+        rows = (await self._conn.execute(query)).all()
+        return _page([meeting_from(r) for r in rows], limit, _id)
+
+    async def starts_of_plans(self, plan_ids: Sequence[str]) -> dict[str, list[date]]:
+        """Start dates of the meetings (not cancelled) of each plan."""
+        if not plan_ids:
+            return {}
+        rows = await self._conn.execute(
+            select(t.meetings.c.plan_id, t.meetings.c.starts_at).where(
+                t.meetings.c.plan_id.in_(list(plan_ids)),
+                t.meetings.c.status != MeetingStatus.CANCELLED.value,
+            )
+        )
+        result: dict[str, list[date]] = {}
+        for row in rows:
+            result.setdefault(row.plan_id, []).append(row.starts_at.date())
+        return result
+
+    async def summonses_of_persons(self, person_ids: Sequence[str]) -> dict[str, list[datetime]]:
+        """When summonses (not cancelled) concerning each person were sent."""
+        if not person_ids:
+            return {}
+        rows = await self._conn.execute(
+            select(t.meetings.c.person_id, t.meetings.c.sent_at).where(
+                t.meetings.c.person_id.in_(list(person_ids)),
+                t.meetings.c.status != MeetingStatus.CANCELLED.value,
+            )
+        )
+        result: dict[str, list[datetime]] = {}
+        for row in rows:
+            result.setdefault(row.person_id, []).append(row.sent_at)
+        return result
