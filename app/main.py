@@ -22,6 +22,7 @@ from app.api.v1 import (
     plans,
 )
 from app.domain.liability import LiabilityConfig, parse_liability_config
+from app.fhir import routes as fhir_routes
 from app.security.rate_limit import RateLimiter
 from app.security.tokens import SigningKey
 from app.settings import Environment, Settings, get_settings
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.api)
     app.include_router(auth.api)
+    app.include_router(fhir_routes.api)
     for module in (organizations, persons, episodes, liability, plans, meetings, access_log, admin):
         app.include_router(module.api)
     return app

@@ -33,6 +33,7 @@ from app.services.demo import seed_demo
 from app.settings import Environment, Settings
 from app.store.database import create_engine, upgrade
 from app.store.unit_of_work import UnitOfWork
+from tests import fhir_schema
 
 POSTGRES_ENV = "SAMVERKAN_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -215,6 +216,9 @@ class Seen:
 
     def __init__(self) -> None:
         self.persons_by_request: dict[str, set[str]] = {}
+        self.paths: dict[str, str] = {}
+        self.fhir_problems: list[str] = []
+        self.fhir_checked = 0
 
 
 @pytest.fixture
@@ -223,6 +227,9 @@ async def seen_requests(engine: AsyncEngine) -> AsyncIterator[Seen]:
     seen = Seen()
     yield seen
     await assert_access_logged(engine, seen)
+    assert not seen.fhir_problems, "FHIR responses break the R4 JSON schema:\n" + "\n".join(
+        seen.fhir_problems[:10]
+    )
 
 
 async def assert_access_logged(engine: AsyncEngine, seen: Seen) -> None:
@@ -253,12 +260,21 @@ async def assert_access_logged(engine: AsyncEngine, seen: Seen) -> None:
             )
         }
     missing = [
-        (request_id, person_id)
+        (seen.paths.get(request_id, request_id), person_id)
         for request_id, named_here in seen.persons_by_request.items()
         for person_id in sorted(named_here & persons)
         if (request_id, person_id) not in logged
     ]
     assert not missing, f"responses named persons without an access-log entry: {missing[:5]}"
+
+
+def fhir_schema_available() -> bool:
+    """Whether the FHIR JSON schema is there (``make test`` fetches it); in CI it must be."""
+    if fhir_schema.schema_path().exists():
+        return True
+    if IN_CI:
+        pytest.fail(f"the FHIR JSON schema is missing at {fhir_schema.schema_path()}")
+    return False
 
 
 ClientFor = Callable[..., Awaitable[httpx.AsyncClient]]
@@ -274,17 +290,29 @@ async def client_for(
     """Make HTTP clients acting for an organization: ``await client_for("kommun-2580")``."""
     app, _eng = app_engine
     opened: list[httpx.AsyncClient] = []
+    fhir_check = fhir_schema_available()
 
     async def tag(request: httpx.Request) -> None:
         request.headers.setdefault("X-Request-ID", uuid.uuid4().hex)
 
     async def note(response: httpx.Response) -> None:
+        if response.headers.get("content-type", "").startswith("application/fhir+json"):
+            await response.aread()
+            if fhir_check:
+                where = f"{response.request.method} {response.request.url.path}"
+                seen_requests.fhir_checked += 1
+                seen_requests.fhir_problems += [
+                    f"{where}: {p}" for p in fhir_schema.problems(response.json())
+                ]
         if response.status_code < 300:
             await response.aread()
             found = set(UUID_TEXT.findall(response.text))
             if found:
                 request_id = response.request.headers["X-Request-ID"]
                 seen_requests.persons_by_request.setdefault(request_id, set()).update(found)
+                seen_requests.paths[request_id] = (
+                    f"{response.request.method} {response.request.url.path}"
+                )
 
     async def make(
         organization_id: str | None = DEFAULT_ORG, scopes: str = ALL_SCOPES

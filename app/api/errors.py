@@ -28,6 +28,7 @@ from app.domain.errors import (
     UnknownReference,
     VersionRequired,
 )
+from app.fhir.outcome import outcome
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://samverkan.dev/problems/"
@@ -138,29 +139,53 @@ def validation_error_response(exc: RequestValidationError) -> Response:
     return problem(422, f"the request is invalid: {summary}", kind="invalid-input", errors=errors)
 
 
+def _is_fhir(request: Request) -> bool:
+    return request.url.path == "/fhir" or request.url.path.startswith("/fhir/")
+
+
+def _as_outcome(response: Response) -> Response:
+    """The same problem, as a FHIR OperationOutcome."""
+    body = orjson.loads(response.body)
+    errors = body.get("errors") or []
+    expressions = [(e["field"], e["message"]) for e in errors] or None
+    headers = {
+        k: v
+        for k, v in response.headers.items()
+        if k.lower() in ("www-authenticate", "retry-after")
+    }
+    return outcome(response.status_code, body["detail"], expressions=expressions, headers=headers)
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers that turn errors into problem+json."""
+    """Register the handlers that turn errors into problem+json (OperationOutcome under /fhir)."""
 
-    async def on_domain(_request: Request, exc: Exception) -> Response:
+    def shaped(request: Request, response: Response) -> Response:
+        return _as_outcome(response) if _is_fhir(request) else response
+
+    async def on_domain(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
-        return domain_error_response(exc)
+        return shaped(request, domain_error_response(exc))
 
-    async def on_validation(_request: Request, exc: Exception) -> Response:
+    async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return validation_error_response(exc)
+        return shaped(request, validation_error_response(exc))
 
-    async def on_http(_request: Request, exc: Exception) -> Response:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+        response = problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+        return shaped(request, response)
 
-    async def on_integrity(_request: Request, _exc: Exception) -> Response:
+    async def on_integrity(request: Request, _exc: Exception) -> Response:
         # Checks run before writes, so a constraint only fires when a concurrent request
         # wrote the same thing first; nothing of this request was stored.
-        return problem(
-            409,
-            "the request collided with a concurrent change to the same data; "
-            "read the current state and retry",
-            kind="concurrent-change",
+        return shaped(
+            request,
+            problem(
+                409,
+                "the request collided with a concurrent change to the same data; "
+                "read the current state and retry",
+                kind="concurrent-change",
+            ),
         )
 
     app.add_exception_handler(DomainError, on_domain)

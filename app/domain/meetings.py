@@ -80,6 +80,12 @@ class Meeting:
     status: MeetingStatus = MeetingStatus.SCHEDULED
     cancel_reason: str | None = None
     version: int = 1
+    duration_minutes: int = 60
+
+    @property
+    def ends_at(self) -> datetime:
+        """When the meeting is planned to end."""
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
 
     def participant(self, participant_id: str) -> Participant:
         """The participant with this id."""

@@ -45,6 +45,7 @@ class Summons:
     episode_id: str | None = None
     location: str | None = None
     video_link: str | None = None
+    duration_minutes: int = 60
 
 
 async def summon(uow: UnitOfWork, actor: Actor, cmd: Summons, *, now: datetime) -> Meeting:
@@ -117,6 +118,7 @@ async def summon(uow: UnitOfWork, actor: Actor, cmd: Summons, *, now: datetime) 
         participants=participants,
         location=cmd.location,
         video_link=cmd.video_link,
+        duration_minutes=cmd.duration_minutes,
     )
     await uow.meetings.add(meeting)
     record(uow, actor, "create", RESOURCE, meeting.id, person_id)

@@ -396,6 +396,7 @@ def meeting_document(meeting: Meeting) -> dict[str, Any]:
         "location": meeting.location,
         "video_link": meeting.video_link,
         "cancel_reason": meeting.cancel_reason,
+        "duration_minutes": meeting.duration_minutes,
     }
 
 
@@ -429,6 +430,7 @@ def meeting_from(row: Any) -> Meeting:
         status=MeetingStatus(row.status),
         cancel_reason=doc.get("cancel_reason"),
         version=row.version,
+        duration_minutes=doc.get("duration_minutes", 60),
     )
 
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from app.domain.identifiers import PERSONNUMMER
+from app.fhir.routes import RESOURCES as FHIR_RESOURCES
 from tests.conftest import ClientFor
 from tests.factories import admit, notice, personnummer
 
@@ -80,6 +81,18 @@ RULES: dict[str, str] = {
     "set_api_client_active": ADMIN,
 }
 
+FHIR = "fhir"  # the generic FHIR interactions: the rule is per resource type, below
+RULES.update({"capability_statement": PUBLIC, "read": FHIR, "vread": FHIR, "search": FHIR})
+# Per FHIR resource type: its rule, and which of the scene's ids names one of it.
+FHIR_TYPES: dict[str, tuple[str, str | None]] = {
+    "Patient": (PERSONAL, "person_id"),
+    "Organization": (REFERENCE, None),
+    "Encounter": (PERSONAL, "episode_id"),
+    "CarePlan": (PERSONAL, "plan_id"),
+    "Consent": (PERSONAL, "plan_id"),
+    "Appointment": (PERSONAL, "meeting_id"),
+}
+
 SECRET_ADDRESS = "Hemlig gränd 7"
 SECRET_NAME = "Sekretessa"
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=5)
@@ -95,6 +108,7 @@ class Scene:
     meeting_id: str
     identifier: str
     person_body: dict[str, Any]
+    versions: dict[str, str]
 
     def ids(self) -> dict[str, str]:
         return {
@@ -119,17 +133,35 @@ class Call:
 
 
 def operations(document: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(operation id, method, path) of every operation the application serves."""
-    return [
-        (operation["operationId"], method.upper(), path)
-        for path, methods in document["paths"].items()
-        for method, operation in methods.items()
-    ]
+    """(operation id, method, path) of every operation the application serves.
+
+    The generic FHIR interactions are expanded to every resource type the FHIR router serves,
+    as ``read:Patient`` and so on.
+    """
+    found = []
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            op = operation["operationId"]
+            if "{resource_type}" in path:
+                found += [
+                    (f"{op}:{kind}", method.upper(), path.replace("{resource_type}", kind))
+                    for kind in FHIR_RESOURCES
+                ]
+            else:
+                found.append((op, method.upper(), path))
+    return found
+
+
+def rule_of(op: str) -> str:
+    """The rule of an operation (of a FHIR interaction: of its resource type)."""
+    name, _sep, kind = op.partition(":")
+    return FHIR_TYPES[kind][0] if kind else RULES[name]
 
 
 def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) -> Call:
     """A valid request for the operation, about the person, episode, plan and meeting ``ids``."""
     person = ids["person_id"]
+    params: dict[str, str] = {}
     soon = datetime.now(UTC) + timedelta(days=7)
     values = {
         **ids,
@@ -141,10 +173,18 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
         "municipality_id": "kommun-2580",
         "month": T0.strftime("%Y-%m"),
     }
+    if path.startswith("/fhir/") and path != "/fhir/metadata":
+        kind = path.split("/")[2]
+        key = FHIR_TYPES[kind][1]
+        resource_id = ids[key] if key else "region-norrbotten"
+        values["resource_id"] = f"{resource_id}.0" if kind == "Consent" else resource_id
+        values["version_id"] = scene.versions[kind]
+        searchable = {p.name for p in FHIR_RESOURCES[kind].params}
+        if op.startswith("search:") and "patient" in searchable:
+            params["patient"] = f"Patient/{person}"
     filled = path
     for name, value in values.items():
         filled = filled.replace("{" + name + "}", value)
-    params: dict[str, str] = {}
     unique = uuid.uuid4().hex[:8]
     bodies: dict[str, dict[str, Any]] = {
         "register_person": scene.person_body,
@@ -239,6 +279,17 @@ async def scene(client: httpx.AsyncClient) -> Scene:
         assert sent.status_code == 200, sent.text
     plan = await client.post("/api/v1/plans", json={"person_id": person_id, "title": SECRET_NAME})
     assert plan.status_code == 201, plan.text
+    consented = await client.post(
+        f"/api/v1/plans/{plan.json()['id']}/consents",
+        json={
+            "given_by": "person",
+            "given_at": T0.isoformat(),
+            "method": "oral",
+            "share_with": ["region-norrbotten", "kommun-2580"],
+        },
+    )
+    assert consented.status_code == 201, consented.text
+    current = (await client.get(f"/api/v1/episodes/{episode['id']}")).json()["version"]
     soon = datetime.now(UTC) + timedelta(days=3)
     meeting = await client.post(
         "/api/v1/meetings",
@@ -251,8 +302,22 @@ async def scene(client: httpx.AsyncClient) -> Scene:
         },
     )
     assert meeting.status_code == 201, meeting.text
+    versions = {
+        "Patient": "1",
+        "Organization": "1",
+        "Encounter": str(current),
+        "CarePlan": "1",
+        "Consent": str(consented.json()["version"]),
+        "Appointment": "1",
+    }
     return Scene(
-        person_id, episode["id"], plan.json()["id"], meeting.json()["id"], identifier, body
+        person_id,
+        episode["id"],
+        plan.json()["id"],
+        meeting.json()["id"],
+        identifier,
+        body,
+        versions,
     )
 
 
@@ -270,9 +335,10 @@ def assert_no_trace(response: httpx.Response, scene: Scene, where: str) -> None:
 
 async def test_every_route_has_a_rule(anonymous: httpx.AsyncClient) -> None:
     document = (await anonymous.get("/openapi.json")).json()
-    served = {op for op, _method, _path in operations(document)}
+    served = {op.partition(":")[0] for op, _method, _path in operations(document)}
     assert served - RULES.keys() == set(), "routes without a rule in the leak table"
     assert RULES.keys() - served == set(), "rules for routes that no longer exist"
+    assert set(FHIR_RESOURCES) == set(FHIR_TYPES), "FHIR resource types without a rule"
 
 
 async def test_anonymous_and_unscoped_callers_get_401_and_403(
@@ -284,19 +350,22 @@ async def test_anonymous_and_unscoped_callers_get_401_and_403(
         call = build(op, method, path, scene, scene.ids())
         where = f"{method} {path}"
         answer = await send(anonymous, call)
-        if RULES[op] == PUBLIC:
+        if rule_of(op) == PUBLIC:
             assert answer.status_code != 401, where
             continue
         assert answer.status_code == 401, (where, answer.text)
         assert answer.headers["www-authenticate"].startswith("Bearer"), where
         assert_no_trace(answer, scene, where)
-        if RULES[op] == AUTHENTICATED:
+        if rule_of(op) == AUTHENTICATED:
             assert (await send(unscoped, call)).status_code == 200, where
             continue
         refused = await send(unscoped, call)
         assert refused.status_code == 403, (where, refused.text)
         assert "insufficient_scope" in refused.headers["www-authenticate"], where
-        assert refused.headers["content-type"].startswith("application/problem+json")
+        expected = (
+            "application/fhir+json" if path.startswith("/fhir") else "application/problem+json"
+        )
+        assert refused.headers["content-type"].startswith(expected), where
 
 
 async def test_an_unrelated_organization_learns_nothing(
@@ -308,7 +377,7 @@ async def test_an_unrelated_organization_learns_nothing(
     stranger = await client_for("kommun-0880")  # Kalmar: no part in this person's care
     document = (await anonymous.get("/openapi.json")).json()
     missing = missing_ids()
-    walked = [op for op in operations(document) if RULES[op[0]] not in (PUBLIC,)]
+    walked = [op for op in operations(document) if rule_of(op[0]) != PUBLIC]
     # The lookup by national identifier gives a relation to the person's record; walk it last.
     walked.sort(key=lambda item: item[0] == "register_person")
     checked = 0
@@ -317,7 +386,7 @@ async def test_an_unrelated_organization_learns_nothing(
         real = build(op, method, path, scene, scene.ids())
         answer = await send(stranger, real)
         assert answer.status_code < 500, (where, answer.text)
-        if RULES[op] == ADMIN:
+        if rule_of(op) == ADMIN:
             assert answer.status_code == 403, where
         if op == "register_person":
             # Presenting the full identifier finds the person, but never the protected details.
@@ -339,7 +408,7 @@ async def test_an_unrelated_organization_learns_nothing(
             checked += 1
         else:
             assert_no_trace(answer, scene, where)
-        if RULES[op] == PERSONAL and method == "GET":
+        if rule_of(op) == PERSONAL and method == "GET":
             # The same request by the hospital does see the person: the walk is not vacuous.
             seen = await send(client, real)
             assert seen.status_code == 200, (where, seen.text)

@@ -75,6 +75,7 @@ class MeetingCreate(BaseModel):
     plan_id: str | None = Field(default=None, max_length=36)
     episode_id: str | None = Field(default=None, max_length=36)
     starts_at: datetime
+    duration_minutes: int = Field(default=60, ge=15, le=480, description="planned length")
     reply_by: date
     location: str | None = Field(default=None, max_length=500)
     video_link: str | None = Field(default=None, max_length=500, pattern=r"^https://")
@@ -145,6 +146,7 @@ class MeetingRead(BaseModel):
     organizer_id: str
     status: MeetingStatus
     starts_at: datetime
+    duration_minutes: int
     reply_by: date
     sent_at: datetime
     location: str | None
@@ -164,6 +166,7 @@ def meeting_read(meeting: Meeting) -> MeetingRead:
         organizer_id=meeting.organizer_id,
         status=meeting.status,
         starts_at=meeting.starts_at,
+        duration_minutes=meeting.duration_minutes,
         reply_by=meeting.reply_by,
         sent_at=meeting.sent_at,
         location=meeting.location,
@@ -217,6 +220,7 @@ async def summon_meeting(
             episode_id=body.episode_id,
             location=body.location,
             video_link=body.video_link,
+            duration_minutes=body.duration_minutes,
         ),
         now=now,
     )

@@ -1,0 +1,63 @@
+"""What every FHIR mapping shares: the service's canonical base, references, instants, meta.
+
+Mappings build plain dicts (DESIGN §9): the read path never passes through ``fhir.resources``
+models, whose serializer costs more than the rest of a read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+BASE = "https://samverkan.dev/fhir"
+FHIR_VERSION = "4.0.1"
+FHIR_JSON = "application/fhir+json"
+
+
+def canonical(kind: str, name: str) -> str:
+    """The canonical URL of one of the service's own artifacts (CodeSystem, extension, …)."""
+    return f"{BASE}/{kind}/{name}"
+
+
+def extension_url(name: str) -> str:
+    """The URL of one of the service's extensions."""
+    return canonical("StructureDefinition", name)
+
+
+def instant(value: datetime) -> str:
+    """A FHIR instant / dateTime in UTC with a Z."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def day(value: date) -> str:
+    """A FHIR date."""
+    return value.isoformat()
+
+
+def ref(resource_type: str, resource_id: str, display: str | None = None) -> dict[str, Any]:
+    """A literal reference."""
+    result: dict[str, Any] = {"reference": f"{resource_type}/{resource_id}"}
+    if display:
+        result["display"] = display
+    return result
+
+
+def meta(version: int, last_updated: datetime | None = None) -> dict[str, Any]:
+    """``meta`` with the version id (and when it was last changed, when known)."""
+    result: dict[str, Any] = {"versionId": str(version)}
+    if last_updated is not None:
+        result["lastUpdated"] = instant(last_updated)
+    return result
+
+
+def coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:
+    """One coding."""
+    result = {"system": system, "code": code}
+    if display:
+        result["display"] = display
+    return result
+
+
+def concept(system: str, code: str, display: str | None = None) -> dict[str, Any]:
+    """A CodeableConcept with one coding."""
+    return {"coding": [coding(system, code, display)]}

@@ -1,0 +1,38 @@
+"""Organization → Organization (R4 organization.html); a unit points to its principal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.domain.organizations import Organization, OrgKind
+from app.fhir.common import canonical, concept, meta, ref
+
+ORGANIZATION_TYPE = "http://terminology.hl7.org/CodeSystem/organization-type"
+UNIT_FUNCTION = canonical("CodeSystem", "unit-function")
+_TYPES = {
+    OrgKind.REGION: ("govt", "Government"),
+    OrgKind.MUNICIPALITY: ("govt", "Government"),
+    OrgKind.PRIVATE_PROVIDER: ("prov", "Healthcare Provider"),
+    OrgKind.UNIT: ("dept", "Hospital Department"),
+}
+
+
+def to_fhir(org: Organization) -> dict[str, Any]:
+    """The Organization resource of a principal or unit."""
+    code, display = _TYPES[org.kind]
+    types = [concept(ORGANIZATION_TYPE, code, display)]
+    if org.function is not None:
+        types.append(concept(UNIT_FUNCTION, org.function.value))
+    resource: dict[str, Any] = {
+        "resourceType": "Organization",
+        "id": org.id,
+        "meta": meta(org.version),
+        "active": True,
+        "type": types,
+        "name": org.name,
+    }
+    if org.identifiers:
+        resource["identifier"] = [{"system": i.system, "value": i.value} for i in org.identifiers]
+    if org.parent_id:
+        resource["partOf"] = ref("Organization", org.parent_id)
+    return resource

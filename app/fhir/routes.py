@@ -1,0 +1,589 @@
+"""The FHIR R4 interactions, as a table over the services and the pure mappers.
+
+``RESOURCES`` names, per resource type, how it is read, read at a version and searched, and
+with which parameters. The routes dispatch through it and the CapabilityStatement at
+``/fhir/metadata`` is generated from it, so what is declared is what is served
+(https://hl7.org/fhir/R4/http.html, https://hl7.org/fhir/R4/capabilitystatement.html).
+
+Access is the REST API's: the same services check the care relation and write the access log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Request
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from app.api.deps import Caller, UowDep, get_settings
+from app.api.routing import UnitOfWorkRoute
+from app.domain.episodes import EpisodeState
+from app.domain.errors import InvalidInput, NotFound
+from app.domain.plans import PlanStatus
+from app.fhir.common import FHIR_JSON, FHIR_VERSION, instant
+from app.fhir.mappers import appointment, careplan, consent, encounter, organization, patient
+from app.security.access import Actor, record
+from app.security.tokens import scope_allows
+from app.services import episodes as episode_service
+from app.services import meetings as meeting_service
+from app.services import organizations as organization_service
+from app.services import persons as person_service
+from app.services import plans as plan_service
+from app.settings import Settings
+from app.store.unit_of_work import UnitOfWork
+
+api = APIRouter(prefix="/fhir", tags=["FHIR"], route_class=UnitOfWorkRoute)
+
+Resource = dict[str, Any]
+Found = tuple[list[Resource], str | None]
+Reader = Callable[[UnitOfWork, Actor, str], Awaitable[Resource]]
+VersionReader = Callable[[UnitOfWork, Actor, str, int], Awaitable[Resource]]
+Searcher = Callable[
+    [UnitOfWork, Actor, dict[str, str], int, str | None, Settings], Awaitable[Found]
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParam:
+    """A search parameter a resource type supports."""
+
+    name: str
+    type: str
+    documentation: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceSpec:
+    """How one resource type is served."""
+
+    read: Reader
+    search: Searcher
+    params: tuple[SearchParam, ...]
+    vread: VersionReader | None = None
+    documentation: str = ""
+
+
+def _reference_id(value: str, resource_type: str, name: str) -> str:
+    """The id in ``Patient/123`` or ``123``; another type's reference is refused."""
+    kind, sep, ident = value.rpartition("/")
+    if sep and kind.rsplit("/", 1)[-1] != resource_type:
+        raise InvalidInput(f"{name} must reference a {resource_type}", field=name)
+    return ident if sep else value
+
+
+def _token(value: str, name: str) -> tuple[str, str]:
+    system, sep, code = value.partition("|")
+    if not sep or not system or not code:
+        raise InvalidInput(f"{name} is searched as system|value", field=name)
+    return system, code
+
+
+async def _by_id(reader: Reader, uow: UnitOfWork, actor: Actor, ident: str) -> Found:
+    try:
+        return [await reader(uow, actor, ident)], None
+    except NotFound:
+        return [], None
+
+
+# --- Patient ----------------------------------------------------------------------------------
+
+
+async def read_patient(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    return patient.to_fhir(await person_service.get_person(uow, actor, ident))
+
+
+async def search_patient(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await _by_id(read_patient, uow, actor, params["_id"])
+    identifier = None
+    if "identifier" in params:
+        system, value = _token(params["identifier"], "identifier")
+        identifier = person_service.parse_identifier(
+            system,
+            value,
+            today=datetime.now(UTC).date(),
+            reserve_systems=settings.reserve_number_systems,
+            field="identifier",
+        )
+    page = await person_service.list_persons(
+        uow,
+        actor,
+        limit=count,
+        after=cursor,
+        municipality_id=params.get("organization"),
+        identifier=identifier,
+    )
+    return [patient.to_fhir(p) for p in page.items], page.next_cursor
+
+
+# --- Organization -----------------------------------------------------------------------------
+
+
+async def read_organization(uow: UnitOfWork, _actor: Actor, ident: str) -> Resource:
+    return organization.to_fhir(await organization_service.get_organization(uow, ident))
+
+
+async def search_organization(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await _by_id(read_organization, uow, actor, params["_id"])
+    identifier = _token(params["identifier"], "identifier") if "identifier" in params else None
+    parent = (
+        _reference_id(params["partof"], "Organization", "partof") if "partof" in params else None
+    )
+    page = await organization_service.list_organizations(
+        uow,
+        limit=count,
+        after=cursor,
+        kind=None,
+        jurisdiction=None,
+        parent_id=parent,
+        function=None,
+        identifier=identifier,
+    )
+    return [organization.to_fhir(o) for o in page.items], page.next_cursor
+
+
+# --- Encounter --------------------------------------------------------------------------------
+
+_ENCOUNTER_STATES = {
+    "in-progress": (EpisodeState.ADMITTED, EpisodeState.PLANNING, EpisodeState.DISCHARGE_READY),
+    "finished": (EpisodeState.DISCHARGED,),
+}
+
+
+async def read_encounter(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    return encounter.to_fhir(await episode_service.get_episode(uow, actor, ident))
+
+
+def _subject(params: dict[str, str]) -> str | None:
+    for name in ("patient", "subject"):
+        if name in params:
+            return _reference_id(params[name], "Patient", name)
+    return None
+
+
+def _choice(params: dict[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = params.get(name)
+    if value is not None and value not in allowed:
+        raise InvalidInput(f"{name} is one of {', '.join(allowed)}", field=name)
+    return value
+
+
+async def search_encounter(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await _by_id(read_encounter, uow, actor, params["_id"])
+    status = _choice(params, "status", tuple(_ENCOUNTER_STATES))
+    states = _ENCOUNTER_STATES[status] if status else None
+    page = await episode_service.list_episodes(
+        uow,
+        actor,
+        limit=count,
+        after=cursor,
+        person_id=_subject(params),
+        municipality_id=None,
+        hospital_unit_id=None,
+        state=states[0] if states and len(states) == 1 else None,
+    )
+    items = [e for e in page.items if states is None or e.state in states]
+    return [encounter.to_fhir(e) for e in items], page.next_cursor
+
+
+# --- CarePlan ---------------------------------------------------------------------------------
+
+_PLAN_STATUS = {
+    "draft": PlanStatus.DRAFT,
+    "active": PlanStatus.ACTIVE,
+    "completed": PlanStatus.COMPLETED,
+    "revoked": PlanStatus.CANCELLED,
+}
+
+
+async def read_careplan(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    return careplan.to_fhir(await plan_service.get_plan(uow, actor, ident))
+
+
+async def vread_careplan(uow: UnitOfWork, actor: Actor, ident: str, version: int) -> Resource:
+    return careplan.to_fhir(await plan_service.plan_version(uow, actor, ident, version))
+
+
+async def search_careplan(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await _by_id(read_careplan, uow, actor, params["_id"])
+    status = _choice(params, "status", tuple(_PLAN_STATUS))
+    category = _choice(params, "category", ("SIP", "IP"))
+    page = await plan_service.list_plans(
+        uow,
+        actor,
+        limit=count,
+        after=cursor,
+        person_id=_subject(params),
+        status=_PLAN_STATUS[status] if status else None,
+    )
+    items = [p for p in page.items if category is None or p.category == category]
+    return [careplan.to_fhir(p) for p in items], page.next_cursor
+
+
+# --- Consent ----------------------------------------------------------------------------------
+
+
+async def read_consent(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    plan_id, _sep, index = ident.rpartition(".")
+    plan = await plan_service.get_plan(uow, actor, plan_id or ident)
+    if not index.isdigit() or int(index) >= len(plan.consents):
+        raise NotFound(f"no consent with id {ident}")
+    return consent.to_fhir(plan, int(index))
+
+
+async def search_consent(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await _by_id(read_consent, uow, actor, params["_id"])
+    page = await plan_service.list_plans(
+        uow, actor, limit=count, after=cursor, person_id=_subject(params), status=None
+    )
+    found = [consent.to_fhir(p, i) for p in page.items for i in range(len(p.consents))]
+    return found, page.next_cursor
+
+
+# --- Appointment ------------------------------------------------------------------------------
+
+
+async def read_appointment(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    return appointment.to_fhir(await meeting_service.get_meeting(uow, actor, ident))
+
+
+async def search_appointment(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await _by_id(read_appointment, uow, actor, params["_id"])
+    status = _choice(params, "status", ("booked", "cancelled"))
+    plan_id = None
+    if "supporting-info" in params:
+        plan_id = _reference_id(params["supporting-info"], "CarePlan", "supporting-info")
+    page = await meeting_service.list_meetings(
+        uow,
+        actor,
+        limit=count,
+        after=cursor,
+        plan_id=plan_id,
+        episode_id=None,
+        person_id=_subject(params),
+    )
+    found = [appointment.to_fhir(m) for m in page.items]
+    return [r for r in found if status is None or r["status"] == status], page.next_cursor
+
+
+_ID = SearchParam("_id", "token", "the logical id")
+_PATIENT = SearchParam("patient", "reference", "the person (Patient/id or id)")
+_SUBJECT = SearchParam("subject", "reference", "the same as patient")
+
+RESOURCES: dict[str, ResourceSpec] = {
+    "Patient": ResourceSpec(
+        read_patient,
+        search_patient,
+        (
+            _ID,
+            SearchParam("identifier", "token", "personnummer, fødselsnummer, … as system|value"),
+            SearchParam("organization", "reference", "the residence or stay municipality"),
+        ),
+        documentation="Persons the caller takes part in the care of; protected identities "
+        "are labelled meta.security R and masked for organizations that need not act.",
+    ),
+    "Organization": ResourceSpec(
+        read_organization,
+        search_organization,
+        (
+            _ID,
+            SearchParam(
+                "identifier",
+                "token",
+                "HSA-id, HER-id, organisation or municipality number as system|value",
+            ),
+            SearchParam("partof", "reference", "the principal a unit belongs to"),
+        ),
+        documentation="Regions, municipalities, providers and their units.",
+    ),
+    "Encounter": ResourceSpec(
+        read_encounter,
+        search_encounter,
+        (_ID, _PATIENT, _SUBJECT, SearchParam("status", "token", "in-progress or finished")),
+        documentation="Inpatient episodes; discharge-ready time and expected discharge date are "
+        "extensions.",
+    ),
+    "CarePlan": ResourceSpec(
+        read_careplan,
+        search_careplan,
+        (
+            _ID,
+            _PATIENT,
+            _SUBJECT,
+            SearchParam("status", "token", "draft, active, completed or revoked"),
+            SearchParam("category", "token", "SIP or IP"),
+        ),
+        vread=vread_careplan,
+        documentation="Coordinated individual plans (SIP / IP) with contained Goal, "
+        "Practitioner (coordinator) and CareTeam; every version is readable.",
+    ),
+    "Consent": ResourceSpec(
+        read_consent,
+        search_consent,
+        (_ID, _PATIENT),
+        documentation="Consents to plans, with withdrawals as deny provisions.",
+    ),
+    "Appointment": ResourceSpec(
+        read_appointment,
+        search_appointment,
+        (
+            _ID,
+            _PATIENT,
+            SearchParam("status", "token", "booked or cancelled"),
+            SearchParam("supporting-info", "reference", "the plan (CarePlan/id)"),
+        ),
+        documentation="Planning meetings; participants' replies are their status.",
+    ),
+}
+COMMON_PARAMS = ("_count", "_cursor", "_format")
+
+
+def fhir_response(
+    body: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A FHIR JSON response."""
+    return Response(orjson.dumps(body), status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+def _spec(resource_type: str) -> ResourceSpec:
+    spec = RESOURCES.get(resource_type)
+    if spec is None:
+        raise HTTPException(
+            404,
+            f"resource type {resource_type} is not served here; supported: {', '.join(RESOURCES)}",
+        )
+    return spec
+
+
+def _allowed(actor: Actor, resource_type: str, permission: str) -> None:
+    if not scope_allows(actor.scopes, resource_type, permission):
+        needed = f"system/{resource_type}.{permission}"
+        raise HTTPException(
+            403,
+            f"the access token lacks the scope {needed}",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{needed}"'},
+        )
+
+
+def _resource_headers(resource: Resource) -> dict[str, str]:
+    headers = {"ETag": f'W/"{resource["meta"]["versionId"]}"'}
+    updated = resource["meta"].get("lastUpdated")
+    if updated:
+        stamp = datetime.fromisoformat(updated.replace("Z", "+00:00"))
+        headers["Last-Modified"] = stamp.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return headers
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+@api.get("/metadata", summary="The CapabilityStatement: what this server serves")
+async def capability_statement(settings: SettingsDep) -> Response:
+    """The CapabilityStatement, generated from the table that routes the requests."""
+    base = f"{settings.issuer}/fhir"
+    resources = []
+    for name, spec in RESOURCES.items():
+        interactions = [{"code": "read"}, {"code": "search-type"}]
+        if spec.vread is not None:
+            interactions.insert(1, {"code": "vread"})
+        resources.append(
+            {
+                "type": name,
+                "documentation": spec.documentation,
+                "interaction": interactions,
+                "versioning": "versioned" if spec.vread else "versioned-update",
+                "readHistory": spec.vread is not None,
+                "searchParam": [
+                    {"name": p.name, "type": p.type, "documentation": p.documentation}
+                    for p in spec.params
+                ],
+            }
+        )
+    statement = {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": instant(datetime.now(UTC)),
+        "publisher": "Samverkan",
+        "kind": "instance",
+        "software": {"name": "Samverkan", "version": "0.1.0"},
+        "implementation": {"description": "Samverkan FHIR R4 interface", "url": base},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["json"],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "extension": [
+                        {
+                            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/"
+                            "oauth-uris",
+                            "extension": [{"url": "token", "valueUri": settings.token_endpoint}],
+                        }
+                    ],
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/"
+                                    "restful-security-service",
+                                    "code": "SMART-on-FHIR",
+                                }
+                            ]
+                        }
+                    ],
+                    "description": "OAuth 2.0 client credentials (SMART Backend Services); see "
+                    f"{settings.issuer}/.well-known/smart-configuration",
+                },
+                "resource": resources,
+            }
+        ],
+    }
+    return fhir_response(statement)
+
+
+@api.get("/{resource_type}", summary="Search a resource type")
+async def search(resource_type: str, actor: Caller, uow: UowDep, request: Request) -> Response:
+    """Search; the result is a searchset Bundle whose `next` link never repeats or skips."""
+    spec = _spec(resource_type)
+    _allowed(actor, resource_type, "s")
+    settings: Settings = request.app.state.settings
+    params: dict[str, str] = {}
+    known = {p.name for p in spec.params} | set(COMMON_PARAMS)
+    for name, value in request.query_params.multi_items():
+        if name not in known:
+            raise InvalidInput(
+                f"{resource_type} is not searched by {name}; supported: {', '.join(sorted(known))}",
+                field=name,
+            )
+        if name in params:
+            raise InvalidInput(f"{name} is given more than once", field=name)
+        params[name] = value
+    if params.get("_format", "json") not in ("json", FHIR_JSON, "application/json"):
+        raise InvalidInput("only JSON is served", field="_format")
+    count_text = params.get("_count", str(settings.default_page_size))
+    if not count_text.isdigit() or int(count_text) < 1:
+        raise InvalidInput("_count is a positive number", field="_count")
+    count = min(int(count_text), settings.max_page_size)
+    resources, next_cursor = await spec.search(
+        uow, actor, params, count, params.get("_cursor"), settings
+    )
+    subject = _subject(params)
+    if subject is not None:
+        # A search by person is an access to that person's data even when nothing matches (the
+        # answer echoes the id); refused when the caller has no part in the person's care.
+        related = await uow.relations.exists(subject, actor.organizations, care_only=True)
+        outcome = "success" if related else "denied"
+        record(uow, actor, "search", resource_type, None, subject, outcome=outcome)
+    base = f"{settings.issuer}/fhir"
+    links = [{"relation": "self", "url": str(request.url)}]
+    if next_cursor is not None:
+        links.append(
+            {"relation": "next", "url": str(request.url.include_query_params(_cursor=next_cursor))}
+        )
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "link": links,
+        "entry": [
+            {
+                "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in resources
+        ],
+    }
+    if next_cursor is None and "_cursor" not in params:
+        bundle["total"] = len(resources)
+    return fhir_response(bundle)
+
+
+@api.get("/{resource_type}/{resource_id}", summary="Read a resource")
+async def read(
+    resource_type: str,
+    resource_id: Annotated[str, Path(max_length=64)],
+    actor: Caller,
+    uow: UowDep,
+) -> Response:
+    """Read the current version of a resource."""
+    spec = _spec(resource_type)
+    _allowed(actor, resource_type, "r")
+    resource = await spec.read(uow, actor, resource_id)
+    return fhir_response(resource, headers=_resource_headers(resource))
+
+
+@api.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="Read a version")
+async def vread(
+    resource_type: str,
+    resource_id: Annotated[str, Path(max_length=64)],
+    version_id: Annotated[str, Path(max_length=12)],
+    actor: Caller,
+    uow: UowDep,
+) -> Response:
+    """Read one version of a resource (every version of a CarePlan; the current of others)."""
+    spec = _spec(resource_type)
+    _allowed(actor, resource_type, "r")
+    if not version_id.isdigit():
+        raise NotFound(f"{resource_type}/{resource_id} has no version {version_id}")
+    if spec.vread is not None:
+        resource = await spec.vread(uow, actor, resource_id, int(version_id))
+    else:
+        resource = await spec.read(uow, actor, resource_id)
+        if resource["meta"]["versionId"] != version_id:
+            raise NotFound(
+                f"{resource_type}/{resource_id} keeps only its current version "
+                f"({resource['meta']['versionId']})"
+            )
+    return fhir_response(resource, headers=_resource_headers(resource))

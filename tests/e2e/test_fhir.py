@@ -1,0 +1,282 @@
+"""The FHIR R4 interface: CapabilityStatement, read, vread, search, and OperationOutcome errors.
+
+Every FHIR response in these tests (and in the whole suite) is also checked against the official
+R4 JSON schema by the ``client_for`` fixture (see ``tests/fhir_schema.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from app.domain.identifiers import PERSONNUMMER
+from app.fhir.routes import RESOURCES
+from tests import fhir_schema
+from tests.conftest import ClientFor
+from tests.e2e.test_plan_scenarios import ok
+from tests.factories import admit, notice, personnummer
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+FHIR = "application/fhir+json"
+
+
+def fhir(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(FHIR)
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def story(client_for: ClientFor) -> dict[str, Any]:
+    """A protected person in hospital, a plan with consent (partly withdrawn) and a meeting."""
+    hospital = await client_for("region-kalmar")
+    person = ok(
+        await hospital.post(
+            "/api/v1/persons",
+            json={
+                "identifier": {"system": PERSONNUMMER, "value": personnummer(date(1944, 8, 1))},
+                "given_name": "Greta",
+                "family_name": "Fhirsson",
+                "residence_municipality_id": "kommun-0880",
+                "protected_identity": True,
+                "address": "Storgatan 1",
+            },
+        ),
+        201,
+    )
+    episode = await admit(
+        hospital, person["id"], NOW - timedelta(days=4), unit="region-kalmar-lanssjukhuset-med"
+    )
+    assert (await notice(hospital, episode["id"], "admission-notice")).status_code == 200
+    assert (await notice(hospital, episode["id"], "discharge-ready")).status_code == 200
+    plan = ok(
+        await hospital.post(
+            "/api/v1/plans",
+            json={
+                "person_id": person["id"],
+                "title": "SIP, Greta",
+                "goals": [{"id": "g1", "description": "Hem till lägenheten", "target_date": None}],
+                "needs": ["Trygghetslarm"],
+                "interventions": [
+                    {
+                        "id": "i1",
+                        "description": "Hemtjänst morgon och kväll",
+                        "responsible_unit_id": "kommun-0880-hemtjanst",
+                        "frequency": "dagligen",
+                    }
+                ],
+                "others": [{"who": "Dottern", "relation": "dotter", "contribution": "Handlar"}],
+                "responsible_principal_id": "kommun-0880",
+                "coordinator": {"name": "Sara Nord", "unit_id": "kommun-0880-hemtjanst"},
+                "start_date": NOW.date().isoformat(),
+                "follow_up_dates": [(NOW.date() + timedelta(days=30)).isoformat()],
+                "basis": [{"kind": "other", "reference": "Vårdplan 12"}],
+            },
+        ),
+        201,
+    )
+    plan = ok(
+        await hospital.post(
+            f"/api/v1/plans/{plan['id']}/consents",
+            json={
+                "given_by": "person",
+                "given_at": NOW.isoformat(),
+                "method": "oral",
+                "share_with": ["region-kalmar", "kommun-0880", "kommun-0861"],
+            },
+        ),
+        201,
+    )
+    plan = ok(
+        await hospital.post(
+            f"/api/v1/plans/{plan['id']}/consents/{plan['consents'][0]['id']}/withdrawal",
+            json={"at": NOW.isoformat(), "principal_ids": ["kommun-0861"]},
+        )
+    )
+    plan = ok(await hospital.post(f"/api/v1/plans/{plan['id']}/activate", json={}))
+    starts = NOW + timedelta(days=3)
+    meeting = ok(
+        await hospital.post(
+            "/api/v1/meetings",
+            json={
+                "plan_id": plan["id"],
+                "starts_at": starts.isoformat(),
+                "reply_by": starts.date().isoformat(),
+                "video_link": "https://mote.example/greta",
+                "participants": [
+                    {"id": "greta", "kind": "person"},
+                    {"id": "ht", "kind": "unit", "organization_id": "kommun-0880-hemtjanst"},
+                ],
+            },
+        ),
+        201,
+    )
+    return {"person": person, "episode": episode, "plan": plan, "meeting": meeting}
+
+
+async def test_metadata_lists_exactly_what_the_router_serves(anonymous: httpx.AsyncClient) -> None:
+    statement = fhir(await anonymous.get("/fhir/metadata"))
+    assert statement["fhirVersion"] == "4.0.1" and statement["kind"] == "instance"
+    [rest] = statement["rest"]
+    served = {r["type"]: r for r in rest["resource"]}
+    assert set(served) == set(RESOURCES)
+    for name, spec in RESOURCES.items():
+        codes = {i["code"] for i in served[name]["interaction"]}
+        assert codes == ({"read", "search-type"} | ({"vread"} if spec.vread else set())), name
+        assert [p["name"] for p in served[name]["searchParam"]] == [p.name for p in spec.params]
+    assert rest["security"]["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+
+
+async def test_every_resource_reads_back_as_valid_fhir(client_for: ClientFor) -> None:
+    ids = await story(client_for)
+    hospital = await client_for("region-kalmar")
+    person, episode, plan, meeting = (ids[k] for k in ("person", "episode", "plan", "meeting"))
+
+    patient = fhir(await hospital.get(f"/fhir/Patient/{person['id']}"))
+    assert patient["identifier"][0]["system"] == PERSONNUMMER
+    assert patient["meta"]["security"][0]["code"] == "R"
+    assert patient["address"] == [{"use": "home", "text": "Storgatan 1"}]
+
+    encounter = fhir(await hospital.get(f"/fhir/Encounter/{episode['id']}"))
+    assert encounter["class"]["code"] == "IMP" and encounter["status"] == "in-progress"
+    urls = {e["url"] for e in encounter["extension"]}
+    assert "https://samverkan.dev/fhir/StructureDefinition/discharge-ready-at" in urls
+
+    careplan = await hospital.get(f"/fhir/CarePlan/{plan['id']}")
+    assert careplan.headers["etag"] == f'W/"{plan["version"]}"'
+    assert "last-modified" in careplan.headers
+    resource = fhir(careplan)
+    assert (resource["status"], resource["intent"]) == ("active", "plan")
+    assert resource["category"][0]["coding"][0]["code"] == "SIP"
+    contained = {c["resourceType"]: c for c in resource["contained"]}
+    assert contained["Goal"]["description"]["text"] == "Hem till lägenheten"
+    team = contained["CareTeam"]["participant"]
+    assert team[0]["member"]["display"] == "Sara Nord"
+    assert resource["activity"][0]["detail"]["performer"][0]["reference"] == (
+        "Organization/kommun-0880-hemtjanst"
+    )
+    assert resource["replaces"][0]["reference"].endswith(f"/_history/{plan['version'] - 1}")
+
+    first = fhir(await hospital.get(f"/fhir/CarePlan/{plan['id']}/_history/1"))
+    assert first["meta"]["versionId"] == "1" and "replaces" not in first
+
+    consent = fhir(await hospital.get(f"/fhir/Consent/{plan['id']}.0"))
+    assert consent["status"] == "active"
+    [deny] = consent["provision"]["provision"]
+    assert deny["type"] == "deny"
+    assert deny["actor"][0]["reference"]["reference"] == "Organization/kommun-0861"
+
+    appointment = fhir(await hospital.get(f"/fhir/Appointment/{meeting['id']}"))
+    assert appointment["status"] == "booked" and "end" in appointment
+    assert {p["status"] for p in appointment["participant"]} == {"needs-action"}
+
+    organization = fhir(await hospital.get("/fhir/Organization/kommun-0880-hemtjanst"))
+    assert organization["partOf"]["reference"] == "Organization/kommun-0880"
+
+
+async def test_searches_find_what_the_caller_may_see(client_for: ClientFor) -> None:
+    ids = await story(client_for)
+    municipality = await client_for("kommun-0880")
+    person_id = ids["person"]["id"]
+    plans = fhir(
+        await municipality.get(
+            "/fhir/CarePlan", params={"patient": f"Patient/{person_id}", "status": "active"}
+        )
+    )
+    assert plans["type"] == "searchset"
+    assert [e["resource"]["id"] for e in plans["entry"]] == [ids["plan"]["id"]]
+    assert plans["entry"][0]["fullUrl"].endswith(f"/fhir/CarePlan/{ids['plan']['id']}")
+    assert (
+        fhir(
+            await municipality.get(
+                "/fhir/CarePlan", params={"patient": person_id, "status": "draft"}
+            )
+        )["entry"]
+        == []
+    )
+    encounters = fhir(
+        await municipality.get(
+            "/fhir/Encounter", params={"subject": f"Patient/{person_id}", "status": "in-progress"}
+        )
+    )
+    assert [e["resource"]["id"] for e in encounters["entry"]] == [ids["episode"]["id"]]
+    appointments = fhir(await municipality.get("/fhir/Appointment", params={"patient": person_id}))
+    assert len(appointments["entry"]) == 1
+    consents = fhir(await municipality.get("/fhir/Consent", params={"patient": person_id}))
+    assert [e["resource"]["id"] for e in consents["entry"]] == [f"{ids['plan']['id']}.0"]
+    # The neighbouring municipality, whose sharing was withdrawn, finds nothing.
+    withdrawn = await client_for("kommun-0861")
+    assert fhir(await withdrawn.get("/fhir/CarePlan", params={"patient": person_id}))["entry"] == []
+    assert (await withdrawn.get(f"/fhir/CarePlan/{ids['plan']['id']}")).status_code == 404
+
+
+async def test_search_pages_never_repeat_or_skip(client_for: ClientFor) -> None:
+    hospital = await client_for("region-kalmar")
+    listed = fhir(
+        await hospital.get("/fhir/Organization", params={"partof": "region-kalmar", "_count": "2"})
+    )
+    seen: list[str] = [e["resource"]["id"] for e in listed["entry"]]
+    while next_link := next((x["url"] for x in listed["link"] if x["relation"] == "next"), None):
+        listed = fhir(await hospital.get(next_link))
+        seen += [e["resource"]["id"] for e in listed["entry"]]
+    everything = fhir(
+        await hospital.get(
+            "/fhir/Organization", params={"partof": "region-kalmar", "_count": "200"}
+        )
+    )
+    assert seen == [e["resource"]["id"] for e in everything["entry"]]
+    assert len(seen) == len(set(seen)) >= 5
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "status", "expression"),
+    [
+        ("GET", "/fhir/Observation", {}, 404, None),
+        ("GET", "/fhir/CarePlan", {"colour": "blue"}, 422, "colour"),
+        ("GET", "/fhir/CarePlan", {"status": "bogus"}, 422, "status"),
+        ("GET", "/fhir/CarePlan", {"patient": "Encounter/1"}, 422, "patient"),
+        ("GET", "/fhir/CarePlan", {"_count": "-1"}, 422, "_count"),
+        ("GET", "/fhir/Patient/does-not-exist", {}, 404, None),
+        ("DELETE", "/fhir/Patient/x", {}, 405, None),
+    ],
+)
+async def test_errors_are_operation_outcomes(
+    client_for: ClientFor,
+    method: str,
+    path: str,
+    params: dict[str, str],
+    status: int,
+    expression: str | None,
+) -> None:
+    hospital = await client_for("region-kalmar")
+    outcome = fhir(await hospital.request(method, path, params=params), status)
+    assert outcome["resourceType"] == "OperationOutcome"
+    issue = outcome["issue"][0]
+    assert issue["severity"] == "error" and issue["diagnostics"]
+    if expression is not None:
+        assert issue["expression"] == [expression]
+
+
+async def test_fhir_needs_a_token_and_the_scope(client_for: ClientFor) -> None:
+    anonymous = await client_for(None)
+    refused = fhir(await anonymous.get("/fhir/Patient"), 401)
+    assert refused["issue"][0]["code"] == "login"
+    narrow = await client_for("region-kalmar", scopes="system/Patient.rs")
+    assert fhir(await narrow.get("/fhir/Patient"))["type"] == "searchset"
+    forbidden = fhir(await narrow.get("/fhir/CarePlan"), 403)
+    assert "system/CarePlan.s" in forbidden["issue"][0]["diagnostics"]
+
+
+def test_the_schema_check_catches_a_broken_resource() -> None:
+    if not fhir_schema.schema_path().exists():
+        pytest.skip("the FHIR JSON schema is fetched by `make test`")
+    broken = {"resourceType": "CarePlan", "status": "active", "intent": "plan", "colour": "x"}
+    found = " ".join(fhir_schema.problems(broken))
+    assert "'subject' is a required property" in found and "colour" in found
+    fixed = {**broken, "subject": {"reference": "Patient/1"}}
+    del fixed["colour"]
+    assert fhir_schema.problems(fixed) == []
+    assert fhir_schema.problems({**fixed, "status": 7}) != []
