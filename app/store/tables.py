@@ -294,3 +294,16 @@ meetings = Table(
     Index(None, "episode_id"),
     Index(None, "person_id"),
 )
+
+# Messages processed through $process-message, kept for the dedupe window of reliable messaging.
+processed_messages = Table(
+    "processed_messages",
+    metadata,
+    Column("sender_id", String(64), primary_key=True),
+    Column("bundle_id", String(64), primary_key=True),
+    Column("header_id", String(64), nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("response", JSON, nullable=False),
+    Index(None, "received_at"),
+)

@@ -11,6 +11,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.store.messages import MessageRepository
 from app.store.plans import MeetingRepository, PlanRepository
 from app.store.repositories import (
     AccessEntry,
@@ -38,6 +39,7 @@ class UnitOfWork:
     access_log: AccessLogRepository
     plans: PlanRepository
     meetings: MeetingRepository
+    messages: MessageRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -72,6 +74,7 @@ class UnitOfWork:
         self.access_log = AccessLogRepository(conn)
         self.plans = PlanRepository(conn)
         self.meetings = MeetingRepository(conn)
+        self.messages = MessageRepository(conn)
         return self
 
     async def commit(self) -> None:

@@ -1,0 +1,322 @@
+"""FHIR messaging: ``$process-message`` for the notices of the discharge flow.
+
+A message is a Bundle of type ``message`` whose first entry is a MessageHeader; its event code
+comes from the service's CodeSystem ``message-event`` (DESIGN §9). The message is parsed with
+``fhir.resources`` (R4B models, identical to R4 for these resources), the codes it does not check
+are checked here, and the event is applied through the same services as the REST API.
+
+Reliable messaging (https://hl7.org/fhir/R4/messaging.html#reliable): a Bundle.id already
+processed with the same MessageHeader.id gets the first response again, without processing; a
+reused Bundle.id with another MessageHeader.id is refused. Only processed messages are remembered,
+so a message refused because it arrived out of order can be sent again later.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+from pydantic import ValidationError
+
+from app.domain.episodes import AdmissionType
+from app.domain.errors import DomainError, Forbidden, InvalidInput
+from app.fhir.common import BASE, canonical, extension_url
+from app.fhir.mappers.encounter import DISCHARGE_READY_AT, EXPECTED_DISCHARGE
+from app.security.access import Actor
+from app.services import episodes as episode_service
+from app.services import persons as person_service
+from app.settings import Settings
+from app.store.unit_of_work import UnitOfWork
+
+EVENT_SYSTEM = canonical("CodeSystem", "message-event")
+COORDINATED_PLANNING = extension_url("coordinated-planning")
+PRIMARY_CARE_UNIT = extension_url("primary-care-unit")
+# Every event of the CodeSystem; those with a handler below are processed.
+EVENTS = (
+    "admission-notice",
+    "expected-discharge-changed",
+    "discharge-ready",
+    "discharge-ready-withdrawn",
+    "discharge-notice",
+    "sip-summons",
+    "sip-summons-reply",
+    "careplan-revised",
+    "care-communication",
+    "deviation-report",
+    "acknowledgement",
+)
+
+
+class MessageRefused(DomainError):
+    """The message is not a well-formed message of this service (answered 400)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What of an inbound message the handlers need."""
+
+    bundle_id: str
+    header_id: str
+    event: str
+    sent_at: datetime | None
+    focus: list[str]
+    resources: dict[str, dict[str, Any]]
+    sender: str | None
+    response_to: str | None
+
+
+def parse(body: Any) -> Message:
+    """Validate a message Bundle; MessageRefused names the element at fault."""
+    if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
+        raise MessageRefused("the body is not a FHIR Bundle", field="resourceType")
+    try:
+        bundle = Bundle.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise MessageRefused(f"{where}: {first['msg']}", field=where or "Bundle") from exc
+    if bundle.type != "message":
+        raise MessageRefused("Bundle.type must be message", field="Bundle.type")
+    if not bundle.id:
+        raise MessageRefused("a message Bundle has an id (reliable messaging)", field="Bundle.id")
+    entries = body.get("entry") or []
+    header = entries[0].get("resource", {}) if entries else {}
+    if header.get("resourceType") != "MessageHeader":
+        raise MessageRefused(
+            "the first entry of a message is its MessageHeader", field="Bundle.entry[0]"
+        )
+    if not header.get("id"):
+        raise MessageRefused("the MessageHeader has an id", field="MessageHeader.id")
+    coding = header.get("eventCoding") or {}
+    if coding.get("system") != EVENT_SYSTEM or coding.get("code") not in EVENTS:
+        raise MessageRefused(
+            f"MessageHeader.eventCoding must be a code of {EVENT_SYSTEM}: {', '.join(EVENTS)}",
+            field="MessageHeader.eventCoding",
+        )
+    # Entries are found by their fullUrl and by ``Type/id``.
+    resources: dict[str, dict[str, Any]] = {}
+    for entry in entries[1:]:
+        resource = entry.get("resource") or {}
+        if entry.get("fullUrl"):
+            resources[entry["fullUrl"]] = resource
+        if resource.get("id"):
+            resources[f"{resource['resourceType']}/{resource['id']}"] = resource
+    sender = (header.get("sender") or {}).get("reference")
+    response = header.get("response") or {}
+    return Message(
+        bundle_id=str(bundle.id),
+        header_id=str(header["id"]),
+        event=coding["code"],
+        sent_at=bundle.timestamp,
+        focus=[f.get("reference", "") for f in header.get("focus") or []],
+        resources=resources,
+        sender=sender.rsplit("/", 1)[-1] if sender else None,
+        response_to=response.get("identifier"),
+    )
+
+
+def _focus(message: Message, kind: str) -> tuple[str, dict[str, Any]]:
+    for reference in message.focus:
+        resource = message.resources.get(reference)
+        if reference.startswith(f"{kind}/") or (resource or {}).get("resourceType") == kind:
+            return reference.rsplit("/", 1)[-1], resource or {}
+    raise InvalidInput(
+        f"a {message.event} message focuses on a {kind}", field="MessageHeader.focus"
+    )
+
+
+def _extension(resource: dict[str, Any], url: str, key: str) -> Any:
+    for extension in resource.get("extension") or []:
+        if extension.get("url") == url:
+            return extension.get(key)
+    return None
+
+
+def _reference_id(value: dict[str, Any] | None, kind: str, field: str) -> str:
+    reference = (value or {}).get("reference") or ""
+    if not reference.startswith(f"{kind}/"):
+        raise InvalidInput(f"{field} must reference a {kind}", field=field)
+    return reference.split("/", 1)[1]
+
+
+async def _admission(
+    uow: UnitOfWork, actor: Actor, message: Message, settings: Settings, now: datetime
+) -> list[str]:
+    _key, encounter = _focus(message, "Encounter")
+    subject = (encounter.get("subject") or {}).get("reference")
+    patient = message.resources.get(subject or "")
+    if patient is None or patient.get("resourceType") != "Patient":
+        raise InvalidInput(
+            "Encounter.subject must reference the Patient entry of the message",
+            field="Encounter.subject",
+        )
+    identifiers = patient.get("identifier") or []
+    if not identifiers:
+        raise InvalidInput("the Patient names a national identifier", field="Patient.identifier")
+    name = (patient.get("name") or [{}])[0]
+    birth = patient.get("birthDate")
+    person, _created = await person_service.register_person(
+        uow,
+        actor,
+        person_service.RegisterPerson(
+            identifier_system=identifiers[0].get("system", ""),
+            identifier_value=identifiers[0].get("value", ""),
+            given_name=" ".join(name.get("given") or []),
+            family_name=name.get("family", ""),
+            residence_municipality_id=_reference_id(
+                patient.get("managingOrganization"), "Organization", "Patient.managingOrganization"
+            ),
+            birth_date=date.fromisoformat(birth) if birth else None,
+            protected_identity=any(
+                s.get("code") == "R" for s in (patient.get("meta") or {}).get("security") or []
+            ),
+        ),
+        today=now.date(),
+        reserve_systems=settings.reserve_number_systems,
+    )
+    period = encounter.get("period") or {}
+    if not period.get("start"):
+        raise InvalidInput("Encounter.period.start is the admission time", field="Encounter.period")
+    hospitalization = encounter.get("hospitalization") or {}
+    admit_code = ((hospitalization.get("admitSource") or {}).get("coding") or [{}])[0].get("code")
+    destination = hospitalization.get("destination")
+    primary = _extension(encounter, PRIMARY_CARE_UNIT, "valueReference")
+    expected = _extension(encounter, EXPECTED_DISCHARGE, "valueDate")
+    episode = await episode_service.register_admission(
+        uow,
+        actor,
+        episode_service.RegisterAdmission(
+            person_id=person.id,
+            hospital_unit_id=_reference_id(
+                encounter.get("serviceProvider"), "Organization", "Encounter.serviceProvider"
+            ),
+            admitted_at=datetime.fromisoformat(period["start"].replace("Z", "+00:00")),
+            admission_type=AdmissionType.ACUTE if admit_code == "emd" else AdmissionType.PLANNED,
+            municipality_id=_reference_id(
+                destination, "Organization", "Encounter.hospitalization.destination"
+            )
+            if destination
+            else None,
+            primary_care_unit_id=_reference_id(
+                primary, "Organization", "Encounter.extension(primary-care-unit)"
+            )
+            if primary
+            else None,
+            expected_discharge_date=date.fromisoformat(expected) if expected else None,
+        ),
+        now=now,
+    )
+    await episode_service.record_notice(
+        uow,
+        actor,
+        episode.id,
+        episode_service.Notice("admission-notice", at=message.sent_at),
+        now=now,
+    )
+    return [f"Encounter/{episode.id}"]
+
+
+async def _notice(
+    uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
+) -> list[str]:
+    episode_id, encounter = _focus(message, "Encounter")
+    kind = {
+        "expected-discharge-changed": "expected-discharge",
+        "discharge-ready": "discharge-ready",
+        "discharge-ready-withdrawn": "withdrawal",
+        "discharge-notice": "discharge",
+    }[message.event]
+    expected = _extension(encounter, EXPECTED_DISCHARGE, "valueDate")
+    decided = _extension(encounter, DISCHARGE_READY_AT, "valueDateTime")
+    at = message.sent_at
+    if kind == "discharge" and (encounter.get("period") or {}).get("end"):
+        at = datetime.fromisoformat(encounter["period"]["end"].replace("Z", "+00:00"))
+    await episode_service.record_notice(
+        uow,
+        actor,
+        episode_id,
+        episode_service.Notice(
+            kind,
+            at=at,
+            expected_discharge_date=date.fromisoformat(expected) if expected else None,
+            decided_at=datetime.fromisoformat(decided.replace("Z", "+00:00")) if decided else None,
+            coordinated_planning=bool(_extension(encounter, COORDINATED_PLANNING, "valueBoolean")),
+        ),
+        now=now,
+    )
+    return [f"Encounter/{episode_id}"]
+
+
+async def _acknowledgement(
+    _uow: UnitOfWork, _actor: Actor, message: Message, _settings: Settings, _now: datetime
+) -> list[str]:
+    if not message.response_to:
+        raise InvalidInput(
+            "an acknowledgement names the message it answers in MessageHeader.response.identifier",
+            field="MessageHeader.response.identifier",
+        )
+    return []
+
+
+HANDLERS = {
+    "admission-notice": _admission,
+    "expected-discharge-changed": _notice,
+    "discharge-ready": _notice,
+    "discharge-ready-withdrawn": _notice,
+    "discharge-notice": _notice,
+    "acknowledgement": _acknowledgement,
+}
+
+
+async def process(
+    uow: UnitOfWork, actor: Actor, message: Message, settings: Settings, now: datetime
+) -> list[str]:
+    """Apply the message to the domain; the references of what it touched."""
+    if message.sender is not None and message.sender not in actor.organizations:
+        raise Forbidden(
+            f"MessageHeader.sender is Organization/{message.sender}, but the caller acts for "
+            f"{actor.organization_id}",
+            field="MessageHeader.sender",
+        )
+    handler = HANDLERS.get(message.event)
+    if handler is None:
+        raise InvalidInput(
+            f"{message.event} messages are not processed by this service yet",
+            field="MessageHeader.eventCoding",
+        )
+    return await handler(uow, actor, message, settings, now)
+
+
+def response(
+    message: Message, code: str, focus: list[str], now: datetime, issue: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The response message: ok, transient-error or fatal-error (with an OperationOutcome)."""
+    header: dict[str, Any] = {
+        "resourceType": "MessageHeader",
+        "id": str(uuid.uuid4()),
+        "eventCoding": {"system": EVENT_SYSTEM, "code": message.event},
+        "source": {"name": "Samverkan", "endpoint": f"{BASE}/$process-message"},
+        "response": {"identifier": message.header_id, "code": code},
+    }
+    if focus:
+        header["focus"] = [{"reference": f} for f in focus]
+    entries: list[dict[str, Any]] = [{"fullUrl": f"urn:uuid:{header['id']}", "resource": header}]
+    if issue is not None:
+        outcome_id = str(uuid.uuid4())
+        header["response"]["details"] = {"reference": f"urn:uuid:{outcome_id}"}
+        entries.append(
+            {
+                "fullUrl": f"urn:uuid:{outcome_id}",
+                "resource": {"resourceType": "OperationOutcome", "issue": [issue]},
+            }
+        )
+    return {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "type": "message",
+        "timestamp": now.isoformat(),
+        "entry": entries,
+    }
