@@ -27,10 +27,19 @@ from app.domain.errors import DomainError, Forbidden, InvalidInput, NotFound, St
 from app.domain.plans import PlanStatus
 from app.fhir import messaging
 from app.fhir.common import FHIR_JSON, FHIR_VERSION, canonical, instant
-from app.fhir.mappers import appointment, careplan, consent, encounter, organization, patient
+from app.fhir.mappers import (
+    appointment,
+    auditevent,
+    careplan,
+    consent,
+    encounter,
+    organization,
+    patient,
+)
 from app.fhir.outcome import outcome
 from app.security.access import Actor, record
 from app.security.tokens import scope_allows
+from app.services import audit as audit_service
 from app.services import episodes as episode_service
 from app.services import meetings as meeting_service
 from app.services import organizations as organization_service
@@ -321,6 +330,49 @@ async def search_appointment(
     return [r for r in found if status is None or r["status"] == status], page.next_cursor
 
 
+# --- AuditEvent -------------------------------------------------------------------------------
+
+
+async def read_auditevent(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    if not ident.isdigit():
+        raise NotFound(f"no AuditEvent with id {ident}")
+    return auditevent.to_fhir(await audit_service.get_entry(uow, actor, int(ident)))
+
+
+async def search_auditevent(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await _by_id(read_auditevent, uow, actor, params["_id"])
+    since = None
+    if "date" in params:
+        value = params["date"]
+        if not value.startswith("ge"):
+            raise InvalidInput("date is searched as geYYYY-MM-DD[Thh:mm:ss+zz:zz]", field="date")
+        try:
+            since = datetime.fromisoformat(value[2:].replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidInput(f"date: {exc}", field="date") from exc
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+    agent = _reference_id(params["agent"], "Organization", "agent") if "agent" in params else None
+    page = await audit_service.search_access_log(
+        uow,
+        actor,
+        limit=count,
+        cursor=cursor,
+        person_id=_subject(params),
+        organization_id=agent,
+        since=since,
+    )
+    return [auditevent.to_fhir(e) for e in page.items], page.next_cursor
+
+
 _ID = SearchParam("_id", "token", "the logical id")
 _PATIENT = SearchParam("patient", "reference", "the person (Patient/id or id)")
 _SUBJECT = SearchParam("subject", "reference", "the same as patient")
@@ -388,6 +440,18 @@ RESOURCES: dict[str, ResourceSpec] = {
             SearchParam("supporting-info", "reference", "the plan (CarePlan/id)"),
         ),
         documentation="Planning meetings; participants' replies are their status.",
+    ),
+    "AuditEvent": ResourceSpec(
+        read_auditevent,
+        search_auditevent,
+        (
+            _ID,
+            _PATIENT,
+            SearchParam("agent", "reference", "the organization that accessed (own only)"),
+            SearchParam("date", "date", "entries at or after (ge…)"),
+        ),
+        documentation="The access log, read-only: by patient (organizations in the person's "
+        "care) or by the caller's own organization.",
     ),
 }
 COMMON_PARAMS = ("_count", "_cursor", "_format")

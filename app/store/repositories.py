@@ -936,6 +936,11 @@ class AccessLogRepository:
                 ],
             )
 
+    async def get(self, entry_id: int) -> AccessEntry | None:
+        """One entry, or None."""
+        found = await self.page(limit=1, after=entry_id - 1, until=entry_id)
+        return found.items[0] if found.items else None
+
     async def page(
         self,
         *,
@@ -944,11 +949,14 @@ class AccessLogRepository:
         person_id: str | None = None,
         organization_id: str | None = None,
         since: datetime | None = None,
+        until: int | None = None,
     ) -> Page[AccessEntry]:
         """Entries in the order they were written, filtered by person or organization."""
         query = select(t.access_log).order_by(t.access_log.c.id).limit(limit + 1)
         if after is not None:
             query = query.where(t.access_log.c.id > after)
+        if until is not None:
+            query = query.where(t.access_log.c.id <= until)
         if person_id:
             query = query.where(t.access_log.c.person_id == person_id)
         if organization_id:

@@ -280,3 +280,32 @@ def test_the_schema_check_catches_a_broken_resource() -> None:
     del fixed["colour"]
     assert fhir_schema.problems(fixed) == []
     assert fhir_schema.problems({**fixed, "status": 7}) != []
+
+
+async def test_the_access_log_reads_as_audit_events(client_for: ClientFor) -> None:
+    ids = await story(client_for)
+    hospital = await client_for("region-kalmar")
+    person_id = ids["person"]["id"]
+    since = datetime.now(UTC).isoformat()
+    assert (await hospital.get(f"/fhir/Patient/{person_id}")).status_code == 200
+    events = fhir(
+        await hospital.get("/fhir/AuditEvent", params={"patient": person_id, "date": f"ge{since}"})
+    )
+    reads = [
+        e["resource"]
+        for e in events["entry"]
+        if e["resource"]["action"] == "R"
+        and e["resource"]["entity"][1]["what"].get("reference") == f"Patient/{person_id}"
+    ]
+    assert len(reads) == 1
+    event = reads[0]
+    assert event["outcome"] == "0" and event["purposeOfEvent"][0]["coding"][0]["code"] == "TREAT"
+    assert event["agent"][1]["who"]["reference"] == "Organization/region-kalmar"
+    one = fhir(await hospital.get(f"/fhir/AuditEvent/{event['id']}"))
+    assert one["id"] == event["id"]
+    stranger = await client_for("kommun-2580")
+    assert (await stranger.get(f"/fhir/AuditEvent/{event['id']}")).status_code == 404
+    other = fhir(
+        await hospital.get("/fhir/AuditEvent", params={"agent": "Organization/kommun-2580"}), 403
+    )
+    assert other["issue"][0]["expression"] == ["organization_id"]

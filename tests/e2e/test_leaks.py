@@ -94,6 +94,7 @@ FHIR_TYPES: dict[str, tuple[str, str | None]] = {
     "CarePlan": (PERSONAL, "plan_id"),
     "Consent": (PERSONAL, "plan_id"),
     "Appointment": (PERSONAL, "meeting_id"),
+    "AuditEvent": (PERSONAL, "audit"),
 }
 
 SECRET_ADDRESS = "Hemlig gränd 7"
@@ -112,6 +113,7 @@ class Scene:
     identifier: str
     person_body: dict[str, Any]
     versions: dict[str, str]
+    audit_id: str
 
     def ids(self) -> dict[str, str]:
         return {
@@ -179,7 +181,10 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
     if path.startswith("/fhir/") and path.split("/")[2] in FHIR_TYPES:
         kind = path.split("/")[2]
         key = FHIR_TYPES[kind][1]
-        resource_id = ids[key] if key else "region-norrbotten"
+        if key == "audit":
+            resource_id = scene.audit_id
+        else:
+            resource_id = ids[key] if key else "region-norrbotten"
         values["resource_id"] = f"{resource_id}.0" if kind == "Consent" else resource_id
         values["version_id"] = scene.versions[kind]
         searchable = {p.name for p in FHIR_RESOURCES[kind].params}
@@ -329,7 +334,10 @@ async def scene(client: httpx.AsyncClient) -> Scene:
         "CarePlan": "1",
         "Consent": str(consented.json()["version"]),
         "Appointment": "1",
+        "AuditEvent": "1",
     }
+    log = await client.get("/api/v1/access-log", params={"person_id": person_id})
+    audit_id = str(log.json()["items"][0]["id"])
     return Scene(
         person_id,
         episode["id"],
@@ -338,6 +346,7 @@ async def scene(client: httpx.AsyncClient) -> Scene:
         identifier,
         body,
         versions,
+        audit_id,
     )
 
 

@@ -8,7 +8,6 @@ organization takes part in the care of.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 
@@ -18,8 +17,7 @@ from pydantic import BaseModel
 from app.api.deps import AuditSearcher, PageDep, UowDep
 from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
-from app.domain.errors import Forbidden, InvalidInput
-from app.security.access import record, require_relation
+from app.services import audit as service
 from app.store.repositories import AccessEntry
 
 api = router("/api/v1", "access log")
@@ -81,43 +79,13 @@ async def search_access_log(
     since: Annotated[datetime | None, Query(description="entries at or after this time")] = None,
 ) -> dict[str, object]:
     """Search the access log by person or by organization, oldest first."""
-    if organization_id is not None and organization_id not in auditor.organizations:
-        raise Forbidden(
-            f"an auditor acting for {auditor.organization_id} reads the access log of its own "
-            f"organization, not of {organization_id}",
-            field="organization_id",
-        )
-    if person_id is not None:
-        await require_relation(
-            uow,
-            auditor,
-            person_id,
-            action="search",
-            resource_type="AuditEvent",
-            resource_id=person_id,
-            kind="person",
-        )
-    elif organization_id is None:
-        organization_id = auditor.organization_id
-    if page.cursor is not None and not page.cursor.isdigit():
-        raise InvalidInput("cursor is not one this list gave out", field="cursor")
-    result = await uow.access_log.page(
+    result = await service.search_access_log(
+        uow,
+        auditor,
         limit=page.limit,
-        after=int(page.cursor) if page.cursor else None,
+        cursor=page.cursor,
         person_id=person_id,
         organization_id=organization_id,
         since=since,
     )
-    items = result.items
-    if person_id is None:
-        # A refused access names neither person nor resource here: the organization had no care
-        # relation, and the entry must not tell it whether the id it tried exists. The person's
-        # caregivers see it in full when they search by person.
-        items = [
-            replace(e, person_id=None, resource_id=None) if e.outcome == "denied" else e
-            for e in items
-        ]
-        # Reading who-accessed-whom is itself an access to each person named.
-        for person in sorted({e.person_id for e in items if e.person_id}):
-            record(uow, auditor, "search", "AuditEvent", None, person)
-    return page_of(request, items, result.next_cursor, entry_read)
+    return page_of(request, result.items, result.next_cursor, entry_read)
