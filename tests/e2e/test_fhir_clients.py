@@ -1,0 +1,165 @@
+"""Independent FHIR clients against the running server: the Python ``fhirclient`` package (its R4
+models are a code base of their own) reads the CapabilityStatement and reads and searches every
+resource type the server serves."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+from fhirclient import server as fhir_server
+from fhirclient.models.fhirabstractbase import FHIRValidationError
+from fhirclient.models.fhirabstractresource import FHIRAbstractResource
+from fhirclient.models.fhirsearch import FHIRSearch
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.domain.identifiers import PERSONNUMMER
+from app.fhir.routes import RESOURCES
+from app.settings import Settings
+from tests.conftest import fetch_token, register_test_client
+from tests.e2e.test_http_server import Server, server  # noqa: F401 (the fixture)
+from tests.factories import personnummer
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
+    """A person with an episode, an active plan with consent, and a meeting."""
+
+    async def ok(response: Any, status: int = 200) -> dict[str, Any]:
+        result = await response
+        assert result.status_code == status, result.text
+        body: dict[str, Any] = result.json()
+        return body
+
+    person = await ok(
+        http.post(
+            "/api/v1/persons",
+            json={
+                "identifier": {"system": PERSONNUMMER, "value": personnummer(date(1940, 1, 2))},
+                "given_name": "Klient",
+                "family_name": "Fhirsdottir",
+                "residence_municipality_id": "kommun-0880",
+            },
+        ),
+        201,
+    )
+    episode = await ok(
+        http.post(
+            "/api/v1/episodes",
+            json={
+                "person_id": person["id"],
+                "hospital_unit_id": "region-kalmar-lanssjukhuset-med",
+                "admitted_at": (NOW - timedelta(days=2)).isoformat(),
+                "admission_type": "planned",
+            },
+        ),
+        201,
+    )
+    await ok(http.post(f"/api/v1/episodes/{episode['id']}/admission-notice", json={}))
+    plan = await ok(
+        http.post(
+            "/api/v1/plans",
+            json={
+                "person_id": person["id"],
+                "title": "SIP",
+                "goals": [{"id": "g", "description": "Hemma"}],
+                "interventions": [
+                    {
+                        "id": "i",
+                        "description": "Hemtjänst",
+                        "responsible_unit_id": "kommun-0880-hemtjanst",
+                    }
+                ],
+                "responsible_principal_id": "kommun-0880",
+                "coordinator": {"name": "Eva", "unit_id": "kommun-0880-hemtjanst"},
+                "start_date": NOW.date().isoformat(),
+                "follow_up_dates": [(NOW.date() + timedelta(days=60)).isoformat()],
+            },
+        ),
+        201,
+    )
+    await ok(
+        http.post(
+            f"/api/v1/plans/{plan['id']}/consents",
+            json={
+                "given_by": "person",
+                "given_at": NOW.isoformat(),
+                "method": "written",
+                "share_with": ["region-kalmar", "kommun-0880"],
+            },
+        ),
+        201,
+    )
+    await ok(http.post(f"/api/v1/plans/{plan['id']}/activate", json={}))
+    starts = NOW + timedelta(days=4)
+    meeting = await ok(
+        http.post(
+            "/api/v1/meetings",
+            json={
+                "plan_id": plan["id"],
+                "starts_at": starts.isoformat(),
+                "reply_by": starts.date().isoformat(),
+                "location": "Vårdcentralen",
+                "participants": [{"id": "p", "kind": "person"}],
+            },
+        ),
+        201,
+    )
+    log = await ok(http.get("/api/v1/access-log", params={"person_id": person["id"]}))
+    return {
+        "Patient": person["id"],
+        "Organization": "kommun-0880-hemtjanst",
+        "Encounter": episode["id"],
+        "CarePlan": plan["id"],
+        "Consent": f"{plan['id']}.0",
+        "Appointment": meeting["id"],
+        "AuditEvent": str(log["items"][0]["id"]),
+    }
+
+
+def _model(resource_type: str) -> type[FHIRAbstractResource]:
+    module = __import__(f"fhirclient.models.{resource_type.lower()}", fromlist=[resource_type])
+    model: type[FHIRAbstractResource] = getattr(module, resource_type)
+    return model
+
+
+def _read_everything(base: str, token: str, ids: dict[str, str]) -> dict[str, int]:
+    """With fhirclient: the CapabilityStatement, a read and a search of every resource type."""
+    connection = fhir_server.FHIRServer(None, base_uri=f"{base}/fhir/")
+    connection.session.headers["Authorization"] = f"Bearer {token}"
+    connection.get_capability()
+    assert connection.capabilityStatement is not None
+    assert connection.capabilityStatement.fhirVersion == "4.0.1"
+    found: dict[str, int] = {}
+    for resource_type, ident in ids.items():
+        model = _model(resource_type)
+        read = model.read(ident, connection)
+        assert read.id == ident, resource_type
+        struct = {"_id": ident}
+        results = FHIRSearch(model, struct=struct).perform_resources(connection)
+        found[resource_type] = len(results)
+    return found
+
+
+async def test_fhirclient_reads_and_searches_every_resource_type(
+    server: Server,  # noqa: F811
+    engine: AsyncEngine,
+    settings: Settings,
+) -> None:
+    client_id, pem, kid = await register_test_client(engine, "region-kalmar", "system/*.cruds")
+    served = settings.model_copy(update={"public_base_url": server.url})
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        token = (await fetch_token(http, served, client_id, pem, kid, "ES384")).json()[
+            "access_token"
+        ]
+        http.headers["Authorization"] = f"Bearer {token}"
+        ids = await _fill(http)
+    assert set(ids) == set(RESOURCES), "a served resource type is missing from this test"
+    try:
+        found = await asyncio.to_thread(_read_everything, server.url, token, ids)
+    except FHIRValidationError as exc:  # the other implementation disagrees with ours
+        raise AssertionError(f"fhirclient refused a resource: {exc}") from exc
+    assert found == dict.fromkeys(ids, 1)
