@@ -23,11 +23,15 @@ from pydantic import ValidationError
 
 from app.domain.episodes import AdmissionType
 from app.domain.errors import DomainError, Forbidden, InvalidInput
+from app.domain.meetings import ParticipantKind
 from app.fhir.common import BASE, canonical, extension_url
+from app.fhir.mappers import appointment, careplan
 from app.fhir.mappers.encounter import DISCHARGE_READY_AT, EXPECTED_DISCHARGE
 from app.security.access import Actor
 from app.services import episodes as episode_service
+from app.services import meetings as meeting_service
 from app.services import persons as person_service
+from app.services import plans as plan_service
 from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
@@ -261,12 +265,84 @@ async def _acknowledgement(
     return []
 
 
+async def _summons(
+    uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
+) -> list[str]:
+    _key, resource = _focus(message, "Appointment")
+    meeting = await meeting_service.summon(uow, actor, appointment.from_fhir(resource), now=now)
+    return [f"Appointment/{meeting.id}"]
+
+
+async def _summons_reply(
+    uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
+) -> list[str]:
+    _key, answer = _focus(message, "AppointmentResponse")
+    meeting_id = _reference_id(
+        answer.get("appointment"), "Appointment", "AppointmentResponse.appointment"
+    )
+    meeting = await meeting_service.get_meeting(uow, actor, meeting_id)
+    actor_ref = answer.get("actor") or {}
+    reference = actor_ref.get("reference") or ""
+    if reference.startswith("Patient/"):
+        matches = [p for p in meeting.participants if p.kind is ParticipantKind.PERSON]
+    elif reference.startswith("Organization/"):
+        org = reference.split("/", 1)[1]
+        matches = [p for p in meeting.participants if p.organization_id == org]
+    else:
+        matches = [p for p in meeting.participants if p.name and p.name == actor_ref.get("display")]
+    if len(matches) != 1:
+        raise InvalidInput(
+            "AppointmentResponse.actor must name exactly one participant of the meeting",
+            field="AppointmentResponse.actor",
+        )
+    status = answer.get("participantStatus")
+    if status not in appointment.REPLY_OF:
+        raise InvalidInput(
+            "participantStatus is accepted, declined or tentative (another time proposed)",
+            field="AppointmentResponse.participantStatus",
+        )
+    proposed = answer.get("start") if status == "tentative" else None
+    await meeting_service.reply(
+        uow,
+        actor,
+        meeting_id,
+        matches[0].id,
+        appointment.REPLY_OF[status],
+        reason=answer.get("comment"),
+        proposed_start=datetime.fromisoformat(proposed.replace("Z", "+00:00"))
+        if proposed
+        else None,
+        if_match=None,
+        now=now,
+    )
+    return [f"Appointment/{meeting_id}"]
+
+
+async def _careplan_revised(
+    uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
+) -> list[str]:
+    plan_id, resource = _focus(message, "CarePlan")
+    version = (resource.get("meta") or {}).get("versionId")
+    if not version or not str(version).isdigit():
+        raise InvalidInput(
+            "a revision names the version it was made against in CarePlan.meta.versionId",
+            field="CarePlan.meta.versionId",
+        )
+    await plan_service.revise_plan(
+        uow, actor, plan_id, careplan.from_fhir(resource), if_match=int(version), now=now
+    )
+    return [f"CarePlan/{plan_id}"]
+
+
 HANDLERS = {
     "admission-notice": _admission,
     "expected-discharge-changed": _notice,
     "discharge-ready": _notice,
     "discharge-ready-withdrawn": _notice,
     "discharge-notice": _notice,
+    "sip-summons": _summons,
+    "sip-summons-reply": _summons_reply,
+    "careplan-revised": _careplan_revised,
     "acknowledgement": _acknowledgement,
 }
 

@@ -621,7 +621,13 @@ _MESSAGE_BODY: dict[str, Any] = {
         },
     }
 }
-_MESSAGE_SCOPES = {"admission-notice": ("Encounter", "c"), "acknowledgement": None}
+_MESSAGE_SCOPES = {
+    "admission-notice": ("Encounter", "c"),
+    "sip-summons": ("Appointment", "c"),
+    "sip-summons-reply": ("Appointment", "u"),
+    "careplan-revised": ("CarePlan", "u"),
+    "acknowledgement": None,
+}
 
 
 @api.post(

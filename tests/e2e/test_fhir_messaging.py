@@ -228,3 +228,149 @@ async def test_the_capability_statement_declares_messaging(anonymous: httpx.Asyn
         messaging.HANDLERS
     )
     assert statement["rest"][0]["operation"][0]["name"] == "process-message"
+
+
+async def plan_for_messages(client_for: ClientFor) -> tuple[str, str]:
+    """A person registered by the health centre, with a plan shared with Kalmar kommun."""
+    centre = await client_for("region-kalmar-hc-kalmar")
+    person = await centre.post(
+        "/api/v1/persons",
+        json={
+            "identifier": {
+                "system": "http://electronichealth.se/identifier/personnummer",
+                "value": personnummer(),
+            },
+            "given_name": "Plan",
+            "family_name": "Meddelande",
+            "residence_municipality_id": "kommun-0880",
+        },
+    )
+    assert person.status_code == 201, person.text
+    plan = await centre.post(
+        "/api/v1/plans", json={"person_id": person.json()["id"], "title": "SIP"}
+    )
+    assert plan.status_code == 201, plan.text
+    consent = await centre.post(
+        f"/api/v1/plans/{plan.json()['id']}/consents",
+        json={
+            "given_by": "person",
+            "given_at": datetime.now(UTC).isoformat(),
+            "method": "oral",
+            "share_with": ["region-kalmar", "kommun-0880"],
+        },
+    )
+    assert consent.status_code == 201, consent.text
+    return person.json()["id"], plan.json()["id"]
+
+
+async def test_summons_reply_and_revision_by_messages(client_for: ClientFor) -> None:
+    centre = await client_for("region-kalmar-hc-kalmar")
+    municipality = await client_for("kommun-0880")
+    person_id, plan_id = await plan_for_messages(client_for)
+    starts = datetime.now(UTC) + timedelta(days=5)
+    summons = example(
+        "sip-summons",
+        plan_id=plan_id,
+        person_id=person_id,
+        starts_at=starts.isoformat(),
+        reply_by=(starts.date() - timedelta(days=1)).isoformat(),
+    )
+    response = await post(centre, summons)
+    assert response.status_code == 200, response.text
+    meeting_id = header_of(response)["focus"][0]["reference"].removeprefix("Appointment/")
+    meeting = (await centre.get(f"/api/v1/meetings/{meeting_id}")).json()
+    assert [(p["id"], p["kind"]) for p in meeting["participants"]] == [
+        ("patient", "person"),
+        ("hemtjanst", "unit"),
+        ("lakare", "staff"),
+    ]
+    assert meeting["video_link"] == "https://mote.example/sip"
+
+    reply = await post(municipality, example("sip-summons-reply", meeting_id=meeting_id))
+    assert reply.status_code == 200, reply.text
+    replied = (await municipality.get(f"/api/v1/meetings/{meeting_id}")).json()
+    answer = next(p for p in replied["participants"] if p["id"] == "hemtjanst")
+    assert answer["reply"] == "declined" and answer["reason"].startswith("Personalen")
+
+    before = (await centre.get(f"/api/v1/plans/{plan_id}")).json()
+    revised = example(
+        "careplan-revised",
+        plan_id=plan_id,
+        person_id=person_id,
+        plan_version=str(before["version"]),
+        start_date=datetime.now(UTC).date().isoformat(),
+        follow_up=(datetime.now(UTC).date() + timedelta(days=90)).isoformat(),
+    )
+    response = await post(centre, revised)
+    assert response.status_code == 200, response.text
+    plan = (await centre.get(f"/api/v1/plans/{plan_id}")).json()
+    assert plan["version"] == before["version"] + 1
+    assert plan["title"] == "SIP, reviderad vid uppföljning"
+    assert plan["goals"] == [{"id": "hemma", "description": "Bo kvar hemma", "target_date": None}]
+    assert plan["coordinator"]["unit_id"] == "kommun-0880-hemtjanst"
+    assert plan["interventions"][0]["id"] == "hemtjanst" and plan["needs"] == ["Trygghetslarm"]
+    stale = await post(centre, revised | {"id": str(uuid.uuid4())})
+    assert stale.status_code == 409 and header_of(stale)["response"]["code"] == "transient-error"
+
+
+async def test_a_careplan_read_and_sent_back_unchanged_keeps_its_content(
+    client_for: ClientFor,
+) -> None:
+    """The FHIR mapping is its own inverse: read a plan, send it back, nothing changes."""
+    centre = await client_for("region-kalmar-hc-kalmar")
+    _person_id, plan_id = await plan_for_messages(client_for)
+    today = datetime.now(UTC).date()
+    full = {
+        "title": "SIP, fullständig",
+        "goals": [{"id": "g_1", "description": "Klara sig själv", "target_date": None}],
+        "resources": ["Maken"],
+        "needs": ["Insulin"],
+        "interventions": [
+            {
+                "id": "insulin",
+                "description": "Insulin",
+                "responsible_unit_id": "kommun-0880-hemsjukvard",
+                "frequency": "morgon och kväll",
+            }
+        ],
+        "others": [{"who": "Svea", "relation": "granne", "contribution": "Tittar in"}],
+        "responsible_principal_id": "kommun-0880",
+        "coordinator": {"name": "Anna", "unit_id": "kommun-0880-hemsjukvard"},
+        "start_date": today.isoformat(),
+        "planned_end_date": (today + timedelta(days=300)).isoformat(),
+        "follow_up_dates": [(today + timedelta(days=60)).isoformat()],
+        "basis": [{"kind": "lss-plan", "reference": "LSS 1", "description": None}],
+    }
+    current = (await centre.get(f"/api/v1/plans/{plan_id}")).json()
+    written = await centre.put(
+        f"/api/v1/plans/{plan_id}", json=full, headers={"If-Match": f'W/"{current["version"]}"'}
+    )
+    assert written.status_code == 200, written.text
+    before = written.json()
+    resource = (await centre.get(f"/fhir/CarePlan/{plan_id}")).json()
+    message = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "type": "message",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+                "resource": {
+                    "resourceType": "MessageHeader",
+                    "id": str(uuid.uuid4()),
+                    "eventCoding": {"system": messaging.EVENT_SYSTEM, "code": "careplan-revised"},
+                    "source": {"endpoint": "urn:test"},
+                    "focus": [{"reference": f"CarePlan/{plan_id}"}],
+                },
+            },
+            {"fullUrl": f"CarePlan/{plan_id}", "resource": resource},
+        ],
+    }
+    response = await post(centre, message)
+    assert response.status_code == 200, response.text
+    after = (await centre.get(f"/api/v1/plans/{plan_id}")).json()
+    content = [k for k in full if k not in ("basis",)]
+    assert {k: after[k] for k in content} == {k: before[k] for k in content}
+    assert [(b["kind"], b["reference"]) for b in after["basis"]] == [("lss-plan", "LSS 1")]
+    assert after["version"] == before["version"] + 1

@@ -8,14 +8,17 @@ resources and what others do are notes; the plans it builds on are ``supportingI
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from app.domain.plans import Plan, PlanStatus
+from app.domain.plans import Basis, BasisKind, Goal, OtherContribution, Plan, PlanStatus
 from app.fhir.common import canonical, concept, day, instant, meta, ref
+from app.services.plans import ContentInput as PlanContentInput
+from app.services.plans import CoordinatorInput, InterventionInput
 
 PLAN_CATEGORY = canonical("CodeSystem", "plan-category")
 CARE_TEAM_ROLE = canonical("CodeSystem", "care-team-role")
-GOAL_ACHIEVEMENT = "http://terminology.hl7.org/CodeSystem/goal-achievement"
+GOAL_IDS = canonical("NamingSystem", "plan-goal-id")
 _STATUS = {
     PlanStatus.DRAFT: "draft",
     PlanStatus.ACTIVE: "active",
@@ -41,10 +44,11 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
     content = plan.content
     subject = ref("Patient", plan.person_id)
     contained: list[dict[str, Any]] = []
-    for goal in content.goals:
+    for index, goal in enumerate(content.goals):
         resource: dict[str, Any] = {
             "resourceType": "Goal",
-            "id": f"goal-{goal.id}",
+            "id": f"goal-{index + 1}",
+            "identifier": [{"system": GOAL_IDS, "value": goal.id}],
             "lifecycleStatus": _GOAL_STATUS[plan.status],
             "description": {"text": goal.description},
             "subject": subject,
@@ -133,7 +137,7 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
             {"display": f"{b.kind.value}: {b.reference}"} for b in content.basis
         ]
     if content.goals:
-        resource["goal"] = [{"reference": f"#goal-{g.id}"} for g in content.goals]
+        resource["goal"] = [{"reference": f"#goal-{i + 1}"} for i in range(len(content.goals))]
     if content.interventions:
         activities = []
         for intervention in content.interventions:
@@ -145,7 +149,7 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
                 detail["performer"] = [ref("Organization", intervention.responsible_unit_id)]
             if intervention.frequency:
                 detail["scheduledString"] = intervention.frequency
-            activities.append({"detail": detail})
+            activities.append({"id": intervention.id, "detail": detail})
         resource["activity"] = activities
     if notes:
         resource["note"] = [{"text": text} for text in notes]
@@ -157,3 +161,110 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
             for d in content.follow_up_dates
         )
     return resource
+
+
+FOLLOW_UP = canonical("StructureDefinition", "follow-up-date")
+
+
+def _role(member: dict[str, Any]) -> str | None:
+    for role in member.get("role") or []:
+        for code in role.get("coding") or []:
+            if code.get("system") == CARE_TEAM_ROLE:
+                return str(code.get("code"))
+    return None
+
+
+def _org(reference: dict[str, Any] | None) -> str | None:
+    value = (reference or {}).get("reference") or ""
+    return value.split("/", 1)[1] if value.startswith("Organization/") else None
+
+
+def from_fhir(resource: dict[str, Any]) -> PlanContentInput:
+    """A plan's content from a CarePlan as ``to_fhir`` writes it (the inverse mapping).
+
+    Goals, the coordinator and the care team are read from the contained resources; needs and
+    resources from the notes; the plans it builds on from ``supportingInfo``.
+    """
+    contained = {c.get("id"): c for c in resource.get("contained") or []}
+    goals = []
+    for reference in resource.get("goal") or []:
+        goal = contained.get((reference.get("reference") or "").lstrip("#")) or {}
+        goal_id = next(
+            (i.get("value") for i in goal.get("identifier") or [] if i.get("system") == GOAL_IDS),
+            str(goal.get("id", "")),
+        )
+        target = (goal.get("target") or [{}])[0].get("dueDate")
+        goals.append(
+            Goal(
+                goal_id,
+                (goal.get("description") or {}).get("text", ""),
+                date.fromisoformat(target) if target else None,
+            )
+        )
+    interventions = []
+    for index, activity in enumerate(resource.get("activity") or []):
+        detail = activity.get("detail") or {}
+        performer = _org((detail.get("performer") or [None])[0])
+        interventions.append(
+            InterventionInput(
+                activity.get("id") or f"i{index + 1}",
+                detail.get("description", ""),
+                performer,
+                detail.get("scheduledString"),
+            )
+        )
+    team = (
+        next(
+            (
+                contained.get((t.get("reference") or "").lstrip("#"))
+                for t in resource.get("careTeam") or []
+            ),
+            None,
+        )
+        or {}
+    )
+    coordinator = None
+    responsible = None
+    others = []
+    for member in team.get("participant") or []:
+        role = _role(member)
+        if role == "coordinator":
+            practitioner = contained.get((member["member"].get("reference") or "").lstrip("#"), {})
+            name = ((practitioner.get("name") or [{}])[0]).get("text") or member["member"].get(
+                "display", ""
+            )
+            unit = _org(member.get("onBehalfOf"))
+            if unit:
+                coordinator = CoordinatorInput(name, unit)
+        elif role == "responsible-principal":
+            responsible = _org(member.get("member"))
+    notes = [n.get("text", "") for n in resource.get("note") or []]
+    for text in notes:
+        who, sep, contribution = text.partition(": ")
+        if sep and " (" in who and who.endswith(")") and not who.startswith(("Need", "Resource")):
+            name, _paren, relation = who.partition(" (")
+            others.append(OtherContribution(name, relation.rstrip(")"), contribution))
+    basis = []
+    for info in resource.get("supportingInfo") or []:
+        kind, sep, reference = (info.get("display") or "").partition(": ")
+        if sep and kind in {b.value for b in BasisKind}:
+            basis.append(Basis(BasisKind(kind), reference))
+    period = resource.get("period") or {}
+    return PlanContentInput(
+        title=resource.get("title") or "",
+        goals=tuple(goals),
+        resources=tuple(t.removeprefix("Resource: ") for t in notes if t.startswith("Resource: ")),
+        needs=tuple(t.removeprefix("Need: ") for t in notes if t.startswith("Need: ")),
+        interventions=tuple(interventions),
+        others=tuple(others),
+        responsible_principal_id=responsible,
+        coordinator=coordinator,
+        start_date=date.fromisoformat(period["start"]) if period.get("start") else None,
+        planned_end_date=date.fromisoformat(period["end"]) if period.get("end") else None,
+        follow_up_dates=tuple(
+            date.fromisoformat(e["valueDate"])
+            for e in resource.get("extension") or []
+            if e.get("url") == FOLLOW_UP and e.get("valueDate")
+        ),
+        basis=tuple(basis),
+    )
