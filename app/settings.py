@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=200, ge=1)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+    max_bundle_entries: int = Field(
+        default=500, ge=1, description="entries a FHIR transaction or batch Bundle may have"
+    )
     message_dedupe_minutes: int = Field(
         default=10080, ge=1, description="how long a processed message Bundle.id is remembered"
     )

@@ -62,7 +62,9 @@ def problems(resource: dict[str, Any]) -> list[str]:
         for e in check.iter_errors(resource)
     ]
     for entry in resource.get("entry", []) if kind == "Bundle" else []:
-        found += problems(entry["resource"])
+        for inner in (entry.get("resource"), (entry.get("response") or {}).get("outcome")):
+            if inner is not None:
+                found += problems(inner)
     for contained in resource.get("contained", []):
         found += problems(contained)
     return found

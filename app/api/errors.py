@@ -23,6 +23,7 @@ from app.domain.errors import (
     IllegalTransition,
     Incomplete,
     InvalidInput,
+    Malformed,
     NotFound,
     StaleVersion,
     UnknownReference,
@@ -36,6 +37,7 @@ PROBLEM_BASE = "https://samverkan.dev/problems/"
 _STATUS: list[tuple[type[DomainError], int, str]] = [
     (NotFound, 404, "not-found"),
     (Incomplete, 422, "incomplete"),
+    (Malformed, 400, "malformed"),
     (VersionRequired, 428, "precondition-required"),
     (Forbidden, 403, "forbidden"),
     (IllegalTransition, 409, "illegal-transition"),

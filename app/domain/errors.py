@@ -55,3 +55,7 @@ class Incomplete(DomainError):
 
 class VersionRequired(DomainError):
     """The change must name the version it was made against (``If-Match``), and did not."""
+
+
+class Malformed(DomainError):
+    """The input is not well-formed for its format (a FHIR resource its schema refuses)."""

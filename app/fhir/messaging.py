@@ -21,11 +21,10 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from app.domain.episodes import AdmissionType
 from app.domain.errors import DomainError, Forbidden, InvalidInput
 from app.domain.meetings import ParticipantKind
 from app.fhir.common import BASE, canonical, extension_url
-from app.fhir.mappers import appointment, careplan
+from app.fhir.mappers import appointment, careplan, encounter, patient
 from app.fhir.mappers.encounter import DISCHARGE_READY_AT, EXPECTED_DISCHARGE
 from app.security.access import Actor
 from app.services import episodes as episode_service
@@ -37,7 +36,6 @@ from app.store.unit_of_work import UnitOfWork
 
 EVENT_SYSTEM = canonical("CodeSystem", "message-event")
 COORDINATED_PLANNING = extension_url("coordinated-planning")
-PRIMARY_CARE_UNIT = extension_url("primary-care-unit")
 # Every event of the CodeSystem; those with a handler below are processed.
 EVENTS = (
     "admission-notice",
@@ -139,79 +137,26 @@ def _extension(resource: dict[str, Any], url: str, key: str) -> Any:
     return None
 
 
-def _reference_id(value: dict[str, Any] | None, kind: str, field: str) -> str:
-    reference = (value or {}).get("reference") or ""
-    if not reference.startswith(f"{kind}/"):
-        raise InvalidInput(f"{field} must reference a {kind}", field=field)
-    return reference.split("/", 1)[1]
-
-
 async def _admission(
     uow: UnitOfWork, actor: Actor, message: Message, settings: Settings, now: datetime
 ) -> list[str]:
-    _key, encounter = _focus(message, "Encounter")
-    subject = (encounter.get("subject") or {}).get("reference")
-    patient = message.resources.get(subject or "")
-    if patient is None or patient.get("resourceType") != "Patient":
+    _key, resource = _focus(message, "Encounter")
+    subject = (resource.get("subject") or {}).get("reference")
+    patient_resource = message.resources.get(subject or "")
+    if patient_resource is None or patient_resource.get("resourceType") != "Patient":
         raise InvalidInput(
             "Encounter.subject must reference the Patient entry of the message",
             field="Encounter.subject",
         )
-    identifiers = patient.get("identifier") or []
-    if not identifiers:
-        raise InvalidInput("the Patient names a national identifier", field="Patient.identifier")
-    name = (patient.get("name") or [{}])[0]
-    birth = patient.get("birthDate")
     person, _created = await person_service.register_person(
         uow,
         actor,
-        person_service.RegisterPerson(
-            identifier_system=identifiers[0].get("system", ""),
-            identifier_value=identifiers[0].get("value", ""),
-            given_name=" ".join(name.get("given") or []),
-            family_name=name.get("family", ""),
-            residence_municipality_id=_reference_id(
-                patient.get("managingOrganization"), "Organization", "Patient.managingOrganization"
-            ),
-            birth_date=date.fromisoformat(birth) if birth else None,
-            protected_identity=any(
-                s.get("code") == "R" for s in (patient.get("meta") or {}).get("security") or []
-            ),
-        ),
+        patient.from_fhir(patient_resource),
         today=now.date(),
         reserve_systems=settings.reserve_number_systems,
     )
-    period = encounter.get("period") or {}
-    if not period.get("start"):
-        raise InvalidInput("Encounter.period.start is the admission time", field="Encounter.period")
-    hospitalization = encounter.get("hospitalization") or {}
-    admit_code = ((hospitalization.get("admitSource") or {}).get("coding") or [{}])[0].get("code")
-    destination = hospitalization.get("destination")
-    primary = _extension(encounter, PRIMARY_CARE_UNIT, "valueReference")
-    expected = _extension(encounter, EXPECTED_DISCHARGE, "valueDate")
     episode = await episode_service.register_admission(
-        uow,
-        actor,
-        episode_service.RegisterAdmission(
-            person_id=person.id,
-            hospital_unit_id=_reference_id(
-                encounter.get("serviceProvider"), "Organization", "Encounter.serviceProvider"
-            ),
-            admitted_at=datetime.fromisoformat(period["start"].replace("Z", "+00:00")),
-            admission_type=AdmissionType.ACUTE if admit_code == "emd" else AdmissionType.PLANNED,
-            municipality_id=_reference_id(
-                destination, "Organization", "Encounter.hospitalization.destination"
-            )
-            if destination
-            else None,
-            primary_care_unit_id=_reference_id(
-                primary, "Organization", "Encounter.extension(primary-care-unit)"
-            )
-            if primary
-            else None,
-            expected_discharge_date=date.fromisoformat(expected) if expected else None,
-        ),
-        now=now,
+        uow, actor, encounter.from_fhir(resource, person.id), now=now
     )
     await episode_service.record_notice(
         uow,
@@ -226,18 +171,18 @@ async def _admission(
 async def _notice(
     uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
 ) -> list[str]:
-    episode_id, encounter = _focus(message, "Encounter")
+    episode_id, resource = _focus(message, "Encounter")
     kind = {
         "expected-discharge-changed": "expected-discharge",
         "discharge-ready": "discharge-ready",
         "discharge-ready-withdrawn": "withdrawal",
         "discharge-notice": "discharge",
     }[message.event]
-    expected = _extension(encounter, EXPECTED_DISCHARGE, "valueDate")
-    decided = _extension(encounter, DISCHARGE_READY_AT, "valueDateTime")
+    expected = _extension(resource, EXPECTED_DISCHARGE, "valueDate")
+    decided = _extension(resource, DISCHARGE_READY_AT, "valueDateTime")
     at = message.sent_at
-    if kind == "discharge" and (encounter.get("period") or {}).get("end"):
-        at = datetime.fromisoformat(encounter["period"]["end"].replace("Z", "+00:00"))
+    if kind == "discharge" and (resource.get("period") or {}).get("end"):
+        at = datetime.fromisoformat(resource["period"]["end"].replace("Z", "+00:00"))
     await episode_service.record_notice(
         uow,
         actor,
@@ -247,7 +192,7 @@ async def _notice(
             at=at,
             expected_discharge_date=date.fromisoformat(expected) if expected else None,
             decided_at=datetime.fromisoformat(decided.replace("Z", "+00:00")) if decided else None,
-            coordinated_planning=bool(_extension(encounter, COORDINATED_PLANNING, "valueBoolean")),
+            coordinated_planning=bool(_extension(resource, COORDINATED_PLANNING, "valueBoolean")),
         ),
         now=now,
     )
@@ -277,7 +222,7 @@ async def _summons_reply(
     uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
 ) -> list[str]:
     _key, answer = _focus(message, "AppointmentResponse")
-    meeting_id = _reference_id(
+    meeting_id = patient.reference_id(
         answer.get("appointment"), "Appointment", "AppointmentResponse.appointment"
     )
     meeting = await meeting_service.get_meeting(uow, actor, meeting_id)

@@ -21,11 +21,20 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app.api.deps import Caller, UowDep, get_settings
+from app.api.errors import domain_error_response
 from app.api.routing import UnitOfWorkRoute
 from app.domain.episodes import EpisodeState
-from app.domain.errors import DomainError, Forbidden, InvalidInput, NotFound, StaleVersion
+from app.domain.errors import (
+    DomainError,
+    Forbidden,
+    Incomplete,
+    InvalidInput,
+    Malformed,
+    NotFound,
+    StaleVersion,
+)
 from app.domain.plans import PlanStatus
-from app.fhir import messaging
+from app.fhir import messaging, writes
 from app.fhir.common import FHIR_JSON, FHIR_VERSION, canonical, instant
 from app.fhir.mappers import (
     appointment,
@@ -505,6 +514,10 @@ async def capability_statement(settings: SettingsDep) -> Response:
         interactions = [{"code": "read"}, {"code": "search-type"}]
         if spec.vread is not None:
             interactions.insert(1, {"code": "vread"})
+        if name in writes.CREATORS:
+            interactions.append({"code": "create"})
+        if name in writes.UPDATERS:
+            interactions.append({"code": "update"})
         resources.append(
             {
                 "type": name,
@@ -554,6 +567,7 @@ async def capability_statement(settings: SettingsDep) -> Response:
                     f"{settings.issuer}/.well-known/smart-configuration",
                 },
                 "resource": resources,
+                "interaction": [{"code": "transaction"}, {"code": "batch"}],
                 "operation": [
                     {
                         "name": "process-message",
@@ -696,6 +710,186 @@ async def process_message(
         not_before,
     )
     return fhir_response(answer)
+
+
+def _prefer(request: Request) -> str:
+    for part in request.headers.get("prefer", "").split(";"):
+        name, _sep, value = part.strip().partition("=")
+        if name == "return" and value in ("minimal", "representation", "OperationOutcome"):
+            return value
+    return "representation"
+
+
+def _written(
+    request: Request, written: writes.Written, settings: Settings, *, status: int
+) -> Response:
+    resource = written.resource
+    headers = _resource_headers(resource)
+    location = (
+        f"{settings.issuer}/fhir/{resource['resourceType']}/{resource['id']}"
+        f"/_history/{resource['meta']['versionId']}"
+    )
+    headers["Location"] = location
+    prefer = _prefer(request)
+    if prefer == "minimal":
+        return Response(status_code=status, headers=headers)
+    if prefer == "OperationOutcome":
+        body = {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "information",
+                    "code": "informational",
+                    "diagnostics": f"{'created' if written.created else 'kept'} {location}",
+                }
+            ],
+        }
+        return fhir_response(body, status=status, headers=headers)
+    return fhir_response(resource, status=status, headers=headers)
+
+
+async def _body(request: Request) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if content_type not in (FHIR_JSON, "application/json"):
+        raise HTTPException(415, f"send FHIR resources as {FHIR_JSON}")
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise Malformed(f"the body is not JSON: {exc}", field="body") from exc
+
+
+@api.post("/{resource_type}", summary="Create a resource (or find it: If-None-Exist)")
+async def create(
+    resource_type: str, actor: Caller, uow: UowDep, request: Request, settings: SettingsDep
+) -> Response:
+    """Create; for Patient an `If-None-Exist: identifier=system|value` returns the match (200)."""
+    _spec(resource_type)
+    _allowed(actor, resource_type, "c")
+    creator = writes.CREATORS.get(resource_type)
+    if creator is None:
+        raise HTTPException(405, f"{resource_type} is not created through FHIR here")
+    resource = writes.validate(await _body(request), resource_type)
+    condition = request.headers.get("if-none-exist")
+    if condition is not None:
+        name, _sep, value = condition.partition("=")
+        identifiers = resource.get("identifier") or [{}]
+        wanted = f"{identifiers[0].get('system')}|{identifiers[0].get('value')}"
+        if resource_type != "Patient" or name != "identifier" or value != wanted:
+            raise InvalidInput(
+                "If-None-Exist is supported as identifier=system|value of the Patient sent",
+                field="If-None-Exist",
+            )
+    written = await creator(uow, actor, resource, settings, datetime.now(UTC))
+    return _written(request, written, settings, status=201 if written.created else 200)
+
+
+@api.put("/{resource_type}/{resource_id}", summary="Update a resource (If-Match)")
+async def update(
+    resource_type: str,
+    resource_id: Annotated[str, Path(max_length=64)],
+    actor: Caller,
+    uow: UowDep,
+    request: Request,
+    settings: SettingsDep,
+) -> Response:
+    """Update; `If-Match` names the version it was made against (412 when stale)."""
+    _spec(resource_type)
+    _allowed(actor, resource_type, "u")
+    updater = writes.UPDATERS.get(resource_type)
+    if updater is None:
+        raise HTTPException(405, f"{resource_type} is not updated through FHIR here")
+    resource = writes.validate(await _body(request), resource_type)
+    tag = request.headers.get("if-match")
+    version = tag.strip().removeprefix("W/").strip('"') if tag else None
+    if version is not None and not version.isdigit():
+        raise InvalidInput('If-Match names a version, e.g. W/"3"', field="If-Match")
+    written = await updater(
+        uow, actor, resource_id, resource, int(version) if version else None, datetime.now(UTC)
+    )
+    return _written(request, written, settings, status=200)
+
+
+@api.post("", summary="Process a transaction or batch Bundle")
+async def transaction(
+    actor: Caller, uow: UowDep, request: Request, settings: SettingsDep
+) -> Response:
+    """A transaction (all or nothing, any entry order, urn:uuid references) or a batch."""
+    body = writes.validate(await _body(request), "Bundle")
+    kind = body.get("type")
+    if kind not in ("transaction", "batch"):
+        raise Malformed("Bundle.type must be transaction or batch", field="Bundle.type")
+    entries = writes.entries_of(body, settings.max_bundle_entries)
+    for entry in entries:
+        resource_type = entry.url.split("/", 1)[0]
+        _allowed(actor, resource_type, "c" if entry.method == "POST" else "u")
+    now = datetime.now(UTC)
+    created: dict[str, str] = {}
+    answers: dict[int, dict[str, Any]] = {}
+    if kind == "transaction":
+        for entry in entries:
+            try:
+                written = await writes.apply(uow, actor, entry, created, settings, now)
+            except DomainError as exc:
+                # Nothing of the transaction is kept: the request's unit of work is not committed.
+                where = f"Bundle.entry[{entry.index}]"
+                problems = exc.problems if isinstance(exc, Incomplete) else [(exc.field, "")]
+                return outcome(
+                    domain_error_response(exc).status_code,
+                    f"{where}: {exc.message}",
+                    expressions=[
+                        (f"{where}.{field}" if field else where, message or exc.message)
+                        for field, message in problems
+                    ],
+                )
+            answers[entry.index] = _entry_response(written, settings)
+    else:
+        for entry in entries:
+            try:
+                async with uow.savepoint():
+                    written = await writes.apply(uow, actor, entry, created, settings, now)
+                answers[entry.index] = _entry_response(written, settings)
+            except DomainError as exc:
+                answers[entry.index] = {
+                    "response": {
+                        "status": str(_status_of(exc)),
+                        "outcome": {
+                            "resourceType": "OperationOutcome",
+                            "issue": [
+                                {
+                                    "severity": "error",
+                                    "code": "processing",
+                                    "diagnostics": exc.message,
+                                    **({"expression": [exc.field]} if exc.field else {}),
+                                }
+                            ],
+                        },
+                    }
+                }
+    return fhir_response(
+        {
+            "resourceType": "Bundle",
+            "type": f"{kind}-response",
+            "entry": [answers[i] for i in sorted(answers)],
+        }
+    )
+
+
+def _status_of(exc: DomainError) -> int:
+    return domain_error_response(exc).status_code
+
+
+def _entry_response(written: writes.Written, settings: Settings) -> dict[str, Any]:
+    resource = written.resource
+    return {
+        "fullUrl": f"{settings.issuer}/fhir/{resource['resourceType']}/{resource['id']}",
+        "resource": resource,
+        "response": {
+            "status": "201 Created" if written.created else "200 OK",
+            "location": f"{resource['resourceType']}/{resource['id']}/_history/"
+            f"{resource['meta']['versionId']}",
+            "etag": f'W/"{resource["meta"]["versionId"]}"',
+        },
+    }
 
 
 @api.get("/{resource_type}", summary="Search a resource type")

@@ -101,6 +101,8 @@ async def register_person(
         phone=cmd.phone,
     )
     validate_person(person)
+    # Two registrations of one identifier at once: the second waits and then finds the first.
+    await uow.idempotency.lock("person", f"{identifier.system}|{identifier.value}")
     existing = await uow.persons.find_by_identifier(identifier)
     if existing is not None:
         await uow.relations.add(existing.id, actor.organizations, "registered")

@@ -7,6 +7,9 @@ rolls back, so a failed request writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -54,6 +57,27 @@ class UnitOfWork:
         marked with the failure, so that refused and failed accesses are logged too.
         """
         self.pending_access.append(entry)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the transaction that is undone alone when the block raises.
+
+        Access-log entries queued inside a failed part are kept, marked ``failed``.
+        """
+        assert self._conn is not None
+        queued = len(self.pending_access)
+        nested = await self._conn.begin_nested()
+        try:
+            yield
+        except BaseException:
+            await nested.rollback()
+            self.pending_access[queued:] = [
+                replace(e, outcome="failed") if e.outcome == "success" else e
+                for e in self.pending_access[queued:]
+            ]
+            raise
+        else:
+            await nested.commit()
 
     @property
     def dialect(self) -> str:

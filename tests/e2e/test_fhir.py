@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from app.domain.identifiers import PERSONNUMMER
+from app.fhir import writes
 from app.fhir.routes import RESOURCES
 from tests import fhir_schema
 from tests.conftest import ClientFor
@@ -125,8 +126,12 @@ async def test_metadata_lists_exactly_what_the_router_serves(anonymous: httpx.As
     assert set(served) == set(RESOURCES)
     for name, spec in RESOURCES.items():
         codes = {i["code"] for i in served[name]["interaction"]}
-        assert codes == ({"read", "search-type"} | ({"vread"} if spec.vread else set())), name
+        expected = {"read", "search-type"} | ({"vread"} if spec.vread else set())
+        expected |= {"create"} if name in writes.CREATORS else set()
+        expected |= {"update"} if name in writes.UPDATERS else set()
+        assert codes == expected, name
         assert [p["name"] for p in served[name]["searchParam"]] == [p.name for p in spec.params]
+    assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch"}
     assert rest["security"]["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
 
 

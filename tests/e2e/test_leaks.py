@@ -85,7 +85,18 @@ RULES: dict[str, str] = {
 }
 
 FHIR = "fhir"  # the generic FHIR interactions: the rule is per resource type, below
-RULES.update({"capability_statement": PUBLIC, "read": FHIR, "vread": FHIR, "search": FHIR})
+RULES.update(
+    {
+        "capability_statement": PUBLIC,
+        "read": FHIR,
+        "vread": FHIR,
+        "search": FHIR,
+        "create": FHIR,
+        "update": FHIR,
+        "transaction": PERSONAL,
+    }
+)
+LOOKUPS = ("register_person", "create:Patient")  # find the person by the full identifier
 # Per FHIR resource type: its rule, and which of the scene's ids names one of it.
 FHIR_TYPES: dict[str, tuple[str, str | None]] = {
     "Patient": (PERSONAL, "person_id"),
@@ -161,6 +172,37 @@ def rule_of(op: str) -> str:
     """The rule of an operation (of a FHIR interaction: of its resource type)."""
     name, _sep, kind = op.partition(":")
     return FHIR_TYPES[kind][0] if kind else RULES[name]
+
+
+def fhir_body(kind: str, scene: Scene, ids: dict[str, str]) -> dict[str, Any]:
+    """A valid resource of ``kind`` about the scene's person (or the missing one)."""
+    subject = {"reference": f"Patient/{ids['person_id']}"}
+    if kind == "Patient":
+        return {
+            "resourceType": "Patient",
+            "identifier": [{"system": PERSONNUMMER, "value": scene.identifier}],
+            "name": [{"family": "Anyone"}],
+            "managingOrganization": {"reference": "Organization/kommun-2580"},
+        }
+    if kind == "Encounter":
+        return {
+            "resourceType": "Encounter",
+            "status": "in-progress",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "subject": subject,
+            "period": {"start": T0.isoformat()},
+            "serviceProvider": {"reference": "Organization/kommun-0880-hemtjanst"},
+        }
+    if kind == "CarePlan":
+        return {
+            "resourceType": "CarePlan",
+            "id": ids["plan_id"],
+            "status": "draft",
+            "intent": "plan",
+            "title": "x",
+            "subject": subject,
+        }
+    return {"resourceType": kind}
 
 
 def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) -> Call:
@@ -249,6 +291,16 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
             "reply_by": soon.date().isoformat(),
         },
         "cancel_meeting": {"reason": "called off"},
+        "transaction": {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [
+                {
+                    "resource": fhir_body("Encounter", scene, ids),
+                    "request": {"method": "POST", "url": "Encounter"},
+                }
+            ],
+        },
         "process_message": {
             "resourceType": "Bundle",
             "id": str(uuid.uuid4()),
@@ -268,6 +320,8 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
         },
     }
     body = bodies.get(op, {} if method in ("POST", "PUT") else None)
+    if op.startswith(("create:", "update:")):
+        body = fhir_body(op.split(":", 1)[1], scene, ids)
     if op in ("list_episodes", "search_access_log", "list_plans", "list_meetings"):
         params["person_id"] = person
     if op == "list_persons":
@@ -423,7 +477,7 @@ async def test_an_unrelated_organization_learns_nothing(
     missing = missing_ids()
     walked = [op for op in operations(document) if rule_of(op[0]) != PUBLIC]
     # The lookup by national identifier gives a relation to the person's record; walk it last.
-    walked.sort(key=lambda item: item[0] == "register_person")
+    walked.sort(key=lambda item: item[0] in LOOKUPS)
     checked = 0
     for op, method, path in walked:
         where = f"{method} {path}"
@@ -432,7 +486,7 @@ async def test_an_unrelated_organization_learns_nothing(
         assert answer.status_code < 500, (where, answer.text)
         if rule_of(op) == ADMIN:
             assert answer.status_code == 403, where
-        if op == "register_person":
+        if op in LOOKUPS:
             # Presenting the full identifier finds the person, but never the protected details.
             assert answer.status_code == 200, answer.text
             assert SECRET_ADDRESS not in answer.text and SECRET_NAME not in answer.text

@@ -6,10 +6,14 @@ follows are extensions of the service.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
-from app.domain.episodes import Episode, EpisodeState
+from app.domain.episodes import AdmissionType, Episode, EpisodeState
+from app.domain.errors import InvalidInput
 from app.fhir.common import concept, day, extension_url, instant, meta, ref
+from app.fhir.mappers.patient import reference_id
+from app.services.episodes import RegisterAdmission
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 ADMIT_SOURCE = "http://terminology.hl7.org/CodeSystem/admit-source"
@@ -62,3 +66,48 @@ def to_fhir(episode: Episode) -> dict[str, Any]:
     if extensions:
         resource["extension"] = extensions
     return resource
+
+
+PRIMARY_CARE_UNIT = extension_url("primary-care-unit")
+
+
+def _extension(resource: dict[str, Any], url: str, key: str) -> Any:
+    for extension in resource.get("extension") or []:
+        if extension.get("url") == url:
+            return extension.get(key)
+    return None
+
+
+def from_fhir(resource: dict[str, Any], person_id: str) -> RegisterAdmission:
+    """An admission from an Encounter of class IMP: the unit, the time, acute or planned.
+
+    ``hospitalization.destination`` names the receiving municipality and the extension
+    ``primary-care-unit`` the primary-care unit; both are optional.
+    """
+    period = resource.get("period") or {}
+    if not period.get("start"):
+        raise InvalidInput("Encounter.period.start is the admission time", field="Encounter.period")
+    hospitalization = resource.get("hospitalization") or {}
+    codes = ((hospitalization.get("admitSource") or {}).get("coding") or [{}])[0]
+    destination = hospitalization.get("destination")
+    primary = _extension(resource, PRIMARY_CARE_UNIT, "valueReference")
+    expected = _extension(resource, EXPECTED_DISCHARGE, "valueDate")
+    return RegisterAdmission(
+        person_id=person_id,
+        hospital_unit_id=reference_id(
+            resource.get("serviceProvider"), "Organization", "Encounter.serviceProvider"
+        ),
+        admitted_at=datetime.fromisoformat(period["start"].replace("Z", "+00:00")),
+        admission_type=AdmissionType.ACUTE if codes.get("code") == "emd" else AdmissionType.PLANNED,
+        municipality_id=reference_id(
+            destination, "Organization", "Encounter.hospitalization.destination"
+        )
+        if destination
+        else None,
+        primary_care_unit_id=reference_id(
+            primary, "Organization", "Encounter.extension(primary-care-unit)"
+        )
+        if primary
+        else None,
+        expected_discharge_date=date.fromisoformat(expected) if expected else None,
+    )

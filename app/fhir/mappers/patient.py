@@ -7,10 +7,13 @@ one that must act.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from app.domain.errors import InvalidInput
 from app.domain.persons import Person
 from app.fhir.common import coding, day, meta, ref
+from app.services.persons import RegisterPerson
 
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 
@@ -47,3 +50,43 @@ def to_fhir(person: Person) -> dict[str, Any]:
         resource["address"] = [{"use": "home", "text": person.address}]
     resource["managingOrganization"] = ref("Organization", person.paying_municipality_id)
     return resource
+
+
+def reference_id(value: dict[str, Any] | None, kind: str, field: str) -> str:
+    """The id of a literal reference to a ``kind``; InvalidInput naming ``field`` otherwise."""
+    reference = (value or {}).get("reference") or ""
+    if not reference.startswith(f"{kind}/"):
+        raise InvalidInput(f"{field} must reference a {kind}", field=field)
+    return reference.split("/", 1)[1]
+
+
+def from_fhir(resource: dict[str, Any]) -> RegisterPerson:
+    """A registration from a Patient: the first identifier, name, birth date, municipality.
+
+    ``managingOrganization`` names the residence municipality (as ``to_fhir`` writes the paying
+    one); ``meta.security`` R marks a protected identity.
+    """
+    identifiers = resource.get("identifier") or []
+    if not identifiers:
+        raise InvalidInput("a Patient names a national identifier", field="Patient.identifier")
+    name = (resource.get("name") or [{}])[0]
+    birth = resource.get("birthDate")
+    address = (resource.get("address") or [{}])[0].get("text")
+    phone = next(
+        (t.get("value") for t in resource.get("telecom") or [] if t.get("system") == "phone"), None
+    )
+    return RegisterPerson(
+        identifier_system=identifiers[0].get("system", ""),
+        identifier_value=identifiers[0].get("value", ""),
+        given_name=" ".join(name.get("given") or []),
+        family_name=name.get("family", ""),
+        residence_municipality_id=reference_id(
+            resource.get("managingOrganization"), "Organization", "Patient.managingOrganization"
+        ),
+        birth_date=date.fromisoformat(birth) if birth else None,
+        protected_identity=any(
+            s.get("code") == "R" for s in (resource.get("meta") or {}).get("security") or []
+        ),
+        address=address,
+        phone=phone,
+    )

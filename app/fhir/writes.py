@@ -1,0 +1,233 @@
+"""FHIR writes: create, update, and transaction / batch Bundles (https://hl7.org/fhir/R4/http.html).
+
+Inbound resources are validated with ``fhir.resources`` (R4B models), mapped to the same commands
+the REST API uses, and applied through the same services. A transaction is all or nothing and
+independent of entry order: entries are applied in dependency order (Patient, then Encounter,
+then CarePlan) and ``urn:uuid`` references are replaced by the ids the earlier entries got.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+from app.domain.errors import InvalidInput, Malformed, VersionRequired
+from app.domain.plans import InitiatorKind
+from app.fhir.mappers import careplan, encounter, patient
+from app.security.access import Actor
+from app.services import episodes as episode_service
+from app.services import persons as person_service
+from app.services import plans as plan_service
+from app.settings import Settings
+from app.store.unit_of_work import UnitOfWork
+
+Resource = dict[str, Any]
+
+
+def validate(resource: Any, expected: str | None = None) -> Resource:
+    """Check a resource against the R4 model of its type; Malformed names the element."""
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        raise Malformed("the body is not a FHIR resource", field="resourceType")
+    kind = resource["resourceType"]
+    if expected is not None and kind != expected:
+        raise Malformed(f"the body is a {kind}, the URL names {expected}", field="resourceType")
+    try:
+        model = get_fhir_model_class(kind)
+    except (KeyError, ValueError) as exc:
+        raise Malformed(f"unknown resource type {kind}", field="resourceType") from exc
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join([kind, *(str(p) for p in first["loc"])])
+        raise Malformed(f"{where}: {first['msg']}", field=where) from exc
+    return resource
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """The outcome of a create or update."""
+
+    resource: Resource
+    created: bool
+
+
+Creator = Callable[[UnitOfWork, Actor, Resource, Settings, datetime], Awaitable[Written]]
+Updater = Callable[[UnitOfWork, Actor, str, Resource, int | None, datetime], Awaitable[Written]]
+
+
+async def create_patient(
+    uow: UnitOfWork, actor: Actor, resource: Resource, settings: Settings, now: datetime
+) -> Written:
+    """Register a person, or find the one registered under the identifier (200)."""
+    person, created = await person_service.register_person(
+        uow,
+        actor,
+        patient.from_fhir(resource),
+        today=now.date(),
+        reserve_systems=settings.reserve_number_systems,
+    )
+    return Written(patient.to_fhir(person), created)
+
+
+def _subject(resource: Resource) -> str:
+    return patient.reference_id(
+        resource.get("subject"), "Patient", f"{resource['resourceType']}.subject"
+    )
+
+
+async def create_encounter(
+    uow: UnitOfWork, actor: Actor, resource: Resource, _settings: Settings, now: datetime
+) -> Written:
+    """Register an admission (class IMP)."""
+    if (resource.get("class") or {}).get("code") != "IMP":
+        raise InvalidInput(
+            "an episode is an inpatient Encounter (class IMP)", field="Encounter.class"
+        )
+    episode = await episode_service.register_admission(
+        uow, actor, encounter.from_fhir(resource, _subject(resource)), now=now
+    )
+    return Written(encounter.to_fhir(episode), True)
+
+
+async def create_careplan(
+    uow: UnitOfWork, actor: Actor, resource: Resource, _settings: Settings, now: datetime
+) -> Written:
+    """Initiate a plan (a draft) for the subject, by the caller's unit."""
+    if resource.get("status") not in (None, "draft"):
+        raise InvalidInput(
+            "a plan starts as a draft; activate it after consent", field="CarePlan.status"
+        )
+    if resource.get("intent") != "plan":
+        raise InvalidInput("a coordinated plan has intent plan", field="CarePlan.intent")
+    plan = await plan_service.create_plan(
+        uow,
+        actor,
+        _subject(resource),
+        InitiatorKind.UNIT,
+        None,
+        careplan.from_fhir(resource),
+        now=now,
+    )
+    return Written(careplan.to_fhir(plan), True)
+
+
+async def update_careplan(
+    uow: UnitOfWork,
+    actor: Actor,
+    ident: str,
+    resource: Resource,
+    if_match: int | None,
+    now: datetime,
+) -> Written:
+    """Revise a plan: a new version, made against the version ``If-Match`` names."""
+    if resource.get("id") != ident:
+        raise Malformed("the CarePlan's id must be the id in the URL", field="CarePlan.id")
+    if if_match is None:
+        raise VersionRequired('an update names the version it was made against: If-Match: W/"n"')
+    plan = await plan_service.revise_plan(
+        uow, actor, ident, careplan.from_fhir(resource), if_match=if_match, now=now
+    )
+    return Written(careplan.to_fhir(plan), False)
+
+
+CREATORS: dict[str, Creator] = {
+    "Patient": create_patient,
+    "Encounter": create_encounter,
+    "CarePlan": create_careplan,
+}
+UPDATERS: dict[str, Updater] = {"CarePlan": update_careplan}
+# Entries of a transaction are applied in this order, so that references can be resolved.
+ORDER = {"Patient": 0, "Encounter": 1, "CarePlan": 2}
+
+
+def resolve(node: Any, created: dict[str, str]) -> Any:
+    """A copy of ``node`` with ``urn:uuid`` references replaced by the created ``Type/id``."""
+    if isinstance(node, dict):
+        result = {}
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str) and value in created:
+                result[key] = created[value]
+            else:
+                result[key] = resolve(value, created)
+        return result
+    if isinstance(node, list):
+        return [resolve(item, created) for item in node]
+    return node
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of a transaction or batch, in the order it was sent."""
+
+    index: int
+    full_url: str | None
+    method: str
+    url: str
+    resource: Resource | None
+
+
+def entries_of(bundle: Resource, max_entries: int) -> list[Entry]:
+    """The entries of a transaction or batch Bundle, checked for what this server supports."""
+    raw = bundle.get("entry") or []
+    if len(raw) > max_entries:
+        raise Malformed(
+            f"a Bundle may have at most {max_entries} entries; this one has {len(raw)}",
+            field="Bundle.entry",
+        )
+    found = []
+    for index, entry in enumerate(raw):
+        request = entry.get("request") or {}
+        method, url = request.get("method"), request.get("url") or ""
+        where = f"Bundle.entry[{index}]"
+        kind = url.split("/", 1)[0].split("?", 1)[0]
+        if method == "POST" and kind in CREATORS and "/" not in url:
+            pass
+        elif method == "PUT" and kind in UPDATERS and url.count("/") == 1:
+            pass
+        else:
+            raise Malformed(
+                f"{where}.request: {method} {url} is not supported in a Bundle; supported: "
+                f"POST {', '.join(CREATORS)} and PUT {', '.join(k + '/id' for k in UPDATERS)}",
+                field=f"{where}.request",
+            )
+        resource = entry.get("resource")
+        if resource is None or resource.get("resourceType") != kind:
+            raise Malformed(f"{where}.resource must be a {kind}", field=f"{where}.resource")
+        found.append(Entry(index, entry.get("fullUrl"), method, url, copy.deepcopy(resource)))
+    return sorted(found, key=lambda e: (ORDER.get(e.url.split("/", 1)[0], 9), e.index))
+
+
+async def apply(
+    uow: UnitOfWork,
+    actor: Actor,
+    entry: Entry,
+    created: dict[str, str],
+    settings: Settings,
+    now: datetime,
+) -> Written:
+    """Apply one entry, after resolving its references to what earlier entries created."""
+    assert entry.resource is not None
+    resource = validate(resolve(entry.resource, created))
+    kind = resource["resourceType"]
+    if entry.method == "POST":
+        written = await CREATORS[kind](uow, actor, resource, settings, now)
+    else:
+        version = str((resource.get("meta") or {}).get("versionId"))
+        written = await UPDATERS[kind](
+            uow,
+            actor,
+            entry.url.split("/", 1)[1],
+            resource,
+            int(version) if version.isdigit() else None,
+            now,
+        )
+    if entry.full_url:
+        created[entry.full_url] = f"{kind}/{written.resource['id']}"
+    return written
