@@ -518,6 +518,7 @@ async def capability_statement(settings: SettingsDep) -> Response:
             interactions.append({"code": "create"})
         if name in writes.UPDATERS:
             interactions.append({"code": "update"})
+        interactions.append({"code": "history-instance"})
         resources.append(
             {
                 "type": name,
@@ -961,6 +962,45 @@ async def read(
     _allowed(actor, resource_type, "r")
     resource = await spec.read(uow, actor, resource_id)
     return fhir_response(resource, headers=_resource_headers(resource))
+
+
+@api.get("/{resource_type}/{resource_id}/_history", summary="The history of a resource")
+async def history(
+    resource_type: str,
+    resource_id: Annotated[str, Path(max_length=64)],
+    actor: Caller,
+    uow: UowDep,
+    settings: SettingsDep,
+) -> Response:
+    """Every version of a CarePlan, newest first; the current version of other resources."""
+    spec = _spec(resource_type)
+    _allowed(actor, resource_type, "r")
+    current = await spec.read(uow, actor, resource_id)
+    versions = [current]
+    if spec.vread is not None:
+        newest = int(current["meta"]["versionId"])
+        versions += [await spec.vread(uow, actor, resource_id, v) for v in range(newest - 1, 0, -1)]
+    base = f"{settings.issuer}/fhir/{resource_type}/{resource_id}"
+    entries = [
+        {
+            "fullUrl": base,
+            "resource": version,
+            "request": {
+                "method": "POST" if version["meta"]["versionId"] == "1" else "PUT",
+                "url": resource_type
+                if version["meta"]["versionId"] == "1"
+                else f"{resource_type}/{resource_id}",
+            },
+            "response": {
+                "status": "201 Created" if version["meta"]["versionId"] == "1" else "200 OK",
+                "etag": f'W/"{version["meta"]["versionId"]}"',
+            },
+        }
+        for version in versions
+    ]
+    return fhir_response(
+        {"resourceType": "Bundle", "type": "history", "total": len(entries), "entry": entries}
+    )
 
 
 @api.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="Read a version")

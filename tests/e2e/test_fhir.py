@@ -129,6 +129,7 @@ async def test_metadata_lists_exactly_what_the_router_serves(anonymous: httpx.As
         expected = {"read", "search-type"} | ({"vread"} if spec.vread else set())
         expected |= {"create"} if name in writes.CREATORS else set()
         expected |= {"update"} if name in writes.UPDATERS else set()
+        expected |= {"history-instance"}
         assert codes == expected, name
         assert [p["name"] for p in served[name]["searchParam"]] == [p.name for p in spec.params]
     assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch"}
@@ -167,6 +168,14 @@ async def test_every_resource_reads_back_as_valid_fhir(client_for: ClientFor) ->
 
     first = fhir(await hospital.get(f"/fhir/CarePlan/{plan['id']}/_history/1"))
     assert first["meta"]["versionId"] == "1" and "replaces" not in first
+    history = fhir(await hospital.get(f"/fhir/CarePlan/{plan['id']}/_history"))
+    assert history["type"] == "history"
+    assert [e["resource"]["meta"]["versionId"] for e in history["entry"]] == [
+        str(v) for v in range(plan["version"], 0, -1)
+    ]
+    assert history["entry"][-1]["request"]["method"] == "POST"
+    patient_history = fhir(await hospital.get(f"/fhir/Patient/{person['id']}/_history"))
+    assert [e["resource"]["id"] for e in patient_history["entry"]] == [person["id"]]
 
     consent = fhir(await hospital.get(f"/fhir/Consent/{plan['id']}.0"))
     assert consent["status"] == "active"

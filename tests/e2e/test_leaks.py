@@ -93,6 +93,7 @@ RULES.update(
         "search": FHIR,
         "create": FHIR,
         "update": FHIR,
+        "history": FHIR,
         "transaction": PERSONAL,
     }
 )
