@@ -34,7 +34,7 @@ from app.domain.errors import (
     StaleVersion,
 )
 from app.domain.plans import PlanStatus
-from app.fhir import messaging, writes
+from app.fhir import conformance, messaging, writes
 from app.fhir.common import FHIR_JSON, FHIR_VERSION, canonical, instant
 from app.fhir.mappers import (
     appointment,
@@ -382,6 +382,40 @@ async def search_auditevent(
     return [auditevent.to_fhir(e) for e in page.items], page.next_cursor
 
 
+# --- CodeSystem, StructureDefinition (the service's own conformance resources) ----------------
+
+
+def _conformance(
+    names: list[str], build: Callable[[str], Resource], kind: str
+) -> tuple[Reader, Searcher]:
+    async def read_one(_uow: UnitOfWork, _actor: Actor, ident: str) -> Resource:
+        if ident not in names:
+            raise NotFound(f"no {kind} with id {ident}")
+        return build(ident)
+
+    async def search_all(
+        _uow: UnitOfWork,
+        _actor: Actor,
+        params: dict[str, str],
+        count: int,
+        cursor: str | None,
+        _settings: Settings,
+    ) -> Found:
+        found = [build(n) for n in names if n > (cursor or "")]
+        if "_id" in params:
+            found = [r for r in found if r["id"] == params["_id"]]
+        if "url" in params:
+            found = [r for r in found if r["url"] == params["url"]]
+        page = found[:count]
+        return page, page[-1]["id"] if len(found) > count else None
+
+    return read_one, search_all
+
+
+_CODE_SYSTEM = _conformance(sorted(conformance.CODE_SYSTEMS), conformance.code_system, "CodeSystem")
+_EXTENSIONS = _conformance(
+    sorted(conformance.EXTENSIONS), conformance.structure_definition, "StructureDefinition"
+)
 _ID = SearchParam("_id", "token", "the logical id")
 _PATIENT = SearchParam("patient", "reference", "the person (Patient/id or id)")
 _SUBJECT = SearchParam("subject", "reference", "the same as patient")
@@ -449,6 +483,18 @@ RESOURCES: dict[str, ResourceSpec] = {
             SearchParam("supporting-info", "reference", "the plan (CarePlan/id)"),
         ),
         documentation="Planning meetings; participants' replies are their status.",
+    ),
+    "CodeSystem": ResourceSpec(
+        _CODE_SYSTEM[0],
+        _CODE_SYSTEM[1],
+        (_ID, SearchParam("url", "uri", "the canonical URL")),
+        documentation="The service's own code systems (message events, plan categories, …).",
+    ),
+    "StructureDefinition": ResourceSpec(
+        _EXTENSIONS[0],
+        _EXTENSIONS[1],
+        (_ID, SearchParam("url", "uri", "the canonical URL")),
+        documentation="The service's extensions.",
     ),
     "AuditEvent": ResourceSpec(
         read_auditevent,

@@ -6,14 +6,17 @@ R4 JSON schema by the ``client_for`` fixture (see ``tests/fhir_schema.py``).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+import app.fhir as fhir_package
 from app.domain.identifiers import PERSONNUMMER
-from app.fhir import writes
+from app.fhir import conformance, messaging, writes
 from app.fhir.routes import RESOURCES
 from tests import fhir_schema
 from tests.conftest import ClientFor
@@ -323,3 +326,34 @@ async def test_the_access_log_reads_as_audit_events(client_for: ClientFor) -> No
         await hospital.get("/fhir/AuditEvent", params={"agent": "Organization/kommun-2580"}), 403
     )
     assert other["issue"][0]["expression"] == ["organization_id"]
+
+
+async def test_the_services_code_systems_and_extensions_are_served(client_for: ClientFor) -> None:
+    http = await client_for("region-kalmar", scopes="system/*.rs")
+    events = fhir(await http.get("/fhir/CodeSystem/message-event"))
+    assert {c["code"] for c in events["concept"]} == set(messaging.EVENTS)
+    for name in conformance.EXTENSIONS:
+        definition = fhir(await http.get(f"/fhir/StructureDefinition/{name}"))
+        assert definition["url"] == f"https://samverkan.dev/fhir/StructureDefinition/{name}"
+    by_url = fhir(
+        await http.get(
+            "/fhir/StructureDefinition",
+            params={"url": "https://samverkan.dev/fhir/StructureDefinition/reply-by"},
+        )
+    )
+    assert [e["resource"]["id"] for e in by_url["entry"]] == ["reply-by"]
+    paged = fhir(await http.get("/fhir/CodeSystem", params={"_count": "2"}))
+    assert len(paged["entry"]) == 2 and any(x["relation"] == "next" for x in paged["link"])
+
+
+def test_every_canonical_the_code_writes_is_defined() -> None:
+    """Extensions and code systems named in app/fhir are served by the conformance module."""
+    source = "\n".join(
+        p.read_text(encoding="utf-8") for p in Path(fhir_package.__file__).parent.rglob("*.py")
+    )
+    extensions = set(re.findall(r'extension_url\("([a-z-]+)"\)', source)) | set(
+        re.findall(r'canonical\("StructureDefinition", "([a-z-]+)"\)', source)
+    )
+    systems = set(re.findall(r'canonical\("CodeSystem", "([a-z-]+)"\)', source))
+    assert extensions and extensions <= set(conformance.EXTENSIONS)
+    assert systems and systems <= set(conformance.CODE_SYSTEMS)

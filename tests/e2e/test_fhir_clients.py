@@ -117,6 +117,8 @@ async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
         "Consent": f"{plan['id']}.0",
         "Appointment": meeting["id"],
         "AuditEvent": str(log["items"][0]["id"]),
+        "CodeSystem": "message-event",
+        "StructureDefinition": "reply-by",
     }
 
 

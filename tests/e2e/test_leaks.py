@@ -107,6 +107,8 @@ FHIR_TYPES: dict[str, tuple[str, str | None]] = {
     "Consent": (PERSONAL, "plan_id"),
     "Appointment": (PERSONAL, "meeting_id"),
     "AuditEvent": (PERSONAL, "audit"),
+    "CodeSystem": (REFERENCE, "=message-event"),
+    "StructureDefinition": (REFERENCE, "=reply-by"),
 }
 
 SECRET_ADDRESS = "Hemlig gränd 7"
@@ -226,6 +228,8 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
         key = FHIR_TYPES[kind][1]
         if key == "audit":
             resource_id = scene.audit_id
+        elif key and key.startswith("="):
+            resource_id = key[1:]
         else:
             resource_id = ids[key] if key else "region-norrbotten"
         values["resource_id"] = f"{resource_id}.0" if kind == "Consent" else resource_id
@@ -390,6 +394,8 @@ async def scene(client: httpx.AsyncClient) -> Scene:
         "Consent": str(consented.json()["version"]),
         "Appointment": "1",
         "AuditEvent": "1",
+        "CodeSystem": "1",
+        "StructureDefinition": "1",
     }
     log = await client.get("/api/v1/access-log", params={"person_id": person_id})
     audit_id = str(log.json()["items"][0]["id"])

@@ -1,0 +1,212 @@
+"""The service's own conformance resources: its CodeSystems and extension StructureDefinitions.
+
+They live under the canonical base ``https://samverkan.dev/fhir`` and are served at
+``/fhir/CodeSystem/{id}`` and ``/fhir/StructureDefinition/{id}``. The mappers take their URLs from
+here, so an extension or code the service writes is one it also defines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.domain.meetings import ParticipantKind
+from app.domain.organizations import UnitFunction
+from app.fhir.common import FHIR_VERSION, canonical
+
+PUBLISHER = "Samverkan"
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """One code of a CodeSystem."""
+
+    code: str
+    display: str
+    definition: str
+
+
+CODE_SYSTEMS: dict[str, tuple[str, list[Code]]] = {
+    "message-event": (
+        "The events of the coordinated-care messages",
+        [
+            Code(
+                "admission-notice",
+                "Admission notice",
+                "A patient who may need municipal or "
+                "primary-care services after discharge was admitted.",
+            ),
+            Code(
+                "expected-discharge-changed",
+                "Expected discharge date changed",
+                "The expected discharge date was set or changed.",
+            ),
+            Code(
+                "discharge-ready",
+                "Discharge-ready notice",
+                "The treating doctor judged the patient discharge-ready; the payment clock starts.",
+            ),
+            Code(
+                "discharge-ready-withdrawn",
+                "Discharge-ready withdrawn",
+                "The patient is no longer discharge-ready; the clock stops.",
+            ),
+            Code("discharge-notice", "Discharge notice", "The patient has left the hospital."),
+            Code(
+                "sip-summons",
+                "Planning meeting summons",
+                "A summons to a coordinated individual plan meeting.",
+            ),
+            Code("sip-summons-reply", "Summons reply", "A participant's reply to a summons."),
+            Code("careplan-revised", "Plan revised", "A coordinated individual plan was revised."),
+            Code("care-communication", "Care message", "A message between care units."),
+            Code("deviation-report", "Deviation report", "A report that cooperation failed."),
+            Code("acknowledgement", "Acknowledgement", "The receiver acknowledges a message."),
+        ],
+    ),
+    "plan-category": (
+        "Kinds of coordinated individual plan",
+        [
+            Code(
+                "SIP",
+                "Samordnad individuell plan",
+                "Swedish coordinated individual plan (HSL 16:4, SoL 2:7).",
+            ),
+            Code(
+                "IP",
+                "Individuell plan",
+                "Norwegian individual plan (forskrift om "
+                "habilitering, rehabilitering, individuell plan og koordinator).",
+            ),
+        ],
+    ),
+    "care-team-role": (
+        "Roles in a coordinated individual plan's care team",
+        [
+            Code("coordinator", "Coordinator", "Keeps the plan moving; chosen with the person."),
+            Code(
+                "responsible-principal",
+                "Overall responsibility",
+                "The principal with overall responsibility for the plan.",
+            ),
+            Code(
+                "participant",
+                "Participating principal",
+                "A principal the person consented to share the plan with.",
+            ),
+            Code(
+                "relative-or-other",
+                "Relative or other",
+                "A relative, neighbour or voluntary organization with a part in the plan.",
+            ),
+        ],
+    ),
+    "participant-kind": (
+        "Kinds of meeting participant",
+        [
+            Code(k.value, k.value.capitalize(), f"A participant of kind {k.value}.")
+            for k in ParticipantKind
+        ],
+    ),
+    "unit-function": (
+        "What an organizational unit does",
+        [
+            Code(f.value, f.value.replace("-", " ").capitalize(), f"A unit of function {f.value}.")
+            for f in UnitFunction
+        ],
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionDef:
+    """One of the service's extensions."""
+
+    context: str
+    value_type: str
+    target: str | None
+    short: str
+
+
+EXTENSIONS: dict[str, ExtensionDef] = {
+    "discharge-ready-at": ExtensionDef(
+        "Encounter", "dateTime", None, "When the patient was judged discharge-ready"
+    ),
+    "expected-discharge-date": ExtensionDef(
+        "Encounter", "date", None, "The expected discharge date"
+    ),
+    "readmission-of": ExtensionDef(
+        "Encounter", "Reference", "Encounter", "The stay a readmission within 30 days follows"
+    ),
+    "primary-care-unit": ExtensionDef(
+        "Encounter", "Reference", "Organization", "The primary-care unit that receives notices"
+    ),
+    "coordinated-planning": ExtensionDef(
+        "Encounter", "boolean", None, "Both region and municipality must act after discharge"
+    ),
+    "follow-up-date": ExtensionDef("CarePlan", "date", None, "A follow-up date of the plan"),
+    "reply-by": ExtensionDef("Appointment", "date", None, "When replies to the summons are due"),
+    "video-link": ExtensionDef("Appointment", "url", None, "The video link of the meeting"),
+}
+
+
+def code_system(name: str) -> dict[str, Any]:
+    """The CodeSystem resource ``name``."""
+    title, codes = CODE_SYSTEMS[name]
+    return {
+        "resourceType": "CodeSystem",
+        "id": name,
+        "meta": {"versionId": "1"},
+        "url": canonical("CodeSystem", name),
+        "version": "0.1.0",
+        "name": "".join(part.capitalize() for part in name.split("-")),
+        "title": title,
+        "status": "active",
+        "publisher": PUBLISHER,
+        "caseSensitive": True,
+        "content": "complete",
+        "count": len(codes),
+        "concept": [
+            {"code": c.code, "display": c.display, "definition": c.definition} for c in codes
+        ],
+    }
+
+
+def structure_definition(name: str) -> dict[str, Any]:
+    """The StructureDefinition of the extension ``name``."""
+    ext = EXTENSIONS[name]
+    url = canonical("StructureDefinition", name)
+    value_type: dict[str, Any] = {"code": ext.value_type}
+    if ext.target:
+        value_type["targetProfile"] = [f"http://hl7.org/fhir/StructureDefinition/{ext.target}"]
+    return {
+        "resourceType": "StructureDefinition",
+        "id": name,
+        "meta": {"versionId": "1"},
+        "url": url,
+        "version": "0.1.0",
+        "name": "".join(part.capitalize() for part in name.split("-")),
+        "title": ext.short,
+        "status": "active",
+        "publisher": PUBLISHER,
+        "fhirVersion": FHIR_VERSION,
+        "kind": "complex-type",
+        "abstract": False,
+        "context": [{"type": "element", "expression": ext.context}],
+        "type": "Extension",
+        "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Extension",
+        "derivation": "constraint",
+        "differential": {
+            "element": [
+                {"id": "Extension", "path": "Extension", "short": ext.short, "max": "1"},
+                {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
+                {"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
+                {
+                    "id": "Extension.value[x]",
+                    "path": "Extension.value[x]",
+                    "min": 1,
+                    "type": [value_type],
+                },
+            ]
+        },
+    }
