@@ -839,15 +839,19 @@ async def update(
     request: Request,
     settings: SettingsDep,
 ) -> Response:
-    """Update; `If-Match` names the version it was made against (412 when stale)."""
+    """Update against a version: `If-Match`, or the body's meta.versionId (412 when stale)."""
     _spec(resource_type)
     _allowed(actor, resource_type, "u")
     updater = writes.UPDATERS.get(resource_type)
     if updater is None:
         raise HTTPException(405, f"{resource_type} is not updated through FHIR here")
     resource = writes.validate(await _body(request), resource_type)
+    # The version the change was made against: If-Match, else the meta.versionId of the body
+    # (the version the client read); without either the update is refused (428).
     tag = request.headers.get("if-match")
     version = tag.strip().removeprefix("W/").strip('"') if tag else None
+    if version is None and (resource.get("meta") or {}).get("versionId") is not None:
+        version = str(resource["meta"]["versionId"])
     if version is not None and not version.isdigit():
         raise InvalidInput('If-Match names a version, e.g. W/"3"', field="If-Match")
     written = await updater(

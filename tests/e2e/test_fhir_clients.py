@@ -165,3 +165,53 @@ async def test_fhirclient_reads_and_searches_every_resource_type(
     except FHIRValidationError as exc:  # the other implementation disagrees with ours
         raise AssertionError(f"fhirclient refused a resource: {exc}") from exc
     assert found == dict.fromkeys(ids, 1)
+
+
+async def test_fhirpy_creates_updates_and_searches(
+    server: Server,  # noqa: F811
+    engine: AsyncEngine,
+    settings: Settings,
+) -> None:
+    """fhirpy (an independent async FHIR client) drives create, search, update and delete."""
+    from fhirpy import AsyncFHIRClient
+    from fhirpy.base.exceptions import OperationOutcome
+
+    client_id, pem, kid = await register_test_client(engine, "region-kalmar", "system/*.cruds")
+    served = settings.model_copy(update={"public_base_url": server.url})
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        token = (await fetch_token(http, served, client_id, pem, kid, "ES384")).json()[
+            "access_token"
+        ]
+    fhir = AsyncFHIRClient(f"{server.url}/fhir", authorization=f"Bearer {token}")
+    value = personnummer(date(1939, 9, 9))
+    person = fhir.resource(
+        "Patient",
+        identifier=[{"system": PERSONNUMMER, "value": value}],
+        name=[{"family": "Pysson", "given": ["Fhir"]}],
+        managingOrganization={"reference": "Organization/kommun-0880"},
+    )
+    await person.save()
+    assert person.id
+    found = await fhir.resources("Patient").search(identifier=f"{PERSONNUMMER}|{value}").fetch()
+    assert [p.id for p in found] == [person.id]
+
+    plan = fhir.resource(
+        "CarePlan",
+        status="draft",
+        intent="plan",
+        title="SIP via fhirpy",
+        subject={"reference": f"Patient/{person.id}"},
+    )
+    await plan.save()
+    assert plan["meta"]["versionId"] == "1"
+    plan["title"] = "SIP via fhirpy, reviderad"
+    await plan.save()  # fhirpy sends If-Match with the version it read
+    again = await fhir.resources("CarePlan").search(patient=person.id).fetch_all()
+    assert [(p.id, p["title"]) for p in again] == [(plan.id, "SIP via fhirpy, reviderad")]
+    assert again[0]["meta"]["versionId"] == "2"
+    try:
+        await plan.delete()
+    except OperationOutcome as refused:
+        assert "not" in str(refused).lower()
+    else:  # pragma: no cover - deleting plans is not offered
+        raise AssertionError("a plan was deleted")
