@@ -509,7 +509,10 @@ RESOURCES: dict[str, ResourceSpec] = {
         "care) or by the caller's own organization.",
     ),
 }
-COMMON_PARAMS = ("_count", "_cursor", "_format")
+COMMON_PARAMS = ("_count", "_cursor", "_format", "_sort", "_summary", "_revinclude")
+# Patient searches may bring along what refers to the patients found.
+REVINCLUDES = ("Encounter:patient", "CarePlan:patient", "Appointment:patient", "Consent:patient")
+MAX_COUNTED = 10_000
 
 
 def fhir_response(
@@ -576,6 +579,7 @@ async def capability_statement(settings: SettingsDep) -> Response:
                     {"name": p.name, "type": p.type, "documentation": p.documentation}
                     for p in spec.params
                 ],
+                **({"searchRevInclude": list(REVINCLUDES)} if name == "Patient" else {}),
             }
         )
     statement = {
@@ -966,16 +970,55 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
     if not count_text.isdigit() or int(count_text) < 1:
         raise InvalidInput("_count is a positive number", field="_count")
     count = min(int(count_text), settings.max_page_size)
+    if params.get("_sort", "_id") != "_id":
+        raise InvalidInput("results are sorted by _id only", field="_sort")
+    summary = params.get("_summary")
+    if summary not in (None, "count", "false"):
+        raise InvalidInput("_summary is count or false", field="_summary")
+    revinclude = params.get("_revinclude")
+    if revinclude is not None and (resource_type != "Patient" or revinclude not in REVINCLUDES):
+        raise InvalidInput(
+            f"_revinclude is supported on Patient searches: {', '.join(REVINCLUDES)}",
+            field="_revinclude",
+        )
+    if summary == "count":
+        total, cursor = 0, None
+        while True:
+            found, cursor = await spec.search(
+                uow, actor, params, settings.max_page_size, cursor, settings
+            )
+            total += len(found)
+            if cursor is None:
+                break
+            if total > MAX_COUNTED:
+                raise InvalidInput(
+                    f"more than {MAX_COUNTED} match; narrow the search", field="_summary"
+                )
+        return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": total})
     resources, next_cursor = await spec.search(
         uow, actor, params, count, params.get("_cursor"), settings
     )
+    included: list[Resource] = []
+    if revinclude is not None:
+        kind = revinclude.split(":", 1)[0]
+        _allowed(actor, kind, "s")
+        for found_patient in resources:
+            related, _more = await RESOURCES[kind].search(
+                uow,
+                actor,
+                {"patient": found_patient["id"]},
+                settings.max_page_size,
+                None,
+                settings,
+            )
+            included += related
     subject = _subject(params)
     if subject is not None:
         # A search by person is an access to that person's data even when nothing matches (the
         # answer echoes the id); refused when the caller has no part in the person's care.
-        related = await uow.relations.exists(subject, actor.organizations, care_only=True)
-        outcome = "success" if related else "denied"
-        record(uow, actor, "search", resource_type, None, subject, outcome=outcome)
+        in_care = await uow.relations.exists(subject, actor.organizations, care_only=True)
+        result = "success" if in_care else "denied"
+        record(uow, actor, "search", resource_type, None, subject, outcome=result)
     base = f"{settings.issuer}/fhir"
     links = [{"relation": "self", "url": str(request.url)}]
     if next_cursor is not None:
@@ -993,6 +1036,14 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
                 "search": {"mode": "match"},
             }
             for r in resources
+        ]
+        + [
+            {
+                "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "include"},
+            }
+            for r in included
         ],
     }
     if next_cursor is None and "_cursor" not in params:

@@ -377,3 +377,35 @@ def test_the_fhirjs_check_catches_a_broken_resource() -> None:
     }
     assert fhir_node.problems([versioned]) == []
     assert fhir_node.problems([{**versioned, "status": "bogus"}]) != []
+
+
+async def test_count_sort_and_revinclude(client_for: ClientFor) -> None:
+    ids = await story(client_for)
+    hospital = await client_for("region-kalmar")
+    person_id = ids["person"]["id"]
+    counted = fhir(
+        await hospital.get(
+            "/fhir/Organization", params={"partof": "region-kalmar", "_summary": "count"}
+        )
+    )
+    listed = fhir(
+        await hospital.get(
+            "/fhir/Organization", params={"partof": "region-kalmar", "_count": "200"}
+        )
+    )
+    assert counted["total"] == len(listed["entry"]) >= 5 and "entry" not in counted
+    sorted_ok = await hospital.get("/fhir/Organization", params={"_sort": "_id"})
+    assert sorted_ok.status_code == 200
+    refused = fhir(await hospital.get("/fhir/Organization", params={"_sort": "name"}), 422)
+    assert refused["issue"][0]["expression"] == ["_sort"]
+    with_plans = fhir(
+        await hospital.get(
+            "/fhir/Patient", params={"_id": person_id, "_revinclude": "CarePlan:patient"}
+        )
+    )
+    modes = [(e["resource"]["resourceType"], e["search"]["mode"]) for e in with_plans["entry"]]
+    assert modes == [("Patient", "match"), ("CarePlan", "include")]
+    wrong = fhir(
+        await hospital.get("/fhir/CarePlan", params={"_revinclude": "Encounter:patient"}), 422
+    )
+    assert wrong["issue"][0]["expression"] == ["_revinclude"]
