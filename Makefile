@@ -15,7 +15,7 @@ NODE_FHIR_PACKAGE := fhir@4.12.0
 NODE_FHIR := .cache/node/node_modules/fhir/package.json
 export SAMVERKAN_NODE_FHIR := $(abspath .cache/node/node_modules)
 
-.PHONY: run test lint typecheck unit openapi install install-dev clean
+.PHONY: run test lint typecheck unit openapi install install-dev clean bench bench-quick
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) is missing: install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
@@ -38,8 +38,8 @@ run: $(VENV)/.installed
 	$(BIN)/samverkan serve --port $(PORT) --migrate --seed-demo-if-empty
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check app tests migrations
-	$(BIN)/ruff format --check app tests migrations
+	$(BIN)/ruff check app tests migrations bench
+	$(BIN)/ruff format --check app tests migrations bench
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
@@ -64,6 +64,19 @@ $(NODE_FHIR):
 
 test: lint typecheck $(FHIR_SCHEMA) $(NODE_FHIR)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(VENV)/.installed-bench: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $@ $(VENV)/.installed $(VENV)/.installed-dev
+
+# The benchmark (bench/README.md): PostgreSQL, wrk, the service and the ceiling side by side.
+bench: $(VENV)/.installed-bench
+	bash scripts/postgres.sh
+	BENCH_SCALE=$${BENCH_SCALE:-full} $(BIN)/python -m bench.run
+
+bench-quick: $(VENV)/.installed-bench
+	bash scripts/postgres.sh
+	BENCH_SCALE=quick $(BIN)/python -m bench.run
 
 openapi: $(VENV)/.installed
 	$(BIN)/samverkan openapi --output openapi/openapi.json

@@ -215,6 +215,20 @@ def plan_from(row: Any, document: dict[str, Any], version: int, status: str) -> 
     )
 
 
+def _plan_row(plan: Plan, document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": plan.id,
+        "person_id": plan.person_id,
+        "jurisdiction": plan.jurisdiction,
+        "status": plan.status.value,
+        "initiating_principal_id": plan.initiating_principal_id,
+        "version": plan.version,
+        "document": document,
+        "created_at": plan.created_at,
+        "updated_at": plan.updated_at or plan.created_at,
+    }
+
+
 class PlanRepository:
     """Plans, their versions and with whom each is shared."""
 
@@ -224,20 +238,38 @@ class PlanRepository:
     async def add(self, plan: Plan, *, organization_id: str, client_id: str) -> None:
         """Store a new plan as its first version."""
         document = plan_document(plan)
-        await self._conn.execute(
-            insert(t.plans).values(
-                id=plan.id,
-                person_id=plan.person_id,
-                jurisdiction=plan.jurisdiction,
-                status=plan.status.value,
-                initiating_principal_id=plan.initiating_principal_id,
-                version=plan.version,
-                document=document,
-                created_at=plan.created_at,
-                updated_at=plan.updated_at or plan.created_at,
-            )
-        )
+        await self._conn.execute(insert(t.plans).values(**_plan_row(plan, document)))
         await self._record(plan, document, organization_id, client_id)
+
+    async def add_many(
+        self, plans: Sequence[Plan], *, organization_id: str, client_id: str
+    ) -> None:
+        """Store new plans, each as its current version only (bulk loading)."""
+        documents = [(plan, plan_document(plan)) for plan in plans]
+        await self._conn.execute(insert(t.plans), [_plan_row(p, d) for p, d in documents])
+        await self._conn.execute(
+            insert(t.plan_versions),
+            [
+                {
+                    "plan_id": p.id,
+                    "version": p.version,
+                    "status": p.status.value,
+                    "document": d,
+                    "recorded_at": p.updated_at or p.created_at,
+                    "organization_id": organization_id,
+                    "client_id": client_id,
+                }
+                for p, d in documents
+            ],
+        )
+        await self._conn.execute(
+            insert(t.plan_sharing),
+            [
+                {"plan_id": p.id, "principal_id": principal}
+                for p, _d in documents
+                for principal in sorted(p.sharing_principals())
+            ],
+        )
 
     async def save(
         self, plan: Plan, *, expected_version: int, organization_id: str, client_id: str

@@ -294,24 +294,32 @@ class PersonRepository:
 
     async def add(self, person: Person) -> None:
         """Insert a new person."""
+        await self.add_many([person])
+
+    async def add_many(self, persons: Sequence[Person]) -> None:
+        """Insert new persons in one statement (bulk loading)."""
         now = utcnow()
         await self._conn.execute(
-            insert(t.persons).values(
-                id=person.id,
-                identifier_system=person.identifier.system,
-                identifier_value=person.identifier.value,
-                given_name=person.given_name,
-                family_name=person.family_name,
-                birth_date=person.birth_date,
-                residence_municipality_id=person.residence_municipality_id,
-                stay_municipality_id=person.stay_municipality_id,
-                protected_identity=person.protected_identity,
-                address=person.address,
-                phone=person.phone,
-                version=person.version,
-                created_at=now,
-                updated_at=now,
-            )
+            insert(t.persons),
+            [
+                {
+                    "id": person.id,
+                    "identifier_system": person.identifier.system,
+                    "identifier_value": person.identifier.value,
+                    "given_name": person.given_name,
+                    "family_name": person.family_name,
+                    "birth_date": person.birth_date,
+                    "residence_municipality_id": person.residence_municipality_id,
+                    "stay_municipality_id": person.stay_municipality_id,
+                    "protected_identity": person.protected_identity,
+                    "address": person.address,
+                    "phone": person.phone,
+                    "version": person.version,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for person in persons
+            ],
         )
 
     async def get(self, person_id: str) -> Person | None:
@@ -424,26 +432,49 @@ class EpisodeRepository:
 
     async def add(self, episode: Episode) -> None:
         """Insert a new episode and any events it already has."""
+        await self.add_many([episode])
+
+    async def add_many(self, episodes: Sequence[Episode]) -> None:
+        """Insert new episodes with their events (bulk loading)."""
         now = utcnow()
         await self._conn.execute(
-            insert(t.episodes).values(
-                id=episode.id,
-                person_id=episode.person_id,
-                hospital_unit_id=episode.hospital_unit_id,
-                region_id=episode.region_id,
-                municipality_id=episode.municipality_id,
-                primary_care_unit_id=episode.primary_care_unit_id,
-                jurisdiction=episode.jurisdiction,
-                admitted_at=episode.admitted_at,
-                admission_type=episode.admission_type.value,
-                care_type=episode.care_type.value,
-                version=episode.version,
-                created_at=now,
-                updated_at=now,
-                **_episode_row(episode),
-            )
+            insert(t.episodes),
+            [
+                {
+                    "id": episode.id,
+                    "person_id": episode.person_id,
+                    "hospital_unit_id": episode.hospital_unit_id,
+                    "region_id": episode.region_id,
+                    "municipality_id": episode.municipality_id,
+                    "primary_care_unit_id": episode.primary_care_unit_id,
+                    "jurisdiction": episode.jurisdiction,
+                    "admitted_at": episode.admitted_at,
+                    "admission_type": episode.admission_type.value,
+                    "care_type": episode.care_type.value,
+                    "version": episode.version,
+                    "created_at": now,
+                    "updated_at": now,
+                    **_episode_row(episode),
+                }
+                for episode in episodes
+            ],
         )
-        await self._insert_events(episode.id, episode.events, now)
+        events = [(episode.id, e) for episode in episodes for e in episode.events]
+        if events:
+            await self._conn.execute(
+                insert(t.episode_events),
+                [
+                    {
+                        "episode_id": episode_id,
+                        "seq": e.seq,
+                        "kind": e.kind.value,
+                        "at": e.at,
+                        "data": _event_data(e),
+                        "recorded_at": now,
+                    }
+                    for episode_id, e in events
+                ],
+            )
 
     async def save(self, episode: Episode, new_events: Sequence[EpisodeEvent]) -> None:
         """Store a changed episode if nobody changed it since it was read; bumps its version.
@@ -844,6 +875,18 @@ class CareRelationRepository:
             )
         )
         await self.add(person_id, organization_ids, source)
+
+    async def add_rows(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        """Insert (person, organization, source) relations known to be new (bulk loading)."""
+        if rows:
+            now = utcnow()
+            await self._conn.execute(
+                insert(t.care_relations),
+                [
+                    {"person_id": p, "organization_id": o, "source": src, "created_at": now}
+                    for p, o, src in rows
+                ],
+            )
 
     async def exists(
         self, person_id: str, organization_ids: Sequence[str], *, care_only: bool = False

@@ -1,0 +1,536 @@
+"""The benchmark: the service as production runs it, against the bare-framework ceiling.
+
+``make bench-quick`` (10 000 persons) and ``make bench`` (``BENCH_SCALE``: ``quick``, ``full`` =
+10 000, 100 000 and 1 000 000 persons, or a comma-separated list). For each size it loads
+synthetic data into PostgreSQL, starts the service (uvicorn workers, production settings,
+authentication and the access log on) and the ceiling app side by side, drives each workload
+with ``wrk`` from a separate process, and prints a table with every throughput as a ratio to the
+ceiling measured in the same run. Results go to ``bench/results/`` as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from app.security.clients import ASSERTION_TYPE, register_client
+from app.security.tokens import SigningKey, generate_client_key, make_client_assertion
+from app.services.demo import seed_demo
+from app.store.database import create_engine, upgrade
+from app.store.unit_of_work import UnitOfWork
+from bench.generator import KALMAR_MUNICIPALITIES, Generated, generate
+
+ROOT = Path(__file__).resolve().parents[1]
+VAR = ROOT / "bench" / "var"
+RESULTS = ROOT / "bench" / "results"
+LUA = ROOT / "bench" / "lua" / "paths.lua"
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/samverkan_bench"
+)
+SCALES = {"quick": [10_000], "full": [10_000, 100_000, 1_000_000]}
+EVENT_SYSTEM = "https://samverkan.dev/fhir/CodeSystem/message-event"
+console = Console(width=None if sys.stdout.isatty() else 170)
+
+
+@dataclass
+class Measured:
+    """One workload at one size."""
+
+    workload: str
+    persons: int
+    requests: int
+    seconds: float
+    per_second: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+    peak_rss_mb: float
+    ratio_to_ceiling: float | None = None
+    target: str = ""
+    met: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    console.print("wrk is missing: installing Debian's wrk")
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
+    return shutil.which("wrk") or "wrk"
+
+
+async def prepare_database(persons: int) -> tuple[Generated, str, bytes, str]:
+    """An empty database at the migration head with the demo data, ``persons`` and a client."""
+    url = make_url(DATABASE_URL)
+    admin = create_engine(url.set(database="postgres").render_as_string(False), pool_size=1)
+    async with admin.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        exists = (
+            await conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}
+            )
+        ).first()
+        if not exists:
+            await conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+    await admin.dispose()
+    engine = create_engine(DATABASE_URL, pool_size=2)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await asyncio.to_thread(upgrade, DATABASE_URL)
+    async with UnitOfWork(engine) as uow:
+        await seed_demo(uow)
+        pem, jwks = generate_client_key("ES384")
+        client = await register_client(
+            uow,
+            organization_id="region-kalmar",
+            jwks=jwks,
+            scopes="system/*.cruds",
+            name="benchmark",
+            client_id="bench-region-kalmar",
+        )
+        await uow.commit()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"loading {persons:,} persons", total=persons)
+        made = await generate(
+            lambda: UnitOfWork(engine),
+            persons,
+            progress=lambda n: progress.advance(task, n),
+        )
+    async with engine.begin() as conn:
+        await conn.execute(text("ANALYZE"))
+    await engine.dispose()
+    return made, client.id, pem, jwks["keys"][0]["kid"]
+
+
+@contextmanager
+def serve(target: str, port: int, workers: int, env: dict[str, str]) -> Iterator[psutil.Process]:
+    """A uvicorn server for ``target`` until the block ends."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env={**os.environ, **env},
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{target} did not start") from None
+                time.sleep(0.3)
+        time.sleep(1.0)  # let every worker finish starting
+        yield psutil.Process(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def rss_mb(process: psutil.Process) -> float:
+    total = 0
+    for proc in [process, *process.children(recursive=True)]:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 1_048_576
+
+
+def run_wrk(
+    port: int,
+    env: dict[str, str],
+    server: psutil.Process,
+    *,
+    duration: int,
+    connections: int,
+    threads: int,
+) -> tuple[dict[str, Any], float]:
+    """Drive load with wrk; the result and the server's peak RSS while it ran."""
+    peak = [rss_mb(server)]
+    running = threading.Event()
+    running.set()
+
+    def sample() -> None:
+        while running.is_set():
+            peak[0] = max(peak[0], rss_mb(server))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = subprocess.run(
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(LUA),
+                f"http://127.0.0.1:{port}",
+            ],
+            env={**os.environ, **env, "THREADS": str(threads)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        running.clear()
+        sampler.join()
+    line = [x for x in result.stdout.splitlines() if x.startswith("{")][-1]
+    return json.loads(line), peak[0]
+
+
+def write_lines(name: str, lines: list[str]) -> Path:
+    path = VAR / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def discharge_ready_messages(episode_ids: list[str]) -> list[str]:
+    now = datetime.now(UTC)
+    messages = []
+    for episode_id in episode_ids:
+        header = str(uuid.uuid4())
+        messages.append(
+            json.dumps(
+                {
+                    "resourceType": "Bundle",
+                    "id": str(uuid.uuid4()),
+                    "type": "message",
+                    "timestamp": now.isoformat(),
+                    "entry": [
+                        {
+                            "fullUrl": f"urn:uuid:{header}",
+                            "resource": {
+                                "resourceType": "MessageHeader",
+                                "id": header,
+                                "eventCoding": {"system": EVENT_SYSTEM, "code": "discharge-ready"},
+                                "source": {"endpoint": "urn:bench"},
+                                "sender": {"reference": "Organization/region-kalmar"},
+                                "focus": [{"reference": f"Encounter/{episode_id}"}],
+                            },
+                        },
+                        {
+                            "fullUrl": f"Encounter/{episode_id}",
+                            "resource": {
+                                "resourceType": "Encounter",
+                                "id": episode_id,
+                                "status": "in-progress",
+                                "class": {
+                                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                    "code": "IMP",
+                                },
+                            },
+                        },
+                    ],
+                },
+                separators=(",", ":"),
+            )
+        )
+    return messages
+
+
+def target(measured: Measured) -> None:
+    """Set the target of a workload and whether this run met it (targets, not assertions)."""
+    rules: dict[str, Callable[[Measured], tuple[str, bool]]] = {
+        "read CarePlan (FHIR)": lambda m: (
+            "≥ 50 % of ceiling, p99 ≤ 25 ms",
+            (m.ratio_to_ceiling or 0) >= 0.5 and m.p99_ms <= 25,
+        ),
+        "search CarePlan?patient&status (FHIR)": lambda m: ("p99 ≤ 50 ms", m.p99_ms <= 50),
+        "search discharge-ready by municipality": lambda m: ("p99 ≤ 50 ms", m.p99_ms <= 50),
+        "$process-message discharge-ready": lambda m: ("≥ 500 messages/s", m.per_second >= 500),
+        "monthly liability report, one region": lambda m: ("≤ 2 s", m.seconds <= 2),
+    }
+    rule = rules.get(measured.workload)
+    if rule is not None:
+        measured.target, met = rule(measured)
+        rss_ok = measured.peak_rss_mb <= 300 * max(1, measured.extra.get("workers", 1))
+        measured.met = met and rss_ok
+
+
+def bench_size(
+    persons: int, *, duration: int, connections: int, workers: int, threads: int
+) -> list[Measured]:
+    made, client_id, pem, kid = asyncio.run(prepare_database(persons))
+    VAR.mkdir(parents=True, exist_ok=True)
+    key_file = VAR / "signing-key.pem"
+    key_file.write_bytes(SigningKey.generate().to_pem())
+    service_port, ceiling_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{service_port}"
+    env = {
+        "SAMVERKAN_ENVIRONMENT": "production",
+        "SAMVERKAN_DATABASE_URL": DATABASE_URL,
+        "SAMVERKAN_PUBLIC_BASE_URL": base,
+        "SAMVERKAN_SIGNING_KEY_FILE": str(key_file),
+        "SAMVERKAN_ACCESS_TOKEN_LIFETIME_SECONDS": "3600",
+        "SAMVERKAN_RATE_LIMIT_PER_MINUTE": "100000000",
+    }
+    results: list[Measured] = []
+    with serve("bench.ceiling:app", ceiling_port, workers, {}) as ceiling_proc:
+        with serve("app.main:app", service_port, workers, env) as service:
+            assertion = make_client_assertion(
+                pem,
+                kid=kid,
+                alg="ES384",
+                client_id=client_id,
+                token_endpoint=f"{base}/auth/token",
+                now=datetime.now(UTC),
+            )
+            token = httpx.post(
+                f"{base}/auth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_assertion_type": ASSERTION_TYPE,
+                    "client_assertion": assertion,
+                },
+                timeout=10,
+            ).json()["access_token"]
+
+            def measure(
+                name: str, port: int, proc: psutil.Process, **files: Path | str
+            ) -> Measured:
+                load_env = {"TOKEN": token, **{k.upper(): str(v) for k, v in files.items()}}
+                outcome, peak = run_wrk(
+                    port,
+                    load_env,
+                    proc,
+                    duration=duration,
+                    connections=connections,
+                    threads=threads,
+                )
+                seconds = outcome["seconds"]
+                measured = Measured(
+                    name,
+                    persons,
+                    outcome["requests"],
+                    seconds,
+                    outcome["requests"] / seconds,
+                    outcome["p50_ms"],
+                    outcome["p95_ms"],
+                    outcome["p99_ms"],
+                    outcome["errors"],
+                    peak,
+                    extra={"workers": workers},
+                )
+                console.print(
+                    f"  {name}: {measured.per_second:,.0f}/s, p99 {measured.p99_ms:.1f} ms"
+                    f", errors {measured.errors}"
+                )
+                return measured
+
+            ceiling = measure(
+                "ceiling (bare FastAPI, fixed body)",
+                ceiling_port,
+                ceiling_proc,
+                paths_file=write_lines("ceiling.txt", ["/fhir/CarePlan/x"]),
+            )
+            results.append(ceiling)
+            results.append(
+                measure(
+                    "read CarePlan (FHIR)",
+                    service_port,
+                    service,
+                    paths_file=write_lines(
+                        "read.txt", [f"/fhir/CarePlan/{i}" for i in made.plan_ids]
+                    ),
+                )
+            )
+            results.append(
+                measure(
+                    "search CarePlan?patient&status (FHIR)",
+                    service_port,
+                    service,
+                    paths_file=write_lines(
+                        "search.txt",
+                        [f"/fhir/CarePlan?patient={p}&status=active" for p in made.person_ids],
+                    ),
+                )
+            )
+            results.append(
+                measure(
+                    "search discharge-ready by municipality",
+                    service_port,
+                    service,
+                    paths_file=write_lines(
+                        "ready.txt",
+                        [
+                            f"/api/v1/episodes?municipality_id={m}&state=discharge-ready&limit=50"
+                            for m in KALMAR_MUNICIPALITIES
+                        ],
+                    ),
+                )
+            )
+            results.append(
+                measure(
+                    "$process-message discharge-ready",
+                    service_port,
+                    service,
+                    bodies_file=write_lines(
+                        "messages.jsonl", discharge_ready_messages(made.planning_episode_ids)
+                    ),
+                    post_path="/fhir/$process-message",
+                )
+            )
+            started = time.perf_counter()
+            month = datetime.now(UTC).strftime("%Y-%m")
+            with httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120
+            ) as http:
+                for municipality in KALMAR_MUNICIPALITIES:
+                    http.get(f"/api/v1/liability/reports/{municipality}/{month}").raise_for_status()
+            elapsed = time.perf_counter() - started
+            results.append(
+                Measured(
+                    "monthly liability report, one region",
+                    persons,
+                    len(KALMAR_MUNICIPALITIES),
+                    elapsed,
+                    len(KALMAR_MUNICIPALITIES) / elapsed,
+                    0,
+                    0,
+                    0,
+                    0,
+                    rss_mb(service),
+                    extra={"workers": workers, "episodes": made.episodes},
+                )
+            )
+    for measured in results[1:]:
+        if measured.workload != "monthly liability report, one region":
+            measured.ratio_to_ceiling = measured.per_second / ceiling.per_second
+        target(measured)
+    return results
+
+
+def report(results: list[Measured], meta: dict[str, Any]) -> None:
+    table = Table(
+        title=f"Samverkan benchmark — {meta['cores']} cores shared by server and wrk, "
+        f"{meta['workers']} workers, {meta['connections']} connections"
+    )
+    for column in (
+        "workload",
+        "persons",
+        "per s",
+        "× ceiling",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "errors",
+        "peak RSS MB",
+        "target",
+        "met",
+    ):
+        table.add_column(column, justify="left" if column in ("workload", "target") else "right")
+    for m in results:
+        table.add_row(
+            m.workload,
+            f"{m.persons:,}",
+            f"{m.per_second:,.0f}",
+            f"{m.ratio_to_ceiling:.2f}" if m.ratio_to_ceiling is not None else "",
+            f"{m.p50_ms:.1f}",
+            f"{m.p95_ms:.1f}",
+            f"{m.p99_ms:.1f}",
+            str(m.errors),
+            f"{m.peak_rss_mb:.0f}",
+            m.target
+            or (
+                "" if m.workload != "monthly liability report, one region" else f"{m.seconds:.2f} s"
+            ),
+            {True: "met", False: "not met", None: ""}[m.met],
+        )
+    console.print(table)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS / f"bench-{stamp}.json"
+    out.write_text(
+        json.dumps({"meta": meta, "results": [asdict(m) for m in results]}, indent=2),
+        encoding="utf-8",
+    )
+    read = next((m for m in results if m.workload == "read CarePlan (FHIR)"), None)
+    met = sum(1 for m in results if m.met)
+    judged = sum(1 for m in results if m.met is not None)
+    summary = (
+        f"bench {stamp}: read {read.per_second:,.0f}/s = {read.ratio_to_ceiling:.2f}× "
+        f"ceiling, targets met {met}/{judged}"
+        if read
+        else f"bench {stamp}"
+    )
+    console.print(f"{summary}  ({out.relative_to(ROOT)})")
+
+
+def main() -> None:
+    scale = os.environ.get("BENCH_SCALE", "quick")
+    sizes = SCALES.get(scale) or [int(x) for x in scale.split(",")]
+    duration = int(os.environ.get("BENCH_DURATION", "8" if scale == "quick" else "15"))
+    connections = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+    workers = int(os.environ.get("BENCH_WORKERS", "2"))
+    threads = int(os.environ.get("BENCH_THREADS", "1"))
+    ensure_wrk()
+    meta = {
+        "cores": os.cpu_count(),
+        "workers": workers,
+        "connections": connections,
+        "wrk_threads": threads,
+        "duration_s": duration,
+        "sizes": sizes,
+        "database": make_url(DATABASE_URL).render_as_string(hide_password=True),
+    }
+    results: list[Measured] = []
+    for persons in sizes:
+        console.print(f"[bold]{persons:,} persons[/bold]")
+        results += bench_size(
+            persons, duration=duration, connections=connections, workers=workers, threads=threads
+        )
+    report(results, meta)
+
+
+if __name__ == "__main__":
+    main()
