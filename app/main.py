@@ -24,7 +24,7 @@ from app.api.v1 import (
 from app.domain.liability import LiabilityConfig, parse_liability_config
 from app.fhir import routes as fhir_routes
 from app.security.rate_limit import RateLimiter
-from app.security.tokens import SigningKey
+from app.security.tokens import SigningKey, VerifiedTokens
 from app.settings import Environment, Settings, get_settings
 from app.store.database import create_engine, head_revision
 
@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.principal_cache = {}
+    app.state.verified_tokens = VerifiedTokens()
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.api)

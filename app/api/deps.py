@@ -18,6 +18,7 @@ from app.security.tokens import (
     ADMIN_SCOPE,
     AccessClaims,
     TokenError,
+    VerifiedTokens,
     scope_allows,
     verify_access_token,
 )
@@ -54,16 +55,23 @@ def _unauthorized(description: str) -> HTTPException:
 def verify_bearer(request: Request, token: str) -> AccessClaims:
     """The claims of a valid access token of this service; 401 otherwise."""
     settings: Settings = request.app.state.settings
+    now = datetime.now(UTC)
+    verified: VerifiedTokens = request.app.state.verified_tokens
+    claims = verified.get(token, now)
+    if claims is not None:
+        return claims
     try:
-        return verify_access_token(
+        claims = verify_access_token(
             request.app.state.signing_key,
             token,
             audience=settings.issuer,
             issuer=settings.issuer,
-            now=datetime.now(UTC),
+            now=now,
         )
     except TokenError as exc:
         raise _unauthorized(exc.reason) from exc
+    verified.put(token, claims)
+    return claims
 
 
 async def actor_for(request: Request, uow: UnitOfWork, claims: AccessClaims) -> Actor:

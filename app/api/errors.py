@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from app.domain.errors import (
@@ -190,6 +191,12 @@ def install(app: FastAPI) -> None:
             ),
         )
 
+    async def on_disconnect(_request: Request, _exc: Exception) -> Response:
+        # The client went away while its body was being read: nothing was processed, and
+        # there is no one to answer; not a server error worth a traceback.
+        return Response(status_code=400)
+
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
     app.add_exception_handler(DomainError, on_domain)
     app.add_exception_handler(IntegrityError, on_integrity)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +36,7 @@ __all__ = [
     "AssertionClaims",
     "SigningKey",
     "TokenError",
+    "VerifiedTokens",
     "generate_client_key",
     "grant_scopes",
     "issue_access_token",
@@ -618,3 +620,35 @@ def make_client_assertion(
         "jti": jti if jti is not None else uuid.uuid4().hex,
     }
     return jwt.encode(claims, private, algorithm=alg, headers={"kid": kid, "typ": "JWT"})
+
+
+class VerifiedTokens:
+    """Access tokens already verified by this process, until they expire.
+
+    A client sends the same token with every request for its lifetime; verifying the ES256
+    signature and the claims once instead of on every request saves most of a millisecond per
+    request. Only successful verifications are remembered, and an entry is used only while the
+    token has not expired; the cache is bounded (least recently used out first).
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._claims: OrderedDict[str, AccessClaims] = OrderedDict()
+
+    def get(self, token: str, now: datetime) -> AccessClaims | None:
+        """The claims of a token verified before and not yet expired, else None."""
+        claims = self._claims.get(token)
+        if claims is None:
+            return None
+        if claims.expires_at + _LEEWAY <= now:
+            del self._claims[token]
+            return None
+        self._claims.move_to_end(token)
+        return claims
+
+    def put(self, token: str, claims: AccessClaims) -> None:
+        """Remember a token that verified."""
+        self._claims[token] = claims
+        self._claims.move_to_end(token)
+        while len(self._claims) > self._size:
+            self._claims.popitem(last=False)

@@ -680,3 +680,18 @@ def test_grant_scopes_admin_only_if_allowed() -> None:
     assert grant_scopes(requested, frozenset({"system/*.rs"})) == {"system/CarePlan.r"}
     assert grant_scopes(requested, frozenset({ADMIN_SCOPE})) == {ADMIN_SCOPE}
     assert grant_scopes(frozenset({"system/CarePlan.r"}), frozenset({ADMIN_SCOPE})) == frozenset()
+
+
+def test_verified_tokens_are_remembered_only_until_they_expire() -> None:
+    from app.security.tokens import AccessClaims, VerifiedTokens
+
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    cache = VerifiedTokens(size=2)
+    claims = AccessClaims("c", "org", frozenset({"system/*.rs"}), "j", now + timedelta(minutes=5))
+    cache.put("a", claims)
+    assert cache.get("a", now) is claims
+    assert cache.get("a", now + timedelta(minutes=6)) is None  # past exp and the leeway
+    assert cache.get("a", now) is None  # and forgotten
+    for token in ("x", "y", "z"):
+        cache.put(token, claims)
+    assert cache.get("x", now) is None and cache.get("z", now) is claims
