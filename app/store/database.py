@@ -44,7 +44,12 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             dbapi_connection.isolation_level = None
 
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip on every request. A connection the server dropped (a
+    # restart) fails its request once and the pool is then invalidated and refilled; connections
+    # are also recycled every half hour.
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, pool_recycle=1800
+    )
 
 
 def alembic_config(url: str) -> Config:
