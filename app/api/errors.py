@@ -6,13 +6,14 @@ RFC 9457 problem details, with an ``errors`` array whose members name the offend
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
@@ -32,6 +33,7 @@ from app.domain.errors import (
 )
 from app.fhir.outcome import outcome
 
+logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://samverkan.dev/problems/"
 
@@ -196,6 +198,24 @@ def install(app: FastAPI) -> None:
         # there is no one to answer; not a server error worth a traceback.
         return Response(status_code=400)
 
+    async def on_database(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DBAPIError)
+        if exc.connection_invalidated:
+            # The database dropped the connection (a restart); the pool refills, a retry works.
+            logger.warning("database connection lost; the request may be retried")
+            return shaped(
+                request,
+                problem(
+                    503,
+                    "the database connection was lost; nothing was stored, retry the request",
+                    kind="database-unavailable",
+                    headers={"Retry-After": "1"},
+                ),
+            )
+        logger.exception("database error")
+        return shaped(request, problem(500, "the request failed on a database error"))
+
+    app.add_exception_handler(DBAPIError, on_database)
     app.add_exception_handler(ClientDisconnect, on_disconnect)
     app.add_exception_handler(DomainError, on_domain)
     app.add_exception_handler(IntegrityError, on_integrity)
