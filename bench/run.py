@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -23,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from app.domain.identifiers import PERSONNUMMER, make_personnummer
 from app.security.clients import ASSERTION_TYPE, register_client
 from app.security.tokens import SigningKey, generate_client_key, make_client_assertion
 from app.services.demo import seed_demo
@@ -278,6 +280,40 @@ def discharge_ready_messages(episode_ids: list[str]) -> list[str]:
     return messages
 
 
+def transaction_bundles(count: int, size: int = 100) -> list[str]:
+    """Transaction Bundles of ``size`` new Patients each (born 2024-2025: never generated)."""
+    maker = random.Random(99)
+    used: set[str] = set()
+    bundles = []
+    for _ in range(count):
+        entries: list[dict[str, Any]] = []
+        while len(entries) < size:
+            birth = date(2024, 1, 1) + timedelta(days=maker.randrange(0, 700))
+            value = make_personnummer(birth, maker.randrange(0, 1000))
+            if value in used:
+                continue
+            used.add(value)
+            entries.append(
+                {
+                    "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+                    "resource": {
+                        "resourceType": "Patient",
+                        "identifier": [{"system": PERSONNUMMER, "value": value}],
+                        "name": [{"family": "Bench", "given": ["Barn"]}],
+                        "managingOrganization": {"reference": "Organization/kommun-0880"},
+                    },
+                    "request": {"method": "POST", "url": "Patient"},
+                }
+            )
+        bundles.append(
+            json.dumps(
+                {"resourceType": "Bundle", "type": "transaction", "entry": entries},
+                separators=(",", ":"),
+            )
+        )
+    return bundles
+
+
 def target(measured: Measured) -> None:
     """Set the target of a workload and whether this run met it (targets, not assertions)."""
     rules: dict[str, Callable[[Measured], tuple[str, bool]]] = {
@@ -289,6 +325,10 @@ def target(measured: Measured) -> None:
         "search discharge-ready by municipality": lambda m: ("p99 ≤ 50 ms", m.p99_ms <= 50),
         "$process-message discharge-ready": lambda m: ("≥ 500 messages/s", m.per_second >= 500),
         "monthly liability report, one region": lambda m: ("≤ 2 s", m.seconds <= 2),
+        "transaction, 100 Patients per Bundle": lambda m: (
+            "≥ 1 500 resources/s",
+            m.per_second * 100 >= 1500,
+        ),
     }
     rule = rules.get(measured.workload)
     if rule is not None:
@@ -420,6 +460,15 @@ def bench_size(
                     post_path="/fhir/$process-message",
                 )
             )
+            transactions = measure(
+                "transaction, 100 Patients per Bundle",
+                service_port,
+                service,
+                bodies_file=write_lines("transactions.jsonl", transaction_bundles(10 * duration)),
+                post_path="/fhir",
+            )
+            transactions.extra["resources_per_second"] = transactions.per_second * 100
+            results.append(transactions)
             started = time.perf_counter()
             month = datetime.now(UTC).strftime("%Y-%m")
             with httpx.Client(
