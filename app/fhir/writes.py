@@ -214,7 +214,8 @@ async def apply(
 ) -> Written:
     """Apply one entry, after resolving its references to what earlier entries created."""
     assert entry.resource is not None
-    resource = validate(resolve(entry.resource, created))
+    # The Bundle, entries included, was validated as a whole; resolving references keeps it valid.
+    resource = resolve(entry.resource, created)
     kind = resource["resourceType"]
     if entry.method == "POST":
         written = await CREATORS[kind](uow, actor, resource, settings, now)

@@ -109,7 +109,10 @@ async def register_person(
         record(uow, actor, "read", "Patient", existing.id, existing.id)
         return await _shown(uow, actor, existing), False
     await uow.persons.add(person)
-    await uow.relations.add(person.id, actor.organizations, "registered")
+    # A new person has no relations yet: insert without looking first.
+    await uow.relations.add_rows(
+        [(person.id, org, "registered") for org in sorted(set(actor.organizations))]
+    )
     record(uow, actor, "create", "Patient", person.id, person.id)
     return person, True
 
