@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "bench" / "var"
 RESULTS = ROOT / "bench" / "results"
 LUA = ROOT / "bench" / "lua" / "paths.lua"
+MIXED = ROOT / "bench" / "lua" / "mixed.lua"
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/samverkan_bench"
 )
@@ -192,6 +193,7 @@ def run_wrk(
     duration: int,
     connections: int,
     threads: int,
+    script: Path = LUA,
 ) -> tuple[dict[str, Any], float]:
     """Drive load with wrk; the result and the server's peak RSS while it ran."""
     peak = [rss_mb(server)]
@@ -215,7 +217,7 @@ def run_wrk(
                 "--timeout",
                 "10s",
                 "-s",
-                str(LUA),
+                str(script),
                 f"http://127.0.0.1:{port}",
             ],
             env={**os.environ, **env, "THREADS": str(threads)},
@@ -280,9 +282,9 @@ def discharge_ready_messages(episode_ids: list[str]) -> list[str]:
     return messages
 
 
-def transaction_bundles(count: int, size: int = 100) -> list[str]:
+def transaction_bundles(count: int, size: int = 100, seed: int = 99) -> list[str]:
     """Transaction Bundles of ``size`` new Patients each (born 2024-2025: never generated)."""
-    maker = random.Random(99)
+    maker = random.Random(seed)
     used: set[str] = set()
     bundles = []
     for _ in range(count):
@@ -376,7 +378,11 @@ def bench_size(
             ).json()["access_token"]
 
             def measure(
-                name: str, port: int, proc: psutil.Process, **files: Path | str
+                name: str,
+                port: int,
+                proc: psutil.Process,
+                script: Path = LUA,
+                **files: Path | str,
             ) -> Measured:
                 load_env = {"TOKEN": token, **{k.upper(): str(v) for k, v in files.items()}}
                 outcome, peak = run_wrk(
@@ -386,6 +392,7 @@ def bench_size(
                     duration=duration,
                     connections=connections,
                     threads=threads,
+                    script=script,
                 )
                 seconds = outcome["seconds"]
                 measured = Measured(
@@ -469,6 +476,22 @@ def bench_size(
             )
             transactions.extra["resources_per_second"] = transactions.per_second * 100
             results.append(transactions)
+            reads = [f"/fhir/CarePlan/{i}" for i in made.plan_ids] + [
+                f"/fhir/CarePlan?patient={p}&status=active" for p in made.person_ids
+            ]
+            results.append(
+                measure(
+                    "mixed: 80 % reads and searches, 20 % writes",
+                    service_port,
+                    service,
+                    script=MIXED,
+                    paths_file=write_lines("mixed-reads.txt", reads),
+                    bodies_file=write_lines(
+                        "mixed-writes.jsonl", transaction_bundles(400 * duration, size=1, seed=7)
+                    ),
+                    post_path="/fhir",
+                )
+            )
             started = time.perf_counter()
             month = datetime.now(UTC).strftime("%Y-%m")
             with httpx.Client(
