@@ -6,6 +6,7 @@ models, whose serializer costs more than the rest of a read.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -61,3 +62,24 @@ def coding(system: str, code: str, display: str | None = None) -> dict[str, Any]
 def concept(system: str, code: str, display: str | None = None) -> dict[str, Any]:
     """A CodeableConcept with one coding."""
     return {"coding": [coding(system, code, display)]}
+
+
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def part_id(parent_id: str, key: str) -> str:
+    """The FHIR id of a part of a domain object (a plan's goal, a meeting's reply).
+
+    ``<parent>.<key>`` when that is a valid id (letters, digits, ``-``, at most 64 characters),
+    else ``<parent>.h<digest of key>``; the parent id never holds a dot, so it can be split off.
+    """
+    candidate = f"{parent_id}.{key}"
+    if len(candidate) <= 64 and key and set(key) <= _ID_CHARS:
+        return candidate
+    digest = hashlib.sha256(key.encode()).hexdigest()[: 63 - len(parent_id) - 1]
+    return f"{parent_id}.h{digest}"
+
+
+def parent_of(part: str) -> str:
+    """The parent id of a ``part_id``."""
+    return part.split(".", 1)[0]

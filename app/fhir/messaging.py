@@ -274,7 +274,12 @@ async def _careplan_revised(
             field="CarePlan.meta.versionId",
         )
     await plan_service.revise_plan(
-        uow, actor, plan_id, careplan.from_fhir(resource), if_match=int(version), now=now
+        uow,
+        actor,
+        plan_id,
+        lambda current: careplan.from_fhir(resource, current),
+        if_match=int(version),
+        now=now,
     )
     return [f"CarePlan/{plan_id}"]
 

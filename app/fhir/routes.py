@@ -33,17 +33,21 @@ from app.domain.errors import (
     NotFound,
     StaleVersion,
 )
-from app.domain.plans import PlanStatus
+from app.domain.plans import Plan, PlanStatus
 from app.fhir import conformance, messaging, writes
-from app.fhir.common import FHIR_JSON, FHIR_VERSION, canonical, instant
+from app.fhir.common import FHIR_JSON, FHIR_VERSION, canonical, instant, parent_of
 from app.fhir.mappers import (
     appointment,
+    appointmentresponse,
     auditevent,
     careplan,
+    careteam,
     consent,
     encounter,
+    goal,
     organization,
     patient,
+    practitioner,
 )
 from app.fhir.outcome import outcome
 from app.security.access import Actor, record
@@ -79,14 +83,31 @@ class SearchParam:
 
 
 @dataclass(frozen=True, slots=True)
+class Include:
+    """An ``_include`` a resource type supports: the resources its ``element`` refers to."""
+
+    name: str
+    element: str
+    target: str
+
+
+Period = Callable[[dict[str, Any]], tuple[str | None, str | None]]
+
+
+@dataclass(frozen=True, slots=True)
 class ResourceSpec:
-    """How one resource type is served."""
+    """How one resource type is served.
+
+    ``period`` gives the start and end a ``date`` search compares with (when it has one).
+    """
 
     read: Reader
     search: Searcher
     params: tuple[SearchParam, ...]
     vread: VersionReader | None = None
     documentation: str = ""
+    includes: tuple[Include, ...] = ()
+    period: Period | None = None
 
 
 def _reference_id(value: str, resource_type: str, name: str) -> str:
@@ -277,6 +298,129 @@ async def search_careplan(
     return [careplan.to_fhir(p) for p in items], page.next_cursor
 
 
+# --- Goal, CareTeam, Practitioner, PractitionerRole (parts of a plan) --------------------------
+
+
+async def _plans(
+    uow: UnitOfWork, actor: Actor, params: dict[str, str], count: int, cursor: str | None
+) -> tuple[list[Plan], str | None]:
+    page = await plan_service.list_plans(
+        uow, actor, limit=count, after=cursor, person_id=_subject(params), status=None
+    )
+    return page.items, page.next_cursor
+
+
+async def read_goal(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    plan = await plan_service.get_plan(uow, actor, parent_of(ident))
+    for found in plan.content.goals:
+        if goal.resource_id(plan, found) == ident:
+            return goal.to_fhir(plan, found)
+    raise NotFound(f"no Goal with id {ident}")
+
+
+async def search_goal(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await _by_id(read_goal, uow, actor, params["_id"])
+    status = _choice(params, "lifecycle-status", ("proposed", "active", "completed", "cancelled"))
+    plans, next_cursor = await _plans(uow, actor, params, count, cursor)
+    found = [goal.to_fhir(p, g) for p in plans for g in p.content.goals]
+    return [r for r in found if status in (None, r["lifecycleStatus"])], next_cursor
+
+
+async def read_careteam(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    return careteam.to_fhir(await plan_service.get_plan(uow, actor, ident))
+
+
+async def search_careteam(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await _by_id(read_careteam, uow, actor, params["_id"])
+    status = _choice(params, "status", ("proposed", "active", "inactive"))
+    member = (
+        _reference_id(params["participant"], "Organization", "participant")
+        if "participant" in params
+        else None
+    )
+    plans, next_cursor = await _plans(uow, actor, params, count, cursor)
+    found = [careteam.to_fhir(p) for p in plans]
+    return [
+        r
+        for r in found
+        if status in (None, r["status"]) and (member is None or member in careteam.organizations(r))
+    ], next_cursor
+
+
+async def _coordinated(uow: UnitOfWork, actor: Actor, ident: str, kind: str) -> Plan:
+    plan = await plan_service.get_plan(uow, actor, ident)
+    if plan.content.coordinator is None:
+        raise NotFound(f"no {kind} with id {ident}")
+    return plan
+
+
+async def read_practitioner(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    return practitioner.practitioner(await _coordinated(uow, actor, ident, "Practitioner"))
+
+
+async def read_practitioner_role(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    return practitioner.practitioner_role(await _coordinated(uow, actor, ident, "PractitionerRole"))
+
+
+async def search_practitioner(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await _by_id(read_practitioner, uow, actor, params["_id"])
+    name = params.get("name", "").casefold()
+    plans, next_cursor = await _plans(uow, actor, {}, count, cursor)
+    return [
+        practitioner.practitioner(p)
+        for p in plans
+        if p.content.coordinator is not None and name in p.content.coordinator.name.casefold()
+    ], next_cursor
+
+
+async def search_practitioner_role(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await _by_id(read_practitioner_role, uow, actor, params["_id"])
+    unit = (
+        _reference_id(params["organization"], "Organization", "organization")
+        if "organization" in params
+        else None
+    )
+    _choice(params, "role", ("coordinator",))
+    plans, next_cursor = await _plans(uow, actor, {}, count, cursor)
+    return [
+        practitioner.practitioner_role(p)
+        for p in plans
+        if p.content.coordinator is not None and unit in (None, p.content.coordinator.unit_id)
+    ], next_cursor
+
+
 # --- Consent ----------------------------------------------------------------------------------
 
 
@@ -336,7 +480,71 @@ async def search_appointment(
         person_id=_subject(params),
     )
     found = [appointment.to_fhir(m) for m in page.items]
-    return [r for r in found if status is None or r["status"] == status], page.next_cursor
+    actor_id = (
+        _reference_id(params["actor"], "Organization", "actor") if "actor" in params else None
+    )
+    return [
+        r
+        for r in found
+        if status in (None, r["status"])
+        and (
+            actor_id is None
+            or any(
+                (p.get("actor") or {}).get("reference") == f"Organization/{actor_id}"
+                for p in r["participant"]
+            )
+        )
+    ], page.next_cursor
+
+
+async def read_appointment_response(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    meeting = await meeting_service.get_meeting(uow, actor, parent_of(ident))
+    for participant in appointmentresponse.replies(meeting):
+        if appointmentresponse.resource_id(meeting, participant) == ident:
+            return appointmentresponse.to_fhir(meeting, participant)
+    raise NotFound(f"no AppointmentResponse with id {ident}")
+
+
+async def search_appointment_response(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await _by_id(read_appointment_response, uow, actor, params["_id"])
+    meeting_id = (
+        _reference_id(params["appointment"], "Appointment", "appointment")
+        if "appointment" in params
+        else None
+    )
+    status = _choice(params, "part-status", ("accepted", "declined", "tentative"))
+    if meeting_id is not None:
+        try:
+            meeting = await meeting_service.get_meeting(uow, actor, meeting_id)
+        except NotFound:
+            return [], None
+        found = [
+            appointmentresponse.to_fhir(meeting, p) for p in appointmentresponse.replies(meeting)
+        ]
+        return [r for r in found if status in (None, r["participantStatus"])], None
+    page = await meeting_service.list_meetings(
+        uow,
+        actor,
+        limit=count,
+        after=cursor,
+        plan_id=None,
+        episode_id=None,
+        person_id=_subject(params),
+    )
+    found = [
+        appointmentresponse.to_fhir(m, p)
+        for m in page.items
+        for p in appointmentresponse.replies(m)
+    ]
+    return [r for r in found if status in (None, r["participantStatus"])], page.next_cursor
 
 
 # --- AuditEvent -------------------------------------------------------------------------------
@@ -420,6 +628,24 @@ _ID = SearchParam("_id", "token", "the logical id")
 _PATIENT = SearchParam("patient", "reference", "the person (Patient/id or id)")
 _SUBJECT = SearchParam("subject", "reference", "the same as patient")
 
+
+def _date(documentation: str) -> SearchParam:
+    return SearchParam(
+        "date", "date", f"{documentation}; eq, gt, ge, lt, le prefixes; may be repeated"
+    )
+
+
+def _period(resource: Resource) -> tuple[str | None, str | None]:
+    period = resource.get("period") or {}
+    return period.get("start"), period.get("end")
+
+
+def _start_end(resource: Resource) -> tuple[str | None, str | None]:
+    return resource.get("start"), resource.get("end")
+
+
+_PATIENT_INCLUDE = ("patient", "subject")
+
 RESOURCES: dict[str, ResourceSpec] = {
     "Patient": ResourceSpec(
         read_patient,
@@ -431,6 +657,7 @@ RESOURCES: dict[str, ResourceSpec] = {
         ),
         documentation="Persons the caller takes part in the care of; protected identities "
         "are labelled meta.security R and masked for organizations that need not act.",
+        includes=(Include("Patient:organization", "managingOrganization", "Organization"),),
     ),
     "Organization": ResourceSpec(
         read_organization,
@@ -445,13 +672,22 @@ RESOURCES: dict[str, ResourceSpec] = {
             SearchParam("partof", "reference", "the principal a unit belongs to"),
         ),
         documentation="Regions, municipalities, providers and their units.",
+        includes=(Include("Organization:partof", "partOf", "Organization"),),
     ),
     "Encounter": ResourceSpec(
         read_encounter,
         search_encounter,
-        (_ID, _PATIENT, _SUBJECT, SearchParam("status", "token", "in-progress or finished")),
+        (
+            _ID,
+            _PATIENT,
+            _SUBJECT,
+            SearchParam("status", "token", "in-progress or finished"),
+            _date("the stay, admission to discharge"),
+        ),
         documentation="Inpatient episodes; discharge-ready time and expected discharge date are "
         "extensions.",
+        includes=(Include("Encounter:patient", "subject", "Patient"),),
+        period=_period,
     ),
     "CarePlan": ResourceSpec(
         read_careplan,
@@ -462,10 +698,67 @@ RESOURCES: dict[str, ResourceSpec] = {
             _SUBJECT,
             SearchParam("status", "token", "draft, active, completed or revoked"),
             SearchParam("category", "token", "SIP or IP"),
+            _date("the plan's period, start to planned end"),
         ),
         vread=vread_careplan,
-        documentation="Coordinated individual plans (SIP / IP) with contained Goal, "
-        "Practitioner (coordinator) and CareTeam; every version is readable.",
+        documentation="Coordinated individual plans (SIP / IP); every version is readable. "
+        "Goals and the care team are resources of their own (_include).",
+        includes=(
+            Include("CarePlan:goal", "goal", "Goal"),
+            Include("CarePlan:care-team", "careTeam", "CareTeam"),
+            Include("CarePlan:patient", "subject", "Patient"),
+        ),
+        period=_period,
+    ),
+    "Goal": ResourceSpec(
+        read_goal,
+        search_goal,
+        (
+            _ID,
+            _PATIENT,
+            _SUBJECT,
+            SearchParam("lifecycle-status", "token", "proposed, active, completed or cancelled"),
+        ),
+        documentation="The person's own goals in the current version of each plan.",
+        includes=(Include("Goal:patient", "subject", "Patient"),),
+    ),
+    "CareTeam": ResourceSpec(
+        read_careteam,
+        search_careteam,
+        (
+            _ID,
+            _PATIENT,
+            _SUBJECT,
+            SearchParam("status", "token", "proposed, active or inactive"),
+            SearchParam("participant", "reference", "an organization taking part"),
+        ),
+        documentation="Each plan's coordinator, principal with overall responsibility, "
+        "participating principals, relatives and others; the id is the plan's.",
+        includes=(
+            Include("CareTeam:participant", "participant.member", "PractitionerRole"),
+            Include("CareTeam:patient", "subject", "Patient"),
+        ),
+    ),
+    "Practitioner": ResourceSpec(
+        read_practitioner,
+        search_practitioner,
+        (_ID, SearchParam("name", "string", "part of the name")),
+        documentation="Plan coordinators (the service keeps no staff register: one per plan, "
+        "with the plan's id).",
+    ),
+    "PractitionerRole": ResourceSpec(
+        read_practitioner_role,
+        search_practitioner_role,
+        (
+            _ID,
+            SearchParam("organization", "reference", "the employing unit"),
+            SearchParam("role", "token", "coordinator"),
+        ),
+        documentation="A plan coordinator's role, on behalf of the unit employing them.",
+        includes=(
+            Include("PractitionerRole:practitioner", "practitioner", "Practitioner"),
+            Include("PractitionerRole:organization", "organization", "Organization"),
+        ),
     ),
     "Consent": ResourceSpec(
         read_consent,
@@ -481,8 +774,24 @@ RESOURCES: dict[str, ResourceSpec] = {
             _PATIENT,
             SearchParam("status", "token", "booked or cancelled"),
             SearchParam("supporting-info", "reference", "the plan (CarePlan/id)"),
+            SearchParam("actor", "reference", "a participating organization"),
+            _date("the meeting's time"),
         ),
         documentation="Planning meetings; participants' replies are their status.",
+        includes=(Include("Appointment:supporting-info", "supportingInformation", "CarePlan"),),
+        period=_start_end,
+    ),
+    "AppointmentResponse": ResourceSpec(
+        read_appointment_response,
+        search_appointment_response,
+        (
+            _ID,
+            _PATIENT,
+            SearchParam("appointment", "reference", "the meeting"),
+            SearchParam("part-status", "token", "accepted, declined or tentative"),
+        ),
+        documentation="Participants' replies to meetings (a proposed time is the start).",
+        includes=(Include("AppointmentResponse:appointment", "appointment", "Appointment"),),
     ),
     "CodeSystem": ResourceSpec(
         _CODE_SYSTEM[0],
@@ -509,7 +818,16 @@ RESOURCES: dict[str, ResourceSpec] = {
         "care) or by the caller's own organization.",
     ),
 }
-COMMON_PARAMS = ("_count", "_cursor", "_format", "_sort", "_summary", "_revinclude")
+COMMON_PARAMS = (
+    "_count",
+    "_cursor",
+    "_format",
+    "_sort",
+    "_summary",
+    "_revinclude",
+    "_include",
+    "_lastUpdated",
+)
 # Patient searches may bring along what refers to the patients found.
 REVINCLUDES = ("Encounter:patient", "CarePlan:patient", "Appointment:patient", "Consent:patient")
 MAX_COUNTED = 10_000
@@ -567,7 +885,7 @@ async def capability_statement(settings: SettingsDep) -> Response:
             interactions.append({"code": "create"})
         if name in writes.UPDATERS:
             interactions.append({"code": "update"})
-        interactions.append({"code": "history-instance"})
+        interactions += [{"code": "history-instance"}, {"code": "history-type"}]
         resources.append(
             {
                 "type": name,
@@ -579,6 +897,7 @@ async def capability_statement(settings: SettingsDep) -> Response:
                     {"name": p.name, "type": p.type, "documentation": p.documentation}
                     for p in spec.params
                 ],
+                **({"searchInclude": [i.name for i in spec.includes]} if spec.includes else {}),
                 **({"searchRevInclude": list(REVINCLUDES)} if name == "Patient" else {}),
             }
         )
@@ -619,6 +938,13 @@ async def capability_statement(settings: SettingsDep) -> Response:
                 },
                 "resource": resources,
                 "interaction": [{"code": "transaction"}, {"code": "batch"}],
+                "searchParam": [
+                    {
+                        "name": "_lastUpdated",
+                        "type": "date",
+                        "documentation": "when the resource last changed (where it says)",
+                    }
+                ],
                 "operation": [
                     {
                         "name": "process-message",
@@ -947,13 +1273,142 @@ def _entry_response(written: writes.Written, settings: Settings) -> dict[str, An
     }
 
 
-@api.get("/{resource_type}", summary="Search a resource type")
-async def search(resource_type: str, actor: Caller, uow: UowDep, request: Request) -> Response:
-    """Search; the result is a searchset Bundle whose `next` link never repeats or skips."""
-    spec = _spec(resource_type)
-    _allowed(actor, resource_type, "s")
-    settings: Settings = request.app.state.settings
+# --- dates: `date` and `_lastUpdated` (https://hl7.org/fhir/R4/search.html#date) -----------------
+
+_PREFIXES = ("eq", "gt", "ge", "lt", "le")
+_NEVER = datetime.min.replace(tzinfo=UTC)
+_ALWAYS = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DateTest:
+    """One date parameter: a prefix and the range its value stands for, [low, high)."""
+
+    name: str
+    prefix: str
+    low: datetime
+    high: datetime
+
+    def matches(self, start: datetime, end: datetime) -> bool:
+        """Whether a target range [start, end] satisfies the test (R4 search, date prefixes)."""
+        if self.prefix == "eq":
+            return self.low <= start and end < self.high
+        if self.prefix == "gt":
+            return end >= self.high
+        if self.prefix == "ge":
+            return end >= self.low
+        if self.prefix == "lt":
+            return start < self.low
+        return start < self.high  # le
+
+
+def _date_test(name: str, value: str) -> DateTest:
+    prefix = value[:2] if value[:2] in _PREFIXES else "eq"
+    text = value[2:] if value[:2] in _PREFIXES else value
+    problem = f"{name}: {value} is not [prefix]YYYY[-MM[-DD[Thh:mm:ss[+zz:zz]]]]"
+    try:
+        if len(text) == 4 and text.isdigit():
+            low = datetime(int(text), 1, 1, tzinfo=UTC)
+            high = low.replace(year=low.year + 1)
+        elif len(text) == 7:
+            low = datetime.strptime(text, "%Y-%m").replace(tzinfo=UTC)
+            high = (low + timedelta(days=32)).replace(day=1)
+        elif len(text) == 10:
+            low = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+            high = low + timedelta(days=1)
+        elif len(text) > 10 and "T" in text:
+            low = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if low.tzinfo is None:
+                low = low.replace(tzinfo=UTC)
+            high = low + timedelta(seconds=1)
+        else:
+            raise ValueError(text)
+    except ValueError as exc:
+        raise InvalidInput(problem, field=name) from exc
+    return DateTest(name, prefix, low, high)
+
+
+def _moment(value: str | None, default: datetime) -> datetime:
+    if not value:
+        return default
+    if len(value) == 10:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _dated(spec: ResourceSpec, tests: list[DateTest], resource: Resource) -> bool:
+    for test in tests:
+        if test.name == "_lastUpdated":
+            updated = (resource.get("meta") or {}).get("lastUpdated")
+            if updated is None:
+                return False
+            moment = _moment(updated, _NEVER)
+            start, end = moment, moment
+        else:
+            assert spec.period is not None
+            low, high = spec.period(resource)
+            if low is None and high is None:
+                return False
+            start, end = _moment(low, _NEVER), _moment(high, _ALWAYS)
+            if high is not None and len(high) == 10:
+                end += timedelta(days=1) - timedelta(microseconds=1)
+        if not test.matches(start, end):
+            return False
+    return True
+
+
+# --- _include ---------------------------------------------------------------------------------
+
+
+def _references(node: Any, path: list[str]) -> list[str]:
+    """The reference strings at a dotted element path (through lists)."""
+    if isinstance(node, list):
+        return [r for item in node for r in _references(item, path)]
+    if not isinstance(node, dict):
+        return []
+    if not path:
+        value = node.get("reference")
+        return [value] if isinstance(value, str) else []
+    return _references(node.get(path[0]), path[1:])
+
+
+async def _included(
+    uow: UnitOfWork, actor: Actor, spec: ResourceSpec, names: list[str], found: list[Resource]
+) -> list[Resource]:
+    """The resources the found ones refer to through the requested ``_include``s.
+
+    Each is read through its own reader, so what the caller may not see is left out (as a
+    missing one would be) and every read is access-logged.
+    """
+    wanted = {i.name: i for i in spec.includes}
+    seen = {(r["resourceType"], r["id"]) for r in found}
+    included: list[Resource] = []
+    for name in names:
+        include = wanted[name]
+        _allowed(actor, include.target, "r")
+        reader = RESOURCES[include.target].read
+        for resource in found:
+            for reference in _references(resource, include.element.split(".")):
+                kind, _sep, ident = reference.partition("/")
+                if kind != include.target or (kind, ident) in seen:
+                    continue
+                seen.add((kind, ident))
+                try:
+                    included.append(await reader(uow, actor, ident))
+                except NotFound:
+                    continue
+    return included
+
+
+REPEATABLE = frozenset({"date", "_lastUpdated", "_include"})
+
+
+def _search_params(
+    resource_type: str, spec: ResourceSpec, request: Request
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The single-valued parameters, and the values of the repeatable ones."""
     params: dict[str, str] = {}
+    repeated: dict[str, list[str]] = {}
     known = {p.name for p in spec.params} | set(COMMON_PARAMS)
     for name, value in request.query_params.multi_items():
         if name not in known:
@@ -961,9 +1416,22 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
                 f"{resource_type} is not searched by {name}; supported: {', '.join(sorted(known))}",
                 field=name,
             )
+        if name in REPEATABLE and (name != "date" or spec.period is not None):
+            repeated.setdefault(name, []).append(value)
+            continue
         if name in params:
             raise InvalidInput(f"{name} is given more than once", field=name)
         params[name] = value
+    return params, repeated
+
+
+@api.get("/{resource_type}", summary="Search a resource type")
+async def search(resource_type: str, actor: Caller, uow: UowDep, request: Request) -> Response:
+    """Search; the result is a searchset Bundle whose `next` link never repeats or skips."""
+    spec = _spec(resource_type)
+    _allowed(actor, resource_type, "s")
+    settings: Settings = request.app.state.settings
+    params, repeated = _search_params(resource_type, spec, request)
     if params.get("_format", "json") not in ("json", FHIR_JSON, "application/json"):
         raise InvalidInput("only JSON is served", field="_format")
     count_text = params.get("_count", str(settings.default_page_size))
@@ -981,12 +1449,26 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
             f"_revinclude is supported on Patient searches: {', '.join(REVINCLUDES)}",
             field="_revinclude",
         )
+    includes = repeated.get("_include", [])
+    supported = [i.name for i in spec.includes]
+    for name in includes:
+        if name not in supported:
+            raise InvalidInput(
+                f"{resource_type} supports _include of {', '.join(supported) or 'nothing'}",
+                field="_include",
+            )
+    dates = [_date_test(n, v) for n in ("date", "_lastUpdated") for v in repeated.get(n, [])]
+
+    async def matching(limit: int, cursor: str | None) -> Found:
+        found, after = await spec.search(uow, actor, params, limit, cursor, settings)
+        if dates:
+            found = [r for r in found if _dated(spec, dates, r)]
+        return found, after
+
     if summary == "count":
         total, cursor = 0, None
         while True:
-            found, cursor = await spec.search(
-                uow, actor, params, settings.max_page_size, cursor, settings
-            )
+            found, cursor = await matching(settings.max_page_size, cursor)
             total += len(found)
             if cursor is None:
                 break
@@ -995,10 +1477,8 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
                     f"more than {MAX_COUNTED} match; narrow the search", field="_summary"
                 )
         return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": total})
-    resources, next_cursor = await spec.search(
-        uow, actor, params, count, params.get("_cursor"), settings
-    )
-    included: list[Resource] = []
+    resources, next_cursor = await matching(count, params.get("_cursor"))
+    included = await _included(uow, actor, spec, includes, resources)
     if revinclude is not None:
         kind = revinclude.split(":", 1)[0]
         _allowed(actor, kind, "s")
@@ -1048,6 +1528,114 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
     }
     if next_cursor is None and "_cursor" not in params:
         bundle["total"] = len(resources)
+    return fhir_response(bundle)
+
+
+def _history_entry(base: str, resource: Resource) -> dict[str, Any]:
+    kind, ident, version = resource["resourceType"], resource["id"], resource["meta"]["versionId"]
+    first = version == "1"
+    return {
+        "fullUrl": f"{base}/{kind}/{ident}",
+        "resource": resource,
+        "request": {
+            "method": "POST" if first else "PUT",
+            "url": kind if first else f"{kind}/{ident}",
+        },
+        "response": {"status": "201 Created" if first else "200 OK", "etag": f'W/"{version}"'},
+    }
+
+
+def _history_key(resource: Resource) -> tuple[str, str, int]:
+    meta_ = resource["meta"]
+    return meta_.get("lastUpdated") or "", resource["id"], int(meta_["versionId"])
+
+
+def _history_cursor(key: tuple[str, str, int]) -> str:
+    return f"{key[0]}~{key[1]}~{key[2]}"
+
+
+@api.get("/{resource_type}/_history", summary="The history of a resource type")
+async def type_history(
+    resource_type: str, actor: Caller, uow: UowDep, request: Request, settings: SettingsDep
+) -> Response:
+    """Every version of the resources of a type the caller may see, newest first.
+
+    ``_since`` keeps the versions changed at or after an instant; pages follow ``next`` links
+    whose cursor is the last entry's (time, id, version), so no version repeats or is skipped.
+    """
+    spec = _spec(resource_type)
+    _allowed(actor, resource_type, "s")
+    allowed = {"_since", "_count", "_cursor", "_format"}
+    params: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name not in allowed or name in params:
+            raise InvalidInput(
+                f"a type history takes {', '.join(sorted(allowed))}, each at most once",
+                field=name,
+            )
+        params[name] = value
+    since = None
+    if "_since" in params:
+        since = _date_test("_since", "ge" + params["_since"]).low
+    count_text = params.get("_count", str(settings.default_page_size))
+    if not count_text.isdigit() or int(count_text) < 1:
+        raise InvalidInput("_count is a positive number", field="_count")
+    count = min(int(count_text), settings.max_page_size)
+    before: tuple[str, str, int] | None = None
+    if "_cursor" in params:
+        stamp, _sep, rest = params["_cursor"].partition("~")
+        ident, _sep, version = rest.rpartition("~")
+        if not version.isdigit():
+            raise InvalidInput("_cursor is not one this history gave out", field="_cursor")
+        before = (stamp, ident, int(version))
+    versions: list[Resource] = []
+    scanned, cursor = 0, None
+    while True:
+        found, cursor = await spec.search(uow, actor, {}, settings.max_page_size, cursor, settings)
+        scanned += len(found)
+        if scanned > MAX_COUNTED:
+            raise InvalidInput(
+                f"more than {MAX_COUNTED} {resource_type} resources; read instance histories",
+                field="_since",
+            )
+        for resource in found:
+            newest = int(resource["meta"]["versionId"])
+            chain: list[Resource] = [resource]
+            if spec.vread is not None:
+                for older in range(newest - 1, 0, -1):
+                    chain.append(await spec.vread(uow, actor, resource["id"], older))
+            for entry in chain:
+                updated = (entry.get("meta") or {}).get("lastUpdated")
+                if since is not None and (updated is None or _moment(updated, _NEVER) < since):
+                    break
+                versions.append(entry)
+        if cursor is None:
+            break
+    versions.sort(key=_history_key, reverse=True)
+    if before is not None:
+        versions = [v for v in versions if _history_key(v) < before]
+    page = versions[:count]
+    base = f"{settings.issuer}/fhir"
+    links = [{"relation": "self", "url": str(request.url)}]
+    if len(versions) > count:
+        links.append(
+            {
+                "relation": "next",
+                "url": str(
+                    request.url.include_query_params(
+                        _cursor=_history_cursor(_history_key(page[-1]))
+                    )
+                ),
+            }
+        )
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "history",
+        "link": links,
+        "entry": [_history_entry(base, v) for v in page],
+    }
+    if before is None and len(versions) <= count:
+        bundle["total"] = len(versions)
     return fhir_response(bundle)
 
 

@@ -132,7 +132,12 @@ async def update_careplan(
     if if_match is None:
         raise VersionRequired('an update names the version it was made against: If-Match: W/"n"')
     plan = await plan_service.revise_plan(
-        uow, actor, ident, careplan.from_fhir(resource), if_match=if_match, now=now
+        uow,
+        actor,
+        ident,
+        lambda current: careplan.from_fhir(resource, current),
+        if_match=if_match,
+        now=now,
     )
     return Written(careplan.to_fhir(plan), False)
 

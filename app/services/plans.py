@@ -8,6 +8,7 @@ relation to the person, kept in step with every change of consent.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -231,15 +232,20 @@ async def revise_plan(
     uow: UnitOfWork,
     actor: Actor,
     plan_id: str,
-    content: ContentInput,
+    content: ContentInput | Callable[[Plan], ContentInput],
     *,
     if_match: int | None,
     now: datetime,
 ) -> Plan:
-    """Replace the plan's content as a new version; ``If-Match`` is required."""
+    """Replace the plan's content as a new version; ``If-Match`` is required.
+
+    ``content`` may be built from the current plan (a FHIR CarePlan that refers to the plan's own
+    goals and care team), after the caller's access to it is checked.
+    """
     plan = await get_plan(uow, actor, plan_id, action="update")
     expected = _check_version(plan, if_match, required=True)
-    plan.revise(await _resolve(uow, content), now=now)
+    wanted = content(plan) if callable(content) else content
+    plan.revise(await _resolve(uow, wanted), now=now)
     return await _save(uow, actor, plan, expected)
 
 

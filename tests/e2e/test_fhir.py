@@ -133,7 +133,7 @@ async def test_metadata_lists_exactly_what_the_router_serves(anonymous: httpx.As
         expected = {"read", "search-type"} | ({"vread"} if spec.vread else set())
         expected |= {"create"} if name in writes.CREATORS else set()
         expected |= {"update"} if name in writes.UPDATERS else set()
-        expected |= {"history-instance"}
+        expected |= {"history-instance", "history-type"}
         assert codes == expected, name
         assert [p["name"] for p in served[name]["searchParam"]] == [p.name for p in spec.params]
     assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch"}
@@ -161,10 +161,23 @@ async def test_every_resource_reads_back_as_valid_fhir(client_for: ClientFor) ->
     resource = fhir(careplan)
     assert (resource["status"], resource["intent"]) == ("active", "plan")
     assert resource["category"][0]["coding"][0]["code"] == "SIP"
-    contained = {c["resourceType"]: c for c in resource["contained"]}
-    assert contained["Goal"]["description"]["text"] == "Hem till lägenheten"
-    team = contained["CareTeam"]["participant"]
-    assert team[0]["member"]["display"] == "Sara Nord"
+    assert "contained" not in resource
+    assert resource["goal"] == [{"reference": f"Goal/{plan['id']}.g1"}]
+    assert resource["careTeam"] == [{"reference": f"CareTeam/{plan['id']}"}]
+    goal = fhir(await hospital.get(f"/fhir/Goal/{plan['id']}.g1"))
+    assert goal["description"]["text"] == "Hem till lägenheten"
+    assert goal["lifecycleStatus"] == "active"
+    assert goal["meta"]["versionId"] == str(plan["version"])
+    team = fhir(await hospital.get(f"/fhir/CareTeam/{plan['id']}"))["participant"]
+    assert team[0]["member"] == {
+        "reference": f"PractitionerRole/{plan['id']}",
+        "display": "Sara Nord",
+    }
+    assert team[0]["onBehalfOf"]["reference"] == "Organization/kommun-0880-hemtjanst"
+    role = fhir(await hospital.get(f"/fhir/PractitionerRole/{plan['id']}"))
+    assert role["practitioner"]["reference"] == f"Practitioner/{plan['id']}"
+    coordinator = fhir(await hospital.get(f"/fhir/Practitioner/{plan['id']}"))
+    assert coordinator["name"] == [{"text": "Sara Nord"}]
     assert resource["activity"][0]["detail"]["performer"][0]["reference"] == (
         "Organization/kommun-0880-hemtjanst"
     )
@@ -409,3 +422,233 @@ async def test_count_sort_and_revinclude(client_for: ClientFor) -> None:
         await hospital.get("/fhir/CarePlan", params={"_revinclude": "Encounter:patient"}), 422
     )
     assert wrong["issue"][0]["expression"] == ["_revinclude"]
+
+
+async def test_include_brings_the_plans_goals_care_team_and_coordinator(
+    client_for: ClientFor,
+) -> None:
+    ids = await story(client_for)
+    municipality = await client_for("kommun-0880")
+    plan_id, person_id = ids["plan"]["id"], ids["person"]["id"]
+    found = fhir(
+        await municipality.get(
+            "/fhir/CarePlan",
+            params=[
+                ("patient", person_id),
+                ("_include", "CarePlan:goal"),
+                ("_include", "CarePlan:care-team"),
+            ],
+        )
+    )
+    entries = [
+        (e["resource"]["resourceType"], e["resource"]["id"], e["search"]["mode"])
+        for e in found["entry"]
+    ]
+    assert entries == [
+        ("CarePlan", plan_id, "match"),
+        ("Goal", f"{plan_id}.g1", "include"),
+        ("CareTeam", plan_id, "include"),
+    ]
+    teams = fhir(
+        await municipality.get(
+            "/fhir/CareTeam",
+            params={
+                "participant": "Organization/kommun-0880-hemtjanst",
+                "_include": "CareTeam:participant",
+            },
+        )
+    )
+    kinds = [(e["resource"]["resourceType"], e["search"]["mode"]) for e in teams["entry"]]
+    assert kinds == [("CareTeam", "match"), ("PractitionerRole", "include")]
+    nobody = fhir(await municipality.get("/fhir/CareTeam", params={"participant": "kommun-2580"}))
+    assert nobody["entry"] == []
+    unknown = fhir(
+        await municipality.get("/fhir/CarePlan", params={"_include": "CarePlan:author"}), 422
+    )
+    assert unknown["issue"][0]["expression"] == ["_include"]
+    # The neighbour whose sharing was withdrawn gets neither the plan nor its parts.
+    withdrawn = await client_for("kommun-0861")
+    for path in (f"Goal/{plan_id}.g1", f"CareTeam/{plan_id}", f"PractitionerRole/{plan_id}"):
+        assert (await withdrawn.get(f"/fhir/{path}")).status_code == 404, path
+    assert fhir(await withdrawn.get("/fhir/Goal", params={"patient": person_id}))["entry"] == []
+
+
+async def test_date_and_last_updated_searches(client_for: ClientFor) -> None:
+    ids = await story(client_for)
+    hospital = await client_for("region-kalmar")
+    person_id = ids["person"]["id"]
+    today = NOW.date()
+
+    def found(body: dict[str, Any]) -> list[str]:
+        return [e["resource"]["id"] for e in body["entry"]]
+
+    async def plans(*dates: str) -> list[str]:
+        params = [("patient", person_id)] + [("date", d) for d in dates]
+        return found(fhir(await hospital.get("/fhir/CarePlan", params=params)))
+
+    plan_id = ids["plan"]["id"]
+    # The plan runs from today with no planned end.
+    assert await plans(f"ge{today}") == [plan_id]
+    assert await plans(f"le{today}") == [plan_id]
+    assert await plans(f"lt{today}") == []
+    assert await plans(f"ge{today - timedelta(days=3)}", f"le{today + timedelta(days=3)}") == [
+        plan_id
+    ]
+    # The stay began four days ago and goes on.
+    stays = fhir(
+        await hospital.get(
+            "/fhir/Encounter",
+            params={"patient": person_id, "date": f"lt{(NOW - timedelta(days=5)).date()}"},
+        )
+    )
+    assert found(stays) == []
+    stays = fhir(
+        await hospital.get(
+            "/fhir/Encounter", params={"patient": person_id, "date": f"ge{NOW.year}"}
+        )
+    )
+    assert found(stays) == [ids["episode"]["id"]]
+    meetings = fhir(
+        await hospital.get(
+            "/fhir/Appointment",
+            params={"patient": person_id, "date": (NOW + timedelta(days=3)).date().isoformat()},
+        )
+    )
+    assert found(meetings) == [ids["meeting"]["id"]]
+    recent = fhir(
+        await hospital.get(
+            "/fhir/CarePlan",
+            params={
+                "patient": person_id,
+                "_lastUpdated": f"ge{(NOW - timedelta(minutes=5)).isoformat()}",
+            },
+        )
+    )
+    assert found(recent) == [plan_id]
+    later = fhir(
+        await hospital.get(
+            "/fhir/CarePlan",
+            params={
+                "patient": person_id,
+                "_lastUpdated": f"gt{(NOW + timedelta(hours=1)).isoformat()}",
+            },
+        )
+    )
+    assert found(later) == []
+    bad = fhir(
+        await hospital.get("/fhir/CarePlan", params={"patient": person_id, "date": "soon"}), 422
+    )
+    assert bad["issue"][0]["expression"] == ["date"]
+    once = fhir(
+        await hospital.get("/fhir/Patient", params=[("_id", person_id), ("_id", person_id)]),
+        422,
+    )
+    assert once["issue"][0]["expression"] == ["_id"]
+
+
+async def test_type_history_pages_every_version_newest_first(client_for: ClientFor) -> None:
+    ids = await story(client_for)
+    hospital = await client_for("region-kalmar")
+    plan_id = ids["plan"]["id"]
+    whole = fhir(await hospital.get("/fhir/CarePlan/_history", params={"_count": "500"}))
+    assert whole["type"] == "history"
+    mine = [
+        int(e["resource"]["meta"]["versionId"])
+        for e in whole["entry"]
+        if e["resource"]["id"] == plan_id
+    ]
+    assert mine == list(range(ids["plan"]["version"], 0, -1))
+    stamps = [e["resource"]["meta"]["lastUpdated"] for e in whole["entry"]]
+    assert stamps == sorted(stamps, reverse=True)
+    assert whole["entry"][-1]["request"]["method"] == "POST" or any(
+        e["request"]["method"] == "POST" for e in whole["entry"]
+    )
+    # Paged two at a time, the same versions come in the same order, none twice.
+    paged: list[tuple[str, str]] = []
+    page = fhir(await hospital.get("/fhir/CarePlan/_history", params={"_count": "2"}))
+    while True:
+        paged += [(e["resource"]["id"], e["resource"]["meta"]["versionId"]) for e in page["entry"]]
+        following = next((x["url"] for x in page["link"] if x["relation"] == "next"), None)
+        if following is None:
+            break
+        page = fhir(await hospital.get(following))
+    assert paged == [
+        (e["resource"]["id"], e["resource"]["meta"]["versionId"]) for e in whole["entry"]
+    ]
+    future = (NOW + timedelta(days=1)).isoformat()
+    assert (
+        fhir(await hospital.get("/fhir/CarePlan/_history", params={"_since": future}))["entry"]
+        == []
+    )
+    refused = fhir(await hospital.get("/fhir/CarePlan/_history", params={"status": "x"}), 422)
+    assert refused["issue"][0]["expression"] == ["status"]
+    # Another organization's history holds none of this plan.
+    stranger = await client_for("kommun-2580")
+    theirs = fhir(await stranger.get("/fhir/CarePlan/_history", params={"_count": "500"}))
+    assert all(e["resource"]["id"] != plan_id for e in theirs["entry"])
+
+
+async def test_replies_read_as_appointment_responses(client_for: ClientFor) -> None:
+    ids = await story(client_for)
+    hospital = await client_for("region-kalmar")
+    home_care = await client_for("kommun-0880")
+    meeting_id = ids["meeting"]["id"]
+    assert (
+        fhir(await hospital.get("/fhir/AppointmentResponse", params={"appointment": meeting_id}))[
+            "entry"
+        ]
+        == []
+    )
+    proposed = NOW + timedelta(days=5)
+    replied = await home_care.post(
+        f"/api/v1/meetings/{meeting_id}/replies",
+        json={
+            "participant_id": "ht",
+            "reply": "proposed-new-time",
+            "proposed_start": proposed.isoformat(),
+        },
+    )
+    assert replied.status_code == 200, replied.text
+    found = fhir(
+        await hospital.get(
+            "/fhir/AppointmentResponse",
+            params={
+                "appointment": f"Appointment/{meeting_id}",
+                "_include": ("AppointmentResponse:appointment"),
+            },
+        )
+    )
+    [response, included] = [e["resource"] for e in found["entry"]]
+    assert response["id"] == f"{meeting_id}.ht"
+    assert response["participantStatus"] == "tentative"
+    assert response["start"] == proposed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert included["resourceType"] == "Appointment"
+    read = fhir(await hospital.get(f"/fhir/AppointmentResponse/{meeting_id}.ht"))
+    assert read == response
+    assert (await hospital.get(f"/fhir/AppointmentResponse/{meeting_id}.greta")).status_code == 404
+
+
+async def test_a_careplan_read_and_sent_back_keeps_its_goals_and_team(
+    client_for: ClientFor,
+) -> None:
+    ids = await story(client_for)
+    hospital = await client_for("region-kalmar")
+    plan_id = ids["plan"]["id"]
+    read = fhir(await hospital.get(f"/fhir/CarePlan/{plan_id}"))
+    read["title"] = "SIP, Greta (reviderad)"
+    updated = fhir(
+        await hospital.put(f"/fhir/CarePlan/{plan_id}", json=read, headers={"Content-Type": FHIR})
+    )
+    assert updated["meta"]["versionId"] == str(int(read["meta"]["versionId"]) + 1)
+    assert updated["goal"] == read["goal"] and updated["careTeam"] == read["careTeam"]
+    team = fhir(await hospital.get(f"/fhir/CareTeam/{plan_id}"))
+    assert team["participant"][0]["member"]["display"] == "Sara Nord"
+    stale = fhir(
+        await hospital.put(
+            f"/fhir/CarePlan/{plan_id}",
+            json={**updated, "goal": [{"reference": "Goal/elsewhere.g1"}]},
+            headers={"Content-Type": FHIR},
+        ),
+        422,
+    )
+    assert stale["issue"][0]["expression"] == ["CarePlan.goal[0]"]

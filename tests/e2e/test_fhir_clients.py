@@ -108,14 +108,25 @@ async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
         ),
         201,
     )
+    await ok(
+        http.post(
+            f"/api/v1/meetings/{meeting['id']}/replies",
+            json={"participant_id": "p", "reply": "accepted"},
+        )
+    )
     log = await ok(http.get("/api/v1/access-log", params={"person_id": person["id"]}))
     return {
         "Patient": person["id"],
         "Organization": "kommun-0880-hemtjanst",
         "Encounter": episode["id"],
         "CarePlan": plan["id"],
+        "Goal": f"{plan['id']}.g",
+        "CareTeam": plan["id"],
+        "Practitioner": plan["id"],
+        "PractitionerRole": plan["id"],
         "Consent": f"{plan['id']}.0",
         "Appointment": meeting["id"],
+        "AppointmentResponse": f"{meeting['id']}.p",
         "AuditEvent": str(log["items"][0]["id"]),
         "CodeSystem": "message-event",
         "StructureDefinition": "reply-by",

@@ -94,6 +94,7 @@ RULES.update(
         "create": FHIR,
         "update": FHIR,
         "history": FHIR,
+        "type_history": FHIR,
         "transaction": PERSONAL,
     }
 )
@@ -104,12 +105,20 @@ FHIR_TYPES: dict[str, tuple[str, str | None]] = {
     "Organization": (REFERENCE, None),
     "Encounter": (PERSONAL, "episode_id"),
     "CarePlan": (PERSONAL, "plan_id"),
+    "Goal": (PERSONAL, "plan_id"),
+    "CareTeam": (PERSONAL, "plan_id"),
+    "Practitioner": (PERSONAL, "plan_id"),
+    "PractitionerRole": (PERSONAL, "plan_id"),
     "Consent": (PERSONAL, "plan_id"),
     "Appointment": (PERSONAL, "meeting_id"),
+    "AppointmentResponse": (PERSONAL, "meeting_id"),
     "AuditEvent": (PERSONAL, "audit"),
     "CodeSystem": (REFERENCE, "=message-event"),
     "StructureDefinition": (REFERENCE, "=reply-by"),
 }
+
+# The ids of parts of a plan or a meeting: the parent's id and the part's key.
+PART_SUFFIX = {"Consent": ".0", "Goal": ".g1", "AppointmentResponse": ".p1"}
 
 SECRET_ADDRESS = "Hemlig gränd 7"
 SECRET_NAME = "Sekretessa"
@@ -232,7 +241,7 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
             resource_id = key[1:]
         else:
             resource_id = ids[key] if key else "region-norrbotten"
-        values["resource_id"] = f"{resource_id}.0" if kind == "Consent" else resource_id
+        values["resource_id"] = resource_id + PART_SUFFIX.get(kind, "")
         values["version_id"] = scene.versions[kind]
         searchable = {p.name for p in FHIR_RESOURCES[kind].params}
         if op.startswith("search:") and "patient" in searchable:
@@ -361,7 +370,15 @@ async def scene(client: httpx.AsyncClient) -> Scene:
         flag = {"coordinated_planning": True} if kind == "discharge-ready" else {}
         sent = await notice(client, episode["id"], kind, at, **flag)
         assert sent.status_code == 200, sent.text
-    plan = await client.post("/api/v1/plans", json={"person_id": person_id, "title": SECRET_NAME})
+    plan = await client.post(
+        "/api/v1/plans",
+        json={
+            "person_id": person_id,
+            "title": SECRET_NAME,
+            "goals": [{"id": "g1", "description": f"{SECRET_NAME} hemma"}],
+            "coordinator": {"name": SECRET_NAME, "unit_id": "kommun-2580-hemtjanst"},
+        },
+    )
     assert plan.status_code == 201, plan.text
     consented = await client.post(
         f"/api/v1/plans/{plan.json()['id']}/consents",
@@ -386,13 +403,23 @@ async def scene(client: httpx.AsyncClient) -> Scene:
         },
     )
     assert meeting.status_code == 201, meeting.text
+    replied = await client.post(
+        f"/api/v1/meetings/{meeting.json()['id']}/replies",
+        json={"participant_id": "p1", "reply": "accepted"},
+    )
+    assert replied.status_code == 200, replied.text
     versions = {
         "Patient": "1",
         "Organization": "1",
         "Encounter": str(current),
         "CarePlan": "1",
+        "Goal": str(consented.json()["version"]),
+        "CareTeam": str(consented.json()["version"]),
+        "Practitioner": str(consented.json()["version"]),
+        "PractitionerRole": str(consented.json()["version"]),
         "Consent": str(consented.json()["version"]),
-        "Appointment": "1",
+        "Appointment": str(replied.json()["version"]),
+        "AppointmentResponse": str(replied.json()["version"]),
         "AuditEvent": "1",
         "CodeSystem": "1",
         "StructureDefinition": "1",
@@ -449,7 +476,7 @@ async def test_every_route_has_a_rule(anonymous: httpx.AsyncClient) -> None:
 async def test_anonymous_and_unscoped_callers_get_401_and_403(
     anonymous: httpx.AsyncClient, client_for: ClientFor, scene: Scene
 ) -> None:
-    unscoped = await client_for("region-norrbotten", scopes="system/Practitioner.r")
+    unscoped = await client_for("region-norrbotten", scopes="system/Observation.r")
     document = (await anonymous.get("/openapi.json")).json()
     for op, method, path in operations(document):
         call = build(op, method, path, scene, scene.ids())

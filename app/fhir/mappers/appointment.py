@@ -30,7 +30,7 @@ REPLY_OF = {
 }
 
 
-def _actor(meeting: Meeting, participant: Participant) -> dict[str, Any]:
+def participant_actor(meeting: Meeting, participant: Participant) -> dict[str, Any]:
     if participant.kind is ParticipantKind.PERSON:
         return ref("Patient", meeting.person_id)
     if participant.organization_id:
@@ -44,7 +44,7 @@ def to_fhir(meeting: Meeting) -> dict[str, Any]:
         {
             "id": p.id,
             "type": [concept(PARTICIPANT_KIND, p.kind.value)],
-            "actor": _actor(meeting, p),
+            "actor": participant_actor(meeting, p),
             "required": "required",
             "status": _REPLY[p.reply],
         }

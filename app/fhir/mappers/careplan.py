@@ -1,9 +1,12 @@
-"""Plan → CarePlan (https://hl7.org/fhir/R4/careplan.html) with its goals and care team.
+"""Plan → CarePlan (https://hl7.org/fhir/R4/careplan.html).
 
-The plan's goals (Goal), its coordinator (Practitioner) and its participants (CareTeam) travel
-contained in the CarePlan, so one read gives the whole plan as the law describes it. Needs,
+The plan's goals are Goal resources and its coordinator and participants a CareTeam, referenced
+from the CarePlan (``_include=CarePlan:goal`` and ``CarePlan:care-team`` bring them along). Needs,
 resources and what others do are notes; the plans it builds on are ``supportingInfo``. A revision
 ``replaces`` the version before it.
+
+A client writing a plan sends its goals, coordinator and care team contained in the CarePlan;
+when it sends back what it read, the references to the plan's own Goals and CareTeam keep them.
 """
 
 from __future__ import annotations
@@ -11,14 +14,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from app.domain.errors import InvalidInput
 from app.domain.plans import Basis, BasisKind, Goal, OtherContribution, Plan, PlanStatus
 from app.fhir.common import canonical, concept, day, instant, meta, ref
+from app.fhir.mappers import goal as goal_mapper
 from app.services.plans import ContentInput as PlanContentInput
 from app.services.plans import CoordinatorInput, InterventionInput
 
 PLAN_CATEGORY = canonical("CodeSystem", "plan-category")
 CARE_TEAM_ROLE = canonical("CodeSystem", "care-team-role")
-GOAL_IDS = canonical("NamingSystem", "plan-goal-id")
+GOAL_IDS = goal_mapper.GOAL_IDS
 _STATUS = {
     PlanStatus.DRAFT: "draft",
     PlanStatus.ACTIVE: "active",
@@ -31,89 +36,21 @@ _ACTIVITY_STATUS = {
     PlanStatus.COMPLETED: "completed",
     PlanStatus.CANCELLED: "cancelled",
 }
-_GOAL_STATUS = {
-    PlanStatus.DRAFT: "proposed",
-    PlanStatus.ACTIVE: "active",
-    PlanStatus.COMPLETED: "completed",
-    PlanStatus.CANCELLED: "cancelled",
-}
 
 
 def to_fhir(plan: Plan) -> dict[str, Any]:
     """The CarePlan resource of a plan at its version."""
     content = plan.content
     subject = ref("Patient", plan.person_id)
-    contained: list[dict[str, Any]] = []
-    for index, goal in enumerate(content.goals):
-        resource: dict[str, Any] = {
-            "resourceType": "Goal",
-            "id": f"goal-{index + 1}",
-            "identifier": [{"system": GOAL_IDS, "value": goal.id}],
-            "lifecycleStatus": _GOAL_STATUS[plan.status],
-            "description": {"text": goal.description},
-            "subject": subject,
-        }
-        if goal.target_date is not None:
-            resource["target"] = [{"dueDate": day(goal.target_date)}]
-        contained.append(resource)
-    members: list[dict[str, Any]] = []
-    if content.coordinator is not None:
-        coordinator = content.coordinator
-        practitioner: dict[str, Any] = {
-            "resourceType": "Practitioner",
-            "id": "coordinator",
-            "name": [{"text": coordinator.name}],
-        }
-        contained.append(practitioner)
-        members.append(
-            {
-                "role": [concept(CARE_TEAM_ROLE, "coordinator", "Coordinator")],
-                "member": {"reference": "#coordinator", "display": coordinator.name},
-                "onBehalfOf": ref("Organization", coordinator.unit_id),
-            }
-        )
-    if content.responsible_principal_id is not None:
-        members.append(
-            {
-                "role": [
-                    concept(CARE_TEAM_ROLE, "responsible-principal", "Overall responsibility")
-                ],
-                "member": ref("Organization", content.responsible_principal_id),
-            }
-        )
-    for principal in sorted(plan.sharing_principals()):
-        members.append(
-            {
-                "role": [concept(CARE_TEAM_ROLE, "participant", "Participating principal")],
-                "member": ref("Organization", principal),
-            }
-        )
-    for other in content.others:
-        members.append(
-            {
-                "role": [concept(CARE_TEAM_ROLE, "relative-or-other", other.relation)],
-                "member": {"display": other.who},
-            }
-        )
-    contained.append(
-        {
-            "resourceType": "CareTeam",
-            "id": "team",
-            "status": "active" if plan.status is PlanStatus.ACTIVE else "proposed",
-            "subject": subject,
-            "participant": members,
-        }
-    )
     notes = (
         [f"Need: {n}" for n in content.needs]
         + [f"Resource: {r}" for r in content.resources]
         + [f"{o.who} ({o.relation}): {o.contribution}" for o in content.others]
     )
-    resource = {
+    resource: dict[str, Any] = {
         "resourceType": "CarePlan",
         "id": plan.id,
         "meta": meta(plan.version, plan.updated_at),
-        "contained": contained,
         "status": _STATUS[plan.status],
         "intent": "plan",
         "category": [concept(PLAN_CATEGORY, plan.category)],
@@ -121,7 +58,7 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
         "subject": subject,
         "created": instant(plan.created_at),
         "author": ref("Organization", plan.initiator.organization_id),
-        "careTeam": [{"reference": "#team"}],
+        "careTeam": [ref("CareTeam", plan.id)],
     }
     period: dict[str, Any] = {}
     if content.start_date is not None:
@@ -137,7 +74,7 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
             {"display": f"{b.kind.value}: {b.reference}"} for b in content.basis
         ]
     if content.goals:
-        resource["goal"] = [{"reference": f"#goal-{i + 1}"} for i in range(len(content.goals))]
+        resource["goal"] = [ref("Goal", goal_mapper.resource_id(plan, g)) for g in content.goals]
     if content.interventions:
         activities = []
         for intervention in content.interventions:
@@ -179,16 +116,25 @@ def _org(reference: dict[str, Any] | None) -> str | None:
     return value.split("/", 1)[1] if value.startswith("Organization/") else None
 
 
-def from_fhir(resource: dict[str, Any]) -> PlanContentInput:
-    """A plan's content from a CarePlan as ``to_fhir`` writes it (the inverse mapping).
-
-    Goals, the coordinator and the care team are read from the contained resources; needs and
-    resources from the notes; the plans it builds on from ``supportingInfo``.
-    """
-    contained = {c.get("id"): c for c in resource.get("contained") or []}
+def _goals(resource: dict[str, Any], contained: dict[Any, Any], current: Plan | None) -> list[Goal]:
+    own = {goal_mapper.resource_id(current, g): g for g in current.content.goals} if current else {}
     goals = []
-    for reference in resource.get("goal") or []:
-        goal = contained.get((reference.get("reference") or "").lstrip("#")) or {}
+    for index, reference in enumerate(resource.get("goal") or []):
+        value = reference.get("reference") or ""
+        if value.startswith("Goal/"):
+            if value[5:] not in own:
+                raise InvalidInput(
+                    f"{value} is not a goal of this plan; send new goals contained",
+                    field=f"CarePlan.goal[{index}]",
+                )
+            goals.append(own[value[5:]])
+            continue
+        goal = contained.get(value.lstrip("#"))
+        if goal is None or goal.get("resourceType") != "Goal":
+            raise InvalidInput(
+                f"{value or 'the reference'} names no contained Goal",
+                field=f"CarePlan.goal[{index}]",
+            )
         goal_id = next(
             (i.get("value") for i in goal.get("identifier") or [] if i.get("system") == GOAL_IDS),
             str(goal.get("id", "")),
@@ -201,6 +147,18 @@ def from_fhir(resource: dict[str, Any]) -> PlanContentInput:
                 date.fromisoformat(target) if target else None,
             )
         )
+    return goals
+
+
+def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanContentInput:
+    """A plan's content from a CarePlan (the inverse mapping).
+
+    New goals, the coordinator and the care team are read from contained resources; on a
+    revision (``current``), references to the plan's own Goals and CareTeam keep what they name.
+    Needs and resources come from the notes, the plans it builds on from ``supportingInfo``.
+    """
+    contained = {c.get("id"): c for c in resource.get("contained") or []}
+    goals = _goals(resource, contained, current)
     interventions = []
     for index, activity in enumerate(resource.get("activity") or []):
         detail = activity.get("detail") or {}
@@ -213,18 +171,25 @@ def from_fhir(resource: dict[str, Any]) -> PlanContentInput:
                 detail.get("scheduledString"),
             )
         )
-    team = (
-        next(
-            (
-                contained.get((t.get("reference") or "").lstrip("#"))
-                for t in resource.get("careTeam") or []
-            ),
-            None,
-        )
-        or {}
-    )
     coordinator = None
     responsible = None
+    team: dict[str, Any] = {}
+    for index, reference in enumerate(resource.get("careTeam") or []):
+        value = reference.get("reference") or ""
+        if current is not None and value == f"CareTeam/{current.id}":
+            kept = current.content.coordinator
+            if kept is not None:
+                coordinator = CoordinatorInput(
+                    kept.name, kept.unit_id, kept.title, kept.chosen_with_person
+                )
+            responsible = current.content.responsible_principal_id
+        elif value.startswith("#") and value[1:] in contained:
+            team = contained[value[1:]]
+        else:
+            raise InvalidInput(
+                f"{value or 'the reference'} is neither this plan's CareTeam nor a contained one",
+                field=f"CarePlan.careTeam[{index}]",
+            )
     others = []
     for member in team.get("participant") or []:
         role = _role(member)

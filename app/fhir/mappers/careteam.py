@@ -1,0 +1,82 @@
+"""A plan's coordinator and participants → CareTeam (https://hl7.org/fhir/R4/careteam.html).
+
+One CareTeam per plan, with the plan's id: the coordinator (a PractitionerRole on behalf of the
+unit employing them), the principal with overall responsibility, every principal the plan is
+shared with, and relatives and others with what they do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.domain.plans import Plan, PlanStatus
+from app.fhir.common import canonical, concept, meta, ref
+
+CARE_TEAM_ROLE = canonical("CodeSystem", "care-team-role")
+_STATUS = {
+    PlanStatus.DRAFT: "proposed",
+    PlanStatus.ACTIVE: "active",
+    PlanStatus.COMPLETED: "inactive",
+    PlanStatus.CANCELLED: "inactive",
+}
+
+
+def to_fhir(plan: Plan) -> dict[str, Any]:
+    """The CareTeam resource of a plan."""
+    content = plan.content
+    members: list[dict[str, Any]] = []
+    if content.coordinator is not None:
+        members.append(
+            {
+                "role": [concept(CARE_TEAM_ROLE, "coordinator", "Coordinator")],
+                "member": ref("PractitionerRole", plan.id, content.coordinator.name),
+                "onBehalfOf": ref("Organization", content.coordinator.unit_id),
+            }
+        )
+    if content.responsible_principal_id is not None:
+        members.append(
+            {
+                "role": [
+                    concept(CARE_TEAM_ROLE, "responsible-principal", "Overall responsibility")
+                ],
+                "member": ref("Organization", content.responsible_principal_id),
+            }
+        )
+    for principal in sorted(plan.sharing_principals()):
+        members.append(
+            {
+                "role": [concept(CARE_TEAM_ROLE, "participant", "Participating principal")],
+                "member": ref("Organization", principal),
+            }
+        )
+    for other in content.others:
+        members.append(
+            {
+                "role": [concept(CARE_TEAM_ROLE, "relative-or-other", other.relation)],
+                "member": {"display": other.who},
+            }
+        )
+    resource: dict[str, Any] = {
+        "resourceType": "CareTeam",
+        "id": plan.id,
+        "meta": meta(plan.version, plan.updated_at),
+        "status": _STATUS[plan.status],
+        "name": content.title,
+        "subject": ref("Patient", plan.person_id),
+    }
+    if members:
+        resource["participant"] = members
+    if content.responsible_principal_id is not None:
+        resource["managingOrganization"] = [ref("Organization", content.responsible_principal_id)]
+    return resource
+
+
+def organizations(resource: dict[str, Any]) -> set[str]:
+    """The organizations taking part in a CareTeam (members and those acted on behalf of)."""
+    found = set()
+    for member in resource.get("participant") or []:
+        for key in ("member", "onBehalfOf"):
+            reference = (member.get(key) or {}).get("reference") or ""
+            if reference.startswith("Organization/"):
+                found.add(reference.split("/", 1)[1])
+    return found
