@@ -14,6 +14,8 @@ from app.api.routing import BodySizeLimit
 from app.api.v1 import (
     access_log,
     admin,
+    care_messages,
+    deviations,
     episodes,
     liability,
     meetings,
@@ -94,7 +96,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.api)
     app.include_router(auth.api)
     app.include_router(fhir_routes.api)
-    for module in (organizations, persons, episodes, liability, plans, meetings, access_log, admin):
+    for module in (
+        organizations,
+        persons,
+        episodes,
+        liability,
+        plans,
+        meetings,
+        care_messages,
+        deviations,
+        access_log,
+        admin,
+    ):
         app.include_router(module.api)
     return app
 

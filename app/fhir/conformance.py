@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.domain.care_messages import Category, Outcome, RecipientState
+from app.domain.deviations import DeviationCategory, DeviationState
 from app.domain.meetings import ParticipantKind
 from app.domain.organizations import UnitFunction
 from app.fhir.common import FHIR_VERSION, canonical
@@ -108,6 +110,59 @@ CODE_SYSTEMS: dict[str, tuple[str, list[Code]]] = {
             for k in ParticipantKind
         ],
     ),
+    "care-message-category": (
+        "What a care message is about",
+        [
+            Code(c.value, c.value.replace("-", " ").capitalize(), f"A message about {c.value}.")
+            for c in Category
+        ],
+    ),
+    "recipient-state": (
+        "Where a recipient's copy of a care message is",
+        [
+            Code(
+                RecipientState.DELIVERED.value,
+                "Delivered",
+                "The message is in the recipient's inbox.",
+            ),
+            Code(RecipientState.READ.value, "Read", "The recipient has read the message."),
+            Code(
+                RecipientState.ACKNOWLEDGED.value,
+                "Acknowledged",
+                "The recipient has acknowledged the message with an outcome.",
+            ),
+        ],
+    ),
+    "acknowledgement-outcome": (
+        "The outcome of an acknowledgement (MedCom's model)",
+        [
+            Code(Outcome.OK.value, "OK", "Received and processed."),
+            Code(
+                Outcome.TRANSIENT_ERROR.value,
+                "Transient error",
+                "Not processed now; the sender may try again.",
+            ),
+            Code(
+                Outcome.FATAL_ERROR.value,
+                "Fatal error",
+                "Cannot be processed; sending it again will not help.",
+            ),
+        ],
+    ),
+    "deviation-category": (
+        "What went wrong in the cooperation",
+        [
+            Code(c.value, c.value.replace("-", " ").capitalize(), f"A deviation: {c.value}.")
+            for c in DeviationCategory
+        ],
+    ),
+    "deviation-state": (
+        "Where the handling of a deviation report is",
+        [
+            Code(s.value, s.value.capitalize(), f"The deviation is {s.value}.")
+            for s in DeviationState
+        ],
+    ),
     "unit-function": (
         "What an organizational unit does",
         [
@@ -120,12 +175,14 @@ CODE_SYSTEMS: dict[str, tuple[str, list[Code]]] = {
 
 @dataclass(frozen=True, slots=True)
 class ExtensionDef:
-    """One of the service's extensions."""
+    """One of the service's extensions; a complex one has ``parts`` (url, type, short) instead
+    of a value."""
 
     context: str
     value_type: str
     target: str | None
     short: str
+    parts: tuple[tuple[str, str, str], ...] = ()
 
 
 EXTENSIONS: dict[str, ExtensionDef] = {
@@ -147,6 +204,19 @@ EXTENSIONS: dict[str, ExtensionDef] = {
     "follow-up-date": ExtensionDef("CarePlan", "date", None, "A follow-up date of the plan"),
     "reply-by": ExtensionDef("Appointment", "date", None, "When replies to the summons are due"),
     "video-link": ExtensionDef("Appointment", "url", None, "The video link of the meeting"),
+    "recipient-state": ExtensionDef(
+        "Communication",
+        "complex",
+        None,
+        "One recipient's copy of a care message: its state and acknowledgement",
+        (
+            ("recipient", "Reference", "The recipient organization"),
+            ("state", "code", "delivered, read or acknowledged (CodeSystem recipient-state)"),
+            ("read", "dateTime", "When the recipient read it"),
+            ("outcome", "code", "ok, transient-error or fatal-error"),
+            ("acknowledged", "dateTime", "When the recipient acknowledged it"),
+        ),
+    ),
 }
 
 
@@ -179,6 +249,20 @@ def structure_definition(name: str) -> dict[str, Any]:
     value_type: dict[str, Any] = {"code": ext.value_type}
     if ext.target:
         value_type["targetProfile"] = [f"http://hl7.org/fhir/StructureDefinition/{ext.target}"]
+    if ext.parts:
+        elements = _complex_elements(ext, url)
+    else:
+        elements = [
+            {"id": "Extension", "path": "Extension", "short": ext.short, "max": "1"},
+            {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
+            {"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
+            {
+                "id": "Extension.value[x]",
+                "path": "Extension.value[x]",
+                "min": 1,
+                "type": [value_type],
+            },
+        ]
     return {
         "resourceType": "StructureDefinition",
         "id": name,
@@ -196,17 +280,40 @@ def structure_definition(name: str) -> dict[str, Any]:
         "type": "Extension",
         "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Extension",
         "derivation": "constraint",
-        "differential": {
-            "element": [
-                {"id": "Extension", "path": "Extension", "short": ext.short, "max": "1"},
-                {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
-                {"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
-                {
-                    "id": "Extension.value[x]",
-                    "path": "Extension.value[x]",
-                    "min": 1,
-                    "type": [value_type],
-                },
-            ]
-        },
+        "differential": {"element": elements},
     }
+
+
+def _complex_elements(ext: ExtensionDef, url: str) -> list[dict[str, Any]]:
+    """The differential of a complex extension: one slice of Extension.extension per part."""
+    elements: list[dict[str, Any]] = [
+        {"id": "Extension", "path": "Extension", "short": ext.short},
+        {
+            "id": "Extension.extension",
+            "path": "Extension.extension",
+            "slicing": {"discriminator": [{"type": "value", "path": "url"}], "rules": "closed"},
+        },
+    ]
+    for part, kind, short in ext.parts:
+        slice_id = f"Extension.extension:{part}"
+        elements += [
+            {
+                "id": slice_id,
+                "path": "Extension.extension",
+                "sliceName": part,
+                "short": short,
+                "min": 1 if part in ("recipient", "state") else 0,
+                "max": "1",
+            },
+            {"id": f"{slice_id}.url", "path": "Extension.extension.url", "fixedUri": part},
+            {
+                "id": f"{slice_id}.value[x]",
+                "path": "Extension.extension.value[x]",
+                "type": [{"code": kind}],
+            },
+        ]
+    elements += [
+        {"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
+        {"id": "Extension.value[x]", "path": "Extension.value[x]", "max": "0"},
+    ]
+    return elements

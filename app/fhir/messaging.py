@@ -21,12 +21,15 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
+from app.domain.care_messages import Outcome
 from app.domain.errors import DomainError, Forbidden, InvalidInput
 from app.domain.meetings import ParticipantKind
 from app.fhir.common import BASE, canonical, extension_url
-from app.fhir.mappers import appointment, careplan, encounter, patient
+from app.fhir.mappers import appointment, careplan, communication, encounter, patient, task
 from app.fhir.mappers.encounter import DISCHARGE_READY_AT, EXPECTED_DISCHARGE
 from app.security.access import Actor
+from app.services import care_messages as message_service
+from app.services import deviations as deviation_service
 from app.services import episodes as episode_service
 from app.services import meetings as meeting_service
 from app.services import persons as person_service
@@ -36,7 +39,7 @@ from app.store.unit_of_work import UnitOfWork
 
 EVENT_SYSTEM = canonical("CodeSystem", "message-event")
 COORDINATED_PLANNING = extension_url("coordinated-planning")
-# Every event of the CodeSystem; those with a handler below are processed.
+# Every event of the CodeSystem; each has its handler below.
 EVENTS = (
     "admission-notice",
     "expected-discharge-changed",
@@ -68,6 +71,7 @@ class Message:
     resources: dict[str, dict[str, Any]]
     sender: str | None
     response_to: str | None
+    response_code: str | None = None
 
 
 def parse(body: Any) -> Message:
@@ -117,6 +121,7 @@ def parse(body: Any) -> Message:
         resources=resources,
         sender=sender.rsplit("/", 1)[-1] if sender else None,
         response_to=response.get("identifier"),
+        response_code=response.get("code"),
     )
 
 
@@ -200,14 +205,48 @@ async def _notice(
 
 
 async def _acknowledgement(
-    _uow: UnitOfWork, _actor: Actor, message: Message, _settings: Settings, _now: datetime
+    uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
 ) -> list[str]:
+    """An acknowledgement; when its focus is a care message, the recipient's copy records it."""
     if not message.response_to:
         raise InvalidInput(
             "an acknowledgement names the message it answers in MessageHeader.response.identifier",
             field="MessageHeader.response.identifier",
         )
-    return []
+    cared = [f for f in message.focus if f.startswith("Communication/")]
+    if not cared:
+        return []
+    if message.response_code not in {o.value for o in Outcome}:
+        raise InvalidInput(
+            "MessageHeader.response.code is ok, transient-error or fatal-error",
+            field="MessageHeader.response.code",
+        )
+    for reference in cared:
+        await message_service.acknowledge(
+            uow,
+            actor,
+            reference.split("/", 1)[1],
+            Outcome(message.response_code),
+            None,
+            now=now,
+        )
+    return cared
+
+
+async def _care_communication(
+    uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
+) -> list[str]:
+    _key, resource = _focus(message, "Communication")
+    sent = await message_service.send(uow, actor, communication.from_fhir(resource), now=now)
+    return [f"Communication/{sent.id}"]
+
+
+async def _deviation_report(
+    uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
+) -> list[str]:
+    _key, resource = _focus(message, "Task")
+    deviation = await deviation_service.report(uow, actor, task.from_fhir(resource), now=now)
+    return [f"Task/{deviation.id}"]
 
 
 async def _summons(
@@ -293,6 +332,8 @@ HANDLERS = {
     "sip-summons": _summons,
     "sip-summons-reply": _summons_reply,
     "careplan-revised": _careplan_revised,
+    "care-communication": _care_communication,
+    "deviation-report": _deviation_report,
     "acknowledgement": _acknowledgement,
 }
 
@@ -307,13 +348,7 @@ async def process(
             f"{actor.organization_id}",
             field="MessageHeader.sender",
         )
-    handler = HANDLERS.get(message.event)
-    if handler is None:
-        raise InvalidInput(
-            f"{message.event} messages are not processed by this service yet",
-            field="MessageHeader.eventCoding",
-        )
-    return await handler(uow, actor, message, settings, now)
+    return await HANDLERS[message.event](uow, actor, message, settings, now)
 
 
 def response(

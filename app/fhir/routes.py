@@ -23,6 +23,8 @@ from starlette.responses import Response
 from app.api.deps import Caller, UowDep, get_settings
 from app.api.errors import domain_error_response
 from app.api.routing import UnitOfWorkRoute
+from app.domain.care_messages import Category as MessageCategory
+from app.domain.deviations import DeviationCategory, DeviationState
 from app.domain.episodes import EpisodeState
 from app.domain.errors import (
     DomainError,
@@ -42,17 +44,21 @@ from app.fhir.mappers import (
     auditevent,
     careplan,
     careteam,
+    communication,
     consent,
     encounter,
     goal,
     organization,
     patient,
     practitioner,
+    task,
 )
 from app.fhir.outcome import outcome
 from app.security.access import Actor, record
 from app.security.tokens import scope_allows
 from app.services import audit as audit_service
+from app.services import care_messages as message_service
+from app.services import deviations as deviation_service
 from app.services import episodes as episode_service
 from app.services import meetings as meeting_service
 from app.services import organizations as organization_service
@@ -84,7 +90,8 @@ class SearchParam:
 
 @dataclass(frozen=True, slots=True)
 class Include:
-    """An ``_include`` a resource type supports: the resources its ``element`` refers to."""
+    """An ``_include`` a resource type supports: the resources its ``element`` refers to
+    (``target`` names their type, or types as ``A|B``)."""
 
     name: str
     element: str
@@ -547,6 +554,124 @@ async def search_appointment_response(
     return [r for r in found if status in (None, r["participantStatus"])], page.next_cursor
 
 
+# --- Communication (care messages) and Task (deviation reports) --------------------------------
+
+
+async def read_communication(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    return communication.to_fhir(await message_service.get_message(uow, actor, ident))
+
+
+def _code(params: dict[str, str], name: str, system: str) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    given_system, sep, code = value.rpartition("|")
+    if sep and given_system and given_system != system:
+        raise InvalidInput(f"{name} codes are of {system}", field=name)
+    return code
+
+
+async def search_communication(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await _by_id(read_communication, uow, actor, params["_id"])
+    category = _code(params, "category", communication.CATEGORY)
+    if category is not None and category not in {c.value for c in MessageCategory}:
+        raise InvalidInput(
+            f"category is one of {', '.join(c.value for c in MessageCategory)}", field="category"
+        )
+    box = None
+    for name in ("recipient", "sender"):
+        if name in params:
+            own = _reference_id(params[name], "Organization", name)
+            if own not in actor.organizations:
+                raise InvalidInput(
+                    f"{name} is the caller's own organization ({actor.organization_id})",
+                    field=name,
+                )
+            box = "received" if name == "recipient" else "sent"
+    thread = (
+        _reference_id(params["part-of"], "Communication", "part-of")
+        if "part-of" in params
+        else None
+    )
+    page = await message_service.list_messages(
+        uow,
+        actor,
+        limit=count,
+        after=cursor,
+        box=box,
+        person_id=_subject(params),
+        thread_id=thread,
+        category=MessageCategory(category) if category else None,
+    )
+    # part-of finds the replies in a thread: what is partOf its first message, not that message.
+    return [
+        communication.to_fhir(m) for m in page.items if thread is None or m.id != thread
+    ], page.next_cursor
+
+
+async def read_task(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    return task.to_fhir(await deviation_service.get_deviation(uow, actor, ident))
+
+
+_TASK_STATES = {
+    "requested": (DeviationState.REPORTED,),
+    "in-progress": (DeviationState.INVESTIGATING,),
+    "completed": (DeviationState.ANSWERED, DeviationState.CLOSED),
+}
+
+
+async def search_task(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await _by_id(read_task, uow, actor, params["_id"])
+    status = _choice(params, "status", tuple(_TASK_STATES))
+    business = _code(params, "business-status", task.STATE)
+    code = _code(params, "code", task.CATEGORY)
+    try:
+        state = DeviationState(business) if business else None
+        category = DeviationCategory(code) if code else None
+    except ValueError as exc:
+        field = "business-status" if business and business not in set(DeviationState) else "code"
+        raise InvalidInput(f"{field}: unknown code", field=field) from exc
+    role = None
+    for name, kind in (("owner", "handler"), ("requester", "reporter")):
+        if name in params:
+            own = _reference_id(params[name], "Organization", name)
+            if own not in actor.organizations:
+                raise InvalidInput(
+                    f"{name} is the caller's own organization or principal", field=name
+                )
+            role = kind
+    page = await deviation_service.list_deviations(
+        uow,
+        actor,
+        limit=count,
+        after=cursor,
+        role=role,
+        person_id=_subject(params),
+        state=state,
+        category=category,
+    )
+    allowed = _TASK_STATES[status] if status else None
+    return [
+        task.to_fhir(d) for d in page.items if allowed is None or d.state in allowed
+    ], page.next_cursor
+
+
 # --- AuditEvent -------------------------------------------------------------------------------
 
 
@@ -793,6 +918,44 @@ RESOURCES: dict[str, ResourceSpec] = {
         documentation="Participants' replies to meetings (a proposed time is the start).",
         includes=(Include("AppointmentResponse:appointment", "appointment", "Appointment"),),
     ),
+    "Communication": ResourceSpec(
+        read_communication,
+        search_communication,
+        (
+            _ID,
+            _PATIENT,
+            _SUBJECT,
+            SearchParam("category", "token", "care-coordination, discharge, medication or other"),
+            SearchParam("recipient", "reference", "received by the caller's organization"),
+            SearchParam("sender", "reference", "sent by the caller's organization"),
+            SearchParam("part-of", "reference", "the thread (its first message)"),
+        ),
+        documentation="Care messages between units; each recipient's state (delivered, read, "
+        "acknowledged) is a recipient-state extension.",
+        includes=(
+            Include("Communication:patient", "subject", "Patient"),
+            Include("Communication:part-of", "partOf", "Communication"),
+        ),
+    ),
+    "Task": ResourceSpec(
+        read_task,
+        search_task,
+        (
+            _ID,
+            _PATIENT,
+            SearchParam("status", "token", "requested, in-progress or completed"),
+            SearchParam("business-status", "token", "reported, investigating, answered, closed"),
+            SearchParam("code", "token", "the deviation category"),
+            SearchParam("owner", "reference", "handled by the caller's principal"),
+            SearchParam("requester", "reference", "reported by the caller's principal"),
+        ),
+        documentation="Deviation reports: code is the category, focus the episode or plan, "
+        "owner the handling principal, businessStatus the step of the handling.",
+        includes=(
+            Include("Task:patient", "for", "Patient"),
+            Include("Task:focus", "focus", "Encounter|CarePlan"),
+        ),
+    ),
     "CodeSystem": ResourceSpec(
         _CODE_SYSTEM[0],
         _CODE_SYSTEM[1],
@@ -1017,6 +1180,8 @@ _MESSAGE_SCOPES = {
     "sip-summons": ("Appointment", "c"),
     "sip-summons-reply": ("Appointment", "u"),
     "careplan-revised": ("CarePlan", "u"),
+    "care-communication": ("Communication", "c"),
+    "deviation-report": ("Task", "c"),
     "acknowledgement": None,
 }
 
@@ -1385,16 +1550,17 @@ async def _included(
     included: list[Resource] = []
     for name in names:
         include = wanted[name]
-        _allowed(actor, include.target, "r")
-        reader = RESOURCES[include.target].read
+        targets = include.target.split("|")
+        for target in targets:
+            _allowed(actor, target, "r")
         for resource in found:
             for reference in _references(resource, include.element.split(".")):
                 kind, _sep, ident = reference.partition("/")
-                if kind != include.target or (kind, ident) in seen:
+                if kind not in targets or (kind, ident) in seen:
                     continue
                 seen.add((kind, ident))
                 try:
-                    included.append(await reader(uow, actor, ident))
+                    included.append(await RESOURCES[kind].read(uow, actor, ident))
                 except NotFound:
                     continue
     return included

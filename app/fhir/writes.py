@@ -19,8 +19,10 @@ from pydantic import ValidationError
 
 from app.domain.errors import InvalidInput, Malformed, VersionRequired
 from app.domain.plans import InitiatorKind
-from app.fhir.mappers import careplan, encounter, patient
+from app.fhir.mappers import careplan, communication, encounter, patient, task
 from app.security.access import Actor
+from app.services import care_messages as message_service
+from app.services import deviations as deviation_service
 from app.services import episodes as episode_service
 from app.services import persons as person_service
 from app.services import plans as plan_service
@@ -142,14 +144,34 @@ async def update_careplan(
     return Written(careplan.to_fhir(plan), False)
 
 
+async def create_communication(
+    uow: UnitOfWork, actor: Actor, resource: Resource, _settings: Settings, now: datetime
+) -> Written:
+    """Send a care message from the caller's organization."""
+    message = await message_service.send(uow, actor, communication.from_fhir(resource), now=now)
+    return Written(communication.to_fhir(message), True)
+
+
+async def create_task(
+    uow: UnitOfWork, actor: Actor, resource: Resource, _settings: Settings, now: datetime
+) -> Written:
+    """Report a deviation (a Task whose code is the category and focus the episode or plan)."""
+    if resource.get("intent") != "order":
+        raise InvalidInput("a deviation report is a Task with intent order", field="Task.intent")
+    deviation = await deviation_service.report(uow, actor, task.from_fhir(resource), now=now)
+    return Written(task.to_fhir(deviation), True)
+
+
 CREATORS: dict[str, Creator] = {
     "Patient": create_patient,
     "Encounter": create_encounter,
     "CarePlan": create_careplan,
+    "Communication": create_communication,
+    "Task": create_task,
 }
 UPDATERS: dict[str, Updater] = {"CarePlan": update_careplan}
 # Entries of a transaction are applied in this order, so that references can be resolved.
-ORDER = {"Patient": 0, "Encounter": 1, "CarePlan": 2}
+ORDER = {"Patient": 0, "Encounter": 1, "CarePlan": 2, "Communication": 3, "Task": 3}
 
 
 def resolve(node: Any, created: dict[str, str]) -> Any:

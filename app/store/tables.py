@@ -307,3 +307,57 @@ processed_messages = Table(
     Column("response", JSON, nullable=False),
     Index(None, "received_at"),
 )
+
+# Care messages between units; each recipient's copy has its own state.
+care_messages = Table(
+    "care_messages",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("thread_id", String(36), nullable=False),
+    Column("in_reply_to", String(36), nullable=True),
+    Column("sender_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=True),
+    Column("category", String(20), nullable=False),
+    Column("priority", String(10), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index(None, "thread_id"),
+    Index(None, "person_id"),
+    Index(None, "sender_id", "id"),
+)
+
+care_message_recipients = Table(
+    "care_message_recipients",
+    metadata,
+    Column("message_id", String(36), ForeignKey("care_messages.id"), primary_key=True),
+    Column("organization_id", String(64), ForeignKey("organizations.id"), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("read_at", UTCDateTime, nullable=True),
+    Column("outcome", String(16), nullable=True),
+    Column("detail", String(1000), nullable=True),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Index(None, "organization_id", "message_id"),
+)
+
+# Deviation reports and their handling (the steps are a JSON list; what is queried on, columns).
+deviations = Table(
+    "deviations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False),
+    Column("episode_id", String(36), ForeignKey("episodes.id"), nullable=True),
+    Column("plan_id", String(36), ForeignKey("plans.id"), nullable=True),
+    Column("category", String(40), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reporter_id", String(64), nullable=False),
+    Column("reporter_principal_id", String(64), nullable=False),
+    Column("handler_principal_id", String(64), nullable=False),
+    Column("reported_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("document", JSON, nullable=False),
+    Index(None, "reporter_principal_id", "id"),
+    Index(None, "handler_principal_id", "id"),
+    Index(None, "person_id"),
+)

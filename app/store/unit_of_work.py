@@ -14,6 +14,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.store.care import CareMessageRepository, DeviationRepository
 from app.store.messages import MessageRepository
 from app.store.plans import MeetingRepository, PlanRepository
 from app.store.repositories import (
@@ -99,6 +100,8 @@ class UnitOfWork:
         self.plans = PlanRepository(conn)
         self.meetings = MeetingRepository(conn)
         self.messages = MessageRepository(conn)
+        self.care_messages = CareMessageRepository(conn)
+        self.deviations = DeviationRepository(conn)
         return self
 
     async def commit(self) -> None:

@@ -114,6 +114,20 @@ async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
             json={"participant_id": "p", "reply": "accepted"},
         )
     )
+    message = await ok(
+        http.post(
+            "/api/v1/care-messages",
+            json={"recipients": ["kommun-0880-hemtjanst"], "person_id": person["id"], "text": "x"},
+        ),
+        201,
+    )
+    deviation = await ok(
+        http.post(
+            "/api/v1/deviations",
+            json={"category": "other", "episode_id": episode["id"], "description": "x"},
+        ),
+        201,
+    )
     log = await ok(http.get("/api/v1/access-log", params={"person_id": person["id"]}))
     return {
         "Patient": person["id"],
@@ -127,6 +141,8 @@ async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
         "Consent": f"{plan['id']}.0",
         "Appointment": meeting["id"],
         "AppointmentResponse": f"{meeting['id']}.p",
+        "Communication": message["id"],
+        "Task": deviation["id"],
         "AuditEvent": str(log["items"][0]["id"]),
         "CodeSystem": "message-event",
         "StructureDefinition": "reply-by",

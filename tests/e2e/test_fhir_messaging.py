@@ -211,13 +211,19 @@ async def test_a_message_in_another_organizations_name_is_refused(client_for: Cl
     assert hidden.status_code == 404 and episode_id in hidden.text
 
 
-async def test_unprocessed_events_say_so(client_for: ClientFor) -> None:
+def test_every_event_code_is_processed() -> None:
+    assert set(messaging.HANDLERS) == set(messaging.EVENTS)
+
+
+async def test_a_message_without_its_focus_says_what_is_missing(client_for: ClientFor) -> None:
     hospital = await client_for("region-kalmar")
     body = example("acknowledgement", answered_header_id="x")
     body["entry"][0]["resource"]["eventCoding"]["code"] = "deviation-report"
     refused = await post(hospital, body)
     assert refused.status_code == 422
-    assert "not processed by this service yet" in refused.text
+    outcome = refused.json()["entry"][1]["resource"]
+    assert outcome["issue"][0]["expression"] == ["MessageHeader.focus"]
+    assert "focuses on a Task" in outcome["issue"][0]["diagnostics"]
 
 
 async def test_the_capability_statement_declares_messaging(anonymous: httpx.AsyncClient) -> None:

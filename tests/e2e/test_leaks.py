@@ -82,6 +82,15 @@ RULES: dict[str, str] = {
     "register_api_client": ADMIN,
     "get_api_client": ADMIN,
     "set_api_client_active": ADMIN,
+    "send_care_message": PERSONAL,
+    "list_care_messages": PERSONAL,
+    "get_care_message": PERSONAL,
+    "mark_care_message_read": PERSONAL,
+    "acknowledge_care_message": PERSONAL,
+    "report_deviation": PERSONAL,
+    "list_deviations": PERSONAL,
+    "get_deviation": PERSONAL,
+    "handle_deviation": PERSONAL,
 }
 
 FHIR = "fhir"  # the generic FHIR interactions: the rule is per resource type, below
@@ -112,6 +121,8 @@ FHIR_TYPES: dict[str, tuple[str, str | None]] = {
     "Consent": (PERSONAL, "plan_id"),
     "Appointment": (PERSONAL, "meeting_id"),
     "AppointmentResponse": (PERSONAL, "meeting_id"),
+    "Communication": (PERSONAL, "message_id"),
+    "Task": (PERSONAL, "deviation_id"),
     "AuditEvent": (PERSONAL, "audit"),
     "CodeSystem": (REFERENCE, "=message-event"),
     "StructureDefinition": (REFERENCE, "=reply-by"),
@@ -137,6 +148,8 @@ class Scene:
     person_body: dict[str, Any]
     versions: dict[str, str]
     audit_id: str
+    message_id: str
+    deviation_id: str
 
     def ids(self) -> dict[str, str]:
         return {
@@ -144,12 +157,15 @@ class Scene:
             "episode_id": self.episode_id,
             "plan_id": self.plan_id,
             "meeting_id": self.meeting_id,
+            "message_id": self.message_id,
+            "deviation_id": self.deviation_id,
         }
 
 
 def missing_ids() -> dict[str, str]:
     """Ids of the same kinds that exist nowhere."""
-    return {k: str(uuid.uuid4()) for k in ("person_id", "episode_id", "plan_id", "meeting_id")}
+    kinds = ("person_id", "episode_id", "plan_id", "meeting_id", "message_id", "deviation_id")
+    return {k: str(uuid.uuid4()) for k in kinds}
 
 
 @dataclass
@@ -305,6 +321,18 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
             "reply_by": soon.date().isoformat(),
         },
         "cancel_meeting": {"reason": "called off"},
+        "send_care_message": {
+            "recipients": ["kommun-2580-hemtjanst"],
+            "person_id": person,
+            "text": "hej",
+        },
+        "acknowledge_care_message": {"outcome": "ok"},
+        "report_deviation": {
+            "category": "other",
+            "episode_id": ids["episode_id"],
+            "description": "x",
+        },
+        "handle_deviation": {"state": "investigating"},
         "transaction": {
             "resourceType": "Bundle",
             "type": "transaction",
@@ -336,7 +364,14 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
     body = bodies.get(op, {} if method in ("POST", "PUT") else None)
     if op.startswith(("create:", "update:")):
         body = fhir_body(op.split(":", 1)[1], scene, ids)
-    if op in ("list_episodes", "search_access_log", "list_plans", "list_meetings"):
+    if op in (
+        "list_episodes",
+        "search_access_log",
+        "list_plans",
+        "list_meetings",
+        "list_care_messages",
+        "list_deviations",
+    ):
         params["person_id"] = person
     if op == "list_persons":
         params["identifier"] = f"{PERSONNUMMER}|{scene.identifier}"
@@ -420,10 +455,27 @@ async def scene(client: httpx.AsyncClient) -> Scene:
         "Consent": str(consented.json()["version"]),
         "Appointment": str(replied.json()["version"]),
         "AppointmentResponse": str(replied.json()["version"]),
+        "Communication": "1",
+        "Task": "1",
         "AuditEvent": "1",
         "CodeSystem": "1",
         "StructureDefinition": "1",
     }
+    message = await client.post(
+        "/api/v1/care-messages",
+        json={
+            "recipients": ["kommun-2580-hemtjanst"],
+            "person_id": person_id,
+            "subject": SECRET_NAME,
+            "text": SECRET_ADDRESS,
+        },
+    )
+    assert message.status_code == 201, message.text
+    deviation = await client.post(
+        "/api/v1/deviations",
+        json={"category": "other", "episode_id": episode["id"], "description": SECRET_NAME},
+    )
+    assert deviation.status_code == 201, deviation.text
     log = await client.get("/api/v1/access-log", params={"person_id": person_id})
     audit_id = str(log.json()["items"][0]["id"])
     return Scene(
@@ -435,6 +487,8 @@ async def scene(client: httpx.AsyncClient) -> Scene:
         body,
         versions,
         audit_id,
+        message.json()["id"],
+        deviation.json()["id"],
     )
 
 

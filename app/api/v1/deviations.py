@@ -1,0 +1,196 @@
+"""Deviation reports: report, list, read, and handle (investigating → answered → closed)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.deps import NowDep, PageDep, TaskCreator, TaskReader, TaskSearcher, TaskUpdater, UowDep
+from app.api.errors import errors_for
+from app.api.v1.common import IfMatch, ListPage, page_of, parse_if_match, router, version_tag
+from app.domain.deviations import Deviation, DeviationCategory, DeviationState
+from app.services import deviations as service
+
+api = router("/api/v1", "deviations")
+
+
+class DeviationCreate(BaseModel):
+    """A report that cooperation failed, about an episode or a plan."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "missing-discharge-information",
+                    "episode_id": "9d2f0c4e-1b7a-4c3e-8f5d-6a7b8c9d0e1f",
+                    "description": "Läkemedelslistan saknades vid hemgång.",
+                }
+            ]
+        },
+    )
+
+    category: DeviationCategory
+    description: str = Field(min_length=1, max_length=10_000)
+    episode_id: str | None = Field(default=None, max_length=36)
+    plan_id: str | None = Field(default=None, max_length=36)
+    handler_principal_id: str | None = Field(default=None, max_length=64)
+
+
+class Handling(BaseModel):
+    """The next step: investigating, answered (with the answer) or closed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["investigating", "answered", "closed"]
+    note: str | None = Field(default=None, max_length=10_000)
+
+
+class StepRead(BaseModel):
+    """One step of the handling."""
+
+    state: DeviationState
+    at: datetime
+    organization_id: str
+    note: str | None
+
+
+class DeviationRead(BaseModel):
+    """A deviation report and its handling."""
+
+    id: str
+    person_id: str
+    category: DeviationCategory
+    description: str
+    episode_id: str | None
+    plan_id: str | None
+    reporter_id: str
+    reporter_principal_id: str
+    handler_principal_id: str
+    reported_at: datetime
+    state: DeviationState
+    answer: str | None
+    history: list[StepRead]
+    version: int
+
+
+def deviation_read(deviation: Deviation) -> DeviationRead:
+    """The API shape of a deviation report."""
+    return DeviationRead(
+        id=deviation.id,
+        person_id=deviation.person_id,
+        category=deviation.category,
+        description=deviation.description,
+        episode_id=deviation.episode_id,
+        plan_id=deviation.plan_id,
+        reporter_id=deviation.reporter_id,
+        reporter_principal_id=deviation.reporter_principal_id,
+        handler_principal_id=deviation.handler_principal_id,
+        reported_at=deviation.reported_at,
+        state=deviation.state,
+        answer=deviation.answer,
+        history=[
+            StepRead(state=s.state, at=s.at, organization_id=s.organization_id, note=s.note)
+            for s in deviation.history
+        ],
+        version=deviation.version,
+    )
+
+
+def _answer(deviation: Deviation, response: Response) -> DeviationRead:
+    response.headers["ETag"] = version_tag(deviation.version)
+    return deviation_read(deviation)
+
+
+@api.post(
+    "/deviations",
+    status_code=201,
+    response_model=DeviationRead,
+    responses=errors_for(404, 415, 422),
+)
+async def report_deviation(
+    actor: TaskCreator,
+    body: DeviationCreate,
+    uow: UowDep,
+    now: NowDep,
+    request: Request,
+    response: Response,
+) -> DeviationRead:
+    """Report a deviation; it goes to the principal that must handle it."""
+    deviation = await service.report(
+        uow,
+        actor,
+        service.Report(
+            category=body.category,
+            description=body.description,
+            episode_id=body.episode_id,
+            plan_id=body.plan_id,
+            handler_principal_id=body.handler_principal_id,
+        ),
+        now=now,
+    )
+    response.headers["Location"] = str(request.url_for("get_deviation", deviation_id=deviation.id))
+    return _answer(deviation, response)
+
+
+@api.get("/deviations", response_model=ListPage[DeviationRead], responses=errors_for(422))
+async def list_deviations(
+    actor: TaskSearcher,
+    uow: UowDep,
+    page: PageDep,
+    request: Request,
+    role: Annotated[Literal["reporter", "handler"] | None, Query()] = None,
+    person_id: str | None = None,
+    state: DeviationState | None = None,
+    category: DeviationCategory | None = None,
+) -> dict[str, object]:
+    """The reports the caller's principal made or handles."""
+    result = await service.list_deviations(
+        uow,
+        actor,
+        limit=page.limit,
+        after=page.cursor,
+        role=role,
+        person_id=person_id,
+        state=state,
+        category=category,
+    )
+    return page_of(request, result.items, result.next_cursor, deviation_read)
+
+
+@api.get("/deviations/{deviation_id}", response_model=DeviationRead, responses=errors_for(404))
+async def get_deviation(
+    actor: TaskReader, deviation_id: str, uow: UowDep, response: Response
+) -> DeviationRead:
+    """Read a deviation report with its handling so far."""
+    return _answer(await service.get_deviation(uow, actor, deviation_id), response)
+
+
+@api.post(
+    "/deviations/{deviation_id}/handling",
+    response_model=DeviationRead,
+    responses=errors_for(403, 404, 409, 412, 415, 422),
+)
+async def handle_deviation(
+    actor: TaskUpdater,
+    deviation_id: str,
+    body: Handling,
+    uow: UowDep,
+    now: NowDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> DeviationRead:
+    """Move the handling on: the handler investigates and answers; either side closes."""
+    deviation = await service.move(
+        uow,
+        actor,
+        deviation_id,
+        DeviationState(body.state),
+        body.note,
+        if_match=parse_if_match(if_match),
+        now=now,
+    )
+    return _answer(deviation, response)

@@ -1,0 +1,108 @@
+"""Deviation reports (DESIGN §7): a unit reports that cooperation failed.
+
+A report names its category, the episode or plan it concerns, what happened, and the reporting
+unit. It goes to the receiving principal's handler (the MAS for a municipality's health care,
+the patient-safety function for a region), who investigates and answers:
+``reported → investigating → answered → closed``. The handling principal moves it on; the
+reporter may close it once answered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from app.domain.errors import Forbidden, IllegalTransition, InvalidInput
+
+
+class DeviationCategory(StrEnum):
+    """What went wrong."""
+
+    LATE_ADMISSION_NOTICE = "late-admission-notice"
+    MISSING_DISCHARGE_INFORMATION = "missing-discharge-information"
+    SUMMONS_DEADLINE_MISSED = "summons-deadline-missed"
+    MEDICATION_LIST_MISSING = "medication-list-missing"
+    UNSAFE_TRANSITION = "unsafe-transition"
+    OTHER = "other"
+
+
+class DeviationState(StrEnum):
+    """Where the handling is."""
+
+    REPORTED = "reported"
+    INVESTIGATING = "investigating"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+_NEXT = {
+    DeviationState.REPORTED: (DeviationState.INVESTIGATING, DeviationState.ANSWERED),
+    DeviationState.INVESTIGATING: (DeviationState.ANSWERED,),
+    DeviationState.ANSWERED: (DeviationState.CLOSED, DeviationState.INVESTIGATING),
+    DeviationState.CLOSED: (),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """One step of the handling: to which state, when, by which organization, and a note."""
+
+    state: DeviationState
+    at: datetime
+    organization_id: str
+    note: str | None = None
+
+
+@dataclass(slots=True)
+class Deviation:
+    """A deviation report and its handling."""
+
+    id: str
+    person_id: str
+    category: DeviationCategory
+    description: str
+    reporter_id: str
+    reporter_principal_id: str
+    handler_principal_id: str
+    reported_at: datetime
+    episode_id: str | None = None
+    plan_id: str | None = None
+    state: DeviationState = DeviationState.REPORTED
+    answer: str | None = None
+    version: int = 1
+    history: list[StateChange] = field(default_factory=list)
+
+    def move(
+        self,
+        to: DeviationState,
+        *,
+        organization_id: str,
+        principal_id: str,
+        note: str | None,
+        at: datetime,
+    ) -> None:
+        """Move the handling on; who may do what is checked here."""
+        if to not in _NEXT[self.state]:
+            allowed = ", ".join(s.value for s in _NEXT[self.state]) or "nothing (it is closed)"
+            raise IllegalTransition(
+                f"a {self.state.value} deviation can move to {allowed}, not {to.value}",
+                field="state",
+            )
+        handler = principal_id == self.handler_principal_id
+        reporter = principal_id == self.reporter_principal_id
+        if to is DeviationState.CLOSED:
+            if not (handler or reporter):
+                raise Forbidden("the reporter or the handler closes a deviation", field="state")
+        elif not handler:
+            raise Forbidden(
+                f"the handling principal ({self.handler_principal_id}) investigates and answers",
+                field="state",
+            )
+        if to is DeviationState.ANSWERED:
+            if not note:
+                raise InvalidInput("an answer needs its text", field="note")
+            self.answer = note
+        self.state = to
+        self.history.append(StateChange(to, at, organization_id, note))
+        self.version += 1

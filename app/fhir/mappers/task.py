@@ -1,0 +1,87 @@
+"""Deviation report → Task (https://hl7.org/fhir/R4/task.html).
+
+DESIGN §9 leaves the choice open; a Task fits, because a deviation is work the handling
+principal must do: ``code`` is the category, ``focus`` the episode or plan, ``for`` the person,
+``requester`` the reporting unit, ``owner`` the handling principal, ``description`` what
+happened and ``output`` the answer. Task.status follows the handling
+(reported → requested, investigating → in-progress, answered and closed → completed), and the
+exact step is ``businessStatus`` from the service's ``deviation-state`` CodeSystem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.domain.deviations import Deviation, DeviationCategory, DeviationState
+from app.domain.errors import InvalidInput
+from app.fhir.common import canonical, concept, instant, meta, ref
+from app.services.deviations import Report
+
+CATEGORY = canonical("CodeSystem", "deviation-category")
+STATE = canonical("CodeSystem", "deviation-state")
+_STATUS = {
+    DeviationState.REPORTED: "requested",
+    DeviationState.INVESTIGATING: "in-progress",
+    DeviationState.ANSWERED: "completed",
+    DeviationState.CLOSED: "completed",
+}
+
+
+def to_fhir(deviation: Deviation) -> dict[str, Any]:
+    """The Task resource of a deviation report."""
+    changed = deviation.history[-1].at if deviation.history else deviation.reported_at
+    resource: dict[str, Any] = {
+        "resourceType": "Task",
+        "id": deviation.id,
+        "meta": meta(deviation.version, changed),
+        "status": _STATUS[deviation.state],
+        "businessStatus": concept(STATE, deviation.state.value),
+        "intent": "order",
+        "code": concept(CATEGORY, deviation.category.value),
+        "description": deviation.description,
+        "for": ref("Patient", deviation.person_id),
+        "authoredOn": instant(deviation.reported_at),
+        "lastModified": instant(changed),
+        "requester": ref("Organization", deviation.reporter_id),
+        "owner": ref("Organization", deviation.handler_principal_id),
+    }
+    if deviation.episode_id is not None:
+        resource["focus"] = ref("Encounter", deviation.episode_id)
+    elif deviation.plan_id is not None:
+        resource["focus"] = ref("CarePlan", deviation.plan_id)
+    if deviation.answer is not None:
+        resource["output"] = [{"type": {"text": "answer"}, "valueString": deviation.answer}]
+    return resource
+
+
+def from_fhir(resource: dict[str, Any]) -> Report:
+    """A deviation to report, from a Task."""
+    if resource.get("status") not in (None, "requested"):
+        raise InvalidInput("a deviation is reported as a requested Task", field="Task.status")
+    codes = [
+        c.get("code")
+        for c in (resource.get("code") or {}).get("coding") or []
+        if c.get("system") == CATEGORY
+    ]
+    allowed = ", ".join(c.value for c in DeviationCategory)
+    if not codes or codes[0] not in {c.value for c in DeviationCategory}:
+        raise InvalidInput(f"Task.code is a {CATEGORY} code: {allowed}", field="Task.code")
+    focus = (resource.get("focus") or {}).get("reference") or ""
+    kind, _sep, ident = focus.partition("/")
+    if kind not in ("Encounter", "CarePlan") or not ident:
+        raise InvalidInput(
+            "Task.focus references the Encounter or CarePlan the deviation concerns",
+            field="Task.focus",
+        )
+    owner = (resource.get("owner") or {}).get("reference") or ""
+    if owner and not owner.startswith("Organization/"):
+        raise InvalidInput("Task.owner is the handling Organization", field="Task.owner")
+    if not resource.get("description"):
+        raise InvalidInput("Task.description says what happened", field="Task.description")
+    return Report(
+        category=DeviationCategory(codes[0]),
+        description=resource["description"],
+        episode_id=ident if kind == "Encounter" else None,
+        plan_id=ident if kind == "CarePlan" else None,
+        handler_principal_id=owner.split("/", 1)[1] if owner else None,
+    )

@@ -1,0 +1,153 @@
+"""Use cases of deviation reports: report, read, list, and move the handling on.
+
+A report concerns an episode or a plan the reporter can see, and goes to the handling principal:
+for an episode, the other side of the transition (the region's when a municipality reports, the
+residence municipality's when the region reports); for a plan, the principal named, which must
+be one the plan is shared with. It is visible to the reporting and the handling principal only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.domain.deviations import Deviation, DeviationCategory, DeviationState, StateChange
+from app.domain.errors import InvalidInput, StaleVersion
+from app.security.access import Actor, not_found, record
+from app.services import episodes as episode_service
+from app.services import plans as plan_service
+from app.store.repositories import Page
+from app.store.unit_of_work import UnitOfWork
+
+RESOURCE = "Task"
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A deviation as reported."""
+
+    category: DeviationCategory
+    description: str
+    episode_id: str | None = None
+    plan_id: str | None = None
+    handler_principal_id: str | None = None
+
+
+async def report(uow: UnitOfWork, actor: Actor, sent: Report, *, now: datetime) -> Deviation:
+    """Report a deviation about an episode or a plan, to the principal that must handle it."""
+    if (sent.episode_id is None) == (sent.plan_id is None):
+        raise InvalidInput("a deviation concerns either an episode or a plan", field="episode_id")
+    handler = sent.handler_principal_id
+    if sent.episode_id is not None:
+        episode = await episode_service.get_episode(uow, actor, sent.episode_id)
+        person_id = episode.person_id
+        parties = {episode.region_id, episode.municipality_id}
+        if handler is None:
+            handler = (
+                episode.municipality_id
+                if actor.principal_id == episode.region_id
+                else episode.region_id
+            )
+    else:
+        assert sent.plan_id is not None
+        plan = await plan_service.get_plan(uow, actor, sent.plan_id)
+        person_id = plan.person_id
+        parties = set(plan.sharing_principals())
+        if handler is None:
+            raise InvalidInput(
+                "name the principal that handles a deviation about a plan "
+                f"(one of {', '.join(sorted(parties - {actor.principal_id})) or 'none'})",
+                field="handler_principal_id",
+            )
+    if handler == actor.principal_id or handler not in parties:
+        raise InvalidInput(
+            f"{handler} cannot handle this deviation: the handler is another principal taking "
+            f"part ({', '.join(sorted(parties - {actor.principal_id})) or 'none'})",
+            field="handler_principal_id",
+        )
+    deviation = Deviation(
+        id=str(uuid.uuid4()),
+        person_id=person_id,
+        category=sent.category,
+        description=sent.description,
+        reporter_id=actor.organization_id,
+        reporter_principal_id=actor.principal_id,
+        handler_principal_id=handler,
+        reported_at=now,
+        episode_id=sent.episode_id,
+        plan_id=sent.plan_id,
+        history=[StateChange(DeviationState.REPORTED, now, actor.organization_id, None)],
+    )
+    await uow.deviations.add(deviation)
+    record(uow, actor, "create", RESOURCE, deviation.id, person_id)
+    return deviation
+
+
+async def get_deviation(
+    uow: UnitOfWork, actor: Actor, deviation_id: str, *, action: str = "read"
+) -> Deviation:
+    """The report, if the caller's principal made or handles it; 404 (and a log entry) else."""
+    deviation = await uow.deviations.get(deviation_id)
+    if deviation is None or actor.principal_id not in (
+        deviation.reporter_principal_id,
+        deviation.handler_principal_id,
+    ):
+        record(uow, actor, action, RESOURCE, deviation_id, None, outcome="denied")
+        raise not_found("deviation", deviation_id)
+    record(uow, actor, action, RESOURCE, deviation.id, deviation.person_id)
+    return deviation
+
+
+async def list_deviations(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    limit: int,
+    after: str | None,
+    role: str | None,
+    person_id: str | None,
+    state: DeviationState | None,
+    category: DeviationCategory | None,
+) -> Page[Deviation]:
+    """The reports the caller's principal made (``reporter``) or handles (``handler``)."""
+    page = await uow.deviations.page(
+        limit=limit,
+        after=after,
+        principal_id=actor.principal_id,
+        role=role,
+        person_id=person_id,
+        state=state.value if state else None,
+        category=category.value if category else None,
+    )
+    for deviation in page.items:
+        record(uow, actor, "search", RESOURCE, deviation.id, deviation.person_id)
+    return page
+
+
+async def move(
+    uow: UnitOfWork,
+    actor: Actor,
+    deviation_id: str,
+    to: DeviationState,
+    note: str | None,
+    *,
+    if_match: int | None,
+    now: datetime,
+) -> Deviation:
+    """Move the handling on (investigating, answered, closed)."""
+    deviation = await get_deviation(uow, actor, deviation_id, action="update")
+    expected = deviation.version
+    if if_match is not None and if_match != expected:
+        raise StaleVersion(
+            f"deviation {deviation_id} is at version {expected}, not {if_match}; read it again"
+        )
+    deviation.move(
+        to,
+        organization_id=actor.organization_id,
+        principal_id=actor.principal_id,
+        note=note,
+        at=now,
+    )
+    await uow.deviations.save(deviation, expected_version=expected)
+    return deviation

@@ -1,0 +1,286 @@
+"""Storage of care messages (with each recipient's copy) and deviation reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.domain.care_messages import (
+    CareMessage,
+    Category,
+    Outcome,
+    Priority,
+    Recipient,
+    RecipientState,
+)
+from app.domain.deviations import (
+    Deviation,
+    DeviationCategory,
+    DeviationState,
+    StateChange,
+)
+from app.domain.errors import StaleVersion
+from app.store import tables as t
+from app.store.repositories import Page, _page
+
+
+class CareMessageRepository:
+    """Care messages; a message is visible to its sender and its recipients."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, message: CareMessage) -> None:
+        """Store a new message and its recipients' copies."""
+        await self._conn.execute(
+            insert(t.care_messages).values(
+                id=message.id,
+                thread_id=message.thread_id,
+                in_reply_to=message.in_reply_to,
+                sender_id=message.sender_id,
+                person_id=message.person_id,
+                category=message.category.value,
+                priority=message.priority.value,
+                subject=message.subject,
+                text=message.text,
+                sent_at=message.sent_at,
+                version=message.version,
+            )
+        )
+        await self._conn.execute(
+            insert(t.care_message_recipients),
+            [_recipient_row(message.id, r) for r in message.recipients],
+        )
+
+    async def save_state(self, message: CareMessage, *, expected_version: int) -> None:
+        """Store the recipients' states, if no one else changed the message meanwhile."""
+        result = await self._conn.execute(
+            update(t.care_messages)
+            .where(
+                t.care_messages.c.id == message.id,
+                t.care_messages.c.version == expected_version,
+            )
+            .values(version=message.version)
+        )
+        if result.rowcount != 1:
+            raise StaleVersion(f"message {message.id} changed meanwhile; try again")
+        await self._conn.execute(
+            delete(t.care_message_recipients).where(
+                t.care_message_recipients.c.message_id == message.id
+            )
+        )
+        await self._conn.execute(
+            insert(t.care_message_recipients),
+            [_recipient_row(message.id, r) for r in message.recipients],
+        )
+
+    async def get(self, message_id: str) -> CareMessage | None:
+        """The message, or None."""
+        found = await self._load(select(t.care_messages).where(t.care_messages.c.id == message_id))
+        return found[0] if found else None
+
+    async def page(
+        self,
+        *,
+        limit: int,
+        after: str | None,
+        organizations: Sequence[str],
+        box: str | None = None,
+        person_id: str | None = None,
+        thread_id: str | None = None,
+        category: str | None = None,
+    ) -> Page[CareMessage]:
+        """Messages sent or received by the organizations, by id."""
+        received = exists().where(
+            t.care_message_recipients.c.message_id == t.care_messages.c.id,
+            t.care_message_recipients.c.organization_id.in_(list(organizations)),
+        )
+        sent = t.care_messages.c.sender_id.in_(list(organizations))
+        where = {"sent": sent, "received": received}.get(box or "", or_(sent, received))
+        query = select(t.care_messages).where(where).order_by(t.care_messages.c.id)
+        if after:
+            query = query.where(t.care_messages.c.id > after)
+        if person_id:
+            query = query.where(t.care_messages.c.person_id == person_id)
+        if thread_id:
+            query = query.where(t.care_messages.c.thread_id == thread_id)
+        if category:
+            query = query.where(t.care_messages.c.category == category)
+        return _page(await self._load(query.limit(limit + 1)), limit, lambda m: m.id)
+
+    async def _load(self, query: Any) -> list[CareMessage]:
+        rows = (await self._conn.execute(query)).all()
+        if not rows:
+            return []
+        copies: dict[str, list[Recipient]] = {}
+        for row in (
+            await self._conn.execute(
+                select(t.care_message_recipients)
+                .where(t.care_message_recipients.c.message_id.in_([r.id for r in rows]))
+                .order_by(t.care_message_recipients.c.organization_id)
+            )
+        ).all():
+            copies.setdefault(row.message_id, []).append(
+                Recipient(
+                    row.organization_id,
+                    RecipientState(row.state),
+                    row.read_at,
+                    Outcome(row.outcome) if row.outcome else None,
+                    row.detail,
+                    row.acknowledged_at,
+                )
+            )
+        return [
+            CareMessage(
+                id=row.id,
+                thread_id=row.thread_id,
+                sender_id=row.sender_id,
+                recipients=copies.get(row.id, []),
+                category=Category(row.category),
+                priority=Priority(row.priority),
+                subject=row.subject,
+                text=row.text,
+                sent_at=row.sent_at,
+                person_id=row.person_id,
+                in_reply_to=row.in_reply_to,
+                version=row.version,
+            )
+            for row in rows
+        ]
+
+
+def _recipient_row(message_id: str, recipient: Recipient) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "organization_id": recipient.organization_id,
+        "state": recipient.state.value,
+        "read_at": recipient.read_at,
+        "outcome": recipient.outcome.value if recipient.outcome else None,
+        "detail": recipient.detail,
+        "acknowledged_at": recipient.acknowledged_at,
+    }
+
+
+def _deviation_document(deviation: Deviation) -> dict[str, Any]:
+    return {
+        "description": deviation.description,
+        "answer": deviation.answer,
+        "history": [
+            {
+                "state": s.state.value,
+                "at": s.at.isoformat(),
+                "organization_id": s.organization_id,
+                "note": s.note,
+            }
+            for s in deviation.history
+        ],
+    }
+
+
+class DeviationRepository:
+    """Deviation reports; visible to the reporting and the handling principal."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, deviation: Deviation) -> None:
+        """Store a new report."""
+        await self._conn.execute(
+            insert(t.deviations).values(
+                id=deviation.id,
+                person_id=deviation.person_id,
+                episode_id=deviation.episode_id,
+                plan_id=deviation.plan_id,
+                category=deviation.category.value,
+                state=deviation.state.value,
+                reporter_id=deviation.reporter_id,
+                reporter_principal_id=deviation.reporter_principal_id,
+                handler_principal_id=deviation.handler_principal_id,
+                reported_at=deviation.reported_at,
+                version=deviation.version,
+                document=_deviation_document(deviation),
+            )
+        )
+
+    async def save(self, deviation: Deviation, *, expected_version: int) -> None:
+        """Store the new state, if no one else saved over ``expected_version``."""
+        result = await self._conn.execute(
+            update(t.deviations)
+            .where(t.deviations.c.id == deviation.id, t.deviations.c.version == expected_version)
+            .values(
+                state=deviation.state.value,
+                version=deviation.version,
+                document=_deviation_document(deviation),
+            )
+        )
+        if result.rowcount != 1:
+            raise StaleVersion(
+                f"deviation {deviation.id} was changed by someone else since version "
+                f"{expected_version}; read it again"
+            )
+
+    async def get(self, deviation_id: str) -> Deviation | None:
+        """The report, or None."""
+        rows = (
+            await self._conn.execute(select(t.deviations).where(t.deviations.c.id == deviation_id))
+        ).all()
+        return _deviation(rows[0]) if rows else None
+
+    async def page(
+        self,
+        *,
+        limit: int,
+        after: str | None,
+        principal_id: str,
+        role: str | None = None,
+        person_id: str | None = None,
+        state: str | None = None,
+        category: str | None = None,
+    ) -> Page[Deviation]:
+        """Reports the principal made or handles, by id."""
+        reported = t.deviations.c.reporter_principal_id == principal_id
+        handled = t.deviations.c.handler_principal_id == principal_id
+        where = {"reporter": reported, "handler": handled}.get(role or "", or_(reported, handled))
+        query = select(t.deviations).where(and_(where)).order_by(t.deviations.c.id)
+        if after:
+            query = query.where(t.deviations.c.id > after)
+        if person_id:
+            query = query.where(t.deviations.c.person_id == person_id)
+        if state:
+            query = query.where(t.deviations.c.state == state)
+        if category:
+            query = query.where(t.deviations.c.category == category)
+        rows = (await self._conn.execute(query.limit(limit + 1))).all()
+        return _page([_deviation(r) for r in rows], limit, lambda d: d.id)
+
+
+def _deviation(row: Any) -> Deviation:
+    document = dict(row.document)
+    return Deviation(
+        id=row.id,
+        person_id=row.person_id,
+        category=DeviationCategory(row.category),
+        description=document["description"],
+        reporter_id=row.reporter_id,
+        reporter_principal_id=row.reporter_principal_id,
+        handler_principal_id=row.handler_principal_id,
+        reported_at=row.reported_at,
+        episode_id=row.episode_id,
+        plan_id=row.plan_id,
+        state=DeviationState(row.state),
+        answer=document.get("answer"),
+        version=row.version,
+        history=[
+            StateChange(
+                DeviationState(s["state"]),
+                datetime.fromisoformat(s["at"]),
+                s["organization_id"],
+                s.get("note"),
+            )
+            for s in document.get("history", [])
+        ],
+    )
