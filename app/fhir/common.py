@@ -43,6 +43,30 @@ def ref(resource_type: str, resource_id: str, display: str | None = None) -> dic
     return result
 
 
+ORGANIZATION_IDS = f"{BASE}/NamingSystem/organization-id"
+
+
+def unit_reference(organization_id: str, display: str | None = None) -> dict[str, Any]:
+    """A logical reference to an organization, for elements whose R4 targets exclude
+    Organization (Appointment.participant.actor, AppointmentResponse.actor)."""
+    return {
+        "identifier": {"system": ORGANIZATION_IDS, "value": organization_id},
+        "display": display or organization_id,
+    }
+
+
+def organization_of(reference: dict[str, Any] | None) -> str | None:
+    """The organization id a reference names, literally (Organization/x) or logically."""
+    reference = reference or {}
+    literal = reference.get("reference") or ""
+    if literal.startswith("Organization/"):
+        return literal.split("/", 1)[1]
+    identifier = reference.get("identifier") or {}
+    if identifier.get("system") == ORGANIZATION_IDS and identifier.get("value"):
+        return str(identifier["value"])
+    return None
+
+
 def meta(version: int, last_updated: datetime | None = None) -> dict[str, Any]:
     """``meta`` with the version id (and when it was last changed, when known)."""
     result: dict[str, Any] = {"versionId": str(version)}

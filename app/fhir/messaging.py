@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from app.domain.care_messages import Outcome
 from app.domain.errors import DomainError, Forbidden, InvalidInput
 from app.domain.meetings import ParticipantKind
-from app.fhir.common import BASE, canonical, extension_url
+from app.fhir.common import BASE, canonical, extension_url, organization_of
 from app.fhir.mappers import appointment, careplan, communication, encounter, patient, task
 from app.fhir.mappers.encounter import DISCHARGE_READY_AT, EXPECTED_DISCHARGE
 from app.security.access import Actor
@@ -269,8 +269,8 @@ async def _summons_reply(
     reference = actor_ref.get("reference") or ""
     if reference.startswith("Patient/"):
         matches = [p for p in meeting.participants if p.kind is ParticipantKind.PERSON]
-    elif reference.startswith("Organization/"):
-        org = reference.split("/", 1)[1]
+    elif organization_of(actor_ref) is not None:
+        org = organization_of(actor_ref)
         matches = [p for p in meeting.participants if p.organization_id == org]
     else:
         matches = [p for p in meeting.participants if p.name and p.name == actor_ref.get("display")]

@@ -37,7 +37,14 @@ from app.domain.errors import (
 )
 from app.domain.plans import Plan, PlanStatus
 from app.fhir import conformance, messaging, writes
-from app.fhir.common import FHIR_JSON, FHIR_VERSION, canonical, instant, parent_of
+from app.fhir.common import (
+    FHIR_JSON,
+    FHIR_VERSION,
+    canonical,
+    instant,
+    organization_of,
+    parent_of,
+)
 from app.fhir.mappers import (
     appointment,
     appointmentresponse,
@@ -496,10 +503,7 @@ async def search_appointment(
         if status in (None, r["status"])
         and (
             actor_id is None
-            or any(
-                (p.get("actor") or {}).get("reference") == f"Organization/{actor_id}"
-                for p in r["participant"]
-            )
+            or any(organization_of(p.get("actor")) == actor_id for p in r["participant"])
         )
     ], page.next_cursor
 

@@ -203,6 +203,9 @@ async def test_every_resource_reads_back_as_valid_fhir(client_for: ClientFor) ->
     appointment = fhir(await hospital.get(f"/fhir/Appointment/{meeting['id']}"))
     assert appointment["status"] == "booked" and "end" in appointment
     assert {p["status"] for p in appointment["participant"]} == {"needs-action"}
+    # R4 does not let a participant's actor reference an Organization: a unit is named logically.
+    [unit] = [p["actor"] for p in appointment["participant"] if p["id"] == "ht"]
+    assert unit["identifier"]["value"] == "kommun-0880-hemtjanst" and "reference" not in unit
 
     organization = fhir(await hospital.get("/fhir/Organization/kommun-0880-hemtjanst"))
     assert organization["partOf"]["reference"] == "Organization/kommun-0880"

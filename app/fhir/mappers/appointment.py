@@ -11,7 +11,16 @@ from typing import Any
 
 from app.domain.errors import InvalidInput
 from app.domain.meetings import Meeting, MeetingStatus, Participant, ParticipantKind, Reply
-from app.fhir.common import canonical, concept, day, instant, meta, ref
+from app.fhir.common import (
+    canonical,
+    concept,
+    day,
+    instant,
+    meta,
+    organization_of,
+    ref,
+    unit_reference,
+)
 from app.services.meetings import Summons
 
 REPLY_DEADLINE = canonical("StructureDefinition", "reply-by")
@@ -34,7 +43,8 @@ def participant_actor(meeting: Meeting, participant: Participant) -> dict[str, A
     if participant.kind is ParticipantKind.PERSON:
         return ref("Patient", meeting.person_id)
     if participant.organization_id:
-        return ref("Organization", participant.organization_id, participant.name)
+        # R4 does not let Appointment.participant.actor reference an Organization.
+        return unit_reference(participant.organization_id, participant.name)
     return {"display": participant.name or participant.id}
 
 
@@ -118,6 +128,7 @@ def from_fhir(resource: dict[str, Any]) -> Summons:
         ]
         actor = entry.get("actor") or {}
         reference = actor.get("reference") or ""
+        unit = organization_of(actor)
         if codes:
             try:
                 kind = ParticipantKind(codes[0])
@@ -128,7 +139,7 @@ def from_fhir(resource: dict[str, Any]) -> Summons:
                 ) from exc
         elif reference.startswith("Patient/"):
             kind = ParticipantKind.PERSON
-        elif reference.startswith("Organization/"):
+        elif unit is not None:
             kind = ParticipantKind.UNIT
         else:
             kind = ParticipantKind.RELATIVE
@@ -136,8 +147,8 @@ def from_fhir(resource: dict[str, Any]) -> Summons:
             Participant(
                 entry.get("id") or f"p{index + 1}",
                 kind,
-                reference.split("/", 1)[1] if reference.startswith("Organization/") else None,
-                actor.get("display"),
+                unit,
+                actor.get("display") if actor.get("display") != unit else None,
             )
         )
     starts = _when(resource.get("start"), "Appointment.start")

@@ -11,9 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.domain.meetings import Meeting, Participant, ParticipantKind, Reply
-from app.fhir.common import canonical, instant, meta, part_id, ref
-
-ORGANIZATION_IDS = canonical("NamingSystem", "organization-id")
+from app.fhir.common import instant, meta, part_id, ref, unit_reference
 
 _STATUS = {Reply.ACCEPTED: "accepted", Reply.DECLINED: "declined", Reply.PROPOSED: "tentative"}
 
@@ -31,11 +29,9 @@ def replies(meeting: Meeting) -> list[Participant]:
 def _actor(meeting: Meeting, participant: Participant) -> dict[str, Any]:
     if participant.kind is ParticipantKind.PERSON:
         return ref("Patient", meeting.person_id)
-    found: dict[str, Any] = {}
     if participant.organization_id:
-        found["identifier"] = {"system": ORGANIZATION_IDS, "value": participant.organization_id}
-    found["display"] = participant.name or participant.organization_id or participant.id
-    return found
+        return unit_reference(participant.organization_id, participant.name)
+    return {"display": participant.name or participant.id}
 
 
 def to_fhir(meeting: Meeting, participant: Participant) -> dict[str, Any]:
