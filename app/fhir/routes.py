@@ -1376,22 +1376,40 @@ async def transaction(
     created: dict[str, str] = {}
     answers: dict[int, dict[str, Any]] = {}
     if kind == "transaction":
-        for entry in entries:
+        # New Patients go in together; the rest one by one, after them (they may refer to them).
+        patients = [e for e in entries if e.method == "POST" and e.url == "Patient"]
+        failed: tuple[int, DomainError] | None = None
+        try:
+            for entry, written in zip(
+                patients,
+                await writes.create_patients(uow, actor, patients, created, settings, now),
+                strict=True,
+            ):
+                answers[entry.index] = _entry_response(written, settings)
+        except writes.EntryFailed as exc:
+            failed = (exc.index, exc.error)
+        for entry in entries if failed is None else []:
+            if entry.index in answers:
+                continue
             try:
                 written = await writes.apply(uow, actor, entry, created, settings, now)
             except DomainError as exc:
-                # Nothing of the transaction is kept: the request's unit of work is not committed.
-                where = f"Bundle.entry[{entry.index}]"
-                problems = exc.problems if isinstance(exc, Incomplete) else [(exc.field, "")]
-                return outcome(
-                    domain_error_response(exc).status_code,
-                    f"{where}: {exc.message}",
-                    expressions=[
-                        (f"{where}.{field}" if field else where, message or exc.message)
-                        for field, message in problems
-                    ],
-                )
+                failed = (entry.index, exc)
+                break
             answers[entry.index] = _entry_response(written, settings)
+        if failed is not None:
+            # Nothing of the transaction is kept: the request's unit of work is not committed.
+            index, error = failed
+            where = f"Bundle.entry[{index}]"
+            problems = error.problems if isinstance(error, Incomplete) else [(error.field, "")]
+            return outcome(
+                domain_error_response(error).status_code,
+                f"{where}: {error.message}",
+                expressions=[
+                    (f"{where}.{field}" if field else where, message or error.message)
+                    for field, message in problems
+                ],
+            )
     else:
         for entry in entries:
             try:

@@ -17,7 +17,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from app.domain.errors import InvalidInput, Malformed, VersionRequired
+from app.domain.errors import DomainError, InvalidInput, Malformed, VersionRequired
 from app.domain.plans import InitiatorKind
 from app.fhir.mappers import careplan, communication, encounter, patient, task
 from app.security.access import Actor
@@ -62,6 +62,52 @@ class Written:
 
 Creator = Callable[[UnitOfWork, Actor, Resource, Settings, datetime], Awaitable[Written]]
 Updater = Callable[[UnitOfWork, Actor, str, Resource, int | None, datetime], Awaitable[Written]]
+
+
+async def create_patients(
+    uow: UnitOfWork,
+    actor: Actor,
+    entries: list[Entry],
+    created: dict[str, str],
+    settings: Settings,
+    now: datetime,
+) -> list[Written]:
+    """The Patient entries of a transaction, registered together (a few statements for all).
+
+    A refused entry raises ``EntryFailed`` naming it; the transaction then keeps nothing.
+    """
+    commands = []
+    for entry in entries:
+        assert entry.resource is not None
+        try:
+            commands.append(patient.from_fhir(resolve(entry.resource, created)))
+        except DomainError as exc:
+            raise EntryFailed(entry.index, exc) from exc
+    try:
+        found = await person_service.register_persons(
+            uow,
+            actor,
+            commands,
+            today=now.date(),
+            reserve_systems=settings.reserve_number_systems,
+        )
+    except person_service.EntryError as exc:
+        raise EntryFailed(entries[exc.index].index, exc.error) from exc
+    written = []
+    for entry, (person, was_created) in zip(entries, found, strict=True):
+        if entry.full_url:
+            created[entry.full_url] = f"Patient/{person.id}"
+        written.append(Written(patient.to_fhir(person), was_created))
+    return written
+
+
+class EntryFailed(Exception):
+    """A domain error of the Bundle entry at ``index``."""
+
+    def __init__(self, index: int, error: DomainError) -> None:
+        super().__init__(error.message)
+        self.index = index
+        self.error = error
 
 
 async def create_patient(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from app.domain.errors import InvalidInput, UnknownReference
+from app.domain.errors import DomainError, InvalidInput, UnknownReference
 from app.domain.identifiers import (
     InvalidIdentifier,
     PersonIdentifier,
     normalize_person_identifier,
 )
-from app.domain.organizations import OrgKind
+from app.domain.organizations import Organization, OrgKind
 from app.domain.persons import Person, validate_person
 from app.security.access import Actor, may_see_protected_details, record, require_relation
 from app.store.repositories import Page
@@ -47,6 +48,15 @@ def parse_identifier(
         raise InvalidInput(exc.reason, field=field) from exc
 
 
+class EntryError(Exception):
+    """A domain error of the ``index``-th person of a batch (the edge names the entry)."""
+
+    def __init__(self, index: int, error: DomainError) -> None:
+        super().__init__(error.message)
+        self.index = index
+        self.error = error
+
+
 async def register_person(
     uow: UnitOfWork,
     actor: Actor,
@@ -62,17 +72,89 @@ async def register_person(
     whether it was created. An existing protected person is returned masked unless the caller
     must act for them.
     """
-    identifier = parse_identifier(
-        cmd.identifier_system,
-        cmd.identifier_value,
-        today=today,
-        reserve_systems=reserve_systems,
-        field="identifier.value",
-    )
+    try:
+        [found] = await register_persons(
+            uow, actor, [cmd], today=today, reserve_systems=reserve_systems
+        )
+    except EntryError as exc:
+        raise exc.error from None
+    return found
+
+
+async def register_persons(
+    uow: UnitOfWork,
+    actor: Actor,
+    cmds: Sequence[RegisterPerson],
+    *,
+    today: date,
+    reserve_systems: frozenset[str],
+) -> list[tuple[Person, bool]]:
+    """Register several persons with a handful of statements, whatever their number.
+
+    The rules are ``register_person``'s; a second entry with an identifier already in the batch
+    finds the first. A refused entry raises ``EntryError`` with its index; the caller's unit of
+    work then keeps nothing.
+    """
+    identifiers = []
+    for index, cmd in enumerate(cmds):
+        try:
+            identifiers.append(
+                parse_identifier(
+                    cmd.identifier_system,
+                    cmd.identifier_value,
+                    today=today,
+                    reserve_systems=reserve_systems,
+                    field="identifier.value",
+                )
+            )
+        except DomainError as exc:
+            raise EntryError(index, exc) from exc
+    wanted = {c.residence_municipality_id for c in cmds} | {
+        c.stay_municipality_id for c in cmds if c.stay_municipality_id is not None
+    }
+    known = await uow.organizations.get_many(sorted(wanted))
+    persons: list[Person] = []
+    for index, (cmd, identifier) in enumerate(zip(cmds, identifiers, strict=True)):
+        try:
+            persons.append(_new_person(cmd, identifier, known))
+        except DomainError as exc:
+            raise EntryError(index, exc) from exc
+    keys = [f"{i.system}|{i.value}" for i in identifiers]
+    # Two registrations of one identifier at once: the second waits and then finds the first.
+    await uow.idempotency.lock_many("person", keys)
+    existing = await uow.persons.find_by_identifiers(identifiers)
+    first: dict[str, Person] = {}
+    new: list[Person] = []
+    found: list[tuple[Person, bool]] = []
+    for key, person in zip(keys, persons, strict=True):
+        earlier = existing.get(key)
+        if earlier is not None:
+            await uow.relations.add(earlier.id, actor.organizations, "registered")
+            record(uow, actor, "read", "Patient", earlier.id, earlier.id)
+            found.append((await _shown(uow, actor, earlier), False))
+        elif key in first:
+            record(uow, actor, "read", "Patient", first[key].id, first[key].id)
+            found.append((first[key], False))
+        else:
+            first[key] = person
+            new.append(person)
+            record(uow, actor, "create", "Patient", person.id, person.id)
+            found.append((person, True))
+    if new:
+        await uow.persons.add_many(new)
+        # New persons have no relations yet: insert without looking first.
+        await uow.relations.add_rows(
+            [(p.id, org, "registered") for p in new for org in sorted(set(actor.organizations))]
+        )
+    return found
+
+
+def _new_person(
+    cmd: RegisterPerson, identifier: PersonIdentifier, known: dict[str, Organization]
+) -> Person:
     municipality_fields = {"residence_municipality_id": cmd.residence_municipality_id}
     if cmd.stay_municipality_id is not None:
         municipality_fields["stay_municipality_id"] = cmd.stay_municipality_id
-    known = await uow.organizations.get_many(list(municipality_fields.values()))
     for name, org_id in municipality_fields.items():
         org = known.get(org_id)
         if org is None:
@@ -101,20 +183,7 @@ async def register_person(
         phone=cmd.phone,
     )
     validate_person(person)
-    # Two registrations of one identifier at once: the second waits and then finds the first.
-    await uow.idempotency.lock("person", f"{identifier.system}|{identifier.value}")
-    existing = await uow.persons.find_by_identifier(identifier)
-    if existing is not None:
-        await uow.relations.add(existing.id, actor.organizations, "registered")
-        record(uow, actor, "read", "Patient", existing.id, existing.id)
-        return await _shown(uow, actor, existing), False
-    await uow.persons.add(person)
-    # A new person has no relations yet: insert without looking first.
-    await uow.relations.add_rows(
-        [(person.id, org, "registered") for org in sorted(set(actor.organizations))]
-    )
-    record(uow, actor, "create", "Patient", person.id, person.id)
-    return person, True
+    return person
 
 
 async def _shown(uow: UnitOfWork, actor: Actor, person: Person) -> Person:

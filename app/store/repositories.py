@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, String, and_, cast, func, insert, or_, select, text, update
+from sqlalchemy import Select, String, and_, cast, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -337,6 +337,27 @@ class PersonRepository:
             await self._conn.execute(select(t.persons).where(t.persons.c.id.in_(set(ids))))
         ).all()
         return {r.id: _person(r) for r in rows}
+
+    async def find_by_identifiers(
+        self, identifiers: Sequence[PersonIdentifier]
+    ) -> dict[str, Person]:
+        """The persons registered under any of the identifiers, by ``system|value``."""
+        found: dict[str, Person] = {}
+        pairs = sorted({(i.system, i.value) for i in identifiers})
+        for start in range(0, len(pairs), 500):
+            rows = (
+                await self._conn.execute(
+                    select(t.persons).where(
+                        tuple_(t.persons.c.identifier_system, t.persons.c.identifier_value).in_(
+                            pairs[start : start + 500]
+                        )
+                    )
+                )
+            ).all()
+            for row in rows:
+                person = _person(row)
+                found[f"{person.identifier.system}|{person.identifier.value}"] = person
+        return found
 
     async def find_by_identifier(self, identifier: PersonIdentifier) -> Person | None:
         """The person with this (normalized) identifier, or None."""
@@ -676,6 +697,19 @@ class IdempotencyRepository:
             await self._conn.execute(
                 text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
                 {"k": f"idempotency:{scope}:{key}"},
+            )
+
+    async def lock_many(self, scope: str, keys: Sequence[str]) -> None:
+        """``lock`` for several keys in one statement, taken in a fixed order so that two
+        transactions locking overlapping sets cannot deadlock."""
+        if self._conn.dialect.name == "postgresql" and keys:
+            await self._conn.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT "
+                    "hashtextextended('idempotency:' || :scope || ':' || k, 0) AS h "
+                    "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS ordered"
+                ),
+                {"scope": scope, "keys": list(keys)},
             )
 
     async def get(self, scope: str, key: str, not_before: datetime) -> StoredResponse | None:

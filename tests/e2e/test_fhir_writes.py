@@ -232,3 +232,83 @@ async def test_updating_a_careplan_needs_the_current_version(client_for: ClientF
     assert other_id.status_code == 400
     no_update = await send(hospital, "PUT", f"/fhir/Patient/{person_id}", created.json())
     assert no_update.status_code == 405
+
+
+async def test_many_patients_in_one_transaction(client_for: ClientFor) -> None:
+    """The Patients of a transaction are registered together: one already known, one twice."""
+    hospital = await client_for("region-kalmar")
+    known = personnummer()
+    first = await send(hospital, "POST", "/fhir/Patient", patient(known))
+    assert first.status_code == 201, first.text
+    twice = personnummer()
+    values = [personnummer() for _ in range(5)] + [known, twice, twice]
+    entries = [
+        (f"urn:uuid:00000000-0000-4000-8000-{i:012d}", "Patient", patient(v))
+        for i, v in enumerate(values)
+    ]
+    response = await send(hospital, "POST", "/fhir", bundle("transaction", entries))
+    assert response.status_code == 200, response.text
+    result = response.json()["entry"]
+    assert [e["response"]["status"] for e in result] == ["201 Created"] * 5 + [
+        "200 OK",
+        "201 Created",
+        "200 OK",
+    ]
+    assert result[5]["resource"]["id"] == first.json()["id"]
+    assert result[6]["resource"]["id"] == result[7]["resource"]["id"]
+    assert len({e["resource"]["id"] for e in result}) == 7
+
+
+async def test_a_bad_patient_among_many_names_its_entry_and_keeps_nothing(
+    client_for: ClientFor,
+) -> None:
+    hospital = await client_for("region-kalmar")
+    values = [personnummer() for _ in range(4)]
+    entries = [
+        (f"urn:uuid:00000000-0000-4000-8000-{i:012d}", "Patient", patient(v))
+        for i, v in enumerate(values)
+    ]
+    entries[2] = (
+        entries[2][0],
+        "Patient",
+        patient(values[2], managingOrganization={"reference": "Organization/region-kalmar"}),
+    )
+    refused = await send(hospital, "POST", "/fhir", bundle("transaction", entries))
+    assert refused.status_code == 422, refused.text
+    issue = refused.json()["issue"][0]
+    assert issue["expression"][0].startswith("Bundle.entry[2]"), issue
+    assert "not a municipality" in issue["diagnostics"]
+    for value in values:
+        found = await hospital.get(
+            "/fhir/Patient", params={"identifier": f"{PERSONNUMMER}|{value}"}
+        )
+        assert found.json()["entry"] == [], value
+
+
+async def test_overlapping_transactions_at_once_neither_deadlock_nor_duplicate(
+    client_for: ClientFor,
+) -> None:
+    hospital = await client_for("region-kalmar")
+    values = [personnummer() for _ in range(20)]
+
+    def entries(chosen: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
+        return [
+            (f"urn:uuid:00000000-0000-4000-8000-{i:012d}", "Patient", patient(v))
+            for i, v in enumerate(chosen)
+        ]
+
+    results = await asyncio.gather(
+        send(hospital, "POST", "/fhir", bundle("transaction", entries(values))),
+        send(hospital, "POST", "/fhir", bundle("transaction", entries(values[::-1]))),
+        send(hospital, "POST", "/fhir", bundle("transaction", entries(values[5:15]))),
+    )
+    assert [r.status_code for r in results] == [200, 200, 200], [r.text[:200] for r in results]
+    ids = {
+        e["resource"]["identifier"][0]["value"]: e["resource"]["id"]
+        for r in results
+        for e in r.json()["entry"]
+    }
+    assert len(ids) == 20
+    for r in results:
+        for e in r.json()["entry"]:
+            assert ids[e["resource"]["identifier"][0]["value"]] == e["resource"]["id"]
