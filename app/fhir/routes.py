@@ -1787,16 +1787,17 @@ async def type_history(
                 field="_since",
             )
         for resource in found:
-            newest = int(resource["meta"]["versionId"])
-            chain: list[Resource] = [resource]
-            if spec.vread is not None:
-                for older in range(newest - 1, 0, -1):
-                    chain.append(await spec.vread(uow, actor, resource["id"], older))
-            for entry in chain:
+            # Newest first: once a version is older than _since, so are the ones before it.
+            number, entry = int(resource["meta"]["versionId"]), resource
+            while True:
                 updated = (entry.get("meta") or {}).get("lastUpdated")
                 if since is not None and (updated is None or _moment(updated, _NEVER) < since):
                     break
                 versions.append(entry)
+                number -= 1
+                if spec.vread is None or number < 1:
+                    break
+                entry = await spec.vread(uow, actor, resource["id"], number)
         if cursor is None:
             break
     versions.sort(key=_history_key, reverse=True)
