@@ -147,6 +147,10 @@ EXTENSIONS: dict[str, ExtensionDef] = {
     "follow-up-date": ExtensionDef("CarePlan", "date", None, "A follow-up date of the plan"),
     "reply-by": ExtensionDef("Appointment", "date", None, "When replies to the summons are due"),
     "video-link": ExtensionDef("Appointment", "url", None, "The video link of the meeting"),
+    # Delivery (issue 6): returned once, when a Subscription is created.
+    "signing-secret": ExtensionDef(
+        "Subscription", "string", None, "The HMAC-SHA256 key that signs the notifications"
+    ),
 }
 
 

@@ -15,6 +15,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.messages import MessageRepository
+from app.store.outbox import OutboxRepository, SubscriptionRepository
 from app.store.plans import MeetingRepository, PlanRepository
 from app.store.repositories import (
     AccessEntry,
@@ -43,6 +44,8 @@ class UnitOfWork:
     plans: PlanRepository
     meetings: MeetingRepository
     messages: MessageRepository
+    outbox: OutboxRepository
+    subscriptions: SubscriptionRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -99,6 +102,8 @@ class UnitOfWork:
         self.plans = PlanRepository(conn)
         self.meetings = MeetingRepository(conn)
         self.messages = MessageRepository(conn)
+        self.outbox = OutboxRepository(conn)
+        self.subscriptions = SubscriptionRepository(conn)
         return self
 
     async def commit(self) -> None:
