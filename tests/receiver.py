@@ -8,16 +8,21 @@ one item at once).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.delivery.dispatcher import Dispatcher
 from app.delivery.notifications import EVENT_ID_HEADER, SIGNATURE_HEADER, verify
+from app.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,11 @@ class Receiver:
                 if event_id is not None:
                     self._in_flight.discard(event_id)
 
+    def in_flight(self) -> set[str]:
+        """Event ids whose push is being answered right now."""
+        with self._lock:
+            return set(self._in_flight)
+
     def accepted(self, kind: str = "event-notification") -> list[Push]:
         with self._lock:
             return [p for p in self.pushes if p.accepted and p.kind == kind]
@@ -141,3 +151,37 @@ def running_receiver(**options: Any) -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def fast(settings: Settings, **changes: Any) -> Settings:
+    """Settings for a dispatcher under test: short backoff, lease and poll interval."""
+    values: dict[str, Any] = {
+        "delivery_backoff_base_seconds": 0.05,
+        "delivery_backoff_max_seconds": 0.2,
+        "delivery_max_attempts": 50,
+        "delivery_timeout_seconds": 2.0,
+        "delivery_lease_seconds": 5.0,
+        "dispatcher_poll_seconds": 0.02,
+    }
+    values.update(changes)
+    return settings.model_copy(update=values)
+
+
+async def dispatch_until(
+    engine: AsyncEngine, settings: Settings, done: Callable[[], bool], *, within: float = 30
+) -> None:
+    """Run an in-process dispatcher until ``done()``; fail after ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    async with Dispatcher(engine, settings) as dispatcher:
+        while not done():
+            assert loop.time() < deadline, "the dispatcher did not finish in time"
+            if not await dispatcher.run_once():
+                await asyncio.sleep(settings.dispatcher_poll_seconds)
+
+
+async def dispatch_all(engine: AsyncEngine, settings: Settings) -> None:
+    """Run an in-process dispatcher until nothing is due (a quiet round)."""
+    async with Dispatcher(engine, settings) as dispatcher:
+        while await dispatcher.run_once():
+            pass
