@@ -25,7 +25,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import Settings
-from tests.e2e.test_delivery import EVENTS, episodes_with_notices, ok, subscribe
+from tests.e2e.test_delivery import EVENTS, episodes_with_notices, metric_values, ok, subscribe
+from tests.e2e.test_http_server import Server
+from tests.e2e.test_http_server import server as server  # the `samverkan serve` fixture
 from tests.receiver import Push, Receiver, running_receiver
 
 SAMVERKAN = Path(sys.executable).parent / "samverkan"
@@ -182,3 +184,16 @@ async def test_two_dispatchers_never_push_one_event_at_once(
         {e["worker"] for e in dispatchers.log(i) if e["message"] == "delivered"} for i in (0, 1)
     ]
     assert all(len(w) == 1 for w in workers) and workers[0] != workers[1], "both took part"
+
+
+async def test_samverkan_serve_delivers_the_outbox_itself(
+    server: Server, client: httpx.AsyncClient, municipality: httpx.AsyncClient
+) -> None:
+    with running_receiver() as receiver:
+        await subscribe(municipality, receiver.url)
+        (episode,) = await episodes_with_notices(client, 1, (("admission-notice", {}),))
+        await wait_for(lambda: len(receiver.accepted()) == 1, "the server's own dispatcher", 30)
+    assert receiver.accepted()[0].focus == f"Encounter/{episode}"
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        scraped = metric_values((await http.get("/metrics")).text)
+    assert scraped[("samverkan_delivery_attempts_total", (("result", "success"),))] == 1
