@@ -311,6 +311,22 @@ class OutboxRepository:
         row = (await self._conn.execute(_joined().where(d.c.id == delivery_id))).first()
         return _delivery(row) if row is not None else None
 
+    async def inbox_item_of(self, event_id: str, receivers: Sequence[str]) -> int | None:
+        """The id of the receivers' inbox item of an event, if they were sent it."""
+        found = (
+            await self._conn.execute(
+                select(d.c.id)
+                .where(
+                    d.c.event_id == event_id,
+                    d.c.receiver_id.in_(receivers),
+                    d.c.state == DeliveryState.INBOX.value,
+                )
+                .order_by(d.c.id)
+                .limit(1)
+            )
+        ).scalar()
+        return int(found) if found is not None else None
+
     async def acknowledge(
         self, delivery_id: int, outcome: Outcome, detail: str | None, at: datetime
     ) -> None:

@@ -7,11 +7,13 @@ attempt a push is a dead letter that an operator can replay.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -80,12 +82,14 @@ def metric_values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
 
 
 async def test_every_event_arrives_in_order_signed_despite_failures(
+    caplog: pytest.LogCaptureFixture,
     client: httpx.AsyncClient,
     municipality: httpx.AsyncClient,
     anonymous: httpx.AsyncClient,
     engine: AsyncEngine,
     settings: Settings,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="app.delivery")
     before = metric_values((await anonymous.get("/metrics")).text)
     with running_receiver(fail_first=7) as receiver:
         subscription = await subscribe(municipality, receiver.url)
@@ -130,6 +134,18 @@ async def test_every_event_arrives_in_order_signed_despite_failures(
     # The request id of the intake travels with the event to the receiver.
     traced_push = next(p for p in first if p.focus == f"Encounter/{fourth}")
     assert traced_push.headers["x-request-id"] == "trace-intake-to-delivery"
+    # The logs follow it too, from the intake to the delivery.
+    traced_logs = [
+        r.getMessage()
+        for r in caplog.records
+        if getattr(r, "event_id", None) == traced_push.event_id
+    ]
+    assert traced_logs[0] == "event queued" and traced_logs[-1] == "delivered"
+    assert all(
+        r.request_id == "trace-intake-to-delivery"  # type: ignore[attr-defined]
+        for r in caplog.records
+        if getattr(r, "event_id", None) == traced_push.event_id
+    )
     if fhir_schema.schema_path().exists():
         for push in first[:3]:
             assert fhir_schema.problems(push.bundle) == []

@@ -158,6 +158,8 @@ async def test_a_dispatcher_killed_mid_burst_loses_nothing(
     # The restarted process logged each delivery as JSON, with the event it delivered.
     delivered = [e for e in dispatchers.log(1) if e["message"] == "delivered"]
     assert delivered and {"event_id", "delivery_id", "worker", "lag_seconds"} <= set(delivered[0])
+    # Each carries the X-Request-ID of the request that caused its event.
+    assert all(e["request_id"] for e in delivered)
 
 
 async def test_two_dispatchers_never_push_one_event_at_once(
