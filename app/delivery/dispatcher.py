@@ -25,7 +25,6 @@ from types import TracebackType
 
 import httpx
 import orjson
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.delivery import metrics
@@ -104,9 +103,10 @@ class Dispatcher:
             try:
                 pushed = await self.run_once()
                 await self.send_heartbeats()
-            except (DBAPIError, OSError):
-                # The database restarted or is unreachable: nothing was lost (the claim or the
-                # result was not committed); try again after a pause.
+            except Exception:
+                # The database restarted or is unreachable, or one round met a fault: nothing
+                # was lost (an uncommitted claim or result is redone once its lease ends), and
+                # delivery must not stop for it; try again after a pause.
                 logger.exception("dispatcher round failed", extra={"worker": self.worker})
                 pushed = 0
             if not pushed:

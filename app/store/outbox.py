@@ -422,11 +422,19 @@ class OutboxRepository:
         A success also counts as a sign of life, so no heartbeat is due for another period.
         """
         values: dict[str, Any] = {"status": status.value, "last_error": error, "updated_at": now}
+        changed = or_(s.c.status != status.value, s.c.last_error.is_distinct_from(error))
         if status is SubscriptionStatus.ACTIVE:
             values["heartbeat_at"] = now
+            changed = or_(changed, s.c.heartbeat_seconds.is_not(None))
+        # Only when something changes: the row is also locked by every transaction that counts
+        # an event for the subscription, so a write per push would queue behind them.
         await self._conn.execute(
             update(s)
-            .where(s.c.id == subscription_id, s.c.status != SubscriptionStatus.OFF.value)
+            .where(
+                s.c.id == subscription_id,
+                s.c.status != SubscriptionStatus.OFF.value,
+                changed,
+            )
             .values(**values)
         )
 

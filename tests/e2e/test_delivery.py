@@ -187,6 +187,8 @@ async def test_a_subscription_whose_endpoint_is_down_is_in_error_counts_and_reco
         parameters = {p["name"]: p for p in fhir_status["entry"][0]["resource"]["parameter"]}
         assert parameters["status"]["valueCode"] == "error"
         assert parameters["error"]["valueCodeableConcept"]["text"] == "HTTP 503"
+        resource = ok(await municipality.get(f"/fhir/Subscription/{subscription['id']}"))
+        assert (resource["status"], resource["error"]) == ("error", "HTTP 503")
 
         # While in error it keeps counting what it will be sent.
         for hours, kind in ((2, "discharge-ready"), (3, "discharge")):

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.settings import Settings
 from tests.e2e.test_delivery import EVENTS, episodes_with_notices, metric_values, ok, subscribe
 from tests.e2e.test_http_server import Server
+from tests.e2e.test_http_server import _free_port as free_port
 from tests.e2e.test_http_server import server as server  # the `samverkan serve` fixture
 from tests.receiver import Push, Receiver, running_receiver
 
@@ -41,10 +42,10 @@ class Dispatchers:
         self.directory = directory
         self.running: list[tuple[subprocess.Popen[bytes], IO[bytes]]] = []
 
-    def start(self, **env: str) -> subprocess.Popen[bytes]:
+    def start(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
         log = (self.directory / f"dispatcher-{len(self.running)}.log").open("wb")
         process = subprocess.Popen(
-            [str(SAMVERKAN), "dispatcher"],
+            [str(SAMVERKAN), "dispatcher", *args],
             env={
                 **os.environ,
                 "SAMVERKAN_DATABASE_URL": self.settings.database_url,
@@ -131,11 +132,17 @@ async def test_a_dispatcher_killed_mid_burst_loses_nothing(
         await wait_for(lambda: not receiver.in_flight(), "the cut pushes to finish")
         assert len(receiver.first_accepted()) < total, "the burst was over before the kill"
 
+        metrics_port = free_port()
         dispatchers.start(
-            SAMVERKAN_DELIVERY_LEASE_SECONDS="3", SAMVERKAN_DELIVERY_TIMEOUT_SECONDS="2"
+            "--metrics-port",
+            str(metrics_port),
+            SAMVERKAN_DELIVERY_LEASE_SECONDS="3",
+            SAMVERKAN_DELIVERY_TIMEOUT_SECONDS="2",
         )
         await wait_for(lambda: len(receiver.first_accepted()) == total, "every event")
         await asyncio.sleep(0.5)
+        async with httpx.AsyncClient() as http:
+            scraped = metric_values((await http.get(f"http://127.0.0.1:{metrics_port}/")).text)
 
     assert_in_order(receiver, episodes)
     inbox = ok(await municipality.get("/api/v1/inbox", params={"limit": 200}))["items"]
@@ -155,6 +162,11 @@ async def test_a_dispatcher_killed_mid_burst_loses_nothing(
     assert all(p.signed_with(subscription["secret"]) for p in receiver.pushes)
     status = ok(await municipality.get(f"/api/v1/subscriptions/{subscription['id']}/status"))
     assert (status["status"], status["pending"]) == ("active", 0)
+    # The restarted process counted what it pushed, on its own metrics port.
+    pushed_after_restart = [e for e in dispatchers.log(1) if e["message"] == "delivered"]
+    assert pushed_after_restart
+    success = ("samverkan_delivery_attempts_total", (("result", "success"),))
+    assert scraped[success] == len(pushed_after_restart)
     # The restarted process logged each delivery as JSON, with the event it delivered.
     delivered = [e for e in dispatchers.log(1) if e["message"] == "delivered"]
     assert delivered and {"event_id", "delivery_id", "worker", "lag_seconds"} <= set(delivered[0])

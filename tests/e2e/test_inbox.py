@@ -180,6 +180,8 @@ async def test_acknowledgements_reach_the_sender_and_are_final(
     assert not_again.status_code == 422, not_again.text
     wrong = await municipality.get("/api/v1/inbox", params={"since": "nonsense"})
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "since"
+    unknown = await municipality.get("/api/v1/inbox", params={"event": "discharged"})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "event"
 
 
 async def test_fhir_messages_plans_and_meetings_reach_their_receivers(
@@ -269,3 +271,16 @@ async def test_fhir_messages_plans_and_meetings_reach_their_receivers(
     assert [(r["payload"]["participant_id"], r["payload"]["reply"]) for r in replies] == [
         ("m", "accepted")
     ]
+
+
+async def test_in_norway_the_municipality_of_stay_is_told(client_for: ClientFor) -> None:
+    hospital = await client_for("helse-stavanger")
+    person = await create_person(
+        hospital, municipality="kommune-1120", country="NO", stay_municipality_id="kommune-1121"
+    )
+    episode = await admit(hospital, person["id"], T0, unit="helse-stavanger-sus-med")
+    assert (await notice(hospital, episode["id"], "admission-notice", T0)).status_code == 200
+    stay = await client_for("kommune-1121")
+    residence = await client_for("kommune-1120")
+    assert [i["event"] for i in await everything(stay)] == ["admission-notice"]
+    assert await everything(residence) == []

@@ -12,6 +12,8 @@ from app.api.deps import NowDep, UowDep, require
 from app.api.errors import errors_for
 from app.api.v1.common import router
 from app.domain.delivery import Outcome
+from app.domain.errors import InvalidInput
+from app.fhir.messaging import EVENTS
 from app.security.access import Actor
 from app.services import inbox as service
 from app.settings import Settings
@@ -111,6 +113,8 @@ async def list_inbox(
 ) -> InboxPage:
     """Poll the events sent to the caller's organization, after a cursor."""
     settings: Settings = request.app.state.settings
+    if event is not None and event not in EVENTS:
+        raise InvalidInput(f"event is one of {', '.join(EVENTS)}", field="event")
     page = await service.list_inbox(
         uow,
         actor,
