@@ -20,7 +20,7 @@ import random
 import socket
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 
 import httpx
@@ -44,7 +44,7 @@ from app.domain.delivery import (
 from app.fhir.common import FHIR_JSON
 from app.settings import Settings
 from app.store.outbox import Delivery, Subscription
-from app.store.repositories import utcnow
+from app.store.repositories import AccessEntry, utcnow
 from app.store.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,28 @@ REQUEST_ID_HEADER = "X-Request-ID"
 def worker_name() -> str:
     """A name for this dispatcher that is unique among those running (host, pid, random)."""
     return f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def disclosure(delivery: Delivery, subscription: Subscription, at: datetime) -> AccessEntry:
+    """The access-log entry of a push that named a person: the receiver was sent it.
+
+    Nobody asked for it in a request, so the subscription stands in for the client, and the
+    request that caused the event lends its id.
+    """
+    event = delivery.event
+    return AccessEntry(
+        at=at,
+        client_id=f"subscription:{subscription.id}",
+        organization_id=delivery.receiver_id,
+        user_id=None,
+        action="read",
+        resource_type="MessageHeader",
+        resource_id=event.id,
+        person_id=event.person_id,
+        outcome="success",
+        purpose="TREAT",
+        request_id=event.request_id,
+    )
 
 
 class Dispatcher:
@@ -130,7 +152,17 @@ class Dispatcher:
             await uow.commit()
         if claimed:
             # Each claimed push is the head of its own (subscription, stream): they may go at once.
-            await asyncio.gather(*(self._push(d, s) for d, s in claimed))
+            results = await asyncio.gather(
+                *(self._push(d, s) for d, s in claimed), return_exceptions=True
+            )
+            for (delivery, _subscription), result in zip(claimed, results, strict=True):
+                if isinstance(result, BaseException):
+                    # Its result was not recorded: the push is tried again when its lease ends.
+                    logger.error(
+                        "push failed unexpectedly",
+                        exc_info=result,
+                        extra={"worker": self.worker, "delivery_id": delivery.id},
+                    )
         return len(claimed)
 
     async def _send(
@@ -144,17 +176,26 @@ class Dispatcher:
             **headers,
         }
         try:
-            response = await self._http.post(subscription.endpoint, content=body, headers=headers)
-        except httpx.TimeoutException:
+            # httpx's timeout bounds each read and write; the whole attempt must also end before
+            # the lease does, or another dispatcher could push the same item meanwhile.
+            async with asyncio.timeout(self.settings.delivery_timeout_seconds):
+                status = await self._post(subscription.endpoint, body, headers)
+        except (TimeoutError, httpx.TimeoutException):
             metrics.FAILURES.labels("timeout").inc()
             return "timeout"
         except httpx.HTTPError as exc:
             metrics.FAILURES.labels("connection").inc()
             return f"{type(exc).__name__}: {exc}"[:500]
-        if not 200 <= response.status_code < 300:
+        if not 200 <= status < 300:
             metrics.FAILURES.labels("http-status").inc()
-            return f"HTTP {response.status_code}"
+            return f"HTTP {status}"
         return None
+
+    async def _post(self, endpoint: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST and answer the status; the response body is not read (nothing is kept of it)."""
+        assert self._http is not None
+        async with self._http.stream("POST", endpoint, content=body, headers=headers) as answer:
+            return answer.status_code
 
     async def _push(self, delivery: Delivery, subscription: Subscription) -> None:
         event = delivery.event
@@ -200,6 +241,8 @@ class Dispatcher:
             await uow.outbox.subscription_result(
                 subscription.id, status_after_push(error is None), error, now
             )
+            if error is None and event.person_id is not None:
+                await uow.access_log.append([disclosure(delivery, subscription, now)])
             await uow.commit()
         self._observe(delivery, subscription, state, error, kept)
 

@@ -134,6 +134,12 @@ async def test_every_event_arrives_in_order_signed_despite_failures(
     # The request id of the intake travels with the event to the receiver.
     traced_push = next(p for p in first if p.focus == f"Encounter/{fourth}")
     assert traced_push.headers["x-request-id"] == "trace-intake-to-delivery"
+    # A push that names a person is in the person's access log, as the receiver's reading.
+    log = ok(await client.get("/api/v1/access-log", params={"person_id": person["id"]}))
+    pushed = [e for e in log["items"] if e["client_id"] == f"subscription:{subscription['id']}"]
+    assert [
+        (e["organization_id"], e["action"], e["resource_id"], e["request_id"]) for e in pushed
+    ] == [("kommun-2580", "read", traced_push.event_id, "trace-intake-to-delivery")]
     # The logs follow it too, from the intake to the delivery.
     traced_logs = [
         r.getMessage()
@@ -321,3 +327,24 @@ async def test_subscriptions_belong_to_their_organization_and_filter_by_patient(
     # The inbox has everything, subscription or not.
     inbox = ok(await municipality.get("/api/v1/inbox", params={"person_id": watched["id"]}))
     assert [i["event"] for i in inbox["items"]] == ["admission-notice", "discharge-ready"]
+
+
+async def test_an_endpoint_that_answers_too_slowly_times_out(
+    client: httpx.AsyncClient,
+    municipality: httpx.AsyncClient,
+    client_for: ClientFor,
+    engine: AsyncEngine,
+    settings: Settings,
+) -> None:
+    admin = await client_for("region-norrbotten", scopes="samverkan/admin")
+    slow = fast(settings, delivery_timeout_seconds=0.3, delivery_max_attempts=1)
+    with running_receiver(delay=1.0) as receiver:
+        subscription = await subscribe(municipality, receiver.url)
+        await episodes_with_notices(client, 1, STEPS[:1])
+        started = datetime.now(UTC)
+        await dispatch_all(engine, slow)
+        assert datetime.now(UTC) - started < timedelta(seconds=0.9), "the attempt was not cut"
+    dead = ok(await admin.get("/api/v1/admin/dead-letters"))["items"]
+    assert [(d["event"], d["last_error"]) for d in dead] == [("admission-notice", "timeout")]
+    status = ok(await municipality.get(f"/api/v1/subscriptions/{subscription['id']}/status"))
+    assert (status["status"], status["last_error"]) == ("error", "timeout")
