@@ -182,13 +182,21 @@ async def test_two_dispatchers_never_push_one_event_at_once(
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("several dispatchers share one database on PostgreSQL")
-    with running_receiver(delay=0.05) as receiver:
+    with running_receiver(delay=0.1) as receiver:
         await subscribe(municipality, receiver.url)
-        episodes = await episodes_with_notices(client, 8)
-        total = 8 * len(EVENTS)
-        # Small batches, so that neither process can claim all the streams' heads alone.
+        # Small batches, so that neither process can claim all the streams' heads alone; both
+        # are polling before the burst begins.
         for _ in range(2):
             dispatchers.start(SAMVERKAN_DISPATCHER_BATCH_SIZE="2")
+        await wait_for(
+            lambda: all(
+                any(e["message"] == "dispatcher started" for e in dispatchers.log(i))
+                for i in (0, 1)
+            ),
+            "both dispatchers to start",
+        )
+        episodes = await episodes_with_notices(client, 8)
+        total = 8 * len(EVENTS)
         await wait_for(lambda: len(receiver.first_accepted()) == total, "every event")
         await asyncio.sleep(0.5)
     assert receiver.overlaps == [], "an event was pushed by two dispatchers at once"
