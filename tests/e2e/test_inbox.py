@@ -271,6 +271,25 @@ async def test_fhir_messages_plans_and_meetings_reach_their_receivers(
     assert [(r["payload"]["participant_id"], r["payload"]["reply"]) for r in replies] == [
         ("m", "accepted")
     ]
+    # Moving and calling off the meeting are summonses too, to the same participants.
+    later = soon + timedelta(days=1)
+    moved = await client.post(
+        f"/api/v1/meetings/{meeting['id']}/reschedule",
+        json={"starts_at": later.isoformat(), "reply_by": later.date().isoformat()},
+    )
+    assert moved.status_code == 200, moved.text
+    called_off = await client.post(
+        f"/api/v1/meetings/{meeting['id']}/cancel", json={"reason": "Patienten har flyttat"}
+    )
+    assert called_off.status_code == 200, called_off.text
+    summonses = await everything(municipality, person_id=person["id"], event="sip-summons")
+    assert [(s["payload"]["action"], s["payload"]["status"]) for s in summonses] == [
+        ("summoned", "scheduled"),
+        ("rescheduled", "scheduled"),
+        ("cancelled", "cancelled"),
+    ]
+    assert summonses[1]["payload"]["starts_at"] == later.isoformat()
+    assert "flyttat" not in str(summonses), "the free-text reason stays out of the event"
 
 
 async def test_in_norway_the_municipality_of_stay_is_told(client_for: ClientFor) -> None:
