@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     )
     dispatcher_poll_seconds: float = Field(default=1.0, gt=0, description="idle wait between polls")
     dispatcher_batch_size: int = Field(default=20, ge=1, description="pushes claimed at once")
-    delivery_max_attempts: int = Field(default=8, ge=1, description="then the push is dead")
+    # With the defaults a push is retried for 34 to 67 minutes (2 s doubling to 10 min, jittered)
+    # before it is dead: an endpoint down for a maintenance window loses nothing to replay.
+    delivery_max_attempts: int = Field(default=15, ge=1, description="then the push is dead")
     delivery_backoff_base_seconds: float = Field(default=2.0, gt=0)
     delivery_backoff_max_seconds: float = Field(default=600.0, gt=0)
     delivery_timeout_seconds: float = Field(default=10.0, gt=0, description="per HTTP attempt")
