@@ -2,8 +2,7 @@
 
 The event commits with the state change that caused it, or not at all: a request that fails
 writes neither. Each receiving organization gets an inbox item; each of its subscriptions whose
-topic covers the event gets a push, numbered in the subscription's sequence, that the dispatcher
-delivers after the commit.
+topic covers the event gets a push that the dispatcher delivers after the commit.
 """
 
 from __future__ import annotations
@@ -56,13 +55,14 @@ async def emit(
     )
     await uow.outbox.add_event(outbox_event)
     deliveries = [NewDelivery(receiver) for receiver in targets]
+    # Nothing of the subscription is written here: its pushes are numbered when the dispatcher
+    # first claims them, so an API request never waits on (or deadlocks over) a subscription row.
     for subscription in await uow.outbox.live_subscriptions(targets):
         if not covers(subscription.topic, event):
             continue
         if subscription.patient_id is not None and subscription.patient_id != person_id:
             continue
-        number = await uow.outbox.count_event(subscription.id)
-        deliveries.append(NewDelivery(subscription.organization_id, subscription.id, number))
+        deliveries.append(NewDelivery(subscription.organization_id, subscription.id))
     await uow.outbox.add_deliveries(outbox_event, deliveries, now)
     logger.info(
         "event queued",

@@ -69,7 +69,11 @@ class OutboxEvent:
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """A rest-hook subscription of an organization to a topic."""
+    """A rest-hook subscription of an organization to a topic.
+
+    ``events_count`` is the backport's events-since-subscription-start: every push queued for
+    it so far, delivered or not (so it keeps counting while the endpoint fails).
+    """
 
     id: str
     organization_id: str
@@ -117,7 +121,6 @@ class NewDelivery:
 
     receiver_id: str
     subscription_id: str | None = None
-    event_number: int | None = None
 
 
 def parse_cursor(value: str) -> tuple[int, int] | None:
@@ -176,6 +179,18 @@ def _subscription(row: Row[Any]) -> Subscription:
         heartbeat_at=row.heartbeat_at,
         created_at=row.created_at,
     )
+
+
+def _counted() -> Select[Any]:
+    """Subscriptions with the number of pushes queued for each since its start."""
+    pushes = (
+        select(func.count())
+        .where(d.c.subscription_id == s.c.id)
+        .correlate(s)
+        .scalar_subquery()
+        .label("events_count")
+    )
+    return select(s, pushes)
 
 
 def _joined() -> Select[Any]:
@@ -239,7 +254,7 @@ class OutboxRepository:
                     "receiver_id": n.receiver_id,
                     "subscription_id": n.subscription_id,
                     "stream": event.stream,
-                    "event_number": n.event_number,
+                    "event_number": None,
                     "state": (DeliveryState.PENDING if n.subscription_id else DeliveryState.INBOX),
                     "attempts": 0,
                     "next_attempt_at": now if n.subscription_id else None,
@@ -253,8 +268,9 @@ class OutboxRepository:
         """The subscriptions of these organizations that are notified (active or in error)."""
         if not organization_ids:
             return []
+        # Not counted: emitting needs only which subscriptions there are.
         rows = await self._conn.execute(
-            select(s)
+            select(s, literal(0).label("events_count"))
             .where(
                 s.c.organization_id.in_(set(organization_ids)),
                 s.c.status != SubscriptionStatus.OFF.value,
@@ -262,22 +278,6 @@ class OutboxRepository:
             .order_by(s.c.id)
         )
         return [_subscription(r) for r in rows]
-
-    async def count_event(self, subscription_id: str) -> int:
-        """Count one more event for the subscription; its number (events since its start).
-
-        The row stays locked until the transaction ends, so the numbers of one subscription
-        follow the order in which the events commit.
-        """
-        number = (
-            await self._conn.execute(
-                update(s)
-                .where(s.c.id == subscription_id)
-                .values(events_count=s.c.events_count + 1)
-                .returning(s.c.events_count)
-            )
-        ).scalar_one()
-        return int(number)
 
     async def inbox(
         self,
@@ -376,13 +376,44 @@ class OutboxRepository:
             .where(d.c.id.in_(ids))
             .values(claimed_by=worker, claimed_until=lease_until, attempts=d.c.attempts + 1)
         )
+        await self._number(ids)
         rows = await self._conn.execute(_joined().where(d.c.id.in_(ids)).order_by(d.c.txid, d.c.id))
         deliveries = [_delivery(r) for r in rows]
         subscriptions = await self._subscriptions({x.subscription_id or "" for x in deliveries})
         return [(x, subscriptions[x.subscription_id or ""]) for x in deliveries]
 
+    async def _number(self, ids: Sequence[int]) -> None:
+        """Give claimed pushes that have none their event number in their subscription.
+
+        A number is given once, at the first claim, and kept through every retry, so a receiver
+        recognises a repeat by it. Subscription rows are taken in id order: two dispatchers
+        numbering at once wait for each other instead of deadlocking.
+        """
+        rows = await self._conn.execute(
+            select(d.c.id, d.c.subscription_id)
+            .where(d.c.id.in_(ids), d.c.event_number.is_(None))
+            .order_by(d.c.subscription_id, d.c.txid, d.c.id)
+        )
+        unnumbered: dict[str, list[int]] = {}
+        for row in rows:
+            unnumbered.setdefault(row.subscription_id, []).append(row.id)
+        for subscription_id, pushes in unnumbered.items():
+            last = (
+                await self._conn.execute(
+                    update(s)
+                    .where(s.c.id == subscription_id)
+                    .values(numbered=s.c.numbered + len(pushes))
+                    .returning(s.c.numbered)
+                )
+            ).scalar_one()
+            first = int(last) - len(pushes) + 1
+            for offset, push_id in enumerate(pushes):
+                await self._conn.execute(
+                    update(d).where(d.c.id == push_id).values(event_number=first + offset)
+                )
+
     async def _subscriptions(self, ids: set[str]) -> dict[str, Subscription]:
-        rows = await self._conn.execute(select(s).where(s.c.id.in_(ids)))
+        rows = await self._conn.execute(_counted().where(s.c.id.in_(ids)))
         return {r.id: _subscription(r) for r in rows}
 
     async def finish(
@@ -494,7 +525,7 @@ class OutboxRepository:
     async def due_heartbeats(self, now: datetime) -> list[Subscription]:
         """Live subscriptions with a heartbeat period and nothing sent for that long."""
         rows = await self._conn.execute(
-            select(s).where(
+            _counted().where(
                 s.c.status != SubscriptionStatus.OFF.value,
                 s.c.heartbeat_seconds.is_not(None),
             )
@@ -541,7 +572,7 @@ class SubscriptionRepository:
                 content=subscription.content.value,
                 heartbeat_seconds=subscription.heartbeat_seconds,
                 status=subscription.status.value,
-                events_count=subscription.events_count,
+                numbered=0,
                 last_error=None,
                 heartbeat_at=now,
                 created_at=now,
@@ -551,14 +582,14 @@ class SubscriptionRepository:
 
     async def get(self, subscription_id: str) -> Subscription | None:
         """The subscription with this id (also an ended one), or None."""
-        row = (await self._conn.execute(select(s).where(s.c.id == subscription_id))).first()
+        row = (await self._conn.execute(_counted().where(s.c.id == subscription_id))).first()
         return _subscription(row) if row is not None else None
 
     async def page(
         self, organization_ids: Sequence[str], *, limit: int, after: str | None
     ) -> Page[Subscription]:
         """The live subscriptions of these organizations, in id order."""
-        query = select(s).where(
+        query = _counted().where(
             s.c.organization_id.in_(organization_ids),
             s.c.status != SubscriptionStatus.OFF.value,
         )

@@ -327,7 +327,8 @@ outbox_events = Table(
 )
 
 # Rest-hook subscriptions of organizations (R4 Subscriptions Backport IG). ``secret`` signs every
-# notification (HMAC-SHA256); ``events_count`` is the backport's events-since-subscription-start.
+# notification (HMAC-SHA256); ``numbered`` is the last event number the dispatcher handed out
+# (events since the subscription's start are counted from its pushes, without a write here).
 subscriptions = Table(
     "subscriptions",
     metadata,
@@ -340,7 +341,7 @@ subscriptions = Table(
     Column("content", String(16), nullable=False),
     Column("heartbeat_seconds", Integer, nullable=True),
     Column("status", String(16), nullable=False),
-    Column("events_count", Integer, nullable=False),
+    Column("numbered", Integer, nullable=False),
     Column("last_error", Text, nullable=True),
     Column("heartbeat_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),

@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.Column("content", sa.String(16), nullable=False),
         sa.Column("heartbeat_seconds", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("events_count", sa.Integer(), nullable=False),
+        sa.Column("numbered", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

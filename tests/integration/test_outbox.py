@@ -4,10 +4,12 @@ subscription, and a poll never passes an item whose transaction commits later.""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.delivery.outbox import emit
@@ -91,26 +93,29 @@ async def test_an_event_commits_with_its_transaction_or_not_at_all(engine: Async
     )
 
 
+def new_subscription(topic: Topic) -> Subscription:
+    return Subscription(
+        id=str(uuid.uuid4()),
+        organization_id="kommun-2580",
+        topic=topic,
+        patient_id=None,
+        endpoint="https://example.org/n",
+        secret="s",
+        content=PayloadContent.ID_ONLY,
+        heartbeat_seconds=None,
+        status=SubscriptionStatus.ACTIVE,
+        events_count=0,
+        last_error=None,
+        heartbeat_at=NOW,
+        created_at=NOW,
+    )
+
+
 async def test_pushes_are_numbered_per_subscription_whose_topic_covers_the_event(
     engine: AsyncEngine,
 ) -> None:
     subscriptions = {
-        topic: Subscription(
-            id=str(uuid.uuid4()),
-            organization_id="kommun-2580",
-            topic=topic,
-            patient_id=None,
-            endpoint="https://example.org/n",
-            secret="s",
-            content=PayloadContent.ID_ONLY,
-            heartbeat_seconds=None,
-            status=SubscriptionStatus.ACTIVE,
-            events_count=0,
-            last_error=None,
-            heartbeat_at=NOW,
-            created_at=NOW,
-        )
-        for topic in (Topic.DISCHARGE_READY, Topic.PLAN_CHANGES)
+        topic: new_subscription(topic) for topic in (Topic.DISCHARGE_READY, Topic.PLAN_CHANGES)
     }
     async with UnitOfWork(engine) as uow:
         for subscription in subscriptions.values():
@@ -172,3 +177,30 @@ async def test_a_poll_never_passes_an_item_that_commits_later(engine: AsyncEngin
     finally:
         await slow.__aexit__(None, None, None)
     assert await inbox_of(engine, "kommun-2580") == ["Encounter/slow", "Encounter/fast"]
+
+
+async def test_emitting_never_waits_on_a_subscription_row(engine: AsyncEngine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writers are serial")
+    subscription = new_subscription(Topic.MESSAGES)
+    async with UnitOfWork(engine) as uow:
+        await uow.subscriptions.add(subscription, NOW)
+        await uow.commit()
+
+    async def write() -> None:
+        async with UnitOfWork(engine) as uow:
+            await queue(uow, "Encounter/unblocked", ["kommun-2580"])
+            await uow.commit()
+
+    # A dispatcher numbering the subscription's pushes (or recording a result) holds its row
+    # until it commits; the API's writes must not queue behind it.
+    async with engine.connect() as holder:
+        await holder.execute(
+            text("UPDATE subscriptions SET updated_at = updated_at WHERE id = :id"),
+            {"id": subscription.id},
+        )
+        await asyncio.wait_for(write(), 5)
+        await holder.rollback()
+    async with UnitOfWork(engine) as uow:
+        counted = await uow.subscriptions.get(subscription.id)
+    assert counted is not None and counted.events_count == 1
