@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -74,10 +76,19 @@ def serve(
         bool,
         typer.Option("--seed-demo-if-empty", help="load the demo data when the database has none"),
     ] = False,
+    dispatch: Annotated[
+        bool, typer.Option(help="deliver the outbox from the API process too")
+    ] = True,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn, with a dispatcher delivering the outbox in each worker."""
     import uvicorn
 
+    from app.logs import configure
+
+    if dispatch:
+        # Read by each worker's settings; an explicit SAMVERKAN_DISPATCHER_ENABLED=false wins.
+        os.environ.setdefault("SAMVERKAN_DISPATCHER_ENABLED", "true")
+    configure()
     if migrate_first:
         migrate()
     if seed_if_empty and asyncio.run(_is_empty()):
@@ -89,6 +100,40 @@ def serve(
     uvicorn.run(
         "app.main:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=False
     )
+
+
+@cli.command()
+def dispatcher(
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve /metrics (Prometheus) on this port")
+    ] = None,
+) -> None:
+    """Deliver the outbox to subscribers' endpoints until SIGTERM or SIGINT."""
+    from app.logs import configure
+
+    configure()
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1")
+    asyncio.run(_dispatch())
+
+
+async def _dispatch() -> None:
+    from app.delivery.dispatcher import Dispatcher
+    from app.store.database import create_engine
+
+    settings = get_settings()
+    engine = create_engine(settings.database_url, pool_size=settings.dispatcher_batch_size + 2)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with Dispatcher(engine, settings) as running:
+            await running.run(stop)
+    finally:
+        await engine.dispose()
 
 
 clients_cli = typer.Typer(help="Register and list API clients.", no_args_is_help=True)

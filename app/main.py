@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,22 +10,27 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import auth, errors, health
+from app.api import auth, errors, health, metrics
 from app.api.routing import BodySizeLimit
 from app.api.v1 import (
     access_log,
     admin,
     care_messages,
+    dead_letters,
     deviations,
     episodes,
+    inbox,
     liability,
     meetings,
     organizations,
     persons,
     plans,
+    subscriptions,
 )
+from app.delivery.dispatcher import Dispatcher
 from app.domain.liability import LiabilityConfig, parse_liability_config
 from app.fhir import routes as fhir_routes
+from app.fhir import subscriptions as fhir_subscriptions
 from app.security.rate_limit import RateLimiter
 from app.security.tokens import SigningKey, VerifiedTokens
 from app.settings import Environment, Settings, get_settings
@@ -67,9 +73,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = create_engine(
             settings.database_url, pool_size=settings.database_pool_size
         )
+        stop = asyncio.Event()
+        dispatching = None
+        if settings.dispatcher_enabled:
+            dispatching = asyncio.create_task(_dispatch(app, stop), name="dispatcher")
         try:
             yield
         finally:
+            stop.set()
+            if dispatching is not None:
+                await dispatching
             await app.state.engine.dispose()
 
     app = FastAPI(
@@ -95,6 +108,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.api)
     app.include_router(auth.api)
+    app.include_router(metrics.api)
+    # Before the generic FHIR routes, whose /fhir/{resource_type} would otherwise take these.
+    app.include_router(fhir_subscriptions.api)
     app.include_router(fhir_routes.api)
     for module in (
         organizations,
@@ -109,7 +125,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin,
     ):
         app.include_router(module.api)
+    for module in (inbox, subscriptions, dead_letters):
+        app.include_router(module.api)
     return app
+
+
+async def _dispatch(app: FastAPI, stop: asyncio.Event) -> None:
+    """The in-process dispatcher of `samverkan serve`, on the application's engine."""
+    async with Dispatcher(app.state.engine, app.state.settings) as dispatcher:
+        await dispatcher.run(stop)
 
 
 def __getattr__(name: str) -> FastAPI:

@@ -52,6 +52,23 @@ class Settings(BaseSettings):
         {"https://samverkan.dev/fhir/NamingSystem/reserve-number"}
     )
 
+    # Delivery (DESIGN §11). `samverkan serve` runs a dispatcher in the app; `samverkan dispatcher`
+    # runs one on its own. Several may run at once on PostgreSQL.
+    dispatcher_enabled: bool = Field(
+        default=False, description="run a dispatcher inside the API process"
+    )
+    dispatcher_poll_seconds: float = Field(default=1.0, gt=0, description="idle wait between polls")
+    dispatcher_batch_size: int = Field(default=20, ge=1, description="pushes claimed at once")
+    # With the defaults a push is retried for 34 to 67 minutes (2 s doubling to 10 min, jittered)
+    # before it is dead: an endpoint down for a maintenance window loses nothing to replay.
+    delivery_max_attempts: int = Field(default=15, ge=1, description="then the push is dead")
+    delivery_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    delivery_backoff_max_seconds: float = Field(default=600.0, gt=0)
+    delivery_timeout_seconds: float = Field(default=10.0, gt=0, description="per HTTP attempt")
+    delivery_lease_seconds: float = Field(
+        default=60.0, gt=0, description="how long a claimed push is the claimer's alone"
+    )
+
     @property
     def issuer(self) -> str:
         """The issuer and audience of the service's access tokens."""
@@ -73,6 +90,10 @@ class Settings(BaseSettings):
             raise ValueError("default_page_size must not exceed max_page_size")
         if self.environment is Environment.PRODUCTION and self.database_url.startswith("sqlite"):
             raise ValueError("production runs on PostgreSQL; set SAMVERKAN_DATABASE_URL")
+        if self.delivery_timeout_seconds >= self.delivery_lease_seconds:
+            # A push still running when its lease ends could be pushed again by another
+            # dispatcher at the same time.
+            raise ValueError("delivery_timeout_seconds must be shorter than delivery_lease_seconds")
         return self
 
 

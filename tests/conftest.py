@@ -41,6 +41,9 @@ POSTGRES_ENV = "SAMVERKAN_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Emptied between tests, children first. Organizations and cooperation areas are kept.
 PER_TEST_TABLES = (
+    "deliveries",
+    "outbox_events",
+    "subscriptions",
     "deviations",
     "care_message_recipients",
     "care_messages",

@@ -217,6 +217,10 @@ EXTENSIONS: dict[str, ExtensionDef] = {
             ("acknowledged", "dateTime", "When the recipient acknowledged it"),
         ),
     ),
+    # Delivery (issue 6): returned once, when a Subscription is created.
+    "signing-secret": ExtensionDef(
+        "Subscription", "string", None, "The HMAC-SHA256 key that signs the notifications"
+    ),
 }
 
 

@@ -36,7 +36,7 @@ from app.domain.errors import (
     StaleVersion,
 )
 from app.domain.plans import Plan, PlanStatus
-from app.fhir import conformance, messaging, writes
+from app.fhir import conformance, messaging, subscriptions, writes
 from app.fhir.common import (
     FHIR_JSON,
     FHIR_VERSION,
@@ -1068,6 +1068,8 @@ async def capability_statement(settings: SettingsDep) -> Response:
                 **({"searchRevInclude": list(REVINCLUDES)} if name == "Patient" else {}),
             }
         )
+    # Delivery (issue 6): Subscription is served by app.fhir.subscriptions, not by RESOURCES.
+    resources.append(subscriptions.capability())
     statement = {
         "resourceType": "CapabilityStatement",
         "status": "active",

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.delivery.outbox import emit
 from app.domain.care_messages import CareMessage, Category, Outcome, Priority, Recipient
 from app.domain.errors import InvalidInput, UnknownReference
 from app.security.access import Actor, not_found, record
@@ -79,6 +80,24 @@ async def send(uow: UnitOfWork, actor: Actor, draft: Draft, *, now: datetime) ->
     record(uow, actor, "create", RESOURCE, message.id, person_id)
     if person_id is not None:
         await uow.relations.add(person_id, recipients, "party")
+    await emit(
+        uow,
+        event="care-communication",
+        stream=f"Communication/{message.thread_id}",
+        person_id=person_id,
+        receivers=recipients,
+        payload={
+            "event": "care-communication",
+            "focus": f"Communication/{message.id}",
+            "person": f"Patient/{person_id}" if person_id else None,
+            "occurred_at": now.isoformat(),
+            "thread": f"Communication/{message.thread_id}",
+            "category": message.category.value,
+            "priority": message.priority.value,
+        },
+        now=now,
+        sender=actor,
+    )
     return message
 
 
@@ -152,4 +171,22 @@ async def acknowledge(
     expected = message.version
     message.acknowledge(actor.organizations, outcome, detail, now)
     await uow.care_messages.save_state(message, expected_version=expected)
+    # The sender's system learns the outcome as MedCom's acknowledgement message.
+    await emit(
+        uow,
+        event="acknowledgement",
+        stream=f"Communication/{message.thread_id}",
+        person_id=message.person_id,
+        receivers=[message.sender_id],
+        payload={
+            "event": "acknowledgement",
+            "focus": f"Communication/{message.id}",
+            "person": f"Patient/{message.person_id}" if message.person_id else None,
+            "occurred_at": now.isoformat(),
+            "acknowledged_event": "care-communication",
+            "outcome": outcome.value,
+        },
+        now=now,
+        sender=actor,
+    )
     return message

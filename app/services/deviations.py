@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.delivery.outbox import emit
 from app.domain.deviations import Deviation, DeviationCategory, DeviationState, StateChange
 from app.domain.errors import InvalidInput, StaleVersion
 from app.security.access import Actor, not_found, record
@@ -81,7 +82,31 @@ async def report(uow: UnitOfWork, actor: Actor, sent: Report, *, now: datetime) 
     )
     await uow.deviations.add(deviation)
     record(uow, actor, "create", RESOURCE, deviation.id, person_id)
+    await _announce(uow, actor, deviation, [handler], now)
     return deviation
+
+
+async def _announce(
+    uow: UnitOfWork, actor: Actor, deviation: Deviation, receivers: list[str], now: datetime
+) -> None:
+    """Queue the report (or its next step) for the other side: the handler, or the reporter."""
+    await emit(
+        uow,
+        event="deviation-report",
+        stream=f"Task/{deviation.id}",
+        person_id=deviation.person_id,
+        receivers=receivers,
+        payload={
+            "event": "deviation-report",
+            "focus": f"Task/{deviation.id}",
+            "person": f"Patient/{deviation.person_id}",
+            "occurred_at": now.isoformat(),
+            "category": deviation.category.value,
+            "state": deviation.state.value,
+        },
+        now=now,
+        sender=actor,
+    )
 
 
 async def get_deviation(
@@ -150,4 +175,11 @@ async def move(
         at=now,
     )
     await uow.deviations.save(deviation, expected_version=expected)
+    await _announce(
+        uow,
+        actor,
+        deviation,
+        [deviation.reporter_id, deviation.handler_principal_id],
+        now,
+    )
     return deviation

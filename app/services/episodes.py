@@ -6,12 +6,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from app.delivery.outbox import emit
 from app.domain.episodes import (
     AdmissionType,
     CareType,
     Episode,
     EpisodeEvent,
     EpisodeState,
+    EventKind,
     check_aware,
     find_readmission_source,
 )
@@ -203,7 +205,45 @@ async def record_notice(
     check_aware(at, "at")
     event = _apply(episode, notice, at, now)
     await uow.episodes.save(episode, [event])
+    await _announce(uow, actor, episode, event, now)
     return episode, event
+
+
+async def _announce(
+    uow: UnitOfWork, actor: Actor, episode: Episode, event: EpisodeEvent, now: datetime
+) -> None:
+    """Queue the hospital's notice for the receiving municipality and primary-care unit.
+
+    The municipality's response has no event code of its own yet, so it is not delivered.
+    """
+    if event.kind is EventKind.MUNICIPALITY_RESPONSE:
+        return
+    payload: dict[str, object] = {
+        "event": event.kind.value,
+        "focus": f"Encounter/{episode.id}",
+        "person": f"Patient/{episode.person_id}",
+        "occurred_at": event.at.isoformat(),
+        "episode_state": episode.state.value,
+        "version": episode.version,
+    }
+    if event.kind is EventKind.EXPECTED_DISCHARGE_CHANGED and event.expected_discharge_date:
+        payload["expected_discharge_date"] = event.expected_discharge_date.isoformat()
+    if event.kind is EventKind.DISCHARGE_READY:
+        payload["decided_at"] = (event.decided_at or event.at).isoformat()
+        payload["coordinated_planning"] = event.coordinated_planning
+    receivers = [episode.municipality_id]
+    if episode.primary_care_unit_id is not None:
+        receivers.append(episode.primary_care_unit_id)
+    await emit(
+        uow,
+        event=event.kind.value,
+        stream=f"Encounter/{episode.id}",
+        person_id=episode.person_id,
+        receivers=receivers,
+        payload=payload,
+        now=now,
+        sender=actor,
+    )
 
 
 def _check_sender(episode: Episode, actor: Actor, kind: str) -> None:

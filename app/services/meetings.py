@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from app.delivery.outbox import emit
 from app.domain.episodes import EventKind
 from app.domain.errors import Forbidden, InvalidInput, StaleVersion
 from app.domain.meetings import (
@@ -122,7 +123,41 @@ async def summon(uow: UnitOfWork, actor: Actor, cmd: Summons, *, now: datetime) 
     )
     await uow.meetings.add(meeting)
     record(uow, actor, "create", RESOURCE, meeting.id, person_id)
+    await _announce(uow, actor, meeting, "summoned", now)
     return meeting
+
+
+def _stream(meeting: Meeting) -> str:
+    """A meeting's events are ordered with those of the plan or episode it follows."""
+    if meeting.plan_id is not None:
+        return f"CarePlan/{meeting.plan_id}"
+    return f"Encounter/{meeting.episode_id}"
+
+
+async def _announce(
+    uow: UnitOfWork, actor: Actor, meeting: Meeting, action: str, now: datetime
+) -> None:
+    """Queue a summons (new, rescheduled or cancelled) for the participating organizations."""
+    await emit(
+        uow,
+        event="sip-summons",
+        stream=_stream(meeting),
+        person_id=meeting.person_id,
+        receivers=[p.organization_id for p in meeting.participants if p.organization_id],
+        payload={
+            "event": "sip-summons",
+            "focus": f"Appointment/{meeting.id}",
+            "person": f"Patient/{meeting.person_id}",
+            "occurred_at": now.isoformat(),
+            "action": action,
+            "status": meeting.status.value,
+            "starts_at": meeting.starts_at.isoformat(),
+            "reply_by": meeting.reply_by.isoformat(),
+            "version": meeting.version,
+        },
+        now=now,
+        sender=actor,
+    )
 
 
 async def get_meeting(
@@ -207,6 +242,24 @@ async def reply(
             )
     meeting.answer(participant_id, answer, at=now, reason=reason, proposed_start=proposed_start)
     await uow.meetings.save(meeting, expected_version=expected)
+    await emit(
+        uow,
+        event="sip-summons-reply",
+        stream=_stream(meeting),
+        person_id=meeting.person_id,
+        receivers=[meeting.organizer_id],
+        payload={
+            "event": "sip-summons-reply",
+            "focus": f"Appointment/{meeting.id}",
+            "person": f"Patient/{meeting.person_id}",
+            "occurred_at": now.isoformat(),
+            "participant_id": participant_id,
+            "reply": answer.value,
+            "version": meeting.version,
+        },
+        now=now,
+        sender=actor,
+    )
     return meeting
 
 
@@ -236,18 +289,26 @@ async def reschedule(
     await _organizer_only(uow, actor, meeting, "reschedule")
     meeting.reschedule(starts_at, reply_by, at=now)
     await uow.meetings.save(meeting, expected_version=expected)
+    await _announce(uow, actor, meeting, "rescheduled", now)
     return meeting
 
 
 async def cancel(
-    uow: UnitOfWork, actor: Actor, meeting_id: str, *, reason: str, if_match: int | None
+    uow: UnitOfWork,
+    actor: Actor,
+    meeting_id: str,
+    *,
+    reason: str,
+    if_match: int | None,
+    now: datetime,
 ) -> Meeting:
-    """Call the meeting off."""
+    """Call the meeting off; the participants are told (without the free-text reason)."""
     meeting = await get_meeting(uow, actor, meeting_id, action="update")
     expected = _check_version(meeting, if_match)
     await _organizer_only(uow, actor, meeting, "cancel")
     meeting.cancel(reason)
     await uow.meetings.save(meeting, expected_version=expected)
+    await _announce(uow, actor, meeting, "cancelled", now)
     return meeting
 
 

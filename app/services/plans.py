@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from app.delivery.outbox import emit
 from app.domain.errors import (
     InvalidInput,
     NotFound,
@@ -217,7 +218,9 @@ def _check_version(plan: Plan, if_match: int | None, *, required: bool) -> int:
     return if_match
 
 
-async def _save(uow: UnitOfWork, actor: Actor, plan: Plan, expected: int) -> Plan:
+async def _save(
+    uow: UnitOfWork, actor: Actor, plan: Plan, expected: int, *, change: str, now: datetime
+) -> Plan:
     await uow.plans.save(
         plan,
         expected_version=expected,
@@ -225,7 +228,33 @@ async def _save(uow: UnitOfWork, actor: Actor, plan: Plan, expected: int) -> Pla
         client_id=actor.client_id,
     )
     await _sync_relations(uow, plan.person_id)
+    await _announce(uow, actor, plan, change, now)
     return plan
+
+
+async def _announce(uow: UnitOfWork, actor: Actor, plan: Plan, change: str, now: datetime) -> None:
+    """Queue the new version for the principals the plan is shared with now.
+
+    A principal whose sharing was just withdrawn is no longer among them, and is not told.
+    """
+    await emit(
+        uow,
+        event="careplan-revised",
+        stream=f"CarePlan/{plan.id}",
+        person_id=plan.person_id,
+        receivers=sorted(plan.sharing_principals()),
+        payload={
+            "event": "careplan-revised",
+            "focus": f"CarePlan/{plan.id}",
+            "person": f"Patient/{plan.person_id}",
+            "occurred_at": now.isoformat(),
+            "change": change,
+            "status": plan.status.value,
+            "version": plan.version,
+        },
+        now=now,
+        sender=actor,
+    )
 
 
 async def revise_plan(
@@ -246,7 +275,7 @@ async def revise_plan(
     expected = _check_version(plan, if_match, required=True)
     wanted = content(plan) if callable(content) else content
     plan.revise(await _resolve(uow, wanted), now=now)
-    return await _save(uow, actor, plan, expected)
+    return await _save(uow, actor, plan, expected, change="revised", now=now)
 
 
 async def _principals(uow: UnitOfWork, ids: tuple[str, ...], field: str) -> None:
@@ -289,7 +318,7 @@ async def add_consent(
         representative_name=representative_name,
     )
     plan.add_consent(consent, now=now)
-    return await _save(uow, actor, plan, expected), consent
+    return await _save(uow, actor, plan, expected, change="consent-recorded", now=now), consent
 
 
 async def withdraw_consent(
@@ -310,7 +339,7 @@ async def withdraw_consent(
         Withdrawal(consent_id, at, tuple(dict.fromkeys(principal_ids)), actor.organization_id),
         now=now,
     )
-    return await _save(uow, actor, plan, expected)
+    return await _save(uow, actor, plan, expected, change="consent-withdrawn", now=now)
 
 
 async def change_status(
@@ -336,7 +365,7 @@ async def change_status(
         plan.cancel(now=now, reason=reason)
     else:
         raise InvalidInput(f"a plan cannot be moved to {to.value}", field="status")
-    return await _save(uow, actor, plan, expected)
+    return await _save(uow, actor, plan, expected, change=to.value, now=now)
 
 
 async def list_plans(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.care import CareMessageRepository, DeviationRepository
 from app.store.messages import MessageRepository
+from app.store.outbox import OutboxRepository, SubscriptionRepository
 from app.store.plans import MeetingRepository, PlanRepository
 from app.store.repositories import (
     AccessEntry,
@@ -44,6 +45,8 @@ class UnitOfWork:
     plans: PlanRepository
     meetings: MeetingRepository
     messages: MessageRepository
+    outbox: OutboxRepository
+    subscriptions: SubscriptionRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -102,6 +105,8 @@ class UnitOfWork:
         self.messages = MessageRepository(conn)
         self.care_messages = CareMessageRepository(conn)
         self.deviations = DeviationRepository(conn)
+        self.outbox = OutboxRepository(conn)
+        self.subscriptions = SubscriptionRepository(conn)
         return self
 
     async def commit(self) -> None:

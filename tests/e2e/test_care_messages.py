@@ -67,6 +67,10 @@ async def test_a_message_thread_with_read_and_acknowledged_copies(client_for: Cl
     assert (await neighbour.get(f"/api/v1/persons/{person_id}")).status_code == 200
     assert (await stranger.get(f"/api/v1/care-messages/{sent['id']}")).status_code == 404
     assert ok(await stranger.get("/api/v1/care-messages"))["items"] == []
+    # Each recipient's system finds it in its inbox as a care-communication event.
+    inbox = ok(await neighbour.get("/api/v1/inbox", params={"event": "care-communication"}))
+    assert [i["focus"] for i in inbox["items"]] == [f"Communication/{sent['id']}"]
+    assert inbox["items"][0]["payload"]["priority"] == "urgent"
     received = ok(await home_care.get("/api/v1/care-messages", params={"box": "received"}))
     assert [m["id"] for m in received["items"]] == [sent["id"]]
     assert ok(await home_care.get("/api/v1/care-messages", params={"box": "sent"}))["items"] == []
@@ -235,6 +239,10 @@ async def test_a_deviation_is_reported_investigated_answered_and_closed(
     # A municipality's report about a stay goes to the region that ran it.
     assert reported["handler_principal_id"] == "region-kalmar"
     assert (reported["state"], reported["reporter_principal_id"]) == ("reported", "kommun-0880")
+    inbox = ok(await hospital.get("/api/v1/inbox", params={"event": "deviation-report"}))
+    assert [(i["focus"], i["payload"]["state"]) for i in inbox["items"]] == [
+        (f"Task/{reported['id']}", "reported")
+    ]
     handled = ok(await hospital.get("/api/v1/deviations", params={"role": "handler"}))
     assert [d["id"] for d in handled["items"]] == [reported["id"]]
     assert ok(await hospital.get("/api/v1/deviations", params={"role": "reporter"}))["items"] == []
@@ -252,6 +260,9 @@ async def test_a_deviation_is_reported_investigated_answered_and_closed(
         )
     )
     assert answered["answer"] == "Rutinen för utskrivning är uppdaterad."
+    # The reporter's system hears of each step the handler takes.
+    steps = ok(await municipality.get("/api/v1/inbox", params={"event": "deviation-report"}))
+    assert [i["payload"]["state"] for i in steps["items"]] == ["investigating", "answered"]
     stale = await municipality.post(path, json={"state": "closed"}, headers={"If-Match": 'W/"1"'})
     assert stale.status_code == 412
     closed = ok(await municipality.post(path, json={"state": "closed"}))

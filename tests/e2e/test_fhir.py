@@ -127,7 +127,14 @@ async def test_metadata_lists_exactly_what_the_router_serves(anonymous: httpx.As
     assert statement["fhirVersion"] == "4.0.1" and statement["kind"] == "instance"
     [rest] = statement["rest"]
     served = {r["type"]: r for r in rest["resource"]}
-    assert set(served) == set(RESOURCES)
+    # Subscription is served by its own router (app.fhir.subscriptions), outside RESOURCES.
+    assert set(served) == set(RESOURCES) | {"Subscription"}
+    assert {i["code"] for i in served["Subscription"]["interaction"]} == {
+        "read",
+        "search-type",
+        "create",
+        "delete",
+    }
     for name, spec in RESOURCES.items():
         codes = {i["code"] for i in served[name]["interaction"]}
         expected = {"read", "search-type"} | ({"vread"} if spec.vread else set())

@@ -29,6 +29,7 @@ AUTHENTICATED = "authenticated"  # service configuration: any valid token, no sc
 REFERENCE = "reference"  # organizations and rule sets: not personal data, any scoped caller
 PERSONAL = "personal"  # about a person: only organizations with a care relation
 ADMIN = "admin"  # the service's administration scope only
+OWN = "own"  # the caller's organization's own configuration (subscriptions): scoped, own only
 
 RULES: dict[str, str] = {
     "healthz": PUBLIC,
@@ -91,6 +92,21 @@ RULES: dict[str, str] = {
     "list_deviations": PERSONAL,
     "get_deviation": PERSONAL,
     "handle_deviation": PERSONAL,
+    "list_inbox": PERSONAL,
+    "acknowledge_inbox_item": PERSONAL,
+    "create_subscription": OWN,
+    "list_subscriptions": OWN,
+    "get_subscription": OWN,
+    "delete_subscription": OWN,
+    "get_subscription_status": OWN,
+    "create_fhir_subscription": OWN,
+    "search_fhir_subscriptions": OWN,
+    "read_fhir_subscription": OWN,
+    "delete_fhir_subscription": OWN,
+    "fhir_subscription_status": OWN,
+    "list_dead_letters": ADMIN,
+    "replay_dead_letters": ADMIN,
+    "prometheus_metrics": PUBLIC,
 }
 
 FHIR = "fhir"  # the generic FHIR interactions: the rule is per resource type, below
@@ -371,6 +387,7 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
         "list_meetings",
         "list_care_messages",
         "list_deviations",
+        "list_inbox",
     ):
         params["person_id"] = person
     if op == "list_persons":

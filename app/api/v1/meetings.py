@@ -313,12 +313,13 @@ async def cancel_meeting(
     meeting_id: str,
     body: Cancellation,
     uow: UowDep,
+    now: NowDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> MeetingRead:
     """Call the meeting off (organizer only)."""
     meeting = await service.cancel(
-        uow, actor, meeting_id, reason=body.reason, if_match=parse_if_match(if_match)
+        uow, actor, meeting_id, reason=body.reason, if_match=parse_if_match(if_match), now=now
     )
     return _answer(meeting, response)
 

@@ -1,0 +1,195 @@
+"""Subscriptions: an organization's rest-hook endpoints, pushed every event of a topic.
+
+The same subscriptions are served as FHIR ``Subscription`` resources under ``/fhir`` (R4
+Subscriptions Backport IG).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from app.api.deps import NowDep, PageDep, SettingsDep, UowDep, require
+from app.api.errors import errors_for
+from app.api.v1.common import ListPage, page_of, router
+from app.delivery.notifications import SIGNATURE_HEADER, topic_url
+from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic
+from app.security.access import Actor
+from app.services import subscriptions as service
+from app.settings import Environment
+from app.store.outbox import Subscription
+
+api = router("/api/v1/subscriptions", "subscriptions")
+
+SubscriptionCreator = Annotated[Actor, Depends(require("Subscription", "c"))]
+SubscriptionReader = Annotated[Actor, Depends(require("Subscription", "r"))]
+SubscriptionSearcher = Annotated[Actor, Depends(require("Subscription", "s"))]
+SubscriptionDeleter = Annotated[Actor, Depends(require("Subscription", "d"))]
+
+
+class SubscriptionCreate(BaseModel):
+    """A rest-hook endpoint to push a topic's events to."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "topic": "messages",
+                    "endpoint": "https://verksamhetssystem.lulea.se/samverkan/notifications",
+                    "heartbeat_seconds": 300,
+                }
+            ]
+        },
+    )
+
+    topic: Topic = Field(
+        description="discharge-ready: the discharge flow of the organization's episodes; "
+        "plan-changes: plans and meetings it takes part in; messages: every event sent to it"
+    )
+    endpoint: str = Field(
+        min_length=1, max_length=2000, description="https URL (http outside production)"
+    )
+    patient_id: str | None = Field(
+        default=None, max_length=36, description="only events about this person"
+    )
+    content: PayloadContent = Field(
+        default=PayloadContent.ID_ONLY,
+        description="id-only: the event's MessageHeader and focus reference; empty: status only",
+    )
+    heartbeat_seconds: int | None = Field(
+        default=None, ge=1, le=86400, description="send a heartbeat after this long without pushes"
+    )
+
+
+class SubscriptionRead(BaseModel):
+    """A subscription of the caller's organization."""
+
+    id: str
+    organization_id: str
+    topic: Topic
+    topic_url: str = Field(description="the SubscriptionTopic's canonical URL")
+    patient_id: str | None
+    endpoint: str
+    content: PayloadContent
+    heartbeat_seconds: int | None
+    status: SubscriptionStatus = Field(description="error while the endpoint fails")
+    events_since_subscription_start: int
+    last_error: str | None
+    created_at: datetime
+
+
+class SubscriptionCreated(SubscriptionRead):
+    """The new subscription, with its signing secret (shown only now)."""
+
+    secret: str = Field(
+        description=f"HMAC-SHA256 key: each push carries `{SIGNATURE_HEADER}: sha256=<hex>` over "
+        "the exact body"
+    )
+
+
+class SubscriptionStatusRead(BaseModel):
+    """Where a subscription's deliveries stand."""
+
+    id: str
+    status: SubscriptionStatus
+    topic_url: str
+    events_since_subscription_start: int
+    pending: int = Field(description="pushes waiting for the endpoint")
+    last_error: str | None
+
+
+def subscription_read(subscription: Subscription) -> SubscriptionRead:
+    """The API shape of a subscription."""
+    return SubscriptionRead(
+        id=subscription.id,
+        organization_id=subscription.organization_id,
+        topic=subscription.topic,
+        topic_url=topic_url(subscription.topic),
+        patient_id=subscription.patient_id,
+        endpoint=subscription.endpoint,
+        content=subscription.content,
+        heartbeat_seconds=subscription.heartbeat_seconds,
+        status=subscription.status,
+        events_since_subscription_start=subscription.events_count,
+        last_error=subscription.last_error,
+        created_at=subscription.created_at,
+    )
+
+
+@api.post("", status_code=201, response_model=SubscriptionCreated, responses=errors_for(415, 422))
+async def create_subscription(
+    actor: SubscriptionCreator,
+    body: SubscriptionCreate,
+    uow: UowDep,
+    now: NowDep,
+    settings: SettingsDep,
+    response: Response,
+) -> SubscriptionCreated:
+    """Register a rest-hook endpoint for a topic; the answer holds the signing secret."""
+    subscription = await service.create_subscription(
+        uow,
+        actor,
+        service.NewSubscription(
+            topic=body.topic,
+            endpoint=body.endpoint,
+            patient_id=body.patient_id,
+            content=body.content,
+            heartbeat_seconds=body.heartbeat_seconds,
+        ),
+        now=now,
+        https_only=settings.environment is Environment.PRODUCTION,
+    )
+    response.headers["Location"] = f"/api/v1/subscriptions/{subscription.id}"
+    return SubscriptionCreated(
+        **subscription_read(subscription).model_dump(), secret=subscription.secret
+    )
+
+
+@api.get("", response_model=ListPage[SubscriptionRead])
+async def list_subscriptions(
+    actor: SubscriptionSearcher, uow: UowDep, page: PageDep, request: Request
+) -> dict[str, object]:
+    """List the subscriptions of the caller's organization."""
+    result = await service.list_subscriptions(uow, actor, limit=page.limit, after=page.cursor)
+    return page_of(request, result.items, result.next_cursor, subscription_read)
+
+
+@api.get("/{subscription_id}", response_model=SubscriptionRead, responses=errors_for(404))
+async def get_subscription(
+    actor: SubscriptionReader, subscription_id: str, uow: UowDep
+) -> SubscriptionRead:
+    """Read one subscription of the caller's organization."""
+    return subscription_read(await service.get_subscription(uow, actor, subscription_id))
+
+
+@api.delete("/{subscription_id}", status_code=204, responses=errors_for(404))
+async def delete_subscription(
+    actor: SubscriptionDeleter, subscription_id: str, uow: UowDep, now: NowDep
+) -> Response:
+    """End a subscription; its pending pushes are dropped (the inbox keeps every item)."""
+    await service.delete_subscription(uow, actor, subscription_id, now=now)
+    return Response(status_code=204)
+
+
+@api.get(
+    "/{subscription_id}/status", response_model=SubscriptionStatusRead, responses=errors_for(404)
+)
+async def get_subscription_status(
+    actor: SubscriptionReader, subscription_id: str, uow: UowDep
+) -> SubscriptionStatusRead:
+    """The subscription's status, events since its start, and pushes still waiting."""
+    state = await service.subscription_status(uow, actor, subscription_id)
+    subscription = state.subscription
+    return SubscriptionStatusRead(
+        id=subscription.id,
+        status=subscription.status,
+        topic_url=topic_url(subscription.topic),
+        events_since_subscription_start=subscription.events_count,
+        pending=state.pending,
+        last_error=subscription.last_error,
+    )

@@ -1,0 +1,1 @@
+"""Delivery of events to record systems: the outbox, the dispatcher, subscriptions, metrics."""

@@ -1,0 +1,315 @@
+"""FHIR ``Subscription``, topic-based as the R4 Subscriptions Backport IG defines it.
+
+https://hl7.org/fhir/uv/subscriptions-backport/STU1.1/ — in R4 the topic's canonical URL is
+``Subscription.criteria``, a filter is the ``backport-filter-criteria`` extension on it
+(``Encounter?patient=Patient/<id>``), the channel is ``rest-hook`` with ``backport-payload-content``
+(``empty`` or ``id-only``) and ``backport-heartbeat-period``; ``$status`` answers a Bundle with a
+SubscriptionStatus ``Parameters``. The topics are the service's own:
+``https://samverkan.dev/fhir/SubscriptionTopic/discharge-ready``, ``…/plan-changes`` and
+``…/messages``.
+
+These are the REST API's subscriptions (``/api/v1/subscriptions``), through the same services. The
+signing secret is returned once, in the created resource's ``signing-secret`` extension.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Request
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from app.api.deps import NowDep, SettingsDep, UowDep, require
+from app.api.routing import UnitOfWorkRoute
+from app.delivery.notifications import BACKPORT, status_parameters, topic_url
+from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic
+from app.domain.errors import InvalidInput, Malformed
+from app.fhir.common import FHIR_JSON, extension_url, instant
+from app.fhir.writes import validate
+from app.security.access import Actor
+from app.services import subscriptions as service
+from app.settings import Environment
+from app.store.outbox import Subscription
+
+api = APIRouter(prefix="/fhir/Subscription", tags=["FHIR"], route_class=UnitOfWorkRoute)
+
+SUBSCRIPTION_PROFILE = f"{BACKPORT}/backport-subscription"
+FILTER_CRITERIA = f"{BACKPORT}/backport-filter-criteria"
+PAYLOAD_CONTENT = f"{BACKPORT}/backport-payload-content"
+HEARTBEAT_PERIOD = f"{BACKPORT}/backport-heartbeat-period"
+SIGNING_SECRET = extension_url("signing-secret")
+TOPICS = {topic_url(topic): topic for topic in Topic}
+# The resource type a topic's filter criteria are written against.
+FILTERED_TYPE = {
+    Topic.DISCHARGE_READY: "Encounter",
+    Topic.PLAN_CHANGES: "CarePlan",
+    Topic.MESSAGES: "MessageHeader",
+}
+
+Creator = Annotated[Actor, Depends(require("Subscription", "c"))]
+Reader = Annotated[Actor, Depends(require("Subscription", "r"))]
+Searcher = Annotated[Actor, Depends(require("Subscription", "s"))]
+Deleter = Annotated[Actor, Depends(require("Subscription", "d"))]
+
+
+def capability() -> dict[str, Any]:
+    """The CapabilityStatement's entry for Subscription, with the topics it supports."""
+    return {
+        "type": "Subscription",
+        "extension": [
+            {
+                "url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+                "capabilitystatement-subscriptiontopic-canonical",
+                "valueCanonical": url,
+            }
+            for url in TOPICS
+        ],
+        "supportedProfile": [SUBSCRIPTION_PROFILE],
+        "documentation": "Topic-based rest-hook subscriptions (R4 Subscriptions Backport IG) of "
+        "the caller's organization; notifications are signed with HMAC-SHA256 "
+        "(X-Samverkan-Signature). Operation $status on an instance.",
+        "interaction": [
+            {"code": "read"},
+            {"code": "search-type"},
+            {"code": "create"},
+            {"code": "delete"},
+        ],
+        "operation": [
+            {
+                "name": "status",
+                "definition": "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/"
+                "backport-subscription-status",
+            }
+        ],
+    }
+
+
+def _extension(element: dict[str, Any] | None, url: str) -> dict[str, Any] | None:
+    for extension in (element or {}).get("extension") or []:
+        if extension.get("url") == url:
+            return extension  # type: ignore[no-any-return]
+    return None
+
+
+def _patient_filter(resource: dict[str, Any], topic: Topic) -> str | None:
+    """The patient a ``backport-filter-criteria`` narrows to: ``[Type?]patient=Patient/<id>``."""
+    found = _extension(resource.get("_criteria"), FILTER_CRITERIA)
+    if found is None:
+        return None
+    value = str(found.get("valueString") or "")
+    kind, sep, query = value.rpartition("?")
+    name, _eq, reference = query.partition("=")
+    if (sep and kind != FILTERED_TYPE[topic]) or name != "patient" or not reference:
+        raise InvalidInput(
+            f"the filter criteria of {topic_url(topic)} are {FILTERED_TYPE[topic]}?patient="
+            "Patient/<id>",
+            field="Subscription.criteria.extension",
+        )
+    return reference.removeprefix("Patient/")
+
+
+def from_fhir(resource: dict[str, Any]) -> service.NewSubscription:
+    """The subscription a backport Subscription resource asks for."""
+    topic = TOPICS.get(str(resource.get("criteria")))
+    if topic is None:
+        raise InvalidInput(
+            f"Subscription.criteria is one of the SubscriptionTopics {', '.join(TOPICS)}",
+            field="Subscription.criteria",
+        )
+    channel = resource.get("channel") or {}
+    if channel.get("type") != "rest-hook":
+        raise InvalidInput("the channel type is rest-hook", field="Subscription.channel.type")
+    if not channel.get("endpoint"):
+        raise InvalidInput(
+            "a rest-hook channel names its endpoint", field="Subscription.channel.endpoint"
+        )
+    if channel.get("payload") not in (None, FHIR_JSON):
+        raise InvalidInput(
+            f"notifications are sent as {FHIR_JSON}", field="Subscription.channel.payload"
+        )
+    content = _extension(channel.get("_payload"), PAYLOAD_CONTENT)
+    code = (content or {}).get("valueCode", PayloadContent.ID_ONLY.value)
+    if code not in {c.value for c in PayloadContent}:
+        raise InvalidInput(
+            "payload content is empty or id-only (full-resource is not sent: notifications "
+            "carry references, the receiver reads what it may see)",
+            field="Subscription.channel.payload.extension",
+        )
+    heartbeat = _extension(channel, HEARTBEAT_PERIOD)
+    period = (heartbeat or {}).get("valueUnsignedInt")
+    if heartbeat is not None and (not isinstance(period, int) or not 1 <= period <= 86400):
+        raise InvalidInput(
+            "the heartbeat period is 1 to 86400 seconds", field="Subscription.channel.extension"
+        )
+    return service.NewSubscription(
+        topic=topic,
+        endpoint=str(channel["endpoint"]),
+        patient_id=_patient_filter(resource, topic),
+        content=PayloadContent(code),
+        heartbeat_seconds=period,
+    )
+
+
+def to_fhir(subscription: Subscription, *, secret: bool = False) -> dict[str, Any]:
+    """A subscription as a backport Subscription resource (the secret only when asked)."""
+    channel: dict[str, Any] = {
+        "type": "rest-hook",
+        "endpoint": subscription.endpoint,
+        "payload": FHIR_JSON,
+        "_payload": {
+            "extension": [{"url": PAYLOAD_CONTENT, "valueCode": subscription.content.value}]
+        },
+    }
+    if subscription.heartbeat_seconds is not None:
+        channel["extension"] = [
+            {"url": HEARTBEAT_PERIOD, "valueUnsignedInt": subscription.heartbeat_seconds}
+        ]
+    resource: dict[str, Any] = {
+        "resourceType": "Subscription",
+        "id": subscription.id,
+        "meta": {"profile": [SUBSCRIPTION_PROFILE]},
+        "status": subscription.status.value,
+        "reason": f"{subscription.topic.value} for Organization/{subscription.organization_id}",
+        "criteria": topic_url(subscription.topic),
+        "channel": channel,
+    }
+    if subscription.patient_id is not None:
+        resource["_criteria"] = {
+            "extension": [
+                {
+                    "url": FILTER_CRITERIA,
+                    "valueString": f"{FILTERED_TYPE[subscription.topic]}?patient=Patient/"
+                    f"{subscription.patient_id}",
+                }
+            ]
+        }
+    if subscription.status is SubscriptionStatus.ERROR and subscription.last_error:
+        resource["error"] = subscription.last_error
+    if secret:
+        resource["extension"] = [{"url": SIGNING_SECRET, "valueString": subscription.secret}]
+    return resource
+
+
+def _fhir(
+    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+async def _body(request: Request) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if content_type not in (FHIR_JSON, "application/json"):
+        raise HTTPException(415, f"send FHIR resources as {FHIR_JSON}")
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise Malformed(f"the body is not JSON: {exc}", field="body") from exc
+
+
+@api.post("", summary="Create a Subscription (R4 Subscriptions Backport IG)")
+async def create_fhir_subscription(
+    actor: Creator, uow: UowDep, request: Request, settings: SettingsDep, now: NowDep
+) -> Response:
+    """Register a rest-hook subscription to a topic; the answer holds the signing secret."""
+    resource = validate(await _body(request), "Subscription")
+    subscription = await service.create_subscription(
+        uow,
+        actor,
+        from_fhir(resource),
+        now=now,
+        https_only=settings.environment is Environment.PRODUCTION,
+        endpoint_field="Subscription.channel.endpoint",
+        patient_field="Subscription.criteria.extension",
+    )
+    location = f"{settings.issuer}/fhir/Subscription/{subscription.id}"
+    return _fhir(to_fhir(subscription, secret=True), 201, {"Location": location})
+
+
+@api.get("", summary="Search the caller's Subscriptions")
+async def search_fhir_subscriptions(
+    actor: Searcher, uow: UowDep, request: Request, settings: SettingsDep
+) -> Response:
+    """The subscriptions of the caller's organization, as a searchset Bundle."""
+    count = request.query_params.get("_count")
+    if count is not None and not count.isdigit():
+        raise InvalidInput("_count is a number", field="_count")
+    limit = min(int(count) if count else settings.default_page_size, settings.max_page_size)
+    page = await service.list_subscriptions(
+        uow, actor, limit=max(limit, 1), after=request.query_params.get("_cursor")
+    )
+    links = [{"relation": "self", "url": str(request.url)}]
+    if page.next_cursor is not None:
+        links.append(
+            {
+                "relation": "next",
+                "url": str(request.url.include_query_params(_cursor=page.next_cursor)),
+            }
+        )
+    base = f"{settings.issuer}/fhir"
+    return _fhir(
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "timestamp": instant(datetime.now(UTC)),
+            "link": links,
+            "entry": [
+                {
+                    "fullUrl": f"{base}/Subscription/{s.id}",
+                    "resource": to_fhir(s),
+                    "search": {"mode": "match"},
+                }
+                for s in page.items
+            ],
+        }
+    )
+
+
+@api.get("/{subscription_id}", summary="Read a Subscription")
+async def read_fhir_subscription(
+    actor: Reader, subscription_id: Annotated[str, Path(max_length=64)], uow: UowDep
+) -> Response:
+    """One subscription of the caller's organization."""
+    return _fhir(to_fhir(await service.get_subscription(uow, actor, subscription_id)))
+
+
+@api.delete("/{subscription_id}", summary="Delete a Subscription", status_code=204)
+async def delete_fhir_subscription(
+    actor: Deleter,
+    subscription_id: Annotated[str, Path(max_length=64)],
+    uow: UowDep,
+    now: NowDep,
+) -> Response:
+    """End the subscription; pushes still waiting are dropped (the inbox keeps them)."""
+    await service.delete_subscription(uow, actor, subscription_id, now=now)
+    return Response(status_code=204)
+
+
+@api.get("/{subscription_id}/$status", summary="The status of a Subscription ($status)")
+async def fhir_subscription_status(
+    actor: Reader,
+    subscription_id: Annotated[str, Path(max_length=64)],
+    uow: UowDep,
+    settings: SettingsDep,
+) -> Response:
+    """A Bundle with the SubscriptionStatus: status, topic, events since its start."""
+    state = await service.subscription_status(uow, actor, subscription_id)
+    status = status_parameters(
+        state.subscription, kind="query-status", base=f"{settings.issuer}/fhir", events=[]
+    )
+    return _fhir(
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "timestamp": instant(datetime.now(UTC)),
+            "entry": [
+                {
+                    "fullUrl": f"urn:uuid:{status['id']}",
+                    "resource": status,
+                    "search": {"mode": "match"},
+                }
+            ],
+        }
+    )

@@ -1,0 +1,130 @@
+"""Use cases of the inbox: what was sent to the caller's organization, and its acknowledgements.
+
+An inbox item is one event for one receiving organization. Reading an item that names a person
+is an access to personal data and is logged; an item of another organization does not exist for
+the caller (404).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from app.delivery.outbox import emit
+from app.domain.delivery import DeliveryState, Outcome, check_acknowledgement
+from app.domain.errors import InvalidInput
+from app.security.access import Actor, not_found, record
+from app.store.outbox import Delivery, parse_cursor
+from app.store.unit_of_work import UnitOfWork
+
+RESOURCE = "MessageHeader"
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    """Items after a cursor; ``cursor`` is where the next poll starts (the same when empty)."""
+
+    items: list[Delivery]
+    cursor: str | None
+    more: bool
+
+
+async def list_inbox(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    since: str | None,
+    limit: int,
+    event: str | None,
+    person_id: str | None,
+) -> InboxPage:
+    """The caller's inbox items after ``since``, oldest first; the same cursor gives the same items.
+
+    Items appear once every transaction that could still commit before them has ended, so a
+    client that polls with the returned cursor misses none.
+    """
+    after = None
+    if since is not None:
+        after = parse_cursor(since)
+        if after is None:
+            raise InvalidInput(
+                "since is a cursor returned by an earlier poll (next_cursor)", field="since"
+            )
+    page = await uow.outbox.inbox(
+        actor.organizations, after=after, limit=limit, event=event, person_id=person_id
+    )
+    for item in page.items:
+        if item.event.person_id is not None:
+            record(uow, actor, "read", RESOURCE, item.event.id, item.event.person_id)
+    cursor = page.items[-1].cursor if page.items else since
+    return InboxPage(page.items, cursor, page.next_cursor is not None)
+
+
+async def acknowledge_event(
+    uow: UnitOfWork,
+    actor: Actor,
+    event_id: str,
+    outcome: Outcome,
+    detail: str | None,
+    *,
+    now: datetime,
+) -> Delivery:
+    """Acknowledge the caller's inbox item of an event, named by the event id.
+
+    For receivers that answer a pushed notification with a FHIR acknowledgement message, whose
+    ``MessageHeader.response.identifier`` is the id of the MessageHeader they were sent (the
+    event id).
+    """
+    item_id = await uow.outbox.inbox_item_of(event_id, actor.organizations)
+    if item_id is None:
+        record(uow, actor, "update", RESOURCE, event_id, None, outcome="denied")
+        raise not_found("message", event_id)
+    return await acknowledge(uow, actor, item_id, outcome, detail, now=now)
+
+
+async def acknowledge(
+    uow: UnitOfWork,
+    actor: Actor,
+    delivery_id: int,
+    outcome: Outcome,
+    detail: str | None,
+    *,
+    now: datetime,
+) -> Delivery:
+    """Record the receiver's acknowledgement of an inbox item and tell the item's sender.
+
+    Sending the same outcome again changes nothing and answers the same; ``ok`` and
+    ``fatal-error`` are final.
+    """
+    item = await uow.outbox.get(delivery_id)
+    if (
+        item is None
+        or item.state is not DeliveryState.INBOX
+        or item.receiver_id not in actor.organizations
+    ):
+        record(uow, actor, "update", RESOURCE, str(delivery_id), None, outcome="denied")
+        raise not_found("inbox item", str(delivery_id))
+    record(uow, actor, "update", RESOURCE, item.event.id, item.event.person_id)
+    if not check_acknowledgement(item.event.event, item.outcome, outcome):
+        return item
+    await uow.outbox.acknowledge(item.id, outcome, detail, now)
+    if item.event.sender_id is not None:
+        await emit(
+            uow,
+            event="acknowledgement",
+            stream=item.event.stream,
+            person_id=item.event.person_id,
+            receivers=[item.event.sender_id],
+            payload={
+                "event": "acknowledgement",
+                "focus": item.event.payload.get("focus"),
+                "person": item.event.payload.get("person"),
+                "occurred_at": now.isoformat(),
+                "response_to": item.event.id,
+                "acknowledged_event": item.event.event,
+                "outcome": outcome.value,
+            },
+            now=now,
+            sender=actor,
+        )
+    return replace(item, outcome=outcome, outcome_detail=detail, acknowledged_at=now)

@@ -1,0 +1,624 @@
+"""The outbox, the deliveries of its events and the subscriptions they are pushed to.
+
+Events and their deliveries are written in the caller's transaction; the dispatcher claims
+pending deliveries in transactions of its own. On PostgreSQL a claim is ``FOR UPDATE SKIP
+LOCKED`` plus a lease (``claimed_by``/``claimed_until``), so several dispatchers never push the same
+delivery at once; SQLite's writers are serial (``BEGIN IMMEDIATE``), so a claim there is simply
+the first writer's.
+
+Ordering: readers see deliveries in (txid, id) order and, on PostgreSQL, only those written by
+transactions older than every transaction still running (``txid`` below the snapshot's xmin). A
+row id is taken when the row is inserted, not when it commits, so without that rule a reader could
+pass row 10 while its transaction is still open and row 11 is already visible, and never see 10.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.domain.delivery import (
+    DeliveryState,
+    Outcome,
+    PayloadContent,
+    SubscriptionStatus,
+    Topic,
+)
+from app.store import tables as t
+from app.store.repositories import Page
+
+d = t.deliveries
+e = t.outbox_events
+s = t.subscriptions
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """An event as the outbox keeps it."""
+
+    id: str
+    event: str
+    stream: str
+    person_id: str | None
+    sender_id: str | None
+    payload: dict[str, Any]
+    created_at: datetime
+    request_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A rest-hook subscription of an organization to a topic.
+
+    ``events_count`` is the backport's events-since-subscription-start: every push queued for
+    it so far, delivered or not (so it keeps counting while the endpoint fails).
+    """
+
+    id: str
+    organization_id: str
+    topic: Topic
+    patient_id: str | None
+    endpoint: str
+    secret: str
+    content: PayloadContent
+    heartbeat_seconds: int | None
+    status: SubscriptionStatus
+    events_count: int
+    last_error: str | None
+    heartbeat_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event for one receiver: its inbox item, or a push to one of its subscriptions."""
+
+    id: int
+    event: OutboxEvent
+    receiver_id: str
+    subscription_id: str | None
+    event_number: int | None
+    txid: int
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    delivered_at: datetime | None
+    outcome: Outcome | None
+    outcome_detail: str | None
+    acknowledged_at: datetime | None
+
+    @property
+    def cursor(self) -> str:
+        """The opaque position of this item in its receiver's sequence."""
+        return f"{self.txid}-{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A delivery to insert: the inbox item (no subscription) or a push."""
+
+    receiver_id: str
+    subscription_id: str | None = None
+
+
+def parse_cursor(value: str) -> tuple[int, int] | None:
+    """The (txid, id) an inbox cursor names, or None when it is not one."""
+    txid, sep, row = value.partition("-")
+    if not sep or not txid.isdigit() or not row.isdigit():
+        return None
+    return int(txid), int(row)
+
+
+def _event(row: Row[Any]) -> OutboxEvent:
+    return OutboxEvent(
+        id=row.event_id,
+        event=row.event,
+        stream=row.stream,
+        person_id=row.person_id,
+        sender_id=row.sender_id,
+        payload=dict(row.payload),
+        created_at=row.event_created_at,
+        request_id=row.request_id,
+    )
+
+
+def _delivery(row: Row[Any]) -> Delivery:
+    return Delivery(
+        id=row.id,
+        event=_event(row),
+        receiver_id=row.receiver_id,
+        subscription_id=row.subscription_id,
+        event_number=row.event_number,
+        txid=row.txid,
+        state=DeliveryState(row.state),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        delivered_at=row.delivered_at,
+        outcome=Outcome(row.outcome) if row.outcome else None,
+        outcome_detail=row.outcome_detail,
+        acknowledged_at=row.acknowledged_at,
+    )
+
+
+def _subscription(row: Row[Any]) -> Subscription:
+    return Subscription(
+        id=row.id,
+        organization_id=row.organization_id,
+        topic=Topic(row.topic),
+        patient_id=row.patient_id,
+        endpoint=row.endpoint,
+        secret=row.secret,
+        content=PayloadContent(row.content),
+        heartbeat_seconds=row.heartbeat_seconds,
+        status=SubscriptionStatus(row.status),
+        events_count=row.events_count,
+        last_error=row.last_error,
+        heartbeat_at=row.heartbeat_at,
+        created_at=row.created_at,
+    )
+
+
+def _counted() -> Select[Any]:
+    """Subscriptions with the number of pushes queued for each since its start."""
+    pushes = (
+        select(func.count())
+        .where(d.c.subscription_id == s.c.id)
+        .correlate(s)
+        .scalar_subquery()
+        .label("events_count")
+    )
+    return select(s, pushes)
+
+
+def _joined() -> Select[Any]:
+    return select(
+        d,
+        e.c.event,
+        e.c.person_id,
+        e.c.sender_id,
+        e.c.payload,
+        e.c.created_at.label("event_created_at"),
+        e.c.request_id,
+    ).join(e, e.c.id == d.c.event_id)
+
+
+class OutboxRepository:
+    """Events, their deliveries, and the dispatcher's claims on them."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self._postgres = conn.dialect.name == "postgresql"
+
+    def _txid(self) -> ColumnElement[int]:
+        """The writing transaction's id (PostgreSQL), or 0 where writers are serial."""
+        if self._postgres:
+            return cast(cast(func.pg_current_xact_id(), String), BigInteger)
+        return literal(0, BigInteger)
+
+    def _settled(self) -> ColumnElement[bool]:
+        """Rows of transactions that can no longer commit before a row already visible."""
+        if not self._postgres:
+            return literal(True)
+        xmin = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), String), BigInteger)
+        return d.c.txid < xmin
+
+    async def add_event(self, event: OutboxEvent) -> None:
+        """Write an event to the outbox."""
+        await self._conn.execute(
+            insert(e).values(
+                id=event.id,
+                event=event.event,
+                stream=event.stream,
+                person_id=event.person_id,
+                sender_id=event.sender_id,
+                payload=event.payload,
+                created_at=event.created_at,
+                request_id=event.request_id,
+            )
+        )
+
+    async def add_deliveries(
+        self, event: OutboxEvent, deliveries: Sequence[NewDelivery], now: datetime
+    ) -> None:
+        """Write the event's inbox items and pushes, in the caller's transaction."""
+        if not deliveries:
+            return
+        await self._conn.execute(
+            insert(d).values(txid=self._txid()),
+            [
+                {
+                    "event_id": event.id,
+                    "receiver_id": n.receiver_id,
+                    "subscription_id": n.subscription_id,
+                    "stream": event.stream,
+                    "event_number": None,
+                    "state": (DeliveryState.PENDING if n.subscription_id else DeliveryState.INBOX),
+                    "attempts": 0,
+                    "next_attempt_at": now if n.subscription_id else None,
+                    "created_at": now,
+                }
+                for n in deliveries
+            ],
+        )
+
+    async def live_subscriptions(self, organization_ids: Sequence[str]) -> list[Subscription]:
+        """The subscriptions of these organizations that are notified (active or in error)."""
+        if not organization_ids:
+            return []
+        # Not counted: emitting needs only which subscriptions there are.
+        rows = await self._conn.execute(
+            select(s, literal(0).label("events_count"))
+            .where(
+                s.c.organization_id.in_(set(organization_ids)),
+                s.c.status != SubscriptionStatus.OFF.value,
+            )
+            .order_by(s.c.id)
+        )
+        return [_subscription(r) for r in rows]
+
+    async def inbox(
+        self,
+        receivers: Sequence[str],
+        *,
+        after: tuple[int, int] | None,
+        limit: int,
+        event: str | None,
+        person_id: str | None,
+    ) -> Page[Delivery]:
+        """The receivers' inbox items after the cursor, oldest first."""
+        query = _joined().where(
+            d.c.receiver_id.in_(receivers),
+            d.c.state == DeliveryState.INBOX.value,
+            self._settled(),
+        )
+        if after is not None:
+            query = query.where(tuple_(d.c.txid, d.c.id) > tuple_(*after))
+        if event is not None:
+            query = query.where(e.c.event == event)
+        if person_id is not None:
+            query = query.where(e.c.person_id == person_id)
+        rows = await self._conn.execute(query.order_by(d.c.txid, d.c.id).limit(limit + 1))
+        items = [_delivery(r) for r in rows]
+        if len(items) > limit:
+            return Page(items[:limit], items[limit - 1].cursor)
+        return Page(items, None)
+
+    async def get(self, delivery_id: int) -> Delivery | None:
+        """The delivery with this id, or None."""
+        row = (await self._conn.execute(_joined().where(d.c.id == delivery_id))).first()
+        return _delivery(row) if row is not None else None
+
+    async def inbox_item_of(self, event_id: str, receivers: Sequence[str]) -> int | None:
+        """The id of the receivers' inbox item of an event, if they were sent it."""
+        found = (
+            await self._conn.execute(
+                select(d.c.id)
+                .where(
+                    d.c.event_id == event_id,
+                    d.c.receiver_id.in_(receivers),
+                    d.c.state == DeliveryState.INBOX.value,
+                )
+                .order_by(d.c.id)
+                .limit(1)
+            )
+        ).scalar()
+        return int(found) if found is not None else None
+
+    async def acknowledge(
+        self, delivery_id: int, outcome: Outcome, detail: str | None, at: datetime
+    ) -> None:
+        """Record the receiver's acknowledgement of an inbox item."""
+        await self._conn.execute(
+            update(d)
+            .where(d.c.id == delivery_id)
+            .values(outcome=outcome.value, outcome_detail=detail, acknowledged_at=at)
+        )
+
+    async def claim(
+        self, worker: str, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[tuple[Delivery, Subscription]]:
+        """Claim up to ``limit`` due pushes for ``worker`` until ``lease_until``.
+
+        Only the oldest pending push of each (subscription, stream) is due: event N+1 of an
+        episode never overtakes event N, whether N waits for its next attempt or is being pushed
+        by another dispatcher. Each claim counts as an attempt, so a push that crashes every
+        dispatcher that tries it still ends as a dead letter.
+        """
+        earlier = d.alias("earlier")
+        overtakes = exists().where(
+            earlier.c.subscription_id == d.c.subscription_id,
+            earlier.c.stream == d.c.stream,
+            earlier.c.state == DeliveryState.PENDING.value,
+            tuple_(earlier.c.txid, earlier.c.id) < tuple_(d.c.txid, d.c.id),
+        )
+        query = (
+            select(d.c.id)
+            .where(
+                d.c.state == DeliveryState.PENDING.value,
+                d.c.next_attempt_at <= now,
+                or_(d.c.claimed_until.is_(None), d.c.claimed_until < now),
+                ~overtakes,
+                self._settled(),
+            )
+            .order_by(d.c.txid, d.c.id)
+            .limit(limit)
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True, of=d)
+        ids = list((await self._conn.execute(query)).scalars())
+        if not ids:
+            return []
+        await self._conn.execute(
+            update(d)
+            .where(d.c.id.in_(ids))
+            .values(claimed_by=worker, claimed_until=lease_until, attempts=d.c.attempts + 1)
+        )
+        await self._number(ids)
+        rows = await self._conn.execute(_joined().where(d.c.id.in_(ids)).order_by(d.c.txid, d.c.id))
+        deliveries = [_delivery(r) for r in rows]
+        subscriptions = await self._subscriptions({x.subscription_id or "" for x in deliveries})
+        return [(x, subscriptions[x.subscription_id or ""]) for x in deliveries]
+
+    async def _number(self, ids: Sequence[int]) -> None:
+        """Give claimed pushes that have none their event number in their subscription.
+
+        A number is given once, at the first claim, and kept through every retry, so a receiver
+        recognises a repeat by it. Subscription rows are taken in id order: two dispatchers
+        numbering at once wait for each other instead of deadlocking.
+        """
+        rows = await self._conn.execute(
+            select(d.c.id, d.c.subscription_id)
+            .where(d.c.id.in_(ids), d.c.event_number.is_(None))
+            .order_by(d.c.subscription_id, d.c.txid, d.c.id)
+        )
+        unnumbered: dict[str, list[int]] = {}
+        for row in rows:
+            unnumbered.setdefault(row.subscription_id, []).append(row.id)
+        for subscription_id, pushes in unnumbered.items():
+            last = (
+                await self._conn.execute(
+                    update(s)
+                    .where(s.c.id == subscription_id)
+                    .values(numbered=s.c.numbered + len(pushes))
+                    .returning(s.c.numbered)
+                )
+            ).scalar_one()
+            first = int(last) - len(pushes) + 1
+            for offset, push_id in enumerate(pushes):
+                await self._conn.execute(
+                    update(d).where(d.c.id == push_id).values(event_number=first + offset)
+                )
+
+    async def _subscriptions(self, ids: set[str]) -> dict[str, Subscription]:
+        rows = await self._conn.execute(_counted().where(s.c.id.in_(ids)))
+        return {r.id: _subscription(r) for r in rows}
+
+    async def finish(
+        self,
+        delivery_id: int,
+        worker: str,
+        *,
+        state: DeliveryState,
+        next_attempt_at: datetime | None,
+        error: str | None,
+        delivered_at: datetime | None,
+    ) -> bool:
+        """Record the result of a push; False when the worker's lease was lost meanwhile."""
+        result = await self._conn.execute(
+            update(d)
+            .where(
+                d.c.id == delivery_id,
+                d.c.claimed_by == worker,
+                d.c.state == DeliveryState.PENDING.value,
+            )
+            .values(
+                state=state.value,
+                next_attempt_at=next_attempt_at,
+                last_error=error,
+                delivered_at=delivered_at,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+        return bool(result.rowcount)
+
+    async def subscription_result(
+        self, subscription_id: str, status: SubscriptionStatus, error: str | None, now: datetime
+    ) -> None:
+        """A push to the subscription succeeded or failed: its status follows (unless ended).
+
+        A success also counts as a sign of life, so no heartbeat is due for another period.
+        """
+        values: dict[str, Any] = {"status": status.value, "last_error": error, "updated_at": now}
+        changed = or_(s.c.status != status.value, s.c.last_error.is_distinct_from(error))
+        if status is SubscriptionStatus.ACTIVE:
+            values["heartbeat_at"] = now
+            changed = or_(changed, s.c.heartbeat_seconds.is_not(None))
+        # Only when something changes: the row is also locked by every transaction that counts
+        # an event for the subscription, so a write per push would queue behind them.
+        await self._conn.execute(
+            update(s)
+            .where(
+                s.c.id == subscription_id,
+                s.c.status != SubscriptionStatus.OFF.value,
+                changed,
+            )
+            .values(**values)
+        )
+
+    async def end_pushes(self, subscription_id: str, now: datetime) -> None:
+        """A deleted subscription's pending pushes are dead; they are not delivered anywhere."""
+        await self._conn.execute(
+            update(d)
+            .where(
+                d.c.subscription_id == subscription_id,
+                d.c.state == DeliveryState.PENDING.value,
+            )
+            .values(
+                state=DeliveryState.DEAD.value,
+                last_error=f"subscription ended at {now.isoformat()}",
+                next_attempt_at=None,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+
+    async def dead_letters(
+        self, *, limit: int, after: int | None, subscription_id: str | None
+    ) -> Page[Delivery]:
+        """Pushes that failed every attempt, in id order."""
+        query = _joined().where(d.c.state == DeliveryState.DEAD.value)
+        if after is not None:
+            query = query.where(d.c.id > after)
+        if subscription_id is not None:
+            query = query.where(d.c.subscription_id == subscription_id)
+        rows = await self._conn.execute(query.order_by(d.c.id).limit(limit + 1))
+        items = [_delivery(r) for r in rows]
+        if len(items) > limit:
+            return Page(items[:limit], str(items[limit - 1].id))
+        return Page(items, None)
+
+    async def replay(self, delivery_ids: Sequence[int], now: datetime) -> int:
+        """Make dead pushes of live subscriptions pending again, with a fresh attempt budget."""
+        if not delivery_ids:
+            return 0
+        live = select(s.c.id).where(s.c.status != SubscriptionStatus.OFF.value)
+        result = await self._conn.execute(
+            update(d)
+            .where(
+                d.c.id.in_(delivery_ids),
+                d.c.state == DeliveryState.DEAD.value,
+                d.c.subscription_id.in_(live),
+            )
+            .values(
+                state=DeliveryState.PENDING.value,
+                attempts=0,
+                next_attempt_at=now,
+                last_error=None,
+            )
+        )
+        return int(result.rowcount)
+
+    async def due_heartbeats(self, now: datetime) -> list[Subscription]:
+        """Live subscriptions with a heartbeat period and nothing sent for that long."""
+        rows = await self._conn.execute(
+            _counted().where(
+                s.c.status != SubscriptionStatus.OFF.value,
+                s.c.heartbeat_seconds.is_not(None),
+            )
+        )
+        found = [_subscription(r) for r in rows]
+        return [
+            x
+            for x in found
+            if x.heartbeat_seconds is not None
+            and (now - x.heartbeat_at).total_seconds() >= x.heartbeat_seconds
+        ]
+
+    async def claim_heartbeat(self, subscription: Subscription, now: datetime) -> bool:
+        """Take the subscription's due heartbeat; False when another dispatcher took it."""
+        result = await self._conn.execute(
+            update(s)
+            .where(s.c.id == subscription.id, s.c.heartbeat_at == subscription.heartbeat_at)
+            .values(heartbeat_at=now)
+        )
+        return bool(result.rowcount)
+
+    async def counts(self) -> dict[str, int]:
+        """Pushes per state, and inbox items (for the metrics)."""
+        rows = await self._conn.execute(select(d.c.state, func.count()).group_by(d.c.state))
+        return {row[0]: int(row[1]) for row in rows}
+
+
+class SubscriptionRepository:
+    """Subscriptions, as their organizations manage them."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, subscription: Subscription, now: datetime) -> None:
+        """Insert a new subscription."""
+        await self._conn.execute(
+            insert(s).values(
+                id=subscription.id,
+                organization_id=subscription.organization_id,
+                topic=subscription.topic.value,
+                patient_id=subscription.patient_id,
+                endpoint=subscription.endpoint,
+                secret=subscription.secret,
+                content=subscription.content.value,
+                heartbeat_seconds=subscription.heartbeat_seconds,
+                status=subscription.status.value,
+                numbered=0,
+                last_error=None,
+                heartbeat_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    async def get(self, subscription_id: str) -> Subscription | None:
+        """The subscription with this id (also an ended one), or None."""
+        row = (await self._conn.execute(_counted().where(s.c.id == subscription_id))).first()
+        return _subscription(row) if row is not None else None
+
+    async def page(
+        self, organization_ids: Sequence[str], *, limit: int, after: str | None
+    ) -> Page[Subscription]:
+        """The live subscriptions of these organizations, in id order."""
+        query = _counted().where(
+            s.c.organization_id.in_(organization_ids),
+            s.c.status != SubscriptionStatus.OFF.value,
+        )
+        if after is not None:
+            query = query.where(s.c.id > after)
+        rows = await self._conn.execute(query.order_by(s.c.id).limit(limit + 1))
+        items = [_subscription(r) for r in rows]
+        if len(items) > limit:
+            return Page(items[:limit], items[limit - 1].id)
+        return Page(items, None)
+
+    async def end(self, subscription_id: str, now: datetime) -> None:
+        """Turn the subscription off (it stays, for the dead letters that name it)."""
+        await self._conn.execute(
+            update(s)
+            .where(s.c.id == subscription_id)
+            .values(status=SubscriptionStatus.OFF.value, updated_at=now)
+        )
+
+    async def pending_count(self, subscription_id: str) -> int:
+        """Pushes to the subscription that wait for delivery."""
+        count = (
+            await self._conn.execute(
+                select(func.count()).where(
+                    and_(
+                        d.c.subscription_id == subscription_id,
+                        d.c.state == DeliveryState.PENDING.value,
+                    )
+                )
+            )
+        ).scalar_one()
+        return int(count)
