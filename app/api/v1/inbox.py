@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import NowDep, UowDep, require
+from app.api.deps import NowDep, SettingsDep, UowDep, require
 from app.api.errors import errors_for
 from app.api.v1.common import router
 from app.domain.delivery import Outcome
@@ -16,7 +16,6 @@ from app.domain.errors import InvalidInput
 from app.fhir.messaging import EVENTS
 from app.security.access import Actor
 from app.services import inbox as service
-from app.settings import Settings
 from app.store.outbox import Delivery
 
 api = router("/api/v1", "inbox")
@@ -101,7 +100,7 @@ def item_read(item: Delivery) -> InboxItem:
 async def list_inbox(
     actor: InboxReader,
     uow: UowDep,
-    request: Request,
+    settings: SettingsDep,
     since: Annotated[
         str | None, Query(max_length=60, description="`next_cursor` of the previous poll")
     ] = None,
@@ -112,7 +111,6 @@ async def list_inbox(
     limit: Annotated[int | None, Query(ge=1, description="items per poll (bounded)")] = None,
 ) -> InboxPage:
     """Poll the events sent to the caller's organization, after a cursor."""
-    settings: Settings = request.app.state.settings
     if event is not None and event not in EVENTS:
         raise InvalidInput(f"event is one of {', '.join(EVENTS)}", field="event")
     page = await service.list_inbox(
