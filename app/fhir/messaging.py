@@ -22,6 +22,7 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from app.domain.care_messages import Outcome
+from app.domain.delivery import Outcome as DeliveryOutcome
 from app.domain.errors import DomainError, Forbidden, InvalidInput
 from app.domain.meetings import ParticipantKind
 from app.fhir.common import BASE, canonical, extension_url, organization_of
@@ -31,6 +32,7 @@ from app.security.access import Actor
 from app.services import care_messages as message_service
 from app.services import deviations as deviation_service
 from app.services import episodes as episode_service
+from app.services import inbox as inbox_service
 from app.services import meetings as meeting_service
 from app.services import persons as person_service
 from app.services import plans as plan_service
@@ -207,29 +209,31 @@ async def _notice(
 async def _acknowledgement(
     uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
 ) -> list[str]:
-    """An acknowledgement; when its focus is a care message, the recipient's copy records it."""
+    """An acknowledgement. When it answers an event this service delivered to the caller
+    (``response.identifier`` is the pushed MessageHeader.id, the event id), the caller's inbox
+    item records it; when its focus is a care message, the recipient's copy does."""
     if not message.response_to:
         raise InvalidInput(
             "an acknowledgement names the message it answers in MessageHeader.response.identifier",
             field="MessageHeader.response.identifier",
         )
-    cared = [f for f in message.focus if f.startswith("Communication/")]
-    if not cared:
-        return []
     if message.response_code not in {o.value for o in Outcome}:
         raise InvalidInput(
             "MessageHeader.response.code is ok, transient-error or fatal-error",
             field="MessageHeader.response.code",
         )
+    outcome = Outcome(message.response_code)
+    cared = [f for f in message.focus if f.startswith("Communication/")]
     for reference in cared:
         await message_service.acknowledge(
-            uow,
-            actor,
-            reference.split("/", 1)[1],
-            Outcome(message.response_code),
-            None,
-            now=now,
+            uow, actor, reference.split("/", 1)[1], outcome, None, now=now
         )
+    item_id = await uow.outbox.inbox_item_of(message.response_to, actor.organizations)
+    if item_id is not None:
+        await inbox_service.acknowledge(
+            uow, actor, item_id, DeliveryOutcome(outcome.value), None, now=now
+        )
+    # Otherwise it answers a message exchanged outside this service: accepted as received.
     return cared
 
 

@@ -303,3 +303,54 @@ async def test_in_norway_the_municipality_of_stay_is_told(client_for: ClientFor)
     residence = await client_for("kommune-1120")
     assert [i["event"] for i in await everything(stay)] == ["admission-notice"]
     assert await everything(residence) == []
+
+
+async def test_an_acknowledgement_message_acknowledges_the_inbox_item(
+    client: httpx.AsyncClient, municipality: httpx.AsyncClient
+) -> None:
+    """A receiver that answers the pushed MessageHeader with a FHIR acknowledgement message."""
+    person = await create_person(client)
+    episode = await admit(client, person["id"], T0)
+    assert (await notice(client, episode["id"], "admission-notice", T0)).status_code == 200
+    (item,) = (await inbox(municipality, person_id=person["id"]))["items"]
+    message = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "type": "message",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "MessageHeader",
+                    "id": str(uuid.uuid4()),
+                    "eventCoding": {"system": EVENT_SYSTEM, "code": "acknowledgement"},
+                    "source": {"endpoint": "urn:test:kommun"},
+                    "response": {"identifier": item["event_id"], "code": "transient-error"},
+                }
+            }
+        ],
+    }
+    sent = await municipality.post(
+        "/fhir/$process-message",
+        json=message,
+        headers={"Content-Type": "application/fhir+json"},
+    )
+    assert sent.status_code == 200, sent.text
+    (after,) = (await inbox(municipality, person_id=person["id"]))["items"]
+    assert after["acknowledgement"]["outcome"] == "transient-error"
+    acks = await everything(client, person_id=person["id"], event="acknowledgement")
+    assert [a["payload"]["outcome"] for a in acks] == ["transient-error"]
+    bad = {**message, "id": str(uuid.uuid4())}
+    bad["entry"] = [
+        {
+            "resource": {
+                **message["entry"][0]["resource"],
+                "id": str(uuid.uuid4()),
+                "response": {"identifier": item["event_id"], "code": "fine"},
+            }
+        }
+    ]
+    refused = await municipality.post(
+        "/fhir/$process-message", json=bad, headers={"Content-Type": "application/fhir+json"}
+    )
+    assert refused.status_code in (400, 422), refused.text
