@@ -22,6 +22,7 @@ from app.api.v1 import (
     inbox,
     liability,
     meetings,
+    notice_boards,
     organizations,
     persons,
     plans,
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         meetings,
         care_messages,
         deviations,
+        notice_boards,
         access_log,
         admin,
     ):

@@ -434,3 +434,21 @@ deliveries = Table(
     Index(None, "subscription_id", "stream", "state"),
     Index(None, "event_id"),
 )
+
+# Bulletins on the notice boards of regions and cooperation areas.
+bulletins = Table(
+    "bulletins",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("board_id", String(64), nullable=False),
+    Column("author_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    Column("author_principal_id", String(64), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("valid_from", UTCDateTime, nullable=False),
+    Column("valid_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("withdrawn_at", UTCDateTime, nullable=True),
+    Index(None, "board_id", "valid_from"),
+)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.care import CareMessageRepository, DeviationRepository
 from app.store.messages import MessageRepository
+from app.store.notice_board import BulletinRepository
 from app.store.outbox import OutboxRepository, SubscriptionRepository
 from app.store.plans import MeetingRepository, PlanRepository
 from app.store.repositories import (
@@ -105,6 +106,7 @@ class UnitOfWork:
         self.messages = MessageRepository(conn)
         self.care_messages = CareMessageRepository(conn)
         self.deviations = DeviationRepository(conn)
+        self.bulletins = BulletinRepository(conn)
         self.outbox = OutboxRepository(conn)
         self.subscriptions = SubscriptionRepository(conn)
         return self
