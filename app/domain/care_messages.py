@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from app.domain.delivery import Outcome
 from app.domain.errors import Forbidden, IllegalTransition
 
 
@@ -40,14 +41,6 @@ class RecipientState(StrEnum):
     DELIVERED = "delivered"
     READ = "read"
     ACKNOWLEDGED = "acknowledged"
-
-
-class Outcome(StrEnum):
-    """An acknowledgement's outcome (MedCom's model)."""
-
-    OK = "ok"
-    TRANSIENT_ERROR = "transient-error"
-    FATAL_ERROR = "fatal-error"
 
 
 @dataclass(slots=True)
@@ -93,13 +86,16 @@ class CareMessage:
             )
         return copies
 
-    def mark_read(self, organizations: Iterable[str], at: datetime) -> None:
-        """The recipient has read the message (a later read changes nothing)."""
-        for copy in self._copies(organizations):
-            if copy.state is RecipientState.DELIVERED:
-                copy.state = RecipientState.READ
-                copy.read_at = at
-        self.version += 1
+    def mark_read(self, organizations: Iterable[str], at: datetime) -> bool:
+        """The recipient has read the message; whether that changed anything (a later read
+        does not)."""
+        unread = [c for c in self._copies(organizations) if c.state is RecipientState.DELIVERED]
+        for copy in unread:
+            copy.state = RecipientState.READ
+            copy.read_at = at
+        if unread:
+            self.version += 1
+        return bool(unread)
 
     def acknowledge(
         self, organizations: Iterable[str], outcome: Outcome, detail: str | None, at: datetime

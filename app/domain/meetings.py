@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from app.domain.episodes import check_aware
 from app.domain.errors import IllegalTransition, InvalidInput, NotFound
 
 SUMMONS_DAYS = 3
@@ -163,8 +164,7 @@ class Meeting:
 
 def check_times(starts_at: datetime, reply_by: date, sent_at: datetime) -> None:
     """The meeting lies ahead, and the replies are due before it and not before the summons."""
-    if starts_at.tzinfo is None or starts_at.utcoffset() is None:
-        raise InvalidInput("starts_at must carry a UTC offset", field="starts_at")
+    check_aware(starts_at, "starts_at")
     if starts_at <= sent_at:
         raise InvalidInput(
             "starts_at has passed; a summons is for a meeting ahead", field="starts_at"

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.domain.care_messages import Category, Outcome, RecipientState
+from app.domain.care_messages import Category, RecipientState
+from app.domain.delivery import Outcome
 from app.domain.deviations import DeviationCategory, DeviationState
 from app.domain.meetings import ParticipantKind
 from app.domain.organizations import UnitFunction

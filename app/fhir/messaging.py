@@ -21,8 +21,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from app.domain.care_messages import Outcome
-from app.domain.delivery import Outcome as DeliveryOutcome
+from app.domain.delivery import Outcome
 from app.domain.errors import DomainError, Forbidden, InvalidInput
 from app.domain.meetings import ParticipantKind
 from app.fhir.common import BASE, canonical, extension_url, organization_of
@@ -230,9 +229,7 @@ async def _acknowledgement(
         )
     item_id = await uow.outbox.inbox_item_of(message.response_to, actor.organizations)
     if item_id is not None:
-        await inbox_service.acknowledge(
-            uow, actor, item_id, DeliveryOutcome(outcome.value), None, now=now
-        )
+        await inbox_service.acknowledge(uow, actor, item_id, outcome, None, now=now)
     # Otherwise it answers a message exchanged outside this service: accepted as received.
     return cared
 

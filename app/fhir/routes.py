@@ -575,6 +575,15 @@ def _code(params: dict[str, str], name: str, system: str) -> str | None:
     return code
 
 
+def _own_organization(params: dict[str, str], name: str, actor: Actor) -> None:
+    """A reference parameter that may only name the caller's organization or its principal."""
+    if _reference_id(params[name], "Organization", name) not in actor.organizations:
+        raise InvalidInput(
+            f"{name} is the caller's own organization ({', '.join(actor.organizations)})",
+            field=name,
+        )
+
+
 async def search_communication(
     uow: UnitOfWork,
     actor: Actor,
@@ -593,12 +602,7 @@ async def search_communication(
     box = None
     for name in ("recipient", "sender"):
         if name in params:
-            own = _reference_id(params[name], "Organization", name)
-            if own not in actor.organizations:
-                raise InvalidInput(
-                    f"{name} is the caller's own organization ({actor.organization_id})",
-                    field=name,
-                )
+            _own_organization(params, name, actor)
             box = "received" if name == "recipient" else "sent"
     thread = (
         _reference_id(params["part-of"], "Communication", "part-of")
@@ -654,11 +658,7 @@ async def search_task(
     role = None
     for name, kind in (("owner", "handler"), ("requester", "reporter")):
         if name in params:
-            own = _reference_id(params[name], "Organization", name)
-            if own not in actor.organizations:
-                raise InvalidInput(
-                    f"{name} is the caller's own organization or principal", field=name
-                )
+            _own_organization(params, name, actor)
             role = kind
     page = await deviation_service.list_deviations(
         uow,
@@ -1390,15 +1390,17 @@ async def transaction(
                 answers[entry.index] = _entry_response(written, settings)
         except writes.EntryFailed as exc:
             failed = (exc.index, exc.error)
-        for entry in entries if failed is None else []:
+        for entry in entries:
+            if failed is not None:
+                break
             if entry.index in answers:
                 continue
             try:
                 written = await writes.apply(uow, actor, entry, created, settings, now)
             except DomainError as exc:
                 failed = (entry.index, exc)
-                break
-            answers[entry.index] = _entry_response(written, settings)
+            else:
+                answers[entry.index] = _entry_response(written, settings)
         if failed is not None:
             # Nothing of the transaction is kept: the request's unit of work is not committed.
             index, error = failed

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.delivery.outbox import emit
-from app.domain.care_messages import CareMessage, Category, Outcome, Priority, Recipient
+from app.domain.care_messages import CareMessage, Category, Priority, Recipient
+from app.domain.delivery import Outcome
 from app.domain.errors import InvalidInput, UnknownReference
 from app.security.access import Actor, not_found, record
 from app.store.repositories import Page
@@ -152,8 +153,8 @@ async def mark_read(
     """The caller's organization has read the message."""
     message = await get_message(uow, actor, message_id, action="update")
     expected = message.version
-    message.mark_read(actor.organizations, now)
-    await uow.care_messages.save_state(message, expected_version=expected)
+    if message.mark_read(actor.organizations, now):
+        await uow.care_messages.save_state(message, expected_version=expected)
     return message
 
 

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.domain.episodes import check_aware
 from app.domain.errors import InvalidInput
 from app.domain.notice_board import Board, Bulletin, BulletinCategory
 from app.domain.organizations import OrgKind
@@ -85,6 +86,9 @@ async def post(
 ) -> Bulletin:
     """Post a bulletin on a board the caller's principal is a member of."""
     board = await get_board(uow, actor, board_id)
+    for name, value in (("valid_from", sent.valid_from), ("valid_until", sent.valid_until)):
+        if value is not None:
+            check_aware(value, name)
     valid_from = sent.valid_from or now
     if sent.valid_until is not None and sent.valid_until <= now:
         raise InvalidInput("valid_until has already passed", field="valid_until")

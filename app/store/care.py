@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.domain.care_messages import (
     CareMessage,
     Category,
-    Outcome,
     Priority,
     Recipient,
     RecipientState,
 )
+from app.domain.delivery import Outcome
 from app.domain.deviations import (
     Deviation,
     DeviationCategory,

@@ -75,6 +75,10 @@ async def test_a_message_thread_with_read_and_acknowledged_copies(client_for: Cl
     assert [m["id"] for m in received["items"]] == [sent["id"]]
     assert ok(await home_care.get("/api/v1/care-messages", params={"box": "sent"}))["items"] == []
 
+    naive = await home_care.post(
+        f"/api/v1/care-messages/{sent['id']}/read", json={"at": "2026-01-01T10:00:00"}
+    )
+    assert naive.status_code == 422 and "at" in naive.text, naive.text
     read = ok(await home_care.post(f"/api/v1/care-messages/{sent['id']}/read", json={}))
     states = {r["organization_id"]: r for r in read["recipients"]}
     assert states[HOME_CARE]["state"] == "read" and states[HOME_CARE]["read_at"]

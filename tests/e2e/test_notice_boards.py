@@ -92,6 +92,9 @@ async def test_bulletins_refuse_what_is_wrong(client_for: ClientFor) -> None:
             "valid_until",
         ),
     ]
+    # A time without a UTC offset names no instant: refused, not guessed.
+    cases.append(({"title": "x", "text": "y", "valid_until": "2030-01-01T10:00:00"}, "valid_until"))
+    cases.append(({"title": "x", "text": "y", "valid_from": "2030-01-01T10:00:00"}, "valid_from"))
     for body, field in cases:
         refused = await lulea.post(path, json=body)
         assert refused.status_code == 422, (body, refused.text)

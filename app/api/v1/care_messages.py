@@ -19,13 +19,9 @@ from app.api.deps import (
 )
 from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router, version_tag
-from app.domain.care_messages import (
-    CareMessage,
-    Category,
-    Outcome,
-    Priority,
-    RecipientState,
-)
+from app.domain.care_messages import CareMessage, Category, Priority, RecipientState
+from app.domain.delivery import Outcome
+from app.domain.episodes import check_aware
 from app.domain.errors import InvalidInput
 from app.services import care_messages as service
 
@@ -219,6 +215,8 @@ async def mark_care_message_read(
     response: Response,
 ) -> MessageRead:
     """The caller's organization, a recipient, has read the message."""
+    if body.at is not None:
+        check_aware(body.at, "at")
     if body.at is not None and body.at > now:
         raise InvalidInput("a message cannot be read in the future", field="at")
     message = await service.mark_read(uow, actor, message_id, now=body.at or now)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.domain.meetings import Meeting, Participant, ParticipantKind, Reply
-from app.fhir.common import instant, meta, part_id, ref, unit_reference
+from app.domain.meetings import Meeting, Participant, Reply
+from app.fhir.common import instant, meta, part_id, ref
+from app.fhir.mappers.appointment import REPLY_OF, participant_actor
 
-_STATUS = {Reply.ACCEPTED: "accepted", Reply.DECLINED: "declined", Reply.PROPOSED: "tentative"}
+_STATUS = {reply: code for code, reply in REPLY_OF.items()}
 
 
 def resource_id(meeting: Meeting, participant: Participant) -> str:
@@ -26,14 +27,6 @@ def replies(meeting: Meeting) -> list[Participant]:
     return [p for p in meeting.participants if p.reply is not Reply.PENDING]
 
 
-def _actor(meeting: Meeting, participant: Participant) -> dict[str, Any]:
-    if participant.kind is ParticipantKind.PERSON:
-        return ref("Patient", meeting.person_id)
-    if participant.organization_id:
-        return unit_reference(participant.organization_id, participant.name)
-    return {"display": participant.name or participant.id}
-
-
 def to_fhir(meeting: Meeting, participant: Participant) -> dict[str, Any]:
     """The AppointmentResponse of a participant who has replied."""
     resource: dict[str, Any] = {
@@ -41,7 +34,7 @@ def to_fhir(meeting: Meeting, participant: Participant) -> dict[str, Any]:
         "id": resource_id(meeting, participant),
         "meta": meta(meeting.version),
         "appointment": ref("Appointment", meeting.id),
-        "actor": _actor(meeting, participant),
+        "actor": participant_actor(meeting, participant),
         "participantStatus": _STATUS[participant.reply],
     }
     if participant.proposed_start is not None:

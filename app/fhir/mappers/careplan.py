@@ -16,7 +16,7 @@ from typing import Any
 
 from app.domain.errors import InvalidInput
 from app.domain.plans import Basis, BasisKind, Goal, OtherContribution, Plan, PlanStatus
-from app.fhir.common import canonical, concept, day, instant, meta, ref
+from app.fhir.common import canonical, concept, day, instant, meta, organization_of, ref
 from app.fhir.mappers import goal as goal_mapper
 from app.services.plans import ContentInput as PlanContentInput
 from app.services.plans import CoordinatorInput, InterventionInput
@@ -111,11 +111,6 @@ def _role(member: dict[str, Any]) -> str | None:
     return None
 
 
-def _org(reference: dict[str, Any] | None) -> str | None:
-    value = (reference or {}).get("reference") or ""
-    return value.split("/", 1)[1] if value.startswith("Organization/") else None
-
-
 def _goals(resource: dict[str, Any], contained: dict[Any, Any], current: Plan | None) -> list[Goal]:
     own = {goal_mapper.resource_id(current, g): g for g in current.content.goals} if current else {}
     goals = []
@@ -162,7 +157,7 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
     interventions = []
     for index, activity in enumerate(resource.get("activity") or []):
         detail = activity.get("detail") or {}
-        performer = _org((detail.get("performer") or [None])[0])
+        performer = organization_of((detail.get("performer") or [None])[0])
         interventions.append(
             InterventionInput(
                 activity.get("id") or f"i{index + 1}",
@@ -194,15 +189,14 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
     for member in team.get("participant") or []:
         role = _role(member)
         if role == "coordinator":
-            practitioner = contained.get((member["member"].get("reference") or "").lstrip("#"), {})
-            name = ((practitioner.get("name") or [{}])[0]).get("text") or member["member"].get(
-                "display", ""
-            )
-            unit = _org(member.get("onBehalfOf"))
+            who = member.get("member") or {}
+            practitioner = contained.get((who.get("reference") or "").lstrip("#"), {})
+            name = ((practitioner.get("name") or [{}])[0]).get("text") or who.get("display", "")
+            unit = organization_of(member.get("onBehalfOf"))
             if unit:
                 coordinator = CoordinatorInput(name, unit)
         elif role == "responsible-principal":
-            responsible = _org(member.get("member"))
+            responsible = organization_of(member.get("member"))
     notes = [n.get("text", "") for n in resource.get("note") or []]
     for text in notes:
         who, sep, contribution = text.partition(": ")
