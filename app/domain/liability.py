@@ -29,7 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, NoReturn, TypeAlias
+from typing import Any, ClassVar, NoReturn, TypeAlias, assert_never
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.domain.episodes import CareType, Episode, EpisodeEvent, EventKind, check_aware
@@ -710,12 +710,12 @@ class LiabilityClock:
     """One payment clock: a discharge-ready notice and how long it ran.
 
     ``day0`` is the local day counting starts from (the notice's day, or the next day after a
-    cutoff); ``liable_from`` is ``day0`` plus the rule set's free days. ``liable_dates`` are the
-    local dates of the liable days — for ``døgn`` counting, the local date each liable 24-hour
-    period starts on (a date may then repeat across an autumn DST change), with the periods'
-    start instants in ``period_starts``. ``ended_at`` is None while the clock runs; for
-    ``municipality-can-receive`` it is the local midnight that starts the day the municipality
-    named.
+    cutoff); ``liable_from`` is ``day0`` plus the rule set's free days. Calendar-day clocks are
+    liable on the ``liable_days`` consecutive local dates from ``liable_from``. For ``døgn``
+    counting, ``period_starts`` are the start instants of the liable 24-hour periods and
+    ``period_dates`` the local dates they start on (a date may then repeat across an autumn DST
+    change). ``ended_at`` is None while the clock runs; for ``municipality-can-receive`` it is
+    the local midnight that starts the day the municipality named.
     """
 
     notice_at: datetime
@@ -723,15 +723,24 @@ class LiabilityClock:
     liable_from: date
     ended_at: datetime | None
     end_reason: EndReason
-    liable_dates: tuple[date, ...]
+    liable_days: int
     amount: Decimal
     unmet_conditions: tuple[Condition, ...]
     period_starts: tuple[datetime, ...] = ()
+    period_dates: tuple[date, ...] = ()
 
     @property
-    def liable_days(self) -> int:
-        """How many days (or døgn) of this clock are liable."""
-        return len(self.liable_dates)
+    def liable_dates(self) -> tuple[date, ...]:
+        """The local date of each liable day (døgn: the date each liable period starts on)."""
+        if self.period_starts:
+            return self.period_dates
+        return tuple(self.liable_from + timedelta(days=n) for n in range(self.liable_days))
+
+    def days_in(self, first: date, stop: date) -> int:
+        """How many liable days fall on the local dates ``first <= d < stop``."""
+        if self.period_starts:
+            return sum(1 for day in self.period_dates if first <= day < stop)
+        return _overlap(self.liable_from, self.liable_days, first, stop)
 
     def to_dict(self) -> dict[str, Any]:
         """Render as a JSON-able dict (ISO dates and times, the amount as a string)."""
@@ -773,14 +782,12 @@ class EpisodeLiability:
         This is the invoice basis of a monthly report: a clock running from one month into the
         next is split by the local date of each liable day.
         """
-        by_year = {applied.year: applied.rate for applied in self.rates}
-        days = [
-            day
-            for clock in self.clocks
-            for day in clock.liable_dates
-            if (day.year, day.month) == (year, month)
-        ]
-        return len(days), sum((by_year[day.year] for day in days), Decimal(0))
+        first, stop = _month_dates(year, month)
+        days = sum(clock.days_in(first, stop) for clock in self.clocks)
+        if not days:
+            return 0, Decimal(0)
+        rate = next(applied.rate for applied in self.rates if applied.year == year)
+        return days, rate * days
 
     def to_dict(self) -> dict[str, Any]:
         """Render as a JSON-able dict (ISO dates and times, money as strings)."""
@@ -838,10 +845,10 @@ def compute_episode_liability(
     events = [event for event in episode.events if event.at <= as_of]
     applied: dict[int, AppliedRate] = {}
 
-    def price(day: date) -> Decimal:
-        if day.year not in applied:
-            applied[day.year] = rates.rate_for(day.year)
-        return applied[day.year].rate
+    def price(year: int) -> Decimal:
+        if year not in applied:
+            applied[year] = rates.rate_for(year)
+        return applied[year].rate
 
     clocks: list[LiabilityClock] = []
     for index, event in enumerate(events):
@@ -849,14 +856,19 @@ def compute_episode_liability(
             continue
         ended_at, reason = _clock_end(episode, events, index, rule_set, as_of)
         unmet = _unmet_conditions(episode, events, index, rule_set)
+        starts: tuple[datetime, ...] = ()
+        dates: tuple[date, ...] = ()
         if rule_set.counting is Counting.CALENDAR_DAYS:
-            day0, liable_from, dates = _calendar_days(event.at, ended_at, rule_set, as_of)
-            starts: tuple[datetime, ...] = ()
+            day0, liable_from, count = _calendar_days(event.at, ended_at, rule_set, as_of)
+            per_year = _days_by_year(liable_from, 0 if unmet else count)
         else:
             day0, liable_from, starts = _day_periods(event.at, ended_at, rule_set, as_of)
+            if unmet:
+                starts = ()
             dates = tuple(start.astimezone(zone).date() for start in starts)
-        if unmet:
-            dates, starts = (), ()
+            per_year = {}
+            for day in dates:
+                per_year[day.year] = per_year.get(day.year, 0) + 1
         clocks.append(
             LiabilityClock(
                 notice_at=event.at,
@@ -864,10 +876,11 @@ def compute_episode_liability(
                 liable_from=liable_from,
                 ended_at=ended_at,
                 end_reason=reason,
-                liable_dates=dates,
-                amount=sum((price(day) for day in dates), Decimal(0)),
+                liable_days=sum(per_year.values()),
+                amount=sum((price(year) * n for year, n in per_year.items()), Decimal(0)),
                 unmet_conditions=unmet,
                 period_starts=starts,
+                period_dates=dates,
             )
         )
     return EpisodeLiability(
@@ -936,7 +949,7 @@ def _day0_start(notice_at: datetime, rule_set: IndividualRuleSet) -> datetime:
 
 def _calendar_days(
     notice_at: datetime, ended_at: datetime | None, rule_set: IndividualRuleSet, as_of: datetime
-) -> tuple[date, date, tuple[date, ...]]:
+) -> tuple[date, date, int]:
     zone = rule_set.zone
     day0 = _day0_start(notice_at, rule_set).astimezone(zone).date()
     liable_from = day0 + timedelta(days=rule_set.start_offset_days)
@@ -944,8 +957,28 @@ def _calendar_days(
         stop = as_of.astimezone(zone).date() + _DAY
     else:
         stop = ended_at.astimezone(zone).date() + (_DAY if rule_set.count_end_day else timedelta())
-    count = max(0, (stop - liable_from).days)
-    return day0, liable_from, tuple(liable_from + timedelta(days=n) for n in range(count))
+    return day0, liable_from, max(0, (stop - liable_from).days)
+
+
+def _overlap(start: date, count: int, first: date, stop: date) -> int:
+    """How many of the ``count`` dates from ``start`` fall on ``first <= d < stop``."""
+    return max(0, (min(start + timedelta(days=count), stop) - max(start, first)).days)
+
+
+def _month_dates(year: int, month: int) -> tuple[date, date]:
+    """The first date of a month and of the month after it."""
+    return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)
+
+
+def _days_by_year(start: date, count: int) -> dict[int, int]:
+    """How many of the ``count`` consecutive dates from ``start`` fall in each calendar year."""
+    if count <= 0:
+        return {}
+    last = start + timedelta(days=count - 1)
+    return {
+        year: _overlap(start, count, date(year, 1, 1), date(year + 1, 1, 1))
+        for year in range(start.year, last.year + 1)
+    }
 
 
 def _day_periods(
@@ -969,24 +1002,29 @@ def _day_periods(
 def _unmet_conditions(
     episode: Episode, events: Sequence[EpisodeEvent], index: int, rule_set: IndividualRuleSet
 ) -> tuple[Condition, ...]:
+    if not rule_set.conditions:
+        return ()
     zone = rule_set.zone
     notice = events[index]
-    admission = next(
-        (event for event in episode.events if event.kind is EventKind.ADMISSION_NOTICE), None
-    )
-    met = {
-        Condition.ADMISSION_NOTICE_SENT: any(
-            event.kind is EventKind.ADMISSION_NOTICE for event in events[:index]
-        ),
-        Condition.ADMISSION_NOTICE_WITHIN_24H: (
-            admission is not None and admission.at - episode.admitted_at <= timedelta(hours=24)
-        ),
-        Condition.DISCHARGE_READY_NOTIFIED_SAME_DAY: (
-            (notice.decided_at or notice.at).astimezone(zone).date()
-            == notice.at.astimezone(zone).date()
-        ),
-    }
-    return tuple(condition for condition in rule_set.conditions if not met[condition])
+
+    def is_met(condition: Condition) -> bool:
+        # Each condition is looked at only when the rule set has it.
+        match condition:
+            case Condition.ADMISSION_NOTICE_SENT:
+                return any(event.kind is EventKind.ADMISSION_NOTICE for event in events[:index])
+            case Condition.ADMISSION_NOTICE_WITHIN_24H:
+                admission = next(
+                    (e for e in episode.events if e.kind is EventKind.ADMISSION_NOTICE), None
+                )
+                return admission is not None and (
+                    admission.at - episode.admitted_at <= timedelta(hours=24)
+                )
+            case Condition.DISCHARGE_READY_NOTIFIED_SAME_DAY:
+                decided = (notice.decided_at or notice.at).astimezone(zone).date()
+                return decided == notice.at.astimezone(zone).date()
+        assert_never(condition)
+
+    return tuple(condition for condition in rule_set.conditions if not is_met(condition))
 
 
 # -- average model --------------------------------------------------------------------------------

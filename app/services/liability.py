@@ -19,6 +19,7 @@ from app.domain.liability import (
     EpisodeLiability,
     IndividualRuleSet,
     LiabilityConfig,
+    RuleSet,
     compute_average_month,
     compute_episode_liability,
     months_needed_for,
@@ -130,25 +131,31 @@ async def monthly_report(
     if region_view is not None:
         candidates = [e for e in candidates if e.region_id == region_view]
     individual: list[tuple[Episode, IndividualRuleSet]] = []
+    resolved: dict[tuple[str, str, CareType], RuleSet] = {}  # a handful of keys per report
     for episode in candidates:
-        rule_set = config.resolve(
-            episode.jurisdiction, episode.region_id, municipality_id, episode.care_type
-        )
+        key = (episode.jurisdiction, episode.region_id, episode.care_type)
+        if key not in resolved:
+            resolved[key] = config.resolve(*key[:2], municipality_id, key[2])
+        rule_set = resolved[key]
         if isinstance(rule_set, IndividualRuleSet):
             individual.append((episode, rule_set))
-    persons = await uow.persons.get_many([e.person_id for e, _ in individual])
-    currencies: set[str] = set()
+    liable: list[tuple[Episode, EpisodeLiability, int, Decimal]] = []
     for episode, rule_set in individual:
         liability = compute_episode_liability(
             episode, rule_set, config.rates_for(rule_set), as_of=as_of
         )
         days, amount = liability.in_month(year, month)
         if days:
-            rows.append(
-                ReportRow(episode, persons[episode.person_id].masked(), liability, days, amount)
-            )
-            record(uow, actor, "read", "LiabilityReport", episode.id, episode.person_id)
-            currencies.add(liability.currency)
+            liable.append((episode, liability, days, amount))
+    # Only the persons who appear in the report are read (and logged as read).
+    persons = await uow.persons.get_many([episode.person_id for episode, *_ in liable])
+    currencies: set[str] = set()
+    for episode, liability, days, amount in liable:
+        rows.append(
+            ReportRow(episode, persons[episode.person_id].masked(), liability, days, amount)
+        )
+        record(uow, actor, "read", "LiabilityReport", episode.id, episode.person_id)
+        currencies.add(liability.currency)
 
     averages = await _average_months(
         uow,

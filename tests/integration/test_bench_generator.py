@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.domain.episodes import EventKind
 from app.domain.identifiers import normalize_person_identifier
 from app.store.unit_of_work import UnitOfWork
-from bench.generator import generate
+from bench.generator import Maker, generate
 from tests.conftest import ClientFor
 
 
@@ -38,3 +40,28 @@ async def test_generated_data_is_valid_and_readable(
     assert episode.status_code == 200
     stranger: httpx.AsyncClient = await client_for("kommun-2580")
     assert (await stranger.get(f"/api/v1/plans/{made.plan_ids[0]}")).status_code == 404
+
+
+async def test_a_long_candidate_list_loads_every_episode_with_its_events(
+    engine: AsyncEngine,
+) -> None:
+    # More episodes than one statement's id list takes: their events come by the query itself.
+    maker = Maker(11, datetime.now(UTC))
+    persons = [
+        replace(maker.person(norwegian=False), residence_municipality_id="kommun-0821")
+        for _ in range(2_900)
+    ]
+    episodes = [maker.episode(person) for person in persons]
+    async with UnitOfWork(engine) as uow:
+        await uow.persons.add_many(persons)
+        await uow.episodes.add_many(episodes)
+        await uow.commit()
+    start = datetime.now(UTC) - timedelta(days=400)
+    async with UnitOfWork(engine) as uow:
+        loaded = await uow.episodes.liable_candidates("kommun-0821", start, datetime.now(UTC))
+        sample = [await uow.episodes.get(e.id) for e in loaded[::97]]
+    made = {e.id: e for e in episodes if any(v.kind is EventKind.DISCHARGE_READY for v in e.events)}
+    assert len(made) > 2_000
+    assert {e.id for e in loaded} == set(made)
+    assert all(e.events == made[e.id].events for e in loaded)
+    assert all(s is not None and s.events == made[s.id].events for s in sample)

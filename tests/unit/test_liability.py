@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -925,6 +926,37 @@ def test_in_month_splits_a_clock_across_months() -> None:
     assert result.in_month(2022, 1) == (2, Decimal(18600))
     assert result.in_month(2022, 2) == (2, Decimal(18600))
     assert result.in_month(2022, 3) == (0, Decimal(0))
+
+
+@pytest.mark.parametrize("counting", ["calendar-days", "døgn"])
+def test_month_and_year_sums_agree_with_counting_day_by_day(counting: str) -> None:
+    # The report sums whole spans of days per month and per year; each figure must equal what
+    # listing every liable date and pricing it at its own year's rate gives. Clocks of random
+    # length over New Year and DST changes, in both countings.
+    config = inline_config(
+        individual_rule(counting=counting, cutoff_time="12:00", start_offset_days=1),
+        {"2021": "1000", "2022": "1100.50", "2023": "1207.25"},
+    )
+    rule_set = individual("test-individual", config)
+    rates = config.rates_for(rule_set)
+    chance = random.Random(7)
+    for n in range(300):
+        ready = sthlm(2021, 9, 1, 8) + timedelta(hours=chance.randrange(0, 24 * 500))
+        episode = make_episode(ready - timedelta(days=2), episode_id=f"e{n}")
+        episode.declare_discharge_ready(ready, now=FAR)
+        as_of = ready + timedelta(hours=chance.randrange(0, 24 * 120))
+        if chance.random() < 0.7:
+            episode.discharge(max(ready, as_of - timedelta(hours=chance.randrange(0, 48))), now=FAR)
+            as_of = FAR
+        result = compute_episode_liability(episode, rule_set, rates, as_of=as_of)
+        listed = [day for clock in result.clocks for day in clock.liable_dates]
+        by_year = {applied.year: applied.rate for applied in result.rates}
+        assert result.liable_days == len(listed)
+        assert result.amount == sum((by_year[day.year] for day in listed), Decimal(0))
+        for year, month in {(day.year, day.month) for day in listed} | {(2022, 2)}:
+            in_month = [day for day in listed if (day.year, day.month) == (year, month)]
+            expected = sum((by_year[day.year] for day in in_month), Decimal(0))
+            assert result.in_month(year, month) == (len(in_month), expected)
 
 
 def test_everything_renders_as_json() -> None:
