@@ -168,25 +168,25 @@ async def require_admin(actor: Annotated[Actor, Depends(authenticate)]) -> Actor
     return actor
 
 
-def get_uow(request: Request) -> UnitOfWork:
+async def get_uow(request: Request) -> UnitOfWork:
     """The request's unit of work, opened by ``UnitOfWorkRoute``."""
     uow: UnitOfWork = request.state.uow
     return uow
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The application's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_liability_config(request: Request) -> LiabilityConfig:
+async def get_liability_config(request: Request) -> LiabilityConfig:
     """The liability rule sets, rates and bindings loaded at start-up."""
     config: LiabilityConfig = request.app.state.liability
     return config
 
 
-def get_now() -> datetime:
+async def get_now() -> datetime:
     """The request's notion of now (one value per request)."""
     return datetime.now(UTC)
 
@@ -199,7 +199,7 @@ class PageParams:
     cursor: str | None
 
 
-def get_page(
+async def get_page(
     request: Request,
     limit: Annotated[
         int | None, Query(ge=1, description="page size (default and maximum are configured)")
