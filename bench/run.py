@@ -316,9 +316,22 @@ def transaction_bundles(count: int, size: int = 100, seed: int = 99) -> list[str
     return bundles
 
 
+REPORT = "monthly liability report, one region"
+REPORT_TARGET_EPISODES = 90_000  # the target speaks of 100 000 episodes; judge it from 90 % up
+
+
+def _report_target(m: Measured) -> tuple[str, bool | None]:
+    """≤ 2 s for a region of about 100 000 episodes; a smaller region is shown, not judged."""
+    episodes = int(m.extra.get("episodes", 0))
+    took = f"{m.seconds:.2f} s for {episodes:,} episodes"
+    if episodes < REPORT_TARGET_EPISODES:
+        return f"{took} (target ≤ 2 s at 100 000: not judged here)", None
+    return f"{took} (target ≤ 2 s)", m.seconds <= 2
+
+
 def target(measured: Measured) -> None:
     """Set the target of a workload and whether this run met it (targets, not assertions)."""
-    rules: dict[str, Callable[[Measured], tuple[str, bool]]] = {
+    rules: dict[str, Callable[[Measured], tuple[str, bool | None]]] = {
         "read CarePlan (FHIR)": lambda m: (
             "≥ 50 % of ceiling, p99 ≤ 25 ms",
             (m.ratio_to_ceiling or 0) >= 0.5 and m.p99_ms <= 25,
@@ -326,7 +339,7 @@ def target(measured: Measured) -> None:
         "search CarePlan?patient&status (FHIR)": lambda m: ("p99 ≤ 50 ms", m.p99_ms <= 50),
         "search discharge-ready by municipality": lambda m: ("p99 ≤ 50 ms", m.p99_ms <= 50),
         "$process-message discharge-ready": lambda m: ("≥ 500 messages/s", m.per_second >= 500),
-        "monthly liability report, one region": lambda m: ("≤ 2 s", m.seconds <= 2),
+        REPORT: _report_target,
         "transaction, 100 Patients per Bundle": lambda m: (
             "≥ 1 500 resources/s",
             m.per_second * 100 >= 1500,
@@ -335,6 +348,8 @@ def target(measured: Measured) -> None:
     rule = rules.get(measured.workload)
     if rule is not None:
         measured.target, met = rule(measured)
+        if met is None:
+            return
         rss_ok = measured.peak_rss_mb <= 300 * max(1, measured.extra.get("workers", 1))
         measured.met = met and rss_ok
 
@@ -502,7 +517,7 @@ def bench_size(
             elapsed = time.perf_counter() - started
             results.append(
                 Measured(
-                    "monthly liability report, one region",
+                    REPORT,
                     persons,
                     len(KALMAR_MUNICIPALITIES),
                     elapsed,
@@ -516,7 +531,7 @@ def bench_size(
                 )
             )
     for measured in results[1:]:
-        if measured.workload != "monthly liability report, one region":
+        if measured.workload != REPORT:
             measured.ratio_to_ceiling = measured.per_second / ceiling.per_second
         target(measured)
     return results
@@ -552,18 +567,18 @@ def report(results: list[Measured], meta: dict[str, Any]) -> None:
             f"{m.p99_ms:.1f}",
             str(m.errors),
             f"{m.peak_rss_mb:.0f}",
-            m.target
-            or (
-                "" if m.workload != "monthly liability report, one region" else f"{m.seconds:.2f} s"
-            ),
+            m.target,
             {True: "met", False: "not met", None: ""}[m.met],
         )
     console.print(table)
+    growth = scaling(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"bench-{stamp}.json"
     out.write_text(
-        json.dumps({"meta": meta, "results": [asdict(m) for m in results]}, indent=2),
+        json.dumps(
+            {"meta": meta, "results": [asdict(m) for m in results], "scaling": growth}, indent=2
+        ),
         encoding="utf-8",
     )
     read = next((m for m in results if m.workload == "read CarePlan (FHIR)"), None)
@@ -576,6 +591,48 @@ def report(results: list[Measured], meta: dict[str, Any]) -> None:
         else f"bench {stamp}"
     )
     console.print(f"{summary}  ({out.relative_to(ROOT)})")
+
+
+SCALING: list[tuple[str, str, Callable[[Measured], float]]] = [
+    ("read CarePlan per s", "read CarePlan (FHIR)", lambda m: m.per_second),
+    ("read CarePlan p99 ms", "read CarePlan (FHIR)", lambda m: m.p99_ms),
+    ("search CarePlan p99 ms", "search CarePlan?patient&status (FHIR)", lambda m: m.p99_ms),
+    ("search discharge-ready p99 ms", "search discharge-ready by municipality", lambda m: m.p99_ms),
+    ("liability report s", REPORT, lambda m: m.seconds),
+]
+
+
+def scaling(results: list[Measured]) -> list[dict[str, Any]]:
+    """With more than one size: how each figure grows, as a ratio to the smallest size."""
+    sizes = sorted({m.persons for m in results})
+    if len(sizes) < 2:
+        return []
+    table = Table(title="Scaling: the same workloads at each size")
+    table.add_column("figure")
+    for size in sizes:
+        table.add_column(f"{size:,}", justify="right")
+    table.add_column("largest ÷ smallest", justify="right")
+    rows: list[dict[str, Any]] = []
+    for label, workload, value in SCALING:
+        by_size = {m.persons: value(m) for m in results if m.workload == workload}
+        if len(by_size) < 2:
+            continue
+        first, last = by_size[min(by_size)], by_size[max(by_size)]
+        ratio = last / first if first else float("nan")
+        rows.append({"figure": label, "by_size": by_size, "largest_over_smallest": ratio})
+        table.add_row(
+            label, *(f"{by_size[s]:,.1f}" if s in by_size else "" for s in sizes), f"{ratio:.2f}×"
+        )
+    console.print(table)
+    search = next((r for r in rows if r["figure"] == "search CarePlan p99 ms"), None)
+    if search is not None:
+        ratio, largest = search["largest_over_smallest"], search["by_size"][max(search["by_size"])]
+        console.print(
+            f"search target at {max(sizes):,} persons: p99 {largest:.0f} ms (≤ 50 ms: "
+            f"{'met' if largest <= 50 else 'not met'}), {ratio:.2f}× the {min(sizes):,} figure "
+            f"(≤ 2×: {'met' if ratio <= 2 else 'not met'})"
+        )
+    return rows
 
 
 def main() -> None:
