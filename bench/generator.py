@@ -4,15 +4,31 @@ Persons get valid personnummer (Kalmar län) and fødselsnummer (Jæren); each h
 episode built with the domain's own rules (admission notice, discharge-ready, discharge) and the
 care relations the services would have given; about a third have an active coordinated plan with
 goals, interventions, a coordinator and consent. Deterministic for a given seed.
+
+The rows are the repositories' own (``person_row``, ``episode_row``, ``plan_row``, …, the same the
+``add_many`` methods insert), written with PostgreSQL's COPY on the driver's connection in one
+transaction, batch by batch. The batches are built in a process of their own while the caller's
+process copies the ones before (a script that calls ``generate`` needs the usual
+``if __name__ == "__main__"`` guard: the builder process is spawned). The plain secondary indexes
+are dropped for the load and built again from their own definitions, and a superuser loads
+without the per-row foreign-key triggers. PostgreSQL only.
 """
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 import random
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.episodes import AdmissionType, CareType, Episode
 from app.domain.identifiers import (
@@ -36,7 +52,10 @@ from app.domain.plans import (
     PlanContent,
     PlanStatus,
 )
-from app.store.unit_of_work import UnitOfWork
+from app.store import tables as t
+from app.store.database import create_engine
+from app.store.plans import plan_document, plan_row, plan_version_row, sharing_rows
+from app.store.repositories import episode_row, event_row, person_row, relation_row, utcnow
 
 KALMAR_MUNICIPALITIES = [
     "kommun-0821", "kommun-0834", "kommun-0840", "kommun-0860", "kommun-0861", "kommun-0862",
@@ -54,6 +73,10 @@ GIVEN = ["Anna", "Erik", "Maria", "Lars", "Karin", "Nils", "Eva", "Olof", "Ingri
 FAMILY = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson",
           "Persson", "Hansen", "Johansen", "Olsen", "Berg", "Lind", "Holm", "Ek"]  # fmt: skip
 BATCH = 2_000
+AHEAD = 2  # batches built ahead of the one being copied
+# Who the loaded plans' versions are recorded as saved by (as PlanRepository.add_many records).
+PLAN_ORGANIZATION = "region-kalmar-hc-kalmar"
+PLAN_CLIENT = "bench-generator"
 
 
 @dataclass
@@ -68,6 +91,16 @@ class Generated:
     episode_ids: list[str] = field(default_factory=list)
     ready_episode_ids: list[str] = field(default_factory=list)
     planning_episode_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Batch:
+    """The domain objects of one batch of persons, and the care relations they give."""
+
+    people: list[Person] = field(default_factory=list)
+    episodes: list[Episode] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)
+    relations: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class Maker:
@@ -207,34 +240,20 @@ class Maker:
         assert plan.status is PlanStatus.ACTIVE
         return plan
 
-
-async def generate(
-    uow_factory: Callable[[], UnitOfWork],
-    persons: int,
-    *,
-    seed: int = 2026,
-    progress: Callable[[int], None] | None = None,
-    sample: int = 5_000,
-) -> Generated:
-    """Load ``persons`` persons (90 % Kalmar län, 10 % Jæren) with episodes and plans."""
-    maker = Maker(seed, datetime.now(UTC))
-    result = Generated()
-    done = 0
-    while done < persons:
-        size = min(BATCH, persons - done)
-        people: list[Person] = []
-        episodes: list[Episode] = []
-        plans: list[Plan] = []
-        relations: list[tuple[str, str, str]] = []
+    def batch(self, size: int, result: Generated, sample: int) -> Batch:
+        """The next ``size`` persons with their episodes, plans and relations, counted into
+        ``result`` with up to ``sample`` ids of each kind."""
+        batch = Batch()
+        relations = batch.relations
         for _ in range(size):
-            norwegian = maker.random.random() < 0.1
-            person = maker.person(norwegian)
-            people.append(person)
+            norwegian = self.random.random() < 0.1
+            person = self.person(norwegian)
+            batch.people.append(person)
             if norwegian:
                 relations.append((person.id, person.residence_municipality_id, "registered"))
                 continue
-            episode = maker.episode(person)
-            episodes.append(episode)
+            episode = self.episode(person)
+            batch.episodes.append(episode)
             relations += [
                 (person.id, episode.hospital_unit_id, "hospital"),
                 (person.id, "region-kalmar", "hospital"),
@@ -249,27 +268,187 @@ async def generate(
                 result.episode_ids.append(episode.id)
                 if episode.state.value == "discharge-ready":
                     result.ready_episode_ids.append(episode.id)
-            if maker.random.random() < 0.33:
-                plan = maker.plan(person)
-                plans.append(plan)
+            if self.random.random() < 0.33:
+                plan = self.plan(person)
+                batch.plans.append(plan)
                 relations.append((person.id, person.residence_municipality_id, "participant"))
                 relations.append((person.id, "region-kalmar", "participant"))
                 if len(result.plan_ids) < sample:
                     result.plan_ids.append(plan.id)
-        async with uow_factory() as uow:
-            await uow.persons.add_many(people)
-            if episodes:
-                await uow.episodes.add_many(episodes)
-            if plans:
-                await uow.plans.add_many(
-                    plans, organization_id="region-kalmar-hc-kalmar", client_id="bench-generator"
-                )
-            await uow.relations.add_rows(relations)
-            await uow.commit()
-        done += size
         result.persons += size
-        result.episodes += len(episodes)
-        result.plans += len(plans)
-        if progress is not None:
-            progress(size)
-    return result
+        result.episodes += len(batch.episodes)
+        result.plans += len(batch.plans)
+        return batch
+
+
+# The tables the generator writes, parents first.
+LOADED = (
+    t.persons,
+    t.episodes,
+    t.episode_events,
+    t.plans,
+    t.plan_versions,
+    t.plan_sharing,
+    t.care_relations,
+)
+# The plain indexes of those tables: neither unique nor backing a constraint (primary keys,
+# unique constraints and what foreign keys refer to stay), with their exact definitions.
+PLAIN_INDEXES = """
+SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+FROM pg_index i
+WHERE i.indrelid = ANY($1::text[]::regclass[])
+  AND NOT i.indisunique
+  AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+ORDER BY 1
+"""
+# A table's name, the columns copied (in the row builders' order) and the records.
+Copy = tuple[str, list[str], list[tuple[Any, ...]]]
+
+
+def batch_rows(batch: Batch, now: datetime) -> list[tuple[Table, list[dict[str, Any]]]]:
+    """The rows the repositories' ``add_many`` would insert for the batch, table by table, in
+    the order they insert them (that of ``LOADED``); ``now`` is their creation time."""
+    documents = [(plan, plan_document(plan)) for plan in batch.plans]
+    return [
+        (t.persons, [person_row(p, now) for p in batch.people]),
+        (t.episodes, [episode_row(e, now) for e in batch.episodes]),
+        (
+            t.episode_events,
+            [event_row(e.id, event, now) for e in batch.episodes for event in e.events],
+        ),
+        (t.plans, [plan_row(p, d) for p, d in documents]),
+        (
+            t.plan_versions,
+            [plan_version_row(p, d, PLAN_ORGANIZATION, PLAN_CLIENT) for p, d in documents],
+        ),
+        (t.plan_sharing, [row for p, _d in documents for row in sharing_rows(p)]),
+        (t.care_relations, [relation_row(p, o, src, now) for p, o, src in batch.relations]),
+    ]
+
+
+def copy_records(table: Table, rows: list[dict[str, Any]], dialect: Dialect) -> Copy:
+    """Rows as COPY records, each value converted as SQLAlchemy binds it for ``dialect`` (the
+    JSON serializer, UTC timestamps, …), so that COPY stores what an INSERT would."""
+    columns = list(rows[0]) if rows else []
+    processors = [
+        (i, process)
+        for i, name in enumerate(columns)
+        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+    ]
+    records: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(row.values())
+        for i, process in processors:
+            values[i] = process(values[i])
+        records.append(tuple(values))
+    return table.name, columns, records
+
+
+async def copy_batch(driver: Any, copies: list[Copy]) -> None:
+    """COPY the records into their tables on the driver's (asyncpg) connection."""
+    for table, columns, records in copies:
+        if records:
+            await driver.copy_records_to_table(table, records=records, columns=columns)
+
+
+@dataclass
+class Builder:
+    """The state of the builder process: one maker builds every batch, in order."""
+
+    maker: Maker
+    made: Generated
+    sample: int
+    stamp: datetime | None
+    dialect: Dialect
+
+
+_builder: Builder | None = None
+
+
+def start_builder(url: str, seed: int, now: datetime, stamp: datetime | None, sample: int) -> None:
+    """Set up the builder process; values are converted as the store's engine for ``url``
+    binds them (no connection is made)."""
+    global _builder
+    _builder = Builder(Maker(seed, now), Generated(), sample, stamp, create_engine(url).dialect)
+
+
+def build(size: int) -> list[Copy]:
+    """In the builder process: the next ``size`` persons' records, table by table."""
+    assert _builder is not None
+    batch = _builder.maker.batch(size, _builder.made, _builder.sample)
+    rows = batch_rows(batch, _builder.stamp or utcnow())
+    return [copy_records(table, table_rows, _builder.dialect) for table, table_rows in rows]
+
+
+def built() -> Generated:
+    """In the builder process: what the batches built so far hold."""
+    assert _builder is not None
+    return _builder.made
+
+
+async def generate(
+    engine: AsyncEngine,
+    persons: int,
+    *,
+    seed: int = 2026,
+    progress: Callable[[int], None] | None = None,
+    sample: int = 5_000,
+    now: datetime | None = None,
+) -> Generated:
+    """Load ``persons`` persons (90 % Kalmar län, 10 % Jæren) with episodes and plans.
+
+    ``now`` fixes the load's clock (the domain's rules and the rows' creation times); by default
+    the domain runs at the current time and each batch's rows are created when it is built.
+    """
+    ready: asyncio.Queue[tuple[int, list[Copy]] | None] = asyncio.Queue(maxsize=AHEAD)
+
+    async def produce(builder: ProcessPoolExecutor) -> None:
+        loop = asyncio.get_running_loop()
+        for start in range(0, persons, BATCH):
+            size = min(BATCH, persons - start)
+            await ready.put((size, await loop.run_in_executor(builder, build, size)))
+        await ready.put(None)
+
+    async def consume(driver: Any) -> None:
+        while (item := await ready.get()) is not None:
+            size, copies = item
+            await copy_batch(driver, copies)
+            if progress is not None:
+                progress(size)
+
+    # Batches are built in a process of their own (Python runs one thread at a time) while
+    # this one copies the batches before them; up to AHEAD of them wait ready.
+    with ProcessPoolExecutor(
+        1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=start_builder,
+        initargs=(
+            engine.url.render_as_string(hide_password=False),
+            seed,
+            now or datetime.now(UTC),
+            now,
+            sample,
+        ),
+    ) as builder:
+        async with engine.connect() as conn:
+            # SQLAlchemy's connection brings the driver's codecs (its JSON one among them);
+            # the load is one transaction of asyncpg's own: a failed load leaves nothing behind.
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            async with driver.transaction():
+                if await driver.fetchval("SELECT current_setting('is_superuser')") == "on":
+                    # No foreign-key trigger per row: the rows are those the repositories
+                    # insert with every check on (tests/integration/test_bench_generator.py).
+                    await driver.execute("SET LOCAL session_replication_role = replica")
+                # Plain indexes are built once after the load instead of row by row: with
+                # random ids every row touches another page of every index, and near
+                # 1 000 000 persons that was about 60 % of the time COPY took.
+                indexes = await driver.fetch(PLAIN_INDEXES, [table.name for table in LOADED])
+                for index in indexes:
+                    await driver.execute(f"DROP INDEX {index['name']}")
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(produce(builder))
+                    tasks.create_task(consume(driver))
+                for index in indexes:
+                    await driver.execute(index["definition"])
+        return await asyncio.get_running_loop().run_in_executor(builder, built)

@@ -126,7 +126,7 @@ async def prepare_database(persons: int) -> tuple[Generated, str, bytes, str]:
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"loading {persons:,} persons", total=persons)
         made = await generate(
-            lambda: UnitOfWork(engine),
+            engine,
             persons,
             progress=lambda n: progress.advance(task, n),
         )

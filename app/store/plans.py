@@ -215,7 +215,8 @@ def plan_from(row: Any, document: dict[str, Any], version: int, status: str) -> 
     )
 
 
-def _plan_row(plan: Plan, document: dict[str, Any]) -> dict[str, Any]:
+def plan_row(plan: Plan, document: dict[str, Any]) -> dict[str, Any]:
+    """The ``plans`` row of a plan at its current version (``document``: ``plan_document``)."""
     return {
         "id": plan.id,
         "person_id": plan.person_id,
@@ -229,6 +230,26 @@ def _plan_row(plan: Plan, document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def plan_version_row(
+    plan: Plan, document: dict[str, Any], organization_id: str, client_id: str
+) -> dict[str, Any]:
+    """The ``plan_versions`` row recording the plan's current version, saved by the client."""
+    return {
+        "plan_id": plan.id,
+        "version": plan.version,
+        "status": plan.status.value,
+        "document": document,
+        "recorded_at": plan.updated_at or plan.created_at,
+        "organization_id": organization_id,
+        "client_id": client_id,
+    }
+
+
+def sharing_rows(plan: Plan) -> list[dict[str, Any]]:
+    """The ``plan_sharing`` rows of the principals the plan is shared with now."""
+    return [{"plan_id": plan.id, "principal_id": p} for p in sorted(plan.sharing_principals())]
+
+
 class PlanRepository:
     """Plans, their versions and with whom each is shared."""
 
@@ -238,7 +259,7 @@ class PlanRepository:
     async def add(self, plan: Plan, *, organization_id: str, client_id: str) -> None:
         """Store a new plan as its first version."""
         document = plan_document(plan)
-        await self._conn.execute(insert(t.plans).values(**_plan_row(plan, document)))
+        await self._conn.execute(insert(t.plans).values(**plan_row(plan, document)))
         await self._record(plan, document, organization_id, client_id)
 
     async def add_many(
@@ -246,29 +267,13 @@ class PlanRepository:
     ) -> None:
         """Store new plans, each as its current version only (bulk loading)."""
         documents = [(plan, plan_document(plan)) for plan in plans]
-        await self._conn.execute(insert(t.plans), [_plan_row(p, d) for p, d in documents])
+        await self._conn.execute(insert(t.plans), [plan_row(p, d) for p, d in documents])
         await self._conn.execute(
             insert(t.plan_versions),
-            [
-                {
-                    "plan_id": p.id,
-                    "version": p.version,
-                    "status": p.status.value,
-                    "document": d,
-                    "recorded_at": p.updated_at or p.created_at,
-                    "organization_id": organization_id,
-                    "client_id": client_id,
-                }
-                for p, d in documents
-            ],
+            [plan_version_row(p, d, organization_id, client_id) for p, d in documents],
         )
         await self._conn.execute(
-            insert(t.plan_sharing),
-            [
-                {"plan_id": p.id, "principal_id": principal}
-                for p, _d in documents
-                for principal in sorted(p.sharing_principals())
-            ],
+            insert(t.plan_sharing), [row for p, _d in documents for row in sharing_rows(p)]
         )
 
     async def save(
@@ -298,20 +303,11 @@ class PlanRepository:
     ) -> None:
         await self._conn.execute(
             insert(t.plan_versions).values(
-                plan_id=plan.id,
-                version=plan.version,
-                status=plan.status.value,
-                document=document,
-                recorded_at=plan.updated_at or plan.created_at,
-                organization_id=organization_id,
-                client_id=client_id,
+                **plan_version_row(plan, document, organization_id, client_id)
             )
         )
         await self._conn.execute(delete(t.plan_sharing).where(t.plan_sharing.c.plan_id == plan.id))
-        await self._conn.execute(
-            insert(t.plan_sharing),
-            [{"plan_id": plan.id, "principal_id": p} for p in sorted(plan.sharing_principals())],
-        )
+        await self._conn.execute(insert(t.plan_sharing), sharing_rows(plan))
 
     async def get(self, plan_id: str) -> Plan | None:
         """The plan at its current version, or None."""

@@ -300,6 +300,26 @@ def _person(row: Row[Any]) -> Person:
     )
 
 
+def person_row(person: Person, now: datetime) -> dict[str, Any]:
+    """The ``persons`` row of a new person created at ``now``."""
+    return {
+        "id": person.id,
+        "identifier_system": person.identifier.system,
+        "identifier_value": person.identifier.value,
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "birth_date": person.birth_date,
+        "residence_municipality_id": person.residence_municipality_id,
+        "stay_municipality_id": person.stay_municipality_id,
+        "protected_identity": person.protected_identity,
+        "address": person.address,
+        "phone": person.phone,
+        "version": person.version,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 class PersonRepository:
     """Persons, looked up by id or national identifier."""
 
@@ -313,28 +333,7 @@ class PersonRepository:
     async def add_many(self, persons: Sequence[Person]) -> None:
         """Insert new persons in one statement (bulk loading)."""
         now = utcnow()
-        await self._conn.execute(
-            insert(t.persons),
-            [
-                {
-                    "id": person.id,
-                    "identifier_system": person.identifier.system,
-                    "identifier_value": person.identifier.value,
-                    "given_name": person.given_name,
-                    "family_name": person.family_name,
-                    "birth_date": person.birth_date,
-                    "residence_municipality_id": person.residence_municipality_id,
-                    "stay_municipality_id": person.stay_municipality_id,
-                    "protected_identity": person.protected_identity,
-                    "address": person.address,
-                    "phone": person.phone,
-                    "version": person.version,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for person in persons
-            ],
-        )
+        await self._conn.execute(insert(t.persons), [person_row(p, now) for p in persons])
 
     async def get(self, person_id: str) -> Person | None:
         """The person with this id, or None."""
@@ -478,6 +477,38 @@ def _episode_row(episode: Episode) -> dict[str, Any]:
     }
 
 
+def episode_row(episode: Episode, now: datetime) -> dict[str, Any]:
+    """The ``episodes`` row of a new episode created at ``now``."""
+    return {
+        "id": episode.id,
+        "person_id": episode.person_id,
+        "hospital_unit_id": episode.hospital_unit_id,
+        "region_id": episode.region_id,
+        "municipality_id": episode.municipality_id,
+        "primary_care_unit_id": episode.primary_care_unit_id,
+        "jurisdiction": episode.jurisdiction,
+        "admitted_at": episode.admitted_at,
+        "admission_type": episode.admission_type.value,
+        "care_type": episode.care_type.value,
+        "version": episode.version,
+        "created_at": now,
+        "updated_at": now,
+        **_episode_row(episode),
+    }
+
+
+def event_row(episode_id: str, event: EpisodeEvent, now: datetime) -> dict[str, Any]:
+    """The ``episode_events`` row of an episode's event recorded at ``now``."""
+    return {
+        "episode_id": episode_id,
+        "seq": event.seq,
+        "kind": event.kind.value,
+        "at": event.at,
+        "data": _event_data(event),
+        "recorded_at": now,
+    }
+
+
 class EpisodeRepository:
     """Episodes with their event history."""
 
@@ -491,44 +522,10 @@ class EpisodeRepository:
     async def add_many(self, episodes: Sequence[Episode]) -> None:
         """Insert new episodes with their events (bulk loading)."""
         now = utcnow()
-        await self._conn.execute(
-            insert(t.episodes),
-            [
-                {
-                    "id": episode.id,
-                    "person_id": episode.person_id,
-                    "hospital_unit_id": episode.hospital_unit_id,
-                    "region_id": episode.region_id,
-                    "municipality_id": episode.municipality_id,
-                    "primary_care_unit_id": episode.primary_care_unit_id,
-                    "jurisdiction": episode.jurisdiction,
-                    "admitted_at": episode.admitted_at,
-                    "admission_type": episode.admission_type.value,
-                    "care_type": episode.care_type.value,
-                    "version": episode.version,
-                    "created_at": now,
-                    "updated_at": now,
-                    **_episode_row(episode),
-                }
-                for episode in episodes
-            ],
-        )
-        events = [(episode.id, e) for episode in episodes for e in episode.events]
+        await self._conn.execute(insert(t.episodes), [episode_row(e, now) for e in episodes])
+        events = [event_row(episode.id, e, now) for episode in episodes for e in episode.events]
         if events:
-            await self._conn.execute(
-                insert(t.episode_events),
-                [
-                    {
-                        "episode_id": episode_id,
-                        "seq": e.seq,
-                        "kind": e.kind.value,
-                        "at": e.at,
-                        "data": _event_data(e),
-                        "recorded_at": now,
-                    }
-                    for episode_id, e in events
-                ],
-            )
+            await self._conn.execute(insert(t.episode_events), events)
 
     async def save(self, episode: Episode, new_events: Sequence[EpisodeEvent]) -> None:
         """Store a changed episode if nobody changed it since it was read; bumps its version.
@@ -552,18 +549,7 @@ class EpisodeRepository:
     ) -> None:
         if events:
             await self._conn.execute(
-                insert(t.episode_events),
-                [
-                    {
-                        "episode_id": episode_id,
-                        "seq": e.seq,
-                        "kind": e.kind.value,
-                        "at": e.at,
-                        "data": _event_data(e),
-                        "recorded_at": now,
-                    }
-                    for e in events
-                ],
+                insert(t.episode_events), [event_row(episode_id, e, now) for e in events]
             )
 
     async def get(self, episode_id: str) -> Episode | None:
@@ -900,6 +886,18 @@ class ClientRepository:
 CARE_SOURCES = ("hospital", "receiver", "participant", "party")
 
 
+def relation_row(
+    person_id: str, organization_id: str, source: str, now: datetime
+) -> dict[str, Any]:
+    """The ``care_relations`` row of a new relation created at ``now``."""
+    return {
+        "person_id": person_id,
+        "organization_id": organization_id,
+        "source": source,
+        "created_at": now,
+    }
+
+
 class CareRelationRepository:
     """Which organizations take part in a person's care: the basis of every access check."""
 
@@ -921,14 +919,7 @@ class CareRelationRepository:
             ).scalars()
         )
         rows = [
-            {
-                "person_id": person_id,
-                "organization_id": org,
-                "source": source,
-                "created_at": utcnow(),
-            }
-            for org in wanted
-            if org not in existing
+            relation_row(person_id, org, source, utcnow()) for org in wanted if org not in existing
         ]
         if rows:
             await self._conn.execute(insert(t.care_relations), rows)
@@ -954,11 +945,7 @@ class CareRelationRepository:
         if rows:
             now = utcnow()
             await self._conn.execute(
-                insert(t.care_relations),
-                [
-                    {"person_id": p, "organization_id": o, "source": src, "created_at": now}
-                    for p, o, src in rows
-                ],
+                insert(t.care_relations), [relation_row(p, o, src, now) for p, o, src in rows]
             )
 
     async def exists(

@@ -6,21 +6,78 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.episodes import EventKind
 from app.domain.identifiers import normalize_person_identifier
+from app.store import repositories
 from app.store.unit_of_work import UnitOfWork
-from bench.generator import Maker, generate
+from bench.generator import BATCH, PLAN_CLIENT, PLAN_ORGANIZATION, Generated, Maker, generate
 from tests.conftest import ClientFor
+
+# Every table the generator writes, children first, each with its key.
+LOADED = {
+    "care_relations": "person_id, organization_id, source",
+    "plan_sharing": "plan_id, principal_id",
+    "plan_versions": "plan_id, version",
+    "plans": "id",
+    "episode_events": "episode_id, seq",
+    "episodes": "id",
+    "persons": "id",
+}
+NOW = datetime(2026, 11, 23, 12, 34, 56, 789012, tzinfo=UTC)
+
+
+def postgres_only(engine: AsyncEngine) -> None:
+    """The generator writes with PostgreSQL's COPY: the benchmark runs on PostgreSQL only."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the benchmark's generator loads PostgreSQL only (COPY)")
+
+
+async def dump(engine: AsyncEngine) -> dict[str, list[str]]:
+    """Every row of the loaded tables as PostgreSQL prints it (JSON as stored), in key order,
+    and the definitions of their indexes and constraints."""
+    async with engine.connect() as conn:
+        found = {
+            table: list(
+                (await conn.execute(text(f"SELECT t::text FROM {table} t ORDER BY {key}")))
+                .scalars()
+                .all()
+            )
+            for table, key in LOADED.items()
+        }
+        found["indexes"] = list(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT tablename || ': ' || indexdef FROM pg_indexes "
+                        "WHERE schemaname = 'public' ORDER BY indexname"
+                    )
+                )
+            ).scalars()
+        )
+        found["constraints"] = list(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT conrelid::regclass || ': ' || conname || ' '"
+                        " || pg_get_constraintdef(oid) || ' ' || convalidated FROM pg_constraint"
+                        " WHERE connamespace = 'public'::regnamespace ORDER BY conname"
+                    )
+                )
+            ).scalars()
+        )
+    return found
 
 
 async def test_generated_data_is_valid_and_readable(
     engine: AsyncEngine, client_for: ClientFor
 ) -> None:
+    postgres_only(engine)
     ticks: list[int] = []
-    made = await generate(lambda: UnitOfWork(engine), 300, seed=7, progress=ticks.append)
+    made = await generate(engine, 300, seed=7, progress=ticks.append)
     assert made.persons == 300 == sum(ticks)
     assert 240 <= made.episodes <= 300 and 50 <= made.plans <= 150
     async with engine.connect() as conn:
@@ -65,3 +122,36 @@ async def test_a_long_candidate_list_loads_every_episode_with_its_events(
     assert {e.id for e in loaded} == set(made)
     assert all(e.events == made[e.id].events for e in loaded)
     assert all(s is not None and s.events == made[s.id].events for s in sample)
+
+
+async def test_copied_rows_are_those_the_repositories_insert(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """COPY writes exactly the rows (JSON text included) that the repositories' ``add_many``
+    insert for the same persons, over several batches, one of them partial, and leaves the
+    indexes it drops for the load as they were."""
+    postgres_only(engine)
+    persons, seed = 2 * BATCH + 321, 11
+    monkeypatch.setattr(repositories, "utcnow", lambda: NOW)
+    maker, inserted = Maker(seed, NOW), Generated()
+    for start in range(0, persons, BATCH):
+        batch = maker.batch(min(BATCH, persons - start), inserted, 5_000)
+        async with UnitOfWork(engine) as uow:
+            await uow.persons.add_many(batch.people)
+            await uow.episodes.add_many(batch.episodes)
+            await uow.plans.add_many(
+                batch.plans, organization_id=PLAN_ORGANIZATION, client_id=PLAN_CLIENT
+            )
+            await uow.relations.add_rows(batch.relations)
+            await uow.commit()
+    expected = await dump(engine)
+    async with engine.begin() as conn:
+        for table in LOADED:
+            await conn.execute(text(f"DELETE FROM {table}"))
+
+    copied = await generate(engine, persons, seed=seed, now=NOW)
+
+    assert copied == inserted
+    assert copied.plans > 0 and len(expected["episode_events"]) > copied.episodes
+    assert any(" ix_care_relations_" in index for index in expected["indexes"])
+    assert await dump(engine) == expected
