@@ -1,4 +1,5 @@
-"""Errors at the FHIR edge: the same domain errors as the REST API, as OperationOutcome.
+"""The FHIR edge: JSON bodies in and out, and the same domain errors as the REST API, as
+OperationOutcome.
 
 Every failure under ``/fhir`` answers with an OperationOutcome (https://hl7.org/fhir/R4/
 operationoutcome.html) whose issue names the element at fault in ``expression``.
@@ -9,8 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 
+from app.domain.errors import Malformed
 from app.fhir.common import FHIR_JSON
 
 # HTTP status → FHIR issue type (https://hl7.org/fhir/R4/valueset-issue-type.html).
@@ -50,3 +54,21 @@ def outcome(
         issues.append(issue)
     body = {"resourceType": "OperationOutcome", "issue": issues}
     return Response(orjson.dumps(body), status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+def fhir_response(
+    body: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A FHIR JSON response."""
+    return Response(orjson.dumps(body), status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+async def read_body(request: Request) -> Any:
+    """The request's FHIR JSON body: 415 for another media type, 400 when it is not JSON."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if content_type not in (FHIR_JSON, "application/json"):
+        raise HTTPException(415, f"send FHIR resources as {FHIR_JSON}")
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise Malformed(f"the body is not JSON: {exc}", field="body") from exc

@@ -60,7 +60,7 @@ from app.fhir.mappers import (
     practitioner,
     task,
 )
-from app.fhir.outcome import outcome
+from app.fhir.outcome import fhir_response, outcome, read_body
 from app.security.access import Actor, record
 from app.security.tokens import scope_allows
 from app.services import audit as audit_service
@@ -1000,13 +1000,6 @@ REVINCLUDES = ("Encounter:patient", "CarePlan:patient", "Appointment:patient", "
 MAX_COUNTED = 10_000
 
 
-def fhir_response(
-    body: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    """A FHIR JSON response."""
-    return Response(orjson.dumps(body), status_code=status, media_type=FHIR_JSON, headers=headers)
-
-
 def _spec(resource_type: str) -> ResourceSpec:
     spec = RESOURCES.get(resource_type)
     if spec is None:
@@ -1296,16 +1289,6 @@ def _written(
     return fhir_response(resource, status=status, headers=headers)
 
 
-async def _body(request: Request) -> Any:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip()
-    if content_type not in (FHIR_JSON, "application/json"):
-        raise HTTPException(415, f"send FHIR resources as {FHIR_JSON}")
-    try:
-        return orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise Malformed(f"the body is not JSON: {exc}", field="body") from exc
-
-
 @api.post("/{resource_type}", summary="Create a resource (or find it: If-None-Exist)")
 async def create(
     resource_type: str, actor: Caller, uow: UowDep, request: Request, settings: SettingsDep
@@ -1316,7 +1299,7 @@ async def create(
     creator = writes.CREATORS.get(resource_type)
     if creator is None:
         raise HTTPException(405, f"{resource_type} is not created through FHIR here")
-    resource = writes.validate(await _body(request), resource_type)
+    resource = writes.validate(await read_body(request), resource_type)
     condition = request.headers.get("if-none-exist")
     if condition is not None:
         name, _sep, value = condition.partition("=")
@@ -1346,7 +1329,7 @@ async def update(
     updater = writes.UPDATERS.get(resource_type)
     if updater is None:
         raise HTTPException(405, f"{resource_type} is not updated through FHIR here")
-    resource = writes.validate(await _body(request), resource_type)
+    resource = writes.validate(await read_body(request), resource_type)
     # The version the change was made against: If-Match, else the meta.versionId of the body
     # (the version the client read); without either the update is refused (428).
     tag = request.headers.get("if-match")
@@ -1366,7 +1349,7 @@ async def transaction(
     actor: Caller, uow: UowDep, request: Request, settings: SettingsDep
 ) -> Response:
     """A transaction (all or nothing, any entry order, urn:uuid references) or a batch."""
-    body = writes.validate(await _body(request), "Bundle")
+    body = writes.validate(await read_body(request), "Bundle")
     kind = body.get("type")
     if kind not in ("transaction", "batch"):
         raise Malformed("Bundle.type must be transaction or batch", field="Bundle.type")

@@ -17,17 +17,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Request
-from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app.api.deps import NowDep, SettingsDep, UowDep, require
 from app.api.routing import UnitOfWorkRoute
 from app.delivery.notifications import BACKPORT, status_parameters, topic_url
 from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic
-from app.domain.errors import InvalidInput, Malformed
+from app.domain.errors import InvalidInput
 from app.fhir.common import FHIR_JSON, extension_url, instant
+from app.fhir.outcome import fhir_response, read_body
 from app.fhir.writes import validate
 from app.security.access import Actor
 from app.services import subscriptions as service
@@ -193,28 +192,12 @@ def to_fhir(subscription: Subscription, *, secret: bool = False) -> dict[str, An
     return resource
 
 
-def _fhir(
-    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=FHIR_JSON, headers=headers)
-
-
-async def _body(request: Request) -> Any:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip()
-    if content_type not in (FHIR_JSON, "application/json"):
-        raise HTTPException(415, f"send FHIR resources as {FHIR_JSON}")
-    try:
-        return orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise Malformed(f"the body is not JSON: {exc}", field="body") from exc
-
-
 @api.post("", summary="Create a Subscription (R4 Subscriptions Backport IG)")
 async def create_fhir_subscription(
     actor: Creator, uow: UowDep, request: Request, settings: SettingsDep, now: NowDep
 ) -> Response:
     """Register a rest-hook subscription to a topic; the answer holds the signing secret."""
-    resource = validate(await _body(request), "Subscription")
+    resource = validate(await read_body(request), "Subscription")
     subscription = await service.create_subscription(
         uow,
         actor,
@@ -225,7 +208,9 @@ async def create_fhir_subscription(
         patient_field="Subscription.criteria.extension",
     )
     location = f"{settings.issuer}/fhir/Subscription/{subscription.id}"
-    return _fhir(to_fhir(subscription, secret=True), 201, {"Location": location})
+    return fhir_response(
+        to_fhir(subscription, secret=True), status=201, headers={"Location": location}
+    )
 
 
 @api.get("", summary="Search the caller's Subscriptions")
@@ -249,7 +234,7 @@ async def search_fhir_subscriptions(
             }
         )
     base = f"{settings.issuer}/fhir"
-    return _fhir(
+    return fhir_response(
         {
             "resourceType": "Bundle",
             "type": "searchset",
@@ -272,7 +257,7 @@ async def read_fhir_subscription(
     actor: Reader, subscription_id: Annotated[str, Path(max_length=64)], uow: UowDep
 ) -> Response:
     """One subscription of the caller's organization."""
-    return _fhir(to_fhir(await service.get_subscription(uow, actor, subscription_id)))
+    return fhir_response(to_fhir(await service.get_subscription(uow, actor, subscription_id)))
 
 
 @api.delete("/{subscription_id}", summary="Delete a Subscription", status_code=204)
@@ -299,7 +284,7 @@ async def fhir_subscription_status(
     status = status_parameters(
         state.subscription, kind="query-status", base=f"{settings.issuer}/fhir", events=[]
     )
-    return _fhir(
+    return fhir_response(
         {
             "resourceType": "Bundle",
             "type": "searchset",
