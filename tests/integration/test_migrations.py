@@ -4,6 +4,8 @@ and the head matches the tables the code queries."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -22,8 +24,6 @@ from app.store.database import (
 from app.store.tables import metadata
 from tests.conftest import check_reachable, postgres_url_or_skip
 
-SCRATCH_DB = "samverkan_migration_test"
-
 
 async def _table_names(url: str) -> set[str]:
     engine = create_engine(url, pool_size=1)
@@ -34,24 +34,35 @@ async def _table_names(url: str) -> set[str]:
         await engine.dispose()
 
 
-async def _scratch_postgres() -> str:
+@asynccontextmanager
+async def _scratch_postgres() -> AsyncIterator[str]:
+    """An empty database beside the test database, dropped afterwards.
+
+    Named after the test database, so that runs against different test databases on one server
+    never drop each other's scratch database.
+    """
     url = postgres_url_or_skip()
     await check_reachable(url)
+    scratch = f"{make_url(url).database}_migration_scratch"
     admin = create_engine(url, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
-            await conn.execute(text(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)"))
-            await conn.execute(text(f"CREATE DATABASE {SCRATCH_DB}"))
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"))
+            await conn.execute(text(f"CREATE DATABASE {scratch}"))
+        yield make_url(url).set(database=scratch).render_as_string(hide_password=False)
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"))
     finally:
         await admin.dispose()
-    return make_url(url).set(database=SCRATCH_DB).render_as_string(hide_password=False)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
-    return await _scratch_postgres()
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    async with _scratch_postgres() as url:
+        yield url
 
 
 async def test_upgrade_to_head_and_down_to_base(empty_database: str) -> None:
