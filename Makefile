@@ -17,17 +17,24 @@ export SAMVERKAN_NODE_FHIR := $(abspath .cache/node/node_modules)
 
 .PHONY: run test lint typecheck unit openapi install install-dev clean bench bench-quick
 
+# pip's own lines ("Collecting …", "Installing collected packages …") are the progress a first
+# run shows while it installs; --no-input keeps it from ever waiting on a prompt.
+PIP := $(BIN)/python -m pip install --no-input --disable-pip-version-check --progress-bar on
+
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) is missing: install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
+	@echo "==> creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(PIP) --quiet --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e .
+	@echo "==> installing Samverkan and its dependencies into $(VENV) (first run: about a minute)"
+	$(PIP) -e .
 	@touch $@
 
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "==> installing Samverkan with its test tools into $(VENV) (first run: a minute or two)"
+	$(PIP) -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -35,6 +42,7 @@ install-dev: $(VENV)/.installed-dev
 
 run: $(VENV)/.installed
 	@mkdir -p var
+	@echo "==> migrating var/, loading the demo data if empty, serving on :$(PORT)"
 	$(BIN)/samverkan serve --port $(PORT) --migrate --seed-demo-if-empty
 
 lint: $(VENV)/.installed-dev

@@ -1,45 +1,61 @@
-"""Structured logs: one JSON object per line, with the request id that follows a message.
+"""Structured logs: every line one JSON object with the same fields, uvicorn's lines included.
 
-Fields given as ``extra`` (``event_id``, ``request_id``, ``delivery_id``, …) become keys of the
-object, so a log search for one ``X-Request-ID`` finds the intake and every delivery attempt.
+Each line has ``at``, ``level``, ``logger``, ``message`` and ``request_id`` (the request's
+``X-Request-ID``, generated when the client sent none; for a push, the request that caused its
+event), plus the fields a line adds as ``extra`` (``event_id``, ``delivery_id``, …). So a log
+search for one request id finds the request, uvicorn's access line and every delivery attempt.
+
+python-json-logger formats and asgi-correlation-id carries the id (a context variable set by
+its middleware, or by the dispatcher around each push); this module only wires them up.
 """
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime
+import logging.config
 from typing import Any
 
-import orjson
+from pythonjsonlogger.core import RESERVED_ATTRS
 
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
-
-
-class JsonFormatter(logging.Formatter):
-    """Format a record as one JSON line."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "at": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+FIELDS = {"levelname": "level", "name": "logger", "correlation_id": "request_id"}
 
 
-def configure(level: int = logging.INFO) -> None:
-    """Send the service's own logs (``app.*``) to stderr as JSON lines, once per process."""
-    logger = logging.getLogger("app")
-    if any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    logger.propagate = False
+def logging_config(level: str = "INFO") -> dict[str, Any]:
+    """The ``logging.config`` dictionary of every process; uvicorn is given it as its own."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "asgi_correlation_id.CorrelationIdFilter"}},
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.orjson.OrjsonFormatter",
+                "fmt": ["levelname", "name", "message"],
+                "rename_fields": FIELDS,
+                "timestamp": "at",
+                # uvicorn adds a copy of each message with terminal colours.
+                "reserved_attrs": [*RESERVED_ATTRS, "color_message"],
+            }
+        },
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {
+            **{
+                name: {"handlers": [], "propagate": True, "level": level}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            # Alembic announces each of its plugins on every start.
+            "alembic.runtime.plugins": {"level": "WARNING"},
+        },
+    }
+
+
+def configure(level: str = "INFO") -> dict[str, Any]:
+    """Send every log line of this process to stderr as JSON; returns the configuration."""
+    config = logging_config(level)
+    logging.config.dictConfig(config)
+    return config

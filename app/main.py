@@ -7,10 +7,13 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
-from app.api import auth, errors, health, metrics
+from app.api import auth, errors, health, home, metrics
+from app.api.deps import REQUEST_ID_HEADER, valid_request_id
 from app.api.routing import BodySizeLimit
 from app.api.v1 import (
     access_log,
@@ -86,7 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await dispatching
             await app.state.engine.dispose()
 
-    app = FastAPI(
+    # The API reference pages load Swagger UI and ReDoc from the installed package, not a CDN.
+    app = FastAPIOffline(
         title="Samverkan",
         version="0.1.0",
         summary="Open, FHIR-native integration service for coordinated care",
@@ -107,6 +111,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verified_tokens = VerifiedTokens()
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost, so that every log line of the request (uvicorn's access line included) and the
+    # response itself carry the id; a client's own id is kept when it is well-formed.
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name=REQUEST_ID_HEADER,
+        update_request_header=False,
+        validator=valid_request_id,
+    )
+    app.include_router(home.api)
     app.include_router(health.api)
     app.include_router(auth.api)
     app.include_router(metrics.api)

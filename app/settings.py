@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -23,12 +23,26 @@ class Environment(StrEnum):
 class Settings(BaseSettings):
     """Configuration read from the environment (prefix ``SAMVERKAN_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="SAMVERKAN_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SAMVERKAN_", extra="ignore", populate_by_name=True
+    )
 
     environment: Environment = Environment.DEVELOPMENT
     database_url: str = "sqlite+aiosqlite:///var/samverkan.db"
     database_pool_size: int = Field(default=10, ge=1)
-    public_base_url: str = "http://127.0.0.1:8000"
+    # `PORT` (as `make run` and container platforms set it) is where `samverkan serve` listens
+    # and, unless the public URL is given, the port the service names in what it returns.
+    port: int = Field(
+        default=8000,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("PORT", "SAMVERKAN_PORT"),
+        description="TCP port of `samverkan serve`",
+    )
+    public_base_url: str = Field(
+        default="",
+        description="the URL clients reach the service at; default http://127.0.0.1:PORT",
+    )
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="request body size limit")
     default_page_size: int = Field(default=50, ge=1)
@@ -56,6 +70,10 @@ class Settings(BaseSettings):
     # runs one on its own. Several may run at once on PostgreSQL.
     dispatcher_enabled: bool = Field(
         default=False, description="run a dispatcher inside the API process"
+    )
+    dispatcher_metrics_address: str | None = Field(
+        default=None,
+        description="HOST:PORT where `samverkan dispatcher` serves /metrics, e.g. 0.0.0.0:9464",
     )
     dispatcher_poll_seconds: float = Field(default=1.0, gt=0, description="idle wait between polls")
     dispatcher_batch_size: int = Field(default=20, ge=1, description="pushes claimed at once")
@@ -87,14 +105,39 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.default_page_size > self.max_page_size:
-            raise ValueError("default_page_size must not exceed max_page_size")
-        if self.environment is Environment.PRODUCTION and self.database_url.startswith("sqlite"):
-            raise ValueError("production runs on PostgreSQL; set SAMVERKAN_DATABASE_URL")
+            raise ValueError("SAMVERKAN_DEFAULT_PAGE_SIZE must not exceed SAMVERKAN_MAX_PAGE_SIZE")
+        if self.environment is Environment.PRODUCTION:
+            if self.database_url.startswith("sqlite"):
+                raise ValueError(
+                    "SAMVERKAN_DATABASE_URL: production runs on PostgreSQL "
+                    "(postgresql+asyncpg://…), not SQLite"
+                )
+            if not self.public_base_url:
+                raise ValueError(
+                    "SAMVERKAN_PUBLIC_BASE_URL: production needs the URL clients reach it at"
+                )
+        # Tokens' audience, fullUrl, Location and subscription references all name this URL.
+        self.public_base_url = self.public_base_url or f"http://127.0.0.1:{self.port}"
+        if not self.public_base_url.startswith(("http://", "https://")):
+            raise ValueError("SAMVERKAN_PUBLIC_BASE_URL must start with http:// or https://")
+        if self.dispatcher_metrics_address is not None:
+            split_address(self.dispatcher_metrics_address)
         if self.delivery_timeout_seconds >= self.delivery_lease_seconds:
             # A push still running when its lease ends could be pushed again by another
             # dispatcher at the same time.
-            raise ValueError("delivery_timeout_seconds must be shorter than delivery_lease_seconds")
+            raise ValueError(
+                "SAMVERKAN_DELIVERY_TIMEOUT_SECONDS must be shorter than "
+                "SAMVERKAN_DELIVERY_LEASE_SECONDS"
+            )
         return self
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``0.0.0.0:9464``, ``[::]:9464``) as host and port; ValueError otherwise."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"SAMVERKAN_DISPATCHER_METRICS_ADDRESS must be HOST:PORT, not {address!r}")
+    return host.strip("[]"), int(port)
 
 
 @lru_cache

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 
 from app.api.routing import DocumentedRoute
 from app.security.clients import ASSERTION_TYPE, client_credentials
-from app.security.tokens import ADMIN_SCOPE, TokenError
+from app.security.tokens import ADMIN_SCOPE, METRICS_SCOPE, TokenError
 from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
@@ -33,6 +33,7 @@ SUPPORTED_SCOPES = [
     "system/Organization.rs",
     "system/AuditEvent.rs",
     ADMIN_SCOPE,
+    METRICS_SCOPE,
 ]
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _FORM = "application/x-www-form-urlencoded"

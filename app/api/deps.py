@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
+from asgi_correlation_id import correlation_id
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
@@ -16,6 +17,7 @@ from app.domain.liability import LiabilityConfig
 from app.security.access import Actor
 from app.security.tokens import (
     ADMIN_SCOPE,
+    METRICS_SCOPE,
     AccessClaims,
     TokenError,
     VerifiedTokens,
@@ -38,8 +40,13 @@ bearer = HTTPBearer(
     description="An access token from `POST /auth/token` (SMART Backend Services). Optional "
     f"headers: `{USER_HEADER}` names the end user for the access log, `{PURPOSE_HEADER}` the "
     f"purpose of use (default `TREAT`), `{REQUEST_ID_HEADER}` a correlation id stored with each "
-    "access-log entry.",
+    "access-log entry (generated when absent, and echoed in every response).",
 )
+
+
+def valid_request_id(value: str) -> bool:
+    """Whether a client's ``X-Request-ID`` is kept as the request's id (else one is made)."""
+    return REQUEST_ID.fullmatch(value) is not None
 
 
 def _unauthorized(description: str) -> HTTPException:
@@ -94,8 +101,8 @@ async def actor_for(request: Request, uow: UnitOfWork, claims: AccessClaims) -> 
     user = request.headers.get(USER_HEADER) or None
     if user is not None and not PRINTABLE_200.match(user):
         raise HTTPException(400, f"{USER_HEADER} must be 1 to 200 printable characters")
-    request_id = request.headers.get(REQUEST_ID_HEADER) or None
-    if request_id is not None and not REQUEST_ID.match(request_id):
+    sent = request.headers.get(REQUEST_ID_HEADER)
+    if sent and not valid_request_id(sent):
         raise HTTPException(
             400, f"{REQUEST_ID_HEADER} must be 1 to 64 letters, digits, '.', '_' or '-'"
         )
@@ -106,7 +113,8 @@ async def actor_for(request: Request, uow: UnitOfWork, claims: AccessClaims) -> 
         scopes=claims.scopes,
         user_id=user,
         purpose=purpose,
-        request_id=request_id,
+        # The client's id, or the one generated for this request and echoed in the response.
+        request_id=correlation_id.get(),
     )
 
 
@@ -155,17 +163,22 @@ def require(resource: str, permission: str) -> Callable[..., Awaitable[Actor]]:
     return dependency
 
 
-async def require_admin(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
-    """A dependency: the caller, who must hold the service's administration scope."""
-    if ADMIN_SCOPE not in actor.scopes:
-        raise HTTPException(
-            403,
-            f"the access token lacks the scope {ADMIN_SCOPE}",
-            headers={
-                "WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{ADMIN_SCOPE}"'
-            },
-        )
-    return actor
+def require_service_scope(scope: str) -> Callable[..., Awaitable[Actor]]:
+    """A dependency: the caller, who must hold one of the service's own scopes."""
+
+    async def dependency(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
+        if scope not in actor.scopes:
+            raise HTTPException(
+                403,
+                f"the access token lacks the scope {scope}",
+                headers={
+                    "WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{scope}"'
+                },
+            )
+        return actor
+
+    dependency.__name__ = f"require_{scope.replace('/', '_')}"
+    return dependency
 
 
 async def get_uow(request: Request) -> UnitOfWork:
@@ -247,4 +260,5 @@ TaskCreator = Annotated[Actor, Depends(require("Task", "c"))]
 TaskUpdater = Annotated[Actor, Depends(require("Task", "u"))]
 Caller = Annotated[Actor, Depends(authenticate)]
 AuditSearcher = Annotated[Actor, Depends(require("AuditEvent", "s"))]
-Administrator = Annotated[Actor, Depends(require_admin)]
+Administrator = Annotated[Actor, Depends(require_service_scope(ADMIN_SCOPE))]
+MetricsReader = Annotated[Actor, Depends(require_service_scope(METRICS_SCOPE))]

@@ -1,20 +1,24 @@
-"""``GET /metrics``: delivery metrics in the Prometheus text format.
+"""``GET /metrics``: delivery metrics in the Prometheus text format, for holders of a scope.
 
-Public like the probes: it names event codes and counts, never organizations or persons.
+The figures name event codes and counts, never organizations or persons, yet they tell how busy
+each kind of exchange is; so a scraper authenticates like any client, with a token carrying
+``samverkan/metrics`` (docs/operations.md shows how Prometheus gets one).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from app.api.routing import DocumentedRoute
+from app.api.deps import MetricsReader, UowDep
+from app.api.errors import errors_for
+from app.api.routing import UnitOfWorkRoute
 from app.delivery import metrics
 from app.domain.delivery import DeliveryState
 from app.store.unit_of_work import UnitOfWork
 
-api = APIRouter(tags=["health"], route_class=DocumentedRoute)
+api = APIRouter(tags=["health"], route_class=UnitOfWorkRoute)
 
 
 async def refresh_backlog(uow: UnitOfWork) -> None:
@@ -27,10 +31,12 @@ async def refresh_backlog(uow: UnitOfWork) -> None:
 @api.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"},
+        **errors_for(401, 403, 429),
+    },
 )
-async def prometheus_metrics(request: Request) -> Response:
+async def prometheus_metrics(_reader: MetricsReader, uow: UowDep) -> Response:
     """Delivery lag, attempts, failures, dead letters and backlog, for Prometheus."""
-    async with UnitOfWork(request.app.state.engine) as uow:
-        await refresh_backlog(uow)
+    await refresh_backlog(uow)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

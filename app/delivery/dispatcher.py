@@ -25,6 +25,7 @@ from types import TracebackType
 
 import httpx
 import orjson
+from asgi_correlation_id import correlation_id
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.delivery import metrics
@@ -198,6 +199,9 @@ class Dispatcher:
             return answer.status_code
 
     async def _push(self, delivery: Delivery, subscription: Subscription) -> None:
+        # Every log line of this push (the HTTP client's included) names the request that
+        # caused the event; gather runs each push in a task of its own, so this stays here.
+        correlation_id.set(delivery.event.request_id)
         event = delivery.event
         assert delivery.event_number is not None
         body = orjson.dumps(
@@ -264,7 +268,6 @@ class Dispatcher:
             "subscription_id": subscription.id,
             "receiver_id": delivery.receiver_id,
             "attempt": delivery.attempts,
-            "request_id": event.request_id,
         }
         metrics.ATTEMPTS.labels("success" if error is None else "failure").inc()
         if not kept:

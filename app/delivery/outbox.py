@@ -72,7 +72,6 @@ async def emit(
             "stream": stream,
             "receivers": targets,
             "pushes": len(deliveries) - len(targets),
-            "request_id": outbox_event.request_id,
         },
     )
     return outbox_event.id

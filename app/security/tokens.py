@@ -31,6 +31,7 @@ from jwt.exceptions import InvalidSubjectError
 
 __all__ = [
     "ADMIN_SCOPE",
+    "METRICS_SCOPE",
     "SCOPE_PATTERN",
     "AccessClaims",
     "AssertionClaims",
@@ -70,6 +71,9 @@ SCOPE_PATTERN = re.compile(r"^system/(\*|[A-Z][A-Za-z]+)\.(c?r?u?d?s?)$")
 
 ADMIN_SCOPE = "samverkan/admin"
 """Scope for the service's own administrative API (client and organization management)."""
+METRICS_SCOPE = "samverkan/metrics"
+"""Scope for reading the Prometheus metrics at ``GET /metrics``."""
+SERVICE_SCOPES = frozenset({ADMIN_SCOPE, METRICS_SCOPE})
 
 _V1_SCOPE_PATTERN = re.compile(r"^system/(\*|[A-Z][A-Za-z]+)\.(read|write)$")
 _V1_TO_V2 = {"read": "rs", "write": "cud"}
@@ -498,7 +502,7 @@ def parse_scopes(text: str) -> frozenset[str]:
     """
     parsed: set[str] = set()
     for scope in text.split():
-        if scope == ADMIN_SCOPE or _split_scope(scope) is not None:
+        if scope in SERVICE_SCOPES or _split_scope(scope) is not None:
             parsed.add(scope)
             continue
         v1 = _V1_SCOPE_PATTERN.fullmatch(scope)
@@ -529,7 +533,8 @@ def grant_scopes(requested: frozenset[str], allowed: frozenset[str]) -> frozense
     ``system/*.rs`` allowed and ``system/Patient.cruds`` requested gives ``system/Patient.rs``.
     A requested wildcard is narrowed to the allowed specific resources (``system/*.rs`` requested
     with ``system/Patient.r`` allowed gives ``system/Patient.r``) rather than refused outright, as
-    OAuth lets a server grant less than asked. ``ADMIN_SCOPE`` is granted only if allowed.
+    OAuth lets a server grant less than asked. The service's own scopes (``samverkan/admin``,
+    ``samverkan/metrics``) are granted only if allowed.
     """
     letters: dict[str, set[str]] = {}
     for scope in requested:
@@ -550,8 +555,7 @@ def grant_scopes(requested: frozenset[str], allowed: frozenset[str]) -> frozense
         for resource, found in letters.items()
         if found
     }
-    if ADMIN_SCOPE in requested and ADMIN_SCOPE in allowed:
-        granted.add(ADMIN_SCOPE)
+    granted |= requested & allowed & SERVICE_SCOPES
     return frozenset(granted)
 
 

@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_correlation_id import CorrelationIdFilter
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.security.tokens import METRICS_SCOPE
 from app.settings import Settings
 from tests import fhir_schema
 from tests.conftest import ClientFor
@@ -73,6 +75,11 @@ def by_stream(pushes: list[Push]) -> dict[str, list[str]]:
     return dict(streams)
 
 
+def ok_text(response: httpx.Response) -> str:
+    assert response.status_code == 200, response.text
+    return response.text
+
+
 def metric_values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -85,12 +92,15 @@ async def test_every_event_arrives_in_order_signed_despite_failures(
     caplog: pytest.LogCaptureFixture,
     client: httpx.AsyncClient,
     municipality: httpx.AsyncClient,
-    anonymous: httpx.AsyncClient,
+    client_for: ClientFor,
     engine: AsyncEngine,
     settings: Settings,
 ) -> None:
     caplog.set_level(logging.INFO, logger="app.delivery")
-    before = metric_values((await anonymous.get("/metrics")).text)
+    # The request id is carried as the service's log configuration carries it.
+    caplog.handler.addFilter(CorrelationIdFilter())
+    scraper = await client_for("region-norrbotten", METRICS_SCOPE)
+    before = metric_values(ok_text(await scraper.get("/metrics")))
     with running_receiver(fail_first=7) as receiver:
         subscription = await subscribe(municipality, receiver.url)
         episodes = await episodes_with_notices(client, 3)
@@ -148,7 +158,7 @@ async def test_every_event_arrives_in_order_signed_despite_failures(
     ]
     assert traced_logs[0] == "event queued" and traced_logs[-1] == "delivered"
     assert all(
-        r.request_id == "trace-intake-to-delivery"  # type: ignore[attr-defined]
+        r.correlation_id == "trace-intake-to-delivery"  # type: ignore[attr-defined]
         for r in caplog.records
         if getattr(r, "event_id", None) == traced_push.event_id
     )
@@ -161,7 +171,7 @@ async def test_every_event_arrives_in_order_signed_despite_failures(
     assert status["events_since_subscription_start"] == total
     assert status["pending"] == 0
 
-    after = metric_values((await anonymous.get("/metrics")).text)
+    after = metric_values(ok_text(await scraper.get("/metrics")))
 
     def grew(name: str, **labels: str) -> float:
         key = (name, tuple(sorted(labels.items())))

@@ -25,8 +25,15 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import Settings
-from tests.e2e.test_delivery import EVENTS, episodes_with_notices, metric_values, ok, subscribe
-from tests.e2e.test_http_server import Server
+from tests.e2e.test_delivery import (
+    EVENTS,
+    episodes_with_notices,
+    metric_values,
+    ok,
+    ok_text,
+    subscribe,
+)
+from tests.e2e.test_http_server import Server, scraper_token
 from tests.e2e.test_http_server import _free_port as free_port
 from tests.e2e.test_http_server import server as server  # the `samverkan serve` fixture
 from tests.receiver import Push, Receiver, running_receiver
@@ -134,8 +141,8 @@ async def test_a_dispatcher_killed_mid_burst_loses_nothing(
 
         metrics_port = free_port()
         dispatchers.start(
-            "--metrics-port",
-            str(metrics_port),
+            "--metrics-address",
+            f"127.0.0.1:{metrics_port}",
             SAMVERKAN_DELIVERY_LEASE_SECONDS="3",
             SAMVERKAN_DELIVERY_TIMEOUT_SECONDS="2",
         )
@@ -209,7 +216,11 @@ async def test_two_dispatchers_never_push_one_event_at_once(
 
 
 async def test_samverkan_serve_delivers_the_outbox_itself(
-    server: Server, client: httpx.AsyncClient, municipality: httpx.AsyncClient
+    server: Server,
+    client: httpx.AsyncClient,
+    municipality: httpx.AsyncClient,
+    engine: AsyncEngine,
+    settings: Settings,
 ) -> None:
     with running_receiver() as receiver:
         await subscribe(municipality, receiver.url)
@@ -217,5 +228,7 @@ async def test_samverkan_serve_delivers_the_outbox_itself(
         await wait_for(lambda: len(receiver.accepted()) == 1, "the server's own dispatcher", 30)
     assert receiver.accepted()[0].focus == f"Encounter/{episode}"
     async with httpx.AsyncClient(base_url=server.url) as http:
-        scraped = metric_values((await http.get("/metrics")).text)
+        assert (await http.get("/metrics")).status_code == 401
+        http.headers["Authorization"] = f"Bearer {await scraper_token(engine, settings, server)}"
+        scraped = metric_values(ok_text(await http.get("/metrics")))
     assert scraped[("samverkan_delivery_attempts_total", (("result", "success"),))] == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -12,10 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.identifiers import PERSONNUMMER
+from app.security.tokens import METRICS_SCOPE
 from app.settings import Settings
 from tests.conftest import fetch_token, register_test_client
 from tests.factories import personnummer
@@ -45,12 +48,12 @@ class Server:
 @pytest.fixture
 def server(settings: Settings) -> Iterator[Server]:
     port = _free_port()
+    # No SAMVERKAN_PUBLIC_BASE_URL: the port served is the one the service names.
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k not in ("SAMVERKAN_PUBLIC_BASE_URL", "PORT")},
         "SAMVERKAN_DATABASE_URL": settings.database_url,
         "SAMVERKAN_ENVIRONMENT": "test",
         "SAMVERKAN_SIGNING_KEY_FILE": str(settings.signing_key_file),
-        "SAMVERKAN_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
@@ -78,6 +81,16 @@ def server(settings: Settings) -> Iterator[Server]:
             process.wait(timeout=10)
 
 
+async def scraper_token(engine: AsyncEngine, settings: Settings, server: Server) -> str:
+    """A token of a new client holding only the metrics scope, from the running server."""
+    client_id, pem, kid = await register_test_client(engine, "region-norrbotten", METRICS_SCOPE)
+    served = settings.model_copy(update={"public_base_url": server.url})
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        issued = await fetch_token(http, served, client_id, pem, kid, "ES384")
+    assert issued.status_code == 200, issued.text
+    return str(issued.json()["access_token"])
+
+
 async def test_discharge_flow_over_tcp(
     server: Server, engine: AsyncEngine, settings: Settings
 ) -> None:
@@ -85,6 +98,8 @@ async def test_discharge_flow_over_tcp(
     served = settings.model_copy(update={"public_base_url": server.url})
     async with httpx.AsyncClient(base_url=server.url) as http:
         assert (await http.get("/healthz")).json()["status"] == "ok"
+        discovery = (await http.get("/.well-known/smart-configuration")).json()
+        assert discovery["token_endpoint"] == f"{server.url}/auth/token"
         anonymous = await http.get("/api/v1/persons")
         assert anonymous.status_code == 401 and "Bearer" in anonymous.headers["www-authenticate"]
         issued = await fetch_token(http, served, client_id, pem, kid, "ES384")
@@ -94,6 +109,7 @@ async def test_discharge_flow_over_tcp(
         http.headers["Authorization"] = f"Bearer {token}"
         person = await http.post(
             "/api/v1/persons",
+            headers={"X-Request-ID": "readme-person-1"},
             json={
                 "identifier": {"system": PERSONNUMMER, "value": personnummer()},
                 "given_name": "Peter",
@@ -102,6 +118,8 @@ async def test_discharge_flow_over_tcp(
             },
         )
         assert person.status_code == 201, person.text
+        assert person.headers["x-request-id"] == "readme-person-1"
+        assert person.headers["location"].startswith(f"{server.url}/api/v1/persons/")
         admitted = datetime.now(UTC) - timedelta(days=6)
         episode = await http.post(
             "/api/v1/episodes",
@@ -113,6 +131,8 @@ async def test_discharge_flow_over_tcp(
             },
         )
         assert episode.status_code == 201, episode.text
+        generated = episode.headers["x-request-id"]
+        assert re.fullmatch(r"[0-9a-f]{32}", generated)
         episode_id = episode.json()["id"]
         for kind, at in [
             ("admission-notice", admitted + timedelta(hours=3)),
@@ -131,3 +151,9 @@ async def test_discharge_flow_over_tcp(
     assert "/api/v1/persons" in server_output
     assert token not in server_output and token[:40] not in server_output
     assert "eyJ" not in server_output
+    # Every line is one JSON object with the same fields, uvicorn's own lines included.
+    lines = [orjson.loads(line) for line in server_output.splitlines() if line.strip()]
+    assert all({"at", "level", "logger", "message", "request_id"} <= set(e) for e in lines)
+    access = [e for e in lines if e["logger"] == "uvicorn.access"]
+    assert {"readme-person-1", generated} <= {e["request_id"] for e in access}
+    assert any(e["logger"] == "uvicorn.error" for e in lines)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.cli import render_openapi
 
@@ -40,9 +42,28 @@ async def test_every_operation_has_a_summary_tag_and_error_responses(
                 assert "$ref" in body, where
 
 
-async def test_docs_page_is_served(client: httpx.AsyncClient) -> None:
-    response = await client.get("/docs")
-    assert response.status_code == 200 and "swagger" in response.text.lower()
+@pytest.mark.parametrize(("page", "marker"), [("/docs", "swagger"), ("/redoc", "redoc")])
+async def test_the_api_reference_renders_without_internet(
+    anonymous: httpx.AsyncClient, page: str, marker: str
+) -> None:
+    response = await anonymous.get(page)
+    assert response.status_code == 200 and marker in response.text.lower()
+    # Every script, style sheet and icon comes from the service itself, none from a CDN.
+    assets = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+    assert assets and all(a.startswith("/") for a in assets), assets
+    for asset in assets:
+        served = await anonymous.get(asset)
+        assert served.status_code == 200 and len(served.content) > 100, asset
+    assert "cdn" not in response.text
+
+
+async def test_the_root_points_a_person_at_the_docs(anonymous: httpx.AsyncClient) -> None:
+    response = await anonymous.get("/")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    links = re.findall(r'href="([^"]+)"', response.text)
+    assert {"/docs", "/redoc", "/openapi.json", "/fhir/metadata"} <= set(links)
+    for link in links:
+        assert (await anonymous.get(link)).status_code == 200, link
 
 
 async def test_token_endpoint_documents_its_form_body_and_oauth_errors(

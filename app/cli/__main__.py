@@ -1,0 +1,5 @@
+"""``python -m app.cli``: the ``samverkan`` command."""
+
+from app.cli import main
+
+main()
