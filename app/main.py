@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
-from app.api import auth, errors, health, home, metrics
+from app.api import auth, errors, health, home, metrics, openapi
 from app.api.deps import REQUEST_ID_HEADER, valid_request_id
 from app.api.routing import BodySizeLimit
 from app.api.v1 import (
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.principal_cache = {}
     app.state.verified_tokens = VerifiedTokens()
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Outermost, so that every log line of the request (uvicorn's access line included) and the
     # response itself carry the id; a client's own id is kept when it is well-formed.

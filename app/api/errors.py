@@ -127,8 +127,27 @@ def _loc_to_field(loc: tuple[Any, ...]) -> str:
     return path or (str(loc[0]) if loc else "body")
 
 
+# Conditional headers a route may require; their absence is 428 Precondition Required.
+PRECONDITION_HEADERS = ("If-Match",)
+
+
 def validation_error_response(exc: RequestValidationError) -> Response:
     """Pydantic's errors, one per element, with the element named."""
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        if (
+            err.get("type") == "missing"
+            and loc[:1] == ("header",)
+            and loc[1:]
+            and (loc[1] in PRECONDITION_HEADERS)
+        ):
+            return problem(
+                428,
+                f"{loc[1]} is required: name the version the change was made against, "
+                f'e.g. {loc[1]}: W/"3" (the version of the last read)',
+                kind="precondition-required",
+                errors=[{"field": str(loc[1]), "message": "required"}],
+            )
     errors = []
     for err in exc.errors():
         loc = tuple(err.get("loc", ()))

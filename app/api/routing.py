@@ -14,7 +14,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, params
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
@@ -46,13 +47,26 @@ class DocumentedRoute(APIRoute):
 
 
 class UnitOfWorkRoute(DocumentedRoute):
-    """A route whose handler runs inside one unit of work."""
+    """A route whose handler runs inside one unit of work.
+
+    Under ``/api/v1`` a query parameter the route does not declare is refused with 400 naming
+    it: a misspelt filter (``?parent=`` for ``?parent_id=``) must not silently return
+    everything. (FHIR search has rules of its own for unknown parameters.)
+    """
 
     def get_route_handler(self) -> Handler:
         original = super().get_route_handler()
         takes_body = self.body_field is not None
+        declared = frozenset(
+            field.alias
+            for field in get_flat_params(self.dependant)
+            if isinstance(field.field_info, params.Query)
+        )
+        strict = self.path.startswith("/api/v1/")
 
         async def handler(request: Request) -> Response:
+            if strict and (refusal := _unknown_query_refusal(request, declared)) is not None:
+                return refusal
             if takes_body and (refusal := _content_type_refusal(request)) is not None:
                 return refusal
             uow = UnitOfWork(request.app.state.engine)
@@ -88,6 +102,20 @@ async def _log_failed_access(request: Request, entries: list[AccessEntry]) -> No
     except Exception:
         logger.exception("could not write %d access-log entries of a failed request", len(failed))
         raise
+
+
+def _unknown_query_refusal(request: Request, declared: frozenset[str]) -> Response | None:
+    unknown = sorted(set(request.query_params) - declared)
+    if not unknown:
+        return None
+    accepted = ", ".join(sorted(declared)) or "none"
+    return problem(
+        400,
+        f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
+        f"{', '.join(unknown)}; this endpoint takes: {accepted}",
+        kind="unknown-query-parameter",
+        errors=[{"field": name, "message": "unknown query parameter"} for name in unknown],
+    )
 
 
 def _content_type_refusal(request: Request) -> Response | None:

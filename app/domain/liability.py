@@ -134,7 +134,7 @@ class AppliedRate:
         return {
             "year": self.year,
             "rate_year": self.rate_year,
-            "rate": str(self.rate),
+            "rate": money(self.rate),
             "carried_forward": self.carried_forward,
             "note": self.note,
         }
@@ -178,7 +178,7 @@ class RateTable:
             "currency": self.currency,
             "source": self.source,
             "note": self.note,
-            "rates": {str(year): str(self.rates[year]) for year in sorted(self.rates)},
+            "rates": {str(year): money(self.rates[year]) for year in sorted(self.rates)},
         }
 
 
@@ -753,7 +753,7 @@ class LiabilityClock:
             "liable_days": self.liable_days,
             "liable_dates": [day.isoformat() for day in self.liable_dates],
             "period_starts": [start.isoformat() for start in self.period_starts],
-            "amount": str(self.amount),
+            "amount": money(self.amount),
             "unmet_conditions": [
                 {"condition": condition.value, "explanation": CONDITION_EXPLANATIONS[condition]}
                 for condition in self.unmet_conditions
@@ -799,7 +799,7 @@ class EpisodeLiability:
             "currency": self.currency,
             "as_of": self.as_of.isoformat(),
             "liable_days": self.liable_days,
-            "amount": str(self.amount),
+            "amount": money(self.amount),
             "rates": [applied.to_dict() for applied in self.rates],
             "clocks": [clock.to_dict() for clock in self.clocks],
         }
@@ -1138,7 +1138,7 @@ class AverageMonth:
             "payment_applies": self.payment_applies,
             "excess_days": str(self.excess_days),
             "rate": self.rate.to_dict(),
-            "amount": str(self.amount),
+            "amount": money(self.amount),
             "rule_set_id": self.rule_set_id,
             "formula": self.formula.value,
             "rate_table_id": self.rate_table_id,
@@ -1250,6 +1250,11 @@ def _window(evaluation: tuple[int, int]) -> list[tuple[int, int]]:
     year, month = evaluation
     index = year * 12 + (month - 1)
     return [((index - back) // 12, (index - back) % 12 + 1) for back in (2, 1, 0)]
+
+
+def money(amount: Decimal) -> str:
+    """An amount or rate as every output shows it: a decimal string with two places."""
+    return str(amount.quantize(_TWO_DECIMALS, rounding=ROUND_HALF_UP))
 
 
 def _display(value: Decimal | None) -> str | None:

@@ -28,7 +28,7 @@ PUBLIC = "public"  # no token needed
 AUTHENTICATED = "authenticated"  # service configuration: any valid token, no scope
 REFERENCE = "reference"  # organizations and rule sets: not personal data, any scoped caller
 PERSONAL = "personal"  # about a person: only organizations with a care relation
-ADMIN = "admin"  # the service's administration scope only
+ADMIN = "admin"  # one of the service's own scopes only (samverkan/admin, samverkan/metrics)
 OWN = "own"  # the caller's organization's own configuration (subscriptions): scoped, own only
 
 RULES: dict[str, str] = {
@@ -110,7 +110,7 @@ RULES: dict[str, str] = {
     "withdraw_bulletin": OWN,
     "list_dead_letters": ADMIN,
     "replay_dead_letters": ADMIN,
-    "prometheus_metrics": PUBLIC,
+    "prometheus_metrics": ADMIN,
 }
 
 FHIR = "fhir"  # the generic FHIR interactions: the rule is per resource type, below

@@ -58,7 +58,7 @@ async def test_episode_liability_names_rule_set_and_rates(client: httpx.AsyncCli
         {
             "year": 2026,
             "rate_year": 2022,
-            "rate": "9300",
+            "rate": "9300.00",
             "carried_forward": True,
             "note": "rate of 2022 carried forward to 2026",
         }

@@ -975,7 +975,7 @@ def test_everything_renders_as_json() -> None:
     rendered = compute_episode_liability(
         episode, somatic, SHIPPED.rates_for(somatic), as_of=FAR
     ).to_dict()
-    assert rendered["amount"] == "9300"
+    assert rendered["amount"] == "9300.00"
     assert rendered["clocks"][0]["liable_dates"] == ["2022-03-04"]
     json.dumps(rendered)
 

@@ -46,6 +46,15 @@ def page_of(
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description='version last seen, e.g. W/"2"')
 ]
+# Required where a change must say which version it was made against; absent, it is a 428
+# (api/errors.py), as RFC 6585 has it, not a 422.
+RequiredIfMatch = Annotated[
+    str,
+    Header(
+        alias="If-Match",
+        description='the version the change was made against, e.g. W/"2"; 428 without it',
+    ),
+]
 
 
 def parse_if_match(value: str | None) -> int | None:

@@ -17,12 +17,21 @@ from app.api.errors import errors_for
 from app.api.v1.common import router
 from app.domain.episodes import check_aware
 from app.domain.errors import InvalidInput
-from app.domain.liability import AverageRuleSet
+from app.domain.liability import AverageRuleSet, money
 from app.services import liability as service
 
 api = router("/api/v1", "liability")
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+# Every amount and rate the API shows has this one form, with the currency beside it.
+Amount = Annotated[
+    str,
+    Field(
+        pattern=r"^-?[0-9]+\.[0-9]{2}$",
+        description="a decimal string with two places, in `currency`",
+        examples=["18600.00"],
+    ),
+]
 
 
 class RuleSetListing(BaseModel):
@@ -54,12 +63,12 @@ EPISODE_EXAMPLE = {
     "currency": "SEK",
     "as_of": "2026-03-12T09:00:00+00:00",
     "liable_days": 2,
-    "amount": "18600",
+    "amount": "18600.00",
     "rates": [
         {
             "year": 2026,
             "rate_year": 2022,
-            "rate": "9300",
+            "rate": "9300.00",
             "carried_forward": True,
             "note": "rate of 2022 carried forward to 2026",
         }
@@ -74,7 +83,7 @@ EPISODE_EXAMPLE = {
             "liable_days": 2,
             "liable_dates": ["2026-03-08", "2026-03-09"],
             "period_starts": [],
-            "amount": "18600",
+            "amount": "18600.00",
             "unmet_conditions": [],
         }
     ],
@@ -131,7 +140,8 @@ class ReportRowRead(BaseModel):
     rule_set_id: str
     liable_days: int
     rates: list[dict[str, Any]]
-    amount: str
+    amount: Amount
+    currency: str | None
 
 
 class MonthlyReportRead(BaseModel):
@@ -148,7 +158,7 @@ class MonthlyReportRead(BaseModel):
         description="average-model figures (month average, rolling average, level, amount) when "
         "the municipality pays by average"
     )
-    total_amount: str
+    total_amount: Amount
 
 
 def _report_read(report: service.MonthlyReport) -> MonthlyReportRead:
@@ -171,7 +181,8 @@ def _report_read(report: service.MonthlyReport) -> MonthlyReportRead:
                 rule_set_id=row.liability.rule_set_id,
                 liable_days=row.liable_days,
                 rates=[r.to_dict() for r in row.liability.rates],
-                amount=str(row.amount),
+                amount=money(row.amount),
+                currency=report.currency,
             )
         )
     return MonthlyReportRead(
@@ -183,7 +194,7 @@ def _report_read(report: service.MonthlyReport) -> MonthlyReportRead:
         rows=rows,
         total_liable_days=report.total_days,
         averages=[a.to_dict() for a in report.averages],
-        total_amount=str(report.total_amount),
+        total_amount=money(report.total_amount),
     )
 
 

@@ -18,7 +18,15 @@ from app.api.deps import (
     UowDep,
 )
 from app.api.errors import errors_for
-from app.api.v1.common import IfMatch, ListPage, page_of, parse_if_match, router, version_tag
+from app.api.v1.common import (
+    IfMatch,
+    ListPage,
+    RequiredIfMatch,
+    page_of,
+    parse_if_match,
+    router,
+    version_tag,
+)
 from app.domain.plans import (
     Basis,
     BasisKind,
@@ -520,7 +528,7 @@ async def revise_plan(
     uow: UowDep,
     now: NowDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: RequiredIfMatch,
 ) -> PlanRead:
     """Revise a plan (e.g. at a follow-up): a new version; `If-Match` is required."""
     plan = await service.revise_plan(

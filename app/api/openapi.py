@@ -1,0 +1,60 @@
+"""The OpenAPI document as the service actually answers.
+
+FastAPI attaches a response model to the route's default media type (``application/json``) and
+adds its own 422 validation-error shape to every route that declares parameters; this service
+answers errors as ``application/problem+json`` (api/errors.py), so both are set right here,
+once, for every REST route. FHIR routes answer OperationOutcome and are documented with them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.api.errors import PROBLEM_JSON
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
+
+
+def problem_bodies(document: dict[str, Any]) -> None:
+    """Put every REST error body under ``application/problem+json`` with the Problem schema."""
+    for path, operations in document.get("paths", {}).items():
+        if path == "/fhir" or path.startswith("/fhir/"):
+            continue
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content")
+                if not status.startswith(("4", "5")) or not content:
+                    continue
+                schema = content.get("application/json", {}).get("schema", {})
+                if schema.get("$ref") == FASTAPI_VALIDATION or PROBLEM_JSON in content:
+                    content.pop("application/json", None)
+                    content[PROBLEM_JSON] = {"schema": PROBLEM_REF}
+    _drop_unreferenced(document, ("HTTPValidationError", "ValidationError"))
+
+
+def _drop_unreferenced(document: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Remove the named schemas, in order, that nothing else refers to any more."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in names:
+        others = {k: v for k, v in schemas.items() if k != name}
+        rest = json.dumps({"paths": document.get("paths", {}), "schemas": others})
+        if f'"#/components/schemas/{name}"' not in rest:
+            schemas.pop(name, None)
+
+
+def install(app: FastAPI) -> None:
+    """Serve (and write, with ``samverkan openapi``) the corrected document."""
+    generate: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            problem_bodies(generate())
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
