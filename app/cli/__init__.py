@@ -126,8 +126,8 @@ def main() -> None:
         typer.echo(f"samverkan: configuration error: {exc}", err=True)
         sys.exit(2)
     except DomainError as exc:
-        where = f"{exc.field}: " if exc.field else ""
-        typer.echo(f"samverkan: refused: {where}{exc.message}", err=True)
+        where = f" [{exc.field}]" if exc.field and exc.field not in exc.message else ""
+        typer.echo(f"samverkan: refused: {exc.message}{where}", err=True)
         sys.exit(2)
     except Refused as exc:
         typer.echo(f"samverkan: {exc}", err=True)
@@ -135,6 +135,6 @@ def main() -> None:
 
 
 # The commands register themselves on ``cli``.
-from app.cli import clients, server  # noqa: E402
+from app.cli import clients, organizations, server  # noqa: E402
 
-__all__ = ["cli", "clients", "main", "server"]
+__all__ = ["cli", "clients", "main", "organizations", "server"]

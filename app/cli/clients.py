@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -62,6 +63,26 @@ def clients_add(
         return client.id
 
     typer.echo(in_unit_of_work(add))
+
+
+@clients_cli.command("new-key")
+def clients_new_key(
+    key_file: Annotated[Path, typer.Argument(help="where to write the private key (PEM, 0600)")],
+    alg: Annotated[str, typer.Option(help="ES384 or RS384")] = "ES384",
+) -> None:
+    """Make a key pair for a client: writes the private key, prints the public JWK set."""
+    from app.security.tokens import generate_client_key
+
+    if key_file.exists():
+        raise Refused(f"{key_file} exists already; a key is never overwritten")
+    try:
+        pem, jwks = generate_client_key(alg)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--alg") from exc
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        out.write(pem)
+    typer.echo(json.dumps(jwks, indent=2))
 
 
 @clients_cli.command("list")

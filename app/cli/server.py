@@ -65,6 +65,24 @@ def check_configuration(config: Settings) -> None:
         raise ConfigurationError(f"SAMVERKAN_LIABILITY_CONFIG_FILE: {exc}") from None
 
 
+@cli.command("signing-key")
+def signing_key(
+    key_file: Annotated[
+        Path, typer.Argument(help="where the key goes, then SAMVERKAN_SIGNING_KEY_FILE")
+    ],
+) -> None:
+    """Make the service's access-token signing key (EC P-256, 0600) unless it exists; prints
+    its key id."""
+    from app.security.tokens import SigningKey
+
+    existed = key_file.exists()
+    try:
+        key = SigningKey.load_or_create(key_file, create=True)
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"{key_file}: {exc}") from None
+    typer.echo(f"{'kept' if existed else 'made'} {key_file} (kid {key.kid})")
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",

@@ -102,6 +102,35 @@ class OrganizationRepository:
                 ],
             )
 
+    async def save(self, org: Organization) -> None:
+        """Write a changed organization (its version already raised); identifiers are added,
+        never removed, since other systems may still address it by an old one."""
+        await self._conn.execute(
+            update(t.organizations)
+            .where(t.organizations.c.id == org.id)
+            .values(
+                name=org.name,
+                parent_id=org.parent_id,
+                function=org.function.value if org.function else None,
+                version=org.version,
+                updated_at=utcnow(),
+            )
+        )
+        held = {
+            (row.system, row.value)
+            for row in await self._conn.execute(
+                select(t.organization_identifiers).where(
+                    t.organization_identifiers.c.organization_id == org.id
+                )
+            )
+        }
+        added = [i for i in org.identifiers if (i.system, i.value) not in held]
+        if added:
+            await self._conn.execute(
+                insert(t.organization_identifiers),
+                [{"organization_id": org.id, "system": i.system, "value": i.value} for i in added],
+            )
+
     async def get(self, org_id: str) -> Organization | None:
         """The organization with this id, or None."""
         found = await self.get_many([org_id])
@@ -226,6 +255,19 @@ class CooperationAreaRepository:
                 insert(t.cooperation_area_members),
                 [{"area_id": area.id, "municipality_id": m} for m in area.municipality_ids],
             )
+
+    async def add_member(self, area: CooperationArea, municipality_id: str) -> None:
+        """Add a municipality to an area, raising the area's version."""
+        await self._conn.execute(
+            insert(t.cooperation_area_members).values(
+                area_id=area.id, municipality_id=municipality_id
+            )
+        )
+        await self._conn.execute(
+            update(t.cooperation_areas)
+            .where(t.cooperation_areas.c.id == area.id)
+            .values(version=area.version + 1, updated_at=utcnow())
+        )
 
     async def get(self, area_id: str) -> CooperationArea | None:
         """The cooperation area with this id, or None."""

@@ -30,6 +30,9 @@ def to_fhir(org: Organization) -> dict[str, Any]:
         "active": True,
         "type": types,
         "name": org.name,
+        # The jurisdiction whose law applies; it also lets a register exported here be
+        # imported elsewhere (`samverkan organizations import`).
+        "address": [{"country": org.jurisdiction.value}],
     }
     if org.identifiers:
         resource["identifier"] = [{"system": i.system, "value": i.value} for i in org.identifiers]
