@@ -135,6 +135,6 @@ def main() -> None:
 
 
 # The commands register themselves on ``cli``.
-from app.cli import clients, organizations, server  # noqa: E402
+from app.cli import clients, examples, organizations, server  # noqa: E402
 
-__all__ = ["cli", "clients", "main", "organizations", "server"]
+__all__ = ["cli", "clients", "examples", "main", "organizations", "server"]

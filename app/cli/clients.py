@@ -170,12 +170,15 @@ def token(
     ] = None,
 ) -> None:
     """Get an access token from a running server, as a SMART backend client does."""
+    config = settings()
+    typer.echo(client_token((base or config.issuer).rstrip("/"), client_id, key_file, scopes))
 
+
+def client_token(server: str, client_id: str, key_file: Path, scopes: str | None) -> str:
+    """An access token from ``server`` for a registered client holding ``key_file``."""
     from app.security.clients import ASSERTION_TYPE
     from app.security.tokens import make_client_assertion, public_jwks_of
 
-    config = settings()
-    server = (base or config.issuer).rstrip("/")
     pem = key_file.read_bytes()
     try:
         public = public_jwks_of(pem)["keys"][0]
@@ -199,7 +202,7 @@ def token(
     response = post_form(f"{server}/auth/token", form)
     if response.status_code != 200:
         raise Refused(f"token refused ({response.status_code}): {response.text}")
-    typer.echo(response.json()["access_token"])
+    return str(response.json()["access_token"])
 
 
 def post_form(url: str, form: dict[str, str]) -> httpx.Response:

@@ -136,7 +136,7 @@ def serve(
         created = in_unit_of_work(partial(ensure_demo_clients, directory=config.demo_clients_dir))
         logger.info(
             "demo clients registered",
-            extra={"created": created, "keys": str(config.demo_clients_dir)},
+            extra={"registered": created, "keys": str(config.demo_clients_dir)},
         )
     logger.info(
         "serving",

@@ -6,30 +6,73 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fhir.resources.R4B.bundle import Bundle
 
+from app.cli import examples
 from app.fhir import messaging
-from tests.conftest import ClientFor
+from tests import fhir_node, fhir_schema
+from tests.conftest import IN_CI, ClientFor, fhir_schema_available
 from tests.factories import personnummer
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "openapi" / "examples" / "fhir"
+EXAMPLES = examples.EXAMPLES
 FHIR = {"Content-Type": "application/fhir+json"}
 
 
+# The concrete values of the published examples that a test may set, by name.
+PUBLISHED = {
+    "episode_id": examples.EPISODE,
+    "person_id": examples.PERSON,
+    "plan_id": examples.PLAN,
+    "meeting_id": examples.MEETING,
+    "answered_header_id": examples.ANSWERED,
+    "personnummer": "19400107-9120",
+    "admitted_at": "2026-03-02T08:00:00+01:00",
+    "starts_at": "2026-03-19T13:00:00+01:00",
+    "reply_by": "2026-03-17",
+    "start_date": "2026-03-19",
+    "follow_up": "2026-06-18",
+}
+
+
+IDS = ("episode_id", "person_id", "plan_id", "meeting_id", "answered_header_id")
+
+
 def example(event: str, **values: str) -> dict[str, Any]:
-    """The published example of ``event`` with its placeholders filled in."""
-    text = (EXAMPLES / f"{event}.json").read_text(encoding="utf-8")
-    values.setdefault("bundle_id", str(uuid.uuid4()))
-    values.setdefault("header_id", str(uuid.uuid4()))
+    """The published example of ``event``: new message ids, sent now, with ``values`` set."""
+    message = examples.load(EXAMPLES, event)
+    header = message["entry"][0]["resource"]
+    encounter = next(
+        (e["resource"] for e in message["entry"] if e["resource"]["resourceType"] == "Encounter"),
+        {},
+    )
+    published = {
+        **PUBLISHED,
+        "now": message["timestamp"],
+        "expected_date": next(
+            (x["valueDate"] for x in encounter.get("extension", []) if "valueDate" in x), ""
+        ),
+    }
     values.setdefault("now", datetime.now(UTC).isoformat())
+    text = json.dumps(message)
+    for old in (message["id"], header["id"]):
+        text = text.replace(old, str(uuid.uuid4()))
     for name, value in values.items():
-        text = text.replace("{{" + name + "}}", value)
-    assert "{{" not in text, f"unfilled placeholder in {event}: {text[text.index('{{') :][:40]}"
+        if name == "plan_version":
+            continue
+        old = published[name]
+        # Ids are replaced wherever they occur (references too), other values as whole strings;
+        # a value the example does not hold is left out, as a template's unused value would be.
+        if name in IDS:
+            text = text.replace(old, value)
+        else:
+            text = text.replace(f'"{old}"', json.dumps(value))
     body: dict[str, Any] = json.loads(text)
+    if "plan_version" in values:
+        body["entry"][1]["resource"]["meta"]["versionId"] = values["plan_version"]
     return body
 
 
@@ -101,7 +144,6 @@ async def test_the_discharge_flow_by_messages(client_for: ClientFor) -> None:
     # The municipality acknowledges the discharge notice.
     municipality = await client_for("kommun-0880")
     ack = example("acknowledgement", answered_header_id=str(uuid.uuid4()))
-    ack["entry"][0]["resource"]["sender"] = {"reference": "Organization/kommun-0880"}
     response = await post(municipality, ack)
     assert response.status_code == 200 and header_of(response)["response"]["code"] == "ok"
 
@@ -216,10 +258,10 @@ def test_every_event_code_is_processed() -> None:
 
 
 async def test_a_message_without_its_focus_says_what_is_missing(client_for: ClientFor) -> None:
-    hospital = await client_for("region-kalmar")
+    municipality = await client_for("kommun-0880")
     body = example("acknowledgement", answered_header_id="x")
     body["entry"][0]["resource"]["eventCoding"]["code"] = "deviation-report"
-    refused = await post(hospital, body)
+    refused = await post(municipality, body)
     assert refused.status_code == 422
     outcome = refused.json()["entry"][1]["resource"]
     assert outcome["issue"][0]["expression"] == ["MessageHeader.focus"]
@@ -380,3 +422,42 @@ async def test_a_careplan_read_and_sent_back_unchanged_keeps_its_content(
     assert {k: after[k] for k in content} == {k: before[k] for k in content}
     assert [(b["kind"], b["reference"]) for b in after["basis"]] == [("lss-plan", "LSS 1")]
     assert after["version"] == before["version"] + 1
+
+
+def test_the_examples_are_valid_fhir_r4_as_published() -> None:
+    published = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(EXAMPLES.glob("*.json"))]
+    assert len(published) == len(messaging.EVENTS)
+    for message in published:
+        text = json.dumps(message)
+        assert "{{" not in text, message["id"]
+        Bundle.model_validate(message)
+        if fhir_schema_available():
+            assert fhir_schema.problems(message) == [], message["id"]
+    if fhir_node.available():
+        assert fhir_node.problems(published) == []
+    elif IN_CI:
+        pytest.fail("the npm fhir package is installed by `make test`")
+    # Every id the poster replaces is in the files, so that posting them tells one story.
+    every = "".join(json.dumps(m) for m in published)
+    for known in (examples.EPISODE, examples.PERSON, examples.PLAN, examples.MEETING):
+        assert known in every
+
+
+async def test_the_examples_post_in_order_as_samverkan_examples_post_does(
+    client_for: ClientFor,
+) -> None:
+    told: list[examples.Posted] = []
+    answered = await examples.post_examples(client_for, EXAMPLES, told.append)
+    assert [p.event for p in answered] == list(examples.ORDER) and told == answered
+    assert all((p.status, p.code) == (200, "ok") for p in answered), answered
+    hospital = await client_for("region-kalmar")
+    episode_id = answered[0].focus[0].removeprefix("Encounter/")
+    episode = (await hospital.get(f"/api/v1/episodes/{episode_id}")).json()
+    assert episode["state"] == "discharged"
+    plan_id = answered[-1].focus[0].removeprefix("CarePlan/")
+    centre = await client_for("region-kalmar-hc-kalmar")
+    plan = (await centre.get(f"/api/v1/plans/{plan_id}")).json()
+    assert (
+        plan["title"] == "SIP, reviderad vid uppföljning"
+        and plan["person_id"] == episode["person_id"]
+    )
