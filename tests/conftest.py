@@ -18,6 +18,7 @@ import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,28 @@ async def check_reachable(url: str) -> None:
         pytest.skip(f"PostgreSQL unreachable: {exc}")
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def scratch_postgres(purpose: str) -> AsyncIterator[str]:
+    """An empty database beside the test database, dropped afterwards.
+
+    Named after the test database, so that runs against different test databases on one server
+    never drop each other's scratch database.
+    """
+    url = postgres_url_or_skip()
+    await check_reachable(url)
+    scratch = f"{make_url(url).database}_{purpose}_scratch"
+    admin = create_engine(url, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"))
+            await conn.execute(text(f"CREATE DATABASE {scratch}"))
+        yield make_url(url).set(database=scratch).render_as_string(hide_password=False)
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"))
+    finally:
+        await admin.dispose()
 
 
 async def reset_postgres_schema(url: str) -> None:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect
 
 from app.store.database import (
     alembic_config,
@@ -22,7 +20,7 @@ from app.store.database import (
     upgrade,
 )
 from app.store.tables import metadata
-from tests.conftest import check_reachable, postgres_url_or_skip
+from tests.conftest import scratch_postgres
 
 
 async def _table_names(url: str) -> set[str]:
@@ -34,34 +32,12 @@ async def _table_names(url: str) -> set[str]:
         await engine.dispose()
 
 
-@asynccontextmanager
-async def _scratch_postgres() -> AsyncIterator[str]:
-    """An empty database beside the test database, dropped afterwards.
-
-    Named after the test database, so that runs against different test databases on one server
-    never drop each other's scratch database.
-    """
-    url = postgres_url_or_skip()
-    await check_reachable(url)
-    scratch = f"{make_url(url).database}_migration_scratch"
-    admin = create_engine(url, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"))
-            await conn.execute(text(f"CREATE DATABASE {scratch}"))
-        yield make_url(url).set(database=scratch).render_as_string(hide_password=False)
-        async with admin.connect() as conn:
-            await conn.execute(text(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"))
-    finally:
-        await admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
         return
-    async with _scratch_postgres() as url:
+    async with scratch_postgres("migration") as url:
         yield url
 
 
