@@ -49,3 +49,18 @@ async def test_every_shell_block_of_the_readme_runs(
     ):
         ran = run_blocks(examples, cwd=tmp_path, env=env)
     assert "18600.00" in "".join(ran.outputs)
+
+
+def test_the_readme_and_docs_point_nowhere_outside_the_repository() -> None:
+    documents = [README, *sorted((ROOT / "docs").glob("*.md"))]
+    assert {d.name for d in documents} >= {
+        "README.md",
+        "domain.md",
+        "integrating.md",
+        "operations.md",
+    }
+    for document in documents:
+        text = document.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)]+)\)", text):
+            assert not target.startswith(("/", "..", "file:")), (document.name, target)
+        assert "../" not in text and "shared/" not in text, document.name
