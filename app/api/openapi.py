@@ -4,6 +4,7 @@ FastAPI attaches a response model to the route's default media type (``applicati
 adds its own 422 validation-error shape to every route that declares parameters; this service
 answers errors as ``application/problem+json`` (api/errors.py), so both are set right here,
 once, for every REST route. FHIR routes answer OperationOutcome and are documented with them.
+Every property is described, from the API's vocabulary where its model says nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.api.errors import PROBLEM_JSON
+from app.api.vocabulary import describe_properties
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
@@ -53,7 +55,9 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            problem_bodies(generate())
+            document = generate()
+            problem_bodies(document)
+            describe_properties(document)
         assert app.openapi_schema is not None
         return app.openapi_schema
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.api.vocabulary import IN_SCHEMA, PROPERTIES
 from tests.conftest import ClientFor
 from tests.e2e.test_liability_api import run_episode, utc
 from tests.factories import create_person
@@ -119,3 +120,27 @@ async def test_amounts_are_decimal_strings_with_two_places_and_a_currency(
     rule_sets = (await client.get("/api/v1/liability/rule-sets")).json()
     for table in rule_sets["rate_tables"]:
         assert all(AMOUNT.match(rate) for rate in table["rates"].values()), table
+
+
+def test_every_property_of_every_schema_has_a_description() -> None:
+    schemas = document()["components"]["schemas"]
+    undescribed = [
+        f"{name}.{prop}"
+        for name, schema in schemas.items()
+        for prop, spec in (schema.get("properties") or {}).items()
+        if not spec.get("description")
+    ]
+    assert undescribed == []
+    assert sum(len(s.get("properties") or {}) for s in schemas.values()) > 400
+    episode = schemas["EpisodeRead"]["properties"]
+    assert episode["id"]["description"] == "the episode's id"
+    assert episode["hospital_unit_id"]["description"].startswith("the hospital ward")
+
+
+def test_the_vocabulary_has_no_entry_that_nothing_uses() -> None:
+    schemas = document()["components"]["schemas"]
+    names = {p for s in schemas.values() for p in (s.get("properties") or {})}
+    assert set(PROPERTIES) - names == set()
+    assert {
+        k for k in IN_SCHEMA if k[1] not in (schemas.get(k[0], {}).get("properties") or {})
+    } == set()
