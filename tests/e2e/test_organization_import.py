@@ -4,10 +4,13 @@ identifier, idempotent, with a dry run; and `clients add --admin` for the first 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import Settings
 from tests.conftest import ClientFor
@@ -21,6 +24,36 @@ SE,,,0991,Importby kommun,Region Importtest,Importområdet,,,,
 SE,,,0992,Testvik kommun,region-import-test,Importområdet,,,,
 SE,unit,,,Hemtjänst Importby,,,urn:oid:1.2.752.129.2.2.1.17|0991,home-care,,
 """
+
+
+# Organizations outlive a test (other tests count the demo data), so these tests remove theirs.
+@pytest.fixture(autouse=True)
+async def remove_imported(engine: AsyncEngine) -> AsyncIterator[None]:
+    yield
+    async with engine.begin() as conn:
+        ids = list(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT id FROM organizations WHERE id LIKE '%import%' "
+                        "OR id IN ('kommun-0991', 'kommun-0992')"
+                    )
+                )
+            ).scalars()
+        )
+        if not ids:
+            return
+        expanding = {"ids": ids}
+        for statement in (
+            "DELETE FROM cooperation_area_members WHERE municipality_id IN :ids",
+            "DELETE FROM cooperation_areas WHERE region_id IN :ids",
+            "DELETE FROM organization_identifiers WHERE organization_id IN :ids",
+            "DELETE FROM organizations WHERE id IN :ids AND parent_id IS NOT NULL",
+            "DELETE FROM organizations WHERE id IN :ids",
+        ):
+            await conn.execute(
+                text(statement).bindparams(bindparam("ids", expanding=True)), expanding
+            )
 
 
 def imported(settings: Settings, path: Path, *options: str) -> list[str]:
