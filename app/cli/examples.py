@@ -108,7 +108,7 @@ async def post_examples(
         )
         client = await session(sender)
         if event == "sip-summons":
-            ids[PLAN] = await _shared_plan(client, ids[PERSON])
+            ids[PLAN] = await shared_plan(client, ids[PERSON])
         if event == "careplan-revised":
             plan = await _ok(client.get(f"/api/v1/plans/{ids[PLAN]}"), "read the plan")
             message["entry"][1]["resource"]["meta"]["versionId"] = str(plan["version"])
@@ -149,7 +149,7 @@ async def _ok(request: Awaitable[Any], doing: str) -> dict[str, Any]:
     return body
 
 
-async def _shared_plan(client: Any, person_id: str) -> str:
+async def shared_plan(client: Any, person_id: str) -> str:
     """A SIP for the person, shared by consent with the hospital and the municipality."""
     plan = await _ok(
         client.post("/api/v1/plans", json={"person_id": person_id, "title": "SIP"}),

@@ -294,21 +294,7 @@ async def plan_for_messages(client_for: ClientFor) -> tuple[str, str]:
         },
     )
     assert person.status_code == 201, person.text
-    plan = await centre.post(
-        "/api/v1/plans", json={"person_id": person.json()["id"], "title": "SIP"}
-    )
-    assert plan.status_code == 201, plan.text
-    consent = await centre.post(
-        f"/api/v1/plans/{plan.json()['id']}/consents",
-        json={
-            "given_by": "person",
-            "given_at": datetime.now(UTC).isoformat(),
-            "method": "oral",
-            "share_with": ["region-kalmar", "kommun-0880"],
-        },
-    )
-    assert consent.status_code == 201, consent.text
-    return person.json()["id"], plan.json()["id"]
+    return person.json()["id"], await examples.shared_plan(centre, person.json()["id"])
 
 
 async def test_summons_reply_and_revision_by_messages(client_for: ClientFor) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -53,7 +52,8 @@ async def test_episode_liability_names_rule_set_and_rates(client: httpx.AsyncCli
     body = (await client.get(f"/api/v1/episodes/{episode['id']}/liability")).json()
     assert body["rule_set_id"] == "se-statutory-somatic"
     assert body["liable_days"] == 4
-    assert Decimal(body["amount"]) == 37200
+    # Amounts and rates are decimal strings with two places, with the currency beside them.
+    assert (body["amount"], body["currency"]) == ("37200.00", "SEK")
     assert body["rates"] == [
         {
             "year": 2026,
@@ -121,8 +121,12 @@ async def test_monthly_report_splits_months_and_masks_protected_persons(
     assert rows[first["id"]]["liable_days"] == 4
     assert rows[second["id"]]["liable_days"] == 9
     assert march["total_liable_days"] == 13
-    assert Decimal(march["total_amount"]) == 13 * 9300
+    assert march["total_amount"] == f"{13 * 9300}.00"
     assert march["currency"] == "SEK" and march["averages"] == []
+    assert {(r["amount"], r["currency"]) for r in march["rows"]} == {
+        ("37200.00", "SEK"),
+        ("83700.00", "SEK"),
+    }
     masked = rows[second["id"]]
     assert masked["protected_identity"] is True
     assert "Hemlig" not in str(march) and hidden["identifier"]["value"] not in str(march)
@@ -173,8 +177,7 @@ async def test_average_model_municipality_shows_average_rolling_average_and_leve
     assert average["evaluation_month"] == "2026-03"
     assert average["rolling_average"] == "4.00" and average["level"] == "3.5"
     assert average["payment_applies"] is True
-    assert Decimal(average["amount"]) == 12300
-    assert Decimal(report["total_amount"]) == 12300
+    assert average["amount"] == report["total_amount"] == "12300.00"
 
     single = (await client.get(f"/api/v1/episodes/{april_episode['id']}/liability")).json()
     assert single["model"] == "average" and single["rule_set_id"] == "se-average-stockholm"
