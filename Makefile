@@ -70,7 +70,14 @@ $(NODE_FHIR):
 	npm install --silent --no-audit --no-fund --prefix .cache/node $(NODE_FHIR_PACKAGE) >/dev/null
 	@test -s $(NODE_FHIR)
 
+# The README's examples (run by tests/e2e/test_readme.py) use curl and jq, as a reader would.
+README_TOOLS_NEEDED = @command -v jq >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 || { \
+		echo "jq or curl is missing: installing Debian's jq and curl"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq curl >/dev/null; }
+
 test: lint typecheck $(FHIR_SCHEMA) $(NODE_FHIR)
+	$(README_TOOLS_NEEDED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 $(VENV)/.installed-bench: $(BIN)/python pyproject.toml
