@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
@@ -32,13 +32,15 @@ from app.api.v1 import (
     subscriptions,
 )
 from app.delivery.dispatcher import Dispatcher
-from app.domain.liability import LiabilityConfig, parse_liability_config
 from app.fhir import routes as fhir_routes
 from app.fhir import subscriptions as fhir_subscriptions
 from app.security.rate_limit import RateLimiter
 from app.security.tokens import SigningKey, VerifiedTokens
+from app.services.liability_config import read_liability_config
+from app.services.liability_rules import LiabilityRules
 from app.settings import Environment, Settings, get_settings
 from app.store.database import create_engine, head_revision
+from app.store.unit_of_work import UnitOfWork
 
 DESCRIPTION = """\
 Samverkan carries the messages of coordinated care between Swedish regions, Norwegian health
@@ -58,12 +60,6 @@ header: the same key with the same body returns the first response again (marked
 """
 
 
-def load_liability_config(settings: Settings) -> LiabilityConfig:
-    """Read and validate the liability rule sets, rates and bindings named by the settings."""
-    with settings.liability_config_file.open(encoding="utf-8") as handle:
-        return parse_liability_config(json.load(handle))
-
-
 def _operation_id(route: APIRoute) -> str:
     return route.name
 
@@ -77,6 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = create_engine(
             settings.database_url, pool_size=settings.database_pool_size
         )
+        async with UnitOfWork(app.state.engine) as uow:
+            await app.state.liability.start(uow, now=datetime.now(UTC))
+            await uow.commit()
         stop = asyncio.Event()
         dispatching = None
         if settings.dispatcher_enabled:
@@ -100,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     app.state.settings = settings
-    app.state.liability = load_liability_config(settings)
+    app.state.liability = LiabilityRules(read_liability_config(settings.liability_config_file))
     app.state.head_revision = head_revision()
     # Production must be given its key; elsewhere one is made under var/ on first start.
     app.state.signing_key = SigningKey.load_or_create(

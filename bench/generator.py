@@ -38,6 +38,7 @@ from app.domain.identifiers import (
     make_fodselsnummer,
     make_personnummer,
 )
+from app.domain.liability import DEFAULT_CONFIG_PATH, LiabilityConfig, liable_intervals
 from app.domain.persons import Person
 from app.domain.plans import (
     Consent,
@@ -52,8 +53,10 @@ from app.domain.plans import (
     PlanContent,
     PlanStatus,
 )
+from app.services.liability_config import read_liability_config
 from app.store import tables as t
 from app.store.database import create_engine
+from app.store.liability import interval_rows
 from app.store.plans import plan_document, plan_row, plan_version_row, sharing_rows
 from app.store.repositories import episode_row, event_row, person_row, relation_row, utcnow
 
@@ -286,6 +289,7 @@ LOADED = (
     t.persons,
     t.episodes,
     t.episode_events,
+    t.liable_intervals,
     t.plans,
     t.plan_versions,
     t.plan_sharing,
@@ -305,9 +309,12 @@ ORDER BY 1
 Copy = tuple[str, list[str], list[tuple[Any, ...]]]
 
 
-def batch_rows(batch: Batch, now: datetime) -> list[tuple[Table, list[dict[str, Any]]]]:
+def batch_rows(
+    batch: Batch, now: datetime, config: LiabilityConfig
+) -> list[tuple[Table, list[dict[str, Any]]]]:
     """The rows the repositories' ``add_many`` would insert for the batch, table by table, in
-    the order they insert them (that of ``LOADED``); ``now`` is their creation time."""
+    the order they insert them (that of ``LOADED``), with the liable intervals the service
+    derives from each episode's notices under ``config``; ``now`` is their creation time."""
     documents = [(plan, plan_document(plan)) for plan in batch.plans]
     return [
         (t.persons, [person_row(p, now) for p in batch.people]),
@@ -315,6 +322,14 @@ def batch_rows(batch: Batch, now: datetime) -> list[tuple[Table, list[dict[str, 
         (
             t.episode_events,
             [event_row(e.id, event, now) for e in batch.episodes for event in e.events],
+        ),
+        (
+            t.liable_intervals,
+            [
+                row
+                for e in batch.episodes
+                for row in interval_rows(e, liable_intervals(e, config), config.version)
+            ],
         ),
         (t.plans, [plan_row(p, d) for p, d in documents]),
         (
@@ -360,6 +375,7 @@ class Builder:
     sample: int
     stamp: datetime | None
     dialect: Dialect
+    config: LiabilityConfig
 
 
 _builder: Builder | None = None
@@ -369,14 +385,21 @@ def start_builder(url: str, seed: int, now: datetime, stamp: datetime | None, sa
     """Set up the builder process; values are converted as the store's engine for ``url``
     binds them (no connection is made)."""
     global _builder
-    _builder = Builder(Maker(seed, now), Generated(), sample, stamp, create_engine(url).dialect)
+    _builder = Builder(
+        Maker(seed, now),
+        Generated(),
+        sample,
+        stamp,
+        create_engine(url).dialect,
+        read_liability_config(DEFAULT_CONFIG_PATH),
+    )
 
 
 def build(size: int) -> list[Copy]:
     """In the builder process: the next ``size`` persons' records, table by table."""
     assert _builder is not None
     batch = _builder.maker.batch(size, _builder.made, _builder.sample)
-    rows = batch_rows(batch, _builder.stamp or utcnow())
+    rows = batch_rows(batch, _builder.stamp or utcnow(), _builder.config)
     return [copy_records(table, table_rows, _builder.dialect) for table, table_rows in rows]
 
 

@@ -37,9 +37,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app.domain.identifiers import PERSONNUMMER, make_personnummer
+from app.domain.liability import DEFAULT_CONFIG_PATH
 from app.security.clients import ASSERTION_TYPE, register_client
 from app.security.tokens import SigningKey, generate_client_key, make_client_assertion
 from app.services.demo import seed_demo
+from app.services.liability_config import read_liability_config
 from app.store.database import create_engine, upgrade
 from app.store.unit_of_work import UnitOfWork
 from bench.generator import KALMAR_MUNICIPALITIES, Generated, generate
@@ -130,6 +132,12 @@ async def prepare_database(persons: int) -> tuple[Generated, str, bytes, str]:
             persons,
             progress=lambda n: progress.advance(task, n),
         )
+    # The generator stored each episode's liable intervals under the shipped configuration; the
+    # service then starts in step with it instead of recomputing them.
+    config = read_liability_config(DEFAULT_CONFIG_PATH)
+    async with UnitOfWork(engine) as uow:
+        await uow.liability.set_state(config.version, config.to_dict(), datetime.now(UTC))
+        await uow.commit()
     async with engine.begin() as conn:
         await conn.execute(text("ANALYZE"))
     await engine.dispose()

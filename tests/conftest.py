@@ -54,6 +54,7 @@ PER_TEST_TABLES = (
     "plan_sharing",
     "plan_versions",
     "plans",
+    "liable_intervals",
     "episode_events",
     "episodes",
     "care_relations",

@@ -24,6 +24,7 @@ from app.security.tokens import (
     scope_allows,
     verify_access_token,
 )
+from app.services.liability_rules import LiabilityRules
 from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
@@ -193,10 +194,16 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_liability_rules(request: Request) -> LiabilityRules:
+    """The liability rules of this process, kept in step with the stored intervals."""
+    rules: LiabilityRules = request.app.state.liability
+    return rules
+
+
 async def get_liability_config(request: Request) -> LiabilityConfig:
-    """The liability rule sets, rates and bindings loaded at start-up."""
-    config: LiabilityConfig = request.app.state.liability
-    return config
+    """The liability rule sets, rates and bindings this process computes with."""
+    rules: LiabilityRules = request.app.state.liability
+    return rules.config
 
 
 async def get_now() -> datetime:
@@ -229,6 +236,7 @@ async def get_page(
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LiabilityDep = Annotated[LiabilityConfig, Depends(get_liability_config)]
+LiabilityRulesDep = Annotated[LiabilityRules, Depends(get_liability_rules)]
 NowDep = Annotated[datetime, Depends(get_now)]
 PageDep = Annotated[PageParams, Depends(get_page)]
 

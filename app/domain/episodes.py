@@ -12,10 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from app.domain.errors import IllegalTransition, InvalidInput
 
 READMISSION_WINDOW = timedelta(days=30)
+ZONES = {"SE": ZoneInfo("Europe/Stockholm"), "NO": ZoneInfo("Europe/Oslo")}
+"""The local time of each jurisdiction: days, months and deadlines are counted in it."""
 CLOCK_SKEW = timedelta(minutes=5)
 
 

@@ -15,13 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
-from app.domain.episodes import check_aware
+from app.domain.episodes import ZONES, check_aware
 from app.domain.errors import IllegalTransition, InvalidInput, NotFound
 
 SUMMONS_DAYS = 3
-ZONES = {"SE": ZoneInfo("Europe/Stockholm"), "NO": ZoneInfo("Europe/Oslo")}
 
 
 class MeetingStatus(StrEnum):

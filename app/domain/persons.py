@@ -16,7 +16,7 @@ class Person:
     """A patient or client.
 
     ``stay_municipality_id`` is the Norwegian municipality of stay (oppholdskommune), which pays for
-    discharge-ready days when it differs from the residence municipality.
+    discharge-ready days in Norway when it differs from the residence municipality.
     """
 
     id: str
@@ -31,10 +31,16 @@ class Person:
     phone: str | None = None
     version: int = 1
 
-    @property
-    def paying_municipality_id(self) -> str:
-        """The municipality that receives the person after discharge and pays for waiting days."""
-        return self.stay_municipality_id or self.residence_municipality_id
+    def paying_municipality_id(self, jurisdiction: str) -> str:
+        """The municipality that pays for the discharge-ready days of a stay in ``jurisdiction``.
+
+        Sweden: the residence municipality (folkbokföringskommun), always (lag 2017:612).
+        Norway: the municipality of stay (oppholdskommune) when one is known, else the residence
+        municipality (forskrift om kommunal betaling for utskrivningsklare pasienter, from 2019).
+        """
+        if jurisdiction == "NO" and self.stay_municipality_id is not None:
+            return self.stay_municipality_id
+        return self.residence_municipality_id
 
     def masked(self) -> Person:
         """A copy fit for lists, reports and logs: a protected person's details are withheld.

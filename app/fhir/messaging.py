@@ -14,6 +14,7 @@ so a message refused because it arrived out of order can be sent again later.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 
 from app.domain.delivery import Outcome
 from app.domain.errors import DomainError, Forbidden, InvalidInput
+from app.domain.liability import LiabilityConfig
 from app.domain.meetings import ParticipantKind
 from app.fhir.common import BASE, canonical, extension_url, organization_of
 from app.fhir.mappers import appointment, careplan, communication, encounter, patient, task
@@ -144,7 +146,13 @@ def _extension(resource: dict[str, Any], url: str, key: str) -> Any:
 
 
 async def _admission(
-    uow: UnitOfWork, actor: Actor, message: Message, settings: Settings, now: datetime
+    uow: UnitOfWork,
+    actor: Actor,
+    message: Message,
+    settings: Settings,
+    now: datetime,
+    *,
+    liability: LiabilityConfig,
 ) -> list[str]:
     _key, resource = _focus(message, "Encounter")
     subject = (resource.get("subject") or {}).get("reference")
@@ -170,12 +178,19 @@ async def _admission(
         episode.id,
         episode_service.Notice("admission-notice", at=message.sent_at),
         now=now,
+        liability=liability,
     )
     return [f"Encounter/{episode.id}"]
 
 
 async def _notice(
-    uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
+    uow: UnitOfWork,
+    actor: Actor,
+    message: Message,
+    _settings: Settings,
+    now: datetime,
+    *,
+    liability: LiabilityConfig,
 ) -> list[str]:
     episode_id, resource = _focus(message, "Encounter")
     kind = {
@@ -201,6 +216,7 @@ async def _notice(
             coordinated_planning=bool(_extension(resource, COORDINATED_PLANNING, "valueBoolean")),
         ),
         now=now,
+        liability=liability,
     )
     return [f"Encounter/{episode_id}"]
 
@@ -324,12 +340,18 @@ async def _careplan_revised(
     return [f"CarePlan/{plan_id}"]
 
 
-HANDLERS = {
+Handler = Callable[[UnitOfWork, Actor, Message, Settings, datetime], Awaitable[list[str]]]
+EpisodeHandler = Callable[..., Awaitable[list[str]]]
+# The episode's notices also derive its liable intervals, so they take the liability rules.
+EPISODE_HANDLERS: dict[str, EpisodeHandler] = {
     "admission-notice": _admission,
     "expected-discharge-changed": _notice,
     "discharge-ready": _notice,
     "discharge-ready-withdrawn": _notice,
     "discharge-notice": _notice,
+}
+HANDLERS: dict[str, EpisodeHandler | Handler] = {
+    **EPISODE_HANDLERS,
     "sip-summons": _summons,
     "sip-summons-reply": _summons_reply,
     "careplan-revised": _careplan_revised,
@@ -340,7 +362,12 @@ HANDLERS = {
 
 
 async def process(
-    uow: UnitOfWork, actor: Actor, message: Message, settings: Settings, now: datetime
+    uow: UnitOfWork,
+    actor: Actor,
+    message: Message,
+    settings: Settings,
+    now: datetime,
+    liability: LiabilityConfig,
 ) -> list[str]:
     """Apply the message to the domain; the references of what it touched."""
     if message.sender is not None and message.sender not in actor.organizations:
@@ -348,6 +375,10 @@ async def process(
             f"MessageHeader.sender is Organization/{message.sender}, but the caller acts for "
             f"{actor.organization_id}",
             field="MessageHeader.sender",
+        )
+    if message.event in EPISODE_HANDLERS:
+        return await EPISODE_HANDLERS[message.event](
+            uow, actor, message, settings, now, liability=liability
         )
     return await HANDLERS[message.event](uow, actor, message, settings, now)
 

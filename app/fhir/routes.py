@@ -1225,7 +1225,9 @@ async def process_message(
             )
         return fhir_response(seen.response, headers={"X-Samverkan-Replayed": "true"})
     try:
-        focus = await messaging.process(uow, actor, message, settings, now)
+        focus = await messaging.process(
+            uow, actor, message, settings, now, request.app.state.liability.config
+        )
     except StaleVersion as exc:
         conflict = {"severity": "error", "code": "conflict", "diagnostics": exc.message}
         return fhir_response(

@@ -18,8 +18,10 @@ from app.domain.episodes import (
     find_readmission_source,
 )
 from app.domain.errors import Forbidden, InvalidInput, StaleVersion, UnknownReference
+from app.domain.liability import LiabilityConfig
 from app.domain.organizations import INPATIENT_FUNCTIONS, OrgKind, UnitFunction
 from app.security.access import Actor, record, require_relation
+from app.services.liability_rules import store_intervals
 from app.store.repositories import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -28,8 +30,8 @@ from app.store.unit_of_work import UnitOfWork
 class RegisterAdmission:
     """A person was admitted to a hospital unit.
 
-    ``municipality_id`` defaults to the person's paying municipality (residence, or in Norway the
-    municipality of stay).
+    ``municipality_id`` defaults to the person's paying municipality: in Sweden the residence
+    municipality, in Norway the municipality of stay.
     """
 
     person_id: str
@@ -55,15 +57,22 @@ async def register_admission(
     person = await uow.persons.get(cmd.person_id)
     if person is None or not await uow.relations.exists(person.id, actor.organizations):
         raise UnknownReference(f"unknown person {cmd.person_id}", field="person_id")
-    municipality_id = cmd.municipality_id or person.paying_municipality_id
-    wanted = {"hospital_unit_id": cmd.hospital_unit_id, "municipality_id": municipality_id}
+    wanted = {"hospital_unit_id": cmd.hospital_unit_id}
+    if cmd.municipality_id is not None:
+        wanted["municipality_id"] = cmd.municipality_id
     if cmd.primary_care_unit_id is not None:
         wanted["primary_care_unit_id"] = cmd.primary_care_unit_id
-    known = await uow.organizations.get_many(list(wanted.values()))
+    payers = [person.residence_municipality_id, person.stay_municipality_id]
+    known = await uow.organizations.get_many([*wanted.values(), *filter(None, payers)])
+    unit = known.get(cmd.hospital_unit_id)
+    if unit is not None and cmd.municipality_id is None:
+        # Sweden: the residence municipality pays; Norway: the municipality of stay.
+        wanted["municipality_id"] = person.paying_municipality_id(unit.jurisdiction.value)
     for name, org_id in wanted.items():
         if org_id not in known:
             raise UnknownReference(f"unknown organization {org_id}", field=name)
-    unit = known[cmd.hospital_unit_id]
+    assert unit is not None
+    municipality_id = wanted["municipality_id"]
     if unit.function not in INPATIENT_FUNCTIONS:
         raise InvalidInput(
             f"{unit.id} is not an inpatient unit (its function is "
@@ -177,6 +186,15 @@ class Notice:
     if_match: int | None = None
 
 
+# The notices that start, move or end a payment clock; the others leave the intervals as they are.
+CLOCK_EVENTS = frozenset(
+    {
+        EventKind.DISCHARGE_READY,
+        EventKind.DISCHARGE_READY_WITHDRAWN,
+        EventKind.MUNICIPALITY_RESPONSE,
+        EventKind.DISCHARGE_NOTICE,
+    }
+)
 NOTICE_KINDS = (
     "admission-notice",
     "expected-discharge",
@@ -188,11 +206,19 @@ NOTICE_KINDS = (
 
 
 async def record_notice(
-    uow: UnitOfWork, actor: Actor, episode_id: str, notice: Notice, *, now: datetime
+    uow: UnitOfWork,
+    actor: Actor,
+    episode_id: str,
+    notice: Notice,
+    *,
+    now: datetime,
+    liability: LiabilityConfig,
 ) -> tuple[Episode, EpisodeEvent]:
     """Apply one notice to an episode and store it; a stale ``if_match`` is refused.
 
-    The municipality answers with ``municipality-response``; every other notice is the hospital's.
+    The municipality answers with ``municipality-response``; every other notice is the
+    hospital's. A notice that can start, move or end a payment clock also stores the episode's
+    liable intervals anew, derived from its notices under ``liability``, in the same transaction.
     """
     episode = await get_episode(uow, actor, episode_id, action="update")
     _check_sender(episode, actor, notice.kind)
@@ -205,6 +231,8 @@ async def record_notice(
     check_aware(at, "at")
     event = _apply(episode, notice, at, now)
     await uow.episodes.save(episode, [event])
+    if event.kind in CLOCK_EVENTS:
+        await store_intervals(uow, episode, liability)
     await _announce(uow, actor, episode, event, now)
     return episode, event
 

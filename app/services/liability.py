@@ -1,7 +1,9 @@
 """Use cases of payment liability: an episode's liability and a municipality's monthly report.
 
-Liability is computed, never stored or typed in: each figure is derived from the episodes' notices,
-the rule set bound to the region/municipality pair, and the rate table, every time it is asked for.
+Liability is computed, never typed in. An episode's figure is computed from its notices when it is
+asked for; the monthly report sums the liable intervals stored beside the notices (derived from
+them by the same domain function, `app.services.liability_rules`) in SQL, and prices the days at
+the rate of the month's year.
 """
 
 from __future__ import annotations
@@ -11,27 +13,28 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from app.domain.episodes import CareType, Episode
+from app.domain.episodes import ZONES, CareType
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.liability import (
+    AppliedRate,
     AverageMonth,
     AverageRuleSet,
     EpisodeLiability,
-    IndividualRuleSet,
     LiabilityConfig,
-    RuleSet,
     compute_average_month,
     compute_episode_liability,
     months_needed_for,
+    resolve_for,
     stay_from_episode,
 )
 from app.domain.organizations import Organization, OrgKind
 from app.domain.persons import Person
 from app.security.access import Actor, record
 from app.services.episodes import get_episode
+from app.services.liability_rules import LiabilityRules
+from app.store.liability import Window
+from app.store.repositories import EpisodeSummary
 from app.store.unit_of_work import UnitOfWork
-
-ZONES = {"SE": ZoneInfo("Europe/Stockholm"), "NO": ZoneInfo("Europe/Oslo")}
 
 
 async def episode_liability(
@@ -43,9 +46,7 @@ async def episode_liability(
     points to the municipality's monthly report.
     """
     episode = await get_episode(uow, actor, episode_id)
-    rule_set = config.resolve(
-        episode.jurisdiction, episode.region_id, episode.municipality_id, episode.care_type
-    )
+    rule_set = resolve_for(config, episode)
     if isinstance(rule_set, AverageRuleSet):
         return rule_set
     return compute_episode_liability(episode, rule_set, config.rates_for(rule_set), as_of=as_of)
@@ -53,13 +54,16 @@ async def episode_liability(
 
 @dataclass(frozen=True, slots=True)
 class ReportRow:
-    """One episode's liable days in the report's month."""
+    """One episode's liable days in the report's month, priced at the rate of the month's year
+    (no amount, flagged "no rate for YEAR", when the table has none)."""
 
-    episode: Episode
+    episode: EpisodeSummary
     person: Person
-    liability: EpisodeLiability
+    rule_set_id: str
     liable_days: int
-    amount: Decimal
+    rate: AppliedRate
+    amount: Decimal | None
+    currency: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +84,20 @@ class MonthlyReport:
         return sum(r.liable_days for r in self.rows)
 
     @property
-    def total_amount(self) -> Decimal:
-        """The month's amount under every rule set that applies."""
-        return sum((r.amount for r in self.rows), Decimal(0)) + sum(
-            (a.amount for a in self.averages), Decimal(0)
-        )
+    def total_amount(self) -> Decimal | None:
+        """The month's amount under every rule set that applies; None when a part of it has no
+        rate."""
+        parts = [r.amount for r in self.rows] + [a.amount for a in self.averages]
+        if any(part is None for part in parts):
+            return None
+        return sum((part for part in parts if part is not None), Decimal(0))
+
+    @property
+    def notes(self) -> list[str]:
+        """ "no rate for YEAR" when a row or an average month has days without a rate."""
+        found = {r.rate.note for r in self.rows if r.rate.note}
+        found |= {note for a in self.averages for note in a.to_dict()["notes"]}
+        return sorted(found)
 
 
 def month_bounds(year: int, month: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -104,16 +117,17 @@ async def monthly_report(
     municipality_id: str,
     year: int,
     month: int,
-    config: LiabilityConfig,
+    rules: LiabilityRules,
     *,
     as_of: datetime,
 ) -> MonthlyReport:
     """The month's liable days and amounts of a municipality, with protected persons masked.
 
-    Episodes under an individual rule set each give a row; a municipality bound to an average
-    rule set (for episodes of some region) also gets that model's month figures. The municipality
-    sees its whole report; a region sees the rows of its own hospitals' episodes (what it
-    invoices); anyone else is told there is no such municipality.
+    The individual model's rows are the stored liable intervals summed over the month's local
+    days in SQL; a municipality bound to an average rule set (for episodes of some region) also
+    gets that model's month figures. The municipality sees its whole report; a region sees the
+    rows of its own hospitals' episodes (what it invoices); anyone else is told there is no such
+    municipality.
     """
     municipality = await uow.organizations.get(municipality_id)
     if municipality is None or municipality.kind is not OrgKind.MUNICIPALITY:
@@ -124,39 +138,36 @@ async def monthly_report(
         if principal is None or principal.kind is not OrgKind.REGION:
             raise NotFound(f"no municipality with id {municipality_id}")
         region_view = principal.id
+    config = await rules.in_step(uow)
     zone = ZONES[municipality.jurisdiction.value]
     start, end = month_bounds(year, month, zone)
-    rows: list[ReportRow] = []
-    candidates = await uow.episodes.liable_candidates(municipality_id, start, end)
-    if region_view is not None:
-        candidates = [e for e in candidates if e.region_id == region_view]
-    individual: list[tuple[Episode, IndividualRuleSet]] = []
-    resolved: dict[tuple[str, str, CareType], RuleSet] = {}  # a handful of keys per report
-    for episode in candidates:
-        key = (episode.jurisdiction, episode.region_id, episode.care_type)
-        if key not in resolved:
-            resolved[key] = config.resolve(*key[:2], municipality_id, key[2])
-        rule_set = resolved[key]
-        if isinstance(rule_set, IndividualRuleSet):
-            individual.append((episode, rule_set))
-    liable: list[tuple[Episode, EpisodeLiability, int, Decimal]] = []
-    for episode, rule_set in individual:
-        liability = compute_episode_liability(
-            episode, rule_set, config.rates_for(rule_set), as_of=as_of
-        )
-        days, amount = liability.in_month(year, month)
-        if days:
-            liable.append((episode, liability, days, amount))
+    window = Window(start.date(), end.date(), start, end, as_of, as_of.astimezone(zone).date())
+    found = await uow.liability.month(
+        window, municipality_id=municipality_id, region_id=region_view
+    )
+    summaries = await uow.episodes.summaries([row.episode_id for row in found])
     # Only the persons who appear in the report are read (and logged as read).
-    persons = await uow.persons.get_many([episode.person_id for episode, *_ in liable])
+    persons = await uow.persons.get_many(sorted({s.person_id for s in summaries.values()}))
+    rows: list[ReportRow] = []
     currencies: set[str] = set()
-    for episode, liability, days, amount in liable:
+    for row in sorted(found, key=lambda r: (summaries[r.episode_id].admitted_at, r.episode_id)):
+        episode = summaries[row.episode_id]
+        table = config.rate_tables[row.rate_table_id]
+        rate = table.rate_for(year)
+        amount = rate.rate * row.liable_days if rate.rate is not None else None
         rows.append(
-            ReportRow(episode, persons[episode.person_id].masked(), liability, days, amount)
+            ReportRow(
+                episode,
+                persons[episode.person_id].masked(),
+                row.rule_set_id,
+                row.liable_days,
+                rate,
+                amount,
+                table.currency,
+            )
         )
         record(uow, actor, "read", "LiabilityReport", episode.id, episode.person_id)
-        currencies.add(liability.currency)
-
+        currencies.add(table.currency)
     averages = await _average_months(
         uow,
         municipality,
@@ -164,7 +175,7 @@ async def monthly_report(
         month,
         config,
         zone,
-        [e.region_id for e in candidates],
+        sorted({s.region_id for s in summaries.values()}),
         only_region=region_view,
     )
     currencies.update(config.rates_for(config.rule_sets[a.rule_set_id]).currency for a in averages)
@@ -203,7 +214,11 @@ async def _average_months(
     rule_sets: dict[str, AverageRuleSet] = {}
     for region_id in regions:
         rule_set = config.resolve(
-            municipality.jurisdiction.value, region_id, municipality.id, CareType.SOMATIC
+            municipality.jurisdiction.value,
+            region_id,
+            municipality.id,
+            CareType.SOMATIC,
+            date(year, month, 1),
         )
         if isinstance(rule_set, AverageRuleSet):
             rule_sets[rule_set.id] = rule_set
@@ -217,10 +232,7 @@ async def _average_months(
             stay
             for episode in discharged
             if only_region in (None, episode.region_id)
-            and config.resolve(
-                episode.jurisdiction, episode.region_id, municipality.id, episode.care_type
-            ).id
-            == rule_set.id
+            and resolve_for(config, episode).id == rule_set.id
             and (stay := stay_from_episode(episode, rule_set)) is not None
         ]
         results.append(

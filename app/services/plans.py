@@ -175,7 +175,7 @@ async def create_plan(
             f"a plan asked for by the {initiator_kind.value.replace('-', ' ')} names who asked",
             field="initiated_by.name",
         )
-    municipality = await uow.organizations.get(person.paying_municipality_id)
+    municipality = await uow.organizations.get(person.residence_municipality_id)
     assert municipality is not None
     plan = Plan(
         id=str(uuid.uuid4()),

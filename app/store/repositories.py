@@ -551,6 +551,19 @@ def event_row(episode_id: str, event: EpisodeEvent, now: datetime) -> dict[str, 
     }
 
 
+@dataclass(frozen=True, slots=True)
+class EpisodeSummary:
+    """What a list or a report shows of an episode, without its notices."""
+
+    id: str
+    person_id: str
+    hospital_unit_id: str
+    region_id: str
+    admitted_at: datetime
+    discharge_ready_at: datetime | None
+    discharged_at: datetime | None
+
+
 class EpisodeRepository:
     """Episodes with their event history."""
 
@@ -599,6 +612,42 @@ class EpisodeRepository:
         found = await self._load(select(t.episodes).where(t.episodes.c.id == episode_id))
         return found[0] if found else None
 
+    async def get_many(self, episode_ids: Sequence[str]) -> list[Episode]:
+        """The episodes with these ids (those that exist), with their events."""
+        if not episode_ids:
+            return []
+        return await self._load(
+            select(t.episodes).where(t.episodes.c.id.in_(episode_ids)).order_by(t.episodes.c.id)
+        )
+
+    async def summaries(self, episode_ids: Sequence[str]) -> dict[str, EpisodeSummary]:
+        """The summaries of the episodes with these ids, by id (no notices are read)."""
+        found: dict[str, EpisodeSummary] = {}
+        e = t.episodes.c
+        for start in range(0, len(episode_ids), 1_000):
+            rows = await self._conn.execute(
+                select(
+                    e.id,
+                    e.person_id,
+                    e.hospital_unit_id,
+                    e.region_id,
+                    e.admitted_at,
+                    e.first_discharge_ready_at,
+                    e.discharged_at,
+                ).where(e.id.in_(episode_ids[start : start + 1_000]))
+            )
+            for r in rows:
+                found[r.id] = EpisodeSummary(
+                    r.id,
+                    r.person_id,
+                    r.hospital_unit_id,
+                    r.region_id,
+                    r.admitted_at,
+                    r.first_discharge_ready_at,
+                    r.discharged_at,
+                )
+        return found
+
     async def page(
         self,
         *,
@@ -638,25 +687,6 @@ class EpisodeRepository:
             )
         ).all()
         return [(r.id, r.discharged_at) for r in rows]
-
-    async def liable_candidates(
-        self, municipality_id: str, start: datetime, end: datetime
-    ) -> list[Episode]:
-        """Episodes of a municipality that may carry liable days in [start, end).
-
-        A payment clock can only run between a discharge-ready notice and the discharge, so the
-        episode must have been discharge-ready before ``end`` and not discharged before ``start``.
-        """
-        query = (
-            select(t.episodes)
-            .where(
-                t.episodes.c.municipality_id == municipality_id,
-                t.episodes.c.first_discharge_ready_at < end,
-                or_(t.episodes.c.discharged_at.is_(None), t.episodes.c.discharged_at >= start),
-            )
-            .order_by(t.episodes.c.admitted_at, t.episodes.c.id)
-        )
-        return await self._load(query)
 
     async def discharged_between(
         self, municipality_id: str, start: datetime, end: datetime

@@ -163,6 +163,8 @@ episodes = Table(
     Index(None, "municipality_id", "discharged_at"),
     Index(None, "municipality_id", "first_discharge_ready_at"),
     Index(None, "region_id", "discharged_at"),
+    Index(None, "region_id", "admitted_at"),
+    Index(None, "readmission_of_id"),
 )
 
 episode_events = Table(
@@ -174,6 +176,48 @@ episode_events = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("data", JSON, nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
+    Index(None, "kind", "at"),
+)
+
+# Each episode's liable intervals (individual model), derived from its notices by the domain's
+# `liable_intervals` in the transaction that appends a notice, and redone by `samverkan liability
+# recompute` when the configuration changes; with the rule set and rate table (and the versions of
+# both) they came from. Days are local day numbers (days since 1970-01-01), døgn periods epoch
+# microseconds, so that both engines sum them with integer arithmetic. Region, municipality and
+# unit are the episode's, copied so that a report or a statistic filters without a join.
+liable_intervals = Table(
+    "liable_intervals",
+    metadata,
+    Column("episode_id", String(36), ForeignKey("episodes.id"), primary_key=True),
+    Column("clock", Integer, primary_key=True),
+    Column("region_id", String(64), nullable=False),
+    Column("municipality_id", String(64), nullable=False),
+    Column("unit_id", String(64), nullable=False),
+    Column("rule_set_id", String(64), nullable=False),
+    Column("rule_set_version", String(16), nullable=False),
+    Column("rate_table_id", String(64), nullable=False),
+    Column("rate_table_version", String(16), nullable=False),
+    Column("counting", String(16), nullable=False),
+    Column("first_day", Integer, nullable=False),
+    Column("stop_day", Integer, nullable=True),
+    Column("first_at_us", BigInteger, nullable=True),
+    Column("periods", Integer, nullable=True),
+    Column("ends_at_us", BigInteger, nullable=True),
+    Column("config_version", String(16), nullable=False),
+    Index(None, "municipality_id", "first_day"),
+    Index(None, "region_id", "first_day"),
+    Index(None, "config_version"),
+)
+
+# The liability configuration the stored intervals are in step with (one row, id 1): its version
+# and the configuration itself, so that every process computes with the same one.
+liability_state = Table(
+    "liability_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", String(16), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("recomputed_at", UTCDateTime, nullable=False),
 )
 
 idempotency_keys = Table(
@@ -274,6 +318,7 @@ plan_versions = Table(
     Column("recorded_at", UTCDateTime, nullable=False),
     Column("organization_id", String(64), nullable=False),
     Column("client_id", String(64), nullable=False),
+    Index(None, "recorded_at"),
 )
 
 # The principals a plan is shared with now (derived from its consents; rewritten on each change).
@@ -302,6 +347,7 @@ meetings = Table(
     Index(None, "plan_id"),
     Index(None, "episode_id"),
     Index(None, "person_id"),
+    Index(None, "starts_at"),
 )
 
 # Messages processed through $process-message, kept for the dedupe window of reliable messaging.
@@ -335,6 +381,7 @@ care_messages = Table(
     Index(None, "thread_id"),
     Index(None, "person_id"),
     Index(None, "sender_id", "id"),
+    Index(None, "sent_at"),
 )
 
 care_message_recipients = Table(
@@ -369,6 +416,7 @@ deviations = Table(
     Index(None, "reporter_principal_id", "id"),
     Index(None, "handler_principal_id", "id"),
     Index(None, "person_id"),
+    Index(None, "reported_at"),
 )
 
 # The transactional outbox (DESIGN §11): an event is written in the transaction of the state

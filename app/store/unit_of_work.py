@@ -15,6 +15,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.care import CareMessageRepository, DeviationRepository
+from app.store.liability import LiabilityRepository
 from app.store.messages import MessageRepository
 from app.store.notice_board import BulletinRepository
 from app.store.outbox import OutboxRepository, SubscriptionRepository
@@ -48,6 +49,7 @@ class UnitOfWork:
     messages: MessageRepository
     outbox: OutboxRepository
     subscriptions: SubscriptionRepository
+    liability: LiabilityRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -109,6 +111,7 @@ class UnitOfWork:
         self.bulletins = BulletinRepository(conn)
         self.outbox = OutboxRepository(conn)
         self.subscriptions = SubscriptionRepository(conn)
+        self.liability = LiabilityRepository(conn)
         return self
 
     async def commit(self) -> None:

@@ -45,45 +45,80 @@ async def test_episode_liability_names_rule_set_and_rates(client: httpx.AsyncCli
         client,
         person["id"],
         "region-norrbotten-sunderby-med",
-        utc(2026, 3, 2, 8),
-        utc(2026, 3, 5, 10),
-        utc(2026, 3, 12, 10),
+        utc(2022, 3, 2, 8),
+        utc(2022, 3, 5, 10),
+        utc(2022, 3, 12, 10),
     )
     body = (await client.get(f"/api/v1/episodes/{episode['id']}/liability")).json()
     assert body["rule_set_id"] == "se-statutory-somatic"
     assert body["liable_days"] == 4
     # Amounts and rates are decimal strings with two places, with the currency beside them.
     assert (body["amount"], body["currency"]) == ("37200.00", "SEK")
-    assert body["rates"] == [
-        {
-            "year": 2026,
-            "rate_year": 2022,
-            "rate": "9300.00",
-            "carried_forward": True,
-            "note": "rate of 2022 carried forward to 2026",
-        }
-    ]
+    assert body["rates"] == [{"year": 2022, "rate": "9300.00", "note": None}]
     assert body["clocks"][0]["liable_dates"] == [
-        "2026-03-08",
-        "2026-03-09",
-        "2026-03-10",
-        "2026-03-11",
+        "2022-03-08",
+        "2022-03-09",
+        "2022-03-10",
+        "2022-03-11",
     ]
 
 
-async def test_psychiatric_ward_uses_the_psychiatric_rule_set(client: httpx.AsyncClient) -> None:
-    person = await create_person(client, municipality="kommun-2582")
+async def test_a_year_without_a_rate_reports_days_with_an_empty_amount(
+    client: httpx.AsyncClient,
+) -> None:
+    municipality = "kommun-2582"
+    person = await create_person(client, municipality=municipality)
+    # 2026 has no published amount in the shipped table: 4 liable days, no amount, flagged.
     episode = await run_episode(
         client,
         person["id"],
-        "region-norrbotten-sunderby-psyk",
-        utc(2026, 3, 2, 8),
-        utc(2026, 3, 5, 10),
-        utc(2026, 3, 12, 10),
+        "region-norrbotten-sunderby-med",
+        datetime(2026, 3, 2, 8, tzinfo=UTC),
+        datetime(2026, 3, 5, 10, tzinfo=UTC),
+        datetime(2026, 3, 12, 10, tzinfo=UTC),
     )
     body = (await client.get(f"/api/v1/episodes/{episode['id']}/liability")).json()
-    assert body["rule_set_id"] == "se-statutory-psychiatric"
-    assert body["liable_days"] == 0
+    assert (body["liable_days"], body["amount"], body["notes"]) == (4, None, ["no rate for 2026"])
+    report = await client.get(f"/api/v1/liability/reports/{municipality}/2026-03")
+    assert report.status_code == 200, report.text
+    [row] = report.json()["rows"]
+    assert (row["liable_days"], row["rate"], row["amount"]) == (4, None, None)
+    assert report.json()["total_amount"] is None
+    assert report.json()["notes"] == ["no rate for 2026"]
+    table = list(
+        csv.DictReader(
+            io.StringIO(
+                (
+                    await client.get(
+                        f"/api/v1/liability/reports/{municipality}/2026-03",
+                        params={"format": "csv"},
+                    )
+                ).text
+            )
+        )
+    )
+    assert [(r["liable_days"], r["rate"], r["amount"], r["note"]) for r in table] == [
+        ("4", "", "", "no rate for 2026")
+    ]
+
+
+async def test_psychiatric_ward_uses_the_thirty_day_rule_only_for_notices_of_2018(
+    client: httpx.AsyncClient,
+) -> None:
+    person = await create_person(client, municipality="kommun-2582")
+    found = {}
+    for year in (2018, 2022):
+        episode = await run_episode(
+            client,
+            person["id"],
+            "region-norrbotten-sunderby-psyk",
+            utc(year, 3, 2, 8),
+            utc(year, 3, 5, 10),
+            utc(year, 3, 12, 10),
+        )
+        body = (await client.get(f"/api/v1/episodes/{episode['id']}/liability")).json()
+        found[year] = (body["rule_set_id"], body["liable_days"])
+    assert found == {2018: ("se-statutory-psychiatric", 0), 2022: ("se-statutory-somatic", 4)}
 
 
 async def test_monthly_report_splits_months_and_masks_protected_persons(
@@ -102,26 +137,27 @@ async def test_monthly_report_splits_months_and_masks_protected_persons(
         client,
         open_person["id"],
         "region-norrbotten-sunderby-med",
-        utc(2026, 3, 2, 8),
-        utc(2026, 3, 5, 10),
-        utc(2026, 3, 12, 10),
+        utc(2022, 3, 2, 8),
+        utc(2022, 3, 5, 10),
+        utc(2022, 3, 12, 10),
     )
     # ready Mar 20 → liable Mar 23..Apr 2: 9 days in March, 2 in April
     second = await run_episode(
         client,
         hidden["id"],
         "region-norrbotten-sunderby-med",
-        utc(2026, 3, 18, 8),
-        utc(2026, 3, 20, 9),
-        utc(2026, 4, 3, 8),
+        utc(2022, 3, 18, 8),
+        utc(2022, 3, 20, 9),
+        utc(2022, 4, 3, 8),
     )
 
-    march = (await client.get(f"/api/v1/liability/reports/{municipality}/2026-03")).json()
+    march = (await client.get(f"/api/v1/liability/reports/{municipality}/2022-03")).json()
     rows = {r["episode_id"]: r for r in march["rows"]}
     assert rows[first["id"]]["liable_days"] == 4
     assert rows[second["id"]]["liable_days"] == 9
     assert march["total_liable_days"] == 13
     assert march["total_amount"] == f"{13 * 9300}.00"
+    assert {r["rate"] for r in march["rows"]} == {"9300.00"}
     assert march["currency"] == "SEK" and march["averages"] == []
     assert {(r["amount"], r["currency"]) for r in march["rows"]} == {
         ("37200.00", "SEK"),
@@ -132,21 +168,21 @@ async def test_monthly_report_splits_months_and_masks_protected_persons(
     assert "Hemlig" not in str(march) and hidden["identifier"]["value"] not in str(march)
     assert "Okänd" not in str(march)
 
-    april = (await client.get(f"/api/v1/liability/reports/{municipality}/2026-04")).json()
+    april = (await client.get(f"/api/v1/liability/reports/{municipality}/2022-04")).json()
     assert [(r["episode_id"], r["liable_days"]) for r in april["rows"]] == [(second["id"], 2)]
 
     as_csv = await client.get(
-        f"/api/v1/liability/reports/{municipality}/2026-03", params={"format": "csv"}
+        f"/api/v1/liability/reports/{municipality}/2022-03", params={"format": "csv"}
     )
     assert as_csv.headers["content-type"].startswith("text/csv")
     table = list(csv.DictReader(io.StringIO(as_csv.text)))
-    assert {r["episode_id"]: int(r["liable_days"]) for r in table} == {
-        first["id"]: 4,
-        second["id"]: 9,
+    assert {r["episode_id"]: (int(r["liable_days"]), r["rate"], r["amount"]) for r in table} == {
+        first["id"]: (4, "9300.00", "37200.00"),
+        second["id"]: (9, "9300.00", "83700.00"),
     }
     assert "Hemlig" not in as_csv.text and hidden["identifier"]["value"] not in as_csv.text
     by_accept = await client.get(
-        f"/api/v1/liability/reports/{municipality}/2026-03", headers={"Accept": "text/csv"}
+        f"/api/v1/liability/reports/{municipality}/2022-03", headers={"Accept": "text/csv"}
     )
     assert by_accept.text == as_csv.text
 
@@ -159,40 +195,40 @@ async def test_average_model_municipality_shows_average_rolling_average_and_leve
     people = [await create_person(client, municipality=municipality) for _ in range(3)]
     # First quarter: a same-day discharge (0 days) and one of 8 days → 8 / 2 = 4.0 > 3.5
     await run_episode(
-        client, people[0]["id"], ward, utc(2026, 2, 9, 8), utc(2026, 2, 10, 9), utc(2026, 2, 10, 15)
+        client, people[0]["id"], ward, utc(2022, 2, 9, 8), utc(2022, 2, 10, 9), utc(2022, 2, 10, 15)
     )
     await run_episode(
-        client, people[1]["id"], ward, utc(2026, 2, 11, 8), utc(2026, 2, 12, 9), utc(2026, 2, 20, 9)
+        client, people[1]["id"], ward, utc(2022, 2, 11, 8), utc(2022, 2, 12, 9), utc(2022, 2, 20, 9)
     )
-    # April is decided by March's evaluation: 5 days → excess 5 − 3.5 = 1.5 × 8 200 = 12 300
+    # April is decided by March's evaluation: 5 days → excess 5 − 3.5 = 1.5 × 9 300 = 13 950
     april_episode = await run_episode(
-        client, people[2]["id"], ward, utc(2026, 4, 5, 8), utc(2026, 4, 6, 9), utc(2026, 4, 11, 9)
+        client, people[2]["id"], ward, utc(2022, 4, 5, 8), utc(2022, 4, 6, 9), utc(2022, 4, 11, 9)
     )
 
-    report = (await client.get(f"/api/v1/liability/reports/{municipality}/2026-04")).json()
+    report = (await client.get(f"/api/v1/liability/reports/{municipality}/2022-04")).json()
     assert report["rows"] == []
     [average] = report["averages"]
     assert average["rule_set_id"] == "se-average-stockholm"
     assert (average["persons"], average["total_days"], average["average"]) == (1, 5, "5.00")
-    assert average["evaluation_month"] == "2026-03"
+    assert average["evaluation_month"] == "2022-03"
     assert average["rolling_average"] == "4.00" and average["level"] == "3.5"
     assert average["payment_applies"] is True
-    assert average["amount"] == report["total_amount"] == "12300.00"
+    assert average["amount"] == report["total_amount"] == "13950.00"
 
     single = (await client.get(f"/api/v1/episodes/{april_episode['id']}/liability")).json()
     assert single["model"] == "average" and single["rule_set_id"] == "se-average-stockholm"
 
     # The municipality sees its own report; another region sees none of VGR's figures.
     own = await client_for(municipality)
-    assert (await own.get(f"/api/v1/liability/reports/{municipality}/2026-04")).json()[
+    assert (await own.get(f"/api/v1/liability/reports/{municipality}/2022-04")).json()[
         "averages"
     ] == report["averages"]
     other_region = await client_for("region-norrbotten")
-    foreign = (await other_region.get(f"/api/v1/liability/reports/{municipality}/2026-04")).json()
+    foreign = (await other_region.get(f"/api/v1/liability/reports/{municipality}/2022-04")).json()
     assert foreign["rows"] == [] and foreign["averages"] == []
     unrelated = await client_for("kommun-2580")
     assert (
-        await unrelated.get(f"/api/v1/liability/reports/{municipality}/2026-04")
+        await unrelated.get(f"/api/v1/liability/reports/{municipality}/2022-04")
     ).status_code == 404
 
 
@@ -213,5 +249,5 @@ async def test_report_refuses_bad_month_and_non_municipality(client: httpx.Async
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "month"
     shape = await client.get("/api/v1/liability/reports/kommun-2582/March")
     assert shape.status_code == 422
-    region = await client.get("/api/v1/liability/reports/region-norrbotten/2026-03")
+    region = await client.get("/api/v1/liability/reports/region-norrbotten/2022-03")
     assert region.status_code == 404

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.domain.episodes import EventKind
 from app.domain.identifiers import normalize_person_identifier
+from app.domain.liability import DEFAULT_CONFIG_PATH
+from app.services.liability_config import read_liability_config
+from app.services.liability_rules import store_intervals
 from app.store import repositories
 from app.store.unit_of_work import UnitOfWork
 from bench.generator import BATCH, PLAN_CLIENT, PLAN_ORGANIZATION, Generated, Maker, generate
@@ -23,11 +25,13 @@ LOADED = {
     "plan_sharing": "plan_id, principal_id",
     "plan_versions": "plan_id, version",
     "plans": "id",
+    "liable_intervals": "episode_id, clock",
     "episode_events": "episode_id, seq",
     "episodes": "id",
     "persons": "id",
 }
 NOW = datetime(2026, 11, 23, 12, 34, 56, 789012, tzinfo=UTC)
+CONFIG = read_liability_config(DEFAULT_CONFIG_PATH)
 
 
 def postgres_only(engine: AsyncEngine) -> None:
@@ -113,11 +117,10 @@ async def test_a_long_candidate_list_loads_every_episode_with_its_events(
         await uow.persons.add_many(persons)
         await uow.episodes.add_many(episodes)
         await uow.commit()
-    start = datetime.now(UTC) - timedelta(days=400)
     async with UnitOfWork(engine) as uow:
-        loaded = await uow.episodes.liable_candidates("kommun-0821", start, datetime.now(UTC))
+        loaded = (await uow.episodes.page(limit=5_000, municipality_id="kommun-0821")).items
         sample = [await uow.episodes.get(e.id) for e in loaded[::97]]
-    made = {e.id: e for e in episodes if any(v.kind is EventKind.DISCHARGE_READY for v in e.events)}
+    made = {e.id: e for e in episodes}
     assert len(made) > 2_000
     assert {e.id for e in loaded} == set(made)
     assert all(e.events == made[e.id].events for e in loaded)
@@ -143,6 +146,8 @@ async def test_copied_rows_are_those_the_repositories_insert(
                 batch.plans, organization_id=PLAN_ORGANIZATION, client_id=PLAN_CLIENT
             )
             await uow.relations.add_rows(batch.relations)
+            for episode in batch.episodes:
+                await store_intervals(uow, episode, CONFIG)
             await uow.commit()
     expected = await dump(engine)
     async with engine.begin() as conn:

@@ -30,9 +30,10 @@ from app.domain.liability import (
     compute_average_month,
     compute_episode_liability,
     months_needed_for,
-    parse_liability_config,
+    resolve_for,
     stay_from_episode,
 )
+from app.services.liability_config import parse_liability_config
 
 DATA_FILE = Path(__file__).resolve().parents[2] / "app" / "data" / "liability.json"
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -394,8 +395,8 @@ def test_new_year_prices_each_day_at_its_own_years_rate() -> None:
     assert result.liable_days == 4
     assert result.amount == Decimal(32400)
     assert result.rates == (
-        AppliedRate(2019, 2019, Decimal(7800), carried_forward=False),
-        AppliedRate(2020, 2020, Decimal(8200), carried_forward=False),
+        AppliedRate(2019, Decimal(7800)),
+        AppliedRate(2020, Decimal(8200)),
     )
     assert result.in_month(2019, 12) == (1, Decimal(7800))
     assert result.in_month(2020, 1) == (3, Decimal(24600))
@@ -541,35 +542,56 @@ def test_norway_notice_on_a_later_local_day_than_the_decision_means_no_liability
     assert result.clocks[0].unmet_conditions == (Condition.DISCHARGE_READY_NOTIFIED_SAME_DAY,)
 
 
-# -- 7. psychiatric care: 30 free days ---------------------------------------------------------
+# -- 7. psychiatric care: 30 free days for notices of 2018 only ---------------------------------
 
 
-def test_psychiatric_rule_set_has_thirty_free_days() -> None:
-    psychiatric = SHIPPED.resolve("SE", "region-x", "municipality-y", CareType.PSYCHIATRIC)
+def test_psychiatric_rule_of_thirty_free_days_applies_to_notices_of_2018() -> None:
+    episode = make_episode(sthlm(2018, 4, 28, 10), care_type=CareType.PSYCHIATRIC)
+    episode.declare_discharge_ready(sthlm(2018, 5, 1, 9), now=FAR)
+    episode.discharge(sthlm(2018, 6, 5, 10), now=FAR)
+    psychiatric = resolve_for(SHIPPED, episode)
     assert isinstance(psychiatric, IndividualRuleSet)
-    episode = make_episode(sthlm(2022, 4, 28, 10), care_type=CareType.PSYCHIATRIC)
-    episode.declare_discharge_ready(sthlm(2022, 5, 1, 9), now=FAR)
-    episode.discharge(sthlm(2022, 6, 5, 10), now=FAR)
 
     result = compute_episode_liability(
         episode, psychiatric, SHIPPED.rates_for(psychiatric), as_of=FAR
     )
 
     # Day 0 May 1 + 30 → liable from May 31; discharge Jun 5 → May 31, Jun 1..4 = 5 days.
-    # 5 × 9 300 = 46 500 SEK. (The somatic offset of 3 would give May 4..Jun 4 = 32 days.)
+    # (The three-day default would give May 4..Jun 4 = 32 days.) 2018 has no sourced rate in
+    # the table, so the days are reported and the amount is empty, flagged.
     assert result.rule_set_id == "se-statutory-psychiatric"
-    assert result.clocks[0].liable_from == date(2022, 5, 31)
+    assert result.clocks[0].liable_from == date(2018, 5, 31)
     assert result.liable_days == 5
-    assert result.amount == Decimal(46500)
+    assert result.amount is None
+    assert result.notes == ["no rate for 2018"]
     # 11. in_month splits the clock: May 31 in May, Jun 1..4 in June.
-    assert result.in_month(2022, 5) == (1, Decimal(9300))
-    assert result.in_month(2022, 6) == (4, Decimal(37200))
+    assert result.in_month(2018, 5) == (1, None)
+    assert result.in_month(2018, 6) == (4, None)
+
+
+@pytest.mark.parametrize(
+    ("notice", "expected"),
+    [
+        (sthlm(2017, 12, 31, 23, 30), "se-statutory-somatic"),
+        (sthlm(2018, 1, 1, 0, 30), "se-statutory-psychiatric"),
+        (sthlm(2018, 12, 31, 23, 30), "se-statutory-psychiatric"),
+        # 23:30 UTC on Dec 31 is already Jan 1 in Stockholm: the local date decides.
+        (utc(2018, 12, 31, 23, 30), "se-statutory-somatic"),
+        (sthlm(2022, 5, 1, 9), "se-statutory-somatic"),
+    ],
+)
+def test_psychiatric_ward_follows_the_three_day_default_from_2019(
+    notice: datetime, expected: str
+) -> None:
+    episode = make_episode(notice - timedelta(days=3), care_type=CareType.PSYCHIATRIC)
+    episode.declare_discharge_ready(notice, now=FAR)
+    assert resolve_for(SHIPPED, episode).id == expected
 
 
 # -- 8. a year without a rate ------------------------------------------------------------------
 
 
-def test_missing_year_carries_the_latest_earlier_rate_forward_and_says_so() -> None:
+def test_year_without_a_rate_reports_the_days_with_an_empty_amount_flagged() -> None:
     somatic = individual("se-statutory-somatic")
     episode = make_episode(sthlm(2023, 1, 30, 10))
     episode.declare_discharge_ready(sthlm(2023, 2, 1, 9), now=FAR)
@@ -577,20 +599,39 @@ def test_missing_year_carries_the_latest_earlier_rate_forward_and_says_so() -> N
 
     result = compute_episode_liability(episode, somatic, SHIPPED.rates_for(somatic), as_of=FAR)
 
-    # Liable Feb 4..9 = 6 days; 2023 has no rate, so 2022's 9 300 applies, flagged:
-    # 6 × 9 300 = 55 800 SEK.
-    assert result.amount == Decimal(55800)
-    assert result.rates == (AppliedRate(2023, 2022, Decimal(9300), carried_forward=True),)
-    assert result.to_dict()["rates"][0]["note"] == "rate of 2022 carried forward to 2023"
+    # Liable Feb 4..9 = 6 days; 2023 has no rate: no amount, never another year's rate.
+    assert result.liable_days == 6
+    assert result.amount is None
+    assert result.rates == (AppliedRate(2023, None),)
+    rendered = result.to_dict()
+    assert rendered["amount"] is None and rendered["notes"] == ["no rate for 2023"]
+    assert rendered["rates"][0] == {"year": 2023, "rate": None, "note": "no rate for 2023"}
+
+
+def test_a_clock_over_new_year_into_a_year_without_a_rate_has_no_amount() -> None:
+    somatic = individual("se-statutory-somatic")
+    episode = make_episode(sthlm(2022, 12, 20, 10))
+    episode.declare_discharge_ready(sthlm(2022, 12, 27, 9), now=FAR)
+    episode.discharge(sthlm(2023, 1, 3, 10), now=FAR)
+
+    result = compute_episode_liability(episode, somatic, SHIPPED.rates_for(somatic), as_of=FAR)
+
+    # Dec 30, 31 (2022: 9 300 each) and Jan 1, 2 (2023: no rate) = 4 days, no amount in all;
+    # December alone is still priced.
+    assert result.liable_days == 4 and result.amount is None
+    assert result.in_month(2022, 12) == (2, Decimal(18600))
+    assert result.in_month(2023, 1) == (2, None)
 
 
 def test_rate_table_gap_and_years_before_the_table() -> None:
     table = SHIPPED.rate_tables["se-socialstyrelsen"]
-    # 2021 lies between 2020 (8 200) and 2022: 2020's rate, flagged.
-    assert table.rate_for(2021) == AppliedRate(2021, 2020, Decimal(8200), carried_forward=True)
-    assert table.rate_for(2022) == AppliedRate(2022, 2022, Decimal(9300), carried_forward=False)
-    with pytest.raises(InvalidInput, match="2018"):
-        table.rate_for(2018)
+    assert table.rate_for(2021) == AppliedRate(2021, None)
+    assert table.rate_for(2021).note == "no rate for 2021"
+    assert table.rate_for(2022) == AppliedRate(2022, Decimal(9300))
+    assert table.rate_for(2018).rate is None
+    norway = SHIPPED.rate_tables["no-helsedirektoratet"]
+    assert norway.rate_for(2019).rate == Decimal(4885)
+    assert "Helsedirektoratet" in norway.source and "HSLF-FS 2018:67" in table.source
 
 
 # -- 9. average model --------------------------------------------------------------------------
@@ -663,13 +704,13 @@ def test_average_month_after_a_quarter_over_the_level_pays_the_excess_days() -> 
     )
 
     # July is decided by June: 29 / 8 = 3.625 > 3.5 → payment applies.
-    # Excess days = 14 − 3.5 × 3 = 3.5; amount = 3.5 × 8 200 (the agreed rate) = 28 700 SEK.
+    # Excess days = 14 − 3.5 × 3 = 3.5; amount = 3.5 × 9 300 (Socialstyrelsen 2022) = 32 550 SEK.
     assert month.evaluation_year_month == (2022, 6)
     assert (month.evaluation_total_days, month.evaluation_persons) == (29, 8)
     assert month.rolling_average == Decimal("3.625")
     assert month.payment_applies is True
     assert month.excess_days == Decimal("3.5")
-    assert month.amount == Decimal(28700)
+    assert month.amount == Decimal(32550)
     rendered = month.to_dict()
     assert rendered["rolling_average"] == "3.63"  # rounded for display only
     assert rendered["average"] == "4.67"  # 14 / 3
@@ -689,9 +730,9 @@ def test_per_person_excess_formula_is_data() -> None:
     )
 
     # Per stay: max(0, 0 − 3.5) + (5 − 3.5) + (9 − 3.5) = 0 + 1.5 + 5.5 = 7;
-    # 7 × 8 200 (the agreed rate) = 57 400 SEK.
+    # 7 × 9 300 (Socialstyrelsen 2022) = 65 100 SEK.
     assert month.excess_days == Decimal(7)
-    assert month.amount == Decimal(57400)
+    assert month.amount == Decimal(65100)
 
 
 @pytest.mark.parametrize(
@@ -857,20 +898,29 @@ def test_config_errors_in_rate_tables_and_bindings() -> None:
 
 
 @pytest.mark.parametrize(
-    ("jurisdiction", "region", "care_type", "expected"),
+    ("jurisdiction", "region", "care_type", "notice", "expected"),
     [
-        ("SE", "region-norrbotten", CareType.SOMATIC, "se-statutory-somatic"),
-        ("SE", "region-norrbotten", CareType.PSYCHIATRIC, "se-statutory-psychiatric"),
-        # {region, care_type} and {jurisdiction, care_type} both match with 2 keys: region wins.
-        ("SE", "region-vgr", CareType.SOMATIC, "se-average-stockholm"),
-        ("SE", "region-vgr", CareType.PSYCHIATRIC, "se-statutory-psychiatric"),
-        ("NO", "helse-stavanger", CareType.SOMATIC, "no-statutory"),
+        ("SE", "region-norrbotten", CareType.SOMATIC, date(2018, 5, 1), "se-statutory-somatic"),
+        (
+            "SE",
+            "region-norrbotten",
+            CareType.PSYCHIATRIC,
+            date(2018, 5, 1),
+            "se-statutory-psychiatric",
+        ),
+        ("SE", "region-norrbotten", CareType.PSYCHIATRIC, date(2019, 1, 1), "se-statutory-somatic"),
+        # {region, care_type} beats {jurisdiction}.
+        ("SE", "region-vgr", CareType.SOMATIC, date(2026, 3, 1), "se-average-stockholm"),
+        # In 2018 the dated psychiatric binding (3 keys) beats everything else.
+        ("SE", "region-vgr", CareType.PSYCHIATRIC, date(2018, 3, 1), "se-statutory-psychiatric"),
+        ("SE", "region-vgr", CareType.PSYCHIATRIC, date(2026, 3, 1), "se-statutory-somatic"),
+        ("NO", "helse-stavanger", CareType.SOMATIC, date(2026, 3, 1), "no-statutory"),
     ],
 )
 def test_shipped_bindings_resolve(
-    jurisdiction: str, region: str, care_type: CareType, expected: str
+    jurisdiction: str, region: str, care_type: CareType, notice: date, expected: str
 ) -> None:
-    assert SHIPPED.resolve(jurisdiction, region, "municipality-y", care_type).id == expected
+    assert SHIPPED.resolve(jurisdiction, region, "municipality-y", care_type, notice).id == expected
 
 
 def test_no_matching_binding_raises() -> None:

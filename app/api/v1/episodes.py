@@ -12,6 +12,7 @@ from app.api.deps import (
     EncounterReader,
     EncounterSearcher,
     EncounterUpdater,
+    LiabilityDep,
     NowDep,
     PageDep,
     UowDep,
@@ -19,6 +20,7 @@ from app.api.deps import (
 from app.api.errors import errors_for
 from app.api.v1.common import IfMatch, ListPage, page_of, parse_if_match, router
 from app.domain.episodes import AdmissionType, CareType, Episode, EpisodeState, EventKind
+from app.domain.liability import LiabilityConfig
 from app.security.access import Actor
 from app.services import episodes as service
 
@@ -259,9 +261,12 @@ async def _record(
     notice: service.Notice,
     uow: UowDep,
     now: NowDep,
+    liability: LiabilityConfig,
     response: Response,
 ) -> EpisodeRead:
-    episode, _event = await service.record_notice(uow, actor, episode_id, notice, now=now)
+    episode, _event = await service.record_notice(
+        uow, actor, episode_id, notice, now=now, liability=liability
+    )
     response.headers["ETag"] = etag(episode)
     return episode_read(episode)
 
@@ -275,12 +280,13 @@ async def send_admission_notice(
     body: NoticeBase,
     uow: UowDep,
     now: NowDep,
+    liability: LiabilityDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> EpisodeRead:
     """Send the admission notice to the municipality and primary care (within 24 h)."""
     notice = service.Notice("admission-notice", at=body.at, if_match=parse_if_match(if_match))
-    return await _record(actor, episode_id, notice, uow, now, response)
+    return await _record(actor, episode_id, notice, uow, now, liability, response)
 
 
 @api.post(
@@ -292,6 +298,7 @@ async def change_expected_discharge(
     body: ExpectedDischargeNotice,
     uow: UowDep,
     now: NowDep,
+    liability: LiabilityDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> EpisodeRead:
@@ -302,7 +309,7 @@ async def change_expected_discharge(
         expected_discharge_date=body.expected_discharge_date,
         if_match=parse_if_match(if_match),
     )
-    return await _record(actor, episode_id, notice, uow, now, response)
+    return await _record(actor, episode_id, notice, uow, now, liability, response)
 
 
 @api.post(
@@ -314,6 +321,7 @@ async def declare_discharge_ready(
     body: DischargeReadyNotice,
     uow: UowDep,
     now: NowDep,
+    liability: LiabilityDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> EpisodeRead:
@@ -325,7 +333,7 @@ async def declare_discharge_ready(
         coordinated_planning=body.coordinated_planning,
         if_match=parse_if_match(if_match),
     )
-    return await _record(actor, episode_id, notice, uow, now, response)
+    return await _record(actor, episode_id, notice, uow, now, liability, response)
 
 
 @api.post("/episodes/{episode_id}/withdrawal", response_model=EpisodeRead, responses=NOTICE_ERRORS)
@@ -335,12 +343,13 @@ async def withdraw_discharge_ready(
     body: NoticeBase,
     uow: UowDep,
     now: NowDep,
+    liability: LiabilityDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> EpisodeRead:
     """Withdraw the discharge-ready notice; the clock stops until a new notice."""
     notice = service.Notice("withdrawal", at=body.at, if_match=parse_if_match(if_match))
-    return await _record(actor, episode_id, notice, uow, now, response)
+    return await _record(actor, episode_id, notice, uow, now, liability, response)
 
 
 @api.post(
@@ -354,6 +363,7 @@ async def record_municipality_response(
     body: MunicipalityResponse,
     uow: UowDep,
     now: NowDep,
+    liability: LiabilityDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> EpisodeRead:
@@ -364,7 +374,7 @@ async def record_municipality_response(
         can_receive_from=body.can_receive_from,
         if_match=parse_if_match(if_match),
     )
-    return await _record(actor, episode_id, notice, uow, now, response)
+    return await _record(actor, episode_id, notice, uow, now, liability, response)
 
 
 @api.post("/episodes/{episode_id}/discharge", response_model=EpisodeRead, responses=NOTICE_ERRORS)
@@ -374,9 +384,10 @@ async def discharge(
     body: NoticeBase,
     uow: UowDep,
     now: NowDep,
+    liability: LiabilityDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> EpisodeRead:
     """Send the discharge notice; it closes the episode."""
     notice = service.Notice("discharge", at=body.at, if_match=parse_if_match(if_match))
-    return await _record(actor, episode_id, notice, uow, now, response)
+    return await _record(actor, episode_id, notice, uow, now, liability, response)

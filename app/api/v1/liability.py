@@ -12,7 +12,14 @@ from fastapi import Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from app.api.deps import Caller, EncounterReader, LiabilityDep, NowDep, UowDep
+from app.api.deps import (
+    Caller,
+    EncounterReader,
+    LiabilityDep,
+    LiabilityRulesDep,
+    NowDep,
+    UowDep,
+)
 from app.api.errors import errors_for
 from app.api.v1.common import router
 from app.domain.episodes import check_aware
@@ -63,16 +70,9 @@ EPISODE_EXAMPLE = {
     "currency": "SEK",
     "as_of": "2026-03-12T09:00:00+00:00",
     "liable_days": 2,
-    "amount": "18600.00",
-    "rates": [
-        {
-            "year": 2026,
-            "rate_year": 2022,
-            "rate": "9300.00",
-            "carried_forward": True,
-            "note": "rate of 2022 carried forward to 2026",
-        }
-    ],
+    "amount": None,
+    "notes": ["no rate for 2026"],
+    "rates": [{"year": 2026, "rate": None, "note": "no rate for 2026"}],
     "clocks": [
         {
             "notice_at": "2026-03-05T10:40:00+00:00",
@@ -83,7 +83,7 @@ EPISODE_EXAMPLE = {
             "liable_days": 2,
             "liable_dates": ["2026-03-08", "2026-03-09"],
             "period_starts": [],
-            "amount": "18600.00",
+            "amount": None,
             "unmet_conditions": [],
         }
     ],
@@ -139,9 +139,15 @@ class ReportRowRead(BaseModel):
     discharged_at: datetime | None
     rule_set_id: str
     liable_days: int
+    rate: Amount | None = Field(
+        description="the daily rate of the month's year, in `currency`; null: no rate"
+    )
     rates: list[dict[str, Any]]
-    amount: Amount
+    amount: Amount | None = Field(
+        description="liable days × rate, in `currency`; null when the year has no rate"
+    )
     currency: str | None
+    notes: list[str] = Field(description='"no rate for YEAR" when the year has no rate')
 
 
 class MonthlyReportRead(BaseModel):
@@ -158,7 +164,11 @@ class MonthlyReportRead(BaseModel):
         description="average-model figures (month average, rolling average, level, amount) when "
         "the municipality pays by average"
     )
-    total_amount: Amount
+    total_amount: Amount | None = Field(
+        description="the sum of the rows' amounts, in `currency`; null when a part of the month "
+        "has no rate"
+    )
+    notes: list[str] = Field(description='"no rate for YEAR" when the month\'s year has no rate')
 
 
 def _report_read(report: service.MonthlyReport) -> MonthlyReportRead:
@@ -174,15 +184,15 @@ def _report_read(report: service.MonthlyReport) -> MonthlyReportRead:
                 protected_identity=person.protected_identity,
                 hospital_unit_id=row.episode.hospital_unit_id,
                 admitted_at=row.episode.admitted_at,
-                discharge_ready_at=row.liability.clocks[0].notice_at
-                if row.liability.clocks
-                else None,
+                discharge_ready_at=row.episode.discharge_ready_at,
                 discharged_at=row.episode.discharged_at,
-                rule_set_id=row.liability.rule_set_id,
+                rule_set_id=row.rule_set_id,
                 liable_days=row.liable_days,
-                rates=[r.to_dict() for r in row.liability.rates],
+                rate=money(row.rate.rate),
+                rates=[row.rate.to_dict()],
                 amount=money(row.amount),
                 currency=report.currency,
+                notes=[row.rate.note] if row.rate.note else [],
             )
         )
     return MonthlyReportRead(
@@ -195,6 +205,7 @@ def _report_read(report: service.MonthlyReport) -> MonthlyReportRead:
         total_liable_days=report.total_days,
         averages=[a.to_dict() for a in report.averages],
         total_amount=money(report.total_amount),
+        notes=report.notes,
     )
 
 
@@ -210,8 +221,10 @@ CSV_COLUMNS = [
     "discharged_at",
     "rule_set_id",
     "liable_days",
+    "rate",
     "amount",
     "currency",
+    "note",
 ]
 
 
@@ -233,8 +246,10 @@ def _report_csv(report: MonthlyReportRead) -> str:
                 row.discharged_at.isoformat() if row.discharged_at else "",
                 row.rule_set_id,
                 row.liable_days,
-                row.amount,
+                row.rate or "",
+                row.amount or "",
                 report.currency or "",
+                "; ".join(row.notes),
             ]
         )
     for average in report.averages:
@@ -254,8 +269,10 @@ def _report_csv(report: MonthlyReportRead) -> str:
                 "",
                 average["rule_set_id"],
                 average["excess_days"],
-                average["amount"],
+                average["rate"]["rate"] or "",
+                average["amount"] or "",
                 report.currency,
+                "; ".join(average["notes"]),
             ]
         )
     return out.getvalue()
@@ -276,7 +293,7 @@ async def get_monthly_report(
     actor: EncounterReader,
     request: Request,
     uow: UowDep,
-    config: LiabilityDep,
+    rules: LiabilityRulesDep,
     now: NowDep,
     municipality_id: str,
     month: Annotated[str, Path(description="YYYY-MM, in the municipality's local time")],
@@ -291,7 +308,7 @@ async def get_monthly_report(
         raise InvalidInput("month must be given as YYYY-MM", field="month")
     report = _report_read(
         await service.monthly_report(
-            uow, actor, municipality_id, int(match[1]), int(match[2]), config, as_of=now
+            uow, actor, municipality_id, int(match[1]), int(match[2]), rules, as_of=now
         )
     )
     wants_csv = format == "csv" or (

@@ -48,7 +48,9 @@ def to_fhir(person: Person) -> dict[str, Any]:
         resource["birthDate"] = day(person.birth_date)
     if person.address:
         resource["address"] = [{"use": "home", "text": person.address}]
-    resource["managingOrganization"] = ref("Organization", person.paying_municipality_id)
+    resource["managingOrganization"] = ref(
+        "Organization", person.stay_municipality_id or person.residence_municipality_id
+    )
     return resource
 
 
