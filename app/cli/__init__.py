@@ -1,4 +1,5 @@
-"""The ``samverkan`` command: serve, migrate, bootstrap, clients, tokens, examples, OpenAPI.
+"""The ``samverkan`` command: serve, migrate, bootstrap, clients, tokens, examples, OpenAPI,
+liability recompute.
 
 Every command reads the same settings as the server (``SAMVERKAN_*`` and ``PORT``). A wrong
 setting, an unreachable database or server, or a refused command is one line on stderr and a
@@ -135,6 +136,14 @@ def main() -> None:
 
 
 # The commands register themselves on ``cli``.
-from app.cli import clients, examples, organizations, server  # noqa: E402
+from app.cli import clients, examples, liability, organizations, server  # noqa: E402
 
-__all__ = ["cli", "clients", "examples", "main", "organizations", "server"]
+__all__ = [
+    "cli",
+    "clients",
+    "examples",
+    "liability",
+    "main",
+    "organizations",
+    "server",
+]
