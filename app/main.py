@@ -29,6 +29,7 @@ from app.api.v1 import (
     organizations,
     persons,
     plans,
+    statistics,
     subscriptions,
 )
 from app.delivery.dispatcher import Dispatcher
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         care_messages,
         deviations,
         notice_boards,
+        statistics,
         access_log,
         admin,
     ):

@@ -181,6 +181,11 @@ def _deviation_document(deviation: Deviation) -> dict[str, Any]:
     }
 
 
+def first_answer(deviation: Deviation) -> datetime | None:
+    """When the handler first answered the report, if it has."""
+    return next((s.at for s in deviation.history if s.state is DeviationState.ANSWERED), None)
+
+
 class DeviationRepository:
     """Deviation reports; visible to the reporting and the handling principal."""
 
@@ -201,6 +206,7 @@ class DeviationRepository:
                 reporter_principal_id=deviation.reporter_principal_id,
                 handler_principal_id=deviation.handler_principal_id,
                 reported_at=deviation.reported_at,
+                answered_at=first_answer(deviation),
                 version=deviation.version,
                 document=_deviation_document(deviation),
             )
@@ -213,6 +219,7 @@ class DeviationRepository:
             .where(t.deviations.c.id == deviation.id, t.deviations.c.version == expected_version)
             .values(
                 state=deviation.state.value,
+                answered_at=first_answer(deviation),
                 version=deviation.version,
                 document=_deviation_document(deviation),
             )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from alembic import command
 from alembic.config import Config
@@ -14,6 +16,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def sqlite_local_day(stored: str | None, zone: str) -> int | None:
+    """A timestamp as SQLite stores it (naive UTC) to its local date in ``zone``, as days since
+    1970-01-01."""
+    if stored is None:
+        return None
+    moment = datetime.fromisoformat(stored).replace(tzinfo=UTC).astimezone(ZoneInfo(zone))
+    return (moment.date() - date(1970, 1, 1)).days
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -27,6 +38,11 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # SQLite knows no time zones: the statistics' local dates come from this function
+            # (PostgreSQL uses AT TIME ZONE; see app.store.sql).
+            dbapi_connection.create_function(
+                "sv_local_day", 2, sqlite_local_day, deterministic=True
+            )
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")

@@ -411,6 +411,8 @@ deviations = Table(
     Column("reporter_principal_id", String(64), nullable=False),
     Column("handler_principal_id", String(64), nullable=False),
     Column("reported_at", UTCDateTime, nullable=False),
+    # When the handler first answered (derived from the steps; the statistics' time to answer).
+    Column("answered_at", UTCDateTime, nullable=True),
     Column("version", Integer, nullable=False),
     Column("document", JSON, nullable=False),
     Index(None, "reporter_principal_id", "id"),

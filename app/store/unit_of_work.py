@@ -31,6 +31,7 @@ from app.store.repositories import (
     OrganizationRepository,
     PersonRepository,
 )
+from app.store.statistics import StatisticsRepository
 
 
 class UnitOfWork:
@@ -50,6 +51,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     subscriptions: SubscriptionRepository
     liability: LiabilityRepository
+    statistics: StatisticsRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -112,6 +114,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(conn)
         self.subscriptions = SubscriptionRepository(conn)
         self.liability = LiabilityRepository(conn)
+        self.statistics = StatisticsRepository(conn)
         return self
 
     async def commit(self) -> None:

@@ -63,6 +63,9 @@ def upgrade() -> None:
         sa.Column("recomputed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_liability_state"),
     )
+    op.add_column(
+        "deviations", sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True)
+    )
     op.create_index("ix_episode_events_kind_at", "episode_events", ["kind", "at"])
     op.create_index("ix_episodes_region_id_admitted_at", "episodes", ["region_id", "admitted_at"])
     op.create_index("ix_episodes_readmission_of_id", "episodes", ["readmission_of_id"])
@@ -83,6 +86,8 @@ def downgrade() -> None:
         ("ix_episode_events_kind_at", "episode_events"),
     ]:
         op.drop_index(index, table_name=table)
+    with op.batch_alter_table("deviations") as batch:
+        batch.drop_column("answered_at")
     op.drop_table("liability_state")
     op.drop_index("ix_liable_intervals_config_version", table_name="liable_intervals")
     op.drop_index("ix_liable_intervals_region_id_first_day", table_name="liable_intervals")

@@ -1,0 +1,499 @@
+"""The follow-up statistics as SQL aggregates over the indexed event tables.
+
+Every query takes the periods as a small derived table of local bounds (computed in Python, so
+DST and New Year are right on both engines), a scope (whose records count) and a dimension to
+group by, and returns grouped numbers: counts, sums, or histograms of whole days, hours or
+minutes from which the quantiles are read. No episode, plan or message is loaded into Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.domain.statistics import Dimension
+from app.store import tables as t
+from app.store.liability import day_number, days_in, epoch_us, overlapping
+from app.store.sql import epoch_seconds, local_day
+from app.store.tables import UTCDateTime
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Whose records count: a region's, some municipalities', some units', or a principal's
+    own (its units and itself, for care messages). Keys left None do not narrow."""
+
+    region_id: str | None = None
+    municipality_ids: tuple[str, ...] | None = None
+    unit_ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """One period's local bounds: instants, and local dates as day numbers."""
+
+    key: int
+    starts_at: datetime
+    stops_at: datetime
+    first_day: int
+    stop_day: int
+
+
+def periods_table(bounds: Sequence[Bounds]) -> FromClause:
+    """The periods as a derived table (key, starts_at, stops_at, first_day, stop_day, a_us,
+    b_us)."""
+    selects = [
+        select(
+            literal(b.key, Integer).label("k"),
+            literal(b.starts_at, UTCDateTime).label("starts_at"),
+            literal(b.stops_at, UTCDateTime).label("stops_at"),
+            literal(b.first_day, Integer).label("first_day"),
+            literal(b.stop_day, Integer).label("stop_day"),
+            literal(epoch_us(b.starts_at)).label("a_us"),
+            literal(epoch_us(b.stops_at)).label("b_us"),
+        )
+        for b in bounds
+    ]
+    return union_all(*selects).subquery("p")
+
+
+@dataclass(frozen=True, slots=True)
+class Parties:
+    """How a family of records is attributed: to a region (a condition), a municipality and a
+    unit (columns, or None where the family has none)."""
+
+    region: Callable[[str], ColumnElement[bool]]
+    municipality: ColumnElement[Any] | None
+    unit: ColumnElement[Any] | None
+
+
+def _tree(principal_id: str) -> Select[Any]:
+    """A principal and its units."""
+    o = t.organizations.c
+    return select(o.id).where(or_(o.id == principal_id, o.parent_id == principal_id))
+
+
+_ep = t.episodes.c
+_pe = t.persons.c
+EPISODES = Parties(lambda r: _ep.region_id == r, _ep.municipality_id, _ep.hospital_unit_id)
+INTERVALS = Parties(
+    lambda r: t.liable_intervals.c.region_id == r,
+    t.liable_intervals.c.municipality_id,
+    t.liable_intervals.c.unit_id,
+)
+PLANS = Parties(
+    lambda r: t.plans.c.id.in_(
+        select(t.plan_sharing.c.plan_id).where(t.plan_sharing.c.principal_id == r)
+    ),
+    _pe.residence_municipality_id,
+    None,
+)
+MEETINGS = Parties(
+    lambda r: t.meetings.c.organizer_id.in_(_tree(r)),
+    _pe.residence_municipality_id,
+    t.meetings.c.organizer_id,
+)
+DEVIATIONS = Parties(
+    lambda r: or_(
+        t.deviations.c.reporter_principal_id == r, t.deviations.c.handler_principal_id == r
+    ),
+    _pe.residence_municipality_id,
+    t.deviations.c.reporter_id,
+)
+
+
+def _messages(unit: ColumnElement[Any]) -> Parties:
+    return Parties(lambda r: unit.in_(_tree(r)), None, unit)
+
+
+MESSAGES = _messages(t.care_messages.c.sender_id)
+ACKNOWLEDGEMENTS = _messages(t.care_message_recipients.c.organization_id)
+
+
+def _narrow(query: Select[Any], parties: Parties, scope: Scope) -> Select[Any]:
+    if scope.region_id is not None:
+        query = query.where(parties.region(scope.region_id))
+    if scope.municipality_ids is not None:
+        if parties.municipality is not None:
+            query = query.where(parties.municipality.in_(scope.municipality_ids))
+        else:
+            # Records attributed to no municipality (care messages) count for a municipality
+            # as their principal: the municipality's own units.
+            assert parties.unit is not None
+            query = query.where(or_(*(parties.unit.in_(_tree(m)) for m in scope.municipality_ids)))
+    if scope.unit_ids is not None:
+        assert parties.unit is not None
+        query = query.where(parties.unit.in_(scope.unit_ids))
+    return query
+
+
+def _group(
+    query: Select[Any], parties: Parties, by: Dimension | None, scope: Scope
+) -> tuple[Select[Any], ColumnElement[Any]]:
+    """The query joined as the dimension needs, and the group column (NULL: no breakdown)."""
+    if by is None:
+        return query, null()
+    if by is Dimension.UNIT:
+        assert parties.unit is not None
+        return query, parties.unit
+    assert parties.municipality is not None
+    if by is Dimension.MUNICIPALITY:
+        return query, parties.municipality
+    members = t.cooperation_area_members
+    areas = t.cooperation_areas
+    query = query.join(members, members.c.municipality_id == parties.municipality).join(
+        areas, areas.c.id == members.c.area_id
+    )
+    if scope.region_id is not None:
+        query = query.where(areas.c.region_id == scope.region_id)
+    return query, members.c.area_id
+
+
+class StatisticsRepository:
+    """Grouped aggregates for the indicators; each row starts with (period key, group)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def _rows(self, query: Select[Any]) -> list[Row]:
+        return [tuple(row) for row in await self._conn.execute(query)]
+
+    def _base(
+        self,
+        source: FromClause,
+        moment: ColumnElement[Any],
+        parties: Parties,
+        scope: Scope,
+        by: Dimension | None,
+        periods: FromClause,
+        measures: Sequence[ColumnElement[Any]],
+        *where: ColumnElement[bool],
+        extra_group: Sequence[ColumnElement[Any]] = (),
+    ) -> Select[Any]:
+        query = (
+            select()
+            .select_from(source)
+            .join(periods, and_(moment >= periods.c.starts_at, moment < periods.c.stops_at))
+        )
+        query, group = _group(query, parties, by, scope)
+        query = _narrow(query, parties, scope).where(*where)
+        grouped = [] if by is None else [group]
+        return query.add_columns(periods.c.k, group.label("g"), *extra_group, *measures).group_by(
+            periods.c.k, *grouped, *extra_group
+        )
+
+    async def episode_events(
+        self, scope: Scope, by: Dimension | None, periods: FromClause
+    ) -> list[Row]:
+        """(k, g, admission notices, of them within 24 h, discharge-ready notices,
+        withdrawals) by the time each notice was sent."""
+        ev = t.episode_events.c
+        kinds = ("admission-notice", "discharge-ready", "discharge-ready-withdrawn")
+        within = epoch_seconds(ev.at) - epoch_seconds(_ep.admitted_at) <= 24 * 3600
+
+        def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+            return func.sum(case((condition, 1), else_=0))
+
+        source = t.episode_events.join(t.episodes, _ep.id == ev.episode_id)
+        return await self._rows(
+            self._base(
+                source,
+                ev.at,
+                EPISODES,
+                scope,
+                by,
+                periods,
+                [
+                    count(ev.kind == kinds[0]),
+                    count(and_(ev.kind == kinds[0], within)),
+                    count(ev.kind == kinds[1]),
+                    count(ev.kind == kinds[2]),
+                ],
+                ev.kind.in_(kinds),
+            )
+        )
+
+    async def days_to_discharge(
+        self, scope: Scope, by: Dimension | None, periods: FromClause, zone: str
+    ) -> list[Row]:
+        """(k, g, days, discharges): local days from the notice in force to the discharge."""
+        days = (
+            local_day(_ep.discharged_at, literal(zone))
+            - local_day(_ep.discharge_ready_at, literal(zone))
+        ).label("days")
+        return await self._rows(
+            self._base(
+                t.episodes,
+                _ep.discharged_at,
+                EPISODES,
+                scope,
+                by,
+                periods,
+                [func.count()],
+                _ep.discharge_ready_at.is_not(None),
+                extra_group=[days],
+            )
+        )
+
+    async def readmissions(
+        self, scope: Scope, by: Dimension | None, periods: FromClause
+    ) -> list[Row]:
+        """(k, g, discharges followed by an acute readmission within 30 days, discharges)."""
+        later = t.episodes.alias("later")
+        readmitted = (
+            select(later.c.id)
+            .where(later.c.readmission_of_id == _ep.id, later.c.admission_type == "acute")
+            .exists()
+        )
+        return await self._rows(
+            self._base(
+                t.episodes,
+                _ep.discharged_at,
+                EPISODES,
+                scope,
+                by,
+                periods,
+                [func.sum(case((readmitted, 1), else_=0)), func.count()],
+            )
+        )
+
+    async def summonses(
+        self, scope: Scope, by: Dimension | None, periods: FromClause, now: datetime, zone: str
+    ) -> list[Row]:
+        """(k, g, met, decided) of the three-day summons deadlines of Swedish discharge-ready
+        notices asking for coordinated planning, by the notice's time (as the deadline list
+        decides them: first summons not cancelled at or after the notice; a withdrawal before
+        the deadline and before any summons lifts the duty)."""
+        ev = t.episode_events.c
+        m = t.meetings.c
+        withdrawal = t.episode_events.alias("w")
+        sent = (
+            select(func.min(m.sent_at))
+            .where(m.person_id == _ep.person_id, m.status != "cancelled", m.sent_at >= ev.at)
+            .scalar_subquery()
+        )
+        withdrawn = (
+            select(func.min(withdrawal.c.at))
+            .where(
+                withdrawal.c.episode_id == ev.episode_id,
+                withdrawal.c.kind == "discharge-ready-withdrawn",
+                withdrawal.c.seq > ev.seq,
+            )
+            .scalar_subquery()
+        )
+        zone_ = literal(zone)
+        due_day = local_day(ev.at, zone_) + 4
+        inner = (
+            select(
+                ev.at.label("at"),
+                _ep.region_id,
+                _ep.municipality_id,
+                _ep.hospital_unit_id,
+                sent.label("sent"),
+                withdrawn.label("withdrawn"),
+                due_day.label("due_day"),
+            )
+            .select_from(t.episode_events.join(t.episodes, _ep.id == ev.episode_id))
+            .where(
+                ev.kind == "discharge-ready",
+                _ep.jurisdiction == "SE",
+                cast(ev.data, String).like('%"coordinated_planning"%'),
+            )
+            .subquery("d")
+        )
+        d = inner.c
+        parties = Parties(lambda r: d.region_id == r, d.municipality_id, d.hospital_unit_id)
+        met = and_(d.sent.is_not(None), local_day(d.sent, zone_) < d.due_day)
+        lapsed = and_(
+            d.sent.is_(None), d.withdrawn.is_not(None), local_day(d.withdrawn, zone_) < d.due_day
+        )
+        breached = and_(
+            d.sent.is_(None),
+            ~func.coalesce(lapsed, False),
+            literal(day_number(now.astimezone(_zone(zone)).date())) >= d.due_day,
+        )
+        return await self._rows(
+            self._base(
+                inner,
+                d.at,
+                parties,
+                scope,
+                by,
+                periods,
+                [
+                    func.sum(case((met, 1), else_=0)),
+                    func.sum(case((or_(d.sent.is_not(None), breached), 1), else_=0)),
+                ],
+            )
+        )
+
+    async def liable_days(
+        self, scope: Scope, by: Dimension | None, periods: FromClause, as_of: datetime, zone: str
+    ) -> list[Row]:
+        """(k, g, rate table, liable days, episodes with liable days) from the stored
+        intervals, as of ``as_of``."""
+        li = t.liable_intervals.c
+        days = days_in(
+            periods.c.first_day,
+            periods.c.stop_day,
+            literal(day_number(as_of.astimezone(_zone(zone)).date())),
+            periods.c.a_us,
+            periods.c.b_us,
+            literal(epoch_us(as_of)),
+        )
+        query = (
+            select()
+            .select_from(t.liable_intervals)
+            .join(periods, overlapping(periods.c.first_day, periods.c.stop_day))
+        )
+        query, group = _group(query, INTERVALS, by, scope)
+        query = _narrow(query, INTERVALS, scope)
+        query = query.add_columns(
+            periods.c.k,
+            group.label("g"),
+            li.rate_table_id,
+            func.sum(days),
+            func.count(func.distinct(case((days > 0, li.episode_id)))),
+        ).group_by(periods.c.k, *([] if by is None else [group]), li.rate_table_id)
+        return await self._rows(query)
+
+    async def plans_reaching(
+        self, status: str | None, scope: Scope, by: Dimension | None, periods: FromClause
+    ) -> list[Row]:
+        """(k, g, plans) whose first version (``status`` None), or first version in
+        ``status``, was recorded in the period."""
+        v = t.plan_versions.c
+        when = v.version == 1 if status is None else v.status == status
+        first = (
+            select(v.plan_id, func.min(v.recorded_at).label("at"))
+            .where(when)
+            .group_by(v.plan_id)
+            .subquery("f")
+        )
+        source = first.join(t.plans, t.plans.c.id == first.c.plan_id).join(
+            t.persons, _pe.id == t.plans.c.person_id
+        )
+        return await self._rows(
+            self._base(source, first.c.at, PLANS, scope, by, periods, [func.count()])
+        )
+
+    async def meetings_held(
+        self, scope: Scope, by: Dimension | None, periods: FromClause, now: datetime
+    ) -> list[Row]:
+        """(k, g, meetings) not cancelled that started in the period, before ``now``."""
+        m = t.meetings.c
+        source = t.meetings.join(t.persons, _pe.id == m.person_id)
+        return await self._rows(
+            self._base(
+                source,
+                m.starts_at,
+                MEETINGS,
+                scope,
+                by,
+                periods,
+                [func.count()],
+                m.status != "cancelled",
+                m.starts_at <= now,
+            )
+        )
+
+    async def deviations(
+        self, column: str, scope: Scope, by: Dimension | None, periods: FromClause
+    ) -> list[Row]:
+        """(k, g, category or state, reports) reported in the period."""
+        d = t.deviations.c
+        source = t.deviations.join(t.persons, _pe.id == d.person_id)
+        stratum = d.category if column == "category" else d.state
+        return await self._rows(
+            self._base(
+                source,
+                d.reported_at,
+                DEVIATIONS,
+                scope,
+                by,
+                periods,
+                [func.count()],
+                extra_group=[stratum],
+            )
+        )
+
+    async def hours_to_answer(
+        self, scope: Scope, by: Dimension | None, periods: FromClause
+    ) -> list[Row]:
+        """(k, g, whole hours, reports) of deviations first answered in the period."""
+        d = t.deviations.c
+        hours = cast(
+            (epoch_seconds(d.answered_at) - epoch_seconds(d.reported_at)) / 3600, Integer
+        ).label("hours")
+        source = t.deviations.join(t.persons, _pe.id == d.person_id)
+        return await self._rows(
+            self._base(
+                source,
+                d.answered_at,
+                DEVIATIONS,
+                scope,
+                by,
+                periods,
+                [func.count()],
+                extra_group=[hours],
+            )
+        )
+
+    async def care_messages(
+        self, scope: Scope, by: Dimension | None, periods: FromClause
+    ) -> list[Row]:
+        """(k, g, messages) sent in the period."""
+        m = t.care_messages.c
+        return await self._rows(
+            self._base(t.care_messages, m.sent_at, MESSAGES, scope, by, periods, [func.count()])
+        )
+
+    async def acknowledgement_minutes(
+        self, scope: Scope, by: Dimension | None, periods: FromClause
+    ) -> list[Row]:
+        """(k, g, whole minutes, acknowledgements) made in the period."""
+        r = t.care_message_recipients.c
+        m = t.care_messages.c
+        minutes = cast(
+            (epoch_seconds(r.acknowledged_at) - epoch_seconds(m.sent_at)) / 60, Integer
+        ).label("minutes")
+        source = t.care_message_recipients.join(t.care_messages, m.id == r.message_id)
+        return await self._rows(
+            self._base(
+                source,
+                r.acknowledged_at,
+                ACKNOWLEDGEMENTS,
+                scope,
+                by,
+                periods,
+                [func.count()],
+                extra_group=[minutes],
+            )
+        )
+
+
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
