@@ -35,6 +35,7 @@ from app.api.v1 import (
 from app.delivery.dispatcher import Dispatcher
 from app.fhir import routes as fhir_routes
 from app.fhir import subscriptions as fhir_subscriptions
+from app.fhir.operations import evaluate_measure
 from app.security.rate_limit import RateLimiter
 from app.security.tokens import SigningKey, VerifiedTokens
 from app.services.liability_config import read_liability_config
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.api)
     # Before the generic FHIR routes, whose /fhir/{resource_type} would otherwise take these.
     app.include_router(fhir_subscriptions.api)
+    app.include_router(evaluate_measure.api)
     app.include_router(fhir_routes.api)
     for module in (
         organizations,

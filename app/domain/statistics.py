@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -317,6 +317,11 @@ class Period:
         months = {Grain.MONTH: 1, Grain.QUARTER: 3, Grain.YEAR: 12}[self.grain]
         index = self.first_day.year * 12 + self.first_day.month - 1 + months
         return date(index // 12, index % 12 + 1, 1)
+
+    @property
+    def last_day(self) -> date:
+        """The last local date of the period."""
+        return self.stop_day - timedelta(days=1)
 
     @property
     def label(self) -> str:

@@ -55,11 +55,13 @@ from app.fhir.mappers import (
     consent,
     encounter,
     goal,
+    measure,
     organization,
     patient,
     practitioner,
     task,
 )
+from app.fhir.operations import evaluate_measure
 from app.fhir.outcome import fhir_response, outcome, read_body
 from app.security.access import Actor, record
 from app.security.tokens import scope_allows
@@ -122,6 +124,7 @@ class ResourceSpec:
     documentation: str = ""
     includes: tuple[Include, ...] = ()
     period: Period | None = None
+    operations: tuple[tuple[str, str], ...] = ()
 
 
 def _reference_id(value: str, resource_type: str, name: str) -> str:
@@ -753,6 +756,7 @@ _CODE_SYSTEM = _conformance(sorted(conformance.CODE_SYSTEMS), conformance.code_s
 _EXTENSIONS = _conformance(
     sorted(conformance.EXTENSIONS), conformance.structure_definition, "StructureDefinition"
 )
+_MEASURES = _conformance(measure.MEASURE_IDS, measure.by_id, "Measure")
 _ID = SearchParam("_id", "token", "the logical id")
 _PATIENT = SearchParam("patient", "reference", "the person (Patient/id or id)")
 _SUBJECT = SearchParam("subject", "reference", "the same as patient")
@@ -972,6 +976,14 @@ RESOURCES: dict[str, ResourceSpec] = {
         (_ID, SearchParam("url", "uri", "the canonical URL")),
         documentation="The service's extensions.",
     ),
+    "Measure": ResourceSpec(
+        _MEASURES[0],
+        _MEASURES[1],
+        (_ID, SearchParam("url", "uri", "the canonical URL")),
+        documentation="The follow-up indicators (GET /api/v1/statistics), one Measure each; "
+        "$evaluate-measure gives a summary MeasureReport.",
+        operations=(("evaluate-measure", evaluate_measure.DEFINITION),),
+    ),
     "AuditEvent": ResourceSpec(
         read_auditevent,
         search_auditevent,
@@ -1059,6 +1071,11 @@ async def capability_statement(settings: SettingsDep) -> Response:
                 ],
                 **({"searchInclude": [i.name for i in spec.includes]} if spec.includes else {}),
                 **({"searchRevInclude": list(REVINCLUDES)} if name == "Patient" else {}),
+                **(
+                    {"operation": [{"name": n, "definition": d} for n, d in spec.operations]}
+                    if spec.operations
+                    else {}
+                ),
             }
         )
     # Delivery (issue 6): Subscription is served by app.fhir.subscriptions, not by RESOURCES.

@@ -233,3 +233,65 @@ async def test_bad_input_names_the_parameter(client: httpx.AsyncClient) -> None:
         assert response.status_code == status, (params, response.text)
         fields = [e.get("field") or e.get("loc") for e in response.json().get("errors", [])]
         assert any(field in str(f) for f in fields), (params, response.json())
+
+
+async def test_indicators_are_fhir_measures_and_evaluate_to_summary_reports(
+    client: httpx.AsyncClient,
+) -> None:
+    await march_2022(client)
+    statement = (await client.get("/fhir/metadata")).json()
+    [served] = [r for r in statement["rest"][0]["resource"] if r["type"] == "Measure"]
+    assert served["operation"][0]["name"] == "evaluate-measure"
+    bundle = (await client.get("/fhir/Measure", params={"_count": 50})).json()
+    assert {e["resource"]["id"] for e in bundle["entry"]} >= {
+        "admissions-notified",
+        "liable-days",
+        "days-ready-to-discharge",
+    }
+    share = (await client.get("/fhir/Measure/admission-notice-within-24h")).json()
+    assert share["scoring"]["coding"][0]["code"] == "proportion"
+    assert "denominator" in share["description"]
+
+    report = await client.get(
+        "/fhir/Measure/admission-notice-within-24h/$evaluate-measure",
+        params={
+            "periodStart": "2022-03-01",
+            "periodEnd": "2022-03-31",
+            "subject": "Organization/region-norrbotten",
+        },
+    )
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert (body["resourceType"], body["type"], body["status"]) == (
+        "MeasureReport",
+        "summary",
+        "complete",
+    )
+    assert body["period"] == {"start": "2022-03-01", "end": "2022-03-31"}
+    counts = {p["code"]["coding"][0]["code"]: p["count"] for p in body["group"][0]["population"]}
+    assert counts == {"denominator": 3, "numerator": 2}
+    assert body["group"][0]["measureScore"]["value"] == 0.6667
+
+    quarter = (
+        await client.get(
+            "/fhir/Measure/days-ready-to-discharge/$evaluate-measure",
+            params={"periodStart": "2022-01-01", "periodEnd": "2022-03-31"},
+        )
+    ).json()
+    assert quarter["group"][0]["measureScore"]["value"] == 3.5
+    strata = {
+        s["value"]["text"]: s["population"][0]["count"]
+        for s in quarter["group"][0]["stratifier"][0]["stratum"]
+    }
+    assert strata["0"] == 1 and strata["4-7"] == 1
+
+    bad = await client.get(
+        "/fhir/Measure/admissions-notified/$evaluate-measure",
+        params={"periodStart": "2022-03-02", "periodEnd": "2022-03-31"},
+    )
+    assert bad.status_code == 422 and bad.json()["resourceType"] == "OperationOutcome"
+    unknown = await client.get(
+        "/fhir/Measure/bed-days/$evaluate-measure",
+        params={"periodStart": "2022-03-01", "periodEnd": "2022-03-31"},
+    )
+    assert unknown.status_code == 404

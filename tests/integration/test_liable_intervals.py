@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.episodes import AdmissionType, CareType, Episode
+from app.domain.errors import DomainError
 from app.domain.identifiers import PERSONNUMMER, PersonIdentifier, make_personnummer
 from app.domain.liability import (
     DEFAULT_CONFIG_PATH,
@@ -110,7 +111,7 @@ def build(anchor: datetime, offset_minutes: int, municipality: str, steps: Any) 
                 episode.record_municipality_response(at, day, now=FAR)
             else:
                 episode.discharge(at, now=FAR)
-        except Exception:  # noqa: S112 — a refused step is simply not part of the scenario
+        except DomainError:  # a refused step is simply not part of the scenario
             continue
     return episode
 
