@@ -325,6 +325,9 @@ def transaction_bundles(count: int, size: int = 100, seed: int = 99) -> list[str
 
 
 REPORT = "monthly liability report, one region"
+STATS_YEAR = "statistics: one region's year, every indicator"
+STATS_SERIES = "statistics: one indicator, 12-month series"
+TIMED = (REPORT, STATS_YEAR, STATS_SERIES)
 REPORT_TARGET_EPISODES = 90_000  # the target speaks of 100 000 episodes; judge it from 90 % up
 
 
@@ -348,6 +351,14 @@ def target(measured: Measured) -> None:
         "search discharge-ready by municipality": lambda m: ("p99 ≤ 50 ms", m.p99_ms <= 50),
         "$process-message discharge-ready": lambda m: ("≥ 500 messages/s", m.per_second >= 500),
         REPORT: _report_target,
+        STATS_YEAR: lambda m: (
+            f"{m.seconds:.2f} s (target ≤ 2 s at 1 000 000 persons)",
+            m.seconds <= 2 if m.persons >= 1_000_000 else None,
+        ),
+        STATS_SERIES: lambda m: (
+            f"{m.seconds * 1000:.0f} ms (target ≤ 500 ms at 1 000 000 persons)",
+            m.seconds <= 0.5 if m.persons >= 1_000_000 else None,
+        ),
         "transaction, 100 Patients per Bundle": lambda m: (
             "≥ 1 500 resources/s",
             m.per_second * 100 >= 1500,
@@ -360,6 +371,57 @@ def target(measured: Measured) -> None:
             return
         rss_ok = measured.peak_rss_mb <= 300 * max(1, measured.extra.get("workers", 1))
         measured.met = met and rss_ok
+
+
+def statistics_rows(
+    base: str, token: str, persons: int, service: psutil.Process, workers: int
+) -> list[Measured]:
+    """Region Kalmar's statistics: every indicator for this year, and one indicator's series of
+    the last 12 months; each the best of three requests after a first one (seconds)."""
+    today = datetime.now(UTC).date()
+    first = date(today.year - (today.month < 12), today.month % 12 + 1, 1)
+    queries = [
+        (STATS_YEAR, {"period": str(today.year)}),
+        (
+            STATS_SERIES,
+            {
+                "indicator": "days-ready-to-discharge",
+                "from": first.strftime("%Y-%m"),
+                "to": today.strftime("%Y-%m"),
+                "interval": "month",
+            },
+        ),
+    ]
+    rows = []
+    with httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120
+    ) as http:
+        for name, params in queries:
+            http.get("/api/v1/statistics", params=params).raise_for_status()
+            took = []
+            for _ in range(3):
+                started = time.perf_counter()
+                http.get("/api/v1/statistics", params=params).raise_for_status()
+                took.append(time.perf_counter() - started)
+            best = min(took)
+            console.print(f"  {name}: {best * 1000:,.0f} ms")
+            rows.append(
+                Measured(
+                    name,
+                    persons,
+                    4,
+                    sum(took),
+                    3 / sum(took),
+                    0,
+                    0,
+                    0,
+                    0,
+                    rss_mb(service),
+                    extra={"workers": workers, "best_seconds": best},
+                )
+            )
+            rows[-1].seconds = best
+    return rows
 
 
 def bench_size(
@@ -523,6 +585,7 @@ def bench_size(
                 for municipality in KALMAR_MUNICIPALITIES:
                     http.get(f"/api/v1/liability/reports/{municipality}/{month}").raise_for_status()
             elapsed = time.perf_counter() - started
+            results += statistics_rows(base, token, persons, service, workers)
             results.append(
                 Measured(
                     REPORT,
@@ -539,7 +602,7 @@ def bench_size(
                 )
             )
     for measured in results[1:]:
-        if measured.workload != REPORT:
+        if measured.workload not in TIMED:
             measured.ratio_to_ceiling = measured.per_second / ceiling.per_second
         target(measured)
     return results
@@ -607,6 +670,8 @@ SCALING: list[tuple[str, str, Callable[[Measured], float]]] = [
     ("search CarePlan p99 ms", "search CarePlan?patient&status (FHIR)", lambda m: m.p99_ms),
     ("search discharge-ready p99 ms", "search discharge-ready by municipality", lambda m: m.p99_ms),
     ("liability report s", REPORT, lambda m: m.seconds),
+    ("statistics year s", STATS_YEAR, lambda m: m.seconds),
+    ("statistics series s", STATS_SERIES, lambda m: m.seconds),
 ]
 
 
