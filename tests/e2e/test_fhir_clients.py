@@ -146,6 +146,7 @@ async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
         "AuditEvent": str(log["items"][0]["id"]),
         "CodeSystem": "message-event",
         "StructureDefinition": "reply-by",
+        "Measure": "admissions-notified",
     }
 
 

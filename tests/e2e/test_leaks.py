@@ -111,6 +111,10 @@ RULES: dict[str, str] = {
     "list_dead_letters": ADMIN,
     "replay_dead_letters": ADMIN,
     "prometheus_metrics": ADMIN,
+    # Aggregates of the caller's own organization (no person): any valid token.
+    "get_statistics": AUTHENTICATED,
+    "get_statistics_chart": AUTHENTICATED,
+    "evaluate_measure": REFERENCE,
 }
 
 FHIR = "fhir"  # the generic FHIR interactions: the rule is per resource type, below
@@ -146,6 +150,7 @@ FHIR_TYPES: dict[str, tuple[str, str | None]] = {
     "AuditEvent": (PERSONAL, "audit"),
     "CodeSystem": (REFERENCE, "=message-event"),
     "StructureDefinition": (REFERENCE, "=reply-by"),
+    "Measure": (REFERENCE, "=admissions-notified"),
 }
 
 # The ids of parts of a plan or a meeting: the parent's id and the part's key.
@@ -284,6 +289,13 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
         searchable = {p.name for p in FHIR_RESOURCES[kind].params}
         if op.startswith("search:") and "patient" in searchable:
             params["patient"] = f"Patient/{person}"
+    month = T0.strftime("%Y-%m")
+    if op.startswith("get_statistics"):
+        params.update({"period": month, "indicator": "admissions-notified"})
+    if op.startswith("evaluate_measure"):
+        first = T0.date().replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        params.update({"periodStart": first.isoformat(), "periodEnd": last.isoformat()})
     filled = path
     for name, value in values.items():
         filled = filled.replace("{" + name + "}", value)
@@ -483,6 +495,7 @@ async def scene(client: httpx.AsyncClient) -> Scene:
         "AuditEvent": "1",
         "CodeSystem": "1",
         "StructureDefinition": "1",
+        "Measure": "1",
     }
     message = await client.post(
         "/api/v1/care-messages",

@@ -295,3 +295,16 @@ async def test_indicators_are_fhir_measures_and_evaluate_to_summary_reports(
         params={"periodStart": "2022-03-01", "periodEnd": "2022-03-31"},
     )
     assert unknown.status_code == 404
+
+
+async def test_unit_breakdown_adds_up_to_the_region(client: httpx.AsyncClient) -> None:
+    await march_2022(client)
+    codes = ["admissions-notified", "discharge-ready-notices", "liable-days"]
+    params: dict[str, Any] = {"period": "2022-03", "indicator": codes}
+    total = figures((await client.get("/api/v1/statistics", params=params)).json())
+    by_unit = (await client.get("/api/v1/statistics", params={**params, "by": "unit"})).json()
+    assert by_unit["suppression"] is None  # the region's own units: not shared
+    for item in by_unit["indicators"]:
+        key = "days" if item["code"] == "liable-days" else "count"
+        assert sum(f["values"][key] for f in item["figures"]) == total[item["code"]]["values"][key]
+        assert {f["group"] for f in item["figures"]} == {WARD}

@@ -56,7 +56,10 @@ def to_fhir(item: Indicator) -> dict[str, Any]:
         "population": [
             {
                 "code": _code(POPULATION, population),
-                "criteria": {"language": "text/plain", "expression": item.definition},
+                "description": item.definition,
+                # R4 requires a criteria expression; the figure is computed by the service's SQL,
+                # so the expression only names the population (CQL-style), the sentence says it.
+                "criteria": {"language": "text/cql", "expression": population},
             }
             for population, _value in _POPULATIONS[item.kind]
         ]
@@ -116,7 +119,6 @@ def report(
         "status": "complete",
         "type": "summary",
         "measure": canonical("Measure", item.code),
-        "subject": ref("Organization", subject_id),
         "date": instant(now),
         "reporter": ref("Organization", subject_id),
         "period": {"start": day(figure.period.first_day), "end": day(figure.period.last_day)},
