@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Select,
     and_,
     case,
@@ -97,9 +96,10 @@ def _greatest(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any
 
 
 def _ceil_periods(distance: ColumnElement[Any]) -> ColumnElement[Any]:
-    # ceil(distance / period) for distance > 0, else 0: integer division truncates on both
-    # engines, so only non-negative numerators are divided.
-    return case((distance > 0, (distance + (_PERIOD_US - 1)) / _PERIOD_US), else_=0)
+    # ceil(distance / period) for distance > 0, else 0. "//" (SQL integer division, which
+    # truncates on both engines, so only non-negative numerators are divided): SQLAlchemy's "/"
+    # is true division, which PostgreSQL would then round and SQLite truncate at the cast.
+    return case((distance > 0, (distance + (_PERIOD_US - 1)) // _PERIOD_US), else_=0)
 
 
 def days_in(
@@ -124,7 +124,7 @@ def days_in(
     )
     calendar = _greatest(_least(stop, stop_day) - _greatest(_li.c.first_day, first_day), literal(0))
     elapsed = case(
-        (as_of_us >= _li.c.first_at_us, (as_of_us - _li.c.first_at_us) / _PERIOD_US), else_=0
+        (as_of_us >= _li.c.first_at_us, (as_of_us - _li.c.first_at_us) // _PERIOD_US), else_=0
     )
     count = case(
         (and_(_li.c.periods.is_not(None), _li.c.ends_at_us <= as_of_us), _li.c.periods),
@@ -133,7 +133,7 @@ def days_in(
     )
     upper = _least(_ceil_periods(stops_us - _li.c.first_at_us), count)
     periods = _greatest(upper - _ceil_periods(starts_us - _li.c.first_at_us), literal(0))
-    return case((_li.c.counting == "døgn", periods), else_=calendar).cast(Integer)
+    return case((_li.c.counting == "døgn", periods), else_=calendar)
 
 
 def window_days(window: Window) -> ColumnElement[int]:

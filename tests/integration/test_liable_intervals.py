@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -132,6 +132,18 @@ def months_between(first: date, last: date) -> list[tuple[int, int]]:
     municipality=st.sampled_from(["kommun-2582", DOGN_MUNICIPALITY]),
     steps=STEPS,
     later=st.sampled_from([timedelta(0), timedelta(hours=5), timedelta(days=3), timedelta(40)]),
+)
+# Found by hypothesis (a regression case on both engines): døgn counting, discharge-ready on
+# 2019-03-27 at 12:00 CET (the cutoff), withdrawn on 2019-04-01 at 01:01 CEST, just after the
+# DST change; the SQL sum gave 0 days in April instead of 1 on SQLite, and one too many in March
+# on PostgreSQL. Cause: SQLAlchemy's "/" is true division, so the period arithmetic ran on
+# fractions, which the final cast to integer rounded on PostgreSQL and truncated on SQLite.
+@example(
+    anchor=datetime(2019, 3, 25, tzinfo=STOCKHOLM),
+    offset=0,
+    municipality=DOGN_MUNICIPALITY,
+    steps=[("ready", 3480, 0), ("ready", 1, 0), ("withdraw", 6480, 0)],
+    later=timedelta(0),
 )
 async def test_stored_intervals_sum_to_the_recomputed_days(
     engine: AsyncEngine,
