@@ -1,9 +1,11 @@
-"""Two SQL functions the statistics need that the engines spell differently.
+"""SQL functions the statistics need that the engines spell differently.
 
 ``local_day(timestamp, zone)``: the local date of an instant in an IANA zone, as days since
 1970-01-01 (PostgreSQL ``AT TIME ZONE``; SQLite has no time zones, so a Python function
 registered on each connection, `app.store.database.sqlite_local_day`). ``epoch_seconds``: an
 instant as seconds since 1970-01-01 UTC, so that durations are differences of numbers.
+``whole_units(later, earlier, seconds)``: the whole units of ``seconds`` from one instant to a
+later one, floored the same way on both engines.
 """
 
 from __future__ import annotations
@@ -49,3 +51,31 @@ def _epoch_pg(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(epoch_seconds, "sqlite")
 def _epoch_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
     return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
+
+
+class whole_units(FunctionElement[int]):
+    """The whole units of a number of seconds between two timestamp columns: (later, earlier,
+    unit in seconds as a `literal_column`, so that GROUP BY repeats it verbatim), for durations
+    that are never negative.
+
+    Not ``CAST(seconds / unit AS INTEGER)``: that rounds on PostgreSQL and truncates on SQLite.
+    """
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(whole_units, "postgresql")
+def _whole_pg(element: whole_units, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier, unit = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM ({later} - {earlier})) / {unit}) AS INTEGER)"
+
+
+@compiles(whole_units, "sqlite")
+def _whole_sqlite(element: whole_units, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps instants as whole milliseconds inside julianday(); rounding the difference to
+    # them removes the float error, and integer division of a non-negative number floors.
+    later, earlier, unit = (compiler.process(arg, **kw) for arg in element.clauses)
+    difference = f"(julianday({later}) - julianday({earlier}))"
+    milliseconds = f"CAST(ROUND({difference} * 86400000.0) AS INTEGER)"
+    return f"({milliseconds} / (1000 * {unit}))"

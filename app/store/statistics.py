@@ -25,6 +25,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -35,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.domain.statistics import Dimension
 from app.store import tables as t
 from app.store.liability import day_number, days_in, epoch_us, overlapping
-from app.store.sql import epoch_seconds, local_day
+from app.store.sql import epoch_seconds, local_day, whole_units
 from app.store.tables import UTCDateTime
 
 Row = tuple[Any, ...]
@@ -445,9 +446,7 @@ class StatisticsRepository:
     ) -> list[Row]:
         """(k, g, whole hours, reports) of deviations first answered in the period."""
         d = t.deviations.c
-        hours = cast(
-            (epoch_seconds(d.answered_at) - epoch_seconds(d.reported_at)) / 3600, Integer
-        ).label("hours")
+        hours = whole_units(d.answered_at, d.reported_at, literal_column("3600")).label("hours")
         source = t.deviations.join(t.persons, _pe.id == d.person_id)
         return await self._rows(
             self._base(
@@ -477,9 +476,7 @@ class StatisticsRepository:
         """(k, g, whole minutes, acknowledgements) made in the period."""
         r = t.care_message_recipients.c
         m = t.care_messages.c
-        minutes = cast(
-            (epoch_seconds(r.acknowledged_at) - epoch_seconds(m.sent_at)) / 60, Integer
-        ).label("minutes")
+        minutes = whole_units(r.acknowledged_at, m.sent_at, literal_column("60")).label("minutes")
         source = t.care_message_recipients.join(t.care_messages, m.id == r.message_id)
         return await self._rows(
             self._base(
