@@ -285,6 +285,17 @@ IN_SCHEMA: dict[tuple[str, str], str] = {
     ("ValidationError", "ctx"): "details of the error",
     ("HTTPValidationError", "detail"): "the errors found",
     ("SharingWithdrawn", "since"): "when the sharing ended",
+    ("FigureRead", "period"): "the period: YYYY-MM, YYYY-Qn or YYYY",
+    ("FigureRead", "period_start"): "the period's first local date",
+    ("IndicatorRead", "code"): "the indicator's code, as `indicator` takes it",
+    ("IndicatorRead", "definition"): "numerator, denominator, which events count and the time "
+    "zone, in one sentence",
+    ("IndicatorRead", "figures"): "one figure per period and group",
+    ("IndicatorRead", "unit"): "what the figures count or measure (notices, days, share, …)",
+    ("StatisticsRead", "by"): "the breakdown asked for: unit, municipality or area; null: none",
+    ("StatisticsRead", "indicators"): "the indicators asked for, with their figures",
+    ("StatisticsRead", "time_zone"): "the time zone of the period boundaries "
+    "(Europe/Stockholm, Europe/Oslo)",
 }
 
 _SUFFIXES = re.compile(r"(Read|Create|Created|In|Out|-Input|-Output)$")

@@ -50,8 +50,9 @@ def seed_demo() -> None:
 
 def check_configuration(config: Settings) -> None:
     """What the server needs before it starts: its signing key and liability rules load."""
-    from app.main import load_liability_config
+    from app.domain.errors import DomainError
     from app.security.tokens import SigningKey
+    from app.services.liability_config import read_liability_config
 
     try:
         SigningKey.load_or_create(
@@ -60,9 +61,11 @@ def check_configuration(config: Settings) -> None:
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"SAMVERKAN_SIGNING_KEY_FILE: {exc}") from None
     try:
-        load_liability_config(config)
+        read_liability_config(config.liability_config_file)
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"SAMVERKAN_LIABILITY_CONFIG_FILE: {exc}") from None
+    except DomainError as exc:
+        raise ConfigurationError(f"SAMVERKAN_LIABILITY_CONFIG_FILE: {exc.message}") from None
 
 
 @cli.command("signing-key")

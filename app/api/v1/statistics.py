@@ -261,6 +261,7 @@ async def get_statistics(
 
 @api.get(
     "/statistics/chart",
+    response_class=Response,
     responses={
         **errors_for(404, 422),
         200: {

@@ -24,6 +24,7 @@ from app.domain.liability.rules import (
     money,
 )
 
+
 @dataclass(frozen=True, slots=True)
 class DischargeStay:
     """One discharge counted by the average model: days from discharge-ready to discharge.

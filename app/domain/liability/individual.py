@@ -28,10 +28,10 @@ from app.domain.liability.rules import (
     EndReason,
     IndividualRuleSet,
     LiabilityConfig,
-    money,
     LiabilityModel,
     RateTable,
     RuleSet,
+    money,
     price,
 )
 
