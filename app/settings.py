@@ -59,6 +59,15 @@ class Settings(BaseSettings):
 
     signing_key_file: Path = Path("var/signing-key.pem")
     access_token_lifetime_seconds: int = Field(default=300, ge=30, le=3600)
+    # A token of ours that claims to live longer is refused, however it was signed (dev-token
+    # may mint up to this).
+    access_token_max_lifetime_seconds: int = Field(default=3600, ge=30, le=86400)
+    # How stale a process's copy of the revocation list may be: a disabled client's tokens are
+    # refused everywhere within this many seconds.
+    token_revocation_cache_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Whether a principal-level client's writes must name the acting unit and the user
+    # (X-Samverkan-Unit, X-Samverkan-User); by default only in production.
+    require_acting_unit: bool | None = None
     rate_limit_per_minute: int = Field(default=6000, ge=1, description="requests per client")
     demo_clients_dir: Path = Path("var/demo-clients")
     # Regional reserve numbers are accepted without check-digit validation under these systems.
@@ -98,6 +107,13 @@ class Settings(BaseSettings):
         return f"{self.issuer}/auth/token"
 
     @property
+    def acting_unit_required(self) -> bool:
+        """Whether principal-level writes must name their unit and user."""
+        if self.require_acting_unit is None:
+            return self.environment is Environment.PRODUCTION
+        return self.require_acting_unit
+
+    @property
     def dev_tokens_allowed(self) -> bool:
         """Whether `samverkan dev-token` may mint tokens: never in production."""
         return self.environment is not Environment.PRODUCTION
@@ -106,6 +122,11 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.default_page_size > self.max_page_size:
             raise ValueError("SAMVERKAN_DEFAULT_PAGE_SIZE must not exceed SAMVERKAN_MAX_PAGE_SIZE")
+        if self.access_token_lifetime_seconds > self.access_token_max_lifetime_seconds:
+            raise ValueError(
+                "SAMVERKAN_ACCESS_TOKEN_LIFETIME_SECONDS must not exceed "
+                "SAMVERKAN_ACCESS_TOKEN_MAX_LIFETIME_SECONDS"
+            )
         if self.environment is Environment.PRODUCTION:
             if self.database_url.startswith("sqlite"):
                 raise ValueError(

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 
 from app.api.routing import DocumentedRoute
 from app.security.clients import ASSERTION_TYPE, client_credentials
-from app.security.tokens import ADMIN_SCOPE, METRICS_SCOPE, TokenError
+from app.security.tokens import ADMIN_SCOPE, LOG_EXTRACT_SCOPE, METRICS_SCOPE, TokenError
 from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
@@ -32,6 +32,9 @@ SUPPORTED_SCOPES = [
     "system/Appointment.cruds",
     "system/Organization.rs",
     "system/AuditEvent.rs",
+    "system/Practitioner.rs",
+    "system/PractitionerRole.cruds",
+    LOG_EXTRACT_SCOPE,
     ADMIN_SCOPE,
     METRICS_SCOPE,
 ]

@@ -107,7 +107,10 @@ def clients_list() -> None:
 def dev_token(
     org: Annotated[str, typer.Option("--org", help="the organization to act for")],
     scopes: Annotated[str, typer.Option(help="SMART v2 system scopes")] = "system/*.cruds",
-    minutes: Annotated[int, typer.Option(min=1, max=1440, help="lifetime")] = 60,
+    minutes: Annotated[
+        int,
+        typer.Option(min=1, help="lifetime; at most SAMVERKAN_ACCESS_TOKEN_MAX_LIFETIME_SECONDS"),
+    ] = 60,
 ) -> None:
     """Print an access token the local server accepts (development only, never in production)."""
     from app.security.tokens import SigningKey, issue_access_token, parse_scopes
@@ -115,6 +118,12 @@ def dev_token(
     config = settings()
     if not config.dev_tokens_allowed:
         raise Refused("dev-token is refused in production: use a registered client")
+    if minutes * 60 > config.access_token_max_lifetime_seconds:
+        raise typer.BadParameter(
+            f"the service refuses tokens living over "
+            f"{config.access_token_max_lifetime_seconds} seconds",
+            param_hint="--minutes",
+        )
     try:
         granted = parse_scopes(scopes)
     except ValueError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,14 @@ def _demo_key(directory: Path, org_id: str) -> dict[str, Any]:
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
     return jwks
+
+
+async def set_active(uow: UnitOfWork, client: Client, active: bool, *, now: datetime) -> Client:
+    """Enable or disable a client; disabling also revokes every token it holds now."""
+    await uow.clients.set_active(client.id, active)
+    if not active:
+        await uow.clients.revoke(client.id, now)
+    return replace(client, active=active)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from jwt.exceptions import InvalidSubjectError
 
 __all__ = [
     "ADMIN_SCOPE",
+    "LOG_EXTRACT_SCOPE",
     "METRICS_SCOPE",
     "SCOPE_PATTERN",
     "AccessClaims",
@@ -73,7 +74,9 @@ ADMIN_SCOPE = "samverkan/admin"
 """Scope for the service's own administrative API (client and organization management)."""
 METRICS_SCOPE = "samverkan/metrics"
 """Scope for reading the Prometheus metrics at ``GET /metrics``."""
-SERVICE_SCOPES = frozenset({ADMIN_SCOPE, METRICS_SCOPE})
+LOG_EXTRACT_SCOPE = "samverkan/log-extract"
+"""Scope for the complete access-log extract of one person (PDL 8 kap.; pasientjournalloven)."""
+SERVICE_SCOPES = frozenset({ADMIN_SCOPE, METRICS_SCOPE, LOG_EXTRACT_SCOPE})
 
 _V1_SCOPE_PATTERN = re.compile(r"^system/(\*|[A-Z][A-Za-z]+)\.(read|write)$")
 _V1_TO_V2 = {"read": "rs", "write": "cud"}
@@ -104,6 +107,7 @@ class AccessClaims:
     scopes: frozenset[str]
     jti: str
     expires_at: datetime  # aware UTC
+    issued_at: datetime  # aware UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,9 +285,20 @@ def issue_access_token(
 
 
 def verify_access_token(
-    key: SigningKey, token: str, *, audience: str, issuer: str, now: datetime
+    key: SigningKey,
+    token: str,
+    *,
+    audience: str,
+    issuer: str,
+    now: datetime,
+    max_lifetime: timedelta,
 ) -> AccessClaims:
-    """Verify one of our access tokens and return its claims, or raise TokenError."""
+    """Verify one of our access tokens and return its claims, or raise TokenError.
+
+    A token that lives longer than ``max_lifetime`` (iat to exp) is refused even though our key
+    signed it: no token of this service is issued for longer. (An iat in the future is refused,
+    so a token never has more than that left to live either.)
+    """
     _require_aware(now)
     malformed = TokenError("the access token is malformed")
     try:
@@ -324,6 +339,10 @@ def verify_access_token(
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         raise malformed from None
     exp = _check_times(payload, now, "access token", require_iat=True)
+    iat = _numeric_date(payload, "iat", "access token")
+    if exp - iat > max_lifetime.total_seconds():
+        limit = _describe(max_lifetime)
+        raise TokenError(f"the access token lives longer than this service's maximum of {limit}")
     sub, org, scope, jti = payload["sub"], payload["org"], payload["scope"], payload["jti"]
     if not all(isinstance(v, str) and v for v in (sub, org, scope, jti)):
         raise malformed
@@ -337,6 +356,7 @@ def verify_access_token(
         scopes=scopes,
         jti=jti,
         expires_at=datetime.fromtimestamp(exp, UTC),
+        issued_at=datetime.fromtimestamp(iat, UTC),
     )
 
 
@@ -534,7 +554,7 @@ def grant_scopes(requested: frozenset[str], allowed: frozenset[str]) -> frozense
     A requested wildcard is narrowed to the allowed specific resources (``system/*.rs`` requested
     with ``system/Patient.r`` allowed gives ``system/Patient.r``) rather than refused outright, as
     OAuth lets a server grant less than asked. The service's own scopes (``samverkan/admin``,
-    ``samverkan/metrics``) are granted only if allowed.
+    ``samverkan/metrics``, ``samverkan/log-extract``) are granted only if allowed.
     """
     letters: dict[str, set[str]] = {}
     for scope in requested:

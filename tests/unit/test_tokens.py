@@ -74,7 +74,12 @@ def _issue(key: SigningKey, **overrides: Any) -> str:
 
 
 def _verify(key: SigningKey, token: str, **overrides: Any) -> Any:
-    args: dict[str, Any] = {"audience": AUDIENCE, "issuer": ISSUER, "now": NOW}
+    args: dict[str, Any] = {
+        "audience": AUDIENCE,
+        "issuer": ISSUER,
+        "now": NOW,
+        "max_lifetime": timedelta(hours=1),
+    }
     args.update(overrides)
     return verify_access_token(key, token, **args)
 
@@ -232,6 +237,19 @@ def test_garbage_with_valid_header_is_malformed(key: SigningKey) -> None:
     with pytest.raises(TokenError) as exc:
         _verify(key, f"{header}.!!!.???")
     _refused(exc, "the access token is malformed", "invalid_token")
+
+
+def test_a_token_signed_with_our_key_is_refused_when_it_lives_too_long(key: SigningKey) -> None:
+    # Exactly the maximum passes; a second more, or ten years, does not, signature or not.
+    assert _verify(key, _issue(key, lifetime=timedelta(hours=1))).client_id == CLIENT
+    for lifetime in (timedelta(hours=1, seconds=1), timedelta(days=3650)):
+        with pytest.raises(TokenError) as exc:
+            _verify(key, _issue(key, lifetime=lifetime))
+        _refused(
+            exc,
+            "the access token lives longer than this service's maximum of 60 minutes",
+            "invalid_token",
+        )
 
 
 def test_access_token_with_non_numeric_exp(key: SigningKey) -> None:
@@ -687,7 +705,9 @@ def test_verified_tokens_are_remembered_only_until_they_expire() -> None:
 
     now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
     cache = VerifiedTokens(size=2)
-    claims = AccessClaims("c", "org", frozenset({"system/*.rs"}), "j", now + timedelta(minutes=5))
+    claims = AccessClaims(
+        "c", "org", frozenset({"system/*.rs"}), "j", now + timedelta(minutes=5), now
+    )
     cache.put("a", claims)
     assert cache.get("a", now) is claims
     assert cache.get("a", now + timedelta(minutes=6)) is None  # past exp and the leeway

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import Administrator, PageDep, UowDep
+from app.api.deps import Administrator, NowDep, PageDep, UowDep
 from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
 from app.domain.errors import NotFound
-from app.security.clients import register_client
+from app.security.clients import register_client, set_active
 from app.store.repositories import Client
 
 api = router("/api/v1/admin", "admin")
@@ -123,11 +122,11 @@ async def get_api_client(_admin: Administrator, client_id: str, uow: UowDep) -> 
     responses=errors_for(401, 403, 404, 422),
 )
 async def set_api_client_active(
-    _admin: Administrator, client_id: str, body: ClientActivation, uow: UowDep
+    _admin: Administrator, client_id: str, body: ClientActivation, uow: UowDep, now: NowDep
 ) -> ClientRead:
-    """Enable or disable a client; a disabled client is refused new tokens."""
+    """Enable or disable a client; a disabled client is refused new tokens, and the tokens it
+    holds are refused within seconds on every process."""
     client = await uow.clients.get(client_id)
     if client is None:
         raise NotFound(f"no client with id {client_id}")
-    await uow.clients.set_active(client_id, body.active)
-    return client_read(replace(client, active=body.active))
+    return client_read(await set_active(uow, client, body.active, now=now))
