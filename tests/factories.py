@@ -90,3 +90,13 @@ async def notice(
     if at is not None:
         body["at"] = at.isoformat()
     return await client.post(f"/api/v1/episodes/{episode_id}/{kind}", json=body)
+
+
+async def staff_role(client: httpx.AsyncClient, organization_id: str, role: str) -> dict[str, Any]:
+    """The demo staff register's role of this kind at the organization."""
+    response = await client.get(
+        "/api/v1/practitioner-roles", params={"organization_id": organization_id, "role": role}
+    )
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()["items"][0]
+    return found

@@ -15,6 +15,7 @@ from app.domain.delivery import Outcome
 from app.domain.deviations import DeviationCategory, DeviationState
 from app.domain.meetings import ParticipantKind
 from app.domain.organizations import UnitFunction
+from app.domain.staff import ROLE_DISPLAY, StaffRole
 from app.fhir.common import FHIR_VERSION, canonical
 
 PUBLISHER = "Samverkan"
@@ -103,6 +104,10 @@ CODE_SYSTEMS: dict[str, tuple[str, list[Code]]] = {
                 "A relative, neighbour or voluntary organization with a part in the plan.",
             ),
         ],
+    ),
+    "practitioner-role": (
+        "Roles practitioners hold in coordinated care (the staff register)",
+        [Code(r.value, ROLE_DISPLAY[r], f"A practitioner's {r.value} role.") for r in StaffRole],
     ),
     "participant-kind": (
         "Kinds of meeting participant",

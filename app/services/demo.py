@@ -2,33 +2,40 @@
 
 Region Norrbotten with its 14 municipalities in four cooperation areas, Region Kalmar län,
 Västra Götalandsregionen with Södra Älvsborg's ten municipalities, and Helse Stavanger with the
-Jæren municipalities — with their official municipality codes. Loading is idempotent.
+Jæren municipalities — with their official municipality codes — and a staff register of
+fictitious practitioners in the roles the flows name (each municipality's MAS and coordinator,
+each region's deviation handler, planners and fixed care contacts). Loading is idempotent.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import unicodedata
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.domain.organizations import (
+    HSA_ID,
     MUNICIPALITY_CODE_SYSTEM,
     Jurisdiction,
     OrgIdentifier,
     OrgKind,
     UnitFunction,
 )
+from app.domain.staff import HPR_NUMBER, StaffRole
 from app.services.organizations import (
     CreateCooperationArea,
     CreateOrganization,
     create_cooperation_area,
     create_organization,
 )
+from app.services.staff import NewPractitioner, NewRole, register_practitioner, register_role
 from app.store.unit_of_work import UnitOfWork
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -50,10 +57,11 @@ def slug(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SeedResult:
-    """How many organizations and cooperation areas the seeding created."""
+    """How many organizations, cooperation areas and staff roles the seeding created."""
 
     organizations: int
     areas: int
+    roles: int = 0
 
 
 def demo_commands() -> tuple[list[CreateOrganization], list[CreateCooperationArea]]:
@@ -123,6 +131,67 @@ def demo_commands() -> tuple[list[CreateOrganization], list[CreateCooperationAre
     return orgs, area_cmds
 
 
+# Demo ids are fixed by what they stand for, so that seeding twice finds what it made.
+_DEMO_IDS = uuid.UUID("8f4b6c1e-3d2a-4e5f-9a7b-0c1d2e3f4a5b")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRole:
+    """One role of the demo staff register, with its practitioner."""
+
+    practitioner: NewPractitioner
+    practitioner_id: str
+    role: NewRole
+    role_id: str
+
+
+def _number(org_id: str, digits: int) -> str:
+    value = int(hashlib.sha256(org_id.encode()).hexdigest(), 16) % (9 * 10 ** (digits - 1))
+    return str(10 ** (digits - 1) + value)
+
+
+def demo_staff(orgs: list[CreateOrganization]) -> list[DemoRole]:
+    """The demo staff register: each entry of ``staff`` in demo.json, for every principal."""
+    spec: dict[str, Any] = json.loads((DATA / "demo.json").read_text(encoding="utf-8"))
+    units: dict[str, list[CreateOrganization]] = defaultdict(list)
+    for org in orgs:
+        if org.parent_id is not None:
+            units[org.parent_id].append(org)
+    found: list[DemoRole] = []
+    for entry in spec["staff"]:
+        for principal in orgs:
+            if (
+                principal.kind.value != entry["principals"]
+                or principal.jurisdiction.value != entry["jurisdiction"]
+            ):
+                continue
+            if "unit_function" in entry:
+                places = [u.id for u in units[principal.id] if u.function == entry["unit_function"]]
+            else:
+                places = [f"{principal.id}-{entry['unit']}" if entry["unit"] else principal.id]
+            for place in places:
+                if principal.jurisdiction is Jurisdiction.SE:
+                    identifier = (HSA_ID, f"SE{_number(place, 10)}-{entry['key']}")
+                else:
+                    identifier = (HPR_NUMBER, _number(place + entry["key"], 9))
+                practitioner_id = str(uuid.uuid5(_DEMO_IDS, "|".join(identifier)))
+                role = NewRole(practitioner_id, place, StaffRole(entry["role"]), entry["title"])
+                found.append(
+                    DemoRole(
+                        NewPractitioner(
+                            *identifier,
+                            entry["given_name"],
+                            entry["family_name"],
+                            principal.jurisdiction,
+                        ),
+                        practitioner_id,
+                        role,
+                        str(uuid.uuid5(_DEMO_IDS, f"{practitioner_id}|{place}|{entry['role']}")),
+                    )
+                )
+    return found
+
+
 async def seed_demo(uow: UnitOfWork) -> SeedResult:
     """Create whatever of the demo data does not exist yet; running it twice changes nothing."""
     orgs, areas = demo_commands()
@@ -137,4 +206,13 @@ async def seed_demo(uow: UnitOfWork) -> SeedResult:
         if await uow.areas.get(area.id) is None:
             await create_cooperation_area(uow, area, actor=None)
             created_areas += 1
-    return SeedResult(created_orgs, created_areas)
+    created_roles = 0
+    for demo in demo_staff(orgs):
+        if await uow.staff.get_practitioner(demo.practitioner_id) is None:
+            await register_practitioner(
+                uow, demo.practitioner, practitioner_id=demo.practitioner_id
+            )
+        if await uow.staff.get_role(demo.role_id) is None:
+            await register_role(uow, None, demo.role, role_id=demo.role_id)
+            created_roles += 1
+    return SeedResult(created_orgs, created_areas, created_roles)

@@ -1,47 +1,50 @@
-"""A plan's coordinator → Practitioner and PractitionerRole (R4 practitioner.html,
+"""Staff register → Practitioner and PractitionerRole (R4 practitioner.html,
 practitionerrole.html).
 
-The service keeps no staff register: the coordinator is known by name and employing unit in the
-plan that names them. Each plan with a coordinator therefore has a Practitioner and a
-PractitionerRole (code ``coordinator``) with the plan's id, read under the plan's access rules.
+A practitioner carries the HSA-id (Sweden) or HPR-nummer (Norway) as identifier; a role names
+the practitioner, the organization it is held at and its code from the service's
+``practitioner-role`` CodeSystem (coordinator, fixed-care-contact, mas, planner,
+deviation-handler).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from app.domain.plans import Plan
+from app.domain.staff import ROLE_DISPLAY, Practitioner, PractitionerRole
 from app.fhir.common import canonical, concept, meta, ref
 
-CARE_TEAM_ROLE = canonical("CodeSystem", "care-team-role")
+ROLE_SYSTEM = canonical("CodeSystem", "practitioner-role")
 
 
-def practitioner(plan: Plan) -> dict[str, Any]:
-    """The coordinator as a Practitioner (the plan must have one)."""
-    coordinator = plan.content.coordinator
-    assert coordinator is not None
+def practitioner(found: Practitioner) -> dict[str, Any]:
+    """The Practitioner resource of a registered practitioner."""
+    name: dict[str, Any] = {"use": "official", "family": found.family_name, "text": found.name}
+    if found.given_name:
+        name["given"] = found.given_name.split()
     return {
         "resourceType": "Practitioner",
-        "id": plan.id,
-        "meta": meta(plan.version, plan.updated_at),
-        "active": True,
-        "name": [{"text": coordinator.name}],
+        "id": found.id,
+        "meta": meta(found.version),
+        "identifier": [
+            {"use": "official", "system": found.identifier_system, "value": found.identifier_value}
+        ],
+        "active": found.active,
+        "name": [name],
     }
 
 
-def practitioner_role(plan: Plan) -> dict[str, Any]:
-    """The coordinator's role in the plan, on behalf of the unit that employs them."""
-    coordinator = plan.content.coordinator
-    assert coordinator is not None
+def practitioner_role(role: PractitionerRole, name: str | None = None) -> dict[str, Any]:
+    """The PractitionerRole resource of a role (``name``: the practitioner's, as display)."""
     resource: dict[str, Any] = {
         "resourceType": "PractitionerRole",
-        "id": plan.id,
-        "meta": meta(plan.version, plan.updated_at),
-        "active": True,
-        "practitioner": ref("Practitioner", plan.id, coordinator.name),
-        "organization": ref("Organization", coordinator.unit_id),
-        "code": [concept(CARE_TEAM_ROLE, "coordinator", "Coordinator")],
+        "id": role.id,
+        "meta": meta(role.version),
+        "active": role.active,
+        "practitioner": ref("Practitioner", role.practitioner_id, name),
+        "organization": ref("Organization", role.organization_id),
+        "code": [concept(ROLE_SYSTEM, role.role.value, ROLE_DISPLAY[role.role])],
     }
-    if coordinator.title:
-        resource["code"].append({"text": coordinator.title})
+    if role.title:
+        resource["code"].append({"text": role.title})
     return resource
