@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
@@ -30,6 +30,7 @@ from app.api.v1 import (
     persons,
     plans,
     statistics,
+    staff,
     subscriptions,
 )
 from app.delivery.dispatcher import Dispatcher
@@ -37,6 +38,7 @@ from app.fhir import routes as fhir_routes
 from app.fhir import subscriptions as fhir_subscriptions
 from app.fhir.operations import evaluate_measure
 from app.security.rate_limit import RateLimiter
+from app.security.revocation import RevocationList
 from app.security.tokens import SigningKey, VerifiedTokens
 from app.services.liability_config import read_liability_config
 from app.services.liability_rules import LiabilityRules
@@ -52,8 +54,11 @@ liability for discharge-ready patients, and the reports built on them.
 Every endpoint except the probes, discovery documents and `POST /auth/token` needs a bearer
 access token: register a client with its public keys, then exchange a signed client assertion
 for a token at `/auth/token` (SMART Backend Services; see `/.well-known/smart-configuration`).
-An organization sees a person, and anything about them, only while it takes part in the
-person's care; to anyone else such an id answers 404. Every access to personal data is logged.
+Access follows the record: an organization sees a record (an episode, plan, meeting, care
+message, deviation) only while it is a party to it, at the grain of its client (a unit's client
+its unit's records; a principal's client those of its units, narrowed by `X-Samverkan-Unit`),
+and a person's record while it is a party to any record about them; to anyone else such an id
+answers 404. Every access to personal data is logged.
 
 Errors are `application/problem+json` (RFC 9457); `errors[].field` names the element at fault.
 Lists are paginated with `limit` and `cursor` (follow `next`). POSTs accept an `Idempotency-Key`
@@ -110,6 +115,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.principal_cache = {}
     app.state.verified_tokens = VerifiedTokens()
+    app.state.revocations = RevocationList(
+        timedelta(seconds=settings.token_revocation_cache_seconds),
+        timedelta(seconds=settings.access_token_max_lifetime_seconds),
+    )
     errors.install(app)
     openapi.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -140,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deviations,
         notice_boards,
         statistics,
+        staff,
         access_log,
         admin,
     ):

@@ -2,8 +2,9 @@
 
 Persons get valid personnummer (Kalmar län) and fødselsnummer (Jæren); each has an inpatient
 episode built with the domain's own rules (admission notice, discharge-ready, discharge) and the
-care relations the services would have given; about a third have an active coordinated plan with
-goals, interventions, a coordinator and consent. Deterministic for a given seed.
+record parties the services would have given (the ward registered the person); about a third
+have an active coordinated plan with goals, interventions, a coordinator and consent.
+Deterministic for a given seed.
 
 The rows are the repositories' own (``person_row``, ``episode_row``, ``plan_row``, …, the same the
 ``add_many`` methods insert), written with PostgreSQL's COPY on the driver's connection in one
@@ -39,6 +40,7 @@ from app.domain.identifiers import (
     make_personnummer,
 )
 from app.domain.liability import DEFAULT_CONFIG_PATH, LiabilityConfig, liable_intervals
+from app.domain.parties import Pairs, RecordType, Role, episode_parties, plan_parties
 from app.domain.persons import Person
 from app.domain.plans import (
     Consent,
@@ -57,8 +59,9 @@ from app.services.liability_config import read_liability_config
 from app.store import tables as t
 from app.store.database import create_engine
 from app.store.liability import interval_rows
-from app.store.plans import plan_document, plan_row, plan_version_row, sharing_rows
-from app.store.repositories import episode_row, event_row, person_row, relation_row, utcnow
+from app.store.parties import party_row
+from app.store.plans import plan_document, plan_row, plan_version_row
+from app.store.repositories import episode_row, event_row, person_row, utcnow
 
 KALMAR_MUNICIPALITIES = [
     "kommun-0821", "kommun-0834", "kommun-0840", "kommun-0860", "kommun-0861", "kommun-0862",
@@ -98,12 +101,18 @@ class Generated:
 
 @dataclass
 class Batch:
-    """The domain objects of one batch of persons, and the care relations they give."""
+    """The domain objects of one batch of persons, and the parties of their records."""
 
     people: list[Person] = field(default_factory=list)
     episodes: list[Episode] = field(default_factory=list)
     plans: list[Plan] = field(default_factory=list)
-    relations: list[tuple[str, str, str]] = field(default_factory=list)
+    parties: list[tuple[RecordType, str, str | None, Pairs]] = field(default_factory=list)
+
+
+def principal_of(organization_id: str) -> str:
+    """The principal of a demo organization the generator names: ``region-kalmar-hc-kalmar`` →
+    ``region-kalmar``, ``kommun-0821-hemtjanst`` → ``kommun-0821``."""
+    return "-".join(organization_id.split("-")[:2])
 
 
 class Maker:
@@ -247,22 +256,27 @@ class Maker:
         """The next ``size`` persons with their episodes, plans and relations, counted into
         ``result`` with up to ``sample`` ids of each kind."""
         batch = Batch()
-        relations = batch.relations
+        parties = batch.parties
         for _ in range(size):
             norwegian = self.random.random() < 0.1
             person = self.person(norwegian)
             batch.people.append(person)
             if norwegian:
-                relations.append((person.id, person.residence_municipality_id, "registered"))
+                registrant = person.residence_municipality_id
+                parties.append(
+                    (RecordType.REGISTRATION, person.id, person.id, [(registrant, Role.REGISTRANT)])
+                )
                 continue
             episode = self.episode(person)
             batch.episodes.append(episode)
-            relations += [
-                (person.id, episode.hospital_unit_id, "hospital"),
-                (person.id, "region-kalmar", "hospital"),
-                (person.id, person.residence_municipality_id, "receiver"),
-                (person.id, str(episode.primary_care_unit_id), "receiver"),
-                (person.id, "region-kalmar", "receiver"),
+            parties += [
+                (
+                    RecordType.REGISTRATION,
+                    person.id,
+                    person.id,
+                    [(episode.hospital_unit_id, Role.REGISTRANT)],
+                ),
+                (RecordType.EPISODE, episode.id, person.id, episode_parties(episode)),
             ]
             if episode.state.value == "planning" and len(result.planning_episode_ids) < 50_000:
                 result.planning_episode_ids.append(episode.id)
@@ -274,8 +288,7 @@ class Maker:
             if self.random.random() < 0.33:
                 plan = self.plan(person)
                 batch.plans.append(plan)
-                relations.append((person.id, person.residence_municipality_id, "participant"))
-                relations.append((person.id, "region-kalmar", "participant"))
+                parties.append((RecordType.PLAN, plan.id, person.id, plan_parties(plan)))
                 if len(result.plan_ids) < sample:
                     result.plan_ids.append(plan.id)
         result.persons += size
@@ -292,8 +305,7 @@ LOADED = (
     t.liable_intervals,
     t.plans,
     t.plan_versions,
-    t.plan_sharing,
-    t.care_relations,
+    t.record_parties,
 )
 # The plain indexes of those tables: neither unique nor backing a constraint (primary keys,
 # unique constraints and what foreign keys refer to stay), with their exact definitions.
@@ -336,8 +348,14 @@ def batch_rows(
             t.plan_versions,
             [plan_version_row(p, d, PLAN_ORGANIZATION, PLAN_CLIENT) for p, d in documents],
         ),
-        (t.plan_sharing, [row for p, _d in documents for row in sharing_rows(p)]),
-        (t.care_relations, [relation_row(p, o, src, now) for p, o, src in batch.relations]),
+        (
+            t.record_parties,
+            [
+                party_row(kind, record, person, org, principal_of(org), role, now)
+                for kind, record, person, pairs in batch.parties
+                for org, role in dict.fromkeys(pairs)
+            ],
+        ),
     ]
 
 

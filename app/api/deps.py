@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from asgi_correlation_id import correlation_id
@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 
 from app.domain.liability import LiabilityConfig
 from app.security.access import Actor
+from app.security.revocation import RevocationList
 from app.security.tokens import (
     ADMIN_SCOPE,
     METRICS_SCOPE,
@@ -29,19 +30,25 @@ from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
 USER_HEADER = "X-Samverkan-User"
+UNIT_HEADER = "X-Samverkan-Unit"
 PURPOSE_HEADER = "X-Samverkan-Purpose-Of-Use"
 REQUEST_ID_HEADER = "X-Request-ID"
 PURPOSE = re.compile(r"^[A-Z][A-Z0-9\-]{1,39}$")
 PRINTABLE_200 = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+ORG_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 REALM = 'Bearer realm="samverkan"'
 
 bearer = HTTPBearer(
     auto_error=False,
     description="An access token from `POST /auth/token` (SMART Backend Services). Optional "
-    f"headers: `{USER_HEADER}` names the end user for the access log, `{PURPOSE_HEADER}` the "
-    f"purpose of use (default `TREAT`), `{REQUEST_ID_HEADER}` a correlation id stored with each "
-    "access-log entry (generated when absent, and echoed in every response).",
+    f"headers: `{UNIT_HEADER}` names the unit a principal-level client (a region's or "
+    "municipality's system) acts for, narrowing what it sees to that unit's records and those "
+    f"naming the principal itself; `{USER_HEADER}` names the end user; both go into the access "
+    f"log. `{PURPOSE_HEADER}` gives the purpose of use (default `TREAT`), `{REQUEST_ID_HEADER}` "
+    "a correlation id stored with each access-log entry (generated when absent, and echoed in "
+    "every response). Where the service is configured so (by default in production), a "
+    f"principal-level client's writes must send `{UNIT_HEADER}` and `{USER_HEADER}`.",
 )
 
 
@@ -75,6 +82,7 @@ def verify_bearer(request: Request, token: str) -> AccessClaims:
             audience=settings.issuer,
             issuer=settings.issuer,
             now=now,
+            max_lifetime=timedelta(seconds=settings.access_token_max_lifetime_seconds),
         )
     except TokenError as exc:
         raise _unauthorized(exc.reason) from exc
@@ -83,8 +91,12 @@ def verify_bearer(request: Request, token: str) -> AccessClaims:
 
 
 async def actor_for(request: Request, uow: UnitOfWork, claims: AccessClaims) -> Actor:
-    """The caller named by verified claims and the request's headers; 429 over the rate limit."""
+    """The caller named by verified claims and the request's headers; 401 for a revoked token,
+    429 over the rate limit, 400 for a header that is malformed or names no unit of the caller."""
     settings: Settings = request.app.state.settings
+    revocations: RevocationList = request.app.state.revocations
+    if await revocations.revoked(uow, claims, datetime.now(UTC)):
+        raise _unauthorized("the access token was revoked: its client was disabled")
     retry = request.app.state.rate_limiter.check(claims.client_id)
     if retry is not None:
         raise HTTPException(
@@ -107,6 +119,18 @@ async def actor_for(request: Request, uow: UnitOfWork, claims: AccessClaims) -> 
         raise HTTPException(
             400, f"{REQUEST_ID_HEADER} must be 1 to 64 letters, digits, '.', '_' or '-'"
         )
+    unit = await _acting_unit(request, uow, claims.organization_id, principal)
+    if (
+        settings.acting_unit_required
+        and principal == claims.organization_id
+        and request.method not in ("GET", "HEAD")
+        and (unit is None or user is None)
+    ):
+        raise HTTPException(
+            400,
+            f"a principal-level client names the acting unit ({UNIT_HEADER}) and the user "
+            f"({USER_HEADER}) of every write, for the access log",
+        )
     return Actor(
         client_id=claims.client_id,
         organization_id=claims.organization_id,
@@ -116,7 +140,29 @@ async def actor_for(request: Request, uow: UnitOfWork, claims: AccessClaims) -> 
         purpose=purpose,
         # The client's id, or the one generated for this request and echoed in the response.
         request_id=correlation_id.get(),
+        unit_id=unit,
     )
+
+
+async def _acting_unit(
+    request: Request, uow: UnitOfWork, organization_id: str, principal: str
+) -> str | None:
+    """The unit named by ``X-Samverkan-Unit``: one of a principal-level client's units (a
+    unit-level client may name only itself, which changes nothing)."""
+    unit = request.headers.get(UNIT_HEADER) or None
+    if unit is None or unit == principal:
+        return None
+    if organization_id != principal:
+        if unit == organization_id:
+            return None
+        raise HTTPException(
+            400, f"{UNIT_HEADER}: a unit's client acts for its own unit ({organization_id})"
+        )
+    if not ORG_ID.match(unit) or await _principal_of(request, uow, unit) != principal:
+        raise HTTPException(
+            400, f"{UNIT_HEADER}: {unit[:64]} is not a unit of {principal}, the caller's principal"
+        )
+    return unit
 
 
 async def authenticate(
@@ -266,6 +312,12 @@ TaskReader = Annotated[Actor, Depends(require("Task", "r"))]
 TaskSearcher = Annotated[Actor, Depends(require("Task", "s"))]
 TaskCreator = Annotated[Actor, Depends(require("Task", "c"))]
 TaskUpdater = Annotated[Actor, Depends(require("Task", "u"))]
+PractitionerReader = Annotated[Actor, Depends(require("Practitioner", "r"))]
+PractitionerSearcher = Annotated[Actor, Depends(require("Practitioner", "s"))]
+PractitionerCreator = Annotated[Actor, Depends(require("Practitioner", "c"))]
+RoleReader = Annotated[Actor, Depends(require("PractitionerRole", "r"))]
+RoleSearcher = Annotated[Actor, Depends(require("PractitionerRole", "s"))]
+RoleCreator = Annotated[Actor, Depends(require("PractitionerRole", "c"))]
 Caller = Annotated[Actor, Depends(authenticate)]
 AuditSearcher = Annotated[Actor, Depends(require("AuditEvent", "s"))]
 Administrator = Annotated[Actor, Depends(require_service_scope(ADMIN_SCOPE))]

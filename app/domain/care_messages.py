@@ -72,11 +72,6 @@ class CareMessage:
     in_reply_to: str | None = None
     version: int = 1
 
-    def involves(self, organizations: Iterable[str]) -> bool:
-        """Whether any of the organizations sent or received the message."""
-        wanted = set(organizations)
-        return self.sender_id in wanted or any(r.organization_id in wanted for r in self.recipients)
-
     def _copies(self, organizations: Iterable[str]) -> list[Recipient]:
         wanted = set(organizations)
         copies = [r for r in self.recipients if r.organization_id in wanted]

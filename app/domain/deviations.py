@@ -3,8 +3,8 @@
 A report names its category, the episode or plan it concerns, what happened, and the reporting
 unit. It goes to the receiving principal's handler (the MAS for a municipality's health care,
 the patient-safety function for a region), who investigates and answers:
-``reported → investigating → answered → closed``. The handling principal moves it on; the
-reporter may close it once answered.
+``reported → investigating → answered → closed``. Only the handler moves it on; the reporting
+and the criticized units cannot.
 """
 
 from __future__ import annotations
@@ -65,7 +65,9 @@ class Deviation:
     reporter_id: str
     reporter_principal_id: str
     handler_principal_id: str
+    handler_id: str
     reported_at: datetime
+    handler_role_id: str | None = None
     episode_id: str | None = None
     plan_id: str | None = None
     state: DeviationState = DeviationState.REPORTED
@@ -78,25 +80,21 @@ class Deviation:
         to: DeviationState,
         *,
         organization_id: str,
-        principal_id: str,
+        by_handler: bool,
         note: str | None,
         at: datetime,
     ) -> None:
-        """Move the handling on; who may do what is checked here."""
+        """Move the handling on; ``by_handler`` says whether the caller is the handler."""
         if to not in _NEXT[self.state]:
             allowed = ", ".join(s.value for s in _NEXT[self.state]) or "nothing (it is closed)"
             raise IllegalTransition(
                 f"a {self.state.value} deviation can move to {allowed}, not {to.value}",
                 field="state",
             )
-        handler = principal_id == self.handler_principal_id
-        reporter = principal_id == self.reporter_principal_id
-        if to is DeviationState.CLOSED:
-            if not (handler or reporter):
-                raise Forbidden("the reporter or the handler closes a deviation", field="state")
-        elif not handler:
+        if not by_handler:
             raise Forbidden(
-                f"the handling principal ({self.handler_principal_id}) investigates and answers",
+                f"only the handler ({self.handler_id}) moves deviation {self.id} on; the "
+                "reporting and the criticized units cannot",
                 field="state",
             )
         if to is DeviationState.ANSWERED:

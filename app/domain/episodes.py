@@ -62,9 +62,10 @@ class EpisodeEvent:
 
     ``at`` is when the notice was sent (timezone-aware). ``decided_at`` is when the treating doctor
     judged the patient discharge-ready (defaults to ``at``); ``can_receive_from`` is the date from
-    which the municipality says it can receive the patient. ``coordinated_planning`` on a
-    discharge-ready notice says both region and municipality must provide services after the
-    discharge, which starts the three-day summons deadline.
+    which the municipality says it can receive the patient, and ``units`` the municipality's units
+    that will provide its services (they become the episode's receivers).
+    ``coordinated_planning`` on a discharge-ready notice says both region and municipality must
+    provide services after the discharge, which starts the three-day summons deadline.
     """
 
     seq: int
@@ -74,6 +75,7 @@ class EpisodeEvent:
     decided_at: datetime | None = None
     can_receive_from: date | None = None
     coordinated_planning: bool = False
+    units: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -100,6 +102,14 @@ class Episode:
     def is_readmission(self) -> bool:
         """True when the episode began within 30 days of an earlier discharge of the person."""
         return self.readmission_of_id is not None
+
+    @property
+    def receiving_units(self) -> tuple[str, ...]:
+        """The municipality's units named in its latest answer that named any (else none)."""
+        for event in reversed(self.events):
+            if event.kind is EventKind.MUNICIPALITY_RESPONSE and event.units:
+                return event.units
+        return ()
 
     @property
     def admission_notice_at(self) -> datetime | None:
@@ -212,16 +222,21 @@ class Episode:
         return self._append(event, now, EpisodeState.PLANNING)
 
     def record_municipality_response(
-        self, at: datetime, can_receive_from: date, *, now: datetime
+        self, at: datetime, can_receive_from: date, *, now: datetime, units: tuple[str, ...] = ()
     ) -> EpisodeEvent:
-        """Record the municipality's answer: the date from which it can receive the patient."""
+        """Record the municipality's answer: the date from which it can receive the patient, and
+        the units of the municipality that will provide its services."""
         if self.state is not EpisodeState.DISCHARGE_READY:
             raise IllegalTransition(
                 f"episode {self.id} is {self.state.value}; the municipality answers a "
                 "discharge-ready notice, and none is in force"
             )
         event = EpisodeEvent(
-            self._next_seq(), EventKind.MUNICIPALITY_RESPONSE, at, can_receive_from=can_receive_from
+            self._next_seq(),
+            EventKind.MUNICIPALITY_RESPONSE,
+            at,
+            can_receive_from=can_receive_from,
+            units=units,
         )
         return self._append(event, now, EpisodeState.DISCHARGE_READY)
 

@@ -30,6 +30,7 @@ class Person:
     address: str | None = None
     phone: str | None = None
     version: int = 1
+    details_withheld: bool = False
 
     def paying_municipality_id(self, jurisdiction: str) -> str:
         """The municipality that pays for the discharge-ready days of a stay in ``jurisdiction``.
@@ -60,6 +61,23 @@ class Person:
             address=None,
             phone=None,
             birth_date=None,
+        )
+
+    def identity_only(self) -> Person:
+        """A copy for a caller that may know the person exists but not their details.
+
+        Name, address and phone follow the record they came with (DESIGN §10): an organization
+        that is no party to such a record gets the identifier and the id, and for a protected
+        identity not even the whole identifier.
+        """
+        shown = self.masked() if self.protected_identity else self
+        return replace(
+            shown,
+            given_name="",
+            family_name="",
+            address=None,
+            phone=None,
+            details_withheld=True,
         )
 
 

@@ -94,13 +94,15 @@ class OtherContribution:
 
 @dataclass(frozen=True, slots=True)
 class Coordinator:
-    """The person who keeps the plan moving, employed at a unit of an involved principal."""
+    """The person who keeps the plan moving, employed at a unit of an involved principal; when the
+    staff register knows them, ``practitioner_role_id`` names their coordinator role."""
 
     name: str
     unit_id: str
     principal_id: str
     title: str | None = None
     chosen_with_person: bool = True
+    practitioner_role_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from app.domain.meetings import ParticipantKind
 from app.fhir.common import BASE, canonical, extension_url, organization_of
 from app.fhir.mappers import appointment, careplan, communication, encounter, patient, task
 from app.fhir.mappers.encounter import DISCHARGE_READY_AT, EXPECTED_DISCHARGE
-from app.security.access import Actor
+from app.security.access import Actor, acts_for
 from app.services import care_messages as message_service
 from app.services import deviations as deviation_service
 from app.services import episodes as episode_service
@@ -243,7 +243,7 @@ async def _acknowledgement(
         await message_service.acknowledge(
             uow, actor, reference.split("/", 1)[1], outcome, None, now=now
         )
-    item_id = await uow.outbox.inbox_item_of(message.response_to, actor.organizations)
+    item_id = await inbox_service.item_of_event(uow, actor, message.response_to)
     if item_id is not None:
         await inbox_service.acknowledge(uow, actor, item_id, outcome, None, now=now)
     # Otherwise it answers a message exchanged outside this service: accepted as received.
@@ -369,8 +369,16 @@ async def process(
     now: datetime,
     liability: LiabilityConfig,
 ) -> list[str]:
-    """Apply the message to the domain; the references of what it touched."""
-    if message.sender is not None and message.sender not in actor.organizations:
+    """Apply the message to the domain; the references of what it touched.
+
+    The sender is the caller's organization or principal, or, for a principal's system, one of
+    the principal's units.
+    """
+    if (
+        message.sender is not None
+        and message.sender not in actor.organizations
+        and not (actor.is_principal_level and await acts_for(uow, actor, message.sender))
+    ):
         raise Forbidden(
             f"MessageHeader.sender is Organization/{message.sender}, but the caller acts for "
             f"{actor.organization_id}",

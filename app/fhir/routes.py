@@ -36,6 +36,7 @@ from app.domain.errors import (
     StaleVersion,
 )
 from app.domain.plans import Plan, PlanStatus
+from app.domain.staff import StaffRole
 from app.fhir import conformance, messaging, subscriptions, writes
 from app.fhir.common import (
     FHIR_JSON,
@@ -73,6 +74,7 @@ from app.services import meetings as meeting_service
 from app.services import organizations as organization_service
 from app.services import persons as person_service
 from app.services import plans as plan_service
+from app.services import staff as staff_service
 from app.settings import Settings
 from app.store.messages import ProcessedMessage
 from app.store.unit_of_work import UnitOfWork
@@ -315,7 +317,7 @@ async def search_careplan(
     return [careplan.to_fhir(p) for p in items], page.next_cursor
 
 
-# --- Goal, CareTeam, Practitioner, PractitionerRole (parts of a plan) --------------------------
+# --- Goal, CareTeam (parts of a plan) ---------------------------------------------------------
 
 
 async def _plans(
@@ -380,19 +382,15 @@ async def search_careteam(
     ], next_cursor
 
 
-async def _coordinated(uow: UnitOfWork, actor: Actor, ident: str, kind: str) -> Plan:
-    plan = await plan_service.get_plan(uow, actor, ident)
-    if plan.content.coordinator is None:
-        raise NotFound(f"no {kind} with id {ident}")
-    return plan
+# --- Practitioner, PractitionerRole (the staff register) ---------------------------------------
 
 
-async def read_practitioner(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
-    return practitioner.practitioner(await _coordinated(uow, actor, ident, "Practitioner"))
+async def read_practitioner(uow: UnitOfWork, _actor: Actor, ident: str) -> Resource:
+    return practitioner.practitioner(await staff_service.get_practitioner(uow, ident))
 
 
-async def read_practitioner_role(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
-    return practitioner.practitioner_role(await _coordinated(uow, actor, ident, "PractitionerRole"))
+async def read_practitioner_role(uow: UnitOfWork, _actor: Actor, ident: str) -> Resource:
+    return practitioner.practitioner_role(await staff_service.get_role(uow, ident))
 
 
 async def search_practitioner(
@@ -405,13 +403,14 @@ async def search_practitioner(
 ) -> Found:
     if "_id" in params:
         return await _by_id(read_practitioner, uow, actor, params["_id"])
-    name = params.get("name", "").casefold()
-    plans, next_cursor = await _plans(uow, actor, {}, count, cursor)
-    return [
-        practitioner.practitioner(p)
-        for p in plans
-        if p.content.coordinator is not None and name in p.content.coordinator.name.casefold()
-    ], next_cursor
+    page = await staff_service.list_practitioners(
+        uow,
+        limit=count,
+        after=cursor,
+        name=params.get("name"),
+        identifier=_token(params["identifier"], "identifier") if "identifier" in params else None,
+    )
+    return [practitioner.practitioner(p) for p in page.items], page.next_cursor
 
 
 async def search_practitioner_role(
@@ -424,18 +423,23 @@ async def search_practitioner_role(
 ) -> Found:
     if "_id" in params:
         return await _by_id(read_practitioner_role, uow, actor, params["_id"])
-    unit = (
-        _reference_id(params["organization"], "Organization", "organization")
+    code = _code(params, "role", practitioner.ROLE_SYSTEM)
+    if code is not None and code not in {r.value for r in StaffRole}:
+        raise InvalidInput(f"role is one of {', '.join(r.value for r in StaffRole)}", field="role")
+    page = await staff_service.list_roles(
+        uow,
+        limit=count,
+        after=cursor,
+        organization_id=_reference_id(params["organization"], "Organization", "organization")
         if "organization" in params
-        else None
+        else None,
+        principal_id=None,
+        practitioner_id=_reference_id(params["practitioner"], "Practitioner", "practitioner")
+        if "practitioner" in params
+        else None,
+        role=StaffRole(code) if code else None,
     )
-    _choice(params, "role", ("coordinator",))
-    plans, next_cursor = await _plans(uow, actor, {}, count, cursor)
-    return [
-        practitioner.practitioner_role(p)
-        for p in plans
-        if p.content.coordinator is not None and unit in (None, p.content.coordinator.unit_id)
-    ], next_cursor
+    return [practitioner.practitioner_role(r) for r in page.items], page.next_cursor
 
 
 # --- Consent ----------------------------------------------------------------------------------
@@ -875,19 +879,29 @@ RESOURCES: dict[str, ResourceSpec] = {
     "Practitioner": ResourceSpec(
         read_practitioner,
         search_practitioner,
-        (_ID, SearchParam("name", "string", "part of the name")),
-        documentation="Plan coordinators (the service keeps no staff register: one per plan, "
-        "with the plan's id).",
+        (
+            _ID,
+            SearchParam("name", "string", "part of the name"),
+            SearchParam("identifier", "token", "HSA-id or HPR-nummer as system|value"),
+        ),
+        documentation="The staff register: practitioners by HSA-id (Sweden) or HPR-nummer "
+        "(Norway).",
     ),
     "PractitionerRole": ResourceSpec(
         read_practitioner_role,
         search_practitioner_role,
         (
             _ID,
-            SearchParam("organization", "reference", "the employing unit"),
-            SearchParam("role", "token", "coordinator"),
+            SearchParam("organization", "reference", "where the role is held"),
+            SearchParam("practitioner", "reference", "the practitioner"),
+            SearchParam(
+                "role",
+                "token",
+                "coordinator, fixed-care-contact, mas, planner or deviation-handler",
+            ),
         ),
-        documentation="A plan coordinator's role, on behalf of the unit employing them.",
+        documentation="Practitioners' roles: coordinator, fixed care contact, MAS, planner, "
+        "deviation handler; a plan's coordinator and a deviation's handler refer to one.",
         includes=(
             Include("PractitionerRole:practitioner", "practitioner", "Practitioner"),
             Include("PractitionerRole:organization", "organization", "Organization"),
@@ -1690,7 +1704,7 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
     if subject is not None:
         # A search by person is an access to that person's data even when nothing matches (the
         # answer echoes the id); refused when the caller has no part in the person's care.
-        in_care = await uow.relations.exists(subject, actor.organizations, care_only=True)
+        in_care = await person_service.is_party(uow, actor, subject)
         result = "success" if in_care else "denied"
         record(uow, actor, "search", resource_type, None, subject, outcome=result)
     base = f"{settings.issuer}/fhir"

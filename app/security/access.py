@@ -1,29 +1,31 @@
-"""Who is calling, and what they may see.
+"""Who is calling, and what they may see (DESIGN §10; patientdatalagen 4 kap., Normen).
 
-An organization sees a person, and anything about that person, only while it has a care relation:
-it is the hospital of one of the person's episodes, or it receives that episode's notices. An
-organization that registered (or looked up by national identifier) a person sees the person's
-record but nothing else about them (DESIGN §10; patientdatalagen; Normen). A principal sees what
-its units see, and a unit what its principal sees. Anyone else is told the thing does not exist
-(404), exactly as for an id that does not exist, so that an id reveals nothing.
+Access follows the record: a caller sees a record while it is a party to it, at the grain of its
+client (``app.domain.parties``), and a person's demographic record while it is a party to any
+record about them. The person's details follow the record they came with. Anyone else is told
+the thing does not exist (404), exactly as for an id that does not exist, so that an id reveals
+nothing; the refusal is logged with the person the record concerns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.domain.errors import NotFound
+from app.domain.parties import Party, Reach, RecordType, is_party, sees_details
 from app.domain.persons import Person
 from app.store.repositories import AccessEntry, utcnow
 from app.store.unit_of_work import UnitOfWork
 
-# Care-relation sources whose organizations must act, and so may see a protected person's details.
-ACTING_SOURCES = frozenset({"hospital", "receiver"})
-
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """The caller: a client acting for one organization, with the scopes its token carries."""
+    """The caller: a client acting for one organization, with the scopes its token carries.
+
+    ``unit_id`` is the unit a principal-level client said it acts for (``X-Samverkan-Unit``);
+    a unit-level client always acts for its own unit.
+    """
 
     client_id: str
     organization_id: str
@@ -32,30 +34,34 @@ class Actor:
     user_id: str | None = None
     purpose: str = "TREAT"
     request_id: str | None = None
+    unit_id: str | None = None
 
     @property
     def organizations(self) -> tuple[str, ...]:
-        """The organization and its principal: the ids a care relation may name."""
+        """The organization and its principal: whose own configuration the caller manages."""
         if self.principal_id == self.organization_id:
             return (self.organization_id,)
         return (self.organization_id, self.principal_id)
+
+    @property
+    def is_principal_level(self) -> bool:
+        """Whether the client acts for a principal (a region's or municipality's system)."""
+        return self.organization_id == self.principal_id
+
+    @property
+    def acting_id(self) -> str:
+        """The organization the caller acts as: the named unit, else the client's own."""
+        return self.unit_id or self.organization_id
+
+    @property
+    def reach(self) -> Reach:
+        """The parties the caller matches."""
+        return Reach.of(self.organization_id, self.principal_id, self.unit_id)
 
 
 def not_found(kind: str, resource_id: str) -> NotFound:
     """The one answer for 'does not exist' and 'exists but not for you'."""
     return NotFound(f"no {kind} with id {resource_id}")
-
-
-def may_see_protected_details(person: Person, actor: Actor, sources: set[str]) -> bool:
-    """Whether the caller must act for the person, and so may see a protected person's details.
-
-    That is the person's residence or stay municipality, and the hospital and receivers of the
-    person's episodes; an organization that merely registered the person is not among them.
-    """
-    if not person.protected_identity:
-        return True
-    municipalities = {person.residence_municipality_id, person.stay_municipality_id}
-    return bool(sources & ACTING_SOURCES) or bool(municipalities & set(actor.organizations))
 
 
 def record(
@@ -81,31 +87,65 @@ def record(
             outcome=outcome,
             purpose=actor.purpose,
             request_id=actor.request_id,
+            principal_id=actor.principal_id,
+            unit_id=None if actor.acting_id == actor.principal_id else actor.acting_id,
         )
     )
 
 
-async def require_relation(
+async def require_party(
     uow: UnitOfWork,
     actor: Actor,
-    person_id: str | None,
+    record_type: RecordType,
+    record_id: str,
     *,
+    exists: bool,
+    person_id: str | None,
     action: str,
     resource_type: str,
-    resource_id: str,
     kind: str,
-    care_only: bool = True,
 ) -> None:
-    """Refuse, as 'not found', a caller without a care relation to the person; log either way.
+    """Refuse, as 'not found', a caller that is no party to the record; log either way.
 
-    ``person_id`` is None when the resource does not exist: that is refused and logged exactly
-    like a resource the caller may not see, so neither the answer nor the caller's own access
-    log tells the two apart. ``care_only`` (the default, for anything about the person) does not
-    count a ``registered`` relation; reading the person's own record does.
+    A record that does not exist is refused exactly like one the caller may not see; a refusal
+    of one that exists is logged with its person, so that it is in the person's log extract.
     """
-    if person_id is None or not await uow.relations.exists(
-        person_id, actor.organizations, care_only=care_only
-    ):
-        record(uow, actor, action, resource_type, resource_id, person_id, outcome="denied")
-        raise not_found(kind, resource_id)
-    record(uow, actor, action, resource_type, resource_id, person_id)
+    if not exists or not await uow.parties.within(record_type, record_id, actor.reach):
+        record(uow, actor, action, resource_type, record_id, person_id, outcome="denied")
+        raise not_found(kind, record_id)
+    record(uow, actor, action, resource_type, record_id, person_id)
+
+
+async def acts_for(uow: UnitOfWork, actor: Actor, organization_id: str) -> bool:
+    """Whether the caller acts for the organization: it is within the caller's reach."""
+    principals = await uow.parties.principals([organization_id])
+    return actor.reach.matches(organization_id, principals.get(organization_id, organization_id))
+
+
+def shown(person: Person, parties: Sequence[Party], reach: Reach, *, listed: bool) -> Person:
+    """The person as a caller within ``reach`` may see them.
+
+    Details (name, address, phone) only to a party that knows them from a record (and for a
+    protected identity, one that must act); lists never carry a protected person's details.
+    """
+    if listed and person.protected_identity:
+        return person.masked()
+    if sees_details(parties, reach, protected=person.protected_identity):
+        return person
+    return person.identity_only()
+
+
+async def visible_person(uow: UnitOfWork, actor: Actor, person: Person) -> Person | None:
+    """The person as the caller may see them, or None when it is no party to any record."""
+    parties = (await uow.parties.of_persons([person.id])).get(person.id, [])
+    if not is_party(parties, actor.reach):
+        return None
+    return shown(person, parties, actor.reach, listed=False)
+
+
+async def visible_persons(
+    uow: UnitOfWork, actor: Actor, persons: Sequence[Person]
+) -> dict[str, Person]:
+    """Persons of a list or report as the caller may see them (every one must be visible)."""
+    parties = await uow.parties.of_persons([p.id for p in persons])
+    return {p.id: shown(p, parties.get(p.id, []), actor.reach, listed=True) for p in persons}

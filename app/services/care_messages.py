@@ -1,8 +1,8 @@
 """Use cases of care messages: send (a new thread or a reply), read, list, mark read, acknowledge.
 
-A message is visible to its sender and its recipients and to no one else. A message about a
-person needs the sender to take part in the person's care, and gives each recipient a ``party``
-care relation: being told about a person is what brings an organization into the care.
+A message's parties are its sender and its recipients, and no one else sees it. A message about
+a person needs the sender to be a party to a record about the person; each recipient becomes a
+party to the message (and so sees the person's record), at the grain of the unit addressed.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from datetime import datetime
 from app.delivery.outbox import emit
 from app.domain.care_messages import CareMessage, Category, Priority, Recipient
 from app.domain.delivery import Outcome
-from app.domain.errors import InvalidInput, UnknownReference
-from app.security.access import Actor, not_found, record
+from app.domain.errors import InvalidInput, NotFound, UnknownReference
+from app.domain.parties import RecordType, Role, message_parties
+from app.security.access import Actor, not_found, record, require_party
 from app.store.repositories import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -52,22 +53,22 @@ async def send(uow: UnitOfWork, actor: Actor, draft: Draft, *, now: datetime) ->
         subject = subject or parent.subject
     if not recipients:
         raise InvalidInput("a message needs at least one recipient", field="recipients")
-    if actor.organization_id in recipients:
+    if actor.acting_id in recipients:
         raise InvalidInput("the sender is not one of its own recipients", field="recipients")
     known = await uow.organizations.get_many(recipients)
     for index, org_id in enumerate(recipients):
         if org_id not in known:
             raise UnknownReference(f"unknown organization {org_id}", field=f"recipients[{index}]")
-    if person_id is not None and not await uow.relations.exists(
-        person_id, actor.organizations, care_only=True
-    ):
+    if person_id is not None and not await uow.parties.person_within(person_id, actor.reach):
         record(uow, actor, "create", RESOURCE, None, person_id, outcome="denied")
-        raise not_found("person", person_id)
+        error = not_found("person", person_id)
+        error.field = "person_id"
+        raise error
     message_id = str(uuid.uuid4())
     message = CareMessage(
         id=message_id,
         thread_id=thread_id or message_id,
-        sender_id=actor.organization_id,
+        sender_id=actor.acting_id,
         recipients=[Recipient(org_id) for org_id in sorted(recipients)],
         category=draft.category,
         priority=draft.priority,
@@ -78,9 +79,8 @@ async def send(uow: UnitOfWork, actor: Actor, draft: Draft, *, now: datetime) ->
         in_reply_to=draft.in_reply_to,
     )
     await uow.care_messages.add(message)
+    await uow.parties.add(RecordType.MESSAGE, message.id, person_id, message_parties(message))
     record(uow, actor, "create", RESOURCE, message.id, person_id)
-    if person_id is not None:
-        await uow.relations.add(person_id, recipients, "party")
     await emit(
         uow,
         event="care-communication",
@@ -112,13 +112,33 @@ async def get_message(
 ) -> CareMessage:
     """The message, if the caller sent or received it; 404 (and a log entry) otherwise."""
     message = await uow.care_messages.get(message_id)
-    if message is None or not message.involves(actor.organizations):
-        record(uow, actor, action, RESOURCE, message_id, None, outcome="denied")
-        error = not_found("message", message_id)
+    try:
+        await require_party(
+            uow,
+            actor,
+            RecordType.MESSAGE,
+            message_id,
+            exists=message is not None,
+            person_id=message.person_id if message else None,
+            action=action,
+            resource_type=RESOURCE,
+            kind="message",
+        )
+    except NotFound as error:
         error.field = field
-        raise error
-    record(uow, actor, action, RESOURCE, message.id, message.person_id)
+        raise
+    assert message is not None
     return message
+
+
+async def _own_copies(uow: UnitOfWork, actor: Actor, message: CareMessage) -> set[str]:
+    """The recipients whose copy the caller handles: its unit's, or its principal's units'."""
+    parties = await uow.parties.of_record(RecordType.MESSAGE, message.id)
+    return {
+        p.organization_id
+        for p in parties
+        if p.role is Role.RECIPIENT and actor.reach.matches(p.organization_id, p.principal_id)
+    }
 
 
 async def list_messages(
@@ -136,7 +156,7 @@ async def list_messages(
     page = await uow.care_messages.page(
         limit=limit,
         after=after,
-        organizations=actor.organizations,
+        visible_to=actor.reach,
         box=box,
         person_id=person_id,
         thread_id=thread_id,
@@ -153,7 +173,7 @@ async def mark_read(
     """The caller's organization has read the message."""
     message = await get_message(uow, actor, message_id, action="update")
     expected = message.version
-    if message.mark_read(actor.organizations, now):
+    if message.mark_read(await _own_copies(uow, actor, message), now):
         await uow.care_messages.save_state(message, expected_version=expected)
     return message
 
@@ -170,7 +190,7 @@ async def acknowledge(
     """The caller's organization acknowledges the message (ok, transient-error, fatal-error)."""
     message = await get_message(uow, actor, message_id, action="update")
     expected = message.version
-    message.acknowledge(actor.organizations, outcome, detail, now)
+    message.acknowledge(await _own_copies(uow, actor, message), outcome, detail, now)
     await uow.care_messages.save_state(message, expected_version=expected)
     # The sender's system learns the outcome as MedCom's acknowledgement message.
     await emit(

@@ -2,8 +2,11 @@
 
 A report concerns an episode or a plan the reporter can see, and goes to the handling principal:
 for an episode, the other side of the transition (the region's when a municipality reports, the
-residence municipality's when the region reports); for a plan, the principal named, which must
-be one the plan is shared with. It is visible to the reporting and the handling principal only.
+receiving municipality's when the region reports); for a plan, the principal named, which must
+be one the plan is shared with. Within that principal it goes to the role that handles
+deviations (a municipality's MAS, else its deviation handler; ``app.domain.staff``), at the
+organization where the role is held, or to the principal itself when none is registered. Its
+parties are the reporting organization and the handling one; only the handler moves it on.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from datetime import datetime
 from app.delivery.outbox import emit
 from app.domain.deviations import Deviation, DeviationCategory, DeviationState, StateChange
 from app.domain.errors import InvalidInput, StaleVersion
-from app.security.access import Actor, not_found, record
+from app.domain.parties import RecordType, Role, deviation_parties
+from app.domain.staff import StaffRole, handling_role
+from app.security.access import Actor, record, require_party
 from app.services import episodes as episode_service
 from app.services import plans as plan_service
 from app.store.repositories import Page
@@ -43,7 +48,7 @@ async def report(uow: UnitOfWork, actor: Actor, sent: Report, *, now: datetime) 
     if sent.episode_id is not None:
         episode = await episode_service.get_episode(uow, actor, sent.episode_id)
         person_id = episode.person_id
-        parties = {episode.region_id, episode.municipality_id}
+        principals = {episode.region_id, episode.municipality_id}
         if handler is None:
             handler = (
                 episode.municipality_id
@@ -54,35 +59,46 @@ async def report(uow: UnitOfWork, actor: Actor, sent: Report, *, now: datetime) 
         assert sent.plan_id is not None
         plan = await plan_service.get_plan(uow, actor, sent.plan_id)
         person_id = plan.person_id
-        parties = set(plan.sharing_principals())
+        principals = set(plan.sharing_principals())
         if handler is None:
             raise InvalidInput(
                 "name the principal that handles a deviation about a plan "
-                f"(one of {', '.join(sorted(parties - {actor.principal_id})) or 'none'})",
+                f"(one of {', '.join(sorted(principals - {actor.principal_id})) or 'none'})",
                 field="handler_principal_id",
             )
-    if handler == actor.principal_id or handler not in parties:
+    if handler == actor.principal_id or handler not in principals:
         raise InvalidInput(
             f"{handler} cannot handle this deviation: the handler is another principal taking "
-            f"part ({', '.join(sorted(parties - {actor.principal_id})) or 'none'})",
+            f"part ({', '.join(sorted(principals - {actor.principal_id})) or 'none'})",
             field="handler_principal_id",
         )
+    principal = await uow.organizations.get(handler)
+    assert principal is not None
+    role = handling_role(
+        await uow.staff.roles_of_principal(handler, (StaffRole.MAS, StaffRole.DEVIATION_HANDLER)),
+        principal,
+    )
     deviation = Deviation(
         id=str(uuid.uuid4()),
         person_id=person_id,
         category=sent.category,
         description=sent.description,
-        reporter_id=actor.organization_id,
+        reporter_id=actor.acting_id,
         reporter_principal_id=actor.principal_id,
         handler_principal_id=handler,
+        handler_id=role.organization_id if role is not None else handler,
+        handler_role_id=role.id if role is not None else None,
         reported_at=now,
         episode_id=sent.episode_id,
         plan_id=sent.plan_id,
-        history=[StateChange(DeviationState.REPORTED, now, actor.organization_id, None)],
+        history=[StateChange(DeviationState.REPORTED, now, actor.acting_id, None)],
     )
     await uow.deviations.add(deviation)
+    await uow.parties.add(
+        RecordType.DEVIATION, deviation.id, person_id, deviation_parties(deviation)
+    )
     record(uow, actor, "create", RESOURCE, deviation.id, person_id)
-    await _announce(uow, actor, deviation, [handler], now)
+    await _announce(uow, actor, deviation, [deviation.handler_id], now)
     return deviation
 
 
@@ -112,15 +128,21 @@ async def _announce(
 async def get_deviation(
     uow: UnitOfWork, actor: Actor, deviation_id: str, *, action: str = "read"
 ) -> Deviation:
-    """The report, if the caller's principal made or handles it; 404 (and a log entry) else."""
+    """The report, if the caller is a party to it (reporter or handler); 404 (and a log entry)
+    otherwise."""
     deviation = await uow.deviations.get(deviation_id)
-    if deviation is None or actor.principal_id not in (
-        deviation.reporter_principal_id,
-        deviation.handler_principal_id,
-    ):
-        record(uow, actor, action, RESOURCE, deviation_id, None, outcome="denied")
-        raise not_found("deviation", deviation_id)
-    record(uow, actor, action, RESOURCE, deviation.id, deviation.person_id)
+    await require_party(
+        uow,
+        actor,
+        RecordType.DEVIATION,
+        deviation_id,
+        exists=deviation is not None,
+        person_id=deviation.person_id if deviation else None,
+        action=action,
+        resource_type=RESOURCE,
+        kind="deviation",
+    )
+    assert deviation is not None
     return deviation
 
 
@@ -135,11 +157,11 @@ async def list_deviations(
     state: DeviationState | None,
     category: DeviationCategory | None,
 ) -> Page[Deviation]:
-    """The reports the caller's principal made (``reporter``) or handles (``handler``)."""
+    """The reports the caller made (``reporter``) or handles (``handler``)."""
     page = await uow.deviations.page(
         limit=limit,
         after=after,
-        principal_id=actor.principal_id,
+        visible_to=actor.reach,
         role=role,
         person_id=person_id,
         state=state.value if state else None,
@@ -160,26 +182,19 @@ async def move(
     if_match: int | None,
     now: datetime,
 ) -> Deviation:
-    """Move the handling on (investigating, answered, closed)."""
+    """Move the handling on (investigating, answered, closed); only the handler does."""
     deviation = await get_deviation(uow, actor, deviation_id, action="update")
+    parties = await uow.parties.of_record(RecordType.DEVIATION, deviation.id)
+    by_handler = any(
+        p.role is Role.HANDLER and actor.reach.matches(p.organization_id, p.principal_id)
+        for p in parties
+    )
     expected = deviation.version
     if if_match is not None and if_match != expected:
         raise StaleVersion(
             f"deviation {deviation_id} is at version {expected}, not {if_match}; read it again"
         )
-    deviation.move(
-        to,
-        organization_id=actor.organization_id,
-        principal_id=actor.principal_id,
-        note=note,
-        at=now,
-    )
+    deviation.move(to, organization_id=actor.acting_id, by_handler=by_handler, note=note, at=now)
     await uow.deviations.save(deviation, expected_version=expected)
-    await _announce(
-        uow,
-        actor,
-        deviation,
-        [deviation.reporter_id, deviation.handler_principal_id],
-        now,
-    )
+    await _announce(uow, actor, deviation, [deviation.reporter_id, deviation.handler_id], now)
     return deviation

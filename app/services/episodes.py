@@ -1,4 +1,8 @@
-"""Use cases of the discharge flow: register an admission, then record its notices."""
+"""Use cases of the discharge flow: register an admission, then record its notices.
+
+An episode's parties are its hospital unit, its receiving municipality (the municipality's units
+once its answer names them) and its primary-care unit; they are kept in step with every notice.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from app.domain.episodes import (
 from app.domain.errors import Forbidden, InvalidInput, StaleVersion, UnknownReference
 from app.domain.liability import LiabilityConfig
 from app.domain.organizations import INPATIENT_FUNCTIONS, OrgKind, UnitFunction
-from app.security.access import Actor, record, require_relation
+from app.domain.parties import RecordType, episode_parties
+from app.security.access import Actor, record, require_party
 from app.services.liability_rules import store_intervals
 from app.store.repositories import Page
 from app.store.unit_of_work import UnitOfWork
@@ -48,31 +53,20 @@ async def register_admission(
 ) -> Episode:
     """Open an episode for an admission; links it to a discharge of the last 30 days.
 
-    Only the hospital (the ward or its region) registers its admissions. The hospital and the
-    receivers of the episode's notices get a care relation to the person.
+    Only the hospital (the ward, or its region acting for no other unit) registers its
+    admissions, for any person it can name by id: the episode is its own record, and makes it a
+    party to that record only. The receivers of its notices become parties too.
     """
     check_aware(cmd.admitted_at, "admitted_at")
     if cmd.admitted_at > now:
         raise InvalidInput("admitted_at is in the future", field="admitted_at")
-    person = await uow.persons.get(cmd.person_id)
-    if person is None or not await uow.relations.exists(person.id, actor.organizations):
-        raise UnknownReference(f"unknown person {cmd.person_id}", field="person_id")
-    wanted = {"hospital_unit_id": cmd.hospital_unit_id}
-    if cmd.municipality_id is not None:
-        wanted["municipality_id"] = cmd.municipality_id
-    if cmd.primary_care_unit_id is not None:
-        wanted["primary_care_unit_id"] = cmd.primary_care_unit_id
-    payers = [person.residence_municipality_id, person.stay_municipality_id]
-    known = await uow.organizations.get_many([*wanted.values(), *filter(None, payers)])
-    unit = known.get(cmd.hospital_unit_id)
-    if unit is not None and cmd.municipality_id is None:
-        # Sweden: the residence municipality pays; Norway: the municipality of stay.
-        wanted["municipality_id"] = person.paying_municipality_id(unit.jurisdiction.value)
-    for name, org_id in wanted.items():
-        if org_id not in known:
-            raise UnknownReference(f"unknown organization {org_id}", field=name)
-    assert unit is not None
-    municipality_id = wanted["municipality_id"]
+    # Whether the caller may register at the unit is settled before the person is looked up,
+    # so that a caller who may not learns nothing of whether the person exists.
+    unit = await uow.organizations.get(cmd.hospital_unit_id)
+    if unit is None:
+        raise UnknownReference(
+            f"unknown organization {cmd.hospital_unit_id}", field="hospital_unit_id"
+        )
     if unit.function not in INPATIENT_FUNCTIONS:
         raise InvalidInput(
             f"{unit.id} is not an inpatient unit (its function is "
@@ -83,11 +77,23 @@ async def register_admission(
     region = await uow.organizations.get(unit.parent_id) if unit.parent_id else None
     if region is None or region.kind is not OrgKind.REGION:
         raise InvalidInput(f"unit {unit.id} does not belong to a region", field="hospital_unit_id")
-    if not {unit.id, region.id} & set(actor.organizations):
+    if not actor.reach.matches(unit.id, region.id):
         raise Forbidden(
             f"only {unit.id} or its region {region.id} registers admissions to {unit.id}; the "
-            f"caller acts for {actor.organization_id}"
+            f"caller acts for {actor.acting_id}"
         )
+    person = await uow.persons.get(cmd.person_id)
+    if person is None:
+        raise UnknownReference(f"unknown person {cmd.person_id}", field="person_id")
+    # Sweden: the residence municipality pays; Norway: the municipality of stay.
+    municipality_id = cmd.municipality_id or person.paying_municipality_id(unit.jurisdiction.value)
+    wanted = {"municipality_id": municipality_id}
+    if cmd.primary_care_unit_id is not None:
+        wanted["primary_care_unit_id"] = cmd.primary_care_unit_id
+    known = await uow.organizations.get_many(list(wanted.values()))
+    for name, org_id in wanted.items():
+        if org_id not in known:
+            raise UnknownReference(f"unknown organization {org_id}", field=name)
     municipality = known[municipality_id]
     if municipality.kind is not OrgKind.MUNICIPALITY:
         raise InvalidInput(f"{municipality_id} is not a municipality", field="municipality_id")
@@ -116,12 +122,7 @@ async def register_admission(
         cmd.admitted_at, await uow.episodes.discharges_of_person(person.id)
     )
     await uow.episodes.add(episode)
-    await uow.relations.add(person.id, [unit.id, region.id], "hospital")
-    receivers = [municipality_id]
-    if cmd.primary_care_unit_id is not None:
-        primary = known[cmd.primary_care_unit_id]
-        receivers += [primary.id, *([primary.parent_id] if primary.parent_id else [])]
-    await uow.relations.add(person.id, receivers, "receiver")
+    await uow.parties.add(RecordType.EPISODE, episode.id, person.id, episode_parties(episode))
     record(uow, actor, "create", "Encounter", episode.id, person.id)
     return episode
 
@@ -129,15 +130,17 @@ async def register_admission(
 async def get_episode(
     uow: UnitOfWork, actor: Actor, episode_id: str, *, action: str = "read"
 ) -> Episode:
-    """The episode with its notices, if the caller has a care relation to its person."""
+    """The episode with its notices, if the caller is a party to it."""
     episode = await uow.episodes.get(episode_id)
-    await require_relation(
+    await require_party(
         uow,
         actor,
-        episode.person_id if episode else None,
+        RecordType.EPISODE,
+        episode_id,
+        exists=episode is not None,
+        person_id=episode.person_id if episode else None,
         action=action,
         resource_type="Encounter",
-        resource_id=episode_id,
         kind="episode",
     )
     assert episode is not None
@@ -155,7 +158,7 @@ async def list_episodes(
     hospital_unit_id: str | None,
     state: EpisodeState | None,
 ) -> Page[Episode]:
-    """The episodes of persons the caller has a care relation to, filtered."""
+    """The episodes the caller is a party to, filtered."""
     page = await uow.episodes.page(
         limit=limit,
         after=after,
@@ -163,7 +166,7 @@ async def list_episodes(
         municipality_id=municipality_id,
         hospital_unit_id=hospital_unit_id,
         state=state,
-        visible_to=actor.organizations,
+        visible_to=actor.reach,
     )
     for episode in page.items:
         record(uow, actor, "search", "Encounter", episode.id, episode.person_id)
@@ -183,6 +186,7 @@ class Notice:
     decided_at: datetime | None = None
     coordinated_planning: bool = False
     can_receive_from: date | None = None
+    units: tuple[str, ...] = ()
     if_match: int | None = None
 
 
@@ -216,12 +220,15 @@ async def record_notice(
 ) -> tuple[Episode, EpisodeEvent]:
     """Apply one notice to an episode and store it; a stale ``if_match`` is refused.
 
-    The municipality answers with ``municipality-response``; every other notice is the
+    The municipality answers with ``municipality-response`` (naming the units that will provide
+    its services, which then become the episode's receivers); every other notice is the
     hospital's. A notice that can start, move or end a payment clock also stores the episode's
     liable intervals anew, derived from its notices under ``liability``, in the same transaction.
     """
     episode = await get_episode(uow, actor, episode_id, action="update")
     _check_sender(episode, actor, notice.kind)
+    if notice.units:
+        await _check_units(uow, episode, notice.units)
     if notice.if_match is not None and notice.if_match != episode.version:
         raise StaleVersion(
             f"episode {episode_id} is at version {episode.version}, the request was made against "
@@ -233,8 +240,27 @@ async def record_notice(
     await uow.episodes.save(episode, [event])
     if event.kind in CLOCK_EVENTS:
         await store_intervals(uow, episode, liability)
+    if event.units:
+        await uow.parties.keep(
+            RecordType.EPISODE, episode.id, episode.person_id, episode_parties(episode)
+        )
     await _announce(uow, actor, episode, event, now)
     return episode, event
+
+
+async def _check_units(uow: UnitOfWork, episode: Episode, units: tuple[str, ...]) -> None:
+    known = await uow.organizations.get_many(list(units))
+    for index, unit_id in enumerate(units):
+        unit = known.get(unit_id)
+        if unit is None:
+            raise UnknownReference(f"unknown organization {unit_id}", field=f"units[{index}]")
+        if unit.kind is not OrgKind.UNIT or unit.parent_id != episode.municipality_id:
+            raise InvalidInput(
+                f"{unit_id} is not a unit of the receiving municipality {episode.municipality_id}",
+                field=f"units[{index}]",
+            )
+    if len(set(units)) != len(units):
+        raise InvalidInput("a unit is named twice", field="units")
 
 
 async def _announce(
@@ -275,16 +301,19 @@ async def _announce(
 
 
 def _check_sender(episode: Episode, actor: Actor, kind: str) -> None:
+    reach = actor.reach
     if kind == "municipality-response":
-        senders = {episode.municipality_id}
+        allowed = reach.matches(episode.municipality_id, episode.municipality_id) or any(
+            reach.matches(unit, episode.municipality_id) for unit in episode.receiving_units
+        )
         who = f"the receiving municipality {episode.municipality_id}"
     else:
-        senders = {episode.hospital_unit_id, episode.region_id}
+        allowed = reach.matches(episode.hospital_unit_id, episode.region_id)
         who = f"the hospital ({episode.hospital_unit_id} or {episode.region_id})"
-    if not senders & set(actor.organizations):
+    if not allowed:
         raise Forbidden(
             f"a {kind} notice on episode {episode.id} is sent by {who}; the caller "
-            f"acts for {actor.organization_id}"
+            f"acts for {actor.acting_id}"
         )
 
 
@@ -312,7 +341,9 @@ def _apply(episode: Episode, notice: Notice, at: datetime, now: datetime) -> Epi
         case "municipality-response":
             if notice.can_receive_from is None:
                 raise InvalidInput("can_receive_from is required", field="can_receive_from")
-            return episode.record_municipality_response(at, notice.can_receive_from, now=now)
+            return episode.record_municipality_response(
+                at, notice.can_receive_from, now=now, units=notice.units
+            )
         case "discharge":
             return episode.discharge(at, now=now)
     raise InvalidInput(

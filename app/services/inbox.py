@@ -1,8 +1,9 @@
 """Use cases of the inbox: what was sent to the caller's organization, and its acknowledgements.
 
-An inbox item is one event for one receiving organization. Reading an item that names a person
-is an access to personal data and is logged; an item of another organization does not exist for
-the caller (404).
+An inbox item is one event for one receiving organization. A unit-level client reads its unit's
+items; a principal-level client its principal's and every unit's of it (or, naming a unit, that
+unit's and the principal's own). Reading an item that names a person is an access to personal
+data and is logged; an item of another organization does not exist for the caller (404).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from datetime import datetime
 from app.delivery.outbox import emit
 from app.domain.delivery import DeliveryState, Outcome, check_acknowledgement
 from app.domain.errors import InvalidInput
-from app.security.access import Actor, not_found, record
+from app.security.access import Actor, acts_for, not_found, record
 from app.store.outbox import Delivery, parse_cursor
+from app.store.parties import reach_organizations
 from app.store.unit_of_work import UnitOfWork
 
 RESOURCE = "MessageHeader"
@@ -51,7 +53,7 @@ async def list_inbox(
                 "since is a cursor returned by an earlier poll (next_cursor)", field="since"
             )
     page = await uow.outbox.inbox(
-        actor.organizations, after=after, limit=limit, event=event, person_id=person_id
+        reach_organizations(actor.reach), after=after, limit=limit, event=event, person_id=person_id
     )
     for item in page.items:
         if item.event.person_id is not None:
@@ -75,11 +77,16 @@ async def acknowledge_event(
     ``MessageHeader.response.identifier`` is the id of the MessageHeader they were sent (the
     event id).
     """
-    item_id = await uow.outbox.inbox_item_of(event_id, actor.organizations)
+    item_id = await item_of_event(uow, actor, event_id)
     if item_id is None:
         record(uow, actor, "update", RESOURCE, event_id, None, outcome="denied")
         raise not_found("message", event_id)
     return await acknowledge(uow, actor, item_id, outcome, detail, now=now)
+
+
+async def item_of_event(uow: UnitOfWork, actor: Actor, event_id: str) -> int | None:
+    """The id of the caller's inbox item of an event, if the caller was sent it."""
+    return await uow.outbox.inbox_item_of(event_id, reach_organizations(actor.reach))
 
 
 async def acknowledge(
@@ -100,7 +107,7 @@ async def acknowledge(
     if (
         item is None
         or item.state is not DeliveryState.INBOX
-        or item.receiver_id not in actor.organizations
+        or not await acts_for(uow, actor, item.receiver_id)
     ):
         record(uow, actor, "update", RESOURCE, str(delivery_id), None, outcome="denied")
         raise not_found("inbox item", str(delivery_id))

@@ -29,7 +29,7 @@ from app.domain.liability import (
 )
 from app.domain.organizations import Organization, OrgKind
 from app.domain.persons import Person
-from app.security.access import Actor, record
+from app.security.access import Actor, record, visible_persons
 from app.services.episodes import get_episode
 from app.services.liability_rules import LiabilityRules
 from app.store.liability import Window
@@ -125,15 +125,18 @@ async def monthly_report(
 
     The individual model's rows are the stored liable intervals summed over the month's local
     days in SQL; a municipality bound to an average rule set (for episodes of some region) also
-    gets that model's month figures. The municipality sees its whole report; a region sees the
+    gets that model's month figures. The report is the invoice basis between principals, so it
+    is read by principal-level clients: the municipality's sees its whole report; a region's the
     rows of its own hospitals' episodes (what it invoices); anyone else is told there is no such
-    municipality.
+    municipality. Persons are shown as the caller may see them (DESIGN §10).
     """
     municipality = await uow.organizations.get(municipality_id)
     if municipality is None or municipality.kind is not OrgKind.MUNICIPALITY:
         raise NotFound(f"no municipality with id {municipality_id}")
     region_view: str | None = None
-    if municipality_id not in actor.organizations:
+    if not actor.is_principal_level:
+        raise NotFound(f"no municipality with id {municipality_id}")
+    if municipality_id != actor.principal_id:
         principal = await uow.organizations.get(actor.principal_id)
         if principal is None or principal.kind is not OrgKind.REGION:
             raise NotFound(f"no municipality with id {municipality_id}")
@@ -147,7 +150,8 @@ async def monthly_report(
     )
     summaries = await uow.episodes.summaries([row.episode_id for row in found])
     # Only the persons who appear in the report are read (and logged as read).
-    persons = await uow.persons.get_many(sorted({s.person_id for s in summaries.values()}))
+    stored = await uow.persons.get_many(sorted({s.person_id for s in summaries.values()}))
+    persons = await visible_persons(uow, actor, list(stored.values()))
     rows: list[ReportRow] = []
     currencies: set[str] = set()
     for row in sorted(found, key=lambda r: (summaries[r.episode_id].admitted_at, r.episode_id)):
@@ -158,7 +162,7 @@ async def monthly_report(
         rows.append(
             ReportRow(
                 episode,
-                persons[episode.person_id].masked(),
+                persons[episode.person_id],
                 row.rule_set_id,
                 row.liable_days,
                 rate,

@@ -1,8 +1,8 @@
 """Use cases of planning meetings: summon, reply, reschedule, cancel; and the summons deadline.
 
-A meeting of a plan is visible to the principals the plan is shared with, and only they can be
-summoned to it; a meeting that follows an episode is visible to the organizations taking part in
-that person's care, and only they can be summoned.
+A meeting's parties are its organizer and its participating organizations. Only principals the
+plan is shared with (or their units) can be summoned to a meeting of a plan, and only the
+episode's parties (or units of their principals) to a meeting that follows an episode.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from app.domain.meetings import (
     check_times,
     summons_deadline,
 )
+from app.domain.parties import RecordType, meeting_parties
 from app.domain.plans import PlanStatus
-from app.security.access import Actor, not_found, record
+from app.security.access import Actor, acts_for, record, require_party
 from app.services.episodes import get_episode
 from app.services.plans import get_plan, principal_of
 from app.store.repositories import Page
@@ -99,12 +100,14 @@ async def summon(uow: UnitOfWork, actor: Actor, cmd: Summons, *, now: datetime) 
         assert cmd.episode_id is not None
         episode = await get_episode(uow, actor, cmd.episode_id, action="update")
         person_id = episode.person_id
+        parties = await uow.parties.of_record(RecordType.EPISODE, episode.id)
+        taking_part = {p.organization_id for p in parties} | {p.principal_id for p in parties}
         for index, principal in principals.items():
             org_id = participants[index].organization_id or principal
-            if not await uow.relations.exists(person_id, [org_id, principal], care_only=True):
+            if not {org_id, principal} & taking_part:
                 raise InvalidInput(
-                    f"{org_id} takes no part in this person's care; only the episode's hospital "
-                    "and receivers (or plan participants) can be summoned",
+                    f"{org_id} takes no part in this episode; only its hospital, receivers and "
+                    "primary care (or their principals' units) can be summoned",
                     field=f"participants[{index}].organization_id",
                 )
     meeting = Meeting(
@@ -112,7 +115,7 @@ async def summon(uow: UnitOfWork, actor: Actor, cmd: Summons, *, now: datetime) 
         person_id=person_id,
         plan_id=cmd.plan_id,
         episode_id=cmd.episode_id,
-        organizer_id=actor.organization_id,
+        organizer_id=actor.acting_id,
         starts_at=cmd.starts_at,
         reply_by=cmd.reply_by,
         sent_at=now,
@@ -122,6 +125,7 @@ async def summon(uow: UnitOfWork, actor: Actor, cmd: Summons, *, now: datetime) 
         duration_minutes=cmd.duration_minutes,
     )
     await uow.meetings.add(meeting)
+    await uow.parties.add(RecordType.MEETING, meeting.id, person_id, meeting_parties(meeting))
     record(uow, actor, "create", RESOURCE, meeting.id, person_id)
     await _announce(uow, actor, meeting, "summoned", now)
     return meeting
@@ -163,18 +167,20 @@ async def _announce(
 async def get_meeting(
     uow: UnitOfWork, actor: Actor, meeting_id: str, *, action: str = "read"
 ) -> Meeting:
-    """The meeting, if the caller may see it; 404 (and a log entry) otherwise."""
+    """The meeting, if the caller is a party to it; 404 (and a log entry) otherwise."""
     meeting = await uow.meetings.get(meeting_id)
-    visible = False
-    if meeting is not None and meeting.plan_id is not None:
-        plan = await uow.plans.get(meeting.plan_id)
-        visible = plan is not None and actor.principal_id in plan.sharing_principals()
-    elif meeting is not None:
-        visible = await uow.relations.exists(meeting.person_id, actor.organizations, care_only=True)
-    if meeting is None or not visible:
-        record(uow, actor, action, RESOURCE, meeting_id, None, outcome="denied")
-        raise not_found("meeting", meeting_id)
-    record(uow, actor, action, RESOURCE, meeting.id, meeting.person_id)
+    await require_party(
+        uow,
+        actor,
+        RecordType.MEETING,
+        meeting_id,
+        exists=meeting is not None,
+        person_id=meeting.person_id if meeting else None,
+        action=action,
+        resource_type=RESOURCE,
+        kind="meeting",
+    )
+    assert meeting is not None
     return meeting
 
 
@@ -192,8 +198,7 @@ async def list_meetings(
     page = await uow.meetings.page(
         limit=limit,
         after=after,
-        organizations=actor.organizations,
-        principal_id=actor.principal_id,
+        visible_to=actor.reach,
         plan_id=plan_id,
         episode_id=episode_id,
         person_id=person_id,
@@ -226,20 +231,19 @@ async def reply(
 ) -> Meeting:
     """Record a participant's reply.
 
-    A unit or its staff answer for themselves (their own principal); the person's and relatives'
-    answers are recorded by any organization that may see the meeting.
+    A unit or its staff answer for themselves (the unit, or its principal's system); the
+    person's and relatives' answers are recorded by any party to the meeting.
     """
     meeting = await get_meeting(uow, actor, meeting_id, action="update")
     expected = _check_version(meeting, if_match)
     participant = meeting.participant(participant_id)
-    if participant.organization_id is not None:
-        org = await uow.organizations.get(participant.organization_id)
-        owner = principal_of(org) if org is not None else participant.organization_id
-        if owner != actor.principal_id:
-            raise Forbidden(
-                f"participant {participant_id} ({participant.organization_id}) answers for "
-                f"itself; the caller acts for {actor.organization_id}"
-            )
+    if participant.organization_id is not None and not await acts_for(
+        uow, actor, participant.organization_id
+    ):
+        raise Forbidden(
+            f"participant {participant_id} ({participant.organization_id}) answers for "
+            f"itself; the caller acts for {actor.acting_id}"
+        )
     meeting.answer(participant_id, answer, at=now, reason=reason, proposed_start=proposed_start)
     await uow.meetings.save(meeting, expected_version=expected)
     await emit(
@@ -264,12 +268,10 @@ async def reply(
 
 
 async def _organizer_only(uow: UnitOfWork, actor: Actor, meeting: Meeting, what: str) -> None:
-    organizer = await uow.organizations.get(meeting.organizer_id)
-    owner = principal_of(organizer) if organizer is not None else meeting.organizer_id
-    if owner != actor.principal_id:
+    if not await acts_for(uow, actor, meeting.organizer_id):
         raise Forbidden(
             f"only the organizer {meeting.organizer_id} {what}s meeting {meeting.id}; the caller "
-            f"acts for {actor.organization_id}"
+            f"acts for {actor.acting_id}"
         )
 
 
@@ -316,7 +318,7 @@ async def summons_deadlines(
     uow: UnitOfWork, actor: Actor, *, status: DeadlineStatus | None, now: datetime
 ) -> list[SummonsDeadline]:
     """The three-day summons deadlines of the caller's episodes (Sweden), oldest first."""
-    episodes = await uow.episodes.with_coordinated_planning(actor.organizations)
+    episodes = await uow.episodes.with_coordinated_planning(actor.reach)
     sent = await uow.meetings.summonses_of_persons(sorted({e.person_id for e in episodes}))
     result: list[SummonsDeadline] = []
     for episode in episodes:

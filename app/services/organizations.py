@@ -127,11 +127,12 @@ class CreateCooperationArea:
 async def create_cooperation_area(
     uow: UnitOfWork, cmd: CreateCooperationArea, *, actor: Actor | None
 ) -> CooperationArea:
-    """Validate and store a new cooperation area: by its region, or an administrator."""
+    """Validate and store a new cooperation area: by its region's own system (a principal-level
+    client), or an administrator."""
     if (
         actor is not None
         and ADMIN_SCOPE not in actor.scopes
-        and cmd.region_id not in actor.organizations
+        and not (actor.is_principal_level and cmd.region_id == actor.principal_id)
     ):
         raise Forbidden(
             f"a cooperation area of {cmd.region_id} is registered by that region or the "

@@ -1,4 +1,9 @@
-"""Use cases for persons."""
+"""Use cases for persons.
+
+Registering a person makes the registrant a party to the person's registration; finding one
+already registered tells a caller that is no party to any record about them only that the
+person exists, and their id (DESIGN §10).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,9 @@ from app.domain.identifiers import (
     normalize_person_identifier,
 )
 from app.domain.organizations import Organization, OrgKind
+from app.domain.parties import RecordType, Role
 from app.domain.persons import Person, validate_person
-from app.security.access import Actor, may_see_protected_details, record, require_relation
+from app.security.access import Actor, not_found, record, visible_person, visible_persons
 from app.store.repositories import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -67,10 +73,10 @@ async def register_person(
 ) -> tuple[Person, bool]:
     """Register a person, or find the one already registered under the identifier.
 
-    Either way the caller's organization gets a care relation (``registered``) to the person:
-    whoever holds a person's national identifier is caring for them. Returns the person and
-    whether it was created. An existing protected person is returned masked unless the caller
-    must act for them.
+    A new person's registrant (the organization the caller acts as) becomes a party to the
+    registration. Finding an existing person changes nothing: the caller sees the person as a
+    party to their records sees them, or, when it is none, only the identifier and the id.
+    Returns the person and whether it was created.
     """
     try:
         [found] = await register_persons(
@@ -129,9 +135,9 @@ async def register_persons(
     for key, person in zip(keys, persons, strict=True):
         earlier = existing.get(key)
         if earlier is not None:
-            await uow.relations.add(earlier.id, actor.organizations, "registered")
             record(uow, actor, "read", "Patient", earlier.id, earlier.id)
-            found.append((await _shown(uow, actor, earlier), False))
+            seen = await visible_person(uow, actor, earlier)
+            found.append((seen or earlier.identity_only(), False))
         elif key in first:
             record(uow, actor, "read", "Patient", first[key].id, first[key].id)
             found.append((first[key], False))
@@ -142,9 +148,11 @@ async def register_persons(
             found.append((person, True))
     if new:
         await uow.persons.add_many(new)
-        # New persons have no relations yet: insert without looking first.
-        await uow.relations.add_rows(
-            [(p.id, org, "registered") for p in new for org in sorted(set(actor.organizations))]
+        await uow.parties.add_many(
+            [
+                (RecordType.REGISTRATION, p.id, p.id, [(actor.acting_id, Role.REGISTRANT)])
+                for p in new
+            ]
         )
     return found
 
@@ -186,28 +194,21 @@ def _new_person(
     return person
 
 
-async def _shown(uow: UnitOfWork, actor: Actor, person: Person) -> Person:
-    if not person.protected_identity:
-        return person
-    sources = await uow.relations.sources(person.id, actor.organizations)
-    return person if may_see_protected_details(person, actor, sources) else person.masked()
+async def is_party(uow: UnitOfWork, actor: Actor, person_id: str) -> bool:
+    """Whether the caller is a party to any record about the person."""
+    return await uow.parties.person_within(person_id, actor.reach)
 
 
 async def get_person(uow: UnitOfWork, actor: Actor, person_id: str) -> Person:
-    """The person with this id, if the caller has a care relation to them."""
+    """The person with this id, if the caller is a party to any record about them."""
     person = await uow.persons.get(person_id)
-    await require_relation(
-        uow,
-        actor,
-        person.id if person else None,
-        action="read",
-        resource_type="Patient",
-        resource_id=person_id,
-        kind="person",
-        care_only=False,
-    )
-    assert person is not None
-    return await _shown(uow, actor, person)
+    seen = await visible_person(uow, actor, person) if person is not None else None
+    if seen is None:
+        outcome = "denied"
+        record(uow, actor, "read", "Patient", person_id, person_id if person else None, outcome)
+        raise not_found("person", person_id)
+    record(uow, actor, "read", "Patient", person_id, person_id)
+    return seen
 
 
 async def list_persons(
@@ -219,17 +220,27 @@ async def list_persons(
     municipality_id: str | None,
     identifier: PersonIdentifier | None,
 ) -> Page[Person]:
-    """The persons the caller has a care relation to, filtered.
+    """The persons the caller is a party to a record of, filtered; or the one person with
+    ``identifier`` (a lookup: to a caller that is no party, only that it exists and its id).
 
     Lists never carry a protected person's details; every person listed is logged as read.
     """
+    if identifier is not None and municipality_id is None:
+        found = await uow.persons.find_by_identifier(identifier) if after is None else None
+        if found is None:
+            return Page([], None)
+        record(uow, actor, "search", "Patient", found.id, found.id)
+        if await uow.parties.person_within(found.id, actor.reach):
+            return Page([(await visible_persons(uow, actor, [found]))[found.id]], None)
+        return Page([found.identity_only()], None)
     page = await uow.persons.page(
         limit=limit,
         after=after,
         municipality_id=municipality_id,
         identifier=identifier,
-        visible_to=actor.organizations,
+        visible_to=actor.reach,
     )
+    shown_page = await visible_persons(uow, actor, page.items)
     for person in page.items:
         record(uow, actor, "search", "Patient", person.id, person.id)
-    return Page([p.masked() for p in page.items], page.next_cursor)
+    return Page([shown_page[p.id] for p in page.items], page.next_cursor)

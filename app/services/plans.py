@@ -1,15 +1,16 @@
 """Use cases of coordinated individual plans: initiate, revise, consent, activate, close.
 
-A plan is visible to the principals it is shared with (its initiator's, and those the person
-consented to); to anyone else it does not exist. Those principals have a ``participant`` care
-relation to the person, kept in step with every change of consent.
+A plan's parties are the organization that initiated it, the principals it is shared with (the
+initiator's, and those the person consented to), and, of those principals, the units responsible
+for its interventions and the coordinator's unit; to anyone else it does not exist. The parties
+are kept in step with every change of content and consent.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from app.delivery.outbox import emit
@@ -21,6 +22,7 @@ from app.domain.errors import (
     VersionRequired,
 )
 from app.domain.organizations import Organization, OrgKind
+from app.domain.parties import RecordType, plan_parties
 from app.domain.plans import (
     Basis,
     Consent,
@@ -40,7 +42,8 @@ from app.domain.plans import (
     overdue_follow_ups,
     validate_content,
 )
-from app.security.access import Actor, not_found, record
+from app.domain.staff import StaffRole
+from app.security.access import Actor, record, require_party
 from app.store.repositories import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -59,12 +62,14 @@ class InterventionInput:
 
 @dataclass(frozen=True, slots=True)
 class CoordinatorInput:
-    """A coordinator as sent: the unit's principal is looked up."""
+    """A coordinator as sent: the unit's principal is looked up. With a ``practitioner_role_id``
+    (a coordinator role in the staff register) the name and unit come from the register."""
 
     name: str
     unit_id: str
     title: str | None = None
     chosen_with_person: bool = True
+    practitioner_role_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +95,49 @@ def principal_of(org: Organization) -> str:
     return org.parent_id if org.kind is OrgKind.UNIT and org.parent_id else org.id
 
 
+async def _registered_coordinator(uow: UnitOfWork, given: CoordinatorInput) -> CoordinatorInput:
+    """The coordinator as the staff register names them."""
+    assert given.practitioner_role_id is not None
+    where = "coordinator.practitioner_role_id"
+    role = await uow.staff.get_role(given.practitioner_role_id)
+    if role is None or not role.active:
+        raise UnknownReference(
+            f"unknown practitioner role {given.practitioner_role_id}", field=where
+        )
+    if role.role is not StaffRole.COORDINATOR:
+        raise InvalidInput(
+            f"practitioner role {role.id} is a {role.role.value} role, not a coordinator",
+            field=where,
+        )
+    if given.unit_id and given.unit_id != role.organization_id:
+        raise InvalidInput(
+            f"coordinator.unit_id {given.unit_id} is not where role {role.id} is held "
+            f"({role.organization_id})",
+            field="coordinator.unit_id",
+        )
+    practitioner = await uow.staff.get_practitioner(role.practitioner_id)
+    assert practitioner is not None
+    return CoordinatorInput(
+        practitioner.name,
+        role.organization_id,
+        given.title or role.title,
+        given.chosen_with_person,
+        role.id,
+    )
+
+
 async def _resolve(uow: UnitOfWork, content: ContentInput) -> PlanContent:
+    given = content.coordinator
+    if given is not None and given.practitioner_role_id is not None:
+        content = replace(content, coordinator=await _registered_coordinator(uow, given))
+    elif given is not None:
+        for name, value in (("unit_id", given.unit_id), ("name", given.name.strip())):
+            if not value:
+                raise InvalidInput(
+                    f"the coordinator needs a {name}, or a practitioner_role_id from the "
+                    "staff register",
+                    field=f"coordinator.{name}",
+                )
     wanted: dict[str, str] = {}
     for index, intervention in enumerate(content.interventions):
         if intervention.responsible_unit_id:
@@ -120,6 +167,7 @@ async def _resolve(uow: UnitOfWork, content: ContentInput) -> PlanContent:
             principal_of(unit),
             content.coordinator.title,
             content.coordinator.chosen_with_person,
+            content.coordinator.practitioner_role_id,
         )
     resolved = PlanContent(
         title=content.title,
@@ -148,14 +196,6 @@ async def _resolve(uow: UnitOfWork, content: ContentInput) -> PlanContent:
     return resolved
 
 
-async def _sync_relations(uow: UnitOfWork, person_id: str) -> None:
-    """Give exactly the principals the person's plans are shared with a participant relation."""
-    principals: set[str] = set()
-    for plan in await uow.plans.of_person(person_id):
-        principals |= plan.sharing_principals()
-    await uow.relations.replace_source(person_id, "participant", sorted(principals))
-
-
 async def create_plan(
     uow: UnitOfWork,
     actor: Actor,
@@ -166,9 +206,13 @@ async def create_plan(
     *,
     now: datetime,
 ) -> Plan:
-    """Initiate a plan as a draft, by a unit or as asked for by the person or someone close."""
+    """Initiate a plan as a draft, by a unit or as asked for by the person or someone close.
+
+    Any person the caller can name by id: the plan is the caller's own record, and makes it a
+    party to that record only.
+    """
     person = await uow.persons.get(person_id)
-    if person is None or not await uow.relations.exists(person_id, actor.organizations):
+    if person is None:
         raise UnknownReference(f"unknown person {person_id}", field="person_id")
     if initiator_kind is not InitiatorKind.UNIT and not initiator_name:
         raise InvalidInput(
@@ -181,25 +225,33 @@ async def create_plan(
         id=str(uuid.uuid4()),
         person_id=person.id,
         jurisdiction=municipality.jurisdiction.value,
-        initiator=Initiator(initiator_kind, actor.organization_id, initiator_name),
+        initiator=Initiator(initiator_kind, actor.acting_id, initiator_name),
         initiating_principal_id=actor.principal_id,
         content=await _resolve(uow, content),
         created_at=now,
         updated_at=now,
     )
-    await uow.plans.add(plan, organization_id=actor.organization_id, client_id=actor.client_id)
-    await _sync_relations(uow, person.id)
+    await uow.plans.add(plan, organization_id=actor.acting_id, client_id=actor.client_id)
+    await uow.parties.add(RecordType.PLAN, plan.id, person.id, plan_parties(plan))
     record(uow, actor, "create", RESOURCE, plan.id, person.id)
     return plan
 
 
 async def get_plan(uow: UnitOfWork, actor: Actor, plan_id: str, *, action: str = "read") -> Plan:
-    """The plan, if it is shared with the caller's principal; 404 (and a log entry) otherwise."""
+    """The plan, if the caller is a party to it; 404 (and a log entry) otherwise."""
     plan = await uow.plans.get(plan_id)
-    if plan is None or actor.principal_id not in plan.sharing_principals():
-        record(uow, actor, action, RESOURCE, plan_id, None, outcome="denied")
-        raise not_found("plan", plan_id)
-    record(uow, actor, action, RESOURCE, plan.id, plan.person_id)
+    await require_party(
+        uow,
+        actor,
+        RecordType.PLAN,
+        plan_id,
+        exists=plan is not None,
+        person_id=plan.person_id if plan else None,
+        action=action,
+        resource_type=RESOURCE,
+        kind="plan",
+    )
+    assert plan is not None
     return plan
 
 
@@ -224,10 +276,10 @@ async def _save(
     await uow.plans.save(
         plan,
         expected_version=expected,
-        organization_id=actor.organization_id,
+        organization_id=actor.acting_id,
         client_id=actor.client_id,
     )
-    await _sync_relations(uow, plan.person_id)
+    await uow.parties.keep(RecordType.PLAN, plan.id, plan.person_id, plan_parties(plan))
     await _announce(uow, actor, plan, change, now)
     return plan
 
@@ -314,7 +366,7 @@ async def add_consent(
         given_at=given_at,
         method=method,
         share_with=tuple(dict.fromkeys(share_with)),
-        recorded_by=actor.organization_id,
+        recorded_by=actor.acting_id,
         representative_name=representative_name,
     )
     plan.add_consent(consent, now=now)
@@ -336,7 +388,7 @@ async def withdraw_consent(
     plan = await get_plan(uow, actor, plan_id, action="update")
     expected = _check_version(plan, if_match, required=False)
     plan.withdraw(
-        Withdrawal(consent_id, at, tuple(dict.fromkeys(principal_ids)), actor.organization_id),
+        Withdrawal(consent_id, at, tuple(dict.fromkeys(principal_ids)), actor.acting_id),
         now=now,
     )
     return await _save(uow, actor, plan, expected, change="consent-withdrawn", now=now)
@@ -377,11 +429,11 @@ async def list_plans(
     person_id: str | None,
     status: PlanStatus | None,
 ) -> Page[Plan]:
-    """The plans shared with the caller's principal, filtered."""
+    """The plans the caller is a party to, filtered."""
     page = await uow.plans.page(
         limit=limit,
         after=after,
-        shared_with=actor.principal_id,
+        visible_to=actor.reach,
         person_id=person_id,
         status=status,
     )
@@ -399,7 +451,7 @@ async def plan_history(
 
 
 async def plan_version(uow: UnitOfWork, actor: Actor, plan_id: str, version: int) -> Plan:
-    """The plan as it was at one version (readable by those it is shared with now)."""
+    """The plan as it was at one version (readable by its parties now)."""
     await get_plan(uow, actor, plan_id)
     old = await uow.plans.get_version(plan_id, version)
     if old is None:
@@ -415,7 +467,7 @@ async def overdue(
     responsible_principal_id: str | None,
 ) -> list[tuple[Plan, OverdueFollowUp]]:
     """Follow-ups of the caller's active plans that passed without a meeting."""
-    plans = await uow.plans.active_shared_with(actor.principal_id)
+    plans = await uow.plans.active_visible_to(actor.reach)
     if responsible_principal_id is not None:
         plans = [p for p in plans if p.content.responsible_principal_id == responsible_principal_id]
     starts = await uow.meetings.starts_of_plans([p.id for p in plans])

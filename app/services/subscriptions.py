@@ -74,8 +74,8 @@ async def create_subscription(
 ) -> Subscription:
     """Register a rest-hook subscription of the caller's organization; active at once."""
     check_endpoint(cmd.endpoint, https_only=https_only, field=endpoint_field)
-    if cmd.patient_id is not None and not await uow.relations.exists(
-        cmd.patient_id, actor.organizations, care_only=True
+    if cmd.patient_id is not None and not await uow.parties.person_within(
+        cmd.patient_id, actor.reach
     ):
         record(uow, actor, "read", "Patient", cmd.patient_id, None, outcome="denied")
         raise UnknownReference(f"unknown person {cmd.patient_id}", field=patient_field)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.care_messages import (
@@ -24,12 +23,14 @@ from app.domain.deviations import (
     StateChange,
 )
 from app.domain.errors import StaleVersion
+from app.domain.parties import Reach, RecordType, Role
 from app.store import tables as t
+from app.store.parties import visible_records
 from app.store.repositories import Page, _page
 
 
 class CareMessageRepository:
-    """Care messages; a message is visible to its sender and its recipients."""
+    """Care messages; a message is visible to its parties, its sender and its recipients."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -88,20 +89,25 @@ class CareMessageRepository:
         *,
         limit: int,
         after: str | None,
-        organizations: Sequence[str],
+        visible_to: Reach,
         box: str | None = None,
         person_id: str | None = None,
         thread_id: str | None = None,
         category: str | None = None,
     ) -> Page[CareMessage]:
-        """Messages sent or received by the organizations, by id."""
-        received = exists().where(
-            t.care_message_recipients.c.message_id == t.care_messages.c.id,
-            t.care_message_recipients.c.organization_id.in_(list(organizations)),
+        """Messages the reach sent (``box`` sent), received (received) or either, by id."""
+        roles = {"sent": (Role.SENDER,), "received": (Role.RECIPIENT,)}.get(
+            box or "", (Role.SENDER, Role.RECIPIENT)
         )
-        sent = t.care_messages.c.sender_id.in_(list(organizations))
-        where = {"sent": sent, "received": received}.get(box or "", or_(sent, received))
-        query = select(t.care_messages).where(where).order_by(t.care_messages.c.id)
+        parties = t.record_parties.c
+        mine = visible_records(RecordType.MESSAGE, visible_to).where(
+            parties.role.in_([r.value for r in roles])
+        )
+        query = (
+            select(t.care_messages)
+            .where(t.care_messages.c.id.in_(mine))
+            .order_by(t.care_messages.c.id)
+        )
         if after:
             query = query.where(t.care_messages.c.id > after)
         if person_id:
@@ -187,7 +193,7 @@ def first_answer(deviation: Deviation) -> datetime | None:
 
 
 class DeviationRepository:
-    """Deviation reports; visible to the reporting and the handling principal."""
+    """Deviation reports; visible to their parties, the reporter and the handler."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -205,6 +211,8 @@ class DeviationRepository:
                 reporter_id=deviation.reporter_id,
                 reporter_principal_id=deviation.reporter_principal_id,
                 handler_principal_id=deviation.handler_principal_id,
+                handler_id=deviation.handler_id,
+                handler_role_id=deviation.handler_role_id,
                 reported_at=deviation.reported_at,
                 answered_at=first_answer(deviation),
                 version=deviation.version,
@@ -242,17 +250,20 @@ class DeviationRepository:
         *,
         limit: int,
         after: str | None,
-        principal_id: str,
+        visible_to: Reach,
         role: str | None = None,
         person_id: str | None = None,
         state: str | None = None,
         category: str | None = None,
     ) -> Page[Deviation]:
-        """Reports the principal made or handles, by id."""
-        reported = t.deviations.c.reporter_principal_id == principal_id
-        handled = t.deviations.c.handler_principal_id == principal_id
-        where = {"reporter": reported, "handler": handled}.get(role or "", or_(reported, handled))
-        query = select(t.deviations).where(and_(where)).order_by(t.deviations.c.id)
+        """Reports the reach made (``role`` reporter), handles (handler) or either, by id."""
+        roles = {"reporter": (Role.REPORTER,), "handler": (Role.HANDLER,)}.get(
+            role or "", (Role.REPORTER, Role.HANDLER)
+        )
+        mine = visible_records(RecordType.DEVIATION, visible_to).where(
+            t.record_parties.c.role.in_([r.value for r in roles])
+        )
+        query = select(t.deviations).where(t.deviations.c.id.in_(mine)).order_by(t.deviations.c.id)
         if after:
             query = query.where(t.deviations.c.id > after)
         if person_id:
@@ -275,6 +286,8 @@ def _deviation(row: Any) -> Deviation:
         reporter_id=row.reporter_id,
         reporter_principal_id=row.reporter_principal_id,
         handler_principal_id=row.handler_principal_id,
+        handler_id=row.handler_id,
+        handler_role_id=row.handler_role_id,
         reported_at=row.reported_at,
         episode_id=row.episode_id,
         plan_id=row.plan_id,

@@ -281,7 +281,7 @@ class OutboxRepository:
 
     async def inbox(
         self,
-        receivers: Sequence[str],
+        receivers: Sequence[str] | Select[Any],
         *,
         after: tuple[int, int] | None,
         limit: int,
@@ -311,7 +311,9 @@ class OutboxRepository:
         row = (await self._conn.execute(_joined().where(d.c.id == delivery_id))).first()
         return _delivery(row) if row is not None else None
 
-    async def inbox_item_of(self, event_id: str, receivers: Sequence[str]) -> int | None:
+    async def inbox_item_of(
+        self, event_id: str, receivers: Sequence[str] | Select[Any]
+    ) -> int | None:
         """The id of the receivers' inbox item of an event, if they were sent it."""
         found = (
             await self._conn.execute(

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.errors import StaleVersion
 from app.domain.meetings import Meeting, MeetingStatus, Participant, ParticipantKind, Reply
+from app.domain.parties import Reach, RecordType
 from app.domain.plans import (
     Basis,
     BasisKind,
@@ -34,7 +35,8 @@ from app.domain.plans import (
     Withdrawal,
 )
 from app.store import tables as t
-from app.store.repositories import Page, _page, related_persons, utcnow
+from app.store.parties import visible_records
+from app.store.repositories import Page, _page, utcnow
 
 
 def _d(value: date | None) -> str | None:
@@ -87,6 +89,7 @@ def content_document(content: PlanContent) -> dict[str, Any]:
             "principal_id": coordinator.principal_id,
             "title": coordinator.title,
             "chosen_with_person": coordinator.chosen_with_person,
+            "practitioner_role_id": coordinator.practitioner_role_id,
         },
         "start_date": _d(content.start_date),
         "planned_end_date": _d(content.planned_end_date),
@@ -130,6 +133,7 @@ def content_from(doc: dict[str, Any]) -> PlanContent:
             coordinator["principal_id"],
             coordinator.get("title"),
             coordinator.get("chosen_with_person", True),
+            coordinator.get("practitioner_role_id"),
         ),
         start_date=_pd(doc.get("start_date")),
         planned_end_date=_pd(doc.get("planned_end_date")),
@@ -245,13 +249,8 @@ def plan_version_row(
     }
 
 
-def sharing_rows(plan: Plan) -> list[dict[str, Any]]:
-    """The ``plan_sharing`` rows of the principals the plan is shared with now."""
-    return [{"plan_id": plan.id, "principal_id": p} for p in sorted(plan.sharing_principals())]
-
-
 class PlanRepository:
-    """Plans, their versions and with whom each is shared."""
+    """Plans and their versions."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -271,9 +270,6 @@ class PlanRepository:
         await self._conn.execute(
             insert(t.plan_versions),
             [plan_version_row(p, d, organization_id, client_id) for p, d in documents],
-        )
-        await self._conn.execute(
-            insert(t.plan_sharing), [row for p, _d in documents for row in sharing_rows(p)]
         )
 
     async def save(
@@ -306,8 +302,6 @@ class PlanRepository:
                 **plan_version_row(plan, document, organization_id, client_id)
             )
         )
-        await self._conn.execute(delete(t.plan_sharing).where(t.plan_sharing.c.plan_id == plan.id))
-        await self._conn.execute(insert(t.plan_sharing), sharing_rows(plan))
 
     async def get(self, plan_id: str) -> Plan | None:
         """The plan at its current version, or None."""
@@ -351,20 +345,14 @@ class PlanRepository:
         *,
         limit: int,
         after: str | None,
-        shared_with: str,
+        visible_to: Reach,
         person_id: str | None = None,
         status: PlanStatus | None = None,
     ) -> Page[Plan]:
-        """Plans shared with the principal, in id order, filtered."""
+        """Plans the reach is a party to, in id order, filtered."""
         query = (
             select(t.plans)
-            .where(
-                t.plans.c.id.in_(
-                    select(t.plan_sharing.c.plan_id).where(
-                        t.plan_sharing.c.principal_id == shared_with
-                    )
-                )
-            )
+            .where(t.plans.c.id.in_(visible_records(RecordType.PLAN, visible_to)))
             .order_by(t.plans.c.id)
             .limit(limit + 1)
         )
@@ -377,24 +365,13 @@ class PlanRepository:
         rows = (await self._conn.execute(query)).all()
         return _page([plan_from(r, r.document, r.version, r.status) for r in rows], limit, _id)
 
-    async def of_person(self, person_id: str) -> list[Plan]:
-        """Every plan of the person."""
-        rows = await self._conn.execute(
-            select(t.plans).where(t.plans.c.person_id == person_id).order_by(t.plans.c.id)
-        )
-        return [plan_from(r, r.document, r.version, r.status) for r in rows]
-
-    async def active_shared_with(self, principal_id: str) -> list[Plan]:
-        """The active plans shared with the principal."""
+    async def active_visible_to(self, reach: Reach) -> list[Plan]:
+        """The active plans the reach is a party to."""
         rows = await self._conn.execute(
             select(t.plans)
             .where(
                 t.plans.c.status == PlanStatus.ACTIVE.value,
-                t.plans.c.id.in_(
-                    select(t.plan_sharing.c.plan_id).where(
-                        t.plan_sharing.c.principal_id == principal_id
-                    )
-                ),
+                t.plans.c.id.in_(visible_records(RecordType.PLAN, reach)),
             )
             .order_by(t.plans.c.id)
         )
@@ -517,28 +494,15 @@ class MeetingRepository:
         *,
         limit: int,
         after: str | None,
-        organizations: Sequence[str],
-        principal_id: str,
+        visible_to: Reach,
         plan_id: str | None = None,
         episode_id: str | None = None,
         person_id: str | None = None,
     ) -> Page[Meeting]:
-        """Meetings the caller may see: of plans shared with its principal, or of episodes of
-        persons it takes part in the care of."""
-        shared_plans = select(t.plan_sharing.c.plan_id).where(
-            t.plan_sharing.c.principal_id == principal_id
-        )
+        """Meetings the reach is a party to (organizer or participant), filtered."""
         query = (
             select(t.meetings)
-            .where(
-                or_(
-                    t.meetings.c.plan_id.in_(shared_plans),
-                    and_(
-                        t.meetings.c.plan_id.is_(None),
-                        t.meetings.c.person_id.in_(related_persons(organizations, care_only=True)),
-                    ),
-                )
-            )
+            .where(t.meetings.c.id.in_(visible_records(RecordType.MEETING, visible_to)))
             .order_by(t.meetings.c.id)
             .limit(limit + 1)
         )

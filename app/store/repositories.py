@@ -44,8 +44,10 @@ from app.domain.organizations import (
     OrgKind,
     UnitFunction,
 )
+from app.domain.parties import Reach, RecordType
 from app.domain.persons import Person
 from app.store import tables as t
+from app.store.parties import reach_clause, visible_persons, visible_records
 
 
 def utcnow() -> datetime:
@@ -433,12 +435,13 @@ class PersonRepository:
         after: str | None = None,
         municipality_id: str | None = None,
         identifier: PersonIdentifier | None = None,
-        visible_to: Sequence[str] | None = None,
+        visible_to: Reach | None = None,
     ) -> Page[Person]:
-        """Persons in id order, filtered; ``visible_to`` keeps those the organizations may see."""
+        """Persons in id order, filtered; ``visible_to`` keeps those the reach is a party to a
+        record of."""
         query = select(t.persons).order_by(t.persons.c.id).limit(limit + 1)
         if visible_to is not None:
-            query = query.where(t.persons.c.id.in_(related_persons(visible_to)))
+            query = query.where(t.persons.c.id.in_(visible_persons(visible_to)))
         if after:
             query = query.where(t.persons.c.id > after)
         if municipality_id:
@@ -457,8 +460,8 @@ class PersonRepository:
         return _page([_person(r) for r in rows], limit, lambda p: p.id)
 
 
-def _event_data(event: EpisodeEvent) -> dict[str, str]:
-    data: dict[str, str] = {}
+def _event_data(event: EpisodeEvent) -> dict[str, Any]:
+    data: dict[str, Any] = {}
     if event.expected_discharge_date is not None:
         data["expected_discharge_date"] = event.expected_discharge_date.isoformat()
     if event.decided_at is not None:
@@ -467,6 +470,8 @@ def _event_data(event: EpisodeEvent) -> dict[str, str]:
         data["can_receive_from"] = event.can_receive_from.isoformat()
     if event.coordinated_planning:
         data["coordinated_planning"] = "true"
+    if event.units:
+        data["units"] = list(event.units)
     return data
 
 
@@ -490,7 +495,7 @@ _EVENT_COLUMNS = (
 
 
 def _event(row: Row[Any]) -> EpisodeEvent:
-    data: dict[str, str] = json.loads(row.data) if row.data not in (None, "{}", "null") else {}
+    data: dict[str, Any] = json.loads(row.data) if row.data not in (None, "{}", "null") else {}
     return EpisodeEvent(
         seq=row.seq,
         kind=_EVENT_KINDS[row.kind],
@@ -503,6 +508,7 @@ def _event(row: Row[Any]) -> EpisodeEvent:
         if "can_receive_from" in data
         else None,
         coordinated_planning=data.get("coordinated_planning") == "true",
+        units=tuple(data.get("units", ())),
     )
 
 
@@ -657,13 +663,13 @@ class EpisodeRepository:
         municipality_id: str | None = None,
         hospital_unit_id: str | None = None,
         state: EpisodeState | None = None,
-        visible_to: Sequence[str] | None = None,
+        visible_to: Reach | None = None,
     ) -> Page[Episode]:
-        """Episodes in id order, filtered; ``visible_to`` keeps those the organizations may see."""
+        """Episodes in id order, filtered; ``visible_to`` keeps those the reach is a party to."""
         query = select(t.episodes).order_by(t.episodes.c.id).limit(limit + 1)
         if visible_to is not None:
             query = query.where(
-                t.episodes.c.person_id.in_(related_persons(visible_to, care_only=True))
+                t.episodes.c.id.in_(visible_records(RecordType.EPISODE, visible_to))
             )
         if after:
             query = query.where(t.episodes.c.id > after)
@@ -702,8 +708,8 @@ class EpisodeRepository:
         )
         return await self._load(query)
 
-    async def with_coordinated_planning(self, visible_to: Sequence[str]) -> list[Episode]:
-        """Episodes the organizations may see with a discharge-ready notice that asked for
+    async def with_coordinated_planning(self, visible_to: Reach) -> list[Episode]:
+        """Episodes the reach is a party to with a discharge-ready notice that asked for
         coordinated planning (both region and municipality must act after the discharge)."""
         flagged = select(t.episode_events.c.episode_id).where(
             t.episode_events.c.kind == EventKind.DISCHARGE_READY.value,
@@ -713,7 +719,7 @@ class EpisodeRepository:
             select(t.episodes)
             .where(
                 t.episodes.c.id.in_(flagged),
-                t.episodes.c.person_id.in_(related_persons(visible_to, care_only=True)),
+                t.episodes.c.id.in_(visible_records(RecordType.EPISODE, visible_to)),
             )
             .order_by(t.episodes.c.id)
         )
@@ -927,6 +933,30 @@ class ClientRepository:
             t.clients.update().where(t.clients.c.id == client_id).values(active=active)
         )
 
+    async def revoke(self, client_id: str, before: datetime) -> None:
+        """Refuse every token of the client issued before ``before`` (kept if already later)."""
+        c = t.client_revocations.c
+        updated = await self._conn.execute(
+            t.client_revocations.update()
+            .where(c.client_id == client_id, c.revoked_before < before)
+            .values(revoked_before=before)
+        )
+        if updated.rowcount == 0:
+            known = await self._conn.execute(select(c.client_id).where(c.client_id == client_id))
+            if known.first() is None:
+                await self._conn.execute(
+                    insert(t.client_revocations).values(client_id=client_id, revoked_before=before)
+                )
+
+    async def revocations(self, since: datetime) -> dict[str, datetime]:
+        """Revocations that can still matter: those later than ``since`` (the oldest issue time
+        of a token still alive), by client."""
+        c = t.client_revocations.c
+        rows = await self._conn.execute(
+            select(c.client_id, c.revoked_before).where(c.revoked_before > since)
+        )
+        return {r.client_id: r.revoked_before for r in rows.all()}
+
     async def use_assertion(self, client_id: str, jti: str, expires_at: datetime) -> None:
         """Record a client assertion's jti; a second use fails on the primary key.
 
@@ -954,116 +984,6 @@ class ClientRepository:
         return row is not None
 
 
-# Relations that take part in the person's care; ``registered`` only shows the person's record.
-CARE_SOURCES = ("hospital", "receiver", "participant", "party")
-
-
-def relation_row(
-    person_id: str, organization_id: str, source: str, now: datetime
-) -> dict[str, Any]:
-    """The ``care_relations`` row of a new relation created at ``now``."""
-    return {
-        "person_id": person_id,
-        "organization_id": organization_id,
-        "source": source,
-        "created_at": now,
-    }
-
-
-class CareRelationRepository:
-    """Which organizations take part in a person's care: the basis of every access check."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def add(self, person_id: str, organization_ids: Sequence[str], source: str) -> None:
-        """Record that these organizations have a care relation to the person (idempotent)."""
-        wanted = sorted(set(organization_ids))
-        existing = set(
-            (
-                await self._conn.execute(
-                    select(t.care_relations.c.organization_id).where(
-                        t.care_relations.c.person_id == person_id,
-                        t.care_relations.c.source == source,
-                        t.care_relations.c.organization_id.in_(wanted),
-                    )
-                )
-            ).scalars()
-        )
-        rows = [
-            relation_row(person_id, org, source, utcnow()) for org in wanted if org not in existing
-        ]
-        if rows:
-            await self._conn.execute(insert(t.care_relations), rows)
-
-    async def replace_source(
-        self, person_id: str, source: str, organization_ids: Sequence[str]
-    ) -> None:
-        """Make ``organization_ids`` exactly the organizations related to the person by ``source``.
-
-        Used where a relation can end, as a plan's sharing does when consent is withdrawn.
-        """
-        await self._conn.execute(
-            t.care_relations.delete().where(
-                t.care_relations.c.person_id == person_id,
-                t.care_relations.c.source == source,
-                t.care_relations.c.organization_id.not_in(list(organization_ids) or [""]),
-            )
-        )
-        await self.add(person_id, organization_ids, source)
-
-    async def add_rows(self, rows: Sequence[tuple[str, str, str]]) -> None:
-        """Insert (person, organization, source) relations known to be new (bulk loading)."""
-        if rows:
-            now = utcnow()
-            await self._conn.execute(
-                insert(t.care_relations), [relation_row(p, o, src, now) for p, o, src in rows]
-            )
-
-    async def exists(
-        self, person_id: str, organization_ids: Sequence[str], *, care_only: bool = False
-    ) -> bool:
-        """Whether any of the organizations has a care relation to the person.
-
-        With ``care_only`` a ``registered`` relation does not count: having registered a person
-        shows the person's record, not what others do for the person.
-        """
-        query = (
-            select(t.care_relations.c.person_id)
-            .where(
-                t.care_relations.c.person_id == person_id,
-                t.care_relations.c.organization_id.in_(list(organization_ids)),
-            )
-            .limit(1)
-        )
-        if care_only:
-            query = query.where(t.care_relations.c.source.in_(CARE_SOURCES))
-        return (await self._conn.execute(query)).first() is not None
-
-    async def sources(self, person_id: str, organization_ids: Sequence[str]) -> set[str]:
-        """Why the organizations are related to the person (registered, hospital, …)."""
-        return set(
-            (
-                await self._conn.execute(
-                    select(t.care_relations.c.source).where(
-                        t.care_relations.c.person_id == person_id,
-                        t.care_relations.c.organization_id.in_(list(organization_ids)),
-                    )
-                )
-            ).scalars()
-        )
-
-
-def related_persons(organization_ids: Sequence[str], *, care_only: bool = False) -> Any:
-    """A subquery of the person ids the organizations have a care relation to."""
-    query = select(t.care_relations.c.person_id).where(
-        t.care_relations.c.organization_id.in_(list(organization_ids))
-    )
-    if care_only:
-        query = query.where(t.care_relations.c.source.in_(CARE_SOURCES))
-    return query
-
-
 @dataclass(frozen=True, slots=True)
 class AccessEntry:
     """One access-log entry: who read or wrote what about whom, when, why, with what outcome."""
@@ -1080,6 +1000,8 @@ class AccessEntry:
     purpose: str
     request_id: str | None = None
     id: int | None = None
+    principal_id: str | None = None
+    unit_id: str | None = None
 
 
 class AccessLogRepository:
@@ -1089,27 +1011,44 @@ class AccessLogRepository:
         self._conn = conn
 
     async def append(self, entries: Sequence[AccessEntry]) -> None:
-        """Append entries."""
-        if entries:
-            await self._conn.execute(
-                insert(t.access_log),
-                [
-                    {
-                        "at": e.at,
-                        "client_id": e.client_id,
-                        "organization_id": e.organization_id,
-                        "user_id": e.user_id,
-                        "action": e.action,
-                        "resource_type": e.resource_type,
-                        "resource_id": e.resource_id,
-                        "person_id": e.person_id,
-                        "outcome": e.outcome,
-                        "purpose": e.purpose,
-                        "request_id": e.request_id,
-                    }
-                    for e in entries
-                ],
+        """Append entries; an entry that does not name its principal (a push, written by the
+        dispatcher) gets its organization's, and a unit's entry the unit."""
+        if not entries:
+            return
+        unnamed = sorted({e.organization_id for e in entries if e.principal_id is None})
+        orgs: dict[str, tuple[str, str | None]] = {}
+        if unnamed:
+            o = t.organizations.c
+            for row in await self._conn.execute(
+                select(o.id, o.kind, o.parent_id).where(o.id.in_(unnamed))
+            ):
+                unit = row.kind == "unit" and row.parent_id is not None
+                orgs[row.id] = (row.parent_id, row.id) if unit else (row.id, None)
+        rows = []
+        for e in entries:
+            principal, unit = (
+                (e.principal_id, e.unit_id)
+                if e.principal_id is not None
+                else orgs.get(e.organization_id, (e.organization_id, None))
             )
+            rows.append(
+                {
+                    "at": e.at,
+                    "client_id": e.client_id,
+                    "organization_id": e.organization_id,
+                    "principal_id": principal,
+                    "unit_id": unit,
+                    "user_id": e.user_id,
+                    "action": e.action,
+                    "resource_type": e.resource_type,
+                    "resource_id": e.resource_id,
+                    "person_id": e.person_id,
+                    "outcome": e.outcome,
+                    "purpose": e.purpose,
+                    "request_id": e.request_id,
+                }
+            )
+        await self._conn.execute(insert(t.access_log), rows)
 
     async def get(self, entry_id: int) -> AccessEntry | None:
         """One entry, or None."""
@@ -1123,11 +1062,27 @@ class AccessLogRepository:
         after: int | None = None,
         person_id: str | None = None,
         organization_id: str | None = None,
+        made_by: Reach | None = None,
         since: datetime | None = None,
         until: int | None = None,
     ) -> Page[AccessEntry]:
-        """Entries in the order they were written, filtered by person or organization."""
+        """Entries in the order they were written, filtered by person, by organization, and by
+        whose accesses they record (``made_by``: entries of a unit's reach are those made for the
+        unit; an entry made for no unit counts as its principal's own)."""
         query = select(t.access_log).order_by(t.access_log.c.id).limit(limit + 1)
+        if made_by is not None:
+            log = t.access_log.c
+            query = query.where(
+                reach_clause(log.unit_id, log.principal_id, made_by)
+                if made_by.principal_id is not None
+                else or_(
+                    log.unit_id.in_(sorted(made_by.organizations)),
+                    and_(
+                        log.unit_id.is_(None),
+                        log.principal_id.in_(sorted(made_by.organizations)),
+                    ),
+                )
+            )
         if after is not None:
             query = query.where(t.access_log.c.id > after)
         if until is not None:
@@ -1153,6 +1108,8 @@ class AccessLogRepository:
                 r.purpose,
                 r.request_id,
                 r.id,
+                r.principal_id,
+                r.unit_id,
             )
             for r in rows
         ]

@@ -105,9 +105,13 @@ INTERVALS = Parties(
     t.liable_intervals.c.municipality_id,
     t.liable_intervals.c.unit_id,
 )
+_rp = t.record_parties.c
 PLANS = Parties(
+    # The plans shared with the region: those it is a participating principal of.
     lambda r: t.plans.c.id.in_(
-        select(t.plan_sharing.c.plan_id).where(t.plan_sharing.c.principal_id == r)
+        select(_rp.record_id).where(
+            _rp.record_type == "plan", _rp.role == "participant", _rp.organization_id == r
+        )
     ),
     _pe.residence_municipality_id,
     None,

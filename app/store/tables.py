@@ -258,16 +258,41 @@ used_assertions = Table(
     Index(None, "expires_at"),
 )
 
-# Which organizations have a care relation to a person, and why. Read on every access check.
-care_relations = Table(
-    "care_relations",
+# The parties of every record (DESIGN §10): read on every access check. The primary key answers
+# "may this organization, or any of this principal's, see this record" from the index alone; the
+# two reach indexes list what a unit or a principal is a party to, and the person index answers
+# "is the caller a party to any record of this person" and loads a person's parties.
+record_parties = Table(
+    "record_parties",
     metadata,
-    Column("person_id", String(36), ForeignKey("persons.id"), primary_key=True),
+    Column("record_type", String(16), primary_key=True),
+    Column("record_id", String(36), primary_key=True),
+    Column("principal_id", String(64), primary_key=True),
     Column("organization_id", String(64), ForeignKey("organizations.id"), primary_key=True),
-    Column("source", String(40), primary_key=True),
+    Column("role", String(16), primary_key=True),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
-    # Covers the source too: "the persons this organization cares for" is an index-only scan.
-    Index(None, "organization_id", "person_id", "source"),
+    Index(
+        "ix_record_parties_organization", "organization_id", "record_type", "record_id", "person_id"
+    ),
+    Index("ix_record_parties_principal", "principal_id", "record_type", "record_id", "person_id"),
+    Index(
+        "ix_record_parties_person",
+        "person_id",
+        "principal_id",
+        "organization_id",
+        "record_type",
+        "record_id",
+        "role",
+    ),
+)
+
+# Tokens of a client issued before ``revoked_before`` are refused (the client was disabled).
+client_revocations = Table(
+    "client_revocations",
+    metadata,
+    Column("client_id", String(64), ForeignKey("clients.id"), primary_key=True),
+    Column("revoked_before", UTCDateTime, nullable=False),
 )
 
 access_log = Table(
@@ -277,6 +302,10 @@ access_log = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("client_id", String(64), nullable=False),
     Column("organization_id", String(64), nullable=False),
+    # The caller's principal, and the unit it acted for (its own, or the one a principal-level
+    # client named): each organization's log view is selected by these.
+    Column("principal_id", String(64), nullable=False),
+    Column("unit_id", String(64), nullable=True),
     Column("user_id", String(200), nullable=True),
     Column("action", String(16), nullable=False),
     Column("resource_type", String(40), nullable=False),
@@ -287,6 +316,7 @@ access_log = Table(
     Column("request_id", String(64), nullable=True),
     Index(None, "person_id", "at"),
     Index(None, "organization_id", "at"),
+    Index(None, "principal_id", "id"),
 )
 
 # Coordinated individual plans. The plan's content, consents and withdrawals are one JSON document
@@ -319,15 +349,6 @@ plan_versions = Table(
     Column("organization_id", String(64), nullable=False),
     Column("client_id", String(64), nullable=False),
     Index(None, "recorded_at"),
-)
-
-# The principals a plan is shared with now (derived from its consents; rewritten on each change).
-plan_sharing = Table(
-    "plan_sharing",
-    metadata,
-    Column("plan_id", String(36), ForeignKey("plans.id"), primary_key=True),
-    Column("principal_id", String(64), primary_key=True),
-    Index(None, "principal_id", "plan_id"),
 )
 
 meetings = Table(
@@ -410,6 +431,10 @@ deviations = Table(
     Column("reporter_id", String(64), nullable=False),
     Column("reporter_principal_id", String(64), nullable=False),
     Column("handler_principal_id", String(64), nullable=False),
+    # The organization that handles it (where the principal's MAS or deviation handler works,
+    # else the principal) and that role, if the staff register has one.
+    Column("handler_id", String(64), nullable=False),
+    Column("handler_role_id", String(36), nullable=True),
     Column("reported_at", UTCDateTime, nullable=False),
     # When the handler first answered (derived from the steps; the statistics' time to answer).
     Column("answered_at", UTCDateTime, nullable=True),
@@ -509,4 +534,37 @@ bulletins = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("withdrawn_at", UTCDateTime, nullable=True),
     Index(None, "board_id", "valid_from"),
+)
+
+# The staff register: practitioners (HSA-id, HPR-nummer) and their roles at organizations.
+practitioners = Table(
+    "practitioners",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("identifier_system", String(200), nullable=False),
+    Column("identifier_value", String(40), nullable=False),
+    Column("given_name", String(200), nullable=False),
+    Column("family_name", String(200), nullable=False),
+    Column("jurisdiction", String(2), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("identifier_system", "identifier_value"),
+)
+
+practitioner_roles = Table(
+    "practitioner_roles",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("practitioner_id", String(36), ForeignKey("practitioners.id"), nullable=False),
+    Column("organization_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    Column("principal_id", String(64), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("title", String(200), nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "practitioner_id"),
+    Index(None, "organization_id", "role"),
+    Index(None, "principal_id", "role"),
 )

@@ -19,11 +19,11 @@ from app.store.liability import LiabilityRepository
 from app.store.messages import MessageRepository
 from app.store.notice_board import BulletinRepository
 from app.store.outbox import OutboxRepository, SubscriptionRepository
+from app.store.parties import PartyRepository
 from app.store.plans import MeetingRepository, PlanRepository
 from app.store.repositories import (
     AccessEntry,
     AccessLogRepository,
-    CareRelationRepository,
     ClientRepository,
     CooperationAreaRepository,
     EpisodeRepository,
@@ -31,6 +31,7 @@ from app.store.repositories import (
     OrganizationRepository,
     PersonRepository,
 )
+from app.store.staff import StaffRepository
 from app.store.statistics import StatisticsRepository
 
 
@@ -43,7 +44,8 @@ class UnitOfWork:
     episodes: EpisodeRepository
     idempotency: IdempotencyRepository
     clients: ClientRepository
-    relations: CareRelationRepository
+    parties: PartyRepository
+    staff: StaffRepository
     access_log: AccessLogRepository
     plans: PlanRepository
     meetings: MeetingRepository
@@ -103,7 +105,8 @@ class UnitOfWork:
         self.episodes = EpisodeRepository(conn)
         self.idempotency = IdempotencyRepository(conn)
         self.clients = ClientRepository(conn)
-        self.relations = CareRelationRepository(conn)
+        self.parties = PartyRepository(conn)
+        self.staff = StaffRepository(conn)
         self.access_log = AccessLogRepository(conn)
         self.plans = PlanRepository(conn)
         self.meetings = MeetingRepository(conn)

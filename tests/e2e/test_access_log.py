@@ -26,8 +26,11 @@ async def entries_of(engine: AsyncEngine, request_id: str) -> list[dict[str, obj
         return [dict(row._mapping) for row in rows]
 
 
+EXTRACT = "system/*.cruds samverkan/log-extract"
+
+
 async def test_a_read_is_logged_with_user_purpose_and_request(
-    client: httpx.AsyncClient, municipality: httpx.AsyncClient, engine: AsyncEngine
+    client: httpx.AsyncClient, client_for: ClientFor, engine: AsyncEngine
 ) -> None:
     person = await create_person(client)
     await admit(client, person["id"], T0)
@@ -51,11 +54,20 @@ async def test_a_read_is_logged_with_user_purpose_and_request(
     )
     assert (entry["person_id"], entry["outcome"]) == (person["id"], "success")
     assert (entry["user_id"], entry["purpose"]) == ("SE2321000032-dr.nilsson", "TREAT")
+    assert (entry["principal_id"], entry["unit_id"]) == ("region-norrbotten", None)
 
-    # The person's municipality, which takes part in the care, sees who read the person's data.
-    seen = (
-        await municipality.get("/api/v1/access-log", params={"person_id": person["id"]})
-    ).json()["items"]
+    # The person's municipality, a party to the episode, reads its own entries about the
+    # person; the complete extract, every organization's, needs the log-extract scope.
+    municipality = await client_for("kommun-2580")
+    assert (await municipality.get(f"/api/v1/persons/{person['id']}")).status_code == 200
+    own = (await municipality.get("/api/v1/access-log", params={"person_id": person["id"]})).json()[
+        "items"
+    ]
+    assert own and {e["principal_id"] for e in own} == {"kommun-2580"}
+    extract = await client_for("kommun-2580", scopes=EXTRACT)
+    seen = (await extract.get("/api/v1/access-log", params={"person_id": person["id"]})).json()[
+        "items"
+    ]
     by_user = [e for e in seen if e["user_id"] == "SE2321000032-dr.nilsson"]
     assert [(e["organization_id"], e["action"], e["request_id"]) for e in by_user] == [
         ("region-norrbotten", "read", request_id)
@@ -119,10 +131,13 @@ async def test_reading_the_log_needs_the_auditor_scope_and_stays_in_ones_own_org
     other = await client.get("/api/v1/access-log", params={"organization_id": "kommun-0880"})
     assert other.status_code == 403 and other.json()["errors"][0]["field"] == "organization_id"
     own = (await client.get("/api/v1/access-log", params={"limit": 200})).json()["items"]
-    assert own and {e["organization_id"] for e in own} == {"region-norrbotten"}
-    # Registering a person is not taking part in the care: its log is not the caller's to read.
-    registered_only = await client.get("/api/v1/access-log", params={"person_id": person["id"]})
-    assert registered_only.status_code == 404
+    assert own and {e["principal_id"] for e in own} == {"region-norrbotten"}
+    # An organization that is no party to any record about the person is told it does not
+    # exist, with the extract scope or without.
+    for scopes in ("system/*.cruds", EXTRACT):
+        stranger = await client_for("kommun-0880", scopes=scopes)
+        unrelated = await stranger.get("/api/v1/access-log", params={"person_id": person["id"]})
+        assert unrelated.status_code == 404
 
 
 async def test_the_log_is_append_only_in_the_database(

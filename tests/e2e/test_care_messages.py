@@ -82,8 +82,8 @@ async def test_a_message_thread_with_read_and_acknowledged_copies(client_for: Cl
     read = ok(await home_care.post(f"/api/v1/care-messages/{sent['id']}/read", json={}))
     states = {r["organization_id"]: r for r in read["recipients"]}
     assert states[HOME_CARE]["state"] == "read" and states[HOME_CARE]["read_at"]
-    # Home care is a unit of Kalmar kommun: it answers for the municipality's copy too.
-    assert states["kommun-0880"]["state"] == "read"
+    # Home care is a unit of Kalmar kommun: it answers for its own copy, not the municipality's.
+    assert states["kommun-0880"]["state"] == "delivered"
     assert states[NEIGHBOUR]["state"] == "delivered"
     transient = ok(
         await home_care.post(
@@ -93,7 +93,7 @@ async def test_a_message_thread_with_read_and_acknowledged_copies(client_for: Cl
     )
     assert {r["organization_id"]: r["outcome"] for r in transient["recipients"]} == {
         HOME_CARE: "transient-error",
-        "kommun-0880": "transient-error",
+        "kommun-0880": None,
         NEIGHBOUR: None,
     }
     final = ok(
@@ -227,7 +227,10 @@ async def test_a_deviation_is_reported_investigated_answered_and_closed(
     client_for: ClientFor,
 ) -> None:
     hospital, episode = await in_hospital(client_for)
-    municipality = await client_for("kommun-0880-hemsjukvard")
+    # The municipality's system, acting for its home health care, which the stay's notices
+    # reach through the municipality.
+    municipality = await client_for("kommun-0880")
+    municipality.headers["X-Samverkan-Unit"] = "kommun-0880-hemsjukvard"
     stranger = await client_for("kommun-2580")
     reported = ok(
         await municipality.post(
@@ -240,9 +243,13 @@ async def test_a_deviation_is_reported_investigated_answered_and_closed(
         ),
         201,
     )
-    # A municipality's report about a stay goes to the region that ran it.
-    assert reported["handler_principal_id"] == "region-kalmar"
+    # A municipality's report about a stay goes to the region that ran it: to its deviation
+    # handler (the patient-safety function) in the staff register.
+    assert reported["handler_principal_id"] == reported["handler_id"] == "region-kalmar"
+    role = ok(await hospital.get(f"/api/v1/practitioner-roles/{reported['handler_role_id']}"))
+    assert (role["role"], role["organization_id"]) == ("deviation-handler", "region-kalmar")
     assert (reported["state"], reported["reporter_principal_id"]) == ("reported", "kommun-0880")
+    assert reported["reporter_id"] == "kommun-0880-hemsjukvard"
     inbox = ok(await hospital.get("/api/v1/inbox", params={"event": "deviation-report"}))
     assert [(i["focus"], i["payload"]["state"]) for i in inbox["items"]] == [
         (f"Task/{reported['id']}", "reported")
@@ -267,9 +274,11 @@ async def test_a_deviation_is_reported_investigated_answered_and_closed(
     # The reporter's system hears of each step the handler takes.
     steps = ok(await municipality.get("/api/v1/inbox", params={"event": "deviation-report"}))
     assert [i["payload"]["state"] for i in steps["items"]] == ["investigating", "answered"]
-    stale = await municipality.post(path, json={"state": "closed"}, headers={"If-Match": 'W/"1"'})
+    # The reporting side cannot close it either: only the handler moves it on.
+    assert (await municipality.post(path, json={"state": "closed"})).status_code == 403
+    stale = await hospital.post(path, json={"state": "closed"}, headers={"If-Match": 'W/"1"'})
     assert stale.status_code == 412
-    closed = ok(await municipality.post(path, json={"state": "closed"}))
+    closed = ok(await hospital.post(path, json={"state": "closed"}))
     assert [s["state"] for s in closed["history"]] == [
         "reported",
         "investigating",
@@ -283,7 +292,7 @@ async def test_a_deviation_is_reported_investigated_answered_and_closed(
     assert resource["status"] == "completed"
     assert resource["businessStatus"]["coding"][0]["code"] == "closed"
     assert resource["focus"] == {"reference": f"Encounter/{episode['id']}"}
-    assert resource["owner"] == {"reference": "Organization/region-kalmar"}
+    assert resource["owner"] == {"reference": f"PractitionerRole/{role['id']}"}
     assert resource["output"][0]["valueString"] == answered["answer"]
     found = ok(
         await hospital.get(

@@ -95,6 +95,7 @@ async def test_every_event_arrives_in_order_signed_despite_failures(
     client_for: ClientFor,
     engine: AsyncEngine,
     settings: Settings,
+    client_for: ClientFor,
 ) -> None:
     caplog.set_level(logging.INFO, logger="app.delivery")
     # The request id is carried as the service's log configuration carries it.
@@ -145,7 +146,8 @@ async def test_every_event_arrives_in_order_signed_despite_failures(
     traced_push = next(p for p in first if p.focus == f"Encounter/{fourth}")
     assert traced_push.headers["x-request-id"] == "trace-intake-to-delivery"
     # A push that names a person is in the person's access log, as the receiver's reading.
-    log = ok(await client.get("/api/v1/access-log", params={"person_id": person["id"]}))
+    extract = await client_for("region-norrbotten", scopes="system/*.cruds samverkan/log-extract")
+    log = ok(await extract.get("/api/v1/access-log", params={"person_id": person["id"]}))
     pushed = [e for e in log["items"] if e["client_id"] == f"subscription:{subscription['id']}"]
     assert [
         (e["organization_id"], e["action"], e["resource_id"], e["request_id"]) for e in pushed

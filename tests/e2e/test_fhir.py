@@ -22,7 +22,7 @@ from app.fhir.routes import RESOURCES
 from tests import fhir_node, fhir_schema
 from tests.conftest import ClientFor
 from tests.e2e.test_plan_scenarios import ok
-from tests.factories import admit, notice, personnummer
+from tests.factories import admit, notice, personnummer, staff_role
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 FHIR = "application/fhir+json"
@@ -57,6 +57,7 @@ async def story(client_for: ClientFor) -> dict[str, Any]:
     )
     assert (await notice(hospital, episode["id"], "admission-notice")).status_code == 200
     assert (await notice(hospital, episode["id"], "discharge-ready")).status_code == 200
+    coordinator = await staff_role(hospital, "kommun-0880-hemtjanst", "coordinator")
     plan = ok(
         await hospital.post(
             "/api/v1/plans",
@@ -75,7 +76,7 @@ async def story(client_for: ClientFor) -> dict[str, Any]:
                 ],
                 "others": [{"who": "Dottern", "relation": "dotter", "contribution": "Handlar"}],
                 "responsible_principal_id": "kommun-0880",
-                "coordinator": {"name": "Sara Nord", "unit_id": "kommun-0880-hemtjanst"},
+                "coordinator": {"practitioner_role_id": coordinator["id"]},
                 "start_date": NOW.date().isoformat(),
                 "follow_up_dates": [(NOW.date() + timedelta(days=30)).isoformat()],
                 "basis": [{"kind": "other", "reference": "Vårdplan 12"}],
@@ -119,7 +120,13 @@ async def story(client_for: ClientFor) -> dict[str, Any]:
         ),
         201,
     )
-    return {"person": person, "episode": episode, "plan": plan, "meeting": meeting}
+    return {
+        "person": person,
+        "episode": episode,
+        "plan": plan,
+        "meeting": meeting,
+        "coordinator": coordinator,
+    }
 
 
 async def test_metadata_lists_exactly_what_the_router_serves(anonymous: httpx.AsyncClient) -> None:
@@ -175,16 +182,21 @@ async def test_every_resource_reads_back_as_valid_fhir(client_for: ClientFor) ->
     assert goal["description"]["text"] == "Hem till lägenheten"
     assert goal["lifecycleStatus"] == "active"
     assert goal["meta"]["versionId"] == str(plan["version"])
+    # The coordinator is a role of the staff register, named with the practitioner's name.
+    registered = ids["coordinator"]
+    assert plan["coordinator"]["name"] == "Sara Lindgren"
     team = fhir(await hospital.get(f"/fhir/CareTeam/{plan['id']}"))["participant"]
     assert team[0]["member"] == {
-        "reference": f"PractitionerRole/{plan['id']}",
-        "display": "Sara Nord",
+        "reference": f"PractitionerRole/{registered['id']}",
+        "display": "Sara Lindgren",
     }
     assert team[0]["onBehalfOf"]["reference"] == "Organization/kommun-0880-hemtjanst"
-    role = fhir(await hospital.get(f"/fhir/PractitionerRole/{plan['id']}"))
-    assert role["practitioner"]["reference"] == f"Practitioner/{plan['id']}"
-    coordinator = fhir(await hospital.get(f"/fhir/Practitioner/{plan['id']}"))
-    assert coordinator["name"] == [{"text": "Sara Nord"}]
+    role = fhir(await hospital.get(f"/fhir/PractitionerRole/{registered['id']}"))
+    assert role["practitioner"]["reference"] == f"Practitioner/{registered['practitioner_id']}"
+    assert role["code"][0]["coding"][0]["code"] == "coordinator"
+    coordinator = fhir(await hospital.get(f"/fhir/Practitioner/{registered['practitioner_id']}"))
+    assert coordinator["name"][0]["text"] == "Sara Lindgren"
+    assert coordinator["identifier"][0]["system"] == "urn:oid:1.2.752.29.4.19"
     assert resource["activity"][0]["detail"]["performer"][0]["reference"] == (
         "Organization/kommun-0880-hemtjanst"
     )
@@ -478,7 +490,7 @@ async def test_include_brings_the_plans_goals_care_team_and_coordinator(
     assert unknown["issue"][0]["expression"] == ["_include"]
     # The neighbour whose sharing was withdrawn gets neither the plan nor its parts.
     withdrawn = await client_for("kommun-0861")
-    for path in (f"Goal/{plan_id}.g1", f"CareTeam/{plan_id}", f"PractitionerRole/{plan_id}"):
+    for path in (f"Goal/{plan_id}.g1", f"CareTeam/{plan_id}", f"Consent/{plan_id}.0"):
         assert (await withdrawn.get(f"/fhir/{path}")).status_code == 404, path
     assert fhir(await withdrawn.get("/fhir/Goal", params={"patient": person_id}))["entry"] == []
 
@@ -653,7 +665,7 @@ async def test_a_careplan_read_and_sent_back_keeps_its_goals_and_team(
     assert updated["meta"]["versionId"] == str(int(read["meta"]["versionId"]) + 1)
     assert updated["goal"] == read["goal"] and updated["careTeam"] == read["careTeam"]
     team = fhir(await hospital.get(f"/fhir/CareTeam/{plan_id}"))
-    assert team["participant"][0]["member"]["display"] == "Sara Nord"
+    assert team["participant"][0]["member"]["display"] == "Sara Lindgren"
     stale = fhir(
         await hospital.put(
             f"/fhir/CarePlan/{plan_id}",

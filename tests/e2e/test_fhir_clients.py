@@ -20,7 +20,7 @@ from app.fhir.routes import RESOURCES
 from app.settings import Settings
 from tests.conftest import fetch_token, register_test_client
 from tests.e2e.test_http_server import Server, server  # noqa: F401 (the fixture)
-from tests.factories import personnummer
+from tests.factories import personnummer, staff_role
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -59,6 +59,7 @@ async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
         201,
     )
     await ok(http.post(f"/api/v1/episodes/{episode['id']}/admission-notice", json={}))
+    coordinator = await staff_role(http, "kommun-0880-hemtjanst", "coordinator")
     plan = await ok(
         http.post(
             "/api/v1/plans",
@@ -74,7 +75,7 @@ async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
                     }
                 ],
                 "responsible_principal_id": "kommun-0880",
-                "coordinator": {"name": "Eva", "unit_id": "kommun-0880-hemtjanst"},
+                "coordinator": {"practitioner_role_id": coordinator["id"]},
                 "start_date": NOW.date().isoformat(),
                 "follow_up_dates": [(NOW.date() + timedelta(days=60)).isoformat()],
             },
@@ -136,8 +137,8 @@ async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
         "CarePlan": plan["id"],
         "Goal": f"{plan['id']}.g",
         "CareTeam": plan["id"],
-        "Practitioner": plan["id"],
-        "PractitionerRole": plan["id"],
+        "Practitioner": coordinator["practitioner_id"],
+        "PractitionerRole": coordinator["id"],
         "Consent": f"{plan['id']}.0",
         "Appointment": meeting["id"],
         "AppointmentResponse": f"{meeting['id']}.p",

@@ -82,7 +82,15 @@ async def test_notices_reach_the_municipality_and_primary_care_in_order(
 
     primary = await client_for("region-norrbotten-hc-lulea")
     assert [i["event"] for i in await everything(primary, person_id=person["id"])] == expected
-    # Never the sender itself, and nobody else.
+    # Never the sending ward, and nobody else; the region's own system sees what its health
+    # centre was told (and, acting for the ward, nothing).
+    ward = await client_for("region-norrbotten-sunderby-med")
+    assert await everything(ward, person_id=person["id"]) == []
+    told = await everything(client, person_id=person["id"])
+    assert [(i["event"], i["receiver_id"]) for i in told] == [
+        (event, "region-norrbotten-hc-lulea") for event in expected
+    ]
+    client.headers["X-Samverkan-Unit"] = "region-norrbotten-sunderby-med"
     assert await everything(client, person_id=person["id"]) == []
     stranger = await client_for("kommun-0880")
     assert await everything(stranger, person_id=person["id"]) == []

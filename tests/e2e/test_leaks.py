@@ -3,8 +3,12 @@
 The routes come from the application's own OpenAPI document, which FastAPI builds from its route
 table; a route without a rule below fails the test, so a new route cannot ship unclassified.
 Each route is called as an anonymous caller (401), as a caller whose token lacks the scope (403)
-and as an organization with no care relation to the person (the same answer as for an id that
-does not exist, and nothing of the person in any list).
+and as organizations that are no party to any of the person's records, at the grain of a
+principal and of units (of another county, of the ward's own region, of a principal that is a
+party): the same answer as for an id that does not exist, and nothing of the person in any list.
+The walk ends with the escalation of issue 13: look the person up by national identifier (which
+tells existence and id only), create records of one's own about them, and find that none of the
+records of others opened, nor the person's details.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from app.domain.identifiers import PERSONNUMMER
 from app.fhir.messaging import EVENT_SYSTEM
 from app.fhir.routes import RESOURCES as FHIR_RESOURCES
 from tests.conftest import ClientFor
-from tests.factories import admit, notice, personnummer
+from tests.factories import admit, create_person, notice, personnummer, staff_role
 
 PUBLIC = "public"  # no token needed
 AUTHENTICATED = "authenticated"  # service configuration: any valid token, no scope
@@ -115,6 +119,12 @@ RULES: dict[str, str] = {
     "get_statistics": AUTHENTICATED,
     "get_statistics_chart": AUTHENTICATED,
     "evaluate_measure": REFERENCE,
+    "register_practitioner": REFERENCE,
+    "list_practitioners": REFERENCE,
+    "get_practitioner": REFERENCE,
+    "register_practitioner_role": REFERENCE,
+    "list_practitioner_roles": REFERENCE,
+    "get_practitioner_role": REFERENCE,
 }
 
 FHIR = "fhir"  # the generic FHIR interactions: the rule is per resource type, below
@@ -131,7 +141,10 @@ RULES.update(
         "transaction": PERSONAL,
     }
 )
-LOOKUPS = ("register_person", "create:Patient")  # find the person by the full identifier
+# Find the person by the full identifier: existence and id, nothing else.
+LOOKUPS = ("register_person", "create:Patient", "list_persons")
+# Create a record of one's own about a person named by id: allowed, and opens nothing else.
+OWN_RECORDS = ("register_admission", "create_plan", "create:Encounter", "create:CarePlan")
 # Per FHIR resource type: its rule, and which of the scene's ids names one of it.
 FHIR_TYPES: dict[str, tuple[str, str | None]] = {
     "Patient": (PERSONAL, "person_id"),
@@ -140,8 +153,8 @@ FHIR_TYPES: dict[str, tuple[str, str | None]] = {
     "CarePlan": (PERSONAL, "plan_id"),
     "Goal": (PERSONAL, "plan_id"),
     "CareTeam": (PERSONAL, "plan_id"),
-    "Practitioner": (PERSONAL, "plan_id"),
-    "PractitionerRole": (PERSONAL, "plan_id"),
+    "Practitioner": (REFERENCE, "practitioner"),
+    "PractitionerRole": (REFERENCE, "role"),
     "Consent": (PERSONAL, "plan_id"),
     "Appointment": (PERSONAL, "meeting_id"),
     "AppointmentResponse": (PERSONAL, "meeting_id"),
@@ -161,9 +174,22 @@ SECRET_NAME = "Sekretessa"
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=5)
 
 
+# Organizations that are no party to any of the scene's records, with the principal they act for.
+STRANGERS = [
+    pytest.param(("kommun-0880", "kommun-0880"), id="principal-of-another-county"),
+    pytest.param(("region-kalmar-lanssjukhuset-med", "region-kalmar"), id="ward-of-another-region"),
+    pytest.param(
+        ("region-norrbotten-sunderby-psyk", "region-norrbotten"), id="unit-of-the-wards-region"
+    ),
+    pytest.param(("kommun-2580-lss", "kommun-2580"), id="unit-of-a-party-municipality"),
+]
+
+
 @dataclass
 class Scene:
-    """A protected person in care at Sunderby (Region Norrbotten), received by Luleå."""
+    """A protected person in care at Sunderby's medical ward (registered, admitted and planned
+    for by Region Norrbotten's system acting for the ward), received by Luleå, whose home care
+    was sent a message and whose MAS handles a deviation."""
 
     person_id: str
     episode_id: str
@@ -175,6 +201,8 @@ class Scene:
     audit_id: str
     message_id: str
     deviation_id: str
+    practitioner_id: str
+    role_id: str
 
     def ids(self) -> dict[str, str]:
         return {
@@ -274,12 +302,16 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
         "client_id": "no-such-client",
         "municipality_id": "kommun-2580",
         "month": T0.strftime("%Y-%m"),
+        "practitioner_id": scene.practitioner_id,
+        "role_id": scene.role_id,
     }
     if path.startswith("/fhir/") and path.split("/")[2] in FHIR_TYPES:
         kind = path.split("/")[2]
         key = FHIR_TYPES[kind][1]
-        if key == "audit":
-            resource_id = scene.audit_id
+        fixed = {"audit": scene.audit_id, "practitioner": scene.practitioner_id}
+        fixed["role"] = scene.role_id
+        if key in fixed:
+            resource_id = fixed[key]
         elif key and key.startswith("="):
             resource_id = key[1:]
         else:
@@ -418,7 +450,9 @@ async def send(http: httpx.AsyncClient, call: Call) -> httpx.Response:
 
 
 @pytest.fixture
-async def scene(client: httpx.AsyncClient) -> Scene:
+async def scene(client_for: ClientFor) -> Scene:
+    client = await client_for("region-norrbotten")
+    client.headers["X-Samverkan-Unit"] = "region-norrbotten-sunderby-med"
     identifier = personnummer()
     body = {
         "identifier": {"system": PERSONNUMMER, "value": identifier},
@@ -485,8 +519,8 @@ async def scene(client: httpx.AsyncClient) -> Scene:
         "CarePlan": "1",
         "Goal": str(consented.json()["version"]),
         "CareTeam": str(consented.json()["version"]),
-        "Practitioner": str(consented.json()["version"]),
-        "PractitionerRole": str(consented.json()["version"]),
+        "Practitioner": "1",
+        "PractitionerRole": "1",
         "Consent": str(consented.json()["version"]),
         "Appointment": str(replied.json()["version"]),
         "AppointmentResponse": str(replied.json()["version"]),
@@ -514,6 +548,7 @@ async def scene(client: httpx.AsyncClient) -> Scene:
     assert deviation.status_code == 201, deviation.text
     log = await client.get("/api/v1/access-log", params={"person_id": person_id})
     audit_id = str(log.json()["items"][0]["id"])
+    coordinator = await staff_role(client, "kommun-2580-hemtjanst", "coordinator")
     return Scene(
         person_id,
         episode["id"],
@@ -525,6 +560,8 @@ async def scene(client: httpx.AsyncClient) -> Scene:
         audit_id,
         message.json()["id"],
         deviation.json()["id"],
+        coordinator["practitioner_id"],
+        coordinator["id"],
     )
 
 
@@ -590,19 +627,82 @@ async def test_anonymous_and_unscoped_callers_get_401_and_403(
         assert refused.headers["content-type"].startswith(expected), where
 
 
-async def test_an_unrelated_organization_learns_nothing(
+def assert_no_secret(response: httpx.Response, scene: Scene, where: str) -> None:
+    for secret in (scene.identifier, SECRET_ADDRESS, SECRET_NAME):
+        assert secret not in response.text, f"{where}: the response reveals {secret!r}"
+
+
+async def assert_nothing_opened(
+    stranger: httpx.AsyncClient, principal: str, scene: Scene, *, own_record: bool
+) -> None:
+    """After the lookup and its own records: every record of the scene still answers 404 and
+    appears in no list; the person's record shows existence and id only (when the stranger has
+    a record of its own about them) and its log the stranger's own accesses only."""
+    for path in (
+        f"/api/v1/episodes/{scene.episode_id}",
+        f"/api/v1/plans/{scene.plan_id}",
+        f"/api/v1/meetings/{scene.meeting_id}",
+        f"/api/v1/care-messages/{scene.message_id}",
+        f"/api/v1/deviations/{scene.deviation_id}",
+        f"/fhir/Encounter/{scene.episode_id}",
+        f"/fhir/CarePlan/{scene.plan_id}",
+        f"/fhir/Appointment/{scene.meeting_id}",
+        f"/fhir/Communication/{scene.message_id}",
+        f"/fhir/Task/{scene.deviation_id}",
+        f"/fhir/AuditEvent/{scene.audit_id}",
+    ):
+        assert (await stranger.get(path)).status_code == 404, path
+    mine = {"person_id": scene.person_id}
+    for path in (
+        "/api/v1/episodes",
+        "/api/v1/plans",
+        "/api/v1/meetings",
+        "/api/v1/care-messages",
+        "/api/v1/deviations",
+        "/api/v1/inbox",
+    ):
+        listed = await stranger.get(path, params=mine)
+        assert listed.status_code == 200, (path, listed.text)
+        for record in scene.ids().values():
+            if record != scene.person_id:
+                assert record not in listed.text, path
+    for kind in ("Encounter", "CarePlan", "Appointment", "Communication", "Task", "Goal"):
+        found = await stranger.get(f"/fhir/{kind}", params={"patient": scene.person_id})
+        assert found.status_code == 200 and scene.episode_id not in found.text, kind
+        assert scene.plan_id not in found.text and scene.message_id not in found.text, kind
+    record = await stranger.get(f"/api/v1/persons/{scene.person_id}")
+    log = await stranger.get("/api/v1/access-log", params=mine)
+    if not own_record:
+        assert record.status_code == 404 and log.status_code == 404
+        return
+    assert record.status_code == 200 and record.json()["details_withheld"] is True
+    assert_no_secret(record, scene, "the person's record")
+    patient = await stranger.get(f"/fhir/Patient/{scene.person_id}")
+    assert "REDACTED" in patient.text and "name" not in patient.json()
+    assert_no_secret(patient, scene, "the Patient")
+    assert log.status_code == 200
+    assert {e["principal_id"] for e in log.json()["items"]} == {principal}
+    assert scene.episode_id not in log.text and scene.plan_id not in log.text
+
+
+@pytest.mark.parametrize("stranger_of", STRANGERS)
+async def test_an_organization_that_is_no_party_learns_nothing(
     client: httpx.AsyncClient,
     anonymous: httpx.AsyncClient,
     client_for: ClientFor,
     scene: Scene,
+    stranger_of: tuple[str, str],
 ) -> None:
-    stranger = await client_for("kommun-0880")  # Kalmar: no part in this person's care
+    organization, principal = stranger_of
+    stranger = await client_for(organization)
     document = (await anonymous.get("/openapi.json")).json()
     missing = missing_ids()
     walked = [op for op in operations(document) if rule_of(op[0]) != PUBLIC]
-    # The lookup by national identifier gives a relation to the person's record; walk it last.
-    walked.sort(key=lambda item: item[0] in LOOKUPS)
+    # Looking the person up and creating records of one's own come last: they are the
+    # escalation, and what they make the stranger a party to is checked after the walk.
+    walked.sort(key=lambda item: (item[0] in OWN_RECORDS, item[0] in LOOKUPS))
     checked = 0
+    own_record = False
     for op, method, path in walked:
         where = f"{method} {path}"
         real = build(op, method, path, scene, scene.ids())
@@ -611,10 +711,18 @@ async def test_an_unrelated_organization_learns_nothing(
         if rule_of(op) == ADMIN:
             assert answer.status_code == 403, where
         if op in LOOKUPS:
-            # Presenting the full identifier finds the person, but never the protected details.
-            assert answer.status_code == 200, answer.text
-            assert SECRET_ADDRESS not in answer.text and SECRET_NAME not in answer.text
-            assert scene.identifier not in answer.text
+            # The full identifier finds the person: its existence and id, nothing else.
+            assert answer.status_code == 200, (where, answer.text)
+            assert scene.person_id in answer.text, where
+            withheld = '"details_withheld":true' if "/api/" in path else '"code":"REDACTED"'
+            assert withheld in answer.text, where
+            assert_no_secret(answer, scene, where)
+            continue
+        if op in OWN_RECORDS:
+            # Its own record about the person may be made (where the caller may make one).
+            own_record |= answer.status_code == 201
+            assert_no_secret(answer, scene, where)
+            assert scene.episode_id not in answer.text and scene.plan_id not in answer.text
             continue
         if any(
             real_id in f"{real.path} {real.params} {real.body}" for real_id in scene.ids().values()
@@ -636,15 +744,86 @@ async def test_an_unrelated_organization_learns_nothing(
             seen = await send(client, real)
             assert seen.status_code == 200, (where, seen.text)
     assert checked >= 25
+    # Every stranger here may initiate a plan of its own; the Kalmar ward also an admission.
+    assert own_record
+    await assert_nothing_opened(stranger, principal, scene, own_record=own_record)
 
-    # After the lookup the stranger reads the person's record (masked), and nothing else.
-    record = await stranger.get(f"/api/v1/persons/{scene.person_id}")
-    assert record.status_code == 200 and SECRET_ADDRESS not in record.text
-    assert (await stranger.get(f"/api/v1/episodes/{scene.episode_id}")).status_code == 404
-    listed = await stranger.get("/api/v1/episodes", params={"person_id": scene.person_id})
-    assert listed.json()["items"] == []
-    log = await stranger.get("/api/v1/access-log", params={"person_id": scene.person_id})
-    assert log.status_code == 404
+
+async def test_the_escalation_of_issue_13_stops_after_the_lookup(
+    client_for: ClientFor, scene: Scene
+) -> None:
+    """Kommun-0882 knows a personnummer: it learns the id, may plan on its own, and nothing of
+    the hospital's opens; a ward of an unrelated region admitting the protected person by its own
+    episode sees neither name nor address afterwards."""
+    oskarshamn = await client_for("kommun-0882")
+    found = await oskarshamn.post("/api/v1/persons", json=scene.person_body)
+    assert found.status_code == 200 and found.json()["id"] == scene.person_id
+    assert found.json()["details_withheld"] is True
+    assert_no_secret(found, scene, "the lookup")
+    plan = await oskarshamn.post("/api/v1/plans", json={"person_id": scene.person_id, "title": "x"})
+    assert plan.status_code == 201
+    assert (await oskarshamn.get(f"/api/v1/plans/{plan.json()['id']}")).status_code == 200
+    await assert_nothing_opened(oskarshamn, "kommun-0882", scene, own_record=True)
+
+    ward = await client_for("region-vgr-sas-boras-med")
+    admitted = await admit(ward, scene.person_id, T0, unit="region-vgr-sas-boras-med")
+    assert admitted["municipality_id"] == "kommun-2580"
+    await assert_nothing_opened(ward, "region-vgr", scene, own_record=True)
+    # The municipality it named is told of that stay, and sees it: the ward shared its own
+    # record. It learns nothing new of the person from it (it received the hospital's notices).
+    lulea = await client_for("kommun-2580")
+    assert (await lulea.get(f"/api/v1/episodes/{admitted['id']}")).status_code == 200
+
+
+async def test_creating_a_record_of_ones_own_opens_no_other_partys_record(
+    client_for: ClientFor, scene: Scene
+) -> None:
+    """The ward of the same region, too, may admit the person to its own ward and plan on its
+    own; every record of the medical ward stays closed to it."""
+    psych = await client_for("region-norrbotten-sunderby-psyk")
+    admitted = await admit(psych, scene.person_id, T0, unit="region-norrbotten-sunderby-psyk")
+    planned = await psych.post("/api/v1/plans", json={"person_id": scene.person_id, "title": "x"})
+    assert planned.status_code == 201
+    episodes = (await psych.get("/api/v1/episodes", params={"person_id": scene.person_id})).json()
+    assert [e["id"] for e in episodes["items"]] == [admitted["id"]]
+    plans = (await psych.get("/api/v1/plans", params={"person_id": scene.person_id})).json()
+    assert [p["id"] for p in plans["items"]] == [planned.json()["id"]]
+    for path in (
+        f"/api/v1/episodes/{scene.episode_id}",
+        f"/api/v1/plans/{scene.plan_id}",
+        f"/api/v1/meetings/{scene.meeting_id}",
+        f"/api/v1/care-messages/{scene.message_id}",
+        f"/api/v1/deviations/{scene.deviation_id}",
+    ):
+        assert (await psych.get(path)).status_code == 404, path
+
+
+async def test_a_unit_of_the_wards_region_sees_none_of_its_patients_unless_a_party(
+    client: httpx.AsyncClient, client_for: ClientFor, scene: Scene
+) -> None:
+    ward = await client_for("region-norrbotten-sunderby-med")
+    person = await create_person(ward)
+    episode = await admit(ward, person["id"], T0, primary_care_unit_id="region-norrbotten-hc-lulea")
+    theirs = {scene.person_id, person["id"], scene.episode_id, episode["id"]}
+    for unit in ("region-norrbotten-sunderby-psyk", "region-norrbotten-hc-kiruna"):
+        other = await client_for(unit)
+        for path in ("/api/v1/persons", "/api/v1/episodes", "/fhir/Patient", "/fhir/Encounter"):
+            listed = await other.get(path)
+            assert listed.status_code == 200 and not any(i in listed.text for i in theirs), path
+        for path in (f"/api/v1/persons/{person['id']}", f"/api/v1/episodes/{episode['id']}"):
+            assert (await other.get(path)).status_code == 404, (unit, path)
+    # The ward's own client and the health centre the episode names (a party) do see it; so
+    # does the region's system, which sees what any of its units is a party to.
+    centre = await client_for("region-norrbotten-hc-lulea")
+    for party in (ward, centre, client):
+        listed = (await party.get("/api/v1/episodes", params={"person_id": person["id"]})).json()
+        assert [e["id"] for e in listed["items"]] == [episode["id"]]
+        shown = (await party.get(f"/api/v1/persons/{person['id']}")).json()
+        assert shown["family_name"] == "Testsson" and shown["details_withheld"] is False
+    # Acting for the psychiatric ward, the region's system sees the ward's episode no more.
+    client.headers["X-Samverkan-Unit"] = "region-norrbotten-sunderby-psyk"
+    assert (await client.get(f"/api/v1/episodes/{episode['id']}")).status_code == 404
+    assert (await client.get(f"/api/v1/episodes/{scene.episode_id}")).status_code == 404
 
 
 async def test_the_strangers_own_access_log_does_not_tell_existing_from_missing_ids(
@@ -660,8 +839,8 @@ async def test_the_strangers_own_access_log_does_not_tell_existing_from_missing_
     assert len(tried) == 2
     assert {e["outcome"] for e in tried} == {"denied"}
     assert all(e["person_id"] is None and e["resource_id"] is None for e in tried)
-    # The person's caregivers see the refused attempt in full.
-    hospital = await client_for("region-norrbotten")
+    # The person's complete log extract shows the refused attempt in full; it needs the scope.
+    hospital = await client_for("region-norrbotten", scopes="system/*.cruds samverkan/log-extract")
     about = (
         await hospital.get(
             "/api/v1/access-log", params={"person_id": scene.person_id, "since": since}
@@ -670,3 +849,38 @@ async def test_the_strangers_own_access_log_does_not_tell_existing_from_missing_
     assert [(e["organization_id"], e["outcome"]) for e in about if e["action"] == "read"] == [
         ("kommun-0880", "denied")
     ]
+
+
+async def test_refused_reads_of_any_record_are_in_the_persons_extract(
+    client_for: ClientFor, scene: Scene
+) -> None:
+    stranger = await client_for("kommun-2580-lss")
+    since = datetime.now(UTC).isoformat()
+    refused = {
+        "Encounter": f"/api/v1/episodes/{scene.episode_id}",
+        "CarePlan": f"/api/v1/plans/{scene.plan_id}",
+        "Appointment": f"/api/v1/meetings/{scene.meeting_id}",
+        "Communication": f"/api/v1/care-messages/{scene.message_id}",
+        "Task": f"/api/v1/deviations/{scene.deviation_id}",
+    }
+    for path in refused.values():
+        assert (await stranger.get(path)).status_code == 404, path
+    extract = await client_for("kommun-2580", scopes="system/*.cruds samverkan/log-extract")
+    about = (
+        await extract.get(
+            "/api/v1/access-log", params={"person_id": scene.person_id, "since": since}
+        )
+    ).json()["items"]
+    denied = {
+        (e["resource_type"], e["resource_id"])
+        for e in about
+        if e["outcome"] == "denied" and e["unit_id"] == "kommun-2580-lss"
+    }
+    assert denied == {(kind, path.rsplit("/", 1)[1]) for kind, path in refused.items()}
+    # The FHIR view of the extract is the same.
+    events = await extract.get(
+        "/fhir/AuditEvent", params={"patient": scene.person_id, "date": f"ge{since}"}
+    )
+    assert events.status_code == 200 and len(
+        [e for e in events.json()["entry"] if e["resource"]["outcome"] == "4"]
+    ) >= len(refused)

@@ -163,9 +163,9 @@ async def test_protected_identity_details_go_only_to_organizations_that_must_act
     ).json()["items"]
     assert_masked(next(p for p in listed if p["id"] == created["id"]))
     assert "Hemlig" not in str(listed)
-    # Having registered the person does not make the region one that must act...
-    assert_masked((await client.get(f"/api/v1/persons/{created['id']}")).json())
-    # ...and the residence municipality has no care relation yet: not found, like any bad id.
+    # The registrant reads back what it entered (outside lists)...
+    assert (await client.get(f"/api/v1/persons/{created['id']}")).json()["phone"] == "070-1234567"
+    # ...and the residence municipality is no party to any record yet: not found, like any id.
     boden = await client_for("kommun-2582")
     hidden = await boden.get(f"/api/v1/persons/{created['id']}")
     assert hidden.status_code == 404 and "Hemlig" not in hidden.text
@@ -177,14 +177,18 @@ async def test_protected_identity_details_go_only_to_organizations_that_must_act
         listed = (await acting.get("/api/v1/persons")).json()["items"]
         assert "Hemlig" not in str(listed) and "Skyddad" not in str(listed)
 
-    # Another municipality that presents the identifier finds the person, but not the details.
+    # Another municipality that presents the identifier learns that the person exists, and the
+    # id; nothing else, and its own details are not stored.
     lulea = await client_for("kommun-2580")
     found = await lulea.post(
-        "/api/v1/persons", json={**body, "residence_municipality_id": "kommun-2582"}
+        "/api/v1/persons",
+        json={**body, "residence_municipality_id": "kommun-2582", "address": "Annan väg 2"},
     )
     assert found.status_code == 200 and found.json()["id"] == created["id"]
     assert_masked(found.json())
-    assert "Hemlig" not in found.text
+    assert found.json()["details_withheld"] is True and found.json()["family_name"] == ""
+    assert "Hemlig" not in found.text and "Annan" not in found.text
+    assert (await lulea.get(f"/api/v1/persons/{created['id']}")).status_code == 404
     episodes = (await lulea.get("/api/v1/episodes", params={"person_id": created["id"]})).json()
     assert episodes["items"] == []
 

@@ -275,7 +275,10 @@ async def test_viola_78_with_heart_disease_diabetes_and_new_dementia(
 ) -> None:
     """Infarctions, diabetes, new dementia; husband has Parkinson; son abroad; neighbour Svea."""
     health_centre = await client_for("region-kalmar-hc-kalmar")
-    home_health = await client_for("kommun-0880-hemsjukvard")
+    # The municipality's system acting for its home health care: the plan is shared with the
+    # municipality, and home health care is no party of its own until it is responsible.
+    home_health = await client_for("kommun-0880")
+    home_health.headers["X-Samverkan-Unit"] = "kommun-0880-hemsjukvard"
     municipality = await client_for("kommun-0880")
 
     viola = await register(health_centre, "Viola", date(1948, 2, 11))
@@ -384,6 +387,13 @@ async def test_viola_78_with_heart_disease_diabetes_and_new_dementia(
     )
     plan = ok(await health_centre.post(f"/api/v1/plans/{plan['id']}/activate", json={}))
     assert plan["status"] == "active"
+    # Responsible for the insulin now, home health care's own client is a party to the plan.
+    unit = await client_for("kommun-0880-hemsjukvard")
+    assert ok(await unit.get(f"/api/v1/plans/{plan['id']}"))["status"] == "active"
+    # LSS, a unit of the same municipality with no part in it, does not see it.
+    assert (
+        await (await client_for("kommun-0880-lss")).get(f"/api/v1/plans/{plan['id']}")
+    ).status_code == 404
     plan = await revise(
         health_centre,
         plan,
@@ -407,7 +417,8 @@ async def test_viola_78_with_heart_disease_diabetes_and_new_dementia(
 async def test_ylva_4_with_autism(client_for: ClientFor) -> None:
     """Autism, self-harm; six siblings; mother with bipolar disorder; no car, lives outside town."""
     habilitation = await client_for("region-kalmar-habilitering")
-    lss = await client_for("kommun-0880-lss")
+    lss = await client_for("kommun-0880")
+    lss.headers["X-Samverkan-Unit"] = "kommun-0880-lss"
     municipality = await client_for("kommun-0880")
     neighbour_municipality = await client_for("kommun-0861")
 

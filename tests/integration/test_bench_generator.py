@@ -14,15 +14,14 @@ from app.domain.identifiers import normalize_person_identifier
 from app.domain.liability import DEFAULT_CONFIG_PATH
 from app.services.liability_config import read_liability_config
 from app.services.liability_rules import store_intervals
-from app.store import repositories
+from app.store import parties, repositories
 from app.store.unit_of_work import UnitOfWork
 from bench.generator import BATCH, PLAN_CLIENT, PLAN_ORGANIZATION, Generated, Maker, generate
 from tests.conftest import ClientFor
 
 # Every table the generator writes, children first, each with its key.
 LOADED = {
-    "care_relations": "person_id, organization_id, source",
-    "plan_sharing": "plan_id, principal_id",
+    "record_parties": "record_type, record_id, principal_id, organization_id, role",
     "plan_versions": "plan_id, version",
     "plans": "id",
     "liable_intervals": "episode_id, clock",
@@ -136,6 +135,7 @@ async def test_copied_rows_are_those_the_repositories_insert(
     postgres_only(engine)
     persons, seed = 2 * BATCH + 321, 11
     monkeypatch.setattr(repositories, "utcnow", lambda: NOW)
+    monkeypatch.setattr(parties, "utcnow", lambda: NOW)
     maker, inserted = Maker(seed, NOW), Generated()
     for start in range(0, persons, BATCH):
         batch = maker.batch(min(BATCH, persons - start), inserted, 5_000)
@@ -145,7 +145,7 @@ async def test_copied_rows_are_those_the_repositories_insert(
             await uow.plans.add_many(
                 batch.plans, organization_id=PLAN_ORGANIZATION, client_id=PLAN_CLIENT
             )
-            await uow.relations.add_rows(batch.relations)
+            await uow.parties.add_many(batch.parties)
             for episode in batch.episodes:
                 await store_intervals(uow, episode, CONFIG)
             await uow.commit()
@@ -158,5 +158,5 @@ async def test_copied_rows_are_those_the_repositories_insert(
 
     assert copied == inserted
     assert copied.plans > 0 and len(expected["episode_events"]) > copied.episodes
-    assert any(" ix_care_relations_" in index for index in expected["indexes"])
+    assert any(" ix_record_parties_" in index for index in expected["indexes"])
     assert await dump(engine) == expected

@@ -1,9 +1,9 @@
 """The access log: who read or wrote which person's data, when, why and with what outcome.
 
-Queried by person (the patient's right to know who accessed their record: patientdatalagen 8:6,
-pasientjournalloven § 18) or by organization (an organization's own log follow-up, HSLF-FS
-2016:40 4:9). An auditor sees its own organization's entries, and all entries about a person its
-organization takes part in the care of.
+Each organization reads the entries of its own accesses (an organization's log follow-up,
+HSLF-FS 2016:40 4:9): a unit's client those made for its unit, a principal's client those of its
+principal. The complete extract for one person, every organization's entries (the patient's
+right: patientdatalagen 8:6, pasientjournalloven § 18), needs the scope `samverkan/log-extract`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ class AccessEntryRead(BaseModel):
     at: datetime
     client_id: str
     organization_id: str
+    principal_id: str
+    unit_id: str | None
     user_id: str | None
     action: str
     resource_type: str
@@ -48,6 +50,8 @@ def entry_read(entry: AccessEntry) -> AccessEntryRead:
         at=entry.at,
         client_id=entry.client_id,
         organization_id=entry.organization_id,
+        principal_id=entry.principal_id or entry.organization_id,
+        unit_id=entry.unit_id,
         user_id=entry.user_id,
         action=entry.action,
         resource_type=entry.resource_type,
@@ -70,15 +74,20 @@ async def search_access_log(
     page: PageDep,
     request: Request,
     person_id: Annotated[
-        str | None, Query(description="every access to this person's data, by anyone")
+        str | None,
+        Query(
+            description="accesses to this person's data: the caller's own, or, with the scope "
+            "`samverkan/log-extract`, every organization's (the person's complete extract); "
+            "the caller must be a party to a record about the person"
+        ),
     ] = None,
     organization_id: Annotated[
         str | None,
-        Query(description="accesses made by this organization; default: the caller's own"),
+        Query(description="accesses made by this client organization (one within the caller's)"),
     ] = None,
     since: Annotated[datetime | None, Query(description="entries at or after this time")] = None,
 ) -> dict[str, object]:
-    """Search the access log by person or by organization, oldest first."""
+    """Search the caller's own access log, or one person's complete extract, oldest first."""
     result = await service.search_access_log(
         uow,
         auditor,

@@ -70,6 +70,11 @@ class DeviationRead(BaseModel):
     reporter_id: str
     reporter_principal_id: str
     handler_principal_id: str
+    handler_id: str = Field(
+        description="the organization that handles it: where the principal's MAS (or deviation "
+        "handler) works, else the principal; only it moves the report on"
+    )
+    handler_role_id: str | None = Field(description="that role in the staff register")
     reported_at: datetime
     state: DeviationState
     answer: str | None
@@ -89,6 +94,8 @@ def deviation_read(deviation: Deviation) -> DeviationRead:
         reporter_id=deviation.reporter_id,
         reporter_principal_id=deviation.reporter_principal_id,
         handler_principal_id=deviation.handler_principal_id,
+        handler_id=deviation.handler_id,
+        handler_role_id=deviation.handler_role_id,
         reported_at=deviation.reported_at,
         state=deviation.state,
         answer=deviation.answer,
@@ -183,7 +190,7 @@ async def handle_deviation(
     response: Response,
     if_match: IfMatch = None,
 ) -> DeviationRead:
-    """Move the handling on: the handler investigates and answers; either side closes."""
+    """Move the handling on: only the handler investigates, answers and closes."""
     deviation = await service.move(
         uow,
         actor,

@@ -68,6 +68,7 @@ class EventRead(BaseModel):
     decided_at: datetime | None = None
     can_receive_from: date | None = None
     coordinated_planning: bool = False
+    units: list[str] = Field(default=[], description="the municipality's units named in its answer")
 
 
 class EpisodeRead(BaseModel):
@@ -78,6 +79,10 @@ class EpisodeRead(BaseModel):
     hospital_unit_id: str
     region_id: str
     municipality_id: str
+    receiving_units: list[str] = Field(
+        description="the municipality's units named in its answer: the episode's receivers in "
+        "its place, once named"
+    )
     primary_care_unit_id: str | None
     jurisdiction: str
     admitted_at: datetime
@@ -104,6 +109,7 @@ def episode_read(episode: Episode) -> EpisodeRead:
         hospital_unit_id=episode.hospital_unit_id,
         region_id=episode.region_id,
         municipality_id=episode.municipality_id,
+        receiving_units=list(episode.receiving_units),
         primary_care_unit_id=episode.primary_care_unit_id,
         jurisdiction=episode.jurisdiction,
         admitted_at=episode.admitted_at,
@@ -126,6 +132,7 @@ def episode_read(episode: Episode) -> EpisodeRead:
                 decided_at=e.decided_at,
                 coordinated_planning=e.coordinated_planning,
                 can_receive_from=e.can_receive_from,
+                units=list(e.units),
             )
             for e in episode.events
         ],
@@ -245,11 +252,22 @@ class DischargeReadyNotice(NoticeBase):
 
 
 class MunicipalityResponse(NoticeBase):
-    """The municipality says from which date it can receive the patient."""
+    """The municipality says from which date it can receive the patient, and which of its units
+    will provide its services."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"can_receive_from": "2026-03-07"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"can_receive_from": "2026-03-07", "units": ["kommun-2580-hemsjukvard"]}]
+        }
+    )
 
     can_receive_from: date
+    units: list[str] = Field(
+        default=[],
+        max_length=20,
+        description="units of the receiving municipality that will provide its services: they "
+        "become the episode's receivers (and see it) in the municipality's place",
+    )
 
 
 NOTICE_ERRORS = errors_for(404, 409, 412, 415, 422)
@@ -372,6 +390,7 @@ async def record_municipality_response(
         "municipality-response",
         at=body.at,
         can_receive_from=body.can_receive_from,
+        units=tuple(body.units),
         if_match=parse_if_match(if_match),
     )
     return await _record(actor, episode_id, notice, uow, now, liability, response)

@@ -44,6 +44,10 @@ class InboxItem(BaseModel):
     focus: str | None = Field(description="the resource the event is about, e.g. Encounter/<id>")
     person_id: str | None
     sender_id: str | None = Field(description="the organization whose change caused the event")
+    receiver_id: str = Field(
+        description="the organization it was sent to: the caller's own, or, for a principal's "
+        "system, the principal or one of its units"
+    )
     sent_at: datetime
     payload: dict[str, Any]
     cursor: str = Field(description="pass as `since` to poll for what came after this item")
@@ -85,6 +89,7 @@ def item_read(item: Delivery) -> InboxItem:
         focus=focus if isinstance(focus, str) else None,
         person_id=item.event.person_id,
         sender_id=item.event.sender_id,
+        receiver_id=item.receiver_id,
         sent_at=item.event.created_at,
         payload=item.event.payload,
         cursor=item.cursor,

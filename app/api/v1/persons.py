@@ -84,7 +84,9 @@ class PersonIdentifierOut(BaseModel):
 
 
 class PersonRead(BaseModel):
-    """A person. For protected identities, lists and reports withhold the details."""
+    """A person. Name, address and phone reach only parties to a record that shared them
+    (`details_withheld` otherwise); for protected identities, lists and reports withhold the
+    details, and so does every view of an organization that need not act."""
 
     id: str
     identifier: PersonIdentifierOut
@@ -97,6 +99,10 @@ class PersonRead(BaseModel):
     address: str | None
     phone: str | None
     version: int
+    details_withheld: bool = Field(
+        description="name, address and phone are withheld: the caller is no party to a record "
+        "that shared them (a lookup by identifier tells a non-party only the id)"
+    )
 
 
 def person_read(person: Person) -> PersonRead:
@@ -115,6 +121,7 @@ def person_read(person: Person) -> PersonRead:
         address=person.address,
         phone=person.phone,
         version=person.version,
+        details_withheld=person.details_withheld,
     )
 
 
@@ -126,8 +133,9 @@ def person_read(person: Person) -> PersonRead:
         **errors_for(401, 403, 415, 422),
         200: {
             "model": PersonRead,
-            "description": "the person was already registered; the "
-            "caller now has a care relation to them",
+            "description": "the person was already registered: as the caller sees them, which "
+            "for an organization that is no party to a record about them is the id and "
+            "identifier only (details_withheld)",
         },
     },
 )

@@ -111,12 +111,16 @@ class OtherIn(BaseModel):
 
 
 class CoordinatorIn(BaseModel):
-    """The coordinator, employed at a unit of an involved principal, chosen with the person."""
+    """The coordinator, employed at a unit of an involved principal, chosen with the person:
+    a coordinator role of the staff register, or a name and unit."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: ShortText
-    unit_id: str = Field(max_length=64)
+    practitioner_role_id: str | None = Field(
+        default=None, max_length=36, description="a `coordinator` role of the staff register"
+    )
+    name: str = Field(default="", max_length=200, description="from the register when omitted")
+    unit_id: str = Field(default="", max_length=64, description="from the register when omitted")
     title: str | None = Field(default=None, max_length=200)
     chosen_with_person: bool = True
 
@@ -277,6 +281,7 @@ class CoordinatorRead(BaseModel):
     principal_id: str
     title: str | None
     chosen_with_person: bool
+    practitioner_role_id: str | None
 
 
 class PlanRead(BaseModel):
@@ -355,6 +360,7 @@ def plan_read(plan: Plan) -> PlanRead:
             principal_id=coordinator.principal_id,
             title=coordinator.title,
             chosen_with_person=coordinator.chosen_with_person,
+            practitioner_role_id=coordinator.practitioner_role_id,
         ),
         start_date=content.start_date,
         planned_end_date=content.planned_end_date,
@@ -413,6 +419,7 @@ def content_input(body: PlanContentIn) -> service.ContentInput:
             body.coordinator.unit_id,
             body.coordinator.title,
             body.coordinator.chosen_with_person,
+            body.coordinator.practitioner_role_id,
         ),
         start_date=body.start_date,
         planned_end_date=body.planned_end_date,

@@ -175,7 +175,11 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
             kept = current.content.coordinator
             if kept is not None:
                 coordinator = CoordinatorInput(
-                    kept.name, kept.unit_id, kept.title, kept.chosen_with_person
+                    kept.name,
+                    kept.unit_id,
+                    kept.title,
+                    kept.chosen_with_person,
+                    kept.practitioner_role_id,
                 )
             responsible = current.content.responsible_principal_id
         elif value.startswith("#") and value[1:] in contained:
@@ -190,11 +194,15 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
         role = _role(member)
         if role == "coordinator":
             who = member.get("member") or {}
-            practitioner = contained.get((who.get("reference") or "").lstrip("#"), {})
+            reference = who.get("reference") or ""
+            practitioner = contained.get(reference.lstrip("#"), {})
             name = ((practitioner.get("name") or [{}])[0]).get("text") or who.get("display", "")
             unit = organization_of(member.get("onBehalfOf"))
-            if unit:
-                coordinator = CoordinatorInput(name, unit)
+            role_id = (
+                reference.split("/", 1)[1] if reference.startswith("PractitionerRole/") else None
+            )
+            if unit or role_id:
+                coordinator = CoordinatorInput(name, unit or "", practitioner_role_id=role_id)
         elif role == "responsible-principal":
             responsible = organization_of(member.get("member"))
     notes = [n.get("text", "") for n in resource.get("note") or []]

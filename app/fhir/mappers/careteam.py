@@ -1,8 +1,9 @@
 """A plan's coordinator and participants → CareTeam (https://hl7.org/fhir/R4/careteam.html).
 
-One CareTeam per plan, with the plan's id: the coordinator (a PractitionerRole on behalf of the
-unit employing them), the principal with overall responsibility, every principal the plan is
-shared with, and relatives and others with what they do.
+One CareTeam per plan, with the plan's id: the coordinator (their PractitionerRole in the staff
+register when the plan names one, else by name, on behalf of the unit employing them), the
+principal with overall responsibility, every principal the plan is shared with, and relatives
+and others with what they do.
 """
 
 from __future__ import annotations
@@ -25,12 +26,17 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
     """The CareTeam resource of a plan."""
     content = plan.content
     members: list[dict[str, Any]] = []
-    if content.coordinator is not None:
+    coordinator = content.coordinator
+    if coordinator is not None:
         members.append(
             {
                 "role": [concept(CARE_TEAM_ROLE, "coordinator", "Coordinator")],
-                "member": ref("PractitionerRole", plan.id, content.coordinator.name),
-                "onBehalfOf": ref("Organization", content.coordinator.unit_id),
+                "member": ref(
+                    "PractitionerRole", coordinator.practitioner_role_id, coordinator.name
+                )
+                if coordinator.practitioner_role_id
+                else {"display": coordinator.name},
+                "onBehalfOf": ref("Organization", coordinator.unit_id),
             }
         )
     if content.responsible_principal_id is not None:

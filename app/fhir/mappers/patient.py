@@ -2,7 +2,8 @@
 
 A protected identity (sekretessmarkering, skyddad folkbokföring, strengt fortrolig adresse) is
 labelled ``meta.security`` R (restricted); the caller already gets the masked person when it is not
-one that must act.
+one that must act. A person whose details are withheld from the caller (it is no party to a record
+that shared them) is labelled ``REDACTED`` and carries no name, address or phone.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from app.fhir.common import coding, day, meta, ref
 from app.services.persons import RegisterPerson
 
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+OBSERVATION_VALUE = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
 
 
 def to_fhir(person: Person) -> dict[str, Any]:
@@ -33,8 +35,13 @@ def to_fhir(person: Person) -> dict[str, Any]:
         ],
         "active": True,
     }
+    security = []
     if person.protected_identity:
-        resource["meta"]["security"] = [coding(CONFIDENTIALITY, "R", "restricted")]
+        security.append(coding(CONFIDENTIALITY, "R", "restricted"))
+    if person.details_withheld:
+        security.append(coding(OBSERVATION_VALUE, "REDACTED", "redacted"))
+    if security:
+        resource["meta"]["security"] = security
     name: dict[str, Any] = {}
     if person.family_name:
         name["family"] = person.family_name

@@ -2,8 +2,9 @@
 
 DESIGN §9 leaves the choice open; a Task fits, because a deviation is work the handling
 principal must do: ``code`` is the category, ``focus`` the episode or plan, ``for`` the person,
-``requester`` the reporting unit, ``owner`` the handling principal, ``description`` what
-happened and ``output`` the answer. Task.status follows the handling
+``requester`` the reporting unit, ``owner`` the handler (its PractitionerRole in the staff
+register, a municipality's MAS for instance, else the handling organization), ``description``
+what happened and ``output`` the answer. Task.status follows the handling
 (reported → requested, investigating → in-progress, answered and closed → completed), and the
 exact step is ``businessStatus`` from the service's ``deviation-state`` CodeSystem.
 """
@@ -43,7 +44,9 @@ def to_fhir(deviation: Deviation) -> dict[str, Any]:
         "authoredOn": instant(deviation.reported_at),
         "lastModified": instant(changed),
         "requester": ref("Organization", deviation.reporter_id),
-        "owner": ref("Organization", deviation.handler_principal_id),
+        "owner": ref("PractitionerRole", deviation.handler_role_id)
+        if deviation.handler_role_id
+        else ref("Organization", deviation.handler_id),
     }
     if deviation.episode_id is not None:
         resource["focus"] = ref("Encounter", deviation.episode_id)

@@ -1,0 +1,209 @@
+"""The parties of records in the database, and the SQL form of a caller's reach.
+
+Every access check is one of three index-only lookups on ``record_parties``: by record (its
+primary key), by the caller's unit or principal (the reach indexes), or by person.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, delete, false, insert, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.domain.parties import Pairs, Party, Reach, RecordType, Role
+from app.store import tables as t
+
+p = t.record_parties
+
+
+def reach_clause(organization: Any, principal: Any, reach: Reach) -> ColumnElement[bool]:
+    """Rows whose ``organization`` column names an organization of the reach, or whose
+    ``principal`` column is the reach's principal."""
+    clauses: list[ColumnElement[bool]] = []
+    if reach.organizations:
+        clauses.append(organization.in_(sorted(reach.organizations)))
+    if reach.principal_id is not None:
+        clauses.append(principal == reach.principal_id)
+    return or_(*clauses) if clauses else false()
+
+
+def reach_organizations(reach: Reach) -> list[str] | Select[Any]:
+    """The organizations a reach covers, for tables that name an organization only: a
+    principal's reach is the principal and every unit it has."""
+    if reach.principal_id is None:
+        return sorted(reach.organizations)
+    o = t.organizations
+    return select(o.c.id).where(
+        or_(o.c.id == reach.principal_id, o.c.parent_id == reach.principal_id)
+    )
+
+
+def visible_records(record_type: RecordType, reach: Reach) -> Select[Any]:
+    """The ids of the records of ``record_type`` the reach is a party to (a subquery)."""
+    return select(p.c.record_id).where(
+        p.c.record_type == record_type.value,
+        reach_clause(p.c.organization_id, p.c.principal_id, reach),
+    )
+
+
+def visible_persons(reach: Reach) -> Select[Any]:
+    """The ids of the persons the reach is a party to some record of (a subquery)."""
+    return select(p.c.person_id).where(
+        p.c.person_id.is_not(None), reach_clause(p.c.organization_id, p.c.principal_id, reach)
+    )
+
+
+def utcnow() -> datetime:
+    """The time a party row is created (its own clock, so that a bulk load can fix it)."""
+    return datetime.now(UTC)
+
+
+def party_row(
+    record_type: RecordType,
+    record_id: str,
+    person_id: str | None,
+    organization_id: str,
+    principal_id: str,
+    role: Role,
+    now: datetime,
+) -> dict[str, Any]:
+    """The ``record_parties`` row of one party created at ``now``."""
+    return {
+        "record_type": record_type.value,
+        "record_id": record_id,
+        "principal_id": principal_id,
+        "organization_id": organization_id,
+        "role": role.value,
+        "person_id": person_id,
+        "created_at": now,
+    }
+
+
+def _party(row: Any) -> Party:
+    return Party(
+        RecordType(row.record_type),
+        row.record_id,
+        row.organization_id,
+        row.principal_id,
+        Role(row.role),
+    )
+
+
+class PartyRepository:
+    """Who is a party to which record; kept in step with each record in its transaction."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def principals(self, organization_ids: Sequence[str]) -> dict[str, str]:
+        """The principal of each organization (a unit's parent, else itself)."""
+        if not organization_ids:
+            return {}
+        o = t.organizations
+        rows = await self._conn.execute(
+            select(o.c.id, o.c.kind, o.c.parent_id).where(o.c.id.in_(sorted(set(organization_ids))))
+        )
+        return {r.id: r.parent_id if r.kind == "unit" and r.parent_id else r.id for r in rows.all()}
+
+    async def keep(
+        self, record_type: RecordType, record_id: str, person_id: str | None, pairs: Pairs
+    ) -> None:
+        """Make ``pairs`` exactly the parties of the record: rows that still hold are kept (with
+        the time they became a party), the rest are removed and the new ones added."""
+        wanted = set(pairs)
+        existing = {
+            (r.organization_id, Role(r.role))
+            for r in await self._conn.execute(
+                select(p.c.organization_id, p.c.role).where(
+                    p.c.record_type == record_type.value, p.c.record_id == record_id
+                )
+            )
+        }
+        gone = existing - wanted
+        if gone:
+            await self._conn.execute(
+                delete(p).where(
+                    p.c.record_type == record_type.value,
+                    p.c.record_id == record_id,
+                    tuple_(p.c.organization_id, p.c.role).in_(
+                        sorted((org, role.value) for org, role in gone)
+                    ),
+                )
+            )
+        await self.add(record_type, record_id, person_id, sorted(wanted - existing))
+
+    async def add(
+        self, record_type: RecordType, record_id: str, person_id: str | None, pairs: Pairs
+    ) -> None:
+        """Add the parties of a new record (or new parties of one)."""
+        await self.add_many([(record_type, record_id, person_id, pairs)])
+
+    async def add_many(self, records: Sequence[tuple[RecordType, str, str | None, Pairs]]) -> None:
+        """Add the parties of several new records in one statement (bulk loading)."""
+        principals = await self.principals(
+            [org for _t, _r, _p, pairs in records for org, _role in pairs]
+        )
+        now = utcnow()
+        rows = [
+            party_row(record_type, record_id, person_id, org, principals.get(org, org), role, now)
+            for record_type, record_id, person_id, pairs in records
+            for org, role in dict.fromkeys(pairs)
+        ]
+        if rows:
+            await self._conn.execute(insert(p), rows)
+
+    async def of_record(self, record_type: RecordType, record_id: str) -> list[Party]:
+        """The parties of one record."""
+        rows = await self._conn.execute(
+            select(p).where(p.c.record_type == record_type.value, p.c.record_id == record_id)
+        )
+        return [_party(r) for r in rows.all()]
+
+    async def within(self, record_type: RecordType, record_id: str, reach: Reach) -> bool:
+        """Whether the reach is a party to the record."""
+        row = await self._conn.execute(
+            select(p.c.record_id)
+            .where(
+                p.c.record_type == record_type.value,
+                p.c.record_id == record_id,
+                reach_clause(p.c.organization_id, p.c.principal_id, reach),
+            )
+            .limit(1)
+        )
+        return row.first() is not None
+
+    async def person_within(self, person_id: str, reach: Reach) -> bool:
+        """Whether the reach is a party to any record about the person."""
+        row = await self._conn.execute(
+            select(p.c.person_id)
+            .where(
+                p.c.person_id == person_id,
+                reach_clause(p.c.organization_id, p.c.principal_id, reach),
+            )
+            .limit(1)
+        )
+        return row.first() is not None
+
+    async def of_persons(self, person_ids: Sequence[str]) -> dict[str, list[Party]]:
+        """The parties of every record about each of the persons."""
+        found: dict[str, list[Party]] = defaultdict(list)
+        wanted = sorted(set(person_ids))
+        # A report's persons come in thousands: a few hundred bound ids per statement.
+        for start in range(0, len(wanted), 500):
+            rows = await self._conn.execute(
+                select(
+                    p.c.person_id,
+                    p.c.principal_id,
+                    p.c.organization_id,
+                    p.c.record_type,
+                    p.c.record_id,
+                    p.c.role,
+                ).where(p.c.person_id.in_(wanted[start : start + 500]))
+            )
+            for row in rows.all():
+                found[row.person_id].append(_party(row))
+        return found
