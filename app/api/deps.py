@@ -150,14 +150,14 @@ async def _acting_unit(
     """The unit named by ``X-Samverkan-Unit``: one of a principal-level client's units (a
     unit-level client may name only itself, which changes nothing)."""
     unit = request.headers.get(UNIT_HEADER) or None
+    if organization_id != principal:
+        if unit not in (None, organization_id):
+            raise HTTPException(
+                400, f"{UNIT_HEADER}: a unit's client acts for its own unit ({organization_id})"
+            )
+        return None
     if unit is None or unit == principal:
         return None
-    if organization_id != principal:
-        if unit == organization_id:
-            return None
-        raise HTTPException(
-            400, f"{UNIT_HEADER}: a unit's client acts for its own unit ({organization_id})"
-        )
     if not ORG_ID.match(unit) or await _principal_of(request, uow, unit) != principal:
         raise HTTPException(
             400, f"{UNIT_HEADER}: {unit[:64]} is not a unit of {principal}, the caller's principal"

@@ -792,8 +792,10 @@ RESOURCES: dict[str, ResourceSpec] = {
             SearchParam("identifier", "token", "personnummer, fødselsnummer, … as system|value"),
             SearchParam("organization", "reference", "the residence or stay municipality"),
         ),
-        documentation="Persons the caller takes part in the care of; protected identities "
-        "are labelled meta.security R and masked for organizations that need not act.",
+        documentation="Persons the caller is a party to a record of; a search by identifier "
+        "finds any registered person, but tells a non-party only the id (meta.security "
+        "REDACTED). Name, address and phone reach only parties to a record that shared them; "
+        "protected identities are labelled R and masked for organizations that need not act.",
         includes=(Include("Patient:organization", "managingOrganization", "Organization"),),
     ),
     "Organization": ResourceSpec(
@@ -1007,8 +1009,9 @@ RESOURCES: dict[str, ResourceSpec] = {
             SearchParam("agent", "reference", "the organization that accessed (own only)"),
             SearchParam("date", "date", "entries at or after (ge…)"),
         ),
-        documentation="The access log, read-only: by patient (organizations in the person's "
-        "care) or by the caller's own organization.",
+        documentation="The access log, read-only: the caller's own organization's entries; "
+        "by patient, with the scope samverkan/log-extract, the person's complete extract (the "
+        "caller must be a party to a record about the person).",
     ),
 }
 COMMON_PARAMS = (

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -196,6 +198,12 @@ async def test_bad_bearer_tokens_get_401_with_a_reason(
         "wrong audience": (token(audience="https://other.example"), "audience"),
         "wrong issuer": (token(issuer="https://other.example"), "issuer"),
         "unknown organization": (token(organization_id="no-such-org"), "organization"),
+        # Signed with the service's own key, but for ten years: no token of ours lives that long.
+        "ten years": (token(lifetime=timedelta(days=3650)), "lives longer"),
+        "a second too long": (
+            token(lifetime=timedelta(seconds=settings.access_token_max_lifetime_seconds + 1)),
+            "lives longer",
+        ),
     }
     for case, (value, reason) in cases.items():
         response = await http.get("/api/v1/persons", headers={"Authorization": f"Bearer {value}"})
@@ -232,6 +240,64 @@ async def test_a_disabled_client_gets_no_new_tokens(
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
     listed = (await admin.get("/api/v1/admin/clients", params={"limit": 200})).json()
     assert listed["items"]
+
+
+async def test_disabling_a_client_revokes_its_live_tokens_on_every_process(
+    settings: Settings, client_for: ClientFor
+) -> None:
+    """Three application instances on one database: the client is disabled through one (the
+    session's), and within the revocation cache's lifetime (1 s here) the two others refuse
+    the token they accepted before."""
+    quick = settings.model_copy(update={"token_revocation_cache_seconds": 1.0})
+    first, second = create_app(quick), create_app(quick)
+    admin = await client_for("region-norrbotten", scopes="samverkan/admin")
+    pem, jwks = generate_client_key("ES384")
+    created = await admin.post(
+        "/api/v1/admin/clients",
+        json={
+            "organization_id": "kommun-2582",
+            "name": "Boden",
+            "jwks": jwks,
+            "scopes": "system/*.rs",
+        },
+    )
+    client_id, kid = created.json()["client_id"], jwks["keys"][0]["kid"]
+    async with (
+        first.router.lifespan_context(first),
+        second.router.lifespan_context(second),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://a") as one,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://b") as two,
+    ):
+        issued = (await fetch_token(one, settings, client_id, pem, kid, "ES384")).json()
+        auth = {"Authorization": f"Bearer {issued['access_token']}"}
+        for instance in (one, two):
+            assert (await instance.get("/api/v1/organizations", headers=auth)).status_code == 200
+        disabled = await admin.put(
+            f"/api/v1/admin/clients/{client_id}/active", json={"active": False}
+        )
+        assert disabled.status_code == 200
+        started = time.monotonic()
+        waited: dict[str, float] = {}
+        while len(waited) < 2 and time.monotonic() - started < 10:
+            for name, instance in (("one", one), ("two", two)):
+                if name not in waited:
+                    answer = await instance.get("/api/v1/organizations", headers=auth)
+                    if answer.status_code == 401:
+                        assert "revoked" in answer.json()["detail"]
+                        waited[name] = time.monotonic() - started
+            await asyncio.sleep(0.1)
+        assert max(waited.values()) <= 2.0, waited
+        # Enabled again, the client gets tokens that work; the revoked one stays refused.
+        enabled = await admin.put(
+            f"/api/v1/admin/clients/{client_id}/active", json={"active": True}
+        )
+        assert enabled.status_code == 200
+        await asyncio.sleep(1.1)  # a new token's iat is a whole second past the revocation
+        fresh = (await fetch_token(one, settings, client_id, pem, kid, "ES384")).json()
+        renewed = {"Authorization": f"Bearer {fresh['access_token']}"}
+        await asyncio.sleep(1.1)
+        assert (await two.get("/api/v1/organizations", headers=renewed)).status_code == 200
+        assert (await two.get("/api/v1/organizations", headers=auth)).status_code == 401
 
 
 async def test_admin_api_refuses_private_keys_and_non_admins(client_for: ClientFor) -> None:
@@ -314,3 +380,5 @@ async def test_dev_token_works_locally_and_never_in_production(
     )
     assert production.returncode == 2 and "refused in production" in production.stderr
     assert "eyJ" not in production.stdout
+    too_long = run_cli(settings, "dev-token", "--org", "kommun-2580", "--minutes", "61")
+    assert too_long.returncode == 2 and "refuses tokens living over 3600" in too_long.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,157 @@ async def test_upgrade_to_head_and_down_to_base(empty_database: str) -> None:
 
     await asyncio.to_thread(downgrade, empty_database)
     assert await _table_names(empty_database) <= {"alembic_version"}
+
+
+T1 = datetime(2026, 1, 1, 10, tzinfo=UTC)
+T2 = datetime(2026, 1, 2, 10, tzinfo=UTC)
+OLD_ROWS = [
+    (
+        "INSERT INTO organizations (id, kind, name, jurisdiction, parent_id, function, version, "
+        "created_at, updated_at) VALUES (:id, :kind, :id, 'SE', :parent, :function, 1, :t, :t)",
+        [
+            {"id": "reg", "kind": "region", "parent": None, "function": None},
+            {"id": "reg-med", "kind": "unit", "parent": "reg", "function": "hospital-ward"},
+            {"id": "reg-hc", "kind": "unit", "parent": "reg", "function": "primary-care"},
+            {"id": "kom", "kind": "municipality", "parent": None, "function": None},
+            {"id": "kom-ht", "kind": "unit", "parent": "kom", "function": "home-care"},
+            {"id": "other", "kind": "municipality", "parent": None, "function": None},
+        ],
+    ),
+    (
+        "INSERT INTO persons (id, identifier_system, identifier_value, given_name, family_name, "
+        "residence_municipality_id, protected_identity, version, created_at, updated_at) "
+        "VALUES ('p', 's', 'v', 'A', 'B', 'kom', false, 1, :t, :t)",
+        [{}],
+    ),
+    (
+        "INSERT INTO care_relations (person_id, organization_id, source, created_at) "
+        "VALUES ('p', :org, :source, :at)",
+        [
+            # The ward registered the person (its principal was related with it); a stranger
+            # looked the person up later; the stay gave its relations.
+            {"org": "reg-med", "source": "registered", "at": T1},
+            {"org": "reg", "source": "registered", "at": T1},
+            {"org": "other", "source": "registered", "at": T2},
+            {"org": "reg-med", "source": "hospital", "at": T1},
+            {"org": "kom", "source": "receiver", "at": T1},
+        ],
+    ),
+    (
+        "INSERT INTO episodes (id, person_id, hospital_unit_id, region_id, municipality_id, "
+        "primary_care_unit_id, jurisdiction, admitted_at, admission_type, care_type, state, "
+        "version, created_at, updated_at) VALUES ('e', 'p', 'reg-med', 'reg', 'kom', 'reg-hc', "
+        "'SE', :t, 'acute', 'somatic', 'admitted', 1, :t, :t)",
+        [{}],
+    ),
+    (
+        "INSERT INTO plans (id, person_id, jurisdiction, status, initiating_principal_id, "
+        "version, document, created_at, updated_at) VALUES ('plan', 'p', 'SE', 'draft', 'reg', "
+        "1, :doc, :t, :t)",
+        [
+            {
+                "doc": '{"initiator": {"kind": "unit", "organization_id": "reg-hc"}, "content": '
+                '{"interventions": [{"responsible_unit_id": "kom-ht", '
+                '"responsible_principal_id": "kom"}], "coordinator": {"unit_id": "kom-ht", '
+                '"principal_id": "kom"}}}'
+            }
+        ],
+    ),
+    ("INSERT INTO plan_sharing VALUES ('plan', 'reg'), ('plan', 'kom')", [{}]),
+    (
+        "INSERT INTO meetings (id, person_id, plan_id, organizer_id, status, starts_at, "
+        "reply_by, sent_at, version, document) VALUES ('m', 'p', 'plan', 'reg-hc', 'scheduled', "
+        ":t, :day, :t, 1, :doc)",
+        [
+            {
+                "day": date(2026, 2, 1),
+                "doc": '{"participants": [{"id": "x", "organization_id": "kom-ht"}, {"id": "y"}]}',
+            }
+        ],
+    ),
+    (
+        "INSERT INTO care_messages (id, thread_id, sender_id, person_id, category, priority, "
+        "subject, text, sent_at, version) VALUES ('msg', 'msg', 'reg-med', 'p', 'other', "
+        "'routine', '', 'x', :t, 1)",
+        [{}],
+    ),
+    (
+        "INSERT INTO care_message_recipients (message_id, organization_id, state) "
+        "VALUES ('msg', 'kom-ht', 'delivered')",
+        [{}],
+    ),
+    (
+        "INSERT INTO deviations (id, person_id, episode_id, category, state, reporter_id, "
+        "reporter_principal_id, handler_principal_id, reported_at, version, document) VALUES "
+        "('d', 'p', 'e', 'other', 'reported', 'kom-ht', 'kom', 'reg', :t, 1, '{}')",
+        [{}],
+    ),
+    (
+        "INSERT INTO access_log (at, client_id, organization_id, action, resource_type, "
+        "outcome, purpose) VALUES (:t, 'c', :org, 'read', 'Patient', 'success', 'TREAT')",
+        [{"org": "kom-ht"}, {"org": "reg"}],
+    ),
+]
+
+
+async def test_the_migration_moves_care_relations_to_the_parties_of_their_records(
+    empty_database: str,
+) -> None:
+    await asyncio.to_thread(upgrade, empty_database, "0008")
+    engine = create_engine(empty_database, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            for statement, rows in OLD_ROWS:
+                for row in rows:
+                    await conn.execute(text(statement), {"t": T1, **row})
+        await asyncio.to_thread(upgrade, empty_database)
+        async with engine.connect() as conn:
+            parties = {
+                tuple(r)
+                for r in await conn.execute(
+                    text(
+                        "SELECT record_type, record_id, organization_id, principal_id, role "
+                        "FROM record_parties"
+                    )
+                )
+            }
+            log = set(
+                await conn.execute(
+                    text("SELECT organization_id, principal_id, unit_id FROM access_log")
+                )
+            )
+            handler = (await conn.execute(text("SELECT handler_id FROM deviations"))).scalar()
+        assert parties == {
+            ("registration", "p", "reg-med", "reg", "registrant"),
+            ("episode", "e", "reg-med", "reg", "hospital"),
+            ("episode", "e", "kom", "kom", "receiver"),
+            ("episode", "e", "reg-hc", "reg", "primary-care"),
+            ("plan", "plan", "reg-hc", "reg", "initiator"),
+            ("plan", "plan", "reg", "reg", "participant"),
+            ("plan", "plan", "kom", "kom", "participant"),
+            ("plan", "plan", "kom-ht", "kom", "responsible"),
+            ("plan", "plan", "kom-ht", "kom", "coordinator"),
+            ("meeting", "m", "reg-hc", "reg", "organizer"),
+            ("meeting", "m", "kom-ht", "kom", "participant"),
+            ("message", "msg", "reg-med", "reg", "sender"),
+            ("message", "msg", "kom-ht", "kom", "recipient"),
+            ("deviation", "d", "kom-ht", "kom", "reporter"),
+            ("deviation", "d", "reg", "reg", "handler"),
+        }
+        assert {tuple(r) for r in log} == {("kom-ht", "kom", "kom-ht"), ("reg", "reg", None)}
+        assert handler == "reg"
+
+        # And back: the relations the parties stand for, the registrant's among them.
+        await asyncio.to_thread(downgrade, empty_database, "0008")
+        async with engine.connect() as conn:
+            relations = set(
+                await conn.execute(text("SELECT organization_id, source FROM care_relations"))
+            )
+            sharing = set(await conn.execute(text("SELECT principal_id FROM plan_sharing")))
+        assert {("reg-med", "registered"), ("reg", "hospital"), ("kom", "receiver")} <= {
+            tuple(r) for r in relations
+        }
+        assert ("other", "registered") not in {tuple(r) for r in relations}
+        assert {r[0] for r in sharing} == {"reg", "kom"}
+    finally:
+        await engine.dispose()

@@ -1,7 +1,8 @@
 """Access-log entry → AuditEvent (https://hl7.org/fhir/R4/auditevent.html), read-only.
 
-Who (client, end user, organization), what (the person and the resource), when, why (purpose of
-use) and with what outcome, in the shape of the IHE Basic Audit Log Patterns.
+Who (client, end user, organization, and the unit a principal's system acted for), what (the
+person and the resource), when, why (purpose of use) and with what outcome, in the shape of the
+IHE Basic Audit Log Patterns.
 """
 
 from __future__ import annotations
@@ -71,7 +72,12 @@ def to_fhir(entry: AccessEntry) -> dict[str, Any]:
         "recorded": instant(entry.at),
         "outcome": _OUTCOMES.get(entry.outcome, "8"),
         "purposeOfEvent": [concept(ACT_REASON, entry.purpose)],
-        "agent": [agent, {"who": ref("Organization", entry.organization_id), "requestor": False}],
+        "agent": [agent, {"who": ref("Organization", entry.organization_id), "requestor": False}]
+        + (
+            [{"who": ref("Organization", entry.unit_id), "requestor": False}]
+            if entry.unit_id and entry.unit_id != entry.organization_id
+            else []
+        ),
         "source": {"observer": {"display": "Samverkan"}},
     }
     if entry.outcome != "success":
