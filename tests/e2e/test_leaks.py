@@ -204,6 +204,16 @@ class Scene:
     practitioner_id: str
     role_id: str
 
+    def records(self) -> dict[str, str]:
+        """The REST path of each record of the scene, by its FHIR resource type."""
+        return {
+            "Encounter": f"/api/v1/episodes/{self.episode_id}",
+            "CarePlan": f"/api/v1/plans/{self.plan_id}",
+            "Appointment": f"/api/v1/meetings/{self.meeting_id}",
+            "Communication": f"/api/v1/care-messages/{self.message_id}",
+            "Task": f"/api/v1/deviations/{self.deviation_id}",
+        }
+
     def ids(self) -> dict[str, str]:
         return {
             "person_id": self.person_id,
@@ -638,19 +648,8 @@ async def assert_nothing_opened(
     """After the lookup and its own records: every record of the scene still answers 404 and
     appears in no list; the person's record shows existence and id only (when the stranger has
     a record of its own about them) and its log the stranger's own accesses only."""
-    for path in (
-        f"/api/v1/episodes/{scene.episode_id}",
-        f"/api/v1/plans/{scene.plan_id}",
-        f"/api/v1/meetings/{scene.meeting_id}",
-        f"/api/v1/care-messages/{scene.message_id}",
-        f"/api/v1/deviations/{scene.deviation_id}",
-        f"/fhir/Encounter/{scene.episode_id}",
-        f"/fhir/CarePlan/{scene.plan_id}",
-        f"/fhir/Appointment/{scene.meeting_id}",
-        f"/fhir/Communication/{scene.message_id}",
-        f"/fhir/Task/{scene.deviation_id}",
-        f"/fhir/AuditEvent/{scene.audit_id}",
-    ):
+    fhir = [f"/fhir/{kind}/{path.rsplit('/', 1)[1]}" for kind, path in scene.records().items()]
+    for path in [*scene.records().values(), *fhir, f"/fhir/AuditEvent/{scene.audit_id}"]:
         assert (await stranger.get(path)).status_code == 404, path
     mine = {"person_id": scene.person_id}
     for path in (
@@ -788,13 +787,7 @@ async def test_creating_a_record_of_ones_own_opens_no_other_partys_record(
     assert [e["id"] for e in episodes["items"]] == [admitted["id"]]
     plans = (await psych.get("/api/v1/plans", params={"person_id": scene.person_id})).json()
     assert [p["id"] for p in plans["items"]] == [planned.json()["id"]]
-    for path in (
-        f"/api/v1/episodes/{scene.episode_id}",
-        f"/api/v1/plans/{scene.plan_id}",
-        f"/api/v1/meetings/{scene.meeting_id}",
-        f"/api/v1/care-messages/{scene.message_id}",
-        f"/api/v1/deviations/{scene.deviation_id}",
-    ):
+    for path in scene.records().values():
         assert (await psych.get(path)).status_code == 404, path
 
 
@@ -856,13 +849,7 @@ async def test_refused_reads_of_any_record_are_in_the_persons_extract(
 ) -> None:
     stranger = await client_for("kommun-2580-lss")
     since = datetime.now(UTC).isoformat()
-    refused = {
-        "Encounter": f"/api/v1/episodes/{scene.episode_id}",
-        "CarePlan": f"/api/v1/plans/{scene.plan_id}",
-        "Appointment": f"/api/v1/meetings/{scene.meeting_id}",
-        "Communication": f"/api/v1/care-messages/{scene.message_id}",
-        "Task": f"/api/v1/deviations/{scene.deviation_id}",
-    }
+    refused = scene.records()
     for path in refused.values():
         assert (await stranger.get(path)).status_code == 404, path
     extract = await client_for("kommun-2580", scopes="system/*.cruds samverkan/log-extract")

@@ -43,6 +43,16 @@ def page_of(
     }
 
 
+def system_and_value(text: str | None, field: str) -> tuple[str, str] | None:
+    """An identifier given as ``system|value`` (None when not given); 422 naming ``field``."""
+    if text is None:
+        return None
+    system, sep, value = text.partition("|")
+    if not sep or not system or not value:
+        raise InvalidInput(f"{field} must be given as system|value", field=field)
+    return system, value
+
+
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description='version last seen, e.g. W/"2"')
 ]

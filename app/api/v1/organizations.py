@@ -15,8 +15,7 @@ from app.api.deps import (
     UowDep,
 )
 from app.api.errors import errors_for
-from app.api.v1.common import ListPage, page_of, router
-from app.domain.errors import InvalidInput
+from app.api.v1.common import ListPage, page_of, router, system_and_value
 from app.domain.organizations import (
     CooperationArea,
     Jurisdiction,
@@ -148,12 +147,7 @@ async def list_organizations(
     ] = None,
 ) -> dict[str, object]:
     """List organizations, filtered by kind, jurisdiction, parent, function or identifier."""
-    ident = None
-    if identifier is not None:
-        system, sep, value = identifier.partition("|")
-        if not sep or not system or not value:
-            raise InvalidInput("identifier must be given as system|value", field="identifier")
-        ident = (system, value)
+    ident = system_and_value(identifier, "identifier")
     result = await service.list_organizations(
         uow,
         limit=page.limit,

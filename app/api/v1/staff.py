@@ -18,8 +18,7 @@ from app.api.deps import (
     UowDep,
 )
 from app.api.errors import errors_for
-from app.api.v1.common import ListPage, page_of, router
-from app.domain.errors import InvalidInput
+from app.api.v1.common import ListPage, page_of, router, system_and_value
 from app.domain.organizations import Jurisdiction
 from app.domain.staff import Practitioner, PractitionerRole, StaffRole
 from app.services import staff as service
@@ -153,12 +152,7 @@ async def list_practitioners(
     identifier: Annotated[str | None, Query(description="`system|value`")] = None,
 ) -> dict[str, object]:
     """List practitioners, by part of the name or by identifier."""
-    ident = None
-    if identifier is not None:
-        system, sep, value = identifier.partition("|")
-        if not sep or not system or not value:
-            raise InvalidInput("identifier must be given as system|value", field="identifier")
-        ident = (system, value)
+    ident = system_and_value(identifier, "identifier")
     result = await service.list_practitioners(
         uow, limit=page.limit, after=page.cursor, name=name, identifier=ident
     )
