@@ -66,15 +66,17 @@ class Person:
     def identity_only(self) -> Person:
         """A copy for a caller that may know the person exists but not their details.
 
-        Name, address and phone follow the record they came with (DESIGN §10): an organization
-        that is no party to such a record gets the identifier and the id, and for a protected
-        identity not even the whole identifier.
+        Name, address, phone and where the person lives follow the record they came with
+        (DESIGN §10): an organization that is no party to such a record gets the identifier and
+        the id, and for a protected identity not even the whole identifier. The municipalities
+        stay on the object for the rules that need them; the edges do not show them.
         """
         shown = self.masked() if self.protected_identity else self
         return replace(
             shown,
             given_name="",
             family_name="",
+            birth_date=None,
             address=None,
             phone=None,
             details_withheld=True,

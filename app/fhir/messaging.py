@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -162,16 +162,21 @@ async def _admission(
             "Encounter.subject must reference the Patient entry of the message",
             field="Encounter.subject",
         )
+    registration = patient.from_fhir(patient_resource)
     person, _created = await person_service.register_person(
         uow,
         actor,
-        patient.from_fhir(patient_resource),
+        registration,
         today=now.date(),
         reserve_systems=settings.reserve_number_systems,
     )
-    episode = await episode_service.register_admission(
-        uow, actor, encounter.from_fhir(resource, person.id), now=now
-    )
+    admission = encounter.from_fhir(resource, person.id)
+    if admission.municipality_id is None:
+        # The paying municipality as the sender's own Patient names it (managingOrganization):
+        # a person registered by another organization does not show the sender what that one
+        # stored.
+        admission = replace(admission, municipality_id=registration.residence_municipality_id)
+    episode = await episode_service.register_admission(uow, actor, admission, now=now)
     await episode_service.record_notice(
         uow,
         actor,

@@ -25,7 +25,7 @@ from app.domain.errors import Forbidden, InvalidInput, StaleVersion, UnknownRefe
 from app.domain.liability import LiabilityConfig
 from app.domain.organizations import INPATIENT_FUNCTIONS, OrgKind, UnitFunction
 from app.domain.parties import RecordType, episode_parties
-from app.security.access import Actor, record, require_party
+from app.security.access import Actor, record, require_party, visible_person
 from app.services.liability_rules import store_intervals
 from app.store.repositories import Page
 from app.store.unit_of_work import UnitOfWork
@@ -85,6 +85,15 @@ async def register_admission(
     person = await uow.persons.get(cmd.person_id)
     if person is None:
         raise UnknownReference(f"unknown person {cmd.person_id}", field="person_id")
+    if cmd.municipality_id is None:
+        seen = await visible_person(uow, actor, person)
+        if seen is None or seen.details_withheld:
+            # The default would tell where the person lives, which is not the caller's to know.
+            raise InvalidInput(
+                "name the receiving municipality: where the person lives was not shared with "
+                "the caller",
+                field="municipality_id",
+            )
     # Sweden: the residence municipality pays; Norway: the municipality of stay.
     municipality_id = cmd.municipality_id or person.paying_municipality_id(unit.jurisdiction.value)
     wanted = {"municipality_id": municipality_id}

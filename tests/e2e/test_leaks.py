@@ -765,8 +765,21 @@ async def test_the_escalation_of_issue_13_stops_after_the_lookup(
     await assert_nothing_opened(oskarshamn, "kommun-0882", scene, own_record=True)
 
     ward = await client_for("region-vgr-sas-boras-med")
-    admitted = await admit(ward, scene.person_id, T0, unit="region-vgr-sas-boras-med")
-    assert admitted["municipality_id"] == "kommun-2580"
+    # Where the person lives was not shared with it: it names the receiving municipality.
+    unnamed = await ward.post(
+        "/api/v1/episodes",
+        json={
+            "person_id": scene.person_id,
+            "hospital_unit_id": "region-vgr-sas-boras-med",
+            "admitted_at": T0.isoformat(),
+            "admission_type": "acute",
+        },
+    )
+    assert unnamed.status_code == 422
+    assert unnamed.json()["errors"][0]["field"] == "municipality_id"
+    admitted = await admit(
+        ward, scene.person_id, T0, unit="region-vgr-sas-boras-med", municipality_id="kommun-2580"
+    )
     await assert_nothing_opened(ward, "region-vgr", scene, own_record=True)
     # The municipality it named is told of that stay, and sees it: the ward shared its own
     # record. It learns nothing new of the person from it (it received the hospital's notices).
@@ -780,7 +793,13 @@ async def test_creating_a_record_of_ones_own_opens_no_other_partys_record(
     """The ward of the same region, too, may admit the person to its own ward and plan on its
     own; every record of the medical ward stays closed to it."""
     psych = await client_for("region-norrbotten-sunderby-psyk")
-    admitted = await admit(psych, scene.person_id, T0, unit="region-norrbotten-sunderby-psyk")
+    admitted = await admit(
+        psych,
+        scene.person_id,
+        T0,
+        unit="region-norrbotten-sunderby-psyk",
+        municipality_id="kommun-2580",
+    )
     planned = await psych.post("/api/v1/plans", json={"person_id": scene.person_id, "title": "x"})
     assert planned.status_code == 201
     episodes = (await psych.get("/api/v1/episodes", params={"person_id": scene.person_id})).json()

@@ -187,6 +187,7 @@ async def test_protected_identity_details_go_only_to_organizations_that_must_act
     assert found.status_code == 200 and found.json()["id"] == created["id"]
     assert_masked(found.json())
     assert found.json()["details_withheld"] is True and found.json()["family_name"] == ""
+    assert found.json()["residence_municipality_id"] is None and found.json()["birth_date"] is None
     assert "Hemlig" not in found.text and "Annan" not in found.text
     assert (await lulea.get(f"/api/v1/persons/{created['id']}")).status_code == 404
     episodes = (await lulea.get("/api/v1/episodes", params={"person_id": created["id"]})).json()

@@ -93,7 +93,7 @@ class PersonRead(BaseModel):
     given_name: str
     family_name: str
     birth_date: date | None
-    residence_municipality_id: str
+    residence_municipality_id: str | None = Field(description="null when details are withheld")
     stay_municipality_id: str | None
     protected_identity: bool
     address: str | None
@@ -115,8 +115,10 @@ def person_read(person: Person) -> PersonRead:
         given_name=person.given_name,
         family_name=person.family_name,
         birth_date=person.birth_date,
-        residence_municipality_id=person.residence_municipality_id,
-        stay_municipality_id=person.stay_municipality_id,
+        residence_municipality_id=None
+        if person.details_withheld
+        else person.residence_municipality_id,
+        stay_municipality_id=None if person.details_withheld else person.stay_municipality_id,
         protected_identity=person.protected_identity,
         address=person.address,
         phone=person.phone,

@@ -3,7 +3,8 @@
 A protected identity (sekretessmarkering, skyddad folkbokföring, strengt fortrolig adresse) is
 labelled ``meta.security`` R (restricted); the caller already gets the masked person when it is not
 one that must act. A person whose details are withheld from the caller (it is no party to a record
-that shared them) is labelled ``REDACTED`` and carries no name, address or phone.
+that shared them) is labelled ``REDACTED`` and carries no name, address, phone, birth date or
+municipality.
 """
 
 from __future__ import annotations
@@ -55,9 +56,10 @@ def to_fhir(person: Person) -> dict[str, Any]:
         resource["birthDate"] = day(person.birth_date)
     if person.address:
         resource["address"] = [{"use": "home", "text": person.address}]
-    resource["managingOrganization"] = ref(
-        "Organization", person.stay_municipality_id or person.residence_municipality_id
-    )
+    if not person.details_withheld:
+        resource["managingOrganization"] = ref(
+            "Organization", person.stay_municipality_id or person.residence_municipality_id
+        )
     return resource
 
 
