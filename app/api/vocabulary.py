@@ -296,6 +296,24 @@ IN_SCHEMA: dict[tuple[str, str], str] = {
     ("StatisticsRead", "indicators"): "the indicators asked for, with their figures",
     ("StatisticsRead", "time_zone"): "the time zone of the period boundaries "
     "(Europe/Stockholm, Europe/Oslo)",
+    ("AccessEntryRead", "principal_id"): "the principal of the organization that accessed",
+    ("AccessEntryRead", "unit_id"): "the unit the access was made for (a unit's client, or the "
+    "unit a principal's system named in X-Samverkan-Unit); null when made for the principal",
+    ("PractitionerCreate", "identifier"): "HSA-id (urn:oid:1.2.752.29.4.19) in Sweden, "
+    "HPR-nummer (urn:oid:2.16.578.1.12.4.1.4.4) in Norway",
+    ("PractitionerRead", "identifier"): "HSA-id (urn:oid:1.2.752.29.4.19) in Sweden, "
+    "HPR-nummer (urn:oid:2.16.578.1.12.4.1.4.4) in Norway",
+    ("PractitionerRead", "active"): "whether the practitioner is active",
+    ("RoleCreate", "practitioner_id"): "the practitioner who holds the role",
+    ("RoleRead", "practitioner_id"): "the practitioner who holds the role",
+    ("RoleCreate", "organization_id"): "where the role is held: a unit, or a principal itself",
+    ("RoleRead", "organization_id"): "where the role is held: a unit, or a principal itself",
+    ("RoleRead", "principal_id"): "the principal of the organization where the role is held",
+    ("RoleCreate", "role"): "coordinator, fixed-care-contact, mas, planner or deviation-handler",
+    ("RoleRead", "role"): "coordinator, fixed-care-contact, mas, planner or deviation-handler",
+    ("RoleRead", "active"): "whether the role is held now",
+    ("CoordinatorRead", "practitioner_role_id"): "the coordinator's role in the staff register, "
+    "when the plan names one",
 }
 
 _SUFFIXES = re.compile(r"(Read|Create|Created|In|Out|-Input|-Output)$")

@@ -95,7 +95,6 @@ async def test_every_event_arrives_in_order_signed_despite_failures(
     client_for: ClientFor,
     engine: AsyncEngine,
     settings: Settings,
-    client_for: ClientFor,
 ) -> None:
     caplog.set_level(logging.INFO, logger="app.delivery")
     # The request id is carried as the service's log configuration carries it.

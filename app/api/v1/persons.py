@@ -93,7 +93,9 @@ class PersonRead(BaseModel):
     given_name: str
     family_name: str
     birth_date: date | None
-    residence_municipality_id: str | None = Field(description="null when details are withheld")
+    residence_municipality_id: str | None = Field(
+        description="folkbokföringskommun / bostedskommune; null when details are withheld"
+    )
     stay_municipality_id: str | None
     protected_identity: bool
     address: str | None

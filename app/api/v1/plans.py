@@ -119,8 +119,17 @@ class CoordinatorIn(BaseModel):
     practitioner_role_id: str | None = Field(
         default=None, max_length=36, description="a `coordinator` role of the staff register"
     )
-    name: str = Field(default="", max_length=200, description="from the register when omitted")
-    unit_id: str = Field(default="", max_length=64, description="from the register when omitted")
+    name: str = Field(
+        default="",
+        max_length=200,
+        description="the coordinator's name (from the register with a practitioner_role_id)",
+    )
+    unit_id: str = Field(
+        default="",
+        max_length=64,
+        description="the unit the coordinator works at (from the register with a "
+        "practitioner_role_id)",
+    )
     title: str | None = Field(default=None, max_length=200)
     chosen_with_person: bool = True
 
