@@ -65,8 +65,8 @@ class Settings(BaseSettings):
     # How stale a process's copy of the revocation list may be: a disabled client's tokens are
     # refused everywhere within this many seconds.
     token_revocation_cache_seconds: float = Field(default=5.0, gt=0, le=60)
-    # Whether a principal-level client's writes must name the acting unit and the user
-    # (X-Samverkan-Unit, X-Samverkan-User); by default only in production.
+    # Whether a principal-level client's writes of personal data must name the acting unit and
+    # the user (X-Samverkan-Unit, X-Samverkan-User); by default only in production.
     require_acting_unit: bool | None = None
     rate_limit_per_minute: int = Field(default=6000, ge=1, description="requests per client")
     demo_clients_dir: Path = Path("var/demo-clients")

@@ -253,7 +253,7 @@ class Maker:
         return plan
 
     def batch(self, size: int, result: Generated, sample: int) -> Batch:
-        """The next ``size`` persons with their episodes, plans and relations, counted into
+        """The next ``size`` persons with their episodes, plans and parties, counted into
         ``result`` with up to ``sample`` ids of each kind."""
         batch = Batch()
         parties = batch.parties

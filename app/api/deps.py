@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from app.domain.liability import LiabilityConfig
-from app.security.access import Actor
+from app.security.access import UNIT_HEADER, USER_HEADER, Actor
 from app.security.revocation import RevocationList
 from app.security.tokens import (
     ADMIN_SCOPE,
@@ -29,8 +29,6 @@ from app.services.liability_rules import LiabilityRules
 from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
-USER_HEADER = "X-Samverkan-User"
-UNIT_HEADER = "X-Samverkan-Unit"
 PURPOSE_HEADER = "X-Samverkan-Purpose-Of-Use"
 REQUEST_ID_HEADER = "X-Request-ID"
 PURPOSE = re.compile(r"^[A-Z][A-Z0-9\-]{1,39}$")
@@ -48,7 +46,8 @@ bearer = HTTPBearer(
     f"log. `{PURPOSE_HEADER}` gives the purpose of use (default `TREAT`), `{REQUEST_ID_HEADER}` "
     "a correlation id stored with each access-log entry (generated when absent, and echoed in "
     "every response). Where the service is configured so (by default in production), a "
-    f"principal-level client's writes must send `{UNIT_HEADER}` and `{USER_HEADER}`.",
+    f"principal-level client's writes of personal data must send `{UNIT_HEADER}` and "
+    f"`{USER_HEADER}`.",
 )
 
 
@@ -120,17 +119,6 @@ async def actor_for(request: Request, uow: UnitOfWork, claims: AccessClaims) -> 
             400, f"{REQUEST_ID_HEADER} must be 1 to 64 letters, digits, '.', '_' or '-'"
         )
     unit = await _acting_unit(request, uow, claims.organization_id, principal)
-    if (
-        settings.acting_unit_required
-        and principal == claims.organization_id
-        and request.method not in ("GET", "HEAD")
-        and (unit is None or user is None)
-    ):
-        raise HTTPException(
-            400,
-            f"a principal-level client names the acting unit ({UNIT_HEADER}) and the user "
-            f"({USER_HEADER}) of every write, for the access log",
-        )
     return Actor(
         client_id=claims.client_id,
         organization_id=claims.organization_id,
@@ -141,6 +129,10 @@ async def actor_for(request: Request, uow: UnitOfWork, claims: AccessClaims) -> 
         # The client's id, or the one generated for this request and echoed in the response.
         request_id=correlation_id.get(),
         unit_id=unit,
+        # Checked where a write of personal data is logged (app.security.access.record).
+        must_name_unit=settings.acting_unit_required
+        and principal == claims.organization_id
+        and (unit is None or user is None),
     )
 
 

@@ -12,11 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.domain.errors import NotFound
+from app.domain.errors import InvalidInput, NotFound
 from app.domain.parties import Party, Reach, RecordType, is_party, sees_details
 from app.domain.persons import Person
 from app.store.repositories import AccessEntry, utcnow
 from app.store.unit_of_work import UnitOfWork
+
+UNIT_HEADER = "X-Samverkan-Unit"
+USER_HEADER = "X-Samverkan-User"
+WRITES = frozenset({"create", "update", "delete"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +28,9 @@ class Actor:
     """The caller: a client acting for one organization, with the scopes its token carries.
 
     ``unit_id`` is the unit a principal-level client said it acts for (``X-Samverkan-Unit``);
-    a unit-level client always acts for its own unit.
+    a unit-level client always acts for its own unit. ``must_name_unit`` is set where the
+    service requires a principal-level client to name unit and user for its writes of personal
+    data, and this request named one or neither.
     """
 
     client_id: str
@@ -35,6 +41,7 @@ class Actor:
     purpose: str = "TREAT"
     request_id: str | None = None
     unit_id: str | None = None
+    must_name_unit: bool = False
 
     @property
     def organizations(self) -> tuple[str, ...]:
@@ -73,7 +80,18 @@ def record(
     person_id: str | None,
     outcome: str = "success",
 ) -> None:
-    """Queue an access-log entry for the caller's access to personal data."""
+    """Queue an access-log entry for the caller's access to personal data.
+
+    A write of personal data by a principal's system that must name its unit and user, and did
+    not, is refused here: the entry would not tell who wrote.
+    """
+    if actor.must_name_unit and outcome == "success" and action in WRITES:
+        missing = UNIT_HEADER if actor.unit_id is None else USER_HEADER
+        raise InvalidInput(
+            f"a principal-level client names the acting unit ({UNIT_HEADER}) and the user "
+            f"({USER_HEADER}) of every write of personal data, for the access log",
+            field=missing,
+        )
     uow.log_access(
         AccessEntry(
             at=utcnow(),

@@ -137,14 +137,29 @@ async def test_a_principals_writes_name_unit_and_user_where_configured(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             region = {"Authorization": f"Bearer {region_token}"}
             unnamed = await http.post("/api/v1/persons", json=body, headers=region)
-            assert unnamed.status_code == 400
-            assert "X-Samverkan-Unit" in unnamed.json()["detail"]
+            assert unnamed.status_code == 422
+            assert unnamed.json()["errors"][0]["field"] == "X-Samverkan-Unit"
             no_user = await http.post(
                 "/api/v1/persons",
                 json=body,
                 headers={**region, "X-Samverkan-Unit": "region-norrbotten-sunderby-med"},
             )
-            assert no_user.status_code == 400 and "X-Samverkan-User" in no_user.json()["detail"]
+            assert no_user.status_code == 422
+            assert no_user.json()["errors"][0]["field"] == "X-Samverkan-User"
+            # Nothing was written: the identifier is still free.
+            found = await http.get(
+                "/api/v1/persons",
+                params={"identifier": f"{body['identifier']['system']}|191212121212"},
+                headers=region,
+            )
+            assert found.json()["items"] == []
+            # Configuration that holds no personal data needs neither header.
+            subscribed = await http.post(
+                "/api/v1/subscriptions",
+                json={"topic": "messages", "endpoint": "https://ehr.example/notifications"},
+                headers=region,
+            )
+            assert subscribed.status_code == 201, subscribed.text
             # Reads need neither; a unit's own client names neither.
             assert (await http.get("/api/v1/persons", headers=region)).status_code == 200
             ward = {"Authorization": f"Bearer {ward_token}"}
