@@ -440,6 +440,9 @@ def bench_size(
         "SAMVERKAN_SIGNING_KEY_FILE": str(key_file),
         "SAMVERKAN_ACCESS_TOKEN_LIFETIME_SECONDS": "3600",
         "SAMVERKAN_RATE_LIMIT_PER_MINUTE": "100000000",
+        # The region's system writes for episodes of all three of its wards as the principal
+        # (no X-Samverkan-Unit): the same workload before and after unit-grain access.
+        "SAMVERKAN_REQUIRE_ACTING_UNIT": "false",
     }
     results: list[Measured] = []
     with serve("bench.ceiling:app", ceiling_port, workers, {}) as ceiling_proc:
