@@ -29,8 +29,8 @@ from app.api.v1 import (
     organizations,
     persons,
     plans,
-    statistics,
     staff,
+    statistics,
     subscriptions,
 )
 from app.delivery.dispatcher import Dispatcher

@@ -153,7 +153,7 @@ OLD_ROWS = [
 async def test_the_migration_moves_care_relations_to_the_parties_of_their_records(
     empty_database: str,
 ) -> None:
-    await asyncio.to_thread(upgrade, empty_database, "0008")
+    await asyncio.to_thread(upgrade, empty_database, "0009")
     engine = create_engine(empty_database, pool_size=1)
     try:
         async with engine.begin() as conn:
@@ -198,7 +198,7 @@ async def test_the_migration_moves_care_relations_to_the_parties_of_their_record
         assert handler == "reg"
 
         # And back: the relations the parties stand for, the registrant's among them.
-        await asyncio.to_thread(downgrade, empty_database, "0008")
+        await asyncio.to_thread(downgrade, empty_database, "0009")
         async with engine.connect() as conn:
             relations = set(
                 await conn.execute(text("SELECT organization_id, source FROM care_relations"))
