@@ -60,7 +60,7 @@ from app.store import tables as t
 from app.store.database import create_engine
 from app.store.liability import interval_rows
 from app.store.parties import party_row
-from app.store.plans import plan_document, plan_row, plan_version_row
+from app.store.plans import follow_up_rows, plan_document, plan_row, plan_version_row
 from app.store.repositories import episode_row, event_row, person_row, utcnow
 
 KALMAR_MUNICIPALITIES = [
@@ -305,6 +305,7 @@ LOADED = (
     t.liable_intervals,
     t.plans,
     t.plan_versions,
+    t.plan_follow_ups,
     t.record_parties,
 )
 # The plain indexes of those tables: neither unique nor backing a constraint (primary keys,
@@ -348,6 +349,7 @@ def batch_rows(
             t.plan_versions,
             [plan_version_row(p, d, PLAN_ORGANIZATION, PLAN_CLIENT) for p, d in documents],
         ),
+        (t.plan_follow_ups, [row for p, _d in documents for row in follow_up_rows(p)]),
         (
             t.record_parties,
             [

@@ -51,6 +51,7 @@ PER_TEST_TABLES = (
     "care_messages",
     "processed_messages",
     "meetings",
+    "plan_follow_ups",
     "plan_versions",
     "plans",
     "liable_intervals",

@@ -15,9 +15,10 @@ Every change makes a new version; earlier versions stay readable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
+from app.domain.episodes import ZONES
 from app.domain.errors import IllegalTransition, Incomplete, InvalidInput, NotFound
 
 
@@ -408,24 +409,65 @@ class OverdueFollowUp:
     days_overdue: int
 
 
-def overdue_follow_ups(
-    plan: Plan, meeting_dates: list[date], *, today: date
-) -> list[OverdueFollowUp]:
-    """The plan's follow-up dates that passed without a meeting.
+@dataclass(frozen=True, slots=True)
+class FollowUpWindow:
+    """A follow-up date of a plan, the instant it becomes overdue, and the instants between
+    which a meeting's start answers it (None: open on that side)."""
 
-    A follow-up date is met by a meeting (not cancelled) that starts after the previous follow-up
-    date (or the plan's start) and no later than the next follow-up date: a meeting summoned late
-    still ends the overdue state, but one meeting does not answer for two missed follow-ups.
+    plan_id: str
+    follow_up_date: date
+    due_at: datetime
+    overdue_at: datetime
+    answered_from: datetime | None
+    answered_until: datetime | None
+
+    def answered_by(self, starts_at: datetime) -> bool:
+        """Whether a meeting starting at ``starts_at`` answers this follow-up."""
+        return (self.answered_from is None or starts_at >= self.answered_from) and (
+            self.answered_until is None or starts_at < self.answered_until
+        )
+
+
+def follow_up_windows(plan: Plan) -> list[FollowUpWindow]:
+    """Each follow-up date of the plan with its window, in the local time of its jurisdiction.
+
+    A follow-up date is answered by a meeting that starts on a local date after the previous
+    follow-up date (or the plan's start) and no later than the next follow-up date: a meeting
+    summoned late still ends the overdue state, but one meeting does not answer for two missed
+    follow-ups. It is overdue from the start of the local day after it.
     """
+    zone = ZONES[plan.jurisdiction]
+
+    def midnight(day: date) -> datetime:
+        return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+    def after(day: date | None) -> datetime | None:
+        return None if day is None else midnight(day + timedelta(days=1))
+
+    dates = list(plan.content.follow_up_dates)
+    return [
+        FollowUpWindow(
+            plan.id,
+            follow_up,
+            midnight(follow_up),
+            midnight(follow_up + timedelta(days=1)),
+            after(dates[index - 1] if index else plan.content.start_date),
+            after(dates[index + 1] if index + 1 < len(dates) else None),
+        )
+        for index, follow_up in enumerate(dates)
+    ]
+
+
+def overdue_follow_ups(
+    plan: Plan, meeting_starts: list[datetime], *, today: date
+) -> list[OverdueFollowUp]:
+    """The active plan's follow-up dates before ``today`` that no meeting (not cancelled,
+    starting at ``meeting_starts``) answered; see `follow_up_windows`."""
     if plan.status is not PlanStatus.ACTIVE:
         return []
-    dates = list(plan.content.follow_up_dates)
-    result: list[OverdueFollowUp] = []
-    for index, follow_up in enumerate(dates):
-        if follow_up >= today:
-            break
-        after = dates[index - 1] if index else (plan.content.start_date or date.min)
-        until = dates[index + 1] if index + 1 < len(dates) else date.max
-        if not any(after < when <= until for when in meeting_dates):
-            result.append(OverdueFollowUp(plan.id, follow_up, (today - follow_up).days))
-    return result
+    return [
+        OverdueFollowUp(plan.id, window.follow_up_date, (today - window.follow_up_date).days)
+        for window in follow_up_windows(plan)
+        if window.follow_up_date < today
+        and not any(window.answered_by(start) for start in meeting_starts)
+    ]

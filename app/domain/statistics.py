@@ -215,6 +215,18 @@ INDICATORS: tuple[Indicator, ...] = (
         _PERSON_DIMS,
     ),
     Indicator(
+        "plans-with-overdue-follow-up",
+        "Coordinated plans (SIP/IP) with an overdue follow-up",
+        "The number of plans active when asked with a follow-up date in the period that has "
+        "passed with no meeting of the plan (not cancelled) starting after the previous "
+        "follow-up date (or the plan's start) and no later than the next one, by the person's "
+        f"residence municipality, dates {_TZ}.",
+        "plans",
+        Kind.COUNT,
+        Family.PLANS,
+        _PERSON_DIMS,
+    ),
+    Indicator(
         "meetings-held",
         "Planning meetings held",
         "The number of planning meetings, not cancelled, whose start time fell in the period and "

@@ -220,6 +220,9 @@ async def _figures(
             groups[(k, g)] = _priced(
                 groups.get((k, g)), config, rate_table_id, periods[k].first_day.year, days, episodes
             )
+    elif code == "plans-with-overdue-follow-up":
+        for k, g, count in await repo.overdue_follow_ups(scope, by, table, now):
+            groups[(k, g)] = {"count": count}
     elif code.startswith("plans-"):
         status = {
             "plans-started": None,

@@ -33,6 +33,7 @@ from app.domain.plans import (
     PlanContent,
     PlanStatus,
     Withdrawal,
+    follow_up_windows,
 )
 from app.store import tables as t
 from app.store.parties import visible_records
@@ -249,6 +250,21 @@ def plan_version_row(
     }
 
 
+def follow_up_rows(plan: Plan) -> list[dict[str, Any]]:
+    """The ``plan_follow_ups`` rows of the plan's follow-up dates now."""
+    return [
+        {
+            "plan_id": w.plan_id,
+            "follow_up_date": w.follow_up_date,
+            "due_at": w.due_at,
+            "overdue_at": w.overdue_at,
+            "answered_from": w.answered_from,
+            "answered_until": w.answered_until,
+        }
+        for w in follow_up_windows(plan)
+    ]
+
+
 class PlanRepository:
     """Plans and their versions."""
 
@@ -271,6 +287,9 @@ class PlanRepository:
             insert(t.plan_versions),
             [plan_version_row(p, d, organization_id, client_id) for p, d in documents],
         )
+        follow_ups = [row for p, _d in documents for row in follow_up_rows(p)]
+        if follow_ups:
+            await self._conn.execute(insert(t.plan_follow_ups), follow_ups)
 
     async def save(
         self, plan: Plan, *, expected_version: int, organization_id: str, client_id: str
@@ -302,6 +321,12 @@ class PlanRepository:
                 **plan_version_row(plan, document, organization_id, client_id)
             )
         )
+        await self._conn.execute(
+            delete(t.plan_follow_ups).where(t.plan_follow_ups.c.plan_id == plan.id)
+        )
+        follow_ups = follow_up_rows(plan)
+        if follow_ups:
+            await self._conn.execute(insert(t.plan_follow_ups), follow_ups)
 
     async def get(self, plan_id: str) -> Plan | None:
         """The plan at its current version, or None."""
@@ -517,8 +542,9 @@ class MeetingRepository:
         rows = (await self._conn.execute(query)).all()
         return _page([meeting_from(r) for r in rows], limit, _id)
 
-    async def starts_of_plans(self, plan_ids: Sequence[str]) -> dict[str, list[date]]:
-        """Start dates of the meetings (not cancelled) of each plan."""
+    async def starts_of_plans(self, plan_ids: Sequence[str]) -> dict[str, list[datetime]]:
+        """When the meetings (not cancelled) of each plan start, as instants: which local date
+        that is depends on the plan's jurisdiction, so the caller decides it."""
         if not plan_ids:
             return {}
         rows = await self._conn.execute(
@@ -527,9 +553,9 @@ class MeetingRepository:
                 t.meetings.c.status != MeetingStatus.CANCELLED.value,
             )
         )
-        result: dict[str, list[date]] = {}
+        result: dict[str, list[datetime]] = {}
         for row in rows:
-            result.setdefault(row.plan_id, []).append(row.starts_at.date())
+            result.setdefault(row.plan_id, []).append(row.starts_at)
         return result
 
     async def summonses_of_persons(self, person_ids: Sequence[str]) -> dict[str, list[datetime]]:

@@ -425,6 +425,41 @@ class StatisticsRepository:
             )
         )
 
+    async def overdue_follow_ups(
+        self, scope: Scope, by: Dimension | None, periods: FromClause, now: datetime
+    ) -> list[Row]:
+        """(k, g, plans) active now with a follow-up date in the period that had fallen overdue
+        by ``now`` with no meeting of the plan (not cancelled) starting in its window."""
+        f = t.plan_follow_ups.c
+        m = t.meetings.c
+        answered = (
+            select(m.id)
+            .where(
+                m.plan_id == f.plan_id,
+                m.status != "cancelled",
+                or_(f.answered_from.is_(None), m.starts_at >= f.answered_from),
+                or_(f.answered_until.is_(None), m.starts_at < f.answered_until),
+            )
+            .exists()
+        )
+        source = t.plan_follow_ups.join(t.plans, t.plans.c.id == f.plan_id).join(
+            t.persons, _pe.id == t.plans.c.person_id
+        )
+        return await self._rows(
+            self._base(
+                source,
+                f.due_at,
+                PLANS,
+                scope,
+                by,
+                periods,
+                [func.count(func.distinct(f.plan_id))],
+                t.plans.c.status == "active",
+                f.overdue_at <= now,
+                ~answered,
+            )
+        )
+
     async def deviations(
         self, column: str, scope: Scope, by: Dimension | None, periods: FromClause
     ) -> list[Row]:

@@ -351,6 +351,21 @@ plan_versions = Table(
     Index(None, "recorded_at"),
 )
 
+# Each plan's follow-up dates with the instant each falls overdue and the instants between which a
+# meeting's start answers it (the domain's `follow_up_windows`, in the plan's local time),
+# rewritten with every version of the plan so that the statistics count overdue follow-ups in SQL.
+plan_follow_ups = Table(
+    "plan_follow_ups",
+    metadata,
+    Column("plan_id", String(36), ForeignKey("plans.id"), primary_key=True),
+    Column("follow_up_date", Date, primary_key=True),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("overdue_at", UTCDateTime, nullable=False),
+    Column("answered_from", UTCDateTime, nullable=True),
+    Column("answered_until", UTCDateTime, nullable=True),
+    Index(None, "due_at"),
+)
+
 meetings = Table(
     "meetings",
     metadata,

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
+from app.api.v1.plans import EXAMPLE_CONTENT
 from tests.conftest import ClientFor
 from tests.factories import admit, create_person, notice
 
@@ -308,3 +310,79 @@ async def test_unit_breakdown_adds_up_to_the_region(client: httpx.AsyncClient) -
         key = "days" if item["code"] == "liable-days" else "count"
         assert sum(f["values"][key] for f in item["figures"]) == total[item["code"]]["values"][key]
         assert {f["group"] for f in item["figures"]} == {WARD}
+
+
+async def active_plan(hc: httpx.AsyncClient, person_id: str, follow_ups: tuple[date, date]) -> str:
+    """An active SIP with two follow-up dates, shared with the region and Kalmar municipality."""
+    content = {
+        **EXAMPLE_CONTENT,
+        "start_date": (follow_ups[0] - timedelta(days=10)).isoformat(),
+        "planned_end_date": (follow_ups[1] + timedelta(days=100)).isoformat(),
+        "follow_up_dates": [d.isoformat() for d in follow_ups],
+    }
+    created = await hc.post("/api/v1/plans", json={"person_id": person_id, **content})
+    assert created.status_code == 201, created.text
+    plan_id = created.json()["id"]
+    consent = await hc.post(
+        f"/api/v1/plans/{plan_id}/consents",
+        json={
+            "given_by": "person",
+            "given_at": datetime.now(UTC).isoformat(),
+            "method": "oral",
+            "share_with": ["region-kalmar", "kommun-0880"],
+        },
+    )
+    assert consent.status_code == 201, consent.text
+    active = await hc.post(f"/api/v1/plans/{plan_id}/activate", json={})
+    assert active.status_code == 200, active.text
+    return plan_id
+
+
+async def test_hand_worked_overdue_follow_ups(client_for: ClientFor) -> None:
+    """Three active plans in Kalmar, each with follow-ups on the first of last month (F1) and
+    tomorrow (F2), Swedish dates; a summons is for a meeting ahead, so the meetings are after now:
+
+    P: no meeting → F1 overdue (F2 has not come).
+    Q: a meeting at 00:30 Swedish time on the day after F2 (still F2 in UTC): on a local date
+       after F2, so it does not answer F1 → F1 overdue.
+    R: a meeting at 23:30 Swedish time on F2: no later than F2, so it answers F1 (late).
+    Plans with an overdue follow-up: 2 in F1's month and year, 0 in this month.
+    """
+    stockholm = ZoneInfo("Europe/Stockholm")
+    today = datetime.now(stockholm).date()
+    first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    tomorrow = today + timedelta(days=1)
+    hc = await client_for("region-kalmar-hc-kalmar")
+    region = await client_for("region-kalmar")
+    plans = []
+    for _ in range(3):
+        person = await create_person(region, municipality="kommun-0880")
+        plans.append(await active_plan(hc, person["id"], (first, tomorrow)))
+    q, r = plans[1:]  # P has no meeting
+    after_midnight = datetime.combine(tomorrow + timedelta(days=1), time(0, 30), stockholm)
+    before_midnight = datetime.combine(tomorrow, time(23, 30), stockholm)
+    assert after_midnight.astimezone(UTC).date() == tomorrow
+    for plan_id, starts in ((q, after_midnight), (r, before_midnight)):
+        summoned = await hc.post(
+            "/api/v1/meetings",
+            json={
+                "plan_id": plan_id,
+                "starts_at": starts.isoformat(),
+                "reply_by": today.isoformat(),
+                "participants": [{"id": "person", "kind": "person"}],
+                "location": "Kalmar vårdcentral",
+            },
+        )
+        assert summoned.status_code == 201, summoned.text
+    code = "plans-with-overdue-follow-up"
+    expected = {f"{first:%Y-%m}": 2, f"{today:%Y-%m}": 0, f"{first:%Y}": 2}
+    for period, count in expected.items():
+        response = await region.get(
+            "/api/v1/statistics", params={"period": period, "indicator": code}
+        )
+        assert response.status_code == 200, response.text
+        assert figures(response.json())[code]["values"] == {"count": count}, period
+    # The overdue list of the plans (the domain's rule) names the same two plans.
+    listed = await region.get("/api/v1/plans/overdue-follow-ups")
+    assert listed.status_code == 200, listed.text
+    assert sorted(item["plan_id"] for item in listed.json()) == sorted([plans[0], q])

@@ -21,6 +21,7 @@ from app.domain.plans import (
     PlanContent,
     PlanStatus,
     Withdrawal,
+    follow_up_windows,
     overdue_follow_ups,
     validate_content,
 )
@@ -220,11 +221,42 @@ def test_follow_ups_fall_overdue_without_a_meeting_in_their_window() -> None:
         (date(2026, 9, 10), 21),
     ]
     # A meeting before the first follow-up answers for it; one after the second for that one.
-    met = overdue_follow_ups(plan, [date(2026, 6, 1), date(2026, 9, 20)], today=today)
+    met = overdue_follow_ups(plan, [at(2026, 6, 1), at(2026, 9, 20)], today=today)
     assert met == []
     # One late meeting does not answer for two missed follow-ups.
-    one = overdue_follow_ups(plan, [date(2026, 9, 20)], today=today)
+    one = overdue_follow_ups(plan, [at(2026, 9, 20)], today=today)
     assert [o.follow_up_date for o in one] == [date(2026, 6, 10)]
     assert overdue_follow_ups(plan, [], today=date(2026, 6, 10)) == []
     plan.complete(now=NOW)
     assert overdue_follow_ups(plan, [], today=today) == []
+
+
+def at(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, 10, 0, tzinfo=UTC)
+
+
+def test_a_meeting_falls_on_its_local_date() -> None:
+    plan = draft(complete_content())
+    plan.add_consent(consent(), now=NOW)
+    plan.activate(now=NOW)
+    # 00:30 on 11 September in Stockholm is 22:30 UTC on the 10th: the meeting is after the
+    # second follow-up date, so it answers that one and leaves the first one overdue.
+    half_past_midnight = datetime(2026, 9, 10, 22, 30, tzinfo=UTC)
+    late = overdue_follow_ups(plan, [half_past_midnight], today=date(2026, 10, 1))
+    assert [o.follow_up_date for o in late] == [date(2026, 6, 10)]
+    # 23:30 on 10 September in Stockholm (21:30 UTC) is on the second date: it answers both.
+    late = overdue_follow_ups(
+        plan, [datetime(2026, 9, 10, 21, 30, tzinfo=UTC)], today=date(2026, 10, 1)
+    )
+    assert [o.follow_up_date for o in late] == []
+
+
+def test_follow_up_windows_are_local_midnights() -> None:
+    plan = draft(complete_content())
+    first, second = follow_up_windows(plan)
+    # Summer time in Stockholm: local midnight is 22:00 UTC the day before.
+    assert first.due_at == datetime(2026, 6, 9, 22, 0, tzinfo=UTC)
+    assert first.overdue_at == datetime(2026, 6, 10, 22, 0, tzinfo=UTC)
+    assert first.answered_until == second.overdue_at == datetime(2026, 9, 10, 22, 0, tzinfo=UTC)
+    assert second.answered_from == first.overdue_at
+    assert second.answered_until is None
