@@ -45,6 +45,7 @@ from app.services.liability_rules import LiabilityRules
 from app.settings import Environment, Settings, get_settings
 from app.store.database import create_engine, head_revision
 from app.store.unit_of_work import UnitOfWork
+from app.web import install as install_console
 
 DESCRIPTION = """\
 Samverkan carries the messages of coordinated care between Swedish regions, Norwegian health
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.api)
     for module in (inbox, subscriptions, dead_letters):
         app.include_router(module.api)
+    install_console(app, settings)
     return app
 
 

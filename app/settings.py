@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -96,6 +96,38 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="how long a claimed push is the claimer's alone"
     )
 
+    # The web console (DESIGN §1, §10): people sign in with OpenID Connect (authorization code
+    # with PKCE). The IdP's claims name the organization (unit) and role, or the administrator's
+    # mapping file does ({"<sub>": {"organization": "...", "role": "...", "name": "..."}}).
+    console_idle_minutes: int = Field(default=30, ge=1, le=720, description="idle timeout")
+    console_session_hours: int = Field(default=12, ge=1, le=72, description="longest session")
+    oidc_issuer: str | None = Field(default=None, description="the IdP, e.g. a SITHS eID broker")
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid profile"
+    oidc_organization_claim: str = Field(
+        default="samverkan_organization", description="claim naming the organization or unit id"
+    )
+    oidc_role_claim: str = Field(default="samverkan_role", description="claim naming the role")
+    oidc_name_claim: str = "name"
+    oidc_user_map_file: Path | None = Field(
+        default=None, description="the administrator's mapping of subjects to organization, role"
+    )
+
+    @property
+    def console_cookie_secure(self) -> bool:
+        """Whether the console's cookie is Secure: always, but for plain-http loopback in dev."""
+        if self.environment is Environment.PRODUCTION:
+            return True
+        return not self.public_base_url.startswith(
+            ("http://127.0.0.1", "http://localhost", "http://[::1]")
+        )
+
+    @property
+    def oidc_configured(self) -> bool:
+        """Whether people can sign in to the console through an IdP."""
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
     @property
     def issuer(self) -> str:
         """The issuer and audience of the service's access tokens."""
@@ -116,6 +148,11 @@ class Settings(BaseSettings):
     @property
     def dev_tokens_allowed(self) -> bool:
         """Whether `samverkan dev-token` may mint tokens: never in production."""
+        return self.environment is not Environment.PRODUCTION
+
+    @property
+    def dev_sign_in_allowed(self) -> bool:
+        """Whether the console offers the development sign-in: never in production."""
         return self.environment is not Environment.PRODUCTION
 
     @model_validator(mode="after")

@@ -8,9 +8,7 @@ not stored. POSTs carrying an ``Idempotency-Key`` are recorded in that same tran
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -28,9 +26,8 @@ from app.domain.errors import InvalidInput
 from app.security.access import record
 from app.security.tokens import AccessClaims
 from app.store.repositories import AccessEntry, StoredResponse, utcnow
-from app.store.unit_of_work import UnitOfWork
+from app.store.unit_of_work import UnitOfWork, write_failed_access
 
-logger = logging.getLogger(__name__)
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 IDEMPOTENCY_HEADER = "idempotency-key"
 REPLAYED_HEADER = "idempotent-replayed"
@@ -83,25 +80,9 @@ class UnitOfWorkRoute(DocumentedRoute):
                     return response
             finally:
                 if uow.pending_access:
-                    await _log_failed_access(request, uow.pending_access)
+                    await write_failed_access(request.app.state.engine, uow.pending_access)
 
         return handler
-
-
-async def _log_failed_access(request: Request, entries: list[AccessEntry]) -> None:
-    """Write the access-log entries of a request that failed, in a transaction of their own.
-
-    The request's own transaction was rolled back, so its entries would be lost; an access that
-    was refused or failed is as much part of the log as one that succeeded.
-    """
-    failed = [e if e.outcome != "success" else replace(e, outcome="failed") for e in entries]
-    try:
-        async with UnitOfWork(request.app.state.engine) as uow:
-            await uow.access_log.append(failed)
-            await uow.commit()
-    except Exception:
-        logger.exception("could not write %d access-log entries of a failed request", len(failed))
-        raise
 
 
 def _unknown_query_refusal(request: Request, declared: frozenset[str]) -> Response | None:

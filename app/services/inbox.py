@@ -39,8 +39,12 @@ async def list_inbox(
     limit: int,
     event: str | None,
     person_id: str | None,
+    unacknowledged: bool = False,
 ) -> InboxPage:
     """The caller's inbox items after ``since``, oldest first; the same cursor gives the same items.
+
+    With ``unacknowledged`` only the items the organization has not acknowledged yet (its unread
+    work).
 
     Items appear once every transaction that could still commit before them has ended, so a
     client that polls with the returned cursor misses none.
@@ -53,7 +57,12 @@ async def list_inbox(
                 "since is a cursor returned by an earlier poll (next_cursor)", field="since"
             )
     page = await uow.outbox.inbox(
-        reach_organizations(actor.reach), after=after, limit=limit, event=event, person_id=person_id
+        reach_organizations(actor.reach),
+        after=after,
+        limit=limit,
+        event=event,
+        person_id=person_id,
+        unacknowledged=unacknowledged,
     )
     for item in page.items:
         if item.event.person_id is not None:

@@ -8,6 +8,8 @@ the rate of the month's year.
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -245,3 +247,69 @@ async def _average_months(
             )
         )
     return results
+
+
+CSV_COLUMNS = [
+    "municipality_id",
+    "month",
+    "episode_id",
+    "person_id",
+    "person_name",
+    "person_identifier",
+    "admitted_at",
+    "discharge_ready_at",
+    "discharged_at",
+    "rule_set_id",
+    "liable_days",
+    "amount",
+    "currency",
+]
+
+
+def report_csv(report: MonthlyReport) -> str:
+    """The invoice basis as CSV: one line per episode, then one per average-model month."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    month = f"{report.year:04d}-{report.month:02d}"
+    for row in report.rows:
+        person, clocks = row.person, row.liability.clocks
+        writer.writerow(
+            [
+                report.municipality.id,
+                month,
+                row.episode.id,
+                person.id,
+                f"{person.given_name} {person.family_name}".strip(),
+                person.identifier.value,
+                row.episode.admitted_at.isoformat(),
+                clocks[0].notice_at.isoformat() if clocks else "",
+                row.episode.discharged_at.isoformat() if row.episode.discharged_at else "",
+                row.liability.rule_set_id,
+                row.liable_days,
+                str(row.amount),
+                report.currency or "",
+            ]
+        )
+    for average in (a.to_dict() for a in report.averages):
+        writer.writerow(
+            [
+                report.municipality.id,
+                month,
+                "",
+                "",
+                f"average model: {average['persons']} "
+                f"persons, average {average['average']}, "
+                f"rolling average {average['rolling_average']}"
+                f" at {average['evaluation_month']}, level {average['level']}",
+                "",
+                "",
+                "",
+                "",
+                average["rule_set_id"],
+                average["excess_days"],
+                average["amount"],
+                report.currency,
+            ]
+        )
+    return out.getvalue()

@@ -89,6 +89,11 @@ async def get_organization(uow: UnitOfWork, org_id: str) -> Organization:
     return org
 
 
+async def organizations_by_id(uow: UnitOfWork, ids: list[str]) -> dict[str, Organization]:
+    """The organizations of these ids that exist (for showing names beside ids)."""
+    return await uow.organizations.get_many(sorted(set(ids)))
+
+
 async def list_organizations(
     uow: UnitOfWork,
     *,

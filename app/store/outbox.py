@@ -287,8 +287,10 @@ class OutboxRepository:
         limit: int,
         event: str | None,
         person_id: str | None,
+        unacknowledged: bool = False,
     ) -> Page[Delivery]:
-        """The receivers' inbox items after the cursor, oldest first."""
+        """The receivers' inbox items after the cursor, oldest first (or only those not yet
+        acknowledged)."""
         query = _joined().where(
             d.c.receiver_id.in_(receivers),
             d.c.state == DeliveryState.INBOX.value,
@@ -300,6 +302,8 @@ class OutboxRepository:
             query = query.where(e.c.event == event)
         if person_id is not None:
             query = query.where(e.c.person_id == person_id)
+        if unacknowledged:
+            query = query.where(d.c.outcome.is_(None))
         rows = await self._conn.execute(query.order_by(d.c.txid, d.c.id).limit(limit + 1))
         items = [_delivery(r) for r in rows]
         if len(items) > limit:

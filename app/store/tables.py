@@ -583,3 +583,18 @@ practitioner_roles = Table(
     Index(None, "organization_id", "role"),
     Index(None, "principal_id", "role"),
 )
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("user_id", String(200), nullable=True),
+    Column("user_name", String(200), nullable=True),
+    Column("organization_id", String(64), nullable=True),
+    Column("role", String(32), nullable=True),
+    Column("pending", JSON, nullable=True),
+    Index(None, "last_seen_at"),
+)

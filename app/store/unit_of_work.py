@@ -7,7 +7,8 @@ rolls back, so a failed request writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from types import TracebackType
@@ -33,6 +34,9 @@ from app.store.repositories import (
 )
 from app.store.staff import StaffRepository
 from app.store.statistics import StatisticsRepository
+from app.store.sessions import ConsoleSessionRepository
+
+logger = logging.getLogger(__name__)
 
 
 class UnitOfWork:
@@ -54,6 +58,7 @@ class UnitOfWork:
     subscriptions: SubscriptionRepository
     liability: LiabilityRepository
     statistics: StatisticsRepository
+    console_sessions: ConsoleSessionRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -118,6 +123,7 @@ class UnitOfWork:
         self.subscriptions = SubscriptionRepository(conn)
         self.liability = LiabilityRepository(conn)
         self.statistics = StatisticsRepository(conn)
+        self.console_sessions = ConsoleSessionRepository(conn)
         return self
 
     async def commit(self) -> None:
@@ -140,3 +146,19 @@ class UnitOfWork:
                 await self._conn.rollback()
         finally:
             await self._conn.close()
+
+
+async def write_failed_access(engine: AsyncEngine, entries: Sequence[AccessEntry]) -> None:
+    """Write the access-log entries of a request that failed, in a transaction of their own.
+
+    The request's own transaction was rolled back, so its entries would be lost; an access that
+    was refused or failed is as much part of the log as one that succeeded.
+    """
+    failed = [e if e.outcome != "success" else replace(e, outcome="failed") for e in entries]
+    try:
+        async with UnitOfWork(engine) as uow:
+            await uow.access_log.append(failed)
+            await uow.commit()
+    except Exception:
+        logger.exception("could not write %d access-log entries of a failed request", len(failed))
+        raise
