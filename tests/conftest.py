@@ -60,6 +60,7 @@ PER_TEST_TABLES = (
     "record_parties",
     "persons",
     "idempotency_keys",
+    "console_sessions",
 )
 DEFAULT_ORG = "region-norrbotten"
 ALL_SCOPES = "system/*.cruds"
@@ -411,6 +412,12 @@ async def municipality(client_for: ClientFor) -> httpx.AsyncClient:
 async def anonymous(client_for: ClientFor) -> httpx.AsyncClient:
     """An HTTP client without a token."""
     return await client_for(None)
+
+
+@pytest.fixture
+def server_env() -> dict[str, str]:
+    """More environment for a `samverkan serve` process; a test module overrides it."""
+    return {}
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ role and user id), so it shows what the API would show that organization and log
 from __future__ import annotations
 
 import re
-from datetime import date
 from collections.abc import Sequence
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -21,6 +21,7 @@ from app.domain.notice_board import BulletinCategory
 from app.domain.organizations import OrgKind
 from app.domain.plans import PlanStatus
 from app.services import deviations, flow, liability, notice_board, organizations, plans, worklist
+from app.services.plans import principal_of
 from app.services.worklist import WorklistRow
 from app.web.context import Console, ConsoleRoute, Page
 from app.web.render import ZONE, render
@@ -103,13 +104,25 @@ async def person_page(console: Page, person_id: str) -> Response:
     org_ids = [e.organization_id for e in found.entries]
     org_ids += [p.organization_id for m in found.meetings for p in m.participants]
     org_ids += [e.hospital_unit_id for e in found.episodes]
+    participants = await organizations.organizations_by_id(
+        console.uow,
+        [p.organization_id for m in found.meetings for p in m.participants if p.organization_id],
+    )
+    # A unit answers for itself and its principal answers for its units, as the API allows.
+    answerable = {
+        (m.id, p.id)
+        for m in found.meetings
+        for p in m.participants
+        if p.organization_id in participants
+        and principal_of(participants[p.organization_id]) == console.signed_in.principal_id
+    }
     return render(
         console,
         "person.html",
         flow=found,
         names=await names(console, [*org_ids, found.person.residence_municipality_id]),
         organizations=set(console.signed_in.organizations),
-        principal=console.signed_in.principal_id,
+        answerable=answerable,
         today=console.now.astimezone(ZONE).date(),
     )
 

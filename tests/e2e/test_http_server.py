@@ -46,7 +46,7 @@ class Server:
 
 
 @pytest.fixture
-def server(settings: Settings) -> Iterator[Server]:
+def server(settings: Settings, server_env: dict[str, str]) -> Iterator[Server]:
     port = _free_port()
     # No SAMVERKAN_PUBLIC_BASE_URL: the port served is the one the service names.
     env = {
@@ -54,6 +54,7 @@ def server(settings: Settings) -> Iterator[Server]:
         "SAMVERKAN_DATABASE_URL": settings.database_url,
         "SAMVERKAN_ENVIRONMENT": "test",
         "SAMVERKAN_SIGNING_KEY_FILE": str(settings.signing_key_file),
+        **server_env,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
