@@ -15,7 +15,12 @@ NODE_FHIR_PACKAGE := fhir@4.12.0
 NODE_FHIR := .cache/node/node_modules/fhir/package.json
 export SAMVERKAN_NODE_FHIR := $(abspath .cache/node/node_modules)
 
-.PHONY: run test lint typecheck unit openapi install install-dev clean bench bench-quick
+# axe-core, injected by the console's browser tests into every page (test-only, pinned).
+AXE_PACKAGE := axe-core@4.14.1
+AXE := .cache/node/node_modules/axe-core/axe.min.js
+export SAMVERKAN_AXE := $(abspath $(AXE))
+
+.PHONY: run test lint typecheck unit openapi install install-dev clean bench bench-quick browser messages
 
 # pip's own lines ("Collecting …", "Installing collected packages …") are the progress a first
 # run shows while it installs; --no-input keeps it from ever waiting on a prompt.
@@ -76,7 +81,21 @@ README_TOOLS_NEEDED = @command -v jq >/dev/null 2>&1 && command -v curl >/dev/nu
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq curl >/dev/null; }
 
-test: lint typecheck $(FHIR_SCHEMA) $(NODE_FHIR)
+$(AXE):
+	$(NPM_NEEDED)
+	mkdir -p .cache/node
+	npm install --silent --no-audit --no-fund --prefix .cache/node $(AXE_PACKAGE) >/dev/null
+	@test -s $(AXE)
+
+# The console's browser tests drive Debian's Chromium and its driver; nothing is downloaded at
+# test time.
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+		echo "chromium is missing: installing Debian's chromium and chromium-driver"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+test: lint typecheck $(FHIR_SCHEMA) $(NODE_FHIR) $(AXE) browser
 	$(README_TOOLS_NEEDED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -92,6 +111,14 @@ bench: $(VENV)/.installed-bench
 bench-quick: $(VENV)/.installed-bench
 	bash scripts/postgres.sh
 	BENCH_SCALE=quick $(BIN)/python -m bench.run
+
+# The console's texts: extract them from app/web, then add the new ones to each language's
+# catalog (translate them there; the service compiles the catalogs when it starts).
+messages: $(VENV)/.installed-dev
+	$(BIN)/pybabel extract -F app/web/babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location \
+		--sort-output --omit-header -o app/web/locale/messages.pot app/web
+	$(BIN)/pybabel update -i app/web/locale/messages.pot -d app/web/locale --no-location \
+		--ignore-obsolete
 
 openapi: $(VENV)/.installed
 	$(BIN)/samverkan openapi --output openapi/openapi.json

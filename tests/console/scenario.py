@@ -72,6 +72,7 @@ async def build(hospital: httpx.AsyncClient) -> Scenario:
             hospital,
             episode["id"],
             "expected-discharge",
+            now - timedelta(days=5),
             expected_discharge_date=(now + timedelta(days=2)).date().isoformat(),
         )
     )
@@ -108,7 +109,11 @@ async def build(hospital: httpx.AsyncClient) -> Scenario:
                 "responsible_principal_id": MUNICIPALITY,
                 "coordinator": {"name": "Karin Samordnare", "unit_id": "kommun-2580-hemtjanst"},
                 "start_date": (now - timedelta(days=30)).date().isoformat(),
-                "follow_up_dates": [(now - timedelta(days=3)).date().isoformat()],
+                # The first follow-up passed without a meeting; the summons below answers the
+                # second.
+                "follow_up_dates": [
+                    (now + timedelta(days=d)).date().isoformat() for d in (-10, -3, 30)
+                ],
             },
         ),
         201,
