@@ -74,8 +74,10 @@ def current() -> str:
 
 
 def locale() -> Locale:
-    """This request's language as a Babel locale (for dates and numbers)."""
-    return Locale.parse(current())
+    """This request's language as a Babel locale for dates and numbers (English as in Britain:
+    day before month, 24-hour clock, as the Nordic readers expect)."""
+    language = current()
+    return Locale("en", "GB") if language == "en" else Locale.parse(language)
 
 
 def gettext(message: str) -> str:

@@ -37,6 +37,7 @@ class Scenario:
     plan: dict[str, Any]
     meeting: dict[str, Any]
     deviation: dict[str, Any]
+    inbox_item: int
 
 
 async def person(
@@ -58,7 +59,7 @@ async def person(
     )
 
 
-async def build(hospital: httpx.AsyncClient) -> Scenario:
+async def build(hospital: httpx.AsyncClient, municipality: httpx.AsyncClient) -> Scenario:
     """Everything the console's pages show, as Region Norrbotten's record system sends it."""
     now = datetime.now(UTC)
     greta = await person(hospital, "Greta", "Lindqvist")
@@ -173,7 +174,10 @@ async def build(hospital: httpx.AsyncClient) -> Scenario:
         ),
         201,
     )
-    return Scenario(greta, maj, episode, protected, plan, meeting, deviation)
+    inbox = ok(await municipality.get("/api/v1/inbox?limit=1"))
+    return Scenario(
+        greta, maj, episode, protected, plan, meeting, deviation, inbox["items"][0]["id"]
+    )
 
 
 def csrf_of(html: str) -> str:

@@ -80,7 +80,7 @@ def console(driver: webdriver.Chrome, server: Server, settings: Settings) -> Con
 
 @pytest.fixture
 async def scenario(client_for: ClientFor) -> Scenario:
-    return await build(await client_for("region-norrbotten"))
+    return await build(await client_for("region-norrbotten"), await client_for(MUNICIPALITY))
 
 
 async def test_a_hospital_unit_walks_every_page(
