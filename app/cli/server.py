@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -110,6 +111,7 @@ def serve(
     from app.logs import configure
     from app.security.clients import ensure_demo_clients
     from app.services.demo import seed_demo as seed
+    from app.services.demo_flow import seed_demo_flow
     from app.store.database import upgrade
 
     if port is not None:
@@ -135,6 +137,10 @@ def serve(
             "demo data loaded",
             extra={"organizations": seeded.organizations, "areas": seeded.areas},
         )
+        if config.dev_sign_in_allowed:
+            # Fictitious patients, so that the console's pages show the flow at once.
+            patients = in_unit_of_work(partial(seed_demo_flow, now=datetime.now(UTC)))
+            logger.info("demo patients loaded", extra={"persons": patients})
     if seed_if_empty and config.dev_tokens_allowed:
         created = in_unit_of_work(partial(ensure_demo_clients, directory=config.demo_clients_dir))
         logger.info(

@@ -1,0 +1,41 @@
+"""The demo patients `make run` loads: made through the services, shown on the console's pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.services.demo_flow import seed_demo_flow
+from app.store.unit_of_work import UnitOfWork
+from tests.console.scenario import sign_in
+
+
+async def test_the_demo_patients_fill_the_console(
+    app_engine: tuple[FastAPI, AsyncEngine], engine: AsyncEngine
+) -> None:
+    async with UnitOfWork(engine) as uow:
+        assert await seed_demo_flow(uow, now=datetime.now(UTC)) == 4
+        await uow.commit()
+    app, _ = app_engine
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+        assert (await sign_in(http, "kommun-2580", "planner")).status_code == 303
+        worklist = (await http.get("/console/worklist")).text
+        for name in ("Greta Lindqvist", "Sven Berg", "Ingrid Nilsson", "PROTECTED", "Protected"):
+            assert name in worklist or name.lower() in worklist.lower(), name
+        assert "Sandberg" not in worklist
+        assert "Hemgång på fredag" not in worklist  # the inbox lists events, not message texts
+        assert worklist.count('action="/console/inbox/') >= 5
+        plans = (await http.get("/console/plans")).text
+        assert "SIP Greta Lindqvist" in plans and "10 days" in plans
+        assert "Medication list missing" in (await http.get("/console/deviations")).text
+        hospital = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
+        async with hospital:
+            assert (
+                await sign_in(hospital, "region-norrbotten-sunderby-med", "planner")
+            ).status_code == 303
+            ward = (await hospital.get("/console/worklist")).text
+            assert "Greta Lindqvist" in ward and "running" in ward
