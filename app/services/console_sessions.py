@@ -25,9 +25,14 @@ def session_id_of(token: str) -> str:
 
 
 async def open_session(
-    uow: UnitOfWork, *, now: datetime, identity: Identity | None = None
+    uow: UnitOfWork, *, now: datetime, idle: timedelta, identity: Identity | None = None
 ) -> tuple[str, ConsoleSession]:
-    """A new session (anonymous unless ``identity``): the cookie's token and the session."""
+    """A new session (anonymous unless ``identity``): the cookie's token and the session.
+
+    Sessions idle for longer than ``idle`` are cleared on the way, so that sign-in pages that
+    were opened and left do not pile up.
+    """
+    await uow.console_sessions.remove_idle(now - idle)
     token = secrets.token_urlsafe(32)
     session = ConsoleSession(
         id=session_id_of(token),
@@ -70,8 +75,7 @@ async def sign_in(
 ) -> tuple[str, ConsoleSession]:
     """Sign a person in: a new session for ``identity``, replacing the anonymous one.
 
-    The organization must be registered here; sessions idle for longer than ``idle`` are
-    cleared on the way.
+    The organization must be registered here.
     """
     org = await uow.organizations.get(identity.organization_id)
     if org is None:
@@ -81,8 +85,7 @@ async def sign_in(
         )
     if replaced is not None:
         await uow.console_sessions.remove(replaced.id)
-    await uow.console_sessions.remove_idle(now - idle)
-    return await open_session(uow, now=now, identity=identity)
+    return await open_session(uow, now=now, idle=idle, identity=identity)
 
 
 async def sign_out(uow: UnitOfWork, session: ConsoleSession) -> None:

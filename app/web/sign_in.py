@@ -63,7 +63,9 @@ async def _anonymous(console: Console) -> tuple[Console, str | None]:
     """The console with a session to carry the sign-in form's CSRF token; a new token if made."""
     if console.session is not None:
         return console, None
-    token, session = await console_sessions.open_session(console.uow, now=console.now)
+    token, session = await console_sessions.open_session(
+        console.uow, now=console.now, idle=timedelta(minutes=console.settings.console_idle_minutes)
+    )
     return Console(
         console.request, console.uow, console.settings, console.now, session, token, None
     ), token
