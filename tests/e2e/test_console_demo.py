@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.services.demo_flow import seed_demo_flow
 from app.store.unit_of_work import UnitOfWork
+from tests.conftest import ClientFor
 from tests.console.scenario import sign_in
 
 
 async def test_the_demo_patients_fill_the_console(
-    app_engine: tuple[FastAPI, AsyncEngine], engine: AsyncEngine
+    app_engine: tuple[FastAPI, AsyncEngine], engine: AsyncEngine, client_for: ClientFor
 ) -> None:
     async with UnitOfWork(engine) as uow:
         assert await seed_demo_flow(uow, now=datetime.now(UTC)) == 4
@@ -32,6 +33,15 @@ async def test_the_demo_patients_fill_the_console(
         plans = (await http.get("/console/plans")).text
         assert "SIP Greta Lindqvist" in plans and "10 days" in plans
         assert "Medication list missing" in (await http.get("/console/deviations")).text
+        # The invoice basis downloads as the API serves it, to the byte.
+        month = f"{datetime.now(UTC):%Y-%m}"
+        csv = await http.get(f"/console/liability.csv?month={month}")
+        assert csv.headers["content-type"] == "text/csv; charset=utf-8"
+        assert "Greta Lindqvist" in csv.text
+        api = await (await client_for("kommun-2580")).get(
+            f"/api/v1/liability/reports/kommun-2580/{month}?format=csv"
+        )
+        assert csv.content == api.content
         hospital = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
         async with hospital:
             assert (
