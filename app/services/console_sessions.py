@@ -93,11 +93,14 @@ async def sign_out(uow: UnitOfWork, session: ConsoleSession) -> None:
     await uow.console_sessions.remove(session.id)
 
 
-async def actor_of(uow: UnitOfWork, identity: Identity, request_id: str | None) -> Actor:
-    """The caller a signed-in person is, with their organization's principal."""
+async def actor_of(
+    uow: UnitOfWork, identity: Identity, request_id: str | None
+) -> tuple[Actor, str]:
+    """The caller a signed-in person is (with their organization's principal), and the name of
+    their organization."""
     org = await uow.organizations.get(identity.organization_id)
     if org is None:
         raise InvalidInput(
             f"{identity.organization_id} is no longer registered here", field="organization"
         )
-    return person_actor(identity, principal_of(org), request_id)
+    return person_actor(identity, principal_of(org), request_id), org.name

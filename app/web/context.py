@@ -116,6 +116,7 @@ class Console:
     session: ConsoleSession | None
     token: str | None
     actor: Actor | None
+    organization_name: str = ""
 
     @property
     def identity(self) -> Identity | None:
@@ -154,10 +155,10 @@ async def load_console(request: Request) -> Console:
         session = await console_sessions.find_session(
             uow, token, now=now, idle=idle, lifetime=lifetime
         )
-    actor = None
+    actor, name = None, ""
     if session is not None and session.identity is not None:
-        actor = await console_sessions.actor_of(uow, session.identity, uuid.uuid4().hex)
-    return Console(request, uow, settings, now, session, token if session else None, actor)
+        actor, name = await console_sessions.actor_of(uow, session.identity, uuid.uuid4().hex)
+    return Console(request, uow, settings, now, session, token if session else None, actor, name)
 
 
 async def require_person(console: Annotated[Console, Depends(load_console)]) -> Console:

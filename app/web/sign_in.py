@@ -4,6 +4,7 @@ sign-out and the language switch."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated
 
@@ -66,9 +67,7 @@ async def _anonymous(console: Console) -> tuple[Console, str | None]:
     token, session = await console_sessions.open_session(
         console.uow, now=console.now, idle=timedelta(minutes=console.settings.console_idle_minutes)
     )
-    return Console(
-        console.request, console.uow, console.settings, console.now, session, token, None
-    ), token
+    return replace(console, session=session, token=token), token
 
 
 async def _organizations(console: Console) -> list[tuple[str, list[tuple[str, str]]]]:
