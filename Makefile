@@ -117,7 +117,7 @@ bench-quick: $(VENV)/.installed-bench
 messages: $(VENV)/.installed-dev
 	$(BIN)/pybabel extract -F app/web/babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location \
 		--sort-output --omit-header -o app/web/locale/messages.pot app/web
-	$(BIN)/pybabel update -i app/web/locale/messages.pot -d app/web/locale --no-location \
+	$(BIN)/pybabel update -i app/web/locale/messages.pot -d app/web/locale \
 		--ignore-obsolete
 
 openapi: $(VENV)/.installed
