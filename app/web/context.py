@@ -166,6 +166,9 @@ async def require_person(console: Annotated[Console, Depends(load_console)]) -> 
     if console.actor is None:
         request = console.request
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            # A form cannot be sent again by a redirect: back to the first page instead.
+            path = "/console/worklist"
         had_cookie = cookie_name(console.settings) in request.cookies
         raise SignInRequired(path, expired=had_cookie)
     return console

@@ -128,6 +128,9 @@ async def test_nothing_without_a_session(
         response = await http.request(method, path, data={"csrf_token": "x"})
         assert response.status_code == 303, (method, path, response.status_code)
         assert response.headers["location"].startswith("/console/sign-in?next=")
+        if method == "POST":
+            # After signing in, a form is not sent again: the person starts at the worklist.
+            assert response.headers["location"] == "/console/sign-in?next=%2Fconsole%2Fworklist"
         assert "Greta" not in response.text
 
 
