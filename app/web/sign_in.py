@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from app.domain.errors import InvalidInput
 from app.domain.organizations import OrgKind
 from app.domain.sessions import Identity, Role
-from app.services import console_sessions, organizations
+from app.services import console_sessions, demo_flow, organizations
 from app.web import i18n
 from app.web.context import (
     Anyone,
@@ -112,6 +112,7 @@ async def sign_in_page(
         dev=console.settings.dev_sign_in_allowed,
         organizations=await _organizations(console) if console.settings.dev_sign_in_allowed else [],
         roles=list(Role),
+        preselected=demo_flow.MUNICIPALITY,
         failed=None,
     )
     if token is not None:
@@ -210,6 +211,7 @@ def _failed(console: Console, reason: str) -> Response:
         dev=False,
         organizations=[],
         roles=[],
+        preselected="",
         failed=reason,
     )
 
