@@ -18,7 +18,7 @@ from app.domain.deviations import DeviationState
 from app.domain.errors import InvalidInput
 from app.domain.liability import LiabilityConfig
 from app.domain.notice_board import BulletinCategory
-from app.domain.organizations import OrgKind
+from app.domain.organizations import Organization, OrgKind
 from app.domain.plans import PlanStatus
 from app.services import deviations, flow, liability, notice_board, organizations, plans, worklist
 from app.services.plans import principal_of
@@ -220,8 +220,9 @@ async def deviations_page(
 
 async def _report(
     console: Console, municipality: str | None, month: str | None
-) -> tuple[Any, list[Any], str, str]:
-    """The monthly report the liability page shows, and the municipalities to choose from."""
+) -> tuple[liability.MonthlyReport, list[Organization], str, str]:
+    """The monthly report the liability page shows, the municipalities to choose from (for a
+    region), and the municipality and month shown."""
     actor = console.signed_in
     principal = (await organizations.organizations_by_id(console.uow, [actor.principal_id]))[
         actor.principal_id
@@ -230,7 +231,7 @@ async def _report(
     match = MONTH.match(month)
     if match is None:
         raise InvalidInput("month must be given as YYYY-MM", field="month")
-    choices = []
+    choices: list[Organization] = []
     if principal.kind is OrgKind.REGION:
         listed = await organizations.list_organizations(
             console.uow,
