@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
-from app.api import auth, errors, health, home, metrics, openapi
+from app.api import auth, errors, health, metrics, openapi
 from app.api.deps import REQUEST_ID_HEADER, valid_request_id
 from app.api.routing import BodySizeLimit
 from app.api.v1 import (
@@ -131,7 +131,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         update_request_header=False,
         validator=valid_request_id,
     )
-    app.include_router(home.api)
     app.include_router(health.api)
     app.include_router(auth.api)
     app.include_router(metrics.api)

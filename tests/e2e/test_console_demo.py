@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.services.demo_flow import seed_demo_flow
+from app.services.demo_flow import MUNICIPALITY, WARD, seed_demo_flow
 from app.store.unit_of_work import UnitOfWork
 from tests.conftest import ClientFor
 from tests.console.scenario import sign_in
@@ -23,7 +23,7 @@ async def test_the_demo_patients_fill_the_console(
     app, _ = app_engine
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
-        assert (await sign_in(http, "kommun-2580", "planner")).status_code == 303
+        assert (await sign_in(http, MUNICIPALITY, "planner")).status_code == 303
         worklist = (await http.get("/console/worklist")).text
         for name in ("Greta Lindqvist", "Sven Berg", "Ingrid Nilsson", "PROTECTED", "Protected"):
             assert name in worklist or name.lower() in worklist.lower(), name
@@ -38,14 +38,12 @@ async def test_the_demo_patients_fill_the_console(
         csv = await http.get(f"/console/liability.csv?month={month}")
         assert csv.headers["content-type"] == "text/csv; charset=utf-8"
         assert "Greta Lindqvist" in csv.text
-        api = await (await client_for("kommun-2580")).get(
-            f"/api/v1/liability/reports/kommun-2580/{month}?format=csv"
+        api = await (await client_for(MUNICIPALITY)).get(
+            f"/api/v1/liability/reports/{MUNICIPALITY}/{month}?format=csv"
         )
         assert csv.content == api.content
         hospital = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
         async with hospital:
-            assert (
-                await sign_in(hospital, "region-norrbotten-sunderby-med", "planner")
-            ).status_code == 303
+            assert (await sign_in(hospital, WARD, "planner")).status_code == 303
             ward = (await hospital.get("/console/worklist")).text
             assert "Greta Lindqvist" in ward and "running" in ward

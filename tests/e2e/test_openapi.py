@@ -57,13 +57,17 @@ async def test_the_api_reference_renders_without_internet(
     assert "cdn" not in response.text
 
 
-async def test_the_root_points_a_person_at_the_docs(anonymous: httpx.AsyncClient) -> None:
+async def test_the_root_points_a_person_at_the_console_and_the_docs(
+    anonymous: httpx.AsyncClient,
+) -> None:
     response = await anonymous.get("/")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
-    links = re.findall(r'href="([^"]+)"', response.text)
-    assert {"/docs", "/redoc", "/openapi.json", "/fhir/metadata"} <= set(links)
+    links = re.findall(r'href="([^"]+)"', response.text.replace("&amp;", "&"))
+    assert {"/console", "/docs", "/redoc", "/openapi.json", "/fhir/metadata"} <= set(links)
     for link in links:
-        assert (await anonymous.get(link)).status_code == 200, link
+        # A browser follows the console's redirect to its sign-in page.
+        followed = await anonymous.get(link, follow_redirects=True)
+        assert followed.status_code == 200, link
 
 
 async def test_token_endpoint_documents_its_form_body_and_oauth_errors(
