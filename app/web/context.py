@@ -9,13 +9,13 @@ status the API would give; a request without a live session is sent to sign in.
 from __future__ import annotations
 
 import hmac
-import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from asgi_correlation_id import correlation_id
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -157,7 +157,9 @@ async def load_console(request: Request) -> Console:
         )
     actor, name = None, ""
     if session is not None and session.identity is not None:
-        actor, name = await console_sessions.actor_of(uow, session.identity, uuid.uuid4().hex)
+        # The request's id (X-Request-ID, or the one made for it) ties the log lines and the
+        # access-log entries of one page together, as for an API call.
+        actor, name = await console_sessions.actor_of(uow, session.identity, correlation_id.get())
     return Console(request, uow, settings, now, session, token if session else None, actor, name)
 
 

@@ -181,14 +181,14 @@ async def test_pages_log_the_signed_in_person_as_end_user(
     assert (
         await sign_in(browser, "kommun-2580", "planner", name="Anna Planerare")
     ).status_code == 303
-    for path in ("/console/worklist", f"/console/persons/{greta['id']}"):
-        page = await browser.get(path)
+    for index, path in enumerate(("/console/worklist", f"/console/persons/{greta['id']}")):
+        page = await browser.get(path, headers={"X-Request-ID": f"console-page-{index}"})
         assert page.status_code == 200 and "Loggad" in page.text
     async with engine.connect() as conn:
         rows = (
             await conn.execute(
                 text(
-                    "SELECT client_id, organization_id, user_id, resource_type, outcome "
+                    "SELECT client_id, organization_id, user_id, resource_type, request_id "
                     "FROM access_log WHERE person_id = :p AND client_id = 'console'"
                 ),
                 {"p": greta["id"]},
@@ -197,6 +197,7 @@ async def test_pages_log_the_signed_in_person_as_end_user(
     assert {r.user_id for r in rows} == {"dev:Anna Planerare"}
     assert {r.organization_id for r in rows} == {"kommun-2580"}
     assert {"Encounter", "Patient"} <= {r.resource_type for r in rows}
+    assert {r.request_id for r in rows} == {"console-page-0", "console-page-1"}
     # Someone without a care relation gets the page that says nothing, and the refusal is logged.
     app, _ = app_engine
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as other:
