@@ -4,7 +4,9 @@ protected identity, a plan with an overdue follow-up, a summons, a care message 
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -174,10 +176,24 @@ async def build(hospital: httpx.AsyncClient, municipality: httpx.AsyncClient) ->
         ),
         201,
     )
-    inbox = ok(await municipality.get("/api/v1/inbox?limit=1"))
-    return Scenario(
-        greta, maj, episode, protected, plan, meeting, deviation, inbox["items"][0]["id"]
-    )
+    items = await settled_inbox(municipality, at_least=6)
+    return Scenario(greta, maj, episode, protected, plan, meeting, deviation, items[0]["id"])
+
+
+async def settled_inbox(municipality: httpx.AsyncClient, at_least: int) -> list[dict[str, Any]]:
+    """The municipality's inbox once it shows ``at_least`` items.
+
+    On PostgreSQL an item shows once no older transaction of the cluster can still commit, so a
+    transaction held open elsewhere on a shared server delays it; a record system polls, and so
+    does this, for up to 30 seconds.
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        items: list[dict[str, Any]] = ok(await municipality.get("/api/v1/inbox?limit=50"))["items"]
+        if len(items) >= at_least or time.monotonic() > deadline:
+            assert len(items) >= at_least, items
+            return items
+        await asyncio.sleep(0.2)
 
 
 def csrf_of(html: str) -> str:
