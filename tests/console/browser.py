@@ -9,10 +9,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -55,7 +55,19 @@ class ConsoleBrowser:
         """Click a link or submit button and wait until the next page has replaced this one."""
         page = self.driver.find_element(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(self.driver, 15).until(staleness_of(page))
+
+        def replaced(_driver: WebDriver) -> bool:
+            # Chromium answers for a node of a page being left either "stale" or, mid-navigation,
+            # "does not belong to the document": both mean the page is gone.
+            try:
+                page.is_enabled()
+            except WebDriverException:
+                return True
+            return False
+
+        wait = WebDriverWait(self.driver, 15)
+        wait.until(replaced)
+        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def sign_in(self, organization: str, role: str, name: str) -> None:
         """Sign in through the development sign-in form, as a person does."""
@@ -63,9 +75,9 @@ class ConsoleBrowser:
         Select(self.driver.find_element(By.ID, "organization")).select_by_value(organization)
         Select(self.driver.find_element(By.ID, "role")).select_by_value(role)
         self.driver.find_element(By.ID, "name").send_keys(name)
-        self.driver.find_element(
-            By.CSS_SELECTOR, "form[action='/console/sign-in/dev'] button"
-        ).click()
+        self.follow(
+            self.driver.find_element(By.CSS_SELECTOR, "form[action='/console/sign-in/dev'] button")
+        )
         assert self.driver.current_url.startswith(self.base + "/console/worklist"), self.text
 
     def sign_out(self) -> None:

@@ -167,9 +167,9 @@ async def test_a_municipality_acts_and_the_api_sees_it(
     item_id = int(form.get_attribute("action").split("/")[-2])
     console.follow(form.find_element(By.TAG_NAME, "button"))
     assert "The inbox item was acknowledged." in console.text
-    assert (
-        len(console.driver.find_elements(By.CSS_SELECTOR, "form[action$='/acknowledgement']"))
-        == unread - 1
+    # The acknowledged item left the unread list (others may have arrived meanwhile).
+    assert not console.driver.find_elements(
+        By.CSS_SELECTOR, f"form[action='/console/inbox/{item_id}/acknowledgement']"
     )
     console.check("municipality-worklist-acknowledged")
     inbox = ok(await municipality.get("/api/v1/inbox?limit=200"))
