@@ -112,6 +112,7 @@ def serve(
     from app.security.clients import ensure_demo_clients
     from app.services.demo import seed_demo as seed
     from app.services.demo_flow import seed_demo_flow
+    from app.services.liability_config import read_liability_config
     from app.store.database import upgrade
 
     if port is not None:
@@ -139,7 +140,13 @@ def serve(
         )
         if config.dev_sign_in_allowed:
             # Fictitious patients, so that the console's pages show the flow at once.
-            patients = in_unit_of_work(partial(seed_demo_flow, now=datetime.now(UTC)))
+            patients = in_unit_of_work(
+                partial(
+                    seed_demo_flow,
+                    now=datetime.now(UTC),
+                    liability=read_liability_config(config.liability_config_file),
+                )
+            )
             logger.info("demo patients loaded", extra={"persons": patients})
     if seed_if_empty and config.dev_tokens_allowed:
         created = in_unit_of_work(partial(ensure_demo_clients, directory=config.demo_clients_dir))

@@ -15,6 +15,7 @@ from app.domain.care_messages import Category
 from app.domain.deviations import DeviationCategory
 from app.domain.episodes import AdmissionType
 from app.domain.identifiers import PERSONNUMMER, make_personnummer
+from app.domain.liability import LiabilityConfig
 from app.domain.meetings import Participant, ParticipantKind
 from app.domain.plans import ConsentGiver, ConsentMethod, Goal, InitiatorKind, PlanStatus
 from app.security.access import Actor
@@ -62,7 +63,12 @@ async def _person(
 
 
 async def _episode(
-    uow: UnitOfWork, person_id: str, admitted: datetime, now: datetime, *notices: episodes.Notice
+    uow: UnitOfWork,
+    liability: LiabilityConfig,
+    person_id: str,
+    admitted: datetime,
+    now: datetime,
+    *notices: episodes.Notice,
 ) -> str:
     episode = await episodes.register_admission(
         uow,
@@ -71,12 +77,17 @@ async def _episode(
         now=now,
     )
     for notice in notices:
-        await episodes.record_notice(uow, DEMO_SYSTEM, episode.id, notice, now=now)
+        await episodes.record_notice(
+            uow, DEMO_SYSTEM, episode.id, notice, now=now, liability=liability
+        )
     return episode.id
 
 
-async def seed_demo_flow(uow: UnitOfWork, *, now: datetime) -> int:
-    """Create the demo patients and what happened to them; returns how many persons."""
+async def seed_demo_flow(uow: UnitOfWork, *, now: datetime, liability: LiabilityConfig) -> int:
+    """Create the demo patients and what happened to them; returns how many persons.
+
+    ``liability`` is the configuration the payment clocks are stored under, as for any notice.
+    """
     days = timedelta(days=1)
     greta = await _person(uow, "Greta", "Lindqvist", date(1938, 4, 12), 123, now)
     sven = await _person(uow, "Sven", "Berg", date(1944, 9, 3), 456, now)
@@ -85,6 +96,7 @@ async def seed_demo_flow(uow: UnitOfWork, *, now: datetime) -> int:
     admitted = now - 6 * days
     greta_stay = await _episode(
         uow,
+        liability,
         greta,
         admitted,
         now,
@@ -93,6 +105,7 @@ async def seed_demo_flow(uow: UnitOfWork, *, now: datetime) -> int:
     )
     await _episode(
         uow,
+        liability,
         sven,
         now - 1 * days,
         now,
@@ -105,6 +118,7 @@ async def seed_demo_flow(uow: UnitOfWork, *, now: datetime) -> int:
     )
     await _episode(
         uow,
+        liability,
         ingrid,
         now - 8 * days,
         now,
@@ -113,6 +127,7 @@ async def seed_demo_flow(uow: UnitOfWork, *, now: datetime) -> int:
     )
     await _episode(
         uow,
+        liability,
         hidden,
         now - 2 * days,
         now,

@@ -25,6 +25,7 @@ from app.domain.liability import (
     LiabilityConfig,
     compute_average_month,
     compute_episode_liability,
+    money,
     months_needed_for,
     resolve_for,
     stay_from_episode,
@@ -261,34 +262,42 @@ CSV_COLUMNS = [
     "discharged_at",
     "rule_set_id",
     "liable_days",
+    "rate",
     "amount",
     "currency",
+    "note",
 ]
 
 
 def report_csv(report: MonthlyReport) -> str:
-    """The invoice basis as CSV: one line per episode, then one per average-model month."""
+    """The invoice basis as CSV: one line per episode, then one per average-model month.
+
+    Persons are as the report holds them (masked when protected); amounts have two decimals,
+    and a year without a rate leaves rate and amount empty with the note "no rate for YEAR".
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     month = f"{report.year:04d}-{report.month:02d}"
     for row in report.rows:
-        person, clocks = row.person, row.liability.clocks
+        person, episode = row.person, row.episode
         writer.writerow(
             [
                 report.municipality.id,
                 month,
-                row.episode.id,
+                episode.id,
                 person.id,
                 f"{person.given_name} {person.family_name}".strip(),
                 person.identifier.value,
-                row.episode.admitted_at.isoformat(),
-                clocks[0].notice_at.isoformat() if clocks else "",
-                row.episode.discharged_at.isoformat() if row.episode.discharged_at else "",
-                row.liability.rule_set_id,
+                episode.admitted_at.isoformat(),
+                episode.discharge_ready_at.isoformat() if episode.discharge_ready_at else "",
+                episode.discharged_at.isoformat() if episode.discharged_at else "",
+                row.rule_set_id,
                 row.liable_days,
-                str(row.amount),
+                money(row.rate.rate) or "",
+                money(row.amount) or "",
                 report.currency or "",
+                row.rate.note or "",
             ]
         )
     for average in (a.to_dict() for a in report.averages):
@@ -308,8 +317,10 @@ def report_csv(report: MonthlyReport) -> str:
                 "",
                 average["rule_set_id"],
                 average["excess_days"],
-                average["amount"],
+                average["rate"]["rate"] or "",
+                average["amount"] or "",
                 report.currency,
+                "; ".join(average["notes"]),
             ]
         )
     return out.getvalue()

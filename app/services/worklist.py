@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
-from app.domain.episodes import Episode, EpisodeState, EventKind
+from app.domain.episodes import ZONES, Episode, EpisodeState, EventKind
 from app.domain.liability import AverageRuleSet, LiabilityConfig, compute_episode_liability
 from app.domain.meetings import SummonsDeadline
 from app.domain.organizations import INPATIENT_FUNCTIONS, Organization, OrgKind, UnitFunction
@@ -23,7 +22,6 @@ from app.services import episodes, inbox, meetings
 from app.store.outbox import Delivery
 from app.store.unit_of_work import UnitOfWork
 
-ZONES = {"SE": ZoneInfo("Europe/Stockholm"), "NO": ZoneInfo("Europe/Oslo")}
 OPEN_STATES = (EpisodeState.ADMITTED, EpisodeState.PLANNING, EpisodeState.DISCHARGE_READY)
 
 

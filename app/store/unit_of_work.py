@@ -33,8 +33,8 @@ from app.store.repositories import (
     PersonRepository,
 )
 from app.store.staff import StaffRepository
-from app.store.statistics import StatisticsRepository
 from app.store.sessions import ConsoleSessionRepository
+from app.store.statistics import StatisticsRepository
 
 logger = logging.getLogger(__name__)
 

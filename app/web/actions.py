@@ -16,6 +16,7 @@ from app.domain.errors import InvalidInput
 from app.domain.meetings import Reply
 from app.domain.notice_board import BulletinCategory
 from app.services import episodes, inbox, meetings, notice_board
+from app.services.liability_rules import LiabilityRules
 from app.web.context import Console, ConsoleRoute, Refused
 from app.web.context import Form as PersonForm
 from app.web.render import ZONE
@@ -64,8 +65,9 @@ async def municipality_response(
     notice = episodes.Notice(
         "municipality-response", can_receive_from=can_receive_from, if_match=version
     )
+    rules: LiabilityRules = console.request.app.state.liability
     await episodes.record_notice(
-        console.uow, console.signed_in, episode_id, notice, now=console.now
+        console.uow, console.signed_in, episode_id, notice, now=console.now, liability=rules.config
     )
     return _back(next, "/console/worklist", "answered")
 

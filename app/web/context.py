@@ -247,8 +247,9 @@ def _invalid(exc: RequestValidationError) -> str:
 def _harden(response: Response) -> None:
     """Pages with personal data are neither cached nor framed, and load only our own files."""
     response.headers.setdefault("Cache-Control", "no-store")
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
     )
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"

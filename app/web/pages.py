@@ -16,11 +16,11 @@ from starlette.responses import Response
 
 from app.domain.deviations import DeviationState
 from app.domain.errors import InvalidInput
-from app.domain.liability import LiabilityConfig
 from app.domain.notice_board import BulletinCategory
 from app.domain.organizations import Organization, OrgKind
 from app.domain.plans import PlanStatus
 from app.services import deviations, flow, liability, notice_board, organizations, plans, worklist
+from app.services.liability_rules import LiabilityRules
 from app.services.plans import principal_of
 from app.services.worklist import WorklistRow
 from app.web.context import Console, ConsoleRoute, Page
@@ -75,9 +75,9 @@ async def worklist_page(
     """The organization's patients in the discharge flow, and (receiving side) its unread inbox."""
     if sort not in SORTS:
         raise InvalidInput(f"sort by one of {', '.join(SORTS)}", field="sort")
-    config: LiabilityConfig = console.request.app.state.liability
+    rules: LiabilityRules = console.request.app.state.liability
     found = await worklist.worklist(
-        console.uow, console.signed_in, config, now=console.now, limit=LIST_LIMIT
+        console.uow, console.signed_in, rules.config, now=console.now, limit=LIST_LIMIT
     )
     rows = sorted(_filtered(found.rows, state, q), key=SORTS[sort], reverse=order == "desc")
     org_ids: list[str | None] = [r.episode.hospital_unit_id for r in rows]
@@ -249,9 +249,9 @@ async def _report(
         municipality = principal.id
     if municipality is None:
         raise InvalidInput("choose a municipality", field="municipality")
-    config: LiabilityConfig = console.request.app.state.liability
+    rules: LiabilityRules = console.request.app.state.liability
     report = await liability.monthly_report(
-        console.uow, actor, municipality, int(match[1]), int(match[2]), config, as_of=console.now
+        console.uow, actor, municipality, int(match[1]), int(match[2]), rules, as_of=console.now
     )
     return report, choices, municipality, month
 

@@ -89,6 +89,7 @@ class ConsoleBrowser:
 
     def check(self, name: str) -> None:
         """Run axe-core on the page (no serious or critical violation) and keep a screenshot."""
+        self.images_loaded()
         violations: list[dict[str, Any]] = self.driver.execute_async_script(
             self.axe_source + "\n" + RUN_AXE, AXE_TAGS
         )
@@ -102,6 +103,21 @@ class ConsoleBrowser:
         self.open(path)
         assert "Something went wrong" not in self.heading(), self.text
         self.check(name)
+
+    def images_loaded(self) -> None:
+        """Wait until every image of the page (the statistics' charts) has loaded or failed."""
+        WebDriverWait(self.driver, 60).until(
+            lambda d: d.execute_script("return [...document.images].every((i) => i.complete)")
+        )
+
+    def charts_drawn(self) -> int:
+        """How many charts the page shows, each loaded and with a text alternative."""
+        self.images_loaded()
+        drawn: int = self.driver.execute_script(
+            "return [...document.querySelectorAll('img.chart')]"
+            ".filter((i) => i.naturalWidth > 0 && i.alt.length > 20).length"
+        )
+        return drawn
 
     def screenshot(self, name: str) -> Path:
         """The whole page as a PNG under the test output."""

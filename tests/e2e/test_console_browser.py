@@ -133,6 +133,10 @@ async def test_a_hospital_unit_walks_every_page(
     assert "Missing discharge information" in console.text
     console.visit(f"/console/liability?municipality={MUNICIPALITY}", "hospital-liability")
     assert "Luleå kommun" in console.heading() and "Greta Lindqvist" in console.text
+    console.visit("/console/statistics", "hospital-statistics")
+    assert console.heading() == "Statistics: Region Norrbotten"
+    assert "Admissions notified" in console.text or "admissions" in console.text.lower()
+    assert console.charts_drawn() == 6
     console.visit("/console/notice-boards", "hospital-notice-boards")
     assert "Region Norrbotten" in console.text
 
@@ -208,6 +212,9 @@ async def test_a_municipality_acts_and_the_api_sees_it(
     posted = ok(await municipality.get(f"/api/v1/notice-boards/{board_id}/bulletins"))
     assert title in [b["title"] for b in posted["items"]]
 
+    console.visit("/console/statistics?indicator=all", "municipality-statistics")
+    assert console.heading() == "Statistics: Luleå kommun"
+    assert console.charts_drawn() == 17
     console.visit("/console/plans", "municipality-plans")
     assert "SIP Greta" in console.text
     console.visit(f"/console/liability?month={datetime.now(UTC):%Y-%m}", "municipality-liability")

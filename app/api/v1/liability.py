@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -209,82 +207,13 @@ def _report_read(report: service.MonthlyReport) -> MonthlyReportRead:
     )
 
 
-CSV_COLUMNS = [
-    "municipality_id",
-    "month",
-    "episode_id",
-    "person_id",
-    "person_name",
-    "person_identifier",
-    "admitted_at",
-    "discharge_ready_at",
-    "discharged_at",
-    "rule_set_id",
-    "liable_days",
-    "rate",
-    "amount",
-    "currency",
-    "note",
-]
-
-
-def _report_csv(report: MonthlyReportRead) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in report.rows:
-        writer.writerow(
-            [
-                report.municipality_id,
-                report.month,
-                row.episode_id,
-                row.person_id,
-                row.person_name,
-                row.person_identifier,
-                row.admitted_at.isoformat(),
-                row.discharge_ready_at.isoformat() if row.discharge_ready_at else "",
-                row.discharged_at.isoformat() if row.discharged_at else "",
-                row.rule_set_id,
-                row.liable_days,
-                row.rate or "",
-                row.amount or "",
-                report.currency or "",
-                "; ".join(row.notes),
-            ]
-        )
-    for average in report.averages:
-        writer.writerow(
-            [
-                report.municipality_id,
-                report.month,
-                "",
-                "",
-                f"average model: {average['persons']} "
-                f"persons, average {average['average']}, "
-                f"rolling average {average['rolling_average']}"
-                f" at {average['evaluation_month']}, level {average['level']}",
-                "",
-                "",
-                "",
-                "",
-                average["rule_set_id"],
-                average["excess_days"],
-                average["rate"]["rate"] or "",
-                average["amount"] or "",
-                report.currency,
-                "; ".join(average["notes"]),
-            ]
-        )
-    return out.getvalue()
-
-
 @api.get(
     "/liability/reports/{municipality_id}/{month}",
     response_model=MonthlyReportRead,
     responses={
         **errors_for(404, 422),
         200: {
-            "content": {"text/csv": {"example": ",".join(CSV_COLUMNS) + "\r\n"}},
+            "content": {"text/csv": {"example": ",".join(service.CSV_COLUMNS) + "\r\n"}},
             "description": "JSON, or CSV with `format=csv` or `Accept: text/csv`",
         },
     },
@@ -306,17 +235,15 @@ async def get_monthly_report(
     match = MONTH.match(month)
     if match is None:
         raise InvalidInput("month must be given as YYYY-MM", field="month")
-    report = _report_read(
-        await service.monthly_report(
-            uow, actor, municipality_id, int(match[1]), int(match[2]), rules, as_of=now
-        )
+    report = await service.monthly_report(
+        uow, actor, municipality_id, int(match[1]), int(match[2]), rules, as_of=now
     )
     wants_csv = format == "csv" or (
         format is None and "text/csv" in request.headers.get("accept", "")
     )
     if wants_csv:
         return Response(
-            _report_csv(report),
+            service.report_csv(report),
             media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": (
@@ -324,4 +251,4 @@ async def get_monthly_report(
                 )
             },
         )
-    return Response(report.model_dump_json(), media_type="application/json")
+    return Response(_report_read(report).model_dump_json(), media_type="application/json")

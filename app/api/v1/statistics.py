@@ -12,7 +12,6 @@ from fastapi import Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from app.api.charts import render_chart
 from app.api.deps import Caller, LiabilityRulesDep, NowDep, UowDep
 from app.api.errors import errors_for
 from app.api.v1.common import router
@@ -30,6 +29,7 @@ from app.domain.statistics import (
     parse_period,
     series,
 )
+from app.http.charts import render_chart
 from app.services import statistics as service
 
 api = router("/api/v1", "statistics")
