@@ -17,10 +17,11 @@ from tests.console.scenario import sign_in
 async def test_the_demo_patients_fill_the_console(
     app_engine: tuple[FastAPI, AsyncEngine], engine: AsyncEngine, client_for: ClientFor
 ) -> None:
-    async with UnitOfWork(engine) as uow:
-        assert await seed_demo_flow(uow, now=datetime.now(UTC)) == 4
-        await uow.commit()
     app, _ = app_engine
+    async with UnitOfWork(engine) as uow:
+        now, liability = datetime.now(UTC), app.state.liability.config
+        assert await seed_demo_flow(uow, now=now, liability=liability) == 4
+        await uow.commit()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
         assert (await sign_in(http, MUNICIPALITY, "planner")).status_code == 303
