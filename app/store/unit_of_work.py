@@ -32,8 +32,8 @@ from app.store.repositories import (
     OrganizationRepository,
     PersonRepository,
 )
-from app.store.staff import StaffRepository
 from app.store.sessions import ConsoleSessionRepository
+from app.store.staff import StaffRepository
 from app.store.statistics import StatisticsRepository
 
 logger = logging.getLogger(__name__)
