@@ -262,7 +262,12 @@ async def liability_page(
     municipality: Annotated[str | None, Query(max_length=64)] = None,
     month: Annotated[str | None, Query(max_length=7)] = None,
 ) -> Response:
-    """The month's invoice basis per municipality, with its total and average-model figures."""
+    """The month's invoice basis per municipality, with its total and average-model figures.
+
+    The invoice basis is between principals: a person signed in for a unit is told so.
+    """
+    if not console.signed_in.is_principal_level:
+        return render(console, "liability.html", report=None, choices=[], names={})
     report, choices, municipality, month = await _report(console, municipality, month)
     return render(
         console,

@@ -62,7 +62,16 @@ async def person(
 
 
 async def build(hospital: httpx.AsyncClient, municipality: httpx.AsyncClient) -> Scenario:
-    """Everything the console's pages show, as Region Norrbotten's record system sends it."""
+    """Everything the console's pages show, as Region Norrbotten's record system sends it for
+    the ward (its acting unit), so that the ward is a party to what it wrote."""
+    hospital.headers["X-Samverkan-Unit"] = HOSPITAL_UNIT
+    try:
+        return await _build(hospital, municipality)
+    finally:
+        del hospital.headers["X-Samverkan-Unit"]
+
+
+async def _build(hospital: httpx.AsyncClient, municipality: httpx.AsyncClient) -> Scenario:
     now = datetime.now(UTC)
     greta = await person(hospital, "Greta", "Lindqvist")
     maj = await person(
