@@ -21,6 +21,7 @@ from app.api.errors import errors_for
 from app.api.v1.common import IfMatch, ListPage, page_of, parse_if_match, router
 from app.domain.episodes import AdmissionType, CareType, Episode, EpisodeState, EventKind
 from app.domain.liability import LiabilityConfig
+from app.http.values import Instant
 from app.security.access import Actor
 from app.services import episodes as service
 
@@ -47,7 +48,7 @@ class EpisodeCreate(BaseModel):
 
     person_id: str
     hospital_unit_id: str
-    admitted_at: datetime = Field(description="with UTC offset")
+    admitted_at: Instant = Field(description="with UTC offset")
     admission_type: AdmissionType
     municipality_id: str | None = Field(
         default=None,

@@ -27,6 +27,7 @@ from app.domain.meetings import (
     ParticipantKind,
     Reply,
 )
+from app.http.values import Instant
 from app.services import meetings as service
 
 api = router("/api/v1", "meetings")
@@ -74,7 +75,7 @@ class MeetingCreate(BaseModel):
 
     plan_id: str | None = Field(default=None, max_length=36)
     episode_id: str | None = Field(default=None, max_length=36)
-    starts_at: datetime
+    starts_at: Instant
     duration_minutes: int = Field(default=60, ge=15, le=480, description="planned length")
     reply_by: date
     location: str | None = Field(default=None, max_length=500)

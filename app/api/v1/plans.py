@@ -38,6 +38,8 @@ from app.domain.plans import (
     Plan,
     PlanStatus,
 )
+from app.domain.values import INT4_MAX
+from app.http.values import Instant
 from app.security.access import Actor
 from app.services import plans as service
 from app.store.unit_of_work import UnitOfWork
@@ -212,7 +214,7 @@ class ConsentCreate(BaseModel):
     )
 
     given_by: ConsentGiver
-    given_at: datetime
+    given_at: Instant
     method: ConsentMethod
     share_with: list[str] = Field(
         min_length=1, max_length=20, description="principals the plan may be shared with"
@@ -576,7 +578,7 @@ async def list_plan_versions(actor: CarePlanReader, plan_id: str, uow: UowDep) -
 async def get_plan_version(
     actor: CarePlanReader,
     plan_id: str,
-    version: Annotated[int, Path(ge=1)],
+    version: Annotated[int, Path(ge=1, le=INT4_MAX)],
     uow: UowDep,
     response: Response,
 ) -> PlanRead:
