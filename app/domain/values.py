@@ -75,8 +75,11 @@ def check_instant(value: datetime, field: str) -> datetime:
         )
     bounds = _bounds
     # Compared on the naive UTC wall time: astimezone() itself overflows near year 1 and 9999.
-    utc = value.replace(tzinfo=None) - (value.utcoffset() or timedelta(0))
-    if not bounds.low.replace(tzinfo=None) <= utc < bounds.high.replace(tzinfo=None):
+    try:
+        utc = value.replace(tzinfo=None) - (value.utcoffset() or timedelta(0))
+    except OverflowError:
+        utc = None
+    if utc is None or not bounds.low.replace(tzinfo=None) <= utc < bounds.high.replace(tzinfo=None):
         raise InvalidInput(
             f"{field} {value.isoformat()} is outside the {bounds.describe()} the service keeps",
             field=field,

@@ -98,9 +98,7 @@ async def test_a_partial_birth_date_agreeing_with_the_identifier_is_kept_as_its_
 async def test_a_partial_birth_date_contradicting_the_identifier_is_refused(
     client: httpx.AsyncClient, birth: str
 ) -> None:
-    assert_refused(
-        await fhir_post(client, "/fhir/Patient", patient(birthDate=birth)), "birth"
-    )
+    assert_refused(await fhir_post(client, "/fhir/Patient", patient(birthDate=birth)), "birth")
 
 
 @pytest.mark.parametrize("element", ["system", "value"])
@@ -258,7 +256,9 @@ async def test_a_refused_access_with_a_junk_id_is_logged(
 # --- 1. stored values that broke reads --------------------------------------------------------
 
 
-async def _store(engine: AsyncEngine, table: str, column: str, row_id: str, value: datetime) -> None:
+async def _store(
+    engine: AsyncEngine, table: str, column: str, row_id: str, value: datetime
+) -> None:
     async with engine.begin() as conn:
         await conn.execute(
             text(f"UPDATE {table} SET {column} = :v WHERE id = :id").bindparams(
