@@ -35,8 +35,6 @@ Instant = Annotated[datetime, AfterValidator(_as_value_error(check_instant))]
 """An instant with a UTC offset, within the configured years."""
 Day = Annotated[date, AfterValidator(_as_value_error(check_day))]
 """A day within the configured years."""
-Text = Annotated[str, AfterValidator(_as_value_error(check_text))]
-"""Text without NUL."""
 
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)

@@ -171,6 +171,31 @@ async def test_deep_json_on_a_rest_route_is_refused(client: httpx.AsyncClient) -
     assert "deeper than 64" in response.json()["detail"]
 
 
+async def test_instants_and_days_outside_the_years_kept_are_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    person = await create_person(client)
+    admission = {
+        "person_id": person["id"],
+        "hospital_unit_id": "region-norrbotten-sunderby-med",
+        "admitted_at": "0001-01-01T00:00:00Z",
+        "admission_type": "acute",
+    }
+    assert_refused(await client.post("/api/v1/episodes", json=admission), "admitted_at")
+    admission["admitted_at"] = NOW.isoformat()
+    admission["expected_discharge_date"] = "9999-12-31"
+    assert_refused(await client.post("/api/v1/episodes", json=admission), "expected_discharge")
+    episode = await admit(client, person["id"], NOW - timedelta(days=1))
+    meeting = {
+        "episode_id": episode["id"],
+        "starts_at": "9999-12-31T23:59:59Z",
+        "reply_by": NOW.date().isoformat(),
+        "participants": [{"id": "m", "kind": "unit", "organization_id": "kommun-2580"}],
+    }
+    assert_refused(await client.post("/api/v1/meetings", json=meeting), "starts_at")
+    assert (await client.get("/fhir/Appointment")).status_code == 200
+
+
 async def test_a_naive_since_on_the_access_log_is_refused(client: httpx.AsyncClient) -> None:
     assert_refused(await client.get("/api/v1/access-log?since=2026-03-01"), "since")
     assert_refused(await client.get("/api/v1/access-log?since=2026-03-01T10:00:00"), "since")
