@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 
 from app.api import auth, errors, health, metrics, openapi
 from app.api.deps import REQUEST_ID_HEADER, valid_request_id
+from app.api.edge import NulGuard
 from app.api.routing import BodySizeLimit
 from app.api.v1 import (
     access_log,
@@ -34,6 +35,7 @@ from app.api.v1 import (
     subscriptions,
 )
 from app.delivery.dispatcher import Dispatcher
+from app.domain.values import InstantBounds, set_instant_bounds
 from app.fhir import routes as fhir_routes
 from app.fhir import subscriptions as fhir_subscriptions
 from app.fhir.operations import evaluate_measure
@@ -107,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     app.state.settings = settings
+    set_instant_bounds(InstantBounds(settings.instant_min_year, settings.instant_max_year))
     app.state.liability = LiabilityRules(read_liability_config(settings.liability_config_file))
     app.state.head_revision = head_revision()
     # Production must be given its key; elsewhere one is made under var/ on first start.
@@ -123,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     openapi.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(NulGuard)
     # Outermost, so that every log line of the request (uvicorn's access line included) and the
     # response itself carry the id; a client's own id is kept when it is well-formed.
     app.add_middleware(

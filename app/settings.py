@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     max_bundle_entries: int = Field(
         default=500, ge=1, description="entries a FHIR transaction or batch Bundle may have"
     )
+    # Instants outside these years are refused at the edge (app.domain.values): each engine and
+    # Python's datetime can store and compute with everything in between.
+    instant_min_year: int = Field(default=1900, ge=2, le=9998, description="earliest year kept")
+    instant_max_year: int = Field(default=2200, ge=2, le=9998, description="latest year kept")
+    max_json_depth: int = Field(
+        default=64, ge=8, le=512, description="deepest nesting of a JSON body's arrays and objects"
+    )
     message_dedupe_minutes: int = Field(
         default=10080, ge=1, description="how long a processed message Bundle.id is remembered"
     )
@@ -159,6 +166,10 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.default_page_size > self.max_page_size:
             raise ValueError("SAMVERKAN_DEFAULT_PAGE_SIZE must not exceed SAMVERKAN_MAX_PAGE_SIZE")
+        if self.instant_min_year > self.instant_max_year:
+            raise ValueError(
+                "SAMVERKAN_INSTANT_MIN_YEAR must not exceed SAMVERKAN_INSTANT_MAX_YEAR"
+            )
         if self.access_token_lifetime_seconds > self.access_token_max_lifetime_seconds:
             raise ValueError(
                 "SAMVERKAN_ACCESS_TOKEN_LIFETIME_SECONDS must not exceed "

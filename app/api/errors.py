@@ -167,7 +167,7 @@ def _is_fhir(request: Request) -> bool:
     return request.url.path == "/fhir" or request.url.path.startswith("/fhir/")
 
 
-def _as_outcome(response: Response) -> Response:
+def as_outcome(response: Response) -> Response:
     """The same problem, as a FHIR OperationOutcome."""
     body = orjson.loads(response.body)
     errors = body.get("errors") or []
@@ -184,7 +184,7 @@ def install(app: FastAPI) -> None:
     """Register the handlers that turn errors into problem+json (OperationOutcome under /fhir)."""
 
     def shaped(request: Request, response: Response) -> Response:
-        return _as_outcome(response) if _is_fhir(request) else response
+        return as_outcome(response) if _is_fhir(request) else response
 
     async def on_domain(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)

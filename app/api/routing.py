@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.deps import actor_for, verify_bearer
+from app.api.edge import check_request
 from app.api.errors import problem
 from app.domain.errors import InvalidInput
 from app.security.access import record
@@ -66,6 +67,7 @@ class UnitOfWorkRoute(DocumentedRoute):
                 return refusal
             if takes_body and (refusal := _content_type_refusal(request)) is not None:
                 return refusal
+            await check_request(request)
             uow = UnitOfWork(request.app.state.engine)
             try:
                 async with uow:

@@ -15,6 +15,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from app.domain.errors import IllegalTransition, InvalidInput
+from app.domain.values import check_instant
 
 READMISSION_WINDOW = timedelta(days=30)
 ZONES = {"SE": ZoneInfo("Europe/Stockholm"), "NO": ZoneInfo("Europe/Oslo")}
@@ -297,11 +298,9 @@ def find_readmission_source(
 
 
 def check_aware(value: datetime, name: str) -> None:
-    """Refuse timestamps without a UTC offset: a day cannot be counted without one."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput(
-            f"{name} must carry a UTC offset, e.g. 2026-03-01T10:00:00+01:00", field=name
-        )
+    """Refuse timestamps without a UTC offset (a day cannot be counted without one) or outside
+    the years the service keeps."""
+    check_instant(value, name)
 
 
 def _first_at(events: list[EpisodeEvent], kind: EventKind) -> datetime | None:

@@ -83,8 +83,12 @@ class Meeting:
 
     @property
     def ends_at(self) -> datetime:
-        """When the meeting is planned to end."""
-        return self.starts_at + timedelta(minutes=self.duration_minutes)
+        """When the meeting is planned to end (at the latest representable moment, for a start
+        stored before the edge bounded instants, issue 14)."""
+        try:
+            return self.starts_at + timedelta(minutes=self.duration_minutes)
+        except OverflowError:
+            return datetime.max.replace(tzinfo=self.starts_at.tzinfo)
 
     def participant(self, participant_id: str) -> Participant:
         """The participant with this id."""

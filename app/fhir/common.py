@@ -26,8 +26,19 @@ def extension_url(name: str) -> str:
 
 
 def instant(value: datetime) -> str:
-    """A FHIR instant / dateTime in UTC with a Z."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """A FHIR instant / dateTime in UTC with a Z.
+
+    A value stored before the edge bounded instants (issue 14; migration 0013 reports them) may
+    lie where the conversion overflows (year 1 west of UTC, year 9999 east of it): it is then
+    shown with its own offset, as stored, rather than failing the read.
+    """
+    offset = value.utcoffset()
+    if not offset:
+        return value.replace(tzinfo=None).isoformat() + "Z"
+    try:
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, ValueError):
+        return value.isoformat()
 
 
 def day(value: date) -> str:

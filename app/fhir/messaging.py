@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
@@ -26,6 +26,7 @@ from app.domain.delivery import Outcome
 from app.domain.errors import DomainError, Forbidden, InvalidInput
 from app.domain.liability import LiabilityConfig
 from app.domain.meetings import ParticipantKind
+from app.domain.values import parse_day, parse_instant, parse_int
 from app.fhir.common import BASE, canonical, extension_url, organization_of
 from app.fhir.mappers import appointment, careplan, communication, encounter, patient, task
 from app.fhir.mappers.encounter import DISCHARGE_READY_AT, EXPECTED_DISCHARGE
@@ -208,7 +209,7 @@ async def _notice(
     decided = _extension(resource, DISCHARGE_READY_AT, "valueDateTime")
     at = message.sent_at
     if kind == "discharge" and (resource.get("period") or {}).get("end"):
-        at = datetime.fromisoformat(resource["period"]["end"].replace("Z", "+00:00"))
+        at = parse_instant(resource["period"]["end"], "Encounter.period.end")
     await episode_service.record_notice(
         uow,
         actor,
@@ -216,8 +217,12 @@ async def _notice(
         episode_service.Notice(
             kind,
             at=at,
-            expected_discharge_date=date.fromisoformat(expected) if expected else None,
-            decided_at=datetime.fromisoformat(decided.replace("Z", "+00:00")) if decided else None,
+            expected_discharge_date=parse_day(expected, "Encounter.extension(expected-discharge)")
+            if expected
+            else None,
+            decided_at=parse_instant(decided, "Encounter.extension(discharge-ready-at)")
+            if decided
+            else None,
             coordinated_planning=bool(_extension(resource, COORDINATED_PLANNING, "valueBoolean")),
         ),
         now=now,
@@ -315,9 +320,7 @@ async def _summons_reply(
         matches[0].id,
         appointment.REPLY_OF[status],
         reason=answer.get("comment"),
-        proposed_start=datetime.fromisoformat(proposed.replace("Z", "+00:00"))
-        if proposed
-        else None,
+        proposed_start=parse_instant(proposed, "AppointmentResponse.start") if proposed else None,
         if_match=None,
         now=now,
     )
@@ -329,17 +332,17 @@ async def _careplan_revised(
 ) -> list[str]:
     plan_id, resource = _focus(message, "CarePlan")
     version = (resource.get("meta") or {}).get("versionId")
-    if not version or not str(version).isdigit():
-        raise InvalidInput(
-            "a revision names the version it was made against in CarePlan.meta.versionId",
-            field="CarePlan.meta.versionId",
-        )
+    expected = parse_int(
+        str(version),
+        "CarePlan.meta.versionId",
+        what="a revision names the version it was made against in CarePlan.meta.versionId",
+    )
     await plan_service.revise_plan(
         uow,
         actor,
         plan_id,
         lambda current: careplan.from_fhir(resource, current),
-        if_match=int(version),
+        if_match=expected,
         now=now,
     )
     return [f"CarePlan/{plan_id}"]

@@ -37,6 +37,7 @@ from app.domain.errors import (
 )
 from app.domain.plans import Plan, PlanStatus
 from app.domain.staff import StaffRole
+from app.domain.values import INT4_MAX, check_instant, parse_int, parse_partial_date
 from app.fhir import conformance, messaging, subscriptions, writes
 from app.fhir.common import (
     FHIR_JSON,
@@ -448,7 +449,7 @@ async def search_practitioner_role(
 async def read_consent(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
     plan_id, _sep, index = ident.rpartition(".")
     plan = await plan_service.get_plan(uow, actor, plan_id or ident)
-    if not index.isdigit() or int(index) >= len(plan.consents):
+    if not (index.isascii() and index.isdigit()) or int(index) >= len(plan.consents):
         raise NotFound(f"no consent with id {ident}")
     return consent.to_fhir(plan, int(index))
 
@@ -687,7 +688,7 @@ async def search_task(
 
 
 async def read_auditevent(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
-    if not ident.isdigit():
+    if not ident.isdigit() or not ident.isascii() or int(ident) > INT4_MAX:
         raise NotFound(f"no AuditEvent with id {ident}")
     return auditevent.to_fhir(await audit_service.get_entry(uow, actor, int(ident)))
 
@@ -707,12 +708,7 @@ async def search_auditevent(
         value = params["date"]
         if not value.startswith("ge"):
             raise InvalidInput("date is searched as geYYYY-MM-DD[Thh:mm:ss+zz:zz]", field="date")
-        try:
-            since = datetime.fromisoformat(value[2:].replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise InvalidInput(f"date: {exc}", field="date") from exc
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
+        since = _date_test("date", value).low
     agent = _reference_id(params["agent"], "Organization", "agent") if "agent" in params else None
     page = await audit_service.search_access_log(
         uow,
@@ -1372,11 +1368,12 @@ async def update(
     version = tag.strip().removeprefix("W/").strip('"') if tag else None
     if version is None and (resource.get("meta") or {}).get("versionId") is not None:
         version = str(resource["meta"]["versionId"])
-    if version is not None and not version.isdigit():
-        raise InvalidInput('If-Match names a version, e.g. W/"3"', field="If-Match")
-    written = await updater(
-        uow, actor, resource_id, resource, int(version) if version else None, datetime.now(UTC)
+    expected = (
+        parse_int(version, "If-Match", what='If-Match names a version, e.g. W/"3"')
+        if version is not None
+        else None
     )
+    written = await updater(uow, actor, resource_id, resource, expected, datetime.now(UTC))
     return _written(request, written, settings, status=200)
 
 
@@ -1516,21 +1513,24 @@ def _date_test(name: str, value: str) -> DateTest:
     prefix = value[:2] if value[:2] in _PREFIXES else "eq"
     text = value[2:] if value[:2] in _PREFIXES else value
     problem = f"{name}: {value} is not [prefix]YYYY[-MM[-DD[Thh:mm:ss[+zz:zz]]]]"
+    # Searched dates lie within the years instants are kept in (app.domain.values), so the
+    # range a value stands for can always be computed.
     try:
-        if len(text) == 4 and text.isdigit():
-            low = datetime(int(text), 1, 1, tzinfo=UTC)
-            high = low.replace(year=low.year + 1)
-        elif len(text) == 7:
-            low = datetime.strptime(text, "%Y-%m").replace(tzinfo=UTC)
-            high = (low + timedelta(days=32)).replace(day=1)
-        elif len(text) == 10:
-            low = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-            high = low + timedelta(days=1)
+        if len(text) in (4, 7, 10):
+            partial = parse_partial_date(text, name)
+            first = partial.first_day
+            low = datetime(first.year, first.month, first.day, tzinfo=UTC)
+            if partial.day is not None:
+                high = low + timedelta(days=1)
+            elif partial.month is not None:
+                high = (low + timedelta(days=32)).replace(day=1)
+            else:
+                high = low.replace(year=low.year + 1)
         elif len(text) > 10 and "T" in text:
             low = datetime.fromisoformat(text.replace("Z", "+00:00"))
             if low.tzinfo is None:
                 low = low.replace(tzinfo=UTC)
-            high = low + timedelta(seconds=1)
+            high = check_instant(low, name) + timedelta(seconds=1)
         else:
             raise ValueError(text)
     except ValueError as exc:
@@ -1646,9 +1646,10 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
     if params.get("_format", "json") not in ("json", FHIR_JSON, "application/json"):
         raise InvalidInput("only JSON is served", field="_format")
     count_text = params.get("_count", str(settings.default_page_size))
-    if not count_text.isdigit() or int(count_text) < 1:
-        raise InvalidInput("_count is a positive number", field="_count")
-    count = min(int(count_text), settings.max_page_size)
+    count = min(
+        parse_int(count_text, "_count", minimum=1, what="_count is a positive number"),
+        settings.max_page_size,
+    )
     if params.get("_sort", "_id") != "_id":
         raise InvalidInput("results are sorted by _id only", field="_sort")
     summary = params.get("_summary")
@@ -1789,16 +1790,16 @@ async def type_history(
     if "_since" in params:
         since = _date_test("_since", "ge" + params["_since"]).low
     count_text = params.get("_count", str(settings.default_page_size))
-    if not count_text.isdigit() or int(count_text) < 1:
-        raise InvalidInput("_count is a positive number", field="_count")
-    count = min(int(count_text), settings.max_page_size)
+    count = min(
+        parse_int(count_text, "_count", minimum=1, what="_count is a positive number"),
+        settings.max_page_size,
+    )
     before: tuple[str, str, int] | None = None
     if "_cursor" in params:
         stamp, _sep, rest = params["_cursor"].partition("~")
         ident, _sep, version = rest.rpartition("~")
-        if not version.isdigit():
-            raise InvalidInput("_cursor is not one this history gave out", field="_cursor")
-        before = (stamp, ident, int(version))
+        what = "_cursor is not one this history gave out"
+        before = (stamp, ident, parse_int(version, "_cursor", what=what))
     versions: list[Resource] = []
     scanned, cursor = 0, None
     while True:
@@ -1915,7 +1916,7 @@ async def vread(
     """Read one version of a resource (every version of a CarePlan; the current of others)."""
     spec = _spec(resource_type)
     _allowed(actor, resource_type, "r")
-    if not version_id.isdigit():
+    if not (version_id.isascii() and version_id.isdigit()) or int(version_id) > INT4_MAX:
         raise NotFound(f"{resource_type}/{resource_id} has no version {version_id}")
     if spec.vread is not None:
         resource = await spec.vread(uow, actor, resource_id, int(version_id))

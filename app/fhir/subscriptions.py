@@ -25,6 +25,7 @@ from app.api.routing import UnitOfWorkRoute
 from app.delivery.notifications import BACKPORT, status_parameters, topic_url
 from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic
 from app.domain.errors import InvalidInput
+from app.domain.values import parse_int
 from app.fhir.common import FHIR_JSON, extension_url, instant
 from app.fhir.outcome import fhir_response, read_body
 from app.fhir.writes import validate
@@ -219,9 +220,12 @@ async def search_fhir_subscriptions(
 ) -> Response:
     """The subscriptions of the caller's organization, as a searchset Bundle."""
     count = request.query_params.get("_count")
-    if count is not None and not count.isdigit():
-        raise InvalidInput("_count is a number", field="_count")
-    limit = min(int(count) if count else settings.default_page_size, settings.max_page_size)
+    limit = min(
+        parse_int(count, "_count", what="_count is a number")
+        if count
+        else settings.default_page_size,
+        settings.max_page_size,
+    )
     page = await service.list_subscriptions(
         uow, actor, limit=max(limit, 1), after=request.query_params.get("_cursor")
     )

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from app.domain.errors import DomainError, InvalidInput, Malformed, VersionRequired
 from app.domain.plans import InitiatorKind
+from app.domain.values import parse_int
 from app.fhir.mappers import careplan, communication, encounter, patient, task
 from app.security.access import Actor
 from app.services import care_messages as message_service
@@ -299,7 +300,7 @@ async def apply(
             actor,
             entry.url.split("/", 1)[1],
             resource,
-            int(version) if version.isdigit() else None,
+            parse_int(version, "meta.versionId") if version.isdigit() else None,
             now,
         )
     if entry.full_url:

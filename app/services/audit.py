@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from app.domain.errors import Forbidden, InvalidInput, NotFound
+from app.domain.errors import Forbidden, NotFound
 from app.domain.parties import Reach
+from app.domain.values import parse_int
 from app.security.access import Actor, not_found, record
 from app.security.tokens import LOG_EXTRACT_SCOPE
 from app.store.repositories import AccessEntry, Page
@@ -68,11 +69,14 @@ async def search_access_log(
         outcome = "denied"
         record(uow, auditor, "search", "AuditEvent", None, person_id if exists else None, outcome)
         raise not_found("person", person_id)
-    if cursor is not None and not cursor.isdigit():
-        raise InvalidInput("cursor is not one this list gave out", field="cursor")
+    after = (
+        parse_int(cursor, "cursor", what="cursor is not one this list gave out")
+        if cursor is not None
+        else None
+    )
     result = await uow.access_log.page(
         limit=limit,
-        after=int(cursor) if cursor else None,
+        after=after,
         person_id=person_id,
         organization_id=organization_id,
         made_by=None if extract else auditor.reach,

@@ -21,6 +21,7 @@ from app.domain.identifiers import (
 from app.domain.organizations import Organization, OrgKind
 from app.domain.parties import RecordType, Role
 from app.domain.persons import Person, validate_person
+from app.domain.values import PartialDate
 from app.security.access import Actor, not_found, record, visible_person, visible_persons
 from app.store.repositories import Page
 from app.store.unit_of_work import UnitOfWork
@@ -40,6 +41,9 @@ class RegisterPerson:
     protected_identity: bool = False
     address: str | None = None
     phone: str | None = None
+    # A birth date stated as a year or a month only (FHIR allows it): it must agree with the
+    # identifier's birth date, which is kept.
+    birth_year_or_month: PartialDate | None = None
 
 
 def parse_identifier(
@@ -177,6 +181,17 @@ def _new_person(
                 f"{org_id} is in {org.jurisdiction.value}, the identifier is "
                 f"{identifier.jurisdiction}",
                 field=name,
+            )
+    stated = cmd.birth_year_or_month
+    if stated is not None:
+        derived = identifier.birth_date
+        if derived is None or not stated.contains(derived):
+            raise InvalidInput(
+                f"birthDate {stated.isoformat()} names only a "
+                f"{'month' if stated.month else 'year'}; it is kept only when the identifier "
+                "gives a birth date within it"
+                + (f" (the identifier gives {derived.isoformat()})" if derived else ""),
+                field="birth_date",
             )
     person = Person(
         id=str(uuid.uuid4()),

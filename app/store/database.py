@@ -45,6 +45,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             )
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
+            # A REPLACE deletes the row it replaces; with recursive triggers that delete fires the
+            # access log's DELETE trigger, which refuses it (migration 0013 adds a second guard).
+            cursor.execute("PRAGMA recursive_triggers=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()

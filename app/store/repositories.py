@@ -46,6 +46,7 @@ from app.domain.organizations import (
 )
 from app.domain.parties import Reach, RecordType
 from app.domain.persons import Person
+from app.domain.values import storable
 from app.store import tables as t
 from app.store.parties import reach_clause, visible_persons, visible_records
 
@@ -1041,8 +1042,10 @@ class AccessLogRepository:
                     "user_id": e.user_id,
                     "action": e.action,
                     "resource_type": e.resource_type,
-                    "resource_id": e.resource_id,
-                    "person_id": e.person_id,
+                    # What the caller named may be junk that no column can hold (an overlong
+                    # id, a NUL): the entry is kept, with its digest.
+                    "resource_id": storable(e.resource_id),
+                    "person_id": storable(e.person_id, 36),
                     "outcome": e.outcome,
                     "purpose": e.purpose,
                     "request_id": e.request_id,

@@ -211,3 +211,35 @@ async def test_the_migration_moves_care_relations_to_the_parties_of_their_record
         assert {r[0] for r in sharing} == {"reg", "kom"}
     finally:
         await engine.dispose()
+
+
+async def test_migration_0013_reports_stored_instants_outside_the_bounds_and_keeps_them(
+    empty_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await asyncio.to_thread(upgrade, empty_database, "0012")
+    year_one = datetime(1, 1, 1, tzinfo=UTC)
+    engine = create_engine(empty_database, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            organizations, persons = OLD_ROWS[0], OLD_ROWS[1]
+            episode = next(s for s in OLD_ROWS if s[0].startswith("INSERT INTO episodes"))
+            for statement, rows in (organizations, persons):
+                for row in rows:
+                    await conn.execute(text(statement), {"t": T1, **row})
+            await conn.execute(text(episode[0]), {"t": year_one})
+        caplog.set_level("WARNING", logger="samverkan.migrations")
+        await asyncio.to_thread(upgrade, empty_database)
+        async with engine.connect() as conn:
+            stored = await conn.execute(text("SELECT CAST(admitted_at AS TEXT) FROM episodes"))
+            [admitted] = stored.scalars()
+    finally:
+        await engine.dispose()
+    report = caplog.text
+    for column in ("admitted_at", "created_at", "updated_at"):
+        assert f"1 row(s) of episodes hold a {column} outside the years 1900 to 2200" in report
+    # asyncpg writes datetime.min (0001-01-01T00:00Z) as -infinity.
+    shown = "-infinity" if empty_database.startswith("postgresql") else "0001-01-01"
+    assert f"episodes id=e: admitted_at={shown}" in report
+    assert "persons" not in report
+    # Kept as it was: nothing clinical is rewritten by a migration.
+    assert admitted.startswith(shown)

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from app.api.deps import AuditSearcher, PageDep, UowDep
 from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
+from app.http.values import Instant
 from app.services import audit as service
 from app.store.repositories import AccessEntry
 
@@ -85,7 +86,7 @@ async def search_access_log(
         str | None,
         Query(description="accesses made by this client organization (one within the caller's)"),
     ] = None,
-    since: Annotated[datetime | None, Query(description="entries at or after this time")] = None,
+    since: Annotated[Instant | None, Query(description="entries at or after this time")] = None,
 ) -> dict[str, object]:
     """Search the caller's own access log, or one person's complete extract, oldest first."""
     result = await service.search_access_log(

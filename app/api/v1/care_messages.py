@@ -23,6 +23,7 @@ from app.domain.care_messages import CareMessage, Category, Priority, RecipientS
 from app.domain.delivery import Outcome
 from app.domain.episodes import check_aware
 from app.domain.errors import InvalidInput
+from app.http.values import Instant
 from app.services import care_messages as service
 
 api = router("/api/v1", "care messages")
@@ -71,7 +72,7 @@ class ReadMark(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at: datetime | None = None
+    at: Instant | None = None
 
 
 class RecipientRead(BaseModel):

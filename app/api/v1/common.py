@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from app.api.errors import errors_for
 from app.api.routing import UnitOfWorkRoute
 from app.domain.errors import InvalidInput
+from app.domain.values import parse_int
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -72,9 +73,7 @@ def parse_if_match(value: str | None) -> int | None:
     if value is None:
         return None
     cleaned = value.strip().removeprefix("W/").strip('"')
-    if not cleaned.isdigit():
-        raise InvalidInput('If-Match must name a version, e.g. W/"3"', field="If-Match")
-    return int(cleaned)
+    return parse_int(cleaned, "If-Match", what='If-Match must name a version, e.g. W/"3"')
 
 
 def version_tag(version: int) -> str:

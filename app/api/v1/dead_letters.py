@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app.api.deps import Administrator, NowDep, PageDep, UowDep
 from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
-from app.domain.errors import InvalidInput
+from app.domain.values import parse_int
 from app.store.outbox import Delivery
 
 api = router("/api/v1/admin/dead-letters", "admin")
@@ -81,11 +81,14 @@ async def list_dead_letters(
     subscription_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> dict[str, object]:
     """List the pushes that failed every attempt."""
-    if page.cursor is not None and not page.cursor.isdigit():
-        raise InvalidInput("cursor is the next_cursor of the previous page", field="cursor")
+    after = (
+        parse_int(page.cursor, "cursor", what="cursor is the next_cursor of the previous page")
+        if page.cursor
+        else None
+    )
     result = await uow.outbox.dead_letters(
         limit=page.limit,
-        after=int(page.cursor) if page.cursor else None,
+        after=after,
         subscription_id=subscription_id,
     )
     return page_of(request, result.items, result.next_cursor, dead_letter_read)

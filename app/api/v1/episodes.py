@@ -21,6 +21,7 @@ from app.api.errors import errors_for
 from app.api.v1.common import IfMatch, ListPage, page_of, parse_if_match, router
 from app.domain.episodes import AdmissionType, CareType, Episode, EpisodeState, EventKind
 from app.domain.liability import LiabilityConfig
+from app.http.values import Day, Instant
 from app.security.access import Actor
 from app.services import episodes as service
 
@@ -47,7 +48,7 @@ class EpisodeCreate(BaseModel):
 
     person_id: str
     hospital_unit_id: str
-    admitted_at: datetime = Field(description="with UTC offset")
+    admitted_at: Instant = Field(description="with UTC offset")
     admission_type: AdmissionType
     municipality_id: str | None = Field(
         default=None,
@@ -55,7 +56,7 @@ class EpisodeCreate(BaseModel):
         "municipality (in Norway the municipality of stay)",
     )
     primary_care_unit_id: str | None = None
-    expected_discharge_date: date | None = None
+    expected_discharge_date: Day | None = None
 
 
 class EventRead(BaseModel):
@@ -223,7 +224,7 @@ class ExpectedDischargeNotice(NoticeBase):
         json_schema_extra={"examples": [{"expected_discharge_date": "2026-03-09"}]}
     )
 
-    expected_discharge_date: date
+    expected_discharge_date: Day
 
 
 class DischargeReadyNotice(NoticeBase):
@@ -261,7 +262,7 @@ class MunicipalityResponse(NoticeBase):
         }
     )
 
-    can_receive_from: date
+    can_receive_from: Day
     units: list[str] = Field(
         default=[],
         max_length=20,

@@ -13,7 +13,9 @@ from app.api.errors import errors_for
 from app.api.v1.common import router
 from app.domain.delivery import Outcome
 from app.domain.errors import InvalidInput
+from app.domain.values import INT4_MAX
 from app.fhir.messaging import EVENTS
+from app.http.values import Instant
 from app.security.access import Actor
 from app.services import inbox as service
 from app.store.outbox import Delivery
@@ -31,7 +33,7 @@ class Acknowledgement(BaseModel):
 
     outcome: Outcome
     detail: str | None
-    at: datetime
+    at: Instant
 
 
 class InboxItem(BaseModel):
@@ -138,7 +140,7 @@ async def list_inbox(
 )
 async def acknowledge_inbox_item(
     actor: InboxAcknowledger,
-    delivery_id: Annotated[int, Path(ge=1)],
+    delivery_id: Annotated[int, Path(ge=1, le=INT4_MAX)],
     body: AcknowledgementCreate,
     uow: UowDep,
     now: NowDep,

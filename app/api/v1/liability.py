@@ -23,6 +23,7 @@ from app.api.v1.common import router
 from app.domain.episodes import check_aware
 from app.domain.errors import InvalidInput
 from app.domain.liability import AverageRuleSet, money
+from app.http.values import Instant
 from app.services import liability as service
 
 api = router("/api/v1", "liability")
@@ -105,7 +106,7 @@ async def get_episode_liability(
     uow: UowDep,
     config: LiabilityDep,
     now: NowDep,
-    as_of: Annotated[datetime | None, Query(description="default: now")] = None,
+    as_of: Annotated[Instant | None, Query(description="default: now")] = None,
 ) -> dict[str, Any]:
     """Compute an episode's payment liability: clocks, liable days, rates and amount."""
     if as_of is not None:

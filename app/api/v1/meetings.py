@@ -27,6 +27,7 @@ from app.domain.meetings import (
     ParticipantKind,
     Reply,
 )
+from app.http.values import Day, Instant
 from app.services import meetings as service
 
 api = router("/api/v1", "meetings")
@@ -74,9 +75,9 @@ class MeetingCreate(BaseModel):
 
     plan_id: str | None = Field(default=None, max_length=36)
     episode_id: str | None = Field(default=None, max_length=36)
-    starts_at: datetime
+    starts_at: Instant
     duration_minutes: int = Field(default=60, ge=15, le=480, description="planned length")
-    reply_by: date
+    reply_by: Day
     location: str | None = Field(default=None, max_length=500)
     video_link: str | None = Field(default=None, max_length=500, pattern=r"^https://")
     participants: list[ParticipantIn] = Field(min_length=1, max_length=50)
@@ -112,7 +113,7 @@ class Reschedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     starts_at: datetime
-    reply_by: date
+    reply_by: Day
 
 
 class Cancellation(BaseModel):

@@ -22,6 +22,7 @@ from app.api.deps import (
 from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
 from app.domain.notice_board import Board, Bulletin, BulletinCategory
+from app.http.values import Instant
 from app.services import notice_board as service
 
 api = router("/api/v1", "notice boards")
@@ -57,7 +58,7 @@ class BulletinCreate(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     text: str = Field(min_length=1, max_length=20_000)
     category: BulletinCategory = BulletinCategory.OTHER
-    valid_from: datetime | None = None
+    valid_from: Instant | None = None
     valid_until: datetime | None = None
 
 

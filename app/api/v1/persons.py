@@ -21,6 +21,7 @@ from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
 from app.domain.errors import InvalidInput
 from app.domain.persons import Person
+from app.http.values import Day
 from app.services import persons as service
 
 api = router("/api/v1", "persons")
@@ -67,7 +68,7 @@ class PersonCreate(BaseModel):
     stay_municipality_id: str | None = Field(
         default=None, description="Norwegian oppholdskommune, when it differs"
     )
-    birth_date: date | None = None
+    birth_date: Day | None = None
     protected_identity: bool = Field(
         default=False,
         description="sekretessmarkering / skyddad folkbokföring / strengt fortrolig adresse",

@@ -38,6 +38,8 @@ from app.domain.plans import (
     Plan,
     PlanStatus,
 )
+from app.domain.values import INT4_MAX
+from app.http.values import Day, Instant
 from app.security.access import Actor
 from app.services import plans as service
 from app.store.unit_of_work import UnitOfWork
@@ -86,7 +88,7 @@ class GoalIn(BaseModel):
 
     id: Id
     description: Text
-    target_date: date | None = None
+    target_date: Day | None = None
 
 
 class InterventionIn(BaseModel):
@@ -159,9 +161,9 @@ class PlanContentIn(BaseModel):
         default=None, max_length=64, description="the principal with overall responsibility"
     )
     coordinator: CoordinatorIn | None = None
-    start_date: date | None = None
-    planned_end_date: date | None = None
-    follow_up_dates: list[date] = Field(default_factory=list, max_length=50)
+    start_date: Day | None = None
+    planned_end_date: Day | None = None
+    follow_up_dates: list[Day] = Field(default_factory=list, max_length=50)
     basis: list[BasisIn] = Field(default_factory=list, max_length=10)
 
 
@@ -212,7 +214,7 @@ class ConsentCreate(BaseModel):
     )
 
     given_by: ConsentGiver
-    given_at: datetime
+    given_at: Instant
     method: ConsentMethod
     share_with: list[str] = Field(
         min_length=1, max_length=20, description="principals the plan may be shared with"
@@ -505,7 +507,7 @@ async def list_overdue_follow_ups(
     uow: UowDep,
     now: NowDep,
     responsible_principal_id: str | None = None,
-    as_of: Annotated[date | None, Query(description="default: today (UTC)")] = None,
+    as_of: Annotated[Day | None, Query(description="default: today (UTC)")] = None,
 ) -> list[OverdueRead]:
     """List the follow-ups of the caller's active plans that passed without a meeting."""
     found = await service.overdue(
@@ -576,7 +578,7 @@ async def list_plan_versions(actor: CarePlanReader, plan_id: str, uow: UowDep) -
 async def get_plan_version(
     actor: CarePlanReader,
     plan_id: str,
-    version: Annotated[int, Path(ge=1)],
+    version: Annotated[int, Path(ge=1, le=INT4_MAX)],
     uow: UowDep,
     response: Response,
 ) -> PlanRead:

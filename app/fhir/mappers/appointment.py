@@ -6,11 +6,12 @@ Each participant keeps its id as the element id and its kind (unit, staff, perso
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from app.domain.errors import InvalidInput
 from app.domain.meetings import Meeting, MeetingStatus, Participant, ParticipantKind, Reply
+from app.domain.values import parse_day, parse_instant
 from app.fhir.common import (
     canonical,
     concept,
@@ -92,7 +93,7 @@ def to_fhir(meeting: Meeting) -> dict[str, Any]:
 def _when(value: str | None, field: str) -> datetime:
     if not value:
         raise InvalidInput(f"{field} is required", field=field)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parse_instant(value, field)
 
 
 def from_fhir(resource: dict[str, Any]) -> Summons:
@@ -157,7 +158,7 @@ def from_fhir(resource: dict[str, Any]) -> Summons:
         duration = int((_when(resource["end"], "Appointment.end") - starts).total_seconds() // 60)
     return Summons(
         starts_at=starts,
-        reply_by=date.fromisoformat(reply_by),
+        reply_by=parse_day(reply_by, "Appointment.extension(reply-by)"),
         participants=tuple(participants),
         plan_id=plan_id,
         episode_id=episode_id,

@@ -11,11 +11,11 @@ when it sends back what it read, the references to the plan's own Goals and Care
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from app.domain.errors import InvalidInput
 from app.domain.plans import Basis, BasisKind, Goal, OtherContribution, Plan, PlanStatus
+from app.domain.values import parse_day
 from app.fhir.common import canonical, concept, day, instant, meta, organization_of, ref
 from app.fhir.mappers import goal as goal_mapper
 from app.services.plans import ContentInput as PlanContentInput
@@ -139,7 +139,7 @@ def _goals(resource: dict[str, Any], contained: dict[Any, Any], current: Plan | 
             Goal(
                 goal_id,
                 (goal.get("description") or {}).get("text", ""),
-                date.fromisoformat(target) if target else None,
+                parse_day(target, "CarePlan.goal.target.dueDate") if target else None,
             )
         )
     return goals
@@ -226,10 +226,14 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
         others=tuple(others),
         responsible_principal_id=responsible,
         coordinator=coordinator,
-        start_date=date.fromisoformat(period["start"]) if period.get("start") else None,
-        planned_end_date=date.fromisoformat(period["end"]) if period.get("end") else None,
+        start_date=parse_day(period["start"], "CarePlan.period.start")
+        if period.get("start")
+        else None,
+        planned_end_date=parse_day(period["end"], "CarePlan.period.end")
+        if period.get("end")
+        else None,
         follow_up_dates=tuple(
-            date.fromisoformat(e["valueDate"])
+            parse_day(e["valueDate"], "CarePlan.extension(follow-up)")
             for e in resource.get("extension") or []
             if e.get("url") == FOLLOW_UP and e.get("valueDate")
         ),

@@ -6,11 +6,11 @@ follows are extensions of the service.
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
 from app.domain.episodes import AdmissionType, Episode, EpisodeState
 from app.domain.errors import InvalidInput
+from app.domain.values import parse_day, parse_instant
 from app.fhir.common import concept, day, extension_url, instant, meta, ref
 from app.fhir.mappers.patient import reference_id
 from app.services.episodes import RegisterAdmission
@@ -97,7 +97,7 @@ def from_fhir(resource: dict[str, Any], person_id: str) -> RegisterAdmission:
         hospital_unit_id=reference_id(
             resource.get("serviceProvider"), "Organization", "Encounter.serviceProvider"
         ),
-        admitted_at=datetime.fromisoformat(period["start"].replace("Z", "+00:00")),
+        admitted_at=parse_instant(period["start"], "Encounter.period.start"),
         admission_type=AdmissionType.ACUTE if codes.get("code") == "emd" else AdmissionType.PLANNED,
         municipality_id=reference_id(
             destination, "Organization", "Encounter.hospitalization.destination"
@@ -109,5 +109,7 @@ def from_fhir(resource: dict[str, Any], person_id: str) -> RegisterAdmission:
         )
         if primary
         else None,
-        expected_discharge_date=date.fromisoformat(expected) if expected else None,
+        expected_discharge_date=parse_day(expected, "Encounter.extension(expected-discharge)")
+        if expected
+        else None,
     )

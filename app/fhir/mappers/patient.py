@@ -9,11 +9,11 @@ municipality.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from app.domain.errors import InvalidInput
 from app.domain.persons import Person
+from app.domain.values import parse_partial_date
 from app.fhir.common import coding, day, meta, ref
 from app.services.persons import RegisterPerson
 
@@ -80,21 +80,34 @@ def from_fhir(resource: dict[str, Any]) -> RegisterPerson:
     identifiers = resource.get("identifier") or []
     if not identifiers:
         raise InvalidInput("a Patient names a national identifier", field="Patient.identifier")
+    system, value = identifiers[0].get("system"), identifiers[0].get("value")
+    for element, given in (("system", system), ("value", value)):
+        if not isinstance(given, str) or not given:
+            raise InvalidInput(
+                f"Patient.identifier[0].{element} is required",
+                field=f"Patient.identifier[0].{element}",
+            )
+    assert isinstance(system, str) and isinstance(value, str)
     name = (resource.get("name") or [{}])[0]
-    birth = resource.get("birthDate")
+    birth = (
+        parse_partial_date(resource["birthDate"], "Patient.birthDate")
+        if resource.get("birthDate")
+        else None
+    )
     address = (resource.get("address") or [{}])[0].get("text")
     phone = next(
         (t.get("value") for t in resource.get("telecom") or [] if t.get("system") == "phone"), None
     )
     return RegisterPerson(
-        identifier_system=identifiers[0].get("system", ""),
-        identifier_value=identifiers[0].get("value", ""),
+        identifier_system=system,
+        identifier_value=value,
         given_name=" ".join(name.get("given") or []),
         family_name=name.get("family", ""),
         residence_municipality_id=reference_id(
             resource.get("managingOrganization"), "Organization", "Patient.managingOrganization"
         ),
-        birth_date=date.fromisoformat(birth) if birth else None,
+        birth_date=birth.first_day if birth is not None and birth.is_day else None,
+        birth_year_or_month=birth if birth is not None and not birth.is_day else None,
         protected_identity=any(
             s.get("code") == "R" for s in (resource.get("meta") or {}).get("security") or []
         ),

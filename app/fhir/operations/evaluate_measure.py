@@ -19,6 +19,7 @@ from app.api.deps import UowDep, require
 from app.api.routing import UnitOfWorkRoute
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.statistics import BY_CODE, Grain, Period
+from app.domain.values import parse_day
 from app.fhir.mappers import measure
 from app.fhir.outcome import fhir_response
 from app.security.access import Actor
@@ -30,10 +31,7 @@ DEFINITION = "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure"
 
 
 def _day(value: str, name: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a date such as 2026-01-01", field=name) from None
+    return parse_day(value, name)
 
 
 def period_of(start: date, end: date) -> Period:
