@@ -3,6 +3,15 @@
 Repositories and services only execute and flush; nothing commits except ``UnitOfWork.commit``,
 which the request wrapper calls after the route succeeded. Leaving the block without commit
 rolls back, so a failed request writes nothing.
+
+Concurrent writers of one record queue, they do not fail. A command that changes a versioned
+record (an episode, plan, meeting, care message or deviation) reads it ``for_update``: on
+PostgreSQL that is ``SELECT … FOR UPDATE``, so a second writer waits for the first to commit
+and then reads what it stored; SQLite takes its write lock at ``BEGIN IMMEDIATE`` (see
+``app.store.database``), so its writers are serial from the start. The save's compare-and-set
+on ``version`` then never meets a change made meanwhile, and ``StaleVersion`` (412) is left to
+a client whose precondition (``If-Match``, ``meta.versionId``) names a version that is no
+longer current.
 """
 
 from __future__ import annotations
