@@ -24,11 +24,12 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.store.breakers import BreakerRepository
 from app.store.care import CareMessageRepository, DeviationRepository
 from app.store.liability import LiabilityRepository
 from app.store.messages import MessageRepository
 from app.store.notice_board import BulletinRepository
-from app.store.outbox import OutboxRepository, SubscriptionRepository
+from app.store.outbox import OutboxRepository
 from app.store.parties import PartyRepository
 from app.store.plans import MeetingRepository, PlanRepository
 from app.store.repositories import (
@@ -44,6 +45,7 @@ from app.store.repositories import (
 from app.store.sessions import ConsoleSessionRepository
 from app.store.staff import StaffRepository
 from app.store.statistics import StatisticsRepository
+from app.store.subscriptions import SubscriptionRepository
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class UnitOfWork:
     messages: MessageRepository
     outbox: OutboxRepository
     subscriptions: SubscriptionRepository
+    breakers: BreakerRepository
     liability: LiabilityRepository
     statistics: StatisticsRepository
     console_sessions: ConsoleSessionRepository
@@ -130,6 +133,7 @@ class UnitOfWork:
         self.bulletins = BulletinRepository(conn)
         self.outbox = OutboxRepository(conn)
         self.subscriptions = SubscriptionRepository(conn)
+        self.breakers = BreakerRepository(conn)
         self.liability = LiabilityRepository(conn)
         self.statistics = StatisticsRepository(conn)
         self.console_sessions = ConsoleSessionRepository(conn)
