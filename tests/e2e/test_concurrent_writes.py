@@ -56,7 +56,7 @@ def dates(count: int) -> list[str]:
 
 
 async def test_concurrent_notices_without_a_precondition_are_all_applied(
-    server: Server, engine: AsyncEngine, settings: Settings
+    engine: AsyncEngine, settings: Settings, server: Server
 ) -> None:
     token = await hospital_client(engine, settings, server)
     limits = httpx.Limits(max_connections=CONCURRENT + 5)
@@ -92,7 +92,7 @@ async def test_concurrent_notices_without_a_precondition_are_all_applied(
 
 
 async def test_concurrent_messages_are_all_processed(
-    server: Server, engine: AsyncEngine, settings: Settings
+    engine: AsyncEngine, settings: Settings, server: Server
 ) -> None:
     token = await hospital_client(engine, settings, server)
     limits = httpx.Limits(max_connections=CONCURRENT + 5)
@@ -135,7 +135,7 @@ async def test_concurrent_messages_are_all_processed(
 
 
 async def test_a_stale_precondition_is_still_refused(
-    server: Server, engine: AsyncEngine, settings: Settings
+    engine: AsyncEngine, settings: Settings, server: Server
 ) -> None:
     token = await hospital_client(engine, settings, server)
     async with httpx.AsyncClient(
