@@ -102,6 +102,19 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(
         default=60.0, gt=0, description="how long a claimed push is the claimer's alone"
     )
+    # Fair delivery (docs/operations.md): a dead or slow endpoint delays only its own pushes.
+    delivery_breaker_threshold: int = Field(
+        default=5, ge=1, description="failed pushes in a row that open an endpoint's breaker"
+    )
+    delivery_breaker_cooldown_seconds: float = Field(
+        default=60.0, gt=0, description="how long an open breaker waits before one probe push"
+    )
+    delivery_endpoint_concurrency: int = Field(
+        default=4, ge=1, description="pushes in flight to one endpoint (origin) at once"
+    )
+    max_subscriptions_per_organization: int = Field(
+        default=20, ge=1, description="live subscriptions an organization may have"
+    )
 
     # The web console (DESIGN §1, §10): people sign in with OpenID Connect (authorization code
     # with PKCE). The IdP's claims name the organization (unit) and role, or the administrator's

@@ -46,6 +46,7 @@ PER_TEST_TABLES = (
     "deliveries",
     "outbox_events",
     "subscriptions",
+    "endpoint_breakers",
     "deviations",
     "care_message_recipients",
     "care_messages",

@@ -162,6 +162,8 @@ def fast(settings: Settings, **changes: Any) -> Settings:
         "delivery_timeout_seconds": 2.0,
         "delivery_lease_seconds": 5.0,
         "dispatcher_poll_seconds": 0.02,
+        # A receiver that fails on purpose opens its breaker; it is probed again at once.
+        "delivery_breaker_cooldown_seconds": 0.05,
     }
     values.update(changes)
     return settings.model_copy(update=values)

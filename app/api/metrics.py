@@ -7,6 +7,8 @@ each kind of exchange is; so a scraper authenticates like any client, with a tok
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
@@ -22,10 +24,13 @@ api = APIRouter(tags=["health"], route_class=UnitOfWorkRoute)
 
 
 async def refresh_backlog(uow: UnitOfWork) -> None:
-    """Set the per-state gauge from the database, so every process reports the same backlog."""
+    """Set the per-state gauges from the database, so every process reports the same backlog
+    and the same failing endpoints."""
     counts = await uow.outbox.counts()
     for state in DeliveryState:
         metrics.DELIVERIES.labels(state.value).set(counts.get(state.value, 0))
+    for breaker_state, count in (await uow.breakers.counts(datetime.now(UTC))).items():
+        metrics.BREAKERS.labels(breaker_state.value).set(count)
 
 
 @api.get(
@@ -37,6 +42,6 @@ async def refresh_backlog(uow: UnitOfWork) -> None:
     },
 )
 async def prometheus_metrics(_reader: MetricsReader, uow: UowDep) -> Response:
-    """Delivery lag, attempts, failures, dead letters and backlog, for Prometheus."""
+    """Delivery lag, attempts, failures, dead letters, backlog and breakers, for Prometheus."""
     await refresh_backlog(uow)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -7,6 +7,11 @@ ran out). Receivers recognise a repeat by the event id (the MessageHeader id, an
 each subscription and stream. A failed push waits with exponential backoff and jitter, and after
 the last attempt it is dead, for an operator to list and replay.
 
+Fair: up to ``dispatcher_batch_size`` pushes are in flight, and a slot is refilled as soon as its
+push ends, so a push that hangs until its timeout holds one slot, not the round. Which pushes
+fill the slots is fair over endpoints (``app.store.fair_claims``), and each push's result moves
+its endpoint's circuit breaker (``app.domain.breaker``).
+
 It runs as a background task of the API (``dispatcher_enabled``, which ``samverkan serve`` turns
 on) or as a process of its own (``samverkan dispatcher``); several run side by side on PostgreSQL.
 """
@@ -22,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import TracebackType
+from typing import Any
 
 import httpx
 import orjson
@@ -36,6 +42,7 @@ from app.delivery.notifications import (
     notification,
     sign,
 )
+from app.domain.breaker import origin_of
 from app.domain.delivery import (
     DeliveryState,
     after_failure,
@@ -120,27 +127,42 @@ class Dispatcher:
         return f"{self.settings.issuer}/fhir"
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Push until ``stop`` is set; poll again at once while there is work."""
+        """Push until ``stop`` is set, keeping up to a batch of pushes in flight; pushes still
+        in flight then end (within their timeout) and their results are recorded."""
         logger.info("dispatcher started", extra={"worker": self.worker})
+        in_flight: set[asyncio.Task[None]] = set()
+        heartbeats: asyncio.Task[int] | None = None
+        stopping = asyncio.create_task(stop.wait())
         while not stop.is_set():
+            room = self.settings.dispatcher_batch_size - len(in_flight)
+            claimed: list[tuple[Delivery, Subscription]] = []
             try:
-                pushed = await self.run_once()
-                await self.send_heartbeats()
+                if room > 0:
+                    claimed = await self._claim(room)
             except Exception:
                 # The database restarted or is unreachable, or one round met a fault: nothing
                 # was lost (an uncommitted claim or result is redone once its lease ends), and
                 # delivery must not stop for it; try again after a pause.
                 logger.exception("dispatcher round failed", extra={"worker": self.worker})
-                pushed = 0
-            if not pushed:
-                try:
-                    await asyncio.wait_for(stop.wait(), self.settings.dispatcher_poll_seconds)
-                except TimeoutError:
-                    pass
+            for delivery, subscription in claimed:
+                in_flight.add(asyncio.create_task(self._push_logged(delivery, subscription)))
+            # Heartbeats go beside the pushes: one to a hanging endpoint must not hold them up.
+            if heartbeats is None or heartbeats.done():
+                heartbeats = asyncio.create_task(self._heartbeats_logged())
+            # Claim again when a push ends (a slot is free, and the next event of its stream may
+            # be due), or after the poll interval.
+            waiting: set[asyncio.Future[Any]] = {stopping, *in_flight}
+            await asyncio.wait(
+                waiting,
+                timeout=self.settings.dispatcher_poll_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            in_flight = {task for task in in_flight if not task.done()}
+        stopping.cancel()
+        await asyncio.gather(*in_flight, *([heartbeats] if heartbeats else []))
         logger.info("dispatcher stopped", extra={"worker": self.worker})
 
-    async def run_once(self) -> int:
-        """Claim the due pushes and send them; how many were attempted."""
+    async def _claim(self, limit: int) -> list[tuple[Delivery, Subscription]]:
         now = utcnow()
         lease = timedelta(seconds=self.settings.delivery_lease_seconds)
         async with UnitOfWork(self.engine) as uow:
@@ -148,9 +170,32 @@ class Dispatcher:
                 self.worker,
                 now=now,
                 lease_until=now + lease,
-                limit=self.settings.dispatcher_batch_size,
+                limit=limit,
+                per_endpoint=self.settings.delivery_endpoint_concurrency,
             )
             await uow.commit()
+        return claimed
+
+    async def _push_logged(self, delivery: Delivery, subscription: Subscription) -> None:
+        try:
+            await self._push(delivery, subscription)
+        except Exception:
+            # Its result was not recorded: the push is tried again when its lease ends.
+            logger.exception(
+                "push failed unexpectedly",
+                extra={"worker": self.worker, "delivery_id": delivery.id},
+            )
+
+    async def _heartbeats_logged(self) -> int:
+        try:
+            return await self.send_heartbeats()
+        except Exception:
+            logger.exception("heartbeats failed", extra={"worker": self.worker})
+            return 0
+
+    async def run_once(self) -> int:
+        """Claim a batch of due pushes and send them all; how many were attempted."""
+        claimed = await self._claim(self.settings.dispatcher_batch_size)
         if claimed:
             # Each claimed push is the head of its own (subscription, stream): they may go at once.
             results = await asyncio.gather(
@@ -245,10 +290,33 @@ class Dispatcher:
             await uow.outbox.subscription_result(
                 subscription.id, status_after_push(error is None), error, now
             )
+            await self._endpoint_result(uow, subscription, error, now)
             if error is None and event.person_id is not None:
                 await uow.access_log.append([disclosure(delivery, subscription, now)])
             await uow.commit()
         self._observe(delivery, subscription, state, error, kept)
+
+    async def _endpoint_result(
+        self, uow: UnitOfWork, subscription: Subscription, error: str | None, now: datetime
+    ) -> None:
+        """Move the endpoint's breaker: a success closes it, a failure counts towards opening."""
+        origin = origin_of(subscription.endpoint)
+        if error is None:
+            await uow.breakers.succeeded(origin)
+            return
+        breaker = await uow.breakers.failed(
+            origin,
+            error,
+            now=now,
+            threshold=self.settings.delivery_breaker_threshold,
+            cooldown=timedelta(seconds=self.settings.delivery_breaker_cooldown_seconds),
+        )
+        if breaker.failures == self.settings.delivery_breaker_threshold:
+            metrics.BREAKERS_OPENED.inc()
+            logger.warning(
+                "endpoint breaker opened",
+                extra={"worker": self.worker, "endpoint": origin, "error": error},
+            )
 
     def _observe(
         self,
@@ -306,6 +374,7 @@ class Dispatcher:
                 await uow.outbox.subscription_result(
                     subscription.id, status_after_push(error is None), error, utcnow()
                 )
+                await self._endpoint_result(uow, subscription, error, utcnow())
                 await uow.commit()
             logger.info(
                 "heartbeat",

@@ -24,3 +24,12 @@ HEARTBEATS = Counter("samverkan_heartbeats", "Heartbeat notifications sent, by r
 DELIVERIES = Gauge(
     "samverkan_deliveries", "Deliveries in the database, by state (inbox items as inbox)", ["state"]
 )
+BREAKERS_OPENED = Counter(
+    "samverkan_endpoint_breakers_opened",
+    "Times an endpoint's circuit breaker opened (this process recorded the failure that did it)",
+)
+BREAKERS = Gauge(
+    "samverkan_endpoint_breakers",
+    "Failing endpoints in the database, by breaker state (closed: failing, not yet open)",
+    ["state"],
+)

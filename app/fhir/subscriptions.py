@@ -193,7 +193,17 @@ def to_fhir(subscription: Subscription, *, secret: bool = False) -> dict[str, An
     return resource
 
 
-@api.post("", summary="Create a Subscription (R4 Subscriptions Backport IG)")
+@api.post(
+    "",
+    summary="Create a Subscription (R4 Subscriptions Backport IG)",
+    responses={
+        409: {
+            "description": "The organization already has as many live subscriptions as it may "
+            "(`SAMVERKAN_MAX_SUBSCRIPTIONS_PER_ORGANIZATION`): an OperationOutcome",
+            "content": {FHIR_JSON: {}},
+        }
+    },
+)
 async def create_fhir_subscription(
     actor: Creator, uow: UowDep, request: Request, settings: SettingsDep, now: NowDep
 ) -> Response:
@@ -205,6 +215,7 @@ async def create_fhir_subscription(
         from_fhir(resource),
         now=now,
         https_only=settings.environment is Environment.PRODUCTION,
+        limit=settings.max_subscriptions_per_organization,
         endpoint_field="Subscription.channel.endpoint",
         patient_field="Subscription.criteria.extension",
     )

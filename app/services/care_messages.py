@@ -110,8 +110,11 @@ async def get_message(
     action: str = "read",
     field: str | None = None,
 ) -> CareMessage:
-    """The message, if the caller sent or received it; 404 (and a log entry) otherwise."""
-    message = await uow.care_messages.get(message_id)
+    """The message, if the caller sent or received it; 404 (and a log entry) otherwise.
+
+    For an ``update`` it is locked until the transaction ends: concurrent writers queue.
+    """
+    message = await uow.care_messages.get(message_id, for_update=action == "update")
     try:
         await require_party(
             uow,

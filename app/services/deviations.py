@@ -129,8 +129,8 @@ async def get_deviation(
     uow: UnitOfWork, actor: Actor, deviation_id: str, *, action: str = "read"
 ) -> Deviation:
     """The report, if the caller is a party to it (reporter or handler); 404 (and a log entry)
-    otherwise."""
-    deviation = await uow.deviations.get(deviation_id)
+    otherwise. For an ``update`` it is locked until the transaction ends: writers queue."""
+    deviation = await uow.deviations.get(deviation_id, for_update=action == "update")
     await require_party(
         uow,
         actor,

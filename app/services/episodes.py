@@ -139,8 +139,11 @@ async def register_admission(
 async def get_episode(
     uow: UnitOfWork, actor: Actor, episode_id: str, *, action: str = "read"
 ) -> Episode:
-    """The episode with its notices, if the caller is a party to it."""
-    episode = await uow.episodes.get(episode_id)
+    """The episode with its notices, if the caller is a party to it.
+
+    For an ``update`` it is locked until the transaction ends: concurrent notices queue.
+    """
+    episode = await uow.episodes.get(episode_id, for_update=action == "update")
     await require_party(
         uow,
         actor,
@@ -243,7 +246,7 @@ async def record_notice(
             f"episode {episode_id} is at version {episode.version}, the request was made against "
             f"version {notice.if_match}; read it again"
         )
-    at = notice.at or now
+    at = notice.at or _sent_now(episode, now)
     check_aware(at, "at")
     event = _apply(episode, notice, at, now)
     await uow.episodes.save(episode, [event])
@@ -255,6 +258,17 @@ async def record_notice(
         )
     await _announce(uow, actor, episode, event, now)
     return episode, event
+
+
+def _sent_now(episode: Episode, now: datetime) -> datetime:
+    """When a notice that names no time was sent: when it is applied.
+
+    That is ``now``, unless a concurrent notice queued ahead of this one was stamped a moment
+    later; then the same instant as that one, so that this one is not refused as out of order.
+    """
+    if episode.events and episode.events[-1].at > now:
+        return episode.events[-1].at
+    return now
 
 
 async def _check_units(uow: UnitOfWork, episode: Episode, units: tuple[str, ...]) -> None:

@@ -167,8 +167,11 @@ async def _announce(
 async def get_meeting(
     uow: UnitOfWork, actor: Actor, meeting_id: str, *, action: str = "read"
 ) -> Meeting:
-    """The meeting, if the caller is a party to it; 404 (and a log entry) otherwise."""
-    meeting = await uow.meetings.get(meeting_id)
+    """The meeting, if the caller is a party to it; 404 (and a log entry) otherwise.
+
+    For an ``update`` it is locked until the transaction ends: concurrent writers queue.
+    """
+    meeting = await uow.meetings.get(meeting_id, for_update=action == "update")
     await require_party(
         uow,
         actor,

@@ -238,8 +238,11 @@ async def create_plan(
 
 
 async def get_plan(uow: UnitOfWork, actor: Actor, plan_id: str, *, action: str = "read") -> Plan:
-    """The plan, if the caller is a party to it; 404 (and a log entry) otherwise."""
-    plan = await uow.plans.get(plan_id)
+    """The plan, if the caller is a party to it; 404 (and a log entry) otherwise.
+
+    For an ``update`` it is locked until the transaction ends: concurrent writers queue.
+    """
+    plan = await uow.plans.get(plan_id, for_update=action == "update")
     await require_party(
         uow,
         actor,

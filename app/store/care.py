@@ -79,9 +79,13 @@ class CareMessageRepository:
             [_recipient_row(message.id, r) for r in message.recipients],
         )
 
-    async def get(self, message_id: str) -> CareMessage | None:
-        """The message, or None."""
-        found = await self._load(select(t.care_messages).where(t.care_messages.c.id == message_id))
+    async def get(self, message_id: str, *, for_update: bool = False) -> CareMessage | None:
+        """The message, or None.
+
+        ``for_update``: locked until the transaction ends (see ``app.store.unit_of_work``).
+        """
+        query = select(t.care_messages).where(t.care_messages.c.id == message_id)
+        found = await self._load(query.with_for_update() if for_update else query)
         return found[0] if found else None
 
     async def page(
@@ -238,11 +242,13 @@ class DeviationRepository:
                 f"{expected_version}; read it again"
             )
 
-    async def get(self, deviation_id: str) -> Deviation | None:
-        """The report, or None."""
-        rows = (
-            await self._conn.execute(select(t.deviations).where(t.deviations.c.id == deviation_id))
-        ).all()
+    async def get(self, deviation_id: str, *, for_update: bool = False) -> Deviation | None:
+        """The report, or None.
+
+        ``for_update``: locked until the transaction ends (see ``app.store.unit_of_work``).
+        """
+        query = select(t.deviations).where(t.deviations.c.id == deviation_id)
+        rows = (await self._conn.execute(query.with_for_update() if for_update else query)).all()
         return _deviation(rows[0]) if rows else None
 
     async def page(

@@ -24,9 +24,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     String,
-    and_,
     cast,
-    exists,
     func,
     insert,
     literal,
@@ -46,6 +44,9 @@ from app.domain.delivery import (
     Topic,
 )
 from app.store import tables as t
+from app.store.breakers import BreakerRepository
+from app.store.breakers import endpoint_breakers as breakers
+from app.store.fair_claims import due_pushes, probes_among
 from app.store.repositories import Page
 
 d = t.deliveries
@@ -163,7 +164,7 @@ def _delivery(row: Row[Any]) -> Delivery:
     )
 
 
-def _subscription(row: Row[Any]) -> Subscription:
+def subscription_from(row: Row[Any]) -> Subscription:
     return Subscription(
         id=row.id,
         organization_id=row.organization_id,
@@ -181,7 +182,7 @@ def _subscription(row: Row[Any]) -> Subscription:
     )
 
 
-def _counted() -> Select[Any]:
+def counted_subscriptions() -> Select[Any]:
     """Subscriptions with the number of pushes queued for each since its start."""
     pushes = (
         select(func.count())
@@ -277,7 +278,7 @@ class OutboxRepository:
             )
             .order_by(s.c.id)
         )
-        return [_subscription(r) for r in rows]
+        return [subscription_from(r) for r in rows]
 
     async def inbox(
         self,
@@ -344,39 +345,49 @@ class OutboxRepository:
         )
 
     async def claim(
-        self, worker: str, *, now: datetime, lease_until: datetime, limit: int
+        self,
+        worker: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        per_endpoint: int,
     ) -> list[tuple[Delivery, Subscription]]:
         """Claim up to ``limit`` due pushes for ``worker`` until ``lease_until``.
 
-        Only the oldest pending push of each (subscription, stream) is due: event N+1 of an
-        episode never overtakes event N, whether N waits for its next attempt or is being pushed
-        by another dispatcher. Each claim counts as an attempt, so a push that crashes every
-        dispatcher that tries it still ends as a dead letter.
+        Which ones is fair over endpoints (``app.store.fair_claims``: endpoints in turn, at most
+        ``per_endpoint`` in flight to each, none to one whose breaker is open). Only the oldest
+        pending push of each (subscription, stream) is due: event N+1 of an episode never
+        overtakes event N, whether N waits for its next attempt or is being pushed by another
+        dispatcher. Each claim counts as an attempt, so a push that crashes every dispatcher
+        that tries it still ends as a dead letter.
         """
-        earlier = d.alias("earlier")
-        overtakes = exists().where(
-            earlier.c.subscription_id == d.c.subscription_id,
-            earlier.c.stream == d.c.stream,
-            earlier.c.state == DeliveryState.PENDING.value,
-            tuple_(earlier.c.txid, earlier.c.id) < tuple_(d.c.txid, d.c.id),
+        picked = due_pushes(
+            now=now, limit=limit, per_endpoint=per_endpoint, settled=self._settled()
         )
-        query = (
-            select(d.c.id)
-            .where(
-                d.c.state == DeliveryState.PENDING.value,
-                d.c.next_attempt_at <= now,
-                or_(d.c.claimed_until.is_(None), d.c.claimed_until < now),
-                ~overtakes,
-                self._settled(),
-            )
-            .order_by(d.c.txid, d.c.id)
-            .limit(limit)
+        # Locked by the outer statement: FOR UPDATE does not go with the window function. The
+        # conditions are checked again on the locked row, which another claimer may have taken.
+        query = select(d.c.id).where(
+            d.c.id.in_(picked),
+            d.c.state == DeliveryState.PENDING.value,
+            or_(d.c.claimed_until.is_(None), d.c.claimed_until < now),
         )
         if self._postgres:
             query = query.with_for_update(skip_locked=True, of=d)
         ids = list((await self._conn.execute(query)).scalars())
         if not ids:
             return []
+        probes: dict[int, str] = {
+            row.id: row.endpoint_origin for row in await self._conn.execute(probes_among(ids))
+        }
+        if probes:
+            # A half-open endpoint's one probe is this claimer's only if it takes it first.
+            taken = await BreakerRepository(self._conn).take_probes(
+                list(set(probes.values())), now=now, until=lease_until
+            )
+            ids = [i for i in ids if i not in probes or probes[i] in taken]
+            if not ids:
+                return []
         await self._conn.execute(
             update(d)
             .where(d.c.id.in_(ids))
@@ -419,8 +430,8 @@ class OutboxRepository:
                 )
 
     async def _subscriptions(self, ids: set[str]) -> dict[str, Subscription]:
-        rows = await self._conn.execute(_counted().where(s.c.id.in_(ids)))
-        return {r.id: _subscription(r) for r in rows}
+        rows = await self._conn.execute(counted_subscriptions().where(s.c.id.in_(ids)))
+        return {r.id: subscription_from(r) for r in rows}
 
     async def finish(
         self,
@@ -530,13 +541,17 @@ class OutboxRepository:
 
     async def due_heartbeats(self, now: datetime) -> list[Subscription]:
         """Live subscriptions with a heartbeat period and nothing sent for that long."""
+        # Not to an endpoint whose breaker is open: the heartbeat would only wait for it.
         rows = await self._conn.execute(
-            _counted().where(
+            counted_subscriptions()
+            .outerjoin(breakers, breakers.c.origin == s.c.endpoint_origin)
+            .where(
                 s.c.status != SubscriptionStatus.OFF.value,
                 s.c.heartbeat_seconds.is_not(None),
+                breakers.c.opened_until.is_(None),
             )
         )
-        found = [_subscription(r) for r in rows]
+        found = [subscription_from(r) for r in rows]
         return [
             x
             for x in found
@@ -557,74 +572,3 @@ class OutboxRepository:
         """Pushes per state, and inbox items (for the metrics)."""
         rows = await self._conn.execute(select(d.c.state, func.count()).group_by(d.c.state))
         return {row[0]: int(row[1]) for row in rows}
-
-
-class SubscriptionRepository:
-    """Subscriptions, as their organizations manage them."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def add(self, subscription: Subscription, now: datetime) -> None:
-        """Insert a new subscription."""
-        await self._conn.execute(
-            insert(s).values(
-                id=subscription.id,
-                organization_id=subscription.organization_id,
-                topic=subscription.topic.value,
-                patient_id=subscription.patient_id,
-                endpoint=subscription.endpoint,
-                secret=subscription.secret,
-                content=subscription.content.value,
-                heartbeat_seconds=subscription.heartbeat_seconds,
-                status=subscription.status.value,
-                numbered=0,
-                last_error=None,
-                heartbeat_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-
-    async def get(self, subscription_id: str) -> Subscription | None:
-        """The subscription with this id (also an ended one), or None."""
-        row = (await self._conn.execute(_counted().where(s.c.id == subscription_id))).first()
-        return _subscription(row) if row is not None else None
-
-    async def page(
-        self, organization_ids: Sequence[str], *, limit: int, after: str | None
-    ) -> Page[Subscription]:
-        """The live subscriptions of these organizations, in id order."""
-        query = _counted().where(
-            s.c.organization_id.in_(organization_ids),
-            s.c.status != SubscriptionStatus.OFF.value,
-        )
-        if after is not None:
-            query = query.where(s.c.id > after)
-        rows = await self._conn.execute(query.order_by(s.c.id).limit(limit + 1))
-        items = [_subscription(r) for r in rows]
-        if len(items) > limit:
-            return Page(items[:limit], items[limit - 1].id)
-        return Page(items, None)
-
-    async def end(self, subscription_id: str, now: datetime) -> None:
-        """Turn the subscription off (it stays, for the dead letters that name it)."""
-        await self._conn.execute(
-            update(s)
-            .where(s.c.id == subscription_id)
-            .values(status=SubscriptionStatus.OFF.value, updated_at=now)
-        )
-
-    async def pending_count(self, subscription_id: str) -> int:
-        """Pushes to the subscription that wait for delivery."""
-        count = (
-            await self._conn.execute(
-                select(func.count()).where(
-                    and_(
-                        d.c.subscription_id == subscription_id,
-                        d.c.state == DeliveryState.PENDING.value,
-                    )
-                )
-            )
-        ).scalar_one()
-        return int(count)

@@ -328,9 +328,13 @@ class PlanRepository:
         if follow_ups:
             await self._conn.execute(insert(t.plan_follow_ups), follow_ups)
 
-    async def get(self, plan_id: str) -> Plan | None:
-        """The plan at its current version, or None."""
-        row = (await self._conn.execute(select(t.plans).where(t.plans.c.id == plan_id))).first()
+    async def get(self, plan_id: str, *, for_update: bool = False) -> Plan | None:
+        """The plan at its current version, or None.
+
+        ``for_update``: locked until the transaction ends (see ``app.store.unit_of_work``).
+        """
+        query = select(t.plans).where(t.plans.c.id == plan_id)
+        row = (await self._conn.execute(query.with_for_update() if for_update else query)).first()
         if row is None:
             return None
         return plan_from(row, row.document, row.version, row.status)
@@ -507,11 +511,13 @@ class MeetingRepository:
                 f"{expected_version}; read it again"
             )
 
-    async def get(self, meeting_id: str) -> Meeting | None:
-        """The meeting, or None."""
-        row = (
-            await self._conn.execute(select(t.meetings).where(t.meetings.c.id == meeting_id))
-        ).first()
+    async def get(self, meeting_id: str, *, for_update: bool = False) -> Meeting | None:
+        """The meeting, or None.
+
+        ``for_update``: locked until the transaction ends (see ``app.store.unit_of_work``).
+        """
+        query = select(t.meetings).where(t.meetings.c.id == meeting_id)
+        row = (await self._conn.execute(query.with_for_update() if for_update else query)).first()
         return meeting_from(row) if row else None
 
     async def page(

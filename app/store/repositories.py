@@ -614,9 +614,13 @@ class EpisodeRepository:
                 insert(t.episode_events), [event_row(episode_id, e, now) for e in events]
             )
 
-    async def get(self, episode_id: str) -> Episode | None:
-        """The episode with its events, or None."""
-        found = await self._load(select(t.episodes).where(t.episodes.c.id == episode_id))
+    async def get(self, episode_id: str, *, for_update: bool = False) -> Episode | None:
+        """The episode with its events, or None.
+
+        ``for_update``: locked until the transaction ends (see ``app.store.unit_of_work``).
+        """
+        query = select(t.episodes).where(t.episodes.c.id == episode_id)
+        found = await self._load(query.with_for_update() if for_update else query)
         return found[0] if found else None
 
     async def get_many(self, episode_ids: Sequence[str]) -> list[Episode]:

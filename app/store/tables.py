@@ -489,6 +489,7 @@ subscriptions = Table(
     Column("topic", String(40), nullable=False),
     Column("patient_id", String(36), nullable=True),
     Column("endpoint", String(2000), nullable=False),
+    Column("endpoint_origin", String(300), nullable=False),  # its breaker: app.store.breakers
     Column("secret", String(128), nullable=False),
     Column("content", String(16), nullable=False),
     Column("heartbeat_seconds", Integer, nullable=True),
@@ -504,8 +505,7 @@ subscriptions = Table(
 # One row per event and receiving organization (``state`` inbox: its inbox item, acknowledged
 # there), and one per event and matching subscription (pushed by the dispatcher). ``txid`` is the
 # writing transaction's id on PostgreSQL (0 on SQLite, whose writers are serial): readers order by
-# (txid, id) and see only rows of transactions older than every one still running, so a cursor
-# never passes a row that commits later.
+# (txid, id) and see only rows of older transactions than any still running (cursors never skip).
 deliveries = Table(
     "deliveries",
     metadata,

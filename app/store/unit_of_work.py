@@ -3,6 +3,15 @@
 Repositories and services only execute and flush; nothing commits except ``UnitOfWork.commit``,
 which the request wrapper calls after the route succeeded. Leaving the block without commit
 rolls back, so a failed request writes nothing.
+
+Concurrent writers of one record queue, they do not fail. A command that changes a versioned
+record (an episode, plan, meeting, care message or deviation) reads it ``for_update``: on
+PostgreSQL that is ``SELECT … FOR UPDATE``, so a second writer waits for the first to commit
+and then reads what it stored; SQLite takes its write lock at ``BEGIN IMMEDIATE`` (see
+``app.store.database``), so its writers are serial from the start. The save's compare-and-set
+on ``version`` then never meets a change made meanwhile, and ``StaleVersion`` (412) is left to
+a client whose precondition (``If-Match``, ``meta.versionId``) names a version that is no
+longer current.
 """
 
 from __future__ import annotations
@@ -15,11 +24,12 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.store.breakers import BreakerRepository
 from app.store.care import CareMessageRepository, DeviationRepository
 from app.store.liability import LiabilityRepository
 from app.store.messages import MessageRepository
 from app.store.notice_board import BulletinRepository
-from app.store.outbox import OutboxRepository, SubscriptionRepository
+from app.store.outbox import OutboxRepository
 from app.store.parties import PartyRepository
 from app.store.plans import MeetingRepository, PlanRepository
 from app.store.repositories import (
@@ -35,6 +45,7 @@ from app.store.repositories import (
 from app.store.sessions import ConsoleSessionRepository
 from app.store.staff import StaffRepository
 from app.store.statistics import StatisticsRepository
+from app.store.subscriptions import SubscriptionRepository
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +67,7 @@ class UnitOfWork:
     messages: MessageRepository
     outbox: OutboxRepository
     subscriptions: SubscriptionRepository
+    breakers: BreakerRepository
     liability: LiabilityRepository
     statistics: StatisticsRepository
     console_sessions: ConsoleSessionRepository
@@ -121,6 +133,7 @@ class UnitOfWork:
         self.bulletins = BulletinRepository(conn)
         self.outbox = OutboxRepository(conn)
         self.subscriptions = SubscriptionRepository(conn)
+        self.breakers = BreakerRepository(conn)
         self.liability = LiabilityRepository(conn)
         self.statistics = StatisticsRepository(conn)
         self.console_sessions = ConsoleSessionRepository(conn)

@@ -62,6 +62,7 @@ class Dispatchers:
                 "SAMVERKAN_DELIVERY_BACKOFF_MAX_SECONDS": "0.2",
                 "SAMVERKAN_DELIVERY_MAX_ATTEMPTS": "100",
                 "SAMVERKAN_DISPATCHER_POLL_SECONDS": "0.05",
+                "SAMVERKAN_DELIVERY_BREAKER_COOLDOWN_SECONDS": "0.05",
                 **env,
             },
             stdout=log,

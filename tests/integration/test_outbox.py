@@ -126,7 +126,7 @@ async def test_pushes_are_numbered_per_subscription_whose_topic_covers_the_event
             await queue(uow, stream, ["kommun-2580"])
             await uow.commit()
     async with UnitOfWork(engine) as uow:
-        claimed = await uow.outbox.claim("w", now=NOW, lease_until=NOW, limit=10)
+        claimed = await uow.outbox.claim("w", now=NOW, lease_until=NOW, limit=10, per_endpoint=4)
         counted = {topic: (await uow.subscriptions.get(s.id)) for topic, s in subscriptions.items()}
     assert sorted((d.event.stream, d.event_number, s.topic) for d, s in claimed) == [
         ("Encounter/a", 1, Topic.DISCHARGE_READY),

@@ -17,6 +17,7 @@ from app.api.deps import NowDep, PageDep, SettingsDep, UowDep, require
 from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
 from app.delivery.notifications import SIGNATURE_HEADER, topic_url
+from app.domain.breaker import BreakerState
 from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic
 from app.security.access import Actor
 from app.services import subscriptions as service
@@ -92,6 +93,19 @@ class SubscriptionCreated(SubscriptionRead):
     )
 
 
+class BreakerRead(BaseModel):
+    """The circuit breaker of the endpoint (the URL's origin) a subscription is pushed to."""
+
+    origin: str = Field(examples=["https://kommun.example:443"])
+    state: BreakerState = Field(
+        description="closed: pushed; open: nothing is pushed until `open_until`; half-open: one "
+        "probe push decides"
+    )
+    failures: int = Field(description="failed pushes in a row (0 once one succeeds)")
+    open_until: datetime | None = Field(description="end of the cool-down of an open breaker")
+    last_error: str | None
+
+
 class SubscriptionStatusRead(BaseModel):
     """Where a subscription's deliveries stand."""
 
@@ -101,6 +115,7 @@ class SubscriptionStatusRead(BaseModel):
     events_since_subscription_start: int
     pending: int = Field(description="pushes waiting for the endpoint")
     last_error: str | None
+    endpoint_breaker: BreakerRead
 
 
 def subscription_read(subscription: Subscription) -> SubscriptionRead:
@@ -121,7 +136,9 @@ def subscription_read(subscription: Subscription) -> SubscriptionRead:
     )
 
 
-@api.post("", status_code=201, response_model=SubscriptionCreated, responses=errors_for(415, 422))
+@api.post(
+    "", status_code=201, response_model=SubscriptionCreated, responses=errors_for(409, 415, 422)
+)
 async def create_subscription(
     actor: SubscriptionCreator,
     body: SubscriptionCreate,
@@ -143,6 +160,7 @@ async def create_subscription(
         ),
         now=now,
         https_only=settings.environment is Environment.PRODUCTION,
+        limit=settings.max_subscriptions_per_organization,
     )
     response.headers["Location"] = f"/api/v1/subscriptions/{subscription.id}"
     return SubscriptionCreated(
@@ -180,11 +198,12 @@ async def delete_subscription(
     "/{subscription_id}/status", response_model=SubscriptionStatusRead, responses=errors_for(404)
 )
 async def get_subscription_status(
-    actor: SubscriptionReader, subscription_id: str, uow: UowDep
+    actor: SubscriptionReader, subscription_id: str, uow: UowDep, now: NowDep
 ) -> SubscriptionStatusRead:
-    """The subscription's status, events since its start, and pushes still waiting."""
+    """The subscription's status, events since its start, pushes still waiting, and its
+    endpoint's circuit breaker."""
     state = await service.subscription_status(uow, actor, subscription_id)
-    subscription = state.subscription
+    subscription, breaker = state.subscription, state.breaker
     return SubscriptionStatusRead(
         id=subscription.id,
         status=subscription.status,
@@ -192,4 +211,11 @@ async def get_subscription_status(
         events_since_subscription_start=subscription.events_count,
         pending=state.pending,
         last_error=subscription.last_error,
+        endpoint_breaker=BreakerRead(
+            origin=breaker.origin,
+            state=breaker.state(now),
+            failures=breaker.failures,
+            open_until=breaker.opened_until,
+            last_error=breaker.last_error,
+        ),
     )
