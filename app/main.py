@@ -22,6 +22,7 @@ from app.api.v1 import (
     care_messages,
     dead_letters,
     deviations,
+    documents,
     episodes,
     inbox,
     liability,
@@ -125,7 +126,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     openapi.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        document_bytes=settings.document_body_bytes,
+        carries_documents=documents.carries_documents,
+    )
     app.add_middleware(NulGuard)
     # Outermost, so that every log line of the request (uvicorn's access line included) and the
     # response itself carry the id; a client's own id is kept when it is well-formed.
@@ -151,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         meetings,
         care_messages,
         deviations,
+        documents,
         notice_boards,
         statistics,
         staff,

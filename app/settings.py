@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     )
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="request body size limit")
+    # Documents travel base64-encoded in JSON, so a request that carries one may be a third
+    # larger than the document itself (``document_body_bytes``).
+    document_max_bytes: int = Field(
+        default=4_194_304, ge=1024, description="the largest document content accepted, in bytes"
+    )
+    document_content_types: list[str] = Field(
+        default=["application/pdf", "text/plain", "application/fhir+json"],
+        min_length=1,
+        description="the media types a document may have (of PDF, plain text, FHIR Bundle)",
+    )
     default_page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=200, ge=1)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
@@ -175,6 +185,12 @@ class Settings(BaseSettings):
         """Whether the console offers the development sign-in: never in production."""
         return self.environment is not Environment.PRODUCTION
 
+    @property
+    def document_body_bytes(self) -> int:
+        """The body limit of a request that may carry a document: the configured limit, or
+        room for the largest document base64-encoded with its JSON around it."""
+        return max(self.max_body_bytes, -(-self.document_max_bytes * 4 // 3) + 65_536)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.default_page_size > self.max_page_size:
@@ -202,6 +218,11 @@ class Settings(BaseSettings):
         self.public_base_url = self.public_base_url or f"http://127.0.0.1:{self.port}"
         if not self.public_base_url.startswith(("http://", "https://")):
             raise ValueError("SAMVERKAN_PUBLIC_BASE_URL must start with http:// or https://")
+        known = {"application/pdf", "text/plain", "application/fhir+json"}
+        if not set(self.document_content_types) <= known:
+            raise ValueError(
+                "SAMVERKAN_DOCUMENT_CONTENT_TYPES: choose among " + ", ".join(sorted(known))
+            )
         if self.dispatcher_metrics_address is not None:
             split_address(self.dispatcher_metrics_address)
         if self.delivery_timeout_seconds >= self.delivery_lease_seconds:

@@ -42,6 +42,9 @@ POSTGRES_ENV = "SAMVERKAN_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Emptied between tests, children first. Organizations and cooperation areas are kept.
 PER_TEST_TABLES = (
+    "document_contents",
+    "documents",
+    "planning_bases",
     "bulletins",
     "deliveries",
     "outbox_events",

@@ -100,3 +100,15 @@ async def staff_role(client: httpx.AsyncClient, organization_id: str, role: str)
     assert response.status_code == 200, response.text
     found: dict[str, Any] = response.json()["items"][0]
     return found
+
+
+# A complete planning basis (answers to the service's questionnaire, by item).
+PLANNING_ANSWERS: dict[str, Any] = {
+    "functional-status": "some-help",
+    "current-home-services": True,
+    "current-home-services-description": "Hemtjänst morgon och kväll",
+    "aids": ["rollator", "duschpall"],
+    "cognitive-state": "mild",
+    "contact-phone": "070-1234567",
+    "expected-needs": "Hjälp med dusch och läkemedel",
+}

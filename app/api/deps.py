@@ -25,6 +25,7 @@ from app.security.tokens import (
     scope_allows,
     verify_access_token,
 )
+from app.services.documents import DocumentRules
 from app.services.liability_rules import LiabilityRules
 from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
@@ -310,7 +311,19 @@ PractitionerCreator = Annotated[Actor, Depends(require("Practitioner", "c"))]
 RoleReader = Annotated[Actor, Depends(require("PractitionerRole", "r"))]
 RoleSearcher = Annotated[Actor, Depends(require("PractitionerRole", "s"))]
 RoleCreator = Annotated[Actor, Depends(require("PractitionerRole", "c"))]
+DocumentReader = Annotated[Actor, Depends(require("DocumentReference", "r"))]
+DocumentSearcher = Annotated[Actor, Depends(require("DocumentReference", "s"))]
+DocumentCreator = Annotated[Actor, Depends(require("DocumentReference", "c"))]
+BinaryReader = Annotated[Actor, Depends(require("Binary", "r"))]
 Caller = Annotated[Actor, Depends(authenticate)]
 AuditSearcher = Annotated[Actor, Depends(require("AuditEvent", "s"))]
 Administrator = Annotated[Actor, Depends(require_service_scope(ADMIN_SCOPE))]
 MetricsReader = Annotated[Actor, Depends(require_service_scope(METRICS_SCOPE))]
+
+
+def document_rules(settings: SettingsDep) -> DocumentRules:
+    """The size limit and accepted media types of documents, from the settings."""
+    return DocumentRules(settings.document_max_bytes, tuple(settings.document_content_types))
+
+
+DocumentRulesDep = Annotated[DocumentRules, Depends(document_rules)]

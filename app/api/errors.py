@@ -28,7 +28,9 @@ from app.domain.errors import (
     Malformed,
     NotFound,
     StaleVersion,
+    TooLarge,
     UnknownReference,
+    UnsupportedContent,
     VersionRequired,
 )
 from app.fhir.outcome import outcome
@@ -46,6 +48,8 @@ _STATUS: list[tuple[type[DomainError], int, str]] = [
     (IllegalTransition, 409, "illegal-transition"),
     (Conflict, 409, "conflict"),
     (StaleVersion, 412, "stale-version"),
+    (TooLarge, 413, "content-too-large"),
+    (UnsupportedContent, 415, "unsupported-content"),
     (UnknownReference, 422, "unknown-reference"),
     (InvalidInput, 422, "invalid-input"),
 ]

@@ -221,17 +221,29 @@ async def _replay(
 class BodySizeLimit:
     """Refuse request bodies over the configured size with 413, before they are read in full."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        document_bytes: int = 0,
+        carries_documents: Callable[[str], bool] = lambda _path: False,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Requests that may carry a document get room for it (``Settings.document_body_bytes``).
+        self.document_bytes = document_bytes
+        self.carries_documents = carries_documents
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if scope["method"] in ("POST", "PUT") and self.carries_documents(scope["path"]):
+            limit = max(limit, self.document_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
         seen = 0
         too_large = False
@@ -241,7 +253,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     too_large = True
                     raise _BodyTooLarge
             return message
@@ -256,12 +268,12 @@ class BodySizeLimit:
         except _BodyTooLarge:
             pass
         if too_large:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = problem(
             413,
-            f"the request body exceeds the limit of {self.max_bytes} bytes",
+            f"the request body exceeds the limit of {limit} bytes",
             kind="body-too-large",
         )
         await response(scope, receive, send)

@@ -39,6 +39,7 @@ ORDER = (
     "discharge-ready-withdrawn",
     "discharge-ready",
     "discharge-notice",
+    "document-shared",
     "acknowledgement",
     "deviation-report",
     "sip-summons",

@@ -59,3 +59,11 @@ class VersionRequired(DomainError):
 
 class Malformed(DomainError):
     """The input is not well-formed for its format (a FHIR resource its schema refuses)."""
+
+
+class TooLarge(InvalidInput):
+    """The content is over the configured size limit (a document)."""
+
+
+class UnsupportedContent(InvalidInput):
+    """The content's media type is not one the service accepts (a document)."""

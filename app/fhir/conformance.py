@@ -13,8 +13,10 @@ from typing import Any
 from app.domain.care_messages import Category, RecipientState
 from app.domain.delivery import Outcome
 from app.domain.deviations import DeviationCategory, DeviationState
+from app.domain.documents import DOCUMENT_TYPE_DEFINITION, DOCUMENT_TYPE_DISPLAY, DocumentType
 from app.domain.meetings import ParticipantKind
 from app.domain.organizations import UnitFunction
+from app.domain.planning_basis import ITEMS as PLANNING_ITEMS
 from app.domain.staff import ROLE_DISPLAY, StaffRole
 from app.fhir.common import FHIR_VERSION, canonical
 
@@ -66,8 +68,29 @@ CODE_SYSTEMS: dict[str, tuple[str, list[Code]]] = {
             Code("care-communication", "Care message", "A message between care units."),
             Code("deviation-report", "Deviation report", "A report that cooperation failed."),
             Code("acknowledgement", "Acknowledgement", "The receiver acknowledges a message."),
+            Code(
+                "document-shared",
+                "Document shared",
+                "A document was attached to an episode, plan, meeting or care message on its "
+                "own (not with a notice); it goes to the record's other parties.",
+            ),
         ],
     ),
+    "document-type": (
+        "Kinds of document exchanged in coordinated care",
+        [
+            Code(t.value, DOCUMENT_TYPE_DISPLAY[t], DOCUMENT_TYPE_DEFINITION[t])
+            for t in DocumentType
+        ],
+    ),
+    **{
+        item.link_id: (
+            f"Answers to the planning-basis item {item.link_id}",
+            [Code(code, display, display) for code, display in item.options],
+        )
+        for item in PLANNING_ITEMS
+        if item.options
+    },
     "plan-category": (
         "Kinds of coordinated individual plan",
         [
@@ -222,6 +245,13 @@ EXTENSIONS: dict[str, ExtensionDef] = {
             ("outcome", "code", "ok, transient-error or fatal-error"),
             ("acknowledged", "dateTime", "When the recipient acknowledged it"),
         ),
+    ),
+    "discharge-information": ExtensionDef(
+        "Encounter",
+        "code",
+        None,
+        "Whether discharge information arrived no later than the end of the discharge day, "
+        "local time: on-time, late or pending",
     ),
     # Delivery (issue 6): returned once, when a Subscription is created.
     "signing-secret": ExtensionDef(

@@ -27,6 +27,7 @@ from app.domain.errors import DomainError, Forbidden, InvalidInput
 from app.domain.liability import LiabilityConfig
 from app.domain.meetings import ParticipantKind
 from app.domain.values import parse_day, parse_instant, parse_int
+from app.fhir import documents, planning_basis
 from app.fhir.common import BASE, canonical, extension_url, organization_of
 from app.fhir.mappers import appointment, careplan, communication, encounter, patient, task
 from app.fhir.mappers.encounter import DISCHARGE_READY_AT, EXPECTED_DISCHARGE
@@ -38,6 +39,7 @@ from app.services import inbox as inbox_service
 from app.services import meetings as meeting_service
 from app.services import persons as person_service
 from app.services import plans as plan_service
+from app.services.notice_content import Carried
 from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
@@ -56,6 +58,7 @@ EVENTS = (
     "care-communication",
     "deviation-report",
     "acknowledgement",
+    "document-shared",
 )
 
 
@@ -146,6 +149,26 @@ def _extension(resource: dict[str, Any], url: str, key: str) -> Any:
     return None
 
 
+def _carried(message: Message, settings: Settings) -> Carried:
+    """The documents (DocumentReference entries, their content inline or in Binary entries)
+    and the planning basis (a QuestionnaireResponse entry) a notice message carries."""
+    entries = list({id(r): r for r in message.resources.values()}.values())
+    references = [r for r in entries if r.get("resourceType") == "DocumentReference"]
+    responses = [r for r in entries if r.get("resourceType") == "QuestionnaireResponse"]
+    if len(responses) > 1:
+        raise InvalidInput(
+            "a notice carries at most one planning basis", field="QuestionnaireResponse"
+        )
+    return Carried(
+        tuple(
+            documents.from_fhir(r, message.resources, field=f"DocumentReference[{i}]")
+            for i, r in enumerate(references)
+        ),
+        planning_basis.from_fhir(responses[0]) if responses else None,
+        documents.rules_of(settings),
+    )
+
+
 async def _admission(
     uow: UnitOfWork,
     actor: Actor,
@@ -182,7 +205,9 @@ async def _admission(
         uow,
         actor,
         episode.id,
-        episode_service.Notice("admission-notice", at=message.sent_at),
+        episode_service.Notice(
+            "admission-notice", at=message.sent_at, carried=_carried(message, settings)
+        ),
         now=now,
         liability=liability,
     )
@@ -193,7 +218,7 @@ async def _notice(
     uow: UnitOfWork,
     actor: Actor,
     message: Message,
-    _settings: Settings,
+    settings: Settings,
     now: datetime,
     *,
     liability: LiabilityConfig,
@@ -224,6 +249,7 @@ async def _notice(
             if decided
             else None,
             coordinated_planning=bool(_extension(resource, COORDINATED_PLANNING, "valueBoolean")),
+            carried=_carried(message, settings),
         ),
         now=now,
         liability=liability,
@@ -348,6 +374,16 @@ async def _careplan_revised(
     return [f"CarePlan/{plan_id}"]
 
 
+async def _document_shared(
+    uow: UnitOfWork, actor: Actor, message: Message, settings: Settings, now: datetime
+) -> list[str]:
+    _key, resource = _focus(message, "DocumentReference")
+    shown, _created = await documents.create(
+        uow, actor, resource, settings, now, entries=message.resources
+    )
+    return [f"DocumentReference/{shown['id']}"]
+
+
 Handler = Callable[[UnitOfWork, Actor, Message, Settings, datetime], Awaitable[list[str]]]
 EpisodeHandler = Callable[..., Awaitable[list[str]]]
 # The episode's notices also derive its liable intervals, so they take the liability rules.
@@ -366,6 +402,7 @@ HANDLERS: dict[str, EpisodeHandler | Handler] = {
     "care-communication": _care_communication,
     "deviation-report": _deviation_report,
     "acknowledgement": _acknowledgement,
+    "document-shared": _document_shared,
 }
 
 

@@ -34,11 +34,13 @@ from app.domain.errors import (
     Malformed,
     NotFound,
     StaleVersion,
+    TooLarge,
+    UnsupportedContent,
 )
 from app.domain.plans import Plan, PlanStatus
 from app.domain.staff import StaffRole
 from app.domain.values import INT4_MAX, check_instant, parse_int, parse_partial_date
-from app.fhir import conformance, messaging, subscriptions, writes
+from app.fhir import conformance, documents, messaging, planning_basis, subscriptions, writes
 from app.fhir.common import (
     FHIR_JSON,
     FHIR_VERSION,
@@ -233,7 +235,13 @@ _ENCOUNTER_STATES = {
 
 
 async def read_encounter(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
-    return encounter.to_fhir(await episode_service.get_episode(uow, actor, ident))
+    episode = await episode_service.get_episode(uow, actor, ident)
+    shown = [encounter.to_fhir(episode)]
+    return (await documents.with_discharge_information(uow, [episode], shown, _now()))[0]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _subject(params: dict[str, str]) -> str | None:
@@ -273,7 +281,8 @@ async def search_encounter(
         state=states[0] if states and len(states) == 1 else None,
     )
     items = [e for e in page.items if states is None or e.state in states]
-    return [encounter.to_fhir(e) for e in items], page.next_cursor
+    shown = [encounter.to_fhir(e) for e in items]
+    return await documents.with_discharge_information(uow, items, shown, _now()), page.next_cursor
 
 
 # --- CarePlan ---------------------------------------------------------------------------------
@@ -1009,6 +1018,55 @@ RESOURCES: dict[str, ResourceSpec] = {
         "by patient, with the scope samverkan/log-extract, the person's complete extract (the "
         "caller must be a party to a record about the person).",
     ),
+    "DocumentReference": ResourceSpec(
+        documents.read,
+        documents.search,
+        (
+            _ID,
+            _PATIENT,
+            _SUBJECT,
+            SearchParam("encounter", "reference", "the episode it is attached to"),
+            SearchParam("type", "token", "a code of the CodeSystem document-type"),
+            SearchParam("author", "reference", "the unit that wrote it"),
+            _date("when the service received it"),
+        ),
+        documentation="Documents attached to episodes, plans, meetings and care messages, "
+        "visible to the parties of what they are attached to; the content is the Binary of "
+        "content.attachment.url (raw, with its own Content-Type, at "
+        "/api/v1/documents/{id}/content).",
+        includes=(Include("DocumentReference:patient", "subject", "Patient"),),
+        period=documents.period,
+    ),
+    "Binary": ResourceSpec(
+        documents.read_binary,
+        documents.search_binary,
+        (_ID,),
+        documentation="The content of a document (base64 data); read it through its "
+        "DocumentReference, whose parties may.",
+    ),
+    "Questionnaire": ResourceSpec(
+        planning_basis.read_questionnaire,
+        planning_basis.search_questionnaire,
+        (
+            _ID,
+            SearchParam("url", "uri", "the canonical URL (url|version too)"),
+            SearchParam("version", "token", "the questionnaire's version"),
+        ),
+        documentation="The service's planning-basis questionnaire, versioned.",
+    ),
+    "QuestionnaireResponse": ResourceSpec(
+        planning_basis.read_response,
+        planning_basis.search_responses,
+        (
+            _ID,
+            _PATIENT,
+            _SUBJECT,
+            SearchParam("encounter", "reference", "the episode whose notice carried it"),
+        ),
+        documentation="Planning bases that admission and discharge-ready notices carried, "
+        "visible to the parties of the episode.",
+        includes=(Include("QuestionnaireResponse:subject", "subject", "Patient"),),
+    ),
 }
 COMMON_PARAMS = (
     "_count",
@@ -1211,6 +1269,7 @@ _MESSAGE_SCOPES = {
     "careplan-revised": ("CarePlan", "u"),
     "care-communication": ("Communication", "c"),
     "deviation-report": ("Task", "c"),
+    "document-shared": ("DocumentReference", "c"),
     "acknowledgement": None,
 }
 
@@ -1272,6 +1331,8 @@ async def process_message(
         if exc.field:
             issue["expression"] = [exc.field]
         status = 403 if isinstance(exc, Forbidden) else 404 if isinstance(exc, NotFound) else 422
+        if isinstance(exc, TooLarge | UnsupportedContent):
+            status = 413 if isinstance(exc, TooLarge) else 415
         return fhir_response(
             messaging.response(message, "fatal-error", [], now, issue), status=status
         )

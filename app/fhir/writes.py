@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from app.domain.errors import DomainError, InvalidInput, Malformed, VersionRequired
 from app.domain.plans import InitiatorKind
 from app.domain.values import parse_int
+from app.fhir import documents
 from app.fhir.mappers import careplan, communication, encounter, patient, task
 from app.security.access import Actor
 from app.services import care_messages as message_service
@@ -209,16 +210,32 @@ async def create_task(
     return Written(task.to_fhir(deviation), True)
 
 
+async def create_document_reference(
+    uow: UnitOfWork, actor: Actor, resource: Resource, settings: Settings, now: datetime
+) -> Written:
+    """Share a document on the record its context names."""
+    shown, created = await documents.create(uow, actor, resource, settings, now)
+    return Written(shown, created)
+
+
 CREATORS: dict[str, Creator] = {
     "Patient": create_patient,
     "Encounter": create_encounter,
     "CarePlan": create_careplan,
     "Communication": create_communication,
     "Task": create_task,
+    "DocumentReference": create_document_reference,
 }
 UPDATERS: dict[str, Updater] = {"CarePlan": update_careplan}
 # Entries of a transaction are applied in this order, so that references can be resolved.
-ORDER = {"Patient": 0, "Encounter": 1, "CarePlan": 2, "Communication": 3, "Task": 3}
+ORDER = {
+    "Patient": 0,
+    "Encounter": 1,
+    "CarePlan": 2,
+    "Communication": 3,
+    "Task": 3,
+    "DocumentReference": 4,
+}
 
 
 def resolve(node: Any, created: dict[str, str]) -> Any:

@@ -7,7 +7,7 @@ once its answer names them) and its primary-care unit; they are kept in step wit
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from app.delivery.outbox import emit
@@ -27,6 +27,7 @@ from app.domain.organizations import INPATIENT_FUNCTIONS, OrgKind, UnitFunction
 from app.domain.parties import RecordType, episode_parties
 from app.security.access import Actor, record, require_party, visible_person
 from app.services.liability_rules import store_intervals
+from app.services.notice_content import Carried, carry
 from app.store.repositories import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -200,6 +201,7 @@ class Notice:
     can_receive_from: date | None = None
     units: tuple[str, ...] = ()
     if_match: int | None = None
+    carried: Carried = field(default_factory=Carried)
 
 
 # The notices that start, move or end a payment clock; the others leave the intervals as they are.
@@ -256,7 +258,9 @@ async def record_notice(
         await uow.parties.keep(
             RecordType.EPISODE, episode.id, episode.person_id, episode_parties(episode)
         )
-    await _announce(uow, actor, episode, event, now)
+    # Documents and the planning basis go with the notice, to its receivers.
+    carried = await carry(uow, actor, episode, event, notice.carried, now=now)
+    await _announce(uow, actor, episode, event, now, carried)
     return episode, event
 
 
@@ -287,7 +291,12 @@ async def _check_units(uow: UnitOfWork, episode: Episode, units: tuple[str, ...]
 
 
 async def _announce(
-    uow: UnitOfWork, actor: Actor, episode: Episode, event: EpisodeEvent, now: datetime
+    uow: UnitOfWork,
+    actor: Actor,
+    episode: Episode,
+    event: EpisodeEvent,
+    now: datetime,
+    carried: dict[str, object],
 ) -> None:
     """Queue the hospital's notice for the receiving municipality and primary-care unit.
 
@@ -308,6 +317,7 @@ async def _announce(
     if event.kind is EventKind.DISCHARGE_READY:
         payload["decided_at"] = (event.decided_at or event.at).isoformat()
         payload["coordinated_planning"] = event.coordinated_planning
+    payload.update(carried)
     receivers = [episode.municipality_id]
     if episode.primary_care_unit_id is not None:
         receivers.append(episode.primary_care_unit_id)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.breakers import BreakerRepository
 from app.store.care import CareMessageRepository, DeviationRepository
+from app.store.documents import DocumentRepository, PlanningBasisRepository
 from app.store.liability import LiabilityRepository
 from app.store.messages import MessageRepository
 from app.store.notice_board import BulletinRepository
@@ -71,6 +72,8 @@ class UnitOfWork:
     liability: LiabilityRepository
     statistics: StatisticsRepository
     console_sessions: ConsoleSessionRepository
+    documents: DocumentRepository
+    planning_bases: PlanningBasisRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -137,6 +140,8 @@ class UnitOfWork:
         self.liability = LiabilityRepository(conn)
         self.statistics = StatisticsRepository(conn)
         self.console_sessions = ConsoleSessionRepository(conn)
+        self.documents = DocumentRepository(conn)
+        self.planning_bases = PlanningBasisRepository(conn)
         return self
 
     async def commit(self) -> None:

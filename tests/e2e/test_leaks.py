@@ -13,6 +13,7 @@ records of others opened, nor the person's details.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from dataclasses import dataclass
@@ -26,7 +27,14 @@ from app.domain.identifiers import PERSONNUMMER
 from app.fhir.messaging import EVENT_SYSTEM
 from app.fhir.routes import RESOURCES as FHIR_RESOURCES
 from tests.conftest import ClientFor
-from tests.factories import admit, create_person, notice, personnummer, staff_role
+from tests.factories import (
+    PLANNING_ANSWERS,
+    admit,
+    create_person,
+    notice,
+    personnummer,
+    staff_role,
+)
 
 PUBLIC = "public"  # no token needed
 AUTHENTICATED = "authenticated"  # service configuration: any valid token, no scope
@@ -125,6 +133,10 @@ RULES: dict[str, str] = {
     "register_practitioner_role": REFERENCE,
     "list_practitioner_roles": REFERENCE,
     "get_practitioner_role": REFERENCE,
+    "share_document": PERSONAL,
+    "list_documents": PERSONAL,
+    "get_document": PERSONAL,
+    "get_document_content": PERSONAL,
 }
 
 FHIR = "fhir"  # the generic FHIR interactions: the rule is per resource type, below
@@ -164,12 +176,18 @@ FHIR_TYPES: dict[str, tuple[str, str | None]] = {
     "CodeSystem": (REFERENCE, "=message-event"),
     "StructureDefinition": (REFERENCE, "=reply-by"),
     "Measure": (REFERENCE, "=admissions-notified"),
+    "DocumentReference": (PERSONAL, "document_id"),
+    "Binary": (PERSONAL, "document_id"),
+    "Questionnaire": (REFERENCE, "=planning-basis"),
+    "QuestionnaireResponse": (PERSONAL, "basis_id"),
 }
 
 # The ids of parts of a plan or a meeting: the parent's id and the part's key.
 PART_SUFFIX = {"Consent": ".0", "Goal": ".g1", "AppointmentResponse": ".p1"}
 
 SECRET_ADDRESS = "Hemlig gränd 7"
+DOCUMENT_TYPES = "https://samverkan.dev/fhir/CodeSystem/document-type"
+TEXT_DATA = base64.b64encode(b"hej").decode()
 SECRET_NAME = "Sekretessa"
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=5)
 
@@ -203,6 +221,8 @@ class Scene:
     deviation_id: str
     practitioner_id: str
     role_id: str
+    document_id: str
+    basis_id: str
 
     def records(self) -> dict[str, str]:
         """The REST path of each record of the scene, by its FHIR resource type."""
@@ -212,6 +232,9 @@ class Scene:
             "Appointment": f"/api/v1/meetings/{self.meeting_id}",
             "Communication": f"/api/v1/care-messages/{self.message_id}",
             "Task": f"/api/v1/deviations/{self.deviation_id}",
+            "DocumentReference": f"/api/v1/documents/{self.document_id}",
+            "Binary": f"/fhir/Binary/{self.document_id}",
+            "QuestionnaireResponse": f"/fhir/QuestionnaireResponse/{self.basis_id}",
         }
 
     def ids(self) -> dict[str, str]:
@@ -222,12 +245,23 @@ class Scene:
             "meeting_id": self.meeting_id,
             "message_id": self.message_id,
             "deviation_id": self.deviation_id,
+            "document_id": self.document_id,
+            "basis_id": self.basis_id,
         }
 
 
 def missing_ids() -> dict[str, str]:
     """Ids of the same kinds that exist nowhere."""
-    kinds = ("person_id", "episode_id", "plan_id", "meeting_id", "message_id", "deviation_id")
+    kinds = (
+        "person_id",
+        "episode_id",
+        "plan_id",
+        "meeting_id",
+        "message_id",
+        "deviation_id",
+        "document_id",
+        "basis_id",
+    )
     return {k: str(uuid.uuid4()) for k in kinds}
 
 
@@ -284,6 +318,15 @@ def fhir_body(kind: str, scene: Scene, ids: dict[str, str]) -> dict[str, Any]:
             "period": {"start": T0.isoformat()},
             "serviceProvider": {"reference": "Organization/kommun-0880-hemtjanst"},
         }
+    if kind == "DocumentReference":
+        return {
+            "resourceType": "DocumentReference",
+            "status": "current",
+            "type": {"coding": [{"system": DOCUMENT_TYPES, "code": "other"}]},
+            "subject": subject,
+            "content": [{"attachment": {"contentType": "text/plain", "data": TEXT_DATA}}],
+            "context": {"encounter": [{"reference": f"Encounter/{ids['episode_id']}"}]},
+        }
     if kind == "CarePlan":
         return {
             "resourceType": "CarePlan",
@@ -331,6 +374,8 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
         searchable = {p.name for p in FHIR_RESOURCES[kind].params}
         if op.startswith("search:") and "patient" in searchable:
             params["patient"] = f"Patient/{person}"
+        if op == "search:Binary":
+            params["_id"] = ids["document_id"]
     month = T0.strftime("%Y-%m")
     if op.startswith("get_statistics"):
         params.update({"period": month, "indicator": "admissions-notified"})
@@ -409,6 +454,13 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
             "description": "x",
         },
         "handle_deviation": {"state": "investigating"},
+        "share_document": {
+            "attached_to": {"type": "episode", "id": ids["episode_id"]},
+            "type": "other",
+            "title": "x",
+            "content_type": "text/plain",
+            "data": TEXT_DATA,
+        },
         "transaction": {
             "resourceType": "Bundle",
             "type": "transaction",
@@ -448,6 +500,7 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
         "list_care_messages",
         "list_deviations",
         "list_inbox",
+        "list_documents",
     ):
         params["person_id"] = person
     if op == "list_persons":
@@ -477,13 +530,25 @@ async def scene(client_for: ClientFor) -> Scene:
     assert created.status_code == 201, created.text
     person_id = created.json()["id"]
     episode = await admit(client, person_id, T0)
+    carried: dict[str, Any] = {
+        "documents": [
+            {
+                "type": "planning-basis",
+                "title": SECRET_NAME,
+                "content_type": "text/plain",
+                "data": base64.b64encode(SECRET_ADDRESS.encode()).decode(),
+            }
+        ],
+        "planning_basis": {"answers": PLANNING_ANSWERS | {"contact-name": SECRET_NAME}},
+    }
     for kind, at in (
         ("admission-notice", T0 + timedelta(hours=1)),
         ("discharge-ready", T0 + timedelta(days=1)),
     ):
-        flag = {"coordinated_planning": True} if kind == "discharge-ready" else {}
+        flag = {"coordinated_planning": True} if kind == "discharge-ready" else carried
         sent = await notice(client, episode["id"], kind, at, **flag)
         assert sent.status_code == 200, sent.text
+    carrying = (await client.get(f"/api/v1/episodes/{episode['id']}")).json()
     plan = await client.post(
         "/api/v1/plans",
         json={
@@ -540,6 +605,10 @@ async def scene(client_for: ClientFor) -> Scene:
         "CodeSystem": "1",
         "StructureDefinition": "1",
         "Measure": "1",
+        "DocumentReference": "1",
+        "Binary": "1",
+        "Questionnaire": "1",
+        "QuestionnaireResponse": "1",
     }
     message = await client.post(
         "/api/v1/care-messages",
@@ -572,6 +641,8 @@ async def scene(client_for: ClientFor) -> Scene:
         deviation.json()["id"],
         coordinator["practitioner_id"],
         coordinator["id"],
+        carrying["documents"][0]["id"],
+        carrying["planning_basis"][0]["id"],
     )
 
 
@@ -659,16 +730,27 @@ async def assert_nothing_opened(
         "/api/v1/care-messages",
         "/api/v1/deviations",
         "/api/v1/inbox",
+        "/api/v1/documents",
     ):
         listed = await stranger.get(path, params=mine)
         assert listed.status_code == 200, (path, listed.text)
         for record in scene.ids().values():
             if record != scene.person_id:
                 assert record not in listed.text, path
-    for kind in ("Encounter", "CarePlan", "Appointment", "Communication", "Task", "Goal"):
+    for kind in (
+        "Encounter",
+        "CarePlan",
+        "Appointment",
+        "Communication",
+        "Task",
+        "Goal",
+        "DocumentReference",
+        "QuestionnaireResponse",
+    ):
         found = await stranger.get(f"/fhir/{kind}", params={"patient": scene.person_id})
         assert found.status_code == 200 and scene.episode_id not in found.text, kind
         assert scene.plan_id not in found.text and scene.message_id not in found.text, kind
+        assert scene.document_id not in found.text and scene.basis_id not in found.text, kind
     record = await stranger.get(f"/api/v1/persons/{scene.person_id}")
     log = await stranger.get("/api/v1/access-log", params=mine)
     if not own_record:

@@ -8,6 +8,7 @@ from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import (
+    DocumentRulesDep,
     EncounterCreator,
     EncounterReader,
     EncounterSearcher,
@@ -18,12 +19,23 @@ from app.api.deps import (
     UowDep,
 )
 from app.api.errors import errors_for
+from app.api.v1.attachments import (
+    DocumentSummary,
+    DocumentUpload,
+    PlanningBasisIn,
+    PlanningBasisRead,
+    carried,
+    content_read,
+)
 from app.api.v1.common import IfMatch, ListPage, page_of, parse_if_match, router
+from app.domain.documents import Timeliness
 from app.domain.episodes import AdmissionType, CareType, Episode, EpisodeState, EventKind
 from app.domain.liability import LiabilityConfig
 from app.http.values import Day, Instant
 from app.security.access import Actor
 from app.services import episodes as service
+from app.services.notice_content import EpisodeContent, content_of
+from app.store.unit_of_work import UnitOfWork
 
 api = router("/api/v1", "episodes")
 
@@ -100,11 +112,24 @@ class EpisodeRead(BaseModel):
     is_readmission: bool
     version: int
     events: list[EventRead]
+    documents: list[DocumentSummary] = Field(
+        default=[], description="documents attached to the episode (its notices' and shared)"
+    )
+    planning_basis: list[PlanningBasisRead] = Field(
+        default=[], description="the planning bases its notices carried, oldest first"
+    )
+    discharge_information: Timeliness | None = Field(
+        default=None,
+        description="once discharged: on-time when discharge information (a document of type "
+        "discharge-information) arrived no later than the end of the discharge day, local "
+        "time; late otherwise; pending while that day lasts",
+    )
 
 
-def episode_read(episode: Episode) -> EpisodeRead:
-    """The API shape of an episode."""
+def episode_read(episode: Episode, content: EpisodeContent | None = None) -> EpisodeRead:
+    """The API shape of an episode (with its documents and planning basis, when given)."""
     return EpisodeRead(
+        **content_read(content),
         id=episode.id,
         person_id=episode.person_id,
         hospital_unit_id=episode.hospital_unit_id,
@@ -138,6 +163,14 @@ def episode_read(episode: Episode) -> EpisodeRead:
             for e in episode.events
         ],
     )
+
+
+async def with_content(
+    uow: UnitOfWork, episodes: list[Episode], now: datetime
+) -> list[EpisodeRead]:
+    """The episodes' API shapes with what their notices carried."""
+    content = await content_of(uow, episodes, now=now)
+    return [episode_read(e, content[e.id]) for e in episodes]
 
 
 def etag(episode: Episode) -> str:
@@ -179,6 +212,7 @@ async def list_episodes(
     actor: EncounterSearcher,
     uow: UowDep,
     page: PageDep,
+    now: NowDep,
     request: Request,
     person_id: str | None = None,
     municipality_id: str | None = None,
@@ -196,17 +230,18 @@ async def list_episodes(
         hospital_unit_id=hospital_unit_id,
         state=state,
     )
-    return page_of(request, result.items, result.next_cursor, episode_read)
+    shaped = await with_content(uow, result.items, now)
+    return page_of(request, shaped, result.next_cursor, lambda e: e)
 
 
 @api.get("/episodes/{episode_id}", response_model=EpisodeRead, responses=errors_for(404))
 async def get_episode(
-    actor: EncounterReader, episode_id: str, uow: UowDep, response: Response
+    actor: EncounterReader, episode_id: str, uow: UowDep, now: NowDep, response: Response
 ) -> EpisodeRead:
-    """Read one episode with its notices."""
+    """Read one episode with its notices, documents and planning basis."""
     episode = await service.get_episode(uow, actor, episode_id)
     response.headers["ETag"] = etag(episode)
-    return episode_read(episode)
+    return (await with_content(uow, [episode], now))[0]
 
 
 class NoticeBase(BaseModel):
@@ -215,6 +250,24 @@ class NoticeBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     at: datetime | None = Field(default=None, description="when the notice was sent, with offset")
+
+
+class CarryingNotice(NoticeBase):
+    """A notice that may carry documents to its receivers."""
+
+    documents: list[DocumentUpload] = Field(
+        default=[], max_length=10, description="documents that go with the notice to its receivers"
+    )
+
+
+class PlanningNotice(CarryingNotice):
+    """A notice that may carry documents and the planning basis."""
+
+    planning_basis: PlanningBasisIn | None = Field(
+        default=None,
+        description="answers to the planning-basis questionnaire (`/fhir/Questionnaire`); "
+        "the receivers read them as structured data",
+    )
 
 
 class ExpectedDischargeNotice(NoticeBase):
@@ -227,7 +280,7 @@ class ExpectedDischargeNotice(NoticeBase):
     expected_discharge_date: Day
 
 
-class DischargeReadyNotice(NoticeBase):
+class DischargeReadyNotice(PlanningNotice):
     """The treating doctor judged the patient discharge-ready; the payment clock starts."""
 
     model_config = ConfigDict(
@@ -271,7 +324,7 @@ class MunicipalityResponse(NoticeBase):
     )
 
 
-NOTICE_ERRORS = errors_for(404, 409, 412, 415, 422)
+NOTICE_ERRORS = errors_for(404, 409, 412, 413, 415, 422)
 
 
 async def _record(
@@ -287,7 +340,7 @@ async def _record(
         uow, actor, episode_id, notice, now=now, liability=liability
     )
     response.headers["ETag"] = etag(episode)
-    return episode_read(episode)
+    return (await with_content(uow, [episode], now))[0]
 
 
 @api.post(
@@ -296,15 +349,21 @@ async def _record(
 async def send_admission_notice(
     actor: EncounterUpdater,
     episode_id: str,
-    body: NoticeBase,
+    body: PlanningNotice,
     uow: UowDep,
     now: NowDep,
     liability: LiabilityDep,
+    rules: DocumentRulesDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> EpisodeRead:
     """Send the admission notice to the municipality and primary care (within 24 h)."""
-    notice = service.Notice("admission-notice", at=body.at, if_match=parse_if_match(if_match))
+    notice = service.Notice(
+        "admission-notice",
+        at=body.at,
+        if_match=parse_if_match(if_match),
+        carried=carried(body.documents, body.planning_basis, rules),
+    )
     return await _record(actor, episode_id, notice, uow, now, liability, response)
 
 
@@ -341,6 +400,7 @@ async def declare_discharge_ready(
     uow: UowDep,
     now: NowDep,
     liability: LiabilityDep,
+    rules: DocumentRulesDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> EpisodeRead:
@@ -351,6 +411,7 @@ async def declare_discharge_ready(
         decided_at=body.decided_at,
         coordinated_planning=body.coordinated_planning,
         if_match=parse_if_match(if_match),
+        carried=carried(body.documents, body.planning_basis, rules),
     )
     return await _record(actor, episode_id, notice, uow, now, liability, response)
 
@@ -401,13 +462,19 @@ async def record_municipality_response(
 async def discharge(
     actor: EncounterUpdater,
     episode_id: str,
-    body: NoticeBase,
+    body: CarryingNotice,
     uow: UowDep,
     now: NowDep,
     liability: LiabilityDep,
+    rules: DocumentRulesDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> EpisodeRead:
-    """Send the discharge notice; it closes the episode."""
-    notice = service.Notice("discharge", at=body.at, if_match=parse_if_match(if_match))
+    """Send the discharge notice, with the discharge information; it closes the episode."""
+    notice = service.Notice(
+        "discharge",
+        at=body.at,
+        if_match=parse_if_match(if_match),
+        carried=carried(body.documents, None, rules),
+    )
     return await _record(actor, episode_id, notice, uow, now, liability, response)

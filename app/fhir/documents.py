@@ -1,0 +1,320 @@
+"""DocumentReference and Binary: documents attached to episodes, plans, meetings and messages.
+
+A DocumentReference describes the document (https://hl7.org/fhir/R4/documentreference.html):
+``type`` from the service's CodeSystem ``document-type``, ``subject`` the person, ``author`` the
+unit, ``context.encounter`` the episode or ``context.related`` the plan, meeting or care message
+it is attached to, and ``content.attachment.url`` the Binary that holds the bytes
+(https://hl7.org/fhir/R4/binary.html). A document comes in by create, or inside a message Bundle
+as a DocumentReference whose attachment carries the data or points to a Binary entry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from app.domain.documents import DOCUMENT_TYPE_DISPLAY, Document, DocumentType
+from app.domain.episodes import Episode
+from app.domain.errors import InvalidInput, NotFound
+from app.domain.parties import RecordType
+from app.fhir.common import canonical, concept, instant, organization_of, ref
+from app.security.access import Actor
+from app.services import documents as service
+from app.services.documents import DocumentRules, NewDocument
+from app.services.notice_content import content_of
+from app.settings import Settings
+from app.store.unit_of_work import UnitOfWork
+
+Resource = dict[str, Any]
+TYPE_SYSTEM = canonical("CodeSystem", "document-type")
+RECORD_OF = {
+    "Encounter": RecordType.EPISODE,
+    "CarePlan": RecordType.PLAN,
+    "Appointment": RecordType.MEETING,
+    "Communication": RecordType.MESSAGE,
+}
+
+
+def to_fhir(document: Document) -> Resource:
+    """The DocumentReference of a document."""
+    resource: Resource = {
+        "resourceType": "DocumentReference",
+        "id": document.id,
+        "meta": {"versionId": "1", "lastUpdated": instant(document.created_at)},
+        "status": "current",
+        "type": concept(TYPE_SYSTEM, document.type.value, DOCUMENT_TYPE_DISPLAY[document.type]),
+        "date": instant(document.created_at),
+        "author": [ref("Organization", document.author_id)],
+        "content": [
+            {
+                "attachment": {
+                    "contentType": document.content_type,
+                    "url": f"Binary/{document.id}",
+                    "size": document.size,
+                    "title": document.title,
+                    "creation": instant(document.created_at),
+                }
+            }
+        ],
+    }
+    if document.description:
+        resource["description"] = document.description
+    if document.person_id:
+        resource["subject"] = ref("Patient", document.person_id)
+    target = ref(service.RESOURCE_OF[document.record_type], document.record_id)
+    if document.record_type is RecordType.EPISODE:
+        resource["context"] = {"encounter": [target]}
+    else:
+        resource["context"] = {"related": [target]}
+    return resource
+
+
+def binary(document: Document, data: bytes) -> Resource:
+    """The Binary of a document's content; its security context is the DocumentReference."""
+    return {
+        "resourceType": "Binary",
+        "id": document.id,
+        "meta": {"versionId": "1", "lastUpdated": instant(document.created_at)},
+        "contentType": document.content_type,
+        "securityContext": ref("DocumentReference", document.id),
+        "data": base64.b64encode(data).decode(),
+    }
+
+
+def _decode(text: Any, field: str) -> bytes:
+    if not isinstance(text, str):
+        raise InvalidInput("the content is given as base64 data", field=field)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput(f"the data is not base64: {exc}", field=field) from exc
+
+
+def attached_to(resource: Resource) -> tuple[RecordType, str]:
+    """The record a DocumentReference attaches to: its encounter, or its related plan, meeting
+    or care message."""
+    context = resource.get("context") or {}
+    for reference in context.get("encounter") or []:
+        text = reference.get("reference") or ""
+        if text.startswith("Encounter/"):
+            return RecordType.EPISODE, text.split("/", 1)[1]
+    for reference in context.get("related") or []:
+        kind, _sep, ident = (reference.get("reference") or "").partition("/")
+        if kind in RECORD_OF and ident:
+            return RECORD_OF[kind], ident
+    raise InvalidInput(
+        "a document is attached to an Encounter (context.encounter) or to a CarePlan, "
+        "Appointment or Communication (context.related)",
+        field="DocumentReference.context",
+    )
+
+
+def from_fhir(
+    resource: Resource, entries: Mapping[str, Resource] | None = None, *, field: str = ""
+) -> NewDocument:
+    """A document from a DocumentReference; its content inline (``attachment.data``) or in a
+    Binary that ``attachment.url`` names among ``entries`` (a message's)."""
+    where = field or "DocumentReference"
+    codings = (resource.get("type") or {}).get("coding") or []
+    codes = [c.get("code") for c in codings if c.get("system") == TYPE_SYSTEM]
+    if not codes or codes[0] not in {t.value for t in DocumentType}:
+        raise InvalidInput(
+            f"DocumentReference.type is a code of {TYPE_SYSTEM}: "
+            f"{', '.join(t.value for t in DocumentType)}",
+            field=f"{where}.type",
+        )
+    contents = resource.get("content") or []
+    if len(contents) != 1:
+        raise InvalidInput("a document has exactly one content", field=f"{where}.content")
+    attachment = contents[0].get("attachment") or {}
+    content_type = attachment.get("contentType")
+    if "data" in attachment:
+        data = _decode(attachment["data"], f"{where}.content[0].attachment.data")
+    else:
+        found = (entries or {}).get(attachment.get("url") or "")
+        if found is None or found.get("resourceType") != "Binary":
+            raise InvalidInput(
+                "the attachment carries its data, or its url names a Binary entry of the message",
+                field=f"{where}.content[0].attachment",
+            )
+        data = _decode(found.get("data"), "Binary.data")
+        binary_type = found.get("contentType")
+        if content_type and binary_type and content_type != binary_type:
+            raise InvalidInput(
+                f"the attachment declares {content_type}, its Binary {binary_type}",
+                field=f"{where}.content[0].attachment.contentType",
+            )
+        content_type = content_type or binary_type
+    if not content_type:
+        raise InvalidInput(
+            "the attachment names its contentType",
+            field=f"{where}.content[0].attachment.contentType",
+        )
+    authors = [organization_of(a) for a in resource.get("author") or []]
+    author = next((a for a in authors if a), None)
+    title = attachment.get("title") or resource.get("description") or codes[0]
+    return NewDocument(
+        type=DocumentType(codes[0]),
+        title=str(title),
+        content_type=str(content_type),
+        data=data,
+        description=resource.get("description"),
+        author_id=author,
+        field=f"{where}.content[0].attachment",
+    )
+
+
+def subject_of(resource: Resource) -> str | None:
+    """The person a DocumentReference names (``Patient/id``), if it names one."""
+    text = (resource.get("subject") or {}).get("reference") or ""
+    return text.split("/", 1)[1] if text.startswith("Patient/") else None
+
+
+def rules_of(settings: Settings) -> DocumentRules:
+    """The size limit and accepted media types of the settings."""
+    return DocumentRules(settings.document_max_bytes, tuple(settings.document_content_types))
+
+
+async def create(
+    uow: UnitOfWork,
+    actor: Actor,
+    resource: Resource,
+    settings: Settings,
+    now: datetime,
+    *,
+    entries: Mapping[str, Resource] | None = None,
+) -> tuple[Resource, bool]:
+    """Share a document on the record its context names (``document-shared`` to the record's
+    other parties); its content inline, or in a Binary among a message's ``entries``."""
+    record_type, record_id = attached_to(resource)
+    new = from_fhir(resource, entries)
+    target = await service.find_record(
+        uow, actor, record_type, record_id, field="DocumentReference.context"
+    )
+    subject = subject_of(resource)
+    if subject is not None and subject != target.person_id:
+        raise InvalidInput(
+            "DocumentReference.subject is not the person of the record it is attached to",
+            field="DocumentReference.subject",
+        )
+    document = await service.share(
+        uow, actor, record_type, record_id, new, rules_of(settings), now=now
+    )
+    return to_fhir(document), True
+
+
+# --- the interactions ------------------------------------------------------------------------
+
+
+async def read(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    """DocumentReference read."""
+    return to_fhir(await service.get_document(uow, actor, ident))
+
+
+async def read_binary(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    """Binary read (as a resource; the content itself is served by the Binary route)."""
+    document, data = await service.get_content(uow, actor, ident)
+    return binary(document, data)
+
+
+def _token_codes(value: str, system: str, name: str) -> list[str]:
+    codes = []
+    for part in value.split(","):
+        given_system, sep, code = part.rpartition("|")
+        if sep and given_system != system:
+            raise InvalidInput(f"{name} is a code of {system}", field=name)
+        codes.append(code)
+    return codes
+
+
+def _reference(params: dict[str, str], name: str, kind: str) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    type_, sep, ident = value.rpartition("/")
+    if sep and type_.rsplit("/", 1)[-1] != kind:
+        raise InvalidInput(f"{name} must reference a {kind}", field=name)
+    return ident if sep else value
+
+
+async def search(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    _settings: Settings,
+) -> tuple[list[Resource], str | None]:
+    """DocumentReference search: ``patient``/``subject``, ``encounter``, ``type``, ``author``
+    (``date`` is applied by the router on ``date``)."""
+    if "_id" in params:
+        try:
+            return [await read(uow, actor, params["_id"])], None
+        except NotFound:
+            return [], None
+    person = _reference(params, "patient", "Patient") or _reference(params, "subject", "Patient")
+    episode = _reference(params, "encounter", "Encounter")
+    types = []
+    if "type" in params:
+        for code in _token_codes(params["type"], TYPE_SYSTEM, "type"):
+            if code not in {t.value for t in DocumentType}:
+                raise InvalidInput(
+                    f"type is one of {', '.join(t.value for t in DocumentType)}", field="type"
+                )
+            types.append(DocumentType(code))
+    page = await service.list_documents(
+        uow,
+        actor,
+        limit=count,
+        after=cursor,
+        person_id=person,
+        record=(RecordType.EPISODE, episode) if episode else None,
+        types=types,
+        author_id=_reference(params, "author", "Organization"),
+    )
+    return [to_fhir(d) for d in page.items], page.next_cursor
+
+
+async def search_binary(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    _settings: Settings,
+) -> tuple[list[Resource], str | None]:
+    """Binary search: by ``_id``, else the contents of the documents the caller sees."""
+    if "_id" in params:
+        try:
+            return [await read_binary(uow, actor, params["_id"])], None
+        except NotFound:
+            return [], None
+    page = await service.list_documents(uow, actor, limit=count, after=cursor)
+    found = [await read_binary(uow, actor, d.id) for d in page.items]
+    return found, page.next_cursor
+
+
+def period(resource: Resource) -> tuple[str | None, str | None]:
+    """What a ``date`` search compares: when the document was received."""
+    return resource.get("date"), resource.get("date")
+
+
+DISCHARGE_INFORMATION = canonical("StructureDefinition", "discharge-information")
+
+
+async def with_discharge_information(
+    uow: UnitOfWork, episodes: list[Episode], resources: list[Resource], now: datetime
+) -> list[Resource]:
+    """The Encounters with the discharge information's timeliness as an extension, once
+    discharged (on-time, late or pending)."""
+    content = await content_of(uow, episodes, now=now)
+    for episode, resource in zip(episodes, resources, strict=True):
+        timeliness = content[episode.id].discharge_information
+        if timeliness is not None:
+            resource.setdefault("extension", []).append(
+                {"url": DISCHARGE_INFORMATION, "valueCode": timeliness.value}
+            )
+    return resources

@@ -1,0 +1,225 @@
+"""Questionnaire and QuestionnaireResponse: the planning basis as structured data.
+
+The service serves its one Questionnaire, ``planning-basis``, at ``/fhir/Questionnaire``
+(https://hl7.org/fhir/R4/questionnaire.html); a notice's answers are a QuestionnaireResponse
+(https://hl7.org/fhir/R4/questionnaireresponse.html) whose ``questionnaire`` is the canonical
+URL with its version, ``subject`` the person and ``encounter`` the episode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.domain.errors import InvalidInput, NotFound
+from app.domain.planning_basis import (
+    ITEMS,
+    NAME,
+    VERSION,
+    Answer,
+    AnswerType,
+    Item,
+    PlanningBasis,
+)
+from app.fhir.common import canonical, instant, ref
+from app.security.access import Actor
+from app.services import notice_content as service
+from app.services.notice_content import PlanningAnswers
+from app.settings import Settings
+from app.store.unit_of_work import UnitOfWork
+
+Resource = dict[str, Any]
+URL = canonical("Questionnaire", NAME)
+# The code systems of the choice items, served as CodeSystems of their own.
+OPTION_SYSTEMS = {
+    item.link_id: canonical("CodeSystem", item.link_id) for item in ITEMS if item.options
+}
+_VALUE = {
+    AnswerType.CHOICE: "valueCoding",
+    AnswerType.STRING: "valueString",
+    AnswerType.TEXT: "valueString",
+    AnswerType.BOOLEAN: "valueBoolean",
+}
+
+
+def _item(item: Item) -> Resource:
+    result: Resource = {
+        "linkId": item.link_id,
+        "text": item.text,
+        "type": item.type.value,
+        "required": item.required,
+        "repeats": item.repeats,
+    }
+    if item.options:
+        system = OPTION_SYSTEMS[item.link_id]
+        result["answerOption"] = [
+            {"valueCoding": {"system": system, "code": code, "display": display}}
+            for code, display in item.options
+        ]
+    return result
+
+
+def questionnaire() -> Resource:
+    """The planning-basis Questionnaire."""
+    return {
+        "resourceType": "Questionnaire",
+        "id": NAME,
+        "meta": {"versionId": "1"},
+        "url": URL,
+        "version": VERSION,
+        "name": "PlanningBasis",
+        "title": "Planning basis before discharge planning (planeringsunderlag)",
+        "status": "active",
+        "subjectType": ["Patient"],
+        "publisher": "Samverkan",
+        "description": "What the municipality needs to plan its services after discharge: "
+        "functional status, current home services, aids, cognitive state, whom to contact and "
+        "the expected needs. Carried by the admission and discharge-ready notices.",
+        "item": [_item(item) for item in ITEMS],
+    }
+
+
+def _answer(item: Item, value: Answer) -> Resource:
+    if item.type is AnswerType.CHOICE:
+        display = dict(item.options).get(str(value))
+        coding = {"system": OPTION_SYSTEMS[item.link_id], "code": value}
+        if display:
+            coding["display"] = display
+        return {"valueCoding": coding}
+    return {_VALUE[item.type]: value}
+
+
+def to_fhir(basis: PlanningBasis) -> Resource:
+    """The QuestionnaireResponse of a planning basis."""
+    items = []
+    for item in ITEMS:
+        values = basis.answers.get(item.link_id)
+        if values:
+            items.append(
+                {
+                    "linkId": item.link_id,
+                    "text": item.text,
+                    "answer": [_answer(item, v) for v in values],
+                }
+            )
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": basis.id,
+        "meta": {"versionId": "1", "lastUpdated": instant(basis.authored_at)},
+        "questionnaire": f"{URL}|{basis.version}",
+        "status": "completed",
+        "subject": ref("Patient", basis.person_id),
+        "encounter": ref("Encounter", basis.episode_id),
+        "authored": instant(basis.authored_at),
+        "author": ref("Organization", basis.author_id),
+        "item": items,
+    }
+
+
+def from_fhir(resource: Resource, where: str = "QuestionnaireResponse") -> PlanningAnswers:
+    """The answers of a QuestionnaireResponse to the planning-basis questionnaire; an item the
+    questionnaire lacks, or answered with the wrong type, is refused naming the item."""
+    url, _sep, version = str(resource.get("questionnaire") or "").partition("|")
+    if url != URL:
+        raise InvalidInput(
+            f"QuestionnaireResponse.questionnaire is {URL}|{VERSION}",
+            field=f"{where}.questionnaire",
+        )
+    answers: dict[str, list[Answer]] = {}
+    by_id = {item.link_id: item for item in ITEMS}
+    for index, entry in enumerate(resource.get("item") or []):
+        link_id = entry.get("linkId")
+        place = f"{where}.item[{index}]"
+        item = by_id.get(link_id)
+        if item is None:
+            raise InvalidInput(
+                f"the questionnaire has no item {link_id!r}", field=f"{place}.linkId"
+            )
+        values: list[Answer] = []
+        for number, answer in enumerate(entry.get("answer") or []):
+            key = _VALUE[item.type]
+            if set(answer) - {"item"} != {key}:
+                raise InvalidInput(
+                    f"item {link_id} is answered with {key}", field=f"{place}.answer[{number}]"
+                )
+            value = answer[key]
+            if item.type is AnswerType.CHOICE:
+                if value.get("system") != OPTION_SYSTEMS[link_id]:
+                    raise InvalidInput(
+                        f"item {link_id} is answered with a code of {OPTION_SYSTEMS[link_id]}",
+                        field=f"{place}.answer[{number}]",
+                    )
+                value = value.get("code")
+            values.append(value)
+        answers[link_id] = answers.get(link_id, []) + values
+    return PlanningAnswers(answers, version or VERSION, f"{where}.item")
+
+
+# --- the interactions ------------------------------------------------------------------------
+
+
+async def read_questionnaire(_uow: UnitOfWork, _actor: Actor, ident: str) -> Resource:
+    """Questionnaire read: the planning basis."""
+    if ident != NAME:
+        raise NotFound(f"no Questionnaire with id {ident}")
+    return questionnaire()
+
+
+async def search_questionnaire(
+    _uow: UnitOfWork,
+    _actor: Actor,
+    params: dict[str, str],
+    _count: int,
+    _cursor: str | None,
+    _settings: Settings,
+) -> tuple[list[Resource], str | None]:
+    """Questionnaire search by ``url`` (``url|version`` too) and ``version``."""
+    found = questionnaire()
+    url, _sep, version = params.get("url", URL).partition("|")
+    matches = (
+        params.get("_id", NAME) == NAME
+        and url == URL
+        and version in ("", VERSION)
+        and params.get("version", VERSION) == VERSION
+    )
+    return ([found] if matches else []), None
+
+
+async def read_response(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    """QuestionnaireResponse read."""
+    return to_fhir(await service.get_planning_basis(uow, actor, ident))
+
+
+def _reference(params: dict[str, str], name: str, kind: str) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    type_, sep, ident = value.rpartition("/")
+    if sep and type_.rsplit("/", 1)[-1] != kind:
+        raise InvalidInput(f"{name} must reference a {kind}", field=name)
+    return ident if sep else value
+
+
+async def search_responses(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    _settings: Settings,
+) -> tuple[list[Resource], str | None]:
+    """QuestionnaireResponse search by ``subject``/``patient`` and ``encounter``."""
+    if "_id" in params:
+        try:
+            return [await read_response(uow, actor, params["_id"])], None
+        except NotFound:
+            return [], None
+    person = _reference(params, "subject", "Patient") or _reference(params, "patient", "Patient")
+    page = await service.list_planning_bases(
+        uow,
+        actor,
+        limit=count,
+        after=cursor,
+        person_id=person,
+        episode_id=_reference(params, "encounter", "Encounter"),
+    )
+    return [to_fhir(b) for b in page.items], page.next_cursor
