@@ -5,6 +5,7 @@ resource type the server serves."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from app.fhir.routes import RESOURCES
 from app.settings import Settings
 from tests.conftest import fetch_token, register_test_client
 from tests.e2e.test_http_server import Server, server  # noqa: F401 (the fixture)
-from tests.factories import personnummer, staff_role
+from tests.factories import PLANNING_ANSWERS, personnummer, staff_role
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -58,7 +59,22 @@ async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
         ),
         201,
     )
-    await ok(http.post(f"/api/v1/episodes/{episode['id']}/admission-notice", json={}))
+    noticed = await ok(
+        http.post(
+            f"/api/v1/episodes/{episode['id']}/admission-notice",
+            json={
+                "planning_basis": {"answers": PLANNING_ANSWERS},
+                "documents": [
+                    {
+                        "type": "planning-basis",
+                        "title": "Planeringsunderlag",
+                        "content_type": "text/plain",
+                        "data": base64.b64encode("Behöver hjälp".encode()).decode(),
+                    }
+                ],
+            },
+        )
+    )
     coordinator = await staff_role(http, "kommun-0880-hemtjanst", "coordinator")
     plan = await ok(
         http.post(
@@ -148,6 +164,10 @@ async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
         "CodeSystem": "message-event",
         "StructureDefinition": "reply-by",
         "Measure": "admissions-notified",
+        "DocumentReference": noticed["documents"][0]["id"],
+        "Binary": noticed["documents"][0]["id"],
+        "Questionnaire": "planning-basis",
+        "QuestionnaireResponse": noticed["planning_basis"][0]["id"],
     }
 
 
