@@ -34,6 +34,7 @@ from app.api.v1 import (
     subscriptions,
 )
 from app.delivery.dispatcher import Dispatcher
+from app.fhir import openapi as fhir_openapi
 from app.fhir import routes as fhir_routes
 from app.fhir import subscriptions as fhir_subscriptions
 from app.fhir.operations import evaluate_measure
@@ -121,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timedelta(seconds=settings.access_token_max_lifetime_seconds),
     )
     errors.install(app)
-    openapi.install(app)
+    openapi.install(app, [fhir_openapi.declare])
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Outermost, so that every log line of the request (uvicorn's access line included) and the
     # response itself carry the id; a client's own id is kept when it is well-formed.
