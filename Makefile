@@ -20,7 +20,7 @@ AXE_PACKAGE := axe-core@4.14.1
 AXE := .cache/node/node_modules/axe-core/axe.min.js
 export SAMVERKAN_AXE := $(abspath $(AXE))
 
-.PHONY: run test lint typecheck unit openapi install install-dev clean bench bench-quick browser messages
+.PHONY: run test lint typecheck unit openapi install install-dev clean bench bench-quick browser messages fuzz
 
 # pip's own lines ("Collecting …", "Installing collected packages …") are the progress a first
 # run shows while it installs; --no-input keeps it from ever waiting on a prompt.
@@ -98,6 +98,13 @@ browser:
 test: lint typecheck $(FHIR_SCHEMA) $(NODE_FHIR) $(AXE) browser
 	$(README_TOOLS_NEEDED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The long fuzz run before a release (docs/operations.md): schemathesis over the OpenAPI
+# document with the stateful phase, about 7 minutes per engine; PostgreSQL in production mode.
+fuzz: $(VENV)/.installed-dev
+	bash scripts/postgres.sh
+	SAMVERKAN_FUZZ=full SAMVERKAN_TEST_POSTGRES_URL=$${SAMVERKAN_TEST_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
+		$(BIN)/python -m pytest tests/fuzz -s -q -p no:cacheprovider
 
 $(VENV)/.installed-bench: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

@@ -37,6 +37,7 @@ from app.api.v1 import (
 )
 from app.delivery.dispatcher import Dispatcher
 from app.domain.values import InstantBounds, set_instant_bounds
+from app.fhir import openapi as fhir_openapi
 from app.fhir import routes as fhir_routes
 from app.fhir import subscriptions as fhir_subscriptions
 from app.fhir.operations import evaluate_measure
@@ -125,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timedelta(seconds=settings.access_token_max_lifetime_seconds),
     )
     errors.install(app)
-    openapi.install(app)
+    openapi.install(app, [fhir_openapi.declare])
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

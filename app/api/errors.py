@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from app.api.allow import allowed_methods
 from app.domain.errors import (
     Conflict,
     DomainError,
@@ -179,7 +180,7 @@ def as_outcome(response: Response) -> Response:
     headers = {
         k: v
         for k, v in response.headers.items()
-        if k.lower() in ("www-authenticate", "retry-after")
+        if k.lower() in ("www-authenticate", "retry-after", "allow")
     }
     return outcome(response.status_code, body["detail"], expressions=expressions, headers=headers)
 
@@ -200,7 +201,13 @@ def install(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        response = problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # The router names only the methods of the first route matching the path.
+            methods = allowed_methods(app, request.url.path)
+            if methods:
+                headers["Allow"] = ", ".join(methods)
+        response = problem(exc.status_code, str(exc.detail), headers=headers)
         return shaped(request, response)
 
     async def on_integrity(request: Request, _exc: Exception) -> Response:

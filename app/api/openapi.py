@@ -10,7 +10,7 @@ Every property is described, from the API's vocabulary where its model says noth
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,6 +20,13 @@ from app.api.vocabulary import describe_properties
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
+Amendment = Callable[[dict[str, Any]], None]
+# What the request plumbing (api/routing.py) answers for any route that takes a body, before the
+# route runs: too large, and not sent as JSON.
+BODY_REFUSALS = {
+    "413": "The body is larger than the configured maximum",
+    "415": "The body is not sent as application/json",
+}
 
 
 def problem_bodies(document: dict[str, Any]) -> None:
@@ -39,6 +46,25 @@ def problem_bodies(document: dict[str, Any]) -> None:
     _drop_unreferenced(document, ("HTTPValidationError", "ValidationError"))
 
 
+def body_refusals(document: dict[str, Any]) -> None:
+    """Declare the 413 and 415 every REST route that takes a body can answer."""
+    for path, operations in document.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for operation in operations.values():
+            if "requestBody" not in operation:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in BODY_REFUSALS.items():
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
+                    },
+                )
+
+
 def _drop_unreferenced(document: dict[str, Any], names: tuple[str, ...]) -> None:
     """Remove the named schemas, in order, that nothing else refers to any more."""
     schemas = document.get("components", {}).get("schemas", {})
@@ -49,14 +75,19 @@ def _drop_unreferenced(document: dict[str, Any], names: tuple[str, ...]) -> None
             schemas.pop(name, None)
 
 
-def install(app: FastAPI) -> None:
-    """Serve (and write, with ``samverkan openapi``) the corrected document."""
+def install(app: FastAPI, amendments: Iterable[Amendment] = ()) -> None:
+    """Serve (and write, with ``samverkan openapi``) the corrected document; ``amendments``
+    complete it from the edges' own tables (the FHIR interactions)."""
     generate: Callable[[], dict[str, Any]] = app.openapi
+    extra = tuple(amendments)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()
             problem_bodies(document)
+            body_refusals(document)
+            for amend in extra:
+                amend(document)
             describe_properties(document)
         assert app.openapi_schema is not None
         return app.openapi_schema

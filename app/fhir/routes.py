@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from app.api.allow import allowed_methods
 from app.api.deps import Caller, UowDep, get_settings
 from app.api.errors import domain_error_response
 from app.api.routing import UnitOfWorkRoute
@@ -49,6 +50,7 @@ from app.fhir.common import (
     organization_of,
     parent_of,
 )
+from app.fhir.interactions import served
 from app.fhir.mappers import (
     appointment,
     appointmentresponse,
@@ -82,6 +84,8 @@ from app.settings import Settings
 from app.store.messages import ProcessedMessage
 from app.store.unit_of_work import UnitOfWork
 
+# The generic routes below serve every type of RESOURCES; the OpenAPI document declares them once
+# per type and interaction instead (app.fhir.openapi), so they are left out of it themselves.
 api = APIRouter(prefix="/fhir", tags=["FHIR"], route_class=UnitOfWorkRoute)
 
 Resource = dict[str, Any]
@@ -1115,20 +1119,32 @@ def _resource_headers(resource: Resource) -> dict[str, str]:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+async def _declared_method(request: Request) -> None:
+    """405 for a method the document does not declare on a path it does (``POST
+    /fhir/metadata``, ``PUT /fhir/Patient/<id>``), before the generic route takes the path's
+    segments for a type and an id."""
+    methods = allowed_methods(request.app, request.url.path)
+    if methods is not None and request.method not in methods:
+        raise HTTPException(405, f"{request.method} is not supported on {request.url.path}")
+
+
+_DECLARED = [Depends(_declared_method)]
+
+
 @api.get("/metadata", summary="The CapabilityStatement: what this server serves")
 async def capability_statement(settings: SettingsDep) -> Response:
     """The CapabilityStatement, generated from the table that routes the requests."""
     base = f"{settings.issuer}/fhir"
     resources = []
     for name, spec in RESOURCES.items():
-        interactions = [{"code": "read"}, {"code": "search-type"}]
-        if spec.vread is not None:
-            interactions.insert(1, {"code": "vread"})
-        if name in writes.CREATORS:
-            interactions.append({"code": "create"})
-        if name in writes.UPDATERS:
-            interactions.append({"code": "update"})
-        interactions += [{"code": "history-instance"}, {"code": "history-type"}]
+        interactions = [
+            {"code": interaction.code}
+            for interaction in served(
+                versioned=spec.vread is not None,
+                creatable=name in writes.CREATORS,
+                updatable=name in writes.UPDATERS,
+            )
+        ]
         resources.append(
             {
                 "type": name,
@@ -1382,16 +1398,21 @@ def _written(
     return fhir_response(resource, status=status, headers=headers)
 
 
-@api.post("/{resource_type}", summary="Create a resource (or find it: If-None-Exist)")
+@api.post(
+    "/{resource_type}",
+    summary="Create a resource (or find it: If-None-Exist)",
+    include_in_schema=False,
+    dependencies=_DECLARED,
+)
 async def create(
     resource_type: str, actor: Caller, uow: UowDep, request: Request, settings: SettingsDep
 ) -> Response:
     """Create; for Patient an `If-None-Exist: identifier=system|value` returns the match (200)."""
     _spec(resource_type)
-    _allowed(actor, resource_type, "c")
     creator = writes.CREATORS.get(resource_type)
     if creator is None:
         raise HTTPException(405, f"{resource_type} is not created through FHIR here")
+    _allowed(actor, resource_type, "c")
     resource = writes.validate(await read_body(request), resource_type)
     condition = request.headers.get("if-none-exist")
     if condition is not None:
@@ -1407,7 +1428,12 @@ async def create(
     return _written(request, written, settings, status=201 if written.created else 200)
 
 
-@api.put("/{resource_type}/{resource_id}", summary="Update a resource (If-Match)")
+@api.put(
+    "/{resource_type}/{resource_id}",
+    summary="Update a resource (If-Match)",
+    include_in_schema=False,
+    dependencies=_DECLARED,
+)
 async def update(
     resource_type: str,
     resource_id: Annotated[str, Path(max_length=64)],
@@ -1418,10 +1444,10 @@ async def update(
 ) -> Response:
     """Update against a version: `If-Match`, or the body's meta.versionId (412 when stale)."""
     _spec(resource_type)
-    _allowed(actor, resource_type, "u")
     updater = writes.UPDATERS.get(resource_type)
     if updater is None:
         raise HTTPException(405, f"{resource_type} is not updated through FHIR here")
+    _allowed(actor, resource_type, "u")
     resource = writes.validate(await read_body(request), resource_type)
     # The version the change was made against: If-Match, else the meta.versionId of the body
     # (the version the client read); without either the update is refused (428).
@@ -1697,7 +1723,12 @@ def _search_params(
     return params, repeated
 
 
-@api.get("/{resource_type}", summary="Search a resource type")
+@api.get(
+    "/{resource_type}",
+    summary="Search a resource type",
+    include_in_schema=False,
+    dependencies=_DECLARED,
+)
 async def search(resource_type: str, actor: Caller, uow: UowDep, request: Request) -> Response:
     """Search; the result is a searchset Bundle whose `next` link never repeats or skips."""
     spec = _spec(resource_type)
@@ -1827,7 +1858,12 @@ def _history_cursor(key: tuple[str, str, int]) -> str:
     return f"{key[0]}~{key[1]}~{key[2]}"
 
 
-@api.get("/{resource_type}/_history", summary="The history of a resource type")
+@api.get(
+    "/{resource_type}/_history",
+    summary="The history of a resource type",
+    include_in_schema=False,
+    dependencies=_DECLARED,
+)
 async def type_history(
     resource_type: str, actor: Caller, uow: UowDep, request: Request, settings: SettingsDep
 ) -> Response:
@@ -1913,7 +1949,12 @@ async def type_history(
     return fhir_response(bundle)
 
 
-@api.get("/{resource_type}/{resource_id}", summary="Read a resource")
+@api.get(
+    "/{resource_type}/{resource_id}",
+    summary="Read a resource",
+    include_in_schema=False,
+    dependencies=_DECLARED,
+)
 async def read(
     resource_type: str,
     resource_id: Annotated[str, Path(max_length=64)],
@@ -1927,7 +1968,12 @@ async def read(
     return fhir_response(resource, headers=_resource_headers(resource))
 
 
-@api.get("/{resource_type}/{resource_id}/_history", summary="The history of a resource")
+@api.get(
+    "/{resource_type}/{resource_id}/_history",
+    summary="The history of a resource",
+    include_in_schema=False,
+    dependencies=_DECLARED,
+)
 async def history(
     resource_type: str,
     resource_id: Annotated[str, Path(max_length=64)],
@@ -1966,7 +2012,12 @@ async def history(
     )
 
 
-@api.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="Read a version")
+@api.get(
+    "/{resource_type}/{resource_id}/_history/{version_id}",
+    summary="Read a version",
+    include_in_schema=False,
+    dependencies=_DECLARED,
+)
 async def vread(
     resource_type: str,
     resource_id: Annotated[str, Path(max_length=64)],

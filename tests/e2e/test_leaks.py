@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -276,21 +277,34 @@ class Call:
 def operations(document: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(operation id, method, path) of every operation the application serves.
 
-    The generic FHIR interactions are expanded to every resource type the FHIR router serves,
-    as ``read:Patient`` and so on.
+    The document declares the FHIR interactions once per resource type
+    (``fhir_read_Patient``, …); they are walked as ``read:Patient`` and so on, under the rule of
+    the generic route that serves them.
     """
     found = []
     for path, methods in document["paths"].items():
         for method, operation in methods.items():
             op = operation["operationId"]
-            if "{resource_type}" in path:
-                found += [
-                    (f"{op}:{kind}", method.upper(), path.replace("{resource_type}", kind))
-                    for kind in FHIR_RESOURCES
-                ]
+            typed = re.fullmatch(r"fhir_([a-z_]+)_([A-Za-z]+)", op)
+            if typed and typed.group(2) in FHIR_RESOURCES:
+                generic = FHIR_INTERACTION_ROUTES[typed.group(1)]
+                concrete = path.replace("{id}", "{resource_id}").replace("{vid}", "{version_id}")
+                found.append((f"{generic}:{typed.group(2)}", method.upper(), concrete))
             else:
                 found.append((op, method.upper(), path))
     return found
+
+
+# The generic FHIR route serving each interaction (by the code in its typed operationId).
+FHIR_INTERACTION_ROUTES = {
+    "read": "read",
+    "vread": "vread",
+    "search_type": "search",
+    "create": "create",
+    "update": "update",
+    "history_instance": "history",
+    "history_type": "type_history",
+}
 
 
 def rule_of(op: str) -> str:
