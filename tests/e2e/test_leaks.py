@@ -81,6 +81,7 @@ RULES: dict[str, str] = {
     "reply_to_meeting": PERSONAL,
     "reschedule_meeting": PERSONAL,
     "cancel_meeting": PERSONAL,
+    "mark_meeting_held": PERSONAL,
     "list_summons_deadlines": PERSONAL,
     "process_message": PERSONAL,
     "list_api_clients": ADMIN,
@@ -397,6 +398,7 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
             "reply_by": soon.date().isoformat(),
         },
         "cancel_meeting": {"reason": "called off"},
+        "mark_meeting_held": {"attended": ["p1"], "minutes": "held"},
         "send_care_message": {
             "recipients": ["kommun-2580-hemtjanst"],
             "person_id": person,
