@@ -138,6 +138,10 @@ PROPERTIES: dict[str, str] = {
     "relation": "their relation to the person",
     "replayed": "how many dead letters were queued again",
     "replied_at": "when the participant replied",
+    "held_at": "when the meeting took place, once it is marked held",
+    "minutes": "short minutes of the meeting, once it is marked held",
+    "representative_role": "for a legal representative: guardian (vårdnadshavare, foresatt), "
+    "trustee (god man), administrator (förvaltare) or adult-guardian (verge)",
     "reply": "the participant's answer to the summons",
     "reply_by": "the date replies are due",
     "reported_at": "when it was reported",

@@ -1,9 +1,11 @@
 """Planning meetings: the summons, the participants' replies, rescheduling and cancelling.
 
 A summons names the plan or the episode it follows, the time, a place or a video link, the
-participants (units, named staff, the person, relatives) and a reply-by date. Participants accept,
-decline with a reason, or propose another time; the organizer sees the replies and may reschedule
-(which asks everyone again) or cancel (DESIGN §5).
+participants (units, named staff, the person, relatives, legal representatives) and a reply-by
+date. Participants accept, decline with a reason, or propose another time; the organizer sees the
+replies and may reschedule (which asks everyone again) or cancel (DESIGN §5). Once the meeting has
+taken place the organizer marks it held, with who attended and short minutes: only a held meeting
+answers a plan's follow-up date.
 
 In Sweden, when both region and municipality must provide services after a discharge, the fixed
 care contact sends the summons within three days of the discharge-ready notice (lag 2017:612
@@ -12,20 +14,22 @@ care contact sends the summons within three days of the discharge-ready notice (
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 from app.domain.episodes import ZONES, check_aware
 from app.domain.errors import IllegalTransition, InvalidInput, NotFound
+from app.domain.representatives import RepresentativeRole
 
 SUMMONS_DAYS = 3
 
 
 class MeetingStatus(StrEnum):
-    """A meeting is summoned, possibly rescheduled, or cancelled."""
+    """A meeting is summoned (possibly rescheduled), then held or cancelled."""
 
     SCHEDULED = "scheduled"
+    HELD = "held"
     CANCELLED = "cancelled"
 
 
@@ -36,6 +40,13 @@ class ParticipantKind(StrEnum):
     STAFF = "staff"
     PERSON = "person"
     RELATIVE = "relative"
+    LEGAL_REPRESENTATIVE = "legal-representative"
+
+
+# Participants who take part for or beside the person, and so only with the person's consent to
+# the plan (a representative's own consent counts: it is given for the person).
+PRIVATE_KINDS = frozenset({ParticipantKind.RELATIVE, ParticipantKind.LEGAL_REPRESENTATIVE})
+MINUTES_MAX = 4000
 
 
 class Reply(StrEnum):
@@ -59,6 +70,8 @@ class Participant:
     reason: str | None = None
     proposed_start: datetime | None = None
     replied_at: datetime | None = None
+    representative_role: RepresentativeRole | None = None
+    attended: bool | None = None
 
 
 @dataclass(slots=True)
@@ -80,6 +93,8 @@ class Meeting:
     cancel_reason: str | None = None
     version: int = 1
     duration_minutes: int = 60
+    held_at: datetime | None = None
+    minutes: str | None = None
 
     @property
     def ends_at(self) -> datetime:
@@ -98,8 +113,10 @@ class Meeting:
         raise NotFound(f"meeting {self.id} has no participant {participant_id}")
 
     def _open(self, what: str) -> None:
-        if self.status is MeetingStatus.CANCELLED:
-            raise IllegalTransition(f"meeting {self.id} was cancelled; {what} is not possible")
+        if self.status is not MeetingStatus.SCHEDULED:
+            raise IllegalTransition(
+                f"meeting {self.id} was {self.status.value}; {what} is not possible"
+            )
 
     def answer(
         self,
@@ -128,21 +145,10 @@ class Meeting:
                 "proposed_start goes with the reply proposed-new-time", field="proposed_start"
             )
         current = self.participant(participant_id)
-        self.participants = [
-            Participant(
-                current.id,
-                current.kind,
-                current.organization_id,
-                current.name,
-                reply,
-                reason,
-                proposed_start,
-                at,
-            )
-            if p.id == participant_id
-            else p
-            for p in self.participants
-        ]
+        answered = replace(
+            current, reply=reply, reason=reason, proposed_start=proposed_start, replied_at=at
+        )
+        self.participants = [answered if p.id == participant_id else p for p in self.participants]
         self.version += 1
 
     def reschedule(self, starts_at: datetime, reply_by: date, *, at: datetime) -> None:
@@ -152,8 +158,44 @@ class Meeting:
         self.starts_at = starts_at
         self.reply_by = reply_by
         self.participants = [
-            Participant(p.id, p.kind, p.organization_id, p.name) for p in self.participants
+            Participant(
+                p.id, p.kind, p.organization_id, p.name, representative_role=p.representative_role
+            )
+            for p in self.participants
         ]
+        self.version += 1
+
+    def mark_held(
+        self, *, held_at: datetime, attended: list[str], minutes: str | None, at: datetime
+    ) -> None:
+        """Record that the meeting took place at ``held_at``, who of the participants attended,
+        and short minutes. It cannot be held before it was summoned or after ``at`` (now)."""
+        self._open("marking it held")
+        check_aware(held_at, "held_at")
+        if held_at > at:
+            raise InvalidInput(
+                "held_at is in the future; mark a meeting held after it", field="held_at"
+            )
+        if held_at < self.sent_at:
+            raise InvalidInput("held_at is before the summons was sent", field="held_at")
+        if not attended:
+            raise InvalidInput("a held meeting had at least one participant", field="attended")
+        known = {p.id for p in self.participants}
+        for index, participant_id in enumerate(attended):
+            if participant_id not in known:
+                raise InvalidInput(
+                    f"meeting {self.id} has no participant {participant_id}",
+                    field=f"attended[{index}]",
+                )
+        if len(set(attended)) != len(attended):
+            raise InvalidInput("a participant is listed twice", field="attended")
+        if minutes is not None and len(minutes) > MINUTES_MAX:
+            raise InvalidInput(f"minutes are at most {MINUTES_MAX} characters", field="minutes")
+        present = set(attended)
+        self.participants = [replace(p, attended=p.id in present) for p in self.participants]
+        self.status = MeetingStatus.HELD
+        self.held_at = held_at
+        self.minutes = minutes or None
         self.version += 1
 
     def cancel(self, reason: str) -> None:
@@ -195,11 +237,32 @@ def check_participants(participants: list[Participant]) -> None:
                     f"a {participant.kind.value} participant names its organization",
                     field=f"{where}.organization_id",
                 )
-        if participant.kind in (ParticipantKind.STAFF, ParticipantKind.RELATIVE):
+        if participant.kind in (
+            ParticipantKind.STAFF,
+            ParticipantKind.RELATIVE,
+            ParticipantKind.LEGAL_REPRESENTATIVE,
+        ):
             if not participant.name:
                 raise InvalidInput(
                     f"a {participant.kind.value} participant is named", field=f"{where}.name"
                 )
+        if participant.kind is ParticipantKind.LEGAL_REPRESENTATIVE:
+            if participant.representative_role is None:
+                raise InvalidInput(
+                    "a legal representative says on what ground they act (guardian, trustee, "
+                    "administrator, adult-guardian)",
+                    field=f"{where}.representative_role",
+                )
+            if participant.organization_id is not None:
+                raise InvalidInput(
+                    "a legal representative takes part for the person, not for an organization",
+                    field=f"{where}.organization_id",
+                )
+        elif participant.representative_role is not None:
+            raise InvalidInput(
+                "representative_role goes with the kind legal-representative",
+                field=f"{where}.representative_role",
+            )
 
 
 class DeadlineStatus(StrEnum):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from app.domain.errors import InvalidInput
+from app.domain.plo import ServiceCode
 
 # Swedish identifier systems
 HSA_ID = "urn:oid:1.2.752.29.4.19"
@@ -88,6 +89,8 @@ class Organization:
     function: UnitFunction | None = None
     identifiers: tuple[OrgIdentifier, ...] = ()
     version: int = 1
+    # A Norwegian unit's service (tjenestetype, Volven 8663) that PLO messages are addressed to.
+    service_code: ServiceCode | None = None
 
     @property
     def municipality_code(self) -> str | None:
@@ -127,6 +130,14 @@ def validate_organization(org: Organization, parent: Organization | None) -> Non
             )
     elif org.function is not None:
         raise InvalidInput(f"a {org.kind.value} has no function; only units do", field="function")
+    if org.service_code is not None and (
+        org.kind is not OrgKind.UNIT or org.jurisdiction is not Jurisdiction.NO
+    ):
+        raise InvalidInput(
+            "a service code (Volven 8663) addresses a Norwegian unit; "
+            f"this is a {org.jurisdiction.value} {org.kind.value}",
+            field="service_code",
+        )
     if parent is not None:
         if parent.kind is OrgKind.UNIT and org.kind is not OrgKind.UNIT:
             raise InvalidInput(

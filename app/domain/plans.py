@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from app.domain.episodes import ZONES
 from app.domain.errors import IllegalTransition, Incomplete, InvalidInput, NotFound
+from app.domain.representatives import Representative, check_representatives
 
 
 class PlanStatus(StrEnum):
@@ -140,11 +141,16 @@ class PlanContent:
     planned_end_date: date | None = None
     follow_up_dates: tuple[date, ...] = ()
     basis: tuple[Basis, ...] = ()
+    episode_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Consent:
-    """A consent to take part in the plan and to share information with the named principals."""
+    """A consent to take part in the plan and to share information with the named principals.
+
+    Given by a legal representative, it names every representative who consented (a child's two
+    guardians); ``representative_name`` is the single name of consents recorded before that.
+    """
 
     id: str
     given_by: ConsentGiver
@@ -153,6 +159,16 @@ class Consent:
     share_with: tuple[str, ...]
     recorded_by: str
     representative_name: str | None = None
+    representatives: tuple[Representative, ...] = ()
+
+    @property
+    def consenting_representatives(self) -> tuple[Representative, ...]:
+        """Every representative who consented (none when the person did)."""
+        if self.representatives:
+            return self.representatives
+        if self.representative_name:
+            return (Representative(self.representative_name),)
+        return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,13 +275,19 @@ class Plan:
         self._editable("recording consent")
         if consent.given_at > now:
             raise InvalidInput("given_at is in the future", field="given_at")
-        if (
-            consent.given_by is ConsentGiver.LEGAL_REPRESENTATIVE
-            and not consent.representative_name
-        ):
+        if consent.given_by is ConsentGiver.LEGAL_REPRESENTATIVE:
+            if not consent.consenting_representatives:
+                raise InvalidInput(
+                    "a consent given by a legal representative names every representative who "
+                    "consented",
+                    field="representatives",
+                )
+            check_representatives(consent.representatives, "representatives")
+        elif consent.representatives or consent.representative_name:
             raise InvalidInput(
-                "a consent given by a legal representative names the representative",
-                field="representative_name",
+                "representatives consent with given_by legal-representative; this consent is "
+                "the person's own",
+                field="representatives",
             )
         if any(c.id == consent.id for c in self.consents):
             raise InvalidInput(f"consent {consent.id} is already recorded", field="id")
@@ -402,7 +424,7 @@ def missing_for_activation(plan: Plan) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True, slots=True)
 class OverdueFollowUp:
-    """A follow-up date that passed without a meeting of the plan."""
+    """A follow-up date that passed without a held meeting of the plan."""
 
     plan_id: str
     follow_up_date: date
@@ -412,7 +434,7 @@ class OverdueFollowUp:
 @dataclass(frozen=True, slots=True)
 class FollowUpWindow:
     """A follow-up date of a plan, the instant it becomes overdue, and the instants between
-    which a meeting's start answers it (None: open on that side)."""
+    which a held meeting answers it (None: open on that side)."""
 
     plan_id: str
     follow_up_date: date
@@ -421,20 +443,21 @@ class FollowUpWindow:
     answered_from: datetime | None
     answered_until: datetime | None
 
-    def answered_by(self, starts_at: datetime) -> bool:
-        """Whether a meeting starting at ``starts_at`` answers this follow-up."""
-        return (self.answered_from is None or starts_at >= self.answered_from) and (
-            self.answered_until is None or starts_at < self.answered_until
+    def answered_by(self, held_at: datetime) -> bool:
+        """Whether a meeting held at ``held_at`` answers this follow-up."""
+        return (self.answered_from is None or held_at >= self.answered_from) and (
+            self.answered_until is None or held_at < self.answered_until
         )
 
 
 def follow_up_windows(plan: Plan) -> list[FollowUpWindow]:
     """Each follow-up date of the plan with its window, in the local time of its jurisdiction.
 
-    A follow-up date is answered by a meeting that starts on a local date after the previous
-    follow-up date (or the plan's start) and no later than the next follow-up date: a meeting
-    summoned late still ends the overdue state, but one meeting does not answer for two missed
-    follow-ups. It is overdue from the start of the local day after it.
+    A follow-up date is answered by a meeting held on a local date after the previous follow-up
+    date (or the plan's start) and no later than the next follow-up date: a meeting held late
+    still ends the overdue state, but one meeting does not answer for two missed follow-ups. It is
+    overdue from the start of the local day after it until such a meeting is actually held; a
+    meeting only summoned does not answer it.
     """
     zone = ZONES[plan.jurisdiction]
 
@@ -459,15 +482,15 @@ def follow_up_windows(plan: Plan) -> list[FollowUpWindow]:
 
 
 def overdue_follow_ups(
-    plan: Plan, meeting_starts: list[datetime], *, today: date
+    plan: Plan, meetings_held: list[datetime], *, today: date
 ) -> list[OverdueFollowUp]:
-    """The active plan's follow-up dates before ``today`` that no meeting (not cancelled,
-    starting at ``meeting_starts``) answered; see `follow_up_windows`."""
+    """The active plan's follow-up dates before ``today`` that no meeting held (at
+    ``meetings_held``) answered; see `follow_up_windows`."""
     if plan.status is not PlanStatus.ACTIVE:
         return []
     return [
         OverdueFollowUp(plan.id, window.follow_up_date, (today - window.follow_up_date).days)
         for window in follow_up_windows(plan)
         if window.follow_up_date < today
-        and not any(window.answered_by(start) for start in meeting_starts)
+        and not any(window.answered_by(held) for held in meetings_held)
     ]

@@ -218,8 +218,9 @@ INDICATORS: tuple[Indicator, ...] = (
         "plans-with-overdue-follow-up",
         "Coordinated plans (SIP/IP) with an overdue follow-up",
         "The number of plans active when asked with a follow-up date in the period that has "
-        "passed with no meeting of the plan (not cancelled) starting after the previous "
-        "follow-up date (or the plan's start) and no later than the next one, by the person's "
+        "passed with no meeting of the plan marked held after the previous follow-up date (or "
+        "the plan's start) and no later than the next one (a meeting only summoned does not "
+        "count), by the person's "
         f"residence municipality, dates {_TZ}.",
         "plans",
         Kind.COUNT,

@@ -17,6 +17,7 @@ from app.domain.documents import DOCUMENT_TYPE_DEFINITION, DOCUMENT_TYPE_DISPLAY
 from app.domain.meetings import ParticipantKind
 from app.domain.organizations import UnitFunction
 from app.domain.planning_basis import ITEMS as PLANNING_ITEMS
+from app.domain.representatives import RepresentativeRole
 from app.domain.staff import ROLE_DISPLAY, StaffRole
 from app.fhir.common import FHIR_VERSION, canonical
 
@@ -135,8 +136,25 @@ CODE_SYSTEMS: dict[str, tuple[str, list[Code]]] = {
     "participant-kind": (
         "Kinds of meeting participant",
         [
-            Code(k.value, k.value.capitalize(), f"A participant of kind {k.value}.")
+            Code(
+                k.value,
+                k.value.replace("-", " ").capitalize(),
+                f"A participant of kind {k.value}.",
+            )
             for k in ParticipantKind
+        ],
+    ),
+    "representative-role": (
+        "On what ground a legal representative acts for the person",
+        [
+            Code(
+                RepresentativeRole.GUARDIAN.value,
+                "Guardian",
+                "A child's guardian (vårdnadshavare; Norwegian foresatt).",
+            ),
+            Code(RepresentativeRole.TRUSTEE.value, "Trustee", "A god man (Sweden)."),
+            Code(RepresentativeRole.ADMINISTRATOR.value, "Administrator", "A förvaltare (Sweden)."),
+            Code(RepresentativeRole.ADULT_GUARDIAN.value, "Adult guardian", "A verge (Norway)."),
         ],
     ),
     "care-message-category": (
@@ -233,6 +251,11 @@ EXTENSIONS: dict[str, ExtensionDef] = {
     "follow-up-date": ExtensionDef("CarePlan", "date", None, "A follow-up date of the plan"),
     "reply-by": ExtensionDef("Appointment", "date", None, "When replies to the summons are due"),
     "video-link": ExtensionDef("Appointment", "url", None, "The video link of the meeting"),
+    "held-at": ExtensionDef("Appointment", "dateTime", None, "When the meeting took place"),
+    "meeting-minutes": ExtensionDef("Appointment", "string", None, "Short minutes of the meeting"),
+    "attended": ExtensionDef(
+        "Appointment.participant", "boolean", None, "Whether the participant attended"
+    ),
     "recipient-state": ExtensionDef(
         "Communication",
         "complex",

@@ -501,7 +501,7 @@ async def search_appointment(
 ) -> Found:
     if "_id" in params:
         return await _by_id(read_appointment, uow, actor, params["_id"])
-    status = _choice(params, "status", ("booked", "cancelled"))
+    status = _choice(params, "status", ("booked", "fulfilled", "cancelled"))
     plan_id = None
     if "supporting-info" in params:
         plan_id = _reference_id(params["supporting-info"], "CarePlan", "supporting-info")
@@ -930,7 +930,7 @@ RESOURCES: dict[str, ResourceSpec] = {
         (
             _ID,
             _PATIENT,
-            SearchParam("status", "token", "booked or cancelled"),
+            SearchParam("status", "token", "booked, fulfilled or cancelled"),
             SearchParam("supporting-info", "reference", "the plan (CarePlan/id)"),
             SearchParam("actor", "reference", "a participating organization"),
             _date("the meeting's time"),

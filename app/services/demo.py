@@ -28,6 +28,7 @@ from app.domain.organizations import (
     OrgKind,
     UnitFunction,
 )
+from app.domain.plo import ServiceCode
 from app.domain.staff import HPR_NUMBER, StaffRole
 from app.services.organizations import (
     CreateCooperationArea,
@@ -110,7 +111,7 @@ def demo_commands() -> tuple[list[CreateOrganization], list[CreateCooperationAre
                 identifiers=(OrgIdentifier(MUNICIPALITY_CODE_SYSTEM[country], code),),
             )
         )
-        for suffix, label, function in spec["municipality_units"][country]:
+        for suffix, label, function, *service in spec["municipality_units"][country]:
             orgs.append(
                 CreateOrganization(
                     id=f"{org_id}-{suffix}",
@@ -119,6 +120,7 @@ def demo_commands() -> tuple[list[CreateOrganization], list[CreateCooperationAre
                     jurisdiction=Jurisdiction(country),
                     parent_id=org_id,
                     function=UnitFunction(function),
+                    service_code=ServiceCode(service[0]) if service else None,
                 )
             )
         areas[(region_by_name[row["region"]], row["cooperation_area"])].append(org_id)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from app.delivery.outbox import emit
+from app.delivery.routing import episode_party_pairs, notice_receivers
 from app.domain.episodes import (
     AdmissionType,
     CareType,
@@ -24,7 +25,7 @@ from app.domain.episodes import (
 from app.domain.errors import Forbidden, InvalidInput, StaleVersion, UnknownReference
 from app.domain.liability import LiabilityConfig
 from app.domain.organizations import INPATIENT_FUNCTIONS, OrgKind, UnitFunction
-from app.domain.parties import RecordType, episode_parties
+from app.domain.parties import RecordType
 from app.security.access import Actor, record, require_party, visible_person
 from app.services.liability_rules import store_intervals
 from app.services.notice_content import Carried, carry
@@ -132,7 +133,9 @@ async def register_admission(
         cmd.admitted_at, await uow.episodes.discharges_of_person(person.id)
     )
     await uow.episodes.add(episode)
-    await uow.parties.add(RecordType.EPISODE, episode.id, person.id, episode_parties(episode))
+    await uow.parties.add(
+        RecordType.EPISODE, episode.id, person.id, await episode_party_pairs(uow, episode)
+    )
     record(uow, actor, "create", "Encounter", episode.id, person.id)
     return episode
 
@@ -256,7 +259,10 @@ async def record_notice(
         await store_intervals(uow, episode, liability)
     if event.units:
         await uow.parties.keep(
-            RecordType.EPISODE, episode.id, episode.person_id, episode_parties(episode)
+            RecordType.EPISODE,
+            episode.id,
+            episode.person_id,
+            await episode_party_pairs(uow, episode),
         )
     # Documents and the planning basis go with the notice, to its receivers.
     carried = await carry(uow, actor, episode, event, notice.carried, now=now)
@@ -298,7 +304,8 @@ async def _announce(
     now: datetime,
     carried: dict[str, object],
 ) -> None:
-    """Queue the hospital's notice for the receiving municipality and primary-care unit.
+    """Queue the hospital's notice for the receiving municipality (in Norway, its units for the
+    service the notice is addressed to) and primary-care unit.
 
     The municipality's response has no event code of its own yet, so it is not delivered.
     """
@@ -318,9 +325,7 @@ async def _announce(
         payload["decided_at"] = (event.decided_at or event.at).isoformat()
         payload["coordinated_planning"] = event.coordinated_planning
     payload.update(carried)
-    receivers = [episode.municipality_id]
-    if episode.primary_care_unit_id is not None:
-        receivers.append(episode.primary_care_unit_id)
+    receivers = await notice_receivers(uow, episode, event.kind.value)
     await emit(
         uow,
         event=event.kind.value,

@@ -1,4 +1,5 @@
-"""Use cases of planning meetings: summon, reply, reschedule, cancel; and the summons deadline.
+"""Use cases of planning meetings: summon, reply, reschedule, cancel, mark held; and the summons
+deadline.
 
 A meeting's parties are its organizer and its participating organizations. Only principals the
 plan is shared with (or their units) can be summoned to a meeting of a plan, and only the
@@ -15,10 +16,10 @@ from app.delivery.outbox import emit
 from app.domain.episodes import EventKind
 from app.domain.errors import Forbidden, InvalidInput, StaleVersion
 from app.domain.meetings import (
+    PRIVATE_KINDS,
     DeadlineStatus,
     Meeting,
     Participant,
-    ParticipantKind,
     Reply,
     SummonsDeadline,
     check_participants,
@@ -29,7 +30,7 @@ from app.domain.parties import RecordType, meeting_parties
 from app.domain.plans import PlanStatus
 from app.security.access import Actor, acts_for, record, require_party
 from app.services.episodes import get_episode
-from app.services.plans import get_plan, principal_of
+from app.services.plans import ContentInput, get_plan, principal_of, revise_plan
 from app.store.repositories import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -91,9 +92,10 @@ async def summon(uow: UnitOfWork, actor: Actor, cmd: Summons, *, now: datetime) 
                     "record a consent that names it before summoning it",
                     field=f"participants[{index}].organization_id",
                 )
-        if any(p.kind is ParticipantKind.RELATIVE for p in participants) and not plan.has_consent():
+        if any(p.kind in PRIVATE_KINDS for p in participants) and not plan.has_consent():
             raise InvalidInput(
-                "relatives take part only with the person's consent; record it first",
+                "relatives and legal representatives take part only with the person's consent "
+                "(or their representative's); record it first",
                 field="participants",
             )
     else:
@@ -141,24 +143,28 @@ def _stream(meeting: Meeting) -> str:
 async def _announce(
     uow: UnitOfWork, actor: Actor, meeting: Meeting, action: str, now: datetime
 ) -> None:
-    """Queue a summons (new, rescheduled or cancelled) for the participating organizations."""
+    """Queue a summons (new, rescheduled, cancelled or held) for the participating
+    organizations."""
+    payload: dict[str, object] = {
+        "event": "sip-summons",
+        "focus": f"Appointment/{meeting.id}",
+        "person": f"Patient/{meeting.person_id}",
+        "occurred_at": now.isoformat(),
+        "action": action,
+        "status": meeting.status.value,
+        "starts_at": meeting.starts_at.isoformat(),
+        "reply_by": meeting.reply_by.isoformat(),
+        "version": meeting.version,
+    }
+    if meeting.held_at is not None:
+        payload["held_at"] = meeting.held_at.isoformat()
     await emit(
         uow,
         event="sip-summons",
         stream=_stream(meeting),
         person_id=meeting.person_id,
         receivers=[p.organization_id for p in meeting.participants if p.organization_id],
-        payload={
-            "event": "sip-summons",
-            "focus": f"Appointment/{meeting.id}",
-            "person": f"Patient/{meeting.person_id}",
-            "occurred_at": now.isoformat(),
-            "action": action,
-            "status": meeting.status.value,
-            "starts_at": meeting.starts_at.isoformat(),
-            "reply_by": meeting.reply_by.isoformat(),
-            "version": meeting.version,
-        },
+        payload=payload,
         now=now,
         sender=actor,
     )
@@ -235,7 +241,8 @@ async def reply(
     """Record a participant's reply.
 
     A unit or its staff answer for themselves (the unit, or its principal's system); the
-    person's and relatives' answers are recorded by any party to the meeting.
+    person's, relatives' and legal representatives' answers are recorded by any party to the
+    meeting.
     """
     meeting = await get_meeting(uow, actor, meeting_id, action="update")
     expected = _check_version(meeting, if_match)
@@ -314,6 +321,62 @@ async def cancel(
     meeting.cancel(reason)
     await uow.meetings.save(meeting, expected_version=expected)
     await _announce(uow, actor, meeting, "cancelled", now)
+    return meeting
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What the organizer records once the meeting took place; with ``revision`` the plan is
+    revised in the same step (made against ``plan_version``)."""
+
+    attended: tuple[str, ...]
+    held_at: datetime | None = None
+    minutes: str | None = None
+    revision: ContentInput | None = None
+    plan_version: int | None = None
+
+
+async def mark_held(
+    uow: UnitOfWork,
+    actor: Actor,
+    meeting_id: str,
+    held: Held,
+    *,
+    if_match: int | None,
+    now: datetime,
+) -> Meeting:
+    """Mark the meeting held (organizer only): when, who attended, short minutes.
+
+    ``held_at`` defaults to the planned start, which must then have passed. A held meeting of a
+    plan answers its follow-up date; with a revision, the plan's new version is recorded with it
+    and its parties are told as of any revision.
+    """
+    meeting = await get_meeting(uow, actor, meeting_id, action="update")
+    expected = _check_version(meeting, if_match)
+    await _organizer_only(uow, actor, meeting, "mark")
+    if held.revision is not None:
+        if meeting.plan_id is None:
+            raise InvalidInput(
+                "the meeting follows an episode, not a plan; there is no plan to revise",
+                field="revision",
+            )
+        if held.plan_version is None:
+            raise InvalidInput(
+                "a revision names the plan version it was made against", field="plan_version"
+            )
+    meeting.mark_held(
+        held_at=held.held_at or meeting.starts_at,
+        attended=list(held.attended),
+        minutes=held.minutes,
+        at=now,
+    )
+    await uow.meetings.save(meeting, expected_version=expected)
+    await _announce(uow, actor, meeting, "held", now)
+    if held.revision is not None:
+        assert meeting.plan_id is not None
+        await revise_plan(
+            uow, actor, meeting.plan_id, held.revision, if_match=held.plan_version, now=now
+        )
     return meeting
 
 

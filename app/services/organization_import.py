@@ -2,13 +2,14 @@
 
 Two formats are read. A CSV in the shape of the reference municipality list (``country``,
 ``code``, ``name``, ``region``, ``cooperation_area``) with optional columns for everything else
-(``kind``, ``id``, ``parent``, ``function``, ``hsa_id``, ``her_id``, ``organisation_number``,
-``resh_id``), so that regions and units travel in the same file; or a FHIR Bundle of
-Organization resources, as ``GET /fhir/Organization`` returns them.
+(``kind``, ``id``, ``parent``, ``function``, ``service_code``, ``hsa_id``, ``her_id``,
+``organisation_number``, ``resh_id``), so that regions and units travel in the same file; or a
+FHIR Bundle of Organization resources, as ``GET /fhir/Organization`` returns them.
 
 An entry is matched to an organization by any of its identifiers (HSA-id, HER-id, organisation
-number, RESH, municipality code), else by its id: a match is updated (name, parent, function;
-identifiers are added), anything else is created. Running the same file twice changes nothing.
+number, RESH, municipality code), else by its id: a match is updated (name, parent, function,
+service code; identifiers are added), anything else is created. Running the same file twice
+changes nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from app.domain.organizations import (
     UnitFunction,
     validate_organization,
 )
+from app.domain.plo import VOLVEN_8663, ServiceCode
 from app.services.demo import municipality_id, slug
 from app.services.organizations import (
     CreateCooperationArea,
@@ -44,7 +46,7 @@ from app.services.organizations import (
 )
 from app.store.unit_of_work import UnitOfWork
 
-E = TypeVar("E", OrgKind, Jurisdiction, UnitFunction)
+E = TypeVar("E", OrgKind, Jurisdiction, UnitFunction, ServiceCode)
 ORGANIZATION_TYPE = "http://terminology.hl7.org/CodeSystem/organization-type"
 # The unit-function CodeSystem of the FHIR edge (app/fhir/mappers/organization.py).
 UNIT_FUNCTION_SYSTEM = "https://samverkan.dev/fhir/CodeSystem/unit-function"
@@ -75,6 +77,7 @@ class OrganizationEntry:
     id: str | None = None
     parent: str | None = None  # an organization id, or ``system|value``
     function: UnitFunction | None = None
+    service_code: ServiceCode | None = None  # a Norwegian unit's tjenestetype (Volven 8663)
     region: str | None = None  # of the cooperation area: a region's id or name
     cooperation_area: str | None = None
 
@@ -138,6 +141,9 @@ def entries_from_csv(text: str) -> list[OrganizationEntry]:
                 function=_choice(UnitFunction, cell["function"], where, "function")
                 if cell.get("function")
                 else None,
+                service_code=_choice(ServiceCode, cell["service_code"], where, "service_code")
+                if cell.get("service_code")
+                else None,
                 region=cell.get("region") or None,
                 cooperation_area=cell.get("cooperation_area") or None,
             )
@@ -176,6 +182,7 @@ def _from_organization(resource: dict[str, Any], where: str) -> OrganizationEntr
     codings = [c for t in resource.get("type") or [] for c in t.get("coding") or []]
     types = {c.get("code") for c in codings if c.get("system") == ORGANIZATION_TYPE}
     functions = [c.get("code") for c in codings if c.get("system") == UNIT_FUNCTION_SYSTEM]
+    services = [c.get("code") for c in codings if c.get("system") == VOLVEN_8663]
     part_of = (resource.get("partOf") or {}).get("reference")
     municipal = any(i.system in MUNICIPALITY_CODE_SYSTEM.values() for i in identifiers)
     if part_of or functions or "dept" in types:
@@ -196,6 +203,7 @@ def _from_organization(resource: dict[str, Any], where: str) -> OrganizationEntr
         id=resource.get("id"),
         parent=part_of.removeprefix("Organization/") if part_of else None,
         function=_choice(UnitFunction, functions[0], where, "type") if functions else None,
+        service_code=_choice(ServiceCode, services[0], where, "type") if services else None,
     )
 
 
@@ -240,6 +248,7 @@ async def _import_one(
                 parent_id=parent_id,
                 function=entry.function,
                 identifiers=entry.identifiers,
+                service_code=entry.service_code,
             ),
             actor=None,
         )
@@ -257,6 +266,7 @@ async def _import_one(
         parent_id=parent_id,
         function=entry.function,
         identifiers=existing.identifiers + added,
+        service_code=entry.service_code,
     )
     if changed == existing:
         report.unchanged.append(existing.id)

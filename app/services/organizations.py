@@ -15,6 +15,7 @@ from app.domain.organizations import (
     validate_cooperation_area,
     validate_organization,
 )
+from app.domain.plo import ServiceCode
 from app.security.access import Actor
 from app.security.tokens import ADMIN_SCOPE
 from app.store.repositories import Page
@@ -32,6 +33,7 @@ class CreateOrganization:
     parent_id: str | None = None
     function: UnitFunction | None = None
     identifiers: tuple[OrgIdentifier, ...] = ()
+    service_code: ServiceCode | None = None
 
 
 async def create_organization(
@@ -66,6 +68,7 @@ async def create_organization(
         parent_id=cmd.parent_id,
         function=cmd.function,
         identifiers=cmd.identifiers,
+        service_code=cmd.service_code,
     )
     validate_organization(org, parent)
     if await uow.organizations.get(org.id) is not None:

@@ -42,6 +42,7 @@ from app.domain.plans import (
     overdue_follow_ups,
     validate_content,
 )
+from app.domain.representatives import Representative
 from app.domain.staff import StaffRole
 from app.security.access import Actor, record, require_party
 from app.store.repositories import Page
@@ -88,6 +89,7 @@ class ContentInput:
     planned_end_date: date | None = None
     follow_up_dates: tuple[date, ...] = ()
     basis: tuple[Basis, ...] = ()
+    episode_id: str | None = None
 
 
 def principal_of(org: Organization) -> str:
@@ -191,9 +193,28 @@ async def _resolve(uow: UnitOfWork, content: ContentInput) -> PlanContent:
         planned_end_date=content.planned_end_date,
         follow_up_dates=content.follow_up_dates,
         basis=content.basis,
+        episode_id=content.episode_id,
     )
     validate_content(resolved)
     return resolved
+
+
+async def _check_episode(
+    uow: UnitOfWork, actor: Actor, person_id: str, content: PlanContent
+) -> None:
+    """The episode a plan follows is the same person's, and one the caller is a party to (an
+    episode the caller may not see is answered as unknown, telling nothing of it)."""
+    if content.episode_id is None:
+        return
+    episode = await uow.episodes.get(content.episode_id)
+    if episode is None or not await uow.parties.within(RecordType.EPISODE, episode.id, actor.reach):
+        raise UnknownReference(f"unknown episode {content.episode_id}", field="episode_id")
+    if episode.person_id != person_id:
+        raise InvalidInput(
+            f"episode {episode.id} is another person's stay; a plan follows an episode of its "
+            "own person",
+            field="episode_id",
+        )
 
 
 async def create_plan(
@@ -221,13 +242,15 @@ async def create_plan(
         )
     municipality = await uow.organizations.get(person.residence_municipality_id)
     assert municipality is not None
+    resolved = await _resolve(uow, content)
+    await _check_episode(uow, actor, person.id, resolved)
     plan = Plan(
         id=str(uuid.uuid4()),
         person_id=person.id,
         jurisdiction=municipality.jurisdiction.value,
         initiator=Initiator(initiator_kind, actor.acting_id, initiator_name),
         initiating_principal_id=actor.principal_id,
-        content=await _resolve(uow, content),
+        content=resolved,
         created_at=now,
         updated_at=now,
     )
@@ -329,7 +352,10 @@ async def revise_plan(
     plan = await get_plan(uow, actor, plan_id, action="update")
     expected = _check_version(plan, if_match, required=True)
     wanted = content(plan) if callable(content) else content
-    plan.revise(await _resolve(uow, wanted), now=now)
+    resolved = await _resolve(uow, wanted)
+    if resolved.episode_id != plan.content.episode_id:
+        await _check_episode(uow, actor, plan.person_id, resolved)
+    plan.revise(resolved, now=now)
     return await _save(uow, actor, plan, expected, change="revised", now=now)
 
 
@@ -358,6 +384,7 @@ async def add_consent(
     representative_name: str | None,
     if_match: int | None,
     now: datetime,
+    representatives: tuple[Representative, ...] = (),
 ) -> tuple[Plan, Consent]:
     """Record the consent of the person (or a representative) and with whom the plan is shared."""
     plan = await get_plan(uow, actor, plan_id, action="update")
@@ -371,6 +398,7 @@ async def add_consent(
         share_with=tuple(dict.fromkeys(share_with)),
         recorded_by=actor.acting_id,
         representative_name=representative_name,
+        representatives=representatives,
     )
     plan.add_consent(consent, now=now)
     return await _save(uow, actor, plan, expected, change="consent-recorded", now=now), consent
@@ -473,10 +501,10 @@ async def overdue(
     plans = await uow.plans.active_visible_to(actor.reach)
     if responsible_principal_id is not None:
         plans = [p for p in plans if p.content.responsible_principal_id == responsible_principal_id]
-    starts = await uow.meetings.starts_of_plans([p.id for p in plans])
+    held = await uow.meetings.held_of_plans([p.id for p in plans])
     result = []
     for plan in plans:
-        missed = overdue_follow_ups(plan, starts.get(plan.id, []), today=today)
+        missed = overdue_follow_ups(plan, held.get(plan.id, []), today=today)
         if missed:
             record(uow, actor, "search", RESOURCE, plan.id, plan.person_id)
         result += [(plan, late) for late in missed]

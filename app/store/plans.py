@@ -35,6 +35,7 @@ from app.domain.plans import (
     Withdrawal,
     follow_up_windows,
 )
+from app.domain.representatives import Representative, RepresentativeRole
 from app.store import tables as t
 from app.store.parties import visible_records
 from app.store.repositories import Page, _page, utcnow
@@ -99,6 +100,7 @@ def content_document(content: PlanContent) -> dict[str, Any]:
             {"kind": b.kind.value, "reference": b.reference, "description": b.description}
             for b in content.basis
         ],
+        "episode_id": content.episode_id,
     }
 
 
@@ -142,6 +144,7 @@ def content_from(doc: dict[str, Any]) -> PlanContent:
         basis=tuple(
             Basis(BasisKind(b["kind"]), b["reference"], b.get("description")) for b in doc["basis"]
         ),
+        episode_id=doc.get("episode_id"),
     )
 
 
@@ -163,6 +166,10 @@ def plan_document(plan: Plan) -> dict[str, Any]:
                 "share_with": list(c.share_with),
                 "recorded_by": c.recorded_by,
                 "representative_name": c.representative_name,
+                "representatives": [
+                    {"name": r.name, "role": r.role.value if r.role else None}
+                    for r in c.representatives
+                ],
             }
             for c in plan.consents
         ],
@@ -202,6 +209,10 @@ def plan_from(row: Any, document: dict[str, Any], version: int, status: str) -> 
                 tuple(c["share_with"]),
                 c["recorded_by"],
                 c.get("representative_name"),
+                tuple(
+                    Representative(r["name"], RepresentativeRole(r["role"]) if r["role"] else None)
+                    for r in c.get("representatives") or []
+                ),
             )
             for c in document["consents"]
         ],
@@ -424,6 +435,10 @@ def meeting_document(meeting: Meeting) -> dict[str, Any]:
                 "reason": p.reason,
                 "proposed_start": _dt(p.proposed_start),
                 "replied_at": _dt(p.replied_at),
+                "representative_role": p.representative_role.value
+                if p.representative_role
+                else None,
+                "attended": p.attended,
             }
             for p in meeting.participants
         ],
@@ -431,6 +446,7 @@ def meeting_document(meeting: Meeting) -> dict[str, Any]:
         "video_link": meeting.video_link,
         "cancel_reason": meeting.cancel_reason,
         "duration_minutes": meeting.duration_minutes,
+        "minutes": meeting.minutes,
     }
 
 
@@ -456,6 +472,10 @@ def meeting_from(row: Any) -> Meeting:
                 p.get("reason"),
                 _pdt(p.get("proposed_start")),
                 _pdt(p.get("replied_at")),
+                RepresentativeRole(p["representative_role"])
+                if p.get("representative_role")
+                else None,
+                p.get("attended"),
             )
             for p in doc["participants"]
         ],
@@ -465,6 +485,8 @@ def meeting_from(row: Any) -> Meeting:
         cancel_reason=doc.get("cancel_reason"),
         version=row.version,
         duration_minutes=doc.get("duration_minutes", 60),
+        held_at=row.held_at,
+        minutes=doc.get("minutes"),
     )
 
 
@@ -487,6 +509,7 @@ class MeetingRepository:
                 starts_at=meeting.starts_at,
                 reply_by=meeting.reply_by,
                 sent_at=meeting.sent_at,
+                held_at=meeting.held_at,
                 version=meeting.version,
                 document=meeting_document(meeting),
             )
@@ -501,6 +524,7 @@ class MeetingRepository:
                 status=meeting.status.value,
                 starts_at=meeting.starts_at,
                 reply_by=meeting.reply_by,
+                held_at=meeting.held_at,
                 version=meeting.version,
                 document=meeting_document(meeting),
             )
@@ -548,20 +572,21 @@ class MeetingRepository:
         rows = (await self._conn.execute(query)).all()
         return _page([meeting_from(r) for r in rows], limit, _id)
 
-    async def starts_of_plans(self, plan_ids: Sequence[str]) -> dict[str, list[datetime]]:
-        """When the meetings (not cancelled) of each plan start, as instants: which local date
-        that is depends on the plan's jurisdiction, so the caller decides it."""
+    async def held_of_plans(self, plan_ids: Sequence[str]) -> dict[str, list[datetime]]:
+        """When the held meetings of each plan took place, as instants: which local date that
+        is depends on the plan's jurisdiction, so the caller decides it. A meeting only summoned
+        (even one whose time has passed) is not among them."""
         if not plan_ids:
             return {}
         rows = await self._conn.execute(
-            select(t.meetings.c.plan_id, t.meetings.c.starts_at).where(
+            select(t.meetings.c.plan_id, t.meetings.c.held_at).where(
                 t.meetings.c.plan_id.in_(list(plan_ids)),
-                t.meetings.c.status != MeetingStatus.CANCELLED.value,
+                t.meetings.c.status == MeetingStatus.HELD.value,
             )
         )
         result: dict[str, list[datetime]] = {}
         for row in rows:
-            result.setdefault(row.plan_id, []).append(row.starts_at)
+            result.setdefault(row.plan_id, []).append(row.held_at)
         return result
 
     async def summonses_of_persons(self, person_ids: Sequence[str]) -> dict[str, list[datetime]]:

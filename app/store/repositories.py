@@ -46,6 +46,7 @@ from app.domain.organizations import (
 )
 from app.domain.parties import Reach, RecordType
 from app.domain.persons import Person
+from app.domain.plo import ServiceCode
 from app.domain.values import storable
 from app.store import tables as t
 from app.store.parties import reach_clause, visible_persons, visible_records
@@ -91,6 +92,7 @@ class OrganizationRepository:
                 jurisdiction=org.jurisdiction.value,
                 parent_id=org.parent_id,
                 function=org.function.value if org.function else None,
+                service_code=org.service_code.value if org.service_code else None,
                 version=org.version,
                 created_at=now,
                 updated_at=now,
@@ -115,6 +117,7 @@ class OrganizationRepository:
                 name=org.name,
                 parent_id=org.parent_id,
                 function=org.function.value if org.function else None,
+                service_code=org.service_code.value if org.service_code else None,
                 version=org.version,
                 updated_at=utcnow(),
             )
@@ -229,6 +232,7 @@ class OrganizationRepository:
                 function=UnitFunction(r.function) if r.function else None,
                 identifiers=tuple(idents[r.id]),
                 version=r.version,
+                service_code=ServiceCode(r.service_code) if r.service_code else None,
             )
             for r in rows
         ]

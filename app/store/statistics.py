@@ -429,16 +429,18 @@ class StatisticsRepository:
         self, scope: Scope, by: Dimension | None, periods: FromClause, now: datetime
     ) -> list[Row]:
         """(k, g, plans) active now with a follow-up date in the period that had fallen overdue
-        by ``now`` with no meeting of the plan (not cancelled) starting in its window."""
+        by ``now`` with no held meeting of the plan in its window: a meeting only summoned, even
+        one whose time has passed, does not answer it."""
         f = t.plan_follow_ups.c
         m = t.meetings.c
         answered = (
             select(m.id)
             .where(
                 m.plan_id == f.plan_id,
-                m.status != "cancelled",
-                or_(f.answered_from.is_(None), m.starts_at >= f.answered_from),
-                or_(f.answered_until.is_(None), m.starts_at < f.answered_until),
+                m.status == "held",
+                m.held_at <= now,
+                or_(f.answered_from.is_(None), m.held_at >= f.answered_from),
+                or_(f.answered_until.is_(None), m.held_at < f.answered_until),
             )
             .exists()
         )

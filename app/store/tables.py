@@ -80,6 +80,8 @@ organizations = Table(
     Column("jurisdiction", String(2), nullable=False),
     Column("parent_id", String(64), ForeignKey("organizations.id"), nullable=True),
     Column("function", String(32), nullable=True),
+    # A Norwegian unit's service (tjenestetype, Volven 8663): PLO messages are addressed by it.
+    Column("service_code", String(16), nullable=True),
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -378,6 +380,8 @@ meetings = Table(
     Column("starts_at", UTCDateTime, nullable=False),
     Column("reply_by", Date, nullable=False),
     Column("sent_at", UTCDateTime, nullable=False),
+    # When it took place, once the organizer marked it held (status ``held``).
+    Column("held_at", UTCDateTime, nullable=True),
     Column("version", Integer, nullable=False),
     Column("document", JSON, nullable=False),
     Index(None, "plan_id"),

@@ -90,6 +90,7 @@ RULES: dict[str, str] = {
     "reply_to_meeting": PERSONAL,
     "reschedule_meeting": PERSONAL,
     "cancel_meeting": PERSONAL,
+    "mark_meeting_held": PERSONAL,
     "list_summons_deadlines": PERSONAL,
     "process_message": PERSONAL,
     "list_api_clients": ADMIN,
@@ -456,6 +457,7 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
             "reply_by": soon.date().isoformat(),
         },
         "cancel_meeting": {"reason": "called off"},
+        "mark_meeting_held": {"attended": ["p1"], "minutes": "held"},
         "send_care_message": {
             "recipients": ["kommun-2580-hemtjanst"],
             "person_id": person,

@@ -242,7 +242,7 @@ async def test_a_missed_summons_deadline_is_listed_as_breached(client_for: Clien
     assert outsider.status_code == 422 and "kommun-2580-hemtjanst" in outsider.json()["detail"]
 
 
-async def test_overdue_follow_ups_are_listed_until_a_meeting_is_summoned(
+async def test_overdue_follow_ups_are_listed_until_a_meeting_is_held(
     client_for: ClientFor,
 ) -> None:
     centre = await client_for("region-kalmar-hc-kalmar")
@@ -274,7 +274,7 @@ async def test_overdue_follow_ups_are_listed_until_a_meeting_is_summoned(
         )
     )
     assert all(o["plan_id"] != plan["id"] for o in by_other)
-    ok(
+    meeting = ok(
         await centre.post(
             "/api/v1/meetings",
             json=summons(
@@ -283,6 +283,19 @@ async def test_overdue_follow_ups_are_listed_until_a_meeting_is_summoned(
             ),
         ),
         201,
+    )
+    # A meeting summoned for next week does not answer a follow-up date that has passed.
+    summoned = ok(await municipality.get("/api/v1/plans/overdue-follow-ups"))
+    assert [o["days_overdue"] for o in summoned if o["plan_id"] == plan["id"]] == [40]
+    # Held early (the summons time is ahead), it does: held_at is when it took place.
+    early = await centre.post(f"/api/v1/meetings/{meeting['id']}/held", json={"attended": ["u"]})
+    assert early.status_code == 422 and early.json()["errors"][0]["field"] == "held_at"
+    held_at = datetime.now(UTC)
+    ok(
+        await centre.post(
+            f"/api/v1/meetings/{meeting['id']}/held",
+            json={"attended": ["u"], "held_at": held_at.isoformat(), "minutes": "Uppföljt."},
+        )
     )
     after = ok(await municipality.get("/api/v1/plans/overdue-follow-ups"))
     assert all(o["plan_id"] != plan["id"] for o in after)

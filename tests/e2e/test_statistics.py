@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from app.api.v1.plans import EXAMPLE_CONTENT
+from app.api.v1.plan_schemas import EXAMPLE_CONTENT
 from tests.conftest import ClientFor
 from tests.factories import admit, create_person, notice
 
@@ -340,13 +340,14 @@ async def active_plan(hc: httpx.AsyncClient, person_id: str, follow_ups: tuple[d
 
 async def test_hand_worked_overdue_follow_ups(client_for: ClientFor) -> None:
     """Three active plans in Kalmar, each with follow-ups on the first of last month (F1) and
-    tomorrow (F2), Swedish dates; a summons is for a meeting ahead, so the meetings are after now:
+    tomorrow (F2), Swedish dates:
 
     P: no meeting → F1 overdue (F2 has not come).
-    Q: a meeting at 00:30 Swedish time on the day after F2 (still F2 in UTC): on a local date
-       after F2, so it does not answer F1 → F1 overdue.
-    R: a meeting at 23:30 Swedish time on F2: no later than F2, so it answers F1 (late).
-    Plans with an overdue follow-up: 2 in F1's month and year, 0 in this month.
+    Q: a meeting summoned for tomorrow, not yet held: it does not answer F1 → F1 overdue.
+    R: a meeting summoned and marked held now: after F1, no later than F2, so it answers F1
+       (late).
+    Plans with an overdue follow-up: 2 in F1's month and year, 0 in this month. The local-date
+    edges of the windows are worked in tests/unit/test_plans.py.
     """
     stockholm = ZoneInfo("Europe/Stockholm")
     today = datetime.now(stockholm).date()
@@ -359,10 +360,9 @@ async def test_hand_worked_overdue_follow_ups(client_for: ClientFor) -> None:
         person = await create_person(region, municipality="kommun-0880")
         plans.append(await active_plan(hc, person["id"], (first, tomorrow)))
     q, r = plans[1:]  # P has no meeting
-    after_midnight = datetime.combine(tomorrow + timedelta(days=1), time(0, 30), stockholm)
-    before_midnight = datetime.combine(tomorrow, time(23, 30), stockholm)
-    assert after_midnight.astimezone(UTC).date() == tomorrow
-    for plan_id, starts in ((q, after_midnight), (r, before_midnight)):
+    starts = datetime.combine(tomorrow, time(10, 0), stockholm)
+    meetings = {}
+    for plan_id in (q, r):
         summoned = await hc.post(
             "/api/v1/meetings",
             json={
@@ -374,6 +374,12 @@ async def test_hand_worked_overdue_follow_ups(client_for: ClientFor) -> None:
             },
         )
         assert summoned.status_code == 201, summoned.text
+        meetings[plan_id] = summoned.json()["id"]
+    held = await hc.post(
+        f"/api/v1/meetings/{meetings[r]}/held",
+        json={"attended": ["person"], "held_at": datetime.now(UTC).isoformat()},
+    )
+    assert held.status_code == 200, held.text
     code = "plans-with-overdue-follow-up"
     expected = {f"{first:%Y-%m}": 2, f"{today:%Y-%m}": 0, f"{first:%Y}": 2}
     for period, count in expected.items():

@@ -19,6 +19,7 @@ from app.domain.meetings import (
     summons_deadline,
     summons_due_by,
 )
+from app.domain.representatives import RepresentativeRole
 
 SENT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 START = datetime(2026, 3, 5, 13, 0, tzinfo=UTC)
@@ -70,6 +71,62 @@ def test_rescheduling_asks_everyone_again_and_cancelling_closes() -> None:
         m.answer("u1", Reply.ACCEPTED, at=SENT)
     with pytest.raises(IllegalTransition):
         m.reschedule(START, date(2026, 3, 4), at=SENT)
+
+
+def test_a_held_meeting_records_attendance_and_minutes_and_closes() -> None:
+    m = meeting()
+    m.participants.append(
+        Participant(
+            "gm",
+            ParticipantKind.LEGAL_REPRESENTATIVE,
+            name="Gun Ek",
+            representative_role=RepresentativeRole.TRUSTEE,
+        )
+    )
+    check_participants(m.participants)
+    m.answer("gm", Reply.ACCEPTED, at=SENT)
+    after = START + timedelta(hours=2)
+    with pytest.raises(InvalidInput) as future:
+        m.mark_held(held_at=after, attended=["u1"], minutes=None, at=START)
+    assert future.value.field == "held_at"
+    with pytest.raises(InvalidInput) as early:
+        m.mark_held(held_at=SENT - timedelta(1), attended=["u1"], minutes=None, at=after)
+    assert early.value.field == "held_at"
+    with pytest.raises(InvalidInput) as nobody:
+        m.mark_held(held_at=START, attended=[], minutes=None, at=after)
+    assert nobody.value.field == "attended"
+    with pytest.raises(InvalidInput) as unknown:
+        m.mark_held(held_at=START, attended=["u1", "x"], minutes=None, at=after)
+    assert unknown.value.field == "attended[1]"
+    m.mark_held(held_at=START, attended=["u1", "gm"], minutes="Beslut: hemsjukvård.", at=after)
+    assert m.status is MeetingStatus.HELD and m.held_at == START
+    assert [(p.id, p.attended) for p in m.participants] == [
+        ("u1", True),
+        ("me", False),
+        ("gm", True),
+    ]
+    assert m.participant("gm").reply is Reply.ACCEPTED
+    for change in (
+        lambda: m.cancel("för sent"),
+        lambda: m.mark_held(held_at=START, attended=["u1"], minutes=None, at=after),
+        lambda: m.reschedule(after + timedelta(days=1), after.date(), at=after),
+    ):
+        with pytest.raises(IllegalTransition):
+            change()
+
+
+def test_a_legal_representative_is_named_with_the_ground_they_act_on() -> None:
+    unnamed = Participant(
+        "r",
+        ParticipantKind.LEGAL_REPRESENTATIVE,
+        representative_role=RepresentativeRole.GUARDIAN,
+    )
+    with pytest.raises(InvalidInput) as no_name:
+        check_participants([unnamed])
+    assert no_name.value.field == "participants[0].name"
+    with pytest.raises(InvalidInput) as no_role:
+        check_participants([Participant("r", ParticipantKind.LEGAL_REPRESENTATIVE, name="X")])
+    assert no_role.value.field == "participants[0].representative_role"
 
 
 @pytest.mark.parametrize(

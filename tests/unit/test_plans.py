@@ -25,6 +25,7 @@ from app.domain.plans import (
     overdue_follow_ups,
     validate_content,
 )
+from app.domain.representatives import Representative, RepresentativeRole
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
@@ -167,8 +168,27 @@ def test_a_representative_consent_names_the_representative() -> None:
     unnamed = replace(consent(), given_by=ConsentGiver.LEGAL_REPRESENTATIVE)
     with pytest.raises(InvalidInput) as refusal:
         plan.add_consent(unnamed, now=NOW)
-    assert refusal.value.field == "representative_name"
+    assert refusal.value.field == "representatives"
     plan.add_consent(replace(unnamed, representative_name="Vårdnadshavare"), now=NOW)
+    assert plan.consents[0].consenting_representatives == (Representative("Vårdnadshavare"),)
+
+
+def test_a_childs_consent_records_both_guardians_each_once() -> None:
+    plan = draft()
+    guardians = (
+        Representative("Maria Ek", RepresentativeRole.GUARDIAN),
+        Representative("Johan Ek", RepresentativeRole.GUARDIAN),
+    )
+    both = replace(consent(), given_by=ConsentGiver.LEGAL_REPRESENTATIVE, representatives=guardians)
+    with pytest.raises(InvalidInput) as twice:
+        plan.add_consent(replace(both, representatives=guardians[:1] * 2), now=NOW)
+    assert twice.value.field == "representatives[1]"
+    with pytest.raises(InvalidInput) as own:
+        plan.add_consent(replace(both, given_by=ConsentGiver.PERSON), now=NOW)
+    assert own.value.field == "representatives"
+    plan.add_consent(both, now=NOW)
+    assert plan.consents[0].consenting_representatives == guardians
+    assert plan.has_consent()
 
 
 def test_an_active_plan_cannot_be_revised_into_an_incomplete_one() -> None:

@@ -1,4 +1,5 @@
-"""Planning meetings: summonses, replies, rescheduling, cancelling, and the summons deadline."""
+"""Planning meetings: summonses, replies, rescheduling, cancelling, marking held, and the summons
+deadline."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from app.api.deps import (
 )
 from app.api.errors import errors_for
 from app.api.v1.common import IfMatch, ListPage, page_of, parse_if_match, router, version_tag
+from app.api.v1.plan_schemas import PlanContentIn, content_input
 from app.domain.meetings import (
     DeadlineStatus,
     Meeting,
@@ -27,6 +29,7 @@ from app.domain.meetings import (
     ParticipantKind,
     Reply,
 )
+from app.domain.representatives import RepresentativeRole
 from app.http.values import Day, Instant
 from app.services import meetings as service
 
@@ -34,7 +37,8 @@ api = router("/api/v1", "meetings")
 
 
 class ParticipantIn(BaseModel):
-    """Someone summoned: a unit, named staff at a unit, the person, or a relative."""
+    """Someone summoned: a unit, named staff at a unit, the person, a relative, or a legal
+    representative (who says on what ground they act)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -42,6 +46,11 @@ class ParticipantIn(BaseModel):
     kind: ParticipantKind
     organization_id: str | None = Field(default=None, max_length=64)
     name: str | None = Field(default=None, max_length=200)
+    representative_role: RepresentativeRole | None = Field(
+        default=None,
+        description="for a legal representative: guardian (vårdnadshavare, foresatt), trustee "
+        "(god man), administrator (förvaltare) or adult-guardian (verge)",
+    )
 
 
 class MeetingCreate(BaseModel):
@@ -60,6 +69,12 @@ class MeetingCreate(BaseModel):
                     "participants": [
                         {"id": "p1", "kind": "person"},
                         {"id": "p2", "kind": "relative", "name": "Sonen Erik"},
+                        {
+                            "id": "p5",
+                            "kind": "legal-representative",
+                            "name": "Gun Ek",
+                            "representative_role": "trustee",
+                        },
                         {"id": "p3", "kind": "unit", "organization_id": "kommun-0880-hemsjukvard"},
                         {
                             "id": "p4",
@@ -104,7 +119,7 @@ class ReplyCreate(BaseModel):
     participant_id: str = Field(max_length=40)
     reply: Reply
     reason: str | None = Field(default=None, max_length=2000)
-    proposed_start: datetime | None = None
+    proposed_start: Instant | None = None
 
 
 class Reschedule(BaseModel):
@@ -112,7 +127,7 @@ class Reschedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    starts_at: datetime
+    starts_at: Instant
     reply_by: Day
 
 
@@ -135,6 +150,8 @@ class ParticipantRead(BaseModel):
     reason: str | None
     proposed_start: datetime | None
     replied_at: datetime | None
+    representative_role: RepresentativeRole | None
+    attended: bool | None = Field(description="once the meeting is held: whether they attended")
 
 
 class MeetingRead(BaseModel):
@@ -153,6 +170,8 @@ class MeetingRead(BaseModel):
     location: str | None
     video_link: str | None
     cancel_reason: str | None
+    held_at: datetime | None
+    minutes: str | None
     participants: list[ParticipantRead]
     version: int
 
@@ -173,6 +192,8 @@ def meeting_read(meeting: Meeting) -> MeetingRead:
         location=meeting.location,
         video_link=meeting.video_link,
         cancel_reason=meeting.cancel_reason,
+        held_at=meeting.held_at,
+        minutes=meeting.minutes,
         participants=[
             ParticipantRead(
                 id=p.id,
@@ -183,6 +204,8 @@ def meeting_read(meeting: Meeting) -> MeetingRead:
                 reason=p.reason,
                 proposed_start=p.proposed_start,
                 replied_at=p.replied_at,
+                representative_role=p.representative_role,
+                attended=p.attended,
             )
             for p in meeting.participants
         ],
@@ -215,7 +238,14 @@ async def summon_meeting(
             starts_at=body.starts_at,
             reply_by=body.reply_by,
             participants=tuple(
-                Participant(p.id, p.kind, p.organization_id, p.name) for p in body.participants
+                Participant(
+                    p.id,
+                    p.kind,
+                    p.organization_id,
+                    p.name,
+                    representative_role=p.representative_role,
+                )
+                for p in body.participants
             ),
             plan_id=body.plan_id,
             episode_id=body.episode_id,
@@ -321,6 +351,67 @@ async def cancel_meeting(
     """Call the meeting off (organizer only)."""
     meeting = await service.cancel(
         uow, actor, meeting_id, reason=body.reason, if_match=parse_if_match(if_match), now=now
+    )
+    return _answer(meeting, response)
+
+
+class MeetingHeld(BaseModel):
+    """The meeting took place: when, who attended, short minutes; optionally the plan's
+    revision made at it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "held_at": "2026-03-12T13:05:00+01:00",
+                    "attended": ["p1", "p3", "p5"],
+                    "minutes": "Insulin given by home health care from 13 March; next "
+                    "follow-up 10 June.",
+                }
+            ]
+        },
+    )
+
+    held_at: Instant | None = Field(
+        default=None, description="when it took place; defaults to the planned start"
+    )
+    attended: list[str] = Field(
+        min_length=1, max_length=50, description="ids of the participants who attended"
+    )
+    minutes: str | None = Field(default=None, max_length=4000, description="short minutes")
+    revision: PlanContentIn | None = Field(
+        default=None, description="the plan's revised content, recorded as its new version"
+    )
+    plan_version: int | None = Field(
+        default=None, ge=1, description="with a revision: the plan version it was made against"
+    )
+
+
+@api.post("/meetings/{meeting_id}/held", response_model=MeetingRead, responses=WRITE_ERRORS)
+async def mark_meeting_held(
+    actor: AppointmentUpdater,
+    meeting_id: str,
+    body: MeetingHeld,
+    uow: UowDep,
+    now: NowDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> MeetingRead:
+    """Mark the meeting held (organizer only), with attendance, minutes and a plan revision."""
+    meeting = await service.mark_held(
+        uow,
+        actor,
+        meeting_id,
+        service.Held(
+            attended=tuple(body.attended),
+            held_at=body.held_at,
+            minutes=body.minutes,
+            revision=content_input(body.revision) if body.revision is not None else None,
+            plan_version=body.plan_version,
+        ),
+        if_match=parse_if_match(if_match),
+        now=now,
     )
     return _answer(meeting, response)
 

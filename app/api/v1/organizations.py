@@ -24,6 +24,7 @@ from app.domain.organizations import (
     OrgKind,
     UnitFunction,
 )
+from app.domain.plo import ServiceCode
 from app.services import organizations as service
 
 api = router("/api/v1", "organizations")
@@ -67,6 +68,12 @@ class OrganizationCreate(BaseModel):
     parent_id: str | None = None
     function: UnitFunction | None = None
     identifiers: list[Identifier] = Field(default_factory=list, max_length=10)
+    service_code: ServiceCode | None = Field(
+        default=None,
+        description="a Norwegian unit's service (tjenestetype, Volven 8663): KD0501 "
+        "saksbehandling, KP02 sykepleietjeneste, KP03 psykisk helsetjeneste, …; the PLO notices "
+        "to its municipality are routed by it",
+    )
 
 
 class OrganizationRead(BaseModel):
@@ -80,6 +87,9 @@ class OrganizationRead(BaseModel):
     function: UnitFunction | None
     identifiers: list[Identifier]
     municipality_code: str | None = Field(description="official municipality code, if any")
+    service_code: ServiceCode | None = Field(
+        description="a Norwegian unit's service (tjenestetype, Volven 8663), if any"
+    )
     version: int
 
 
@@ -94,6 +104,7 @@ def organization_read(org: Organization) -> OrganizationRead:
         function=org.function,
         identifiers=[Identifier(system=i.system, value=i.value) for i in org.identifiers],
         municipality_code=org.municipality_code,
+        service_code=org.service_code,
         version=org.version,
     )
 
@@ -125,6 +136,7 @@ async def create_organization(
             parent_id=body.parent_id,
             function=body.function,
             identifiers=tuple(OrgIdentifier(i.system, i.value) for i in body.identifiers),
+            service_code=body.service_code,
         ),
         actor=actor,
     )

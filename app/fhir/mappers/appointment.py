@@ -1,7 +1,9 @@
 """Meeting → Appointment (R4 appointment.html); the replies are the participants' status.
 
-Each participant keeps its id as the element id and its kind (unit, staff, person, relative) as
-``participant.type``; the place is the comment and a video link an extension.
+Each participant keeps its id as the element id and its kind (unit, staff, person, relative,
+legal representative, with the representative's role) as ``participant.type``; the place is the
+comment and a video link an extension. A held meeting is ``fulfilled``: when it took place, its
+minutes and each participant's attendance are extensions.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from app.domain.errors import InvalidInput
 from app.domain.meetings import Meeting, MeetingStatus, Participant, ParticipantKind, Reply
+from app.domain.representatives import RepresentativeRole
 from app.domain.values import parse_day, parse_instant
 from app.fhir.common import (
     canonical,
@@ -27,6 +30,15 @@ from app.services.meetings import Summons
 REPLY_DEADLINE = canonical("StructureDefinition", "reply-by")
 VIDEO_LINK = canonical("StructureDefinition", "video-link")
 PARTICIPANT_KIND = canonical("CodeSystem", "participant-kind")
+REPRESENTATIVE_ROLE = canonical("CodeSystem", "representative-role")
+ATTENDED = canonical("StructureDefinition", "attended")
+HELD_AT = canonical("StructureDefinition", "held-at")
+MINUTES = canonical("StructureDefinition", "meeting-minutes")
+_STATUS = {
+    MeetingStatus.SCHEDULED: "booked",
+    MeetingStatus.HELD: "fulfilled",
+    MeetingStatus.CANCELLED: "cancelled",
+}
 _REPLY = {
     Reply.PENDING: "needs-action",
     Reply.ACCEPTED: "accepted",
@@ -49,27 +61,38 @@ def participant_actor(meeting: Meeting, participant: Participant) -> dict[str, A
     return {"display": participant.name or participant.id}
 
 
+def _participant(meeting: Meeting, p: Participant) -> dict[str, Any]:
+    types = [concept(PARTICIPANT_KIND, p.kind.value)]
+    if p.representative_role is not None:
+        types.append(concept(REPRESENTATIVE_ROLE, p.representative_role.value))
+    entry: dict[str, Any] = {
+        "id": p.id,
+        "type": types,
+        "actor": participant_actor(meeting, p),
+        "required": "required",
+        "status": _REPLY[p.reply],
+    }
+    if p.attended is not None:
+        entry["extension"] = [{"url": ATTENDED, "valueBoolean": p.attended}]
+    return entry
+
+
 def to_fhir(meeting: Meeting) -> dict[str, Any]:
     """The Appointment resource of a meeting."""
-    participants = [
-        {
-            "id": p.id,
-            "type": [concept(PARTICIPANT_KIND, p.kind.value)],
-            "actor": participant_actor(meeting, p),
-            "required": "required",
-            "status": _REPLY[p.reply],
-        }
-        for p in meeting.participants
-    ]
-    extensions = [{"url": REPLY_DEADLINE, "valueDate": day(meeting.reply_by)}]
+    participants = [_participant(meeting, p) for p in meeting.participants]
+    extensions: list[dict[str, Any]] = [{"url": REPLY_DEADLINE, "valueDate": day(meeting.reply_by)}]
     if meeting.video_link:
         extensions.append({"url": VIDEO_LINK, "valueUrl": meeting.video_link})
+    if meeting.held_at is not None:
+        extensions.append({"url": HELD_AT, "valueDateTime": instant(meeting.held_at)})
+    if meeting.minutes:
+        extensions.append({"url": MINUTES, "valueString": meeting.minutes})
     resource: dict[str, Any] = {
         "resourceType": "Appointment",
         "id": meeting.id,
         "meta": meta(meeting.version),
         "extension": extensions,
-        "status": "cancelled" if meeting.status is MeetingStatus.CANCELLED else "booked",
+        "status": _STATUS[meeting.status],
         "description": "Coordinated individual plan meeting"
         if meeting.plan_id
         else "Discharge planning meeting",
@@ -121,12 +144,16 @@ def from_fhir(resource: dict[str, Any]) -> Summons:
     )
     participants = []
     for index, entry in enumerate(resource.get("participant") or []):
-        codes = [
-            c.get("code")
-            for t in entry.get("type") or []
-            for c in t.get("coding") or []
-            if c.get("system") == PARTICIPANT_KIND
-        ]
+        codings = [c for t in entry.get("type") or [] for c in t.get("coding") or []]
+        codes = [c.get("code") for c in codings if c.get("system") == PARTICIPANT_KIND]
+        roles = [c.get("code") for c in codings if c.get("system") == REPRESENTATIVE_ROLE]
+        try:
+            role = RepresentativeRole(roles[0]) if roles else None
+        except ValueError as exc:
+            raise InvalidInput(
+                f"unknown representative role {roles[0]}",
+                field=f"Appointment.participant[{index}].type",
+            ) from exc
         actor = entry.get("actor") or {}
         reference = actor.get("reference") or ""
         unit = organization_of(actor)
@@ -150,6 +177,7 @@ def from_fhir(resource: dict[str, Any]) -> Summons:
                 kind,
                 unit,
                 actor.get("display") if actor.get("display") != unit else None,
+                representative_role=role,
             )
         )
     starts = _when(resource.get("start"), "Appointment.start")

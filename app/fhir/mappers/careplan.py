@@ -60,6 +60,8 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
         "author": ref("Organization", plan.initiator.organization_id),
         "careTeam": [ref("CareTeam", plan.id)],
     }
+    if content.episode_id is not None:
+        resource["encounter"] = ref("Encounter", content.episode_id)
     period: dict[str, Any] = {}
     if content.start_date is not None:
         period["start"] = day(content.start_date)
@@ -217,6 +219,13 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
         if sep and kind in {b.value for b in BasisKind}:
             basis.append(Basis(BasisKind(kind), reference))
     period = resource.get("period") or {}
+    encounter = (resource.get("encounter") or {}).get("reference") or ""
+    kind, _sep, episode_id = encounter.partition("/")
+    if encounter and (kind != "Encounter" or not episode_id):
+        raise InvalidInput(
+            "CarePlan.encounter refers to the Encounter (Encounter/<id>) the plan follows",
+            field="CarePlan.encounter",
+        )
     return PlanContentInput(
         title=resource.get("title") or "",
         goals=tuple(goals),
@@ -238,4 +247,5 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
             if e.get("url") == FOLLOW_UP and e.get("valueDate")
         ),
         basis=tuple(basis),
+        episode_id=episode_id or None,
     )

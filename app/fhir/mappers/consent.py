@@ -1,7 +1,9 @@
 """A plan's consent → Consent (https://hl7.org/fhir/R4/consent.html).
 
 The provision permits sharing the plan with the consented principals; a withdrawal adds a nested
-deny provision from its time for the principals it names (all of them when it names none).
+deny provision from its time for the principals it names (all of them when it names none). A
+consent given by legal representatives has one ``performer`` and one ``verification`` per
+representative who consented (a child's two guardians), each with the ground they act on.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.domain.plans import Consent, Plan
+from app.domain.representatives import Representative
 from app.fhir.common import concept, instant, meta, ref
 
 CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
@@ -72,8 +75,23 @@ def to_fhir(plan: Plan, index: int) -> dict[str, Any]:
         "provision": provision,
         "sourceAttachment": {"title": f"{consent.method.value} consent"},
     }
-    if consent.representative_name:
-        resource["performer"] = [{"display": consent.representative_name}]
+    representatives = consent.consenting_representatives
+    if representatives:
+        resource["performer"] = [{"display": _named(r)} for r in representatives]
+        resource["verification"] = [
+            {
+                "verified": True,
+                "verifiedWith": {"display": _named(r)},
+                "verificationDate": instant(consent.given_at),
+            }
+            for r in representatives
+        ]
     else:
         resource["performer"] = [ref("Patient", plan.person_id)]
     return resource
+
+
+def _named(representative: Representative) -> str:
+    if representative.role is None:
+        return representative.name
+    return f"{representative.name} ({representative.role.value.replace('-', ' ')})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.domain.organizations import Organization, OrgKind
+from app.domain.plo import SERVICE_DISPLAY, VOLVEN_8663
 from app.fhir.common import canonical, concept, meta, ref
 
 ORGANIZATION_TYPE = "http://terminology.hl7.org/CodeSystem/organization-type"
@@ -23,6 +24,11 @@ def to_fhir(org: Organization) -> dict[str, Any]:
     types = [concept(ORGANIZATION_TYPE, code, display)]
     if org.function is not None:
         types.append(concept(UNIT_FUNCTION, org.function.value))
+    if org.service_code is not None:
+        # The service the unit provides, as the Norwegian address register (Volven 8663) says.
+        types.append(
+            concept(VOLVEN_8663, org.service_code.value, SERVICE_DISPLAY[org.service_code])
+        )
     resource: dict[str, Any] = {
         "resourceType": "Organization",
         "id": org.id,
