@@ -13,6 +13,7 @@ from typing import Any
 from app.domain.care_messages import Category, RecipientState
 from app.domain.delivery import Outcome
 from app.domain.deviations import DeviationCategory, DeviationState
+from app.domain.handover import SERVICE_DISPLAY, Answer, PlannedService
 from app.domain.meetings import ParticipantKind
 from app.domain.organizations import UnitFunction
 from app.domain.staff import ROLE_DISPLAY, StaffRole
@@ -66,6 +67,40 @@ CODE_SYSTEMS: dict[str, tuple[str, list[Code]]] = {
             Code("care-communication", "Care message", "A message between care units."),
             Code("deviation-report", "Deviation report", "A report that cooperation failed."),
             Code("acknowledgement", "Acknowledgement", "The receiver acknowledges a message."),
+            Code(
+                "municipality-response",
+                "Municipality's answer",
+                "The municipality can receive the discharge-ready patient from a date, or cannot "
+                "yet (with a reason); with the services it plans.",
+            ),
+            Code(
+                "services-started",
+                "Services started",
+                "The municipality confirms that the discharged patient arrived home and that its "
+                "services began.",
+            ),
+        ],
+    ),
+    "planned-service": (
+        "The municipal services planned for a patient after the discharge",
+        [
+            Code(s.value, SERVICE_DISPLAY[s], f"The municipality plans {SERVICE_DISPLAY[s]}.")
+            for s in PlannedService
+        ],
+    ),
+    "municipality-answer": (
+        "The municipality's answer to a discharge-ready notice",
+        [
+            Code(
+                Answer.CAN_RECEIVE.value,
+                "Can receive",
+                "The municipality can receive the patient from the date it names.",
+            ),
+            Code(
+                Answer.CANNOT_RECEIVE_YET.value,
+                "Cannot receive yet",
+                "The municipality cannot receive the patient yet, for the reason it gives.",
+            ),
         ],
     ),
     "plan-category": (
@@ -189,6 +224,8 @@ class ExtensionDef:
     target: str | None
     short: str
     parts: tuple[tuple[str, str, str], ...] = ()
+    required: frozenset[str] = frozenset()
+    repeating: frozenset[str] = frozenset()
 
 
 EXTENSIONS: dict[str, ExtensionDef] = {
@@ -222,6 +259,35 @@ EXTENSIONS: dict[str, ExtensionDef] = {
             ("outcome", "code", "ok, transient-error or fatal-error"),
             ("acknowledged", "dateTime", "When the recipient acknowledged it"),
         ),
+        required=frozenset({"recipient", "state"}),
+    ),
+    "municipality-response": ExtensionDef(
+        "Encounter",
+        "complex",
+        None,
+        "The municipality's latest answer to the discharge-ready notice",
+        (
+            ("answer", "code", "can-receive or cannot-receive-yet (municipality-answer)"),
+            ("canReceiveFrom", "date", "The date from which it can receive the patient"),
+            ("reason", "string", "Why it cannot receive the patient yet"),
+            ("plannedService", "Coding", "A service it plans (CodeSystem planned-service)"),
+            ("unit", "Reference", "A unit of the municipality that will provide its services"),
+            ("answered", "dateTime", "When it answered"),
+        ),
+        required=frozenset({"answer"}),
+        repeating=frozenset({"plannedService", "unit"}),
+    ),
+    "services-started": ExtensionDef(
+        "Encounter",
+        "complex",
+        None,
+        "The municipality confirms that the patient arrived home and its services began",
+        (
+            ("arrived", "dateTime", "When the patient arrived home"),
+            ("service", "Coding", "A service that began (CodeSystem planned-service)"),
+            ("confirmed", "dateTime", "When the municipality confirmed it"),
+        ),
+        repeating=frozenset({"service"}),
     ),
     # Delivery (issue 6): returned once, when a Subscription is created.
     "signing-secret": ExtensionDef(
@@ -312,8 +378,8 @@ def _complex_elements(ext: ExtensionDef, url: str) -> list[dict[str, Any]]:
                 "path": "Extension.extension",
                 "sliceName": part,
                 "short": short,
-                "min": 1 if part in ("recipient", "state") else 0,
-                "max": "1",
+                "min": 1 if part in ext.required else 0,
+                "max": "*" if part in ext.repeating else "1",
             },
             {"id": f"{slice_id}.url", "path": "Extension.extension.url", "fixedUri": part},
             {
