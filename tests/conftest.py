@@ -46,6 +46,7 @@ PER_TEST_TABLES = (
     "deliveries",
     "outbox_events",
     "subscriptions",
+    "deviation_rule_outcomes",
     "deviations",
     "care_message_recipients",
     "care_messages",

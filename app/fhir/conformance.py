@@ -226,6 +226,7 @@ class ExtensionDef:
     parts: tuple[tuple[str, str, str], ...] = ()
     required: frozenset[str] = frozenset()
     repeating: frozenset[str] = frozenset()
+    repeats: bool = False
 
 
 EXTENSIONS: dict[str, ExtensionDef] = {
@@ -289,6 +290,16 @@ EXTENSIONS: dict[str, ExtensionDef] = {
         ),
         repeating=frozenset({"service"}),
     ),
+    "involved-organization": ExtensionDef(
+        "Task",
+        "Reference",
+        "Organization",
+        "An organization involved in a general deviation (about no episode, plan or person)",
+        repeats=True,
+    ),
+    "raised-by-rule": ExtensionDef(
+        "Task", "code", None, "The rule that raised the deviation (the service raised it itself)"
+    ),
     # Delivery (issue 6): returned once, when a Subscription is created.
     "signing-secret": ExtensionDef(
         "Subscription", "string", None, "The HMAC-SHA256 key that signs the notifications"
@@ -329,7 +340,12 @@ def structure_definition(name: str) -> dict[str, Any]:
         elements = _complex_elements(ext, url)
     else:
         elements = [
-            {"id": "Extension", "path": "Extension", "short": ext.short, "max": "1"},
+            {
+                "id": "Extension",
+                "path": "Extension",
+                "short": ext.short,
+                "max": "*" if ext.repeats else "1",
+            },
             {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
             {"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
             {

@@ -16,6 +16,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.care import CareMessageRepository, DeviationRepository
+from app.store.deviation_rules import DeviationRuleRepository
 from app.store.liability import LiabilityRepository
 from app.store.messages import MessageRepository
 from app.store.notice_board import BulletinRepository
@@ -59,6 +60,7 @@ class UnitOfWork:
     liability: LiabilityRepository
     statistics: StatisticsRepository
     console_sessions: ConsoleSessionRepository
+    deviation_rules: DeviationRuleRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -124,6 +126,7 @@ class UnitOfWork:
         self.liability = LiabilityRepository(conn)
         self.statistics = StatisticsRepository(conn)
         self.console_sessions = ConsoleSessionRepository(conn)
+        self.deviation_rules = DeviationRuleRepository(conn)
         return self
 
     async def commit(self) -> None:

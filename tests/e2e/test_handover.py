@@ -28,13 +28,20 @@ async def discharge_ready(hospital: httpx.AsyncClient) -> dict[str, Any]:
 
 
 async def inbox(http: httpx.AsyncClient, event: str, episode_id: str) -> list[dict[str, Any]]:
-    response = await http.get("/api/v1/inbox", params={"limit": "200"})
-    assert response.status_code == 200, response.text
-    return [
-        i
-        for i in response.json()["items"]
-        if i["event"] == event and i["focus"] == f"Encounter/{episode_id}"
-    ]
+    """The caller's inbox items of ``event`` about the episode, polled as a receiving system
+    does: until nothing more comes (PostgreSQL shows an item once no older writer runs)."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {"limit": "200", **({"since": cursor} if cursor else {})}
+        response = await http.get("/api/v1/inbox", params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not page["more"]:
+            break
+    return [i for i in items if i["event"] == event and i["focus"] == f"Encounter/{episode_id}"]
 
 
 async def test_the_answer_with_planned_services_reaches_the_hospital_and_reads_back(

@@ -15,19 +15,19 @@ class AnswerRead(BaseModel):
     """The municipality's latest answer."""
 
     at: datetime = Field(description="when it answered")
-    answer: Answer
+    answer: Answer = Field(description="can-receive or cannot-receive-yet")
     can_receive_from: date | None
-    reason: str | None
-    planned_services: list[PlannedService]
-    units: list[str]
+    reason: str | None = Field(description="why it cannot receive the patient yet")
+    planned_services: list[PlannedService] = Field(description="the services it plans")
+    units: list[str] = Field(description="the units of the municipality it named to provide them")
 
 
 class ServicesStartedRead(BaseModel):
     """The municipality's confirmation that the patient arrived and its services began."""
 
     at: datetime = Field(description="when it confirmed")
-    arrived_at: datetime
-    services: list[PlannedService]
+    arrived_at: datetime = Field(description="when the patient arrived home")
+    services: list[PlannedService] = Field(description="the services that began")
 
 
 class MunicipalityResponse(BaseModel):
