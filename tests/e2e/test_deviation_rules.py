@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.deviation_rules import RULES, Finding
+from app.services import deviation_rules
 from app.services.deviation_rules import raise_due
 from app.settings import Settings
 from app.store.database import create_engine
@@ -242,3 +243,23 @@ async def test_a_decision_is_written_by_one_of_two_transactions(engine: AsyncEng
     assert await racing is False
     async with UnitOfWork(engine) as uow:
         assert await uow.deviation_rules.raised("late-admission-notice", "race-record") == ["dev-1"]
+
+
+async def test_the_scheduled_job_raises_until_it_is_stopped(
+    client_for: ClientFor, engine: AsyncEngine
+) -> None:
+    kalmar = await client_for("region-kalmar")
+    late = await episode_with(
+        kalmar, admitted=NOW - timedelta(days=3), notice_after=timedelta(hours=25)
+    )
+    stop = asyncio.Event()
+    job = asyncio.create_task(deviation_rules.run(engine, 0.05, stop))
+    try:
+        for _ in range(400):  # at most 20 s
+            if await raised_about(engine, late["id"]):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(job, 5)
+    assert len(await raised_about(engine, late["id"])) == 1

@@ -3,17 +3,51 @@ who may send them, what a bad one is told, where they are delivered, and how the
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from app.cli import examples
 from tests.conftest import ClientFor
 from tests.factories import admit, create_person, notice
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=6)
 WARD = "region-norrbotten-sunderby-med"
 UNIT = {"X-Samverkan-Unit": "kommun-2580-lss"}
+PLANNED = "https://samverkan.dev/fhir/CodeSystem/planned-service"
+
+
+def example(event: str, *, episode_id: str) -> dict[str, Any]:
+    """The published example of ``event`` about the episode, sent now by Luleå kommun."""
+    message = examples.load(examples.EXAMPLES, event)
+    text = json.dumps(message).replace(examples.EPISODE, episode_id)
+    text = text.replace("kommun-0880", "kommun-2580")
+    body: dict[str, Any] = json.loads(text)
+    body["id"] = str(uuid.uuid4())
+    body["entry"][0]["resource"]["id"] = str(uuid.uuid4())
+    now = datetime.now(UTC).isoformat()
+    body["timestamp"] = now
+    for part in body["entry"][1]["resource"]["extension"][0]["extension"]:
+        if part["url"] == "arrived":
+            part["valueDateTime"] = now
+        if part["url"] == "canReceiveFrom":
+            part["valueDate"] = datetime.now(UTC).date().isoformat()
+        if part["url"] == "unit":
+            part["valueReference"]["reference"] = "Organization/kommun-2580-hemtjanst"
+    return body
+
+
+async def post(
+    http: httpx.AsyncClient, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return await http.post(
+        "/fhir/$process-message",
+        content=json.dumps(body),
+        headers={"Content-Type": "application/fhir+json", **(headers or {})},
+    )
 
 
 async def discharge_ready(hospital: httpx.AsyncClient) -> dict[str, Any]:
@@ -207,3 +241,36 @@ async def test_services_started_follows_the_discharge_and_reaches_the_ward(
     assert item["payload"]["services"] == ["home-care", "home-health-care"]
     encounter = (await client.get(f"/fhir/Encounter/{episode['id']}")).json()
     assert any(e["url"].endswith("/services-started") for e in encounter["extension"])
+
+
+async def test_the_answer_and_the_confirmation_as_fhir_messages(
+    client: httpx.AsyncClient, municipality: httpx.AsyncClient
+) -> None:
+    episode = await discharge_ready(client)
+    answer = example("municipality-response", episode_id=episode["id"])
+    encounter = answer["entry"][1]["resource"]
+    encounter["extension"][0]["extension"] = [
+        {"url": "answer", "valueCode": "cannot-receive-yet"},
+        {"url": "reason", "valueString": "Inget korttidsboende ledigt."},
+        {
+            "url": "plannedService",
+            "valueCoding": {"system": PLANNED, "code": "short-term-stay"},
+        },
+    ]
+    refused = await post(municipality, answer, UNIT)
+    assert refused.status_code == 403, refused.text
+    assert "does not plan discharges" in refused.text
+    answered = await post(municipality, {**answer, "id": str(uuid.uuid4())})
+    assert answered.status_code == 200, answered.text
+    read = (await client.get(f"/api/v1/episodes/{episode['id']}")).json()
+    assert read["municipality_answer"]["answer"] == "cannot-receive-yet"
+    assert read["municipality_answer"]["planned_services"] == ["short-term-stay"]
+    early = await post(municipality, example("services-started", episode_id=episode["id"]))
+    # Over FHIR a refused message is a fatal-error response, naming why.
+    assert early.status_code == 422, early.text
+    assert "has not been discharged" in early.text
+    assert (await notice(client, episode["id"], "discharge")).status_code == 200
+    started = await post(municipality, example("services-started", episode_id=episode["id"]))
+    assert started.status_code == 200, started.text
+    read = (await client.get(f"/api/v1/episodes/{episode['id']}")).json()
+    assert read["services_started"]["services"] == ["home-care", "home-health-care"]
