@@ -44,6 +44,7 @@ from app.fhir.operations import evaluate_measure
 from app.security.rate_limit import RateLimiter
 from app.security.revocation import RevocationList
 from app.security.tokens import SigningKey, VerifiedTokens
+from app.services import deviation_rules
 from app.services.liability_config import read_liability_config
 from app.services.liability_rules import LiabilityRules
 from app.settings import Environment, Settings, get_settings
@@ -89,15 +90,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.liability.start(uow, now=datetime.now(UTC))
             await uow.commit()
         stop = asyncio.Event()
-        dispatching = None
+        running: list[asyncio.Task[None]] = []
         if settings.dispatcher_enabled:
-            dispatching = asyncio.create_task(_dispatch(app, stop), name="dispatcher")
+            running.append(asyncio.create_task(_dispatch(app, stop), name="dispatcher"))
+            running.append(
+                asyncio.create_task(
+                    deviation_rules.run(
+                        app.state.engine, settings.deviation_rules_interval_seconds, stop
+                    ),
+                    name="deviation-rules",
+                )
+            )
         try:
             yield
         finally:
             stop.set()
-            if dispatching is not None:
-                await dispatching
+            for task in running:
+                await task
             await app.state.engine.dispose()
 
     # The API reference pages load Swagger UI and ReDoc from the installed package, not a CDN.

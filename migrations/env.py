@@ -7,7 +7,10 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from app.store import document_tables  # noqa: F401  (its tables join the metadata)
+from app.store import (
+    deviation_rules,  # noqa: F401  (declares its tables on the metadata)
+    document_tables,  # noqa: F401  (its tables join the metadata)
+)
 from app.store.database import create_engine
 from app.store.tables import metadata
 

@@ -50,6 +50,7 @@ PER_TEST_TABLES = (
     "outbox_events",
     "subscriptions",
     "endpoint_breakers",
+    "deviation_rule_outcomes",
     "deviations",
     "care_message_recipients",
     "care_messages",

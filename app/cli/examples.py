@@ -2,7 +2,8 @@
 
 The files in ``openapi/examples/fhir/`` are valid FHIR R4 as published, with concrete values: one
 story of Viola Karlsson, admitted to Länssjukhuset i Kalmar, discharged home to Kalmar kommun,
-with a SIP afterwards. Posting them tells the story again on the server: in the order below,
+with a SIP afterwards; the municipality answers and, once she is home, confirms its services
+started. Posting them tells the story again on the server: in the order below,
 each as its sender (a demo client's key), with fresh Bundle and MessageHeader ids, the ids the
 server gave the episode, person, plan and meeting in place of the example ones, and each
 message's times moved so that it is sent now (a summons still lies ahead, as it must).
@@ -38,8 +39,10 @@ ORDER = (
     "care-communication",
     "discharge-ready-withdrawn",
     "discharge-ready",
+    "municipality-response",
     "discharge-notice",
     "document-shared",
+    "services-started",
     "acknowledgement",
     "deviation-report",
     "sip-summons",

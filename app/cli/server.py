@@ -186,7 +186,8 @@ def dispatcher(
         ),
     ] = None,
 ) -> None:
-    """Deliver the outbox to subscribers' endpoints until SIGTERM or SIGINT."""
+    """Deliver the outbox to subscribers' endpoints, and raise the deviations that raise
+    themselves, until SIGTERM or SIGINT."""
     from app.logs import configure
 
     configure()
@@ -207,6 +208,7 @@ def dispatcher(
 
 async def _dispatch(config: Settings) -> None:
     from app.delivery.dispatcher import Dispatcher
+    from app.services import deviation_rules
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -216,7 +218,10 @@ async def _dispatch(config: Settings) -> None:
         database(pool_size=config.dispatcher_batch_size + 2) as engine,
         Dispatcher(engine, config) as running,
     ):
-        await running.run(stop)
+        await asyncio.gather(
+            running.run(stop),
+            deviation_rules.run(engine, config.deviation_rules_interval_seconds, stop),
+        )
 
 
 @cli.command()

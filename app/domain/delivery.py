@@ -70,6 +70,8 @@ EPISODE_EVENTS = frozenset(
         "discharge-ready",
         "discharge-ready-withdrawn",
         "discharge-notice",
+        "municipality-response",
+        "services-started",
     }
 )
 # The events each topic covers; ``messages`` covers every event addressed to the organization.

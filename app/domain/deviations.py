@@ -1,7 +1,9 @@
 """Deviation reports (DESIGN §7): a unit reports that cooperation failed.
 
-A report names its category, the episode or plan it concerns, what happened, and the reporting
-unit. It goes to the receiving principal's handler (the MAS for a municipality's health care,
+A report names its category, the episode or plan it concerns (or, for a general failure of
+cooperation, neither, but the organizations involved), what happened, and the reporting unit.
+Some are raised by the service itself, each once, by a rule (``app.domain.deviation_rules``).
+A report goes to the receiving principal's handler (the MAS for a municipality's health care,
 the patient-safety function for a region), who investigates and answers:
 ``reported → investigating → answered → closed``. Only the handler moves it on; the reporting
 and the criticized units cannot.
@@ -56,10 +58,14 @@ class StateChange:
 
 @dataclass(slots=True)
 class Deviation:
-    """A deviation report and its handling."""
+    """A deviation report and its handling.
+
+    ``organizations`` are the organizations a general report (no episode, no plan, no person)
+    names as involved; ``rule`` is the rule that raised it, when the service raised it itself.
+    """
 
     id: str
-    person_id: str
+    person_id: str | None
     category: DeviationCategory
     description: str
     reporter_id: str
@@ -74,6 +80,8 @@ class Deviation:
     answer: str | None = None
     version: int = 1
     history: list[StateChange] = field(default_factory=list)
+    organizations: tuple[str, ...] = ()
+    rule: str | None = None
 
     def move(
         self,

@@ -41,6 +41,7 @@ class EventKind(StrEnum):
     DISCHARGE_READY_WITHDRAWN = "discharge-ready-withdrawn"
     MUNICIPALITY_RESPONSE = "municipality-response"
     DISCHARGE_NOTICE = "discharge-notice"
+    SERVICES_STARTED = "services-started"
 
 
 class AdmissionType(StrEnum):
@@ -63,8 +64,10 @@ class EpisodeEvent:
 
     ``at`` is when the notice was sent (timezone-aware). ``decided_at`` is when the treating doctor
     judged the patient discharge-ready (defaults to ``at``); ``can_receive_from`` is the date from
-    which the municipality says it can receive the patient, and ``units`` the municipality's units
-    that will provide its services (they become the episode's receivers).
+    which the municipality says it can receive the patient (none in an answer that it cannot yet,
+    which gives its ``reason``), and ``units`` the municipality's units that will provide its
+    services (they become the episode's receivers); ``services`` are the services it plans (in
+    an answer) or that began (``services-started``, with ``arrived_at``, when the patient arrived).
     ``coordinated_planning`` on a discharge-ready notice says both region and municipality must
     provide services after the discharge, which starts the three-day summons deadline.
     """
@@ -77,6 +80,9 @@ class EpisodeEvent:
     can_receive_from: date | None = None
     coordinated_planning: bool = False
     units: tuple[str, ...] = ()
+    reason: str | None = None
+    services: tuple[str, ...] = ()
+    arrived_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -137,6 +143,18 @@ class Episode:
     def discharged_at(self) -> datetime | None:
         """When the discharge notice was sent, if it was."""
         return _first_at(self.events, EventKind.DISCHARGE_NOTICE)
+
+    @property
+    def latest_answer(self) -> EpisodeEvent | None:
+        """The municipality's latest answer, if it has answered."""
+        return next(
+            (e for e in reversed(self.events) if e.kind is EventKind.MUNICIPALITY_RESPONSE), None
+        )
+
+    @property
+    def services_started(self) -> EpisodeEvent | None:
+        """The municipality's confirmation that the patient arrived and its services began."""
+        return next((e for e in self.events if e.kind is EventKind.SERVICES_STARTED), None)
 
     # -- commands -------------------------------------------------------------------------------
 
@@ -223,10 +241,17 @@ class Episode:
         return self._append(event, now, EpisodeState.PLANNING)
 
     def record_municipality_response(
-        self, at: datetime, can_receive_from: date, *, now: datetime, units: tuple[str, ...] = ()
+        self,
+        at: datetime,
+        can_receive_from: date | None,
+        *,
+        now: datetime,
+        units: tuple[str, ...] = (),
+        reason: str | None = None,
+        services: tuple[str, ...] = (),
     ) -> EpisodeEvent:
-        """Record the municipality's answer: the date from which it can receive the patient, and
-        the units of the municipality that will provide its services."""
+        """Record the municipality's answer: the date from which it can receive the patient (or
+        none yet, and why), the services it plans, and the units that will provide them."""
         if self.state is not EpisodeState.DISCHARGE_READY:
             raise IllegalTransition(
                 f"episode {self.id} is {self.state.value}; the municipality answers a "
@@ -238,8 +263,50 @@ class Episode:
             at,
             can_receive_from=can_receive_from,
             units=units,
+            reason=reason,
+            services=services,
         )
         return self._append(event, now, EpisodeState.DISCHARGE_READY)
+
+    def confirm_services_started(
+        self,
+        at: datetime,
+        *,
+        now: datetime,
+        arrived_at: datetime | None = None,
+        services: tuple[str, ...] = (),
+    ) -> EpisodeEvent:
+        """Record the municipality's confirmation that the patient arrived home (at
+        ``arrived_at``, default ``at``) and that its ``services`` began."""
+        discharged = self.discharged_at
+        if self.state is not EpisodeState.DISCHARGED or discharged is None:
+            raise IllegalTransition(
+                f"episode {self.id} is {self.state.value}: the municipality confirms that its "
+                "services started after the discharge, and the patient has not been discharged"
+            )
+        if any(e.kind is EventKind.SERVICES_STARTED for e in self.events):
+            raise IllegalTransition(
+                f"episode {self.id}: the municipality already confirmed that its services started"
+            )
+        arrived = arrived_at or at
+        check_aware(arrived, "arrived_at")
+        if arrived < discharged:
+            raise InvalidInput(
+                f"arrived_at {_iso(arrived)} is before the discharge at {_iso(discharged)}",
+                field="arrived_at",
+            )
+        if arrived > at:
+            raise InvalidInput(
+                "arrived_at is after the time the confirmation was sent", field="arrived_at"
+            )
+        event = EpisodeEvent(
+            self._next_seq(),
+            EventKind.SERVICES_STARTED,
+            at,
+            services=services,
+            arrived_at=arrived,
+        )
+        return self._append(event, now, EpisodeState.DISCHARGED)
 
     def discharge(self, at: datetime, *, now: datetime) -> EpisodeEvent:
         """Record the discharge notice; it closes the episode."""

@@ -5,7 +5,8 @@ itself: an episode its hospital unit, receiving municipality (or, once it has an
 it named) and primary-care unit; a plan the organization that initiated it, the principals it is
 shared with by consent and, among theirs, the units responsible for its interventions and the
 coordinator's unit; a meeting its organizer and participants; a care message its sender and
-recipients; a deviation its reporter and handler; a person's registration the organization that
+recipients; a deviation its reporter and handler (and, for a general report about no person, the
+principals of the organizations it names); a person's registration the organization that
 registered the person. An organization sees a record while it is a party to it, and the person's
 demographic record while it is a party to any record about the person.
 
@@ -62,6 +63,7 @@ class Role(StrEnum):
     RECIPIENT = "recipient"
     REPORTER = "reporter"
     HANDLER = "handler"
+    INVOLVED = "involved"
 
 
 # The party whose knowledge a record passes on to its other parties.
@@ -165,9 +167,12 @@ def message_parties(message: CareMessage) -> Pairs:
     ]
 
 
-def deviation_parties(deviation: Deviation) -> Pairs:
-    """The reporting organization and the handling one."""
-    return [(deviation.reporter_id, Role.REPORTER), (deviation.handler_id, Role.HANDLER)]
+def deviation_parties(deviation: Deviation, involved_principals: Iterable[str] = ()) -> Pairs:
+    """The reporting organization and the handling one; for a general report, also the
+    principals of the organizations it names as involved."""
+    pairs: Pairs = [(deviation.reporter_id, Role.REPORTER), (deviation.handler_id, Role.HANDLER)]
+    pairs += [(principal, Role.INVOLVED) for principal in sorted(set(involved_principals))]
+    return pairs
 
 
 def _knows(party: Party, known: set[str]) -> bool:

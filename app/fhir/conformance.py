@@ -14,6 +14,7 @@ from app.domain.care_messages import Category, RecipientState
 from app.domain.delivery import Outcome
 from app.domain.deviations import DeviationCategory, DeviationState
 from app.domain.documents import DOCUMENT_TYPE_DEFINITION, DOCUMENT_TYPE_DISPLAY, DocumentType
+from app.domain.handover import SERVICE_DISPLAY, Answer, PlannedService
 from app.domain.meetings import ParticipantKind
 from app.domain.organizations import UnitFunction
 from app.domain.planning_basis import ITEMS as PLANNING_ITEMS
@@ -74,6 +75,40 @@ CODE_SYSTEMS: dict[str, tuple[str, list[Code]]] = {
                 "Document shared",
                 "A document was attached to an episode, plan, meeting or care message on its "
                 "own (not with a notice); it goes to the record's other parties.",
+            ),
+            Code(
+                "municipality-response",
+                "Municipality's answer",
+                "The municipality can receive the discharge-ready patient from a date, or cannot "
+                "yet (with a reason); with the services it plans.",
+            ),
+            Code(
+                "services-started",
+                "Services started",
+                "The municipality confirms that the discharged patient arrived home and that its "
+                "services began.",
+            ),
+        ],
+    ),
+    "planned-service": (
+        "The municipal services planned for a patient after the discharge",
+        [
+            Code(s.value, SERVICE_DISPLAY[s], f"The municipality plans {SERVICE_DISPLAY[s]}.")
+            for s in PlannedService
+        ],
+    ),
+    "municipality-answer": (
+        "The municipality's answer to a discharge-ready notice",
+        [
+            Code(
+                Answer.CAN_RECEIVE.value,
+                "Can receive",
+                "The municipality can receive the patient from the date it names.",
+            ),
+            Code(
+                Answer.CANNOT_RECEIVE_YET.value,
+                "Cannot receive yet",
+                "The municipality cannot receive the patient yet, for the reason it gives.",
             ),
         ],
     ),
@@ -230,6 +265,9 @@ class ExtensionDef:
     target: str | None
     short: str
     parts: tuple[tuple[str, str, str], ...] = ()
+    required: frozenset[str] = frozenset()
+    repeating: frozenset[str] = frozenset()
+    repeats: bool = False
 
 
 EXTENSIONS: dict[str, ExtensionDef] = {
@@ -268,6 +306,45 @@ EXTENSIONS: dict[str, ExtensionDef] = {
             ("outcome", "code", "ok, transient-error or fatal-error"),
             ("acknowledged", "dateTime", "When the recipient acknowledged it"),
         ),
+        required=frozenset({"recipient", "state"}),
+    ),
+    "municipality-response": ExtensionDef(
+        "Encounter",
+        "complex",
+        None,
+        "The municipality's latest answer to the discharge-ready notice",
+        (
+            ("answer", "code", "can-receive or cannot-receive-yet (municipality-answer)"),
+            ("canReceiveFrom", "date", "The date from which it can receive the patient"),
+            ("reason", "string", "Why it cannot receive the patient yet"),
+            ("plannedService", "Coding", "A service it plans (CodeSystem planned-service)"),
+            ("unit", "Reference", "A unit of the municipality that will provide its services"),
+            ("answered", "dateTime", "When it answered"),
+        ),
+        required=frozenset({"answer"}),
+        repeating=frozenset({"plannedService", "unit"}),
+    ),
+    "services-started": ExtensionDef(
+        "Encounter",
+        "complex",
+        None,
+        "The municipality confirms that the patient arrived home and its services began",
+        (
+            ("arrived", "dateTime", "When the patient arrived home"),
+            ("service", "Coding", "A service that began (CodeSystem planned-service)"),
+            ("confirmed", "dateTime", "When the municipality confirmed it"),
+        ),
+        repeating=frozenset({"service"}),
+    ),
+    "involved-organization": ExtensionDef(
+        "Task",
+        "Reference",
+        "Organization",
+        "An organization involved in a general deviation (about no episode, plan or person)",
+        repeats=True,
+    ),
+    "raised-by-rule": ExtensionDef(
+        "Task", "code", None, "The rule that raised the deviation (the service raised it itself)"
     ),
     "discharge-information": ExtensionDef(
         "Encounter",
@@ -316,7 +393,12 @@ def structure_definition(name: str) -> dict[str, Any]:
         elements = _complex_elements(ext, url)
     else:
         elements = [
-            {"id": "Extension", "path": "Extension", "short": ext.short, "max": "1"},
+            {
+                "id": "Extension",
+                "path": "Extension",
+                "short": ext.short,
+                "max": "*" if ext.repeats else "1",
+            },
             {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
             {"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
             {
@@ -365,8 +447,8 @@ def _complex_elements(ext: ExtensionDef, url: str) -> list[dict[str, Any]]:
                 "path": "Extension.extension",
                 "sliceName": part,
                 "short": short,
-                "min": 1 if part in ("recipient", "state") else 0,
-                "max": "1",
+                "min": 1 if part in ext.required else 0,
+                "max": "*" if part in ext.repeating else "1",
             },
             {"id": f"{slice_id}.url", "path": "Extension.extension.url", "fixedUri": part},
             {

@@ -29,7 +29,15 @@ from app.domain.meetings import ParticipantKind
 from app.domain.values import parse_day, parse_instant, parse_int
 from app.fhir import documents, planning_basis
 from app.fhir.common import BASE, canonical, extension_url, organization_of
-from app.fhir.mappers import appointment, careplan, communication, encounter, patient, task
+from app.fhir.mappers import (
+    appointment,
+    careplan,
+    communication,
+    encounter,
+    handover,
+    patient,
+    task,
+)
 from app.fhir.mappers.encounter import DISCHARGE_READY_AT, EXPECTED_DISCHARGE
 from app.security.access import Actor, acts_for
 from app.services import care_messages as message_service
@@ -59,6 +67,8 @@ EVENTS = (
     "deviation-report",
     "acknowledgement",
     "document-shared",
+    "municipality-response",
+    "services-started",
 )
 
 
@@ -257,6 +267,28 @@ async def _notice(
     return [f"Encounter/{episode_id}"]
 
 
+async def _municipality_notice(
+    uow: UnitOfWork,
+    actor: Actor,
+    message: Message,
+    _settings: Settings,
+    now: datetime,
+    *,
+    liability: LiabilityConfig,
+) -> list[str]:
+    """The municipality's answer or its confirmation that services started, carried as an
+    extension of the Encounter the message focuses on (``app.fhir.mappers.handover``)."""
+    episode_id, resource = _focus(message, "Encounter")
+    if message.event == "municipality-response":
+        notice = handover.answer_from_fhir(resource, message.sent_at)
+    else:
+        notice = handover.started_from_fhir(resource, message.sent_at)
+    await episode_service.record_notice(
+        uow, actor, episode_id, notice, now=now, liability=liability
+    )
+    return [f"Encounter/{episode_id}"]
+
+
 async def _acknowledgement(
     uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
 ) -> list[str]:
@@ -393,6 +425,8 @@ EPISODE_HANDLERS: dict[str, EpisodeHandler] = {
     "discharge-ready": _notice,
     "discharge-ready-withdrawn": _notice,
     "discharge-notice": _notice,
+    "municipality-response": _municipality_notice,
+    "services-started": _municipality_notice,
 }
 HANDLERS: dict[str, EpisodeHandler | Handler] = {
     **EPISODE_HANDLERS,

@@ -3,7 +3,9 @@
 A report concerns an episode or a plan the reporter can see, and goes to the handling principal:
 for an episode, the other side of the transition (the region's when a municipality reports, the
 receiving municipality's when the region reports); for a plan, the principal named, which must
-be one the plan is shared with. Within that principal it goes to the role that handles
+be one the plan is shared with. A general report (a failure of cooperation about no episode,
+plan or person) names the organizations involved; it goes to the principal of one of them, and
+their principals are parties to it. Within that principal it goes to the role that handles
 deviations (a municipality's MAS, else its deviation handler; ``app.domain.staff``), at the
 organization where the role is held, or to the principal itself when none is registered. Its
 parties are the reporting organization and the handling one; only the handler moves it on.
@@ -17,7 +19,7 @@ from datetime import datetime
 
 from app.delivery.outbox import emit
 from app.domain.deviations import Deviation, DeviationCategory, DeviationState, StateChange
-from app.domain.errors import InvalidInput, StaleVersion
+from app.domain.errors import InvalidInput, StaleVersion, UnknownReference
 from app.domain.parties import RecordType, Role, deviation_parties
 from app.domain.staff import StaffRole, handling_role
 from app.security.access import Actor, record, require_party
@@ -38,13 +40,26 @@ class Report:
     episode_id: str | None = None
     plan_id: str | None = None
     handler_principal_id: str | None = None
+    organization_ids: tuple[str, ...] = ()
+
+
+MAX_INVOLVED = 20
 
 
 async def report(uow: UnitOfWork, actor: Actor, sent: Report, *, now: datetime) -> Deviation:
-    """Report a deviation about an episode or a plan, to the principal that must handle it."""
-    if (sent.episode_id is None) == (sent.plan_id is None):
+    """Report a deviation about an episode or a plan, or a general one naming the organizations
+    involved, to the principal that must handle it."""
+    if sent.episode_id is not None and sent.plan_id is not None:
         raise InvalidInput("a deviation concerns either an episode or a plan", field="episode_id")
+    if sent.episode_id is None and sent.plan_id is None:
+        return await _report_general(uow, actor, sent, now=now)
+    if sent.organization_ids:
+        raise InvalidInput(
+            "only a general report (no episode, no plan) names the organizations involved",
+            field="organization_ids",
+        )
     handler = sent.handler_principal_id
+    person_id: str | None
     if sent.episode_id is not None:
         episode = await episode_service.get_episode(uow, actor, sent.episode_id)
         person_id = episode.person_id
@@ -72,12 +87,7 @@ async def report(uow: UnitOfWork, actor: Actor, sent: Report, *, now: datetime) 
             f"part ({', '.join(sorted(principals - {actor.principal_id})) or 'none'})",
             field="handler_principal_id",
         )
-    principal = await uow.organizations.get(handler)
-    assert principal is not None
-    role = handling_role(
-        await uow.staff.roles_of_principal(handler, (StaffRole.MAS, StaffRole.DEVIATION_HANDLER)),
-        principal,
-    )
+    handler_id, role_id = await route(uow, handler)
     deviation = Deviation(
         id=str(uuid.uuid4()),
         person_id=person_id,
@@ -86,40 +96,129 @@ async def report(uow: UnitOfWork, actor: Actor, sent: Report, *, now: datetime) 
         reporter_id=actor.acting_id,
         reporter_principal_id=actor.principal_id,
         handler_principal_id=handler,
-        handler_id=role.organization_id if role is not None else handler,
-        handler_role_id=role.id if role is not None else None,
+        handler_id=handler_id,
+        handler_role_id=role_id,
         reported_at=now,
         episode_id=sent.episode_id,
         plan_id=sent.plan_id,
         history=[StateChange(DeviationState.REPORTED, now, actor.acting_id, None)],
     )
+    return await _store(uow, actor, deviation, (), now)
+
+
+async def _report_general(
+    uow: UnitOfWork, actor: Actor, sent: Report, *, now: datetime
+) -> Deviation:
+    """A failure of cooperation about no episode, plan or person, naming the organizations
+    involved; it goes to one of their principals other than the reporter's."""
+    named = sent.organization_ids
+    if not named:
+        raise InvalidInput(
+            "a deviation concerns an episode or a plan, or, as a general failure of "
+            "cooperation, names the organizations involved",
+            field="organization_ids",
+        )
+    if len(named) > MAX_INVOLVED:
+        raise InvalidInput(f"at most {MAX_INVOLVED} organizations", field="organization_ids")
+    if len(set(named)) != len(named):
+        raise InvalidInput("an organization is named twice", field="organization_ids")
+    known = await uow.organizations.get_many(list(named))
+    for index, org_id in enumerate(named):
+        if org_id not in known:
+            raise UnknownReference(
+                f"unknown organization {org_id}", field=f"organization_ids[{index}]"
+            )
+    principals = set((await uow.parties.principals(list(named))).values())
+    others = sorted(principals - {actor.principal_id})
+    handler = sent.handler_principal_id
+    if handler is None and len(others) == 1:
+        handler = others[0]
+    if handler is None or handler not in others:
+        raise InvalidInput(
+            f"{handler or 'no principal'} cannot handle this deviation: name, as the handler, the "
+            f"principal of an involved organization other than the reporter's "
+            f"({', '.join(others) or 'none is named'})",
+            field="handler_principal_id",
+        )
+    handler_id, role_id = await route(uow, handler)
+    deviation = Deviation(
+        id=str(uuid.uuid4()),
+        person_id=None,
+        category=sent.category,
+        description=sent.description,
+        reporter_id=actor.acting_id,
+        reporter_principal_id=actor.principal_id,
+        handler_principal_id=handler,
+        handler_id=handler_id,
+        handler_role_id=role_id,
+        reported_at=now,
+        organizations=tuple(named),
+        history=[StateChange(DeviationState.REPORTED, now, actor.acting_id, None)],
+    )
+    return await _store(uow, actor, deviation, principals, now)
+
+
+async def route(uow: UnitOfWork, handler_principal_id: str) -> tuple[str, str | None]:
+    """Where a deviation to the principal is handled: the organization where its MAS (or
+    deviation handler) works, else the principal; and that role, if one is registered."""
+    principal = await uow.organizations.get(handler_principal_id)
+    assert principal is not None
+    role = handling_role(
+        await uow.staff.roles_of_principal(
+            handler_principal_id, (StaffRole.MAS, StaffRole.DEVIATION_HANDLER)
+        ),
+        principal,
+    )
+    if role is None:
+        return handler_principal_id, None
+    return role.organization_id, role.id
+
+
+async def _store(
+    uow: UnitOfWork,
+    actor: Actor,
+    deviation: Deviation,
+    involved_principals: set[str] | tuple[str, ...],
+    now: datetime,
+) -> Deviation:
     await uow.deviations.add(deviation)
     await uow.parties.add(
-        RecordType.DEVIATION, deviation.id, person_id, deviation_parties(deviation)
+        RecordType.DEVIATION,
+        deviation.id,
+        deviation.person_id,
+        deviation_parties(deviation, involved_principals),
     )
-    record(uow, actor, "create", RESOURCE, deviation.id, person_id)
-    await _announce(uow, actor, deviation, [deviation.handler_id], now)
+    record(uow, actor, "create", RESOURCE, deviation.id, deviation.person_id)
+    await announce(uow, actor, deviation, [deviation.handler_id], now)
     return deviation
 
 
-async def _announce(
-    uow: UnitOfWork, actor: Actor, deviation: Deviation, receivers: list[str], now: datetime
+async def announce(
+    uow: UnitOfWork,
+    actor: Actor | None,
+    deviation: Deviation,
+    receivers: list[str],
+    now: datetime,
 ) -> None:
     """Queue the report (or its next step) for the other side: the handler, or the reporter."""
+    payload: dict[str, object] = {
+        "event": "deviation-report",
+        "focus": f"Task/{deviation.id}",
+        "occurred_at": now.isoformat(),
+        "category": deviation.category.value,
+        "state": deviation.state.value,
+    }
+    if deviation.person_id is not None:
+        payload["person"] = f"Patient/{deviation.person_id}"
+    if deviation.rule is not None:
+        payload["raised_by_rule"] = deviation.rule
     await emit(
         uow,
         event="deviation-report",
         stream=f"Task/{deviation.id}",
         person_id=deviation.person_id,
         receivers=receivers,
-        payload={
-            "event": "deviation-report",
-            "focus": f"Task/{deviation.id}",
-            "person": f"Patient/{deviation.person_id}",
-            "occurred_at": now.isoformat(),
-            "category": deviation.category.value,
-            "state": deviation.state.value,
-        },
+        payload=payload,
         now=now,
         sender=actor,
     )
@@ -196,5 +295,5 @@ async def move(
         )
     deviation.move(to, organization_id=actor.acting_id, by_handler=by_handler, note=note, at=now)
     await uow.deviations.save(deviation, expected_version=expected)
-    await _announce(uow, actor, deviation, [deviation.reporter_id, deviation.handler_id], now)
+    await announce(uow, actor, deviation, [deviation.reporter_id, deviation.handler_id], now)
     return deviation

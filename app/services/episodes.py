@@ -23,10 +23,12 @@ from app.domain.episodes import (
     find_readmission_source,
 )
 from app.domain.errors import Forbidden, InvalidInput, StaleVersion, UnknownReference
+from app.domain.handover import Answer, check_answer, check_services
 from app.domain.liability import LiabilityConfig
 from app.domain.organizations import INPATIENT_FUNCTIONS, OrgKind, UnitFunction
 from app.domain.parties import RecordType
 from app.security.access import Actor, record, require_party, visible_person
+from app.services import handover
 from app.services.liability_rules import store_intervals
 from app.services.notice_content import Carried, carry
 from app.store.repositories import Page
@@ -194,6 +196,10 @@ class Notice:
     """A notice on an episode; which one is chosen by ``kind``.
 
     ``at`` is when it was sent (defaults to now); ``if_match`` is the version the sender last saw.
+    The municipality's answer says whether it can receive the patient (``answer``, from
+    ``can_receive_from``) or not yet (with its ``reason``) and the ``services`` it plans;
+    ``services-started`` says when the patient arrived (``arrived_at``) and which ``services``
+    began.
     """
 
     kind: str
@@ -205,6 +211,10 @@ class Notice:
     units: tuple[str, ...] = ()
     if_match: int | None = None
     carried: Carried = field(default_factory=Carried)
+    answer: Answer = Answer.CAN_RECEIVE
+    reason: str | None = None
+    services: tuple[str, ...] = ()
+    arrived_at: datetime | None = None
 
 
 # The notices that start, move or end a payment clock; the others leave the intervals as they are.
@@ -223,6 +233,7 @@ NOTICE_KINDS = (
     "withdrawal",
     "municipality-response",
     "discharge",
+    "services-started",
 )
 
 
@@ -238,12 +249,16 @@ async def record_notice(
     """Apply one notice to an episode and store it; a stale ``if_match`` is refused.
 
     The municipality answers with ``municipality-response`` (naming the units that will provide
-    its services, which then become the episode's receivers); every other notice is the
-    hospital's. A notice that can start, move or end a payment clock also stores the episode's
-    liable intervals anew, derived from its notices under ``liability``, in the same transaction.
+    its services, which then become the episode's receivers) and confirms with
+    ``services-started`` that its services began; every other notice is the hospital's. A
+    notice that can start, move or end a payment clock also stores the episode's liable
+    intervals anew, derived from its notices under ``liability``, in the same transaction.
     """
     episode = await get_episode(uow, actor, episode_id, action="update")
-    _check_sender(episode, actor, notice.kind)
+    if notice.kind in handover.MUNICIPALITY_NOTICES:
+        await handover.check_municipality_sender(uow, episode, actor, notice.kind)
+    else:
+        _check_sender(episode, actor, notice.kind)
     if notice.units:
         await _check_units(uow, episode, notice.units)
     if notice.if_match is not None and notice.if_match != episode.version:
@@ -305,11 +320,10 @@ async def _announce(
     carried: dict[str, object],
 ) -> None:
     """Queue the hospital's notice for the receiving municipality (in Norway, its units for the
-    service the notice is addressed to) and primary-care unit.
-
-    The municipality's response has no event code of its own yet, so it is not delivered.
-    """
-    if event.kind is EventKind.MUNICIPALITY_RESPONSE:
+    service the notice is addressed to) and primary-care unit, and the municipality's answers
+    for the hospital."""
+    if event.kind in handover.MUNICIPALITY_EVENTS:
+        await handover.announce(uow, actor, episode, event, now)
         return
     payload: dict[str, object] = {
         "event": event.kind.value,
@@ -339,19 +353,11 @@ async def _announce(
 
 
 def _check_sender(episode: Episode, actor: Actor, kind: str) -> None:
-    reach = actor.reach
-    if kind == "municipality-response":
-        allowed = reach.matches(episode.municipality_id, episode.municipality_id) or any(
-            reach.matches(unit, episode.municipality_id) for unit in episode.receiving_units
-        )
-        who = f"the receiving municipality {episode.municipality_id}"
-    else:
-        allowed = reach.matches(episode.hospital_unit_id, episode.region_id)
-        who = f"the hospital ({episode.hospital_unit_id} or {episode.region_id})"
-    if not allowed:
+    if not actor.reach.matches(episode.hospital_unit_id, episode.region_id):
         raise Forbidden(
-            f"a {kind} notice on episode {episode.id} is sent by {who}; the caller "
-            f"acts for {actor.acting_id}"
+            f"a {kind} notice on episode {episode.id} is sent by the hospital "
+            f"({episode.hospital_unit_id} or {episode.region_id}); the caller acts for "
+            f"{actor.acting_id}"
         )
 
 
@@ -377,13 +383,26 @@ def _apply(episode: Episode, notice: Notice, at: datetime, now: datetime) -> Epi
         case "withdrawal":
             return episode.withdraw_discharge_ready(at, now=now)
         case "municipality-response":
-            if notice.can_receive_from is None:
-                raise InvalidInput("can_receive_from is required", field="can_receive_from")
+            can_receive_from, reason = check_answer(
+                notice.answer, notice.can_receive_from, notice.reason
+            )
             return episode.record_municipality_response(
-                at, notice.can_receive_from, now=now, units=notice.units
+                at,
+                can_receive_from,
+                now=now,
+                units=notice.units,
+                reason=reason,
+                services=check_services(notice.services),
             )
         case "discharge":
             return episode.discharge(at, now=now)
+        case "services-started":
+            return episode.confirm_services_started(
+                at,
+                now=now,
+                arrived_at=notice.arrived_at,
+                services=check_services(notice.services, "services"),
+            )
     raise InvalidInput(
         f"unknown notice {notice.kind}; known: {', '.join(NOTICE_KINDS)}", field="kind"
     )

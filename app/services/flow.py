@@ -16,6 +16,7 @@ from app.domain.persons import Person
 from app.domain.plans import Plan
 from app.security.access import Actor
 from app.services import care_messages, episodes, meetings, persons, plans
+from app.services.handover import MUNICIPALITY_EVENTS
 from app.store.unit_of_work import UnitOfWork
 
 # A person's records are few; these bound a page of the console, not what exists.
@@ -72,9 +73,13 @@ async def person_flow(uow: UnitOfWork, actor: Actor, person_id: str) -> Flow:
                     detail[name] = getattr(event, name)
             if event.coordinated_planning:
                 detail["coordinated_planning"] = True
+            if event.services:
+                detail["services"] = list(event.services)
+            if event.arrived_at is not None:
+                detail["arrived_at"] = event.arrived_at
             sender = (
                 episode.municipality_id
-                if event.kind.value == "municipality-response"
+                if event.kind in MUNICIPALITY_EVENTS
                 else episode.hospital_unit_id
             )
             entries.append(FlowEntry(event.at, event.kind.value, sender, episode.id, detail))

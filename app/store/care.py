@@ -179,6 +179,8 @@ def _deviation_document(deviation: Deviation) -> dict[str, Any]:
     return {
         "description": deviation.description,
         "answer": deviation.answer,
+        "organizations": list(deviation.organizations),
+        "rule": deviation.rule,
         "history": [
             {
                 "state": s.state.value,
@@ -262,10 +264,13 @@ class DeviationRepository:
         state: str | None = None,
         category: str | None = None,
     ) -> Page[Deviation]:
-        """Reports the reach made (``role`` reporter), handles (handler) or either, by id."""
-        roles = {"reporter": (Role.REPORTER,), "handler": (Role.HANDLER,)}.get(
-            role or "", (Role.REPORTER, Role.HANDLER)
-        )
+        """Reports the reach made (``role`` reporter), handles (handler), is named in as
+        involved (involved), or any of these, by id."""
+        roles = {
+            "reporter": (Role.REPORTER,),
+            "handler": (Role.HANDLER,),
+            "involved": (Role.INVOLVED,),
+        }.get(role or "", (Role.REPORTER, Role.HANDLER, Role.INVOLVED))
         mine = visible_records(RecordType.DEVIATION, visible_to).where(
             t.record_parties.c.role.in_([r.value for r in roles])
         )
@@ -299,6 +304,8 @@ def _deviation(row: Any) -> Deviation:
         plan_id=row.plan_id,
         state=DeviationState(row.state),
         answer=document.get("answer"),
+        organizations=tuple(document.get("organizations", ())),
+        rule=document.get("rule"),
         version=row.version,
         history=[
             StateChange(

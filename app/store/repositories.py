@@ -477,6 +477,12 @@ def _event_data(event: EpisodeEvent) -> dict[str, Any]:
         data["coordinated_planning"] = "true"
     if event.units:
         data["units"] = list(event.units)
+    if event.reason is not None:
+        data["reason"] = event.reason
+    if event.services:
+        data["services"] = list(event.services)
+    if event.arrived_at is not None:
+        data["arrived_at"] = event.arrived_at.astimezone(UTC).isoformat()
     return data
 
 
@@ -514,6 +520,9 @@ def _event(row: Row[Any]) -> EpisodeEvent:
         else None,
         coordinated_planning=data.get("coordinated_planning") == "true",
         units=tuple(data.get("units", ())),
+        reason=data.get("reason"),
+        services=tuple(data.get("services", ())),
+        arrived_at=datetime.fromisoformat(data["arrived_at"]) if "arrived_at" in data else None,
     )
 
 

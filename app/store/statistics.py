@@ -467,7 +467,8 @@ class StatisticsRepository:
     ) -> list[Row]:
         """(k, g, category or state, reports) reported in the period."""
         d = t.deviations.c
-        source = t.deviations.join(t.persons, _pe.id == d.person_id)
+        # A general deviation concerns no person: it counts, without a residence municipality.
+        source = t.deviations.outerjoin(t.persons, _pe.id == d.person_id)
         stratum = d.category if column == "category" else d.state
         return await self._rows(
             self._base(
@@ -488,7 +489,8 @@ class StatisticsRepository:
         """(k, g, whole hours, reports) of deviations first answered in the period."""
         d = t.deviations.c
         hours = whole_units(d.answered_at, d.reported_at, literal_column("3600")).label("hours")
-        source = t.deviations.join(t.persons, _pe.id == d.person_id)
+        # A general deviation concerns no person: it counts, without a residence municipality.
+        source = t.deviations.outerjoin(t.persons, _pe.id == d.person_id)
         return await self._rows(
             self._base(
                 source,

@@ -1,7 +1,7 @@
-"""The relational schema as SQLAlchemy Core tables.
+"""The relational schema as SQLAlchemy Core tables, created only by Alembic migrations.
 
-The schema is created only by Alembic migrations (``migrations/``); these tables are what the
-repositories query. Rows are mapped to domain objects explicitly in ``app.store.repositories``.
+A store module of its own may declare its tables on this ``metadata`` (``deviation_rules`` does;
+``migrations/env.py`` imports it). Rows are mapped to domain objects explicitly.
 """
 
 from __future__ import annotations
@@ -442,7 +442,7 @@ deviations = Table(
     "deviations",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=True),
     Column("episode_id", String(36), ForeignKey("episodes.id"), nullable=True),
     Column("plan_id", String(36), ForeignKey("plans.id"), nullable=True),
     Column("category", String(40), nullable=False),

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.breakers import BreakerRepository
 from app.store.care import CareMessageRepository, DeviationRepository
+from app.store.deviation_rules import DeviationRuleRepository
 from app.store.documents import DocumentRepository, PlanningBasisRepository
 from app.store.liability import LiabilityRepository
 from app.store.messages import MessageRepository
@@ -74,6 +75,7 @@ class UnitOfWork:
     console_sessions: ConsoleSessionRepository
     documents: DocumentRepository
     planning_bases: PlanningBasisRepository
+    deviation_rules: DeviationRuleRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -142,6 +144,7 @@ class UnitOfWork:
         self.console_sessions = ConsoleSessionRepository(conn)
         self.documents = DocumentRepository(conn)
         self.planning_bases = PlanningBasisRepository(conn)
+        self.deviation_rules = DeviationRuleRepository(conn)
         return self
 
     async def commit(self) -> None:

@@ -1,7 +1,7 @@
 """endpoint breakers
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-02
 
 Fair delivery (issue 14): each subscription names the endpoint (origin) it is pushed to, and a

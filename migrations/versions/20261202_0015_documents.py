@@ -1,7 +1,7 @@
 """documents and planning-basis answers
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-02
 
 Documents (DocumentReference + Binary) attached to episodes, plans, meetings and care messages,

@@ -1,7 +1,7 @@
 """meetings held; units' Norwegian service codes
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 Create Date: 2026-12-02
 
 A meeting can now be marked held: ``held_at`` is when it took place, and only a held meeting

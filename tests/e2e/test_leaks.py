@@ -68,6 +68,7 @@ RULES: dict[str, str] = {
     "declare_discharge_ready": PERSONAL,
     "withdraw_discharge_ready": PERSONAL,
     "record_municipality_response": PERSONAL,
+    "confirm_services_started": PERSONAL,
     "discharge": PERSONAL,
     "get_episode_liability": PERSONAL,
     "get_monthly_report": PERSONAL,
@@ -988,3 +989,43 @@ async def test_refused_reads_of_any_record_are_in_the_persons_extract(
     assert events.status_code == 200 and len(
         [e for e in events.json()["entry"] if e["resource"]["outcome"] == "4"]
     ) >= len(refused)
+
+
+async def test_a_general_deviation_is_seen_by_its_parties_only(client_for: ClientFor) -> None:
+    """A deviation about no episode, plan or person: its parties are the reporter, the handler
+    and the principals of the organizations it names, at the grain of principals."""
+    ward = await client_for("region-norrbotten")
+    ward.headers["X-Samverkan-Unit"] = "region-norrbotten-sunderby-med"
+    reported = await ward.post(
+        "/api/v1/deviations",
+        json={
+            "category": "other",
+            "description": SECRET_NAME,
+            "organization_ids": ["kommun-2580-hemtjanst", "region-kalmar-lanssjukhuset-med"],
+            "handler_principal_id": "kommun-2580",
+        },
+    )
+    assert reported.status_code == 201, reported.text
+    deviation = reported.json()
+    assert deviation["person_id"] is None and deviation["episode_id"] is None
+    path = f"/api/v1/deviations/{deviation['id']}"
+    for party in ("region-norrbotten", "kommun-2580", "region-kalmar", deviation["handler_id"]):
+        http = await client_for(party)
+        assert (await http.get(path)).status_code == 200, party
+        listed = (await http.get("/api/v1/deviations")).json()["items"]
+        assert deviation["id"] in {d["id"] for d in listed}, party
+    for stranger in (
+        "kommun-0880",
+        "region-kalmar-lanssjukhuset-med",
+        "kommun-2580-lss",
+        "region-norrbotten-sunderby-psyk",
+    ):
+        http = await client_for(stranger)
+        for where in (path, f"/fhir/Task/{deviation['id']}"):
+            refused = await http.get(where)
+            assert refused.status_code == 404, (stranger, where)
+            assert SECRET_NAME not in refused.text
+        listed = await http.get("/api/v1/deviations")
+        assert deviation["id"] not in listed.text and SECRET_NAME not in listed.text, stranger
+        searched = await http.get("/fhir/Task")
+        assert deviation["id"] not in searched.text, stranger

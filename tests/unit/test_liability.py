@@ -466,10 +466,15 @@ def test_without_the_stop_flag_the_municipality_answer_does_not_end_the_clock() 
         # An answer dated before its own day takes effect on its day: sent Feb 7 saying Feb 6
         # → stops Feb 7 → Feb 5, 6 = 2.
         ([(utc(2024, 2, 7, 10), date(2024, 2, 6))], 2),
+        # The latest answer holds: Feb 9, then (on Feb 7) "cannot receive yet" → the clock
+        # runs to the discharge on Feb 12: Feb 5..11 = 7.
+        ([(utc(2024, 2, 5, 14), date(2024, 2, 9)), (utc(2024, 2, 7, 9), None)], 7),
+        # "Cannot receive yet", then (on Feb 8) Feb 10 → Feb 5..9 = 5.
+        ([(utc(2024, 2, 5, 14), None), (utc(2024, 2, 8, 9), date(2024, 2, 10))], 5),
     ],
 )
 def test_norway_municipality_answers_in_order(
-    answers: list[tuple[datetime, date]], expected_days: int
+    answers: list[tuple[datetime, date | None]], expected_days: int
 ) -> None:
     rule_set = individual("no-statutory")
     episode = norwegian_episode()

@@ -18,7 +18,8 @@ api = router("/api/v1", "deviations")
 
 
 class DeviationCreate(BaseModel):
-    """A report that cooperation failed, about an episode or a plan."""
+    """A report that cooperation failed, about an episode or a plan; or a general one, about no
+    episode, plan or person, naming the organizations involved (`organization_ids`)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -28,7 +29,13 @@ class DeviationCreate(BaseModel):
                     "category": "missing-discharge-information",
                     "episode_id": "9d2f0c4e-1b7a-4c3e-8f5d-6a7b8c9d0e1f",
                     "description": "Läkemedelslistan saknades vid hemgång.",
-                }
+                },
+                {
+                    "category": "other",
+                    "organization_ids": ["region-norrbotten-sunderby-med"],
+                    "handler_principal_id": "region-norrbotten",
+                    "description": "Avdelningen svarar inte i telefon under helgerna.",
+                },
             ]
         },
     )
@@ -38,6 +45,12 @@ class DeviationCreate(BaseModel):
     episode_id: str | None = Field(default=None, max_length=36)
     plan_id: str | None = Field(default=None, max_length=36)
     handler_principal_id: str | None = Field(default=None, max_length=64)
+    organization_ids: list[str] = Field(
+        default=[],
+        max_length=service.MAX_INVOLVED,
+        description="a general report (no episode, no plan): the organizations involved; their "
+        "principals become parties to it, and one of them (other than the reporter's) handles it",
+    )
 
 
 class Handling(BaseModel):
@@ -62,7 +75,7 @@ class DeviationRead(BaseModel):
     """A deviation report and its handling."""
 
     id: str
-    person_id: str
+    person_id: str | None = Field(description="the person; none in a general report")
     category: DeviationCategory
     description: str
     episode_id: str | None
@@ -79,6 +92,11 @@ class DeviationRead(BaseModel):
     state: DeviationState
     answer: str | None
     history: list[StepRead]
+    organization_ids: list[str] = Field(description="a general report's organizations involved")
+    raised_by_rule: str | None = Field(
+        description="the rule that raised it, when the service raised it itself (on behalf of "
+        "the reporter, the party let down)"
+    )
     version: int
 
 
@@ -103,6 +121,8 @@ def deviation_read(deviation: Deviation) -> DeviationRead:
             StepRead(state=s.state, at=s.at, organization_id=s.organization_id, note=s.note)
             for s in deviation.history
         ],
+        organization_ids=list(deviation.organizations),
+        raised_by_rule=deviation.rule,
         version=deviation.version,
     )
 
@@ -136,6 +156,7 @@ async def report_deviation(
             episode_id=body.episode_id,
             plan_id=body.plan_id,
             handler_principal_id=body.handler_principal_id,
+            organization_ids=tuple(body.organization_ids),
         ),
         now=now,
     )
@@ -149,7 +170,7 @@ async def list_deviations(
     uow: UowDep,
     page: PageDep,
     request: Request,
-    role: Annotated[Literal["reporter", "handler"] | None, Query()] = None,
+    role: Annotated[Literal["reporter", "handler", "involved"] | None, Query()] = None,
     person_id: str | None = None,
     state: DeviationState | None = None,
     category: DeviationCategory | None = None,

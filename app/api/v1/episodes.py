@@ -28,8 +28,25 @@ from app.api.v1.attachments import (
     content_read,
 )
 from app.api.v1.common import IfMatch, ListPage, page_of, parse_if_match, router
+from app.api.v1.handover import (
+    AnswerRead,
+    MunicipalityResponse,
+    ServicesStarted,
+    ServicesStartedRead,
+    answer_of,
+    answer_read,
+    started_read,
+)
 from app.domain.documents import Timeliness
-from app.domain.episodes import AdmissionType, CareType, Episode, EpisodeState, EventKind
+from app.domain.episodes import (
+    AdmissionType,
+    CareType,
+    Episode,
+    EpisodeEvent,
+    EpisodeState,
+    EventKind,
+)
+from app.domain.handover import Answer, PlannedService
 from app.domain.liability import LiabilityConfig
 from app.http.values import Day, Instant
 from app.security.access import Actor
@@ -82,6 +99,20 @@ class EventRead(BaseModel):
     can_receive_from: date | None = None
     coordinated_planning: bool = False
     units: list[str] = Field(default=[], description="the municipality's units named in its answer")
+    answer: Answer | None = Field(
+        default=None, description="in the municipality's answer: can-receive or cannot-receive-yet"
+    )
+    reason: str | None = Field(
+        default=None, description="why the municipality cannot receive the patient yet"
+    )
+    services: list[PlannedService] = Field(
+        default=[],
+        description="the services the municipality plans (its answer) or that began "
+        "(services-started)",
+    )
+    arrived_at: datetime | None = Field(
+        default=None, description="services-started: when the patient arrived home"
+    )
 
 
 class EpisodeRead(BaseModel):
@@ -110,6 +141,13 @@ class EpisodeRead(BaseModel):
         description="the episode discharged within 30 days before this admission"
     )
     is_readmission: bool
+    municipality_answer: AnswerRead | None = Field(
+        description="the municipality's latest answer to the discharge-ready notice"
+    )
+    services_started: ServicesStartedRead | None = Field(
+        description="the municipality's confirmation that the patient arrived and its services "
+        "began"
+    )
     version: int
     events: list[EventRead]
     documents: list[DocumentSummary] = Field(
@@ -123,6 +161,23 @@ class EpisodeRead(BaseModel):
         description="once discharged: on-time when discharge information (a document of type "
         "discharge-information) arrived no later than the end of the discharge day, local "
         "time; late otherwise; pending while that day lasts",
+    )
+
+
+def _event_read(e: EpisodeEvent) -> EventRead:
+    return EventRead(
+        seq=e.seq,
+        kind=e.kind,
+        at=e.at,
+        expected_discharge_date=e.expected_discharge_date,
+        decided_at=e.decided_at,
+        coordinated_planning=e.coordinated_planning,
+        can_receive_from=e.can_receive_from,
+        units=list(e.units),
+        answer=answer_of(e) if e.kind is EventKind.MUNICIPALITY_RESPONSE else None,
+        reason=e.reason,
+        services=[PlannedService(s) for s in e.services],
+        arrived_at=e.arrived_at,
     )
 
 
@@ -148,20 +203,10 @@ def episode_read(episode: Episode, content: EpisodeContent | None = None) -> Epi
         discharged_at=episode.discharged_at,
         readmission_of_id=episode.readmission_of_id,
         is_readmission=episode.is_readmission,
+        municipality_answer=answer_read(episode.latest_answer),
+        services_started=started_read(episode.services_started),
         version=episode.version,
-        events=[
-            EventRead(
-                seq=e.seq,
-                kind=e.kind,
-                at=e.at,
-                expected_discharge_date=e.expected_discharge_date,
-                decided_at=e.decided_at,
-                coordinated_planning=e.coordinated_planning,
-                can_receive_from=e.can_receive_from,
-                units=list(e.units),
-            )
-            for e in episode.events
-        ],
+        events=[_event_read(e) for e in episode.events],
     )
 
 
@@ -249,7 +294,7 @@ class NoticeBase(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at: datetime | None = Field(default=None, description="when the notice was sent, with offset")
+    at: Instant | None = Field(default=None, description="when the notice was sent, with offset")
 
 
 class CarryingNotice(NoticeBase):
@@ -302,25 +347,6 @@ class DischargeReadyNotice(PlanningNotice):
         default=False,
         description="both region and municipality must provide services after the discharge: "
         "a coordinated-plan summons is due within 3 days (see `/api/v1/summons-deadlines`)",
-    )
-
-
-class MunicipalityResponse(NoticeBase):
-    """The municipality says from which date it can receive the patient, and which of its units
-    will provide its services."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"can_receive_from": "2026-03-07", "units": ["kommun-2580-hemsjukvard"]}]
-        }
-    )
-
-    can_receive_from: Day
-    units: list[str] = Field(
-        default=[],
-        max_length=20,
-        description="units of the receiving municipality that will provide its services: they "
-        "become the episode's receivers (and see it) in the municipality's place",
     )
 
 
@@ -447,11 +473,14 @@ async def record_municipality_response(
     response: Response,
     if_match: IfMatch = None,
 ) -> EpisodeRead:
-    """Record the municipality's answer: the date from which it can receive the patient."""
+    """Record the municipality's answer: it can receive the patient from a date, or not yet."""
     notice = service.Notice(
         "municipality-response",
         at=body.at,
+        answer=body.answer,
         can_receive_from=body.can_receive_from,
+        reason=body.reason,
+        services=tuple(body.planned_services),
         units=tuple(body.units),
         if_match=parse_if_match(if_match),
     )
@@ -476,5 +505,29 @@ async def discharge(
         at=body.at,
         if_match=parse_if_match(if_match),
         carried=carried(body.documents, None, rules),
+    )
+    return await _record(actor, episode_id, notice, uow, now, liability, response)
+
+
+@api.post(
+    "/episodes/{episode_id}/services-started", response_model=EpisodeRead, responses=NOTICE_ERRORS
+)
+async def confirm_services_started(
+    actor: EncounterUpdater,
+    episode_id: str,
+    body: ServicesStarted,
+    uow: UowDep,
+    now: NowDep,
+    liability: LiabilityDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> EpisodeRead:
+    """Confirm, after the discharge, that the patient arrived home and the services began."""
+    notice = service.Notice(
+        "services-started",
+        at=body.at,
+        arrived_at=body.arrived_at,
+        services=tuple(body.services),
+        if_match=parse_if_match(if_match),
     )
     return await _record(actor, episode_id, notice, uow, now, liability, response)

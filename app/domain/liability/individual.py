@@ -266,11 +266,15 @@ def _clock_end(
         if (
             later.kind is EventKind.MUNICIPALITY_RESPONSE
             and rule_set.stop_when_municipality_can_receive
-            and later.can_receive_from is not None
         ):
+            # The latest answer holds: "cannot receive yet" takes back a date not yet reached.
             # A date before the day of the answer would take back days already spent waiting
             # for it, so the answer takes effect on its own day at the earliest.
-            can_receive_from = max(later.can_receive_from, later.at.astimezone(zone).date())
+            can_receive_from = (
+                max(later.can_receive_from, later.at.astimezone(zone).date())
+                if later.can_receive_from is not None
+                else None
+            )
     if can_receive_from is not None:
         # The municipality can receive the patient from the start of that local day; a date
         # before the notice cannot end the clock before it started.

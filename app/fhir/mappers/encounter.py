@@ -1,7 +1,8 @@
 """Episode → Encounter (https://hl7.org/fhir/R4/encounter.html), class IMP (inpatient).
 
-The discharge-ready time, the expected discharge date and the link to the stay a readmission
-follows are extensions of the service.
+The discharge-ready time, the expected discharge date, the link to the stay a readmission
+follows, the municipality's latest answer and its confirmation that services started are
+extensions of the service (``app.fhir.mappers.handover``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from app.domain.episodes import AdmissionType, Episode, EpisodeState
 from app.domain.errors import InvalidInput
 from app.domain.values import parse_day, parse_instant
 from app.fhir.common import concept, day, extension_url, instant, meta, ref
+from app.fhir.mappers import handover
 from app.fhir.mappers.patient import reference_id
 from app.services.episodes import RegisterAdmission
 
@@ -46,6 +48,7 @@ def to_fhir(episode: Episode) -> dict[str, Any]:
         extensions.append(
             {"url": READMISSION_OF, "valueReference": ref("Encounter", episode.readmission_of_id)}
         )
+    extensions += handover.extensions(episode)
     resource: dict[str, Any] = {
         "resourceType": "Encounter",
         "id": episode.id,

@@ -1,7 +1,9 @@
 """Deviation report → Task (https://hl7.org/fhir/R4/task.html).
 
 DESIGN §9 leaves the choice open; a Task fits, because a deviation is work the handling
-principal must do: ``code`` is the category, ``focus`` the episode or plan, ``for`` the person,
+principal must do: ``code`` is the category, ``focus`` the episode or plan, ``for`` the person
+(a general report has neither, and names the organizations involved in the extension
+``involved-organization``; one the service raised itself names its rule in ``raised-by-rule``),
 ``requester`` the reporting unit, ``owner`` the handler (its PractitionerRole in the staff
 register, a municipality's MAS for instance, else the handling organization), ``description``
 what happened and ``output`` the answer. Task.status follows the handling
@@ -15,11 +17,14 @@ from typing import Any
 
 from app.domain.deviations import Deviation, DeviationCategory, DeviationState
 from app.domain.errors import InvalidInput
-from app.fhir.common import canonical, concept, instant, meta, ref
+from app.fhir.common import canonical, concept, extension_url, instant, meta, ref
+from app.fhir.mappers.patient import reference_id
 from app.services.deviations import Report
 
 CATEGORY = canonical("CodeSystem", "deviation-category")
 STATE = canonical("CodeSystem", "deviation-state")
+INVOLVED = extension_url("involved-organization")
+RAISED_BY_RULE = extension_url("raised-by-rule")
 _STATUS = {
     DeviationState.REPORTED: "requested",
     DeviationState.INVESTIGATING: "in-progress",
@@ -40,7 +45,6 @@ def to_fhir(deviation: Deviation) -> dict[str, Any]:
         "intent": "order",
         "code": concept(CATEGORY, deviation.category.value),
         "description": deviation.description,
-        "for": ref("Patient", deviation.person_id),
         "authoredOn": instant(deviation.reported_at),
         "lastModified": instant(changed),
         "requester": ref("Organization", deviation.reporter_id),
@@ -48,6 +52,16 @@ def to_fhir(deviation: Deviation) -> dict[str, Any]:
         if deviation.handler_role_id
         else ref("Organization", deviation.handler_id),
     }
+    if deviation.person_id is not None:
+        resource["for"] = ref("Patient", deviation.person_id)
+    extensions = [
+        {"url": INVOLVED, "valueReference": ref("Organization", org)}
+        for org in deviation.organizations
+    ]
+    if deviation.rule is not None:
+        extensions.append({"url": RAISED_BY_RULE, "valueCode": deviation.rule})
+    if extensions:
+        resource["extension"] = extensions
     if deviation.episode_id is not None:
         resource["focus"] = ref("Encounter", deviation.episode_id)
     elif deviation.plan_id is not None:
@@ -69,11 +83,20 @@ def from_fhir(resource: dict[str, Any]) -> Report:
     allowed = ", ".join(c.value for c in DeviationCategory)
     if not codes or codes[0] not in {c.value for c in DeviationCategory}:
         raise InvalidInput(f"Task.code is a {CATEGORY} code: {allowed}", field="Task.code")
+    involved = tuple(
+        reference_id(
+            e.get("valueReference"), "Organization", "Task.extension(involved-organization)"
+        )
+        for e in resource.get("extension") or []
+        if e.get("url") == INVOLVED
+    )
     focus = (resource.get("focus") or {}).get("reference") or ""
     kind, _sep, ident = focus.partition("/")
-    if kind not in ("Encounter", "CarePlan") or not ident:
+    if (kind not in ("Encounter", "CarePlan") or not ident) and not (not focus and involved):
         raise InvalidInput(
-            "Task.focus references the Encounter or CarePlan the deviation concerns",
+            "Task.focus references the Encounter or CarePlan the deviation concerns (a general "
+            "report has no focus, and names the organizations involved in the extension "
+            "involved-organization)",
             field="Task.focus",
         )
     owner = (resource.get("owner") or {}).get("reference") or ""
@@ -87,4 +110,5 @@ def from_fhir(resource: dict[str, Any]) -> Report:
         episode_id=ident if kind == "Encounter" else None,
         plan_id=ident if kind == "CarePlan" else None,
         handler_principal_id=owner.split("/", 1)[1] if owner else None,
+        organization_ids=involved,
     )

@@ -1,0 +1,138 @@
+"""The municipality's answer and its confirmation that services started, as Encounter extensions.
+
+The answer is the complex extension ``municipality-response`` (``answer`` can-receive or
+cannot-receive-yet, ``canReceiveFrom``, ``reason``, ``plannedService`` codings, ``unit``
+references, ``answered``); the confirmation is ``services-started`` (``arrived``, ``service``
+codings, ``confirmed``). The Encounter carries the latest answer and the confirmation; a message
+(``municipality-response``, ``services-started``) carries the one it sends on the Encounter it
+focuses on. Chosen over a ``Communication``: the answer is state of the stay (the Norwegian
+payment reads it), not a conversation, and the hospital reads it where it reads the stay.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from app.domain.episodes import Episode
+from app.domain.errors import InvalidInput
+from app.domain.handover import Answer
+from app.fhir.common import canonical, coding, day, extension_url, instant, ref
+from app.fhir.mappers.patient import reference_id
+from app.services.episodes import Notice
+
+MUNICIPALITY_RESPONSE = extension_url("municipality-response")
+SERVICES_STARTED = extension_url("services-started")
+PLANNED_SERVICE = canonical("CodeSystem", "planned-service")
+
+
+def extensions(episode: Episode) -> list[dict[str, Any]]:
+    """The Encounter extensions of the municipality's latest answer and its confirmation."""
+    result: list[dict[str, Any]] = []
+    answer = episode.latest_answer
+    if answer is not None:
+        parts: list[dict[str, Any]] = [
+            {
+                "url": "answer",
+                "valueCode": Answer.CAN_RECEIVE.value
+                if answer.can_receive_from is not None
+                else Answer.CANNOT_RECEIVE_YET.value,
+            }
+        ]
+        if answer.can_receive_from is not None:
+            parts.append({"url": "canReceiveFrom", "valueDate": day(answer.can_receive_from)})
+        if answer.reason:
+            parts.append({"url": "reason", "valueString": answer.reason})
+        parts += [
+            {"url": "plannedService", "valueCoding": coding(PLANNED_SERVICE, code)}
+            for code in answer.services
+        ]
+        parts += [{"url": "unit", "valueReference": ref("Organization", u)} for u in answer.units]
+        parts.append({"url": "answered", "valueDateTime": instant(answer.at)})
+        result.append({"url": MUNICIPALITY_RESPONSE, "extension": parts})
+    started = episode.services_started
+    if started is not None:
+        parts = [{"url": "arrived", "valueDateTime": instant(started.arrived_at or started.at)}]
+        parts += [
+            {"url": "service", "valueCoding": coding(PLANNED_SERVICE, code)}
+            for code in started.services
+        ]
+        parts.append({"url": "confirmed", "valueDateTime": instant(started.at)})
+        result.append({"url": SERVICES_STARTED, "extension": parts})
+    return result
+
+
+def _parts(resource: dict[str, Any], url: str, name: str) -> list[dict[str, Any]]:
+    found = [e for e in resource.get("extension") or [] if e.get("url") == url]
+    if len(found) != 1:
+        raise InvalidInput(
+            f"a {name} message carries one Encounter.extension {url}",
+            field=f"Encounter.extension({name})",
+        )
+    parts: list[dict[str, Any]] = found[0].get("extension") or []
+    return parts
+
+
+def _one(parts: list[dict[str, Any]], url: str, key: str) -> Any:
+    return next((p.get(key) for p in parts if p.get("url") == url), None)
+
+
+def _services(parts: list[dict[str, Any]], url: str, name: str) -> tuple[str, ...]:
+    codes: list[str] = []
+    for part in parts:
+        if part.get("url") != url:
+            continue
+        value = part.get("valueCoding") or {}
+        if value.get("system") != PLANNED_SERVICE or not value.get("code"):
+            raise InvalidInput(
+                f"{url} is a Coding of {PLANNED_SERVICE}",
+                field=f"Encounter.extension({name}).extension({url})",
+            )
+        codes.append(str(value["code"]))
+    return tuple(codes)
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def answer_from_fhir(resource: dict[str, Any], at: datetime | None) -> Notice:
+    """The municipality's answer from the ``municipality-response`` extension of an Encounter."""
+    name = "municipality-response"
+    parts = _parts(resource, MUNICIPALITY_RESPONSE, name)
+    code = _one(parts, "answer", "valueCode")
+    if code not in {a.value for a in Answer}:
+        raise InvalidInput(
+            "the answer is can-receive or cannot-receive-yet",
+            field=f"Encounter.extension({name}).extension(answer)",
+        )
+    since = _one(parts, "canReceiveFrom", "valueDate")
+    units = tuple(
+        reference_id(
+            p.get("valueReference"), "Organization", f"Encounter.extension({name}).extension(unit)"
+        )
+        for p in parts
+        if p.get("url") == "unit"
+    )
+    return Notice(
+        "municipality-response",
+        at=at,
+        answer=Answer(code),
+        can_receive_from=date.fromisoformat(since) if since else None,
+        reason=_one(parts, "reason", "valueString"),
+        services=_services(parts, "plannedService", name),
+        units=units,
+    )
+
+
+def started_from_fhir(resource: dict[str, Any], at: datetime | None) -> Notice:
+    """The confirmation that services started, from the ``services-started`` extension."""
+    name = "services-started"
+    parts = _parts(resource, SERVICES_STARTED, name)
+    arrived = _one(parts, "arrived", "valueDateTime")
+    return Notice(
+        "services-started",
+        at=at,
+        arrived_at=_instant(arrived) if arrived else None,
+        services=_services(parts, "service", name),
+    )

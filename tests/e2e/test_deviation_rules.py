@@ -1,0 +1,265 @@
+"""Deviations that raise themselves: a late admission notice (both countries) and a breached
+summons deadline (Sweden), each raised once, by one of several job runs at once, routed and
+delivered like a reported one, and visible only to its parties."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.domain.deviation_rules import RULES, Finding
+from app.services import deviation_rules
+from app.services.deviation_rules import raise_due
+from app.settings import Settings
+from app.store.database import create_engine
+from app.store.unit_of_work import UnitOfWork
+from tests.conftest import ClientFor
+from tests.factories import admit, create_person, notice
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+KALMAR_WARD = "region-kalmar-lanssjukhuset-med"
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def everything(http: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """The caller's inbox, polled until nothing more comes, as a receiving system does."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {"limit": "200", **({"since": cursor} if cursor else {})}
+        page = ok(await http.get("/api/v1/inbox", params=params))
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not page["more"]:
+            return items
+
+
+async def episode_with(
+    hospital: httpx.AsyncClient, *, admitted: datetime, notice_after: timedelta, **kw: Any
+) -> dict[str, Any]:
+    person = await create_person(hospital, municipality=kw.pop("municipality", "kommun-0880"))
+    episode = await admit(hospital, person["id"], admitted, unit=kw.pop("unit", KALMAR_WARD), **kw)
+    ok(await notice(hospital, episode["id"], "admission-notice", admitted + notice_after))
+    return episode
+
+
+async def raised_about(engine: AsyncEngine, episode_id: str) -> list[tuple[str, str]]:
+    async with UnitOfWork(engine) as uow:
+        rows = await uow.deviation_rules.raised("late-admission-notice", episode_id)
+        rows += await uow.deviation_rules.raised("summons-deadline-missed", episode_id)
+    return [(r, episode_id) for r in rows]
+
+
+async def test_late_admission_notices_are_raised_once_in_both_countries(
+    client_for: ClientFor, engine: AsyncEngine
+) -> None:
+    kalmar = await client_for("region-kalmar")
+    late = await episode_with(
+        kalmar, admitted=NOW - timedelta(days=3), notice_after=timedelta(hours=30)
+    )
+    in_time = await episode_with(
+        kalmar, admitted=NOW - timedelta(days=3), notice_after=timedelta(hours=23)
+    )
+    stavanger = await client_for("helse-stavanger")
+    norwegian = await create_person(stavanger, municipality="kommune-1120", country="NO")
+    no_episode = await admit(
+        stavanger, norwegian["id"], NOW - timedelta(days=4), unit="helse-stavanger-sus-med"
+    )
+    ok(await notice(stavanger, no_episode["id"], "admission-notice", NOW - timedelta(days=2)))
+
+    raised = await raise_due(engine, now=NOW, rules=(RULES["late-admission-notice"],))
+    assert len(raised) == 2
+    assert await raise_due(engine, now=NOW) == []
+    # The on-time notice is decided too, with nothing raised, and never looked at again.
+    assert await raised_about(engine, in_time["id"]) == []
+
+    municipality = await client_for("kommun-0880")
+    listed = ok(await municipality.get("/api/v1/deviations", params={"role": "reporter"}))
+    mine = [d for d in listed["items"] if d["episode_id"] == late["id"]]
+    assert len(mine) == 1
+    deviation = mine[0]
+    assert deviation["category"] == "late-admission-notice"
+    assert deviation["raised_by_rule"] == "late-admission-notice"
+    assert (deviation["reporter_id"], deviation["handler_principal_id"]) == (
+        "kommun-0880",
+        "region-kalmar",
+    )
+    assert "30 hours after the admission" in deviation["description"]
+    # Routed to the region's handler like a reported deviation, and delivered to both sides.
+    handler = await client_for(deviation["handler_id"])
+    handled = ok(await handler.get(f"/api/v1/deviations/{deviation['id']}"))
+    assert handled["state"] == "reported"
+    for side in (handler, municipality):
+        items = await everything(side)
+        assert any(
+            i["event"] == "deviation-report"
+            and i["focus"] == f"Task/{deviation['id']}"
+            and i["payload"]["raised_by_rule"] == "late-admission-notice"
+            for i in items
+        )
+    # The handler moves it on as any other; a stranger does not see it.
+    ok(
+        await handler.post(
+            f"/api/v1/deviations/{deviation['id']}/handling", json={"state": "investigating"}
+        )
+    )
+    stranger = await client_for("kommun-2580")
+    assert (await stranger.get(f"/api/v1/deviations/{deviation['id']}")).status_code == 404
+    task = ok(await handler.get(f"/fhir/Task/{deviation['id']}"))
+    assert {
+        "url": "https://samverkan.dev/fhir/StructureDefinition/raised-by-rule",
+        "valueCode": "late-admission-notice",
+    } in task["extension"]
+    # Norway is flagged too, to the health trust.
+    klepp = await client_for("kommune-1120")
+    norwegian_deviations = ok(await klepp.get("/api/v1/deviations"))["items"]
+    assert [
+        (d["category"], d["handler_principal_id"])
+        for d in norwegian_deviations
+        if d["episode_id"] == no_episode["id"]
+    ] == [("late-admission-notice", "helse-stavanger")]
+
+
+async def test_a_breached_summons_deadline_is_raised_once_and_a_kept_one_never(
+    client_for: ClientFor, engine: AsyncEngine
+) -> None:
+    kalmar = await client_for("region-kalmar")
+    municipality = await client_for("kommun-0880")
+    breached = await episode_with(
+        kalmar,
+        admitted=NOW - timedelta(days=12),
+        notice_after=timedelta(hours=2),
+        primary_care_unit_id="region-kalmar-hc-kalmar",
+    )
+    ok(
+        await notice(
+            kalmar,
+            breached["id"],
+            "discharge-ready",
+            NOW - timedelta(days=6),
+            coordinated_planning=True,
+        )
+    )
+    kept = await episode_with(
+        kalmar, admitted=NOW - timedelta(days=3), notice_after=timedelta(hours=2)
+    )
+    ok(
+        await notice(
+            kalmar,
+            kept["id"],
+            "discharge-ready",
+            NOW - timedelta(days=1),
+            coordinated_planning=True,
+        )
+    )
+    starts = NOW + timedelta(days=2)
+    ok(
+        await municipality.post(
+            "/api/v1/meetings",
+            json={
+                "episode_id": kept["id"],
+                "starts_at": starts.isoformat(),
+                "reply_by": starts.date().isoformat(),
+                "location": "Länssjukhuset",
+                "participants": [{"id": "ward", "kind": "unit", "organization_id": KALMAR_WARD}],
+            },
+        ),
+        201,
+    )
+    rule = RULES["summons-deadline-missed"]
+    raised = await raise_due(engine, now=NOW, rules=(rule,))
+    assert len(raised) == 1
+    # The kept deadline is still ahead today, so it is not decided yet; a week on it is kept.
+    assert await raise_due(engine, now=NOW + timedelta(days=7), rules=(rule,)) == []
+    async with UnitOfWork(engine) as uow:
+        assert (
+            await uow.deviation_rules.undecided(
+                rule, sent_before=NOW + timedelta(days=7), after=None, limit=10
+            )
+            == []
+        )
+    deviation = ok(await kalmar.get(f"/api/v1/deviations/{raised[0]}"))
+    assert (deviation["category"], deviation["episode_id"]) == (
+        "summons-deadline-missed",
+        breached["id"],
+    )
+    assert "no summons had been sent" in deviation["description"]
+
+
+async def test_two_job_runs_at_once_raise_each_deviation_once(
+    client_for: ClientFor, engine: AsyncEngine, settings: Settings
+) -> None:
+    kalmar = await client_for("region-kalmar")
+    episodes = [
+        await episode_with(kalmar, admitted=NOW - timedelta(days=5), notice_after=timedelta(days=2))
+        for _ in range(6)
+    ]
+    # A second engine stands for a second process.
+    other = create_engine(settings.database_url, pool_size=2)
+    try:
+        first, second = await asyncio.gather(raise_due(engine, now=NOW), raise_due(other, now=NOW))
+    finally:
+        await other.dispose()
+    assert not set(first) & set(second)
+    ids = {e["id"] for e in episodes}
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT episode_id, category, id FROM deviations WHERE category = :c"),
+                {"c": "late-admission-notice"},
+            )
+        ).all()
+    assert sorted(r.episode_id for r in rows) == sorted(ids)
+    assert {r.id for r in rows} == set(first) | set(second)
+
+
+async def test_a_decision_is_written_by_one_of_two_transactions(engine: AsyncEngine) -> None:
+    finding = Finding("late-admission-notice", "race-record", 0, None)
+    now = NOW
+    async with UnitOfWork(engine) as first:
+        assert await first.deviation_rules.decide(finding, "dev-1", now)
+
+        async def second() -> bool:
+            async with UnitOfWork(engine) as uow:
+                written = await uow.deviation_rules.decide(finding, "dev-2", now)
+                await uow.commit()
+                return written
+
+        # The second waits on the first (PostgreSQL: the row's key; SQLite: the write lock),
+        # then finds the decision made.
+        racing = asyncio.create_task(second())
+        await asyncio.sleep(0.2)
+        assert not racing.done()
+        await first.commit()
+    assert await racing is False
+    async with UnitOfWork(engine) as uow:
+        assert await uow.deviation_rules.raised("late-admission-notice", "race-record") == ["dev-1"]
+
+
+async def test_the_scheduled_job_raises_until_it_is_stopped(
+    client_for: ClientFor, engine: AsyncEngine
+) -> None:
+    kalmar = await client_for("region-kalmar")
+    late = await episode_with(
+        kalmar, admitted=NOW - timedelta(days=3), notice_after=timedelta(hours=25)
+    )
+    stop = asyncio.Event()
+    job = asyncio.create_task(deviation_rules.run(engine, 0.05, stop))
+    try:
+        for _ in range(400):  # at most 20 s
+            if await raised_about(engine, late["id"]):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(job, 5)
+    assert len(await raised_about(engine, late["id"])) == 1
