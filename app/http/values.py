@@ -48,7 +48,8 @@ def json_depth_exceeds(raw: bytes, limit: int) -> bool:
     ``limit``; found without parsing, so a hostile body cannot exhaust the stack.
 
     Strings are removed, then the innermost pairs of brackets are peeled off, one level a round:
-    what remains after ``limit`` rounds lies deeper. (About 2 ms for a 500-entry Bundle.)
+    what remains after ``limit`` rounds lies deeper. (A 500-entry Bundle: ~6 ms, as long as
+    orjson takes to parse it.)
     """
     if raw.count(b"[") + raw.count(b"{") <= limit:
         return False
