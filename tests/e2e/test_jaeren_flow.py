@@ -12,6 +12,7 @@ notices go to Klepp's psykisk helsetjeneste.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,10 +36,22 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json()
 
 
-async def events(http: httpx.AsyncClient, person_id: str) -> list[tuple[str, str]]:
-    """(event, receiver) of everything in the caller's inbox about the person, oldest first."""
-    page = ok(await http.get("/api/v1/inbox", params={"person_id": person_id, "limit": 100}))
-    return [(i["event"], i["receiver_id"]) for i in page["items"]]
+async def events(
+    http: httpx.AsyncClient, person_id: str, *, expect: int = 0
+) -> list[tuple[str, str]]:
+    """(event, receiver) of everything in the caller's inbox about the person, oldest first.
+
+    On PostgreSQL an item shows once every transaction that could still commit before it has
+    ended, anywhere on the server; a receiver polls again. Here: until ``expect`` items have
+    come, or ten seconds have passed.
+    """
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        page = ok(await http.get("/api/v1/inbox", params={"person_id": person_id, "limit": 100}))
+        found = [(i["event"], i["receiver_id"]) for i in page["items"]]
+        if len(found) >= expect or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.2)
 
 
 async def test_the_jaeren_flow_routes_each_plo_message_to_its_service(
@@ -123,16 +136,18 @@ async def test_the_jaeren_flow_routes_each_plo_message_to_its_service(
 
     logistics = ["admission-notice", "discharge-ready", "discharge-notice"]
     case_handling = await client_for(CASE_HANDLING)
-    assert await events(case_handling, person["id"]) == [(e, CASE_HANDLING) for e in logistics]
+    assert await events(case_handling, person["id"], expect=3) == [
+        (e, CASE_HANDLING) for e in logistics
+    ]
     # The unit reads the episode its notices are about.
     seen = ok(await case_handling.get(f"/api/v1/episodes/{episode['id']}"))
     assert seen["state"] == "discharged"
     for other in (NURSING, MENTAL_HEALTH, f"{KLEPP}-hjemmetjeneste"):
         assert await events(await client_for(other), person["id"]) == [], other
     # Klepp's own system sees its units' inbox: the same three, once each.
-    assert await events(klepp, person["id"]) == [(e, CASE_HANDLING) for e in logistics]
+    assert await events(klepp, person["id"], expect=3) == [(e, CASE_HANDLING) for e in logistics]
     # The ward got the innleggelsesrapport, and nothing else about her.
-    assert await events(ward, person["id"]) == [("care-communication", WARD)]
+    assert await events(ward, person["id"], expect=1) == [("care-communication", WARD)]
     message = ok(await ward.get(f"/api/v1/care-messages/{report['id']}"))
     assert message["subject"] == "Innleggelsesrapport"
     assert message["sender_id"] == NURSING
@@ -160,6 +175,8 @@ async def test_a_psychiatric_stay_is_told_to_the_mental_health_service(
     )
     ok(await notice(hospital, episode["id"], "admission-notice", at + timedelta(hours=1)))
     mental_health = await client_for(MENTAL_HEALTH)
-    assert await events(mental_health, person["id"]) == [("admission-notice", MENTAL_HEALTH)]
+    assert await events(mental_health, person["id"], expect=1) == [
+        ("admission-notice", MENTAL_HEALTH)
+    ]
     assert await events(await client_for(CASE_HANDLING), person["id"]) == []
     ok(await mental_health.get(f"/api/v1/episodes/{episode['id']}"))
