@@ -31,6 +31,7 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.domain.clock import utcnow
 from app.domain.episodes import AdmissionType, CareType, Episode
 from app.domain.identifiers import (
     FODSELSNUMMER,
@@ -61,7 +62,7 @@ from app.store.database import create_engine
 from app.store.liability import interval_rows
 from app.store.parties import party_row
 from app.store.plans import follow_up_rows, plan_document, plan_row, plan_version_row
-from app.store.repositories import episode_row, event_row, person_row, utcnow
+from app.store.repositories import episode_row, event_row, person_row
 
 KALMAR_MUNICIPALITIES = [
     "kommun-0821", "kommun-0834", "kommun-0840", "kommun-0860", "kommun-0861", "kommun-0862",

@@ -23,10 +23,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.deps import actor_for, verify_bearer
 from app.api.edge import check_request
 from app.api.errors import problem
+from app.domain.access_log import AccessEntry
+from app.domain.clock import utcnow
 from app.domain.errors import InvalidInput
 from app.security.access import record
 from app.security.tokens import AccessClaims
-from app.store.repositories import AccessEntry, StoredResponse, utcnow
+from app.store.repositories import StoredResponse
 from app.store.unit_of_work import UnitOfWork, write_failed_access
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]

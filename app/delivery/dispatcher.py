@@ -42,7 +42,9 @@ from app.delivery.notifications import (
     notification,
     sign,
 )
+from app.domain.access_log import AccessEntry
 from app.domain.breaker import origin_of
+from app.domain.clock import utcnow
 from app.domain.delivery import (
     DeliveryState,
     after_failure,
@@ -52,7 +54,6 @@ from app.domain.delivery import (
 from app.fhir.common import FHIR_JSON
 from app.settings import Settings
 from app.store.outbox import Delivery, Subscription
-from app.store.repositories import AccessEntry, utcnow
 from app.store.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)

@@ -38,6 +38,7 @@ from app.domain.errors import (
     TooLarge,
     UnsupportedContent,
 )
+from app.domain.messages import ProcessedMessage
 from app.domain.plans import Plan, PlanStatus
 from app.domain.staff import StaffRole
 from app.domain.values import INT4_MAX, check_instant, parse_int, parse_partial_date
@@ -81,7 +82,6 @@ from app.services import persons as person_service
 from app.services import plans as plan_service
 from app.services import staff as staff_service
 from app.settings import Settings
-from app.store.messages import ProcessedMessage
 from app.store.unit_of_work import UnitOfWork
 
 # The generic routes below serve every type of RESOURCES; the OpenAPI document declares them once

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.domain.access_log import AccessEntry
+from app.domain.clock import utcnow
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.parties import Party, Reach, RecordType, is_party, sees_details
 from app.domain.persons import Person
-from app.store.repositories import AccessEntry, utcnow
 from app.store.unit_of_work import UnitOfWork
 
 UNIT_HEADER = "X-Samverkan-Unit"

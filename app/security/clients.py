@@ -17,6 +17,7 @@ from typing import Any
 
 import jwt
 
+from app.domain.clients import Client
 from app.domain.errors import InvalidInput, UnknownReference
 from app.security.tokens import (
     SigningKey,
@@ -29,7 +30,6 @@ from app.security.tokens import (
     validate_client_jwks,
     verify_client_assertion,
 )
-from app.store.repositories import Client
 from app.store.unit_of_work import UnitOfWork
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

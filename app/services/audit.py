@@ -15,12 +15,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from app.domain.access_log import AccessEntry
 from app.domain.errors import Forbidden, NotFound
 from app.domain.parties import Reach
 from app.domain.values import parse_int
 from app.security.access import Actor, not_found, record
 from app.security.tokens import LOG_EXTRACT_SCOPE
-from app.store.repositories import AccessEntry, Page
+from app.store.repositories import Page
 from app.store.unit_of_work import UnitOfWork
 
 

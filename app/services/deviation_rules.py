@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.domain.access_log import AccessEntry
 from app.domain.deviation_rules import RULES, Facts, Finding, Raised, Rule
 from app.domain.deviations import Deviation, DeviationState, StateChange
 from app.domain.parties import RecordType, deviation_parties
 from app.services.deviations import RESOURCE, announce, route
-from app.store.repositories import AccessEntry
 from app.store.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)

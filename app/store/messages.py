@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.domain.messages import ProcessedMessage
 from app.store import tables as t
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessedMessage:
-    """A message that was processed, and the response it got."""
-
-    bundle_id: str
-    header_id: str
-    event: str
-    response: dict[str, Any]
 
 
 class MessageRepository:

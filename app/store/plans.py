@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.domain.clock import utcnow
 from app.domain.errors import StaleVersion
 from app.domain.meetings import Meeting, MeetingStatus, Participant, ParticipantKind, Reply
 from app.domain.parties import Reach, RecordType
@@ -38,7 +39,7 @@ from app.domain.plans import (
 from app.domain.representatives import Representative, RepresentativeRole
 from app.store import tables as t
 from app.store.parties import visible_records
-from app.store.repositories import Page, _page, utcnow
+from app.store.repositories import Page, _page
 
 
 def _d(value: date | None) -> str | None:

@@ -26,6 +26,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.domain.access_log import AccessEntry
+from app.domain.clients import Client
+from app.domain.clock import utcnow
 from app.domain.episodes import (
     AdmissionType,
     CareType,
@@ -50,12 +53,6 @@ from app.domain.plo import ServiceCode
 from app.domain.values import storable
 from app.store import tables as t
 from app.store.parties import reach_clause, visible_persons, visible_records
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware."""
-    return datetime.now(UTC)
-
 
 T = TypeVar("T")
 
@@ -887,18 +884,6 @@ class IdempotencyRepository:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Client:
-    """A registered API client: it acts for one organization and holds a public JWK set."""
-
-    id: str
-    name: str
-    organization_id: str
-    jwks: dict[str, Any]
-    scopes: str
-    active: bool
-
-
 class ClientRepository:
     """Registered clients and the client assertions they have already used."""
 
@@ -1000,26 +985,6 @@ class ClientRepository:
             )
         ).first()
         return row is not None
-
-
-@dataclass(frozen=True, slots=True)
-class AccessEntry:
-    """One access-log entry: who read or wrote what about whom, when, why, with what outcome."""
-
-    at: datetime
-    client_id: str
-    organization_id: str
-    user_id: str | None
-    action: str
-    resource_type: str
-    resource_id: str | None
-    person_id: str | None
-    outcome: str
-    purpose: str
-    request_id: str | None = None
-    id: int | None = None
-    principal_id: str | None = None
-    unit_id: str | None = None
 
 
 class AccessLogRepository:

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.domain.clock import utcnow
 from app.domain.organizations import Jurisdiction
 from app.domain.staff import Practitioner, PractitionerRole, StaffRole
 from app.store import tables as t
-from app.store.repositories import Page, _page, utcnow
+from app.store.repositories import Page, _page
 
 _p = t.practitioners.c
 _r = t.practitioner_roles.c

@@ -24,6 +24,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.domain.access_log import AccessEntry
 from app.store.breakers import BreakerRepository
 from app.store.care import CareMessageRepository, DeviationRepository
 from app.store.deviation_rules import DeviationRuleRepository
@@ -35,7 +36,6 @@ from app.store.outbox import OutboxRepository
 from app.store.parties import PartyRepository
 from app.store.plans import MeetingRepository, PlanRepository
 from app.store.repositories import (
-    AccessEntry,
     AccessLogRepository,
     ClientRepository,
     CooperationAreaRepository,

@@ -17,9 +17,9 @@ from pydantic import BaseModel
 from app.api.deps import AuditSearcher, PageDep, UowDep
 from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
+from app.domain.access_log import AccessEntry
 from app.http.values import Instant
 from app.services import audit as service
-from app.store.repositories import AccessEntry
 
 api = router("/api/v1", "access log")
 

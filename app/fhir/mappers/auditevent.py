@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.domain.access_log import AccessEntry
 from app.fhir.common import canonical, coding, concept, instant, ref
-from app.store.repositories import AccessEntry
 
 EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
 INTERACTION = "http://hl7.org/fhir/restful-interaction"
