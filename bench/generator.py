@@ -59,10 +59,11 @@ from app.domain.plans import (
 from app.services.liability_config import read_liability_config
 from app.store import tables as t
 from app.store.database import create_engine
+from app.store.episodes import episode_row, event_row
 from app.store.liability import interval_rows
 from app.store.parties import party_row
+from app.store.persons import person_row
 from app.store.plans import follow_up_rows, plan_document, plan_row, plan_version_row
-from app.store.repositories import episode_row, event_row, person_row
 
 KALMAR_MUNICIPALITIES = [
     "kommun-0821", "kommun-0834", "kommun-0840", "kommun-0860", "kommun-0861", "kommun-0862",

@@ -28,7 +28,7 @@ from app.domain.clock import utcnow
 from app.domain.errors import InvalidInput
 from app.security.access import record
 from app.security.tokens import AccessClaims
-from app.store.repositories import StoredResponse
+from app.store.idempotency import StoredResponse
 from app.store.unit_of_work import UnitOfWork, write_failed_access
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]

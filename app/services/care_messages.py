@@ -17,7 +17,7 @@ from app.domain.delivery import Outcome
 from app.domain.errors import InvalidInput, NotFound, UnknownReference
 from app.domain.parties import RecordType, Role, message_parties
 from app.security.access import Actor, not_found, record, require_party
-from app.store.repositories import Page
+from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
 RESOURCE = "Communication"

@@ -25,7 +25,7 @@ from app.domain.staff import StaffRole, handling_role
 from app.security.access import Actor, record, require_party
 from app.services import episodes as episode_service
 from app.services import plans as plan_service
-from app.store.repositories import Page
+from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
 RESOURCE = "Task"

@@ -25,7 +25,7 @@ from app.domain.documents import (
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.parties import RecordType
 from app.security.access import Actor, acts_for, not_found, record
-from app.store.repositories import Page
+from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
 RESOURCE = "DocumentReference"

@@ -31,7 +31,7 @@ from app.security.access import Actor, record, require_party, visible_person
 from app.services import handover
 from app.services.liability_rules import store_intervals
 from app.services.notice_content import Carried, carry
-from app.store.repositories import Page
+from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
 

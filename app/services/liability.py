@@ -35,8 +35,8 @@ from app.domain.persons import Person
 from app.security.access import Actor, record, visible_persons
 from app.services.episodes import get_episode
 from app.services.liability_rules import LiabilityRules
+from app.store.episodes import EpisodeSummary
 from app.store.liability import Window
-from app.store.repositories import EpisodeSummary
 from app.store.unit_of_work import UnitOfWork
 
 

@@ -31,7 +31,7 @@ from app.domain.plans import PlanStatus
 from app.security.access import Actor, acts_for, record, require_party
 from app.services.episodes import get_episode
 from app.services.plans import ContentInput, get_plan, principal_of, revise_plan
-from app.store.repositories import Page
+from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
 RESOURCE = "Appointment"

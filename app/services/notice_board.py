@@ -14,7 +14,7 @@ from app.domain.errors import InvalidInput
 from app.domain.notice_board import Board, Bulletin, BulletinCategory
 from app.domain.organizations import OrgKind
 from app.security.access import Actor, not_found
-from app.store.repositories import Page
+from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
 _AREAS = 1000  # more cooperation areas than any region has

@@ -22,7 +22,7 @@ from app.domain.parties import RecordType
 from app.domain.planning_basis import VERSION, Answer, PlanningBasis, check_answers
 from app.security.access import Actor, not_found, record
 from app.services.documents import Attached, DocumentRules, NewDocument, attach
-from app.store.repositories import Page
+from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
 RESPONSE = "QuestionnaireResponse"

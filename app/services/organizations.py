@@ -18,7 +18,7 @@ from app.domain.organizations import (
 from app.domain.plo import ServiceCode
 from app.security.access import Actor
 from app.security.tokens import ADMIN_SCOPE
-from app.store.repositories import Page
+from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
 

@@ -23,7 +23,7 @@ from app.domain.parties import RecordType, Role
 from app.domain.persons import Person, validate_person
 from app.domain.values import PartialDate
 from app.security.access import Actor, not_found, record, visible_person, visible_persons
-from app.store.repositories import Page
+from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
 

@@ -45,7 +45,7 @@ from app.domain.plans import (
 from app.domain.representatives import Representative
 from app.domain.staff import StaffRole
 from app.security.access import Actor, record, require_party
-from app.store.repositories import Page
+from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
 RESOURCE = "CarePlan"

@@ -21,7 +21,7 @@ from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic
 from app.domain.errors import Conflict, InvalidInput, UnknownReference
 from app.security.access import Actor, not_found, record
 from app.store.outbox import Subscription
-from app.store.repositories import Page
+from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
 RESOURCE = "Subscription"

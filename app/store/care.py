@@ -25,8 +25,8 @@ from app.domain.deviations import (
 from app.domain.errors import StaleVersion
 from app.domain.parties import Reach, RecordType, Role
 from app.store import tables as t
+from app.store.paging import Page, _page
 from app.store.parties import visible_records
-from app.store.repositories import Page, _page
 
 
 class CareMessageRepository:

@@ -19,8 +19,8 @@ from app.domain.documents import ATTACHABLE, Document, DocumentType
 from app.domain.parties import Reach, RecordType
 from app.domain.planning_basis import PlanningBasis
 from app.store import document_tables as dt
+from app.store.paging import Page, _page
 from app.store.parties import visible_records
-from app.store.repositories import Page, _page
 
 
 class ContentStore(Protocol):

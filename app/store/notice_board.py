@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.notice_board import Bulletin, BulletinCategory
 from app.store import tables as t
-from app.store.repositories import Page, _page
+from app.store.paging import Page, _page
 
 
 class BulletinRepository:

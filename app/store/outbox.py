@@ -47,7 +47,7 @@ from app.store import tables as t
 from app.store.breakers import BreakerRepository
 from app.store.breakers import endpoint_breakers as breakers
 from app.store.fair_claims import due_pushes, probes_among
-from app.store.repositories import Page
+from app.store.paging import Page
 
 d = t.deliveries
 e = t.outbox_events

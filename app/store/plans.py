@@ -38,8 +38,8 @@ from app.domain.plans import (
 )
 from app.domain.representatives import Representative, RepresentativeRole
 from app.store import tables as t
+from app.store.paging import Page, _page
 from app.store.parties import visible_records
-from app.store.repositories import Page, _page
 
 
 def _d(value: date | None) -> str | None:

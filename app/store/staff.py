@@ -12,7 +12,7 @@ from app.domain.clock import utcnow
 from app.domain.organizations import Jurisdiction
 from app.domain.staff import Practitioner, PractitionerRole, StaffRole
 from app.store import tables as t
-from app.store.repositories import Page, _page
+from app.store.paging import Page, _page
 
 _p = t.practitioners.c
 _r = t.practitioner_roles.c

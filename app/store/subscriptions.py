@@ -12,7 +12,7 @@ from app.domain.breaker import origin_of
 from app.domain.delivery import DeliveryState, SubscriptionStatus
 from app.store import tables as t
 from app.store.outbox import Subscription, counted_subscriptions, subscription_from
-from app.store.repositories import Page
+from app.store.paging import Page
 
 d = t.deliveries
 s = t.subscriptions

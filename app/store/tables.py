@@ -1,7 +1,8 @@
 """The relational schema as SQLAlchemy Core tables, created only by Alembic migrations.
 
 A store module of its own may declare its tables on this ``metadata`` (``deviation_rules`` does;
-``migrations/env.py`` imports it). Rows are mapped to domain objects explicitly.
+``migrations/env.py`` imports it). Rows are mapped to domain objects explicitly, in ``app.store``'s
+repository modules, one per concept.
 """
 
 from __future__ import annotations

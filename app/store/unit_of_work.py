@@ -25,25 +25,22 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.domain.access_log import AccessEntry
+from app.store.access_log import AccessLogRepository
 from app.store.breakers import BreakerRepository
 from app.store.care import CareMessageRepository, DeviationRepository
+from app.store.clients import ClientRepository
 from app.store.deviation_rules import DeviationRuleRepository
 from app.store.documents import DocumentRepository, PlanningBasisRepository
+from app.store.episodes import EpisodeRepository
+from app.store.idempotency import IdempotencyRepository
 from app.store.liability import LiabilityRepository
 from app.store.messages import MessageRepository
 from app.store.notice_board import BulletinRepository
+from app.store.organizations import CooperationAreaRepository, OrganizationRepository
 from app.store.outbox import OutboxRepository
 from app.store.parties import PartyRepository
+from app.store.persons import PersonRepository
 from app.store.plans import MeetingRepository, PlanRepository
-from app.store.repositories import (
-    AccessLogRepository,
-    ClientRepository,
-    CooperationAreaRepository,
-    EpisodeRepository,
-    IdempotencyRepository,
-    OrganizationRepository,
-    PersonRepository,
-)
 from app.store.sessions import ConsoleSessionRepository
 from app.store.staff import StaffRepository
 from app.store.statistics import StatisticsRepository

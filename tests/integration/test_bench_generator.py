@@ -14,7 +14,9 @@ from app.domain.identifiers import normalize_person_identifier
 from app.domain.liability import DEFAULT_CONFIG_PATH
 from app.services.liability_config import read_liability_config
 from app.services.liability_rules import store_intervals
-from app.store import parties, repositories
+from app.store import episodes as episode_store
+from app.store import parties
+from app.store import persons as person_store
 from app.store.unit_of_work import UnitOfWork
 from bench.generator import BATCH, PLAN_CLIENT, PLAN_ORGANIZATION, Generated, Maker, generate
 from tests.conftest import ClientFor
@@ -134,7 +136,8 @@ async def test_copied_rows_are_those_the_repositories_insert(
     indexes it drops for the load as they were."""
     postgres_only(engine)
     persons, seed = 2 * BATCH + 321, 11
-    monkeypatch.setattr(repositories, "utcnow", lambda: NOW)
+    monkeypatch.setattr(person_store, "utcnow", lambda: NOW)
+    monkeypatch.setattr(episode_store, "utcnow", lambda: NOW)
     monkeypatch.setattr(parties, "utcnow", lambda: NOW)
     maker, inserted = Maker(seed, NOW), Generated()
     for start in range(0, persons, BATCH):

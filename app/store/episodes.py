@@ -1,0 +1,363 @@
+"""Episodes of care with their event history.
+
+Repositories run inside the unit of work: SQL in, domain objects out; they never commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Select,
+    String,
+    Text,
+    and_,
+    cast,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.domain.clock import utcnow
+from app.domain.episodes import (
+    AdmissionType,
+    CareType,
+    Episode,
+    EpisodeEvent,
+    EpisodeState,
+    EventKind,
+)
+from app.domain.errors import StaleVersion
+from app.domain.parties import Reach, RecordType
+from app.store import tables as t
+from app.store.paging import Page, _page
+from app.store.parties import visible_records
+
+
+def _event_data(event: EpisodeEvent) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if event.expected_discharge_date is not None:
+        data["expected_discharge_date"] = event.expected_discharge_date.isoformat()
+    if event.decided_at is not None:
+        data["decided_at"] = event.decided_at.astimezone(UTC).isoformat()
+    if event.can_receive_from is not None:
+        data["can_receive_from"] = event.can_receive_from.isoformat()
+    if event.coordinated_planning:
+        data["coordinated_planning"] = "true"
+    if event.units:
+        data["units"] = list(event.units)
+    if event.reason is not None:
+        data["reason"] = event.reason
+    if event.services:
+        data["services"] = list(event.services)
+    if event.arrived_at is not None:
+        data["arrived_at"] = event.arrived_at.astimezone(UTC).isoformat()
+    return data
+
+
+# Stored codes to their enum members: a dict lookup costs a fraction of calling the enum, which
+# counts when a report loads tens of thousands of episodes.
+_EVENT_KINDS = {kind.value: kind for kind in EventKind}
+_ADMISSION_TYPES = {kind.value: kind for kind in AdmissionType}
+_CARE_TYPES = {kind.value: kind for kind in CareType}
+_EPISODE_STATES = {state.value: state for state in EpisodeState}
+
+
+# The event's data as JSON text: most events have none ("{}"), and decoding only the rest saves
+# a JSON parse per event when tens of thousands are read.
+_EVENT_COLUMNS = (
+    t.episode_events.c.episode_id,
+    t.episode_events.c.seq,
+    t.episode_events.c.kind,
+    t.episode_events.c.at,
+    cast(t.episode_events.c.data, Text).label("data"),
+)
+
+
+def _event(row: Row[Any]) -> EpisodeEvent:
+    data: dict[str, Any] = json.loads(row.data) if row.data not in (None, "{}", "null") else {}
+    return EpisodeEvent(
+        seq=row.seq,
+        kind=_EVENT_KINDS[row.kind],
+        at=row.at,
+        expected_discharge_date=date.fromisoformat(data["expected_discharge_date"])
+        if "expected_discharge_date" in data
+        else None,
+        decided_at=datetime.fromisoformat(data["decided_at"]) if "decided_at" in data else None,
+        can_receive_from=date.fromisoformat(data["can_receive_from"])
+        if "can_receive_from" in data
+        else None,
+        coordinated_planning=data.get("coordinated_planning") == "true",
+        units=tuple(data.get("units", ())),
+        reason=data.get("reason"),
+        services=tuple(data.get("services", ())),
+        arrived_at=datetime.fromisoformat(data["arrived_at"]) if "arrived_at" in data else None,
+    )
+
+
+def _episode_row(episode: Episode) -> dict[str, Any]:
+    return {
+        "state": episode.state.value,
+        "expected_discharge_date": episode.expected_discharge_date,
+        "discharge_ready_at": episode.discharge_ready_since,
+        "first_discharge_ready_at": next(
+            (e.at for e in episode.events if e.kind is EventKind.DISCHARGE_READY), None
+        ),
+        "discharged_at": episode.discharged_at,
+        "readmission_of_id": episode.readmission_of_id,
+    }
+
+
+def episode_row(episode: Episode, now: datetime) -> dict[str, Any]:
+    """The ``episodes`` row of a new episode created at ``now``."""
+    return {
+        "id": episode.id,
+        "person_id": episode.person_id,
+        "hospital_unit_id": episode.hospital_unit_id,
+        "region_id": episode.region_id,
+        "municipality_id": episode.municipality_id,
+        "primary_care_unit_id": episode.primary_care_unit_id,
+        "jurisdiction": episode.jurisdiction,
+        "admitted_at": episode.admitted_at,
+        "admission_type": episode.admission_type.value,
+        "care_type": episode.care_type.value,
+        "version": episode.version,
+        "created_at": now,
+        "updated_at": now,
+        **_episode_row(episode),
+    }
+
+
+def event_row(episode_id: str, event: EpisodeEvent, now: datetime) -> dict[str, Any]:
+    """The ``episode_events`` row of an episode's event recorded at ``now``."""
+    return {
+        "episode_id": episode_id,
+        "seq": event.seq,
+        "kind": event.kind.value,
+        "at": event.at,
+        "data": _event_data(event),
+        "recorded_at": now,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeSummary:
+    """What a list or a report shows of an episode, without its notices."""
+
+    id: str
+    person_id: str
+    hospital_unit_id: str
+    region_id: str
+    admitted_at: datetime
+    discharge_ready_at: datetime | None
+    discharged_at: datetime | None
+
+
+class EpisodeRepository:
+    """Episodes with their event history."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, episode: Episode) -> None:
+        """Insert a new episode and any events it already has."""
+        await self.add_many([episode])
+
+    async def add_many(self, episodes: Sequence[Episode]) -> None:
+        """Insert new episodes with their events (bulk loading)."""
+        now = utcnow()
+        await self._conn.execute(insert(t.episodes), [episode_row(e, now) for e in episodes])
+        events = [event_row(episode.id, e, now) for episode in episodes for e in episode.events]
+        if events:
+            await self._conn.execute(insert(t.episode_events), events)
+
+    async def save(self, episode: Episode, new_events: Sequence[EpisodeEvent]) -> None:
+        """Store a changed episode if nobody changed it since it was read; bumps its version.
+
+        The compare-and-set on ``version`` is what turns two concurrent commands into one winner
+        and one ``StaleVersion``.
+        """
+        now = utcnow()
+        result = await self._conn.execute(
+            update(t.episodes)
+            .where(t.episodes.c.id == episode.id, t.episodes.c.version == episode.version)
+            .values(version=episode.version + 1, updated_at=now, **_episode_row(episode))
+        )
+        if result.rowcount != 1:
+            raise StaleVersion(f"episode {episode.id} was changed by someone else; read it again")
+        episode.version += 1
+        await self._insert_events(episode.id, new_events, now)
+
+    async def _insert_events(
+        self, episode_id: str, events: Sequence[EpisodeEvent], now: datetime
+    ) -> None:
+        if events:
+            await self._conn.execute(
+                insert(t.episode_events), [event_row(episode_id, e, now) for e in events]
+            )
+
+    async def get(self, episode_id: str, *, for_update: bool = False) -> Episode | None:
+        """The episode with its events, or None.
+
+        ``for_update``: locked until the transaction ends (see ``app.store.unit_of_work``).
+        """
+        query = select(t.episodes).where(t.episodes.c.id == episode_id)
+        found = await self._load(query.with_for_update() if for_update else query)
+        return found[0] if found else None
+
+    async def get_many(self, episode_ids: Sequence[str]) -> list[Episode]:
+        """The episodes with these ids (those that exist), with their events."""
+        if not episode_ids:
+            return []
+        return await self._load(
+            select(t.episodes).where(t.episodes.c.id.in_(episode_ids)).order_by(t.episodes.c.id)
+        )
+
+    async def summaries(self, episode_ids: Sequence[str]) -> dict[str, EpisodeSummary]:
+        """The summaries of the episodes with these ids, by id (no notices are read)."""
+        found: dict[str, EpisodeSummary] = {}
+        e = t.episodes.c
+        for start in range(0, len(episode_ids), 1_000):
+            rows = await self._conn.execute(
+                select(
+                    e.id,
+                    e.person_id,
+                    e.hospital_unit_id,
+                    e.region_id,
+                    e.admitted_at,
+                    e.first_discharge_ready_at,
+                    e.discharged_at,
+                ).where(e.id.in_(episode_ids[start : start + 1_000]))
+            )
+            for r in rows:
+                found[r.id] = EpisodeSummary(
+                    r.id,
+                    r.person_id,
+                    r.hospital_unit_id,
+                    r.region_id,
+                    r.admitted_at,
+                    r.first_discharge_ready_at,
+                    r.discharged_at,
+                )
+        return found
+
+    async def page(
+        self,
+        *,
+        limit: int,
+        after: str | None = None,
+        person_id: str | None = None,
+        municipality_id: str | None = None,
+        hospital_unit_id: str | None = None,
+        state: EpisodeState | None = None,
+        visible_to: Reach | None = None,
+    ) -> Page[Episode]:
+        """Episodes in id order, filtered; ``visible_to`` keeps those the reach is a party to."""
+        query = select(t.episodes).order_by(t.episodes.c.id).limit(limit + 1)
+        if visible_to is not None:
+            query = query.where(
+                t.episodes.c.id.in_(visible_records(RecordType.EPISODE, visible_to))
+            )
+        if after:
+            query = query.where(t.episodes.c.id > after)
+        if person_id:
+            query = query.where(t.episodes.c.person_id == person_id)
+        if municipality_id:
+            query = query.where(t.episodes.c.municipality_id == municipality_id)
+        if hospital_unit_id:
+            query = query.where(t.episodes.c.hospital_unit_id == hospital_unit_id)
+        if state:
+            query = query.where(t.episodes.c.state == state.value)
+        return _page(await self._load(query), limit, lambda e: e.id)
+
+    async def discharges_of_person(self, person_id: str) -> list[tuple[str, datetime]]:
+        """(episode id, discharged_at) of every discharged episode of the person."""
+        rows = (
+            await self._conn.execute(
+                select(t.episodes.c.id, t.episodes.c.discharged_at).where(
+                    t.episodes.c.person_id == person_id, t.episodes.c.discharged_at.is_not(None)
+                )
+            )
+        ).all()
+        return [(r.id, r.discharged_at) for r in rows]
+
+    async def discharged_between(
+        self, municipality_id: str, start: datetime, end: datetime
+    ) -> list[Episode]:
+        """Episodes of a municipality discharged in [start, end), with their events."""
+        query = (
+            select(t.episodes)
+            .where(
+                t.episodes.c.municipality_id == municipality_id,
+                and_(t.episodes.c.discharged_at >= start, t.episodes.c.discharged_at < end),
+            )
+            .order_by(t.episodes.c.discharged_at, t.episodes.c.id)
+        )
+        return await self._load(query)
+
+    async def with_coordinated_planning(self, visible_to: Reach) -> list[Episode]:
+        """Episodes the reach is a party to with a discharge-ready notice that asked for
+        coordinated planning (both region and municipality must act after the discharge)."""
+        flagged = select(t.episode_events.c.episode_id).where(
+            t.episode_events.c.kind == EventKind.DISCHARGE_READY.value,
+            cast(t.episode_events.c.data, String).like('%"coordinated_planning"%'),
+        )
+        query = (
+            select(t.episodes)
+            .where(
+                t.episodes.c.id.in_(flagged),
+                t.episodes.c.id.in_(visible_records(RecordType.EPISODE, visible_to)),
+            )
+            .order_by(t.episodes.c.id)
+        )
+        return await self._load(query)
+
+    async def _load(self, query: Select[Any]) -> list[Episode]:
+        rows = (await self._conn.execute(query)).all()
+        if not rows:
+            return []
+        events: dict[str, list[EpisodeEvent]] = defaultdict(list)
+        ids = [r.id for r in rows]
+        # A long list (a report's candidates) takes its events in one statement that repeats
+        # the episodes' own filter, rather than hundreds of ids per statement.
+        chunks: list[Any] = (
+            [ids[start : start + 500] for start in range(0, len(ids), 500)]
+            if len(ids) <= 2_000
+            else [select(query.subquery().c.id)]
+        )
+        for chunk in chunks:
+            for ev in (
+                await self._conn.execute(
+                    select(*_EVENT_COLUMNS)
+                    .where(t.episode_events.c.episode_id.in_(chunk))
+                    .order_by(t.episode_events.c.episode_id, t.episode_events.c.seq)
+                )
+            ).all():
+                events[ev.episode_id].append(_event(ev))
+        return [
+            Episode(
+                id=r.id,
+                person_id=r.person_id,
+                hospital_unit_id=r.hospital_unit_id,
+                region_id=r.region_id,
+                municipality_id=r.municipality_id,
+                primary_care_unit_id=r.primary_care_unit_id,
+                jurisdiction=r.jurisdiction,
+                admitted_at=r.admitted_at,
+                admission_type=_ADMISSION_TYPES[r.admission_type],
+                care_type=_CARE_TYPES[r.care_type],
+                state=_EPISODE_STATES[r.state],
+                expected_discharge_date=r.expected_discharge_date,
+                readmission_of_id=r.readmission_of_id,
+                version=r.version,
+                events=events[r.id],
+            )
+            for r in rows
+        ]

@@ -1,0 +1,159 @@
+"""Persons (the patients and clients records are about), by identifier.
+
+Repositories run inside the unit of work: SQL in, domain objects out; they never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    insert,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.domain.clock import utcnow
+from app.domain.identifiers import PersonIdentifier
+from app.domain.parties import Reach
+from app.domain.persons import Person
+from app.store import tables as t
+from app.store.paging import Page, _page
+from app.store.parties import visible_persons
+
+
+def _person(row: Row[Any]) -> Person:
+    return Person(
+        id=row.id,
+        identifier=PersonIdentifier(row.identifier_system, row.identifier_value),
+        given_name=row.given_name,
+        family_name=row.family_name,
+        residence_municipality_id=row.residence_municipality_id,
+        birth_date=row.birth_date,
+        stay_municipality_id=row.stay_municipality_id,
+        protected_identity=row.protected_identity,
+        address=row.address,
+        phone=row.phone,
+        version=row.version,
+    )
+
+
+def person_row(person: Person, now: datetime) -> dict[str, Any]:
+    """The ``persons`` row of a new person created at ``now``."""
+    return {
+        "id": person.id,
+        "identifier_system": person.identifier.system,
+        "identifier_value": person.identifier.value,
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "birth_date": person.birth_date,
+        "residence_municipality_id": person.residence_municipality_id,
+        "stay_municipality_id": person.stay_municipality_id,
+        "protected_identity": person.protected_identity,
+        "address": person.address,
+        "phone": person.phone,
+        "version": person.version,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+class PersonRepository:
+    """Persons, looked up by id or national identifier."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, person: Person) -> None:
+        """Insert a new person."""
+        await self.add_many([person])
+
+    async def add_many(self, persons: Sequence[Person]) -> None:
+        """Insert new persons in one statement (bulk loading)."""
+        now = utcnow()
+        await self._conn.execute(insert(t.persons), [person_row(p, now) for p in persons])
+
+    async def get(self, person_id: str) -> Person | None:
+        """The person with this id, or None."""
+        row = (
+            await self._conn.execute(select(t.persons).where(t.persons.c.id == person_id))
+        ).first()
+        return _person(row) if row else None
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Person]:
+        """The persons among ``ids`` that exist, by id."""
+        if not ids:
+            return {}
+        rows = (
+            await self._conn.execute(select(t.persons).where(t.persons.c.id.in_(set(ids))))
+        ).all()
+        return {r.id: _person(r) for r in rows}
+
+    async def find_by_identifiers(
+        self, identifiers: Sequence[PersonIdentifier]
+    ) -> dict[str, Person]:
+        """The persons registered under any of the identifiers, by ``system|value``."""
+        found: dict[str, Person] = {}
+        pairs = sorted({(i.system, i.value) for i in identifiers})
+        for start in range(0, len(pairs), 500):
+            rows = (
+                await self._conn.execute(
+                    select(t.persons).where(
+                        tuple_(t.persons.c.identifier_system, t.persons.c.identifier_value).in_(
+                            pairs[start : start + 500]
+                        )
+                    )
+                )
+            ).all()
+            for row in rows:
+                person = _person(row)
+                found[f"{person.identifier.system}|{person.identifier.value}"] = person
+        return found
+
+    async def find_by_identifier(self, identifier: PersonIdentifier) -> Person | None:
+        """The person with this (normalized) identifier, or None."""
+        row = (
+            await self._conn.execute(
+                select(t.persons).where(
+                    t.persons.c.identifier_system == identifier.system,
+                    t.persons.c.identifier_value == identifier.value,
+                )
+            )
+        ).first()
+        return _person(row) if row else None
+
+    async def page(
+        self,
+        *,
+        limit: int,
+        after: str | None = None,
+        municipality_id: str | None = None,
+        identifier: PersonIdentifier | None = None,
+        visible_to: Reach | None = None,
+    ) -> Page[Person]:
+        """Persons in id order, filtered; ``visible_to`` keeps those the reach is a party to a
+        record of."""
+        query = select(t.persons).order_by(t.persons.c.id).limit(limit + 1)
+        if visible_to is not None:
+            query = query.where(t.persons.c.id.in_(visible_persons(visible_to)))
+        if after:
+            query = query.where(t.persons.c.id > after)
+        if municipality_id:
+            query = query.where(
+                or_(
+                    t.persons.c.residence_municipality_id == municipality_id,
+                    t.persons.c.stay_municipality_id == municipality_id,
+                )
+            )
+        if identifier:
+            query = query.where(
+                t.persons.c.identifier_system == identifier.system,
+                t.persons.c.identifier_value == identifier.value,
+            )
+        rows = (await self._conn.execute(query)).all()
+        return _page([_person(r) for r in rows], limit, lambda p: p.id)
