@@ -38,8 +38,9 @@ from sqlalchemy.engine import make_url
 
 from app.domain.identifiers import PERSONNUMMER, make_personnummer
 from app.domain.liability import DEFAULT_CONFIG_PATH
+from app.security.assertions import generate_client_key, make_client_assertion
 from app.security.clients import ASSERTION_TYPE, register_client
-from app.security.tokens import SigningKey, generate_client_key, make_client_assertion
+from app.security.tokens import SigningKey
 from app.services.demo import seed_demo
 from app.services.liability_config import read_liability_config
 from app.store.database import create_engine, upgrade

@@ -30,8 +30,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
+from app.security.assertions import generate_client_key, make_client_assertion
 from app.security.clients import ASSERTION_TYPE, register_client
-from app.security.tokens import generate_client_key, make_client_assertion
 from app.services.demo import seed_demo
 from app.settings import Environment, Settings
 from app.store.database import create_engine, upgrade

@@ -17,7 +17,8 @@ from starlette.responses import JSONResponse
 
 from app.api.routing import DocumentedRoute
 from app.security.clients import ASSERTION_TYPE, client_credentials
-from app.security.tokens import ADMIN_SCOPE, LOG_EXTRACT_SCOPE, METRICS_SCOPE, TokenError
+from app.security.scopes import ADMIN_SCOPE, LOG_EXTRACT_SCOPE, METRICS_SCOPE
+from app.security.tokens import TokenError
 from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 

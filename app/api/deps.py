@@ -16,15 +16,8 @@ from starlette.exceptions import HTTPException
 from app.domain.liability import LiabilityConfig
 from app.security.access import UNIT_HEADER, USER_HEADER, Actor
 from app.security.revocation import RevocationList
-from app.security.tokens import (
-    ADMIN_SCOPE,
-    METRICS_SCOPE,
-    AccessClaims,
-    TokenError,
-    VerifiedTokens,
-    scope_allows,
-    verify_access_token,
-)
+from app.security.scopes import ADMIN_SCOPE, METRICS_SCOPE, scope_allows
+from app.security.tokens import AccessClaims, TokenError, VerifiedTokens, verify_access_token
 from app.services.documents import DocumentRules
 from app.services.liability_rules import LiabilityRules
 from app.settings import Settings

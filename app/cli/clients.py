@@ -43,7 +43,7 @@ def clients_add(
 ) -> None:
     """Register a client with its public JWK set; prints the client id."""
     from app.security.clients import register_client
-    from app.security.tokens import ADMIN_SCOPE
+    from app.security.scopes import ADMIN_SCOPE
 
     try:
         jwks = json.loads(jwks_file.read_text(encoding="utf-8"))
@@ -71,7 +71,7 @@ def clients_new_key(
     alg: Annotated[str, typer.Option(help="ES384 or RS384")] = "ES384",
 ) -> None:
     """Make a key pair for a client: writes the private key, prints the public JWK set."""
-    from app.security.tokens import generate_client_key
+    from app.security.assertions import generate_client_key
 
     if key_file.exists():
         raise Refused(f"{key_file} exists already; a key is never overwritten")
@@ -113,7 +113,8 @@ def dev_token(
     ] = 60,
 ) -> None:
     """Print an access token the local server accepts (development only, never in production)."""
-    from app.security.tokens import SigningKey, issue_access_token, parse_scopes
+    from app.security.scopes import parse_scopes
+    from app.security.tokens import SigningKey, issue_access_token
 
     config = settings()
     if not config.dev_tokens_allowed:
@@ -185,8 +186,8 @@ def token(
 
 def client_token(server: str, client_id: str, key_file: Path, scopes: str | None) -> str:
     """An access token from ``server`` for a registered client holding ``key_file``."""
+    from app.security.assertions import make_client_assertion, public_jwks_of
     from app.security.clients import ASSERTION_TYPE
-    from app.security.tokens import make_client_assertion, public_jwks_of
 
     pem = key_file.read_bytes()
     try:

@@ -71,7 +71,7 @@ from app.fhir.mappers import (
 from app.fhir.operations import evaluate_measure
 from app.fhir.outcome import fhir_response, outcome, read_body
 from app.security.access import Actor, record
-from app.security.tokens import scope_allows
+from app.security.scopes import scope_allows
 from app.services import audit as audit_service
 from app.services import care_messages as message_service
 from app.services import deviations as deviation_service

@@ -19,17 +19,14 @@ import jwt
 
 from app.domain.clients import Client
 from app.domain.errors import InvalidInput, UnknownReference
-from app.security.tokens import (
-    SigningKey,
-    TokenError,
+from app.security.assertions import (
     generate_client_key,
-    grant_scopes,
-    issue_access_token,
-    parse_scopes,
     public_jwks_of,
     validate_client_jwks,
     verify_client_assertion,
 )
+from app.security.scopes import grant_scopes, parse_scopes
+from app.security.tokens import SigningKey, TokenError, issue_access_token
 from app.store.unit_of_work import UnitOfWork
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -20,7 +20,7 @@ from app.domain.errors import Forbidden, NotFound
 from app.domain.parties import Reach
 from app.domain.values import parse_int
 from app.security.access import Actor, not_found, record
-from app.security.tokens import LOG_EXTRACT_SCOPE
+from app.security.scopes import LOG_EXTRACT_SCOPE
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 

@@ -17,7 +17,7 @@ from app.domain.organizations import (
 )
 from app.domain.plo import ServiceCode
 from app.security.access import Actor
-from app.security.tokens import ADMIN_SCOPE
+from app.security.scopes import ADMIN_SCOPE
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 

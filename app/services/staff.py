@@ -21,7 +21,7 @@ from app.domain.staff import (
     validate_role,
 )
 from app.security.access import Actor
-from app.security.tokens import ADMIN_SCOPE
+from app.security.scopes import ADMIN_SCOPE
 from app.services.plans import principal_of
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork

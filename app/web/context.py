@@ -31,7 +31,7 @@ from app.domain.errors import (
 )
 from app.domain.sessions import ConsoleSession, Identity
 from app.security.access import Actor
-from app.security.tokens import scope_allows
+from app.security.scopes import scope_allows
 from app.services import console_sessions
 from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork, write_failed_access

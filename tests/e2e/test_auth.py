@@ -17,13 +17,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
+from app.security.assertions import generate_client_key, make_client_assertion
 from app.security.clients import ASSERTION_TYPE
-from app.security.tokens import (
-    SigningKey,
-    generate_client_key,
-    issue_access_token,
-    make_client_assertion,
-)
+from app.security.tokens import SigningKey, issue_access_token
 from app.settings import Settings
 from tests.conftest import ClientFor, Tokens, fetch_token, register_test_client
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.security.tokens import generate_client_key
+from app.security.assertions import generate_client_key
 from app.settings import Settings
 from tests.e2e.test_http_server import _free_port as free_port
 

@@ -18,7 +18,7 @@ from asgi_correlation_id import CorrelationIdFilter
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.security.tokens import METRICS_SCOPE
+from app.security.scopes import METRICS_SCOPE
 from app.settings import Settings
 from tests import fhir_schema
 from tests.conftest import ClientFor

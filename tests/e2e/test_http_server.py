@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.identifiers import PERSONNUMMER
-from app.security.tokens import METRICS_SCOPE
+from app.security.scopes import METRICS_SCOPE
 from app.settings import Settings
 from tests.conftest import fetch_token, register_test_client
 from tests.factories import personnummer

@@ -28,7 +28,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.security.tokens import ADMIN_SCOPE, LOG_EXTRACT_SCOPE, METRICS_SCOPE, SigningKey
+from app.security.scopes import ADMIN_SCOPE, LOG_EXTRACT_SCOPE, METRICS_SCOPE
+from app.security.tokens import SigningKey
 from app.services.demo import seed_demo
 from app.services.demo_flow import seed_demo_flow
 from app.services.liability_config import read_liability_config

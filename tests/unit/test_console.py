@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 from app.domain.organizations import Jurisdiction, Organization, OrgKind, UnitFunction
 from app.domain.sessions import ConsoleSession, Identity, Role
 from app.security.people import ROLE_SCOPES, person_actor
-from app.security.tokens import scope_allows
+from app.security.scopes import scope_allows
 from app.services.worklist import Side, side_of
 from app.web import i18n
 from app.web.sign_in import local_path, safe_next

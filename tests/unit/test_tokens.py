@@ -21,20 +21,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from app.security.tokens import (
-    ADMIN_SCOPE,
-    SigningKey,
-    TokenError,
+from app.security.assertions import (
     generate_client_key,
-    grant_scopes,
-    issue_access_token,
     make_client_assertion,
-    parse_scopes,
-    scope_allows,
     validate_client_jwks,
-    verify_access_token,
     verify_client_assertion,
 )
+from app.security.scopes import ADMIN_SCOPE, grant_scopes, parse_scopes, scope_allows
+from app.security.tokens import SigningKey, TokenError, issue_access_token, verify_access_token
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ISSUER = "https://samverkan.example/"
