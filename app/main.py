@@ -12,10 +12,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
-from app.api import auth, errors, health, metrics, openapi
-from app.api.deps import REQUEST_ID_HEADER, valid_request_id
-from app.api.edge import NulGuard
-from app.api.routing import BodySizeLimit
+from app.api import auth, health, metrics, openapi
 from app.api.v1 import (
     access_log,
     admin,
@@ -38,9 +35,14 @@ from app.api.v1 import (
 from app.delivery.dispatcher import Dispatcher
 from app.domain.values import InstantBounds, set_instant_bounds
 from app.fhir import openapi as fhir_openapi
+from app.fhir import outcome
 from app.fhir import routes as fhir_routes
 from app.fhir import subscriptions as fhir_subscriptions
 from app.fhir.operations import evaluate_measure
+from app.http import errors
+from app.http.deps import REQUEST_ID_HEADER, valid_request_id
+from app.http.edge import NulGuard
+from app.http.routing import BodySizeLimit
 from app.security.rate_limit import RateLimiter
 from app.security.revocation import RevocationList
 from app.security.tokens import SigningKey, VerifiedTokens
@@ -134,7 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timedelta(seconds=settings.token_revocation_cache_seconds),
         timedelta(seconds=settings.access_token_max_lifetime_seconds),
     )
-    errors.install(app)
+    errors.install(app, outcome.reshape)
     openapi.install(app, [fhir_openapi.declare])
     app.add_middleware(
         BodySizeLimit,
@@ -142,7 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         document_bytes=settings.document_body_bytes,
         carries_documents=documents.carries_documents,
     )
-    app.add_middleware(NulGuard)
+    app.add_middleware(NulGuard, reshape=outcome.reshape)
     # Outermost, so that every log line of the request (uvicorn's access line included) and the
     # response itself carry the id; a client's own id is kept when it is well-formed.
     app.add_middleware(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import JSONResponse
 
-from app.api.routing import DocumentedRoute
+from app.http.routing import DocumentedRoute
 from app.security.clients import ASSERTION_TYPE, client_credentials
 from app.security.scopes import ADMIN_SCOPE, LOG_EXTRACT_SCOPE, METRICS_SCOPE
 from app.security.tokens import TokenError

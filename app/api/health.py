@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
-from app.api.routing import DocumentedRoute
+from app.http.routing import DocumentedRoute
 from app.store.database import current_revision
 
 api = APIRouter(tags=["health"], route_class=DocumentedRoute)

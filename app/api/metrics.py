@@ -13,11 +13,11 @@ from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from app.api.deps import MetricsReader, UowDep
-from app.api.errors import errors_for
-from app.api.routing import UnitOfWorkRoute
 from app.delivery import metrics
 from app.domain.delivery import DeliveryState
+from app.http.deps import MetricsReader, UowDep
+from app.http.errors import errors_for
+from app.http.routing import UnitOfWorkRoute
 from app.store.unit_of_work import UnitOfWork
 
 api = APIRouter(tags=["health"], route_class=UnitOfWorkRoute)

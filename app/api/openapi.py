@@ -15,8 +15,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.api.errors import PROBLEM_JSON
 from app.api.vocabulary import describe_properties
+from app.http.errors import PROBLEM_JSON
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"

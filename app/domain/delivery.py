@@ -63,6 +63,23 @@ class PayloadContent(StrEnum):
     ID_ONLY = "id-only"
 
 
+# Every event of the message-event CodeSystem; each has its handler in app.fhir.messaging.
+MESSAGE_EVENTS = (
+    "admission-notice",
+    "expected-discharge-changed",
+    "discharge-ready",
+    "discharge-ready-withdrawn",
+    "discharge-notice",
+    "sip-summons",
+    "sip-summons-reply",
+    "careplan-revised",
+    "care-communication",
+    "deviation-report",
+    "acknowledgement",
+    "document-shared",
+    "municipality-response",
+    "services-started",
+)
 EPISODE_EVENTS = frozenset(
     {
         "admission-notice",

@@ -1,8 +1,9 @@
 """Domain exceptions.
 
-They carry no HTTP status: the API edge (`app.api.errors`) and the FHIR edge translate them. Each
-carries a sentence an integrator can act on and, where one input element is at fault, the name of
-that element as a dotted path (``field``).
+They carry no HTTP status: `app.http.errors` translates them (as problem+json, and through
+`app.fhir.outcome` as OperationOutcome under /fhir). Each carries a sentence an integrator can act
+on and, where one input element is at fault, the name of that element as a dotted path
+(``field``).
 """
 
 from __future__ import annotations

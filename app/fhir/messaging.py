@@ -22,7 +22,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from app.domain.delivery import Outcome
+from app.domain.delivery import MESSAGE_EVENTS, Outcome
 from app.domain.errors import DomainError, Forbidden, InvalidInput
 from app.domain.liability import LiabilityConfig
 from app.domain.meetings import ParticipantKind
@@ -53,23 +53,6 @@ from app.store.unit_of_work import UnitOfWork
 
 EVENT_SYSTEM = canonical("CodeSystem", "message-event")
 COORDINATED_PLANNING = extension_url("coordinated-planning")
-# Every event of the CodeSystem; each has its handler below.
-EVENTS = (
-    "admission-notice",
-    "expected-discharge-changed",
-    "discharge-ready",
-    "discharge-ready-withdrawn",
-    "discharge-notice",
-    "sip-summons",
-    "sip-summons-reply",
-    "careplan-revised",
-    "care-communication",
-    "deviation-report",
-    "acknowledgement",
-    "document-shared",
-    "municipality-response",
-    "services-started",
-)
 
 
 class MessageRefused(DomainError):
@@ -114,9 +97,10 @@ def parse(body: Any) -> Message:
     if not header.get("id"):
         raise MessageRefused("the MessageHeader has an id", field="MessageHeader.id")
     coding = header.get("eventCoding") or {}
-    if coding.get("system") != EVENT_SYSTEM or coding.get("code") not in EVENTS:
+    if coding.get("system") != EVENT_SYSTEM or coding.get("code") not in MESSAGE_EVENTS:
         raise MessageRefused(
-            f"MessageHeader.eventCoding must be a code of {EVENT_SYSTEM}: {', '.join(EVENTS)}",
+            f"MessageHeader.eventCoding must be a code of {EVENT_SYSTEM}: "
+            f"{', '.join(MESSAGE_EVENTS)}",
             field="MessageHeader.eventCoding",
         )
     # Entries are found by their fullUrl and by ``Type/id``.

@@ -56,6 +56,23 @@ def outcome(
     return Response(orjson.dumps(body), status_code=status, media_type=FHIR_JSON, headers=headers)
 
 
+def reshape(request: Request, response: Response) -> Response:
+    """Under /fhir, an error the shared handlers rendered as problem+json, as an OperationOutcome
+    with one issue per offending element; elsewhere the response unchanged."""
+    path = request.url.path
+    if path != "/fhir" and not path.startswith("/fhir/"):
+        return response
+    body = orjson.loads(response.body)
+    errors = body.get("errors") or []
+    expressions = [(e["field"], e["message"]) for e in errors] or None
+    headers = {
+        k: v
+        for k, v in response.headers.items()
+        if k.lower() in ("www-authenticate", "retry-after", "allow")
+    }
+    return outcome(response.status_code, body["detail"], expressions=expressions, headers=headers)
+
+
 def fhir_response(
     body: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:

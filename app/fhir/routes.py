@@ -20,10 +20,6 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from app.api.allow import allowed_methods
-from app.api.deps import Caller, UowDep, get_settings
-from app.api.errors import domain_error_response
-from app.api.routing import UnitOfWorkRoute
 from app.domain.care_messages import Category as MessageCategory
 from app.domain.deviations import DeviationCategory, DeviationState
 from app.domain.episodes import EpisodeState
@@ -70,6 +66,10 @@ from app.fhir.mappers import (
 )
 from app.fhir.operations import evaluate_measure
 from app.fhir.outcome import fhir_response, outcome, read_body
+from app.http.allow import allowed_methods
+from app.http.deps import Caller, UowDep, get_settings
+from app.http.errors import domain_error_response
+from app.http.routing import UnitOfWorkRoute
 from app.security.access import Actor, record
 from app.security.scopes import scope_allows
 from app.services import audit as audit_service

@@ -20,8 +20,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
-from app.api.deps import NowDep, SettingsDep, UowDep, require
-from app.api.routing import UnitOfWorkRoute
 from app.delivery.notifications import BACKPORT, status_parameters, topic_url
 from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic
 from app.domain.errors import InvalidInput
@@ -29,6 +27,8 @@ from app.domain.values import parse_int
 from app.fhir.common import FHIR_JSON, extension_url, instant
 from app.fhir.outcome import fhir_response, read_body
 from app.fhir.writes import validate
+from app.http.deps import NowDep, SettingsDep, UowDep, require
+from app.http.routing import UnitOfWorkRoute
 from app.security.access import Actor
 from app.services import subscriptions as service
 from app.settings import Environment

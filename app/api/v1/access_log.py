@@ -14,10 +14,10 @@ from typing import Annotated
 from fastapi import Query, Request
 from pydantic import BaseModel
 
-from app.api.deps import AuditSearcher, PageDep, UowDep
-from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
 from app.domain.access_log import AccessEntry
+from app.http.deps import AuditSearcher, PageDep, UowDep
+from app.http.errors import errors_for
 from app.http.values import Instant
 from app.services import audit as service
 

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import Administrator, NowDep, PageDep, UowDep
-from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
 from app.domain.clients import Client
 from app.domain.errors import NotFound
+from app.http.deps import Administrator, NowDep, PageDep, UowDep
+from app.http.errors import errors_for
 from app.security.clients import register_client, set_active
 
 api = router("/api/v1/admin", "admin")

@@ -8,7 +8,12 @@ from typing import Annotated, Literal
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import (
+from app.api.v1.common import ListPage, page_of, router, version_tag
+from app.domain.care_messages import CareMessage, Category, Priority, RecipientState
+from app.domain.delivery import Outcome
+from app.domain.episodes import check_aware
+from app.domain.errors import InvalidInput
+from app.http.deps import (
     CommunicationCreator,
     CommunicationReader,
     CommunicationSearcher,
@@ -17,12 +22,7 @@ from app.api.deps import (
     PageDep,
     UowDep,
 )
-from app.api.errors import errors_for
-from app.api.v1.common import ListPage, page_of, router, version_tag
-from app.domain.care_messages import CareMessage, Category, Priority, RecipientState
-from app.domain.delivery import Outcome
-from app.domain.episodes import check_aware
-from app.domain.errors import InvalidInput
+from app.http.errors import errors_for
 from app.http.values import Instant
 from app.services import care_messages as service
 

@@ -8,10 +8,10 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
-from app.api.errors import errors_for
-from app.api.routing import UnitOfWorkRoute
 from app.domain.errors import InvalidInput
 from app.domain.values import parse_int
+from app.http.errors import errors_for
+from app.http.routing import UnitOfWorkRoute
 
 S = TypeVar("S")
 T = TypeVar("T")

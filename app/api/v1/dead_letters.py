@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.api.deps import Administrator, NowDep, PageDep, UowDep
-from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
 from app.domain.values import parse_int
+from app.http.deps import Administrator, NowDep, PageDep, UowDep
+from app.http.errors import errors_for
 from app.store.outbox import Delivery
 
 api = router("/api/v1/admin/dead-letters", "admin")

@@ -8,10 +8,18 @@ from typing import Annotated, Literal
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import NowDep, PageDep, TaskCreator, TaskReader, TaskSearcher, TaskUpdater, UowDep
-from app.api.errors import errors_for
 from app.api.v1.common import IfMatch, ListPage, page_of, parse_if_match, router, version_tag
 from app.domain.deviations import Deviation, DeviationCategory, DeviationState
+from app.http.deps import (
+    NowDep,
+    PageDep,
+    TaskCreator,
+    TaskReader,
+    TaskSearcher,
+    TaskUpdater,
+    UowDep,
+)
+from app.http.errors import errors_for
 from app.services import deviations as service
 
 api = router("/api/v1", "deviations")

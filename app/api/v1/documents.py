@@ -10,7 +10,12 @@ from urllib.parse import quote
 from fastapi import Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import (
+from app.api.v1.attachments import PDF_EXAMPLE, DocumentSummary, DocumentUpload, summary
+from app.api.v1.common import ListPage, page_of, router
+from app.domain.documents import TEXT, Document, DocumentType
+from app.domain.errors import InvalidInput
+from app.domain.parties import RecordType
+from app.http.deps import (
     BinaryReader,
     DocumentCreator,
     DocumentReader,
@@ -20,12 +25,7 @@ from app.api.deps import (
     PageDep,
     UowDep,
 )
-from app.api.errors import errors_for
-from app.api.v1.attachments import PDF_EXAMPLE, DocumentSummary, DocumentUpload, summary
-from app.api.v1.common import ListPage, page_of, router
-from app.domain.documents import TEXT, Document, DocumentType
-from app.domain.errors import InvalidInput
-from app.domain.parties import RecordType
+from app.http.errors import errors_for
 from app.services import documents as service
 
 api = router("/api/v1", "documents")

@@ -7,18 +7,6 @@ from datetime import date, datetime
 from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import (
-    DocumentRulesDep,
-    EncounterCreator,
-    EncounterReader,
-    EncounterSearcher,
-    EncounterUpdater,
-    LiabilityDep,
-    NowDep,
-    PageDep,
-    UowDep,
-)
-from app.api.errors import errors_for
 from app.api.v1.attachments import (
     DocumentSummary,
     DocumentUpload,
@@ -48,6 +36,18 @@ from app.domain.episodes import (
 )
 from app.domain.handover import Answer, PlannedService
 from app.domain.liability import LiabilityConfig
+from app.http.deps import (
+    DocumentRulesDep,
+    EncounterCreator,
+    EncounterReader,
+    EncounterSearcher,
+    EncounterUpdater,
+    LiabilityDep,
+    NowDep,
+    PageDep,
+    UowDep,
+)
+from app.http.errors import errors_for
 from app.http.values import Day, Instant
 from app.security.access import Actor
 from app.services import episodes as service

@@ -8,13 +8,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import NowDep, SettingsDep, UowDep, require
-from app.api.errors import errors_for
 from app.api.v1.common import router
-from app.domain.delivery import Outcome
+from app.domain.delivery import MESSAGE_EVENTS, Outcome
 from app.domain.errors import InvalidInput
 from app.domain.values import INT4_MAX
-from app.fhir.messaging import EVENTS
+from app.http.deps import NowDep, SettingsDep, UowDep, require
+from app.http.errors import errors_for
 from app.http.values import Instant
 from app.security.access import Actor
 from app.services import inbox as service
@@ -118,8 +117,8 @@ async def list_inbox(
     limit: Annotated[int | None, Query(ge=1, description="items per poll (bounded)")] = None,
 ) -> InboxPage:
     """Poll the events sent to the caller's organization, after a cursor."""
-    if event is not None and event not in EVENTS:
-        raise InvalidInput(f"event is one of {', '.join(EVENTS)}", field="event")
+    if event is not None and event not in MESSAGE_EVENTS:
+        raise InvalidInput(f"event is one of {', '.join(MESSAGE_EVENTS)}", field="event")
     page = await service.list_inbox(
         uow,
         actor,

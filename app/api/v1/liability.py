@@ -10,7 +10,11 @@ from fastapi import Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from app.api.deps import (
+from app.api.v1.common import router
+from app.domain.episodes import check_aware
+from app.domain.errors import InvalidInput
+from app.domain.liability import AverageRuleSet, money
+from app.http.deps import (
     Caller,
     EncounterReader,
     LiabilityDep,
@@ -18,11 +22,7 @@ from app.api.deps import (
     NowDep,
     UowDep,
 )
-from app.api.errors import errors_for
-from app.api.v1.common import router
-from app.domain.episodes import check_aware
-from app.domain.errors import InvalidInput
-from app.domain.liability import AverageRuleSet, money
+from app.http.errors import errors_for
 from app.http.values import Instant
 from app.services import liability as service
 

@@ -9,16 +9,6 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import (
-    AppointmentCreator,
-    AppointmentReader,
-    AppointmentSearcher,
-    AppointmentUpdater,
-    NowDep,
-    PageDep,
-    UowDep,
-)
-from app.api.errors import errors_for
 from app.api.v1.common import IfMatch, ListPage, page_of, parse_if_match, router, version_tag
 from app.api.v1.plan_schemas import PlanContentIn, content_input
 from app.domain.meetings import (
@@ -30,6 +20,16 @@ from app.domain.meetings import (
     Reply,
 )
 from app.domain.representatives import RepresentativeRole
+from app.http.deps import (
+    AppointmentCreator,
+    AppointmentReader,
+    AppointmentSearcher,
+    AppointmentUpdater,
+    NowDep,
+    PageDep,
+    UowDep,
+)
+from app.http.errors import errors_for
 from app.http.values import Day, Instant
 from app.services import meetings as service
 

@@ -12,16 +12,16 @@ from typing import Annotated, Literal
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import (
+from app.api.v1.common import ListPage, page_of, router
+from app.domain.notice_board import Board, Bulletin, BulletinCategory
+from app.http.deps import (
     CommunicationCreator,
     CommunicationSearcher,
     NowDep,
     PageDep,
     UowDep,
 )
-from app.api.errors import errors_for
-from app.api.v1.common import ListPage, page_of, router
-from app.domain.notice_board import Board, Bulletin, BulletinCategory
+from app.http.errors import errors_for
 from app.http.values import Instant
 from app.services import notice_board as service
 

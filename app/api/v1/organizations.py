@@ -7,14 +7,6 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import (
-    OrganizationCreator,
-    OrganizationReader,
-    OrganizationSearcher,
-    PageDep,
-    UowDep,
-)
-from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router, system_and_value
 from app.domain.organizations import (
     CooperationArea,
@@ -25,6 +17,14 @@ from app.domain.organizations import (
     UnitFunction,
 )
 from app.domain.plo import ServiceCode
+from app.http.deps import (
+    OrganizationCreator,
+    OrganizationReader,
+    OrganizationSearcher,
+    PageDep,
+    UowDep,
+)
+from app.http.errors import errors_for
 from app.services import organizations as service
 
 api = router("/api/v1", "organizations")

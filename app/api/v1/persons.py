@@ -8,7 +8,10 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import (
+from app.api.v1.common import ListPage, page_of, router
+from app.domain.errors import InvalidInput
+from app.domain.persons import Person
+from app.http.deps import (
     NowDep,
     PageDep,
     PatientCreator,
@@ -17,10 +20,7 @@ from app.api.deps import (
     SettingsDep,
     UowDep,
 )
-from app.api.errors import errors_for
-from app.api.v1.common import ListPage, page_of, router
-from app.domain.errors import InvalidInput
-from app.domain.persons import Person
+from app.http.errors import errors_for
 from app.http.values import Day
 from app.services import persons as service
 

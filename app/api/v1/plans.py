@@ -8,16 +8,6 @@ from typing import Annotated
 from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel
 
-from app.api.deps import (
-    CarePlanCreator,
-    CarePlanReader,
-    CarePlanSearcher,
-    CarePlanUpdater,
-    NowDep,
-    PageDep,
-    UowDep,
-)
-from app.api.errors import errors_for
 from app.api.v1.common import (
     IfMatch,
     ListPage,
@@ -41,6 +31,16 @@ from app.api.v1.plan_schemas import (
 )
 from app.domain.plans import Plan, PlanStatus
 from app.domain.values import INT4_MAX
+from app.http.deps import (
+    CarePlanCreator,
+    CarePlanReader,
+    CarePlanSearcher,
+    CarePlanUpdater,
+    NowDep,
+    PageDep,
+    UowDep,
+)
+from app.http.errors import errors_for
 from app.http.values import Day
 from app.security.access import Actor
 from app.services import plans as service

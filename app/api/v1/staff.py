@@ -7,7 +7,10 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import (
+from app.api.v1.common import ListPage, page_of, router, system_and_value
+from app.domain.organizations import Jurisdiction
+from app.domain.staff import Practitioner, PractitionerRole, StaffRole
+from app.http.deps import (
     PageDep,
     PractitionerCreator,
     PractitionerReader,
@@ -17,10 +20,7 @@ from app.api.deps import (
     RoleSearcher,
     UowDep,
 )
-from app.api.errors import errors_for
-from app.api.v1.common import ListPage, page_of, router, system_and_value
-from app.domain.organizations import Jurisdiction
-from app.domain.staff import Practitioner, PractitionerRole, StaffRole
+from app.http.errors import errors_for
 from app.services import staff as service
 
 api = router("/api/v1", "staff")

@@ -12,8 +12,6 @@ from fastapi import Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from app.api.deps import Caller, LiabilityRulesDep, NowDep, UowDep
-from app.api.errors import errors_for
 from app.api.v1.common import router
 from app.domain.errors import InvalidInput
 from app.domain.statistics import (
@@ -30,6 +28,8 @@ from app.domain.statistics import (
     series,
 )
 from app.http.charts import render_chart
+from app.http.deps import Caller, LiabilityRulesDep, NowDep, UowDep
+from app.http.errors import errors_for
 from app.services import statistics as service
 
 api = router("/api/v1", "statistics")

@@ -13,12 +13,12 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from app.api.deps import NowDep, PageDep, SettingsDep, UowDep, require
-from app.api.errors import errors_for
 from app.api.v1.common import ListPage, page_of, router
 from app.delivery.notifications import SIGNATURE_HEADER, topic_url
 from app.domain.breaker import BreakerState
 from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic
+from app.http.deps import NowDep, PageDep, SettingsDep, UowDep, require
+from app.http.errors import errors_for
 from app.security.access import Actor
 from app.services import subscriptions as service
 from app.settings import Environment

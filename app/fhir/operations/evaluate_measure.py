@@ -15,13 +15,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from app.api.deps import UowDep, require
-from app.api.routing import UnitOfWorkRoute
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.statistics import BY_CODE, Grain, Period
 from app.domain.values import parse_day
 from app.fhir.mappers import measure
 from app.fhir.outcome import fhir_response
+from app.http.deps import UowDep, require
+from app.http.routing import UnitOfWorkRoute
 from app.security.access import Actor
 from app.services import statistics as statistics_service
 

@@ -1,4 +1,4 @@
-"""Errors at the REST edge: domain errors and bad requests become ``application/problem+json``.
+"""Errors at the HTTP edges: domain errors and bad requests become ``application/problem+json``.
 
 RFC 9457 problem details, with an ``errors`` array whose members name the offending element
 (``field``, a dotted path into the request) so an integrator sees exactly what was wrong.
@@ -7,6 +7,7 @@ RFC 9457 problem details, with an ``errors`` array whose members name the offend
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -18,7 +19,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from app.api.allow import allowed_methods
 from app.domain.errors import (
     Conflict,
     DomainError,
@@ -34,7 +34,7 @@ from app.domain.errors import (
     UnsupportedContent,
     VersionRequired,
 )
-from app.fhir.outcome import outcome
+from app.http.allow import allowed_methods
 
 logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -168,28 +168,16 @@ def validation_error_response(exc: RequestValidationError) -> Response:
     return problem(422, f"the request is invalid: {summary}", kind="invalid-input", errors=errors)
 
 
-def _is_fhir(request: Request) -> bool:
-    return request.url.path == "/fhir" or request.url.path.startswith("/fhir/")
+# An edge's chance to answer an error in its own form (the FHIR edge: an OperationOutcome under
+# /fhir); it returns the response unchanged for a request that is not its own.
+Reshape = Callable[[Request, Response], Response]
 
 
-def as_outcome(response: Response) -> Response:
-    """The same problem, as a FHIR OperationOutcome."""
-    body = orjson.loads(response.body)
-    errors = body.get("errors") or []
-    expressions = [(e["field"], e["message"]) for e in errors] or None
-    headers = {
-        k: v
-        for k, v in response.headers.items()
-        if k.lower() in ("www-authenticate", "retry-after", "allow")
-    }
-    return outcome(response.status_code, body["detail"], expressions=expressions, headers=headers)
-
-
-def install(app: FastAPI) -> None:
-    """Register the handlers that turn errors into problem+json (OperationOutcome under /fhir)."""
+def install(app: FastAPI, reshape: Reshape) -> None:
+    """Register the handlers that turn errors into problem+json, each shaped by ``reshape``."""
 
     def shaped(request: Request, response: Response) -> Response:
-        return as_outcome(response) if _is_fhir(request) else response
+        return reshape(request, response)
 
     async def on_domain(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)

@@ -20,12 +20,12 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.deps import actor_for, verify_bearer
-from app.api.edge import check_request
-from app.api.errors import problem
 from app.domain.access_log import AccessEntry
 from app.domain.clock import utcnow
 from app.domain.errors import InvalidInput
+from app.http.deps import actor_for, verify_bearer
+from app.http.edge import check_request
+from app.http.errors import problem
 from app.security.access import record
 from app.security.tokens import AccessClaims
 from app.store.idempotency import StoredResponse

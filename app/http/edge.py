@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.errors import as_outcome, problem
 from app.domain.values import NUL, storable
+from app.http.errors import Reshape, problem
 from app.http.values import check_json_body
 
 _JSON_METHODS = ("POST", "PUT", "PATCH")
@@ -36,8 +36,9 @@ def _nul_in_query(query: bytes) -> str | None:
 class NulGuard:
     """Refuse a NUL in the query string or a header with 400, naming the parameter or header."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, reshape: Reshape) -> None:
         self.app = app
+        self.reshape = reshape
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,10 +61,7 @@ class NulGuard:
             kind="malformed",
             errors=[{"field": field, "message": "holds a NUL character"}],
         )
-        path: str = scope.get("path", "")
-        if path == "/fhir" or path.startswith("/fhir/"):
-            response = as_outcome(response)
-        await response(scope, receive, send)
+        await self.reshape(Request(scope), response)(scope, receive, send)
 
 
 def _is_json(request: Request) -> bool:
