@@ -53,6 +53,7 @@ from app.settings import Environment, Settings, get_settings
 from app.store.database import create_engine, head_revision
 from app.store.unit_of_work import UnitOfWork
 from app.web import install as install_console
+from app.wiring import wire
 
 DESCRIPTION = """\
 Samverkan carries the messages of coordinated care between Swedish regions, Norwegian health
@@ -82,6 +83,7 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the ASGI application for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
+    wire()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

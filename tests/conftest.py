@@ -36,6 +36,7 @@ from app.services.demo import seed_demo
 from app.settings import Environment, Settings
 from app.store.database import create_engine, upgrade
 from app.store.unit_of_work import UnitOfWork
+from app.wiring import wire
 from tests import fhir_node, fhir_schema
 
 POSTGRES_ENV = "SAMVERKAN_TEST_POSTGRES_URL"
@@ -127,6 +128,13 @@ async def reset_postgres_schema(url: str) -> None:
             await conn.execute(text("CREATE SCHEMA public"))
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wired() -> None:
+    """The adapters connected to the services' ports, as the server and the command do at
+    start-up (tests also call services without either)."""
+    wire()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

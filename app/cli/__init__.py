@@ -120,7 +120,9 @@ def render_openapi(document: dict[str, object]) -> str:
 def main() -> None:
     """Entry point of the ``samverkan`` console script."""
     from app.domain.errors import DomainError
+    from app.wiring import wire
 
+    wire()
     try:
         cli()
     except ConfigurationError as exc:

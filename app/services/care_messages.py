@@ -11,12 +11,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.delivery.outbox import emit
 from app.domain.care_messages import CareMessage, Category, Priority, Recipient
 from app.domain.delivery import Outcome
 from app.domain.errors import InvalidInput, NotFound, UnknownReference
 from app.domain.parties import RecordType, Role, message_parties
 from app.security.access import Actor, not_found, record, require_party
+from app.services.ports import emit
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 

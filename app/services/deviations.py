@@ -17,7 +17,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.delivery.outbox import emit
 from app.domain.deviations import Deviation, DeviationCategory, DeviationState, StateChange
 from app.domain.errors import InvalidInput, StaleVersion, UnknownReference
 from app.domain.parties import RecordType, Role, deviation_parties
@@ -25,6 +24,7 @@ from app.domain.staff import StaffRole, handling_role
 from app.security.access import Actor, record, require_party
 from app.services import episodes as episode_service
 from app.services import plans as plan_service
+from app.services.ports import emit
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 

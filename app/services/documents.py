@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from app.delivery.outbox import emit
 from app.domain.documents import (
     ATTACHABLE,
     CONTENT_TYPES,
@@ -25,6 +24,7 @@ from app.domain.documents import (
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.parties import RecordType
 from app.security.access import Actor, acts_for, not_found, record
+from app.services.ports import emit
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 

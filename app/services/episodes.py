@@ -10,8 +10,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from app.delivery.outbox import emit
-from app.delivery.routing import episode_party_pairs, notice_receivers
 from app.domain.episodes import (
     AdmissionType,
     CareType,
@@ -31,6 +29,8 @@ from app.security.access import Actor, record, require_party, visible_person
 from app.services import handover
 from app.services.liability_rules import store_intervals
 from app.services.notice_content import Carried, carry
+from app.services.ports import emit
+from app.services.routing import episode_party_pairs, notice_receivers
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.delivery.outbox import emit
 from app.domain.episodes import Episode, EpisodeEvent, EventKind
 from app.domain.errors import Forbidden
 from app.domain.handover import answer_refusal
 from app.security.access import Actor
+from app.services.ports import emit
 from app.store.unit_of_work import UnitOfWork
 
 MUNICIPALITY_NOTICES = frozenset({"municipality-response", "services-started"})

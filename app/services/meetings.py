@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from app.delivery.outbox import emit
 from app.domain.episodes import EventKind
 from app.domain.errors import Forbidden, InvalidInput, StaleVersion
 from app.domain.meetings import (
@@ -31,6 +30,7 @@ from app.domain.plans import PlanStatus
 from app.security.access import Actor, acts_for, record, require_party
 from app.services.episodes import get_episode
 from app.services.plans import ContentInput, get_plan, principal_of, revise_plan
+from app.services.ports import emit
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from app.delivery.outbox import emit
 from app.domain.errors import (
     InvalidInput,
     NotFound,
@@ -45,6 +44,7 @@ from app.domain.plans import (
 from app.domain.representatives import Representative
 from app.domain.staff import StaffRole
 from app.security.access import Actor, record, require_party
+from app.services.ports import emit
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
