@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.delivery.dispatcher import Dispatcher
-from app.delivery.notifications import EVENT_ID_HEADER, SIGNATURE_HEADER, verify
+from app.domain.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, verify
 from app.settings import Settings
 
 

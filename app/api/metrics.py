@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from app.delivery import metrics
+from app import metrics
 from app.domain.delivery import DeliveryState
 from app.http.deps import MetricsReader, UowDep
 from app.http.errors import errors_for

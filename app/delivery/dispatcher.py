@@ -34,14 +34,7 @@ import orjson
 from asgi_correlation_id import correlation_id
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.delivery import metrics
-from app.delivery.notifications import (
-    EVENT_ID_HEADER,
-    SIGNATURE_HEADER,
-    NotifiedEvent,
-    notification,
-    sign,
-)
+from app import metrics
 from app.domain.access_log import AccessEntry
 from app.domain.breaker import origin_of
 from app.domain.clock import utcnow
@@ -51,7 +44,9 @@ from app.domain.delivery import (
     backoff,
     status_after_push,
 )
+from app.domain.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from app.fhir.common import FHIR_JSON
+from app.fhir.notifications import NotifiedEvent, notification
 from app.settings import Settings
 from app.store.outbox import Delivery, Subscription
 from app.store.unit_of_work import UnitOfWork

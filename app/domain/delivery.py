@@ -56,6 +56,15 @@ class SubscriptionStatus(StrEnum):
     OFF = "off"
 
 
+# The service's SubscriptionTopics are FHIR artifacts under its canonical base (app.fhir.common).
+TOPIC_BASE = "https://samverkan.dev/fhir/SubscriptionTopic"
+
+
+def topic_url(topic: Topic) -> str:
+    """The canonical URL of a SubscriptionTopic of this service."""
+    return f"{TOPIC_BASE}/{topic.value}"
+
+
 class PayloadContent(StrEnum):
     """How much a notification carries (backport ``payload-content``)."""
 

@@ -20,11 +20,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
-from app.delivery.notifications import BACKPORT, status_parameters, topic_url
-from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic
+from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic, topic_url
 from app.domain.errors import InvalidInput
 from app.domain.values import parse_int
 from app.fhir.common import FHIR_JSON, extension_url, instant
+from app.fhir.notifications import BACKPORT, status_parameters
 from app.fhir.outcome import fhir_response, read_body
 from app.fhir.writes import validate
 from app.http.deps import NowDep, SettingsDep, UowDep, require

@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from app.api.v1.common import ListPage, page_of, router
-from app.delivery.notifications import SIGNATURE_HEADER, topic_url
 from app.domain.breaker import BreakerState
-from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic
+from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic, topic_url
+from app.domain.webhooks import SIGNATURE_HEADER
 from app.http.deps import NowDep, PageDep, SettingsDep, UowDep, require
 from app.http.errors import errors_for
 from app.security.access import Actor

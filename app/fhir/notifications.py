@@ -1,4 +1,4 @@
-"""Notification Bundles of the R4 Subscriptions Backport IG, and their signatures.
+"""Notification Bundles of the R4 Subscriptions Backport IG.
 
 A notification is a Bundle of type ``history`` whose first entry is a ``Parameters``
 SubscriptionStatus: the subscription, its topic and status, the type (``event-notification``,
@@ -8,20 +8,17 @@ SubscriptionStatus: the subscription, its topic and status, the type (``event-no
 content the event's MessageHeader follows (its id is the event id, by which a receiver recognises
 a repeated push), and the focus as a reference-only entry; ``empty`` sends the status alone.
 
-Every push is signed: ``X-Samverkan-Signature: sha256=<hex>``, the HMAC-SHA256 of the exact body
-with the subscription's secret.
+The dispatcher (``app.delivery``) signs and sends them (``app.domain.webhooks``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic
+from app.domain.delivery import PayloadContent, SubscriptionStatus, topic_url
 from app.fhir.common import canonical, instant
 from app.store.outbox import OutboxEvent, Subscription
 
@@ -29,13 +26,6 @@ BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
 STATUS_PROFILE = f"{BACKPORT}/backport-subscription-status-r4"
 NOTIFICATION_PROFILE = f"{BACKPORT}/backport-subscription-notification-r4"
 EVENT_SYSTEM = canonical("CodeSystem", "message-event")
-SIGNATURE_HEADER = "X-Samverkan-Signature"
-EVENT_ID_HEADER = "X-Samverkan-Event-Id"
-
-
-def topic_url(topic: Topic) -> str:
-    """The canonical URL of a SubscriptionTopic of this service."""
-    return canonical("SubscriptionTopic", topic.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,16 +35,6 @@ class NotifiedEvent:
     number: int
     event: OutboxEvent
     receiver_id: str
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The signature header value for ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify(secret: str, body: bytes, signature: str | None) -> bool:
-    """Whether ``signature`` is the signature of ``body`` (what a receiver checks)."""
-    return signature is not None and hmac.compare_digest(sign(secret, body), signature)
 
 
 def _focus(event: OutboxEvent) -> str | None:
