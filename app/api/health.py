@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from app.http.routing import DocumentedRoute
-from app.store.database import current_revision
+from app.services.readiness import schema_revision
 
 api = APIRouter(tags=["health"], route_class=DocumentedRoute)
 
@@ -30,7 +30,7 @@ async def readyz(request: Request) -> JSONResponse:
     """The database answers and its schema is at the migration head the code expects."""
     expected = request.app.state.head_revision
     try:
-        current = await current_revision(request.app.state.engine)
+        current = await schema_revision(request.app.state.engine)
     except Exception as exc:
         return JSONResponse(
             {"status": "unavailable", "detail": f"database unreachable: {type(exc).__name__}"}, 503

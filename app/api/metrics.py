@@ -14,23 +14,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from app import metrics
-from app.domain.delivery import DeliveryState
 from app.http.deps import MetricsReader, UowDep
 from app.http.errors import errors_for
 from app.http.routing import UnitOfWorkRoute
-from app.store.unit_of_work import UnitOfWork
+from app.services.metrics import backlog, breakers
 
 api = APIRouter(tags=["health"], route_class=UnitOfWorkRoute)
-
-
-async def refresh_backlog(uow: UnitOfWork) -> None:
-    """Set the per-state gauges from the database, so every process reports the same backlog
-    and the same failing endpoints."""
-    counts = await uow.outbox.counts()
-    for state in DeliveryState:
-        metrics.DELIVERIES.labels(state.value).set(counts.get(state.value, 0))
-    for breaker_state, count in (await uow.breakers.counts(datetime.now(UTC))).items():
-        metrics.BREAKERS.labels(breaker_state.value).set(count)
 
 
 @api.get(
@@ -43,5 +32,10 @@ async def refresh_backlog(uow: UnitOfWork) -> None:
 )
 async def prometheus_metrics(_reader: MetricsReader, uow: UowDep) -> Response:
     """Delivery lag, attempts, failures, dead letters, backlog and breakers, for Prometheus."""
-    await refresh_backlog(uow)
+    # The gauges come from the database, so every process reports the same backlog and the
+    # same failing endpoints.
+    for state, count in (await backlog(uow)).items():
+        metrics.DELIVERIES.labels(state.value).set(count)
+    for breaker_state, count in (await breakers(uow, datetime.now(UTC))).items():
+        metrics.BREAKERS.labels(breaker_state.value).set(count)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -89,11 +89,13 @@ def clients_new_key(
 def clients_list() -> None:
     """List the registered clients: id, organization, scopes, active."""
 
+    from app.services.admin import list_clients
+
     async def every(uow: UnitOfWork) -> list[tuple[str, str, str, bool]]:
         rows: list[tuple[str, str, str, bool]] = []
         after = None
         while True:
-            page = await uow.clients.page(limit=500, after=after)
+            page = await list_clients(uow, limit=500, after=after)
             rows += [(c.id, c.organization_id, c.scopes, c.active) for c in page.items]
             if page.next_cursor is None:
                 return rows
@@ -131,7 +133,9 @@ def dev_token(
         raise typer.BadParameter(str(exc), param_hint="--scopes") from exc
 
     async def exists(uow: UnitOfWork) -> bool:
-        return await uow.organizations.get(org) is not None
+        from app.services.organizations import find_organization
+
+        return await find_organization(uow, org) is not None
 
     if not in_unit_of_work(exists, commit=False):
         raise Refused(f"unknown organization {org} (is the database migrated and seeded?)")

@@ -173,7 +173,9 @@ def serve(
 
 
 async def _is_empty(uow: UnitOfWork) -> bool:
-    return await uow.organizations.count() == 0
+    from app.services.organizations import any_organizations
+
+    return not await any_organizations(uow)
 
 
 @cli.command()

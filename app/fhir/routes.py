@@ -77,6 +77,7 @@ from app.services import care_messages as message_service
 from app.services import deviations as deviation_service
 from app.services import episodes as episode_service
 from app.services import meetings as meeting_service
+from app.services import messages as dedupe
 from app.services import organizations as organization_service
 from app.services import persons as person_service
 from app.services import plans as plan_service
@@ -1319,7 +1320,7 @@ async def process_message(
         _allowed(actor, *needed)
     now = datetime.now(UTC)
     not_before = now - timedelta(minutes=settings.message_dedupe_minutes)
-    seen = await uow.messages.get(actor.organization_id, message.bundle_id, not_before)
+    seen = await dedupe.processed(uow, actor.organization_id, message.bundle_id, not_before)
     if seen is not None:
         if seen.header_id != message.header_id:
             return outcome(
@@ -1353,11 +1354,12 @@ async def process_message(
             messaging.response(message, "fatal-error", [], now, issue), status=status
         )
     answer = messaging.response(message, "ok", focus, now, None)
-    await uow.messages.put(
+    await dedupe.remember(
+        uow,
         actor.organization_id,
         ProcessedMessage(message.bundle_id, message.header_id, message.event, answer),
-        now,
-        not_before,
+        now=now,
+        not_before=not_before,
     )
     return fhir_response(answer)
 

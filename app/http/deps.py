@@ -20,6 +20,7 @@ from app.security.scopes import ADMIN_SCOPE, METRICS_SCOPE, scope_allows
 from app.security.tokens import AccessClaims, TokenError, VerifiedTokens, verify_access_token
 from app.services.documents import DocumentRules
 from app.services.liability_rules import LiabilityRules
+from app.services.organizations import find_organization
 from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
@@ -170,7 +171,7 @@ async def _principal_of(request: Request, uow: UnitOfWork, org_id: str) -> str |
     # Organizations do not move between principals, so the answer is cached per process.
     cache: dict[str, str] = request.app.state.principal_cache
     if org_id not in cache:
-        org = await uow.organizations.get(org_id)
+        org = await find_organization(uow, org_id)
         if org is None:
             return None
         cache[org_id] = org.parent_id if org.kind.value == "unit" and org.parent_id else org.id

@@ -23,12 +23,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.domain.access_log import AccessEntry
 from app.domain.clock import utcnow
 from app.domain.errors import InvalidInput
+from app.domain.idempotency import StoredResponse
 from app.http.deps import actor_for, verify_bearer
 from app.http.edge import check_request
 from app.http.errors import problem
 from app.security.access import record
 from app.security.tokens import AccessClaims
-from app.store.idempotency import StoredResponse
+from app.services import idempotency
 from app.store.unit_of_work import UnitOfWork, write_failed_access
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -152,8 +153,7 @@ async def _idempotent(
     ).hexdigest()
     not_before = utcnow() - timedelta(hours=settings.idempotency_ttl_hours)
     scope = claims.client_id
-    await uow.idempotency.lock(scope, key)
-    stored = await uow.idempotency.get(scope, key, not_before)
+    stored = await idempotency.claim(uow, scope, key, not_before)
     if stored is not None:
         return await _replay(request, uow, claims, stored, digest)
     try:
@@ -173,13 +173,13 @@ async def _idempotent(
             body=bytes(response.body),
             disclosed=_disclosed(uow.pending_access),
         )
-        await uow.idempotency.put(scope, key, kept, not_before)
+        await idempotency.keep(uow, scope, key, kept, not_before)
         await uow.commit()
     except IntegrityError:
         # A concurrent request with the same key committed first (its rows made ours collide):
         # answer as that one did.
         async with UnitOfWork(request.app.state.engine) as again:
-            winner = await again.idempotency.get(scope, key, not_before)
+            winner = await idempotency.stored(again, scope, key, not_before)
             if winner is None:
                 raise
             return await _replay(request, again, claims, winner, digest)

@@ -92,6 +92,16 @@ async def get_organization(uow: UnitOfWork, org_id: str) -> Organization:
     return org
 
 
+async def find_organization(uow: UnitOfWork, org_id: str) -> Organization | None:
+    """The organization with this id, or None (for callers to whom absence is an answer)."""
+    return await uow.organizations.get(org_id)
+
+
+async def any_organizations(uow: UnitOfWork) -> bool:
+    """Whether any organization is registered (an empty database gets the demo data)."""
+    return await uow.organizations.count() > 0
+
+
 async def organizations_by_id(uow: UnitOfWork, ids: list[str]) -> dict[str, Organization]:
     """The organizations of these ids that exist (for showing names beside ids)."""
     return await uow.organizations.get_many(sorted(set(ids)))

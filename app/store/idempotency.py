@@ -6,7 +6,6 @@ Repositories run inside the unit of work: SQL in, domain objects out; they never
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import (
@@ -17,22 +16,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.clock import utcnow
+from app.domain.idempotency import StoredResponse
 from app.store import tables as t
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    """A response recorded under an idempotency key."""
-
-    method: str
-    path: str
-    request_hash: str
-    status_code: int
-    headers: dict[str, str]
-    body: bytes
-    # (resource type, resource id, person id) of the personal data the response discloses, so
-    # that a replay is logged as the disclosure it is.
-    disclosed: list[tuple[str, str | None, str]] = field(default_factory=list)
 
 
 class IdempotencyRepository:

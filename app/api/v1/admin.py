@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.v1.common import ListPage, page_of, router
 from app.domain.clients import Client
-from app.domain.errors import NotFound
 from app.http.deps import Administrator, NowDep, PageDep, UowDep
 from app.http.errors import errors_for
 from app.security.clients import register_client, set_active
+from app.services.admin import get_client, list_clients
 
 api = router("/api/v1/admin", "admin")
 
@@ -103,17 +103,14 @@ async def list_api_clients(
     _admin: Administrator, uow: UowDep, page: PageDep, request: Request
 ) -> dict[str, object]:
     """List the registered API clients."""
-    result = await uow.clients.page(limit=page.limit, after=page.cursor)
+    result = await list_clients(uow, limit=page.limit, after=page.cursor)
     return page_of(request, result.items, result.next_cursor, client_read)
 
 
 @api.get("/clients/{client_id}", response_model=ClientRead, responses=errors_for(401, 403, 404))
 async def get_api_client(_admin: Administrator, client_id: str, uow: UowDep) -> ClientRead:
     """Read one registered API client."""
-    client = await uow.clients.get(client_id)
-    if client is None:
-        raise NotFound(f"no client with id {client_id}")
-    return client_read(client)
+    return client_read(await get_client(uow, client_id))
 
 
 @api.put(
@@ -126,7 +123,5 @@ async def set_api_client_active(
 ) -> ClientRead:
     """Enable or disable a client; a disabled client is refused new tokens, and the tokens it
     holds are refused within seconds on every process."""
-    client = await uow.clients.get(client_id)
-    if client is None:
-        raise NotFound(f"no client with id {client_id}")
+    client = await get_client(uow, client_id)
     return client_read(await set_active(uow, client, body.active, now=now))

@@ -9,9 +9,9 @@ from fastapi import Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.api.v1.common import ListPage, page_of, router
-from app.domain.values import parse_int
 from app.http.deps import Administrator, NowDep, PageDep, UowDep
 from app.http.errors import errors_for
+from app.services import dead_letters as service
 from app.store.outbox import Delivery
 
 api = router("/api/v1/admin/dead-letters", "admin")
@@ -81,15 +81,8 @@ async def list_dead_letters(
     subscription_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> dict[str, object]:
     """List the pushes that failed every attempt."""
-    after = (
-        parse_int(page.cursor, "cursor", what="cursor is the next_cursor of the previous page")
-        if page.cursor
-        else None
-    )
-    result = await uow.outbox.dead_letters(
-        limit=page.limit,
-        after=after,
-        subscription_id=subscription_id,
+    result = await service.list_dead_letters(
+        uow, limit=page.limit, cursor=page.cursor, subscription_id=subscription_id
     )
     return page_of(request, result.items, result.next_cursor, dead_letter_read)
 
@@ -99,14 +92,10 @@ async def replay_dead_letters(
     _admin: Administrator, body: ReplayRequest, uow: UowDep, now: NowDep
 ) -> Replayed:
     """Push dead letters again, with a fresh budget of attempts (after an endpoint was repaired)."""
-    ids = list(body.delivery_ids or [])
-    after: int | None = None
-    while body.subscription_id is not None:
-        page = await uow.outbox.dead_letters(
-            limit=500, after=after, subscription_id=body.subscription_id
-        )
-        ids += [item.id for item in page.items]
-        if page.next_cursor is None:
-            break
-        after = int(page.next_cursor)
-    return Replayed(replayed=await uow.outbox.replay(ids, now))
+    replayed = await service.replay(
+        uow,
+        delivery_ids=body.delivery_ids or [],
+        subscription_id=body.subscription_id,
+        now=now,
+    )
+    return Replayed(replayed=replayed)
