@@ -14,7 +14,7 @@ care contact sends the summons within three days of the discharge-ready notice (
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -320,14 +320,3 @@ def summons_deadline(
     else:
         status = DeadlineStatus.OPEN
     return SummonsDeadline(episode_id, person_id, discharge_ready_at, due, sent, status)
-
-
-@dataclass(frozen=True, slots=True)
-class MeetingDraft:
-    """The parts of a summons the organizer chooses."""
-
-    starts_at: datetime
-    reply_by: date
-    participants: list[Participant] = field(default_factory=list)
-    location: str | None = None
-    video_link: str | None = None

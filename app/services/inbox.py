@@ -71,28 +71,6 @@ async def list_inbox(
     return InboxPage(page.items, cursor, page.next_cursor is not None)
 
 
-async def acknowledge_event(
-    uow: UnitOfWork,
-    actor: Actor,
-    event_id: str,
-    outcome: Outcome,
-    detail: str | None,
-    *,
-    now: datetime,
-) -> Delivery:
-    """Acknowledge the caller's inbox item of an event, named by the event id.
-
-    For receivers that answer a pushed notification with a FHIR acknowledgement message, whose
-    ``MessageHeader.response.identifier`` is the id of the MessageHeader they were sent (the
-    event id).
-    """
-    item_id = await item_of_event(uow, actor, event_id)
-    if item_id is None:
-        record(uow, actor, "update", RESOURCE, event_id, None, outcome="denied")
-        raise not_found("message", event_id)
-    return await acknowledge(uow, actor, item_id, outcome, detail, now=now)
-
-
 async def item_of_event(uow: UnitOfWork, actor: Actor, event_id: str) -> int | None:
     """The id of the caller's inbox item of an event, if the caller was sent it."""
     return await uow.outbox.inbox_item_of(event_id, reach_organizations(actor.reach))

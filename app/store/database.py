@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -92,11 +91,6 @@ def upgrade(url: str, revision: str = "head") -> None:
 def downgrade(url: str, revision: str = "base") -> None:
     """Revert migrations down to ``revision`` (blocking; runs its own event loop)."""
     command.downgrade(alembic_config(url), revision)
-
-
-async def upgrade_async(url: str, revision: str = "head") -> None:
-    """Apply migrations from async code: Alembic's env runs its own loop, so use a thread."""
-    await asyncio.to_thread(upgrade, url, revision)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

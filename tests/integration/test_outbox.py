@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.delivery.outbox import emit
 from app.domain.delivery import Outcome, PayloadContent, SubscriptionStatus, Topic
-from app.domain.errors import NotFound
 from app.security.access import Actor
 from app.services import inbox as inbox_service
 from app.store.outbox import Subscription
@@ -146,13 +145,12 @@ async def test_an_event_is_acknowledged_by_its_id_and_only_by_a_receiver(
         await uow.commit()
     stranger = Actor("test-stranger", "kommun-0880", "kommun-0880", frozenset())
     async with UnitOfWork(engine) as uow:
-        with pytest.raises(NotFound):
-            await inbox_service.acknowledge_event(
-                uow, stranger, event_id, Outcome.OK, None, now=NOW
-            )
+        assert await inbox_service.item_of_event(uow, stranger, event_id) is None
     async with UnitOfWork(engine) as uow:
-        item = await inbox_service.acknowledge_event(
-            uow, MUNICIPALITY, event_id, Outcome.FATAL_ERROR, "unknown patient", now=NOW
+        item_id = await inbox_service.item_of_event(uow, MUNICIPALITY, event_id)
+        assert item_id is not None
+        item = await inbox_service.acknowledge(
+            uow, MUNICIPALITY, item_id, Outcome.FATAL_ERROR, "unknown patient", now=NOW
         )
         await uow.commit()
     assert (item.outcome, item.outcome_detail) == (Outcome.FATAL_ERROR, "unknown patient")
