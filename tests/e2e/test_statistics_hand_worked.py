@@ -60,6 +60,8 @@ from typing import Any
 import httpx
 
 from app.api.v1.plans import EXAMPLE_CONTENT
+from app.domain.statistics import DEVIATION_CATEGORIES as CATEGORIES
+from app.domain.statistics import DEVIATION_STATES as STATES
 from app.domain.statistics import INDICATORS, Dimension
 from tests.conftest import ClientFor, Clock
 from tests.factories import admit, create_person, notice
@@ -237,15 +239,6 @@ async def build(client_for: ClientFor, clock: Clock) -> None:
 
 Values = dict[str, Any]
 Cell = tuple[Values, dict[str, int]]
-CATEGORIES = (
-    "late-admission-notice",
-    "missing-discharge-information",
-    "summons-deadline-missed",
-    "medication-list-missing",
-    "unsafe-transition",
-    "other",
-)
-STATES = ("reported", "investigating", "answered", "closed")
 
 
 def count(*counts: int) -> list[Cell]:

@@ -41,9 +41,10 @@ from app.services.episodes import Notice, RegisterAdmission, record_notice, regi
 from app.services.liability_config import read_liability_config
 from app.store import tables as t
 from app.store.liability import Window, day_number, interval_rows
-from app.store.statistics import Bounds, Scope, periods_table
+from app.store.statistics import Bounds, Scope, Slice, periods_table
 from app.store.unit_of_work import UnitOfWork
 from tests.conftest import PER_TEST_TABLES
+from tests.integration.test_liable_intervals import months_between
 
 SHIPPED = read_liability_config(DEFAULT_CONFIG_PATH)
 SIDES = {
@@ -116,11 +117,6 @@ async def stored_rows(engine: AsyncEngine, episode_id: str) -> set[tuple[Any, ..
 def derived_rows(episode: Episode) -> set[tuple[Any, ...]]:
     rows = interval_rows(episode, liable_intervals(episode, SHIPPED), SHIPPED.version)
     return {tuple(sorted(row.items())) for row in rows}
-
-
-def months(first: date, last: date) -> list[tuple[int, int]]:
-    index, stop = first.year * 12 + first.month - 1, last.year * 12 + last.month - 1
-    return [(i // 12, i % 12 + 1) for i in range(index, stop + 1)]
 
 
 @settings(
@@ -203,7 +199,7 @@ async def test_stored_intervals_follow_every_append_and_sum_as_python_does(
         computed = compute_episode_liability(
             episode_now, rule_set, SHIPPED.rates_for(rule_set), as_of=as_of
         )
-        spans = months(admitted.astimezone(zone).date(), as_of.astimezone(zone).date())
+        spans = months_between(admitted.astimezone(zone).date(), as_of.astimezone(zone).date())
         bounds = []
         for key, (year, month) in enumerate(spans):
             first = date(year, month, 1)
@@ -216,9 +212,7 @@ async def test_stored_intervals_follow_every_append_and_sum_as_python_does(
             statistics = {
                 k: int(days or 0)
                 for k, _g, _table, days, _episodes in await uow.statistics.liable_days(
-                    Scope(municipality_ids=(municipality,)),
-                    None,
-                    periods_table(bounds),
+                    Slice(Scope(municipality_ids=(municipality,)), None, periods_table(bounds)),
                     as_of,
                     zone_name,
                 )
