@@ -33,7 +33,8 @@ Plans (SIP, made by Hälsocentral Luleå, counted by the person's residence muni
   PL3 B1: recorded 30 Oct 00:30Z (02:30 CEST), activated 30 Oct 12:00Z; follow-up 7 Nov;
       meeting M3 starts 31 Oct 22:30Z (23:30 local, October); completed 30 Nov 23:30Z, which is
       1 Dec locally: completed in December, and no longer active when asked.
-Meetings held (not cancelled, started before now): M3 (Oct, Boden), M1 and M2 (Nov, Luleå).
+Meetings held (each marked held by its organizer the morning after, held at its planned start):
+M3 (Oct, Boden), M1 and M2 (Nov, Luleå).
 
 Deviations (by the person's residence municipality; the region is reporter or handler of all):
   D1 about E1, by Luleå's home health care at 29 Oct 21:30Z (23:30 CEST, Oct), missing discharge
@@ -59,7 +60,7 @@ from typing import Any
 
 import httpx
 
-from app.api.v1.plans import EXAMPLE_CONTENT
+from app.api.v1.plan_schemas import EXAMPLE_CONTENT
 from app.domain.statistics import DEVIATION_CATEGORIES as CATEGORIES
 from app.domain.statistics import DEVIATION_STATES as STATES
 from app.domain.statistics import INDICATORS, Dimension
@@ -153,6 +154,12 @@ class Scenario:
         }
         return str(ok(await organizer.post("/api/v1/meetings", json=body), 201)["id"])
 
+    async def held(self, meeting_id: str, organizer: str, moment: datetime) -> None:
+        """The organizer marks the meeting held (at its planned start), the person attending."""
+        client = await self.at(moment, organizer)
+        body = {"attended": ["person"]}
+        ok(await client.post(f"/api/v1/meetings/{meeting_id}/held", json=body))
+
     async def deviation(
         self, reporter: str, moment: datetime, category: str, episode_id: str
     ) -> dict[str, Any]:
@@ -201,16 +208,18 @@ async def build(client_for: ClientFor, clock: Clock) -> None:
     await s.handle(d1, "answered", utc(10, 30, 2, 30))
     await s.handle(d1, "closed", utc(10, 30, 3))
     await s.plan_step(pl3, "activate", utc(10, 30, 12))
-    await s.meeting(utc(10, 30, 13), utc(10, 31, 22, 30), plan_id=pl3)
+    m3 = await s.meeting(utc(10, 30, 13), utc(10, 31, 22, 30), plan_id=pl3)
     await s.step(e2, "admission-notice", utc(10, 31, 1))
-    await s.meeting(utc(10, 31, 10), utc(11, 2, 13), episode_id=e1)
+    m1 = await s.meeting(utc(10, 31, 10), utc(11, 2, 13), episode_id=e1)
     await s.step(e2, "discharge-ready", utc(10, 31, 23, 30))
     await s.plan_step(pl1, "activate", utc(10, 31, 23, 30))
     d2 = await s.deviation(P, utc(10, 31, 23, 30), "late-admission-notice", e2)
     c2 = await s.message(f"{LULEA}-hemtjanst", S, l1, utc(10, 31, 23, 30))
     await s.acknowledge(S, c2, utc(11, 1, 0, 15))
+    await s.held(m3, HEALTH_CENTRE, utc(11, 1, 8))
     await s.handle(d2, "answered", utc(11, 2, 1, 30))
     await s.step(e2, "withdrawal", utc(11, 2, 8))
+    await s.held(m1, S, utc(11, 2, 15))
     await s.step(e1, "discharge", utc(11, 3, 9))
     await s.step(e2, "discharge-ready", utc(11, 4, 8))
     clock.at = utc(11, 5, 10)
@@ -224,7 +233,8 @@ async def build(client_for: ClientFor, clock: Clock) -> None:
     await s.message(f"{BODEN}-hemtjanst", S, b1, utc(11, 12, 12))
     await s.step(e3, "discharge", utc(11, 12, 15))
     await s.deviation(BODEN, utc(11, 12, 16), "medication-list-missing", e3)
-    await s.meeting(utc(11, 14, 9), utc(11, 15, 22, 30), plan_id=pl1)
+    m2 = await s.meeting(utc(11, 14, 9), utc(11, 15, 22, 30), plan_id=pl1)
+    await s.held(m2, HEALTH_CENTRE, utc(11, 16, 8))
     e4 = await s.episode(l1, S, utc(11, 20, 10))
     await s.step(e4, "admission-notice", utc(11, 20, 11))
     hc = await s.at(utc(11, 21, 9), HEALTH_CENTRE)
