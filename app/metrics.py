@@ -26,7 +26,7 @@ DELIVERIES = Gauge(
 )
 BREAKERS_OPENED = Counter(
     "samverkan_endpoint_breakers_opened",
-    "Times an endpoint's circuit breaker opened (this process recorded the failure that did it)",
+    "Times a closed endpoint breaker opened (this process recorded the failure that opened it)",
 )
 BREAKERS = Gauge(
     "samverkan_endpoint_breakers",

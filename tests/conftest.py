@@ -29,6 +29,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.http.deps import get_now
 from app.main import create_app
 from app.security.assertions import generate_client_key, make_client_assertion
 from app.security.clients import ASSERTION_TYPE, register_client
@@ -437,3 +438,25 @@ def server_env() -> dict[str, str]:
 def unique() -> Iterator[str]:
     """A short unique suffix for ids created by one test."""
     yield uuid.uuid4().hex[:10]
+
+
+class Clock:
+    """The instant the application's routes take as now; None: the real time."""
+
+    def __init__(self) -> None:
+        self.at: datetime | None = None
+
+
+@pytest.fixture
+def clock(app_engine: tuple[Any, AsyncEngine]) -> Iterator[Clock]:
+    """Set the time the routes see (``clock.at = ...``), for scenarios of past months and for
+    moments around midnight; the real time comes back after the test."""
+    app, _eng = app_engine
+    found = Clock()
+
+    async def now() -> datetime:
+        return found.at or datetime.now(UTC)
+
+    app.dependency_overrides[get_now] = now
+    yield found
+    app.dependency_overrides.pop(get_now, None)

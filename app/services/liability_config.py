@@ -15,7 +15,7 @@ from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -94,6 +94,11 @@ class RateTableModel(_Strict):
 
 
 class _RuleSetModel(_Strict):
+    """The fields of a rule set as written in the file: the domain's rule set of ``domain``,
+    field for field (a test keeps the two alike), plus ``model``, which picks it."""
+
+    domain: ClassVar[type[IndividualRuleSet] | type[AverageRuleSet]]
+
     id: Text
     title: Text | None = None
     jurisdiction: Text
@@ -113,10 +118,20 @@ class _RuleSetModel(_Strict):
             ) from None
         return value
 
+    def build(self) -> RuleSet:
+        """The domain's rule set (a missing title is the id; lists become tuples)."""
+        values: dict[str, Any] = {
+            name: tuple(value) if isinstance(value, list) else value
+            for name, value in self.model_dump(exclude={"model"}).items()
+        }
+        values["title"] = self.title or self.id
+        return self.domain(**values)
+
 
 class IndividualModel(_RuleSetModel):
     """An individual rule set as written in the file."""
 
+    domain: ClassVar[type[IndividualRuleSet]] = IndividualRuleSet
     model: Literal["individual"]
     start_offset_days: Annotated[StrictInt, Field(ge=0)]
     cutoff_time: Cutoff = None
@@ -136,6 +151,7 @@ class IndividualModel(_RuleSetModel):
 class AverageModel(_RuleSetModel):
     """An average rule set as written in the file."""
 
+    domain: ClassVar[type[AverageRuleSet]] = AverageRuleSet
     model: Literal["average"]
     level_days: Money
     evaluation_months: Annotated[list[Month], Field(min_length=1)]
@@ -146,7 +162,7 @@ class AverageModel(_RuleSetModel):
     def _once_each(cls, value: list[int]) -> list[int]:
         if len(set(value)) != len(value):
             raise ValueError("names a month twice")
-        return value
+        return sorted(value)
 
 
 class BindingModel(_Strict):
@@ -212,7 +228,7 @@ def parse_liability_config(raw: Any) -> LiabilityConfig:
             raise InvalidInput(
                 f"rule set {body.id}: id is used by more than one rule set", field=f"{where}.id"
             )
-        rule_sets[body.id] = _rule_set(body)
+        rule_sets[body.id] = body.build()
     bindings: list[Binding] = []
     for index, entry in enumerate(model.bindings):
         bindings.append(_binding(index, entry, rule_sets, bindings))
@@ -220,38 +236,6 @@ def parse_liability_config(raw: Any) -> LiabilityConfig:
         rate_tables=MappingProxyType(rate_tables),
         rule_sets=MappingProxyType(rule_sets),
         bindings=tuple(bindings),
-    )
-
-
-def _rule_set(body: IndividualModel | AverageModel) -> RuleSet:
-    title = body.title or body.id
-    if isinstance(body, AverageModel):
-        return AverageRuleSet(
-            id=body.id,
-            title=title,
-            jurisdiction=body.jurisdiction,
-            timezone=body.timezone,
-            rate_table=body.rate_table,
-            source=body.source,
-            note=body.note,
-            level_days=body.level_days,
-            evaluation_months=tuple(sorted(body.evaluation_months)),
-            amount_formula=body.amount_formula,
-        )
-    return IndividualRuleSet(
-        id=body.id,
-        title=title,
-        jurisdiction=body.jurisdiction,
-        timezone=body.timezone,
-        rate_table=body.rate_table,
-        source=body.source,
-        note=body.note,
-        start_offset_days=body.start_offset_days,
-        cutoff_time=body.cutoff_time,
-        counting=body.counting,
-        conditions=tuple(body.conditions),
-        stop_when_municipality_can_receive=body.stop_when_municipality_can_receive,
-        count_end_day=body.count_end_day,
     )
 
 

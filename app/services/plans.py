@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+from app.domain.episodes import ZONES
 from app.domain.errors import (
     InvalidInput,
     NotFound,
@@ -494,16 +495,23 @@ async def overdue(
     uow: UnitOfWork,
     actor: Actor,
     *,
-    today: date,
+    now: datetime,
+    as_of: date | None = None,
     responsible_principal_id: str | None,
 ) -> list[tuple[Plan, OverdueFollowUp]]:
-    """Follow-ups of the caller's active plans that passed without a meeting."""
+    """Follow-ups of the caller's active plans that passed without a meeting.
+
+    A follow-up date is overdue from the local day after it: "today" is ``as_of``, else the
+    date ``now`` falls on in the plan's jurisdiction (Europe/Stockholm, Europe/Oslo), not in UTC,
+    so a follow-up due yesterday is overdue from local midnight on.
+    """
     plans = await uow.plans.active_visible_to(actor.reach)
     if responsible_principal_id is not None:
         plans = [p for p in plans if p.content.responsible_principal_id == responsible_principal_id]
     held = await uow.meetings.held_of_plans([p.id for p in plans])
     result = []
     for plan in plans:
+        today = as_of or now.astimezone(ZONES[plan.jurisdiction]).date()
         missed = overdue_follow_ups(plan, held.get(plan.id, []), today=today)
         if missed:
             record(uow, actor, "search", RESOURCE, plan.id, plan.person_id)

@@ -10,7 +10,7 @@ cells suppressed. No person is named: the read is logged as an aggregate, withou
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -34,7 +34,7 @@ from app.domain.statistics import (
 from app.security.access import Actor, record
 from app.services.liability_rules import LiabilityRules
 from app.store.liability import day_number
-from app.store.statistics import Bounds, Scope, periods_table
+from app.store.statistics import Bounds, Scope, Slice, StatisticsRepository, periods_table
 from app.store.unit_of_work import UnitOfWork
 
 Row = tuple[Any, ...]
@@ -179,13 +179,13 @@ async def _figures(
     config: LiabilityConfig | None,
     cache: dict[str, list[Row]],
 ) -> list[Figure]:
-    scope, repo = subject.scope, uow.statistics
+    repo, sl = uow.statistics, Slice(subject.scope, by, table)
     groups: dict[tuple[int, Any], dict[str, Any]] = defaultdict(dict)
     code = item.code
     if code in ("admissions-notified", "admission-notice-within-24h", "discharge-ready-notices",
                 "discharge-ready-withdrawals"):  # fmt: skip
         if "events" not in cache:
-            cache["events"] = await repo.episode_events(scope, by, table)
+            cache["events"] = await repo.episode_events(sl)
         for k, g, admissions, within, ready, withdrawn in cache["events"]:
             values = {
                 "admissions-notified": {"count": admissions},
@@ -195,55 +195,51 @@ async def _figures(
             }[code]
             groups[(k, g)] = values
     elif code == "days-ready-to-discharge":
-        histograms = _histograms(await repo.days_to_discharge(scope, by, table, zone))
+        histograms = _histograms(await repo.days_to_discharge(sl, zone))
         for key, histogram in histograms.items():
             groups[key] = {**quantiles(histogram), "strata": day_buckets(histogram)}
     elif code in ("deviation-hours-to-answer", "acknowledgement-minutes"):
         rows = (
-            await repo.hours_to_answer(scope, by, table)
+            await repo.hours_to_answer(sl)
             if code == "deviation-hours-to-answer"
-            else await repo.acknowledgement_minutes(scope, by, table)
+            else await repo.acknowledgement_minutes(sl)
         )
         for key, histogram in _histograms(rows).items():
             groups[key] = quantiles(histogram)
     elif code == "readmissions-30-days":
-        for k, g, readmitted, discharges in await repo.readmissions(scope, by, table):
+        for k, g, readmitted, discharges in await repo.readmissions(sl):
             groups[(k, g)] = _share(readmitted, discharges)
     elif code == "summons-within-deadline":
-        for k, g, met, decided in await repo.summonses(scope, by, table, now, zone):
+        for k, g, met, decided in await repo.summonses(sl, now, zone):
             groups[(k, g)] = _share(met, decided)
     elif code == "liable-days":
         assert config is not None
-        for k, g, rate_table_id, days, episodes in await repo.liable_days(
-            scope, by, table, now, zone
-        ):
+        for k, g, rate_table_id, days, episodes in await repo.liable_days(sl, now, zone):
             groups[(k, g)] = _priced(
                 groups.get((k, g)), config, rate_table_id, periods[k].first_day.year, days, episodes
             )
-    elif code == "plans-with-overdue-follow-up":
-        for k, g, count in await repo.overdue_follow_ups(scope, by, table, now):
-            groups[(k, g)] = {"count": count}
-    elif code.startswith("plans-"):
-        status = {
-            "plans-started": None,
-            "plans-activated": "active",
-            "plans-completed": "completed",
-        }
-        for k, g, count in await repo.plans_reaching(status[code], scope, by, table):
-            groups[(k, g)] = {"count": count}
-    elif code == "meetings-held":
-        for k, g, count in await repo.meetings_held(scope, by, table, now):
+    elif code in _COUNTS:
+        for k, g, count in await _COUNTS[code](repo, sl, now):
             groups[(k, g)] = {"count": count}
     elif code.startswith("deviations-by-"):
         column = code.removeprefix("deviations-by-")
-        for k, g, stratum, count in await repo.deviations(column, scope, by, table):
+        for k, g, stratum, count in await repo.deviations(column, sl):
             cell = groups.setdefault((k, g), {"count": 0, "strata": dict.fromkeys(item.strata, 0)})
             cell["count"] += count
             cell["strata"][stratum] = cell["strata"].get(stratum, 0) + count
-    elif code == "care-messages":
-        for k, g, count in await repo.care_messages(scope, by, table):
-            groups[(k, g)] = {"count": count}
     return _complete(item, groups, periods, by)
+
+
+Counting = Callable[[StatisticsRepository, Slice, datetime], Awaitable[list[Row]]]
+# The indicators that are one count per period and group, and the query that counts them.
+_COUNTS: dict[str, Counting] = {
+    "plans-started": lambda repo, sl, _now: repo.plans_reaching(None, sl),
+    "plans-activated": lambda repo, sl, _now: repo.plans_reaching("active", sl),
+    "plans-completed": lambda repo, sl, _now: repo.plans_reaching("completed", sl),
+    "plans-with-overdue-follow-up": lambda repo, sl, now: repo.overdue_follow_ups(sl, now),
+    "meetings-held": lambda repo, sl, now: repo.meetings_held(sl, now),
+    "care-messages": lambda repo, sl, _now: repo.care_messages(sl),
+}
 
 
 def _share(numerator: int | None, denominator: int | None) -> dict[str, Any]:

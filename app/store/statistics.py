@@ -53,6 +53,16 @@ class Scope:
 
 
 @dataclass(frozen=True, slots=True)
+class Slice:
+    """Which figures a query gives: the records of ``scope``, broken down ``by`` a dimension
+    (None: not at all), over the ``periods`` (a `periods_table`)."""
+
+    scope: Scope
+    by: Dimension | None
+    periods: FromClause
+
+
+@dataclass(frozen=True, slots=True)
 class Bounds:
     """One period's local bounds: instants, and local dates as day numbers."""
 
@@ -189,30 +199,30 @@ class StatisticsRepository:
     def _base(
         self,
         source: FromClause,
-        moment: ColumnElement[Any],
+        moment: ColumnElement[Any] | None,
         parties: Parties,
-        scope: Scope,
-        by: Dimension | None,
-        periods: FromClause,
+        sl: Slice,
         measures: Sequence[ColumnElement[Any]],
         *where: ColumnElement[bool],
         extra_group: Sequence[ColumnElement[Any]] = (),
+        on: ColumnElement[bool] | None = None,
     ) -> Select[Any]:
-        query = (
-            select()
-            .select_from(source)
-            .join(periods, and_(moment >= periods.c.starts_at, moment < periods.c.stops_at))
-        )
-        query, group = _group(query, parties, by, scope)
-        query = _narrow(query, parties, scope).where(*where)
-        grouped = [] if by is None else [group]
+        """``measures`` of the records of ``source`` whose ``moment`` falls in a period (or that
+        meet ``on``, joined with the periods), narrowed to the scope and grouped by period, the
+        dimension and ``extra_group``."""
+        periods = sl.periods
+        if on is None:
+            assert moment is not None
+            on = and_(moment >= periods.c.starts_at, moment < periods.c.stops_at)
+        query = select().select_from(source).join(periods, on)
+        query, group = _group(query, parties, sl.by, sl.scope)
+        query = _narrow(query, parties, sl.scope).where(*where)
+        grouped = [] if sl.by is None else [group]
         return query.add_columns(periods.c.k, group.label("g"), *extra_group, *measures).group_by(
             periods.c.k, *grouped, *extra_group
         )
 
-    async def episode_events(
-        self, scope: Scope, by: Dimension | None, periods: FromClause
-    ) -> list[Row]:
+    async def episode_events(self, sl: Slice) -> list[Row]:
         """(k, g, admission notices, of them within 24 h, discharge-ready notices,
         withdrawals) by the time each notice was sent."""
         ev = t.episode_events.c
@@ -228,9 +238,7 @@ class StatisticsRepository:
                 source,
                 ev.at,
                 EPISODES,
-                scope,
-                by,
-                periods,
+                sl,
                 [
                     count(ev.kind == kinds[0]),
                     count(and_(ev.kind == kinds[0], within)),
@@ -241,9 +249,7 @@ class StatisticsRepository:
             )
         )
 
-    async def days_to_discharge(
-        self, scope: Scope, by: Dimension | None, periods: FromClause, zone: str
-    ) -> list[Row]:
+    async def days_to_discharge(self, sl: Slice, zone: str) -> list[Row]:
         """(k, g, days, discharges): local days from the notice in force to the discharge."""
         days = (
             local_day(_ep.discharged_at, literal(zone))
@@ -254,18 +260,14 @@ class StatisticsRepository:
                 t.episodes,
                 _ep.discharged_at,
                 EPISODES,
-                scope,
-                by,
-                periods,
+                sl,
                 [func.count()],
                 _ep.discharge_ready_at.is_not(None),
                 extra_group=[days],
             )
         )
 
-    async def readmissions(
-        self, scope: Scope, by: Dimension | None, periods: FromClause
-    ) -> list[Row]:
+    async def readmissions(self, sl: Slice) -> list[Row]:
         """(k, g, discharges followed by an acute readmission within 30 days, discharges)."""
         later = t.episodes.alias("later")
         readmitted = (
@@ -278,16 +280,12 @@ class StatisticsRepository:
                 t.episodes,
                 _ep.discharged_at,
                 EPISODES,
-                scope,
-                by,
-                periods,
+                sl,
                 [func.sum(case((readmitted, 1), else_=0)), func.count()],
             )
         )
 
-    async def summonses(
-        self, scope: Scope, by: Dimension | None, periods: FromClause, now: datetime, zone: str
-    ) -> list[Row]:
+    async def summonses(self, sl: Slice, now: datetime, zone: str) -> list[Row]:
         """(k, g, met, decided) of the three-day summons deadlines of Swedish discharge-ready
         notices asking for coordinated planning, by the notice's time (as the deadline list
         decides them: first summons not cancelled at or after the notice; a withdrawal before
@@ -345,9 +343,7 @@ class StatisticsRepository:
                 inner,
                 d.at,
                 parties,
-                scope,
-                by,
-                periods,
+                sl,
                 [
                     func.sum(case((met, 1), else_=0)),
                     func.sum(case((or_(d.sent.is_not(None), breached), 1), else_=0)),
@@ -355,12 +351,11 @@ class StatisticsRepository:
             )
         )
 
-    async def liable_days(
-        self, scope: Scope, by: Dimension | None, periods: FromClause, as_of: datetime, zone: str
-    ) -> list[Row]:
+    async def liable_days(self, sl: Slice, as_of: datetime, zone: str) -> list[Row]:
         """(k, g, rate table, liable days, episodes with liable days) from the stored
         intervals, as of ``as_of``."""
         li = t.liable_intervals.c
+        periods = sl.periods
         days = days_in(
             periods.c.first_day,
             periods.c.stop_day,
@@ -369,25 +364,19 @@ class StatisticsRepository:
             periods.c.b_us,
             literal(epoch_us(as_of)),
         )
-        query = (
-            select()
-            .select_from(t.liable_intervals)
-            .join(periods, overlapping(periods.c.first_day, periods.c.stop_day))
+        return await self._rows(
+            self._base(
+                t.liable_intervals,
+                None,
+                INTERVALS,
+                sl,
+                [func.sum(days), func.count(func.distinct(case((days > 0, li.episode_id))))],
+                extra_group=[li.rate_table_id],
+                on=overlapping(periods.c.first_day, periods.c.stop_day),
+            )
         )
-        query, group = _group(query, INTERVALS, by, scope)
-        query = _narrow(query, INTERVALS, scope)
-        query = query.add_columns(
-            periods.c.k,
-            group.label("g"),
-            li.rate_table_id,
-            func.sum(days),
-            func.count(func.distinct(case((days > 0, li.episode_id)))),
-        ).group_by(periods.c.k, *([] if by is None else [group]), li.rate_table_id)
-        return await self._rows(query)
 
-    async def plans_reaching(
-        self, status: str | None, scope: Scope, by: Dimension | None, periods: FromClause
-    ) -> list[Row]:
+    async def plans_reaching(self, status: str | None, sl: Slice) -> list[Row]:
         """(k, g, plans) whose first version (``status`` None), or first version in
         ``status``, was recorded in the period."""
         v = t.plan_versions.c
@@ -401,13 +390,9 @@ class StatisticsRepository:
         source = first.join(t.plans, t.plans.c.id == first.c.plan_id).join(
             t.persons, _pe.id == t.plans.c.person_id
         )
-        return await self._rows(
-            self._base(source, first.c.at, PLANS, scope, by, periods, [func.count()])
-        )
+        return await self._rows(self._base(source, first.c.at, PLANS, sl, [func.count()]))
 
-    async def meetings_held(
-        self, scope: Scope, by: Dimension | None, periods: FromClause, now: datetime
-    ) -> list[Row]:
+    async def meetings_held(self, sl: Slice, now: datetime) -> list[Row]:
         """(k, g, meetings) not cancelled that started in the period, before ``now``."""
         m = t.meetings.c
         source = t.meetings.join(t.persons, _pe.id == m.person_id)
@@ -416,18 +401,14 @@ class StatisticsRepository:
                 source,
                 m.starts_at,
                 MEETINGS,
-                scope,
-                by,
-                periods,
+                sl,
                 [func.count()],
                 m.status != "cancelled",
                 m.starts_at <= now,
             )
         )
 
-    async def overdue_follow_ups(
-        self, scope: Scope, by: Dimension | None, periods: FromClause, now: datetime
-    ) -> list[Row]:
+    async def overdue_follow_ups(self, sl: Slice, now: datetime) -> list[Row]:
         """(k, g, plans) active now with a follow-up date in the period that had fallen overdue
         by ``now`` with no held meeting of the plan in its window: a meeting only summoned, even
         one whose time has passed, does not answer it."""
@@ -452,9 +433,7 @@ class StatisticsRepository:
                 source,
                 f.due_at,
                 PLANS,
-                scope,
-                by,
-                periods,
+                sl,
                 [func.count(func.distinct(f.plan_id))],
                 t.plans.c.status == "active",
                 f.overdue_at <= now,
@@ -462,9 +441,7 @@ class StatisticsRepository:
             )
         )
 
-    async def deviations(
-        self, column: str, scope: Scope, by: Dimension | None, periods: FromClause
-    ) -> list[Row]:
+    async def deviations(self, column: str, sl: Slice) -> list[Row]:
         """(k, g, category or state, reports) reported in the period."""
         d = t.deviations.c
         # A general deviation concerns no person: it counts, without a residence municipality.
@@ -475,63 +452,47 @@ class StatisticsRepository:
                 source,
                 d.reported_at,
                 DEVIATIONS,
-                scope,
-                by,
-                periods,
+                sl,
                 [func.count()],
                 extra_group=[stratum],
             )
         )
 
-    async def hours_to_answer(
-        self, scope: Scope, by: Dimension | None, periods: FromClause
-    ) -> list[Row]:
+    async def hours_to_answer(self, sl: Slice) -> list[Row]:
         """(k, g, whole hours, reports) of deviations first answered in the period."""
         d = t.deviations.c
-        hours = whole_units(d.answered_at, d.reported_at, literal_column("3600")).label("hours")
         # A general deviation concerns no person: it counts, without a residence municipality.
         source = t.deviations.outerjoin(t.persons, _pe.id == d.person_id)
-        return await self._rows(
-            self._base(
-                source,
-                d.answered_at,
-                DEVIATIONS,
-                scope,
-                by,
-                periods,
-                [func.count()],
-                extra_group=[hours],
-            )
-        )
+        return await self._elapsed(source, d.reported_at, d.answered_at, 3600, DEVIATIONS, sl)
 
-    async def care_messages(
-        self, scope: Scope, by: Dimension | None, periods: FromClause
-    ) -> list[Row]:
+    async def care_messages(self, sl: Slice) -> list[Row]:
         """(k, g, messages) sent in the period."""
         m = t.care_messages.c
         return await self._rows(
-            self._base(t.care_messages, m.sent_at, MESSAGES, scope, by, periods, [func.count()])
+            self._base(t.care_messages, m.sent_at, MESSAGES, sl, [func.count()])
         )
 
-    async def acknowledgement_minutes(
-        self, scope: Scope, by: Dimension | None, periods: FromClause
-    ) -> list[Row]:
+    async def acknowledgement_minutes(self, sl: Slice) -> list[Row]:
         """(k, g, whole minutes, acknowledgements) made in the period."""
         r = t.care_message_recipients.c
         m = t.care_messages.c
-        minutes = whole_units(r.acknowledged_at, m.sent_at, literal_column("60")).label("minutes")
         source = t.care_message_recipients.join(t.care_messages, m.id == r.message_id)
+        return await self._elapsed(source, m.sent_at, r.acknowledged_at, 60, ACKNOWLEDGEMENTS, sl)
+
+    async def _elapsed(
+        self,
+        source: FromClause,
+        since: ColumnElement[Any],
+        until: ColumnElement[Any],
+        seconds: int,
+        parties: Parties,
+        sl: Slice,
+    ) -> list[Row]:
+        """(k, g, whole units of ``seconds``, records): a histogram of the time from ``since``
+        to ``until``, of the records whose ``until`` falls in the period."""
+        units = whole_units(until, since, literal_column(str(seconds))).label("units")
         return await self._rows(
-            self._base(
-                source,
-                r.acknowledged_at,
-                ACKNOWLEDGEMENTS,
-                scope,
-                by,
-                periods,
-                [func.count()],
-                extra_group=[minutes],
-            )
+            self._base(source, until, parties, sl, [func.count()], extra_group=[units])
         )
 
 

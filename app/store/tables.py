@@ -464,6 +464,7 @@ deviations = Table(
     Index(None, "handler_principal_id", "id"),
     Index(None, "person_id"),
     Index(None, "reported_at"),
+    Index(None, "answered_at"),
 )
 
 # The transactional outbox (DESIGN §11): an event is written in the transaction of the state

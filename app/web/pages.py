@@ -138,7 +138,7 @@ async def plans_page(
     shared = await plans.list_plans(
         console.uow, actor, limit=LIST_LIMIT, after=None, person_id=None, status=chosen
     )
-    late = await plans.overdue(console.uow, actor, today=today, responsible_principal_id=None)
+    late = await plans.overdue(console.uow, actor, now=console.now, responsible_principal_id=None)
     overdue_by_plan: dict[str, int] = {}
     for plan, missed in late:
         overdue_by_plan[plan.id] = max(overdue_by_plan.get(plan.id, 0), missed.days_overdue)

@@ -312,12 +312,18 @@ async def test_unit_breakdown_adds_up_to_the_region(client: httpx.AsyncClient) -
         assert {f["group"] for f in item["figures"]} == {WARD}
 
 
-async def active_plan(hc: httpx.AsyncClient, person_id: str, follow_ups: tuple[date, date]) -> str:
-    """An active SIP with two follow-up dates, shared with the region and Kalmar municipality."""
+async def active_plan(
+    hc: httpx.AsyncClient,
+    person_id: str,
+    follow_ups: tuple[date, ...],
+    given_at: datetime | None = None,
+) -> str:
+    """An active SIP with its follow-up dates, shared with the region and Kalmar municipality;
+    consent given at ``given_at`` (default: now)."""
     content = {
         **EXAMPLE_CONTENT,
         "start_date": (follow_ups[0] - timedelta(days=10)).isoformat(),
-        "planned_end_date": (follow_ups[1] + timedelta(days=100)).isoformat(),
+        "planned_end_date": (follow_ups[-1] + timedelta(days=100)).isoformat(),
         "follow_up_dates": [d.isoformat() for d in follow_ups],
     }
     created = await hc.post("/api/v1/plans", json={"person_id": person_id, **content})
@@ -327,7 +333,7 @@ async def active_plan(hc: httpx.AsyncClient, person_id: str, follow_ups: tuple[d
         f"/api/v1/plans/{plan_id}/consents",
         json={
             "given_by": "person",
-            "given_at": datetime.now(UTC).isoformat(),
+            "given_at": (given_at or datetime.now(UTC)).isoformat(),
             "method": "oral",
             "share_with": ["region-kalmar", "kommun-0880"],
         },

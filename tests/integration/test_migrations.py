@@ -243,3 +243,48 @@ async def test_migration_0013_reports_stored_instants_outside_the_bounds_and_kee
     assert "persons" not in report
     # Kept as it was: nothing clinical is rewritten by a migration.
     assert admitted.startswith(shown)
+
+
+async def test_the_migration_sets_when_deviations_stored_before_it_were_first_answered(
+    empty_database: str,
+) -> None:
+    """A report answered at 23:30 Swedish time (22:30 UTC), answered again later, and one not
+    answered yet: the first gets its first answer's instant, the second stays empty."""
+    await asyncio.to_thread(upgrade, empty_database, "0012")
+    answered = '{"history": [{"state": "reported", "at": "2026-01-01T10:00:00+00:00"}, ' + (
+        '{"state": "answered", "at": "2026-03-28T23:30:00+01:00"}, '
+        '{"state": "answered", "at": "2026-04-02T08:00:00+02:00"}]}'
+    )
+    reported = '{"history": [{"state": "reported", "at": "2026-01-01T10:00:00+00:00"}]}'
+    engine = create_engine(empty_database, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            for statement, rows in OLD_ROWS[:2]:
+                for row in rows:
+                    await conn.execute(text(statement), {"t": T1, **row})
+            for deviation_id, state, document in (
+                ("d1", "closed", answered),
+                ("d2", "reported", reported),
+            ):
+                await conn.execute(
+                    text(
+                        "INSERT INTO deviations (id, person_id, category, state, reporter_id, "
+                        "reporter_principal_id, handler_principal_id, handler_id, reported_at, "
+                        "version, document) VALUES (:id, 'p', 'other', :state, 'kom-ht', 'kom', "
+                        "'reg', 'reg', :t, 1, :doc)"
+                    ),
+                    {"id": deviation_id, "state": state, "t": T1, "doc": document},
+                )
+        await asyncio.to_thread(upgrade, empty_database)
+        async with engine.connect() as conn:
+            found = dict(
+                tuple(row)
+                for row in await conn.execute(text("SELECT id, answered_at FROM deviations"))
+            )
+        first = found["d1"]
+        first = first if isinstance(first, datetime) else datetime.fromisoformat(first)
+        expected = datetime(2026, 3, 28, 22, 30, tzinfo=UTC)
+        assert first.replace(tzinfo=first.tzinfo or UTC) == expected
+        assert found["d2"] is None
+    finally:
+        await engine.dispose()

@@ -117,11 +117,14 @@ async def list_overdue_follow_ups(
     uow: UowDep,
     now: NowDep,
     responsible_principal_id: str | None = None,
-    as_of: Annotated[Day | None, Query(description="default: today (UTC)")] = None,
+    as_of: Annotated[
+        Day | None,
+        Query(description="default: today in the plan's time zone (Europe/Stockholm or Oslo)"),
+    ] = None,
 ) -> list[OverdueRead]:
     """List the follow-ups of the caller's active plans that passed without a meeting."""
     found = await service.overdue(
-        uow, actor, today=as_of or now.date(), responsible_principal_id=responsible_principal_id
+        uow, actor, now=now, as_of=as_of, responsible_principal_id=responsible_principal_id
     )
     return [
         OverdueRead(

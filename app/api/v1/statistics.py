@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
@@ -30,7 +32,10 @@ from app.domain.statistics import (
 from app.http.charts import render_chart
 from app.http.deps import Caller, LiabilityRulesDep, NowDep, UowDep
 from app.http.errors import errors_for
+from app.security.access import Actor
 from app.services import statistics as service
+from app.services.liability_rules import LiabilityRules
+from app.store.unit_of_work import UnitOfWork
 
 api = router("/api/v1", "statistics")
 
@@ -187,34 +192,57 @@ OrgQ = Annotated[
 AreaQ = Annotated[str | None, Query(max_length=64, description="a cooperation area you belong to")]
 
 
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What both the figures and the chart are asked with, besides the indicator: the query
+    parameters they share, the liability rules in force and the request's now."""
+
+    rules: LiabilityRules
+    now: datetime
+    period: str | None
+    start: str | None
+    end: str | None
+    interval: Grain | None
+    by: Dimension | None
+    organization: str | None
+    area: str | None
+
+
+async def asked(
+    rules: LiabilityRulesDep,
+    now: NowDep,
+    period: PeriodQ = None,
+    start: FromQ = None,
+    end: ToQ = None,
+    interval: IntervalQ = None,
+    by: ByQ = None,
+    organization: OrgQ = None,
+    area: AreaQ = None,
+) -> Asked:
+    """The query parameters the statistics routes share."""
+    return Asked(rules, now, period, start, end, interval, by, organization, area)
+
+
+AskedDep = Annotated[Asked, Depends(asked)]
+
+
 async def _compute(
-    actor: Any,
-    uow: Any,
-    rules: Any,
-    now: Any,
-    codes: list[str] | None,
-    period: str | None,
-    start: str | None,
-    end: str | None,
-    interval: Grain | None,
-    by: Dimension | None,
-    organization: str | None,
-    area: str | None,
+    actor: Actor, uow: UnitOfWork, codes: list[str] | None, query: Asked
 ) -> service.Statistics:
     chosen: list[Indicator] = [indicator(code) for code in codes] if codes else list(INDICATORS)
-    if organization is not None and area is not None:
+    if query.organization is not None and query.area is not None:
         raise InvalidInput("give organization or area, not both", field="area")
-    periods = _periods(period, start, end, interval)
+    periods = _periods(query.period, query.start, query.end, query.interval)
     return await service.statistics(
         uow,
         actor,
         chosen,
         periods,
-        by=by,
-        organization_id=organization,
-        area_id=area,
-        rules=rules,
-        now=now,
+        by=query.by,
+        organization_id=query.organization,
+        area_id=query.area,
+        rules=query.rules,
+        now=query.now,
     )
 
 
@@ -234,21 +262,11 @@ async def get_statistics(
     actor: Caller,
     request: Request,
     uow: UowDep,
-    rules: LiabilityRulesDep,
-    now: NowDep,
+    query: AskedDep,
     indicator: Codes = None,
-    period: PeriodQ = None,
-    start: FromQ = None,
-    end: ToQ = None,
-    interval: IntervalQ = None,
-    by: ByQ = None,
-    organization: OrgQ = None,
-    area: AreaQ = None,
 ) -> Response:
     """Follow-up indicators per period and unit of analysis (JSON or CSV)."""
-    result = await _compute(
-        actor, uow, rules, now, indicator, period, start, end, interval, by, organization, area
-    )
+    result = await _compute(actor, uow, indicator, query)
     read = _read(result)
     if "text/csv" in request.headers.get("accept", ""):
         return Response(
@@ -275,22 +293,12 @@ async def get_statistics_chart(
     actor: Caller,
     request: Request,
     uow: UowDep,
-    rules: LiabilityRulesDep,
-    now: NowDep,
+    query: AskedDep,
     indicator: Annotated[str, Query(description="one indicator code")],
-    period: PeriodQ = None,
-    start: FromQ = None,
-    end: ToQ = None,
-    interval: IntervalQ = None,
-    by: ByQ = None,
-    organization: OrgQ = None,
-    area: AreaQ = None,
     format: Annotated[Literal["svg", "png"] | None, Query(description="default: Accept")] = None,
 ) -> Response:
     """One indicator as a chart drawn on the server (SVG, or PNG), with a text alternative."""
-    result = await _compute(
-        actor, uow, rules, now, [indicator], period, start, end, interval, by, organization, area
-    )
+    result = await _compute(actor, uow, [indicator], query)
     wants_png = format == "png" or (
         format is None and "image/png" in request.headers.get("accept", "")
     )

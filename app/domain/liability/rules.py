@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, time
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -181,8 +181,42 @@ def price(days_by_year: Mapping[int, int], rates: RateTable) -> tuple[Decimal | 
 # -- rule sets ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class IndividualRuleSet:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Agreement:
+    """What every rule set has: who it is for, the time zone it counts in, the rate table it
+    prices with and where it comes from; the model's own terms are its subclass's fields."""
+
+    model: ClassVar[LiabilityModel]
+
+    id: str
+    title: str
+    jurisdiction: str
+    timezone: str
+    rate_table: str
+    source: str
+    note: str | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The rule set's time zone; days (and months) are counted in it."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def version(self) -> str:
+        """A digest of the rule set's content; any changed rule gives a new version."""
+        return content_version(self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Render as a JSON-able dict, in the shape of the configuration file."""
+        rendered: dict[str, Any] = {"id": self.id, "model": self.model.value}
+        for item in fields(self):
+            if item.name != "id":
+                rendered[item.name] = _plain(getattr(self, item.name))
+        return rendered
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IndividualRuleSet(Agreement):
     """An agreement that makes the municipality liable per episode after some free days.
 
     ``start_offset_days`` free days follow day 0 (the local day of the discharge-ready notice,
@@ -194,52 +228,16 @@ class IndividualRuleSet:
 
     model: ClassVar[LiabilityModel] = LiabilityModel.INDIVIDUAL
 
-    id: str
-    title: str
-    jurisdiction: str
-    timezone: str
     start_offset_days: int
     cutoff_time: time | None
     counting: Counting
     conditions: tuple[Condition, ...]
     stop_when_municipality_can_receive: bool
     count_end_day: bool
-    rate_table: str
-    source: str
-    note: str | None = None
-
-    @property
-    def zone(self) -> ZoneInfo:
-        """The rule set's time zone; days are counted in it."""
-        return ZoneInfo(self.timezone)
-
-    @property
-    def version(self) -> str:
-        """A digest of the rule set's content; any changed rule gives a new version."""
-        return content_version(self.to_dict())
-
-    def to_dict(self) -> dict[str, Any]:
-        """Render as a JSON-able dict, in the shape of the configuration file."""
-        return {
-            "id": self.id,
-            "model": self.model.value,
-            "title": self.title,
-            "jurisdiction": self.jurisdiction,
-            "timezone": self.timezone,
-            "start_offset_days": self.start_offset_days,
-            "cutoff_time": _hh_mm(self.cutoff_time),
-            "counting": self.counting.value,
-            "conditions": [condition.value for condition in self.conditions],
-            "stop_when_municipality_can_receive": self.stop_when_municipality_can_receive,
-            "count_end_day": self.count_end_day,
-            "rate_table": self.rate_table,
-            "source": self.source,
-            "note": self.note,
-        }
 
 
-@dataclass(frozen=True, slots=True)
-class AverageRuleSet:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AverageRuleSet(Agreement):
     """An agreement that makes a municipality liable when its average stay is above a level.
 
     Every month in ``evaluation_months`` the rolling three-month average of days from
@@ -250,42 +248,9 @@ class AverageRuleSet:
 
     model: ClassVar[LiabilityModel] = LiabilityModel.AVERAGE
 
-    id: str
-    title: str
-    jurisdiction: str
-    timezone: str
     level_days: Decimal
     evaluation_months: tuple[int, ...]
     amount_formula: AmountFormula
-    rate_table: str
-    source: str
-    note: str | None = None
-
-    @property
-    def zone(self) -> ZoneInfo:
-        """The rule set's time zone; days and months are counted in it."""
-        return ZoneInfo(self.timezone)
-
-    @property
-    def version(self) -> str:
-        """A digest of the rule set's content; any changed rule gives a new version."""
-        return content_version(self.to_dict())
-
-    def to_dict(self) -> dict[str, Any]:
-        """Render as a JSON-able dict, in the shape of the configuration file."""
-        return {
-            "id": self.id,
-            "model": self.model.value,
-            "title": self.title,
-            "jurisdiction": self.jurisdiction,
-            "timezone": self.timezone,
-            "level_days": str(self.level_days),
-            "evaluation_months": list(self.evaluation_months),
-            "amount_formula": self.amount_formula.value,
-            "rate_table": self.rate_table,
-            "source": self.source,
-            "note": self.note,
-        }
 
 
 RuleSet: TypeAlias = IndividualRuleSet | AverageRuleSet
@@ -445,5 +410,14 @@ class LiabilityConfig:
         return content_version(self.to_dict())
 
 
-def _hh_mm(value: time | None) -> str | None:
-    return value.strftime("%H:%M") if value is not None else None
+def _plain(value: Any) -> Any:
+    """A rule's value as the configuration file writes it."""
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value

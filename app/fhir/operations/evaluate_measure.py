@@ -9,7 +9,7 @@ is ever named). The figure is the one `GET /api/v1/statistics` gives, computed i
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -20,7 +20,7 @@ from app.domain.statistics import BY_CODE, Grain, Period
 from app.domain.values import parse_day
 from app.fhir.mappers import measure
 from app.fhir.outcome import fhir_response
-from app.http.deps import UowDep, require
+from app.http.deps import NowDep, UowDep, require
 from app.http.routing import UnitOfWorkRoute
 from app.security.access import Actor
 from app.services import statistics as statistics_service
@@ -56,6 +56,7 @@ async def evaluate_measure(
     request: Request,
     actor: MeasureReader,
     uow: UowDep,
+    now: NowDep,
     measure_id: Annotated[str, Path(max_length=64)],
     period_start: Annotated[str, Query(alias="periodStart")],
     period_end: Annotated[str, Query(alias="periodEnd")],
@@ -74,7 +75,6 @@ async def evaluate_measure(
         if kind != "Organization" or not organization_id:
             raise InvalidInput("subject must be Organization/<id>", field="subject")
     period = period_of(_day(period_start, "periodStart"), _day(period_end, "periodEnd"))
-    now = datetime.now(UTC)
     result = await statistics_service.statistics(
         uow,
         actor,
