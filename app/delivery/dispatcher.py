@@ -44,11 +44,11 @@ from app.domain.delivery import (
     backoff,
     status_after_push,
 )
+from app.domain.outbox import Delivery, Subscription
 from app.domain.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from app.fhir.common import FHIR_JSON
 from app.fhir.notifications import NotifiedEvent, notification
 from app.settings import Settings
-from app.store.outbox import Delivery, Subscription
 from app.store.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)

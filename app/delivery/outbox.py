@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from app.domain.delivery import covers
+from app.domain.outbox import NewDelivery, OutboxEvent
 from app.security.access import Actor
-from app.store.outbox import NewDelivery, OutboxEvent
 from app.store.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from app.domain.delivery import PayloadContent, SubscriptionStatus, topic_url
+from app.domain.outbox import OutboxEvent, Subscription
 from app.fhir.common import canonical, instant
-from app.store.outbox import OutboxEvent, Subscription
 
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
 STATUS_PROFILE = f"{BACKPORT}/backport-subscription-status-r4"

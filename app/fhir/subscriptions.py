@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic, topic_url
 from app.domain.errors import InvalidInput
+from app.domain.outbox import Subscription
 from app.domain.values import parse_int
 from app.fhir.common import FHIR_JSON, extension_url, instant
 from app.fhir.notifications import BACKPORT, status_parameters
@@ -32,7 +33,6 @@ from app.http.routing import UnitOfWorkRoute
 from app.security.access import Actor
 from app.services import subscriptions as service
 from app.settings import Environment
-from app.store.outbox import Subscription
 
 api = APIRouter(prefix="/fhir/Subscription", tags=["FHIR"], route_class=UnitOfWorkRoute)
 

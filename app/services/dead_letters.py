@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from app.domain.outbox import Delivery
 from app.domain.values import parse_int
-from app.store.outbox import Delivery
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 

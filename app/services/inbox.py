@@ -13,9 +13,9 @@ from datetime import datetime
 
 from app.domain.delivery import DeliveryState, Outcome, check_acknowledgement
 from app.domain.errors import InvalidInput
+from app.domain.outbox import Delivery, parse_cursor
 from app.security.access import Actor, acts_for, not_found, record
 from app.services.ports import emit
-from app.store.outbox import Delivery, parse_cursor
 from app.store.parties import reach_organizations
 from app.store.unit_of_work import UnitOfWork
 

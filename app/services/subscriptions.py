@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from app.domain.breaker import Breaker, origin_of
 from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic
 from app.domain.errors import Conflict, InvalidInput, UnknownReference
+from app.domain.outbox import Subscription
 from app.security.access import Actor, not_found, record
-from app.store.outbox import Subscription
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 

@@ -16,10 +16,10 @@ from app.domain.episodes import ZONES, Episode, EpisodeState, EventKind
 from app.domain.liability import AverageRuleSet, LiabilityConfig, compute_episode_liability
 from app.domain.meetings import SummonsDeadline
 from app.domain.organizations import INPATIENT_FUNCTIONS, Organization, OrgKind, UnitFunction
+from app.domain.outbox import Delivery
 from app.domain.persons import Person
 from app.security.access import Actor, record
 from app.services import episodes, inbox, meetings
-from app.store.outbox import Delivery
 from app.store.unit_of_work import UnitOfWork
 
 OPEN_STATES = (EpisodeState.ADMITTED, EpisodeState.PLANNING, EpisodeState.DISCHARGE_READY)

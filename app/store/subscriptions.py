@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.breaker import origin_of
 from app.domain.delivery import DeliveryState, SubscriptionStatus
+from app.domain.outbox import Subscription
 from app.store import tables as t
-from app.store.outbox import Subscription, counted_subscriptions, subscription_from
+from app.store.outbox import counted_subscriptions, subscription_from
 from app.store.paging import Page
 
 d = t.deliveries

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.delivery.outbox import emit
 from app.domain.delivery import Outcome, PayloadContent, SubscriptionStatus, Topic
+from app.domain.outbox import Subscription
 from app.security.access import Actor
 from app.services import inbox as inbox_service
-from app.store.outbox import Subscription
 from app.store.unit_of_work import UnitOfWork
 
 NOW = datetime.now(UTC)

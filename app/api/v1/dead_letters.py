@@ -9,10 +9,10 @@ from fastapi import Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.api.v1.common import ListPage, page_of, router
+from app.domain.outbox import Delivery
 from app.http.deps import Administrator, NowDep, PageDep, UowDep
 from app.http.errors import errors_for
 from app.services import dead_letters as service
-from app.store.outbox import Delivery
 
 api = router("/api/v1/admin/dead-letters", "admin")
 

@@ -11,13 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.v1.common import router
 from app.domain.delivery import MESSAGE_EVENTS, Outcome
 from app.domain.errors import InvalidInput
+from app.domain.outbox import Delivery
 from app.domain.values import INT4_MAX
 from app.http.deps import NowDep, SettingsDep, UowDep, require
 from app.http.errors import errors_for
 from app.http.values import Instant
 from app.security.access import Actor
 from app.services import inbox as service
-from app.store.outbox import Delivery
 
 api = router("/api/v1", "inbox")
 

@@ -16,13 +16,13 @@ from starlette.responses import Response
 from app.api.v1.common import ListPage, page_of, router
 from app.domain.breaker import BreakerState
 from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic, topic_url
+from app.domain.outbox import Subscription
 from app.domain.webhooks import SIGNATURE_HEADER
 from app.http.deps import NowDep, PageDep, SettingsDep, UowDep, require
 from app.http.errors import errors_for
 from app.security.access import Actor
 from app.services import subscriptions as service
 from app.settings import Environment
-from app.store.outbox import Subscription
 
 api = router("/api/v1/subscriptions", "subscriptions")
 
