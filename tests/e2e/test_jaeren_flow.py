@@ -5,8 +5,10 @@ Klepp kommune already serves a patient at home. She is admitted to Stavanger
 universitetssjukehus; the hospital sends melding om innlagt pasient (to saksbehandling, Klepp's
 tildelingskontor) and Klepp's sykepleietjeneste sends its innleggelsesrapport to the ward; the
 hospital sends melding om utskrivningsklar pasient (saksbehandling), Klepp answers when it can
-receive her, and the hospital sends melding om utskrevet pasient (saksbehandling). Each receiver
-gets exactly what it should, in order; the units not addressed get nothing. A psychiatric stay's
+receive her (orientering om tjenestetilbud, to the ward and Helse Stavanger), the hospital sends
+melding om utskrevet pasient (saksbehandling), and Klepp's sykepleietjeneste confirms that she
+arrived home and its services began (to the ward). Each receiver gets exactly what it should, in
+order; the units not addressed get nothing. A psychiatric stay's
 notices go to Klepp's psykisk helsetjeneste.
 """
 
@@ -119,7 +121,19 @@ async def test_the_jaeren_flow_routes_each_plo_message_to_its_service(
     )
     assert answered["events"][-1]["kind"] == "municipality-response"
     assert answered["events"][-1]["can_receive_from"] == now.date().isoformat()
-    ok(await notice(ward, episode["id"], "discharge", now))
+    ok(await notice(ward, episode["id"], "discharge", now - timedelta(hours=3)))
+    # She is home: Klepp's sykepleietjeneste confirms that she arrived and its services began.
+    started = ok(
+        await notice(
+            klepp_nurses,
+            episode["id"],
+            "services-started",
+            now - timedelta(minutes=30),
+            arrived_at=(now - timedelta(hours=1)).isoformat(),
+            services=["home-health-care"],
+        )
+    )
+    assert started["services_started"]["services"] == ["home-health-care"]
 
     logistics = ["admission-notice", "discharge-ready", "discharge-notice"]
     case_handling = await client_for(CASE_HANDLING)
@@ -131,8 +145,20 @@ async def test_the_jaeren_flow_routes_each_plo_message_to_its_service(
         assert await events(await client_for(other), person["id"]) == [], other
     # Klepp's own system sees its units' inbox: the same three, once each.
     assert await events(klepp, person["id"]) == [(e, CASE_HANDLING) for e in logistics]
-    # The ward got the innleggelsesrapport, and nothing else about her.
-    assert await events(ward, person["id"]) == [("care-communication", WARD)]
+    # The ward got the innleggelsesrapport, Klepp's answer and its confirmation, in that order;
+    # Helse Stavanger's own system sees its own copy of the answer beside the ward's items.
+    assert await events(ward, person["id"]) == [
+        ("care-communication", WARD),
+        ("municipality-response", WARD),
+        ("services-started", WARD),
+    ]
+    region = await client_for("helse-stavanger")
+    assert await events(region, person["id"]) == [
+        ("care-communication", WARD),
+        ("municipality-response", "helse-stavanger"),
+        ("municipality-response", WARD),
+        ("services-started", WARD),
+    ]
     message = ok(await ward.get(f"/api/v1/care-messages/{report['id']}"))
     assert message["subject"] == "Innleggelsesrapport"
     assert message["sender_id"] == NURSING
