@@ -408,20 +408,21 @@ class StatisticsRepository:
     async def meetings_held(
         self, scope: Scope, by: Dimension | None, periods: FromClause, now: datetime
     ) -> list[Row]:
-        """(k, g, meetings) not cancelled that started in the period, before ``now``."""
+        """(k, g, meetings) marked held, that took place in the period, before ``now``: a
+        meeting only summoned, even one whose time has passed, was not held."""
         m = t.meetings.c
         source = t.meetings.join(t.persons, _pe.id == m.person_id)
         return await self._rows(
             self._base(
                 source,
-                m.starts_at,
+                m.held_at,
                 MEETINGS,
                 scope,
                 by,
                 periods,
                 [func.count()],
-                m.status != "cancelled",
-                m.starts_at <= now,
+                m.status == "held",
+                m.held_at <= now,
             )
         )
 
