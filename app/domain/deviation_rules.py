@@ -9,11 +9,7 @@ decided once; the store keeps that so that several processes raise each deviatio
 A raised deviation is reported on behalf of the party that was let down (the receiving
 municipality) and handled by the party that should have acted (the region), like any other.
 
-The third of DESIGN §7's automatic deviations, "discharge information missing on the discharge
-day", needs the discharge documents of issue 17, part D, which this branch does not have yet.
-TODO(issue 17, part D): add the rule ``missing-discharge-information`` here once episodes carry
-their documents: a discharged episode with no discharge information from the hospital by the end
-of the discharge day (local time) raises it.
+Each rule names the facts it needs beyond the episode (``Need``); the job loads only those.
 """
 
 from __future__ import annotations
@@ -21,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 
 from app.domain.deviations import DeviationCategory
+from app.domain.documents import Timeliness, discharge_information_timeliness, end_of_discharge_day
 from app.domain.episodes import ZONES, Episode, EpisodeEvent, EventKind
 from app.domain.meetings import SUMMONS_DAYS, DeadlineStatus, summons_deadline
 
@@ -52,11 +50,21 @@ class Finding:
     raised: Raised | None
 
 
+class Need(Enum):
+    """A fact beyond the episode that a rule needs."""
+
+    SUMMONSES = "summonses"
+    DISCHARGE_INFORMATION = "discharge-information"
+
+
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """What a rule may need beyond the episode: when summonses about the person were sent."""
+    """What a rule may need beyond the episode: when summonses about the person were sent
+    (``Need.SUMMONSES``), and when the episode's documents of type discharge information reached
+    the service (``Need.DISCHARGE_INFORMATION``)."""
 
     summons_sent: Sequence[datetime] = ()
+    discharge_information: Sequence[datetime] = ()
 
 
 Check = Callable[[Episode, Facts, datetime], list[Finding]]
@@ -69,6 +77,7 @@ class Rule:
     It looks at episodes with an event of ``event_kind`` sent at least ``settles_after`` ago (in
     ``jurisdictions``; with coordinated planning when ``coordinated_only``); it decides per
     event when ``per_event`` (the part is the event's sequence number), else once per episode.
+    ``needs`` are the facts its check reads.
     """
 
     id: str
@@ -79,6 +88,7 @@ class Rule:
     settles_after: timedelta = timedelta()
     per_event: bool = False
     coordinated_only: bool = False
+    needs: frozenset[Need] = frozenset()
 
 
 def _local(value: datetime, jurisdiction: str) -> str:
@@ -168,6 +178,43 @@ def summons_deadline_missed(episode: Episode, facts: Facts, now: datetime) -> li
     return findings
 
 
+def missing_discharge_information(episode: Episode, facts: Facts, now: datetime) -> list[Finding]:
+    """No discharge information reached the service by the end of the discharge day, local time
+    (both countries): one decision per episode, once that day has ended or the information came.
+
+    It is decided as the episode's own ``discharge_information`` flag reads: information that
+    came later still leaves the discharge day without it, and raises.
+    """
+    discharged = episode.discharged_at
+    arrivals = sorted(facts.discharge_information)
+    status = discharge_information_timeliness(discharged, episode.jurisdiction, arrivals, now)
+    if discharged is None or status is None or status is Timeliness.PENDING:
+        return []
+    rule = DeviationCategory.MISSING_DISCHARGE_INFORMATION.value
+    if status is Timeliness.ON_TIME:
+        return [Finding(rule, episode.id, 0, None)]
+    day_ended = end_of_discharge_day(discharged, episode.jurisdiction)
+    came = (
+        f"it came {_local(arrivals[0], episode.jurisdiction)}"
+        if arrivals
+        else f"none had come by {_local(now, episode.jurisdiction)}"
+    )
+    raised = Raised(
+        category=DeviationCategory.MISSING_DISCHARGE_INFORMATION,
+        episode_id=episode.id,
+        person_id=episode.person_id,
+        reporter_id=episode.municipality_id,
+        handler_principal_id=episode.region_id,
+        description=(
+            "Raised by the service: the patient was discharged "
+            f"{_local(discharged, episode.jurisdiction)}, and no discharge information had "
+            f"reached the service when the discharge day ended "
+            f"({_local(day_ended, episode.jurisdiction)}); {came}."
+        ),
+    )
+    return [Finding(rule, episode.id, 0, raised)]
+
+
 RULES: dict[str, Rule] = {
     rule.id: rule
     for rule in (
@@ -188,6 +235,15 @@ RULES: dict[str, Rule] = {
             settles_after=timedelta(days=SUMMONS_DAYS),
             per_event=True,
             coordinated_only=True,
+            needs=frozenset({Need.SUMMONSES}),
+        ),
+        Rule(
+            id=DeviationCategory.MISSING_DISCHARGE_INFORMATION.value,
+            category=DeviationCategory.MISSING_DISCHARGE_INFORMATION,
+            check=missing_discharge_information,
+            event_kind=EventKind.DISCHARGE_NOTICE,
+            jurisdictions=frozenset({"SE", "NO"}),
+            needs=frozenset({Need.DISCHARGE_INFORMATION}),
         ),
     )
 }

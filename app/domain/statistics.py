@@ -230,8 +230,9 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "meetings-held",
         "Planning meetings held",
-        "The number of planning meetings, not cancelled, whose start time fell in the period and "
-        f"had passed when asked, by the person's residence municipality, {_TZ}.",
+        "The number of planning meetings marked held whose time held fell in the period (a "
+        "meeting only summoned does not count, even once its start has passed), by the "
+        f"person's residence municipality, {_TZ}.",
         "meetings",
         Kind.COUNT,
         Family.PLANS,

@@ -22,8 +22,10 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.access_log import AccessEntry
-from app.domain.deviation_rules import RULES, Facts, Finding, Raised, Rule
+from app.domain.deviation_rules import RULES, Facts, Finding, Need, Raised, Rule
 from app.domain.deviations import Deviation, DeviationState, StateChange
+from app.domain.documents import DocumentType
+from app.domain.episodes import Episode
 from app.domain.parties import RecordType, deviation_parties
 from app.services.deviations import RESOURCE, announce, route
 from app.store.unit_of_work import UnitOfWork
@@ -45,21 +47,37 @@ async def raise_due(
                     rule, sent_before=now - rule.settles_after, after=after, limit=BATCH
                 )
                 episodes = await uow.episodes.get_many(ids)
-                summonses = (
-                    await uow.meetings.summonses_of_persons(sorted({e.person_id for e in episodes}))
-                    if rule.coordinated_only
-                    else {}
-                )
+                facts = await _facts(uow, rule, episodes)
             findings = [
                 finding
                 for episode in episodes
-                for finding in rule.check(episode, Facts(summonses.get(episode.person_id, ())), now)
+                for finding in rule.check(episode, facts[episode.id], now)
             ]
             raised += await _decide(engine, findings, now)
             if len(ids) < BATCH:
                 break
             after = ids[-1]
     return raised
+
+
+async def _facts(uow: UnitOfWork, rule: Rule, episodes: list[Episode]) -> dict[str, Facts]:
+    """What the rule needs beyond each episode, by episode id (a query per fact needed)."""
+    summonses: dict[str, list[datetime]] = {}
+    if Need.SUMMONSES in rule.needs:
+        summonses = await uow.meetings.summonses_of_persons(sorted({e.person_id for e in episodes}))
+    arrivals: dict[str, list[datetime]] = {}
+    if Need.DISCHARGE_INFORMATION in rule.needs:
+        documents = await uow.documents.of_records(RecordType.EPISODE, [e.id for e in episodes])
+        for document in documents:
+            if document.type is DocumentType.DISCHARGE_INFORMATION:
+                arrivals.setdefault(document.record_id, []).append(document.created_at)
+    return {
+        e.id: Facts(
+            summons_sent=summonses.get(e.person_id, ()),
+            discharge_information=arrivals.get(e.id, ()),
+        )
+        for e in episodes
+    }
 
 
 async def _decide(engine: AsyncEngine, findings: list[Finding], now: datetime) -> list[str]:

@@ -25,6 +25,7 @@ from app.domain.errors import InvalidInput, NotFound
 from app.domain.parties import RecordType
 from app.security.access import Actor, acts_for, not_found, record
 from app.services.ports import emit
+from app.services.routing import document_receivers
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -165,17 +166,24 @@ async def share(
     now: datetime,
 ) -> Document:
     """Share a document on a record: stored, and sent as ``document-shared`` to the record's
-    other parties."""
+    other parties (on a Norwegian episode, to the municipality's service that documents are
+    addressed to)."""
     target = await find_record(uow, actor, record_type, record_id, field="attached_to")
     check(new, rules)
     (document,) = await attach(uow, actor, target, [new], rules, now=now)
     parties = await uow.parties.of_record(record_type, record_id)
+    receivers = [p.organization_id for p in parties]
+    episode = await uow.episodes.get(record_id) if record_type is RecordType.EPISODE else None
+    if episode is not None:
+        receivers = await document_receivers(uow, episode, parties)
+    # A principal's system sharing for one of its units: that unit is the sender too.
+    receivers = [r for r in receivers if r != actor.acting_id]
     await emit(
         uow,
         event="document-shared",
         stream=target.stream,
         person_id=target.person_id,
-        receivers=[p.organization_id for p in parties],
+        receivers=receivers,
         payload={
             "event": "document-shared",
             "focus": f"DocumentReference/{document.id}",

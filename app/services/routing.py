@@ -9,9 +9,11 @@ municipality's units, and are derived again whenever the episode's parties are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from app.domain.episodes import CareType, Episode
 from app.domain.organizations import Jurisdiction
-from app.domain.parties import Pairs, Role, episode_parties
+from app.domain.parties import Pairs, Party, Role, episode_parties
 from app.domain.plo import EVENT_SERVICES, ServiceCode, route
 from app.store.unit_of_work import UnitOfWork
 
@@ -68,3 +70,18 @@ async def episode_party_pairs(uow: UnitOfWork, episode: Episode) -> Pairs:
     }
     have = {org for org, _role in pairs}
     return pairs + [(unit, Role.RECEIVER) for unit in sorted(routed - have)]
+
+
+async def document_receivers(
+    uow: UnitOfWork, episode: Episode, parties: Sequence[Party]
+) -> list[str]:
+    """The receivers of a document shared on the episode, among its ``parties``: in Norway, the
+    municipality's side only at the service documents are addressed to (``document-shared``:
+    the sykepleietjeneste, else saksbehandling, else the municipality), the hospital's side and
+    the primary care as they are; elsewhere every party. The sender is left out later."""
+    everyone = [p.organization_id for p in parties]
+    if episode.jurisdiction != Jurisdiction.NO.value:
+        return everyone
+    addressed = await notice_receivers(uow, episode, "document-shared")
+    others = [p.organization_id for p in parties if p.role is not Role.RECEIVER]
+    return list(dict.fromkeys(others + addressed))

@@ -393,18 +393,19 @@ class StatisticsRepository:
         return await self._rows(self._base(source, first.c.at, PLANS, sl, [func.count()]))
 
     async def meetings_held(self, sl: Slice, now: datetime) -> list[Row]:
-        """(k, g, meetings) not cancelled that started in the period, before ``now``."""
+        """(k, g, meetings) marked held, that took place in the period, before ``now``: a
+        meeting only summoned, even one whose time has passed, was not held."""
         m = t.meetings.c
         source = t.meetings.join(t.persons, _pe.id == m.person_id)
         return await self._rows(
             self._base(
                 source,
-                m.starts_at,
+                m.held_at,
                 MEETINGS,
                 sl,
                 [func.count()],
-                m.status != "cancelled",
-                m.starts_at <= now,
+                m.status == "held",
+                m.held_at <= now,
             )
         )
 

@@ -1,10 +1,12 @@
-"""Deviations that raise themselves: a late admission notice (both countries) and a breached
-summons deadline (Sweden), each raised once, by one of several job runs at once, routed and
-delivered like a reported one, and visible only to its parties."""
+"""Deviations that raise themselves: a late admission notice (both countries), a breached
+summons deadline (Sweden) and discharge information missing on the discharge day (both), each
+raised once, by one of several job runs at once, routed and delivered like a reported one, and
+visible only to its parties."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,6 +58,7 @@ async def raised_about(engine: AsyncEngine, episode_id: str) -> list[tuple[str, 
     async with UnitOfWork(engine) as uow:
         rows = await uow.deviation_rules.raised("late-admission-notice", episode_id)
         rows += await uow.deviation_rules.raised("summons-deadline-missed", episode_id)
+        rows += await uow.deviation_rules.raised("missing-discharge-information", episode_id)
     return [(r, episode_id) for r in rows]
 
 
@@ -263,3 +266,113 @@ async def test_the_scheduled_job_raises_until_it_is_stopped(
         stop.set()
         await asyncio.wait_for(job, 5)
     assert len(await raised_about(engine, late["id"])) == 1
+
+
+def discharge_information(title: str) -> dict[str, str]:
+    text = base64.b64encode(f"{title}: utskriven till eget boende.".encode()).decode()
+    return {
+        "type": "discharge-information",
+        "title": title,
+        "content_type": "text/plain",
+        "data": text,
+    }
+
+
+async def test_missing_discharge_information_is_raised_once_the_discharge_day_ends(
+    client_for: ClientFor, engine: AsyncEngine
+) -> None:
+    kalmar = await client_for("region-kalmar")
+    municipality = await client_for("kommun-0880")
+    admitted = NOW - timedelta(days=6)
+
+    async def discharged(at: datetime | None, **body: Any) -> dict[str, Any]:
+        episode = await episode_with(kalmar, admitted=admitted, notice_after=timedelta(hours=1))
+        sent: dict[str, Any] = ok(await notice(kalmar, episode["id"], "discharge", at, **body))
+        return sent
+
+    # Discharged now with the discharge information (the notice and its document in one
+    # request, so on the same day whatever the hour): kept, and decided at once.
+    with_it = await discharged(None, documents=[discharge_information("Utskrivningsinformation")])
+    assert with_it["discharge_information"] == "on-time"
+    # Discharged three days ago without it: raised.
+    without = await discharged(NOW - timedelta(days=3))
+    # Discharged three days ago; the information came afterwards, on its own: raised all the same.
+    afterwards = await discharged(NOW - timedelta(days=3))
+    ok(
+        await kalmar.post(
+            "/api/v1/documents",
+            json={
+                "attached_to": {"type": "episode", "id": afterwards["id"]},
+                **discharge_information("Epikris"),
+            },
+        ),
+        201,
+    )
+    # Discharged now without it: the day has not ended, so nothing is decided yet. The job
+    # runs at the discharge's own instant, so that no local midnight falls in between.
+    today_at = datetime.now(UTC)
+    today = await discharged(today_at)
+    run_at = today_at + timedelta(microseconds=1)
+    # A Norwegian stay discharged two days ago without it: raised to the health trust.
+    stavanger = await client_for("helse-stavanger")
+    norwegian = await create_person(stavanger, municipality="kommune-1120", country="NO")
+    no_episode = await admit(stavanger, norwegian["id"], admitted, unit="helse-stavanger-sus-med")
+    ok(await notice(stavanger, no_episode["id"], "admission-notice", admitted + timedelta(hours=1)))
+    ok(await notice(stavanger, no_episode["id"], "discharge", NOW - timedelta(days=2)))
+
+    rule = RULES["missing-discharge-information"]
+    raised = await raise_due(engine, now=run_at, rules=(rule,))
+    assert len(raised) == 3
+    assert await raise_due(engine, now=run_at, rules=(rule,)) == []
+    for kept in (with_it, today):
+        assert await raised_about(engine, kept["id"]) == []
+    async with UnitOfWork(engine) as uow:
+        # Only today's discharge is still open; the kept one was decided with nothing raised.
+        undecided = await uow.deviation_rules.undecided(
+            rule, sent_before=run_at, after=None, limit=10
+        )
+    assert undecided == [today["id"]]
+
+    by_episode = {
+        d["episode_id"]: d
+        for d in ok(await municipality.get("/api/v1/deviations", params={"role": "reporter"}))[
+            "items"
+        ]
+    }
+    assert set(by_episode) == {without["id"], afterwards["id"]}
+    for episode_id, came in ((without["id"], "none had come"), (afterwards["id"], "it came")):
+        deviation = by_episode[episode_id]
+        assert (deviation["category"], deviation["raised_by_rule"]) == (
+            "missing-discharge-information",
+            "missing-discharge-information",
+        )
+        assert (deviation["reporter_id"], deviation["handler_principal_id"]) == (
+            "kommun-0880",
+            "region-kalmar",
+        )
+        assert "no discharge information had reached the service" in deviation["description"]
+        assert came in deviation["description"]
+        # The episode's own flag says the same.
+        episode = ok(await municipality.get(f"/api/v1/episodes/{episode_id}"))
+        assert episode["discharge_information"] == "late"
+    # Routed to the region's handler and delivered to both sides, like a reported one.
+    deviation = by_episode[without["id"]]
+    handler = await client_for(deviation["handler_id"])
+    for side in (handler, municipality):
+        assert [
+            i["payload"]["raised_by_rule"]
+            for i in await everything(side)
+            if i["event"] == "deviation-report" and i["focus"] == f"Task/{deviation['id']}"
+        ] == ["missing-discharge-information"]
+    klepp = await client_for("kommune-1120")
+    assert [
+        (d["category"], d["handler_principal_id"])
+        for d in ok(await klepp.get("/api/v1/deviations"))["items"]
+        if d["episode_id"] == no_episode["id"]
+    ] == [("missing-discharge-information", "helse-stavanger")]
+
+    # When today's discharge day has ended, it is raised too, once.
+    tomorrow = today_at + timedelta(days=1)
+    assert len(await raise_due(engine, now=tomorrow, rules=(rule,))) == 1
+    assert len(await raised_about(engine, today["id"])) == 1
+    assert await raise_due(engine, now=tomorrow) == []

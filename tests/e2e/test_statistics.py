@@ -11,8 +11,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.api.v1.plan_schemas import EXAMPLE_CONTENT
+from app.store import tables as t
 from tests.conftest import ClientFor
 from tests.factories import admit, create_person, notice
 
@@ -344,16 +347,21 @@ async def active_plan(
     return plan_id
 
 
-async def test_hand_worked_overdue_follow_ups(client_for: ClientFor) -> None:
+async def test_hand_worked_overdue_follow_ups_and_meetings_held(
+    client_for: ClientFor, engine: AsyncEngine
+) -> None:
     """Three active plans in Kalmar, each with follow-ups on the first of last month (F1) and
     tomorrow (F2), Swedish dates:
 
     P: no meeting → F1 overdue (F2 has not come).
-    Q: a meeting summoned for tomorrow, not yet held: it does not answer F1 → F1 overdue.
-    R: a meeting summoned and marked held now: after F1, no later than F2, so it answers F1
-       (late).
+    Q: a meeting summoned, not held, whose time has passed (moved back to the day after F1, as
+       if it had been summoned two days before): it does not answer F1 → F1 overdue.
+    R: a meeting summoned for tomorrow and marked held now: after F1, no later than F2, so it
+       answers F1 (late).
     Plans with an overdue follow-up: 2 in F1's month and year, 0 in this month. The local-date
     edges of the windows are worked in tests/unit/test_plans.py.
+    Meetings held: 1 (R) in this month, none in F1's month, where Q's start fell: a meeting
+    whose start passed is not one held.
     """
     stockholm = ZoneInfo("Europe/Stockholm")
     today = datetime.now(stockholm).date()
@@ -386,6 +394,21 @@ async def test_hand_worked_overdue_follow_ups(client_for: ClientFor) -> None:
         json={"attended": ["person"], "held_at": datetime.now(UTC).isoformat()},
     )
     assert held.status_code == 200, held.text
+    # Time passes for Q's meeting without anyone marking it held.
+    passed = datetime.combine(first + timedelta(days=1), time(10, 0), stockholm)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(t.meetings)
+            .where(t.meetings.c.id == meetings[q])
+            .values(sent_at=passed - timedelta(days=2), starts_at=passed)
+        )
+    series = await region.get(
+        "/api/v1/statistics",
+        params={"from": f"{first:%Y-%m}", "to": f"{today:%Y-%m}", "indicator": "meetings-held"},
+    )
+    assert series.status_code == 200, series.text
+    counts = {f["period"]: f["values"]["count"] for f in series.json()["indicators"][0]["figures"]}
+    assert counts == {f"{first:%Y-%m}": 0, f"{today:%Y-%m}": 1}
     code = "plans-with-overdue-follow-up"
     expected = {f"{first:%Y-%m}": 2, f"{today:%Y-%m}": 0, f"{first:%Y}": 2}
     for period, count in expected.items():

@@ -10,6 +10,7 @@ from app.domain.deviation_rules import (
     RULES,
     Facts,
     late_admission_notice,
+    missing_discharge_information,
     summons_deadline_missed,
 )
 from app.domain.deviations import DeviationCategory
@@ -103,10 +104,64 @@ def test_a_withdrawal_before_the_deadline_lifts_it_and_no_coordination_asks_for_
     assert summons_deadline_missed(ready(coordinated=False), Facts(), FAR) == []
 
 
+# Wednesday 2026-03-04 22:30 UTC is 23:30 in Stockholm and Oslo: the discharge day ends at
+# 23:00 UTC, an hour before the UTC day does.
+DISCHARGED = datetime(2026, 3, 4, 22, 30, tzinfo=UTC)
+DAY_ENDS = datetime(2026, 3, 4, 23, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("arrivals", "now", "outcome"),
+    [
+        ([], DAY_ENDS - timedelta(seconds=1), "open"),
+        ([DISCHARGED], DAY_ENDS - timedelta(seconds=1), "kept"),
+        ([DAY_ENDS - timedelta(seconds=1)], FAR, "kept"),
+        ([], DAY_ENDS, "raised"),
+        ([DAY_ENDS], FAR, "raised"),
+        # Before midnight UTC but after midnight local time: late.
+        ([DAY_ENDS + timedelta(minutes=30)], FAR, "raised"),
+        # One on time is enough, whatever came later.
+        ([DAY_ENDS + timedelta(hours=5), DISCHARGED], FAR, "kept"),
+    ],
+)
+@pytest.mark.parametrize("jurisdiction", ["SE", "NO"])
+def test_missing_discharge_information_is_decided_when_the_local_discharge_day_ends(
+    arrivals: list[datetime], now: datetime, outcome: str, jurisdiction: str
+) -> None:
+    stay = episode(jurisdiction)
+    facts = Facts(discharge_information=arrivals)
+    assert missing_discharge_information(stay, facts, FAR) == []  # not discharged
+    stay.send_admission_notice(ADMITTED + timedelta(hours=1), now=FAR)
+    stay.discharge(DISCHARGED, now=FAR)
+    findings = missing_discharge_information(stay, facts, now)
+    if outcome == "open":
+        assert findings == []
+        return
+    (finding,) = findings
+    assert (finding.rule, finding.record_id, finding.part) == (
+        "missing-discharge-information",
+        "e1",
+        0,
+    )
+    assert (finding.raised is not None) is (outcome == "raised")
+    if finding.raised is not None:
+        assert finding.raised.category is DeviationCategory.MISSING_DISCHARGE_INFORMATION
+        assert (finding.raised.reporter_id, finding.raised.handler_principal_id) == (
+            "municipality",
+            "region",
+        )
+        assert "discharged 2026-03-04 23:30" in finding.raised.description
+        assert "discharge day ended (2026-03-05 00:00)" in finding.raised.description
+        came = "it came" if arrivals else "none had come"
+        assert came in finding.raised.description
+
+
 def test_each_rule_is_registered_under_the_category_it_raises() -> None:
     assert {rule_id: rule.category.value for rule_id, rule in RULES.items()} == {
         "late-admission-notice": "late-admission-notice",
         "summons-deadline-missed": "summons-deadline-missed",
+        "missing-discharge-information": "missing-discharge-information",
     }
     assert RULES["summons-deadline-missed"].jurisdictions == {"SE"}
     assert RULES["late-admission-notice"].jurisdictions == {"SE", "NO"}
+    assert RULES["missing-discharge-information"].jurisdictions == {"SE", "NO"}

@@ -96,14 +96,19 @@ class SubscriptionCreated(SubscriptionRead):
 class BreakerRead(BaseModel):
     """The circuit breaker of the endpoint (the URL's origin) a subscription is pushed to."""
 
-    origin: str = Field(examples=["https://kommun.example:443"])
+    origin: str = Field(
+        description="the scheme, host and port pushes go to; every subscription there shares it",
+        examples=["https://kommun.example:443"],
+    )
     state: BreakerState = Field(
         description="closed: pushed; open: nothing is pushed until `open_until`; half-open: one "
         "probe push decides"
     )
     failures: int = Field(description="failed pushes in a row (0 once one succeeds)")
     open_until: datetime | None = Field(description="end of the cool-down of an open breaker")
-    last_error: str | None
+    last_error: str | None = Field(
+        description="what the last failed push met (a timeout, an HTTP status), never its content"
+    )
 
 
 class SubscriptionStatusRead(BaseModel):
@@ -115,7 +120,9 @@ class SubscriptionStatusRead(BaseModel):
     events_since_subscription_start: int
     pending: int = Field(description="pushes waiting for the endpoint")
     last_error: str | None
-    endpoint_breaker: BreakerRead
+    endpoint_breaker: BreakerRead = Field(
+        description="the breaker of the endpoint this subscription is pushed to"
+    )
 
 
 def subscription_read(subscription: Subscription) -> SubscriptionRead:
