@@ -49,7 +49,13 @@ from app.domain.persons import Person
 from app.domain.plo import ServiceCode
 from app.domain.values import storable
 from app.store import tables as t
-from app.store.parties import reach_clause, visible_persons, visible_records
+from app.store.parties import (
+    party_probe,
+    party_to,
+    reach_clause,
+    visible_persons,
+    visible_records,
+)
 
 
 def utcnow() -> datetime:
@@ -141,6 +147,13 @@ class OrganizationRepository:
         """The organization with this id, or None."""
         found = await self.get_many([org_id])
         return found.get(org_id)
+
+    async def jurisdiction(self, org_id: str) -> Jurisdiction | None:
+        """The organization's jurisdiction (None when there is no such organization)."""
+        found = await self._conn.scalar(
+            select(t.organizations.c.jurisdiction).where(t.organizations.c.id == org_id)
+        )
+        return Jurisdiction(found) if found is not None else None
 
     async def get_many(self, ids: Sequence[str]) -> dict[str, Organization]:
         """The organizations among ``ids`` that exist, by id."""
@@ -333,7 +346,8 @@ class CooperationAreaRepository:
         ]
 
 
-def _person(row: Row[Any]) -> Person:
+def person_from_row(row: Any) -> Person:
+    """The person of a ``persons`` row."""
     return Person(
         id=row.id,
         identifier=PersonIdentifier(row.identifier_system, row.identifier_value),
@@ -389,7 +403,7 @@ class PersonRepository:
         row = (
             await self._conn.execute(select(t.persons).where(t.persons.c.id == person_id))
         ).first()
-        return _person(row) if row else None
+        return person_from_row(row) if row else None
 
     async def get_many(self, ids: Sequence[str]) -> dict[str, Person]:
         """The persons among ``ids`` that exist, by id."""
@@ -398,7 +412,7 @@ class PersonRepository:
         rows = (
             await self._conn.execute(select(t.persons).where(t.persons.c.id.in_(set(ids))))
         ).all()
-        return {r.id: _person(r) for r in rows}
+        return {r.id: person_from_row(r) for r in rows}
 
     async def find_by_identifiers(
         self, identifiers: Sequence[PersonIdentifier]
@@ -417,7 +431,7 @@ class PersonRepository:
                 )
             ).all()
             for row in rows:
-                person = _person(row)
+                person = person_from_row(row)
                 found[f"{person.identifier.system}|{person.identifier.value}"] = person
         return found
 
@@ -431,7 +445,7 @@ class PersonRepository:
                 )
             )
         ).first()
-        return _person(row) if row else None
+        return person_from_row(row) if row else None
 
     async def page(
         self,
@@ -462,7 +476,7 @@ class PersonRepository:
                 t.persons.c.identifier_value == identifier.value,
             )
         rows = (await self._conn.execute(query)).all()
-        return _page([_person(r) for r in rows], limit, lambda p: p.id)
+        return _page([person_from_row(r) for r in rows], limit, lambda p: p.id)
 
 
 def _event_data(event: EpisodeEvent) -> dict[str, Any]:
@@ -496,7 +510,7 @@ _EPISODE_STATES = {state.value: state for state in EpisodeState}
 
 # The event's data as JSON text: most events have none ("{}"), and decoding only the rest saves
 # a JSON parse per event when tens of thousands are read.
-_EVENT_COLUMNS = (
+EVENT_COLUMNS = (
     t.episode_events.c.episode_id,
     t.episode_events.c.seq,
     t.episode_events.c.kind,
@@ -505,7 +519,24 @@ _EVENT_COLUMNS = (
 )
 
 
-def _event(row: Row[Any]) -> EpisodeEvent:
+# The events' columns under names of their own, for statements that join them to episodes.
+JOINED_EVENT_COLUMNS = tuple(column.label(f"event_{column.name}") for column in EVENT_COLUMNS)
+
+
+class JoinedEvent:
+    """An event's columns of a row joined to its episode, as ``event_from_row`` reads them."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row: Any) -> None:
+        self.row = row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, f"event_{name}")
+
+
+def event_from_row(row: Any) -> EpisodeEvent:
+    """The event of an ``episode_events`` row read with ``EVENT_COLUMNS``."""
     data: dict[str, Any] = json.loads(row.data) if row.data not in (None, "{}", "null") else {}
     return EpisodeEvent(
         seq=row.seq,
@@ -523,6 +554,27 @@ def _event(row: Row[Any]) -> EpisodeEvent:
         reason=data.get("reason"),
         services=tuple(data.get("services", ())),
         arrived_at=datetime.fromisoformat(data["arrived_at"]) if "arrived_at" in data else None,
+    )
+
+
+def episode_from_row(r: Any, events: list[EpisodeEvent]) -> Episode:
+    """The episode of an ``episodes`` row, with its events."""
+    return Episode(
+        id=r.id,
+        person_id=r.person_id,
+        hospital_unit_id=r.hospital_unit_id,
+        region_id=r.region_id,
+        municipality_id=r.municipality_id,
+        primary_care_unit_id=r.primary_care_unit_id,
+        jurisdiction=r.jurisdiction,
+        admitted_at=r.admitted_at,
+        admission_type=_ADMISSION_TYPES[r.admission_type],
+        care_type=_CARE_TYPES[r.care_type],
+        state=_EPISODE_STATES[r.state],
+        expected_discharge_date=r.expected_discharge_date,
+        readmission_of_id=r.readmission_of_id,
+        version=r.version,
+        events=events,
     )
 
 
@@ -684,11 +736,13 @@ class EpisodeRepository:
         visible_to: Reach | None = None,
     ) -> Page[Episode]:
         """Episodes in id order, filtered; ``visible_to`` keeps those the reach is a party to."""
+        # Keyset paging by id. A municipality's list in one state is a range of the index on
+        # (municipality, state, id), walked in order with each episode's party row probed on the
+        # record-parties key (migration 0019); other lists start from the reach's own index.
         query = select(t.episodes).order_by(t.episodes.c.id).limit(limit + 1)
         if visible_to is not None:
-            query = query.where(
-                t.episodes.c.id.in_(visible_records(RecordType.EPISODE, visible_to))
-            )
+            visible = party_probe if municipality_id and state else party_to
+            query = query.where(visible(RecordType.EPISODE, t.episodes.c.id, visible_to))
         if after:
             query = query.where(t.episodes.c.id > after)
         if person_id:
@@ -699,7 +753,27 @@ class EpisodeRepository:
             query = query.where(t.episodes.c.hospital_unit_id == hospital_unit_id)
         if state:
             query = query.where(t.episodes.c.state == state.value)
-        return _page(await self._load(query), limit, lambda e: e.id)
+        return _page(await self._load_joined(query), limit, lambda e: e.id)
+
+    async def _load_joined(self, query: Select[Any]) -> list[Episode]:
+        """The episodes of ``query`` (ordered by id) with their events, in one statement."""
+        found = query.subquery("found")
+        ev = t.episode_events
+        rows = (
+            await self._conn.execute(
+                select(found, *JOINED_EVENT_COLUMNS)
+                .select_from(found.outerjoin(ev, ev.c.episode_id == found.c.id))
+                .order_by(found.c.id, ev.c.seq)
+            )
+        ).all()
+        events: dict[str, list[EpisodeEvent]] = {}
+        heads: dict[str, Any] = {}
+        for row in rows:
+            heads.setdefault(row.id, row)
+            happened = events.setdefault(row.id, [])
+            if row.event_seq is not None:
+                happened.append(event_from_row(JoinedEvent(row)))
+        return [episode_from_row(heads[i], events[i]) for i in heads]
 
     async def discharges_of_person(self, person_id: str) -> list[tuple[str, datetime]]:
         """(episode id, discharged_at) of every discharged episode of the person."""
@@ -759,32 +833,13 @@ class EpisodeRepository:
         for chunk in chunks:
             for ev in (
                 await self._conn.execute(
-                    select(*_EVENT_COLUMNS)
+                    select(*EVENT_COLUMNS)
                     .where(t.episode_events.c.episode_id.in_(chunk))
                     .order_by(t.episode_events.c.episode_id, t.episode_events.c.seq)
                 )
             ).all():
-                events[ev.episode_id].append(_event(ev))
-        return [
-            Episode(
-                id=r.id,
-                person_id=r.person_id,
-                hospital_unit_id=r.hospital_unit_id,
-                region_id=r.region_id,
-                municipality_id=r.municipality_id,
-                primary_care_unit_id=r.primary_care_unit_id,
-                jurisdiction=r.jurisdiction,
-                admitted_at=r.admitted_at,
-                admission_type=_ADMISSION_TYPES[r.admission_type],
-                care_type=_CARE_TYPES[r.care_type],
-                state=_EPISODE_STATES[r.state],
-                expected_discharge_date=r.expected_discharge_date,
-                readmission_of_id=r.readmission_of_id,
-                version=r.version,
-                events=events[r.id],
-            )
-            for r in rows
-        ]
+                events[ev.episode_id].append(event_from_row(ev))
+        return [episode_from_row(r, events[r.id]) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -1022,6 +1077,27 @@ class AccessEntry:
     unit_id: str | None = None
 
 
+def access_row(e: AccessEntry, principal: str, unit: str | None) -> dict[str, Any]:
+    """The ``access_log`` row of an entry of a caller of ``principal`` acting for ``unit``."""
+    return {
+        "at": e.at,
+        "client_id": e.client_id,
+        "organization_id": e.organization_id,
+        "principal_id": principal,
+        "unit_id": unit,
+        "user_id": e.user_id,
+        "action": e.action,
+        "resource_type": e.resource_type,
+        # What the caller named may be junk that no column can hold (an overlong id, a NUL):
+        # the entry is kept, with its digest.
+        "resource_id": storable(e.resource_id),
+        "person_id": storable(e.person_id, 36),
+        "outcome": e.outcome,
+        "purpose": e.purpose,
+        "request_id": e.request_id,
+    }
+
+
 class AccessLogRepository:
     """The append-only access log. There is no update or delete here, by design."""
 
@@ -1049,25 +1125,7 @@ class AccessLogRepository:
                 if e.principal_id is not None
                 else orgs.get(e.organization_id, (e.organization_id, None))
             )
-            rows.append(
-                {
-                    "at": e.at,
-                    "client_id": e.client_id,
-                    "organization_id": e.organization_id,
-                    "principal_id": principal,
-                    "unit_id": unit,
-                    "user_id": e.user_id,
-                    "action": e.action,
-                    "resource_type": e.resource_type,
-                    # What the caller named may be junk that no column can hold (an overlong
-                    # id, a NUL): the entry is kept, with its digest.
-                    "resource_id": storable(e.resource_id),
-                    "person_id": storable(e.person_id, 36),
-                    "outcome": e.outcome,
-                    "purpose": e.purpose,
-                    "request_id": e.request_id,
-                }
-            )
+            rows.append(access_row(e, principal, unit))
         await self._conn.execute(insert(t.access_log), rows)
 
     async def get(self, entry_id: int) -> AccessEntry | None:
