@@ -3,7 +3,8 @@
 The hot paths (a FHIR read, a notice by ``$process-message``) need the record and the access
 check before anything else. The record's statement carries the check as an ``EXISTS`` on the
 record-parties key; an episode comes with its events in the same statement (an outer join), so
-one round trip answers what took three.
+one round trip answers what took three. A record read to be changed is locked first and the
+rest read after the lock, so that a writer that waited sees what the one before it committed.
 """
 
 from __future__ import annotations
@@ -80,17 +81,37 @@ class CheckedReads:
         self, episode_id: str, reach: Reach, *, for_update: bool
     ) -> tuple[Episode | None, bool]:
         """The episode with its events (None when there is none), and whether ``reach`` is a
-        party to it. ``for_update`` locks the episode's row until the transaction ends."""
-        query = _one_episode(episode_id, reach)
+        party to it: one statement, or, ``for_update``, the locked row and then the rest."""
         if for_update:
-            query = query.with_for_update(of=e)
-        rows = (await self._conn.execute(query)).all()
+            return await self._locked_episode(episode_id, reach)
+        rows = (await self._conn.execute(_one_episode(episode_id, reach))).all()
         if not rows:
             return None, False
         events: list[EpisodeEvent] = [
             event_from_row(JoinedEvent(row)) for row in rows if row.event_seq is not None
         ]
         return episode_from_row(rows[0], events), bool(rows[0].within)
+
+    async def _locked_episode(self, episode_id: str, reach: Reach) -> tuple[Episode | None, bool]:
+        # Two statements: a statement that waited for the row lock still joins the events and
+        # parties of the snapshot it started with (PostgreSQL re-reads only the locked row), so
+        # a concurrent writer's event or party change would be missed. The second statement's
+        # snapshot is taken after the lock.
+        head = (
+            await self._conn.execute(select(e).where(e.c.id == episode_id).with_for_update())
+        ).first()
+        if head is None:
+            return None, False
+        check = select(_within(RecordType.EPISODE, episode_id, reach)).subquery("check")
+        rows = (
+            await self._conn.execute(
+                select(check.c.within, *JOINED_EVENT_COLUMNS)
+                .select_from(check.outerjoin(ev, ev.c.episode_id == episode_id))
+                .order_by(ev.c.seq)
+            )
+        ).all()
+        events = [event_from_row(JoinedEvent(row)) for row in rows if row.event_seq is not None]
+        return episode_from_row(head, events), bool(rows[0].within)
 
     async def person(self, person_id: str) -> tuple[Person | None, list[Party]]:
         """The person (None when there is none) and the parties of every record about them,
@@ -146,13 +167,22 @@ class CheckedReads:
         self, plan_id: str, reach: Reach, *, for_update: bool
     ) -> tuple[Plan | None, bool]:
         """The plan at its current version (None when there is none), and whether ``reach`` is
-        a party to it. ``for_update`` locks the plan's row until the transaction ends."""
+        a party to it: one statement, or, ``for_update``, the locked row and then the check."""
         plans = t.plans
+        if for_update:
+            # The check after the lock, in a statement of its own (see ``_locked_episode``).
+            row = (
+                await self._conn.execute(
+                    select(plans).where(plans.c.id == plan_id).with_for_update()
+                )
+            ).first()
+            if row is None:
+                return None, False
+            within = await self._conn.scalar(select(_within(RecordType.PLAN, plan_id, reach)))
+            return plan_from(row, row.document, row.version, row.status), bool(within)
         query = select(plans, _within(RecordType.PLAN, plans.c.id, reach)).where(
             plans.c.id == plan_id
         )
-        if for_update:
-            query = query.with_for_update(of=plans)
         row = (await self._conn.execute(query)).first()
         if row is None:
             return None, False

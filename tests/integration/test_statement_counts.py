@@ -150,7 +150,7 @@ def discharge_ready(episode_id: str) -> dict[str, Any]:
 CAREPLAN_READ = {"postgresql": 1, "sqlite": 2}
 PATIENT_READ = 2
 ENCOUNTER_READ = 4
-PROCESS_MESSAGE = 12
+PROCESS_MESSAGE = 13
 CAREPLAN_SEARCH = 2
 DISCHARGE_READY_LIST = 4
 
