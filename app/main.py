@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,8 @@ from app.store.unit_of_work import UnitOfWork
 from app.web import install as install_console
 from app.wiring import wire
 
+logger = logging.getLogger(__name__)
+
 DESCRIPTION = """\
 Samverkan carries the messages of coordinated care between Swedish regions, Norwegian health
 trusts and municipalities: admission and discharge-ready notices, the municipality's payment
@@ -93,6 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with UnitOfWork(app.state.engine) as uow:
             await app.state.liability.start(uow, now=datetime.now(UTC))
             await uow.commit()
+        # `samverkan serve` runs on uvloop and httptools (issue 20); the log says which loop.
+        logger.info(
+            "application started",
+            extra={"event_loop": type(asyncio.get_running_loop()).__module__},
+        )
         stop = asyncio.Event()
         running: list[asyncio.Task[None]] = []
         if settings.dispatcher_enabled:

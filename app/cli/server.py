@@ -169,6 +169,10 @@ def serve(
         workers=workers,
         log_config=log_config,
         proxy_headers=False,
+        # The fast event loop and HTTP parser (both installed with uvicorn[standard]), named so
+        # that a missing one fails at start instead of falling back to asyncio and h11.
+        loop="uvloop",
+        http="httptools",
     )
 
 

@@ -1320,7 +1320,13 @@ async def process_message(
         _allowed(actor, *needed)
     now = datetime.now(UTC)
     not_before = now - timedelta(minutes=settings.message_dedupe_minutes)
-    seen = await dedupe.processed(uow, actor.organization_id, message.bundle_id, not_before)
+    seen = await dedupe.claim(
+        uow,
+        actor.organization_id,
+        ProcessedMessage(message.bundle_id, message.header_id, message.event, {}),
+        now=now,
+        not_before=not_before,
+    )
     if seen is not None:
         if seen.header_id != message.header_id:
             return outcome(
@@ -1354,13 +1360,7 @@ async def process_message(
             messaging.response(message, "fatal-error", [], now, issue), status=status
         )
     answer = messaging.response(message, "ok", focus, now, None)
-    await dedupe.remember(
-        uow,
-        actor.organization_id,
-        ProcessedMessage(message.bundle_id, message.header_id, message.event, answer),
-        now=now,
-        not_before=not_before,
-    )
+    await dedupe.answered(uow, actor.organization_id, message.bundle_id, answer)
     return fhir_response(answer)
 
 
@@ -1725,6 +1725,11 @@ def _search_params(
     return params, repeated
 
 
+# Types whose search results are records about the searched person that the caller is a party
+# to (their record parties carry the person).
+_PERSON_RECORDS = frozenset({"CarePlan", "Encounter"})
+
+
 @api.get(
     "/{resource_type}",
     summary="Search a resource type",
@@ -1802,7 +1807,11 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
     if subject is not None:
         # A search by person is an access to that person's data even when nothing matches (the
         # answer echoes the id); refused when the caller has no part in the person's care.
-        in_care = await person_service.is_party(uow, actor, subject)
+        # A match of a type whose results are records the caller is a party to (each naming
+        # the person) already answers it, without another statement.
+        in_care = (bool(resources) and resource_type in _PERSON_RECORDS) or (
+            await person_service.is_party(uow, actor, subject)
+        )
         result = "success" if in_care else "denied"
         record(uow, actor, "search", resource_type, None, subject, outcome=result)
     base = f"{settings.issuer}/fhir"

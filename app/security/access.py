@@ -93,22 +93,32 @@ def record(
             f"({USER_HEADER}) of every write of personal data, for the access log",
             field=missing,
         )
-    uow.log_access(
-        AccessEntry(
-            at=utcnow(),
-            client_id=actor.client_id,
-            organization_id=actor.organization_id,
-            user_id=actor.user_id,
-            action=action,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            person_id=person_id,
-            outcome=outcome,
-            purpose=actor.purpose,
-            request_id=actor.request_id,
-            principal_id=actor.principal_id,
-            unit_id=None if actor.acting_id == actor.principal_id else actor.acting_id,
-        )
+    uow.log_access(access_entry(actor, action, resource_type, resource_id, person_id, outcome))
+
+
+def access_entry(
+    actor: Actor,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    person_id: str | None,
+    outcome: str = "success",
+) -> AccessEntry:
+    """The access-log entry of the caller's access, made now."""
+    return AccessEntry(
+        at=utcnow(),
+        client_id=actor.client_id,
+        organization_id=actor.organization_id,
+        user_id=actor.user_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        person_id=person_id,
+        outcome=outcome,
+        purpose=actor.purpose,
+        request_id=actor.request_id,
+        principal_id=actor.principal_id,
+        unit_id=None if actor.acting_id == actor.principal_id else actor.acting_id,
     )
 
 
@@ -123,13 +133,18 @@ async def require_party(
     action: str,
     resource_type: str,
     kind: str,
+    within: bool | None = None,
 ) -> None:
     """Refuse, as 'not found', a caller that is no party to the record; log either way.
+
+    ``within``: whether the caller is a party, when the record's read already answered it.
 
     A record that does not exist is refused exactly like one the caller may not see; a refusal
     of one that exists is logged with its person, so that it is in the person's log extract.
     """
-    if not exists or not await uow.parties.within(record_type, record_id, actor.reach):
+    if within is None and exists:
+        within = await uow.parties.within(record_type, record_id, actor.reach)
+    if not exists or not within:
         record(uow, actor, action, resource_type, record_id, person_id, outcome="denied")
         raise not_found(kind, record_id)
     record(uow, actor, action, resource_type, record_id, person_id)
@@ -157,9 +172,15 @@ def shown(person: Person, parties: Sequence[Party], reach: Reach, *, listed: boo
 async def visible_person(uow: UnitOfWork, actor: Actor, person: Person) -> Person | None:
     """The person as the caller may see them, or None when it is no party to any record."""
     parties = (await uow.parties.of_persons([person.id])).get(person.id, [])
-    if not is_party(parties, actor.reach):
+    return visible_to(person, parties, actor.reach)
+
+
+def visible_to(person: Person, parties: Sequence[Party], reach: Reach) -> Person | None:
+    """The person as a caller within ``reach`` may see them, given the parties of every record
+    about them; None when it is no party to any."""
+    if not is_party(parties, reach):
         return None
-    return shown(person, parties, actor.reach, listed=False)
+    return shown(person, parties, reach, listed=False)
 
 
 async def visible_persons(

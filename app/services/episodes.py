@@ -149,7 +149,9 @@ async def get_episode(
 
     For an ``update`` it is locked until the transaction ends: concurrent notices queue.
     """
-    episode = await uow.episodes.get(episode_id, for_update=action == "update")
+    episode, within = await uow.checked.episode(
+        episode_id, actor.reach, for_update=action == "update"
+    )
     await require_party(
         uow,
         actor,
@@ -160,6 +162,7 @@ async def get_episode(
         action=action,
         resource_type="Encounter",
         kind="episode",
+        within=within,
     )
     assert episode is not None
     return episode

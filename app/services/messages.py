@@ -4,25 +4,31 @@ response it got the first time, and is not processed again (DESIGN §9)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from app.domain.messages import ProcessedMessage
 from app.store.unit_of_work import UnitOfWork
 
 
-async def processed(
-    uow: UnitOfWork, sender_id: str, bundle_id: str, not_before: datetime
-) -> ProcessedMessage | None:
-    """The message with this Bundle.id the sender had processed since ``not_before``, if any."""
-    return await uow.messages.get(sender_id, bundle_id, not_before)
-
-
-async def remember(
+async def claim(
     uow: UnitOfWork,
     sender_id: str,
     message: ProcessedMessage,
     *,
     now: datetime,
     not_before: datetime,
+) -> ProcessedMessage | None:
+    """Take the message's Bundle.id for processing it now: None when taken, or the message with
+    this Bundle.id the sender had processed since ``not_before`` (with its response)."""
+    if await uow.messages.claim(sender_id, message, now, not_before):
+        return None
+    seen = await uow.messages.get(sender_id, message.bundle_id, not_before)
+    assert seen is not None, "a Bundle.id not claimed is one processed within the window"
+    return seen
+
+
+async def answered(
+    uow: UnitOfWork, sender_id: str, bundle_id: str, response: dict[str, Any]
 ) -> None:
-    """Remember a processed message and its response for the dedupe window."""
-    await uow.messages.put(sender_id, message, now, not_before)
+    """Keep the response of a claimed message, for its repeats."""
+    await uow.messages.answered(sender_id, bundle_id, response)

@@ -22,7 +22,14 @@ from app.domain.organizations import Organization, OrgKind
 from app.domain.parties import RecordType, Role
 from app.domain.persons import Person, validate_person
 from app.domain.values import PartialDate
-from app.security.access import Actor, not_found, record, visible_person, visible_persons
+from app.security.access import (
+    Actor,
+    not_found,
+    record,
+    visible_person,
+    visible_persons,
+    visible_to,
+)
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -216,8 +223,8 @@ async def is_party(uow: UnitOfWork, actor: Actor, person_id: str) -> bool:
 
 async def get_person(uow: UnitOfWork, actor: Actor, person_id: str) -> Person:
     """The person with this id, if the caller is a party to any record about them."""
-    person = await uow.persons.get(person_id)
-    seen = await visible_person(uow, actor, person) if person is not None else None
+    person, parties = await uow.checked.person(person_id)
+    seen = visible_to(person, parties, actor.reach) if person is not None else None
     if seen is None:
         outcome = "denied"
         record(uow, actor, "read", "Patient", person_id, person_id if person else None, outcome)

@@ -44,7 +44,7 @@ from app.domain.plans import (
 )
 from app.domain.representatives import Representative
 from app.domain.staff import StaffRole
-from app.security.access import Actor, record, require_party
+from app.security.access import Actor, access_entry, record, require_party
 from app.services.ports import emit
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
@@ -266,7 +266,15 @@ async def get_plan(uow: UnitOfWork, actor: Actor, plan_id: str, *, action: str =
 
     For an ``update`` it is locked until the transaction ends: concurrent writers queue.
     """
-    plan = await uow.plans.get(plan_id, for_update=action == "update")
+    if action == "read" and uow.dialect == "postgresql":
+        # The read and its access-log row in one statement; a refusal is logged below.
+        entry = access_entry(actor, "read", RESOURCE, plan_id, None)
+        plan, within = await uow.checked.plan_read_logged(plan_id, actor.reach, entry)
+        if plan is not None and within:
+            uow.logged_access.append(replace(entry, person_id=plan.person_id))
+            return plan
+    else:
+        plan, within = await uow.checked.plan(plan_id, actor.reach, for_update=action == "update")
     await require_party(
         uow,
         actor,
@@ -277,6 +285,7 @@ async def get_plan(uow: UnitOfWork, actor: Actor, plan_id: str, *, action: str =
         action=action,
         resource_type=RESOURCE,
         kind="plan",
+        within=within,
     )
     assert plan is not None
     return plan

@@ -25,8 +25,7 @@ async def _units_by_service(
     uow: UnitOfWork, municipality_id: str
 ) -> dict[ServiceCode, list[str]] | None:
     """The municipality's units by the service they provide; None outside Norway."""
-    municipality = await uow.organizations.get(municipality_id)
-    if municipality is None or municipality.jurisdiction is not Jurisdiction.NO:
+    if await uow.organizations.jurisdiction(municipality_id) is not Jurisdiction.NO:
         return None
     units = await uow.organizations.page(limit=MAX_UNITS, parent_id=municipality_id)
     by_service: dict[ServiceCode, list[str]] = {}

@@ -22,7 +22,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.clock import utcnow
@@ -38,7 +37,7 @@ from app.domain.errors import StaleVersion
 from app.domain.parties import Reach, RecordType
 from app.store import tables as t
 from app.store.paging import Page, _page
-from app.store.parties import visible_records
+from app.store.parties import party_probe, party_to, visible_records
 
 
 def _event_data(event: EpisodeEvent) -> dict[str, Any]:
@@ -72,7 +71,7 @@ _EPISODE_STATES = {state.value: state for state in EpisodeState}
 
 # The event's data as JSON text: most events have none ("{}"), and decoding only the rest saves
 # a JSON parse per event when tens of thousands are read.
-_EVENT_COLUMNS = (
+EVENT_COLUMNS = (
     t.episode_events.c.episode_id,
     t.episode_events.c.seq,
     t.episode_events.c.kind,
@@ -81,7 +80,24 @@ _EVENT_COLUMNS = (
 )
 
 
-def _event(row: Row[Any]) -> EpisodeEvent:
+# The events' columns under names of their own, for statements that join them to episodes.
+JOINED_EVENT_COLUMNS = tuple(column.label(f"event_{column.name}") for column in EVENT_COLUMNS)
+
+
+class JoinedEvent:
+    """An event's columns of a row joined to its episode, as ``event_from_row`` reads them."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row: Any) -> None:
+        self.row = row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, f"event_{name}")
+
+
+def event_from_row(row: Any) -> EpisodeEvent:
+    """The event of an ``episode_events`` row read with ``EVENT_COLUMNS``."""
     data: dict[str, Any] = json.loads(row.data) if row.data not in (None, "{}", "null") else {}
     return EpisodeEvent(
         seq=row.seq,
@@ -99,6 +115,27 @@ def _event(row: Row[Any]) -> EpisodeEvent:
         reason=data.get("reason"),
         services=tuple(data.get("services", ())),
         arrived_at=datetime.fromisoformat(data["arrived_at"]) if "arrived_at" in data else None,
+    )
+
+
+def episode_from_row(r: Any, events: list[EpisodeEvent]) -> Episode:
+    """The episode of an ``episodes`` row, with its events."""
+    return Episode(
+        id=r.id,
+        person_id=r.person_id,
+        hospital_unit_id=r.hospital_unit_id,
+        region_id=r.region_id,
+        municipality_id=r.municipality_id,
+        primary_care_unit_id=r.primary_care_unit_id,
+        jurisdiction=r.jurisdiction,
+        admitted_at=r.admitted_at,
+        admission_type=_ADMISSION_TYPES[r.admission_type],
+        care_type=_CARE_TYPES[r.care_type],
+        state=_EPISODE_STATES[r.state],
+        expected_discharge_date=r.expected_discharge_date,
+        readmission_of_id=r.readmission_of_id,
+        version=r.version,
+        events=events,
     )
 
 
@@ -260,11 +297,13 @@ class EpisodeRepository:
         visible_to: Reach | None = None,
     ) -> Page[Episode]:
         """Episodes in id order, filtered; ``visible_to`` keeps those the reach is a party to."""
+        # Keyset paging by id. A municipality's list in one state is a range of the index on
+        # (municipality, state, id), walked in order with each episode's party row probed on the
+        # record-parties key (migration 0019); other lists start from the reach's own index.
         query = select(t.episodes).order_by(t.episodes.c.id).limit(limit + 1)
         if visible_to is not None:
-            query = query.where(
-                t.episodes.c.id.in_(visible_records(RecordType.EPISODE, visible_to))
-            )
+            visible = party_probe if municipality_id and state else party_to
+            query = query.where(visible(RecordType.EPISODE, t.episodes.c.id, visible_to))
         if after:
             query = query.where(t.episodes.c.id > after)
         if person_id:
@@ -275,7 +314,27 @@ class EpisodeRepository:
             query = query.where(t.episodes.c.hospital_unit_id == hospital_unit_id)
         if state:
             query = query.where(t.episodes.c.state == state.value)
-        return _page(await self._load(query), limit, lambda e: e.id)
+        return _page(await self._load_joined(query), limit, lambda e: e.id)
+
+    async def _load_joined(self, query: Select[Any]) -> list[Episode]:
+        """The episodes of ``query`` (ordered by id) with their events, in one statement."""
+        found = query.subquery("found")
+        ev = t.episode_events
+        rows = (
+            await self._conn.execute(
+                select(found, *JOINED_EVENT_COLUMNS)
+                .select_from(found.outerjoin(ev, ev.c.episode_id == found.c.id))
+                .order_by(found.c.id, ev.c.seq)
+            )
+        ).all()
+        events: dict[str, list[EpisodeEvent]] = {}
+        heads: dict[str, Any] = {}
+        for row in rows:
+            heads.setdefault(row.id, row)
+            happened = events.setdefault(row.id, [])
+            if row.event_seq is not None:
+                happened.append(event_from_row(JoinedEvent(row)))
+        return [episode_from_row(heads[i], events[i]) for i in heads]
 
     async def discharges_of_person(self, person_id: str) -> list[tuple[str, datetime]]:
         """(episode id, discharged_at) of every discharged episode of the person."""
@@ -335,29 +394,10 @@ class EpisodeRepository:
         for chunk in chunks:
             for ev in (
                 await self._conn.execute(
-                    select(*_EVENT_COLUMNS)
+                    select(*EVENT_COLUMNS)
                     .where(t.episode_events.c.episode_id.in_(chunk))
                     .order_by(t.episode_events.c.episode_id, t.episode_events.c.seq)
                 )
             ).all():
-                events[ev.episode_id].append(_event(ev))
-        return [
-            Episode(
-                id=r.id,
-                person_id=r.person_id,
-                hospital_unit_id=r.hospital_unit_id,
-                region_id=r.region_id,
-                municipality_id=r.municipality_id,
-                primary_care_unit_id=r.primary_care_unit_id,
-                jurisdiction=r.jurisdiction,
-                admitted_at=r.admitted_at,
-                admission_type=_ADMISSION_TYPES[r.admission_type],
-                care_type=_CARE_TYPES[r.care_type],
-                state=_EPISODE_STATES[r.state],
-                expected_discharge_date=r.expected_discharge_date,
-                readmission_of_id=r.readmission_of_id,
-                version=r.version,
-                events=events[r.id],
-            )
-            for r in rows
-        ]
+                events[ev.episode_id].append(event_from_row(ev))
+        return [episode_from_row(r, events[r.id]) for r in rows]

@@ -100,6 +100,13 @@ class OrganizationRepository:
         found = await self.get_many([org_id])
         return found.get(org_id)
 
+    async def jurisdiction(self, org_id: str) -> Jurisdiction | None:
+        """The organization's jurisdiction (None when there is no such organization)."""
+        found = await self._conn.scalar(
+            select(t.organizations.c.jurisdiction).where(t.organizations.c.id == org_id)
+        )
+        return Jurisdiction(found) if found is not None else None
+
     async def get_many(self, ids: Sequence[str]) -> dict[str, Organization]:
         """The organizations among ``ids`` that exist, by id."""
         if not ids:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, false, insert, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, delete, false, insert, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.parties import Pairs, Party, Reach, RecordType, Role
@@ -39,6 +39,37 @@ def reach_organizations(reach: Reach) -> list[str] | Select[Any]:
     o = t.organizations
     return select(o.c.id).where(
         or_(o.c.id == reach.principal_id, o.c.parent_id == reach.principal_id)
+    )
+
+
+def party_to(record_type: RecordType, record_id: Any, reach: Reach) -> ColumnElement[bool]:
+    """Whether the reach is a party to the record whose id is ``record_id`` (a column of the
+    outer statement): an ``EXISTS`` on the record-parties key, which covers the check."""
+    return (
+        select(p.c.record_id)
+        .where(
+            p.c.record_type == record_type.value,
+            p.c.record_id == record_id,
+            reach_clause(p.c.organization_id, p.c.principal_id, reach),
+        )
+        .exists()
+    )
+
+
+def party_probe(record_type: RecordType, record_id: Any, reach: Reach) -> ColumnElement[bool]:
+    """``party_to`` as a probe the database runs per row rather than a semi-join it may plan
+    around: on a range of an index that is already in page order and mostly visible (a
+    municipality's episodes in one state), PostgreSQL then walks the range and stops at the
+    page's end instead of reading the whole range and sorting it."""
+    return (
+        select(true())
+        .where(
+            p.c.record_type == record_type.value,
+            p.c.record_id == record_id,
+            reach_clause(p.c.organization_id, p.c.principal_id, reach),
+        )
+        .limit(1)
+        .scalar_subquery()
     )
 
 
@@ -83,7 +114,8 @@ def party_row(
     }
 
 
-def _party(row: Any) -> Party:
+def party_from_row(row: Any) -> Party:
+    """The party of a ``record_parties`` row."""
     return Party(
         RecordType(row.record_type),
         row.record_id,
@@ -161,7 +193,7 @@ class PartyRepository:
         rows = await self._conn.execute(
             select(p).where(p.c.record_type == record_type.value, p.c.record_id == record_id)
         )
-        return [_party(r) for r in rows.all()]
+        return [party_from_row(r) for r in rows.all()]
 
     async def within(self, record_type: RecordType, record_id: str, reach: Reach) -> bool:
         """Whether the reach is a party to the record."""
@@ -205,5 +237,5 @@ class PartyRepository:
                 ).where(p.c.person_id.in_(wanted[start : start + 500]))
             )
             for row in rows.all():
-                found[row.person_id].append(_party(row))
+                found[row.person_id].append(party_from_row(row))
         return found

@@ -15,7 +15,6 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.clock import utcnow
@@ -27,7 +26,8 @@ from app.store.paging import Page, _page
 from app.store.parties import visible_persons
 
 
-def _person(row: Row[Any]) -> Person:
+def person_from_row(row: Any) -> Person:
+    """The person of a ``persons`` row."""
     return Person(
         id=row.id,
         identifier=PersonIdentifier(row.identifier_system, row.identifier_value),
@@ -83,7 +83,7 @@ class PersonRepository:
         row = (
             await self._conn.execute(select(t.persons).where(t.persons.c.id == person_id))
         ).first()
-        return _person(row) if row else None
+        return person_from_row(row) if row else None
 
     async def get_many(self, ids: Sequence[str]) -> dict[str, Person]:
         """The persons among ``ids`` that exist, by id."""
@@ -92,7 +92,7 @@ class PersonRepository:
         rows = (
             await self._conn.execute(select(t.persons).where(t.persons.c.id.in_(set(ids))))
         ).all()
-        return {r.id: _person(r) for r in rows}
+        return {r.id: person_from_row(r) for r in rows}
 
     async def find_by_identifiers(
         self, identifiers: Sequence[PersonIdentifier]
@@ -111,7 +111,7 @@ class PersonRepository:
                 )
             ).all()
             for row in rows:
-                person = _person(row)
+                person = person_from_row(row)
                 found[f"{person.identifier.system}|{person.identifier.value}"] = person
         return found
 
@@ -125,7 +125,7 @@ class PersonRepository:
                 )
             )
         ).first()
-        return _person(row) if row else None
+        return person_from_row(row) if row else None
 
     async def page(
         self,
@@ -156,4 +156,4 @@ class PersonRepository:
                 t.persons.c.identifier_value == identifier.value,
             )
         rows = (await self._conn.execute(query)).all()
-        return _page([_person(r) for r in rows], limit, lambda p: p.id)
+        return _page([person_from_row(r) for r in rows], limit, lambda p: p.id)

@@ -162,7 +162,7 @@ episodes = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "person_id", "admitted_at"),
-    Index(None, "municipality_id", "state"),
+    Index(None, "municipality_id", "state", "id"),
     Index(None, "municipality_id", "discharged_at"),
     Index(None, "municipality_id", "first_discharge_ready_at"),
     Index(None, "region_id", "discharged_at"),

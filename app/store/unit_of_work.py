@@ -28,6 +28,7 @@ from app.domain.access_log import AccessEntry
 from app.store.access_log import AccessLogRepository
 from app.store.breakers import BreakerRepository
 from app.store.care import CareMessageRepository, DeviationRepository
+from app.store.checked_reads import CheckedReads
 from app.store.clients import ClientRepository
 from app.store.deviation_rules import DeviationRuleRepository
 from app.store.documents import DocumentRepository, PlanningBasisRepository
@@ -73,12 +74,17 @@ class UnitOfWork:
     documents: DocumentRepository
     planning_bases: PlanningBasisRepository
     deviation_rules: DeviationRuleRepository
+    checked: CheckedReads
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._conn: AsyncConnection | None = None
         self._committed = False
         self.pending_access: list[AccessEntry] = []
+        # Entries a statement already wrote in this transaction (a read's access-log row written
+        # with the read, ``app.store.checked_reads``); if it is rolled back they are lost, so
+        # they go back to ``pending_access`` to be written as failed.
+        self.logged_access: list[AccessEntry] = []
 
     def log_access(self, entry: AccessEntry) -> None:
         """Queue an access-log entry; it is written in the same transaction as the request.
@@ -96,11 +102,14 @@ class UnitOfWork:
         """
         assert self._conn is not None
         queued = len(self.pending_access)
+        written = len(self.logged_access)
         nested = await self._conn.begin_nested()
         try:
             yield
         except BaseException:
             await nested.rollback()
+            self.pending_access += self.logged_access[written:]
+            del self.logged_access[written:]
             self.pending_access[queued:] = [
                 replace(e, outcome="failed") if e.outcome == "success" else e
                 for e in self.pending_access[queued:]
@@ -142,6 +151,7 @@ class UnitOfWork:
         self.documents = DocumentRepository(conn)
         self.planning_bases = PlanningBasisRepository(conn)
         self.deviation_rules = DeviationRuleRepository(conn)
+        self.checked = CheckedReads(conn)
         return self
 
     async def commit(self) -> None:
@@ -150,6 +160,7 @@ class UnitOfWork:
         await self.access_log.append(self.pending_access)
         await self._conn.commit()
         self.pending_access = []
+        self.logged_access = []
         self._committed = True
 
     async def __aexit__(
@@ -161,6 +172,8 @@ class UnitOfWork:
         assert self._conn is not None
         try:
             if not self._committed:
+                self.pending_access = self.logged_access + self.pending_access
+                self.logged_access = []
                 await self._conn.rollback()
         finally:
             await self._conn.close()

@@ -158,3 +158,6 @@ async def test_discharge_flow_over_tcp(
     access = [e for e in lines if e["logger"] == "uvicorn.access"]
     assert {"readme-person-1", generated} <= {e["request_id"] for e in access}
     assert any(e["logger"] == "uvicorn.error" for e in lines)
+    # It runs on uvloop (and httptools: uvicorn is told both, and refuses to start without them).
+    started = [e for e in lines if e["message"] == "application started"]
+    assert started and all(e["event_loop"] == "uvloop" for e in started), started

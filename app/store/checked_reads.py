@@ -1,0 +1,184 @@
+"""A record and whether a caller is a party to it, in one statement (issue 20).
+
+The hot paths (a FHIR read, a notice by ``$process-message``) need the record and the access
+check before anything else. The record's statement carries the check as an ``EXISTS`` on the
+record-parties key; an episode comes with its events in the same statement (an outer join), so
+one round trip answers what took three. A record read to be changed is locked first and the
+rest read after the lock, so that a writer that waited sees what the one before it committed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, bindparam, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.domain.access_log import AccessEntry
+from app.domain.episodes import Episode, EpisodeEvent
+from app.domain.parties import Party, Reach, RecordType
+from app.domain.persons import Person
+from app.domain.plans import Plan
+from app.store import tables as t
+from app.store.access_log import access_row
+from app.store.episodes import JOINED_EVENT_COLUMNS, JoinedEvent, episode_from_row, event_from_row
+from app.store.parties import party_from_row, party_to
+from app.store.persons import person_from_row
+from app.store.plans import plan_from
+
+e = t.episodes
+ev = t.episode_events
+
+
+def _within(record_type: RecordType, record_id: Any, reach: Reach) -> Any:
+    return party_to(record_type, record_id, reach).label("within")
+
+
+def _one_episode(episode_id: str, reach: Reach) -> Select[Any]:
+    return (
+        select(e, _within(RecordType.EPISODE, e.c.id, reach), *JOINED_EVENT_COLUMNS)
+        .select_from(e.outerjoin(ev, ev.c.episode_id == e.c.id))
+        .where(e.c.id == episode_id)
+        .order_by(ev.c.seq)
+    )
+
+
+# The record-parties columns a person's read needs, under names of their own.
+_PARTY_COLUMNS = tuple(
+    column.label(f"party_{column.name}")
+    for column in (
+        t.record_parties.c.record_type,
+        t.record_parties.c.record_id,
+        t.record_parties.c.organization_id,
+        t.record_parties.c.principal_id,
+        t.record_parties.c.role,
+    )
+)
+
+
+class _JoinedParty:
+    __slots__ = ("row",)
+
+    def __init__(self, row: Any) -> None:
+        self.row = row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, f"party_{name}")
+
+
+class CheckedReads:
+    """Records read together with the caller's access check."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def episode(
+        self, episode_id: str, reach: Reach, *, for_update: bool
+    ) -> tuple[Episode | None, bool]:
+        """The episode with its events (None when there is none), and whether ``reach`` is a
+        party to it: one statement, or, ``for_update``, the locked row and then the rest."""
+        if for_update:
+            return await self._locked_episode(episode_id, reach)
+        rows = (await self._conn.execute(_one_episode(episode_id, reach))).all()
+        if not rows:
+            return None, False
+        events: list[EpisodeEvent] = [
+            event_from_row(JoinedEvent(row)) for row in rows if row.event_seq is not None
+        ]
+        return episode_from_row(rows[0], events), bool(rows[0].within)
+
+    async def _locked_episode(self, episode_id: str, reach: Reach) -> tuple[Episode | None, bool]:
+        # Two statements: a statement that waited for the row lock still joins the events and
+        # parties of the snapshot it started with (PostgreSQL re-reads only the locked row), so
+        # a concurrent writer's event or party change would be missed. The second statement's
+        # snapshot is taken after the lock.
+        head = (
+            await self._conn.execute(select(e).where(e.c.id == episode_id).with_for_update())
+        ).first()
+        if head is None:
+            return None, False
+        check = select(_within(RecordType.EPISODE, episode_id, reach)).subquery("check")
+        rows = (
+            await self._conn.execute(
+                select(check.c.within, *JOINED_EVENT_COLUMNS)
+                .select_from(check.outerjoin(ev, ev.c.episode_id == episode_id))
+                .order_by(ev.c.seq)
+            )
+        ).all()
+        events = [event_from_row(JoinedEvent(row)) for row in rows if row.event_seq is not None]
+        return episode_from_row(head, events), bool(rows[0].within)
+
+    async def person(self, person_id: str) -> tuple[Person | None, list[Party]]:
+        """The person (None when there is none) and the parties of every record about them,
+        which decide whether and how a caller sees the person (``app.security.access``)."""
+        persons, parties = t.persons, t.record_parties
+        rows = (
+            await self._conn.execute(
+                select(persons, *_PARTY_COLUMNS)
+                .select_from(persons.outerjoin(parties, parties.c.person_id == persons.c.id))
+                .where(persons.c.id == person_id)
+            )
+        ).all()
+        if not rows:
+            return None, []
+        found = [
+            party_from_row(_JoinedParty(row)) for row in rows if row.party_record_id is not None
+        ]
+        return person_from_row(rows[0]), found
+
+    async def plan_read_logged(
+        self, plan_id: str, reach: Reach, entry: AccessEntry
+    ) -> tuple[Plan | None, bool]:
+        """``plan`` for a read on PostgreSQL, writing the read's access-log ``entry`` (its
+        person the plan's) in the same statement when the reach is a party: a data-modifying
+        CTE. A refusal writes nothing here; the caller logs it."""
+        plans, log = t.plans, t.access_log
+        assert entry.principal_id is not None
+        row = access_row(entry, entry.principal_id, entry.unit_id)
+        columns = [c for c in log.c if c.name in row and c.name != "person_id"]
+        logged = (
+            insert(log)
+            .from_select(
+                [c.name for c in columns] + ["person_id"],
+                select(
+                    *[bindparam(f"log_{c.name}", row[c.name], type_=c.type) for c in columns],
+                    plans.c.person_id,
+                ).where(plans.c.id == plan_id, party_to(RecordType.PLAN, plans.c.id, reach)),
+            )
+            .returning(log.c.id)
+            .cte("logged")
+        )
+        query = (
+            select(plans, _within(RecordType.PLAN, plans.c.id, reach))
+            .where(plans.c.id == plan_id)
+            .add_cte(logged)
+        )
+        found = (await self._conn.execute(query)).first()
+        if found is None:
+            return None, False
+        return plan_from(found, found.document, found.version, found.status), bool(found.within)
+
+    async def plan(
+        self, plan_id: str, reach: Reach, *, for_update: bool
+    ) -> tuple[Plan | None, bool]:
+        """The plan at its current version (None when there is none), and whether ``reach`` is
+        a party to it: one statement, or, ``for_update``, the locked row and then the check."""
+        plans = t.plans
+        if for_update:
+            # The check after the lock, in a statement of its own (see ``_locked_episode``).
+            row = (
+                await self._conn.execute(
+                    select(plans).where(plans.c.id == plan_id).with_for_update()
+                )
+            ).first()
+            if row is None:
+                return None, False
+            within = await self._conn.scalar(select(_within(RecordType.PLAN, plan_id, reach)))
+            return plan_from(row, row.document, row.version, row.status), bool(within)
+        query = select(plans, _within(RecordType.PLAN, plans.c.id, reach)).where(
+            plans.c.id == plan_id
+        )
+        row = (await self._conn.execute(query)).first()
+        if row is None:
+            return None, False
+        return plan_from(row, row.document, row.version, row.status), bool(row.within)

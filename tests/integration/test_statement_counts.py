@@ -1,0 +1,236 @@
+"""How many SQL statements each hot request runs, so that the count cannot creep back (issue 20).
+
+A second application on the test database, with its own engine, counts every statement its
+engine sends (``before_cursor_execute``) while one request runs. Transaction control is left
+out (SQLite's ``BEGIN IMMEDIATE``; asyncpg sends BEGIN and COMMIT outside the cursor), so the
+figures are the statements of the request's work. The token, the caller's principal and the
+revocation list are cached per process; each counted request follows one that warmed them, and
+the revocation list is read once an hour here, so that it never falls inside a counted request.
+
+Each bound is the count the code has now: one statement more fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.fhir import messaging
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import ClientFor, Tokens
+from tests.e2e.test_fhir_messaging import admit_by_message
+from tests.e2e.test_plan_rules import shared_plan
+from tests.e2e.test_plan_scenarios import register
+
+FHIR = {"Content-Type": "application/fhir+json"}
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
+
+
+class Counter:
+    """The statements an engine ran while ``counting`` was open."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] | None = None
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if self.statements is not None and not statement.lstrip().upper().startswith(
+            TRANSACTION_CONTROL
+        ):
+            self.statements.append(statement)
+
+    @contextmanager
+    def counting(self) -> Iterator[list[str]]:
+        self.statements = []
+        try:
+            yield self.statements
+        finally:
+            self.statements = None
+
+
+@pytest.fixture(scope="module")
+async def counted(settings: Settings) -> AsyncIterator[tuple[FastAPI, Counter]]:
+    """An application on the test database whose engine's statements are counted."""
+    app = create_app(settings.model_copy(update={"token_revocation_cache_seconds": 3600}))
+    counter = Counter()
+    async with app.router.lifespan_context(app):
+        event.listen(app.state.engine.sync_engine, "before_cursor_execute", counter)
+        yield app, counter
+
+
+class Measure:
+    """Requests to the counted application as one organization's client."""
+
+    def __init__(self, app: FastAPI, counter: Counter, token: str) -> None:
+        self.counter = counter
+        self.dialect: str = app.state.engine.dialect.name
+        self.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    async def count(
+        self, method: str, path: str, *, warm: bool = True, **kwargs: Any
+    ) -> tuple[httpx.Response, list[str]]:
+        """The response and the statements of one request (after a warming one when ``warm``)."""
+        if warm:
+            await self.http.get("/fhir/Organization/region-kalmar")
+        with self.counter.counting() as statements:
+            response = await self.http.request(method, path, **kwargs)
+        assert response.status_code < 300, response.text
+        return response, list(statements)
+
+
+async def measure_for(
+    counted: tuple[FastAPI, Counter], tokens: Tokens, organization_id: str
+) -> Measure:
+    app, counter = counted
+    return Measure(app, counter, await tokens.get(organization_id))
+
+
+def shown(statements: list[str]) -> str:
+    return "\n".join(f"{i + 1}. {' '.join(s.split())[:200]}" for i, s in enumerate(statements))
+
+
+def assert_at_most(bound: int, statements: list[str], what: str) -> None:
+    assert len(statements) <= bound, (
+        f"{what} ran {len(statements)} statements, at most {bound} allowed:\n{shown(statements)}"
+    )
+
+
+def discharge_ready(episode_id: str) -> dict[str, Any]:
+    """A discharge-ready message as the benchmark sends it (no planning basis with it)."""
+    header = str(uuid.uuid4())
+    return {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "type": "message",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{header}",
+                "resource": {
+                    "resourceType": "MessageHeader",
+                    "id": header,
+                    "eventCoding": {"system": messaging.EVENT_SYSTEM, "code": "discharge-ready"},
+                    "source": {"endpoint": "urn:test"},
+                    "sender": {"reference": "Organization/region-kalmar"},
+                    "focus": [{"reference": f"Encounter/{episode_id}"}],
+                },
+            },
+            {
+                "fullUrl": f"Encounter/{episode_id}",
+                "resource": {
+                    "resourceType": "Encounter",
+                    "id": episode_id,
+                    "status": "in-progress",
+                    "class": {
+                        "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                        "code": "IMP",
+                    },
+                },
+            },
+        ],
+    }
+
+
+# The bounds: what each request runs now (issue 20 lowers them).
+# PostgreSQL writes a read's access-log row in the read's statement; SQLite takes two.
+CAREPLAN_READ = {"postgresql": 1, "sqlite": 2}
+PATIENT_READ = 2
+ENCOUNTER_READ = 4
+PROCESS_MESSAGE = 13
+CAREPLAN_SEARCH = 2
+DISCHARGE_READY_LIST = 4
+
+
+async def test_a_fhir_read_runs_its_check_read_and_log_in_few_statements(
+    counted: tuple[FastAPI, Counter], tokens: Tokens, client_for: ClientFor, engine: AsyncEngine
+) -> None:
+    centre = await client_for("region-kalmar-hc-kalmar")
+    person = await register(centre, "Räknad", date(1950, 1, 1))
+    plan = await shared_plan(centre, person["id"])
+    hospital = await client_for("region-kalmar")
+    episode_id, _admitted = await admit_by_message(hospital)
+    admitted = (await hospital.get(f"/api/v1/episodes/{episode_id}")).json()["person_id"]
+    at_centre = await measure_for(counted, tokens, "region-kalmar-hc-kalmar")
+    at_hospital = await measure_for(counted, tokens, "region-kalmar")
+    for who, path, bound, about in (
+        (at_centre, f"/fhir/CarePlan/{plan['id']}", CAREPLAN_READ[at_centre.dialect], person),
+        (at_centre, f"/fhir/Patient/{person['id']}", PATIENT_READ, person),
+        (at_hospital, f"/fhir/Encounter/{episode_id}", ENCOUNTER_READ, {"id": admitted}),
+    ):
+        request_id = uuid.uuid4().hex
+        response, statements = await who.count("GET", path, headers={"X-Request-ID": request_id})
+        assert response.json()["id"] == path.rsplit("/", 1)[1]
+        assert_at_most(bound, statements, f"GET {path}")
+        # The read was logged, by this request, with the person it is about.
+        async with engine.connect() as conn:
+            logged = (
+                await conn.execute(
+                    text(
+                        "SELECT action, resource_type, resource_id, person_id, outcome "
+                        "FROM access_log WHERE request_id = :r"
+                    ),
+                    {"r": request_id},
+                )
+            ).all()
+        kind, ident = path.removeprefix("/fhir/").split("/")
+        assert [tuple(row) for row in logged] == [("read", kind, ident, about["id"], "success")]
+
+
+async def test_process_message_runs_few_statements(
+    counted: tuple[FastAPI, Counter], tokens: Tokens, client_for: ClientFor
+) -> None:
+    hospital = await client_for("region-kalmar")
+    episode_id, _admitted = await admit_by_message(hospital)
+    measure = await measure_for(counted, tokens, "region-kalmar")
+    response, statements = await measure.count(
+        "POST",
+        "/fhir/$process-message",
+        content=json.dumps(discharge_ready(episode_id)),
+        headers=FHIR,
+    )
+    assert response.json()["entry"][0]["resource"]["response"]["code"] == "ok"
+    assert_at_most(PROCESS_MESSAGE, statements, "$process-message discharge-ready")
+    episode = (await hospital.get(f"/api/v1/episodes/{episode_id}")).json()
+    assert episode["state"] == "discharge-ready"
+
+
+async def test_a_search_page_runs_few_statements(
+    counted: tuple[FastAPI, Counter], tokens: Tokens, client_for: ClientFor
+) -> None:
+    centre = await client_for("region-kalmar-hc-kalmar")
+    person = await register(centre, "Sökt", date(1950, 1, 1))
+    plan = await shared_plan(centre, person["id"])
+    hospital = await client_for("region-kalmar")
+    ready = []
+    for _ in range(2):
+        episode_id, _admitted = await admit_by_message(hospital)
+        message = discharge_ready(episode_id)
+        answer = await hospital.post("/fhir/$process-message", json=message, headers=FHIR)
+        assert answer.status_code == 200, answer.text
+        ready.append(episode_id)
+    municipality = await measure_for(counted, tokens, "kommun-0880")
+    at_centre = await measure_for(counted, tokens, "region-kalmar-hc-kalmar")
+    response, statements = await at_centre.count(
+        "GET", f"/fhir/CarePlan?patient={person['id']}&status=draft"
+    )
+    assert [e["resource"]["id"] for e in response.json()["entry"]] == [plan["id"]]
+    assert_at_most(CAREPLAN_SEARCH, statements, "CarePlan?patient&status")
+    response, statements = await municipality.count(
+        "GET", "/api/v1/episodes?municipality_id=kommun-0880&state=discharge-ready&limit=50"
+    )
+    assert set(ready) <= {e["id"] for e in response.json()["items"]}
+    assert_at_most(DISCHARGE_READY_LIST, statements, "the discharge-ready list of a municipality")
