@@ -105,7 +105,10 @@ class Settings(BaseSettings):
     dispatcher_batch_size: int = Field(default=20, ge=1, description="pushes claimed at once")
     # Deviations that raise themselves (DESIGN §7) are raised by a job wherever a dispatcher runs.
     deviation_rules_interval_seconds: float = Field(
-        default=60.0, gt=0, description="how often the dispatcher raises automatic deviations"
+        default=60.0,
+        ge=0,
+        description="how often the dispatcher raises automatic deviations; 0 turns the job off "
+        "in this process",
     )
     # With the defaults a push is retried for 34 to 67 minutes (2 s doubling to 10 min, jittered)
     # before it is dead: an endpoint down for a maintenance window loses nothing to replay.

@@ -151,7 +151,11 @@ async def _raise(
 
 
 async def run(engine: AsyncEngine, interval_seconds: float, stop: asyncio.Event) -> None:
-    """Raise what is due every ``interval_seconds`` until ``stop`` is set."""
+    """Raise what is due every ``interval_seconds`` until ``stop`` is set; an interval of 0 means
+    this process does not run the job (another one does, or the operator turned it off)."""
+    if interval_seconds == 0:
+        logger.info("deviation rules are off in this process")
+        return
     while not stop.is_set():
         try:
             raised = await raise_due(engine, now=datetime.now(UTC))
