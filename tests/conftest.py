@@ -17,6 +17,7 @@ import json
 import os
 import re
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -282,13 +283,21 @@ class FhirCollector:
         self.resources.setdefault(key, body)
         self.where.setdefault(key, where)
 
-    def medplum_problems(self) -> list[str]:
-        """Medplum's findings, each after the request that first returned the resource."""
-        return [
-            f"{self.where[key]}: {problem}"
-            for key, body in self.resources.items()
-            for problem in fhir_medplum.problems([body])
-        ]
+    def medplum_problems(self) -> list[tuple[str, list[str], dict[str, Any]]]:
+        """Medplum's findings: per refused resource, the request that first returned it, the
+        problems and the resource. Known findings (``fhir_medplum.KNOWN``) are warnings."""
+        refused = []
+        for key, body in self.resources.items():
+            problems = []
+            for problem in fhir_medplum.problems([body]):
+                why = fhir_medplum.excuse(body, problem)
+                if why is None:
+                    problems.append(problem)
+                else:
+                    warnings.warn(f"known FHIR finding, excused: {why}", stacklevel=1)
+            if problems:
+                refused.append((self.where[key], problems, body))
+        return refused
 
 
 @pytest.fixture(scope="session")
@@ -308,12 +317,24 @@ def fhir_responses() -> Iterator[FhirCollector]:
         if found:
             failures.append("FHIR.js refuses FHIR responses:\n" + "\n".join(found[:20]))
     if fhir_medplum.available():
-        found = collector.medplum_problems()
-        if found:
+        refused = collector.medplum_problems()
+        if refused:
             failures.append(
                 "Medplum's R4 StructureDefinition validator refuses FHIR responses:\n"
-                + "\n".join(found[:20])
+                + "\n".join(
+                    f"{where}: {p}" for where, problems, _ in refused[:20] for p in problems
+                )
+                + f"\nthe first of them: {json.dumps(refused[0][2])[:4000]}"
             )
+            # To see every refused resource whole: SAMVERKAN_FHIR_REFUSED=<file> (JSON lines).
+            if os.environ.get("SAMVERKAN_FHIR_REFUSED"):
+                Path(os.environ["SAMVERKAN_FHIR_REFUSED"]).write_text(
+                    "".join(
+                        json.dumps({"where": w, "problems": f, "resource": r}) + "\n"
+                        for w, f, r in refused
+                    ),
+                    encoding="utf-8",
+                )
     assert not failures, "\n".join(failures)
 
 
