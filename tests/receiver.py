@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.delivery.dispatcher import Dispatcher
 from app.domain.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, verify
 from app.settings import Settings
+from tests import fhir_medplum
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,23 @@ def running_receiver(**options: Any) -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+    assert_valid_pushes(receiver)
+
+
+def assert_valid_pushes(receiver: Receiver) -> None:
+    """Every distinct FHIR Bundle pushed passes Medplum's R4 StructureDefinition validator."""
+    if not fhir_medplum.available():
+        return  # in CI the session's FHIR check fails instead
+    bundles: dict[bytes, dict[str, Any]] = {}
+    for push in receiver.pushes:
+        try:
+            body = json.loads(push.body)
+        except ValueError:
+            continue
+        if isinstance(body, dict) and body.get("resourceType"):
+            bundles.setdefault(push.body, body)
+    found = fhir_medplum.problems(list(bundles.values()))
+    assert not found, "pushed FHIR breaks the R4 StructureDefinitions:\n" + "\n".join(found[:20])
 
 
 def fast(settings: Settings, **changes: Any) -> Settings:

@@ -161,6 +161,11 @@ CODE_SYSTEMS: dict[str, tuple[str, list[Code]]] = {
         [
             Code("coordinator", "Coordinator", "Keeps the plan moving; chosen with the person."),
             Code(
+                "coordinator-unit",
+                "Coordinator's unit",
+                "The unit employing the coordinator.",
+            ),
+            Code(
                 "responsible-principal",
                 "Overall responsibility",
                 "The principal with overall responsibility for the plan.",

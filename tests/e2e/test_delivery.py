@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.security.scopes import METRICS_SCOPE
 from app.settings import Settings
-from tests import fhir_schema
+from tests import fhir_medplum, fhir_schema
 from tests.conftest import ClientFor
 from tests.factories import admit, create_person, notice
 from tests.receiver import Push, dispatch_all, dispatch_until, fast, running_receiver
@@ -166,6 +166,8 @@ async def test_every_event_arrives_in_order_signed_despite_failures(
     if fhir_schema.schema_path().exists():
         for push in first[:3]:
             assert fhir_schema.problems(push.bundle) == []
+    if fhir_medplum.available():
+        assert fhir_medplum.problems([push.bundle for push in first[:3]]) == []
 
     status = ok(await municipality.get(f"/api/v1/subscriptions/{subscription['id']}/status"))
     assert status["status"] == "active"

@@ -20,7 +20,7 @@ from app.domain.delivery import MESSAGE_EVENTS
 from app.domain.identifiers import PERSONNUMMER
 from app.fhir import conformance, writes
 from app.fhir.resources import RESOURCES
-from tests import fhir_node, fhir_schema
+from tests import fhir_medplum, fhir_node, fhir_schema
 from tests.conftest import ClientFor
 from tests.e2e.test_plan_scenarios import ok
 from tests.factories import admit, notice, personnummer, staff_role
@@ -191,7 +191,10 @@ async def test_every_resource_reads_back_as_valid_fhir(client_for: ClientFor) ->
         "reference": f"PractitionerRole/{registered['id']}",
         "display": "Sara Lindgren",
     }
-    assert team[0]["onBehalfOf"]["reference"] == "Organization/kommun-0880-hemtjanst"
+    # ctm-1: a PractitionerRole acts on behalf of no one; its unit is a member of the team.
+    assert "onBehalfOf" not in team[0]
+    assert team[1]["role"][0]["coding"][0]["code"] == "coordinator-unit"
+    assert team[1]["member"]["reference"] == "Organization/kommun-0880-hemtjanst"
     role = fhir(await hospital.get(f"/fhir/PractitionerRole/{registered['id']}"))
     assert role["practitioner"]["reference"] == f"Practitioner/{registered['practitioner_id']}"
     assert role["code"][0]["coding"][0]["code"] == "coordinator"
@@ -413,6 +416,55 @@ def test_the_fhirjs_check_catches_a_broken_resource() -> None:
     }
     assert fhir_node.problems([versioned]) == []
     assert fhir_node.problems([{**versioned, "status": "bogus"}]) != []
+
+
+def test_the_medplum_check_catches_a_broken_resource() -> None:
+    if not fhir_medplum.available():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Node or the @medplum packages are missing; `make test` installs them")
+        pytest.skip("the @medplum packages are installed by `make test`")
+    team = {
+        "resourceType": "CareTeam",
+        "id": "t",
+        "participant": [{"member": {"reference": "PractitionerRole/r"}}],
+    }
+    assert fhir_medplum.problems([team]) == []
+    # ctm-1: only a Practitioner member may act on behalf of an organization.
+    acting = {
+        **team,
+        "participant": [{**team["participant"][0], "onBehalfOf": {"reference": "Organization/o"}}],
+    }
+    assert "ctm-1" in " ".join(fhir_medplum.problems([acting]))
+    found = " ".join(fhir_medplum.problems([{**team, "colour": "blue", "name": [{}]}]))
+    assert "CareTeam.colour" in found and "CareTeam.name" in found
+    # The process stays up between calls and answers each resource in turn.
+    assert [bool(fhir_medplum.problems([r])) for r in (team, acting, team)] == [False, True, False]
+
+
+def test_only_the_known_bdl7_case_is_excused() -> None:
+    if not fhir_medplum.available():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Node or the @medplum packages are missing; `make test` installs them")
+        pytest.skip("the @medplum packages are installed by `make test`")
+    patient = {"resourceType": "Patient", "id": "p", "meta": {"versionId": "1"}}
+    entry = {"fullUrl": "https://x.example/fhir/Patient/p", "resource": patient}
+    answer = {
+        "resourceType": "Bundle",
+        "type": "transaction-response",
+        "entry": [
+            {**entry, "response": {"status": "201 Created"}},
+            {**entry, "response": {"status": "200 OK"}},
+        ],
+    }
+    [problem] = fhir_medplum.problems([answer])
+    assert "bdl-7" in problem and fhir_medplum.excuse(answer, problem)
+    other = {**patient, "gender": "male"}
+    different = {**answer, "entry": [answer["entry"][0], {**entry, "resource": other}]}
+    [problem] = fhir_medplum.problems([different])
+    assert fhir_medplum.excuse(different, problem) is None
+    searched = {**answer, "type": "searchset", "entry": [entry, entry]}
+    [problem] = fhir_medplum.problems([searched])
+    assert fhir_medplum.excuse(searched, problem) is None
 
 
 async def test_count_sort_and_revinclude(client_for: ClientFor) -> None:

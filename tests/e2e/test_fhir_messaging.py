@@ -15,7 +15,7 @@ from fhir.resources.R4B.bundle import Bundle
 from app.cli import examples
 from app.domain.delivery import MESSAGE_EVENTS
 from app.fhir import messaging
-from tests import fhir_node, fhir_schema
+from tests import fhir_medplum, fhir_node, fhir_schema
 from tests.conftest import IN_CI, ClientFor, fhir_schema_available
 from tests.factories import personnummer
 
@@ -433,6 +433,10 @@ def test_the_examples_are_valid_fhir_r4_as_published() -> None:
         assert fhir_node.problems(published) == []
     elif IN_CI:
         pytest.fail("the npm fhir package is installed by `make test`")
+    if fhir_medplum.available():
+        assert fhir_medplum.problems(published) == []
+    elif IN_CI:
+        pytest.fail("the @medplum packages are installed by `make test`")
     # Every id the poster replaces is in the files, so that posting them tells one story.
     every = "".join(json.dumps(m) for m in published)
     for known in (examples.EPISODE, examples.PERSON, examples.PLAN, examples.MEETING):

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.delivery.dispatcher import Dispatcher
 from app.fhir.messaging import EVENT_SYSTEM
 from app.settings import Settings
-from tests import fhir_node, fhir_schema
+from tests import fhir_medplum, fhir_node, fhir_schema
 from tests.conftest import ClientFor
 from tests.factories import admit, create_person, notice
 from tests.receiver import Push, dispatch_all, fast, running_receiver
@@ -63,6 +63,8 @@ def valid_fhir(resource: dict[str, Any]) -> None:
         assert fhir_schema.problems(resource) == []
     if fhir_node.available():
         assert fhir_node.problems([resource]) == []
+    if fhir_medplum.available():
+        assert fhir_medplum.problems([resource]) == []
 
 
 async def test_a_municipality_is_pushed_a_scenario_in_order(

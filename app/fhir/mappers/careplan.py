@@ -278,14 +278,21 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
                 f"{value or 'the reference'} is neither this plan's CareTeam nor a contained one",
                 field=f"CarePlan.careTeam[{index}]",
             )
-    for member in team.get("participant") or []:
+    members = team.get("participant") or []
+    # The coordinator's unit: a member of its own (as we write it), or, beside a coordinator
+    # named without a PractitionerRole, what they act on behalf of.
+    own_unit = next(
+        (organization_of(m.get("member")) for m in members if _role(m) == "coordinator-unit"),
+        None,
+    )
+    for member in members:
         role = _role(member)
         if role == "coordinator":
             who = member.get("member") or {}
             reference = who.get("reference") or ""
             practitioner = contained.get(reference.lstrip("#"), {})
             name = ((practitioner.get("name") or [{}])[0]).get("text") or who.get("display", "")
-            unit = organization_of(member.get("onBehalfOf"))
+            unit = own_unit or organization_of(member.get("onBehalfOf"))
             role_id = (
                 reference.split("/", 1)[1] if reference.startswith("PractitionerRole/") else None
             )

@@ -1,8 +1,8 @@
 """A plan's coordinator and participants → CareTeam (https://hl7.org/fhir/R4/careteam.html).
 
 One CareTeam per plan, with the plan's id: the coordinator (their PractitionerRole in the staff
-register when the plan names one, else by name, on behalf of the unit employing them), the
-principal with overall responsibility, every principal the plan is shared with, and relatives
+register when the plan names one, else by name) and the unit employing them, the principal with
+overall responsibility, every principal the plan is shared with, and relatives
 and others with what they do.
 """
 
@@ -28,6 +28,8 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
     members: list[dict[str, Any]] = []
     coordinator = content.coordinator
     if coordinator is not None:
+        # R4's ctm-1 allows onBehalfOf only beside a Practitioner; a PractitionerRole already
+        # names where it is held. So the unit employing the coordinator is a member of its own.
         members.append(
             {
                 "role": [concept(CARE_TEAM_ROLE, "coordinator", "Coordinator")],
@@ -36,7 +38,12 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
                 )
                 if coordinator.practitioner_role_id
                 else {"display": coordinator.name},
-                "onBehalfOf": ref("Organization", coordinator.unit_id),
+            }
+        )
+        members.append(
+            {
+                "role": [concept(CARE_TEAM_ROLE, "coordinator-unit", "Coordinator's unit")],
+                "member": ref("Organization", coordinator.unit_id),
             }
         )
     if content.responsible_principal_id is not None:
