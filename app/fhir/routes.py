@@ -25,20 +25,25 @@ from app.domain.deviations import DeviationCategory, DeviationState
 from app.domain.episodes import EpisodeState
 from app.domain.errors import (
     DomainError,
-    Forbidden,
-    Incomplete,
     InvalidInput,
     Malformed,
     NotFound,
     StaleVersion,
-    TooLarge,
-    UnsupportedContent,
 )
 from app.domain.messages import ProcessedMessage
 from app.domain.plans import Plan, PlanStatus
 from app.domain.staff import StaffRole
 from app.domain.values import INT4_MAX, check_instant, parse_int, parse_partial_date
-from app.fhir import conformance, documents, messaging, planning_basis, subscriptions, writes
+from app.fhir import (
+    batch_entries,
+    conditional,
+    conformance,
+    documents,
+    messaging,
+    planning_basis,
+    subscriptions,
+    writes,
+)
 from app.fhir.common import (
     FHIR_JSON,
     FHIR_VERSION,
@@ -65,10 +70,9 @@ from app.fhir.mappers import (
     task,
 )
 from app.fhir.operations import evaluate_measure
-from app.fhir.outcome import fhir_response, outcome, read_body
+from app.fhir.outcome import error_outcome, fhir_response, outcome, read_body
 from app.http.allow import allowed_methods
 from app.http.deps import Caller, UowDep, get_settings
-from app.http.errors import domain_error_response
 from app.http.routing import UnitOfWorkRoute
 from app.security.access import Actor, record
 from app.security.scopes import scope_allows
@@ -1152,6 +1156,7 @@ async def capability_statement(settings: SettingsDep) -> Response:
                 "documentation": spec.documentation,
                 "interaction": interactions,
                 "versioning": "versioned" if spec.vread else "versioned-update",
+                **({"conditionalCreate": True} if name in writes.CREATORS else {}),
                 "readHistory": spec.vread is not None,
                 "searchParam": [
                     {"name": p.name, "type": p.type, "documentation": p.documentation}
@@ -1340,24 +1345,12 @@ async def process_message(
         focus = await messaging.process(
             uow, actor, message, settings, now, request.app.state.liability.config
         )
-    except StaleVersion as exc:
-        conflict = {"severity": "error", "code": "conflict", "diagnostics": exc.message}
-        return fhir_response(
-            messaging.response(message, "transient-error", [], now, conflict), status=409
-        )
     except DomainError as exc:
-        issue: dict[str, Any] = {
-            "severity": "error",
-            "code": "processing",
-            "diagnostics": exc.message,
-        }
-        if exc.field:
-            issue["expression"] = [exc.field]
-        status = 403 if isinstance(exc, Forbidden) else 404 if isinstance(exc, NotFound) else 422
-        if isinstance(exc, TooLarge | UnsupportedContent):
-            status = 413 if isinstance(exc, TooLarge) else 415
+        status, refusal = error_outcome(exc)
+        # A stale version is worth a retry after a fresh read; anything else is final.
+        code = "transient-error" if isinstance(exc, StaleVersion) else "fatal-error"
         return fhir_response(
-            messaging.response(message, "fatal-error", [], now, issue), status=status
+            messaging.response(message, code, [], now, refusal["issue"][0]), status=status
         )
     answer = messaging.response(message, "ok", focus, now, None)
     await dedupe.answered(uow, actor.organization_id, message.bundle_id, answer)
@@ -1409,7 +1402,8 @@ def _written(
 async def create(
     resource_type: str, actor: Caller, uow: UowDep, request: Request, settings: SettingsDep
 ) -> Response:
-    """Create; for Patient an `If-None-Exist: identifier=system|value` returns the match (200)."""
+    """Create; with `If-None-Exist` (a search) the one match is returned (200), several are 412;
+    a plain create of a Patient already registered is 409."""
     _spec(resource_type)
     creator = writes.CREATORS.get(resource_type)
     if creator is None:
@@ -1418,14 +1412,16 @@ async def create(
     resource = writes.validate(await read_body(request), resource_type)
     condition = request.headers.get("if-none-exist")
     if condition is not None:
-        name, _sep, value = condition.partition("=")
-        identifiers = resource.get("identifier") or [{}]
-        wanted = f"{identifiers[0].get('system')}|{identifiers[0].get('value')}"
-        if resource_type != "Patient" or name != "identifier" or value != wanted:
-            raise InvalidInput(
-                "If-None-Exist is supported as identifier=system|value of the Patient sent",
-                field="If-None-Exist",
-            )
+        spec = _spec(resource_type)
+
+        async def matches(params: dict[str, str], count: int) -> list[Resource]:
+            return (await spec.search(uow, actor, params, count, None, settings))[0]
+
+        found = await conditional.existing(
+            condition, resource_type, [p.name for p in spec.params], matches
+        )
+        if found is not None:
+            return _written(request, writes.Written(found, False), settings, status=200)
     written = await creator(uow, actor, resource, settings, datetime.now(UTC))
     return _written(request, written, settings, status=201 if written.created else 200)
 
@@ -1478,7 +1474,18 @@ async def transaction(
     entries = writes.entries_of(body, settings.max_bundle_entries)
     for entry in entries:
         resource_type = entry.url.split("/", 1)[0]
-        _allowed(actor, resource_type, "c" if entry.method == "POST" else "u")
+        if entry.method != "GET":  # a read's scope is checked as it is read
+            _allowed(actor, resource_type, "c" if entry.method == "POST" else "u")
+
+    async def reader(kind: str, ident: str, version: int | None) -> Resource:
+        spec = _spec(kind)
+        _allowed(actor, kind, "r" if version is None else "v")
+        if version is None:
+            return await spec.read(uow, actor, ident)
+        if spec.vread is None:
+            raise HTTPException(404, f"{kind} keeps no versions to read")
+        return await spec.vread(uow, actor, ident, version)
+
     now = datetime.now(UTC)
     created: dict[str, str] = {}
     answers: dict[int, dict[str, Any]] = {}
@@ -1492,7 +1499,7 @@ async def transaction(
                 await writes.create_patients(uow, actor, patients, created, settings, now),
                 strict=True,
             ):
-                answers[entry.index] = _entry_response(written, settings)
+                answers[entry.index] = batch_entries.written(written, settings.issuer)
         except writes.EntryFailed as exc:
             failed = (exc.index, exc.error)
         for entry in entries:
@@ -1501,47 +1508,34 @@ async def transaction(
             if entry.index in answers:
                 continue
             try:
+                if entry.method == "GET":
+                    answers[entry.index] = await batch_entries.read(entry, reader, settings.issuer)
+                    continue
                 written = await writes.apply(uow, actor, entry, created, settings, now)
             except DomainError as exc:
                 failed = (entry.index, exc)
             else:
-                answers[entry.index] = _entry_response(written, settings)
+                answers[entry.index] = batch_entries.written(written, settings.issuer)
         if failed is not None:
             # Nothing of the transaction is kept: the request's unit of work is not committed.
             index, error = failed
-            where = f"Bundle.entry[{index}]"
-            problems = error.problems if isinstance(error, Incomplete) else [(error.field, "")]
-            return outcome(
-                domain_error_response(error).status_code,
-                f"{where}: {error.message}",
-                expressions=[
-                    (f"{where}.{field}" if field else where, message or error.message)
-                    for field, message in problems
-                ],
-            )
+            failed_type = next(e for e in entries if e.index == index).url.split("/", 1)[0]
+            status, refusal = error_outcome(error, failed_type, entry=index)
+            for issue in refusal["issue"]:
+                issue["diagnostics"] = f"Bundle.entry[{index}]: {issue['diagnostics']}"
+            return fhir_response(refusal, status=status)
     else:
         for entry in entries:
             try:
                 async with uow.savepoint():
-                    written = await writes.apply(uow, actor, entry, created, settings, now)
-                answers[entry.index] = _entry_response(written, settings)
-            except DomainError as exc:
-                answers[entry.index] = {
-                    "response": {
-                        "status": str(_status_of(exc)),
-                        "outcome": {
-                            "resourceType": "OperationOutcome",
-                            "issue": [
-                                {
-                                    "severity": "error",
-                                    "code": "processing",
-                                    "diagnostics": exc.message,
-                                    **({"expression": [exc.field]} if exc.field else {}),
-                                }
-                            ],
-                        },
-                    }
-                }
+                    if entry.method == "GET":
+                        answer = await batch_entries.read(entry, reader, settings.issuer)
+                    else:
+                        written = await writes.apply(uow, actor, entry, created, settings, now)
+                        answer = batch_entries.written(written, settings.issuer)
+                answers[entry.index] = answer
+            except (DomainError, HTTPException) as exc:
+                answers[entry.index] = batch_entries.refused(entry, exc)
     return fhir_response(
         {
             "resourceType": "Bundle",
@@ -1549,24 +1543,6 @@ async def transaction(
             "entry": [answers[i] for i in sorted(answers)],
         }
     )
-
-
-def _status_of(exc: DomainError) -> int:
-    return domain_error_response(exc).status_code
-
-
-def _entry_response(written: writes.Written, settings: Settings) -> dict[str, Any]:
-    resource = written.resource
-    return {
-        "fullUrl": f"{settings.issuer}/fhir/{resource['resourceType']}/{resource['id']}",
-        "resource": resource,
-        "response": {
-            "status": "201 Created" if written.created else "200 OK",
-            "location": f"{resource['resourceType']}/{resource['id']}/_history/"
-            f"{resource['meta']['versionId']}",
-            "etag": f'W/"{resource["meta"]["versionId"]}"',
-        },
-    }
 
 
 # --- dates: `date` and `_lastUpdated` (https://hl7.org/fhir/R4/search.html#date) -----------------
