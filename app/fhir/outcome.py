@@ -104,7 +104,8 @@ def reshape(request: Request, response: Response) -> Response:
         body["detail"],
         expressions=expressions,
         headers=headers,
-        resource_type=resource_type_of(path),
+        # A body's elements are named in the resource sent; a query's are parameters.
+        resource_type=resource_type_of(path) if request.method in ("POST", "PUT") else None,
         code=issue_code(response.status_code, problem_type),
     )
 

@@ -20,11 +20,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# A plain ALTER TABLE on both databases: batch mode would copy the persons table on SQLite,
+# which the rows that refer to persons do not allow.
 def upgrade() -> None:
-    with op.batch_alter_table("persons") as batch_op:
-        batch_op.add_column(sa.Column("gender", sa.String(length=16), nullable=True))
+    op.add_column("persons", sa.Column("gender", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("persons") as batch_op:
-        batch_op.drop_column("gender")
+    op.drop_column("persons", "gender")
