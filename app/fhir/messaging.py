@@ -23,7 +23,7 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from app.domain.delivery import MESSAGE_EVENTS, Outcome
-from app.domain.errors import DomainError, Forbidden, InvalidInput, Malformed
+from app.domain.errors import Forbidden, InvalidInput, Malformed
 from app.domain.liability import LiabilityConfig
 from app.domain.meetings import ParticipantKind
 from app.domain.values import parse_day, parse_instant, parse_int
@@ -57,7 +57,7 @@ EVENT_SYSTEM = canonical("CodeSystem", "message-event")
 COORDINATED_PLANNING = extension_url("coordinated-planning")
 
 
-class MessageRefused(DomainError):
+class MessageRefused(Malformed):
     """The message is not a well-formed message of this service (answered 400)."""
 
 
