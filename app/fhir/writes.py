@@ -128,10 +128,10 @@ async def create_patient(
         uow, actor, registration, today=now.date(), reserve_systems=settings.reserve_number_systems
     )
     if not created:
-        token = f"{registration.identifier_system}|{registration.identifier_value}"
+        # The identifier is not echoed: the answer may be logged or shown where it should not be.
         raise Conflict(
-            f"a Patient with identifier {token} is already registered (Patient/{person.id}); "
-            f"nothing was changed. Send If-None-Exist: identifier={token} to get it",
+            f"a Patient with this identifier is already registered (Patient/{person.id}); "
+            "nothing was changed. Send If-None-Exist: identifier=<system>|<value> to get it",
             field="Patient.identifier[0]",
         )
     return Written(patient.to_fhir(person), created)
