@@ -39,6 +39,7 @@ from app.fhir import openapi as fhir_openapi
 from app.fhir import outcome
 from app.fhir import routes as fhir_routes
 from app.fhir import subscriptions as fhir_subscriptions
+from app.fhir.negotiation import FhirNegotiation
 from app.fhir.operations import evaluate_measure
 from app.http import errors
 from app.http.deps import REQUEST_ID_HEADER, valid_request_id
@@ -154,6 +155,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         document_bytes=settings.document_body_bytes,
         carries_documents=documents.carries_documents,
     )
+    # 406 under /fhir for a format or FHIR version not served, before any route answers in JSON.
+    app.add_middleware(FhirNegotiation)
     app.add_middleware(NulGuard, reshape=outcome.reshape)
     # Outermost, so that every log line of the request (uvicorn's access line included) and the
     # response itself carry the id; a client's own id is kept when it is well-formed.

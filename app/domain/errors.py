@@ -42,6 +42,10 @@ class StaleVersion(DomainError):
     """The caller edited an older version than the current one (optimistic concurrency)."""
 
 
+class AmbiguousMatch(DomainError):
+    """A condition that must name at most one record names several (a conditional create)."""
+
+
 class Forbidden(DomainError):
     """The caller is known and may see the thing, but this step is not theirs to take."""
 

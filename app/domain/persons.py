@@ -29,6 +29,8 @@ class Person:
     protected_identity: bool = False
     address: str | None = None
     phone: str | None = None
+    # Administrative gender, a code of GENDERS (FHIR's AdministrativeGender), when one was given.
+    gender: str | None = None
     version: int = 1
     details_withheld: bool = False
 
@@ -60,6 +62,7 @@ class Person:
             ),
             address=None,
             phone=None,
+            gender=None,
             birth_date=None,
         )
 
@@ -79,8 +82,13 @@ class Person:
             birth_date=None,
             address=None,
             phone=None,
+            gender=None,
             details_withheld=True,
         )
+
+
+# Administrative gender (https://hl7.org/fhir/R4/valueset-administrative-gender.html).
+GENDERS = ("male", "female", "other", "unknown")
 
 
 def mask_identifier(value: str) -> str:
@@ -92,6 +100,10 @@ def validate_person(person: Person) -> None:
     """Check the free-text parts of a person; the identifier was validated when it was parsed."""
     if not person.given_name.strip() and not person.family_name.strip():
         raise InvalidInput("a person needs a given or family name", field="family_name")
+    if person.gender is not None and person.gender not in GENDERS:
+        raise InvalidInput(
+            f"gender {person.gender!r} is not one of {', '.join(GENDERS)}", field="gender"
+        )
     if person.birth_date is not None and person.identifier.birth_date is not None:
         if person.birth_date != person.identifier.birth_date:
             raise InvalidInput(

@@ -1,4 +1,5 @@
-"""Transaction and batch Bundles (https://hl7.org/fhir/R4/http.html#transaction)."""
+"""Transaction and batch Bundles (https://hl7.org/fhir/R4/http.html#transaction); the entry
+responses are built in ``app.fhir.batch_entries``."""
 
 from __future__ import annotations
 
@@ -6,21 +7,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from app.domain.errors import DomainError, Incomplete, Malformed
-from app.fhir import writes
-from app.fhir.dispatch import SettingsDep, require_scope
-from app.fhir.outcome import fhir_response, outcome, read_body
+from app.domain.errors import DomainError, Malformed, NotFound
+from app.fhir import batch_entries, writes
+from app.fhir.dispatch import SettingsDep, require_scope, spec_of
+from app.fhir.outcome import error_outcome, fhir_response, read_body
+from app.fhir.resources.spec import Resource
 from app.http.deps import Caller, UowDep
-from app.http.errors import domain_error_response
-from app.settings import Settings
 
 
 async def transaction(
     actor: Caller, uow: UowDep, request: Request, settings: SettingsDep
 ) -> Response:
-    """A transaction (all or nothing, any entry order, urn:uuid references) or a batch."""
+    """A transaction (all or nothing, any entry order, urn:uuid references) or a batch; reads
+    (``GET Type/id``) in either are answered after the writes, with the caller's access."""
     body = writes.validate(await read_body(request), "Bundle")
     kind = body.get("type")
     if kind not in ("transaction", "batch"):
@@ -28,7 +30,19 @@ async def transaction(
     entries = writes.entries_of(body, settings.max_bundle_entries)
     for entry in entries:
         resource_type = entry.url.split("/", 1)[0]
-        require_scope(actor, resource_type, "c" if entry.method == "POST" else "u")
+        if entry.method != "GET":  # a read's scope is checked as it is read
+            require_scope(actor, resource_type, "c" if entry.method == "POST" else "u")
+
+    async def reader(kind: str, ident: str, version: int | None) -> Resource:
+        spec = spec_of(kind)
+        require_scope(actor, kind, "r")
+        if version is not None and spec.vread is not None:
+            return await spec.vread(uow, actor, ident, version)
+        resource = await spec.read(uow, actor, ident)
+        if version is not None and resource["meta"]["versionId"] != str(version):
+            raise NotFound(f"{kind}/{ident} keeps only its current version")
+        return resource
+
     now = datetime.now(UTC)
     created: dict[str, str] = {}
     answers: dict[int, dict[str, Any]] = {}
@@ -42,7 +56,7 @@ async def transaction(
                 await writes.create_patients(uow, actor, patients, created, settings, now),
                 strict=True,
             ):
-                answers[entry.index] = _entry_response(written, settings)
+                answers[entry.index] = batch_entries.written(written, settings.issuer)
         except writes.EntryFailed as exc:
             failed = (exc.index, exc.error)
         for entry in entries:
@@ -51,47 +65,34 @@ async def transaction(
             if entry.index in answers:
                 continue
             try:
+                if entry.method == "GET":
+                    answers[entry.index] = await batch_entries.read(entry, reader, settings.issuer)
+                    continue
                 written = await writes.apply(uow, actor, entry, created, settings, now)
             except DomainError as exc:
                 failed = (entry.index, exc)
             else:
-                answers[entry.index] = _entry_response(written, settings)
+                answers[entry.index] = batch_entries.written(written, settings.issuer)
         if failed is not None:
             # Nothing of the transaction is kept: the request's unit of work is not committed.
             index, error = failed
-            where = f"Bundle.entry[{index}]"
-            problems = error.problems if isinstance(error, Incomplete) else [(error.field, "")]
-            return outcome(
-                domain_error_response(error).status_code,
-                f"{where}: {error.message}",
-                expressions=[
-                    (f"{where}.{field}" if field else where, message or error.message)
-                    for field, message in problems
-                ],
-            )
+            failed_type = next(e for e in entries if e.index == index).url.split("/", 1)[0]
+            status, refusal = error_outcome(error, failed_type, entry=index)
+            for issue in refusal["issue"]:
+                issue["diagnostics"] = f"Bundle.entry[{index}]: {issue['diagnostics']}"
+            return fhir_response(refusal, status=status)
     else:
         for entry in entries:
             try:
                 async with uow.savepoint():
-                    written = await writes.apply(uow, actor, entry, created, settings, now)
-                answers[entry.index] = _entry_response(written, settings)
-            except DomainError as exc:
-                answers[entry.index] = {
-                    "response": {
-                        "status": str(_status_of(exc)),
-                        "outcome": {
-                            "resourceType": "OperationOutcome",
-                            "issue": [
-                                {
-                                    "severity": "error",
-                                    "code": "processing",
-                                    "diagnostics": exc.message,
-                                    **({"expression": [exc.field]} if exc.field else {}),
-                                }
-                            ],
-                        },
-                    }
-                }
+                    if entry.method == "GET":
+                        answer = await batch_entries.read(entry, reader, settings.issuer)
+                    else:
+                        written = await writes.apply(uow, actor, entry, created, settings, now)
+                        answer = batch_entries.written(written, settings.issuer)
+                answers[entry.index] = answer
+            except (DomainError, HTTPException) as exc:
+                answers[entry.index] = batch_entries.refused(entry, exc)
     return fhir_response(
         {
             "resourceType": "Bundle",
@@ -99,21 +100,3 @@ async def transaction(
             "entry": [answers[i] for i in sorted(answers)],
         }
     )
-
-
-def _status_of(exc: DomainError) -> int:
-    return domain_error_response(exc).status_code
-
-
-def _entry_response(written: writes.Written, settings: Settings) -> dict[str, Any]:
-    resource = written.resource
-    return {
-        "fullUrl": f"{settings.issuer}/fhir/{resource['resourceType']}/{resource['id']}",
-        "resource": resource,
-        "response": {
-            "status": "201 Created" if written.created else "200 OK",
-            "location": f"{resource['resourceType']}/{resource['id']}/_history/"
-            f"{resource['meta']['versionId']}",
-            "etag": f'W/"{resource["meta"]["versionId"]}"',
-        },
-    }

@@ -34,6 +34,7 @@ async def capability_statement(settings: SettingsDep) -> Response:
                 "documentation": spec.documentation,
                 "interaction": interactions,
                 "versioning": "versioned" if spec.vread else "versioned-update",
+                **({"conditionalCreate": True} if name in writes.CREATORS else {}),
                 "readHistory": spec.vread is not None,
                 "searchParam": [
                     {"name": p.name, "type": p.type, "documentation": p.documentation}

@@ -9,11 +9,12 @@ from fastapi import Path, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from app.domain.errors import InvalidInput, NotFound
+from app.domain.errors import NotFound
 from app.domain.values import INT4_MAX, parse_int
-from app.fhir import writes
+from app.fhir import conditional, writes
 from app.fhir.dispatch import SettingsDep, require_scope, resource_headers, spec_of
 from app.fhir.outcome import fhir_response, read_body
+from app.fhir.resources.spec import Resource
 from app.http.deps import Caller, UowDep
 from app.settings import Settings
 
@@ -57,7 +58,8 @@ def _written(
 async def create(
     resource_type: str, actor: Caller, uow: UowDep, request: Request, settings: SettingsDep
 ) -> Response:
-    """Create; for Patient an `If-None-Exist: identifier=system|value` returns the match (200)."""
+    """Create; with `If-None-Exist` (a search) the one match is returned (200), several are 412;
+    a plain create of a Patient already registered is 409."""
     spec_of(resource_type)
     creator = writes.CREATORS.get(resource_type)
     if creator is None:
@@ -66,14 +68,16 @@ async def create(
     resource = writes.validate(await read_body(request), resource_type)
     condition = request.headers.get("if-none-exist")
     if condition is not None:
-        name, _sep, value = condition.partition("=")
-        identifiers = resource.get("identifier") or [{}]
-        wanted = f"{identifiers[0].get('system')}|{identifiers[0].get('value')}"
-        if resource_type != "Patient" or name != "identifier" or value != wanted:
-            raise InvalidInput(
-                "If-None-Exist is supported as identifier=system|value of the Patient sent",
-                field="If-None-Exist",
-            )
+        spec = spec_of(resource_type)
+
+        async def matches(params: dict[str, str], count: int) -> list[Resource]:
+            return (await spec.search(uow, actor, params, count, None, settings))[0]
+
+        found = await conditional.existing(
+            condition, resource_type, [p.name for p in spec.params], matches
+        )
+        if found is not None:
+            return _written(request, writes.Written(found, False), settings, status=200)
     written = await creator(uow, actor, resource, settings, datetime.now(UTC))
     return _written(request, written, settings, status=201 if written.created else 200)
 

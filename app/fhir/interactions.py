@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # What any authenticated FHIR request can answer: a malformed request (400), no or a bad token
-# (401), a token without the scope (403), a parameter out of bounds (422), over the rate limit.
-AUTHENTICATED = (400, 401, 403, 422, 429)
+# (401), a token without the scope (403), an Accept, _format or fhirVersion not served (406), a
+# parameter out of bounds (422), over the rate limit.
+AUTHENTICATED = (400, 401, 403, 406, 422, 429)
 # A request with a body: too large (413), not sent as FHIR JSON (415).
 WITH_BODY = (413, 415)
 
@@ -79,15 +80,15 @@ HISTORY_TYPE = Interaction(
     AUTHENTICATED,
     returns="Bundle",
 )
-# 200 when If-None-Exist finds the Patient already there; 404/409 for what the resource refers
-# to or contradicts.
+# 200 when If-None-Exist finds one match, 412 when it finds several; 404/409 for what the
+# resource refers to or contradicts (a Patient already registered, without If-None-Exist).
 CREATE = Interaction(
     "create",
     "post",
     "",
     "Create a {type}",
     (201, 200),
-    (*AUTHENTICATED, 404, 409, *WITH_BODY),
+    (*AUTHENTICATED, 404, 409, 412, *WITH_BODY),
     body=True,
 )
 # 412 against a stale version, 428 without one.
@@ -105,7 +106,13 @@ DELETE = Interaction("delete", "delete", "/{id}", "Delete a {type}", (204,), (*A
 # System and instance interactions served by routes of their own, by the route's name (its
 # operationId).
 CAPABILITIES = Interaction(
-    "capabilities", "get", "", "The CapabilityStatement", (200,), (), returns="CapabilityStatement"
+    "capabilities",
+    "get",
+    "",
+    "The CapabilityStatement",
+    (200,),
+    (406,),
+    returns="CapabilityStatement",
 )
 TRANSACTION = Interaction(
     "transaction",
@@ -123,7 +130,7 @@ PROCESS_MESSAGE = Interaction(
     "",
     "Process a message Bundle",
     (200,),
-    (*AUTHENTICATED, 404, 409, *WITH_BODY),
+    (*AUTHENTICATED, 404, 409, 412, *WITH_BODY),
     returns="Bundle",
     body=True,
 )

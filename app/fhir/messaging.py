@@ -23,12 +23,14 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from app.domain.delivery import MESSAGE_EVENTS, Outcome
-from app.domain.errors import DomainError, Forbidden, InvalidInput
+from app.domain.errors import Forbidden, InvalidInput, Malformed
 from app.domain.liability import LiabilityConfig
 from app.domain.meetings import ParticipantKind
 from app.domain.values import parse_day, parse_instant, parse_int
-from app.fhir import documents, planning_basis
+from app.fhir import documents, planning_basis, primitives
+from app.fhir.bundles import check_full_urls
 from app.fhir.common import BASE, canonical, extension_url, organization_of
+from app.fhir.expressions import from_loc
 from app.fhir.mappers import (
     appointment,
     careplan,
@@ -55,7 +57,7 @@ EVENT_SYSTEM = canonical("CodeSystem", "message-event")
 COORDINATED_PLANNING = extension_url("coordinated-planning")
 
 
-class MessageRefused(DomainError):
+class MessageRefused(Malformed):
     """The message is not a well-formed message of this service (answered 400)."""
 
 
@@ -82,8 +84,13 @@ def parse(body: Any) -> Message:
         bundle = Bundle.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise MessageRefused(f"{where}: {first['msg']}", field=where or "Bundle") from exc
+        where = from_loc("Bundle", first["loc"])
+        raise MessageRefused(f"{where}: {first['msg']}", field=where) from exc
+    try:
+        primitives.check(body)
+        check_full_urls(body.get("entry") or [])
+    except Malformed as exc:
+        raise MessageRefused(exc.message, field=exc.field) from exc
     if bundle.type != "message":
         raise MessageRefused("Bundle.type must be message", field="Bundle.type")
     if not bundle.id:

@@ -17,10 +17,12 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from app.domain.errors import DomainError, InvalidInput, Malformed, VersionRequired
+from app.domain.errors import Conflict, DomainError, InvalidInput, Malformed, VersionRequired
 from app.domain.plans import InitiatorKind
 from app.domain.values import parse_int
-from app.fhir import documents
+from app.fhir import documents, primitives
+from app.fhir.bundles import check_full_urls
+from app.fhir.expressions import from_loc
 from app.fhir.mappers import careplan, communication, encounter, patient, task
 from app.security.access import Actor
 from app.services import care_messages as message_service
@@ -49,8 +51,9 @@ def validate(resource: Any, expected: str | None = None) -> Resource:
         model.model_validate(resource)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join([kind, *(str(p) for p in first["loc"])])
+        where = from_loc(kind, first["loc"])
         raise Malformed(f"{where}: {first['msg']}", field=where) from exc
+    primitives.check(resource)
     return resource
 
 
@@ -115,14 +118,22 @@ class EntryFailed(Exception):
 async def create_patient(
     uow: UnitOfWork, actor: Actor, resource: Resource, settings: Settings, now: datetime
 ) -> Written:
-    """Register a person, or find the one registered under the identifier (200)."""
+    """Register a person; Conflict (409) when one is registered under the identifier already.
+
+    Nothing of the sent Patient would be kept then, so the create is refused rather than
+    answered with the stored one; a conditional create (If-None-Exist) is the way to get it.
+    """
+    registration = patient.from_fhir(resource)
     person, created = await person_service.register_person(
-        uow,
-        actor,
-        patient.from_fhir(resource),
-        today=now.date(),
-        reserve_systems=settings.reserve_number_systems,
+        uow, actor, registration, today=now.date(), reserve_systems=settings.reserve_number_systems
     )
+    if not created:
+        # The identifier is not echoed: the answer may be logged or shown where it should not be.
+        raise Conflict(
+            f"a Patient with this identifier is already registered (Patient/{person.id}); "
+            "nothing was changed. Send If-None-Exist: identifier=<system>|<value> to get it",
+            field="Patient.identifier[0]",
+        )
     return Written(patient.to_fhir(person), created)
 
 
@@ -272,12 +283,23 @@ def entries_of(bundle: Resource, max_entries: int) -> list[Entry]:
             f"a Bundle may have at most {max_entries} entries; this one has {len(raw)}",
             field="Bundle.entry",
         )
+    check_full_urls(raw)
     found = []
     for index, entry in enumerate(raw):
         request = entry.get("request") or {}
         method, url = request.get("method"), request.get("url") or ""
         where = f"Bundle.entry[{index}]"
         kind = url.split("/", 1)[0].split("?", 1)[0]
+        if request.get("ifNoneExist") is not None:
+            raise Malformed(
+                f"{where}.request.ifNoneExist: a conditional create is sent on its own "
+                "(POST [base]/Type with If-None-Exist), not in a Bundle",
+                field=f"{where}.request.ifNoneExist",
+            )
+        if method == "GET" and url and not url.startswith("/"):
+            # A read; the Bundle's route reads it with the caller's access, after the writes.
+            found.append(Entry(index, entry.get("fullUrl"), method, url, None))
+            continue
         if method == "POST" and kind in CREATORS and "/" not in url:
             pass
         elif method == "PUT" and kind in UPDATERS and url.count("/") == 1:
@@ -285,14 +307,19 @@ def entries_of(bundle: Resource, max_entries: int) -> list[Entry]:
         else:
             raise Malformed(
                 f"{where}.request: {method} {url} is not supported in a Bundle; supported: "
-                f"POST {', '.join(CREATORS)} and PUT {', '.join(k + '/id' for k in UPDATERS)}",
+                f"POST {', '.join(CREATORS)}, PUT {', '.join(k + '/id' for k in UPDATERS)} "
+                "and GET Type/id",
                 field=f"{where}.request",
             )
         resource = entry.get("resource")
         if resource is None or resource.get("resourceType") != kind:
             raise Malformed(f"{where}.resource must be a {kind}", field=f"{where}.resource")
         found.append(Entry(index, entry.get("fullUrl"), method, url, copy.deepcopy(resource)))
-    return sorted(found, key=lambda e: (ORDER.get(e.url.split("/", 1)[0], 9), e.index))
+    # Reads come after every write (https://hl7.org/fhir/R4/http.html#trules).
+    return sorted(
+        found,
+        key=lambda e: (10 if e.method == "GET" else ORDER.get(e.url.split("/", 1)[0], 9), e.index),
+    )
 
 
 async def apply(

@@ -19,57 +19,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from app.domain.errors import (
-    Conflict,
-    DomainError,
-    Forbidden,
-    IllegalTransition,
-    Incomplete,
-    InvalidInput,
-    Malformed,
-    NotFound,
-    StaleVersion,
-    TooLarge,
-    UnknownReference,
-    UnsupportedContent,
-    VersionRequired,
-)
+from app.domain.errors import DomainError, Incomplete
 from app.http.allow import allowed_methods
+from app.http.vocabulary import TITLES, classify, title
 
 logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://samverkan.dev/problems/"
-
-_STATUS: list[tuple[type[DomainError], int, str]] = [
-    (NotFound, 404, "not-found"),
-    (Incomplete, 422, "incomplete"),
-    (Malformed, 400, "malformed"),
-    (VersionRequired, 428, "precondition-required"),
-    (Forbidden, 403, "forbidden"),
-    (IllegalTransition, 409, "illegal-transition"),
-    (Conflict, 409, "conflict"),
-    (StaleVersion, 412, "stale-version"),
-    (TooLarge, 413, "content-too-large"),
-    (UnsupportedContent, 415, "unsupported-content"),
-    (UnknownReference, 422, "unknown-reference"),
-    (InvalidInput, 422, "invalid-input"),
-]
-_TITLES = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    412: "Precondition failed",
-    413: "Request body too large",
-    415: "Unsupported media type",
-    422: "Unprocessable content",
-    428: "Precondition required",
-    429: "Too many requests",
-    500: "Internal server error",
-    503: "Service unavailable",
-}
 
 
 class FieldError(BaseModel):
@@ -101,8 +57,8 @@ def problem(
 ) -> Response:
     """A problem+json response."""
     body: dict[str, Any] = {
-        "type": PROBLEM_BASE + (kind or _TITLES.get(status, "error").lower().replace(" ", "-")),
-        "title": _TITLES.get(status, "Error"),
+        "type": PROBLEM_BASE + (kind or title(status).lower().replace(" ", "-")),
+        "title": title(status),
         "status": status,
         "detail": detail,
     }
@@ -114,14 +70,12 @@ def problem(
 
 
 def domain_error_response(exc: DomainError) -> Response:
-    """Translate a domain error to its status and problem body."""
-    for cls, status, kind in _STATUS:
-        if isinstance(exc, cls):
-            errors = [{"field": exc.field, "message": exc.message}] if exc.field else None
-            if isinstance(exc, Incomplete):
-                errors = [{"field": f, "message": m} for f, m in exc.problems]
-            return problem(status, exc.message, kind=kind, errors=errors)
-    return problem(422, exc.message, kind="invalid-input")
+    """Translate a domain error to its status and problem body (``app.http.vocabulary``)."""
+    kind = classify(exc)
+    errors = [{"field": exc.field, "message": exc.message}] if exc.field else None
+    if isinstance(exc, Incomplete):
+        errors = [{"field": f, "message": m} for f, m in exc.problems]
+    return problem(kind.status, exc.message, kind=kind.problem, errors=errors)
 
 
 def _loc_to_field(loc: tuple[Any, ...]) -> str:
@@ -242,7 +196,7 @@ def install(app: FastAPI, reshape: Reshape) -> None:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": _TITLES[status]}
+    status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": TITLES[status]}
     for status in (400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429)
 }
 

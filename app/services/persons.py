@@ -48,6 +48,7 @@ class RegisterPerson:
     protected_identity: bool = False
     address: str | None = None
     phone: str | None = None
+    gender: str | None = None
     # A birth date stated as a year or a month only (FHIR allows it): it must agree with the
     # identifier's birth date, which is kept.
     birth_year_or_month: PartialDate | None = None
@@ -211,6 +212,7 @@ def _new_person(
         protected_identity=cmd.protected_identity,
         address=cmd.address,
         phone=cmd.phone,
+        gender=cmd.gender,
     )
     validate_person(person)
     return person

@@ -39,6 +39,7 @@ def person_from_row(row: Any) -> Person:
         protected_identity=row.protected_identity,
         address=row.address,
         phone=row.phone,
+        gender=row.gender,
         version=row.version,
     )
 
@@ -57,6 +58,7 @@ def person_row(person: Person, now: datetime) -> dict[str, Any]:
         "protected_identity": person.protected_identity,
         "address": person.address,
         "phone": person.phone,
+        "gender": person.gender,
         "version": person.version,
         "created_at": now,
         "updated_at": now,

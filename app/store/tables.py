@@ -132,6 +132,7 @@ persons = Table(
     Column("protected_identity", Boolean, nullable=False),
     Column("address", Text, nullable=True),
     Column("phone", String(40), nullable=True),
+    Column("gender", String(16), nullable=True),
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

@@ -22,14 +22,10 @@ from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
 from app.domain.errors import (
-    Conflict,
     DomainError,
-    Forbidden,
-    IllegalTransition,
-    NotFound,
-    StaleVersion,
 )
 from app.domain.sessions import ConsoleSession, Identity
+from app.http.vocabulary import classify
 from app.security.access import Actor
 from app.security.scopes import scope_allows
 from app.services import console_sessions
@@ -42,15 +38,6 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 COOKIE = "samverkan_console"
 SECURE_COOKIE = "__Host-samverkan_console"
 CSRF_FIELD = "csrf_token"
-
-# Domain errors as the API answers them, so a page and an API call fail alike.
-_STATUS: tuple[tuple[type[DomainError], int], ...] = (
-    (NotFound, 404),
-    (Forbidden, 403),
-    (StaleVersion, 412),
-    (IllegalTransition, 409),
-    (Conflict, 409),
-)
 
 
 class SignInRequired(Exception):
@@ -72,8 +59,8 @@ class Refused(Exception):
 
 
 def status_of(error: DomainError) -> int:
-    """The HTTP status of a domain error."""
-    return next((status for cls, status in _STATUS if isinstance(error, cls)), 422)
+    """The HTTP status of a domain error, as the API answers it (``app.http.vocabulary``)."""
+    return classify(error).status
 
 
 def cookie_name(settings: Settings) -> str:

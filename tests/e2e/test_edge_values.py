@@ -54,6 +54,7 @@ def assert_refused(response: httpx.Response, field: str | None = None) -> None:
     if body.get("resourceType") == "OperationOutcome":
         named = [e for issue in body["issue"] for e in issue.get("expression", [])]
         named += [issue["diagnostics"] for issue in body["issue"]]
+        named += [issue.get("details", {}).get("text", "") for issue in body["issue"]]
     else:
         named = [e["field"] for e in body.get("errors", [])] + [body["detail"]]
     assert any(field in n for n in named), (field, body)

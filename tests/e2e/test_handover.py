@@ -277,8 +277,8 @@ async def test_the_answer_and_the_confirmation_as_fhir_messages(
     assert read["municipality_answer"]["answer"] == "cannot-receive-yet"
     assert read["municipality_answer"]["planned_services"] == ["short-term-stay"]
     early = await post(municipality, example("services-started", episode_id=episode["id"]))
-    # Over FHIR a refused message is a fatal-error response, naming why.
-    assert early.status_code == 422, early.text
+    # Over FHIR a refused message is a fatal-error response, naming why, with REST's status.
+    assert early.status_code == 409, early.text
     assert "has not been discharged" in early.text
     assert (await notice(client, episode["id"], "discharge")).status_code == 200
     started = await post(municipality, example("services-started", episode_id=episode["id"]))

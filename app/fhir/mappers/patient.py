@@ -52,6 +52,8 @@ def to_fhir(person: Person) -> dict[str, Any]:
         resource["name"] = [{"use": "official", **name}]
     if person.phone:
         resource["telecom"] = [{"system": "phone", "value": person.phone}]
+    if person.gender:
+        resource["gender"] = person.gender
     if person.birth_date:
         resource["birthDate"] = day(person.birth_date)
     if person.address:
@@ -113,4 +115,5 @@ def from_fhir(resource: dict[str, Any]) -> RegisterPerson:
         ),
         address=address,
         phone=phone,
+        gender=resource.get("gender"),
     )

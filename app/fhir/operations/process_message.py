@@ -11,17 +11,13 @@ from starlette.responses import Response
 
 from app.domain.errors import (
     DomainError,
-    Forbidden,
-    NotFound,
     StaleVersion,
-    TooLarge,
-    UnsupportedContent,
 )
 from app.domain.messages import ProcessedMessage
 from app.fhir import messaging
 from app.fhir.common import FHIR_JSON
 from app.fhir.dispatch import SettingsDep, require_scope
-from app.fhir.outcome import fhir_response, outcome
+from app.fhir.outcome import error_outcome, fhir_response, outcome
 from app.http.deps import Caller, UowDep
 from app.services import messages as dedupe
 
@@ -124,24 +120,12 @@ async def process_message(
         focus = await messaging.process(
             uow, actor, message, settings, now, request.app.state.liability.config
         )
-    except StaleVersion as exc:
-        conflict = {"severity": "error", "code": "conflict", "diagnostics": exc.message}
-        return fhir_response(
-            messaging.response(message, "transient-error", [], now, conflict), status=409
-        )
     except DomainError as exc:
-        issue: dict[str, Any] = {
-            "severity": "error",
-            "code": "processing",
-            "diagnostics": exc.message,
-        }
-        if exc.field:
-            issue["expression"] = [exc.field]
-        status = 403 if isinstance(exc, Forbidden) else 404 if isinstance(exc, NotFound) else 422
-        if isinstance(exc, TooLarge | UnsupportedContent):
-            status = 413 if isinstance(exc, TooLarge) else 415
+        status, refusal = error_outcome(exc)
+        # A stale version is worth a retry after a fresh read; anything else is final.
+        code = "transient-error" if isinstance(exc, StaleVersion) else "fatal-error"
         return fhir_response(
-            messaging.response(message, "fatal-error", [], now, issue), status=status
+            messaging.response(message, code, [], now, refusal["issue"][0]), status=status
         )
     answer = messaging.response(message, "ok", focus, now, None)
     await dedupe.answered(uow, actor.organization_id, message.bundle_id, answer)
