@@ -82,12 +82,27 @@ async def create_patients(
     A refused entry raises ``EntryFailed`` naming it; the transaction then keeps nothing.
     """
     commands = []
+    first_of: dict[tuple[str, str], int] = {}
     for entry in entries:
         assert entry.resource is not None
         try:
-            commands.append(patient.from_fhir(resolve(entry.resource, created)))
+            command = patient.from_fhir(resolve(entry.resource, created))
         except DomainError as exc:
             raise EntryFailed(entry.index, exc) from exc
+        # One person twice would be answered twice with the same fullUrl and version (bdl-7),
+        # and which entry's details count would be a guess: it is sent once and referred to.
+        key = (command.identifier_system, command.identifier_value)
+        if key in first_of:
+            raise EntryFailed(
+                entry.index,
+                InvalidInput(
+                    f"registers the same person as Bundle.entry[{first_of[key]}] (the same "
+                    "identifier); send a person once and refer to its fullUrl",
+                    field="resource.identifier[0]",
+                ),
+            )
+        first_of[key] = entry.index
+        commands.append(command)
     try:
         found = await person_service.register_persons(
             uow,

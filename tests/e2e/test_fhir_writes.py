@@ -242,27 +242,34 @@ async def test_updating_a_careplan_needs_the_current_version(client_for: ClientF
 
 
 async def test_many_patients_in_one_transaction(client_for: ClientFor) -> None:
-    """The Patients of a transaction are registered together: one already known, one twice."""
+    """The Patients of a transaction are registered together, one already known among them; one
+    person sent twice is refused, naming both entries, and nothing is kept."""
     hospital = await client_for("region-kalmar")
     known = personnummer()
     first = await send(hospital, "POST", "/fhir/Patient", patient(known))
     assert first.status_code == 201, first.text
     twice = personnummer()
-    values = [personnummer() for _ in range(5)] + [known, twice, twice]
+    values = [personnummer() for _ in range(5)] + [known, twice]
     entries = [
         (f"urn:uuid:00000000-0000-4000-8000-{i:012d}", "Patient", patient(v))
         for i, v in enumerate(values)
     ]
+    doubled = bundle(
+        "transaction", [*entries, (entries[-1][0][:-1] + "9", "Patient", patient(twice))]
+    )
+    refused = await send(hospital, "POST", "/fhir", doubled)
+    assert refused.status_code == 422, refused.text
+    issue = refused.json()["issue"][0]
+    assert issue["expression"][0].startswith("Bundle.entry[7]"), issue
+    assert "Bundle.entry[6]" in issue["diagnostics"]
     response = await send(hospital, "POST", "/fhir", bundle("transaction", entries))
     assert response.status_code == 200, response.text
     result = response.json()["entry"]
     assert [e["response"]["status"] for e in result] == ["201 Created"] * 5 + [
         "200 OK",
         "201 Created",
-        "200 OK",
     ]
     assert result[5]["resource"]["id"] == first.json()["id"]
-    assert result[6]["resource"]["id"] == result[7]["resource"]["id"]
     assert len({e["resource"]["id"] for e in result}) == 7
 
 
