@@ -7,7 +7,7 @@ import io
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
@@ -15,8 +15,9 @@ from app.api.v1.common import next_link, router
 from app.api.v1.statistics import AskedDep, periods_asked
 from app.domain.errors import InvalidInput
 from app.domain.statistics_records import COUNTED, CountedRecord
-from app.http.deps import Caller, PageDep, UowDep
+from app.http.deps import Caller, PageDep, UowDep, require
 from app.http.errors import errors_for
+from app.security.access import Actor
 from app.services import statistics_records as service
 
 api = router("/api/v1", "statistics")
@@ -34,6 +35,10 @@ series) and `group` (the figure's `group`; needed with `by`).
 
 {ACCESS} So a figure masked as small for an area is not revealed here: you see the records you
 could read one by one anyway. Every record listed is in the access log.
+
+The caller needs the search scope of the records the indicator counts, as their own lists do
+(`system/Encounter.s`, `system/CarePlan.s`, `system/Appointment.s`, `system/Communication.s`,
+`system/Task.s`).
 
 Each entry gives the record's `type` and `id`, its `person_id`, the `unit_id` and
 `municipality_id` it counts for, `at` (the instant that placed it in the period), the other
@@ -121,6 +126,19 @@ def _csv(code: str, items: list[CountedRecordRead]) -> str:
     return out.getvalue()
 
 
+IndicatorPath = Annotated[str, Path(max_length=64, description="one indicator code")]
+
+
+async def searcher(actor: Caller, indicator: IndicatorPath) -> Actor:
+    """The caller, who must hold the search scope of the records the indicator counts
+    (`system/Encounter.s` for an episode indicator, `system/Task.s` for deviations, ...), as
+    their own lists require; an unknown indicator is refused by the use case, naming it."""
+    counted = COUNTED.get(indicator)
+    if counted is not None:
+        await require(counted.resource_type, "s")(actor)
+    return actor
+
+
 def _start(text: str | None) -> date | None:
     if text is None:
         return None
@@ -144,13 +162,13 @@ def _start(text: str | None) -> date | None:
         },
     },
 )
-async def get_cell_records(
-    actor: Caller,
+async def list_statistics_records(
+    actor: Annotated[Actor, Depends(searcher)],
     request: Request,
     uow: UowDep,
     query: AskedDep,
     page: PageDep,
-    indicator: Annotated[str, Path(max_length=64, description="one indicator code")],
+    indicator: IndicatorPath,
     period_start: Annotated[
         str | None,
         Query(max_length=10, description="the cell's period, by its first day (2026-03-01)"),
