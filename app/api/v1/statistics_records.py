@@ -68,18 +68,20 @@ class CountedRecordRead(BaseModel):
     value: int | None = Field(description="the days, hours or minutes it counted")
     in_numerator: bool | None = Field(description="for a share: whether it is in the numerator")
     stratum: str | None = Field(description="a deviation's category or state")
-    link: str = Field(examples=["/api/v1/episodes/0b9f…"])
+    link: str = Field(
+        description="the REST path that reads the record", examples=["/api/v1/episodes/0b9f…"]
+    )
 
 
 class CellRecordsRead(BaseModel):
     """One page of the records behind one cell of an indicator."""
 
-    indicator: str
-    period: str = Field(examples=["2026-03"])
-    period_start: str
+    indicator: str = Field(description="the indicator's code", examples=["readmissions-30-days"])
+    period: str = Field(description="the cell's period", examples=["2026-03"])
+    period_start: str = Field(description="the first local date of the period")
     period_end: str = Field(description="the first local date after the period")
-    by: str | None
-    group: str | None
+    by: str | None = Field(description="the breakdown: unit, municipality or area; null: none")
+    group: str | None = Field(description="the cell's unit, municipality or area; null: all")
     subject: dict[str, str]
     access: str = Field(description="which records are listed")
     items: list[CountedRecordRead]
