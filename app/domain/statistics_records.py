@@ -104,7 +104,8 @@ def parse_cursor(value: str) -> Key:
         moment = datetime.fromisoformat(at)
         if moment.tzinfo is None or not isinstance(record_id, str) or not isinstance(part, str):
             raise ValueError(value)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as err:
+        moment = moment.astimezone(UTC)
+    except (ValueError, TypeError, OverflowError, binascii.Error) as err:
         raise InvalidInput("cursor is not one this list gave", field="cursor") from err
     return Key(moment, record_id, part)
 
