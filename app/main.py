@@ -31,6 +31,7 @@ from app.api.v1 import (
     plans,
     staff,
     statistics,
+    statistics_records,
     subscriptions,
 )
 from app.delivery.dispatcher import Dispatcher
@@ -185,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         documents,
         notice_boards,
         statistics,
+        statistics_records,
         staff,
         access_log,
         admin,

@@ -128,23 +128,7 @@ async def statistics(
     """
     subject = await subject_for(uow, actor, organization_id, area_id)
     for item in indicators:
-        if by is not None and by not in item.dimensions:
-            raise InvalidInput(
-                f"{item.code} can be broken down by "
-                f"{', '.join(sorted(d.value for d in item.dimensions)) or 'nothing'}, not {by}",
-                field="by",
-            )
-        if item.family is Family.MESSAGES and subject.kind == "area":
-            raise InvalidInput(
-                f"{item.code} counts the messages of organizations, not of an area",
-                field="area",
-            )
-        if item.family is Family.PLANS and subject.scope.unit_ids is not None:
-            if item.code != "meetings-held":
-                raise InvalidInput(
-                    f"{item.code} counts plans, which belong to principals, not to a unit",
-                    field="organization",
-                )
+        refuse_unfit(item, subject, by)
     zone_name = ZONES[subject.jurisdiction].key
     zone = ZONES[subject.jurisdiction]
     bounds = []
@@ -165,6 +149,26 @@ async def statistics(
         result.figures[item.code] = suppress(figures, item.kind) if shared else figures
     record(uow, actor, "read", "Statistics", subject.id, None)
     return result
+
+
+def refuse_unfit(item: Indicator, subject: Subject, by: Dimension | None) -> None:
+    """Refuse, naming the parameter, an indicator the subject or the breakdown does not fit."""
+    if by is not None and by not in item.dimensions:
+        raise InvalidInput(
+            f"{item.code} can be broken down by "
+            f"{', '.join(sorted(d.value for d in item.dimensions)) or 'nothing'}, not {by}",
+            field="by",
+        )
+    if item.family is Family.MESSAGES and subject.kind == "area":
+        raise InvalidInput(
+            f"{item.code} counts the messages of organizations, not of an area", field="area"
+        )
+    if item.family is Family.PLANS and subject.scope.unit_ids is not None:
+        if item.code != "meetings-held":
+            raise InvalidInput(
+                f"{item.code} counts plans, which belong to principals, not to a unit",
+                field="organization",
+            )
 
 
 async def _figures(

@@ -45,6 +45,7 @@ from app.store.plans import MeetingRepository, PlanRepository
 from app.store.sessions import ConsoleSessionRepository
 from app.store.staff import StaffRepository
 from app.store.statistics import StatisticsRepository
+from app.store.statistics_records import StatisticsRecordsRepository
 from app.store.subscriptions import SubscriptionRepository
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class UnitOfWork:
     breakers: BreakerRepository
     liability: LiabilityRepository
     statistics: StatisticsRepository
+    statistics_records: StatisticsRecordsRepository
     console_sessions: ConsoleSessionRepository
     documents: DocumentRepository
     planning_bases: PlanningBasisRepository
@@ -147,6 +149,7 @@ class UnitOfWork:
         self.breakers = BreakerRepository(conn)
         self.liability = LiabilityRepository(conn)
         self.statistics = StatisticsRepository(conn)
+        self.statistics_records = StatisticsRecordsRepository(conn)
         self.console_sessions = ConsoleSessionRepository(conn)
         self.documents = DocumentRepository(conn)
         self.planning_bases = PlanningBasisRepository(conn)

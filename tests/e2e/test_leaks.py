@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from app.domain.identifiers import PERSONNUMMER
+from app.domain.statistics import INDICATORS
 from app.fhir.messaging import EVENT_SYSTEM
 from app.fhir.resources import RESOURCES as FHIR_RESOURCES
 from tests.conftest import ClientFor
@@ -129,6 +130,8 @@ RULES: dict[str, str] = {
     # Aggregates of the caller's own organization (no person): any valid token.
     "get_statistics": AUTHENTICATED,
     "get_statistics_chart": AUTHENTICATED,
+    # The records behind a figure: only those the caller is a party to, like any list.
+    "list_statistics_records": PERSONAL,
     "evaluate_measure": REFERENCE,
     "register_practitioner": REFERENCE,
     "list_practitioners": REFERENCE,
@@ -395,6 +398,9 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
     month = T0.strftime("%Y-%m")
     if op.startswith("get_statistics"):
         params.update({"period": month, "indicator": "admissions-notified"})
+    if op == "list_statistics_records":
+        values["indicator"] = "admissions-notified"
+        params["period"] = month
     if op.startswith("evaluate_measure"):
         first = T0.date().replace(day=1)
         last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
@@ -1035,3 +1041,46 @@ async def test_a_general_deviation_is_seen_by_its_parties_only(client_for: Clien
         assert deviation["id"] not in listed.text and SECRET_NAME not in listed.text, stranger
         searched = await http.get("/fhir/Task")
         assert deviation["id"] not in searched.text, stranger
+
+
+@pytest.mark.parametrize("stranger_of", STRANGERS)
+async def test_the_statistics_drill_down_lists_none_of_anothers_records(
+    client: httpx.AsyncClient, client_for: ClientFor, scene: Scene, stranger_of: tuple[str, str]
+) -> None:
+    """Whatever figures a stranger may ask for (its own, an area it belongs to, which may cover
+    the scene's), the records behind them are only its own; an organization it is not, or an
+    area it is no member of, answers as one that does not exist."""
+    organization, _principal = stranger_of
+    stranger = await client_for(organization)
+    months = sorted({T0.strftime("%Y-%m"), datetime.now(UTC).strftime("%Y-%m")})
+    secrets = [*scene.ids().values(), scene.identifier, SECRET_NAME, SECRET_ADDRESS]
+    subjects = [{}, {"area": "area-luleaboden"}, {"organization": "region-norrbotten"}]
+    for item in INDICATORS:
+        path = f"/api/v1/statistics/{item.code}/records"
+        for month, subject in ((m, s) for m in months for s in subjects):
+            answer = await stranger.get(path, params={"period": month, **subject})
+            where = f"{organization} {item.code} {month} {subject}"
+            assert answer.status_code in (200, 404, 422), (where, answer.text)
+            for secret in secrets:
+                assert secret not in answer.text, f"{where}: the drill-down reveals {secret!r}"
+            if answer.status_code == 404:
+                field = next(iter(subject))
+                missing = await stranger.get(
+                    path, params={"period": month, field: f"{field}-nowhere"}
+                )
+                assert missing.status_code == 404, where
+                assert answer.json()["detail"].replace(subject[field], "X") == missing.json()[
+                    "detail"
+                ].replace(f"{field}-nowhere", "X"), where
+            elif answer.status_code == 200:
+                assert answer.json()["items"] == [], where
+    # The walk is not vacuous: the region, a party, is listed the episode, without the person.
+    episodes: list[dict[str, Any]] = []
+    for month in months:
+        listed = await client.get(
+            "/api/v1/statistics/admissions-notified/records", params={"period": month}
+        )
+        assert listed.status_code == 200, listed.text
+        episodes += listed.json()["items"]
+        assert scene.person_id not in listed.text and scene.identifier not in listed.text
+    assert [(e["id"], e["person_id"]) for e in episodes] == [(scene.episode_id, None)]

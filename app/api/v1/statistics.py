@@ -165,9 +165,10 @@ def _csv(read: StatisticsRead) -> str:
     return out.getvalue()
 
 
-def _periods(
+def periods_asked(
     period: str | None, start: str | None, end: str | None, interval: Grain | None
 ) -> list[Period]:
+    """The periods asked for: one `period`, or the series `from`–`to` by `interval`."""
     if period is not None:
         if start is not None or end is not None:
             raise InvalidInput("give either period, or from and to", field="period")
@@ -232,7 +233,7 @@ async def _compute(
     chosen: list[Indicator] = [indicator(code) for code in codes] if codes else list(INDICATORS)
     if query.organization is not None and query.area is not None:
         raise InvalidInput("give organization or area, not both", field="area")
-    periods = _periods(query.period, query.start, query.end, query.interval)
+    periods = periods_asked(query.period, query.start, query.end, query.interval)
     return await service.statistics(
         uow,
         actor,
