@@ -31,6 +31,7 @@ from app.services import statistics as service
 from app.services.liability_config import read_liability_config
 from app.services.liability_rules import LiabilityRules
 from app.store.database import create_engine
+from app.store.statistics import SETTINGS
 from app.store.unit_of_work import UnitOfWork
 
 DATABASE_URL = os.environ.get(
@@ -94,15 +95,16 @@ async def run(
                 raw = await conn.get_raw_connection()
                 driver = raw.driver_connection
                 assert driver is not None
-                for statement, parameters in statements:
-                    if "GROUP BY" not in statement:
-                        continue  # the subject's organization, the liability state
-                    plan = await driver.fetch(
-                        f"EXPLAIN (ANALYZE, BUFFERS) {statement}", *(parameters or ())
-                    )
-                    print("\n".join(row[0] for row in plan))
-                    print()
-                await conn.rollback()
+                async with driver.transaction():
+                    await driver.execute(SETTINGS)  # as the repository sets them
+                    for statement, parameters in statements:
+                        if "GROUP BY" not in statement:
+                            continue  # the subject's organization, the liability state
+                        plan = await driver.fetch(
+                            f"EXPLAIN (ANALYZE, BUFFERS) {statement}", *(parameters or ())
+                        )
+                        print("\n".join(row[0] for row in plan))
+                        print()
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", seen)
         await engine.dispose()

@@ -202,7 +202,7 @@ def _group(
 
 
 # PostgreSQL settings for the rest of a transaction that computes statistics (SET LOCAL).
-_SETTINGS = "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
+SETTINGS = "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
 
 
 class StatisticsRepository:
@@ -220,7 +220,7 @@ class StatisticsRepository:
                 # a region's year in memory rather than in batches on disk, and are not
                 # compiled first (JIT, which their estimated cost would set off, cost more than
                 # it saved here: about 0.1 s of compiling per statement at 100 000 persons).
-                await self._conn.execute(text(_SETTINGS))
+                await self._conn.execute(text(SETTINGS))
         return [tuple(row) for row in await self._conn.execute(query)]
 
     def _scoped(

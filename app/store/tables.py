@@ -293,7 +293,13 @@ record_parties = Table(
     Column("person_id", String(36), ForeignKey("persons.id"), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index(
-        "ix_record_parties_organization", "organization_id", "record_type", "record_id", "person_id"
+        "ix_record_parties_organization",
+        "organization_id",
+        "record_type",
+        "record_id",
+        "person_id",
+        # The role, for the plans a region participates in (the statistics, migration 0020).
+        postgresql_include=["role"],
     ),
     Index("ix_record_parties_principal", "principal_id", "record_type", "record_id", "person_id"),
     Index(
