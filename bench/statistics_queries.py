@@ -8,8 +8,8 @@ Region Kalmar's figures, as `make bench` asks for them over HTTP (bench/run.py
 the last 12 months. Each indicator is computed on its own (best of ``--repeat`` runs, after one
 that warms the cache), then the year of every indicator together; ``--explain`` prints
 ``EXPLAIN (ANALYZE, BUFFERS)`` of each statement an indicator runs. The database must already be
-loaded (bench/run.py, or a run of this benchmark's ``prepare_database``); nothing is written
-but the access log's rows, which the transaction of each run rolls back.
+loaded (bench/run.py, or a run of this benchmark's ``prepare_database``). Nothing is written:
+each run's transaction ends without a commit, its access-log entry with it.
 """
 
 from __future__ import annotations
