@@ -29,6 +29,8 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
+    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -116,16 +118,28 @@ INTERVALS = Parties(
     t.liable_intervals.c.unit_id,
 )
 _rp = t.record_parties.c
-PLANS = Parties(
-    # The plans shared with the region: those it is a participating principal of.
-    lambda r: t.plans.c.id.in_(
+
+
+def _shared_plans(plan_id: ColumnElement[Any]) -> Callable[[str], ColumnElement[bool]]:
+    """The plans shared with a region: those it is a participating principal of."""
+    return lambda r: plan_id.in_(
         select(_rp.record_id).where(
             _rp.record_type == "plan", _rp.role == "participant", _rp.organization_id == r
         )
-    ),
-    _pe.residence_municipality_id,
-    None,
-)
+    )
+
+
+PLANS = Parties(_shared_plans(t.plans.c.id), _pe.residence_municipality_id, None)
+
+
+def _by_person(sl: Slice) -> bool:
+    """Whether the slice needs the person's residence municipality (records counted by
+    principal alone do not join the persons)."""
+    return (
+        sl.by in (Dimension.MUNICIPALITY, Dimension.AREA) or sl.scope.municipality_ids is not None
+    )
+
+
 MEETINGS = Parties(
     lambda r: t.meetings.c.organizer_id.in_(_tree(r)),
     _pe.residence_municipality_id,
@@ -187,14 +201,52 @@ def _group(
     return query, members.c.area_id
 
 
+# PostgreSQL settings for the rest of a transaction that computes statistics (SET LOCAL): the
+# aggregates hash and sort a region's year in memory rather than in batches on disk; they are
+# not compiled first (JIT, which their estimated cost set off, took about 0.1 to 0.2 s per
+# statement at 100 000 persons and saved less); and an index page costs half the default
+# (the indexes' pages are as cached as the tables'), so that a region's discharges and notices
+# are read from the covering indexes rather than from the wide rows. Not lower: at 1.1 the
+# summonses read each notice's data through the index, row by row (1.1 s more at 300 000).
+SETTINGS = (
+    "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true), "
+    "set_config('random_page_cost', '2', true)"
+)
+
+
 class StatisticsRepository:
     """Grouped aggregates for the indicators; each row starts with (period key, group)."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self._tuned = False
 
     async def _rows(self, query: Select[Any]) -> list[Row]:
+        if not self._tuned:
+            self._tuned = True
+            if self._conn.dialect.name == "postgresql":
+                await self._conn.execute(text(SETTINGS))
         return [tuple(row) for row in await self._conn.execute(query)]
+
+    def _scoped(
+        self,
+        source: FromClause,
+        moment: ColumnElement[Any] | None,
+        parties: Parties,
+        sl: Slice,
+        *where: ColumnElement[bool],
+        on: ColumnElement[bool] | None = None,
+    ) -> tuple[Select[Any], ColumnElement[Any]]:
+        """The records of ``source`` whose ``moment`` falls in a period (or that meet ``on``,
+        joined with the periods), narrowed to the scope and joined as the dimension needs; with
+        the group column (NULL: no breakdown). Nothing is selected yet."""
+        periods = sl.periods
+        if on is None:
+            assert moment is not None
+            on = and_(moment >= periods.c.starts_at, moment < periods.c.stops_at)
+        query = select().select_from(source).join(periods, on)
+        query, group = _group(query, parties, sl.by, sl.scope)
+        return _narrow(query, parties, sl.scope).where(*where), group
 
     def _base(
         self,
@@ -210,13 +262,8 @@ class StatisticsRepository:
         """``measures`` of the records of ``source`` whose ``moment`` falls in a period (or that
         meet ``on``, joined with the periods), narrowed to the scope and grouped by period, the
         dimension and ``extra_group``."""
+        query, group = self._scoped(source, moment, parties, sl, *where, on=on)
         periods = sl.periods
-        if on is None:
-            assert moment is not None
-            on = and_(moment >= periods.c.starts_at, moment < periods.c.stops_at)
-        query = select().select_from(source).join(periods, on)
-        query, group = _group(query, parties, sl.by, sl.scope)
-        query = _narrow(query, parties, sl.scope).where(*where)
         grouped = [] if sl.by is None else [group]
         return query.add_columns(periods.c.k, group.label("g"), *extra_group, *measures).group_by(
             periods.c.k, *grouped, *extra_group
@@ -270,10 +317,12 @@ class StatisticsRepository:
     async def readmissions(self, sl: Slice) -> list[Row]:
         """(k, g, discharges followed by an acute readmission within 30 days, discharges)."""
         later = t.episodes.alias("later")
-        readmitted = (
-            select(later.c.id)
-            .where(later.c.readmission_of_id == _ep.id, later.c.admission_type == "acute")
-            .exists()
+        # Uncorrelated, so that PostgreSQL hashes the (few) readmitted episodes once instead of
+        # probing for a readmission discharge by discharge.
+        readmitted = _ep.id.in_(
+            select(later.c.readmission_of_id).where(
+                later.c.readmission_of_id.is_not(None), later.c.admission_type == "acute"
+            )
         )
         return await self._rows(
             self._base(
@@ -293,12 +342,12 @@ class StatisticsRepository:
         ev = t.episode_events.c
         m = t.meetings.c
         withdrawal = t.episode_events.alias("w")
-        sent = (
+        first_sent = (
             select(func.min(m.sent_at))
             .where(m.person_id == _ep.person_id, m.status != "cancelled", m.sent_at >= ev.at)
             .scalar_subquery()
         )
-        withdrawn = (
+        first_withdrawn = (
             select(func.min(withdrawal.c.at))
             .where(
                 withdrawal.c.episode_id == ev.episode_id,
@@ -307,28 +356,44 @@ class StatisticsRepository:
             )
             .scalar_subquery()
         )
+        # Each notice looks up its person's summonses and its episode's later withdrawals only
+        # where there are any: the persons with a summons and the episodes with a withdrawal are
+        # hashed once, which spares most notices both lookups.
+        summoned = select(m.person_id).where(m.status != "cancelled")
+        withdrawing = select(withdrawal.c.episode_id).where(
+            withdrawal.c.kind == "discharge-ready-withdrawn"
+        )
+        # The notice's data is tested in the outer query: as a condition of the join, its
+        # selectivity (a guess) made PostgreSQL probe the episodes notice by notice.
+        planning = cast(ev.data, String).like('%"coordinated_planning"%')
+        sent = case((and_(planning, _ep.person_id.in_(summoned)), first_sent), else_=null())
+        withdrawn = case(
+            (and_(planning, ev.episode_id.in_(withdrawing)), first_withdrawn), else_=null()
+        )
         zone_ = literal(zone)
-        due_day = local_day(ev.at, zone_) + 4
+        query, group = self._scoped(
+            t.episode_events.join(t.episodes, _ep.id == ev.episode_id),
+            ev.at,
+            EPISODES,
+            sl,
+            ev.kind == "discharge-ready",
+            _ep.jurisdiction == "SE",
+        )
         inner = (
-            select(
-                ev.at.label("at"),
-                _ep.region_id,
-                _ep.municipality_id,
-                _ep.hospital_unit_id,
+            query.add_columns(
+                sl.periods.c.k,
+                group.label("g"),
+                planning.label("planning"),
                 sent.label("sent"),
                 withdrawn.label("withdrawn"),
-                due_day.label("due_day"),
+                (local_day(ev.at, zone_) + 4).label("due_day"),
             )
-            .select_from(t.episode_events.join(t.episodes, _ep.id == ev.episode_id))
-            .where(
-                ev.kind == "discharge-ready",
-                _ep.jurisdiction == "SE",
-                cast(ev.data, String).like('%"coordinated_planning"%'),
-            )
+            # A fence: PostgreSQL would otherwise pull the subquery up and evaluate each
+            # lookup once for every time the aggregates name it.
+            .offset(0)
             .subquery("d")
         )
         d = inner.c
-        parties = Parties(lambda r: d.region_id == r, d.municipality_id, d.hospital_unit_id)
         met = and_(d.sent.is_not(None), local_day(d.sent, zone_) < d.due_day)
         lapsed = and_(
             d.sent.is_(None), d.withdrawn.is_not(None), local_day(d.withdrawn, zone_) < d.due_day
@@ -339,16 +404,14 @@ class StatisticsRepository:
             literal(day_number(now.astimezone(_zone(zone)).date())) >= d.due_day,
         )
         return await self._rows(
-            self._base(
-                inner,
-                d.at,
-                parties,
-                sl,
-                [
-                    func.sum(case((met, 1), else_=0)),
-                    func.sum(case((or_(d.sent.is_not(None), breached), 1), else_=0)),
-                ],
+            select(
+                d.k,
+                null() if sl.by is None else d.g,
+                func.sum(case((met, 1), else_=0)),
+                func.sum(case((or_(d.sent.is_not(None), breached), 1), else_=0)),
             )
+            .where(d.planning)
+            .group_by(d.k, *([] if sl.by is None else [d.g]))
         )
 
     async def liable_days(self, sl: Slice, as_of: datetime, zone: str) -> list[Row]:
@@ -364,33 +427,58 @@ class StatisticsRepository:
             periods.c.b_us,
             literal(epoch_us(as_of)),
         )
+        # Each interval's days are computed once, in the inner query: the expression is long,
+        # and the sum and the count of episodes would each repeat it.
+        query, group = self._scoped(
+            t.liable_intervals,
+            None,
+            INTERVALS,
+            sl,
+            on=overlapping(periods.c.first_day, periods.c.stop_day),
+        )
+        inner_query = query.add_columns(
+            periods.c.k, group.label("g"), li.rate_table_id, li.episode_id, days.label("days")
+        )
+        # OFFSET 0 keeps PostgreSQL from pulling the subquery up (and computing days twice).
+        inner = inner_query.offset(0).subquery("i")
+        i = inner.c
+        grouped = [] if sl.by is None else [i.g]
         return await self._rows(
-            self._base(
-                t.liable_intervals,
-                None,
-                INTERVALS,
-                sl,
-                [func.sum(days), func.count(func.distinct(case((days > 0, li.episode_id))))],
-                extra_group=[li.rate_table_id],
-                on=overlapping(periods.c.first_day, periods.c.stop_day),
-            )
+            select(
+                i.k,
+                null() if sl.by is None else i.g,
+                i.rate_table_id,
+                func.sum(i.days),
+                func.count(func.distinct(case((i.days > 0, i.episode_id)))),
+            ).group_by(i.k, *grouped, i.rate_table_id)
         )
 
     async def plans_reaching(self, status: str | None, sl: Slice) -> list[Row]:
         """(k, g, plans) whose first version (``status`` None), or first version in
         ``status``, was recorded in the period."""
         v = t.plan_versions.c
-        when = v.version == 1 if status is None else v.status == status
-        first = (
-            select(v.plan_id, func.min(v.recorded_at).label("at"))
-            .where(when)
-            .group_by(v.plan_id)
-            .subquery("f")
-        )
-        source = first.join(t.plans, t.plans.c.id == first.c.plan_id).join(
-            t.persons, _pe.id == t.plans.c.person_id
-        )
-        return await self._rows(self._base(source, first.c.at, PLANS, sl, [func.count()]))
+        if status is None:
+            # A plan's first version is its version 1 (one row, from the versions' index).
+            first = select(v.plan_id, v.recorded_at.label("at")).where(v.version == 1)
+        else:
+            first = select(v.plan_id, func.min(v.recorded_at).label("at")).where(v.status == status)
+        region = sl.scope.region_id
+        if region is not None:
+            # The region's plans are chosen before each plan's first time is found (both are
+            # read in plan order from an index), not afterwards, when PostgreSQL cannot tell
+            # how many of the times fall in the period.
+            first = first.where(_shared_plans(v.plan_id)(region))
+        if status is not None:
+            first = first.group_by(v.plan_id)
+        f = first.subquery("f")
+        source: FromClause = f
+        if _by_person(sl):
+            source = f.join(t.plans, t.plans.c.id == f.c.plan_id).join(
+                t.persons, _pe.id == t.plans.c.person_id
+            )
+        # The region's condition is in the subquery already.
+        parties = Parties(lambda _r: true(), _pe.residence_municipality_id, None)
+        return await self._rows(self._base(source, f.c.at, parties, sl, [func.count()]))
 
     async def meetings_held(self, sl: Slice, now: datetime) -> list[Row]:
         """(k, g, meetings) marked held, that took place in the period, before ``now``: a

@@ -166,8 +166,25 @@ episodes = Table(
     Index(None, "municipality_id", "state", "id"),
     Index(None, "municipality_id", "discharged_at"),
     Index(None, "municipality_id", "first_discharge_ready_at"),
-    Index(None, "region_id", "discharged_at"),
-    Index(None, "region_id", "admitted_at"),
+    # The statistics read a region's discharges and notices from these alone (migration 0020).
+    Index(
+        None,
+        "region_id",
+        "discharged_at",
+        postgresql_include=["id", "discharge_ready_at", "municipality_id", "hospital_unit_id"],
+    ),
+    Index(
+        None,
+        "region_id",
+        "admitted_at",
+        postgresql_include=[
+            "id",
+            "municipality_id",
+            "hospital_unit_id",
+            "person_id",
+            "jurisdiction",
+        ],
+    ),
     Index(None, "readmission_of_id"),
 )
 
@@ -180,7 +197,7 @@ episode_events = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("data", JSON, nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
-    Index(None, "kind", "at"),
+    Index(None, "kind", "at", postgresql_include=["episode_id", "seq"]),
 )
 
 # Each episode's liable intervals (individual model), derived from its notices by the domain's
@@ -277,7 +294,13 @@ record_parties = Table(
     Column("person_id", String(36), ForeignKey("persons.id"), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index(
-        "ix_record_parties_organization", "organization_id", "record_type", "record_id", "person_id"
+        "ix_record_parties_organization",
+        "organization_id",
+        "record_type",
+        "record_id",
+        "person_id",
+        # The role, for the plans a region participates in (the statistics, migration 0020).
+        postgresql_include=["role"],
     ),
     Index("ix_record_parties_principal", "principal_id", "record_type", "record_id", "person_id"),
     Index(
@@ -353,6 +376,9 @@ plan_versions = Table(
     Column("organization_id", String(64), nullable=False),
     Column("client_id", String(64), nullable=False),
     Index(None, "recorded_at"),
+    # A plan's first version, and its first version in a status (the statistics, migration 0020).
+    Index(None, "status", "plan_id", "recorded_at"),
+    Index(None, "version", "recorded_at", postgresql_include=["plan_id"]),
 )
 
 # Each plan's follow-up dates with the instant each falls overdue and the instants between which a
