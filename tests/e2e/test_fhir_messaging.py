@@ -13,7 +13,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from app.cli import examples
-from app.domain.delivery import MESSAGE_EVENTS
+from app.domain.message_events import MessageEvent
 from app.fhir import messaging
 from tests import fhir_node, fhir_schema
 from tests.conftest import IN_CI, ClientFor, fhir_schema_available
@@ -255,7 +255,7 @@ async def test_a_message_in_another_organizations_name_is_refused(client_for: Cl
 
 
 def test_every_event_code_is_processed() -> None:
-    assert set(messaging.HANDLERS) == set(MESSAGE_EVENTS)
+    assert list(messaging.HANDLERS) == list(MessageEvent)
 
 
 async def test_a_message_without_its_focus_says_what_is_missing(client_for: ClientFor) -> None:
@@ -413,7 +413,7 @@ async def test_a_careplan_read_and_sent_back_unchanged_keeps_its_content(
 
 def test_the_examples_are_valid_fhir_r4_as_published() -> None:
     published = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(EXAMPLES.glob("*.json"))]
-    assert len(published) == len(MESSAGE_EVENTS)
+    assert len(published) == len(MessageEvent)
     for message in published:
         text = json.dumps(message)
         assert "{{" not in text, message["id"]
