@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
@@ -365,13 +365,13 @@ class NoticeRoute(Generic[B, C]):
 
     Its path is the notice's name (``EventKind.notice``) and its operation is named after the
     ``command`` (``DeclareDischargeReady``: ``declare_discharge_ready``); ``build`` makes the
-    command of the request's ``body``, the version of its If-Match and the document rules;
-    ``summary`` says what the notice does.
+    command of the request's ``body`` and the document rules (the route adds what every notice
+    says: ``at`` and the If-Match version); ``summary`` says what the notice does.
     """
 
     command: type[C]
     body: type[B]
-    build: Callable[[B, int | None, DocumentRules], C]
+    build: Callable[[B, DocumentRules], C]
     summary: str
 
     @property
@@ -384,27 +384,23 @@ NOTICE_ROUTES: tuple[NoticeRoute[Any, Any], ...] = (
     NoticeRoute(
         commands.SendAdmissionNotice,
         PlanningNotice,
-        lambda body, version, rules: commands.SendAdmissionNotice(
-            at=body.at,
-            if_match=version,
-            carried=carried(body.documents, body.planning_basis, rules),
+        lambda body, rules: commands.SendAdmissionNotice(
+            carried=carried(body.documents, body.planning_basis, rules)
         ),
         "Send the admission notice to the municipality and primary care (within 24 h).",
     ),
     NoticeRoute(
         commands.ChangeExpectedDischarge,
         ExpectedDischargeNotice,
-        lambda body, version, _rules: commands.ChangeExpectedDischarge(
-            at=body.at, if_match=version, expected_discharge_date=body.expected_discharge_date
+        lambda body, _rules: commands.ChangeExpectedDischarge(
+            expected_discharge_date=body.expected_discharge_date
         ),
         "Tell the receivers a new expected discharge date.",
     ),
     NoticeRoute(
         commands.DeclareDischargeReady,
         DischargeReadyNotice,
-        lambda body, version, rules: commands.DeclareDischargeReady(
-            at=body.at,
-            if_match=version,
+        lambda body, rules: commands.DeclareDischargeReady(
             decided_at=body.decided_at,
             coordinated_planning=body.coordinated_planning,
             carried=carried(body.documents, body.planning_basis, rules),
@@ -414,15 +410,13 @@ NOTICE_ROUTES: tuple[NoticeRoute[Any, Any], ...] = (
     NoticeRoute(
         commands.WithdrawDischargeReady,
         NoticeBase,
-        lambda body, version, _rules: commands.WithdrawDischargeReady(at=body.at, if_match=version),
+        lambda body, _rules: commands.WithdrawDischargeReady(),
         "Withdraw the discharge-ready notice; the clock stops until a new notice.",
     ),
     NoticeRoute(
         commands.RecordMunicipalityResponse,
         MunicipalityResponse,
-        lambda body, version, _rules: commands.RecordMunicipalityResponse(
-            at=body.at,
-            if_match=version,
+        lambda body, _rules: commands.RecordMunicipalityResponse(
             answer=body.answer,
             can_receive_from=body.can_receive_from,
             reason=body.reason,
@@ -434,19 +428,14 @@ NOTICE_ROUTES: tuple[NoticeRoute[Any, Any], ...] = (
     NoticeRoute(
         commands.Discharge,
         CarryingNotice,
-        lambda body, version, rules: commands.Discharge(
-            at=body.at, if_match=version, carried=carried(body.documents, None, rules)
-        ),
+        lambda body, rules: commands.Discharge(carried=carried(body.documents, None, rules)),
         "Send the discharge notice, with the discharge information; it closes the episode.",
     ),
     NoticeRoute(
         commands.ConfirmServicesStarted,
         ServicesStarted,
-        lambda body, version, _rules: commands.ConfirmServicesStarted(
-            at=body.at,
-            if_match=version,
-            arrived_at=body.arrived_at,
-            services=tuple(body.services),
+        lambda body, _rules: commands.ConfirmServicesStarted(
+            arrived_at=body.arrived_at, services=tuple(body.services)
         ),
         "Confirm, after the discharge, that the patient arrived home and the services began.",
     ),
@@ -459,7 +448,7 @@ def _add_notice_route(route: NoticeRoute[Any, Any]) -> None:
     async def record_notice(
         actor: EncounterUpdater,
         episode_id: str,
-        body: BaseModel,
+        body: Any,
         uow: UowDep,
         now: NowDep,
         liability: LiabilityDep,
@@ -467,7 +456,7 @@ def _add_notice_route(route: NoticeRoute[Any, Any]) -> None:
         response: Response,
         if_match: IfMatch = None,
     ) -> EpisodeRead:
-        notice = route.build(body, parse_if_match(if_match), rules)
+        notice = replace(route.build(body, rules), at=body.at, if_match=parse_if_match(if_match))
         episode, _event = await service.record_notice(
             uow, actor, episode_id, notice, now=now, liability=liability
         )
