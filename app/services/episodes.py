@@ -307,7 +307,7 @@ async def _announce(
     }
     await emit(
         uow,
-        event=event.kind.value,
+        event=event.kind.event,
         stream=f"Encounter/{episode.id}",
         person_id=episode.person_id,
         receivers=await episode_event_receivers(uow, episode, event.kind.event),
