@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
@@ -77,6 +77,9 @@ class Message:
     sender: str | None
     response_to: str | None
     response_code: str | None = None
+
+
+Handler = Callable[[UnitOfWork, Actor, Message, Settings, datetime], Awaitable[list[str]]]
 
 
 def parse(body: Any) -> Message:
@@ -323,28 +326,45 @@ async def _acknowledgement(
     return cared
 
 
-async def _care_communication(
-    uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
-) -> list[str]:
-    _key, resource = _focus(message, "Communication")
-    sent = await message_service.send(uow, actor, communication.from_fhir(resource), now=now)
-    return [f"Communication/{sent.id}"]
+class _Created(Protocol):
+    @property
+    def id(self) -> str: ...
 
 
-async def _deviation_report(
-    uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
-) -> list[str]:
-    _key, resource = _focus(message, "Task")
-    deviation = await deviation_service.report(uow, actor, task.from_fhir(resource), now=now)
-    return [f"Task/{deviation.id}"]
+def _creating(
+    kind: str, create: Callable[[UnitOfWork, Actor, dict[str, Any], datetime], Awaitable[_Created]]
+) -> Handler:
+    """The handler of a message that creates a record from the ``kind`` resource it focuses on
+    (a care message, a deviation report, a summons): the reference of what it created."""
+
+    async def handle(
+        uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
+    ) -> list[str]:
+        _key, resource = _focus(message, kind)
+        created = await create(uow, actor, resource, now)
+        return [f"{kind}/{created.id}"]
+
+    return handle
 
 
-async def _summons(
-    uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
-) -> list[str]:
-    _key, resource = _focus(message, "Appointment")
-    meeting = await meeting_service.summon(uow, actor, appointment.from_fhir(resource), now=now)
-    return [f"Appointment/{meeting.id}"]
+_care_communication = _creating(
+    "Communication",
+    lambda uow, actor, resource, now: message_service.send(
+        uow, actor, communication.from_fhir(resource), now=now
+    ),
+)
+_deviation_report = _creating(
+    "Task",
+    lambda uow, actor, resource, now: deviation_service.report(
+        uow, actor, task.from_fhir(resource), now=now
+    ),
+)
+_summons = _creating(
+    "Appointment",
+    lambda uow, actor, resource, now: meeting_service.summon(
+        uow, actor, appointment.from_fhir(resource), now=now
+    ),
+)
 
 
 async def _summons_reply(
@@ -421,7 +441,6 @@ async def _document_shared(
     return [f"DocumentReference/{shown['id']}"]
 
 
-Handler = Callable[[UnitOfWork, Actor, Message, Settings, datetime], Awaitable[list[str]]]
 EpisodeHandler = Callable[..., Awaitable[list[str]]]
 # The episode's notices also derive its liable intervals, so they take the liability rules.
 EPISODE_HANDLERS: dict[MessageEvent, EpisodeHandler] = {
