@@ -242,18 +242,15 @@ def _hospital_notice(
     match message.event:
         case MessageEvent.EXPECTED_DISCHARGE_CHANGED:
             expected = _extension(resource, EXPECTED_DISCHARGE, "valueDate")
+            where = "Encounter.extension(expected-discharge-date)"
             if not expected:
                 raise InvalidInput(
                     "an expected-discharge-changed message carries the new date in the "
-                    "Encounter's expected-discharge extension",
-                    field="Encounter.extension(expected-discharge)",
+                    f"Encounter's extension {EXPECTED_DISCHARGE}",
+                    field=where,
                 )
             return commands.ChangeExpectedDischarge(
-                at=at,
-                expected_discharge_date=parse_day(
-                    expected, "Encounter.extension(expected-discharge)"
-                ),
-                carried=carried,
+                at=at, expected_discharge_date=parse_day(expected, where), carried=carried
             )
         case MessageEvent.DISCHARGE_READY:
             decided = _extension(resource, DISCHARGE_READY_AT, "valueDateTime")

@@ -269,6 +269,31 @@ async def test_a_message_without_its_focus_says_what_is_missing(client_for: Clie
     assert "focuses on a Task" in outcome["issue"][0]["diagnostics"]
 
 
+async def test_a_new_expected_date_without_the_date_names_the_extension(
+    client_for: ClientFor,
+) -> None:
+    hospital = await client_for("region-kalmar")
+    episode_id, admitted = await admit_by_message(hospital)
+    body = example(
+        "expected-discharge-changed",
+        episode_id=episode_id,
+        person_id="x",
+        admitted_at=admitted,
+        expected_date="2026-12-24",
+    )
+    encounter = body["entry"][1]["resource"]
+    encounter["extension"] = [
+        e
+        for e in encounter.get("extension", [])
+        if not e["url"].endswith("/expected-discharge-date")
+    ]
+    refused = await post(hospital, body)
+    assert refused.status_code == 422, refused.text
+    issue = refused.json()["entry"][1]["resource"]["issue"][0]
+    assert issue["expression"] == ["Encounter.extension(expected-discharge-date)"]
+    assert "expected-discharge-changed" in issue["diagnostics"]
+
+
 async def test_the_capability_statement_declares_messaging(anonymous: httpx.AsyncClient) -> None:
     statement = (await anonymous.get("/fhir/metadata")).json()
     [messaging_entry] = statement["messaging"]
