@@ -1,5 +1,5 @@
 """The ``samverkan`` command: serve, migrate, bootstrap, clients, tokens, examples, OpenAPI,
-liability recompute.
+liability recompute, the docs' table of message events.
 
 Every command reads the same settings as the server (``SAMVERKAN_*`` and ``PORT``). A wrong
 setting, an unreachable database or server, or a refused command is one line on stderr and a
@@ -138,7 +138,7 @@ def main() -> None:
 
 
 # The commands register themselves on ``cli``.
-from app.cli import clients, examples, liability, organizations, server  # noqa: E402
+from app.cli import clients, examples, liability, organizations, server, vocabulary  # noqa: E402
 
 __all__ = [
     "cli",
@@ -148,4 +148,5 @@ __all__ = [
     "main",
     "organizations",
     "server",
+    "vocabulary",
 ]

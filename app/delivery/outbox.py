@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from app.domain.delivery import covers
+from app.domain.message_events import MessageEvent
 from app.domain.outbox import NewDelivery, OutboxEvent
 from app.security.access import Actor
 from app.store.unit_of_work import UnitOfWork
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 async def emit(
     uow: UnitOfWork,
     *,
-    event: str,
+    event: MessageEvent,
     stream: str,
     person_id: str | None,
     receivers: Iterable[str],
@@ -34,7 +35,7 @@ async def emit(
 ) -> str:
     """Queue ``event`` for ``receivers`` in the unit of work's transaction; the event's id.
 
-    ``event`` is a code of the message-event CodeSystem; ``stream`` names what the event is
+    ``event`` is one of the message events (``MessageEvent``); ``stream`` names what the event is
     about (``Encounter/<id>``, ``CarePlan/<id>``): each receiver gets the events of one stream in
     the order they were committed. ``payload`` is what the inbox shows: references and the
     facts a receiver needs to act, never more personal data than that. The ``sender``'s own
@@ -45,7 +46,7 @@ async def emit(
     targets = sorted({r for r in receivers if r and r not in excluded})
     outbox_event = OutboxEvent(
         id=str(uuid.uuid4()),
-        event=event,
+        event=str(event),
         stream=stream,
         person_id=person_id,
         sender_id=sender.organization_id if sender is not None else None,
@@ -68,7 +69,7 @@ async def emit(
         "event queued",
         extra={
             "event_id": outbox_event.id,
-            "event": event,
+            "event": str(event),
             "stream": stream,
             "receivers": targets,
             "pushes": len(deliveries) - len(targets),

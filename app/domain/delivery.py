@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from app.domain.errors import IllegalTransition, InvalidInput
+from app.domain.message_events import MessageEvent, events_of
+from app.domain.message_events import Topic as Topic
 
 
 class DeliveryState(StrEnum):
@@ -38,14 +40,6 @@ class Outcome(StrEnum):
     OK = "ok"
     TRANSIENT_ERROR = "transient-error"
     FATAL_ERROR = "fatal-error"
-
-
-class Topic(StrEnum):
-    """The SubscriptionTopics an organization can subscribe to (R4 Subscriptions Backport IG)."""
-
-    DISCHARGE_READY = "discharge-ready"
-    PLAN_CHANGES = "plan-changes"
-    MESSAGES = "messages"
 
 
 class SubscriptionStatus(StrEnum):
@@ -72,48 +66,15 @@ class PayloadContent(StrEnum):
     ID_ONLY = "id-only"
 
 
-# Every event of the message-event CodeSystem; each has its handler in app.fhir.messaging.
-MESSAGE_EVENTS = (
-    "admission-notice",
-    "expected-discharge-changed",
-    "discharge-ready",
-    "discharge-ready-withdrawn",
-    "discharge-notice",
-    "sip-summons",
-    "sip-summons-reply",
-    "careplan-revised",
-    "care-communication",
-    "deviation-report",
-    "acknowledgement",
-    "document-shared",
-    "municipality-response",
-    "services-started",
-)
-EPISODE_EVENTS = frozenset(
-    {
-        "admission-notice",
-        "expected-discharge-changed",
-        "discharge-ready",
-        "discharge-ready-withdrawn",
-        "discharge-notice",
-        "municipality-response",
-        "services-started",
-    }
-)
-# The events each topic covers; ``messages`` covers every event addressed to the organization.
-TOPIC_EVENTS: dict[Topic, frozenset[str] | None] = {
-    Topic.DISCHARGE_READY: EPISODE_EVENTS,
-    Topic.PLAN_CHANGES: frozenset({"careplan-revised", "sip-summons", "sip-summons-reply"}),
-    Topic.MESSAGES: None,
-}
+# The events each topic covers (``MessageEvent.topic``); ``messages`` covers every event.
+TOPIC_EVENTS: dict[Topic, frozenset[MessageEvent]] = {topic: events_of(topic) for topic in Topic}
 # An acknowledgement answers an event; it is not itself acknowledged (no echo of echoes).
-UNACKNOWLEDGED_EVENTS = frozenset({"acknowledgement"})
+UNACKNOWLEDGED_EVENTS = frozenset({MessageEvent.ACKNOWLEDGEMENT})
 
 
 def covers(topic: Topic, event: str) -> bool:
     """Whether a subscription to ``topic`` is notified of ``event``."""
-    events = TOPIC_EVENTS[topic]
-    return events is None or event in events
+    return event in TOPIC_EVENTS[topic]
 
 
 def backoff(attempt: int, *, base: float, cap: float, jitter: float) -> timedelta:

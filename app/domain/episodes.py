@@ -15,6 +15,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from app.domain.errors import IllegalTransition, InvalidInput
+from app.domain.message_events import MessageEvent, event_of
 from app.domain.values import check_instant
 
 READMISSION_WINDOW = timedelta(days=30)
@@ -35,13 +36,27 @@ class EpisodeState(StrEnum):
 class EventKind(StrEnum):
     """The notices of the discharge flow; the codes are those of the message-event CodeSystem."""
 
-    ADMISSION_NOTICE = "admission-notice"
-    EXPECTED_DISCHARGE_CHANGED = "expected-discharge-changed"
-    DISCHARGE_READY = "discharge-ready"
-    DISCHARGE_READY_WITHDRAWN = "discharge-ready-withdrawn"
-    MUNICIPALITY_RESPONSE = "municipality-response"
-    DISCHARGE_NOTICE = "discharge-notice"
-    SERVICES_STARTED = "services-started"
+    # Each is the MessageEvent (``event``) that says all else of it, its REST name included.
+
+    ADMISSION_NOTICE = MessageEvent.ADMISSION_NOTICE.value
+    EXPECTED_DISCHARGE_CHANGED = MessageEvent.EXPECTED_DISCHARGE_CHANGED.value
+    DISCHARGE_READY = MessageEvent.DISCHARGE_READY.value
+    DISCHARGE_READY_WITHDRAWN = MessageEvent.DISCHARGE_READY_WITHDRAWN.value
+    MUNICIPALITY_RESPONSE = MessageEvent.MUNICIPALITY_RESPONSE.value
+    DISCHARGE_NOTICE = MessageEvent.DISCHARGE_NOTICE.value
+    SERVICES_STARTED = MessageEvent.SERVICES_STARTED.value
+
+    @property
+    def event(self) -> MessageEvent:
+        """The message event this notice is."""
+        return event_of(self.value)
+
+    @property
+    def notice(self) -> str:
+        """The notice's name in the REST API (``/api/v1/episodes/{id}/<notice>``)."""
+        notice = self.event.notice
+        assert notice is not None, f"{self.value} is a notice"
+        return notice
 
 
 class AdmissionType(StrEnum):

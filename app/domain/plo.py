@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from app.domain.message_events import MessageEvent
+
 VOLVEN_8663 = "urn:oid:2.16.578.1.12.4.1.1.8663"
 
 
@@ -46,20 +48,22 @@ SERVICE_DISPLAY: dict[ServiceCode, str] = {
 # For each event a municipality receives, the services it is addressed to, each as a list in
 # order of preference: the first service the municipality has a unit for receives it.
 _LOGISTICS = ((ServiceCode.CASE_HANDLING,),)
-EVENT_SERVICES: dict[str, tuple[tuple[ServiceCode, ...], ...]] = {
-    "admission-notice": _LOGISTICS,  # melding om innlagt pasient
-    "expected-discharge-changed": _LOGISTICS,
-    "discharge-ready": _LOGISTICS,  # melding om utskrivningsklar pasient
-    "discharge-ready-withdrawn": _LOGISTICS,  # avmelding av utskrivningsklar pasient
-    "discharge-notice": _LOGISTICS,  # melding om utskrevet pasient
+EVENT_SERVICES: dict[MessageEvent, tuple[tuple[ServiceCode, ...], ...]] = {
+    MessageEvent.ADMISSION_NOTICE: _LOGISTICS,  # melding om innlagt pasient
+    MessageEvent.EXPECTED_DISCHARGE_CHANGED: _LOGISTICS,
+    MessageEvent.DISCHARGE_READY: _LOGISTICS,  # melding om utskrivningsklar pasient
+    MessageEvent.DISCHARGE_READY_WITHDRAWN: _LOGISTICS,  # avmelding av utskrivningsklar pasient
+    MessageEvent.DISCHARGE_NOTICE: _LOGISTICS,  # melding om utskrevet pasient
     # helseopplysninger, utskrivningsrapport, epikrise: to the nurses who take over the care
-    "document-shared": ((ServiceCode.NURSING, ServiceCode.CASE_HANDLING),),
+    MessageEvent.DOCUMENT_SHARED: ((ServiceCode.NURSING, ServiceCode.CASE_HANDLING),),
 }
 # A psychiatric stay's logistics go to the municipality's mental-health service if it has one.
 _PSYCHIATRIC = ((ServiceCode.MENTAL_HEALTH, ServiceCode.CASE_HANDLING),)
 
 
-def addressed_services(event: str, *, psychiatric: bool) -> tuple[tuple[ServiceCode, ...], ...]:
+def addressed_services(
+    event: MessageEvent, *, psychiatric: bool
+) -> tuple[tuple[ServiceCode, ...], ...]:
     """The services a Norwegian municipality receives ``event`` at (empty: the municipality)."""
     wanted = EVENT_SERVICES.get(event, ())
     if psychiatric and wanted == _LOGISTICS:
@@ -68,7 +72,7 @@ def addressed_services(event: str, *, psychiatric: bool) -> tuple[tuple[ServiceC
 
 
 def route(
-    event: str,
+    event: MessageEvent,
     municipality_id: str,
     units_by_service: dict[ServiceCode, list[str]],
     *,

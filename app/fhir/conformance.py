@@ -16,6 +16,7 @@ from app.domain.deviations import DeviationCategory, DeviationState
 from app.domain.documents import DOCUMENT_TYPE_DEFINITION, DOCUMENT_TYPE_DISPLAY, DocumentType
 from app.domain.handover import SERVICE_DISPLAY, Answer, PlannedService
 from app.domain.meetings import ParticipantKind
+from app.domain.message_events import MessageEvent
 from app.domain.organizations import UnitFunction
 from app.domain.planning_basis import ITEMS as PLANNING_ITEMS
 from app.domain.representatives import RepresentativeRole
@@ -23,6 +24,8 @@ from app.domain.staff import ROLE_DISPLAY, StaffRole
 from app.fhir.common import FHIR_VERSION, canonical
 
 PUBLISHER = "Samverkan"
+# The message events' CodeSystem (``app.domain.message_events``): MessageHeader.eventCoding.system.
+EVENT_SYSTEM = canonical("CodeSystem", "message-event")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,58 +40,7 @@ class Code:
 CODE_SYSTEMS: dict[str, tuple[str, list[Code]]] = {
     "message-event": (
         "The events of the coordinated-care messages",
-        [
-            Code(
-                "admission-notice",
-                "Admission notice",
-                "A patient who may need municipal or "
-                "primary-care services after discharge was admitted.",
-            ),
-            Code(
-                "expected-discharge-changed",
-                "Expected discharge date changed",
-                "The expected discharge date was set or changed.",
-            ),
-            Code(
-                "discharge-ready",
-                "Discharge-ready notice",
-                "The treating doctor judged the patient discharge-ready; the payment clock starts.",
-            ),
-            Code(
-                "discharge-ready-withdrawn",
-                "Discharge-ready withdrawn",
-                "The patient is no longer discharge-ready; the clock stops.",
-            ),
-            Code("discharge-notice", "Discharge notice", "The patient has left the hospital."),
-            Code(
-                "sip-summons",
-                "Planning meeting summons",
-                "A summons to a coordinated individual plan meeting.",
-            ),
-            Code("sip-summons-reply", "Summons reply", "A participant's reply to a summons."),
-            Code("careplan-revised", "Plan revised", "A coordinated individual plan was revised."),
-            Code("care-communication", "Care message", "A message between care units."),
-            Code("deviation-report", "Deviation report", "A report that cooperation failed."),
-            Code("acknowledgement", "Acknowledgement", "The receiver acknowledges a message."),
-            Code(
-                "document-shared",
-                "Document shared",
-                "A document was attached to an episode, plan, meeting or care message on its "
-                "own (not with a notice); it goes to the record's other parties.",
-            ),
-            Code(
-                "municipality-response",
-                "Municipality's answer",
-                "The municipality can receive the discharge-ready patient from a date, or cannot "
-                "yet (with a reason); with the services it plans.",
-            ),
-            Code(
-                "services-started",
-                "Services started",
-                "The municipality confirms that the discharged patient arrived home and that its "
-                "services began.",
-            ),
-        ],
+        [Code(e.value, e.display, e.definition) for e in MessageEvent],
     ),
     "planned-service": (
         "The municipal services planned for a patient after the discharge",

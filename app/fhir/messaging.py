@@ -17,19 +17,21 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from app.domain.delivery import MESSAGE_EVENTS, Outcome
+from app.domain.delivery import Outcome
 from app.domain.errors import Forbidden, InvalidInput, Malformed
 from app.domain.liability import LiabilityConfig
 from app.domain.meetings import ParticipantKind
+from app.domain.message_events import MessageEvent, event_of
 from app.domain.values import parse_day, parse_instant, parse_int
 from app.fhir import documents, planning_basis, primitives
 from app.fhir.bundles import check_full_urls
-from app.fhir.common import BASE, canonical, extension_url, organization_of
+from app.fhir.common import BASE, extension_url, organization_of
+from app.fhir.conformance import EVENT_SYSTEM as EVENT_SYSTEM
 from app.fhir.expressions import from_loc
 from app.fhir.mappers import (
     appointment,
@@ -43,6 +45,7 @@ from app.fhir.mappers import (
 from app.fhir.mappers.encounter import DISCHARGE_READY_AT, EXPECTED_DISCHARGE
 from app.security.access import Actor, acts_for
 from app.services import care_messages as message_service
+from app.services import commands
 from app.services import deviations as deviation_service
 from app.services import episodes as episode_service
 from app.services import inbox as inbox_service
@@ -53,8 +56,10 @@ from app.services.notice_content import Carried
 from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
-EVENT_SYSTEM = canonical("CodeSystem", "message-event")
 COORDINATED_PLANNING = extension_url("coordinated-planning")
+
+
+_CODES = tuple(e.value for e in MessageEvent)
 
 
 class MessageRefused(Malformed):
@@ -67,13 +72,16 @@ class Message:
 
     bundle_id: str
     header_id: str
-    event: str
+    event: MessageEvent
     sent_at: datetime | None
     focus: list[str]
     resources: dict[str, dict[str, Any]]
     sender: str | None
     response_to: str | None
     response_code: str | None = None
+
+
+Handler = Callable[[UnitOfWork, Actor, Message, Settings, datetime], Awaitable[list[str]]]
 
 
 def parse(body: Any) -> Message:
@@ -104,10 +112,9 @@ def parse(body: Any) -> Message:
     if not header.get("id"):
         raise MessageRefused("the MessageHeader has an id", field="MessageHeader.id")
     coding = header.get("eventCoding") or {}
-    if coding.get("system") != EVENT_SYSTEM or coding.get("code") not in MESSAGE_EVENTS:
+    if coding.get("system") != EVENT_SYSTEM or coding.get("code") not in _CODES:
         raise MessageRefused(
-            f"MessageHeader.eventCoding must be a code of {EVENT_SYSTEM}: "
-            f"{', '.join(MESSAGE_EVENTS)}",
+            f"MessageHeader.eventCoding must be a code of {EVENT_SYSTEM}: {', '.join(_CODES)}",
             field="MessageHeader.eventCoding",
         )
     # Entries are found by their fullUrl and by ``Type/id``.
@@ -123,7 +130,7 @@ def parse(body: Any) -> Message:
     return Message(
         bundle_id=str(bundle.id),
         header_id=str(header["id"]),
-        event=coding["code"],
+        event=event_of(coding["code"]),
         sent_at=bundle.timestamp,
         focus=[f.get("reference", "") for f in header.get("focus") or []],
         resources=resources,
@@ -206,9 +213,7 @@ async def _admission(
         uow,
         actor,
         episode.id,
-        episode_service.Notice(
-            "admission-notice", at=message.sent_at, carried=_carried(message, settings)
-        ),
+        commands.SendAdmissionNotice(at=message.sent_at, carried=_carried(message, settings)),
         now=now,
         liability=liability,
     )
@@ -225,37 +230,52 @@ async def _notice(
     liability: LiabilityConfig,
 ) -> list[str]:
     episode_id, resource = _focus(message, "Encounter")
-    kind = {
-        "expected-discharge-changed": "expected-discharge",
-        "discharge-ready": "discharge-ready",
-        "discharge-ready-withdrawn": "withdrawal",
-        "discharge-notice": "discharge",
-    }[message.event]
-    expected = _extension(resource, EXPECTED_DISCHARGE, "valueDate")
-    decided = _extension(resource, DISCHARGE_READY_AT, "valueDateTime")
-    at = message.sent_at
-    if kind == "discharge" and (resource.get("period") or {}).get("end"):
-        at = parse_instant(resource["period"]["end"], "Encounter.period.end")
     await episode_service.record_notice(
         uow,
         actor,
         episode_id,
-        episode_service.Notice(
-            kind,
-            at=at,
-            expected_discharge_date=parse_day(expected, "Encounter.extension(expected-discharge)")
-            if expected
-            else None,
-            decided_at=parse_instant(decided, "Encounter.extension(discharge-ready-at)")
-            if decided
-            else None,
-            coordinated_planning=bool(_extension(resource, COORDINATED_PLANNING, "valueBoolean")),
-            carried=_carried(message, settings),
-        ),
+        _hospital_notice(message, resource, _carried(message, settings)),
         now=now,
         liability=liability,
     )
     return [f"Encounter/{episode_id}"]
+
+
+def _hospital_notice(
+    message: Message, resource: dict[str, Any], carried: Carried
+) -> commands.Notice:
+    """The command of a hospital's notice after the admission, from its Encounter."""
+    at = message.sent_at
+    match message.event:
+        case MessageEvent.EXPECTED_DISCHARGE_CHANGED:
+            expected = _extension(resource, EXPECTED_DISCHARGE, "valueDate")
+            where = "Encounter.extension(expected-discharge-date)"
+            if not expected:
+                raise InvalidInput(
+                    "an expected-discharge-changed message carries the new date in the "
+                    f"Encounter's extension {EXPECTED_DISCHARGE}",
+                    field=where,
+                )
+            return commands.ChangeExpectedDischarge(
+                at=at, expected_discharge_date=parse_day(expected, where), carried=carried
+            )
+        case MessageEvent.DISCHARGE_READY:
+            decided = _extension(resource, DISCHARGE_READY_AT, "valueDateTime")
+            return commands.DeclareDischargeReady(
+                at=at,
+                decided_at=parse_instant(decided, "Encounter.extension(discharge-ready-at)")
+                if decided
+                else None,
+                coordinated_planning=bool(
+                    _extension(resource, COORDINATED_PLANNING, "valueBoolean")
+                ),
+                carried=carried,
+            )
+        case MessageEvent.DISCHARGE_READY_WITHDRAWN:
+            return commands.WithdrawDischargeReady(at=at, carried=carried)
+    if (resource.get("period") or {}).get("end"):
+        at = parse_instant(resource["period"]["end"], "Encounter.period.end")
+    return commands.Discharge(at=at, carried=carried)
 
 
 async def _municipality_notice(
@@ -270,7 +290,8 @@ async def _municipality_notice(
     """The municipality's answer or its confirmation that services started, carried as an
     extension of the Encounter the message focuses on (``app.fhir.mappers.handover``)."""
     episode_id, resource = _focus(message, "Encounter")
-    if message.event == "municipality-response":
+    notice: commands.Notice
+    if message.event is MessageEvent.MUNICIPALITY_RESPONSE:
         notice = handover.answer_from_fhir(resource, message.sent_at)
     else:
         notice = handover.started_from_fhir(resource, message.sent_at)
@@ -309,28 +330,45 @@ async def _acknowledgement(
     return cared
 
 
-async def _care_communication(
-    uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
-) -> list[str]:
-    _key, resource = _focus(message, "Communication")
-    sent = await message_service.send(uow, actor, communication.from_fhir(resource), now=now)
-    return [f"Communication/{sent.id}"]
+class _Created(Protocol):
+    @property
+    def id(self) -> str: ...
 
 
-async def _deviation_report(
-    uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
-) -> list[str]:
-    _key, resource = _focus(message, "Task")
-    deviation = await deviation_service.report(uow, actor, task.from_fhir(resource), now=now)
-    return [f"Task/{deviation.id}"]
+def _creating(
+    kind: str, create: Callable[[UnitOfWork, Actor, dict[str, Any], datetime], Awaitable[_Created]]
+) -> Handler:
+    """The handler of a message that creates a record from the ``kind`` resource it focuses on
+    (a care message, a deviation report, a summons): the reference of what it created."""
+
+    async def handle(
+        uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
+    ) -> list[str]:
+        _key, resource = _focus(message, kind)
+        created = await create(uow, actor, resource, now)
+        return [f"{kind}/{created.id}"]
+
+    return handle
 
 
-async def _summons(
-    uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
-) -> list[str]:
-    _key, resource = _focus(message, "Appointment")
-    meeting = await meeting_service.summon(uow, actor, appointment.from_fhir(resource), now=now)
-    return [f"Appointment/{meeting.id}"]
+_care_communication = _creating(
+    "Communication",
+    lambda uow, actor, resource, now: message_service.send(
+        uow, actor, communication.from_fhir(resource), now=now
+    ),
+)
+_deviation_report = _creating(
+    "Task",
+    lambda uow, actor, resource, now: deviation_service.report(
+        uow, actor, task.from_fhir(resource), now=now
+    ),
+)
+_summons = _creating(
+    "Appointment",
+    lambda uow, actor, resource, now: meeting_service.summon(
+        uow, actor, appointment.from_fhir(resource), now=now
+    ),
+)
 
 
 async def _summons_reply(
@@ -407,27 +445,29 @@ async def _document_shared(
     return [f"DocumentReference/{shown['id']}"]
 
 
-Handler = Callable[[UnitOfWork, Actor, Message, Settings, datetime], Awaitable[list[str]]]
 EpisodeHandler = Callable[..., Awaitable[list[str]]]
 # The episode's notices also derive its liable intervals, so they take the liability rules.
-EPISODE_HANDLERS: dict[str, EpisodeHandler] = {
-    "admission-notice": _admission,
-    "expected-discharge-changed": _notice,
-    "discharge-ready": _notice,
-    "discharge-ready-withdrawn": _notice,
-    "discharge-notice": _notice,
-    "municipality-response": _municipality_notice,
-    "services-started": _municipality_notice,
+EPISODE_HANDLERS: dict[MessageEvent, EpisodeHandler] = {
+    MessageEvent.ADMISSION_NOTICE: _admission,
+    MessageEvent.EXPECTED_DISCHARGE_CHANGED: _notice,
+    MessageEvent.DISCHARGE_READY: _notice,
+    MessageEvent.DISCHARGE_READY_WITHDRAWN: _notice,
+    MessageEvent.DISCHARGE_NOTICE: _notice,
+    MessageEvent.MUNICIPALITY_RESPONSE: _municipality_notice,
+    MessageEvent.SERVICES_STARTED: _municipality_notice,
 }
-HANDLERS: dict[str, EpisodeHandler | Handler] = {
-    **EPISODE_HANDLERS,
-    "sip-summons": _summons,
-    "sip-summons-reply": _summons_reply,
-    "careplan-revised": _careplan_revised,
-    "care-communication": _care_communication,
-    "deviation-report": _deviation_report,
-    "acknowledgement": _acknowledgement,
-    "document-shared": _document_shared,
+_OTHER_HANDLERS: dict[MessageEvent, Handler] = {
+    MessageEvent.SIP_SUMMONS: _summons,
+    MessageEvent.SIP_SUMMONS_REPLY: _summons_reply,
+    MessageEvent.CAREPLAN_REVISED: _careplan_revised,
+    MessageEvent.CARE_COMMUNICATION: _care_communication,
+    MessageEvent.DEVIATION_REPORT: _deviation_report,
+    MessageEvent.ACKNOWLEDGEMENT: _acknowledgement,
+    MessageEvent.DOCUMENT_SHARED: _document_shared,
+}
+# Every event of the CodeSystem, in its order (the CapabilityStatement's supported messages).
+HANDLERS: dict[MessageEvent, EpisodeHandler | Handler] = {
+    event: EPISODE_HANDLERS.get(event) or _OTHER_HANDLERS[event] for event in MessageEvent
 }
 
 
@@ -468,7 +508,7 @@ def response(
     header: dict[str, Any] = {
         "resourceType": "MessageHeader",
         "id": str(uuid.uuid4()),
-        "eventCoding": {"system": EVENT_SYSTEM, "code": message.event},
+        "eventCoding": {"system": EVENT_SYSTEM, "code": message.event.value},
         "source": {"name": "Samverkan", "endpoint": f"{BASE}/$process-message"},
         "response": {"identifier": message.header_id, "code": code},
     }

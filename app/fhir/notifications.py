@@ -20,12 +20,12 @@ from typing import Any
 
 from app.domain.delivery import PayloadContent, SubscriptionStatus, topic_url
 from app.domain.outbox import OutboxEvent, Subscription
-from app.fhir.common import canonical, instant
+from app.fhir.common import instant
+from app.fhir.conformance import EVENT_SYSTEM
 
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
 STATUS_PROFILE = f"{BACKPORT}/backport-subscription-status-r4"
 NOTIFICATION_PROFILE = f"{BACKPORT}/backport-subscription-notification-r4"
-EVENT_SYSTEM = canonical("CodeSystem", "message-event")
 
 
 @dataclass(frozen=True, slots=True)

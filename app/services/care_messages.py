@@ -14,6 +14,7 @@ from datetime import datetime
 from app.domain.care_messages import CareMessage, Category, Priority, Recipient
 from app.domain.delivery import Outcome
 from app.domain.errors import InvalidInput, NotFound, UnknownReference
+from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType, Role, message_parties
 from app.security.access import Actor, not_found, record, require_party
 from app.services.ports import emit
@@ -83,7 +84,7 @@ async def send(uow: UnitOfWork, actor: Actor, draft: Draft, *, now: datetime) ->
     record(uow, actor, "create", RESOURCE, message.id, person_id)
     await emit(
         uow,
-        event="care-communication",
+        event=MessageEvent.CARE_COMMUNICATION,
         stream=f"Communication/{message.thread_id}",
         person_id=person_id,
         receivers=recipients,
@@ -198,7 +199,7 @@ async def acknowledge(
     # The sender's system learns the outcome as MedCom's acknowledgement message.
     await emit(
         uow,
-        event="acknowledgement",
+        event=MessageEvent.ACKNOWLEDGEMENT,
         stream=f"Communication/{message.thread_id}",
         person_id=message.person_id,
         receivers=[message.sender_id],

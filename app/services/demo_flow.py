@@ -20,6 +20,12 @@ from app.domain.meetings import Participant, ParticipantKind
 from app.domain.plans import ConsentGiver, ConsentMethod, Goal, InitiatorKind, PlanStatus
 from app.security.access import Actor
 from app.services import care_messages, deviations, episodes, meetings, persons, plans
+from app.services.commands import (
+    ChangeExpectedDischarge,
+    DeclareDischargeReady,
+    Notice,
+    SendAdmissionNotice,
+)
 from app.store.unit_of_work import UnitOfWork
 
 REGION = "region-kalmar"
@@ -68,7 +74,7 @@ async def _episode(
     person_id: str,
     admitted: datetime,
     now: datetime,
-    *notices: episodes.Notice,
+    *notices: Notice,
 ) -> str:
     episode = await episodes.register_admission(
         uow,
@@ -100,8 +106,8 @@ async def seed_demo_flow(uow: UnitOfWork, *, now: datetime, liability: Liability
         greta,
         admitted,
         now,
-        episodes.Notice("admission-notice", at=admitted + timedelta(hours=2)),
-        episodes.Notice("discharge-ready", at=now - 4 * days, coordinated_planning=True),
+        SendAdmissionNotice(at=admitted + timedelta(hours=2)),
+        DeclareDischargeReady(at=now - 4 * days, coordinated_planning=True),
     )
     await _episode(
         uow,
@@ -109,9 +115,8 @@ async def seed_demo_flow(uow: UnitOfWork, *, now: datetime, liability: Liability
         sven,
         now - 1 * days,
         now,
-        episodes.Notice("admission-notice", at=now - 1 * days + timedelta(hours=3)),
-        episodes.Notice(
-            "expected-discharge",
+        SendAdmissionNotice(at=now - 1 * days + timedelta(hours=3)),
+        ChangeExpectedDischarge(
             at=now - timedelta(hours=12),
             expected_discharge_date=(now + 3 * days).date(),
         ),
@@ -122,8 +127,8 @@ async def seed_demo_flow(uow: UnitOfWork, *, now: datetime, liability: Liability
         ingrid,
         now - 8 * days,
         now,
-        episodes.Notice("admission-notice", at=now - 8 * days + timedelta(hours=1)),
-        episodes.Notice("discharge-ready", at=now - 1 * days),
+        SendAdmissionNotice(at=now - 8 * days + timedelta(hours=1)),
+        DeclareDischargeReady(at=now - 1 * days),
     )
     await _episode(
         uow,
@@ -131,7 +136,7 @@ async def seed_demo_flow(uow: UnitOfWork, *, now: datetime, liability: Liability
         hidden,
         now - 2 * days,
         now,
-        episodes.Notice("admission-notice", at=now - 2 * days + timedelta(hours=4)),
+        SendAdmissionNotice(at=now - 2 * days + timedelta(hours=4)),
     )
     plan = await plans.create_plan(
         uow,

@@ -19,6 +19,7 @@ from datetime import datetime
 
 from app.domain.deviations import Deviation, DeviationCategory, DeviationState, StateChange
 from app.domain.errors import InvalidInput, StaleVersion, UnknownReference
+from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType, Role, deviation_parties
 from app.domain.staff import StaffRole, handling_role
 from app.security.access import Actor, record, require_party
@@ -214,7 +215,7 @@ async def announce(
         payload["raised_by_rule"] = deviation.rule
     await emit(
         uow,
-        event="deviation-report",
+        event=MessageEvent.DEVIATION_REPORT,
         stream=f"Task/{deviation.id}",
         person_id=deviation.person_id,
         receivers=receivers,

@@ -22,6 +22,7 @@ from app.domain.documents import (
     digest,
 )
 from app.domain.errors import InvalidInput, NotFound
+from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType
 from app.security.access import Actor, acts_for, not_found, record
 from app.services.ports import emit
@@ -180,7 +181,7 @@ async def share(
     receivers = [r for r in receivers if r != actor.acting_id]
     await emit(
         uow,
-        event="document-shared",
+        event=MessageEvent.DOCUMENT_SHARED,
         stream=target.stream,
         person_id=target.person_id,
         receivers=receivers,

@@ -7,7 +7,7 @@ once its answer names them) and its primary-care unit; they are kept in step wit
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from app.domain.episodes import (
@@ -21,16 +21,17 @@ from app.domain.episodes import (
     find_readmission_source,
 )
 from app.domain.errors import Forbidden, InvalidInput, StaleVersion, UnknownReference
-from app.domain.handover import Answer, check_answer, check_services
 from app.domain.liability import LiabilityConfig
 from app.domain.organizations import INPATIENT_FUNCTIONS, OrgKind, UnitFunction
 from app.domain.parties import RecordType
 from app.security.access import Actor, record, require_party, visible_person
 from app.services import handover
+from app.services.commands import Notice, RecordMunicipalityResponse
 from app.services.liability_rules import store_intervals
-from app.services.notice_content import Carried, carry
+from app.services.notice_content import carry
+from app.services.notice_handlers import apply_notice, notice_facts
 from app.services.ports import emit
-from app.services.routing import episode_party_pairs, notice_receivers
+from app.services.routing import episode_event_receivers, episode_party_pairs
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -194,32 +195,6 @@ async def list_episodes(
     return page
 
 
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """A notice on an episode; which one is chosen by ``kind``.
-
-    ``at`` is when it was sent (defaults to now); ``if_match`` is the version the sender last saw.
-    The municipality's answer says whether it can receive the patient (``answer``, from
-    ``can_receive_from``) or not yet (with its ``reason``) and the ``services`` it plans;
-    ``services-started`` says when the patient arrived (``arrived_at``) and which ``services``
-    began.
-    """
-
-    kind: str
-    at: datetime | None = None
-    expected_discharge_date: date | None = None
-    decided_at: datetime | None = None
-    coordinated_planning: bool = False
-    can_receive_from: date | None = None
-    units: tuple[str, ...] = ()
-    if_match: int | None = None
-    carried: Carried = field(default_factory=Carried)
-    answer: Answer = Answer.CAN_RECEIVE
-    reason: str | None = None
-    services: tuple[str, ...] = ()
-    arrived_at: datetime | None = None
-
-
 # The notices that start, move or end a payment clock; the others leave the intervals as they are.
 CLOCK_EVENTS = frozenset(
     {
@@ -228,15 +203,6 @@ CLOCK_EVENTS = frozenset(
         EventKind.MUNICIPALITY_RESPONSE,
         EventKind.DISCHARGE_NOTICE,
     }
-)
-NOTICE_KINDS = (
-    "admission-notice",
-    "expected-discharge",
-    "discharge-ready",
-    "withdrawal",
-    "municipality-response",
-    "discharge",
-    "services-started",
 )
 
 
@@ -258,11 +224,11 @@ async def record_notice(
     intervals anew, derived from its notices under ``liability``, in the same transaction.
     """
     episode = await get_episode(uow, actor, episode_id, action="update")
-    if notice.kind in handover.MUNICIPALITY_NOTICES:
+    if notice.kind in handover.MUNICIPALITY_EVENTS:
         await handover.check_municipality_sender(uow, episode, actor, notice.kind)
     else:
         _check_sender(episode, actor, notice.kind)
-    if notice.units:
+    if isinstance(notice, RecordMunicipalityResponse) and notice.units:
         await _check_units(uow, episode, notice.units)
     if notice.if_match is not None and notice.if_match != episode.version:
         raise StaleVersion(
@@ -271,7 +237,7 @@ async def record_notice(
         )
     at = notice.at or _sent_now(episode, now)
     check_aware(at, "at")
-    event = _apply(episode, notice, at, now)
+    event = apply_notice(episode, notice, at, now)
     await uow.episodes.save(episode, [event])
     if event.kind in CLOCK_EVENTS:
         await store_intervals(uow, episode, liability)
@@ -322,12 +288,13 @@ async def _announce(
     now: datetime,
     carried: dict[str, object],
 ) -> None:
-    """Queue the hospital's notice for the receiving municipality (in Norway, its units for the
-    service the notice is addressed to) and primary-care unit, and the municipality's answers
-    for the hospital."""
-    if event.kind in handover.MUNICIPALITY_EVENTS:
-        await handover.announce(uow, actor, episode, event, now)
-        return
+    """Queue the notice for its receivers (``MessageEvent.routing``): the hospital's notices
+    for the receiving municipality (in Norway, its units for the service the notice is
+    addressed to) and primary-care unit, the municipality's for the hospital.
+
+    The payload carries codes, dates and references; free text (the municipality's reason) is
+    read on the episode.
+    """
     payload: dict[str, object] = {
         "event": event.kind.value,
         "focus": f"Encounter/{episode.id}",
@@ -335,77 +302,25 @@ async def _announce(
         "occurred_at": event.at.isoformat(),
         "episode_state": episode.state.value,
         "version": episode.version,
+        **notice_facts(event),
+        **carried,
     }
-    if event.kind is EventKind.EXPECTED_DISCHARGE_CHANGED and event.expected_discharge_date:
-        payload["expected_discharge_date"] = event.expected_discharge_date.isoformat()
-    if event.kind is EventKind.DISCHARGE_READY:
-        payload["decided_at"] = (event.decided_at or event.at).isoformat()
-        payload["coordinated_planning"] = event.coordinated_planning
-    payload.update(carried)
-    receivers = await notice_receivers(uow, episode, event.kind.value)
     await emit(
         uow,
-        event=event.kind.value,
+        event=event.kind.event,
         stream=f"Encounter/{episode.id}",
         person_id=episode.person_id,
-        receivers=receivers,
+        receivers=await episode_event_receivers(uow, episode, event.kind.event),
         payload=payload,
         now=now,
         sender=actor,
     )
 
 
-def _check_sender(episode: Episode, actor: Actor, kind: str) -> None:
+def _check_sender(episode: Episode, actor: Actor, kind: EventKind) -> None:
     if not actor.reach.matches(episode.hospital_unit_id, episode.region_id):
         raise Forbidden(
-            f"a {kind} notice on episode {episode.id} is sent by the hospital "
+            f"a {kind.notice} notice on episode {episode.id} is sent by the hospital "
             f"({episode.hospital_unit_id} or {episode.region_id}); the caller acts for "
             f"{actor.acting_id}"
         )
-
-
-def _apply(episode: Episode, notice: Notice, at: datetime, now: datetime) -> EpisodeEvent:
-    match notice.kind:
-        case "admission-notice":
-            return episode.send_admission_notice(at, now=now)
-        case "expected-discharge":
-            if notice.expected_discharge_date is None:
-                raise InvalidInput(
-                    "expected_discharge_date is required", field="expected_discharge_date"
-                )
-            return episode.change_expected_discharge(at, notice.expected_discharge_date, now=now)
-        case "discharge-ready":
-            if notice.decided_at is not None:
-                check_aware(notice.decided_at, "decided_at")
-            return episode.declare_discharge_ready(
-                at,
-                now=now,
-                decided_at=notice.decided_at,
-                coordinated_planning=notice.coordinated_planning,
-            )
-        case "withdrawal":
-            return episode.withdraw_discharge_ready(at, now=now)
-        case "municipality-response":
-            can_receive_from, reason = check_answer(
-                notice.answer, notice.can_receive_from, notice.reason
-            )
-            return episode.record_municipality_response(
-                at,
-                can_receive_from,
-                now=now,
-                units=notice.units,
-                reason=reason,
-                services=check_services(notice.services),
-            )
-        case "discharge":
-            return episode.discharge(at, now=now)
-        case "services-started":
-            return episode.confirm_services_started(
-                at,
-                now=now,
-                arrived_at=notice.arrived_at,
-                services=check_services(notice.services, "services"),
-            )
-    raise InvalidInput(
-        f"unknown notice {notice.kind}; known: {', '.join(NOTICE_KINDS)}", field="kind"
-    )

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from app.domain.delivery import DeliveryState, Outcome, check_acknowledgement
 from app.domain.errors import InvalidInput
+from app.domain.message_events import MessageEvent
 from app.domain.outbox import Delivery, parse_cursor
 from app.security.access import Actor, acts_for, not_found, record
 from app.services.ports import emit
@@ -105,7 +106,7 @@ async def acknowledge(
     if item.event.sender_id is not None:
         await emit(
             uow,
-            event="acknowledgement",
+            event=MessageEvent.ACKNOWLEDGEMENT,
             stream=item.event.stream,
             person_id=item.event.person_id,
             receivers=[item.event.sender_id],

@@ -25,6 +25,7 @@ from app.domain.meetings import (
     check_times,
     summons_deadline,
 )
+from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType, meeting_parties
 from app.domain.plans import PlanStatus
 from app.security.access import Actor, acts_for, record, require_party
@@ -160,7 +161,7 @@ async def _announce(
         payload["held_at"] = meeting.held_at.isoformat()
     await emit(
         uow,
-        event="sip-summons",
+        event=MessageEvent.SIP_SUMMONS,
         stream=_stream(meeting),
         person_id=meeting.person_id,
         receivers=[p.organization_id for p in meeting.participants if p.organization_id],
@@ -258,7 +259,7 @@ async def reply(
     await uow.meetings.save(meeting, expected_version=expected)
     await emit(
         uow,
-        event="sip-summons-reply",
+        event=MessageEvent.SIP_SUMMONS_REPLY,
         stream=_stream(meeting),
         person_id=meeting.person_id,
         receivers=[meeting.organizer_id],

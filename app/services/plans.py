@@ -21,6 +21,7 @@ from app.domain.errors import (
     UnknownReference,
     VersionRequired,
 )
+from app.domain.message_events import MessageEvent
 from app.domain.organizations import Organization, OrgKind
 from app.domain.parties import RecordType, plan_parties
 from app.domain.plans import (
@@ -327,7 +328,7 @@ async def _announce(uow: UnitOfWork, actor: Actor, plan: Plan, change: str, now:
     """
     await emit(
         uow,
-        event="careplan-revised",
+        event=MessageEvent.CAREPLAN_REVISED,
         stream=f"CarePlan/{plan.id}",
         person_id=plan.person_id,
         receivers=sorted(plan.sharing_principals()),

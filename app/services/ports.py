@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
+from app.domain.message_events import MessageEvent
 from app.security.access import Actor
 from app.store.unit_of_work import UnitOfWork
 
@@ -22,7 +23,7 @@ class EventSink(Protocol):
         self,
         uow: UnitOfWork,
         *,
-        event: str,
+        event: MessageEvent,
         stream: str,
         person_id: str | None,
         receivers: Iterable[str],
@@ -44,7 +45,7 @@ def connect_events(sink: EventSink) -> None:
 async def emit(
     uow: UnitOfWork,
     *,
-    event: str,
+    event: MessageEvent,
     stream: str,
     person_id: str | None,
     receivers: Iterable[str],

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.domain.episodes import CareType, Episode
+from app.domain.message_events import MessageEvent, Routing
 from app.domain.organizations import Jurisdiction
 from app.domain.parties import Pairs, Party, Role, episode_parties
 from app.domain.plo import EVENT_SERVICES, ServiceCode, route
@@ -35,7 +36,7 @@ async def _units_by_service(
     return by_service
 
 
-async def notice_receivers(uow: UnitOfWork, episode: Episode, event: str) -> list[str]:
+async def notice_receivers(uow: UnitOfWork, episode: Episode, event: MessageEvent) -> list[str]:
     """The receivers of one of the hospital's notices: the municipality (or, in Norway, its units
     for the addressed service) and the primary-care unit."""
     by_service = await _units_by_service(uow, episode.municipality_id)
@@ -51,6 +52,22 @@ async def notice_receivers(uow: UnitOfWork, episode: Episode, event: str) -> lis
     if episode.primary_care_unit_id is not None:
         receivers.append(episode.primary_care_unit_id)
     return receivers
+
+
+async def episode_event_receivers(
+    uow: UnitOfWork, episode: Episode, event: MessageEvent
+) -> list[str]:
+    """The receivers of a notice on the episode, by the event's routing: the hospital's notices
+    go to the municipality's side and primary care (``notice_receivers``), the municipality's
+    to the hospital unit (and its region)."""
+    match event.routing:
+        case Routing.HOSPITAL_AND_REGION:
+            return [episode.hospital_unit_id, episode.region_id]
+        case Routing.HOSPITAL_UNIT:
+            return [episode.hospital_unit_id]
+        case Routing.MUNICIPALITY_AND_PRIMARY_CARE:
+            return await notice_receivers(uow, episode, event)
+    raise ValueError(f"{event.value} is not routed to an episode's parties")
 
 
 async def episode_party_pairs(uow: UnitOfWork, episode: Episode) -> Pairs:
@@ -81,6 +98,6 @@ async def document_receivers(
     everyone = [p.organization_id for p in parties]
     if episode.jurisdiction != Jurisdiction.NO.value:
         return everyone
-    addressed = await notice_receivers(uow, episode, "document-shared")
+    addressed = await notice_receivers(uow, episode, MessageEvent.DOCUMENT_SHARED)
     others = [p.organization_id for p in parties if p.role is not Role.RECEIVER]
     return list(dict.fromkeys(others + addressed))

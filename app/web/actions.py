@@ -16,6 +16,7 @@ from app.domain.errors import InvalidInput
 from app.domain.meetings import Reply
 from app.domain.notice_board import BulletinCategory
 from app.services import episodes, inbox, meetings, notice_board
+from app.services.commands import RecordMunicipalityResponse
 from app.services.liability_rules import LiabilityRules
 from app.web.context import Console, ConsoleRoute, Refused
 from app.web.context import Form as PersonForm
@@ -62,9 +63,7 @@ async def municipality_response(
 ) -> Response:
     """The municipality's answer: from which date it can receive the patient."""
     _allowed(console, "Encounter", "u")
-    notice = episodes.Notice(
-        "municipality-response", can_receive_from=can_receive_from, if_match=version
-    )
+    notice = RecordMunicipalityResponse(can_receive_from=can_receive_from, if_match=version)
     rules: LiabilityRules = console.request.app.state.liability
     await episodes.record_notice(
         console.uow, console.signed_in, episode_id, notice, now=console.now, liability=rules.config

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 import app.fhir as fhir_package
-from app.domain.delivery import MESSAGE_EVENTS
 from app.domain.identifiers import PERSONNUMMER
+from app.domain.message_events import MessageEvent
 from app.fhir import conformance, writes
 from app.fhir.resources import RESOURCES
 from tests import fhir_medplum, fhir_node, fhir_schema
@@ -371,7 +371,7 @@ async def test_the_access_log_reads_as_audit_events(client_for: ClientFor) -> No
 async def test_the_services_code_systems_and_extensions_are_served(client_for: ClientFor) -> None:
     http = await client_for("region-kalmar", scopes="system/*.rs")
     events = fhir(await http.get("/fhir/CodeSystem/message-event"))
-    assert {c["code"] for c in events["concept"]} == set(MESSAGE_EVENTS)
+    assert [c["code"] for c in events["concept"]] == [e.value for e in MessageEvent]
     for name in conformance.EXTENSIONS:
         definition = fhir(await http.get(f"/fhir/StructureDefinition/{name}"))
         assert definition["url"] == f"https://samverkan.dev/fhir/StructureDefinition/{name}"

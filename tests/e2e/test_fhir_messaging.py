@@ -13,7 +13,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from app.cli import examples
-from app.domain.delivery import MESSAGE_EVENTS
+from app.domain.message_events import MessageEvent
 from app.fhir import messaging
 from tests import fhir_medplum, fhir_node, fhir_schema
 from tests.conftest import IN_CI, ClientFor, fhir_schema_available
@@ -258,7 +258,7 @@ async def test_a_message_in_another_organizations_name_is_refused(client_for: Cl
 
 
 def test_every_event_code_is_processed() -> None:
-    assert set(messaging.HANDLERS) == set(MESSAGE_EVENTS)
+    assert list(messaging.HANDLERS) == list(MessageEvent)
 
 
 async def test_a_message_without_its_focus_says_what_is_missing(client_for: ClientFor) -> None:
@@ -270,6 +270,31 @@ async def test_a_message_without_its_focus_says_what_is_missing(client_for: Clie
     outcome = refused.json()["entry"][1]["resource"]
     assert outcome["issue"][0]["expression"] == ["MessageHeader.focus"]
     assert "focuses on a Task" in outcome["issue"][0]["diagnostics"]
+
+
+async def test_a_new_expected_date_without_the_date_names_the_extension(
+    client_for: ClientFor,
+) -> None:
+    hospital = await client_for("region-kalmar")
+    episode_id, admitted = await admit_by_message(hospital)
+    body = example(
+        "expected-discharge-changed",
+        episode_id=episode_id,
+        person_id="x",
+        admitted_at=admitted,
+        expected_date="2026-12-24",
+    )
+    encounter = body["entry"][1]["resource"]
+    encounter["extension"] = [
+        e
+        for e in encounter.get("extension", [])
+        if not e["url"].endswith("/expected-discharge-date")
+    ]
+    refused = await post(hospital, body)
+    assert refused.status_code == 422, refused.text
+    issue = refused.json()["entry"][1]["resource"]["issue"][0]
+    assert issue["expression"] == ["Encounter.extension(expected-discharge-date)"]
+    assert "expected-discharge-changed" in issue["diagnostics"]
 
 
 async def test_the_capability_statement_declares_messaging(anonymous: httpx.AsyncClient) -> None:
@@ -425,7 +450,7 @@ async def test_a_careplan_read_and_sent_back_unchanged_keeps_its_content(
 
 def test_the_examples_are_valid_fhir_r4_as_published() -> None:
     published = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(EXAMPLES.glob("*.json"))]
-    assert len(published) == len(MESSAGE_EVENTS)
+    assert len(published) == len(MessageEvent)
     for message in published:
         text = json.dumps(message)
         assert "{{" not in text, message["id"]

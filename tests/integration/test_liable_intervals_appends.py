@@ -37,7 +37,15 @@ from app.domain.liability import (
 )
 from app.domain.persons import Person
 from app.security.access import Actor
-from app.services.episodes import Notice, RegisterAdmission, record_notice, register_admission
+from app.services.commands import (
+    DeclareDischargeReady,
+    Discharge,
+    Notice,
+    RecordMunicipalityResponse,
+    SendAdmissionNotice,
+    WithdrawDischargeReady,
+)
+from app.services.episodes import RegisterAdmission, record_notice, register_admission
 from app.services.liability_config import read_liability_config
 from app.store import tables as t
 from app.store.liability import Window, day_number, interval_rows
@@ -95,16 +103,15 @@ def person_in(jurisdiction: str, municipality: str) -> Person:
 
 def notice_of(kind: str, at: datetime, days: int, decided: int, zone: ZoneInfo) -> Notice:
     if kind == "ready":
-        return Notice("discharge-ready", at, decided_at=at - timedelta(minutes=decided))
+        return DeclareDischargeReady(at=at, decided_at=at - timedelta(minutes=decided))
     if kind == "withdraw":
-        return Notice("withdrawal", at)
+        return WithdrawDischargeReady(at=at)
     if kind == "answer":
-        return Notice(
-            "municipality-response",
-            at,
+        return RecordMunicipalityResponse(
+            at=at,
             can_receive_from=at.astimezone(zone).date() + timedelta(days),
         )
-    return Notice("discharge", at)
+    return Discharge(at=at)
 
 
 async def stored_rows(engine: AsyncEngine, episode_id: str) -> set[tuple[Any, ...]]:
@@ -161,7 +168,7 @@ async def test_stored_intervals_follow_every_append_and_sum_as_python_does(
                 uow,
                 hospital,
                 episode.id,
-                Notice("admission-notice", admitted + notified_after),
+                SendAdmissionNotice(at=admitted + notified_after),
                 now=now,
                 liability=SHIPPED,
             )

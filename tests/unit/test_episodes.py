@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -14,6 +14,9 @@ from app.domain.episodes import (
     find_readmission_source,
 )
 from app.domain.errors import IllegalTransition, InvalidInput
+from app.domain.handover import Answer
+from app.services import commands
+from app.services.notice_handlers import apply_notice, notice_facts
 
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=60)
@@ -109,3 +112,65 @@ def test_readmission_window_is_30_days_and_picks_the_latest_discharge() -> None:
     assert find_readmission_source(T0 + timedelta(days=35, seconds=1), discharges) is None
     assert find_readmission_source(T0 + timedelta(days=3), discharges) == "a"
     assert find_readmission_source(T0 - timedelta(days=1), discharges) is None
+
+
+def test_each_notice_command_is_applied_by_its_own_handler_and_says_its_facts() -> None:
+    ep = episode()
+    walk = [
+        (commands.SendAdmissionNotice(), EpisodeState.PLANNING, {}),
+        (
+            commands.ChangeExpectedDischarge(expected_discharge_date=date(2026, 1, 20)),
+            EpisodeState.PLANNING,
+            {"expected_discharge_date": "2026-01-20"},
+        ),
+        (
+            commands.DeclareDischargeReady(coordinated_planning=True),
+            EpisodeState.DISCHARGE_READY,
+            {"decided_at": (T0 + timedelta(hours=3)).isoformat(), "coordinated_planning": True},
+        ),
+        (commands.WithdrawDischargeReady(), EpisodeState.PLANNING, {}),
+        (commands.DeclareDischargeReady(), EpisodeState.DISCHARGE_READY, None),
+        (
+            commands.RecordMunicipalityResponse(
+                answer=Answer.CANNOT_RECEIVE_YET, reason="no place yet", services=("home-care",)
+            ),
+            EpisodeState.DISCHARGE_READY,
+            {"answer": "cannot-receive-yet", "planned_services": ["home-care"]},
+        ),
+        (commands.Discharge(), EpisodeState.DISCHARGED, {}),
+        (
+            commands.ConfirmServicesStarted(services=("home-care",)),
+            EpisodeState.DISCHARGED,
+            {"arrived_at": (T0 + timedelta(hours=8)).isoformat(), "services": ["home-care"]},
+        ),
+    ]
+    for hours, (command, state, facts) in enumerate(walk, start=1):
+        event = apply_notice(ep, command, T0 + timedelta(hours=hours), NOW)
+        assert (event.kind, ep.state) == (command.kind, state)
+        if facts is not None:
+            assert notice_facts(event) == facts
+    assert ep.latest_answer is not None and ep.latest_answer.reason == "no place yet"
+
+
+def test_a_handler_checks_what_its_command_carries() -> None:
+    ep = episode()
+    apply_notice(ep, commands.SendAdmissionNotice(), T0 + timedelta(hours=1), NOW)
+    with pytest.raises(InvalidInput) as refused:
+        apply_notice(
+            ep,
+            commands.DeclareDischargeReady(decided_at=datetime(2026, 1, 10, 9, 30)),
+            T0 + timedelta(hours=2),
+            NOW,
+        )
+    assert refused.value.field == "decided_at"
+    apply_notice(ep, commands.DeclareDischargeReady(), T0 + timedelta(hours=2), NOW)
+    with pytest.raises(InvalidInput) as refused:
+        apply_notice(
+            ep,
+            commands.RecordMunicipalityResponse(
+                can_receive_from=date(2026, 1, 12), services=("spa",)
+            ),
+            T0 + timedelta(hours=3),
+            NOW,
+        )
+    assert refused.value.field is not None and refused.value.field.startswith("planned_services")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any, Generic, TypeVar
 
 from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,7 +39,6 @@ from app.domain.episodes import (
     EventKind,
 )
 from app.domain.handover import Answer, PlannedService
-from app.domain.liability import LiabilityConfig
 from app.http.deps import (
     DocumentRulesDep,
     EncounterCreator,
@@ -49,8 +52,9 @@ from app.http.deps import (
 )
 from app.http.errors import errors_for
 from app.http.values import Day, Instant
-from app.security.access import Actor
+from app.services import commands
 from app.services import episodes as service
+from app.services.documents import DocumentRules
 from app.services.notice_content import EpisodeContent, content_of
 from app.store.unit_of_work import UnitOfWork
 
@@ -351,183 +355,127 @@ class DischargeReadyNotice(PlanningNotice):
 
 
 NOTICE_ERRORS = errors_for(404, 409, 412, 413, 415, 422)
+B = TypeVar("B", bound=BaseModel)
+C = TypeVar("C", bound=commands.EpisodeNotice)
 
 
-async def _record(
-    actor: Actor,
-    episode_id: str,
-    notice: service.Notice,
-    uow: UowDep,
-    now: NowDep,
-    liability: LiabilityConfig,
-    response: Response,
-) -> EpisodeRead:
-    episode, _event = await service.record_notice(
-        uow, actor, episode_id, notice, now=now, liability=liability
-    )
-    response.headers["ETag"] = etag(episode)
-    return (await with_content(uow, [episode], now))[0]
+@dataclass(frozen=True, slots=True)
+class NoticeRoute(Generic[B, C]):
+    """One notice's REST command: ``POST /episodes/{episode_id}/<notice>``.
+
+    Its path is the notice's name (``EventKind.notice``) and its operation is named after the
+    ``command`` (``DeclareDischargeReady``: ``declare_discharge_ready``); ``build`` makes the
+    command of the request's ``body`` and the document rules (the route adds what every notice
+    says: ``at`` and the If-Match version); ``summary`` says what the notice does.
+    """
+
+    command: type[C]
+    body: type[B]
+    build: Callable[[B, DocumentRules], C]
+    summary: str
+
+    @property
+    def name(self) -> str:
+        """The operation's name (its operationId)."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.command.__name__).lower()
 
 
-@api.post(
-    "/episodes/{episode_id}/admission-notice", response_model=EpisodeRead, responses=NOTICE_ERRORS
+NOTICE_ROUTES: tuple[NoticeRoute[Any, Any], ...] = (
+    NoticeRoute(
+        commands.SendAdmissionNotice,
+        PlanningNotice,
+        lambda body, rules: commands.SendAdmissionNotice(
+            carried=carried(body.documents, body.planning_basis, rules)
+        ),
+        "Send the admission notice to the municipality and primary care (within 24 h).",
+    ),
+    NoticeRoute(
+        commands.ChangeExpectedDischarge,
+        ExpectedDischargeNotice,
+        lambda body, _rules: commands.ChangeExpectedDischarge(
+            expected_discharge_date=body.expected_discharge_date
+        ),
+        "Tell the receivers a new expected discharge date.",
+    ),
+    NoticeRoute(
+        commands.DeclareDischargeReady,
+        DischargeReadyNotice,
+        lambda body, rules: commands.DeclareDischargeReady(
+            decided_at=body.decided_at,
+            coordinated_planning=body.coordinated_planning,
+            carried=carried(body.documents, body.planning_basis, rules),
+        ),
+        "Send the discharge-ready notice; its time starts the payment clock.",
+    ),
+    NoticeRoute(
+        commands.WithdrawDischargeReady,
+        NoticeBase,
+        lambda body, _rules: commands.WithdrawDischargeReady(),
+        "Withdraw the discharge-ready notice; the clock stops until a new notice.",
+    ),
+    NoticeRoute(
+        commands.RecordMunicipalityResponse,
+        MunicipalityResponse,
+        lambda body, _rules: commands.RecordMunicipalityResponse(
+            answer=body.answer,
+            can_receive_from=body.can_receive_from,
+            reason=body.reason,
+            services=tuple(body.planned_services),
+            units=tuple(body.units),
+        ),
+        "Record the municipality's answer: it can receive the patient from a date, or not yet.",
+    ),
+    NoticeRoute(
+        commands.Discharge,
+        CarryingNotice,
+        lambda body, rules: commands.Discharge(carried=carried(body.documents, None, rules)),
+        "Send the discharge notice, with the discharge information; it closes the episode.",
+    ),
+    NoticeRoute(
+        commands.ConfirmServicesStarted,
+        ServicesStarted,
+        lambda body, _rules: commands.ConfirmServicesStarted(
+            arrived_at=body.arrived_at, services=tuple(body.services)
+        ),
+        "Confirm, after the discharge, that the patient arrived home and the services began.",
+    ),
 )
-async def send_admission_notice(
-    actor: EncounterUpdater,
-    episode_id: str,
-    body: PlanningNotice,
-    uow: UowDep,
-    now: NowDep,
-    liability: LiabilityDep,
-    rules: DocumentRulesDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> EpisodeRead:
-    """Send the admission notice to the municipality and primary care (within 24 h)."""
-    notice = service.Notice(
-        "admission-notice",
-        at=body.at,
-        if_match=parse_if_match(if_match),
-        carried=carried(body.documents, body.planning_basis, rules),
+
+
+def _add_notice_route(route: NoticeRoute[Any, Any]) -> None:
+    """Add the route of one notice: the same steps for each, with its own body and command."""
+
+    async def record_notice(
+        actor: EncounterUpdater,
+        episode_id: str,
+        body: Any,
+        uow: UowDep,
+        now: NowDep,
+        liability: LiabilityDep,
+        rules: DocumentRulesDep,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> EpisodeRead:
+        notice = replace(route.build(body, rules), at=body.at, if_match=parse_if_match(if_match))
+        episode, _event = await service.record_notice(
+            uow, actor, episode_id, notice, now=now, liability=liability
+        )
+        response.headers["ETag"] = etag(episode)
+        return (await with_content(uow, [episode], now))[0]
+
+    # FastAPI reads the body's schema from the annotation: the notice's own.
+    record_notice.__annotations__ = {**record_notice.__annotations__, "body": route.body}
+    record_notice.__name__ = route.name
+    record_notice.__doc__ = route.summary
+    api.add_api_route(
+        f"/episodes/{{episode_id}}/{route.command.kind.notice}",
+        record_notice,
+        methods=["POST"],
+        name=route.name,
+        response_model=EpisodeRead,
+        responses=NOTICE_ERRORS,
     )
-    return await _record(actor, episode_id, notice, uow, now, liability, response)
 
 
-@api.post(
-    "/episodes/{episode_id}/expected-discharge", response_model=EpisodeRead, responses=NOTICE_ERRORS
-)
-async def change_expected_discharge(
-    actor: EncounterUpdater,
-    episode_id: str,
-    body: ExpectedDischargeNotice,
-    uow: UowDep,
-    now: NowDep,
-    liability: LiabilityDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> EpisodeRead:
-    """Tell the receivers a new expected discharge date."""
-    notice = service.Notice(
-        "expected-discharge",
-        at=body.at,
-        expected_discharge_date=body.expected_discharge_date,
-        if_match=parse_if_match(if_match),
-    )
-    return await _record(actor, episode_id, notice, uow, now, liability, response)
-
-
-@api.post(
-    "/episodes/{episode_id}/discharge-ready", response_model=EpisodeRead, responses=NOTICE_ERRORS
-)
-async def declare_discharge_ready(
-    actor: EncounterUpdater,
-    episode_id: str,
-    body: DischargeReadyNotice,
-    uow: UowDep,
-    now: NowDep,
-    liability: LiabilityDep,
-    rules: DocumentRulesDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> EpisodeRead:
-    """Send the discharge-ready notice; its time starts the payment clock."""
-    notice = service.Notice(
-        "discharge-ready",
-        at=body.at,
-        decided_at=body.decided_at,
-        coordinated_planning=body.coordinated_planning,
-        if_match=parse_if_match(if_match),
-        carried=carried(body.documents, body.planning_basis, rules),
-    )
-    return await _record(actor, episode_id, notice, uow, now, liability, response)
-
-
-@api.post("/episodes/{episode_id}/withdrawal", response_model=EpisodeRead, responses=NOTICE_ERRORS)
-async def withdraw_discharge_ready(
-    actor: EncounterUpdater,
-    episode_id: str,
-    body: NoticeBase,
-    uow: UowDep,
-    now: NowDep,
-    liability: LiabilityDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> EpisodeRead:
-    """Withdraw the discharge-ready notice; the clock stops until a new notice."""
-    notice = service.Notice("withdrawal", at=body.at, if_match=parse_if_match(if_match))
-    return await _record(actor, episode_id, notice, uow, now, liability, response)
-
-
-@api.post(
-    "/episodes/{episode_id}/municipality-response",
-    response_model=EpisodeRead,
-    responses=NOTICE_ERRORS,
-)
-async def record_municipality_response(
-    actor: EncounterUpdater,
-    episode_id: str,
-    body: MunicipalityResponse,
-    uow: UowDep,
-    now: NowDep,
-    liability: LiabilityDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> EpisodeRead:
-    """Record the municipality's answer: it can receive the patient from a date, or not yet."""
-    notice = service.Notice(
-        "municipality-response",
-        at=body.at,
-        answer=body.answer,
-        can_receive_from=body.can_receive_from,
-        reason=body.reason,
-        services=tuple(body.planned_services),
-        units=tuple(body.units),
-        if_match=parse_if_match(if_match),
-    )
-    return await _record(actor, episode_id, notice, uow, now, liability, response)
-
-
-@api.post("/episodes/{episode_id}/discharge", response_model=EpisodeRead, responses=NOTICE_ERRORS)
-async def discharge(
-    actor: EncounterUpdater,
-    episode_id: str,
-    body: CarryingNotice,
-    uow: UowDep,
-    now: NowDep,
-    liability: LiabilityDep,
-    rules: DocumentRulesDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> EpisodeRead:
-    """Send the discharge notice, with the discharge information; it closes the episode."""
-    notice = service.Notice(
-        "discharge",
-        at=body.at,
-        if_match=parse_if_match(if_match),
-        carried=carried(body.documents, None, rules),
-    )
-    return await _record(actor, episode_id, notice, uow, now, liability, response)
-
-
-@api.post(
-    "/episodes/{episode_id}/services-started", response_model=EpisodeRead, responses=NOTICE_ERRORS
-)
-async def confirm_services_started(
-    actor: EncounterUpdater,
-    episode_id: str,
-    body: ServicesStarted,
-    uow: UowDep,
-    now: NowDep,
-    liability: LiabilityDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> EpisodeRead:
-    """Confirm, after the discharge, that the patient arrived home and the services began."""
-    notice = service.Notice(
-        "services-started",
-        at=body.at,
-        arrived_at=body.arrived_at,
-        services=tuple(body.services),
-        if_match=parse_if_match(if_match),
-    )
-    return await _record(actor, episode_id, notice, uow, now, liability, response)
+for _route in NOTICE_ROUTES:
+    _add_notice_route(_route)

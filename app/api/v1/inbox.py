@@ -9,8 +9,9 @@ from fastapi import Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.v1.common import router
-from app.domain.delivery import MESSAGE_EVENTS, Outcome
+from app.domain.delivery import Outcome
 from app.domain.errors import InvalidInput
+from app.domain.message_events import MessageEvent
 from app.domain.outbox import Delivery
 from app.domain.values import INT4_MAX
 from app.http.deps import NowDep, SettingsDep, UowDep, require
@@ -117,8 +118,9 @@ async def list_inbox(
     limit: Annotated[int | None, Query(ge=1, description="items per poll (bounded)")] = None,
 ) -> InboxPage:
     """Poll the events sent to the caller's organization, after a cursor."""
-    if event is not None and event not in MESSAGE_EVENTS:
-        raise InvalidInput(f"event is one of {', '.join(MESSAGE_EVENTS)}", field="event")
+    codes = [e.value for e in MessageEvent]
+    if event is not None and event not in codes:
+        raise InvalidInput(f"event is one of {', '.join(codes)}", field="event")
     page = await service.list_inbox(
         uow,
         actor,

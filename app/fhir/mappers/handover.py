@@ -19,7 +19,7 @@ from app.domain.errors import InvalidInput
 from app.domain.handover import Answer
 from app.fhir.common import canonical, coding, day, extension_url, instant, ref
 from app.fhir.mappers.patient import reference_id
-from app.services.episodes import Notice
+from app.services.commands import ConfirmServicesStarted, RecordMunicipalityResponse
 
 MUNICIPALITY_RESPONSE = extension_url("municipality-response")
 SERVICES_STARTED = extension_url("services-started")
@@ -96,7 +96,7 @@ def _instant(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def answer_from_fhir(resource: dict[str, Any], at: datetime | None) -> Notice:
+def answer_from_fhir(resource: dict[str, Any], at: datetime | None) -> RecordMunicipalityResponse:
     """The municipality's answer from the ``municipality-response`` extension of an Encounter."""
     name = "municipality-response"
     parts = _parts(resource, MUNICIPALITY_RESPONSE, name)
@@ -114,8 +114,7 @@ def answer_from_fhir(resource: dict[str, Any], at: datetime | None) -> Notice:
         for p in parts
         if p.get("url") == "unit"
     )
-    return Notice(
-        "municipality-response",
+    return RecordMunicipalityResponse(
         at=at,
         answer=Answer(code),
         can_receive_from=date.fromisoformat(since) if since else None,
@@ -125,13 +124,12 @@ def answer_from_fhir(resource: dict[str, Any], at: datetime | None) -> Notice:
     )
 
 
-def started_from_fhir(resource: dict[str, Any], at: datetime | None) -> Notice:
+def started_from_fhir(resource: dict[str, Any], at: datetime | None) -> ConfirmServicesStarted:
     """The confirmation that services started, from the ``services-started`` extension."""
     name = "services-started"
     parts = _parts(resource, SERVICES_STARTED, name)
     arrived = _one(parts, "arrived", "valueDateTime")
-    return Notice(
-        "services-started",
+    return ConfirmServicesStarted(
         at=at,
         arrived_at=_instant(arrived) if arrived else None,
         services=_services(parts, "service", name),
