@@ -16,6 +16,7 @@ from app.domain.episodes import EventKind
 from app.domain.message_events import MessageEvent, Routing, event_of
 from app.domain.plo import EVENT_SERVICES
 from app.fhir.conformance import CODE_SYSTEMS
+from app.fhir.operations.process_message import MESSAGE_SCOPES
 from app.services import commands
 from app.services.notice_handlers import HANDLERS
 
@@ -113,3 +114,7 @@ def test_the_topics_follow_the_events() -> None:
 def test_norway_addresses_only_what_reaches_the_municipalitys_side() -> None:
     for event in EVENT_SERVICES:
         assert event.routing in {Routing.MUNICIPALITY_AND_PRIMARY_CARE, Routing.OTHER_PARTIES}
+
+
+def test_every_event_names_the_scope_its_message_needs() -> None:
+    assert set(MESSAGE_SCOPES) == set(MessageEvent)

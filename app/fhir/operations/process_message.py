@@ -13,6 +13,7 @@ from app.domain.errors import (
     DomainError,
     StaleVersion,
 )
+from app.domain.message_events import MessageEvent
 from app.domain.messages import ProcessedMessage
 from app.fhir import messaging
 from app.fhir.common import FHIR_JSON
@@ -64,15 +65,23 @@ MESSAGE_BODY: dict[str, Any] = {
         },
     }
 }
-_MESSAGE_SCOPES = {
-    "admission-notice": ("Encounter", "c"),
-    "sip-summons": ("Appointment", "c"),
-    "sip-summons-reply": ("Appointment", "u"),
-    "careplan-revised": ("CarePlan", "u"),
-    "care-communication": ("Communication", "c"),
-    "deviation-report": ("Task", "c"),
-    "document-shared": ("DocumentReference", "c"),
-    "acknowledgement": None,
+# The SMART scope each event needs: the resource type it writes and how. Every event has a row
+# (a test checks the table against MessageEvent), so a new event cannot slip in unguarded.
+MESSAGE_SCOPES: dict[MessageEvent, tuple[str, str] | None] = {
+    MessageEvent.ADMISSION_NOTICE: ("Encounter", "c"),
+    MessageEvent.EXPECTED_DISCHARGE_CHANGED: ("Encounter", "u"),
+    MessageEvent.DISCHARGE_READY: ("Encounter", "u"),
+    MessageEvent.DISCHARGE_READY_WITHDRAWN: ("Encounter", "u"),
+    MessageEvent.DISCHARGE_NOTICE: ("Encounter", "u"),
+    MessageEvent.MUNICIPALITY_RESPONSE: ("Encounter", "u"),
+    MessageEvent.SERVICES_STARTED: ("Encounter", "u"),
+    MessageEvent.SIP_SUMMONS: ("Appointment", "c"),
+    MessageEvent.SIP_SUMMONS_REPLY: ("Appointment", "u"),
+    MessageEvent.CAREPLAN_REVISED: ("CarePlan", "u"),
+    MessageEvent.CARE_COMMUNICATION: ("Communication", "c"),
+    MessageEvent.DEVIATION_REPORT: ("Task", "c"),
+    MessageEvent.DOCUMENT_SHARED: ("DocumentReference", "c"),
+    MessageEvent.ACKNOWLEDGEMENT: None,
 }
 
 
@@ -95,7 +104,7 @@ async def process_message(
         message = messaging.parse(body)
     except messaging.MessageRefused as exc:
         return outcome(400, exc.message, expressions=[(exc.field, exc.message)])
-    needed = _MESSAGE_SCOPES.get(message.event, ("Encounter", "u"))
+    needed = MESSAGE_SCOPES[message.event]
     if needed is not None:
         require_scope(actor, *needed)
     now = datetime.now(UTC)
