@@ -47,6 +47,7 @@ from app.fhir.common import (
     organization_of,
     parent_of,
 )
+from app.fhir.history_bundles import audit_history, history_bundle, history_entry
 from app.fhir.interactions import served
 from app.fhir.mappers import (
     appointment,
@@ -1112,7 +1113,7 @@ def _resource_headers(resource: Resource) -> dict[str, str]:
     headers = {"ETag": f'W/"{resource["meta"]["versionId"]}"'}
     updated = resource["meta"].get("lastUpdated")
     if updated:
-        stamp = datetime.fromisoformat(updated.replace("Z", "+00:00"))
+        stamp = datetime.fromisoformat(updated.replace("Z", "+00:00")).astimezone(UTC)
         headers["Last-Modified"] = stamp.strftime("%a, %d %b %Y %H:%M:%S GMT")
     return headers
 
@@ -1141,7 +1142,6 @@ async def capability_statement(settings: SettingsDep) -> Response:
         interactions = [
             {"code": interaction.code}
             for interaction in served(
-                versioned=spec.vread is not None,
                 creatable=name in writes.CREATORS,
                 updatable=name in writes.UPDATERS,
             )
@@ -1846,20 +1846,6 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
     return fhir_response(bundle)
 
 
-def _history_entry(base: str, resource: Resource) -> dict[str, Any]:
-    kind, ident, version = resource["resourceType"], resource["id"], resource["meta"]["versionId"]
-    first = version == "1"
-    return {
-        "fullUrl": f"{base}/{kind}/{ident}",
-        "resource": resource,
-        "request": {
-            "method": "POST" if first else "PUT",
-            "url": kind if first else f"{kind}/{ident}",
-        },
-        "response": {"status": "201 Created" if first else "200 OK", "etag": f'W/"{version}"'},
-    }
-
-
 def _history_key(resource: Resource) -> tuple[str, str, int]:
     meta_ = resource["meta"]
     return meta_.get("lastUpdated") or "", resource["id"], int(meta_["versionId"])
@@ -1902,6 +1888,18 @@ async def type_history(
         parse_int(count_text, "_count", minimum=1, what="_count is a positive number"),
         settings.max_page_size,
     )
+    if resource_type == "AuditEvent":
+        # The access log pages in the database, to any depth (app.fhir.history_bundles).
+        bundle = await audit_history(
+            uow,
+            actor,
+            f"{settings.issuer}/fhir",
+            request.url,
+            since=since,
+            cursor=params.get("_cursor"),
+            count=count,
+        )
+        return fhir_response(bundle)
     before: tuple[str, str, int] | None = None
     if "_cursor" in params:
         stamp, _sep, rest = params["_cursor"].partition("~")
@@ -1953,7 +1951,7 @@ async def type_history(
         "resourceType": "Bundle",
         "type": "history",
         "link": links,
-        "entry": [_history_entry(base, v) for v in page],
+        "entry": [history_entry(base, v) for v in page],
     }
     if before is None and len(versions) <= count:
         bundle["total"] = len(versions)
@@ -1990,6 +1988,7 @@ async def history(
     resource_id: Annotated[str, Path(max_length=64)],
     actor: Caller,
     uow: UowDep,
+    request: Request,
     settings: SettingsDep,
 ) -> Response:
     """Every version of a CarePlan, newest first; the current version of other resources."""
@@ -2000,27 +1999,8 @@ async def history(
     if spec.vread is not None:
         newest = int(current["meta"]["versionId"])
         versions += [await spec.vread(uow, actor, resource_id, v) for v in range(newest - 1, 0, -1)]
-    base = f"{settings.issuer}/fhir/{resource_type}/{resource_id}"
-    entries = [
-        {
-            "fullUrl": base,
-            "resource": version,
-            "request": {
-                "method": "POST" if version["meta"]["versionId"] == "1" else "PUT",
-                "url": resource_type
-                if version["meta"]["versionId"] == "1"
-                else f"{resource_type}/{resource_id}",
-            },
-            "response": {
-                "status": "201 Created" if version["meta"]["versionId"] == "1" else "200 OK",
-                "etag": f'W/"{version["meta"]["versionId"]}"',
-            },
-        }
-        for version in versions
-    ]
-    return fhir_response(
-        {"resourceType": "Bundle", "type": "history", "total": len(entries), "entry": entries}
-    )
+    base = f"{settings.issuer}/fhir"
+    return fhir_response(history_bundle(base, request.url, versions, None, len(versions)))
 
 
 @api.get(

@@ -40,6 +40,7 @@ def person_from_row(row: Any) -> Person:
         address=row.address,
         phone=row.phone,
         version=row.version,
+        updated_at=row.updated_at,
     )
 
 
@@ -77,6 +78,8 @@ class PersonRepository:
         """Insert new persons in one statement (bulk loading)."""
         now = utcnow()
         await self._conn.execute(insert(t.persons), [person_row(p, now) for p in persons])
+        for person in persons:
+            person.updated_at = now
 
     async def get(self, person_id: str) -> Person | None:
         """The person with this id, or None."""

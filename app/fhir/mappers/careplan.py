@@ -3,7 +3,8 @@
 The plan's goals are Goal resources and its coordinator and participants a CareTeam, referenced
 from the CarePlan (``_include=CarePlan:goal`` and ``CarePlan:care-team`` bring them along). Needs,
 resources and what others do are notes; the plans it builds on are ``supportingInfo``. A revision
-``replaces`` the version before it.
+is a new version of the same CarePlan (``_history``), never a CarePlan that ``replaces`` another:
+the domain has no plan that supersedes a different plan, so ``replaces`` is not used.
 
 A client writing a plan sends its goals, coordinator and care team contained in the CarePlan;
 when it sends back what it read, the references to the plan's own Goals and CareTeam keep them.
@@ -50,7 +51,7 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "CarePlan",
         "id": plan.id,
-        "meta": meta(plan.version, plan.updated_at),
+        "meta": meta(plan.version, plan.last_changed_at),
         "status": _STATUS[plan.status],
         "intent": "plan",
         "category": [concept(PLAN_CATEGORY, plan.category)],
@@ -69,8 +70,6 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
         period["end"] = day(content.planned_end_date)
     if period:
         resource["period"] = period
-    if plan.version > 1:
-        resource["replaces"] = [{"reference": f"CarePlan/{plan.id}/_history/{plan.version - 1}"}]
     if content.basis:
         resource["supportingInfo"] = [
             {"display": f"{b.kind.value}: {b.reference}"} for b in content.basis
