@@ -1890,7 +1890,7 @@ async def type_history(
     )
     if resource_type == "AuditEvent":
         # The access log pages in the database, to any depth (app.fhir.history_bundles).
-        bundle = await audit_history(
+        audit_bundle = await audit_history(
             uow,
             actor,
             f"{settings.issuer}/fhir",
@@ -1899,7 +1899,7 @@ async def type_history(
             cursor=params.get("_cursor"),
             count=count,
         )
-        return fhir_response(bundle)
+        return fhir_response(audit_bundle)
     before: tuple[str, str, int] | None = None
     if "_cursor" in params:
         stamp, _sep, rest = params["_cursor"].partition("~")
