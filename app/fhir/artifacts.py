@@ -14,7 +14,7 @@ from typing import Any
 
 from app.fhir.common import meta
 
-PUBLISHED = datetime(2026, 11, 30, 7, 41, 39, tzinfo=UTC)
+PUBLISHED = datetime(2026, 11, 30, 9, 58, 44, tzinfo=UTC)
 
 
 def artifact_meta() -> dict[str, Any]:

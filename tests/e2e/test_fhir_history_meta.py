@@ -16,10 +16,10 @@ from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.fhir.artifacts import PUBLISHED
-from app.fhir.routes import RESOURCES
+from app.fhir.resources import RESOURCES
 from app.store import tables as t
 from tests.conftest import ClientFor
-from tests.e2e.test_fhir import FHIR, NOW, fhir, story
+from tests.e2e.test_fhir import FHIR, fhir, story
 from tests.e2e.test_fhir_writes import patient
 from tests.e2e.test_plan_scenarios import ok
 from tests.factories import personnummer
