@@ -7,15 +7,17 @@ from typing import Annotated, Any
 from fastapi import Path, Request
 from starlette.responses import Response
 
-from app.domain.errors import InvalidInput
+from app.domain.errors import InvalidInput, NotFound
 from app.domain.values import parse_int
 from app.fhir.dates import NEVER, date_test, moment
 from app.fhir.dispatch import SettingsDep, require_scope, spec_of
 from app.fhir.history_bundles import audit_history, history_bundle, history_entry
 from app.fhir.outcome import fhir_response
-from app.fhir.resources.spec import Resource
+from app.fhir.resources.spec import Resource, ResourceSpec
 from app.fhir.search import MAX_COUNTED
 from app.http.deps import Caller, UowDep
+from app.security.access import Actor
+from app.store.unit_of_work import UnitOfWork
 
 
 def _history_key(resource: Resource) -> tuple[str, str, int]:
@@ -25,6 +27,20 @@ def _history_key(resource: Resource) -> tuple[str, str, int]:
 
 def _history_cursor(key: tuple[str, str, int]) -> str:
     return f"{key[0]}~{key[1]}~{key[2]}"
+
+
+async def _earlier(
+    spec: ResourceSpec, uow: UnitOfWork, actor: Actor, ident: str, number: int
+) -> Resource | None:
+    """Version ``number`` of a resource, or None when the type keeps no earlier versions or the
+    resource did not yet exist then (a Goal or Consent is versioned with its plan, and a plan's
+    early versions may not have had it)."""
+    if spec.vread is None:
+        return None
+    try:
+        return await spec.vread(uow, actor, ident, number)
+    except NotFound:
+        return None
 
 
 async def type_history(
@@ -92,7 +108,10 @@ async def type_history(
                 number -= 1
                 if spec.vread is None or number < 1:
                     break
-                entry = await spec.vread(uow, actor, resource["id"], number)
+                earlier = await _earlier(spec, uow, actor, resource["id"], number)
+                if earlier is None:
+                    break
+                entry = earlier
         if cursor is None:
             break
     versions.sort(key=_history_key, reverse=True)
@@ -131,13 +150,16 @@ async def history(
     request: Request,
     settings: SettingsDep,
 ) -> Response:
-    """Every version of a CarePlan, newest first; the current version of other resources."""
+    """Every version of a CarePlan (and of its Goals, CareTeam and Consents) the resource had,
+    newest first; the current version of other resources."""
     spec = spec_of(resource_type)
     require_scope(actor, resource_type, "r")
     current = await spec.read(uow, actor, resource_id)
     versions = [current]
-    if spec.vread is not None:
-        newest = int(current["meta"]["versionId"])
-        versions += [await spec.vread(uow, actor, resource_id, v) for v in range(newest - 1, 0, -1)]
+    for number in range(int(current["meta"]["versionId"]) - 1, 0, -1):
+        earlier = await _earlier(spec, uow, actor, resource_id, number)
+        if earlier is None:
+            break
+        versions.append(earlier)
     base = f"{settings.issuer}/fhir"
     return fhir_response(history_bundle(base, request.url, versions, None, len(versions)))

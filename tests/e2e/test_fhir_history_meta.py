@@ -372,3 +372,37 @@ async def test_audit_event_history_pages_past_ten_thousand_entries(
     assert recent["total"] == 30
     bad = fhir(await auditor.get("/fhir/AuditEvent/_history", params={"_cursor": "x~1"}), 422)
     assert bad["issue"][0]["expression"] == ["_cursor"]
+
+
+async def test_the_parts_of_a_plan_are_read_at_the_plans_versions(client_for: ClientFor) -> None:
+    ids = await story(client_for)
+    hospital = await client_for("region-kalmar")
+    plan_id, newest = ids["plan"]["id"], ids["plan"]["version"]
+    # The story: created (1), consented to (2), partly withdrawn (3), activated (4).
+    assert newest == 4
+    statement = fhir(await hospital.get("/fhir/metadata"))
+    declared = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    for name, ident, first in (
+        ("Goal", f"{plan_id}.g1", 1),
+        ("CareTeam", plan_id, 1),
+        ("Consent", f"{plan_id}.0", 2),
+    ):
+        assert declared[name]["readHistory"] is True, name
+        history = fhir(await hospital.get(f"/fhir/{name}/{ident}/_history"))
+        versions = [e["resource"]["meta"]["versionId"] for e in history["entry"]]
+        assert versions == [str(v) for v in range(newest, first - 1, -1)], name
+        for version in range(first, newest + 1):
+            part = assert_versioned(await hospital.get(f"/fhir/{name}/{ident}/_history/{version}"))
+            plan = fhir(await hospital.get(f"/fhir/CarePlan/{plan_id}/_history/{version}"))
+            assert part["meta"] == {k: plan["meta"][k] for k in ("versionId", "lastUpdated")}
+        if first > 1:
+            missing = await hospital.get(f"/fhir/{name}/{ident}/_history/{first - 1}")
+            assert missing.status_code == 404, name
+    # The consent as given (version 2) denied nothing; the withdrawal (version 3) denies.
+    given = fhir(await hospital.get(f"/fhir/Consent/{plan_id}.0/_history/2"))
+    withdrawn = fhir(await hospital.get(f"/fhir/Consent/{plan_id}.0/_history/3"))
+    assert "provision" not in given.get("provision", {})
+    assert [p["type"] for p in withdrawn["provision"]["provision"]] == ["deny"]
+    # A stranger reads no version of them.
+    stranger = await client_for("kommun-2580")
+    assert (await stranger.get(f"/fhir/Goal/{plan_id}.g1/_history/1")).status_code == 404
