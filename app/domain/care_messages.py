@@ -72,6 +72,15 @@ class CareMessage:
     in_reply_to: str | None = None
     version: int = 1
 
+    @property
+    def last_changed_at(self) -> datetime:
+        """When this version was written: every change after sending is a recipient's read or
+        acknowledgement, each stamped, so the latest of those instants."""
+        stamps = [self.sent_at]
+        for recipient in self.recipients:
+            stamps += [s for s in (recipient.read_at, recipient.acknowledged_at) if s is not None]
+        return max(stamps)
+
     def _copies(self, organizations: Iterable[str]) -> list[Recipient]:
         wanted = set(organizations)
         copies = [r for r in self.recipients if r.organization_id in wanted]

@@ -119,6 +119,8 @@ class Episode:
     readmission_of_id: str | None = None
     version: int = 1
     events: list[EpisodeEvent] = field(default_factory=list)
+    # When this version was written (the store sets it; FHIR's meta.lastUpdated).
+    updated_at: datetime | None = None
 
     @property
     def is_readmission(self) -> bool:

@@ -95,6 +95,13 @@ class Meeting:
     duration_minutes: int = 60
     held_at: datetime | None = None
     minutes: str | None = None
+    # When this version was written (the store sets it; FHIR's meta.lastUpdated).
+    updated_at: datetime | None = None
+
+    @property
+    def last_changed_at(self) -> datetime:
+        """When this version was written (a meeting not yet stored: when it was sent)."""
+        return self.updated_at or self.sent_at
 
     @property
     def ends_at(self) -> datetime:

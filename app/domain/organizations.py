@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from app.domain.errors import InvalidInput
@@ -91,6 +92,8 @@ class Organization:
     version: int = 1
     # A Norwegian unit's service (tjenestetype, Volven 8663) that PLO messages are addressed to.
     service_code: ServiceCode | None = None
+    # When this version was written (the store sets it; FHIR's meta.lastUpdated).
+    updated_at: datetime | None = None
 
     @property
     def municipality_code(self) -> str | None:

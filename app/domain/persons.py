@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 
 from app.domain.errors import InvalidInput
 from app.domain.identifiers import PersonIdentifier
@@ -33,6 +33,8 @@ class Person:
     gender: str | None = None
     version: int = 1
     details_withheld: bool = False
+    # When this version was written (the store sets it; FHIR's meta.lastUpdated).
+    updated_at: datetime | None = None
 
     def paying_municipality_id(self, jurisdiction: str) -> str:
         """The municipality that pays for the discharge-ready days of a stay in ``jurisdiction``.

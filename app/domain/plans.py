@@ -205,6 +205,11 @@ class Plan:
     status_reason: str | None = None
 
     @property
+    def last_changed_at(self) -> datetime:
+        """When this version was written: its change, or for the first version the creation."""
+        return self.updated_at or self.created_at
+
+    @property
     def category(self) -> str:
         """SIP in Sweden, IP (individuell plan) in Norway."""
         return "IP" if self.jurisdiction == "NO" else "SIP"

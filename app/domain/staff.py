@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from app.domain.errors import InvalidInput
@@ -60,6 +61,8 @@ class Practitioner:
     jurisdiction: Jurisdiction
     active: bool = True
     version: int = 1
+    # When this version was written (the store sets it; FHIR's meta.lastUpdated).
+    updated_at: datetime | None = None
 
     @property
     def name(self) -> str:
@@ -79,6 +82,8 @@ class PractitionerRole:
     active: bool = True
     title: str | None = None
     version: int = 1
+    # When this version was written (the store sets it; FHIR's meta.lastUpdated).
+    updated_at: datetime | None = None
 
 
 def validate_practitioner(practitioner: Practitioner) -> None:

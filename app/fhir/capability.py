@@ -23,7 +23,6 @@ async def capability_statement(settings: SettingsDep) -> Response:
         interactions = [
             {"code": interaction.code}
             for interaction in served(
-                versioned=spec.vread is not None,
                 creatable=name in writes.CREATORS,
                 updatable=name in writes.UPDATERS,
             )

@@ -21,6 +21,7 @@ from app.domain.organizations import UnitFunction
 from app.domain.planning_basis import ITEMS as PLANNING_ITEMS
 from app.domain.representatives import RepresentativeRole
 from app.domain.staff import ROLE_DISPLAY, StaffRole
+from app.fhir.artifacts import artifact_meta
 from app.fhir.common import FHIR_VERSION, canonical
 
 PUBLISHER = "Samverkan"
@@ -375,7 +376,7 @@ def code_system(name: str) -> dict[str, Any]:
     return {
         "resourceType": "CodeSystem",
         "id": name,
-        "meta": {"versionId": "1"},
+        "meta": artifact_meta(),
         "url": canonical("CodeSystem", name),
         "version": "0.1.0",
         "name": "".join(part.capitalize() for part in name.split("-")),
@@ -420,7 +421,7 @@ def structure_definition(name: str) -> dict[str, Any]:
     return {
         "resourceType": "StructureDefinition",
         "id": name,
-        "meta": {"versionId": "1"},
+        "meta": artifact_meta(),
         "url": url,
         "version": "0.1.0",
         "name": "".join(part.capitalize() for part in name.split("-")),

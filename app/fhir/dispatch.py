@@ -3,7 +3,7 @@ method is declared."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -37,7 +37,7 @@ def resource_headers(resource: Resource) -> dict[str, str]:
     headers = {"ETag": f'W/"{resource["meta"]["versionId"]}"'}
     updated = resource["meta"].get("lastUpdated")
     if updated:
-        stamp = datetime.fromisoformat(updated.replace("Z", "+00:00"))
+        stamp = datetime.fromisoformat(updated.replace("Z", "+00:00")).astimezone(UTC)
         headers["Last-Modified"] = stamp.strftime("%a, %d %b %Y %H:%M:%S GMT")
     return headers
 

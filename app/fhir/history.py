@@ -7,28 +7,17 @@ from typing import Annotated, Any
 from fastapi import Path, Request
 from starlette.responses import Response
 
-from app.domain.errors import InvalidInput
+from app.domain.errors import InvalidInput, NotFound
 from app.domain.values import parse_int
 from app.fhir.dates import NEVER, date_test, moment
 from app.fhir.dispatch import SettingsDep, require_scope, spec_of
+from app.fhir.history_bundles import audit_history, history_bundle, history_entry
 from app.fhir.outcome import fhir_response
-from app.fhir.resources.spec import Resource
+from app.fhir.resources.spec import Resource, ResourceSpec
 from app.fhir.search import MAX_COUNTED
 from app.http.deps import Caller, UowDep
-
-
-def _history_entry(base: str, resource: Resource) -> dict[str, Any]:
-    kind, ident, version = resource["resourceType"], resource["id"], resource["meta"]["versionId"]
-    first = version == "1"
-    return {
-        "fullUrl": f"{base}/{kind}/{ident}",
-        "resource": resource,
-        "request": {
-            "method": "POST" if first else "PUT",
-            "url": kind if first else f"{kind}/{ident}",
-        },
-        "response": {"status": "201 Created" if first else "200 OK", "etag": f'W/"{version}"'},
-    }
+from app.security.access import Actor
+from app.store.unit_of_work import UnitOfWork
 
 
 def _history_key(resource: Resource) -> tuple[str, str, int]:
@@ -38,6 +27,20 @@ def _history_key(resource: Resource) -> tuple[str, str, int]:
 
 def _history_cursor(key: tuple[str, str, int]) -> str:
     return f"{key[0]}~{key[1]}~{key[2]}"
+
+
+async def _earlier(
+    spec: ResourceSpec, uow: UnitOfWork, actor: Actor, ident: str, number: int
+) -> Resource | None:
+    """Version ``number`` of a resource, or None when the type keeps no earlier versions or the
+    resource did not yet exist then (a Goal or Consent is versioned with its plan, and a plan's
+    early versions may not have had it)."""
+    if spec.vread is None:
+        return None
+    try:
+        return await spec.vread(uow, actor, ident, number)
+    except NotFound:
+        return None
 
 
 async def type_history(
@@ -66,6 +69,18 @@ async def type_history(
         parse_int(count_text, "_count", minimum=1, what="_count is a positive number"),
         settings.max_page_size,
     )
+    if resource_type == "AuditEvent":
+        # The access log pages in the database, to any depth (app.fhir.history_bundles).
+        audit_bundle = await audit_history(
+            uow,
+            actor,
+            f"{settings.issuer}/fhir",
+            request.url,
+            since=since,
+            cursor=params.get("_cursor"),
+            count=count,
+        )
+        return fhir_response(audit_bundle)
     before: tuple[str, str, int] | None = None
     if "_cursor" in params:
         stamp, _sep, rest = params["_cursor"].partition("~")
@@ -93,7 +108,10 @@ async def type_history(
                 number -= 1
                 if spec.vread is None or number < 1:
                     break
-                entry = await spec.vread(uow, actor, resource["id"], number)
+                earlier = await _earlier(spec, uow, actor, resource["id"], number)
+                if earlier is None:
+                    break
+                entry = earlier
         if cursor is None:
             break
     versions.sort(key=_history_key, reverse=True)
@@ -117,7 +135,7 @@ async def type_history(
         "resourceType": "Bundle",
         "type": "history",
         "link": links,
-        "entry": [_history_entry(base, v) for v in page],
+        "entry": [history_entry(base, v) for v in page],
     }
     if before is None and len(versions) <= count:
         bundle["total"] = len(versions)
@@ -129,34 +147,19 @@ async def history(
     resource_id: Annotated[str, Path(max_length=64)],
     actor: Caller,
     uow: UowDep,
+    request: Request,
     settings: SettingsDep,
 ) -> Response:
-    """Every version of a CarePlan, newest first; the current version of other resources."""
+    """Every version of a CarePlan (and of its Goals, CareTeam and Consents) the resource had,
+    newest first; the current version of other resources."""
     spec = spec_of(resource_type)
     require_scope(actor, resource_type, "r")
     current = await spec.read(uow, actor, resource_id)
     versions = [current]
-    if spec.vread is not None:
-        newest = int(current["meta"]["versionId"])
-        versions += [await spec.vread(uow, actor, resource_id, v) for v in range(newest - 1, 0, -1)]
-    base = f"{settings.issuer}/fhir/{resource_type}/{resource_id}"
-    entries = [
-        {
-            "fullUrl": base,
-            "resource": version,
-            "request": {
-                "method": "POST" if version["meta"]["versionId"] == "1" else "PUT",
-                "url": resource_type
-                if version["meta"]["versionId"] == "1"
-                else f"{resource_type}/{resource_id}",
-            },
-            "response": {
-                "status": "201 Created" if version["meta"]["versionId"] == "1" else "200 OK",
-                "etag": f'W/"{version["meta"]["versionId"]}"',
-            },
-        }
-        for version in versions
-    ]
-    return fhir_response(
-        {"resourceType": "Bundle", "type": "history", "total": len(entries), "entry": entries}
-    )
+    for number in range(int(current["meta"]["versionId"]) - 1, 0, -1):
+        earlier = await _earlier(spec, uow, actor, resource_id, number)
+        if earlier is None:
+            break
+        versions.append(earlier)
+    base = f"{settings.issuer}/fhir"
+    return fhir_response(history_bundle(base, request.url, versions, None, len(versions)))

@@ -165,13 +165,14 @@ ROUTES = {
 }
 
 
-def served(*, versioned: bool, creatable: bool, updatable: bool) -> tuple[Interaction, ...]:
+def served(*, creatable: bool, updatable: bool) -> tuple[Interaction, ...]:
     """The interactions of a resource type of the interaction table, in the order the
-    CapabilityStatement lists them."""
-    found = [READ]
-    if versioned:
-        found.append(VREAD)
-    found.append(SEARCH_TYPE)
+    CapabilityStatement lists them.
+
+    Every type answers vread: the version its ``meta.versionId`` and ETag name always, earlier
+    versions where the type keeps them (its ``readHistory``); a version not kept is a 404.
+    """
+    found = [READ, VREAD, SEARCH_TYPE]
     if creatable:
         found.append(CREATE)
     if updatable:

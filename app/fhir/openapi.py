@@ -76,7 +76,6 @@ def declare(document: dict[str, Any]) -> None:
     for name, spec in RESOURCES.items():
         schemas[_schema_name(name)] = _resource_schema(name, spec.documentation, full=True)
         for interaction in served(
-            versioned=spec.vread is not None,
             creatable=name in writes.CREATORS,
             updatable=name in writes.UPDATERS,
         ):

@@ -20,6 +20,7 @@ from app.domain.planning_basis import (
     Item,
     PlanningBasis,
 )
+from app.fhir.artifacts import artifact_meta
 from app.fhir.common import canonical, instant, ref
 from app.security.access import Actor
 from app.services import notice_content as service
@@ -63,7 +64,7 @@ def questionnaire() -> Resource:
     return {
         "resourceType": "Questionnaire",
         "id": NAME,
-        "meta": {"versionId": "1"},
+        "meta": artifact_meta(),
         "url": URL,
         "version": VERSION,
         "name": "PlanningBasis",

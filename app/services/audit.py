@@ -53,9 +53,11 @@ async def search_access_log(
     person_id: str | None,
     organization_id: str | None,
     since: datetime | None,
+    newest_first: bool = False,
 ) -> Page[AccessEntry]:
-    """The caller's own entries (about one person, with ``person_id``), oldest first; with the
-    log-extract scope, ``person_id`` gives every organization's entries about the person."""
+    """The caller's own entries (about one person, with ``person_id``), oldest first (or, for a
+    history, ``newest_first``); with the log-extract scope, ``person_id`` gives every
+    organization's entries about the person."""
     if organization_id is not None:
         principals = await uow.parties.principals([organization_id])
         if not auditor.reach.matches(organization_id, principals.get(organization_id, "")):
@@ -70,14 +72,16 @@ async def search_access_log(
         outcome = "denied"
         record(uow, auditor, "search", "AuditEvent", None, person_id if exists else None, outcome)
         raise not_found("person", person_id)
-    after = (
+    position = (
         parse_int(cursor, "cursor", what="cursor is not one this list gave out")
         if cursor is not None
         else None
     )
     result = await uow.access_log.page(
         limit=limit,
-        after=after,
+        after=None if newest_first else position,
+        until=position if newest_first else None,
+        newest_first=newest_first,
         person_id=person_id,
         organization_id=organization_id,
         made_by=None if extract else auditor.reach,

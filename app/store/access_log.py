@@ -91,11 +91,17 @@ class AccessLogRepository:
         made_by: Reach | None = None,
         since: datetime | None = None,
         until: int | None = None,
+        newest_first: bool = False,
     ) -> Page[AccessEntry]:
         """Entries in the order they were written, filtered by person, by organization, and by
         whose accesses they record (``made_by``: entries of a unit's reach are those made for the
-        unit; an entry made for no unit counts as its principal's own)."""
-        query = select(t.access_log).order_by(t.access_log.c.id).limit(limit + 1)
+        unit; an entry made for no unit counts as its principal's own).
+
+        ``newest_first`` turns the order: then ``until`` is the cursor (the page's entries have
+        smaller ids than it), the keyset of a history that starts from the latest entry.
+        """
+        order = t.access_log.c.id.desc() if newest_first else t.access_log.c.id
+        query = select(t.access_log).order_by(order).limit(limit + 1)
         if made_by is not None:
             log = t.access_log.c
             query = query.where(
@@ -112,7 +118,9 @@ class AccessLogRepository:
         if after is not None:
             query = query.where(t.access_log.c.id > after)
         if until is not None:
-            query = query.where(t.access_log.c.id <= until)
+            query = query.where(
+                t.access_log.c.id < until if newest_first else t.access_log.c.id <= until
+            )
         if person_id:
             query = query.where(t.access_log.c.person_id == person_id)
         if organization_id:

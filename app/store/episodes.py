@@ -136,6 +136,7 @@ def episode_from_row(r: Any, events: list[EpisodeEvent]) -> Episode:
         readmission_of_id=r.readmission_of_id,
         version=r.version,
         events=events,
+        updated_at=r.updated_at,
     )
 
 
@@ -211,6 +212,8 @@ class EpisodeRepository:
         """Insert new episodes with their events (bulk loading)."""
         now = utcnow()
         await self._conn.execute(insert(t.episodes), [episode_row(e, now) for e in episodes])
+        for episode in episodes:
+            episode.updated_at = now
         events = [event_row(episode.id, e, now) for episode in episodes for e in episode.events]
         if events:
             await self._conn.execute(insert(t.episode_events), events)
@@ -230,6 +233,7 @@ class EpisodeRepository:
         if result.rowcount != 1:
             raise StaleVersion(f"episode {episode.id} was changed by someone else; read it again")
         episode.version += 1
+        episode.updated_at = now
         await self._insert_events(episode.id, new_events, now)
 
     async def _insert_events(

@@ -56,6 +56,7 @@ class OrganizationRepository:
                 updated_at=now,
             )
         )
+        org.updated_at = now
         if org.identifiers:
             await self._conn.execute(
                 insert(t.organization_identifiers),
@@ -68,6 +69,7 @@ class OrganizationRepository:
     async def save(self, org: Organization) -> None:
         """Write a changed organization (its version already raised); identifiers are added,
         never removed, since other systems may still address it by an old one."""
+        org.updated_at = utcnow()
         await self._conn.execute(
             update(t.organizations)
             .where(t.organizations.c.id == org.id)
@@ -77,7 +79,7 @@ class OrganizationRepository:
                 function=org.function.value if org.function else None,
                 service_code=org.service_code.value if org.service_code else None,
                 version=org.version,
-                updated_at=utcnow(),
+                updated_at=org.updated_at,
             )
         )
         held = {
@@ -198,6 +200,7 @@ class OrganizationRepository:
                 identifiers=tuple(idents[r.id]),
                 version=r.version,
                 service_code=ServiceCode(r.service_code) if r.service_code else None,
+                updated_at=r.updated_at,
             )
             for r in rows
         ]

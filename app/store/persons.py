@@ -41,6 +41,7 @@ def person_from_row(row: Any) -> Person:
         phone=row.phone,
         gender=row.gender,
         version=row.version,
+        updated_at=row.updated_at,
     )
 
 
@@ -79,6 +80,8 @@ class PersonRepository:
         """Insert new persons in one statement (bulk loading)."""
         now = utcnow()
         await self._conn.execute(insert(t.persons), [person_row(p, now) for p in persons])
+        for person in persons:
+            person.updated_at = now
 
     async def get(self, person_id: str) -> Person | None:
         """The person with this id, or None."""

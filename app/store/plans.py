@@ -488,6 +488,7 @@ def meeting_from(row: Any) -> Meeting:
         duration_minutes=doc.get("duration_minutes", 60),
         held_at=row.held_at,
         minutes=doc.get("minutes"),
+        updated_at=row.updated_at,
     )
 
 
@@ -499,6 +500,7 @@ class MeetingRepository:
 
     async def add(self, meeting: Meeting) -> None:
         """Store a new summons."""
+        meeting.updated_at = utcnow()
         await self._conn.execute(
             insert(t.meetings).values(
                 id=meeting.id,
@@ -512,12 +514,14 @@ class MeetingRepository:
                 sent_at=meeting.sent_at,
                 held_at=meeting.held_at,
                 version=meeting.version,
+                updated_at=meeting.updated_at,
                 document=meeting_document(meeting),
             )
         )
 
     async def save(self, meeting: Meeting, *, expected_version: int) -> None:
         """Store the meeting's new state, if no one else saved over ``expected_version``."""
+        meeting.updated_at = utcnow()
         result = await self._conn.execute(
             update(t.meetings)
             .where(t.meetings.c.id == meeting.id, t.meetings.c.version == expected_version)
@@ -527,6 +531,7 @@ class MeetingRepository:
                 reply_by=meeting.reply_by,
                 held_at=meeting.held_at,
                 version=meeting.version,
+                updated_at=meeting.updated_at,
                 document=meeting_document(meeting),
             )
         )

@@ -28,6 +28,8 @@ def _practitioner(row: Any) -> Practitioner:
         jurisdiction=Jurisdiction(row.jurisdiction),
         active=row.active,
         version=row.version,
+        # Registered once and never changed: the one version was written when it was created.
+        updated_at=row.created_at,
     )
 
 
@@ -41,6 +43,7 @@ def _role(row: Any) -> PractitionerRole:
         active=row.active,
         title=row.title,
         version=row.version,
+        updated_at=row.created_at,
     )
 
 
@@ -52,6 +55,7 @@ class StaffRepository:
 
     async def add_practitioner(self, practitioner: Practitioner) -> None:
         """Register a practitioner."""
+        practitioner.updated_at = utcnow()
         await self._conn.execute(
             insert(t.practitioners).values(
                 id=practitioner.id,
@@ -62,7 +66,7 @@ class StaffRepository:
                 jurisdiction=practitioner.jurisdiction.value,
                 active=practitioner.active,
                 version=practitioner.version,
-                created_at=utcnow(),
+                created_at=practitioner.updated_at,
             )
         )
 
@@ -108,6 +112,7 @@ class StaffRepository:
 
     async def add_role(self, role: PractitionerRole) -> None:
         """Register a practitioner's role."""
+        role.updated_at = utcnow()
         await self._conn.execute(
             insert(t.practitioner_roles).values(
                 id=role.id,
@@ -118,7 +123,7 @@ class StaffRepository:
                 title=role.title,
                 active=role.active,
                 version=role.version,
-                created_at=utcnow(),
+                created_at=role.updated_at,
             )
         )
 

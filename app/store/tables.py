@@ -411,6 +411,8 @@ meetings = Table(
     # When it took place, once the organizer marked it held (status ``held``).
     Column("held_at", UTCDateTime, nullable=True),
     Column("version", Integer, nullable=False),
+    # When the current version was written (migration 0020 filled it in for older meetings).
+    Column("updated_at", UTCDateTime, nullable=True),
     Column("document", JSON, nullable=False),
     Index(None, "plan_id"),
     Index(None, "episode_id"),

@@ -90,7 +90,7 @@ def to_fhir(meeting: Meeting) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Appointment",
         "id": meeting.id,
-        "meta": meta(meeting.version),
+        "meta": meta(meeting.version, meeting.last_changed_at),
         "extension": extensions,
         "status": _STATUS[meeting.status],
         "description": "Coordinated individual plan meeting"

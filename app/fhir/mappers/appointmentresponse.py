@@ -32,7 +32,7 @@ def to_fhir(meeting: Meeting, participant: Participant) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "AppointmentResponse",
         "id": resource_id(meeting, participant),
-        "meta": meta(meeting.version),
+        "meta": meta(meeting.version, meeting.last_changed_at),
         "appointment": ref("Appointment", meeting.id),
         "actor": participant_actor(meeting, participant),
         "participantStatus": _STATUS[participant.reply],

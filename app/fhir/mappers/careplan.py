@@ -5,8 +5,10 @@ from the CarePlan (``_include=CarePlan:goal`` and ``CarePlan:care-team`` bring t
 resources, what others do and the plans it builds on travel in the service's extensions
 (``plan-need``, ``plan-resource``, ``plan-other-contribution``, ``plan-basis``, served as
 StructureDefinitions); the plans it builds on are also named in ``supportingInfo`` for a human
-reader. A revision ``replaces`` the version before it. A ``note`` is narrative only (the reason
-for the status): what a client sends in notes is not read.
+reader. A revision is a new version of the same CarePlan (``_history``), never a CarePlan that
+``replaces`` another: the domain has no plan that supersedes a different plan, so ``replaces`` is
+not used. A ``note`` is narrative only (the reason for the status): what a client sends in notes
+is not read.
 
 A client writing a plan sends its goals, coordinator and care team contained in the CarePlan;
 when it sends back what it read, the references to the plan's own Goals and CareTeam keep them.
@@ -57,7 +59,7 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "CarePlan",
         "id": plan.id,
-        "meta": meta(plan.version, plan.updated_at),
+        "meta": meta(plan.version, plan.last_changed_at),
         "status": _STATUS[plan.status],
         "intent": "plan",
         "category": [concept(PLAN_CATEGORY, plan.category)],
@@ -76,8 +78,6 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
         period["end"] = day(content.planned_end_date)
     if period:
         resource["period"] = period
-    if plan.version > 1:
-        resource["replaces"] = [{"reference": f"CarePlan/{plan.id}/_history/{plan.version - 1}"}]
     if content.basis:
         resource["supportingInfo"] = [
             {"display": f"{b.kind.value}: {b.reference}"} for b in content.basis

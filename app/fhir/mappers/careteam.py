@@ -72,7 +72,7 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "CareTeam",
         "id": plan.id,
-        "meta": meta(plan.version, plan.updated_at),
+        "meta": meta(plan.version, plan.last_changed_at),
         "status": _STATUS[plan.status],
         "name": content.title,
         "subject": ref("Patient", plan.person_id),

@@ -40,7 +40,7 @@ def to_fhir(message: CareMessage) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Communication",
         "id": message.id,
-        "meta": meta(message.version),
+        "meta": meta(message.version, message.last_changed_at),
         "extension": _recipient_state(message),
         "status": "completed",
         "category": [concept(CATEGORY, message.category.value)],

@@ -64,7 +64,7 @@ def to_fhir(plan: Plan, index: int) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Consent",
         "id": consent_id(plan, index),
-        "meta": meta(plan.version, plan.updated_at),
+        "meta": meta(plan.version, plan.last_changed_at),
         "status": "inactive" if full else "active",
         "scope": concept(CONSENT_SCOPE, "patient-privacy", "Privacy Consent"),
         "category": [concept(LOINC, "59284-0", "Patient Consent")],

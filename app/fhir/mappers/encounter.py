@@ -52,7 +52,7 @@ def to_fhir(episode: Episode) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Encounter",
         "id": episode.id,
-        "meta": meta(episode.version),
+        "meta": meta(episode.version, episode.updated_at),
         "status": _STATUS[episode.state],
         "class": {"system": ACT_CODE, "code": "IMP", "display": "inpatient encounter"},
         "subject": ref("Patient", episode.person_id),

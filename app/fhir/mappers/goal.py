@@ -31,7 +31,7 @@ def to_fhir(plan: Plan, goal: Goal) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Goal",
         "id": resource_id(plan, goal),
-        "meta": meta(plan.version, plan.updated_at),
+        "meta": meta(plan.version, plan.last_changed_at),
         "identifier": [{"system": GOAL_IDS, "value": goal.id}],
         "lifecycleStatus": _STATUS[plan.status],
         "description": {"text": goal.description},

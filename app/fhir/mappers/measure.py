@@ -13,6 +13,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from app.domain.statistics import BY_CODE, INDICATORS, Figure, Indicator, Kind
+from app.fhir.artifacts import artifact_meta
 from app.fhir.common import canonical, day, instant, ref
 
 SCORING = "http://terminology.hl7.org/CodeSystem/measure-scoring"
@@ -74,7 +75,7 @@ def to_fhir(item: Indicator) -> dict[str, Any]:
     return {
         "resourceType": "Measure",
         "id": item.code,
-        "meta": {"versionId": "1"},
+        "meta": artifact_meta(),
         "url": canonical("Measure", item.code),
         "version": "1",
         "name": "".join(part.capitalize() for part in item.code.split("-") if part.isalnum()),

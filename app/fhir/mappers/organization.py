@@ -32,7 +32,7 @@ def to_fhir(org: Organization) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Organization",
         "id": org.id,
-        "meta": meta(org.version),
+        "meta": meta(org.version, org.updated_at),
         "active": True,
         "type": types,
         "name": org.name,

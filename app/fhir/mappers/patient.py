@@ -26,7 +26,7 @@ def to_fhir(person: Person) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Patient",
         "id": person.id,
-        "meta": meta(person.version),
+        "meta": meta(person.version, person.updated_at),
         "identifier": [
             {
                 "use": "official",

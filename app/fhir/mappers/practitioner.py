@@ -25,7 +25,7 @@ def practitioner(found: Practitioner) -> dict[str, Any]:
     return {
         "resourceType": "Practitioner",
         "id": found.id,
-        "meta": meta(found.version),
+        "meta": meta(found.version, found.updated_at),
         "identifier": [
             {"use": "official", "system": found.identifier_system, "value": found.identifier_value}
         ],
@@ -39,7 +39,7 @@ def practitioner_role(role: PractitionerRole, name: str | None = None) -> dict[s
     resource: dict[str, Any] = {
         "resourceType": "PractitionerRole",
         "id": role.id,
-        "meta": meta(role.version),
+        "meta": meta(role.version, role.updated_at),
         "active": role.active,
         "practitioner": ref("Practitioner", role.practitioner_id, name),
         "organization": ref("Organization", role.organization_id),

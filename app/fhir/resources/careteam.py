@@ -24,6 +24,11 @@ async def read_careteam(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
     return careteam.to_fhir(await plan_service.get_plan(uow, actor, ident))
 
 
+async def vread_careteam(uow: UnitOfWork, actor: Actor, ident: str, version: int) -> Resource:
+    """The team as the plan's version ``version`` named it (the team is versioned with it)."""
+    return careteam.to_fhir(await plan_service.plan_version(uow, actor, ident, version))
+
+
 async def search_careteam(
     uow: UnitOfWork,
     actor: Actor,
@@ -52,7 +57,8 @@ async def search_careteam(
 SPEC = ResourceSpec(
     read_careteam,
     search_careteam,
-    (
+    vread=vread_careteam,
+    params=(
         ID,
         PATIENT,
         SUBJECT,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.domain.errors import NotFound
+from app.domain.plans import Plan
 from app.fhir.common import parent_of
 from app.fhir.mappers import goal
 from app.fhir.resources.params import by_id, choice, plans_of
@@ -22,12 +23,21 @@ from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
 
-async def read_goal(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
-    plan = await plan_service.get_plan(uow, actor, parent_of(ident))
+def _goal_of(plan: Plan, ident: str) -> Resource:
     for found in plan.content.goals:
         if goal.resource_id(plan, found) == ident:
             return goal.to_fhir(plan, found)
-    raise NotFound(f"no Goal with id {ident}")
+    raise NotFound(f"no Goal with id {ident} (in version {plan.version} of its plan)")
+
+
+async def read_goal(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    return _goal_of(await plan_service.get_plan(uow, actor, parent_of(ident)), ident)
+
+
+async def vread_goal(uow: UnitOfWork, actor: Actor, ident: str, version: int) -> Resource:
+    """The goal as its plan's version ``version`` had it (a goal is versioned with its plan)."""
+    plan = await plan_service.plan_version(uow, actor, parent_of(ident), version)
+    return _goal_of(plan, ident)
 
 
 async def search_goal(
@@ -55,6 +65,8 @@ SPEC = ResourceSpec(
         SUBJECT,
         SearchParam("lifecycle-status", "token", "proposed, active, completed or cancelled"),
     ),
-    documentation="The person's own goals in the current version of each plan.",
+    vread=vread_goal,
+    documentation="The person's own goals in the current version of each plan; a goal's "
+    "version is its plan's, and every version of the plan that had it is readable.",
     includes=(Include("Goal:patient", "subject", "Patient"),),
 )
