@@ -38,13 +38,20 @@ from app.domain.messages import ProcessedMessage
 from app.domain.plans import Plan, PlanStatus
 from app.domain.staff import StaffRole
 from app.domain.values import INT4_MAX, check_instant, parse_int, parse_partial_date
-from app.fhir import conformance, documents, messaging, planning_basis, subscriptions, writes
+from app.fhir import (
+    conformance,
+    documents,
+    messaging,
+    planning_basis,
+    search_params,
+    subscriptions,
+    writes,
+)
 from app.fhir.common import (
     FHIR_JSON,
     FHIR_VERSION,
     canonical,
     instant,
-    organization_of,
     parent_of,
 )
 from app.fhir.interactions import served
@@ -382,19 +389,11 @@ async def search_careteam(
 ) -> Found:
     if "_id" in params:
         return await _by_id(read_careteam, uow, actor, params["_id"])
+    # participant is matched on the teams found (app.fhir.search_params.FILTERED).
     status = _choice(params, "status", ("proposed", "active", "inactive"))
-    member = (
-        _reference_id(params["participant"], "Organization", "participant")
-        if "participant" in params
-        else None
-    )
     plans, next_cursor = await _plans(uow, actor, params, count, cursor)
     found = [careteam.to_fhir(p) for p in plans]
-    return [
-        r
-        for r in found
-        if status in (None, r["status"]) and (member is None or member in careteam.organizations(r))
-    ], next_cursor
+    return [r for r in found if status in (None, r["status"])], next_cursor
 
 
 # --- Practitioner, PractitionerRole (the staff register) ---------------------------------------
@@ -515,19 +514,9 @@ async def search_appointment(
         episode_id=None,
         person_id=_subject(params),
     )
+    # actor is matched on the meetings found (app.fhir.search_params.FILTERED).
     found = [appointment.to_fhir(m) for m in page.items]
-    actor_id = (
-        _reference_id(params["actor"], "Organization", "actor") if "actor" in params else None
-    )
-    return [
-        r
-        for r in found
-        if status in (None, r["status"])
-        and (
-            actor_id is None
-            or any(organization_of(p.get("actor")) == actor_id for p in r["participant"])
-        )
-    ], page.next_cursor
+    return [r for r in found if status in (None, r["status"])], page.next_cursor
 
 
 async def read_appointment_response(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
@@ -717,12 +706,7 @@ async def search_auditevent(
 ) -> Found:
     if "_id" in params:
         return await _by_id(read_auditevent, uow, actor, params["_id"])
-    since = None
-    if "date" in params:
-        value = params["date"]
-        if not value.startswith("ge"):
-            raise InvalidInput("date is searched as geYYYY-MM-DD[Thh:mm:ss+zz:zz]", field="date")
-        since = _date_test("date", value).low
+    # date, with any prefix, is compared with each entry's time by the search route.
     agent = _reference_id(params["agent"], "Organization", "agent") if "agent" in params else None
     page = await audit_service.search_access_log(
         uow,
@@ -731,7 +715,7 @@ async def search_auditevent(
         cursor=cursor,
         person_id=_subject(params),
         organization_id=agent,
-        since=since,
+        since=None,
     )
     return [auditevent.to_fhir(e) for e in page.items], page.next_cursor
 
@@ -879,12 +863,17 @@ RESOURCES: dict[str, ResourceSpec] = {
             _PATIENT,
             _SUBJECT,
             SearchParam("status", "token", "proposed, active or inactive"),
-            SearchParam("participant", "reference", "an organization taking part"),
+            SearchParam(
+                "participant",
+                "reference",
+                "a member: Organization (also one a member acts for), PractitionerRole, or "
+                "Practitioner (through their roles)",
+            ),
         ),
         documentation="Each plan's coordinator, principal with overall responsibility, "
         "participating principals, relatives and others; the id is the plan's.",
         includes=(
-            Include("CareTeam:participant", "participant.member", "PractitionerRole"),
+            Include("CareTeam:participant", "participant.member", "PractitionerRole|Organization"),
             Include("CareTeam:patient", "subject", "Patient"),
         ),
     ),
@@ -933,7 +922,9 @@ RESOURCES: dict[str, ResourceSpec] = {
             _PATIENT,
             SearchParam("status", "token", "booked, fulfilled or cancelled"),
             SearchParam("supporting-info", "reference", "the plan (CarePlan/id)"),
-            SearchParam("actor", "reference", "a participating organization"),
+            SearchParam(
+                "actor", "reference", "a participant: the person (Patient) or a unit (Organization)"
+            ),
             _date("the meeting's time"),
         ),
         documentation="Planning meetings; participants' replies are their status.",
@@ -1017,11 +1008,12 @@ RESOURCES: dict[str, ResourceSpec] = {
             _ID,
             _PATIENT,
             SearchParam("agent", "reference", "the organization that accessed (own only)"),
-            SearchParam("date", "date", "entries at or after (ge…)"),
+            _date("when the access was recorded"),
         ),
         documentation="The access log, read-only: the caller's own organization's entries; "
         "by patient, with the scope samverkan/log-extract, the person's complete extract (the "
         "caller must be a party to a record about the person).",
+        period=auditevent.recorded,
     ),
     "DocumentReference": ResourceSpec(
         documents.read,
@@ -1542,13 +1534,10 @@ async def transaction(
                         },
                     }
                 }
-    return fhir_response(
-        {
-            "resourceType": "Bundle",
-            "type": f"{kind}-response",
-            "entry": [answers[i] for i in sorted(answers)],
-        }
-    )
+    response: dict[str, Any] = {"resourceType": "Bundle", "type": f"{kind}-response"}
+    if answers:
+        response["entry"] = [answers[i] for i in sorted(answers)]
+    return fhir_response(response)
 
 
 def _status_of(exc: DomainError) -> int:
@@ -1769,9 +1758,13 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
                 field="_include",
             )
     dates = [_date_test(n, v) for n in ("date", "_lastUpdated") for v in repeated.get(n, [])]
+    declared = {p.name: p.type for p in spec.params}
+    asked = search_params.plan(resource_type, declared, params, f"{settings.issuer}/fhir")
 
     async def matching(limit: int, cursor: str | None) -> Found:
-        found, after = await spec.search(uow, actor, params, limit, cursor, settings)
+        found, after = await search_params.run(
+            spec.search, uow, actor, asked, limit, cursor, settings
+        )
         if dates:
             found = [r for r in found if _dated(spec, dates, r)]
         return found, after
@@ -1803,13 +1796,13 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
                 settings,
             )
             included += related
-    subject = _subject(params)
-    if subject is not None:
+    subjects = asked.subjects()
+    for subject in subjects:
         # A search by person is an access to that person's data even when nothing matches (the
         # answer echoes the id); refused when the caller has no part in the person's care.
         # A match of a type whose results are records the caller is a party to (each naming
         # the person) already answers it, without another statement.
-        in_care = (bool(resources) and resource_type in _PERSON_RECORDS) or (
+        in_care = (len(subjects) == 1 and bool(resources) and resource_type in _PERSON_RECORDS) or (
             await person_service.is_party(uow, actor, subject)
         )
         result = "success" if in_care else "denied"
@@ -1820,27 +1813,25 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
         links.append(
             {"relation": "next", "url": str(request.url.include_query_params(_cursor=next_cursor))}
         )
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "link": links,
-        "entry": [
-            {
-                "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "match"},
-            }
-            for r in resources
-        ]
-        + [
-            {
-                "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "include"},
-            }
-            for r in included
-        ],
-    }
+    entries = [
+        {
+            "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
+            "resource": r,
+            "search": {"mode": "match"},
+        }
+        for r in resources
+    ] + [
+        {
+            "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
+            "resource": r,
+            "search": {"mode": "include"},
+        }
+        for r in included
+    ]
+    # ele-1: an element is never an empty array, so a searchset without matches has no entry.
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links}
+    if entries:
+        bundle["entry"] = entries
     if next_cursor is None and "_cursor" not in params:
         bundle["total"] = len(resources)
     return fhir_response(bundle)
@@ -1949,12 +1940,9 @@ async def type_history(
                 ),
             }
         )
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "history",
-        "link": links,
-        "entry": [_history_entry(base, v) for v in page],
-    }
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "history", "link": links}
+    if page:
+        bundle["entry"] = [_history_entry(base, v) for v in page]
     if before is None and len(versions) <= count:
         bundle["total"] = len(versions)
     return fhir_response(bundle)
