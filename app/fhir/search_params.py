@@ -220,6 +220,18 @@ def reference(value: str, targets: tuple[str, ...], base: str, name: str) -> lis
     return [f"{kind}/{ident}"]
 
 
+def _named_person(value: str, base: str) -> str | None:
+    """The person a reference value of this server names as ``Patient/id``, if it does."""
+    text = value.strip()
+    root = base.rstrip("/") + "/"
+    if text.startswith(root):
+        text = text[len(root) :]
+    kind, _sep, ident = text.partition("/")
+    if kind != "Patient":
+        return None
+    return ident.split("/", 1)[0] or None
+
+
 def token(value: str, spec: Token, name: str) -> list[tuple[str, bool]]:
     """The values a searcher takes for one token value, each with whether it was guessed (a
     value without a system, tried in each identifier system)."""
@@ -258,6 +270,7 @@ class Plan:
     alternatives: tuple[Alternative, ...]
     filters: dict[str, set[str]] = field(default_factory=dict)
     resource_type: str = ""
+    persons: tuple[str, ...] = ()
 
     def keeps(self, resource: Resource) -> bool:
         for name, wanted in self.filters.items():
@@ -266,8 +279,9 @@ class Plan:
         return True
 
     def subjects(self) -> list[str]:
-        """The persons the search names (patient or subject), each once."""
-        found: list[str] = []
+        """The persons the search names (patient, subject, or a Patient reference of another
+        parameter), each once: the search is an access to each, even when nothing matches."""
+        found: list[str] = list(self.persons)
         for alternative in self.alternatives:
             for name in PERSON_PARAMS:
                 person = alternative.params.get(name)
@@ -279,6 +293,7 @@ class Plan:
 def plan(resource_type: str, declared: dict[str, str], params: dict[str, str], base: str) -> Plan:
     """The alternatives of a search; ``declared`` maps the type's parameters to their types."""
     fixed: dict[str, str] = {}
+    persons: list[str] = []
     choices: list[tuple[str, list[tuple[str, bool]]]] = []
     filters: dict[str, set[str]] = {}
     for name, value in params.items():
@@ -286,7 +301,10 @@ def plan(resource_type: str, declared: dict[str, str], params: dict[str, str], b
         key = (resource_type, name)
         if kind == "reference":
             targets = _PATIENT if name in PERSON_PARAMS else REFERENCES[key]
-            found = [r for v in split(value) for r in reference(v, targets, base, name)]
+            values = split(value)
+            if name not in PERSON_PARAMS:
+                persons += [p for v in values if (p := _named_person(v, base)) is not None]
+            found = [r for v in values for r in reference(v, targets, base, name)]
             if key in FILTERED:
                 filters[name] = set(found)
                 continue
@@ -299,7 +317,7 @@ def plan(resource_type: str, declared: dict[str, str], params: dict[str, str], b
         else:
             fixed[name] = value
     if any(not listed for _name, listed in choices) or not all(filters.values()):
-        return Plan((), filters, resource_type)
+        return Plan((), filters, resource_type, tuple(dict.fromkeys(persons)))
     combinations = 1
     for _name, listed in choices:
         combinations *= len(listed)
@@ -317,7 +335,7 @@ def plan(resource_type: str, declared: dict[str, str], params: dict[str, str], b
             if guess:
                 guessed.add(name)
         alternatives.append(Alternative(chosen, frozenset(guessed)))
-    return Plan(tuple(alternatives), filters, resource_type)
+    return Plan(tuple(alternatives), filters, resource_type, tuple(dict.fromkeys(persons)))
 
 
 async def _with_roles(uow: UnitOfWork, wanted: set[str], settings: Settings) -> set[str]:
@@ -359,7 +377,7 @@ async def run(
     if not asked.alternatives:
         return [], None
     filters = {n: await _with_roles(uow, w, settings) for n, w in asked.filters.items()}
-    kept = Plan(asked.alternatives, filters, asked.resource_type)
+    kept = Plan(asked.alternatives, filters, asked.resource_type, asked.persons)
     [single] = asked.alternatives if len(asked.alternatives) == 1 else [None]
     if single is not None and not single.guessed:
         found, after = await search(uow, actor, single.params, count, cursor, settings)
