@@ -509,3 +509,148 @@ async def test_every_declared_parameter_finds_what_it_says(client_for: ClientFor
             if (case.wanted in found) != case.matches:
                 wrong.append(f"{kind}?{name}={case.value}: {case.wanted} {found[:5]}")
     assert wrong == []
+
+
+async def test_an_id_list_matches_either_id(client_for: ClientFor) -> None:
+    w = await world(client_for)
+    hospital = w["hospital"]
+    both = f"{w['person']['id']},{w['second']['id']}"
+    found = await ids_of(hospital, "/fhir/Patient", {"_id": both})
+    assert sorted(found) == sorted([w["person"]["id"], w["second"]["id"]])
+    # A list pages by id like any other search, without repeating or skipping.
+    first = fhir(await hospital.get("/fhir/Patient", params={"_id": both, "_count": "1"}))
+    assert len(first["entry"]) == 1
+    assert await ids_of(hospital, "/fhir/Patient", {"_id": both, "_count": "1"}) == sorted(found)
+
+
+async def test_references_name_their_type_or_match_nothing(client_for: ClientFor) -> None:
+    w = await world(client_for)
+    municipality = w["municipality"]
+    person_id = w["person"]["id"]
+    # patient names only Patients: another type is refused, naming the parameter.
+    refused = fhir(await municipality.get("/fhir/CarePlan", params={"patient": "Encounter/1"}), 422)
+    assert refused["issue"][0]["expression"] == ["patient"]
+    # participant names several types: a Patient is not one, so nothing matches.
+    none = fhir(
+        await municipality.get("/fhir/CareTeam", params={"participant": f"Patient/{person_id}"})
+    )
+    assert "entry" not in none and none["total"] == 0
+    residents = await ids_of(
+        municipality, "/fhir/Patient", {"organization": "Organization/kommun-0880"}
+    )
+    assert person_id in residents
+
+
+async def test_token_values_with_and_without_a_system(client_for: ClientFor) -> None:
+    w = await world(client_for)
+    municipality = w["municipality"]
+    identifier = w["patient"]["identifier"][0]
+    for value in (identifier["value"], f"{identifier['system']}|{identifier['value']}"):
+        found = await ids_of(municipality, "/fhir/Patient", {"identifier": value})
+        assert found == [w["person"]["id"]], value
+    # A bare value that is no valid number in any system finds nothing, and is not refused.
+    assert await ids_of(municipality, "/fhir/Patient", {"identifier": "123"}) == []
+    plan_id = w["plan"]["id"]
+    for value in ("SIP", f"{OWN}/CodeSystem/plan-category|SIP", "IP,SIP"):
+        assert plan_id in await ids_of(municipality, "/fhir/CarePlan", {"category": value})
+    for value in ("|SIP", "http://other.example|SIP"):
+        assert plan_id not in await ids_of(municipality, "/fhir/CarePlan", {"category": value})
+    for value in ("|active", "draft,active", "http://hl7.org/fhir/request-status|active"):
+        assert plan_id in await ids_of(municipality, "/fhir/CarePlan", {"status": value})
+
+
+async def test_care_team_members_of_every_type_are_searched_and_included(
+    client_for: ClientFor,
+) -> None:
+    w = await world(client_for)
+    municipality = w["municipality"]
+    plan_id, role = w["plan"]["id"], w["coordinator"]
+    for member in (
+        f"PractitionerRole/{role['id']}",
+        f"Practitioner/{role['practitioner_id']}",
+        "Organization/kommun-0880",
+        "Organization/kommun-0880-hemtjanst",  # the coordinator acts for it
+    ):
+        assert plan_id in await ids_of(municipality, "/fhir/CareTeam", {"participant": member})
+    teams = fhir(
+        await municipality.get(
+            "/fhir/CareTeam",
+            params={"_id": plan_id, "_include": "CareTeam:participant"},
+        )
+    )
+    included = {
+        f"{e['resource']['resourceType']}/{e['resource']['id']}"
+        for e in teams["entry"]
+        if e["search"]["mode"] == "include"
+    }
+    assert f"PractitionerRole/{role['id']}" in included
+    assert {"Organization/kommun-0880", "Organization/region-kalmar"} <= included
+
+
+async def test_appointment_actors_of_each_declared_type(client_for: ClientFor) -> None:
+    w = await world(client_for)
+    municipality, meeting_id = w["municipality"], w["meeting"]["id"]
+    for actor in (f"Patient/{w['person']['id']}", "Organization/kommun-0880-hemtjanst"):
+        assert meeting_id in await ids_of(municipality, "/fhir/Appointment", {"actor": actor})
+    assert meeting_id not in await ids_of(
+        municipality, "/fhir/Appointment", {"actor": "Organization/kommun-2580"}
+    )
+
+
+async def test_audit_events_by_date_with_every_prefix(client_for: ClientFor) -> None:
+    w = await world(client_for)
+    municipality = w["municipality"]
+    event = w["auditevent"]
+    at = event["recorded"]
+    later = (datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(seconds=1)).isoformat()
+    expected = {
+        f"eq{at}": True,
+        f"ge{at}": True,
+        f"le{at}": True,
+        f"gt{at}": False,
+        f"lt{at}": False,
+        f"lt{later}": True,
+        f"gt{later}": False,
+    }
+    for value, matches in expected.items():
+        found = await ids_of(municipality, "/fhir/AuditEvent", {"date": value, "_count": "200"})
+        assert (event["id"] in found) == matches, value
+
+
+async def test_subscriptions_are_searched_by_their_declared_parameters(
+    client_for: ClientFor,
+) -> None:
+    w = await world(client_for)
+    municipality = w["municipality"]
+    statement = fhir(await municipality.get("/fhir/metadata"))
+    [entry] = [r for r in statement["rest"][0]["resource"] if r["type"] == "Subscription"]
+    assert {p["name"] for p in entry["searchParam"]} == {"_id", "status", "type", "criteria", "url"}
+    mine = w["subscription"]["id"]
+    assert await ids_of(municipality, "/fhir/Subscription", {"url": ENDPOINT}) == [mine]
+    off = fhir(await municipality.get("/fhir/Subscription", params={"status": "off"}))
+    assert "entry" not in off
+    for strictness in ({}, {"Prefer": "handling=strict"}):
+        refused = fhir(
+            await municipality.get(
+                "/fhir/Subscription", params={"colour": "blue"}, headers=strictness
+            ),
+            422,
+        )
+        assert refused["issue"][0]["expression"] == ["colour"]
+
+
+async def test_bundles_never_carry_an_empty_entry_array(client_for: ClientFor) -> None:
+    hospital = await client_for("region-kalmar")
+    empty = fhir(await hospital.get("/fhir/CarePlan", params={"_id": "no-such-plan"}))
+    assert "entry" not in empty and empty["total"] == 0
+    future = (NOW + timedelta(days=1)).isoformat()
+    history = fhir(await hospital.get("/fhir/CarePlan/_history", params={"_since": future}))
+    assert history["type"] == "history" and "entry" not in history
+    answer = fhir(
+        await hospital.post(
+            "/fhir",
+            json={"resourceType": "Bundle", "type": "batch"},
+            headers={"Content-Type": FHIR_JSON},
+        )
+    )
+    assert answer["type"] == "batch-response" and "entry" not in answer
