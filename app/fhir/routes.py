@@ -696,6 +696,10 @@ async def read_auditevent(uow: UnitOfWork, actor: Actor, ident: str) -> Resource
     return auditevent.to_fhir(await audit_service.get_entry(uow, actor, int(ident)))
 
 
+# How long after an access its entry may still be written (the request's duration, at most).
+_LOG_SETTLED = timedelta(minutes=5)
+
+
 async def search_auditevent(
     uow: UnitOfWork,
     actor: Actor,
@@ -706,7 +710,12 @@ async def search_auditevent(
 ) -> Found:
     if "_id" in params:
         return await _by_id(read_auditevent, uow, actor, params["_id"])
-    # date, with any prefix, is compared with each entry's time by the search route.
+    # date, with any prefix: the log is read from the earliest moment the test allows (it is
+    # kept oldest first), and each entry's time is compared with it.
+    when = _date_test("date", params["date"]) if "date" in params else None
+    since = None
+    if when is not None and when.prefix in ("eq", "ge", "gt"):
+        since = when.high if when.prefix == "gt" else when.low
     agent = _reference_id(params["agent"], "Organization", "agent") if "agent" in params else None
     page = await audit_service.search_access_log(
         uow,
@@ -715,9 +724,19 @@ async def search_auditevent(
         cursor=cursor,
         person_id=_subject(params),
         organization_id=agent,
-        since=None,
+        since=since,
     )
-    return [auditevent.to_fhir(e) for e in page.items], page.next_cursor
+    found = [auditevent.to_fhir(e) for e in page.items]
+    next_cursor = page.next_cursor
+    if when is not None:
+        moments = [_moment(r["recorded"], _NEVER) for r in found]
+        found = [r for r, at in zip(found, moments, strict=True) if when.matches(at, at)]
+        # Entries are numbered about in the order they are made: well past the latest moment
+        # the test allows (more than any request lasts), no later page can match.
+        if when.prefix != "gt" and when.prefix != "ge" and moments:
+            if max(moments) > when.high + _LOG_SETTLED:
+                next_cursor = None
+    return found, next_cursor
 
 
 # --- CodeSystem, StructureDefinition (the service's own conformance resources) ----------------
@@ -1008,12 +1027,13 @@ RESOURCES: dict[str, ResourceSpec] = {
             _ID,
             _PATIENT,
             SearchParam("agent", "reference", "the organization that accessed (own only)"),
-            _date("when the access was recorded"),
+            SearchParam(
+                "date", "date", "when the access was recorded; eq, gt, ge, lt, le prefixes"
+            ),
         ),
         documentation="The access log, read-only: the caller's own organization's entries; "
         "by patient, with the scope samverkan/log-extract, the person's complete extract (the "
         "caller must be a party to a record about the person).",
-        period=auditevent.recorded,
     ),
     "DocumentReference": ResourceSpec(
         documents.read,

@@ -220,13 +220,16 @@ def reference(value: str, targets: tuple[str, ...], base: str, name: str) -> lis
     return [f"{kind}/{ident}"]
 
 
-def _named_person(value: str, base: str) -> str | None:
-    """The person a reference value of this server names as ``Patient/id``, if it does."""
+def _named_person(value: str, base: str, bare: bool = False) -> str | None:
+    """The person a reference value of this server names as ``Patient/id`` (or as a bare id,
+    for a parameter that names persons only), if it does."""
     text = value.strip()
     root = base.rstrip("/") + "/"
     if text.startswith(root):
         text = text[len(root) :]
-    kind, _sep, ident = text.partition("/")
+    kind, sep, ident = text.partition("/")
+    if bare and not sep and "://" not in value:
+        return kind or None
     if kind != "Patient":
         return None
     return ident.split("/", 1)[0] or None
@@ -302,8 +305,9 @@ def plan(resource_type: str, declared: dict[str, str], params: dict[str, str], b
         if kind == "reference":
             targets = _PATIENT if name in PERSON_PARAMS else REFERENCES[key]
             values = split(value)
-            if name not in PERSON_PARAMS:
-                persons += [p for v in values if (p := _named_person(v, base)) is not None]
+            # Every person named is an access, even when the search can match nothing.
+            bare = name in PERSON_PARAMS
+            persons += [p for v in values if (p := _named_person(v, base, bare)) is not None]
             found = [r for v in values for r in reference(v, targets, base, name)]
             if key in FILTERED:
                 filters[name] = set(found)

@@ -28,14 +28,19 @@ PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 PREFIXES = ("eq", "gt", "ge", "lt", "le")
 
 
-async def ids_of(client: httpx.AsyncClient, path: str, params: Any) -> list[str]:
-    """The ids of every match, following next links; a refusal's diagnostics instead."""
+async def ids_of(
+    client: httpx.AsyncClient, path: str, params: Any, until: str | None = None
+) -> list[str]:
+    """The ids of every match, following next links (up to ``until``, when it is found); a
+    refusal's diagnostics instead."""
     response = await client.get(path, params=params)
     if response.status_code != 200:
         return [f"refused {response.status_code}: {response.text}"]
     body = fhir(response)
     found = [e["resource"]["id"] for e in body.get("entry", []) if e["search"]["mode"] == "match"]
-    while link := next((x["url"] for x in body["link"] if x["relation"] == "next"), None):
+    while until not in found and (
+        link := next((x["url"] for x in body["link"] if x["relation"] == "next"), None)
+    ):
         body = fhir(await client.get(link))
         found += [e["resource"]["id"] for e in body.get("entry", [])]
     return found
@@ -139,7 +144,7 @@ async def world(client_for: ClientFor) -> dict[str, Any]:
     events = fhir(
         await municipality.get(
             "/fhir/AuditEvent",
-            params={"agent": "Organization/kommun-0880", "patient": person_id, "_count": "1"},
+            params={"agent": "Organization/kommun-0880", "patient": second["id"], "_count": "1"},
         )
     )
     w["auditevent"] = events["entry"][0]["resource"]
@@ -159,6 +164,8 @@ class Case:
     value: str
     wanted: str
     matches: bool = True
+    # Other parameters that narrow the search (kept out of a long access log, say).
+    also: tuple[tuple[str, str], ...] = ()
 
 
 Cases = Callable[[dict[str, Any]], list[Case]]
@@ -169,21 +176,25 @@ def _day(stamp: str, days: int = 0) -> str:
     return moment.astimezone(UTC).date().isoformat()
 
 
-def _dates(moment: Callable[[dict[str, Any]], str], key: Callable[[dict[str, Any]], str]) -> Cases:
+def _dates(
+    moment: Callable[[dict[str, Any]], str],
+    key: Callable[[dict[str, Any]], str],
+    also: Callable[[dict[str, Any]], tuple[tuple[str, str], ...]] = lambda w: (),
+) -> Cases:
     """Every prefix around a resource's one moment (a start equal to its end, or within a day)."""
 
     def cases(w: dict[str, Any]) -> list[Case]:
-        at, wanted = moment(w), key(w)
+        at, wanted, narrow = moment(w), key(w), also(w)
         return [
-            Case(f"eq{_day(at)}", wanted),
-            Case(f"eq{_day(at, 1)}", wanted, False),
-            Case(f"gt{_day(at, -1)}", wanted),
-            Case(f"gt{_day(at, 1)}", wanted, False),
-            Case(f"ge{_day(at)}", wanted),
-            Case(f"lt{_day(at, 1)}", wanted),
-            Case(f"lt{_day(at)}", wanted, False),
-            Case(f"le{_day(at)}", wanted),
-            Case(f"le{_day(at, -1)}", wanted, False),
+            Case(f"eq{_day(at)}", wanted, True, narrow),
+            Case(f"eq{_day(at, 1)}", wanted, False, narrow),
+            Case(f"gt{_day(at, -1)}", wanted, True, narrow),
+            Case(f"gt{_day(at, 1)}", wanted, False, narrow),
+            Case(f"ge{_day(at)}", wanted, True, narrow),
+            Case(f"lt{_day(at, 1)}", wanted, True, narrow),
+            Case(f"lt{_day(at)}", wanted, False, narrow),
+            Case(f"le{_day(at)}", wanted, True, narrow),
+            Case(f"le{_day(at, -1)}", wanted, False, narrow),
         ]
 
     return cases
@@ -421,9 +432,15 @@ TABLE: dict[tuple[str, str], Cases] = {
     ("Task", "owner"): lambda w: [Case("Organization/kommun-0880", TASK(w), False)],
     ("Task", "requester"): _ref("Organization", lambda w: "kommun-0880", TASK),
     ("AuditEvent", "_id"): _id(AUDIT),
-    ("AuditEvent", "patient"): _person(AUDIT),
-    ("AuditEvent", "agent"): _ref("Organization", lambda w: "kommun-0880", AUDIT),
-    ("AuditEvent", "date"): _dates(lambda w: w["auditevent"]["recorded"], AUDIT),
+    ("AuditEvent", "patient"): _person(AUDIT, "second"),
+    # The caller's own log is long: narrowed to one person's entries.
+    ("AuditEvent", "agent"): lambda w: [
+        Case(c.value, c.wanted, c.matches, (("patient", w["second"]["id"]),))
+        for c in _ref("Organization", lambda w: "kommun-0880", AUDIT)(w)
+    ],
+    ("AuditEvent", "date"): _dates(
+        lambda w: w["auditevent"]["recorded"], AUDIT, lambda w: (("patient", w["second"]["id"]),)
+    ),
     ("DocumentReference", "_id"): _id(DOCUMENT),
     ("DocumentReference", "patient"): _person(DOCUMENT, "second"),
     ("DocumentReference", "subject"): _person(DOCUMENT, "second"),
@@ -504,8 +521,10 @@ async def test_every_declared_parameter_finds_what_it_says(client_for: ClientFor
                 assert prefix in param["documentation"], (kind, name, prefix)
                 assert any(c.value.startswith(prefix) for c in cases), (kind, name, prefix)
         for case in cases:
-            query = {name: case.value, "_count": "200"}
-            found = await ids_of(municipality, f"/fhir/{kind}", query)
+            query = {name: case.value, "_count": "200", **dict(case.also)}
+            found = await ids_of(
+                municipality, f"/fhir/{kind}", query, case.wanted if case.matches else None
+            )
             if (case.wanted in found) != case.matches:
                 wrong.append(f"{kind}?{name}={case.value}: {case.wanted} {found[:5]}")
     assert wrong == []
@@ -613,7 +632,8 @@ async def test_audit_events_by_date_with_every_prefix(client_for: ClientFor) -> 
         f"gt{later}": False,
     }
     for value, matches in expected.items():
-        found = await ids_of(municipality, "/fhir/AuditEvent", {"date": value, "_count": "200"})
+        query = {"date": value, "patient": w["second"]["id"], "_count": "200"}
+        found = await ids_of(municipality, "/fhir/AuditEvent", query)
         assert (event["id"] in found) == matches, value
 
 

@@ -85,9 +85,3 @@ def to_fhir(entry: AccessEntry) -> dict[str, Any]:
     if entities:
         resource["entity"] = entities
     return resource
-
-
-def recorded(resource: dict[str, Any]) -> tuple[str | None, str | None]:
-    """The moment an AuditEvent's ``date`` search compares with: when it was recorded."""
-    moment = resource.get("recorded")
-    return moment, moment
