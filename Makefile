@@ -20,7 +20,7 @@ AXE_PACKAGE := axe-core@4.14.1
 AXE := .cache/node/node_modules/axe-core/axe.min.js
 export SAMVERKAN_AXE := $(abspath $(AXE))
 
-.PHONY: run test lint typecheck unit openapi install install-dev clean bench bench-quick browser messages fuzz
+.PHONY: run test lint typecheck unit openapi install install-dev clean bench bench-quick bench-profile browser messages fuzz
 
 # pip's own lines ("Collecting …", "Installing collected packages …") are the progress a first
 # run shows while it installs; --no-input keeps it from ever waiting on a prompt.
@@ -119,6 +119,13 @@ bench: $(VENV)/.installed-bench
 bench-quick: $(VENV)/.installed-bench
 	bash scripts/postgres.sh
 	BENCH_SCALE=quick $(BIN)/python -m bench.run
+
+# Flame graphs (py-spy) of one worker under each workload at 10 000 persons, into
+# bench/profiles/$(PROFILE) (default: latest).
+PROFILE ?= latest
+bench-profile: $(VENV)/.installed-bench
+	bash scripts/postgres.sh
+	BENCH_SCALE=quick BENCH_PROFILE=bench/profiles/$(PROFILE) $(BIN)/python -m bench.run
 
 # The console's texts: extract them from app/web, then add the new ones to each language's
 # catalog (translate them there; the service compiles the catalogs when it starts).

@@ -75,6 +75,8 @@ class Measured:
     errors: int
     peak_rss_mb: float
     ratio_to_ceiling: float | None = None
+    # The largest resident set of any one process of the server (master or a worker).
+    peak_process_rss_mb: float = 0.0
     target: str = ""
     met: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -188,14 +190,75 @@ def serve(target: str, port: int, workers: int, env: dict[str, str]) -> Iterator
         process.wait(timeout=20)
 
 
-def rss_mb(process: psutil.Process) -> float:
-    total = 0
+def _rss_each(process: psutil.Process) -> list[int]:
+    sizes = []
     for proc in [process, *process.children(recursive=True)]:
         try:
-            total += proc.memory_info().rss
+            sizes.append(proc.memory_info().rss)
         except psutil.Error:
             pass
-    return total / 1_048_576
+    return sizes
+
+
+def rss_mb(process: psutil.Process) -> float:
+    """The server's resident memory, every process summed."""
+    return sum(_rss_each(process)) / 1_048_576
+
+
+def process_rss_mb(process: psutil.Process) -> float:
+    """The resident memory of the server's largest process (the target is per process)."""
+    return max(_rss_each(process), default=0) / 1_048_576
+
+
+def workers_of(process: psutil.Process) -> list[psutil.Process]:
+    """uvicorn's worker processes (spawned by multiprocessing, beside its resource tracker), or
+    the server itself when it runs one worker without a master."""
+    workers = []
+    for child in process.children(recursive=True):
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                workers.append(child)
+        except psutil.Error:
+            pass
+    return workers or [process]
+
+
+PROFILES = os.environ.get("BENCH_PROFILE")
+
+
+@contextmanager
+def profiled(name: str, server: psutil.Process, seconds: int) -> Iterator[None]:
+    """With ``BENCH_PROFILE=<dir>``, a py-spy flame graph of one worker while the block runs."""
+    if not PROFILES:
+        yield
+        return
+    out = Path(PROFILES)
+    out.mkdir(parents=True, exist_ok=True)
+    slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+    while "--" in slug:
+        slug = slug.replace("--", "-")
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    recorder = subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(workers_of(server)[0].pid),
+            "--duration",
+            str(max(1, seconds - 1)),
+            "--rate",
+            "200",
+            "--nonblocking",
+            "--output",
+            str(out / f"{slug}.svg"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        recorder.wait(timeout=seconds + 30)
 
 
 def run_wrk(
@@ -207,15 +270,17 @@ def run_wrk(
     connections: int,
     threads: int,
     script: Path = LUA,
-) -> tuple[dict[str, Any], float]:
-    """Drive load with wrk; the result and the server's peak RSS while it ran."""
-    peak = [rss_mb(server)]
+) -> tuple[dict[str, Any], float, float]:
+    """Drive load with wrk; the result and the server's peak RSS while it ran (summed over its
+    processes, and of its largest process)."""
+    peak = [rss_mb(server), process_rss_mb(server)]
     running = threading.Event()
     running.set()
 
     def sample() -> None:
         while running.is_set():
             peak[0] = max(peak[0], rss_mb(server))
+            peak[1] = max(peak[1], process_rss_mb(server))
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -242,7 +307,7 @@ def run_wrk(
         running.clear()
         sampler.join()
     line = [x for x in result.stdout.splitlines() if x.startswith("{")][-1]
-    return json.loads(line), peak[0]
+    return json.loads(line), peak[0], peak[1]
 
 
 def write_lines(name: str, lines: list[str]) -> Path:
@@ -329,6 +394,12 @@ def transaction_bundles(count: int, size: int = 100, seed: int = 99) -> list[str
     return bundles
 
 
+CEILING = "ceiling (bare FastAPI, fixed body)"
+CEILING_ONE = "ceiling, 1 worker"
+REFERENCE = "reference: asyncpg, 1 statement (party check)"
+LOGGED = "reference: the same + access-log row (CTE, commits)"
+READ = "read CarePlan (FHIR)"
+READ_ONE = "read CarePlan (FHIR), 1 worker"
 REPORT = "monthly liability report, one region"
 STATS_YEAR = "statistics: one region's year, every indicator"
 STATS_SERIES = "statistics: one indicator, 12-month series"
@@ -348,7 +419,7 @@ def _report_target(m: Measured) -> tuple[str, bool | None]:
 def target(measured: Measured) -> None:
     """Set the target of a workload and whether this run met it (targets, not assertions)."""
     rules: dict[str, Callable[[Measured], tuple[str, bool | None]]] = {
-        "read CarePlan (FHIR)": lambda m: (
+        READ: lambda m: (
             "≥ 50 % of ceiling, p99 ≤ 25 ms",
             (m.ratio_to_ceiling or 0) >= 0.5 and m.p99_ms <= 25,
         ),
@@ -374,8 +445,7 @@ def target(measured: Measured) -> None:
         measured.target, met = rule(measured)
         if met is None:
             return
-        rss_ok = measured.peak_rss_mb <= 300 * max(1, measured.extra.get("workers", 1))
-        measured.met = met and rss_ok
+        measured.met = met and measured.peak_process_rss_mb <= 300
 
 
 def statistics_rows(
@@ -422,6 +492,7 @@ def statistics_rows(
                     0,
                     0,
                     rss_mb(service),
+                    peak_process_rss_mb=process_rss_mb(service),
                     extra={"workers": workers, "best_seconds": best},
                 )
             )
@@ -475,18 +546,20 @@ def bench_size(
                 port: int,
                 proc: psutil.Process,
                 script: Path = LUA,
+                used_workers: int = workers,
                 **files: Path | str,
             ) -> Measured:
                 load_env = {"TOKEN": token, **{k.upper(): str(v) for k, v in files.items()}}
-                outcome, peak = run_wrk(
-                    port,
-                    load_env,
-                    proc,
-                    duration=duration,
-                    connections=connections,
-                    threads=threads,
-                    script=script,
-                )
+                with profiled(f"{name} {persons}", proc, duration):
+                    outcome, peak, peak_process = run_wrk(
+                        port,
+                        load_env,
+                        proc,
+                        duration=duration,
+                        connections=connections,
+                        threads=threads,
+                        script=script,
+                    )
                 seconds = outcome["seconds"]
                 measured = Measured(
                     name,
@@ -499,7 +572,8 @@ def bench_size(
                     outcome["p99_ms"],
                     outcome["errors"],
                     peak,
-                    extra={"workers": workers},
+                    peak_process_rss_mb=peak_process,
+                    extra={"workers": used_workers},
                 )
                 console.print(
                     f"  {name}: {measured.per_second:,.0f}/s, p99 {measured.p99_ms:.1f} ms"
@@ -508,22 +582,29 @@ def bench_size(
                 return measured
 
             ceiling = measure(
-                "ceiling (bare FastAPI, fixed body)",
+                CEILING,
                 ceiling_port,
                 ceiling_proc,
                 paths_file=write_lines("ceiling.txt", ["/fhir/CarePlan/x"]),
             )
             results.append(ceiling)
-            results.append(
-                measure(
-                    "read CarePlan (FHIR)",
-                    service_port,
-                    service,
-                    paths_file=write_lines(
-                        "read.txt", [f"/fhir/CarePlan/{i}" for i in made.plan_ids]
-                    ),
-                )
-            )
+            reference_port = free_port()
+            reference_env = {"BENCH_DATABASE_URL": DATABASE_URL}
+            with serve("bench.reference:app", reference_port, workers, reference_env) as ref:
+                for prefix, label in (("reference", REFERENCE), ("reference-logged", LOGGED)):
+                    results.append(
+                        measure(
+                            label,
+                            reference_port,
+                            ref,
+                            paths_file=write_lines(
+                                f"{prefix}.txt",
+                                [f"/{prefix}/fhir/CarePlan/{i}" for i in made.plan_ids],
+                            ),
+                        )
+                    )
+            reads_file = write_lines("read.txt", [f"/fhir/CarePlan/{i}" for i in made.plan_ids])
+            results.append(measure(READ, service_port, service, paths_file=reads_file))
             results.append(
                 measure(
                     "search CarePlan?patient&status (FHIR)",
@@ -606,12 +687,31 @@ def bench_size(
                     0,
                     0,
                     rss_mb(service),
+                    peak_process_rss_mb=process_rss_mb(service),
                     extra={"workers": workers, "episodes": made.episodes},
                 )
             )
-    for measured in results[1:]:
-        if measured.workload not in TIMED:
-            measured.ratio_to_ceiling = measured.per_second / ceiling.per_second
+    # One worker, on the same port and token: how the read scales per core, beside a one-worker
+    # ceiling.
+    with serve("bench.ceiling:app", ceiling_port, 1, {}) as ceiling_one:
+        with serve("app.main:app", service_port, 1, env) as service_one:
+            one = measure(
+                CEILING_ONE,
+                ceiling_port,
+                ceiling_one,
+                used_workers=1,
+                paths_file=VAR / "ceiling.txt",
+            )
+            results.append(one)
+            results.append(
+                measure(READ_ONE, service_port, service_one, used_workers=1, paths_file=reads_file)
+            )
+    ceilings = {workers: ceiling, 1: one} if workers != 1 else {1: ceiling}
+    for measured in results:
+        if measured.workload not in TIMED and measured.workload not in (CEILING, CEILING_ONE):
+            measured.ratio_to_ceiling = (
+                measured.per_second / ceilings[measured.extra["workers"]].per_second
+            )
         target(measured)
     return results
 
@@ -631,6 +731,7 @@ def report(results: list[Measured], meta: dict[str, Any]) -> None:
         "p99 ms",
         "errors",
         "peak RSS MB",
+        "max RSS/process MB",
         "target",
         "met",
     ):
@@ -646,6 +747,7 @@ def report(results: list[Measured], meta: dict[str, Any]) -> None:
             f"{m.p99_ms:.1f}",
             str(m.errors),
             f"{m.peak_rss_mb:.0f}",
+            f"{m.peak_process_rss_mb:.0f}",
             m.target,
             {True: "met", False: "not met", None: ""}[m.met],
         )
@@ -660,7 +762,7 @@ def report(results: list[Measured], meta: dict[str, Any]) -> None:
         ),
         encoding="utf-8",
     )
-    read = next((m for m in results if m.workload == "read CarePlan (FHIR)"), None)
+    read = next((m for m in results if m.workload == READ), None)
     met = sum(1 for m in results if m.met)
     judged = sum(1 for m in results if m.met is not None)
     summary = (
@@ -669,12 +771,22 @@ def report(results: list[Measured], meta: dict[str, Any]) -> None:
         if read
         else f"bench {stamp}"
     )
+    for persons in sorted({m.persons for m in results}):
+        by_name = {m.workload: m for m in results if m.persons == persons}
+        if READ in by_name and READ_ONE in by_name:
+            two, single = by_name[READ], by_name[READ_ONE]
+            gain = f"{two.per_second / single.per_second:.2f}×" if single.per_second else "n/a"
+            console.print(
+                f"{persons:,} persons: read with {two.extra['workers']} workers "
+                f"{two.per_second:,.0f}/s, with 1 worker {single.per_second:,.0f}/s ({gain} for "
+                f"{two.extra['workers']}× the workers, wrk and PostgreSQL on the same cores)"
+            )
     console.print(f"{summary}  ({out.relative_to(ROOT)})")
 
 
 SCALING: list[tuple[str, str, Callable[[Measured], float]]] = [
-    ("read CarePlan per s", "read CarePlan (FHIR)", lambda m: m.per_second),
-    ("read CarePlan p99 ms", "read CarePlan (FHIR)", lambda m: m.p99_ms),
+    ("read CarePlan per s", READ, lambda m: m.per_second),
+    ("read CarePlan p99 ms", READ, lambda m: m.p99_ms),
     ("search CarePlan p99 ms", "search CarePlan?patient&status (FHIR)", lambda m: m.p99_ms),
     ("search discharge-ready p99 ms", "search discharge-ready by municipality", lambda m: m.p99_ms),
     ("liability report s", REPORT, lambda m: m.seconds),

@@ -108,20 +108,30 @@ def late_admission_notice(episode: Episode, _facts: Facts, _now: datetime) -> li
     if delay <= ADMISSION_NOTICE_WITHIN:
         return [Finding(rule, episode.id, 0, None)]
     hours = int(delay.total_seconds() // 3600)
-    raised = Raised(
-        category=DeviationCategory.LATE_ADMISSION_NOTICE,
-        episode_id=episode.id,
-        person_id=episode.person_id,
-        reporter_id=episode.municipality_id,
-        handler_principal_id=episode.region_id,
-        description=(
-            f"Raised by the service: the admission notice for the admission of "
+    raised = _raised(
+        episode,
+        DeviationCategory.LATE_ADMISSION_NOTICE,
+        (
+            f"the admission notice for the admission of "
             f"{_local(episode.admitted_at, episode.jurisdiction)} was sent "
             f"{_local(sent, episode.jurisdiction)}, {hours} hours after the admission; it is "
             "due within 24 hours."
         ),
     )
     return [Finding(rule, episode.id, 0, raised)]
+
+
+def _raised(episode: Episode, category: DeviationCategory, description: str) -> Raised:
+    """A deviation the service raises about an episode: the municipality reports it (the
+    breach is one it suffers) and the region's principal handles it."""
+    return Raised(
+        category=category,
+        episode_id=episode.id,
+        person_id=episode.person_id,
+        reporter_id=episode.municipality_id,
+        handler_principal_id=episode.region_id,
+        description=f"Raised by the service: {description}",
+    )
 
 
 def _withdrawn_after(events: Sequence[EpisodeEvent], index: int) -> datetime | None:
@@ -162,14 +172,11 @@ def summons_deadline_missed(episode: Episode, facts: Facts, now: datetime) -> li
             if deadline.summons_sent_at is not None
             else "no summons had been sent"
         )
-        raised = Raised(
-            category=DeviationCategory.SUMMONS_DEADLINE_MISSED,
-            episode_id=episode.id,
-            person_id=episode.person_id,
-            reporter_id=episode.municipality_id,
-            handler_principal_id=episode.region_id,
-            description=(
-                "Raised by the service: the discharge-ready notice of "
+        raised = _raised(
+            episode,
+            DeviationCategory.SUMMONS_DEADLINE_MISSED,
+            (
+                "the discharge-ready notice of "
                 f"{_local(event.at, episode.jurisdiction)} asked for coordinated planning, and "
                 f"the summons was due by {_local(deadline.due_by, episode.jurisdiction)}; {sent}."
             ),
@@ -199,14 +206,11 @@ def missing_discharge_information(episode: Episode, facts: Facts, now: datetime)
         if arrivals
         else f"none had come by {_local(now, episode.jurisdiction)}"
     )
-    raised = Raised(
-        category=DeviationCategory.MISSING_DISCHARGE_INFORMATION,
-        episode_id=episode.id,
-        person_id=episode.person_id,
-        reporter_id=episode.municipality_id,
-        handler_principal_id=episode.region_id,
-        description=(
-            "Raised by the service: the patient was discharged "
+    raised = _raised(
+        episode,
+        DeviationCategory.MISSING_DISCHARGE_INFORMATION,
+        (
+            "the patient was discharged "
             f"{_local(discharged, episode.jurisdiction)}, and no discharge information had "
             f"reached the service when the discharge day ended "
             f"({_local(day_ended, episode.jurisdiction)}); {came}."

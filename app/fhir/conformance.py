@@ -143,6 +143,19 @@ CODE_SYSTEMS: dict[str, tuple[str, list[Code]]] = {
             ),
         ],
     ),
+    "plan-basis-kind": (
+        "Kinds of existing plan a coordinated individual plan builds on",
+        [
+            Code("lss-plan", "LSS plan", "An individual plan under LSS 10 §."),
+            Code(
+                "psychiatry-case-manager-plan",
+                "Case manager's plan",
+                "A plan of a psychiatric case manager.",
+            ),
+            Code("individual-plan", "Individual plan", "An individual plan of another kind."),
+            Code("other", "Other", "Any other existing plan."),
+        ],
+    ),
     "care-team-role": (
         "Roles in a coordinated individual plan's care team",
         [
@@ -287,6 +300,45 @@ EXTENSIONS: dict[str, ExtensionDef] = {
         "Encounter", "boolean", None, "Both region and municipality must act after discharge"
     ),
     "follow-up-date": ExtensionDef("CarePlan", "date", None, "A follow-up date of the plan"),
+    "plan-need": ExtensionDef(
+        "CarePlan", "string", None, "A need the person has, in words", repeats=True
+    ),
+    "plan-resource": ExtensionDef(
+        "CarePlan",
+        "string",
+        None,
+        "A resource of the person's own (a relative, a strength) the plan builds on",
+        repeats=True,
+    ),
+    "plan-other-contribution": ExtensionDef(
+        "CarePlan",
+        "complex",
+        None,
+        "What someone outside the principals (a relative, a neighbour) does in the plan",
+        (
+            ("who", "string", "Who it is"),
+            ("relation", "string", "Their relation to the person"),
+            ("contribution", "string", "What they do"),
+        ),
+        required=frozenset({"who", "relation", "contribution"}),
+    ),
+    "plan-basis": ExtensionDef(
+        "CarePlan",
+        "complex",
+        None,
+        "An existing plan this coordinated plan builds on",
+        (
+            (
+                "kind",
+                "code",
+                "lss-plan, psychiatry-case-manager-plan, individual-plan or other "
+                "(CodeSystem plan-basis-kind)",
+            ),
+            ("reference", "string", "The existing plan's own reference or number"),
+            ("description", "string", "What it is, in words"),
+        ),
+        required=frozenset({"kind", "reference"}),
+    ),
     "reply-by": ExtensionDef("Appointment", "date", None, "When replies to the summons are due"),
     "video-link": ExtensionDef("Appointment", "url", None, "The video link of the meeting"),
     "held-at": ExtensionDef("Appointment", "dateTime", None, "When the meeting took place"),

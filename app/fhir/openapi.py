@@ -15,7 +15,9 @@ from typing import Any
 from app.fhir import writes
 from app.fhir.common import FHIR_JSON
 from app.fhir.interactions import ROUTES, Interaction, served
-from app.fhir.routes import COMMON_PARAMS, RESOURCES, REVINCLUDES, ResourceSpec
+from app.fhir.resources import RESOURCES
+from app.fhir.resources.spec import ResourceSpec
+from app.fhir.search import COMMON_PARAMS, REVINCLUDES
 
 # https://hl7.org/fhir/R4/datatypes.html#id, bounded by the columns the ids are kept in.
 ID_PATTERN = r"^[A-Za-z0-9\-\.]{1,64}$"

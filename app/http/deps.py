@@ -178,19 +178,21 @@ async def _principal_of(request: Request, uow: UnitOfWork, org_id: str) -> str |
     return cache[org_id]
 
 
+def insufficient_scope(needed: str) -> HTTPException:
+    """The 403 of a token without the scope ``needed`` (RFC 6750 §3.1), on both edges."""
+    return HTTPException(
+        403,
+        f"the access token lacks the scope {needed}",
+        headers={"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{needed}"'},
+    )
+
+
 def require(resource: str, permission: str) -> Callable[..., Awaitable[Actor]]:
     """A dependency: the caller, who must hold a scope granting ``permission`` on ``resource``."""
 
     async def dependency(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
         if not scope_allows(actor.scopes, resource, permission):
-            needed = f"system/{resource}.{permission}"
-            raise HTTPException(
-                403,
-                f"the access token lacks the scope {needed}",
-                headers={
-                    "WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{needed}"'
-                },
-            )
+            raise insufficient_scope(f"system/{resource}.{permission}")
         return actor
 
     dependency.__name__ = f"require_{resource}_{permission}"
@@ -202,13 +204,7 @@ def require_service_scope(scope: str) -> Callable[..., Awaitable[Actor]]:
 
     async def dependency(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
         if scope not in actor.scopes:
-            raise HTTPException(
-                403,
-                f"the access token lacks the scope {scope}",
-                headers={
-                    "WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{scope}"'
-                },
-            )
+            raise insufficient_scope(scope)
         return actor
 
     dependency.__name__ = f"require_{scope.replace('/', '_')}"

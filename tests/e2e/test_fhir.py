@@ -19,7 +19,7 @@ import app.fhir as fhir_package
 from app.domain.delivery import MESSAGE_EVENTS
 from app.domain.identifiers import PERSONNUMMER
 from app.fhir import conformance, writes
-from app.fhir.routes import RESOURCES
+from app.fhir.resources import RESOURCES
 from tests import fhir_node, fhir_schema
 from tests.conftest import ClientFor
 from tests.e2e.test_plan_scenarios import ok

@@ -17,7 +17,7 @@ from fhirclient.models.fhirsearch import FHIRSearch
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.identifiers import PERSONNUMMER
-from app.fhir.routes import RESOURCES
+from app.fhir.resources import RESOURCES
 from app.settings import Settings
 from tests.conftest import fetch_token, register_test_client
 from tests.e2e.test_http_server import Server, server  # noqa: F401 (the fixture)

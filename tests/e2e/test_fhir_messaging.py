@@ -405,9 +405,18 @@ async def test_a_careplan_read_and_sent_back_unchanged_keeps_its_content(
     response = await post(centre, message)
     assert response.status_code == 200, response.text
     after = (await centre.get(f"/api/v1/plans/{plan_id}")).json()
-    content = [k for k in full if k not in ("basis",)]
-    assert {k: after[k] for k in content} == {k: before[k] for k in content}
+    assert {k: after[k] for k in full} == {k: before[k] for k in full}
     assert [(b["kind"], b["reference"]) for b in after["basis"]] == [("lss-plan", "LSS 1")]
+    # What has no CarePlan element of its own travels in the service's extensions, not in notes.
+    assert "note" not in resource
+    urls = [e["url"].rsplit("/", 1)[1] for e in resource["extension"]]
+    assert urls == [
+        "plan-need",
+        "plan-resource",
+        "plan-other-contribution",
+        "plan-basis",
+        "follow-up-date",
+    ]
     assert after["version"] == before["version"] + 1
 
 

@@ -26,7 +26,7 @@ import pytest
 
 from app.domain.identifiers import PERSONNUMMER
 from app.fhir.messaging import EVENT_SYSTEM
-from app.fhir.routes import RESOURCES as FHIR_RESOURCES
+from app.fhir.resources import RESOURCES as FHIR_RESOURCES
 from tests.conftest import ClientFor
 from tests.factories import (
     PLANNING_ANSWERS,

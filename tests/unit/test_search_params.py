@@ -77,7 +77,7 @@ def test_a_plan_searches_each_combination_of_the_lists() -> None:
 
 
 def test_every_declared_token_and_reference_is_described() -> None:
-    from app.fhir.routes import RESOURCES
+    from app.fhir.resources import RESOURCES
 
     for kind, spec in RESOURCES.items():
         for param in spec.params:

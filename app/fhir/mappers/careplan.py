@@ -2,8 +2,11 @@
 
 The plan's goals are Goal resources and its coordinator and participants a CareTeam, referenced
 from the CarePlan (``_include=CarePlan:goal`` and ``CarePlan:care-team`` bring them along). Needs,
-resources and what others do are notes; the plans it builds on are ``supportingInfo``. A revision
-``replaces`` the version before it.
+resources, what others do and the plans it builds on travel in the service's extensions
+(``plan-need``, ``plan-resource``, ``plan-other-contribution``, ``plan-basis``, served as
+StructureDefinitions); the plans it builds on are also named in ``supportingInfo`` for a human
+reader. A revision ``replaces`` the version before it. A ``note`` is narrative only (the reason
+for the status): what a client sends in notes is not read.
 
 A client writing a plan sends its goals, coordinator and care team contained in the CarePlan;
 when it sends back what it read, the references to the plan's own Goals and CareTeam keep them.
@@ -16,7 +19,16 @@ from typing import Any
 from app.domain.errors import InvalidInput
 from app.domain.plans import Basis, BasisKind, Goal, OtherContribution, Plan, PlanStatus
 from app.domain.values import parse_day
-from app.fhir.common import canonical, concept, day, instant, meta, organization_of, ref
+from app.fhir.common import (
+    canonical,
+    concept,
+    day,
+    extension_url,
+    instant,
+    meta,
+    organization_of,
+    ref,
+)
 from app.fhir.mappers import goal as goal_mapper
 from app.services.plans import ContentInput as PlanContentInput
 from app.services.plans import CoordinatorInput, InterventionInput
@@ -42,11 +54,6 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
     """The CarePlan resource of a plan at its version."""
     content = plan.content
     subject = ref("Patient", plan.person_id)
-    notes = (
-        [f"Need: {n}" for n in content.needs]
-        + [f"Resource: {r}" for r in content.resources]
-        + [f"{o.who} ({o.relation}): {o.contribution}" for o in content.others]
-    )
     resource: dict[str, Any] = {
         "resourceType": "CarePlan",
         "id": plan.id,
@@ -90,19 +97,98 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
                 detail["scheduledString"] = intervention.frequency
             activities.append({"id": intervention.id, "detail": detail})
         resource["activity"] = activities
-    if notes:
-        resource["note"] = [{"text": text} for text in notes]
     if plan.status_reason:
-        resource.setdefault("note", []).append({"text": f"Status: {plan.status_reason}"})
-    if content.follow_up_dates:
-        resource.setdefault("extension", []).extend(
-            {"url": canonical("StructureDefinition", "follow-up-date"), "valueDate": day(d)}
-            for d in content.follow_up_dates
-        )
+        resource["note"] = [{"text": f"Status: {plan.status_reason}"}]
+    extensions = _content_extensions(plan)
+    if extensions:
+        resource["extension"] = extensions
     return resource
 
 
-FOLLOW_UP = canonical("StructureDefinition", "follow-up-date")
+FOLLOW_UP = extension_url("follow-up-date")
+NEED = extension_url("plan-need")
+RESOURCE = extension_url("plan-resource")
+OTHER = extension_url("plan-other-contribution")
+BASIS = extension_url("plan-basis")
+
+
+def _parts(url: str, **parts: str | None) -> dict[str, Any]:
+    """A complex extension: one ``valueString`` (``valueCode`` for a kind) per given part."""
+    return {
+        "url": url,
+        "extension": [
+            {"url": name, "valueCode" if name == "kind" else "valueString": value}
+            for name, value in parts.items()
+            if value
+        ],
+    }
+
+
+def _content_extensions(plan: Plan) -> list[dict[str, Any]]:
+    content = plan.content
+    return (
+        [{"url": NEED, "valueString": n} for n in content.needs]
+        + [{"url": RESOURCE, "valueString": r} for r in content.resources]
+        + [
+            _parts(OTHER, who=o.who, relation=o.relation, contribution=o.contribution)
+            for o in content.others
+        ]
+        + [
+            _parts(BASIS, kind=b.kind.value, reference=b.reference, description=b.description)
+            for b in content.basis
+        ]
+        + [{"url": FOLLOW_UP, "valueDate": day(d)} for d in content.follow_up_dates]
+    )
+
+
+def _strings(resource: dict[str, Any], url: str) -> tuple[str, ...]:
+    found = []
+    for index, extension in enumerate(resource.get("extension") or []):
+        if extension.get("url") == url:
+            value = extension.get("valueString")
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidInput(
+                    f"{url} carries its text as valueString", field=f"CarePlan.extension[{index}]"
+                )
+            found.append(value)
+    return tuple(found)
+
+
+def _complex(
+    resource: dict[str, Any], url: str, required: tuple[str, ...]
+) -> list[tuple[int, dict[str, str]]]:
+    """Each ``url`` extension's index and parts by name; a missing required part is refused."""
+    found = []
+    for index, extension in enumerate(resource.get("extension") or []):
+        if extension.get("url") != url:
+            continue
+        parts = {
+            str(p.get("url")): str(p.get("valueString") or p.get("valueCode") or "")
+            for p in extension.get("extension") or []
+        }
+        missing = [name for name in required if not parts.get(name)]
+        if missing:
+            raise InvalidInput(
+                f"{url} needs the part(s) {', '.join(missing)}",
+                field=f"CarePlan.extension[{index}]",
+            )
+        found.append((index, parts))
+    return found
+
+
+def _basis(resource: dict[str, Any]) -> tuple[Basis, ...]:
+    kinds = {b.value for b in BasisKind}
+    basis = []
+    for index, parts in _complex(resource, BASIS, ("kind", "reference")):
+        if parts["kind"] not in kinds:
+            raise InvalidInput(
+                f"plan-basis kind is one of {', '.join(sorted(kinds))}",
+                field=f"CarePlan.extension[{index}].extension('kind').value",
+            )
+        basis.append(
+            Basis(BasisKind(parts["kind"]), parts["reference"], parts.get("description") or None)
+        )
+    return tuple(basis)
 
 
 def _role(member: dict[str, Any]) -> str | None:
@@ -152,7 +238,8 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
 
     New goals, the coordinator and the care team are read from contained resources; on a
     revision (``current``), references to the plan's own Goals and CareTeam keep what they name.
-    Needs and resources come from the notes, the plans it builds on from ``supportingInfo``.
+    Needs, resources, what others do and the plans it builds on come from the service's
+    extensions; notes and ``supportingInfo`` are for human readers and are not read.
     """
     contained = {c.get("id"): c for c in resource.get("contained") or []}
     goals = _goals(resource, contained, current)
@@ -191,7 +278,6 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
                 f"{value or 'the reference'} is neither this plan's CareTeam nor a contained one",
                 field=f"CarePlan.careTeam[{index}]",
             )
-    others = []
     for member in team.get("participant") or []:
         role = _role(member)
         if role == "coordinator":
@@ -207,17 +293,10 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
                 coordinator = CoordinatorInput(name, unit or "", practitioner_role_id=role_id)
         elif role == "responsible-principal":
             responsible = organization_of(member.get("member"))
-    notes = [n.get("text", "") for n in resource.get("note") or []]
-    for text in notes:
-        who, sep, contribution = text.partition(": ")
-        if sep and " (" in who and who.endswith(")") and not who.startswith(("Need", "Resource")):
-            name, _paren, relation = who.partition(" (")
-            others.append(OtherContribution(name, relation.rstrip(")"), contribution))
-    basis = []
-    for info in resource.get("supportingInfo") or []:
-        kind, sep, reference = (info.get("display") or "").partition(": ")
-        if sep and kind in {b.value for b in BasisKind}:
-            basis.append(Basis(BasisKind(kind), reference))
+    others = [
+        OtherContribution(p["who"], p["relation"], p["contribution"])
+        for _index, p in _complex(resource, OTHER, ("who", "relation", "contribution"))
+    ]
     period = resource.get("period") or {}
     encounter = (resource.get("encounter") or {}).get("reference") or ""
     kind, _sep, episode_id = encounter.partition("/")
@@ -229,8 +308,8 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
     return PlanContentInput(
         title=resource.get("title") or "",
         goals=tuple(goals),
-        resources=tuple(t.removeprefix("Resource: ") for t in notes if t.startswith("Resource: ")),
-        needs=tuple(t.removeprefix("Need: ") for t in notes if t.startswith("Need: ")),
+        resources=_strings(resource, RESOURCE),
+        needs=_strings(resource, NEED),
         interventions=tuple(interventions),
         others=tuple(others),
         responsible_principal_id=responsible,
@@ -246,6 +325,6 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
             for e in resource.get("extension") or []
             if e.get("url") == FOLLOW_UP and e.get("valueDate")
         ),
-        basis=tuple(basis),
+        basis=_basis(resource),
         episode_id=episode_id or None,
     )

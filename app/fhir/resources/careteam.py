@@ -1,0 +1,65 @@
+"""CareTeam: each plan's coordinator and participants; the id is the plan's."""
+
+from __future__ import annotations
+
+from app.fhir.mappers import careteam
+from app.fhir.resources.params import by_id, choice, plans_of
+from app.fhir.resources.spec import (
+    ID,
+    PATIENT,
+    SUBJECT,
+    Found,
+    Include,
+    Resource,
+    ResourceSpec,
+    SearchParam,
+)
+from app.security.access import Actor
+from app.services import plans as plan_service
+from app.settings import Settings
+from app.store.unit_of_work import UnitOfWork
+
+
+async def read_careteam(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
+    return careteam.to_fhir(await plan_service.get_plan(uow, actor, ident))
+
+
+async def search_careteam(
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, str],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+) -> Found:
+    if "_id" in params:
+        return await by_id(read_careteam, uow, actor, params["_id"])
+    # participant is matched on the teams found (app.fhir.search_params.FILTERED).
+    status = choice(params, "status", ("proposed", "active", "inactive"))
+    plans, next_cursor = await plans_of(uow, actor, params, count, cursor)
+    found = [careteam.to_fhir(p) for p in plans]
+    return [r for r in found if status in (None, r["status"])], next_cursor
+
+
+SPEC = ResourceSpec(
+    read_careteam,
+    search_careteam,
+    (
+        ID,
+        PATIENT,
+        SUBJECT,
+        SearchParam("status", "token", "proposed, active or inactive"),
+        SearchParam(
+            "participant",
+            "reference",
+            "a member: Organization (also one a member acts for), PractitionerRole, or "
+            "Practitioner (through their roles)",
+        ),
+    ),
+    documentation="Each plan's coordinator, principal with overall responsibility, "
+    "participating principals, relatives and others; the id is the plan's.",
+    includes=(
+        Include("CareTeam:participant", "participant.member", "PractitionerRole|Organization"),
+        Include("CareTeam:patient", "subject", "Patient"),
+    ),
+)
