@@ -38,6 +38,26 @@ def declared() -> list[dict[str, str]]:
     ]
 
 
+def openapi_parameters() -> list[dict[str, Any]]:
+    """The query parameters of the search, as the OpenAPI document declares them."""
+    paging = {
+        "_count": "results per page",
+        "_cursor": "the page after this one (from a next link)",
+        "_format": "json only",
+    }
+    described = {name: documentation for name, (_kind, documentation) in PARAMS.items()}
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": description,
+            "schema": {"type": "string"},
+        }
+        for name, description in {**described, **paging}.items()
+    ]
+
+
 def _codes(value: str, system: str | None, name: str) -> set[str]:
     codes = set()
     for part in split(value):

@@ -227,7 +227,11 @@ async def create_fhir_subscription(
     )
 
 
-@api.get("", summary="Search the caller's Subscriptions")
+@api.get(
+    "",
+    summary="Search the caller's Subscriptions",
+    openapi_extra={"parameters": subscription_search.openapi_parameters()},
+)
 async def search_fhir_subscriptions(
     actor: Searcher, uow: UowDep, request: Request, settings: SettingsDep
 ) -> Response:
