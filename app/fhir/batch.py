@@ -93,10 +93,8 @@ async def transaction(
                 answers[entry.index] = answer
             except (DomainError, HTTPException) as exc:
                 answers[entry.index] = batch_entries.refused(entry, exc)
-    return fhir_response(
-        {
-            "resourceType": "Bundle",
-            "type": f"{kind}-response",
-            "entry": [answers[i] for i in sorted(answers)],
-        }
-    )
+    # ele-1: a Bundle without entries (an empty batch) has no entry array.
+    response: dict[str, Any] = {"resourceType": "Bundle", "type": f"{kind}-response"}
+    if answers:
+        response["entry"] = [answers[i] for i in sorted(answers)]
+    return fhir_response(response)

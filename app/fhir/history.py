@@ -131,12 +131,10 @@ async def type_history(
                 ),
             }
         )
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "history",
-        "link": links,
-        "entry": [history_entry(base, v) for v in page],
-    }
+    # ele-1: no empty entry array when no version is in the page.
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "history", "link": links}
+    if page:
+        bundle["entry"] = [history_entry(base, v) for v in page]
     if before is None and len(versions) <= count:
         bundle["total"] = len(versions)
     return fhir_response(bundle)

@@ -9,12 +9,12 @@ from starlette.responses import Response
 
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.values import parse_int
+from app.fhir import search_params
 from app.fhir.common import FHIR_JSON
 from app.fhir.dates import date_test, dated
 from app.fhir.dispatch import require_scope, spec_of
 from app.fhir.outcome import fhir_response
 from app.fhir.resources import RESOURCES
-from app.fhir.resources.params import subject_of
 from app.fhir.resources.spec import Found, Resource, ResourceSpec
 from app.http.deps import Caller, UowDep
 from app.security.access import Actor, record
@@ -141,9 +141,13 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
                 field="_include",
             )
     dates = [date_test(n, v) for n in ("date", "_lastUpdated") for v in repeated.get(n, [])]
+    declared = {p.name: p.type for p in spec.params}
+    asked = search_params.plan(resource_type, declared, params, f"{settings.issuer}/fhir")
 
     async def matching(limit: int, cursor: str | None) -> Found:
-        found, after = await spec.search(uow, actor, params, limit, cursor, settings)
+        found, after = await search_params.run(
+            spec.search, uow, actor, asked, limit, cursor, settings
+        )
         if dates:
             found = [r for r in found if dated(spec, dates, r)]
         return found, after
@@ -170,13 +174,14 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
                 uow, actor, {"patient": found_patient["id"]}, settings.max_page_size, None, settings
             )
             included += related
-    subject = subject_of(params)
-    if subject is not None:
+    subjects = asked.subjects()
+    for subject in subjects:
         # A search by person is an access to that person's data even when nothing matches (the
         # answer echoes the id); refused when the caller has no part in the person's care.
         # A match of a type whose results are records the caller is a party to (each naming
         # the person) already answers it, without another statement.
-        in_care = (bool(resources) and resource_type in _PERSON_RECORDS) or (
+        single = len(subjects) == 1
+        in_care = (single and bool(resources) and resource_type in _PERSON_RECORDS) or (
             await person_service.is_party(uow, actor, subject)
         )
         result = "success" if in_care else "denied"
@@ -187,27 +192,25 @@ async def search(resource_type: str, actor: Caller, uow: UowDep, request: Reques
         links.append(
             {"relation": "next", "url": str(request.url.include_query_params(_cursor=next_cursor))}
         )
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "link": links,
-        "entry": [
-            {
-                "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "match"},
-            }
-            for r in resources
-        ]
-        + [
-            {
-                "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "include"},
-            }
-            for r in included
-        ],
-    }
+    entries = [
+        {
+            "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
+            "resource": r,
+            "search": {"mode": "match"},
+        }
+        for r in resources
+    ] + [
+        {
+            "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
+            "resource": r,
+            "search": {"mode": "include"},
+        }
+        for r in included
+    ]
+    # ele-1: an element is never an empty array, so a searchset without matches has no entry.
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links}
+    if entries:
+        bundle["entry"] = entries
     if next_cursor is None and "_cursor" not in params:
         bundle["total"] = len(resources)
     return fhir_response(bundle)

@@ -24,6 +24,7 @@ from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic, topic
 from app.domain.errors import InvalidInput
 from app.domain.outbox import Subscription
 from app.domain.values import parse_int
+from app.fhir import subscription_search
 from app.fhir.common import FHIR_JSON, extension_url, instant
 from app.fhir.notifications import BACKPORT, status_parameters
 from app.fhir.outcome import fhir_response, read_body
@@ -77,6 +78,7 @@ def capability() -> dict[str, Any]:
             {"code": "create"},
             {"code": "delete"},
         ],
+        "searchParam": subscription_search.declared(),
         "operation": [
             {
                 "name": "status",
@@ -225,11 +227,17 @@ async def create_fhir_subscription(
     )
 
 
-@api.get("", summary="Search the caller's Subscriptions")
+@api.get(
+    "",
+    summary="Search the caller's Subscriptions",
+    openapi_extra={"parameters": subscription_search.openapi_parameters()},
+)
 async def search_fhir_subscriptions(
     actor: Searcher, uow: UowDep, request: Request, settings: SettingsDep
 ) -> Response:
-    """The subscriptions of the caller's organization, as a searchset Bundle."""
+    """The subscriptions of the caller's organization that match the query, as a searchset
+    Bundle."""
+    matches = subscription_search.tests(request.query_params.multi_items())
     count = request.query_params.get("_count")
     limit = min(
         parse_int(count, "_count", what="_count is a number")
@@ -249,22 +257,21 @@ async def search_fhir_subscriptions(
             }
         )
     base = f"{settings.issuer}/fhir"
-    return fhir_response(
-        {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "timestamp": instant(datetime.now(UTC)),
-            "link": links,
-            "entry": [
-                {
-                    "fullUrl": f"{base}/Subscription/{s.id}",
-                    "resource": to_fhir(s),
-                    "search": {"mode": "match"},
-                }
-                for s in page.items
-            ],
-        }
-    )
+    found = [to_fhir(s) for s in page.items]
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "timestamp": instant(datetime.now(UTC)),
+        "link": links,
+    }
+    entries = [
+        {"fullUrl": f"{base}/Subscription/{r['id']}", "resource": r, "search": {"mode": "match"}}
+        for r in found
+        if all(test(r) for test in matches)
+    ]
+    if entries:
+        bundle["entry"] = entries
+    return fhir_response(bundle)
 
 
 @api.get("/{subscription_id}", summary="Read a Subscription")

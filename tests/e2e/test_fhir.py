@@ -252,7 +252,7 @@ async def test_searches_find_what_the_caller_may_see(client_for: ClientFor) -> N
             await municipality.get(
                 "/fhir/CarePlan", params={"patient": person_id, "status": "draft"}
             )
-        )["entry"]
+        ).get("entry", [])
         == []
     )
     encounters = fhir(
@@ -267,7 +267,10 @@ async def test_searches_find_what_the_caller_may_see(client_for: ClientFor) -> N
     assert [e["resource"]["id"] for e in consents["entry"]] == [f"{ids['plan']['id']}.0"]
     # The neighbouring municipality, whose sharing was withdrawn, finds nothing.
     withdrawn = await client_for("kommun-0861")
-    assert fhir(await withdrawn.get("/fhir/CarePlan", params={"patient": person_id}))["entry"] == []
+    assert (
+        fhir(await withdrawn.get("/fhir/CarePlan", params={"patient": person_id})).get("entry", [])
+        == []
+    )
     assert (await withdrawn.get(f"/fhir/CarePlan/{ids['plan']['id']}")).status_code == 404
 
 
@@ -528,9 +531,15 @@ async def test_include_brings_the_plans_goals_care_team_and_coordinator(
         )
     )
     kinds = [(e["resource"]["resourceType"], e["search"]["mode"]) for e in teams["entry"]]
-    assert kinds == [("CareTeam", "match"), ("PractitionerRole", "include")]
+    assert kinds[:2] == [("CareTeam", "match"), ("PractitionerRole", "include")]
+    # Every member is included: the coordinator's role and the organizations taking part.
+    members = {m["member"].get("reference") for m in teams["entry"][0]["resource"]["participant"]}
+    included = {
+        f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in teams["entry"][1:]
+    }
+    assert included == members - {None} and "Organization/kommun-0880" in included
     nobody = fhir(await municipality.get("/fhir/CareTeam", params={"participant": "kommun-2580"}))
-    assert nobody["entry"] == []
+    assert nobody.get("entry", []) == []
     unknown = fhir(
         await municipality.get("/fhir/CarePlan", params={"_include": "CarePlan:author"}), 422
     )
@@ -539,7 +548,10 @@ async def test_include_brings_the_plans_goals_care_team_and_coordinator(
     withdrawn = await client_for("kommun-0861")
     for path in (f"Goal/{plan_id}.g1", f"CareTeam/{plan_id}", f"Consent/{plan_id}.0"):
         assert (await withdrawn.get(f"/fhir/{path}")).status_code == 404, path
-    assert fhir(await withdrawn.get("/fhir/Goal", params={"patient": person_id}))["entry"] == []
+    assert (
+        fhir(await withdrawn.get("/fhir/Goal", params={"patient": person_id})).get("entry", [])
+        == []
+    )
 
 
 async def test_date_and_last_updated_searches(client_for: ClientFor) -> None:
@@ -549,7 +561,7 @@ async def test_date_and_last_updated_searches(client_for: ClientFor) -> None:
     today = NOW.date()
 
     def found(body: dict[str, Any]) -> list[str]:
-        return [e["resource"]["id"] for e in body["entry"]]
+        return [e["resource"]["id"] for e in body.get("entry", [])]
 
     async def plans(*dates: str) -> list[str]:
         params = [("patient", person_id)] + [("date", d) for d in dates]
@@ -647,7 +659,9 @@ async def test_type_history_pages_every_version_newest_first(client_for: ClientF
     ]
     future = (NOW + timedelta(days=1)).isoformat()
     assert (
-        fhir(await hospital.get("/fhir/CarePlan/_history", params={"_since": future}))["entry"]
+        fhir(await hospital.get("/fhir/CarePlan/_history", params={"_since": future})).get(
+            "entry", []
+        )
         == []
     )
     refused = fhir(await hospital.get("/fhir/CarePlan/_history", params={"status": "x"}), 422)
@@ -655,7 +669,7 @@ async def test_type_history_pages_every_version_newest_first(client_for: ClientF
     # Another organization's history holds none of this plan.
     stranger = await client_for("kommun-2580")
     theirs = fhir(await stranger.get("/fhir/CarePlan/_history", params={"_count": "500"}))
-    assert all(e["resource"]["id"] != plan_id for e in theirs["entry"])
+    assert all(e["resource"]["id"] != plan_id for e in theirs.get("entry", []))
 
 
 async def test_replies_read_as_appointment_responses(client_for: ClientFor) -> None:
@@ -664,9 +678,9 @@ async def test_replies_read_as_appointment_responses(client_for: ClientFor) -> N
     home_care = await client_for("kommun-0880")
     meeting_id = ids["meeting"]["id"]
     assert (
-        fhir(await hospital.get("/fhir/AppointmentResponse", params={"appointment": meeting_id}))[
-            "entry"
-        ]
+        fhir(
+            await hospital.get("/fhir/AppointmentResponse", params={"appointment": meeting_id})
+        ).get("entry", [])
         == []
     )
     proposed = NOW + timedelta(days=5)

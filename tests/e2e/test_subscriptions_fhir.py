@@ -229,7 +229,7 @@ async def test_heartbeats_and_the_fhir_subscription_lifecycle(
     assert [e["resource"]["id"] for e in found["entry"]] == [created["id"]]
     stranger = await client_for("kommun-0880")
     assert (await stranger.get(f"/fhir/Subscription/{created['id']}")).status_code == 404
-    assert ok(await stranger.get("/fhir/Subscription"))["entry"] == []
+    assert ok(await stranger.get("/fhir/Subscription")).get("entry", []) == []
     assert (await stranger.delete(f"/fhir/Subscription/{created['id']}")).status_code == 404
 
     assert (await municipality.delete(f"/fhir/Subscription/{created['id']}")).status_code == 204
@@ -274,4 +274,4 @@ async def test_bad_subscriptions_are_refused_naming_the_element(
     wrong_type = {"resourceType": "Patient"}
     answer = await municipality.post("/fhir/Subscription", json=wrong_type, headers=FHIR)
     assert answer.status_code == 400 and answer.json()["resourceType"] == "OperationOutcome"
-    assert ok(await municipality.get("/fhir/Subscription"))["entry"] == []
+    assert ok(await municipality.get("/fhir/Subscription")).get("entry", []) == []

@@ -82,14 +82,3 @@ def to_fhir(plan: Plan) -> dict[str, Any]:
     if content.responsible_principal_id is not None:
         resource["managingOrganization"] = [ref("Organization", content.responsible_principal_id)]
     return resource
-
-
-def organizations(resource: dict[str, Any]) -> set[str]:
-    """The organizations taking part in a CareTeam (members and those acted on behalf of)."""
-    found = set()
-    for member in resource.get("participant") or []:
-        for key in ("member", "onBehalfOf"):
-            reference = (member.get(key) or {}).get("reference") or ""
-            if reference.startswith("Organization/"):
-                found.add(reference.split("/", 1)[1])
-    return found

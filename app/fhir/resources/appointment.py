@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.domain.errors import NotFound
-from app.fhir.common import organization_of, parent_of
+from app.fhir.common import parent_of
 from app.fhir.mappers import appointment, appointmentresponse
 from app.fhir.resources.params import by_id, choice, reference_id, subject_of
 from app.fhir.resources.spec import (
@@ -50,17 +50,9 @@ async def search_appointment(
         episode_id=None,
         person_id=subject_of(params),
     )
+    # actor is matched on the meetings found (app.fhir.search_params.FILTERED).
     found = [appointment.to_fhir(m) for m in page.items]
-    actor_id = reference_id(params["actor"], "Organization", "actor") if "actor" in params else None
-    return [
-        r
-        for r in found
-        if status in (None, r["status"])
-        and (
-            actor_id is None
-            or any(organization_of(p.get("actor")) == actor_id for p in r["participant"])
-        )
-    ], page.next_cursor
+    return [r for r in found if status in (None, r["status"])], page.next_cursor
 
 
 async def read_appointment_response(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
@@ -121,7 +113,9 @@ APPOINTMENT = ResourceSpec(
         PATIENT,
         SearchParam("status", "token", "booked, fulfilled or cancelled"),
         SearchParam("supporting-info", "reference", "the plan (CarePlan/id)"),
-        SearchParam("actor", "reference", "a participating organization"),
+        SearchParam(
+            "actor", "reference", "a participant: the person (Patient) or a unit (Organization)"
+        ),
         date_param("the meeting's time"),
     ),
     documentation="Planning meetings; participants' replies are their status.",

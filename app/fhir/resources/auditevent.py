@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from app.domain.errors import InvalidInput, NotFound
+from datetime import timedelta
+
+from app.domain.errors import NotFound
 from app.domain.values import INT4_MAX
-from app.fhir.dates import date_test
+from app.fhir.dates import NEVER, date_test, moment
 from app.fhir.mappers import auditevent
 from app.fhir.resources.params import by_id, reference_id, subject_of
 from app.fhir.resources.spec import ID, PATIENT, Found, Resource, ResourceSpec, SearchParam
@@ -20,6 +22,10 @@ async def read_auditevent(uow: UnitOfWork, actor: Actor, ident: str) -> Resource
     return auditevent.to_fhir(await audit_service.get_entry(uow, actor, int(ident)))
 
 
+# How long after an access its entry may still be written (the request's duration, at most).
+LOG_SETTLED = timedelta(minutes=5)
+
+
 async def search_auditevent(
     uow: UnitOfWork,
     actor: Actor,
@@ -30,12 +36,12 @@ async def search_auditevent(
 ) -> Found:
     if "_id" in params:
         return await by_id(read_auditevent, uow, actor, params["_id"])
+    # date, with any prefix: the log is read from the earliest moment the test allows (it is
+    # kept oldest first), and each entry's time is compared with it.
+    when = date_test("date", params["date"]) if "date" in params else None
     since = None
-    if "date" in params:
-        value = params["date"]
-        if not value.startswith("ge"):
-            raise InvalidInput("date is searched as geYYYY-MM-DD[Thh:mm:ss+zz:zz]", field="date")
-        since = date_test("date", value).low
+    if when is not None and when.prefix in ("eq", "ge", "gt"):
+        since = when.high if when.prefix == "gt" else when.low
     agent = reference_id(params["agent"], "Organization", "agent") if "agent" in params else None
     page = await audit_service.search_access_log(
         uow,
@@ -46,7 +52,16 @@ async def search_auditevent(
         organization_id=agent,
         since=since,
     )
-    return [auditevent.to_fhir(e) for e in page.items], page.next_cursor
+    found = [auditevent.to_fhir(e) for e in page.items]
+    next_cursor = page.next_cursor
+    if when is not None:
+        moments = [moment(r["recorded"], NEVER) for r in found]
+        found = [r for r, at in zip(found, moments, strict=True) if when.matches(at, at)]
+        # Entries are numbered about in the order they are made: well past the latest moment
+        # the test allows (more than any request lasts), no later page can match.
+        if when.prefix not in ("gt", "ge") and moments and max(moments) > when.high + LOG_SETTLED:
+            next_cursor = None
+    return found, next_cursor
 
 
 SPEC = ResourceSpec(
@@ -56,7 +71,7 @@ SPEC = ResourceSpec(
         ID,
         PATIENT,
         SearchParam("agent", "reference", "the organization that accessed (own only)"),
-        SearchParam("date", "date", "entries at or after (ge…)"),
+        SearchParam("date", "date", "when the access was recorded; eq, gt, ge, lt, le prefixes"),
     ),
     documentation="The access log, read-only: the caller's own organization's entries; "
     "by patient, with the scope samverkan/log-extract, the person's complete extract (the "

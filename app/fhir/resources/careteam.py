@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.fhir.mappers import careteam
-from app.fhir.resources.params import by_id, choice, plans_of, reference_id
+from app.fhir.resources.params import by_id, choice, plans_of
 from app.fhir.resources.spec import (
     ID,
     PATIENT,
@@ -39,19 +39,11 @@ async def search_careteam(
 ) -> Found:
     if "_id" in params:
         return await by_id(read_careteam, uow, actor, params["_id"])
+    # participant is matched on the teams found (app.fhir.search_params.FILTERED).
     status = choice(params, "status", ("proposed", "active", "inactive"))
-    member = (
-        reference_id(params["participant"], "Organization", "participant")
-        if "participant" in params
-        else None
-    )
     plans, next_cursor = await plans_of(uow, actor, params, count, cursor)
     found = [careteam.to_fhir(p) for p in plans]
-    return [
-        r
-        for r in found
-        if status in (None, r["status"]) and (member is None or member in careteam.organizations(r))
-    ], next_cursor
+    return [r for r in found if status in (None, r["status"])], next_cursor
 
 
 SPEC = ResourceSpec(
@@ -63,12 +55,17 @@ SPEC = ResourceSpec(
         PATIENT,
         SUBJECT,
         SearchParam("status", "token", "proposed, active or inactive"),
-        SearchParam("participant", "reference", "an organization taking part"),
+        SearchParam(
+            "participant",
+            "reference",
+            "a member: Organization (also one a member acts for), PractitionerRole, or "
+            "Practitioner (through their roles)",
+        ),
     ),
     documentation="Each plan's coordinator, principal with overall responsibility, "
     "participating principals, relatives and others; the id is the plan's.",
     includes=(
-        Include("CareTeam:participant", "participant.member", "PractitionerRole"),
+        Include("CareTeam:participant", "participant.member", "PractitionerRole|Organization"),
         Include("CareTeam:patient", "subject", "Patient"),
     ),
 )
