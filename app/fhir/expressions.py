@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from app.fhir.common import extension_url
+from app.fhir.conformance import EXTENSIONS
 
 # A FHIRPath rooted at a resource type: segments, each an element with an optional index or a
 # function call with one quoted argument (``extension('…')``).
@@ -43,7 +44,7 @@ FIELD_PATHS: dict[str, dict[str, str]] = {
         "admitted_at": "period.start",
         "municipality_id": "hospitalization.destination",
         "primary_care_unit_id": f"extension('{extension_url('primary-care-unit')}')",
-        "expected_discharge_date": f"extension('{extension_url('expected-discharge')}')",
+        "expected_discharge_date": f"extension('{extension_url('expected-discharge-date')}')",
     },
     "CarePlan": {"person_id": "subject", "episode_id": "subject", "title": "title"},
     "Communication": {
@@ -72,9 +73,24 @@ def from_loc(root: str, loc: Iterable[Any]) -> str:
     return path
 
 
+# ``Encounter.extension(expected-discharge-date)``, as the mappers name an extension of ours
+# (or a part of a complex one), in FHIRPath: ``extension('<its URL>')``.
+_NAMED_EXTENSION = re.compile(r"\.extension\(([A-Za-z][A-Za-z0-9-]*)\)")
+
+
+def _quoted_extensions(field: str) -> str:
+    def quoted(match: re.Match[str]) -> str:
+        name = match[1]
+        url = extension_url(name) if name in EXTENSIONS else name
+        return f".extension('{url}')"
+
+    return _NAMED_EXTENSION.sub(quoted, field)
+
+
 def element(field: str, resource_type: str | None) -> str | None:
     """The FHIRPath of a named element of a ``resource_type`` resource, or None when it has
     none (a parameter, a header, an element of another shape)."""
+    field = _quoted_extensions(field)
     if is_fhirpath(field):
         return field
     if resource_type is None:

@@ -15,6 +15,7 @@ from fhir.resources.R4B.bundle import Bundle
 from app.cli import examples
 from app.domain.message_events import MessageEvent
 from app.fhir import messaging
+from app.fhir.common import extension_url
 from tests import fhir_medplum, fhir_node, fhir_schema
 from tests.conftest import IN_CI, ClientFor, fhir_schema_available
 from tests.factories import personnummer
@@ -293,7 +294,9 @@ async def test_a_new_expected_date_without_the_date_names_the_extension(
     refused = await post(hospital, body)
     assert refused.status_code == 422, refused.text
     issue = refused.json()["entry"][1]["resource"]["issue"][0]
-    assert issue["expression"] == ["Encounter.extension(expected-discharge-date)"]
+    assert issue["expression"] == [
+        f"Encounter.extension('{extension_url('expected-discharge-date')}')"
+    ]
     assert "expected-discharge-changed" in issue["diagnostics"]
 
 

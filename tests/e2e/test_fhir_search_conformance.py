@@ -548,7 +548,7 @@ async def test_references_name_their_type_or_match_nothing(client_for: ClientFor
     person_id = w["person"]["id"]
     # patient names only Patients: another type is refused, naming the parameter.
     refused = fhir(await municipality.get("/fhir/CarePlan", params={"patient": "Encounter/1"}), 422)
-    assert refused["issue"][0]["expression"] == ["patient"]
+    assert refused["issue"][0]["details"]["text"] == "patient"
     # participant names several types: a Patient is not one, so nothing matches.
     none = fhir(
         await municipality.get("/fhir/CareTeam", params={"participant": f"Patient/{person_id}"})
@@ -656,7 +656,7 @@ async def test_subscriptions_are_searched_by_their_declared_parameters(
             ),
             422,
         )
-        assert refused["issue"][0]["expression"] == ["colour"]
+        assert refused["issue"][0]["details"]["text"] == "colour"
 
 
 async def test_bundles_never_carry_an_empty_entry_array(client_for: ClientFor) -> None:

@@ -328,7 +328,7 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
         if period.get("end")
         else None,
         follow_up_dates=tuple(
-            parse_day(e["valueDate"], "CarePlan.extension(follow-up)")
+            parse_day(e["valueDate"], "CarePlan.extension(follow-up-date)")
             for e in resource.get("extension") or []
             if e.get("url") == FOLLOW_UP and e.get("valueDate")
         ),

@@ -112,7 +112,7 @@ def from_fhir(resource: dict[str, Any], person_id: str) -> RegisterAdmission:
         )
         if primary
         else None,
-        expected_discharge_date=parse_day(expected, "Encounter.extension(expected-discharge)")
+        expected_discharge_date=parse_day(expected, "Encounter.extension(expected-discharge-date)")
         if expected
         else None,
     )
