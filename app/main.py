@@ -43,6 +43,7 @@ from app.fhir import subscriptions as fhir_subscriptions
 from app.fhir.negotiation import FhirNegotiation
 from app.fhir.operations import evaluate_measure
 from app.http import errors
+from app.http.allow import allowed_methods
 from app.http.deps import REQUEST_ID_HEADER, valid_request_id
 from app.http.edge import NulGuard
 from app.http.routing import BodySizeLimit
@@ -98,6 +99,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with UnitOfWork(app.state.engine) as uow:
             await app.state.liability.start(uow, now=datetime.now(UTC))
             await uow.commit()
+        # The OpenAPI document, and the Allow table every FHIR request's 405 check reads from
+        # it, are built now rather than by the first requests (a profile under load showed
+        # each worker's first seconds spent building them).
+        allowed_methods(app, "/")
         # `samverkan serve` runs on uvloop and httptools (issue 20); the log says which loop.
         logger.info(
             "application started",
