@@ -173,3 +173,19 @@ async def list_planning_bases(
     for basis in page.items:
         record(uow, actor, "search", RESPONSE, basis.id, basis.person_id)
     return page
+
+
+async def discharge_information_of(
+    uow: UnitOfWork, episodes: Sequence[Episode], *, now: datetime
+) -> dict[str, Timeliness | None]:
+    """Whether each episode's discharge information came in time (None before its discharge):
+    one query over the discharged episodes' discharge information, none when none is
+    discharged."""
+    discharged = [e.id for e in episodes if e.discharged_at is not None]
+    arrivals = await uow.documents.arrivals(
+        RecordType.EPISODE, discharged, DocumentType.DISCHARGE_INFORMATION
+    )
+    return {
+        e.id: timeliness(e.discharged_at, e.jurisdiction, arrivals.get(e.id, []), now)
+        for e in episodes
+    }

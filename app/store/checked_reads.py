@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, bindparam, insert, select
+from sqlalchemy import CTE, Select, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.access_log import AccessEntry
@@ -22,7 +22,7 @@ from app.domain.plans import Plan
 from app.store import tables as t
 from app.store.access_log import access_row
 from app.store.episodes import JOINED_EVENT_COLUMNS, JoinedEvent, episode_from_row, event_from_row
-from app.store.parties import party_from_row, party_to
+from app.store.parties import party_from_row, party_to, reach_clause
 from app.store.persons import person_from_row
 from app.store.plans import plan_from
 
@@ -32,6 +32,32 @@ ev = t.episode_events
 
 def _within(record_type: RecordType, record_id: Any, reach: Reach) -> Any:
     return party_to(record_type, record_id, reach).label("within")
+
+
+def _log_when(entry: AccessEntry, person_id: Any, *where: Any) -> CTE:
+    """A data-modifying CTE (PostgreSQL) that writes the read's access-log ``entry``, its person
+    the ``person_id`` column, when the select ``where`` finds the record within reach."""
+    log = t.access_log
+    assert entry.principal_id is not None
+    row = access_row(entry, entry.principal_id, entry.unit_id)
+    columns = [c for c in log.c if c.name in row and c.name != "person_id"]
+    return (
+        insert(log)
+        .from_select(
+            [c.name for c in columns] + ["person_id"],
+            select(
+                *[bindparam(f"log_{c.name}", row[c.name], type_=c.type) for c in columns],
+                person_id,
+            ).where(*where),
+        )
+        .returning(log.c.id)
+        .cte("logged")
+    )
+
+
+def _logged(cte: CTE) -> Any:
+    """How many rows the CTE wrote, as a column of the outer statement."""
+    return select(func.count()).select_from(cte).scalar_subquery().label("logged")
 
 
 def _one_episode(episode_id: str, reach: Reach) -> Select[Any]:
@@ -87,6 +113,26 @@ class CheckedReads:
         ]
         return episode_from_row(rows[0], events), bool(rows[0].within)
 
+    async def episode_read_logged(
+        self, episode_id: str, reach: Reach, entry: AccessEntry
+    ) -> tuple[Episode | None, bool, bool]:
+        """``episode`` for a read on PostgreSQL: the episode, whether ``reach`` is a party, and
+        whether the read's access-log ``entry`` (its person the episode's) was written by the
+        same statement, which it is when the reach is a party. A refusal writes nothing here."""
+        logged = _log_when(
+            entry,
+            e.c.person_id,
+            e.c.id == episode_id,
+            party_to(RecordType.EPISODE, e.c.id, reach),
+        )
+        query = _one_episode(episode_id, reach).add_columns(_logged(logged)).add_cte(logged)
+        rows = (await self._conn.execute(query)).all()
+        if not rows:
+            return None, False, False
+        events = [event_from_row(JoinedEvent(row)) for row in rows if row.event_seq is not None]
+        head = rows[0]
+        return episode_from_row(head, events), bool(head.within), bool(head.logged)
+
     async def _locked_episode(self, episode_id: str, reach: Reach) -> tuple[Episode | None, bool]:
         # Two statements: a statement that waited for the row lock still joins the events and
         # parties of the snapshot it started with (PostgreSQL re-reads only the locked row), so
@@ -126,27 +172,50 @@ class CheckedReads:
         ]
         return person_from_row(rows[0]), found
 
+    async def person_read_logged(
+        self, person_id: str, reach: Reach, entry: AccessEntry
+    ) -> tuple[Person | None, list[Party], bool]:
+        """``person`` for a read on PostgreSQL, and whether the read's access-log ``entry`` was
+        written by the same statement: it is when the reach is a party to any record about the
+        person (``app.domain.parties.is_party``), the condition under which the person is shown.
+        """
+        persons, parties = t.persons, t.record_parties
+        party = (
+            select(parties.c.record_id)
+            .where(
+                parties.c.person_id == persons.c.id,
+                reach_clause(parties.c.organization_id, parties.c.principal_id, reach),
+            )
+            .exists()
+        )
+        logged = _log_when(entry, persons.c.id, persons.c.id == person_id, party)
+        rows = (
+            await self._conn.execute(
+                select(persons, *_PARTY_COLUMNS, _logged(logged))
+                .select_from(persons.outerjoin(parties, parties.c.person_id == persons.c.id))
+                .where(persons.c.id == person_id)
+                .add_cte(logged)
+            )
+        ).all()
+        if not rows:
+            return None, [], False
+        found = [
+            party_from_row(_JoinedParty(row)) for row in rows if row.party_record_id is not None
+        ]
+        return person_from_row(rows[0]), found, bool(rows[0].logged)
+
     async def plan_read_logged(
         self, plan_id: str, reach: Reach, entry: AccessEntry
     ) -> tuple[Plan | None, bool]:
         """``plan`` for a read on PostgreSQL, writing the read's access-log ``entry`` (its
         person the plan's) in the same statement when the reach is a party: a data-modifying
         CTE. A refusal writes nothing here; the caller logs it."""
-        plans, log = t.plans, t.access_log
-        assert entry.principal_id is not None
-        row = access_row(entry, entry.principal_id, entry.unit_id)
-        columns = [c for c in log.c if c.name in row and c.name != "person_id"]
-        logged = (
-            insert(log)
-            .from_select(
-                [c.name for c in columns] + ["person_id"],
-                select(
-                    *[bindparam(f"log_{c.name}", row[c.name], type_=c.type) for c in columns],
-                    plans.c.person_id,
-                ).where(plans.c.id == plan_id, party_to(RecordType.PLAN, plans.c.id, reach)),
-            )
-            .returning(log.c.id)
-            .cte("logged")
+        plans = t.plans
+        logged = _log_when(
+            entry,
+            plans.c.person_id,
+            plans.c.id == plan_id,
+            party_to(RecordType.PLAN, plans.c.id, reach),
         )
         query = (
             select(plans, _within(RecordType.PLAN, plans.c.id, reach))

@@ -10,6 +10,7 @@ document's id, so that a rolled-back request leaves only an unreferenced object 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import and_, insert, or_, select
@@ -99,6 +100,25 @@ class DocumentRepository:
             .where(d.record_type == record_type.value, d.record_id.in_(list(record_ids)))
             .order_by(d.created_at, d.id)
         )
+
+    async def arrivals(
+        self, record_type: RecordType, record_ids: Sequence[str], document_type: DocumentType
+    ) -> dict[str, list[datetime]]:
+        """When each document of ``document_type`` attached to the records arrived, by record."""
+        found: dict[str, list[datetime]] = {i: [] for i in record_ids}
+        if not record_ids:
+            return found
+        d = dt.documents.c
+        rows = await self._conn.execute(
+            select(d.record_id, d.created_at).where(
+                d.record_type == record_type.value,
+                d.record_id.in_(list(record_ids)),
+                d.type == document_type.value,
+            )
+        )
+        for row in rows:
+            found[row.record_id].append(row.created_at)
+        return found
 
     async def page(
         self,
