@@ -124,10 +124,12 @@ class EpisodeContent:
 async def content_of(
     uow: UnitOfWork, episodes: Sequence[Episode], *, now: datetime
 ) -> dict[str, EpisodeContent]:
-    """The content of episodes the caller was already allowed to read (two queries)."""
+    """The content of episodes the caller was already allowed to read: one statement, which on
+    PostgreSQL also writes the access-log entries queued so far (the reads of the episodes)."""
     ids = [e.id for e in episodes]
-    documents = await uow.documents.of_records(RecordType.EPISODE, ids)
-    bases = await uow.planning_bases.of_episodes(ids)
+    if not ids:
+        return {}
+    documents, bases = await uow.episode_content.of_episodes(ids, uow.access_for_statement())
     result = {}
     for episode in episodes:
         own = [d for d in documents if d.record_id == episode.id]

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     and_,
     insert,
     or_,
@@ -44,6 +45,14 @@ def access_row(e: AccessEntry, principal: str, unit: str | None) -> dict[str, An
         "purpose": e.purpose,
         "request_id": e.request_id,
     }
+
+
+def written(entries: Sequence[AccessEntry]) -> CTE:
+    """A data-modifying CTE (PostgreSQL) that appends entries which name their principal
+    (``UnitOfWork.access_for_statement``), for a statement that writes them with its own work."""
+    rows = [access_row(e, e.principal_id, e.unit_id) for e in entries if e.principal_id]
+    assert rows and len(rows) == len(entries), "entries written with a statement name a principal"
+    return insert(t.access_log).values(rows).returning(t.access_log.c.id).cte("logged")
 
 
 class AccessLogRepository:

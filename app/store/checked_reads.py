@@ -11,20 +11,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CTE, Select, bindparam, func, insert, select
+from sqlalchemy import CTE, Row, Select, Table, bindparam, false, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.access_log import AccessEntry
+from app.domain.care_messages import CareMessage
+from app.domain.deviations import Deviation
 from app.domain.episodes import Episode, EpisodeEvent
+from app.domain.meetings import Meeting
 from app.domain.parties import Party, Reach, RecordType
 from app.domain.persons import Person
 from app.domain.plans import Plan
 from app.store import tables as t
 from app.store.access_log import access_row
+from app.store.care import deviation_from, message_from, recipient_from
 from app.store.episodes import JOINED_EVENT_COLUMNS, JoinedEvent, episode_from_row, event_from_row
+from app.store.joined import Prefixed, labelled
 from app.store.parties import party_from_row, party_to, reach_clause
 from app.store.persons import person_from_row
-from app.store.plans import plan_from
+from app.store.plans import meeting_from, plan_from
 
 e = t.episodes
 ev = t.episode_events
@@ -82,14 +87,8 @@ _PARTY_COLUMNS = tuple(
 )
 
 
-class _JoinedParty:
-    __slots__ = ("row",)
-
-    def __init__(self, row: Any) -> None:
-        self.row = row
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.row, f"party_{name}")
+# A care message's recipient columns, under names of their own.
+_RECIPIENT_COLUMNS = labelled(t.care_message_recipients, "recipient")
 
 
 class CheckedReads:
@@ -168,7 +167,9 @@ class CheckedReads:
         if not rows:
             return None, []
         found = [
-            party_from_row(_JoinedParty(row)) for row in rows if row.party_record_id is not None
+            party_from_row(Prefixed(row, "party"))
+            for row in rows
+            if row.party_record_id is not None
         ]
         return person_from_row(rows[0]), found
 
@@ -200,7 +201,9 @@ class CheckedReads:
         if not rows:
             return None, [], False
         found = [
-            party_from_row(_JoinedParty(row)) for row in rows if row.party_record_id is not None
+            party_from_row(Prefixed(row, "party"))
+            for row in rows
+            if row.party_record_id is not None
         ]
         return person_from_row(rows[0]), found, bool(rows[0].logged)
 
@@ -251,3 +254,93 @@ class CheckedReads:
         if row is None:
             return None, False
         return plan_from(row, row.document, row.version, row.status), bool(row.within)
+
+    async def _record_read_logged(
+        self,
+        table: Table,
+        record_type: RecordType,
+        record_id: str,
+        reach: Reach,
+        entry: AccessEntry | None,
+        *joined: Any,
+    ) -> list[Row[Any]]:
+        """The rows of a read of a record of ``table`` (an ``id`` and a ``person_id`` column)
+        with ``within`` and ``logged`` columns: whether ``reach`` is a party, and whether the
+        statement wrote the read's access-log ``entry`` (its person the record's), which it does
+        when the reach is a party; on PostgreSQL only, so ``entry`` is None on SQLite.
+        ``joined``: the outer-joined table, its join condition, its columns and their order,
+        when the record has parts of its own."""
+        source: Any = table
+        columns: tuple[Any, ...] = ()
+        order: tuple[Any, ...] = ()
+        if joined:
+            other, on, columns, order = joined
+            source = table.outerjoin(other, on)
+        query = (
+            select(table, *columns, _within(record_type, table.c.id, reach))
+            .select_from(source)
+            .where(table.c.id == record_id)
+            .order_by(*order)
+        )
+        if entry is None:
+            query = query.add_columns(false().label("logged"))
+        else:
+            logged = _log_when(
+                entry,
+                table.c.person_id,
+                table.c.id == record_id,
+                party_to(record_type, table.c.id, reach),
+            )
+            query = query.add_columns(_logged(logged)).add_cte(logged)
+        return list((await self._conn.execute(query)).all())
+
+    async def meeting_read(
+        self, meeting_id: str, reach: Reach, entry: AccessEntry | None
+    ) -> tuple[Meeting | None, bool, bool]:
+        """The meeting, whether ``reach`` is a party to it and whether the read was logged by
+        the same statement (``_record_read_logged``)."""
+        rows = await self._record_read_logged(
+            t.meetings, RecordType.MEETING, meeting_id, reach, entry
+        )
+        if not rows:
+            return None, False, False
+        return meeting_from(rows[0]), bool(rows[0].within), bool(rows[0].logged)
+
+    async def deviation_read(
+        self, deviation_id: str, reach: Reach, entry: AccessEntry | None
+    ) -> tuple[Deviation | None, bool, bool]:
+        """The deviation report, whether ``reach`` is a party to it and whether the read was
+        logged by the same statement (``_record_read_logged``)."""
+        rows = await self._record_read_logged(
+            t.deviations, RecordType.DEVIATION, deviation_id, reach, entry
+        )
+        if not rows:
+            return None, False, False
+        return deviation_from(rows[0]), bool(rows[0].within), bool(rows[0].logged)
+
+    async def message_read(
+        self, message_id: str, reach: Reach, entry: AccessEntry | None
+    ) -> tuple[CareMessage | None, bool, bool]:
+        """The care message with its recipients' copies (joined), whether ``reach`` is a party
+        to it and whether the read was logged by the same statement (``_record_read_logged``)."""
+        copies = t.care_message_recipients
+        rows = await self._record_read_logged(
+            t.care_messages,
+            RecordType.MESSAGE,
+            message_id,
+            reach,
+            entry,
+            copies,
+            copies.c.message_id == t.care_messages.c.id,
+            _RECIPIENT_COLUMNS,
+            (copies.c.organization_id,),
+        )
+        if not rows:
+            return None, False, False
+        recipients = [
+            recipient_from(Prefixed(row, "recipient"))
+            for row in rows
+            if row.recipient_organization_id is not None
+        ]
+        head = rows[0]
+        return message_from(head, recipients), bool(head.within), bool(head.logged)
