@@ -275,7 +275,8 @@ async def list_persons(
         identifier=identifier,
         visible_to=actor.reach,
     )
-    shown_page = await visible_persons(uow, actor, page.items)
     for person in page.items:
         record(uow, actor, "search", "Patient", person.id, person.id)
+    # Read after the entries are queued: the parties' statement writes them (PostgreSQL).
+    shown_page = await visible_persons(uow, actor, page.items)
     return Page([shown_page[p.id] for p in page.items], page.next_cursor)

@@ -23,7 +23,7 @@ from app.domain.parties import Party, Reach, RecordType
 from app.domain.persons import Person
 from app.domain.plans import Plan
 from app.store import tables as t
-from app.store.access_log import access_row
+from app.store.access_rows import access_row
 from app.store.care import deviation_from, message_from, recipient_from
 from app.store.episodes import JOINED_EVENT_COLUMNS, JoinedEvent, episode_from_row, event_from_row
 from app.store.joined import Prefixed, labelled

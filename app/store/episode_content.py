@@ -19,7 +19,7 @@ from app.domain.documents import Document
 from app.domain.parties import RecordType
 from app.domain.planning_basis import PlanningBasis
 from app.store import document_tables as dt
-from app.store.access_log import written
+from app.store.access_rows import written
 from app.store.documents import basis_from, document_from
 from app.store.joined import Prefixed, labelled
 

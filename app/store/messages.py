@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.domain.access_log import AccessEntry
 from app.domain.messages import ProcessedMessage
 from app.store import tables as t
-from app.store.access_log import written
+from app.store.access_rows import written
 
 
 class MessageRepository:

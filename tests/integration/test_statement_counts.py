@@ -157,6 +157,9 @@ RECORD_READ = {"postgresql": 1, "sqlite": 2}
 # subscriptions, the outbox event with its deliveries, the response with the access log.
 PROCESS_MESSAGE = {"postgresql": 9, "sqlite": 13}
 CAREPLAN_SEARCH = 2
+# The page, then the parties of its persons (which writes the page's access-log rows on
+# PostgreSQL), then on SQLite the access log.
+PATIENT_SEARCH = {"postgresql": 2, "sqlite": 3}
 DISCHARGE_READY_LIST = {"postgresql": 2, "sqlite": 3}
 
 
@@ -318,6 +321,16 @@ async def test_a_search_page_runs_few_statements(
     )
     assert [e["resource"]["id"] for e in response.json()["entry"]] == [plan["id"]]
     assert_at_most(CAREPLAN_SEARCH, statements, "CarePlan?patient&status")
+    request_id = uuid.uuid4().hex
+    response, statements = await at_centre.count(
+        "GET", "/fhir/Patient?_count=20", headers={"X-Request-ID": request_id}
+    )
+    found = [e["resource"]["id"] for e in response.json()["entry"]]
+    assert person["id"] in found or len(found) == 20
+    assert_at_most(PATIENT_SEARCH[at_centre.dialect], statements, "Patient?_count=20")
+    assert sorted(await logged_reads(engine, request_id)) == sorted(
+        ("search", "Patient", ident, ident, "success") for ident in found
+    )
     request_id = uuid.uuid4().hex
     response, statements = await municipality.count(
         "GET",
