@@ -54,7 +54,6 @@ async def emit(
         created_at=now,
         request_id=sender.request_id if sender is not None else None,
     )
-    await uow.outbox.add_event(outbox_event)
     deliveries = [NewDelivery(receiver) for receiver in targets]
     # Nothing of the subscription is written here: its pushes are numbered when the dispatcher
     # first claims them, so an API request never waits on (or deadlocks over) a subscription row.
@@ -64,7 +63,7 @@ async def emit(
         if subscription.patient_id is not None and subscription.patient_id != person_id:
             continue
         deliveries.append(NewDelivery(subscription.organization_id, subscription.id))
-    await uow.outbox.add_deliveries(outbox_event, deliveries, now)
+    await uow.outbox.add_with_deliveries(outbox_event, deliveries, now)
     logger.info(
         "event queued",
         extra={

@@ -24,7 +24,7 @@ from app.fhir.common import canonical, concept, instant, organization_of, ref
 from app.security.access import Actor
 from app.services import documents as service
 from app.services.documents import DocumentRules, NewDocument
-from app.services.notice_content import content_of
+from app.services.notice_content import discharge_information_of
 from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
@@ -310,9 +310,9 @@ async def with_discharge_information(
 ) -> list[Resource]:
     """The Encounters with the discharge information's timeliness as an extension, once
     discharged (on-time, late or pending)."""
-    content = await content_of(uow, episodes, now=now)
+    found = await discharge_information_of(uow, episodes, now=now)
     for episode, resource in zip(episodes, resources, strict=True):
-        timeliness = content[episode.id].discharge_information
+        timeliness = found[episode.id]
         if timeliness is not None:
             resource.setdefault("extension", []).append(
                 {"url": DISCHARGE_INFORMATION, "valueCode": timeliness.value}

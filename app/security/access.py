@@ -186,6 +186,10 @@ def visible_to(person: Person, parties: Sequence[Party], reach: Reach) -> Person
 async def visible_persons(
     uow: UnitOfWork, actor: Actor, persons: Sequence[Person]
 ) -> dict[str, Person]:
-    """Persons of a list or report as the caller may see them (every one must be visible)."""
-    parties = await uow.parties.of_persons([p.id for p in persons])
+    """Persons of a list or report as the caller may see them (every one must be visible).
+
+    The statement also writes the access-log entries queued so far (on PostgreSQL)."""
+    if not persons:
+        return {}
+    parties = await uow.parties.of_persons([p.id for p in persons], uow.access_for_statement())
     return {p.id: shown(p, parties.get(p.id, []), actor.reach, listed=True) for p in persons}

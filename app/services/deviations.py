@@ -14,7 +14,7 @@ parties are the reporting organization and the handling one; only the handler mo
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from app.domain.deviations import Deviation, DeviationCategory, DeviationState, StateChange
@@ -22,7 +22,7 @@ from app.domain.errors import InvalidInput, StaleVersion, UnknownReference
 from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType, Role, deviation_parties
 from app.domain.staff import StaffRole, handling_role
-from app.security.access import Actor, record, require_party
+from app.security.access import Actor, access_entry, record, require_party
 from app.services import episodes as episode_service
 from app.services import plans as plan_service
 from app.services.ports import emit
@@ -230,7 +230,19 @@ async def get_deviation(
 ) -> Deviation:
     """The report, if the caller is a party to it (reporter or handler); 404 (and a log entry)
     otherwise. For an ``update`` it is locked until the transaction ends: writers queue."""
-    deviation = await uow.deviations.get(deviation_id, for_update=action == "update")
+    within: bool | None = None
+    if action == "read":
+        # The read with its check in one statement, and on PostgreSQL its access-log row too;
+        # a refusal is logged below.
+        entry = access_entry(actor, "read", RESOURCE, deviation_id, None)
+        deviation, within, logged = await uow.checked.deviation_read(
+            deviation_id, actor.reach, entry if uow.dialect == "postgresql" else None
+        )
+        if deviation is not None and logged:
+            uow.logged_access.append(replace(entry, person_id=deviation.person_id))
+            return deviation
+    else:
+        deviation = await uow.deviations.get(deviation_id, for_update=action == "update")
     await require_party(
         uow,
         actor,
@@ -241,6 +253,7 @@ async def get_deviation(
         action=action,
         resource_type=RESOURCE,
         kind="deviation",
+        within=within,
     )
     assert deviation is not None
     return deviation

@@ -7,7 +7,7 @@ once its answer names them) and its primary-care unit; they are kept in step wit
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from app.domain.episodes import (
@@ -24,7 +24,7 @@ from app.domain.errors import Forbidden, InvalidInput, StaleVersion, UnknownRefe
 from app.domain.liability import LiabilityConfig
 from app.domain.organizations import INPATIENT_FUNCTIONS, OrgKind, UnitFunction
 from app.domain.parties import RecordType
-from app.security.access import Actor, record, require_party, visible_person
+from app.security.access import Actor, access_entry, record, require_party, visible_person
 from app.services import handover
 from app.services.commands import Notice, RecordMunicipalityResponse
 from app.services.liability_rules import store_intervals
@@ -150,9 +150,19 @@ async def get_episode(
 
     For an ``update`` it is locked until the transaction ends: concurrent notices queue.
     """
-    episode, within = await uow.checked.episode(
-        episode_id, actor.reach, for_update=action == "update"
-    )
+    if action == "read" and uow.dialect == "postgresql":
+        # The read and its access-log row in one statement; a refusal is logged below.
+        entry = access_entry(actor, "read", "Encounter", episode_id, None)
+        episode, within, logged = await uow.checked.episode_read_logged(
+            episode_id, actor.reach, entry
+        )
+        if episode is not None and logged:
+            uow.logged_access.append(replace(entry, person_id=episode.person_id))
+            return episode
+    else:
+        episode, within = await uow.checked.episode(
+            episode_id, actor.reach, for_update=action == "update"
+        )
     await require_party(
         uow,
         actor,

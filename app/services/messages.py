@@ -30,5 +30,6 @@ async def claim(
 async def answered(
     uow: UnitOfWork, sender_id: str, bundle_id: str, response: dict[str, Any]
 ) -> None:
-    """Keep the response of a claimed message, for its repeats."""
-    await uow.messages.answered(sender_id, bundle_id, response)
+    """Keep the response of a claimed message, for its repeats: the request's last statement,
+    which on PostgreSQL also writes the access-log entries queued so far."""
+    await uow.messages.answered(sender_id, bundle_id, response, uow.access_for_statement())

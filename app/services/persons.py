@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from app.domain.errors import DomainError, InvalidInput, UnknownReference
@@ -24,6 +24,7 @@ from app.domain.persons import Person, validate_person
 from app.domain.values import PartialDate
 from app.security.access import (
     Actor,
+    access_entry,
     not_found,
     record,
     visible_person,
@@ -225,13 +226,25 @@ async def is_party(uow: UnitOfWork, actor: Actor, person_id: str) -> bool:
 
 async def get_person(uow: UnitOfWork, actor: Actor, person_id: str) -> Person:
     """The person with this id, if the caller is a party to any record about them."""
-    person, parties = await uow.checked.person(person_id)
+    logged = False
+    if uow.dialect == "postgresql":
+        # The read and its access-log row in one statement, written when the caller is a party
+        # to a record about the person, which is when they are shown; a refusal is logged below.
+        entry = access_entry(actor, "read", "Patient", person_id, None)
+        person, parties, logged = await uow.checked.person_read_logged(
+            person_id, actor.reach, entry
+        )
+        if logged:
+            uow.logged_access.append(replace(entry, person_id=person_id))
+    else:
+        person, parties = await uow.checked.person(person_id)
     seen = visible_to(person, parties, actor.reach) if person is not None else None
     if seen is None:
         outcome = "denied"
         record(uow, actor, "read", "Patient", person_id, person_id if person else None, outcome)
         raise not_found("person", person_id)
-    record(uow, actor, "read", "Patient", person_id, person_id)
+    if not logged:
+        record(uow, actor, "read", "Patient", person_id, person_id)
     return seen
 
 
@@ -264,7 +277,8 @@ async def list_persons(
         identifier=identifier,
         visible_to=actor.reach,
     )
-    shown_page = await visible_persons(uow, actor, page.items)
     for person in page.items:
         record(uow, actor, "search", "Patient", person.id, person.id)
+    # Read after the entries are queued: the parties' statement writes them (PostgreSQL).
+    shown_page = await visible_persons(uow, actor, page.items)
     return Page([shown_page[p.id] for p in page.items], page.next_cursor)

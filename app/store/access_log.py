@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     and_,
@@ -19,31 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.access_log import AccessEntry
 from app.domain.parties import Reach
-from app.domain.values import storable
 from app.store import tables as t
+from app.store.access_rows import access_row
 from app.store.paging import Page, _page
 from app.store.parties import reach_clause
-
-
-def access_row(e: AccessEntry, principal: str, unit: str | None) -> dict[str, Any]:
-    """The ``access_log`` row of an entry of a caller of ``principal`` acting for ``unit``."""
-    return {
-        "at": e.at,
-        "client_id": e.client_id,
-        "organization_id": e.organization_id,
-        "principal_id": principal,
-        "unit_id": unit,
-        "user_id": e.user_id,
-        "action": e.action,
-        "resource_type": e.resource_type,
-        # What the caller named may be junk that no column can hold (an overlong id, a NUL):
-        # the entry is kept, with its digest.
-        "resource_id": storable(e.resource_id),
-        "person_id": storable(e.person_id, 36),
-        "outcome": e.outcome,
-        "purpose": e.purpose,
-        "request_id": e.request_id,
-    }
 
 
 class AccessLogRepository:

@@ -134,33 +134,38 @@ class CareMessageRepository:
                 .order_by(t.care_message_recipients.c.organization_id)
             )
         ).all():
-            copies.setdefault(row.message_id, []).append(
-                Recipient(
-                    row.organization_id,
-                    RecipientState(row.state),
-                    row.read_at,
-                    Outcome(row.outcome) if row.outcome else None,
-                    row.detail,
-                    row.acknowledged_at,
-                )
-            )
-        return [
-            CareMessage(
-                id=row.id,
-                thread_id=row.thread_id,
-                sender_id=row.sender_id,
-                recipients=copies.get(row.id, []),
-                category=Category(row.category),
-                priority=Priority(row.priority),
-                subject=row.subject,
-                text=row.text,
-                sent_at=row.sent_at,
-                person_id=row.person_id,
-                in_reply_to=row.in_reply_to,
-                version=row.version,
-            )
-            for row in rows
-        ]
+            copies.setdefault(row.message_id, []).append(recipient_from(row))
+        return [message_from(row, copies.get(row.id, [])) for row in rows]
+
+
+def recipient_from(row: Any) -> Recipient:
+    """A recipient's copy of a ``care_message_recipients`` row."""
+    return Recipient(
+        row.organization_id,
+        RecipientState(row.state),
+        row.read_at,
+        Outcome(row.outcome) if row.outcome else None,
+        row.detail,
+        row.acknowledged_at,
+    )
+
+
+def message_from(row: Any, recipients: list[Recipient]) -> CareMessage:
+    """The message of a ``care_messages`` row, with its recipients' copies."""
+    return CareMessage(
+        id=row.id,
+        thread_id=row.thread_id,
+        sender_id=row.sender_id,
+        recipients=recipients,
+        category=Category(row.category),
+        priority=Priority(row.priority),
+        subject=row.subject,
+        text=row.text,
+        sent_at=row.sent_at,
+        person_id=row.person_id,
+        in_reply_to=row.in_reply_to,
+        version=row.version,
+    )
 
 
 def _recipient_row(message_id: str, recipient: Recipient) -> dict[str, Any]:
@@ -251,7 +256,7 @@ class DeviationRepository:
         """
         query = select(t.deviations).where(t.deviations.c.id == deviation_id)
         rows = (await self._conn.execute(query.with_for_update() if for_update else query)).all()
-        return _deviation(rows[0]) if rows else None
+        return deviation_from(rows[0]) if rows else None
 
     async def page(
         self,
@@ -284,10 +289,11 @@ class DeviationRepository:
         if category:
             query = query.where(t.deviations.c.category == category)
         rows = (await self._conn.execute(query.limit(limit + 1))).all()
-        return _page([_deviation(r) for r in rows], limit, lambda d: d.id)
+        return _page([deviation_from(r) for r in rows], limit, lambda d: d.id)
 
 
-def _deviation(row: Any) -> Deviation:
+def deviation_from(row: Any) -> Deviation:
+    """The report of a ``deviations`` row."""
     document = dict(row.document)
     return Deviation(
         id=row.id,

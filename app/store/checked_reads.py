@@ -11,20 +11,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, bindparam, insert, select
+from sqlalchemy import CTE, Row, Select, Table, bindparam, false, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.access_log import AccessEntry
+from app.domain.care_messages import CareMessage
+from app.domain.deviations import Deviation
 from app.domain.episodes import Episode, EpisodeEvent
+from app.domain.meetings import Meeting
 from app.domain.parties import Party, Reach, RecordType
 from app.domain.persons import Person
 from app.domain.plans import Plan
 from app.store import tables as t
-from app.store.access_log import access_row
+from app.store.access_rows import access_row
+from app.store.care import deviation_from, message_from, recipient_from
 from app.store.episodes import JOINED_EVENT_COLUMNS, JoinedEvent, episode_from_row, event_from_row
-from app.store.parties import party_from_row, party_to
+from app.store.joined import Prefixed, labelled
+from app.store.parties import party_from_row, party_to, reach_clause
 from app.store.persons import person_from_row
-from app.store.plans import plan_from
+from app.store.plans import meeting_from, plan_from
 
 e = t.episodes
 ev = t.episode_events
@@ -32,6 +37,32 @@ ev = t.episode_events
 
 def _within(record_type: RecordType, record_id: Any, reach: Reach) -> Any:
     return party_to(record_type, record_id, reach).label("within")
+
+
+def _log_when(entry: AccessEntry, person_id: Any, *where: Any) -> CTE:
+    """A data-modifying CTE (PostgreSQL) that writes the read's access-log ``entry``, its person
+    the ``person_id`` column, when the select ``where`` finds the record within reach."""
+    log = t.access_log
+    assert entry.principal_id is not None
+    row = access_row(entry, entry.principal_id, entry.unit_id)
+    columns = [c for c in log.c if c.name in row and c.name != "person_id"]
+    return (
+        insert(log)
+        .from_select(
+            [c.name for c in columns] + ["person_id"],
+            select(
+                *[bindparam(f"log_{c.name}", row[c.name], type_=c.type) for c in columns],
+                person_id,
+            ).where(*where),
+        )
+        .returning(log.c.id)
+        .cte("logged")
+    )
+
+
+def _logged(cte: CTE) -> Any:
+    """How many rows the CTE wrote, as a column of the outer statement."""
+    return select(func.count()).select_from(cte).scalar_subquery().label("logged")
 
 
 def _one_episode(episode_id: str, reach: Reach) -> Select[Any]:
@@ -56,14 +87,8 @@ _PARTY_COLUMNS = tuple(
 )
 
 
-class _JoinedParty:
-    __slots__ = ("row",)
-
-    def __init__(self, row: Any) -> None:
-        self.row = row
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.row, f"party_{name}")
+# A care message's recipient columns, under names of their own.
+_RECIPIENT_COLUMNS = labelled(t.care_message_recipients, "recipient")
 
 
 class CheckedReads:
@@ -86,6 +111,26 @@ class CheckedReads:
             event_from_row(JoinedEvent(row)) for row in rows if row.event_seq is not None
         ]
         return episode_from_row(rows[0], events), bool(rows[0].within)
+
+    async def episode_read_logged(
+        self, episode_id: str, reach: Reach, entry: AccessEntry
+    ) -> tuple[Episode | None, bool, bool]:
+        """``episode`` for a read on PostgreSQL: the episode, whether ``reach`` is a party, and
+        whether the read's access-log ``entry`` (its person the episode's) was written by the
+        same statement, which it is when the reach is a party. A refusal writes nothing here."""
+        logged = _log_when(
+            entry,
+            e.c.person_id,
+            e.c.id == episode_id,
+            party_to(RecordType.EPISODE, e.c.id, reach),
+        )
+        query = _one_episode(episode_id, reach).add_columns(_logged(logged)).add_cte(logged)
+        rows = (await self._conn.execute(query)).all()
+        if not rows:
+            return None, False, False
+        events = [event_from_row(JoinedEvent(row)) for row in rows if row.event_seq is not None]
+        head = rows[0]
+        return episode_from_row(head, events), bool(head.within), bool(head.logged)
 
     async def _locked_episode(self, episode_id: str, reach: Reach) -> tuple[Episode | None, bool]:
         # Two statements: a statement that waited for the row lock still joins the events and
@@ -122,9 +167,45 @@ class CheckedReads:
         if not rows:
             return None, []
         found = [
-            party_from_row(_JoinedParty(row)) for row in rows if row.party_record_id is not None
+            party_from_row(Prefixed(row, "party"))
+            for row in rows
+            if row.party_record_id is not None
         ]
         return person_from_row(rows[0]), found
+
+    async def person_read_logged(
+        self, person_id: str, reach: Reach, entry: AccessEntry
+    ) -> tuple[Person | None, list[Party], bool]:
+        """``person`` for a read on PostgreSQL, and whether the read's access-log ``entry`` was
+        written by the same statement: it is when the reach is a party to any record about the
+        person (``app.domain.parties.is_party``), the condition under which the person is shown.
+        """
+        persons, parties = t.persons, t.record_parties
+        party = (
+            select(parties.c.record_id)
+            .where(
+                parties.c.person_id == persons.c.id,
+                reach_clause(parties.c.organization_id, parties.c.principal_id, reach),
+            )
+            .exists()
+        )
+        logged = _log_when(entry, persons.c.id, persons.c.id == person_id, party)
+        rows = (
+            await self._conn.execute(
+                select(persons, *_PARTY_COLUMNS, _logged(logged))
+                .select_from(persons.outerjoin(parties, parties.c.person_id == persons.c.id))
+                .where(persons.c.id == person_id)
+                .add_cte(logged)
+            )
+        ).all()
+        if not rows:
+            return None, [], False
+        found = [
+            party_from_row(Prefixed(row, "party"))
+            for row in rows
+            if row.party_record_id is not None
+        ]
+        return person_from_row(rows[0]), found, bool(rows[0].logged)
 
     async def plan_read_logged(
         self, plan_id: str, reach: Reach, entry: AccessEntry
@@ -132,21 +213,12 @@ class CheckedReads:
         """``plan`` for a read on PostgreSQL, writing the read's access-log ``entry`` (its
         person the plan's) in the same statement when the reach is a party: a data-modifying
         CTE. A refusal writes nothing here; the caller logs it."""
-        plans, log = t.plans, t.access_log
-        assert entry.principal_id is not None
-        row = access_row(entry, entry.principal_id, entry.unit_id)
-        columns = [c for c in log.c if c.name in row and c.name != "person_id"]
-        logged = (
-            insert(log)
-            .from_select(
-                [c.name for c in columns] + ["person_id"],
-                select(
-                    *[bindparam(f"log_{c.name}", row[c.name], type_=c.type) for c in columns],
-                    plans.c.person_id,
-                ).where(plans.c.id == plan_id, party_to(RecordType.PLAN, plans.c.id, reach)),
-            )
-            .returning(log.c.id)
-            .cte("logged")
+        plans = t.plans
+        logged = _log_when(
+            entry,
+            plans.c.person_id,
+            plans.c.id == plan_id,
+            party_to(RecordType.PLAN, plans.c.id, reach),
         )
         query = (
             select(plans, _within(RecordType.PLAN, plans.c.id, reach))
@@ -182,3 +254,93 @@ class CheckedReads:
         if row is None:
             return None, False
         return plan_from(row, row.document, row.version, row.status), bool(row.within)
+
+    async def _record_read_logged(
+        self,
+        table: Table,
+        record_type: RecordType,
+        record_id: str,
+        reach: Reach,
+        entry: AccessEntry | None,
+        *joined: Any,
+    ) -> list[Row[Any]]:
+        """The rows of a read of a record of ``table`` (an ``id`` and a ``person_id`` column)
+        with ``within`` and ``logged`` columns: whether ``reach`` is a party, and whether the
+        statement wrote the read's access-log ``entry`` (its person the record's), which it does
+        when the reach is a party; on PostgreSQL only, so ``entry`` is None on SQLite.
+        ``joined``: the outer-joined table, its join condition, its columns and their order,
+        when the record has parts of its own."""
+        source: Any = table
+        columns: tuple[Any, ...] = ()
+        order: tuple[Any, ...] = ()
+        if joined:
+            other, on, columns, order = joined
+            source = table.outerjoin(other, on)
+        query = (
+            select(table, *columns, _within(record_type, table.c.id, reach))
+            .select_from(source)
+            .where(table.c.id == record_id)
+            .order_by(*order)
+        )
+        if entry is None:
+            query = query.add_columns(false().label("logged"))
+        else:
+            logged = _log_when(
+                entry,
+                table.c.person_id,
+                table.c.id == record_id,
+                party_to(record_type, table.c.id, reach),
+            )
+            query = query.add_columns(_logged(logged)).add_cte(logged)
+        return list((await self._conn.execute(query)).all())
+
+    async def meeting_read(
+        self, meeting_id: str, reach: Reach, entry: AccessEntry | None
+    ) -> tuple[Meeting | None, bool, bool]:
+        """The meeting, whether ``reach`` is a party to it and whether the read was logged by
+        the same statement (``_record_read_logged``)."""
+        rows = await self._record_read_logged(
+            t.meetings, RecordType.MEETING, meeting_id, reach, entry
+        )
+        if not rows:
+            return None, False, False
+        return meeting_from(rows[0]), bool(rows[0].within), bool(rows[0].logged)
+
+    async def deviation_read(
+        self, deviation_id: str, reach: Reach, entry: AccessEntry | None
+    ) -> tuple[Deviation | None, bool, bool]:
+        """The deviation report, whether ``reach`` is a party to it and whether the read was
+        logged by the same statement (``_record_read_logged``)."""
+        rows = await self._record_read_logged(
+            t.deviations, RecordType.DEVIATION, deviation_id, reach, entry
+        )
+        if not rows:
+            return None, False, False
+        return deviation_from(rows[0]), bool(rows[0].within), bool(rows[0].logged)
+
+    async def message_read(
+        self, message_id: str, reach: Reach, entry: AccessEntry | None
+    ) -> tuple[CareMessage | None, bool, bool]:
+        """The care message with its recipients' copies (joined), whether ``reach`` is a party
+        to it and whether the read was logged by the same statement (``_record_read_logged``)."""
+        copies = t.care_message_recipients
+        rows = await self._record_read_logged(
+            t.care_messages,
+            RecordType.MESSAGE,
+            message_id,
+            reach,
+            entry,
+            copies,
+            copies.c.message_id == t.care_messages.c.id,
+            _RECIPIENT_COLUMNS,
+            (copies.c.organization_id,),
+        )
+        if not rows:
+            return None, False, False
+        recipients = [
+            recipient_from(Prefixed(row, "recipient"))
+            for row in rows
+            if row.recipient_organization_id is not None
+        ]
+        head = rows[0]
+        return message_from(head, recipients), bool(head.within), bool(head.logged)

@@ -10,6 +10,7 @@ document's id, so that a rolled-back request leaves only an unreferenced object 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import and_, insert, or_, select
@@ -100,6 +101,25 @@ class DocumentRepository:
             .order_by(d.created_at, d.id)
         )
 
+    async def arrivals(
+        self, record_type: RecordType, record_ids: Sequence[str], document_type: DocumentType
+    ) -> dict[str, list[datetime]]:
+        """When each document of ``document_type`` attached to the records arrived, by record."""
+        found: dict[str, list[datetime]] = {i: [] for i in record_ids}
+        if not record_ids:
+            return found
+        d = dt.documents.c
+        rows = await self._conn.execute(
+            select(d.record_id, d.created_at).where(
+                d.record_type == record_type.value,
+                d.record_id.in_(list(record_ids)),
+                d.type == document_type.value,
+            )
+        )
+        for row in rows:
+            found[row.record_id].append(row.created_at)
+        return found
+
     async def page(
         self,
         *,
@@ -135,23 +155,7 @@ class DocumentRepository:
         return _page(await self._load(query.limit(limit + 1)), limit, lambda x: x.id)
 
     async def _load(self, query: Any) -> list[Document]:
-        return [
-            Document(
-                id=row.id,
-                record_type=RecordType(row.record_type),
-                record_id=row.record_id,
-                person_id=row.person_id,
-                type=DocumentType(row.type),
-                title=row.title,
-                content_type=row.content_type,
-                size=row.size,
-                sha256=row.sha256,
-                author_id=row.author_id,
-                created_at=row.created_at,
-                description=row.description,
-            )
-            for row in (await self._conn.execute(query)).all()
-        ]
+        return [document_from(row) for row in (await self._conn.execute(query)).all()]
 
 
 class PlanningBasisRepository:
@@ -219,17 +223,37 @@ class PlanningBasisRepository:
         return _page(await self._load(query.limit(limit + 1)), limit, lambda x: x.id)
 
     async def _load(self, query: Any) -> list[PlanningBasis]:
-        return [
-            PlanningBasis(
-                id=row.id,
-                episode_id=row.episode_id,
-                person_id=row.person_id,
-                notice=row.notice,
-                seq=row.seq,
-                author_id=row.author_id,
-                authored_at=row.authored_at,
-                answers=dict(row.answers),
-                version=row.questionnaire_version,
-            )
-            for row in (await self._conn.execute(query)).all()
-        ]
+        return [basis_from(row) for row in (await self._conn.execute(query)).all()]
+
+
+def document_from(row: Any) -> Document:
+    """The description of a document of a ``documents`` row."""
+    return Document(
+        id=row.id,
+        record_type=RecordType(row.record_type),
+        record_id=row.record_id,
+        person_id=row.person_id,
+        type=DocumentType(row.type),
+        title=row.title,
+        content_type=row.content_type,
+        size=row.size,
+        sha256=row.sha256,
+        author_id=row.author_id,
+        created_at=row.created_at,
+        description=row.description,
+    )
+
+
+def basis_from(row: Any) -> PlanningBasis:
+    """The answers of a ``planning_bases`` row."""
+    return PlanningBasis(
+        id=row.id,
+        episode_id=row.episode_id,
+        person_id=row.person_id,
+        notice=row.notice,
+        seq=row.seq,
+        author_id=row.author_id,
+        authored_at=row.authored_at,
+        answers=dict(row.answers),
+        version=row.questionnaire_version,
+    )

@@ -17,9 +17,11 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    bindparam,
     cast,
     insert,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -225,11 +227,37 @@ class EpisodeRepository:
         and one ``StaleVersion``.
         """
         now = utcnow()
-        result = await self._conn.execute(
+        changed = (
             update(t.episodes)
             .where(t.episodes.c.id == episode.id, t.episodes.c.version == episode.version)
             .values(version=episode.version + 1, updated_at=now, **_episode_row(episode))
         )
+        if new_events and self._conn.dialect.name == "postgresql":
+            # One statement: the events are inserted from the row the update changed, so a
+            # stale version inserts none.
+            rows = [event_row(episode.id, e, now) for e in new_events]
+            updated = changed.returning(t.episodes.c.id).cte("changed")
+            ev = t.episode_events
+            names = list(rows[0])
+            parts = [
+                select(*[bindparam(None, row[n], type_=ev.c[n].type) for n in names]).select_from(
+                    updated
+                )
+                for row in rows
+            ]
+            source = parts[0] if len(parts) == 1 else union_all(*parts)
+            inserted = (
+                await self._conn.execute(
+                    insert(ev).from_select(names, source).returning(ev.c.seq).add_cte(updated)
+                )
+            ).all()
+            if len(inserted) != len(rows):
+                raise StaleVersion(
+                    f"episode {episode.id} was changed by someone else; read it again"
+                )
+            episode.version += 1
+            return
+        result = await self._conn.execute(changed)
         if result.rowcount != 1:
             raise StaleVersion(f"episode {episode.id} was changed by someone else; read it again")
         episode.version += 1

@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.episodes import Episode
@@ -176,9 +177,22 @@ class LiabilityRepository:
         self, episode: Episode, intervals: Sequence[LiableInterval], config_version: str
     ) -> None:
         """Store an episode's intervals in place of those it had."""
-        await self._conn.execute(delete(_li).where(_li.c.episode_id == episode.id))
-        if intervals:
-            await self._conn.execute(insert(_li), interval_rows(episode, intervals, config_version))
+        gone = delete(_li).where(_li.c.episode_id == episode.id)
+        rows = interval_rows(episode, intervals, config_version)
+        if rows and self._conn.dialect.name == "postgresql":
+            # One statement: the intervals it no longer has go, the others are written over.
+            kept = [row["clock"] for row in rows]
+            upsert = postgresql.insert(_li).values(rows)
+            await self._conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[_li.c.episode_id, _li.c.clock],
+                    set_={c.name: upsert.excluded[c.name] for c in _li.c if not c.primary_key},
+                ).add_cte(gone.where(_li.c.clock.not_in(kept)).returning(_li.c.clock).cte("gone"))
+            )
+            return
+        await self._conn.execute(gone)
+        if rows:
+            await self._conn.execute(insert(_li), rows)
 
     async def replace_many(self, rows: list[dict[str, Any]], episode_ids: Sequence[str]) -> None:
         """Store the intervals of many episodes (``rows`` from `interval_rows`) in place of

@@ -8,6 +8,7 @@ whose processing fails is rolled back with it, so the message can be sent again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +16,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.domain.access_log import AccessEntry
 from app.domain.messages import ProcessedMessage
 from app.store import tables as t
+from app.store.access_rows import written
 
 
 class MessageRepository:
@@ -69,11 +72,19 @@ class MessageRepository:
         ).returning(m.c.bundle_id)
         return (await self._conn.execute(stmt)).first() is not None
 
-    async def answered(self, sender_id: str, bundle_id: str, response: dict[str, Any]) -> None:
-        """Keep the response of a claimed message, for its repeats."""
+    async def answered(
+        self,
+        sender_id: str,
+        bundle_id: str,
+        response: dict[str, Any],
+        log: Sequence[AccessEntry] = (),
+    ) -> None:
+        """Keep the response of a claimed message, for its repeats; the same statement writes
+        the access-log entries ``log`` (``UnitOfWork.access_for_statement``)."""
         m = t.processed_messages
-        await self._conn.execute(
+        statement = (
             update(m)
             .where(m.c.sender_id == sender_id, m.c.bundle_id == bundle_id)
             .values(response=response)
         )
+        await self._conn.execute(statement.add_cte(written(log)) if log else statement)

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Insert,
     Select,
     String,
     cast,
@@ -150,18 +151,7 @@ class OutboxRepository:
 
     async def add_event(self, event: OutboxEvent) -> None:
         """Write an event to the outbox."""
-        await self._conn.execute(
-            insert(e).values(
-                id=event.id,
-                event=event.event,
-                stream=event.stream,
-                person_id=event.person_id,
-                sender_id=event.sender_id,
-                payload=event.payload,
-                created_at=event.created_at,
-                request_id=event.request_id,
-            )
-        )
+        await self._conn.execute(_event_insert(event))
 
     async def add_deliveries(
         self, event: OutboxEvent, deliveries: Sequence[NewDelivery], now: datetime
@@ -170,22 +160,21 @@ class OutboxRepository:
         if not deliveries:
             return
         await self._conn.execute(
-            insert(d).values(txid=self._txid()),
-            [
-                {
-                    "event_id": event.id,
-                    "receiver_id": n.receiver_id,
-                    "subscription_id": n.subscription_id,
-                    "stream": event.stream,
-                    "event_number": None,
-                    "state": (DeliveryState.PENDING if n.subscription_id else DeliveryState.INBOX),
-                    "attempts": 0,
-                    "next_attempt_at": now if n.subscription_id else None,
-                    "created_at": now,
-                }
-                for n in deliveries
-            ],
+            insert(d).values(txid=self._txid()), _delivery_rows(event, deliveries, now)
         )
+
+    async def add_with_deliveries(
+        self, event: OutboxEvent, deliveries: Sequence[NewDelivery], now: datetime
+    ) -> None:
+        """``add_event`` and ``add_deliveries``: on PostgreSQL one statement (the event written
+        by a CTE of the deliveries' multi-row insert)."""
+        if not deliveries or not self._postgres:
+            await self.add_event(event)
+            await self.add_deliveries(event, deliveries, now)
+            return
+        rows = [{**row, "txid": self._txid()} for row in _delivery_rows(event, deliveries, now)]
+        queued = _event_insert(event).returning(e.c.id).cte("queued")
+        await self._conn.execute(insert(d).values(rows).add_cte(queued))
 
     async def live_subscriptions(self, organization_ids: Sequence[str]) -> list[Subscription]:
         """The subscriptions of these organizations that are notified (active or in error)."""
@@ -494,3 +483,35 @@ class OutboxRepository:
         """Pushes per state, and inbox items (for the metrics)."""
         rows = await self._conn.execute(select(d.c.state, func.count()).group_by(d.c.state))
         return {row[0]: int(row[1]) for row in rows}
+
+
+def _event_insert(event: OutboxEvent) -> Insert:
+    return insert(e).values(
+        id=event.id,
+        event=event.event,
+        stream=event.stream,
+        person_id=event.person_id,
+        sender_id=event.sender_id,
+        payload=event.payload,
+        created_at=event.created_at,
+        request_id=event.request_id,
+    )
+
+
+def _delivery_rows(
+    event: OutboxEvent, deliveries: Sequence[NewDelivery], now: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "event_id": event.id,
+            "receiver_id": n.receiver_id,
+            "subscription_id": n.subscription_id,
+            "stream": event.stream,
+            "event_number": None,
+            "state": (DeliveryState.PENDING if n.subscription_id else DeliveryState.INBOX),
+            "attempts": 0,
+            "next_attempt_at": now if n.subscription_id else None,
+            "created_at": now,
+        }
+        for n in deliveries
+    ]

@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, false, insert, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.domain.access_log import AccessEntry
 from app.domain.parties import Pairs, Party, Reach, RecordType, Role
 from app.store import tables as t
+from app.store.access_rows import written
 
 p = t.record_parties
 
@@ -226,21 +228,25 @@ class PartyRepository:
         )
         return row.first() is not None
 
-    async def of_persons(self, person_ids: Sequence[str]) -> dict[str, list[Party]]:
-        """The parties of every record about each of the persons."""
+    async def of_persons(
+        self, person_ids: Sequence[str], log: Sequence[AccessEntry] = ()
+    ) -> dict[str, list[Party]]:
+        """The parties of every record about each of the persons; the first statement also
+        writes the access-log entries ``log`` (``UnitOfWork.access_for_statement``)."""
         found: dict[str, list[Party]] = defaultdict(list)
         wanted = sorted(set(person_ids))
         # A report's persons come in thousands: a few hundred bound ids per statement.
         for start in range(0, len(wanted), 500):
+            query = select(
+                p.c.person_id,
+                p.c.principal_id,
+                p.c.organization_id,
+                p.c.record_type,
+                p.c.record_id,
+                p.c.role,
+            ).where(p.c.person_id.in_(wanted[start : start + 500]))
             rows = await self._conn.execute(
-                select(
-                    p.c.person_id,
-                    p.c.principal_id,
-                    p.c.organization_id,
-                    p.c.record_type,
-                    p.c.record_id,
-                    p.c.role,
-                ).where(p.c.person_id.in_(wanted[start : start + 500]))
+                query.add_cte(written(log)) if log and start == 0 else query
             )
             for row in rows.all():
                 found[row.person_id].append(party_from_row(row))

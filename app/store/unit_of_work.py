@@ -32,6 +32,7 @@ from app.store.checked_reads import CheckedReads
 from app.store.clients import ClientRepository
 from app.store.deviation_rules import DeviationRuleRepository
 from app.store.documents import DocumentRepository, PlanningBasisRepository
+from app.store.episode_content import EpisodeContentReads
 from app.store.episodes import EpisodeRepository
 from app.store.idempotency import IdempotencyRepository
 from app.store.liability import LiabilityRepository
@@ -77,6 +78,7 @@ class UnitOfWork:
     planning_bases: PlanningBasisRepository
     deviation_rules: DeviationRuleRepository
     checked: CheckedReads
+    episode_content: EpisodeContentReads
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -87,6 +89,7 @@ class UnitOfWork:
         # with the read, ``app.store.checked_reads``); if it is rolled back they are lost, so
         # they go back to ``pending_access`` to be written as failed.
         self.logged_access: list[AccessEntry] = []
+        self._savepoints = 0
 
     def log_access(self, entry: AccessEntry) -> None:
         """Queue an access-log entry; it is written in the same transaction as the request.
@@ -95,6 +98,17 @@ class UnitOfWork:
         marked with the failure, so that refused and failed accesses are logged too.
         """
         self.pending_access.append(entry)
+
+    def access_for_statement(self) -> list[AccessEntry]:
+        """The queued entries that the caller's next statement writes itself (a data-modifying
+        CTE, on PostgreSQL): those naming their principal, outside a savepoint. They count as
+        written from now (``logged_access``), and as failed if the transaction rolls back."""
+        if self.dialect != "postgresql" or self._savepoints:
+            return []
+        taken = [e for e in self.pending_access if e.principal_id is not None]
+        self.pending_access = [e for e in self.pending_access if e.principal_id is None]
+        self.logged_access += taken
+        return taken
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -106,6 +120,7 @@ class UnitOfWork:
         queued = len(self.pending_access)
         written = len(self.logged_access)
         nested = await self._conn.begin_nested()
+        self._savepoints += 1
         try:
             yield
         except BaseException:
@@ -119,6 +134,8 @@ class UnitOfWork:
             raise
         else:
             await nested.commit()
+        finally:
+            self._savepoints -= 1
 
     @property
     def dialect(self) -> str:
@@ -155,6 +172,7 @@ class UnitOfWork:
         self.planning_bases = PlanningBasisRepository(conn)
         self.deviation_rules = DeviationRuleRepository(conn)
         self.checked = CheckedReads(conn)
+        self.episode_content = EpisodeContentReads(conn)
         return self
 
     async def commit(self) -> None:

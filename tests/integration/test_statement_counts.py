@@ -30,7 +30,7 @@ from app.main import create_app
 from app.settings import Settings
 from tests.conftest import ClientFor, Tokens
 from tests.e2e.test_fhir_messaging import admit_by_message
-from tests.e2e.test_plan_rules import shared_plan
+from tests.e2e.test_plan_rules import shared_plan, summons
 from tests.e2e.test_plan_scenarios import register
 
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -148,11 +148,19 @@ def discharge_ready(episode_id: str) -> dict[str, Any]:
 # The bounds: what each request runs now (issue 20 lowers them).
 # PostgreSQL writes a read's access-log row in the read's statement; SQLite takes two.
 CAREPLAN_READ = {"postgresql": 1, "sqlite": 2}
-PATIENT_READ = 2
-ENCOUNTER_READ = 4
-PROCESS_MESSAGE = 13
+PATIENT_READ = {"postgresql": 1, "sqlite": 2}
+ENCOUNTER_READ = {"postgresql": 1, "sqlite": 2}
+# The other person-record reads: one statement on PostgreSQL, two on SQLite (issue 20).
+RECORD_READ = {"postgresql": 1, "sqlite": 2}
+# PostgreSQL: the claim, the locked episode, its events and check after the lock, the episode
+# and its event, the liable intervals, the municipality's jurisdiction (routing), the
+# subscriptions, the outbox event with its deliveries, the response with the access log.
+PROCESS_MESSAGE = {"postgresql": 9, "sqlite": 13}
 CAREPLAN_SEARCH = 2
-DISCHARGE_READY_LIST = 4
+# The page, then the parties of its persons (which writes the page's access-log rows on
+# PostgreSQL), then on SQLite the access log.
+PATIENT_SEARCH = {"postgresql": 2, "sqlite": 3}
+DISCHARGE_READY_LIST = {"postgresql": 2, "sqlite": 3}
 
 
 async def test_a_fhir_read_runs_its_check_read_and_log_in_few_statements(
@@ -168,8 +176,13 @@ async def test_a_fhir_read_runs_its_check_read_and_log_in_few_statements(
     at_hospital = await measure_for(counted, tokens, "region-kalmar")
     for who, path, bound, about in (
         (at_centre, f"/fhir/CarePlan/{plan['id']}", CAREPLAN_READ[at_centre.dialect], person),
-        (at_centre, f"/fhir/Patient/{person['id']}", PATIENT_READ, person),
-        (at_hospital, f"/fhir/Encounter/{episode_id}", ENCOUNTER_READ, {"id": admitted}),
+        (at_centre, f"/fhir/Patient/{person['id']}", PATIENT_READ[at_centre.dialect], person),
+        (
+            at_hospital,
+            f"/fhir/Encounter/{episode_id}",
+            ENCOUNTER_READ[at_hospital.dialect],
+            {"id": admitted},
+        ),
     ):
         request_id = uuid.uuid4().hex
         response, statements = await who.count("GET", path, headers={"X-Request-ID": request_id})
@@ -190,6 +203,85 @@ async def test_a_fhir_read_runs_its_check_read_and_log_in_few_statements(
         assert [tuple(row) for row in logged] == [("read", kind, ident, about["id"], "success")]
 
 
+async def logged_reads(engine: AsyncEngine, request_id: str) -> list[tuple[Any, ...]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT action, resource_type, resource_id, person_id, outcome "
+                "FROM access_log WHERE request_id = :r"
+            ),
+            {"r": request_id},
+        )
+        return [tuple(row) for row in rows]
+
+
+async def test_the_reads_of_a_persons_other_records_run_one_statement(
+    counted: tuple[FastAPI, Counter], tokens: Tokens, client_for: ClientFor, engine: AsyncEngine
+) -> None:
+    centre = await client_for("region-kalmar-hc-kalmar")
+    person = await register(centre, "Läst", date(1950, 1, 1))
+    plan = await shared_plan(
+        centre, person["id"], goals=[{"id": "g1", "description": "Hemma igen"}]
+    )
+    meeting = await centre.post(
+        "/api/v1/meetings", json=summons(plan["id"], [{"id": "p1", "kind": "person"}])
+    )
+    assert meeting.status_code == 201, meeting.text
+    message = await centre.post(
+        "/api/v1/care-messages",
+        json={
+            "recipients": ["kommun-0880-hemtjanst"],
+            "person_id": person["id"],
+            "subject": "Hemgång",
+            "text": "Behöver hjälp på morgonen.",
+        },
+    )
+    assert message.status_code == 201, message.text
+    hospital = await client_for("region-kalmar")
+    episode_id, _admitted = await admit_by_message(hospital)
+    admitted = (await hospital.get(f"/api/v1/episodes/{episode_id}")).json()["person_id"]
+    deviation = await hospital.post(
+        "/api/v1/deviations",
+        json={"category": "other", "episode_id": episode_id, "description": "Sen epikris"},
+    )
+    assert deviation.status_code == 201, deviation.text
+    at_centre = await measure_for(counted, tokens, "region-kalmar-hc-kalmar")
+    at_hospital = await measure_for(counted, tokens, "region-kalmar")
+    bound = RECORD_READ[at_centre.dialect]
+    for who, path, about in (
+        (at_centre, f"/fhir/Appointment/{meeting.json()['id']}", person["id"]),
+        (at_centre, f"/fhir/Communication/{message.json()['id']}", person["id"]),
+        (at_centre, f"/fhir/CareTeam/{plan['id']}", person["id"]),
+        (at_centre, f"/fhir/Consent/{plan['id']}.0", person["id"]),
+        (at_centre, f"/fhir/Goal/{plan['id']}.g1", person["id"]),
+        (at_hospital, f"/fhir/Task/{deviation.json()['id']}", admitted),
+    ):
+        request_id = uuid.uuid4().hex
+        response, statements = await who.count("GET", path, headers={"X-Request-ID": request_id})
+        kind, ident = path.removeprefix("/fhir/").split("/")
+        assert (response.json()["resourceType"], response.json()["id"]) == (kind, ident)
+        assert_at_most(bound, statements, f"GET {path}")
+        # Logged once, by this request, with the person; a part of a plan under the plan's id.
+        logged_kind, logged_id = (
+            ("CarePlan", plan["id"]) if kind in ("CareTeam", "Consent", "Goal") else (kind, ident)
+        )
+        assert await logged_reads(engine, request_id) == [
+            ("read", logged_kind, logged_id, about, "success")
+        ]
+    # A caller that is no party is refused as if the record did not exist, and that is logged.
+    stranger = await measure_for(counted, tokens, "region-norrbotten")
+    for path, kind, ident, about in (
+        (f"/fhir/Appointment/{meeting.json()['id']}", "Appointment", meeting.json()["id"], None),
+        (f"/fhir/Task/{deviation.json()['id']}", "Task", deviation.json()["id"], admitted),
+    ):
+        request_id = uuid.uuid4().hex
+        refused = await stranger.http.get(path, headers={"X-Request-ID": request_id})
+        assert refused.status_code == 404, refused.text
+        found = await logged_reads(engine, request_id)
+        assert [(a, k, i, o) for a, k, i, _p, o in found] == [("read", kind, ident, "denied")]
+        assert about is None or found[0][3] == about
+
+
 async def test_process_message_runs_few_statements(
     counted: tuple[FastAPI, Counter], tokens: Tokens, client_for: ClientFor
 ) -> None:
@@ -203,13 +295,13 @@ async def test_process_message_runs_few_statements(
         headers=FHIR,
     )
     assert response.json()["entry"][0]["resource"]["response"]["code"] == "ok"
-    assert_at_most(PROCESS_MESSAGE, statements, "$process-message discharge-ready")
+    assert_at_most(PROCESS_MESSAGE[measure.dialect], statements, "$process-message discharge-ready")
     episode = (await hospital.get(f"/api/v1/episodes/{episode_id}")).json()
     assert episode["state"] == "discharge-ready"
 
 
 async def test_a_search_page_runs_few_statements(
-    counted: tuple[FastAPI, Counter], tokens: Tokens, client_for: ClientFor
+    counted: tuple[FastAPI, Counter], tokens: Tokens, client_for: ClientFor, engine: AsyncEngine
 ) -> None:
     centre = await client_for("region-kalmar-hc-kalmar")
     person = await register(centre, "Sökt", date(1950, 1, 1))
@@ -229,8 +321,30 @@ async def test_a_search_page_runs_few_statements(
     )
     assert [e["resource"]["id"] for e in response.json()["entry"]] == [plan["id"]]
     assert_at_most(CAREPLAN_SEARCH, statements, "CarePlan?patient&status")
-    response, statements = await municipality.count(
-        "GET", "/api/v1/episodes?municipality_id=kommun-0880&state=discharge-ready&limit=50"
+    request_id = uuid.uuid4().hex
+    response, statements = await at_centre.count(
+        "GET", "/fhir/Patient?_count=20", headers={"X-Request-ID": request_id}
     )
-    assert set(ready) <= {e["id"] for e in response.json()["items"]}
-    assert_at_most(DISCHARGE_READY_LIST, statements, "the discharge-ready list of a municipality")
+    found = [e["resource"]["id"] for e in response.json()["entry"]]
+    assert person["id"] in found or len(found) == 20
+    assert_at_most(PATIENT_SEARCH[at_centre.dialect], statements, "Patient?_count=20")
+    assert sorted(await logged_reads(engine, request_id)) == sorted(
+        ("search", "Patient", ident, ident, "success") for ident in found
+    )
+    request_id = uuid.uuid4().hex
+    response, statements = await municipality.count(
+        "GET",
+        "/api/v1/episodes?municipality_id=kommun-0880&state=discharge-ready&limit=50",
+        headers={"X-Request-ID": request_id},
+    )
+    listed = response.json()["items"]
+    assert set(ready) <= {e["id"] for e in listed}
+    # Every episode listed is logged as searched, with its person, by this request.
+    assert sorted(await logged_reads(engine, request_id)) == sorted(
+        ("search", "Encounter", e["id"], e["person_id"], "success") for e in listed
+    )
+    assert_at_most(
+        DISCHARGE_READY_LIST[municipality.dialect],
+        statements,
+        "the discharge-ready list of a municipality",
+    )

@@ -1,0 +1,45 @@
+"""The rows of the access log, and entries written by a statement with its own work.
+
+Apart from ``app.store.access_log`` so that any repository can write entries with its
+statement (``UnitOfWork.access_for_statement``) without importing that repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import CTE, insert
+
+from app.domain.access_log import AccessEntry
+from app.domain.values import storable
+from app.store import tables as t
+
+
+def access_row(e: AccessEntry, principal: str, unit: str | None) -> dict[str, Any]:
+    """The ``access_log`` row of an entry of a caller of ``principal`` acting for ``unit``."""
+    return {
+        "at": e.at,
+        "client_id": e.client_id,
+        "organization_id": e.organization_id,
+        "principal_id": principal,
+        "unit_id": unit,
+        "user_id": e.user_id,
+        "action": e.action,
+        "resource_type": e.resource_type,
+        # What the caller named may be junk that no column can hold (an overlong id, a NUL):
+        # the entry is kept, with its digest.
+        "resource_id": storable(e.resource_id),
+        "person_id": storable(e.person_id, 36),
+        "outcome": e.outcome,
+        "purpose": e.purpose,
+        "request_id": e.request_id,
+    }
+
+
+def written(entries: Sequence[AccessEntry]) -> CTE:
+    """A data-modifying CTE (PostgreSQL) that appends entries which name their principal
+    (``UnitOfWork.access_for_statement``), for a statement that writes them with its own work."""
+    rows = [access_row(e, e.principal_id, e.unit_id) for e in entries if e.principal_id]
+    assert rows and len(rows) == len(entries), "entries written with a statement name a principal"
+    return insert(t.access_log).values(rows).returning(t.access_log.c.id).cte("logged")

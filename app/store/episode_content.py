@@ -1,0 +1,66 @@
+"""What notices carried onto episodes, read in one statement (issue 20).
+
+An episode's API shape carries its documents and its planning-basis answers. Both are read here
+by one ``UNION ALL`` (each part's columns under names of their own, the other part's empty), and
+on PostgreSQL the statement also writes the access-log entries the request queued so far (a
+data-modifying CTE), so that a list page is its page, this statement and the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import cast, literal, null, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.domain.access_log import AccessEntry
+from app.domain.documents import Document
+from app.domain.parties import RecordType
+from app.domain.planning_basis import PlanningBasis
+from app.store import document_tables as dt
+from app.store.access_rows import written
+from app.store.documents import basis_from, document_from
+from app.store.joined import Prefixed, labelled
+
+_DOCUMENT = labelled(dt.documents, "document")
+_BASIS = labelled(dt.planning_bases, "basis")
+
+
+def _empty(columns: Sequence[Any]) -> list[Any]:
+    """The columns of the other part, empty but typed, so that the parts line up."""
+    return [cast(null(), column.type).label(column.name) for column in columns]
+
+
+class EpisodeContentReads:
+    """The documents and planning bases of episodes."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def of_episodes(
+        self, episode_ids: Sequence[str], log: Sequence[AccessEntry] = ()
+    ) -> tuple[list[Document], list[PlanningBasis]]:
+        """The documents attached to the episodes (oldest first) and the answers given on them
+        (in the order of their notices), in one statement that also writes ``log`` (entries
+        that name their principal; PostgreSQL only)."""
+        if not episode_ids:
+            return [], []
+        d, b = dt.documents.c, dt.planning_bases.c
+        ids = list(episode_ids)
+        documents = select(literal(0).label("part"), *_DOCUMENT, *_empty(_BASIS)).where(
+            d.record_type == RecordType.EPISODE.value, d.record_id.in_(ids)
+        )
+        bases = select(literal(1).label("part"), *_empty(_DOCUMENT), *_BASIS).where(
+            b.episode_id.in_(ids)
+        )
+        query: Any = documents.union_all(bases).order_by(
+            "part", "document_created_at", "document_id", "basis_episode_id", "basis_seq"
+        )
+        if log:
+            query = query.add_cte(written(log))
+        found = (await self._conn.execute(query)).all()
+        return (
+            [document_from(Prefixed(row, "document")) for row in found if row.part == 0],
+            [basis_from(Prefixed(row, "basis")) for row in found if row.part == 1],
+        )
