@@ -35,6 +35,7 @@ from app.store.documents import DocumentRepository, PlanningBasisRepository
 from app.store.episodes import EpisodeRepository
 from app.store.idempotency import IdempotencyRepository
 from app.store.liability import LiabilityRepository
+from app.store.liability_report import LiabilityReportReads
 from app.store.messages import MessageRepository
 from app.store.notice_board import BulletinRepository
 from app.store.organizations import CooperationAreaRepository, OrganizationRepository
@@ -69,6 +70,7 @@ class UnitOfWork:
     subscriptions: SubscriptionRepository
     breakers: BreakerRepository
     liability: LiabilityRepository
+    liability_report: LiabilityReportReads
     statistics: StatisticsRepository
     console_sessions: ConsoleSessionRepository
     documents: DocumentRepository
@@ -146,6 +148,7 @@ class UnitOfWork:
         self.subscriptions = SubscriptionRepository(conn)
         self.breakers = BreakerRepository(conn)
         self.liability = LiabilityRepository(conn)
+        self.liability_report = LiabilityReportReads(conn)
         self.statistics = StatisticsRepository(conn)
         self.console_sessions = ConsoleSessionRepository(conn)
         self.documents = DocumentRepository(conn)
