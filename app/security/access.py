@@ -9,7 +9,7 @@ nothing; the refusal is logged with the person the record concerns.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from app.domain.access_log import AccessEntry
@@ -193,3 +193,14 @@ async def visible_persons(
         return {}
     parties = await uow.parties.of_persons([p.id for p in persons], uow.access_for_statement())
     return {p.id: shown(p, parties.get(p.id, []), actor.reach, listed=True) for p in persons}
+
+
+async def listed_persons(
+    uow: UnitOfWork, actor: Actor, persons: Sequence[Person], known: Collection[str]
+) -> dict[str, Person]:
+    """`visible_persons` when the read that found the persons already established that the
+    caller knows the details of those in ``known`` (ids): a listed protected person is masked
+    whatever the parties say, so only the parties of the unprotected rest are read."""
+    rest = [p for p in persons if not p.protected_identity and p.id not in known]
+    decided = await visible_persons(uow, actor, rest)
+    return {p.id: p.masked() if p.protected_identity else decided.get(p.id, p) for p in persons}

@@ -32,7 +32,7 @@ from app.domain.liability import (
 )
 from app.domain.organizations import Organization, OrgKind
 from app.domain.persons import Person
-from app.security.access import Actor, record, visible_persons
+from app.security.access import Actor, listed_persons, record
 from app.services.episodes import get_episode
 from app.services.liability_rules import LiabilityRules
 from app.store.episodes import EpisodeSummary
@@ -148,17 +148,19 @@ async def monthly_report(
     zone = ZONES[municipality.jurisdiction.value]
     start, end = month_bounds(year, month, zone)
     window = Window(start.date(), end.date(), start, end, as_of, as_of.astimezone(zone).date())
-    found = await uow.liability.month(
-        window, municipality_id=municipality_id, region_id=region_view
+    lines = await uow.liability_report.lines(
+        window, municipality_id=municipality_id, region_id=region_view, reader=actor.reach
     )
-    summaries = await uow.episodes.summaries([row.episode_id for row in found])
-    # Only the persons who appear in the report are read (and logged as read).
-    stored = await uow.persons.get_many(sorted({s.person_id for s in summaries.values()}))
-    persons = await visible_persons(uow, actor, list(stored.values()))
+    # Only the persons who appear in the report are read (and logged as read), in the same
+    # statement as the rows; the parties are read only of those the statement could not decide.
+    stored = {line.person.id: line.person for line in lines}
+    persons = await listed_persons(
+        uow, actor, list(stored.values()), {line.person.id for line in lines if line.knows_details}
+    )
     rows: list[ReportRow] = []
     currencies: set[str] = set()
-    for row in sorted(found, key=lambda r: (summaries[r.episode_id].admitted_at, r.episode_id)):
-        episode = summaries[row.episode_id]
+    for line in lines:
+        row, episode = line.days, line.episode
         table = config.rate_tables[row.rate_table_id]
         rate = table.rate_for(year)
         amount = rate.rate * row.liable_days if rate.rate is not None else None
@@ -182,7 +184,7 @@ async def monthly_report(
         month,
         config,
         zone,
-        sorted({s.region_id for s in summaries.values()}),
+        sorted({line.episode.region_id for line in lines}),
         only_region=region_view,
     )
     currencies.update(config.rates_for(config.rule_sets[a.rule_set_id]).currency for a in averages)

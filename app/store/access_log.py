@@ -7,13 +7,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    String,
     and_,
+    bindparam,
+    cast,
+    func,
     insert,
     or_,
     select,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.access_log import AccessEntry
@@ -22,6 +30,32 @@ from app.store import tables as t
 from app.store.access_rows import access_row
 from app.store.paging import Page, _page
 from app.store.parties import reach_clause
+
+_AT = t.UTCDateTime()
+_COLUMNS = [c for c in t.access_log.c.keys() if c != "id"]
+# PostgreSQL: a report's thousands of entries as one statement of one array per column, in
+# their order (the ids follow it), rather than one execution per row (several times slower).
+_ENTRY = (
+    func.unnest(
+        *(
+            cast(bindparam(c), ARRAY(DateTime(timezone=True) if c == "at" else String()))
+            for c in _COLUMNS
+        )
+    )
+    .table_valued(*_COLUMNS, with_ordinality="n")
+    .render_derived(name="entry")
+)
+_UNNESTED = insert(t.access_log).from_select(
+    _COLUMNS, select(*(_ENTRY.c[c] for c in _COLUMNS)).order_by(_ENTRY.c.n)
+)
+
+
+def unnested(rows: Sequence[dict[str, Any]], dialect: Dialect) -> dict[str, list[Any]]:
+    """The parameters of ``_UNNESTED``: each column's values, in the order of ``rows``."""
+    columns: dict[str, list[Any]] = {c: [row[c] for row in rows] for c in _COLUMNS}
+    # As the column's type binds them (aware, in UTC; a naive one is refused).
+    columns["at"] = [_AT.process_bind_param(at, dialect) for at in columns["at"]]
+    return columns
 
 
 class AccessLogRepository:
@@ -52,7 +86,10 @@ class AccessLogRepository:
                 else orgs.get(e.organization_id, (e.organization_id, None))
             )
             rows.append(access_row(e, principal, unit))
-        await self._conn.execute(insert(t.access_log), rows)
+        if self._conn.dialect.name == "postgresql" and len(rows) > 1:
+            await self._conn.execute(_UNNESTED, unnested(rows, self._conn.dialect))
+        else:
+            await self._conn.execute(insert(t.access_log), rows)
 
     async def get(self, entry_id: int) -> AccessEntry | None:
         """One entry, or None."""

@@ -289,34 +289,6 @@ class EpisodeRepository:
             select(t.episodes).where(t.episodes.c.id.in_(episode_ids)).order_by(t.episodes.c.id)
         )
 
-    async def summaries(self, episode_ids: Sequence[str]) -> dict[str, EpisodeSummary]:
-        """The summaries of the episodes with these ids, by id (no notices are read)."""
-        found: dict[str, EpisodeSummary] = {}
-        e = t.episodes.c
-        for start in range(0, len(episode_ids), 1_000):
-            rows = await self._conn.execute(
-                select(
-                    e.id,
-                    e.person_id,
-                    e.hospital_unit_id,
-                    e.region_id,
-                    e.admitted_at,
-                    e.first_discharge_ready_at,
-                    e.discharged_at,
-                ).where(e.id.in_(episode_ids[start : start + 1_000]))
-            )
-            for r in rows:
-                found[r.id] = EpisodeSummary(
-                    r.id,
-                    r.person_id,
-                    r.hospital_unit_id,
-                    r.region_id,
-                    r.admitted_at,
-                    r.first_discharge_ready_at,
-                    r.discharged_at,
-                )
-        return found
-
     async def page(
         self,
         *,

@@ -253,26 +253,34 @@ class LiabilityRepository:
     ) -> list[MonthRow]:
         """Each episode's liable days in the window, for one municipality (and one region's
         hospitals when ``region_id`` is given), per rule set and rate table."""
-        days = window_days(window)
-        query: Select[Any] = (
-            select(
-                _li.c.episode_id,
-                _li.c.rule_set_id,
-                _li.c.rate_table_id,
-                func.sum(days).label("liable_days"),
-            )
-            .where(
-                _li.c.municipality_id == municipality_id,
-                overlapping(
-                    literal(day_number(window.first_day)), literal(day_number(window.stop_day))
-                ),
-            )
-            .group_by(_li.c.episode_id, _li.c.rule_set_id, _li.c.rate_table_id)
-            .having(func.sum(days) > 0)
-        )
-        if region_id is not None:
-            query = query.where(_li.c.region_id == region_id)
         return [
             MonthRow(r.episode_id, r.rule_set_id, r.rate_table_id, int(r.liable_days))
-            for r in await self._conn.execute(query)
+            for r in await self._conn.execute(
+                month_query(window, municipality_id=municipality_id, region_id=region_id)
+            )
         ]
+
+
+def month_query(window: Window, *, municipality_id: str, region_id: str | None) -> Select[Any]:
+    """The statement of `LiabilityRepository.month` (episode_id, rule_set_id, rate_table_id,
+    liable_days), for a report that joins more to it."""
+    days = window_days(window)
+    query: Select[Any] = (
+        select(
+            _li.c.episode_id,
+            _li.c.rule_set_id,
+            _li.c.rate_table_id,
+            func.sum(days).label("liable_days"),
+        )
+        .where(
+            _li.c.municipality_id == municipality_id,
+            overlapping(
+                literal(day_number(window.first_day)), literal(day_number(window.stop_day))
+            ),
+        )
+        .group_by(_li.c.episode_id, _li.c.rule_set_id, _li.c.rate_table_id)
+        .having(func.sum(days) > 0)
+    )
+    if region_id is not None:
+        query = query.where(_li.c.region_id == region_id)
+    return query

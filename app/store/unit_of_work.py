@@ -36,6 +36,7 @@ from app.store.episode_content import EpisodeContentReads
 from app.store.episodes import EpisodeRepository
 from app.store.idempotency import IdempotencyRepository
 from app.store.liability import LiabilityRepository
+from app.store.liability_report import LiabilityReportReads
 from app.store.messages import MessageRepository
 from app.store.notice_board import BulletinRepository
 from app.store.organizations import CooperationAreaRepository, OrganizationRepository
@@ -71,6 +72,7 @@ class UnitOfWork:
     subscriptions: SubscriptionRepository
     breakers: BreakerRepository
     liability: LiabilityRepository
+    liability_report: LiabilityReportReads
     statistics: StatisticsRepository
     statistics_records: StatisticsRecordsRepository
     console_sessions: ConsoleSessionRepository
@@ -165,6 +167,7 @@ class UnitOfWork:
         self.subscriptions = SubscriptionRepository(conn)
         self.breakers = BreakerRepository(conn)
         self.liability = LiabilityRepository(conn)
+        self.liability_report = LiabilityReportReads(conn)
         self.statistics = StatisticsRepository(conn)
         self.statistics_records = StatisticsRecordsRepository(conn)
         self.console_sessions = ConsoleSessionRepository(conn)

@@ -1,0 +1,137 @@
+"""The rows of a month's liability report, read in one statement.
+
+A report has thousands of rows. Each row's liable days (`app.store.liability.month_query`), its
+episode's summary, its person, and whether the reader certainly knows the person's details are
+read together, so that the service neither reads summaries and persons separately nor maps
+every party row of every person in Python to decide what the reader may see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
+
+from app.domain.parties import SOURCE_ROLES, Reach, Role
+from app.domain.persons import Person
+from app.store import tables as t
+from app.store.episodes import EpisodeSummary
+from app.store.liability import MonthRow, Window, month_query
+from app.store.parties import reach_clause
+from app.store.persons import person_from_row
+
+_SOURCES = sorted(role.value for role in SOURCE_ROLES)
+
+
+def knows_details(person_id: ColumnElement[Any], reach: Reach) -> ColumnElement[bool]:
+    """Whether the reach is a party that knows the person's details, by a condition that is
+    sufficient for `app.domain.parties.sees_details` (unprotected persons):
+
+    - the reach holds a registrant party of the person (the registrant knows them), or
+    - the reach is a party to a record of the person whose source party is (or is a unit of) a
+      registrant of the person (the record passed the details on to its parties).
+
+    A person for whom this is false may still be known through a longer chain of records; the
+    caller decides those few from the parties, as `sees_details` does.
+    """
+    own = aliased(t.record_parties)
+    registrant = select(own.c.person_id).where(
+        own.c.person_id == person_id,
+        own.c.role == Role.REGISTRANT.value,
+        reach_clause(own.c.organization_id, own.c.principal_id, reach),
+    )
+    member, source, holder = (aliased(t.record_parties) for _ in range(3))
+    passed_on = (
+        select(member.c.person_id)
+        .join(
+            source,
+            and_(
+                source.c.person_id == member.c.person_id,
+                source.c.record_type == member.c.record_type,
+                source.c.record_id == member.c.record_id,
+                source.c.role.in_(_SOURCES),
+            ),
+        )
+        .join(
+            holder,
+            and_(
+                holder.c.person_id == member.c.person_id,
+                holder.c.role == Role.REGISTRANT.value,
+                or_(
+                    source.c.organization_id == holder.c.organization_id,
+                    source.c.principal_id == holder.c.organization_id,
+                ),
+            ),
+        )
+        .where(
+            member.c.person_id == person_id,
+            reach_clause(member.c.organization_id, member.c.principal_id, reach),
+        )
+    )
+    return or_(registrant.exists(), passed_on.exists())
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLine:
+    """One row of the stored sums with its episode, its person as stored, and whether the
+    reader is known (from SQL) to see the person's details."""
+
+    days: MonthRow
+    episode: EpisodeSummary
+    person: Person
+    knows_details: bool
+
+
+class LiabilityReportReads:
+    """The joined read of a month's report."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def lines(
+        self, window: Window, *, municipality_id: str, region_id: str | None, reader: Reach
+    ) -> list[ReportLine]:
+        """The month's rows (`LiabilityRepository.month`) with their episodes and persons, in
+        the order of the report (admission, then episode id)."""
+        sums = month_query(window, municipality_id=municipality_id, region_id=region_id).subquery()
+        e, p = t.episodes.c, t.persons.c
+        query = (
+            select(
+                sums.c.episode_id,
+                sums.c.rule_set_id,
+                sums.c.rate_table_id,
+                sums.c.liable_days,
+                e.person_id,
+                e.hospital_unit_id,
+                e.region_id,
+                e.admitted_at,
+                e.first_discharge_ready_at,
+                e.discharged_at,
+                t.persons,
+                knows_details(p.id, reader).label("knows_details"),
+            )
+            .select_from(sums)
+            .join(t.episodes, e.id == sums.c.episode_id)
+            .join(t.persons, p.id == e.person_id)
+            .order_by(e.admitted_at, sums.c.episode_id, sums.c.rule_set_id, sums.c.rate_table_id)
+        )
+        return [
+            ReportLine(
+                MonthRow(r.episode_id, r.rule_set_id, r.rate_table_id, int(r.liable_days)),
+                EpisodeSummary(
+                    r.episode_id,
+                    r.person_id,
+                    r.hospital_unit_id,
+                    r.region_id,
+                    r.admitted_at,
+                    r.first_discharge_ready_at,
+                    r.discharged_at,
+                ),
+                person_from_row(r),
+                bool(r.knows_details),
+            )
+            for r in await self._conn.execute(query)
+        ]
