@@ -93,6 +93,20 @@ def meeting_from(row: Any) -> Meeting:
     )
 
 
+def _changeable(meeting: Meeting) -> dict[str, Any]:
+    """The columns a meeting's later steps change (what a save writes; a summons writes them
+    too, with the ones fixed at the summons)."""
+    return {
+        "status": meeting.status.value,
+        "starts_at": meeting.starts_at,
+        "reply_by": meeting.reply_by,
+        "held_at": meeting.held_at,
+        "version": meeting.version,
+        "updated_at": meeting.updated_at,
+        "document": meeting_document(meeting),
+    }
+
+
 class MeetingRepository:
     """Summoned meetings and their replies."""
 
@@ -109,14 +123,8 @@ class MeetingRepository:
                 plan_id=meeting.plan_id,
                 episode_id=meeting.episode_id,
                 organizer_id=meeting.organizer_id,
-                status=meeting.status.value,
-                starts_at=meeting.starts_at,
-                reply_by=meeting.reply_by,
                 sent_at=meeting.sent_at,
-                held_at=meeting.held_at,
-                version=meeting.version,
-                updated_at=meeting.updated_at,
-                document=meeting_document(meeting),
+                **_changeable(meeting),
             )
         )
 
@@ -126,15 +134,7 @@ class MeetingRepository:
         result = await self._conn.execute(
             update(t.meetings)
             .where(t.meetings.c.id == meeting.id, t.meetings.c.version == expected_version)
-            .values(
-                status=meeting.status.value,
-                starts_at=meeting.starts_at,
-                reply_by=meeting.reply_by,
-                held_at=meeting.held_at,
-                version=meeting.version,
-                updated_at=meeting.updated_at,
-                document=meeting_document(meeting),
-            )
+            .values(**_changeable(meeting))
         )
         if result.rowcount != 1:
             raise StaleVersion(
