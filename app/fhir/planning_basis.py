@@ -22,6 +22,7 @@ from app.domain.planning_basis import (
 )
 from app.fhir.artifacts import artifact_meta
 from app.fhir.common import canonical, instant, ref
+from app.fhir.reference_params import optional_reference
 from app.security.access import Actor
 from app.services import notice_content as service
 from app.services.notice_content import PlanningAnswers
@@ -190,16 +191,6 @@ async def read_response(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
     return to_fhir(await service.get_planning_basis(uow, actor, ident))
 
 
-def _reference(params: dict[str, str], name: str, kind: str) -> str | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    type_, sep, ident = value.rpartition("/")
-    if sep and type_.rsplit("/", 1)[-1] != kind:
-        raise InvalidInput(f"{name} must reference a {kind}", field=name)
-    return ident if sep else value
-
-
 async def search_responses(
     uow: UnitOfWork,
     actor: Actor,
@@ -214,13 +205,15 @@ async def search_responses(
             return [await read_response(uow, actor, params["_id"])], None
         except NotFound:
             return [], None
-    person = _reference(params, "subject", "Patient") or _reference(params, "patient", "Patient")
+    person = optional_reference(params, "subject", "Patient") or optional_reference(
+        params, "patient", "Patient"
+    )
     page = await service.list_planning_bases(
         uow,
         actor,
         limit=count,
         after=cursor,
         person_id=person,
-        episode_id=_reference(params, "encounter", "Encounter"),
+        episode_id=optional_reference(params, "encounter", "Encounter"),
     )
     return [to_fhir(b) for b in page.items], page.next_cursor

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from app.domain.clients import Client
-from app.domain.errors import NotFound
+from app.services.lookups import present
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -16,7 +16,4 @@ async def list_clients(uow: UnitOfWork, *, limit: int, after: str | None = None)
 
 async def get_client(uow: UnitOfWork, client_id: str) -> Client:
     """The registered client with this id; NotFound otherwise."""
-    client = await uow.clients.get(client_id)
-    if client is None:
-        raise NotFound(f"no client with id {client_id}")
-    return client
+    return present(await uow.clients.get(client_id), "client", client_id)

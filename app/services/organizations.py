@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.domain.errors import Conflict, Forbidden, NotFound, UnknownReference
+from app.domain.errors import Conflict, Forbidden, UnknownReference
 from app.domain.organizations import (
     CooperationArea,
     Jurisdiction,
@@ -18,6 +18,7 @@ from app.domain.organizations import (
 from app.domain.plo import ServiceCode
 from app.security.access import Actor
 from app.security.scopes import ADMIN_SCOPE
+from app.services.lookups import present
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -86,10 +87,7 @@ async def create_organization(
 
 async def get_organization(uow: UnitOfWork, org_id: str) -> Organization:
     """The organization with this id."""
-    org = await uow.organizations.get(org_id)
-    if org is None:
-        raise NotFound(f"no organization with id {org_id}")
-    return org
+    return present(await uow.organizations.get(org_id), "organization", org_id)
 
 
 async def find_organization(uow: UnitOfWork, org_id: str) -> Organization | None:
@@ -175,10 +173,7 @@ async def create_cooperation_area(
 
 async def get_cooperation_area(uow: UnitOfWork, area_id: str) -> CooperationArea:
     """The cooperation area with this id."""
-    area = await uow.areas.get(area_id)
-    if area is None:
-        raise NotFound(f"no cooperation area with id {area_id}")
-    return area
+    return present(await uow.areas.get(area_id), "cooperation area", area_id)
 
 
 async def list_cooperation_areas(

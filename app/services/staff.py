@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from app.domain.errors import Conflict, Forbidden, NotFound, UnknownReference
+from app.domain.errors import Conflict, Forbidden, UnknownReference
 from app.domain.organizations import Jurisdiction
 from app.domain.staff import (
     Practitioner,
@@ -22,6 +22,7 @@ from app.domain.staff import (
 )
 from app.security.access import Actor
 from app.security.scopes import ADMIN_SCOPE
+from app.services.lookups import present
 from app.services.plans import principal_of
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
@@ -114,10 +115,9 @@ async def register_role(
 
 async def get_practitioner(uow: UnitOfWork, practitioner_id: str) -> Practitioner:
     """One practitioner."""
-    found = await uow.staff.get_practitioner(practitioner_id)
-    if found is None:
-        raise NotFound(f"no practitioner with id {practitioner_id}")
-    return found
+    return present(
+        await uow.staff.get_practitioner(practitioner_id), "practitioner", practitioner_id
+    )
 
 
 async def list_practitioners(
@@ -134,10 +134,7 @@ async def list_practitioners(
 
 async def get_role(uow: UnitOfWork, role_id: str) -> PractitionerRole:
     """One role."""
-    found = await uow.staff.get_role(role_id)
-    if found is None:
-        raise NotFound(f"no practitioner role with id {role_id}")
-    return found
+    return present(await uow.staff.get_role(role_id), "practitioner role", role_id)
 
 
 async def list_roles(

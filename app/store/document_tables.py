@@ -1,5 +1,6 @@
-"""The tables of documents and planning-basis answers (kept apart from ``tables.py``, which is
-full); they share its ``metadata``, so Alembic and the schema check see them."""
+"""The tables of documents and planning-basis answers, on the shared ``metadata`` so that Alembic
+and the schema check see them (store modules read them as ``dt``; ``tables`` does not gather
+them)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy import (
     Table,
 )
 
-from app.store.tables import UTCDateTime, metadata
+from app.store.table_types import UTCDateTime, metadata
 
 # A document's description. It is attached to one record (``record_type``, ``record_id``), whose
 # parties are the document's; the indexes find a record's documents and a person's.

@@ -1,8 +1,11 @@
-"""Plans and meetings in the database, mapped explicitly to and from their domain objects.
+"""Plans in the database, mapped explicitly to and from their domain objects.
 
 A plan's content, consents and withdrawals are kept as one JSON document per version; the columns
 hold what is searched on. Saving compares and sets the version, so of two concurrent writers of
 the same version exactly one succeeds.
+
+``MeetingRepository`` lives in ``app.store.meetings``; it is named here too for the modules that
+imported it from here.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.clock import utcnow
 from app.domain.errors import StaleVersion
-from app.domain.meetings import Meeting, MeetingStatus, Participant, ParticipantKind, Reply
 from app.domain.parties import Reach, RecordType
 from app.domain.plans import (
     Basis,
@@ -38,24 +40,10 @@ from app.domain.plans import (
 )
 from app.domain.representatives import Representative, RepresentativeRole
 from app.store import tables as t
-from app.store.paging import Page, _page
+from app.store.json_values import date_of, date_text, instant_text
+from app.store.meetings import MeetingRepository
+from app.store.paging import Page, _page, visible_page_query
 from app.store.parties import visible_records
-
-
-def _d(value: date | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _dt(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _pd(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
-def _pdt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 def content_document(content: PlanContent) -> dict[str, Any]:
@@ -64,7 +52,7 @@ def content_document(content: PlanContent) -> dict[str, Any]:
     return {
         "title": content.title,
         "goals": [
-            {"id": g.id, "description": g.description, "target_date": _d(g.target_date)}
+            {"id": g.id, "description": g.description, "target_date": date_text(g.target_date)}
             for g in content.goals
         ],
         "resources": list(content.resources),
@@ -94,8 +82,8 @@ def content_document(content: PlanContent) -> dict[str, Any]:
             "chosen_with_person": coordinator.chosen_with_person,
             "practitioner_role_id": coordinator.practitioner_role_id,
         },
-        "start_date": _d(content.start_date),
-        "planned_end_date": _d(content.planned_end_date),
+        "start_date": date_text(content.start_date),
+        "planned_end_date": date_text(content.planned_end_date),
         "follow_up_dates": [d.isoformat() for d in content.follow_up_dates],
         "basis": [
             {"kind": b.kind.value, "reference": b.reference, "description": b.description}
@@ -111,7 +99,7 @@ def content_from(doc: dict[str, Any]) -> PlanContent:
     return PlanContent(
         title=doc["title"],
         goals=tuple(
-            Goal(g["id"], g["description"], _pd(g.get("target_date"))) for g in doc["goals"]
+            Goal(g["id"], g["description"], date_of(g.get("target_date"))) for g in doc["goals"]
         ),
         resources=tuple(doc["resources"]),
         needs=tuple(doc["needs"]),
@@ -139,8 +127,8 @@ def content_from(doc: dict[str, Any]) -> PlanContent:
             coordinator.get("chosen_with_person", True),
             coordinator.get("practitioner_role_id"),
         ),
-        start_date=_pd(doc.get("start_date")),
-        planned_end_date=_pd(doc.get("planned_end_date")),
+        start_date=date_of(doc.get("start_date")),
+        planned_end_date=date_of(doc.get("planned_end_date")),
         follow_up_dates=tuple(date.fromisoformat(d) for d in doc["follow_up_dates"]),
         basis=tuple(
             Basis(BasisKind(b["kind"]), b["reference"], b.get("description")) for b in doc["basis"]
@@ -162,7 +150,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             {
                 "id": c.id,
                 "given_by": c.given_by.value,
-                "given_at": _dt(c.given_at),
+                "given_at": instant_text(c.given_at),
                 "method": c.method.value,
                 "share_with": list(c.share_with),
                 "recorded_by": c.recorded_by,
@@ -177,7 +165,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "withdrawals": [
             {
                 "consent_id": w.consent_id,
-                "at": _dt(w.at),
+                "at": instant_text(w.at),
                 "principal_ids": list(w.principal_ids),
                 "recorded_by": w.recorded_by,
             }
@@ -391,20 +379,16 @@ class PlanRepository:
         status: PlanStatus | None = None,
     ) -> Page[Plan]:
         """Plans the reach is a party to, in id order, filtered."""
-        query = (
-            select(t.plans)
-            .where(t.plans.c.id.in_(visible_records(RecordType.PLAN, visible_to)))
-            .order_by(t.plans.c.id)
-            .limit(limit + 1)
+        query = visible_page_query(
+            t.plans,
+            RecordType.PLAN,
+            visible_to,
+            limit=limit,
+            after=after,
+            equal={"person_id": person_id, "status": status.value if status else None},
         )
-        if after:
-            query = query.where(t.plans.c.id > after)
-        if person_id:
-            query = query.where(t.plans.c.person_id == person_id)
-        if status:
-            query = query.where(t.plans.c.status == status.value)
         rows = (await self._conn.execute(query)).all()
-        return _page([plan_from(r, r.document, r.version, r.status) for r in rows], limit, _id)
+        return _page([plan_from(r, r.document, r.version, r.status) for r in rows], limit, _plan_id)
 
     async def active_visible_to(self, reach: Reach) -> list[Plan]:
         """The active plans the reach is a party to."""
@@ -419,193 +403,18 @@ class PlanRepository:
         return [plan_from(r, r.document, r.version, r.status) for r in rows]
 
 
-def _id(item: Plan | Meeting) -> str:
-    return item.id
+def _plan_id(plan: Plan) -> str:
+    return plan.id
 
 
-def meeting_document(meeting: Meeting) -> dict[str, Any]:
-    """What of a meeting is not in columns, as JSON."""
-    return {
-        "participants": [
-            {
-                "id": p.id,
-                "kind": p.kind.value,
-                "organization_id": p.organization_id,
-                "name": p.name,
-                "reply": p.reply.value,
-                "reason": p.reason,
-                "proposed_start": _dt(p.proposed_start),
-                "replied_at": _dt(p.replied_at),
-                "representative_role": p.representative_role.value
-                if p.representative_role
-                else None,
-                "attended": p.attended,
-            }
-            for p in meeting.participants
-        ],
-        "location": meeting.location,
-        "video_link": meeting.video_link,
-        "cancel_reason": meeting.cancel_reason,
-        "duration_minutes": meeting.duration_minutes,
-        "minutes": meeting.minutes,
-    }
-
-
-def meeting_from(row: Any) -> Meeting:
-    """A meeting from its row."""
-    doc = row.document
-    return Meeting(
-        id=row.id,
-        person_id=row.person_id,
-        plan_id=row.plan_id,
-        episode_id=row.episode_id,
-        organizer_id=row.organizer_id,
-        starts_at=row.starts_at,
-        reply_by=row.reply_by,
-        sent_at=row.sent_at,
-        participants=[
-            Participant(
-                p["id"],
-                ParticipantKind(p["kind"]),
-                p.get("organization_id"),
-                p.get("name"),
-                Reply(p["reply"]),
-                p.get("reason"),
-                _pdt(p.get("proposed_start")),
-                _pdt(p.get("replied_at")),
-                RepresentativeRole(p["representative_role"])
-                if p.get("representative_role")
-                else None,
-                p.get("attended"),
-            )
-            for p in doc["participants"]
-        ],
-        location=doc.get("location"),
-        video_link=doc.get("video_link"),
-        status=MeetingStatus(row.status),
-        cancel_reason=doc.get("cancel_reason"),
-        version=row.version,
-        duration_minutes=doc.get("duration_minutes", 60),
-        held_at=row.held_at,
-        minutes=doc.get("minutes"),
-        updated_at=row.updated_at,
-    )
-
-
-class MeetingRepository:
-    """Summoned meetings and their replies."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def add(self, meeting: Meeting) -> None:
-        """Store a new summons."""
-        meeting.updated_at = utcnow()
-        await self._conn.execute(
-            insert(t.meetings).values(
-                id=meeting.id,
-                person_id=meeting.person_id,
-                plan_id=meeting.plan_id,
-                episode_id=meeting.episode_id,
-                organizer_id=meeting.organizer_id,
-                status=meeting.status.value,
-                starts_at=meeting.starts_at,
-                reply_by=meeting.reply_by,
-                sent_at=meeting.sent_at,
-                held_at=meeting.held_at,
-                version=meeting.version,
-                updated_at=meeting.updated_at,
-                document=meeting_document(meeting),
-            )
-        )
-
-    async def save(self, meeting: Meeting, *, expected_version: int) -> None:
-        """Store the meeting's new state, if no one else saved over ``expected_version``."""
-        meeting.updated_at = utcnow()
-        result = await self._conn.execute(
-            update(t.meetings)
-            .where(t.meetings.c.id == meeting.id, t.meetings.c.version == expected_version)
-            .values(
-                status=meeting.status.value,
-                starts_at=meeting.starts_at,
-                reply_by=meeting.reply_by,
-                held_at=meeting.held_at,
-                version=meeting.version,
-                updated_at=meeting.updated_at,
-                document=meeting_document(meeting),
-            )
-        )
-        if result.rowcount != 1:
-            raise StaleVersion(
-                f"meeting {meeting.id} was changed by someone else since version "
-                f"{expected_version}; read it again"
-            )
-
-    async def get(self, meeting_id: str, *, for_update: bool = False) -> Meeting | None:
-        """The meeting, or None.
-
-        ``for_update``: locked until the transaction ends (see ``app.store.unit_of_work``).
-        """
-        query = select(t.meetings).where(t.meetings.c.id == meeting_id)
-        row = (await self._conn.execute(query.with_for_update() if for_update else query)).first()
-        return meeting_from(row) if row else None
-
-    async def page(
-        self,
-        *,
-        limit: int,
-        after: str | None,
-        visible_to: Reach,
-        plan_id: str | None = None,
-        episode_id: str | None = None,
-        person_id: str | None = None,
-    ) -> Page[Meeting]:
-        """Meetings the reach is a party to (organizer or participant), filtered."""
-        query = (
-            select(t.meetings)
-            .where(t.meetings.c.id.in_(visible_records(RecordType.MEETING, visible_to)))
-            .order_by(t.meetings.c.id)
-            .limit(limit + 1)
-        )
-        if after:
-            query = query.where(t.meetings.c.id > after)
-        if plan_id:
-            query = query.where(t.meetings.c.plan_id == plan_id)
-        if episode_id:
-            query = query.where(t.meetings.c.episode_id == episode_id)
-        if person_id:
-            query = query.where(t.meetings.c.person_id == person_id)
-        rows = (await self._conn.execute(query)).all()
-        return _page([meeting_from(r) for r in rows], limit, _id)
-
-    async def held_of_plans(self, plan_ids: Sequence[str]) -> dict[str, list[datetime]]:
-        """When the held meetings of each plan took place, as instants: which local date that
-        is depends on the plan's jurisdiction, so the caller decides it. A meeting only summoned
-        (even one whose time has passed) is not among them."""
-        if not plan_ids:
-            return {}
-        rows = await self._conn.execute(
-            select(t.meetings.c.plan_id, t.meetings.c.held_at).where(
-                t.meetings.c.plan_id.in_(list(plan_ids)),
-                t.meetings.c.status == MeetingStatus.HELD.value,
-            )
-        )
-        result: dict[str, list[datetime]] = {}
-        for row in rows:
-            result.setdefault(row.plan_id, []).append(row.held_at)
-        return result
-
-    async def summonses_of_persons(self, person_ids: Sequence[str]) -> dict[str, list[datetime]]:
-        """When summonses (not cancelled) concerning each person were sent."""
-        if not person_ids:
-            return {}
-        rows = await self._conn.execute(
-            select(t.meetings.c.person_id, t.meetings.c.sent_at).where(
-                t.meetings.c.person_id.in_(list(person_ids)),
-                t.meetings.c.status != MeetingStatus.CANCELLED.value,
-            )
-        )
-        result: dict[str, list[datetime]] = {}
-        for row in rows:
-            result.setdefault(row.person_id, []).append(row.sent_at)
-        return result
+__all__ = [
+    "MeetingRepository",
+    "PlanRepository",
+    "content_document",
+    "content_from",
+    "follow_up_rows",
+    "plan_document",
+    "plan_from",
+    "plan_row",
+    "plan_version_row",
+]

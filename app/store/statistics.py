@@ -103,8 +103,8 @@ class Parties:
     unit: ColumnElement[Any] | None
 
 
-def _tree(principal_id: str) -> Select[Any]:
-    """A principal and its units."""
+def units_of(principal_id: str) -> Select[Any]:
+    """A principal and its units (the ids of both)."""
     o = t.organizations.c
     return select(o.id).where(or_(o.id == principal_id, o.parent_id == principal_id))
 
@@ -141,7 +141,7 @@ def _by_person(sl: Slice) -> bool:
 
 
 MEETINGS = Parties(
-    lambda r: t.meetings.c.organizer_id.in_(_tree(r)),
+    lambda r: t.meetings.c.organizer_id.in_(units_of(r)),
     _pe.residence_municipality_id,
     t.meetings.c.organizer_id,
 )
@@ -154,12 +154,13 @@ DEVIATIONS = Parties(
 )
 
 
-def _messages(unit: ColumnElement[Any]) -> Parties:
-    return Parties(lambda r: unit.in_(_tree(r)), None, unit)
+def by_unit(unit: ColumnElement[Any]) -> Parties:
+    """Records attributed to a unit alone: a region counts those of its own units."""
+    return Parties(lambda r: unit.in_(units_of(r)), None, unit)
 
 
-MESSAGES = _messages(t.care_messages.c.sender_id)
-ACKNOWLEDGEMENTS = _messages(t.care_message_recipients.c.organization_id)
+MESSAGES = by_unit(t.care_messages.c.sender_id)
+ACKNOWLEDGEMENTS = by_unit(t.care_message_recipients.c.organization_id)
 
 
 def _narrow(query: Select[Any], parties: Parties, scope: Scope) -> Select[Any]:
@@ -172,7 +173,9 @@ def _narrow(query: Select[Any], parties: Parties, scope: Scope) -> Select[Any]:
             # Records attributed to no municipality (care messages) count for a municipality
             # as their principal: the municipality's own units.
             assert parties.unit is not None
-            query = query.where(or_(*(parties.unit.in_(_tree(m)) for m in scope.municipality_ids)))
+            query = query.where(
+                or_(*(parties.unit.in_(units_of(m)) for m in scope.municipality_ids))
+            )
     if scope.unit_ids is not None:
         assert parties.unit is not None
         query = query.where(parties.unit.in_(scope.unit_ids))

@@ -41,7 +41,16 @@ from app.store import tables as t
 from app.store.liability import days_in, epoch_us, overlapping
 from app.store.parties import party_to
 from app.store.sql import epoch_seconds, local_day, whole_units
-from app.store.statistics import Scope
+from app.store.statistics import (
+    DEVIATIONS,
+    EPISODES,
+    MEETINGS,
+    PLANS,
+    Parties,
+    Scope,
+    by_unit,
+    units_of,
+)
 from app.store.tables import UTCDateTime
 
 
@@ -63,52 +72,11 @@ class Cell:
     zone: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Owner:
-    """How a record is attributed: to a region (a condition), a municipality and a unit."""
-
-    region: Callable[[str], ColumnElement[bool]]
-    municipality: ColumnElement[Any] | None
-    unit: ColumnElement[Any] | None
-
-
-def _tree(principal_id: str) -> Select[Any]:
-    o = t.organizations.c
-    return select(o.id).where(or_(o.id == principal_id, o.parent_id == principal_id))
-
-
 _ep = t.episodes.c
 _pe = t.persons.c
-_rp = t.record_parties.c
-_EPISODE = _Owner(lambda r: _ep.region_id == r, _ep.municipality_id, _ep.hospital_unit_id)
-_PLAN = _Owner(
-    lambda r: t.plans.c.id.in_(
-        select(_rp.record_id).where(
-            _rp.record_type == "plan", _rp.role == "participant", _rp.organization_id == r
-        )
-    ),
-    _pe.residence_municipality_id,
-    None,
-)
-_MEETING = _Owner(
-    lambda r: t.meetings.c.organizer_id.in_(_tree(r)),
-    _pe.residence_municipality_id,
-    t.meetings.c.organizer_id,
-)
-_DEVIATION = _Owner(
-    lambda r: or_(
-        t.deviations.c.reporter_principal_id == r, t.deviations.c.handler_principal_id == r
-    ),
-    _pe.residence_municipality_id,
-    t.deviations.c.reporter_id,
-)
 
 
-def _by_unit(unit: ColumnElement[Any]) -> _Owner:
-    return _Owner(lambda r: unit.in_(_tree(r)), None, unit)
-
-
-def _where(owner: _Owner, cell: Cell) -> list[ColumnElement[bool]]:
+def _where(owner: Parties, cell: Cell) -> list[ColumnElement[bool]]:
     """The conditions of the scope and of the group."""
     scope, found = cell.scope, []
     if scope.region_id is not None:
@@ -119,7 +87,7 @@ def _where(owner: _Owner, cell: Cell) -> list[ColumnElement[bool]]:
         else:
             # Records of no municipality (care messages) count for a municipality's own units.
             assert owner.unit is not None
-            found.append(or_(*(owner.unit.in_(_tree(m)) for m in scope.municipality_ids)))
+            found.append(or_(*(owner.unit.in_(units_of(m)) for m in scope.municipality_ids)))
     if scope.unit_ids is not None:
         assert owner.unit is not None
         found.append(owner.unit.in_(scope.unit_ids))
@@ -156,7 +124,7 @@ def _columns(
     record_id: ColumnElement[Any],
     part: ColumnElement[Any] | None,
     person_id: ColumnElement[Any] | None,
-    owner: _Owner,
+    owner: Parties,
     *,
     t1: ColumnElement[Any] | None = None,
     t2: ColumnElement[Any] | None = None,
@@ -201,13 +169,13 @@ def _events(code: str, cell: Cell) -> Select[Any]:
                 _ep.id,
                 cast(ev.seq, String),
                 _ep.person_id,
-                _EPISODE,
+                EPISODES,
                 t1=admitted,
                 numerator=within,
             )
         )
         .select_from(t.episode_events.join(t.episodes, _ep.id == ev.episode_id))
-        .where(ev.kind == _KINDS[code], _in(ev.at, cell), *_where(_EPISODE, cell))
+        .where(ev.kind == _KINDS[code], _in(ev.at, cell), *_where(EPISODES, cell))
     )
 
 
@@ -220,14 +188,14 @@ def _days_to_discharge(cell: Cell) -> Select[Any]:
             _ep.id,
             None,
             _ep.person_id,
-            _EPISODE,
+            EPISODES,
             t1=_ep.discharge_ready_at,
             value=days,
         )
     ).where(
         _ep.discharge_ready_at.is_not(None),
         _in(_ep.discharged_at, cell),
-        *_where(_EPISODE, cell),
+        *_where(EPISODES, cell),
     )
 
 
@@ -244,16 +212,16 @@ def _readmissions(cell: Cell) -> Select[Any]:
             _ep.id,
             None,
             _ep.person_id,
-            _EPISODE,
+            EPISODES,
             t1=readmitted,
             numerator=readmitted.is_not(None),
         )
-    ).where(_in(_ep.discharged_at, cell), *_where(_EPISODE, cell))
+    ).where(_in(_ep.discharged_at, cell), *_where(EPISODES, cell))
 
 
 def _liable_days(cell: Cell) -> Select[Any]:
     li = t.liable_intervals.c
-    owner = _Owner(lambda r: li.region_id == r, li.municipality_id, li.unit_id)
+    owner = Parties(lambda r: li.region_id == r, li.municipality_id, li.unit_id)
     days = func.sum(
         days_in(
             literal(cell.first_day),
@@ -336,7 +304,7 @@ def _summonses(cell: Cell) -> Select[Any]:
         .subquery("d")
     )
     d = inner.c
-    owner = _Owner(lambda r: d.region_id == r, d.municipality_id, d.hospital_unit_id)
+    owner = Parties(lambda r: d.region_id == r, d.municipality_id, d.hospital_unit_id)
     met = and_(d.sent.is_not(None), local_day(d.sent, zone) < d.due_day)
     lapsed = and_(
         d.sent.is_(None), d.withdrawn.is_not(None), local_day(d.withdrawn, zone) < d.due_day
@@ -373,9 +341,9 @@ def _plans_reaching(code: str, cell: Cell) -> Select[Any]:
         t.persons, _pe.id == t.plans.c.person_id
     )
     return (
-        select(*_columns(first.c.at, t.plans.c.id, None, t.plans.c.person_id, _PLAN))
+        select(*_columns(first.c.at, t.plans.c.id, None, t.plans.c.person_id, PLANS))
         .select_from(source)
-        .where(_in(first.c.at, cell), *_where(_PLAN, cell))
+        .where(_in(first.c.at, cell), *_where(PLANS, cell))
     )
 
 
@@ -403,7 +371,7 @@ def _overdue_follow_ups(cell: Cell) -> Select[Any]:
                 t.plans.c.id,
                 None,
                 t.plans.c.person_id,
-                _PLAN,
+                PLANS,
                 t1=func.min(f.overdue_at),
             )
         )
@@ -413,7 +381,7 @@ def _overdue_follow_ups(cell: Cell) -> Select[Any]:
             t.plans.c.status == "active",
             f.overdue_at <= cell.now,
             ~answered,
-            *_where(_PLAN, cell),
+            *_where(PLANS, cell),
         )
         .group_by(t.plans.c.id, t.plans.c.person_id, _pe.residence_municipality_id)
         .subquery("overdue")
@@ -424,10 +392,10 @@ def _overdue_follow_ups(cell: Cell) -> Select[Any]:
 def _meetings_held(cell: Cell) -> Select[Any]:
     m = t.meetings.c
     return (
-        select(*_columns(m.held_at, m.id, None, m.person_id, _MEETING))
+        select(*_columns(m.held_at, m.id, None, m.person_id, MEETINGS))
         .select_from(t.meetings.join(t.persons, _pe.id == m.person_id))
         .where(
-            m.status == "held", m.held_at <= cell.now, _in(m.held_at, cell), *_where(_MEETING, cell)
+            m.status == "held", m.held_at <= cell.now, _in(m.held_at, cell), *_where(MEETINGS, cell)
         )
     )
 
@@ -439,19 +407,19 @@ def _deviations(code: str, cell: Cell) -> Select[Any]:
     if code == "deviation-hours-to-answer":
         hours = whole_units(d.answered_at, d.reported_at, literal_column("3600"))
         columns = _columns(
-            d.answered_at, d.id, None, d.person_id, _DEVIATION, t1=d.reported_at, value=hours
+            d.answered_at, d.id, None, d.person_id, DEVIATIONS, t1=d.reported_at, value=hours
         )
         moment = d.answered_at
     else:
         stratum = d.category if code == "deviations-by-category" else d.state
-        columns = _columns(d.reported_at, d.id, None, d.person_id, _DEVIATION, stratum=stratum)
+        columns = _columns(d.reported_at, d.id, None, d.person_id, DEVIATIONS, stratum=stratum)
         moment = d.reported_at
-    return select(*columns).select_from(source).where(_in(moment, cell), *_where(_DEVIATION, cell))
+    return select(*columns).select_from(source).where(_in(moment, cell), *_where(DEVIATIONS, cell))
 
 
 def _care_messages(cell: Cell) -> Select[Any]:
     m = t.care_messages.c
-    owner = _by_unit(m.sender_id)
+    owner = by_unit(m.sender_id)
     return select(*_columns(m.sent_at, m.id, None, m.person_id, owner)).where(
         _in(m.sent_at, cell), *_where(owner, cell)
     )
@@ -460,7 +428,7 @@ def _care_messages(cell: Cell) -> Select[Any]:
 def _acknowledgements(cell: Cell) -> Select[Any]:
     r = t.care_message_recipients.c
     m = t.care_messages.c
-    owner = _by_unit(r.organization_id)
+    owner = by_unit(r.organization_id)
     minutes = whole_units(r.acknowledged_at, m.sent_at, literal_column("60"))
     return (
         select(

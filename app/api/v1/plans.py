@@ -273,43 +273,34 @@ async def _status(
     return _answer(plan, response)
 
 
-@api.post("/plans/{plan_id}/activate", response_model=PlanRead, responses=WRITE_ERRORS)
-async def activate_plan(
-    actor: CarePlanUpdater,
-    plan_id: str,
-    body: StatusChange,
-    uow: UowDep,
-    now: NowDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> PlanRead:
-    """Activate a draft; the refusal lists every missing element at once."""
-    return await _status(actor, plan_id, PlanStatus.ACTIVE, body, uow, now, response, if_match)
+def _status_route(verb: str, to: PlanStatus, doc: str) -> None:
+    """The route ``POST /plans/{plan_id}/<verb>``, moving the plan to ``to``; named
+    ``<verb>_plan`` (its operation id) and described by ``doc``."""
+
+    async def change_status(
+        actor: CarePlanUpdater,
+        plan_id: str,
+        body: StatusChange,
+        uow: UowDep,
+        now: NowDep,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> PlanRead:
+        return await _status(actor, plan_id, to, body, uow, now, response, if_match)
+
+    change_status.__name__ = change_status.__qualname__ = f"{verb}_plan"
+    change_status.__doc__ = doc
+    api.post(f"/plans/{{plan_id}}/{verb}", response_model=PlanRead, responses=WRITE_ERRORS)(
+        change_status
+    )
 
 
-@api.post("/plans/{plan_id}/complete", response_model=PlanRead, responses=WRITE_ERRORS)
-async def complete_plan(
-    actor: CarePlanUpdater,
-    plan_id: str,
-    body: StatusChange,
-    uow: UowDep,
-    now: NowDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> PlanRead:
-    """Complete an active plan."""
-    return await _status(actor, plan_id, PlanStatus.COMPLETED, body, uow, now, response, if_match)
-
-
-@api.post("/plans/{plan_id}/cancel", response_model=PlanRead, responses=WRITE_ERRORS)
-async def cancel_plan(
-    actor: CarePlanUpdater,
-    plan_id: str,
-    body: StatusChange,
-    uow: UowDep,
-    now: NowDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> PlanRead:
-    """Cancel a draft or active plan (a reason is required)."""
-    return await _status(actor, plan_id, PlanStatus.CANCELLED, body, uow, now, response, if_match)
+_status_route(
+    "activate",
+    PlanStatus.ACTIVE,
+    "Activate a draft; the refusal lists every missing element at once.",
+)
+_status_route("complete", PlanStatus.COMPLETED, "Complete an active plan.")
+_status_route(
+    "cancel", PlanStatus.CANCELLED, "Cancel a draft or active plan (a reason is required)."
+)

@@ -6,18 +6,23 @@ from datetime import UTC, datetime
 
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.plans import Plan
+from app.fhir.reference_params import reference_id
 from app.fhir.resources.spec import Found, Reader
 from app.security.access import Actor
 from app.services import plans as plan_service
 from app.store.unit_of_work import UnitOfWork
 
-
-def reference_id(value: str, resource_type: str, name: str) -> str:
-    """The id in ``Patient/123`` or ``123``; another type's reference is refused."""
-    kind, sep, ident = value.rpartition("/")
-    if sep and kind.rsplit("/", 1)[-1] != resource_type:
-        raise InvalidInput(f"{name} must reference a {resource_type}", field=name)
-    return ident if sep else value
+__all__ = [
+    "by_id",
+    "choice",
+    "coded",
+    "now",
+    "own_organization",
+    "plans_of",
+    "reference_id",
+    "subject_of",
+    "token",
+]
 
 
 def token(value: str, name: str) -> tuple[str, str]:

@@ -1,0 +1,121 @@
+"""Care episodes, their events, and the liability the episodes give rise to (liable intervals and
+the configuration they are in step with).
+
+Declared on the shared ``metadata``; ``app.store.tables`` re-exports every table here."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+)
+
+from app.store.table_types import UTCDateTime, metadata
+
+episodes = Table(
+    "episodes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False),
+    Column("hospital_unit_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    Column("region_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    Column("municipality_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    Column("primary_care_unit_id", String(64), ForeignKey("organizations.id"), nullable=True),
+    Column("jurisdiction", String(2), nullable=False),
+    Column("admitted_at", UTCDateTime, nullable=False),
+    Column("admission_type", String(16), nullable=False),
+    Column("care_type", String(16), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("expected_discharge_date", Date, nullable=True),
+    Column("discharge_ready_at", UTCDateTime, nullable=True),
+    Column("first_discharge_ready_at", UTCDateTime, nullable=True),
+    Column("discharged_at", UTCDateTime, nullable=True),
+    Column("readmission_of_id", String(36), ForeignKey("episodes.id"), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "person_id", "admitted_at"),
+    Index(None, "municipality_id", "state", "id"),
+    Index(None, "municipality_id", "discharged_at"),
+    Index(None, "municipality_id", "first_discharge_ready_at"),
+    # The statistics read a region's discharges and notices from these alone (migration 0020).
+    Index(
+        None,
+        "region_id",
+        "discharged_at",
+        postgresql_include=["id", "discharge_ready_at", "municipality_id", "hospital_unit_id"],
+    ),
+    Index(
+        None,
+        "region_id",
+        "admitted_at",
+        postgresql_include=[
+            "id",
+            "municipality_id",
+            "hospital_unit_id",
+            "person_id",
+            "jurisdiction",
+        ],
+    ),
+    Index(None, "readmission_of_id"),
+)
+
+episode_events = Table(
+    "episode_events",
+    metadata,
+    Column("episode_id", String(36), ForeignKey("episodes.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Index(None, "kind", "at", postgresql_include=["episode_id", "seq"]),
+)
+
+# Each episode's liable intervals (individual model), derived from its notices by the domain's
+# `liable_intervals` in the transaction that appends a notice, and redone by `samverkan liability
+# recompute` when the configuration changes; with the rule set and rate table (and the versions of
+# both) they came from. Days are local day numbers (days since 1970-01-01), døgn periods epoch
+# microseconds, so that both engines sum them with integer arithmetic. Region, municipality and
+# unit are the episode's, copied so that a report or a statistic filters without a join.
+liable_intervals = Table(
+    "liable_intervals",
+    metadata,
+    Column("episode_id", String(36), ForeignKey("episodes.id"), primary_key=True),
+    Column("clock", Integer, primary_key=True),
+    Column("region_id", String(64), nullable=False),
+    Column("municipality_id", String(64), nullable=False),
+    Column("unit_id", String(64), nullable=False),
+    Column("rule_set_id", String(64), nullable=False),
+    Column("rule_set_version", String(16), nullable=False),
+    Column("rate_table_id", String(64), nullable=False),
+    Column("rate_table_version", String(16), nullable=False),
+    Column("counting", String(16), nullable=False),
+    Column("first_day", Integer, nullable=False),
+    Column("stop_day", Integer, nullable=True),
+    Column("first_at_us", BigInteger, nullable=True),
+    Column("periods", Integer, nullable=True),
+    Column("ends_at_us", BigInteger, nullable=True),
+    Column("config_version", String(16), nullable=False),
+    Index(None, "municipality_id", "first_day"),
+    Index(None, "region_id", "first_day"),
+    Index(None, "config_version"),
+)
+
+# The liability configuration the stored intervals are in step with (one row, id 1): its version
+# and the configuration itself, so that every process computes with the same one.
+liability_state = Table(
+    "liability_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", String(16), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("recomputed_at", UTCDateTime, nullable=False),
+)
