@@ -27,9 +27,10 @@ from app.store.access_rows import access_row
 from app.store.care import deviation_from, message_from, recipient_from
 from app.store.episodes import JOINED_EVENT_COLUMNS, JoinedEvent, episode_from_row, event_from_row
 from app.store.joined import Prefixed, labelled
+from app.store.meetings import meeting_from
 from app.store.parties import party_from_row, party_to, reach_clause
 from app.store.persons import person_from_row
-from app.store.plans import meeting_from, plan_from
+from app.store.plans import plan_from
 
 e = t.episodes
 ev = t.episode_events

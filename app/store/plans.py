@@ -3,9 +3,6 @@
 A plan's content, consents and withdrawals are kept as one JSON document per version; the columns
 hold what is searched on. Saving compares and sets the version, so of two concurrent writers of
 the same version exactly one succeeds.
-
-``MeetingRepository`` lives in ``app.store.meetings``; it is named here too for the modules that
-imported it from here.
 """
 
 from __future__ import annotations
@@ -41,7 +38,6 @@ from app.domain.plans import (
 from app.domain.representatives import Representative, RepresentativeRole
 from app.store import tables as t
 from app.store.json_values import date_of, date_text, instant_text
-from app.store.meetings import MeetingRepository
 from app.store.paging import Page, _page, visible_page_query
 from app.store.parties import visible_records
 
@@ -408,7 +404,6 @@ def _plan_id(plan: Plan) -> str:
 
 
 __all__ = [
-    "MeetingRepository",
     "PlanRepository",
     "content_document",
     "content_from",

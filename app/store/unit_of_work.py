@@ -37,13 +37,14 @@ from app.store.episodes import EpisodeRepository
 from app.store.idempotency import IdempotencyRepository
 from app.store.liability import LiabilityRepository
 from app.store.liability_report import LiabilityReportReads
+from app.store.meetings import MeetingRepository
 from app.store.messages import MessageRepository
 from app.store.notice_board import BulletinRepository
 from app.store.organizations import CooperationAreaRepository, OrganizationRepository
 from app.store.outbox import OutboxRepository
 from app.store.parties import PartyRepository
 from app.store.persons import PersonRepository
-from app.store.plans import MeetingRepository, PlanRepository
+from app.store.plans import PlanRepository
 from app.store.sessions import ConsoleSessionRepository
 from app.store.staff import StaffRepository
 from app.store.statistics import StatisticsRepository
