@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.store.pinning import connected as pinned_connection
 from app.store.pinning import pin_of
 
 
@@ -16,19 +17,9 @@ async def connected(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     raises. On a pinned engine (the test's connection, see ``tests/conftest.py``) the block is a
     savepoint of the test's transaction, so it sees what the test's requests wrote; a committing
     test gets a transaction of its own."""
-    pin = pin_of(engine)
-    if pin is None:
+    if pin_of(engine) is None:
         async with engine.begin() as conn:
             yield conn
         return
-    savepoint = await pin.enter()
-    try:
-        yield pin.connection
-    except BaseException:
-        if savepoint.is_active:
-            await savepoint.rollback()
-        raise
-    else:
-        await savepoint.commit()
-    finally:
-        pin.leave()
+    async with pinned_connection(engine) as conn:
+        yield conn

@@ -73,3 +73,29 @@ async def pinned(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         finally:
             del _PINS[engine.sync_engine]
             await outer.rollback()
+
+
+@asynccontextmanager
+async def connected(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for statements outside a unit of work (a readiness check's read).
+
+    On a pinned engine it is the pinned connection, in a savepoint of its own that is released
+    when the block ends and rolled back when it raises; a second connection would wait for the
+    pinned transaction's lock on SQLite. Otherwise a connection of its own, nothing committed.
+    """
+    pin = pin_of(engine)
+    if pin is None:
+        async with engine.connect() as connection:
+            yield connection
+        return
+    savepoint = await pin.enter()
+    try:
+        yield pin.connection
+    except BaseException:
+        if savepoint.is_active:
+            await savepoint.rollback()
+        raise
+    else:
+        await savepoint.commit()
+    finally:
+        pin.leave()
