@@ -17,6 +17,9 @@ from tests.conftest import ClientFor
 from tests.database import connected
 from tests.e2e.test_configuration import run
 
+# Committing: the command runs in another process.
+pytestmark = pytest.mark.committing
+
 REGISTER = """\
 country,kind,id,code,name,region,cooperation_area,parent,function,hsa_id,organisation_number
 SE,region,region-import-test,,Region Importtest,,,,,,232100-0999
