@@ -1,8 +1,14 @@
 """Test fixtures: every database-backed test runs on SQLite and on PostgreSQL.
 
 The schema comes from ``alembic upgrade head``, once per backend and test session, followed by the
-demo data. Between tests the tables that tests write to are emptied; organizations, clients and
-the append-only access log stay, and tests that create their own use fresh ids.
+demo data. A test runs on one connection whose outer transaction is rolled back at its end: the
+application's engine is pinned to it (``app.store.pinning``), so each unit of work is a SAVEPOINT
+of that transaction and nothing a test writes outlives it. A test that needs real commits (another
+process or engine, concurrent requests) is marked ``@pytest.mark.committing``; one that reads the
+outbox, ``@pytest.mark.committing("postgresql")`` (the outbox's snapshot visibility). Such a test
+runs on the engine itself and the tables that tests write to are emptied after it;
+organizations, clients and the append-only access log stay, and tests that create their own
+use fresh ids.
 
 HTTP clients authenticate as a real client does: a client is registered with a fresh key pair,
 signs a client assertion and exchanges it at ``POST /auth/token`` for an access token. Every
@@ -30,6 +36,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.domain.errors import UnknownReference
 from app.http.deps import get_now
 from app.main import create_app
 from app.security.assertions import generate_client_key, make_client_assertion
@@ -37,9 +44,11 @@ from app.security.clients import ASSERTION_TYPE, register_client
 from app.services.demo import seed_demo
 from app.settings import Environment, Settings
 from app.store.database import create_engine, upgrade
+from app.store.pinning import pin_of, pinned
 from app.store.unit_of_work import UnitOfWork
 from app.wiring import wire
 from tests import fhir_medplum, fhir_node, fhir_schema
+from tests.database import connected
 
 POSTGRES_ENV = "SAMVERKAN_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -184,21 +193,32 @@ async def app_engine(settings: Settings) -> AsyncIterator[tuple[object, AsyncEng
 
 
 @pytest.fixture
-async def engine(app_engine: tuple[object, AsyncEngine]) -> AsyncIterator[AsyncEngine]:
-    """The application's engine; the per-test tables are emptied after each test."""
+async def engine(
+    request: pytest.FixtureRequest, app_engine: tuple[object, AsyncEngine], tokens: Tokens
+) -> AsyncIterator[AsyncEngine]:
+    """The application's engine, pinned to a connection whose transaction is rolled back after
+    the test; for a ``committing`` test the engine itself, the per-test tables emptied after.
+
+    ``@pytest.mark.committing("postgresql")`` commits on PostgreSQL alone: its outbox readers
+    pass only rows of transactions older than every running one, which the test's own
+    transaction never is (``app.store.outbox``), while SQLite's readers see them at once."""
     _app, eng = app_engine
+    committing = request.node.get_closest_marker("committing")
+    if committing is None or (committing.args and eng.dialect.name not in committing.args):
+        async with pinned(eng):
+            yield eng
+        await tokens.settle()
+        return
     yield eng
     async with eng.begin() as conn:
         for table in PER_TEST_TABLES:
             await conn.execute(text(f"DELETE FROM {table}"))
 
 
-async def register_test_client(
-    engine: AsyncEngine, organization_id: str, scopes: str, alg: str = "ES384"
-) -> tuple[str, bytes, str]:
-    """Register a client with a fresh key pair: (client id, private PEM, kid)."""
-    pem, jwks = generate_client_key(alg)
-    client_id = f"test-{organization_id}-{uuid.uuid4().hex[:8]}"
+async def add_test_client(
+    engine: AsyncEngine, organization_id: str, scopes: str, client_id: str, jwks: Any
+) -> None:
+    """Register a client with the public keys ``jwks``, committed."""
     async with UnitOfWork(engine) as uow:
         await register_client(
             uow,
@@ -209,6 +229,15 @@ async def register_test_client(
             client_id=client_id,
         )
         await uow.commit()
+
+
+async def register_test_client(
+    engine: AsyncEngine, organization_id: str, scopes: str, alg: str = "ES384"
+) -> tuple[str, bytes, str]:
+    """Register a client with a fresh key pair: (client id, private PEM, kid)."""
+    pem, jwks = generate_client_key(alg)
+    client_id = f"test-{organization_id}-{uuid.uuid4().hex[:8]}"
+    await add_test_client(engine, organization_id, scopes, client_id, jwks)
     return client_id, pem, jwks["keys"][0]["kid"]
 
 
@@ -235,23 +264,43 @@ async def fetch_token(
 
 
 class Tokens:
-    """Access tokens per (organization, scopes), obtained once per backend and session."""
+    """Access tokens per (organization, scopes), obtained once per backend and session.
+
+    A client registered during a rolled-back test is gone after it: ``settle`` registers it again,
+    committed, so that its cached token stays good (or forgets the token when its organization
+    was the test's own).
+    """
 
     def __init__(self, app: object, engine: AsyncEngine, settings: Settings) -> None:
         self.app, self.engine, self.settings = app, engine, settings
         self._cache: dict[tuple[str, str], str] = {}
+        self._rolled_back: dict[tuple[str, str], tuple[str, Any]] = {}
 
     async def get(self, organization_id: str, scopes: str = ALL_SCOPES) -> str:
         """A valid access token for a client of the organization holding exactly ``scopes``."""
         key = (organization_id, scopes)
         if key not in self._cache:
-            client_id, pem, kid = await register_test_client(self.engine, organization_id, scopes)
+            pem, jwks = generate_client_key("ES384")
+            client_id = f"test-{organization_id}-{uuid.uuid4().hex[:8]}"
+            await add_test_client(self.engine, organization_id, scopes, client_id, jwks)
+            if pin_of(self.engine) is not None:
+                self._rolled_back[key] = (client_id, jwks)
+            kid = jwks["keys"][0]["kid"]
             transport = httpx.ASGITransport(app=self.app)  # type: ignore[arg-type]
             async with httpx.AsyncClient(transport=transport, base_url=self.settings.issuer) as h:
                 response = await fetch_token(h, self.settings, client_id, pem, kid, "ES384")
             assert response.status_code == 200, response.text
             self._cache[key] = response.json()["access_token"]
         return self._cache[key]
+
+    async def settle(self) -> None:
+        """Commit the clients whose registration a rolled-back test undid."""
+        rolled_back, self._rolled_back = self._rolled_back, {}
+        for (organization_id, scopes), (client_id, jwks) in rolled_back.items():
+            try:
+                await add_test_client(self.engine, organization_id, scopes, client_id, jwks)
+            except UnknownReference:
+                del self._cache[(organization_id, scopes)]
 
 
 @pytest.fixture(scope="session")
@@ -354,7 +403,7 @@ async def assert_access_logged(engine: AsyncEngine, seen: Seen) -> None:
     named = {p for persons in seen.persons_by_request.values() for p in persons}
     if not named:
         return
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         persons = set(
             (
                 await conn.execute(

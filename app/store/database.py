@@ -14,6 +14,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from app.store.pinning import connected
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -95,7 +97,7 @@ def downgrade(url: str, revision: str = "base") -> None:
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     """The revision recorded in the database, or None when it was never migrated."""
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         has_table = await conn.run_sync(
             lambda sync: sync.dialect.has_table(sync, "alembic_version")
         )

@@ -12,6 +12,9 @@ and then reads what it stored; SQLite takes its write lock at ``BEGIN IMMEDIATE`
 on ``version`` then never meets a change made meanwhile, and ``StaleVersion`` (412) is left to
 a client whose precondition (``If-Match``, ``meta.versionId``) names a version that is no
 longer current.
+
+On an engine the test suite pinned (``app.store.pinning``) the unit of work is a SAVEPOINT of the
+pinned connection instead: commit releases it, a rollback rolls back to it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from types import TracebackType
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from app.domain.access_log import AccessEntry
 from app.store.access_log import AccessLogRepository
@@ -44,6 +47,7 @@ from app.store.organizations import CooperationAreaRepository, OrganizationRepos
 from app.store.outbox import OutboxRepository
 from app.store.parties import PartyRepository
 from app.store.persons import PersonRepository
+from app.store.pinning import Pin, pin_of
 from app.store.plans import PlanRepository
 from app.store.sessions import ConsoleSessionRepository
 from app.store.staff import StaffRepository
@@ -86,6 +90,8 @@ class UnitOfWork:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._conn: AsyncConnection | None = None
+        self._pin: Pin | None = None
+        self._pinned_savepoint: AsyncTransaction | None = None
         self._committed = False
         self.pending_access: list[AccessEntry] = []
         # Entries a statement already wrote in this transaction (a read's access-log row written
@@ -146,8 +152,13 @@ class UnitOfWork:
         return self._engine.dialect.name
 
     async def __aenter__(self) -> UnitOfWork:
-        self._conn = await self._engine.connect()
-        await self._conn.begin()
+        self._pin = pin_of(self._engine)
+        if self._pin is None:
+            self._conn = await self._engine.connect()
+            await self._conn.begin()
+        else:
+            self._pinned_savepoint = await self._pin.enter()
+            self._conn = self._pin.connection
         conn = self._conn
         self.organizations = OrganizationRepository(conn)
         self.areas = CooperationAreaRepository(conn)
@@ -183,7 +194,10 @@ class UnitOfWork:
         """Make everything done in this unit of work durable."""
         assert self._conn is not None
         await self.access_log.append(self.pending_access)
-        await self._conn.commit()
+        if self._pinned_savepoint is not None:
+            await self._pinned_savepoint.commit()
+        else:
+            await self._conn.commit()
         self.pending_access = []
         self.logged_access = []
         self._committed = True
@@ -199,9 +213,16 @@ class UnitOfWork:
             if not self._committed:
                 self.pending_access = self.logged_access + self.pending_access
                 self.logged_access = []
-                await self._conn.rollback()
+                if self._pinned_savepoint is not None:
+                    if self._pinned_savepoint.is_active:
+                        await self._pinned_savepoint.rollback()
+                else:
+                    await self._conn.rollback()
         finally:
-            await self._conn.close()
+            if self._pin is not None:
+                self._pin.leave()
+            else:
+                await self._conn.close()
 
 
 async def write_failed_access(engine: AsyncEngine, entries: Sequence[AccessEntry]) -> None:

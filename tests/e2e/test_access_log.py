@@ -12,13 +12,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import ClientFor
+from tests.database import connected
 from tests.factories import admit, create_person, notice
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 async def entries_of(engine: AsyncEngine, request_id: str) -> list[dict[str, object]]:
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         rows = await conn.execute(
             text("SELECT * FROM access_log WHERE request_id = :rid ORDER BY id"),
             {"rid": request_id},
@@ -144,7 +145,7 @@ async def test_the_log_is_append_only_in_the_database(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     await create_person(client)
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         newest = (await conn.execute(text("SELECT max(id) FROM access_log"))).scalar_one()
     for statement in (
         "UPDATE access_log SET outcome = 'success' WHERE id = :id",
@@ -152,9 +153,9 @@ async def test_the_log_is_append_only_in_the_database(
         "DELETE FROM access_log WHERE id = :id",
     ):
         with pytest.raises(DBAPIError, match="append-only"):
-            async with engine.begin() as conn:
+            async with connected(engine) as conn:
                 await conn.execute(text(statement), {"id": newest})
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         still = (
             await conn.execute(
                 text("SELECT count(*) FROM access_log WHERE id = :id"), {"id": newest}
@@ -163,7 +164,7 @@ async def test_the_log_is_append_only_in_the_database(
     assert still == 1
     if engine.dialect.name == "postgresql":
         with pytest.raises(DBAPIError, match="append-only"):
-            async with engine.begin() as conn:
+            async with connected(engine) as conn:
                 await conn.execute(text("TRUNCATE access_log"))
 
 

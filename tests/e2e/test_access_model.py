@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import ClientFor, Tokens
+from tests.database import connected
 from tests.factories import admit, create_person, notice
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
@@ -50,7 +52,7 @@ async def test_the_acting_unit_must_be_one_of_the_principals_and_goes_into_the_l
     # The person was registered by the region's system itself: a party naming the principal,
     # which every unit it acts for reaches.
     assert read.status_code == 200
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         row = (
             await conn.execute(
                 text(
@@ -117,6 +119,7 @@ async def test_the_units_a_municipality_names_become_the_episodes_receivers(
     ]
 
 
+@pytest.mark.committing
 async def test_a_principals_writes_name_unit_and_user_where_configured(
     settings: Settings, tokens: Tokens
 ) -> None:

@@ -238,6 +238,7 @@ async def test_a_disabled_client_gets_no_new_tokens(
     assert listed["items"]
 
 
+@pytest.mark.committing
 async def test_disabling_a_client_revokes_its_live_tokens_on_every_process(
     settings: Settings, client_for: ClientFor
 ) -> None:
@@ -315,6 +316,7 @@ async def test_admin_api_refuses_private_keys_and_non_admins(client_for: ClientF
     assert refused.status_code == 403 and "samverkan/admin" in refused.json()["detail"]
 
 
+@pytest.mark.committing
 async def test_a_client_over_its_rate_limit_gets_429_with_retry_after(
     settings: Settings, tokens: Tokens, engine: AsyncEngine
 ) -> None:
@@ -356,6 +358,7 @@ def run_cli(
     )
 
 
+@pytest.mark.committing
 async def test_dev_token_works_locally_and_never_in_production(
     http: httpx.AsyncClient, settings: Settings
 ) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.identifiers import PERSONNUMMER
+from tests.database import connected
 from tests.factories import admit, create_person, notice, personnummer
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -19,7 +20,7 @@ COUNTED = ("organizations", "persons", "episodes", "episode_events", "idempotenc
 
 async def row_counts(engine: AsyncEngine) -> dict[str, int]:
     """How many rows each table holds."""
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         return {
             table: (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
             for table in COUNTED

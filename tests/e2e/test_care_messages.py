@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import ClientFor
 from tests.e2e.test_fhir_messaging import example, header_of, post
@@ -35,6 +36,7 @@ async def in_hospital(client_for: ClientFor) -> tuple[httpx.AsyncClient, dict[st
     return hospital, episode
 
 
+@pytest.mark.committing("postgresql")  # reads the outbox
 async def test_a_message_thread_with_read_and_acknowledged_copies(client_for: ClientFor) -> None:
     hospital, episode = await in_hospital(client_for)
     person_id = episode["person_id"]
@@ -223,6 +225,7 @@ async def test_care_messages_as_fhir_communication(client_for: ClientFor) -> Non
     ]
 
 
+@pytest.mark.committing("postgresql")  # reads the outbox
 async def test_a_deviation_is_reported_investigated_answered_and_closed(
     client_for: ClientFor,
 ) -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import Settings
@@ -22,6 +23,9 @@ from tests.e2e.test_fhir_messaging import FHIR, example
 from tests.e2e.test_http_server import Server
 from tests.e2e.test_http_server import server as server  # the `samverkan serve` fixture
 from tests.factories import admit, create_person
+
+# Committing: concurrent requests: each needs a transaction of its own.
+pytestmark = pytest.mark.committing
 
 CONCURRENT = 20
 HOSPITAL_UNIT = "region-kalmar-lanssjukhuset-med"

@@ -13,6 +13,9 @@ from app.security.assertions import generate_client_key
 from app.settings import Settings
 from tests.e2e.test_http_server import _free_port as free_port
 
+# Committing: the command runs in another process.
+pytestmark = pytest.mark.committing
+
 
 def run(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("SAMVERKAN_")}

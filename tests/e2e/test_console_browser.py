@@ -28,6 +28,9 @@ from tests.console.browser import ConsoleBrowser
 from tests.console.scenario import MUNICIPALITY, Scenario, build, ok
 from tests.e2e.test_http_server import Server, server  # noqa: F401 (the fixture)
 
+# Committing: a uvicorn process reads and writes the database.
+pytestmark = pytest.mark.committing
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 AXE = Path(os.environ.get("SAMVERKAN_AXE", ".cache/node/node_modules/axe-core/axe.min.js"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,6 +13,10 @@ from app.services.demo_flow import MUNICIPALITY, WARD, seed_demo_flow
 from app.store.unit_of_work import UnitOfWork
 from tests.conftest import ClientFor
 from tests.console.scenario import sign_in
+
+# Committing on PostgreSQL: it reads the outbox, whose readers pass only rows of transactions
+# older than every running one, which a rolled-back test's own transaction never is.
+pytestmark = pytest.mark.committing("postgresql")
 
 
 async def test_the_demo_patients_fill_the_console(

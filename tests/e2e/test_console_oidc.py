@@ -15,6 +15,9 @@ import pytest
 from tests.console.idp import Provider, running_provider
 from tests.e2e.test_http_server import Server, server  # noqa: F401 (the fixture)
 
+# Committing: a uvicorn process reads and writes the database.
+pytestmark = pytest.mark.committing
+
 CLIENT_ID = "samverkan-console"
 
 

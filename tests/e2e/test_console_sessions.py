@@ -18,6 +18,7 @@ from app.services.console_sessions import session_id_of
 from app.settings import Environment, Settings
 from tests.conftest import ClientFor
 from tests.console.scenario import csrf_of, person, sign_in
+from tests.database import connected
 from tests.factories import admit
 
 BASE = "http://127.0.0.1:8000"
@@ -105,7 +106,7 @@ async def test_an_expired_session_is_sent_to_sign_in(
 ) -> None:
     assert (await sign_in(browser, "kommun-2580", "planner")).status_code == 303
     assert (await browser.get("/console/plans")).status_code == 200
-    async with engine.begin() as conn:
+    async with connected(engine) as conn:
         await conn.execute(
             text(f"UPDATE console_sessions SET {column} = :at"),
             {"at": datetime.now(UTC) - age},
@@ -115,7 +116,7 @@ async def test_an_expired_session_is_sent_to_sign_in(
     assert response.headers["location"] == "/console/sign-in?next=%2Fconsole%2Fplans&expired=1"
     page = await browser.get(response.headers["location"])
     assert "Your session has ended" in page.text
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         left = (await conn.execute(text("SELECT count(*) FROM console_sessions"))).scalar_one()
     assert left == 1, "the expired session is removed; only the new sign-in form's session is left"
 
@@ -131,6 +132,7 @@ async def test_sign_out_ends_the_session_everywhere(browser: httpx.AsyncClient) 
     assert (await browser.get("/console/deviations")).status_code == 303
 
 
+@pytest.mark.committing
 async def test_development_sign_in_is_refused_in_production(
     settings: Settings, browser: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -151,7 +153,7 @@ async def test_development_sign_in_is_refused_in_production(
         assert cookie.startswith("__Host-samverkan_console=") and "Secure" in cookie
         # A hand-made form with the session's own CSRF token is refused all the same.
         token = cookie.split(";")[0].split("=", 1)[1]
-        async with engine.connect() as conn:
+        async with connected(engine) as conn:
             csrf = (
                 await conn.execute(
                     text("SELECT csrf_token FROM console_sessions WHERE id = :id"),
@@ -184,7 +186,7 @@ async def test_pages_log_the_signed_in_person_as_end_user(
     for index, path in enumerate(("/console/worklist", f"/console/persons/{greta['id']}")):
         page = await browser.get(path, headers={"X-Request-ID": f"console-page-{index}"})
         assert page.status_code == 200 and "Loggad" in page.text
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         rows = (
             await conn.execute(
                 text(
@@ -204,7 +206,7 @@ async def test_pages_log_the_signed_in_person_as_end_user(
         assert (await sign_in(other, "kommun-0880", "planner", name="Olle")).status_code == 303
         refused = await other.get(f"/console/persons/{greta['id']}")
         assert refused.status_code == 404 and "Loggad" not in refused.text
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         denied = (
             (
                 await conn.execute(

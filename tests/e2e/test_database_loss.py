@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.store.database import create_engine
 
+# Committing: kills the application's connections.
+pytestmark = pytest.mark.committing
+
 
 async def test_a_lost_connection_answers_503_and_the_pool_recovers(
     client: httpx.AsyncClient, engine: AsyncEngine, settings: object

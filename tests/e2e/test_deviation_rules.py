@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -62,6 +63,7 @@ async def raised_about(engine: AsyncEngine, episode_id: str) -> list[tuple[str, 
     return [(r, episode_id) for r in rows]
 
 
+@pytest.mark.committing("postgresql")  # reads the outbox
 async def test_late_admission_notices_are_raised_once_in_both_countries(
     client_for: ClientFor, engine: AsyncEngine
 ) -> None:
@@ -198,6 +200,7 @@ async def test_a_breached_summons_deadline_is_raised_once_and_a_kept_one_never(
     assert "no summons had been sent" in deviation["description"]
 
 
+@pytest.mark.committing
 async def test_two_job_runs_at_once_raise_each_deviation_once(
     client_for: ClientFor, engine: AsyncEngine, settings: Settings
 ) -> None:
@@ -225,6 +228,7 @@ async def test_two_job_runs_at_once_raise_each_deviation_once(
     assert {r.id for r in rows} == set(first) | set(second)
 
 
+@pytest.mark.committing  # two transactions at once
 async def test_a_decision_is_written_by_one_of_two_transactions(engine: AsyncEngine) -> None:
     finding = Finding("late-admission-notice", "race-record", 0, None)
     now = NOW
@@ -248,6 +252,7 @@ async def test_a_decision_is_written_by_one_of_two_transactions(engine: AsyncEng
         assert await uow.deviation_rules.raised("late-admission-notice", "race-record") == ["dev-1"]
 
 
+@pytest.mark.committing  # the job runs beside the test
 async def test_the_scheduled_job_raises_until_it_is_stopped(
     client_for: ClientFor, engine: AsyncEngine
 ) -> None:
@@ -278,6 +283,7 @@ def discharge_information(title: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.committing("postgresql")  # reads the outbox
 async def test_missing_discharge_information_is_raised_once_the_discharge_day_ends(
     client_for: ClientFor, engine: AsyncEngine
 ) -> None:

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import pytest
 
 from tests.conftest import ClientFor
 from tests.factories import admit, create_person, notice
@@ -146,6 +147,7 @@ async def test_stale_if_match_gets_412(client: httpx.AsyncClient) -> None:
     assert read["expected_discharge_date"] is None and read["version"] == 2
 
 
+@pytest.mark.committing
 async def test_two_concurrent_notices_one_wins(client: httpx.AsyncClient) -> None:
     person = await create_person(client)
     episode = await admit(client, person["id"], T0)

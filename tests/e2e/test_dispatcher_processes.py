@@ -38,6 +38,9 @@ from tests.e2e.test_http_server import _free_port as free_port
 from tests.e2e.test_http_server import server as server  # the `samverkan serve` fixture
 from tests.receiver import Push, Receiver, running_receiver
 
+# Committing: dispatcher processes read what the test committed.
+pytestmark = pytest.mark.committing
+
 SAMVERKAN = Path(sys.executable).parent / "samverkan"
 
 

@@ -46,6 +46,7 @@ async def in_hospital(client_for: ClientFor) -> tuple[httpx.AsyncClient, dict[st
     return hospital, episode
 
 
+@pytest.mark.committing("postgresql")  # reads the outbox
 async def test_the_planning_basis_and_documents_go_with_the_notices(
     client_for: ClientFor,
 ) -> None:
@@ -133,6 +134,7 @@ async def test_the_planning_basis_and_documents_go_with_the_notices(
     assert ("QuestionnaireResponse", "read") in reads
 
 
+@pytest.mark.committing("postgresql")  # reads the outbox
 async def test_discharge_information_on_the_discharge_day_or_late(
     client_for: ClientFor,
 ) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.domain.identifiers import PERSONNUMMER
 from app.store.tables import UTCDateTime
 from tests.conftest import ClientFor
+from tests.database import connected
 from tests.e2e.test_fhir_messaging import example, post
 from tests.factories import admit, create_person, personnummer
 
@@ -246,7 +247,7 @@ async def test_nul_anywhere_is_refused(client: httpx.AsyncClient) -> None:
 
 
 async def _log_of(engine: AsyncEngine, request_id: str) -> list[Any]:
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         return list(
             await conn.execute(
                 text(
@@ -285,7 +286,7 @@ async def test_a_refused_access_with_a_junk_id_is_logged(
 async def _store(
     engine: AsyncEngine, table: str, column: str, row_id: str, value: datetime
 ) -> None:
-    async with engine.begin() as conn:
+    async with connected(engine) as conn:
         await conn.execute(
             text(f"UPDATE {table} SET {column} = :v WHERE id = :id").bindparams(
                 bindparam("v", type_=UTCDateTime())
@@ -347,7 +348,7 @@ async def test_the_access_log_refuses_replace(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     assert (await client.get("/api/v1/episodes/nothing-here")).status_code == 404
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         before = (
             await conn.execute(text("SELECT * FROM access_log ORDER BY id DESC LIMIT 1"))
         ).one()
@@ -366,9 +367,9 @@ async def test_the_access_log_refuses_replace(
         ]
     for statement in statements:
         with pytest.raises(DBAPIError, match="append-only"):
-            async with engine.begin() as conn:
+            async with connected(engine) as conn:
                 await conn.execute(text(statement), rewritten)
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         after = (
             await conn.execute(text("SELECT * FROM access_log WHERE id = :id"), {"id": before.id})
         ).one()

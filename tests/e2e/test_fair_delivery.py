@@ -32,6 +32,9 @@ from tests.e2e.test_subscriptions_fhir import FHIR, subscription
 from tests.factories import admit, create_person, notice
 from tests.receiver import running_receiver
 
+# Committing: a server process and its dispatcher read what the test committed.
+pytestmark = pytest.mark.committing
+
 DEAD_PER_KIND = 20
 TIMEOUT = 2.0
 # The notices of each episode, and the event each is pushed as.

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fhirclient import server as fhir_server
 from fhirclient.models.fhirabstractbase import FHIRValidationError
 from fhirclient.models.fhirabstractresource import FHIRAbstractResource
@@ -22,6 +23,9 @@ from app.settings import Settings
 from tests.conftest import fetch_token, register_test_client
 from tests.e2e.test_http_server import Server, server  # noqa: F401 (the fixture)
 from tests.factories import PLANNING_ANSWERS, personnummer, staff_role
+
+# Committing: the clients talk to a uvicorn process, which reads what the test wrote.
+pytestmark = pytest.mark.committing
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

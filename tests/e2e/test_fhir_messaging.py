@@ -474,6 +474,7 @@ def test_the_examples_are_valid_fhir_r4_as_published() -> None:
         assert known in every
 
 
+@pytest.mark.committing("postgresql")  # reads the outbox
 async def test_the_examples_post_in_order_as_samverkan_examples_post_does(
     client_for: ClientFor,
 ) -> None:

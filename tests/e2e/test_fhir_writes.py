@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from app.domain.identifiers import PERSONNUMMER
 from tests.conftest import ClientFor
@@ -191,6 +192,7 @@ async def test_create_and_conditional_create_of_a_patient(client_for: ClientFor)
     assert organization.status_code == 405
 
 
+@pytest.mark.committing
 async def test_two_identical_conditional_creates_at_once_make_one_patient(
     client_for: ClientFor,
 ) -> None:
@@ -299,6 +301,7 @@ async def test_a_bad_patient_among_many_names_its_entry_and_keeps_nothing(
         assert found.json().get("entry", []) == [], value
 
 
+@pytest.mark.committing
 async def test_overlapping_transactions_at_once_neither_deadlock_nor_duplicate(
     client_for: ClientFor,
 ) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from app.fhir.messaging import EVENT_SYSTEM
 from tests.conftest import ClientFor
@@ -47,6 +48,7 @@ async def test_bad_general_reports_name_the_field_and_store_nothing(
     assert (await client.get("/api/v1/deviations")).json()["items"] == []
 
 
+@pytest.mark.committing("postgresql")  # reads the outbox
 async def test_a_general_report_goes_to_the_one_other_principal_involved(
     client: httpx.AsyncClient, client_for: ClientFor
 ) -> None:

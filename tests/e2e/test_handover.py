@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from app.cli import examples
 from tests.conftest import ClientFor
@@ -89,6 +90,7 @@ async def inbox(
     return found
 
 
+@pytest.mark.committing("postgresql")  # reads the outbox
 async def test_the_answer_with_planned_services_reaches_the_hospital_and_reads_back(
     client: httpx.AsyncClient, municipality: httpx.AsyncClient, client_for: ClientFor
 ) -> None:
@@ -141,6 +143,7 @@ async def test_the_answer_with_planned_services_reaches_the_hospital_and_reads_b
     assert sum(1 for name, _ in parts if name == "plannedService") == 2
 
 
+@pytest.mark.committing("postgresql")  # reads the outbox
 async def test_cannot_receive_yet_needs_a_reason_and_holds_until_a_new_answer(
     client: httpx.AsyncClient, municipality: httpx.AsyncClient
 ) -> None:
@@ -212,6 +215,7 @@ async def test_only_the_municipality_or_its_discharge_planning_units_answer(
     assert again.json()["receiving_units"] == ["kommun-2580-hemtjanst"]
 
 
+@pytest.mark.committing("postgresql")  # reads the outbox
 async def test_services_started_follows_the_discharge_and_reaches_the_ward(
     client: httpx.AsyncClient, municipality: httpx.AsyncClient, client_for: ClientFor
 ) -> None:

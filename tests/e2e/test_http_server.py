@@ -23,6 +23,9 @@ from app.settings import Settings
 from tests.conftest import fetch_token, register_test_client
 from tests.factories import personnummer
 
+# Committing: a uvicorn process reads and writes the database.
+pytestmark = pytest.mark.committing
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

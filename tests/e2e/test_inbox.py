@@ -9,10 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from app.fhir.messaging import EVENT_SYSTEM
 from tests.conftest import ClientFor
 from tests.factories import admit, create_person, notice
+
+# Committing on PostgreSQL: it reads the outbox, whose readers pass only rows of transactions
+# older than every running one, which a rolled-back test's own transaction never is.
+pytestmark = pytest.mark.committing("postgresql")
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
 

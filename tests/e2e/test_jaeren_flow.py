@@ -22,12 +22,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from app.domain.identifiers import FODSELSNUMMER
 from app.domain.plo import VOLVEN_8663
 from app.security.access import UNIT_HEADER
 from tests.conftest import ClientFor
 from tests.factories import admit, fodselsnummer, notice
+
+# Committing on PostgreSQL: it reads the outbox, whose readers pass only rows of transactions
+# older than every running one, which a rolled-back test's own transaction never is.
+pytestmark = pytest.mark.committing("postgresql")
 
 KLEPP = "kommune-1120"
 CASE_HANDLING = f"{KLEPP}-tildelingskontor"

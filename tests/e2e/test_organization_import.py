@@ -14,7 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import Settings
 from tests.conftest import ClientFor
+from tests.database import connected
 from tests.e2e.test_configuration import run
+
+# Committing: the command runs in another process.
+pytestmark = pytest.mark.committing
 
 REGISTER = """\
 country,kind,id,code,name,region,cooperation_area,parent,function,hsa_id,organisation_number
@@ -30,7 +34,7 @@ SE,unit,,,Hemtjänst Importby,,,urn:oid:1.2.752.129.2.2.1.17|0991,home-care,,
 @pytest.fixture(autouse=True)
 async def remove_imported(engine: AsyncEngine) -> AsyncIterator[None]:
     yield
-    async with engine.begin() as conn:
+    async with connected(engine) as conn:
         ids = list(
             (
                 await conn.execute(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from app.domain.identifiers import FODSELSNUMMER, PERSONNUMMER
 from app.domain.organizations import HSA_ID, SE_MUNICIPALITY_CODE
@@ -224,6 +225,7 @@ async def test_idempotency_key_replays_and_refuses_a_different_body(
     assert len(listed) == 1
 
 
+@pytest.mark.committing
 async def test_concurrent_requests_with_one_idempotency_key_create_once(
     client: httpx.AsyncClient,
 ) -> None:

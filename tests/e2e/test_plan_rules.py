@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import ClientFor
 from tests.e2e.test_plan_scenarios import ok, register
@@ -48,6 +49,7 @@ def summons(plan_id: str, participants: list[dict[str, Any]], **extra: Any) -> d
     }
 
 
+@pytest.mark.committing
 async def test_two_writers_of_one_version_one_wins_the_other_gets_412(
     client_for: ClientFor,
 ) -> None:

@@ -6,11 +6,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import Settings
 from tests.documents import ROOT, background, clean_environment, run_blocks, shell_blocks
 from tests.e2e.test_http_server import _free_port as free_port
+
+# Committing: `make run` serves the database from another process.
+pytestmark = pytest.mark.committing
 
 README = ROOT / "README.md"
 

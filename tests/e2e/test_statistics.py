@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.api.v1.plan_schemas import EXAMPLE_CONTENT
 from app.store import tables as t
 from tests.conftest import ClientFor
+from tests.database import connected
 from tests.factories import admit, create_person, notice
 
 MUNICIPALITY = "kommun-2582"  # Boden, in the cooperation area Luleå–Boden
@@ -396,7 +397,7 @@ async def test_hand_worked_overdue_follow_ups_and_meetings_held(
     assert held.status_code == 200, held.text
     # Time passes for Q's meeting without anyone marking it held.
     passed = datetime.combine(first + timedelta(days=1), time(10, 0), stockholm)
-    async with engine.begin() as conn:
+    async with connected(engine) as conn:
         await conn.execute(
             update(t.meetings)
             .where(t.meetings.c.id == meetings[q])

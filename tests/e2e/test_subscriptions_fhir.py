@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.delivery.dispatcher import Dispatcher
@@ -67,6 +68,7 @@ def valid_fhir(resource: dict[str, Any]) -> None:
         assert fhir_medplum.problems([resource]) == []
 
 
+@pytest.mark.committing("postgresql")  # reads the outbox
 async def test_a_municipality_is_pushed_a_scenario_in_order(
     client: httpx.AsyncClient,
     municipality: httpx.AsyncClient,
@@ -195,6 +197,7 @@ async def test_a_municipality_is_pushed_a_scenario_in_order(
     assert status["events-since-subscription-start"]["valueString"] == "5"
 
 
+@pytest.mark.committing
 async def test_heartbeats_and_the_fhir_subscription_lifecycle(
     municipality: httpx.AsyncClient,
     client_for: ClientFor,

@@ -21,6 +21,9 @@ from app.store.unit_of_work import UnitOfWork
 from bench.generator import BATCH, PLAN_CLIENT, PLAN_ORGANIZATION, Generated, Maker, generate
 from tests.conftest import ClientFor
 
+# Committing: the generator loads with the driver's COPY on connections of its own.
+pytestmark = pytest.mark.committing
+
 # Every table the generator writes, children first, each with its key.
 LOADED = {
     "record_parties": "record_type, record_id, principal_id, organization_id, role",

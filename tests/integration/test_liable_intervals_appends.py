@@ -52,6 +52,7 @@ from app.store.liability import Window, day_number, interval_rows
 from app.store.statistics import Bounds, Scope, Slice, periods_table
 from app.store.unit_of_work import UnitOfWork
 from tests.conftest import PER_TEST_TABLES
+from tests.database import connected
 from tests.integration.test_liable_intervals import months_between
 
 SHIPPED = read_liability_config(DEFAULT_CONFIG_PATH)
@@ -116,7 +117,7 @@ def notice_of(kind: str, at: datetime, days: int, decided: int, zone: ZoneInfo) 
 
 async def stored_rows(engine: AsyncEngine, episode_id: str) -> set[tuple[Any, ...]]:
     li = t.liable_intervals
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         found = await conn.execute(select(li).where(li.c.episode_id == episode_id))
     return {tuple(sorted(row._mapping.items())) for row in found}
 
@@ -242,6 +243,6 @@ async def test_stored_intervals_follow_every_append_and_sum_as_python_does(
                 assert statistics.get(b.key, 0) == python, (year, month)
     finally:
         # Each example starts from empty episode tables, so the sums are this episode's alone.
-        async with engine.begin() as conn:
+        async with connected(engine) as conn:
             for table in PER_TEST_TABLES:
                 await conn.execute(text(f"DELETE FROM {table}"))

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.store.sql import whole_units
 from app.store.tables import UTCDateTime
+from tests.database import connected
 
 START = datetime(2022, 3, 27, 0, 30, tzinfo=UTC)  # the night of the spring DST change
 
@@ -33,7 +34,7 @@ async def test_whole_units_floor_alike_on_both_engines(
 ) -> None:
     later = literal(START + elapsed, UTCDateTime())
     earlier = literal(START, UTCDateTime())
-    async with engine.connect() as conn:
+    async with connected(engine) as conn:
         got = (
             await conn.execute(select(whole_units(later, earlier, literal_column(str(unit)))))
         ).scalar_one()

@@ -33,6 +33,9 @@ from tests.e2e.test_fhir_messaging import admit_by_message
 from tests.e2e.test_plan_rules import shared_plan, summons
 from tests.e2e.test_plan_scenarios import register
 
+# Committing: counts the statements of an application with an engine of its own.
+pytestmark = pytest.mark.committing
+
 FHIR = {"Content-Type": "application/fhir+json"}
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
 
