@@ -88,21 +88,15 @@ async def report(uow: UnitOfWork, actor: Actor, sent: Report, *, now: datetime) 
             f"part ({', '.join(sorted(principals - {actor.principal_id})) or 'none'})",
             field="handler_principal_id",
         )
-    handler_id, role_id = await route(uow, handler)
-    deviation = Deviation(
-        id=str(uuid.uuid4()),
+    deviation = await _reported(
+        uow,
+        actor,
+        sent,
+        handler,
+        now,
         person_id=person_id,
-        category=sent.category,
-        description=sent.description,
-        reporter_id=actor.acting_id,
-        reporter_principal_id=actor.principal_id,
-        handler_principal_id=handler,
-        handler_id=handler_id,
-        handler_role_id=role_id,
-        reported_at=now,
         episode_id=sent.episode_id,
         plan_id=sent.plan_id,
-        history=[StateChange(DeviationState.REPORTED, now, actor.acting_id, None)],
     )
     return await _store(uow, actor, deviation, (), now)
 
@@ -141,10 +135,30 @@ async def _report_general(
             f"({', '.join(others) or 'none is named'})",
             field="handler_principal_id",
         )
+    deviation = await _reported(
+        uow, actor, sent, handler, now, person_id=None, organizations=tuple(named)
+    )
+    return await _store(uow, actor, deviation, principals, now)
+
+
+async def _reported(
+    uow: UnitOfWork,
+    actor: Actor,
+    sent: Report,
+    handler: str,
+    now: datetime,
+    *,
+    person_id: str | None,
+    episode_id: str | None = None,
+    plan_id: str | None = None,
+    organizations: tuple[str, ...] = (),
+) -> Deviation:
+    """A new deviation as the caller reported it, routed to where ``handler`` handles them;
+    what it concerns (a person's episode or plan, or the organizations involved) is given."""
     handler_id, role_id = await route(uow, handler)
-    deviation = Deviation(
+    return Deviation(
         id=str(uuid.uuid4()),
-        person_id=None,
+        person_id=person_id,
         category=sent.category,
         description=sent.description,
         reporter_id=actor.acting_id,
@@ -153,10 +167,11 @@ async def _report_general(
         handler_id=handler_id,
         handler_role_id=role_id,
         reported_at=now,
-        organizations=tuple(named),
+        episode_id=episode_id,
+        plan_id=plan_id,
+        organizations=organizations,
         history=[StateChange(DeviationState.REPORTED, now, actor.acting_id, None)],
     )
-    return await _store(uow, actor, deviation, principals, now)
 
 
 async def route(uow: UnitOfWork, handler_principal_id: str) -> tuple[str, str | None]:
