@@ -20,6 +20,7 @@ from app.domain.planning_basis import (
     Item,
     PlanningBasis,
 )
+from app.fhir import parse
 from app.fhir.artifacts import artifact_meta
 from app.fhir.common import canonical, instant, ref
 from app.security.access import Actor
@@ -194,10 +195,7 @@ def _reference(params: dict[str, str], name: str, kind: str) -> str | None:
     value = params.get(name)
     if value is None:
         return None
-    type_, sep, ident = value.rpartition("/")
-    if sep and type_.rsplit("/", 1)[-1] != kind:
-        raise InvalidInput(f"{name} must reference a {kind}", field=name)
-    return ident if sep else value
+    return parse.search_reference_id(value, kind, name)
 
 
 async def search_responses(

@@ -17,8 +17,8 @@ from typing import Any
 
 from app.domain.deviations import Deviation, DeviationCategory, DeviationState
 from app.domain.errors import InvalidInput
+from app.fhir import parse
 from app.fhir.common import canonical, concept, extension_url, instant, meta, ref
-from app.fhir.mappers.patient import reference_id
 from app.services.deviations import Report
 
 CATEGORY = canonical("CodeSystem", "deviation-category")
@@ -84,7 +84,7 @@ def from_fhir(resource: dict[str, Any]) -> Report:
     if not codes or codes[0] not in {c.value for c in DeviationCategory}:
         raise InvalidInput(f"Task.code is a {CATEGORY} code: {allowed}", field="Task.code")
     involved = tuple(
-        reference_id(
+        parse.reference_id(
             e.get("valueReference"), "Organization", "Task.extension(involved-organization)"
         )
         for e in resource.get("extension") or []

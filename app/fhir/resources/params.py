@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.plans import Plan
+from app.fhir import parse
 from app.fhir.resources.spec import Found, Reader
 from app.security.access import Actor
 from app.services import plans as plan_service
@@ -14,17 +15,12 @@ from app.store.unit_of_work import UnitOfWork
 
 def reference_id(value: str, resource_type: str, name: str) -> str:
     """The id in ``Patient/123`` or ``123``; another type's reference is refused."""
-    kind, sep, ident = value.rpartition("/")
-    if sep and kind.rsplit("/", 1)[-1] != resource_type:
-        raise InvalidInput(f"{name} must reference a {resource_type}", field=name)
-    return ident if sep else value
+    return parse.search_reference_id(value, resource_type, name)
 
 
 def token(value: str, name: str) -> tuple[str, str]:
-    system, sep, code = value.partition("|")
-    if not sep or not system or not code:
-        raise InvalidInput(f"{name} is searched as system|value", field=name)
-    return system, code
+    """An identifier searched as ``system|value``."""
+    return parse.identifier(value, name)
 
 
 async def by_id(reader: Reader, uow: UnitOfWork, actor: Actor, ident: str) -> Found:
