@@ -43,7 +43,7 @@ from app.fhir.mappers import (
     task,
 )
 from app.fhir.mappers.encounter import DISCHARGE_READY_AT, EXPECTED_DISCHARGE
-from app.fhir.parse import organization_of, reference_id
+from app.fhir.parse import literal, organization_of, reference_id
 from app.security.access import Actor, acts_for
 from app.services import care_messages as message_service
 from app.services import commands
@@ -319,11 +319,12 @@ async def _acknowledgement(
             field="MessageHeader.response.code",
         )
     outcome = Outcome(message.response_code)
-    cared = [f for f in message.focus if f.startswith("Communication/")]
-    for reference in cared:
-        await message_service.acknowledge(
-            uow, actor, reference.split("/", 1)[1], outcome, None, now=now
-        )
+    cared = []
+    for focus in message.focus:
+        reference = literal(focus)
+        if reference is not None and reference.kind == "Communication":
+            await message_service.acknowledge(uow, actor, reference.id, outcome, None, now=now)
+            cared.append(focus)
     item_id = await inbox_service.item_of_event(uow, actor, message.response_to)
     if item_id is not None:
         await inbox_service.acknowledge(uow, actor, item_id, outcome, None, now=now)

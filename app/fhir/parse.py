@@ -79,10 +79,21 @@ def is_bundle_local(text: object) -> bool:
 def reference_id(value: Mapping[str, Any] | None, kind: str, field: str) -> str:
     """The id of the ``kind`` a Reference element names literally; InvalidInput naming
     ``field`` (its FHIRPath) otherwise."""
-    found = literal((value or {}).get("reference"))
+    text = (value or {}).get("reference")
+    if is_bundle_local(text):
+        # A transaction replaces the urn:uuid of an entry it creates before mapping; one left
+        # names no entry of the Bundle (or a message's, which creates nothing).
+        raise InvalidInput(
+            f"{field} names {text}, which no entry of this Bundle creates", field=field
+        )
+    found = literal(text)
     if found is None or found.kind != kind:
-        raise InvalidInput(f"{field} must reference a {kind} (as {kind}/<id>)", field=field)
+        raise InvalidInput(f"{field} must reference {_a(kind)} (as {kind}/<id>)", field=field)
     return found.id
+
+
+def _a(kind: str) -> str:
+    return f"{'an' if kind[0] in 'AEIOU' else 'a'} {kind}"
 
 
 def optional_reference_id(value: Mapping[str, Any] | None, kind: str, field: str) -> str | None:
@@ -97,7 +108,7 @@ def search_reference_id(value: str, kind: str, name: str) -> str:
     ``Patient/123``; a reference to another type is refused, naming the parameter."""
     prefix, sep, ident = value.rpartition("/")
     if sep and prefix.rsplit("/", 1)[-1] != kind:
-        raise InvalidInput(f"{name} must reference a {kind}", field=name)
+        raise InvalidInput(f"{name} must reference {_a(kind)}", field=name)
     return ident if sep else value
 
 

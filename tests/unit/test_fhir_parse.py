@@ -88,6 +88,14 @@ def test_reference_id_refuses_naming_the_element(value: dict[str, str] | None) -
     assert "Encounter.subject must reference a Patient" in raised.value.message
 
 
+def test_an_unresolved_urn_uuid_is_named_as_such() -> None:
+    urn = "urn:uuid:3f0c2b1a-7a51-4a8e-9f0e-8d6b2f1c5a22"
+    with pytest.raises(InvalidInput) as raised:
+        parse.reference_id({"reference": urn}, "Patient", "Encounter.subject")
+    assert raised.value.field == "Encounter.subject"
+    assert f"names {urn}, which no entry of this Bundle creates" in raised.value.message
+
+
 def test_optional_reference_id_is_none_when_absent() -> None:
     assert parse.optional_reference_id(None, "Organization", "Task.owner") is None
     assert parse.optional_reference_id({}, "Organization", "Task.owner") is None
