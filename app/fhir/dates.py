@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app.domain.errors import InvalidInput
-from app.domain.values import check_instant, parse_partial_date
+from app.fhir import parse
 from app.fhir.resources.spec import Resource, ResourceSpec
 
 _PREFIXES = ("eq", "gt", "ge", "lt", "le")
@@ -44,7 +44,7 @@ def date_test(name: str, value: str) -> DateTest:
     # range a value stands for can always be computed.
     try:
         if len(text) in (4, 7, 10):
-            partial = parse_partial_date(text, name)
+            partial = parse.partial_date(text, name)
             first = partial.first_day
             low = datetime(first.year, first.month, first.day, tzinfo=UTC)
             if partial.day is not None:
@@ -54,10 +54,8 @@ def date_test(name: str, value: str) -> DateTest:
             else:
                 high = low.replace(year=low.year + 1)
         elif len(text) > 10 and "T" in text:
-            low = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            if low.tzinfo is None:
-                low = low.replace(tzinfo=UTC)
-            high = check_instant(low, name) + timedelta(seconds=1)
+            low = parse.search_instant(text, name)
+            high = low + timedelta(seconds=1)
         else:
             raise ValueError(text)
     except ValueError as exc:
@@ -68,9 +66,7 @@ def date_test(name: str, value: str) -> DateTest:
 def moment(value: str | None, default: datetime) -> datetime:
     if not value:
         return default
-    if len(value) == 10:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parse.written_instant(value)
 
 
 def dated(spec: ResourceSpec, tests: list[DateTest], resource: Resource) -> bool:

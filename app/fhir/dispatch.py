@@ -3,12 +3,13 @@ method is declared."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
+from app.fhir import parse
 from app.fhir.resources import RESOURCES
 from app.fhir.resources.spec import Resource, ResourceSpec
 from app.http.allow import allowed_methods
@@ -37,7 +38,7 @@ def resource_headers(resource: Resource) -> dict[str, str]:
     headers = {"ETag": f'W/"{resource["meta"]["versionId"]}"'}
     updated = resource["meta"].get("lastUpdated")
     if updated:
-        stamp = datetime.fromisoformat(updated.replace("Z", "+00:00")).astimezone(UTC)
+        stamp = parse.written_instant(updated).astimezone(UTC)
         headers["Last-Modified"] = stamp.strftime("%a, %d %b %Y %H:%M:%S GMT")
     return headers
 

@@ -10,8 +10,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app.domain.errors import NotFound
-from app.domain.values import INT4_MAX, parse_int
-from app.fhir import conditional, writes
+from app.domain.values import INT4_MAX
+from app.fhir import conditional, parse, writes
 from app.fhir.dispatch import SettingsDep, require_scope, resource_headers, spec_of
 from app.fhir.outcome import fhir_response, read_body
 from app.fhir.resources.spec import Resource
@@ -99,15 +99,7 @@ async def update(
     resource = writes.validate(await read_body(request), resource_type)
     # The version the change was made against: If-Match, else the meta.versionId of the body
     # (the version the client read); without either the update is refused (428).
-    tag = request.headers.get("if-match")
-    version = tag.strip().removeprefix("W/").strip('"') if tag else None
-    if version is None and (resource.get("meta") or {}).get("versionId") is not None:
-        version = str(resource["meta"]["versionId"])
-    expected = (
-        parse_int(version, "If-Match", what='If-Match names a version, e.g. W/"3"')
-        if version is not None
-        else None
-    )
+    expected = parse.expected_version(request.headers.get("if-match"), resource)
     written = await updater(uow, actor, resource_id, resource, expected, datetime.now(UTC))
     return _written(request, written, settings, status=200)
 

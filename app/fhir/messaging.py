@@ -30,7 +30,7 @@ from app.domain.message_events import MessageEvent, event_of
 from app.domain.values import parse_day, parse_instant, parse_int
 from app.fhir import documents, planning_basis, primitives
 from app.fhir.bundles import check_full_urls
-from app.fhir.common import BASE, extension_url, organization_of
+from app.fhir.common import BASE, extension_url
 from app.fhir.conformance import EVENT_SYSTEM as EVENT_SYSTEM
 from app.fhir.expressions import from_loc
 from app.fhir.mappers import (
@@ -43,6 +43,7 @@ from app.fhir.mappers import (
     task,
 )
 from app.fhir.mappers.encounter import DISCHARGE_READY_AT, EXPECTED_DISCHARGE
+from app.fhir.parse import literal, organization_of, reference_id
 from app.security.access import Actor, acts_for
 from app.services import care_messages as message_service
 from app.services import commands
@@ -318,11 +319,12 @@ async def _acknowledgement(
             field="MessageHeader.response.code",
         )
     outcome = Outcome(message.response_code)
-    cared = [f for f in message.focus if f.startswith("Communication/")]
-    for reference in cared:
-        await message_service.acknowledge(
-            uow, actor, reference.split("/", 1)[1], outcome, None, now=now
-        )
+    cared = []
+    for focus in message.focus:
+        reference = literal(focus)
+        if reference is not None and reference.kind == "Communication":
+            await message_service.acknowledge(uow, actor, reference.id, outcome, None, now=now)
+            cared.append(focus)
     item_id = await inbox_service.item_of_event(uow, actor, message.response_to)
     if item_id is not None:
         await inbox_service.acknowledge(uow, actor, item_id, outcome, None, now=now)
@@ -375,7 +377,7 @@ async def _summons_reply(
     uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
 ) -> list[str]:
     _key, answer = _focus(message, "AppointmentResponse")
-    meeting_id = patient.reference_id(
+    meeting_id = reference_id(
         answer.get("appointment"), "Appointment", "AppointmentResponse.appointment"
     )
     meeting = await meeting_service.get_meeting(uow, actor, meeting_id)

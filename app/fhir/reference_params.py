@@ -4,15 +4,13 @@ them."""
 
 from __future__ import annotations
 
-from app.domain.errors import InvalidInput
+from app.fhir import parse
 
 
 def reference_id(value: str, resource_type: str, name: str) -> str:
-    """The id in ``Patient/123`` or ``123``; another type's reference is refused."""
-    kind, sep, ident = value.rpartition("/")
-    if sep and kind.rsplit("/", 1)[-1] != resource_type:
-        raise InvalidInput(f"{name} must reference a {resource_type}", field=name)
-    return ident if sep else value
+    """The id in ``Patient/123``, ``123`` or a URL ending in ``Patient/123``; another type's
+    reference is refused, naming the parameter (``app.fhir.parse`` reads it)."""
+    return parse.search_reference_id(value, resource_type, name)
 
 
 def optional_reference(params: dict[str, str], name: str, resource_type: str) -> str | None:

@@ -43,7 +43,7 @@ from app.domain.organizations import (
     SE_ORGANISATION_NUMBER,
 )
 from app.domain.staff import HPR_NUMBER
-from app.fhir.common import organization_of
+from app.fhir.parse import organization_of
 from app.security.access import Actor
 from app.services import staff as staff_service
 from app.settings import Settings

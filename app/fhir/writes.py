@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from app.domain.errors import Conflict, DomainError, InvalidInput, Malformed, VersionRequired
 from app.domain.plans import InitiatorKind
 from app.domain.values import parse_int
-from app.fhir import documents, primitives
+from app.fhir import documents, parse, primitives
 from app.fhir.bundles import check_full_urls
 from app.fhir.expressions import from_loc
 from app.fhir.mappers import careplan, communication, encounter, patient, task
@@ -153,7 +153,7 @@ async def create_patient(
 
 
 def _subject(resource: Resource) -> str:
-    return patient.reference_id(
+    return parse.reference_id(
         resource.get("subject"), "Patient", f"{resource['resourceType']}.subject"
     )
 

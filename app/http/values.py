@@ -16,8 +16,8 @@ from typing import Annotated, Any
 import orjson
 from pydantic import AfterValidator
 
-from app.domain.errors import DomainError, Malformed
-from app.domain.values import NUL, check_day, check_instant, check_text
+from app.domain.errors import DomainError, InvalidInput, Malformed
+from app.domain.values import NUL, check_day, check_instant, check_text, parse_int
 
 
 def _as_value_error(check: Callable[[Any, str], Any]) -> Callable[[Any], Any]:
@@ -104,3 +104,22 @@ def check_json_body(raw: bytes, max_depth: int) -> None:
     where = _nul_element(parsed, "")
     if where is not None:
         check_text(NUL, where or "body")
+
+
+def parse_if_match(value: str | None, field: str = "If-Match") -> int | None:
+    """The version an ``If-Match`` header (or another entity tag) names: ``W/"3"``, ``"3"`` or
+    ``3``; None when not given. Anything else is a 422 naming ``field``."""
+    if value is None:
+        return None
+    cleaned = value.strip().removeprefix("W/").strip('"')
+    return parse_int(cleaned, field, what=f'{field} must name a version, e.g. W/"3"')
+
+
+def system_and_value(text: str, field: str) -> tuple[str, str]:
+    """An identifier written as ``system|value``, both parts required; 422 naming ``field``."""
+    system, sep, value = text.partition("|")
+    if not sep or not system or not value:
+        raise InvalidInput(
+            f"{field} must be given as system|value (not {text[:60]!r})", field=field
+        )
+    return system, value

@@ -8,10 +8,10 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
-from app.domain.errors import InvalidInput
-from app.domain.values import parse_int
+from app.http import values
 from app.http.errors import errors_for
 from app.http.routing import UnitOfWorkRoute
+from app.http.values import parse_if_match as parse_if_match  # the routers take it from here
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -46,12 +46,7 @@ def page_of(
 
 def system_and_value(text: str | None, field: str) -> tuple[str, str] | None:
     """An identifier given as ``system|value`` (None when not given); 422 naming ``field``."""
-    if text is None:
-        return None
-    system, sep, value = text.partition("|")
-    if not sep or not system or not value:
-        raise InvalidInput(f"{field} must be given as system|value", field=field)
-    return system, value
+    return None if text is None else values.system_and_value(text, field)
 
 
 IfMatch = Annotated[
@@ -66,14 +61,6 @@ RequiredIfMatch = Annotated[
         description='the version the change was made against, e.g. W/"2"; 428 without it',
     ),
 ]
-
-
-def parse_if_match(value: str | None) -> int | None:
-    """The version an ``If-Match`` header names (``W/"3"``, ``"3"`` or ``3``)."""
-    if value is None:
-        return None
-    cleaned = value.strip().removeprefix("W/").strip('"')
-    return parse_int(cleaned, "If-Match", what='If-Match must name a version, e.g. W/"3"')
 
 
 def version_tag(version: int) -> str:

@@ -21,10 +21,10 @@ from app.fhir.common import (
     day,
     instant,
     meta,
-    organization_of,
     ref,
     unit_reference,
 )
+from app.fhir.parse import organization_of
 from app.services.meetings import Summons
 
 REPLY_DEADLINE = canonical("StructureDefinition", "reply-by")

@@ -28,10 +28,10 @@ from app.fhir.common import (
     extension_url,
     instant,
     meta,
-    organization_of,
     ref,
 )
 from app.fhir.mappers import goal as goal_mapper
+from app.fhir.parse import literal, organization_of
 from app.services.plans import ContentInput as PlanContentInput
 from app.services.plans import CoordinatorInput, InterventionInput
 
@@ -293,9 +293,8 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
             practitioner = contained.get(reference.lstrip("#"), {})
             name = ((practitioner.get("name") or [{}])[0]).get("text") or who.get("display", "")
             unit = own_unit or organization_of(member.get("onBehalfOf"))
-            role_id = (
-                reference.split("/", 1)[1] if reference.startswith("PractitionerRole/") else None
-            )
+            named = literal(reference)
+            role_id = named.id if named is not None and named.kind == "PractitionerRole" else None
             if unit or role_id:
                 coordinator = CoordinatorInput(name, unit or "", practitioner_role_id=role_id)
         elif role == "responsible-principal":

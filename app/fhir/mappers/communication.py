@@ -11,6 +11,7 @@ from typing import Any
 
 from app.domain.care_messages import CareMessage, Category, Priority
 from app.domain.errors import InvalidInput
+from app.fhir import parse
 from app.fhir.common import canonical, concept, instant, meta, ref
 from app.services.care_messages import Draft
 
@@ -62,10 +63,7 @@ def to_fhir(message: CareMessage) -> dict[str, Any]:
 
 
 def _id_of(reference: dict[str, Any] | None, kind: str, field: str) -> str:
-    value = (reference or {}).get("reference") or ""
-    if not value.startswith(f"{kind}/"):
-        raise InvalidInput(f"{field} must reference a {kind}", field=field)
-    return value.split("/", 1)[1]
+    return parse.reference_id(reference, kind, field)
 
 
 def from_fhir(resource: dict[str, Any]) -> Draft:

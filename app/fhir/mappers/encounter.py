@@ -12,9 +12,9 @@ from typing import Any
 from app.domain.episodes import AdmissionType, Episode, EpisodeState
 from app.domain.errors import InvalidInput
 from app.domain.values import parse_day, parse_instant
+from app.fhir import parse
 from app.fhir.common import concept, day, extension_url, instant, meta, ref
 from app.fhir.mappers import handover
-from app.fhir.mappers.patient import reference_id
 from app.services.episodes import RegisterAdmission
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -97,17 +97,17 @@ def from_fhir(resource: dict[str, Any], person_id: str) -> RegisterAdmission:
     expected = _extension(resource, EXPECTED_DISCHARGE, "valueDate")
     return RegisterAdmission(
         person_id=person_id,
-        hospital_unit_id=reference_id(
+        hospital_unit_id=parse.reference_id(
             resource.get("serviceProvider"), "Organization", "Encounter.serviceProvider"
         ),
         admitted_at=parse_instant(period["start"], "Encounter.period.start"),
         admission_type=AdmissionType.ACUTE if codes.get("code") == "emd" else AdmissionType.PLANNED,
-        municipality_id=reference_id(
+        municipality_id=parse.reference_id(
             destination, "Organization", "Encounter.hospitalization.destination"
         )
         if destination
         else None,
-        primary_care_unit_id=reference_id(
+        primary_care_unit_id=parse.reference_id(
             primary, "Organization", "Encounter.extension(primary-care-unit)"
         )
         if primary

@@ -11,14 +11,14 @@ payment reads it), not a conversation, and the hospital reads it where it reads 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from app.domain.episodes import Episode
 from app.domain.errors import InvalidInput
 from app.domain.handover import Answer
+from app.fhir import parse
 from app.fhir.common import canonical, coding, day, extension_url, instant, ref
-from app.fhir.mappers.patient import reference_id
 from app.services.commands import ConfirmServicesStarted, RecordMunicipalityResponse
 
 MUNICIPALITY_RESPONSE = extension_url("municipality-response")
@@ -92,10 +92,6 @@ def _services(parts: list[dict[str, Any]], url: str, name: str) -> tuple[str, ..
     return tuple(codes)
 
 
-def _instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def answer_from_fhir(resource: dict[str, Any], at: datetime | None) -> RecordMunicipalityResponse:
     """The municipality's answer from the ``municipality-response`` extension of an Encounter."""
     name = "municipality-response"
@@ -108,7 +104,7 @@ def answer_from_fhir(resource: dict[str, Any], at: datetime | None) -> RecordMun
         )
     since = _one(parts, "canReceiveFrom", "valueDate")
     units = tuple(
-        reference_id(
+        parse.reference_id(
             p.get("valueReference"), "Organization", f"Encounter.extension({name}).extension(unit)"
         )
         for p in parts
@@ -117,7 +113,11 @@ def answer_from_fhir(resource: dict[str, Any], at: datetime | None) -> RecordMun
     return RecordMunicipalityResponse(
         at=at,
         answer=Answer(code),
-        can_receive_from=date.fromisoformat(since) if since else None,
+        can_receive_from=(
+            parse.day(since, f"Encounter.extension({name}).extension(canReceiveFrom)")
+            if since
+            else None
+        ),
         reason=_one(parts, "reason", "valueString"),
         services=_services(parts, "plannedService", name),
         units=units,
@@ -131,6 +131,10 @@ def started_from_fhir(resource: dict[str, Any], at: datetime | None) -> ConfirmS
     arrived = _one(parts, "arrived", "valueDateTime")
     return ConfirmServicesStarted(
         at=at,
-        arrived_at=_instant(arrived) if arrived else None,
+        arrived_at=(
+            parse.instant_or_day(arrived, f"Encounter.extension({name}).extension(arrived)")
+            if arrived
+            else None
+        ),
         services=_services(parts, "service", name),
     )

@@ -14,6 +14,7 @@ from typing import Any
 from app.domain.errors import InvalidInput
 from app.domain.persons import Person
 from app.domain.values import parse_partial_date
+from app.fhir import parse
 from app.fhir.common import coding, day, meta, ref
 from app.services.persons import RegisterPerson
 
@@ -65,14 +66,6 @@ def to_fhir(person: Person) -> dict[str, Any]:
     return resource
 
 
-def reference_id(value: dict[str, Any] | None, kind: str, field: str) -> str:
-    """The id of a literal reference to a ``kind``; InvalidInput naming ``field`` otherwise."""
-    reference = (value or {}).get("reference") or ""
-    if not reference.startswith(f"{kind}/"):
-        raise InvalidInput(f"{field} must reference a {kind}", field=field)
-    return reference.split("/", 1)[1]
-
-
 def from_fhir(resource: dict[str, Any]) -> RegisterPerson:
     """A registration from a Patient: the first identifier, name, birth date, municipality.
 
@@ -105,7 +98,7 @@ def from_fhir(resource: dict[str, Any]) -> RegisterPerson:
         identifier_value=value,
         given_name=" ".join(name.get("given") or []),
         family_name=name.get("family", ""),
-        residence_municipality_id=reference_id(
+        residence_municipality_id=parse.reference_id(
             resource.get("managingOrganization"), "Organization", "Patient.managingOrganization"
         ),
         birth_date=birth.first_day if birth is not None and birth.is_day else None,

@@ -17,8 +17,8 @@ from typing import Any
 
 from app.domain.deviations import Deviation, DeviationCategory, DeviationState
 from app.domain.errors import InvalidInput
+from app.fhir import parse
 from app.fhir.common import canonical, concept, extension_url, instant, meta, ref
-from app.fhir.mappers.patient import reference_id
 from app.services.deviations import Report
 
 CATEGORY = canonical("CodeSystem", "deviation-category")
@@ -84,23 +84,25 @@ def from_fhir(resource: dict[str, Any]) -> Report:
     if not codes or codes[0] not in {c.value for c in DeviationCategory}:
         raise InvalidInput(f"Task.code is a {CATEGORY} code: {allowed}", field="Task.code")
     involved = tuple(
-        reference_id(
+        parse.reference_id(
             e.get("valueReference"), "Organization", "Task.extension(involved-organization)"
         )
         for e in resource.get("extension") or []
         if e.get("url") == INVOLVED
     )
     focus = (resource.get("focus") or {}).get("reference") or ""
-    kind, _sep, ident = focus.partition("/")
-    if (kind not in ("Encounter", "CarePlan") or not ident) and not (not focus and involved):
+    target = parse.literal(focus)
+    kind, ident = (target.kind, target.id) if target is not None else ("", "")
+    if kind not in ("Encounter", "CarePlan") and not (not focus and involved):
         raise InvalidInput(
             "Task.focus references the Encounter or CarePlan the deviation concerns (a general "
             "report has no focus, and names the organizations involved in the extension "
             "involved-organization)",
             field="Task.focus",
         )
-    owner = (resource.get("owner") or {}).get("reference") or ""
-    if owner and not owner.startswith("Organization/"):
+    owner_reference = (resource.get("owner") or {}).get("reference")
+    owner = parse.literal(owner_reference)
+    if owner_reference and (owner is None or owner.kind != "Organization"):
         raise InvalidInput("Task.owner is the handling Organization", field="Task.owner")
     if not resource.get("description"):
         raise InvalidInput("Task.description says what happened", field="Task.description")
@@ -109,6 +111,6 @@ def from_fhir(resource: dict[str, Any]) -> Report:
         description=resource["description"],
         episode_id=ident if kind == "Encounter" else None,
         plan_id=ident if kind == "CarePlan" else None,
-        handler_principal_id=owner.split("/", 1)[1] if owner else None,
+        handler_principal_id=owner.id if owner is not None else None,
         organization_ids=involved,
     )

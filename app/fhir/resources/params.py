@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.plans import Plan
+from app.fhir import parse
 from app.fhir.reference_params import reference_id
 from app.fhir.resources.spec import Found, Reader
 from app.security.access import Actor
@@ -26,10 +27,8 @@ __all__ = [
 
 
 def token(value: str, name: str) -> tuple[str, str]:
-    system, sep, code = value.partition("|")
-    if not sep or not system or not code:
-        raise InvalidInput(f"{name} is searched as system|value", field=name)
-    return system, code
+    """An identifier searched as ``system|value``."""
+    return parse.identifier(value, name)
 
 
 async def by_id(reader: Reader, uow: UnitOfWork, actor: Actor, ident: str) -> Found:
