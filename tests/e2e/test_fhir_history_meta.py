@@ -19,6 +19,7 @@ from app.fhir.artifacts import PUBLISHED
 from app.fhir.resources import RESOURCES
 from app.store import tables as t
 from tests.conftest import ClientFor
+from tests.database import connected
 from tests.e2e.test_fhir import FHIR, fhir, story
 from tests.e2e.test_fhir_writes import patient
 from tests.e2e.test_plan_scenarios import ok
@@ -337,7 +338,7 @@ async def test_audit_event_history_pages_past_ten_thousand_entries(
         }
         for i in range(DEEP)
     ]
-    async with engine.begin() as conn:
+    async with connected(engine) as conn:
         await conn.execute(insert(t.access_log), rows)
         written = (
             await conn.execute(

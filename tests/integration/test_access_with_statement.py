@@ -11,11 +11,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.access_log import AccessEntry
 from app.store.unit_of_work import UnitOfWork, write_failed_access
+
+# Commits and rollbacks of its own, or units of work side by side: not inside the test's pinned
+# transaction (tests/conftest.py).
+pytestmark = pytest.mark.committing
 
 
 def entry(

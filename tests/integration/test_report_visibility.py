@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import uuid
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +24,10 @@ from app.security.access import Actor, listed_persons, visible_persons
 from app.store import tables as t
 from app.store.liability_report import knows_details
 from app.store.unit_of_work import UnitOfWork
+
+# Commits and rollbacks of its own, or units of work side by side: not inside the test's pinned
+# transaction (tests/conftest.py).
+pytestmark = pytest.mark.committing
 
 ORGS = [
     "region-kalmar",
