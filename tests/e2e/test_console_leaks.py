@@ -21,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.conftest import ClientFor
 from tests.console.scenario import MUNICIPALITY, Scenario, build, csrf_of, sign_in
 
+# The scenario reads Luleå's inbox: on PostgreSQL an outbox read sees only what committed.
+pytestmark = pytest.mark.committing("postgresql")
+
 OPEN = "open"  # the way in: no session needed, nothing personal
 PAGE = "page"  # shows personal data: a signed-in person of an organization in the person's care
 ACTION = "action"  # changes a record: a signed-in person with the CSRF token, in the care
