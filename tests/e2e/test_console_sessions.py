@@ -106,19 +106,25 @@ async def test_an_expired_session_is_sent_to_sign_in(
 ) -> None:
     assert (await sign_in(browser, "kommun-2580", "planner")).status_code == 303
     assert (await browser.get("/console/plans")).status_code == 200
+    signed_in = session_id_of(browser.cookies["samverkan_console"])
     async with connected(engine) as conn:
         await conn.execute(
-            text(f"UPDATE console_sessions SET {column} = :at"),
-            {"at": datetime.now(UTC) - age},
+            text(f"UPDATE console_sessions SET {column} = :at WHERE id = :id"),
+            {"at": datetime.now(UTC) - age, "id": signed_in},
         )
     response = await browser.get("/console/plans")
     assert response.status_code == 303
     assert response.headers["location"] == "/console/sign-in?next=%2Fconsole%2Fplans&expired=1"
     page = await browser.get(response.headers["location"])
     assert "Your session has ended" in page.text
+    fresh = session_id_of(browser.cookies["samverkan_console"])
     async with connected(engine) as conn:
-        left = (await conn.execute(text("SELECT count(*) FROM console_sessions"))).scalar_one()
-    assert left == 1, "the expired session is removed; only the new sign-in form's session is left"
+        kept = await conn.execute(
+            text("SELECT id FROM console_sessions WHERE id IN (:old, :new)"),
+            {"old": signed_in, "new": fresh},
+        )
+        left = {row.id for row in kept}
+    assert left == {fresh} and fresh != signed_in, "the expired session is removed, a fresh one set"
 
 
 async def test_sign_out_ends_the_session_everywhere(browser: httpx.AsyncClient) -> None:
