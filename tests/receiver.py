@@ -84,7 +84,9 @@ class Receiver:
     _in_flight: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def handle(self, body: bytes, headers: dict[str, str]) -> int:
+    def handle(self, body: bytes, headers: dict[str, str], *, complete: bool = True) -> int:
+        """Record one push and say how it is answered; one whose body was cut short (its sender
+        died sending it) is refused, as a real receiver would refuse half a body."""
         event_id = headers.get(EVENT_ID_HEADER.lower())
         with self._lock:
             if event_id is not None:
@@ -95,8 +97,8 @@ class Receiver:
             if self.delay:
                 time.sleep(self.delay)
             with self._lock:
-                refused = self.down or self.fail_first > 0
-                if self.fail_first > 0:
+                refused = self.down or self.fail_first > 0 or not complete
+                if self.fail_first > 0 and complete:
                     self.fail_first -= 1
                 self.pushes.append(Push(body, headers, not refused, time.monotonic()))
             return 503 if refused else 200
@@ -134,7 +136,9 @@ def running_receiver(**options: Any) -> Iterator[Receiver]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
-            status = receiver.handle(body, {k.lower(): v for k, v in self.headers.items()})
+            status = receiver.handle(
+                body, {k.lower(): v for k, v in self.headers.items()}, complete=len(body) == length
+            )
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
