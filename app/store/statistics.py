@@ -217,6 +217,30 @@ SETTINGS = (
 )
 
 
+def summons_lookups() -> tuple[Any, Any]:
+    """For a discharge-ready notice (an ``episode_events`` row of an episode): when its person's
+    first summons not cancelled was sent at or after it, and when its episode's first later
+    withdrawal came; the summons-deadline indicator and its drill-down decide by these."""
+    ev = t.episode_events.c
+    m = t.meetings.c
+    withdrawal = t.episode_events.alias("w")
+    first_sent = (
+        select(func.min(m.sent_at))
+        .where(m.person_id == _ep.person_id, m.status != "cancelled", m.sent_at >= ev.at)
+        .scalar_subquery()
+    )
+    first_withdrawn = (
+        select(func.min(withdrawal.c.at))
+        .where(
+            withdrawal.c.episode_id == ev.episode_id,
+            withdrawal.c.kind == "discharge-ready-withdrawn",
+            withdrawal.c.seq > ev.seq,
+        )
+        .scalar_subquery()
+    )
+    return first_sent, first_withdrawn
+
+
 class StatisticsRepository:
     """Grouped aggregates for the indicators; each row starts with (period key, group)."""
 
@@ -344,21 +368,8 @@ class StatisticsRepository:
         the deadline and before any summons lifts the duty)."""
         ev = t.episode_events.c
         m = t.meetings.c
-        withdrawal = t.episode_events.alias("w")
-        first_sent = (
-            select(func.min(m.sent_at))
-            .where(m.person_id == _ep.person_id, m.status != "cancelled", m.sent_at >= ev.at)
-            .scalar_subquery()
-        )
-        first_withdrawn = (
-            select(func.min(withdrawal.c.at))
-            .where(
-                withdrawal.c.episode_id == ev.episode_id,
-                withdrawal.c.kind == "discharge-ready-withdrawn",
-                withdrawal.c.seq > ev.seq,
-            )
-            .scalar_subquery()
-        )
+        withdrawal = t.episode_events.alias("withdrawing")
+        first_sent, first_withdrawn = summons_lookups()
         # Each notice looks up its person's summonses and its episode's later withdrawals only
         # where there are any: the persons with a summons and the episodes with a withdrawal are
         # hashed once, which spares most notices both lookups.

@@ -49,6 +49,7 @@ from app.store.statistics import (
     Parties,
     Scope,
     by_unit,
+    summons_lookups,
     units_of,
 )
 from app.store.tables import UTCDateTime
@@ -265,22 +266,7 @@ def _liable_days(cell: Cell) -> Select[Any]:
 
 def _summonses(cell: Cell) -> Select[Any]:
     ev = t.episode_events.c
-    m = t.meetings.c
-    withdrawal = t.episode_events.alias("w")
-    sent = (
-        select(func.min(m.sent_at))
-        .where(m.person_id == _ep.person_id, m.status != "cancelled", m.sent_at >= ev.at)
-        .scalar_subquery()
-    )
-    withdrawn = (
-        select(func.min(withdrawal.c.at))
-        .where(
-            withdrawal.c.episode_id == ev.episode_id,
-            withdrawal.c.kind == "discharge-ready-withdrawn",
-            withdrawal.c.seq > ev.seq,
-        )
-        .scalar_subquery()
-    )
+    sent, withdrawn = summons_lookups()
     zone = literal(cell.zone)
     inner = (
         select(
