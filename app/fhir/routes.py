@@ -22,7 +22,7 @@ from starlette.responses import Response
 from app.fhir import batch, capability, history, instance, search
 from app.fhir.dispatch import DECLARED
 from app.fhir.operations import process_message
-from app.http.routing import UnitOfWorkRoute
+from app.http.routing import ReadRoute, UnitOfWorkRoute
 
 # The generic routes below serve every type of RESOURCES; the OpenAPI document declares them once
 # per type and interaction instead (app.fhir.openapi), so they are left out of it themselves.
@@ -41,6 +41,7 @@ class Interaction:
     summary: str
     documented: bool = False
     extra: dict[str, Any] | None = None
+    reads: bool = False
 
 
 INTERACTIONS = (
@@ -71,22 +72,30 @@ INTERACTIONS = (
     Interaction(
         "POST", "", batch.transaction, "Process a transaction or batch Bundle", documented=True
     ),
-    Interaction("GET", "/{resource_type}", search.search, "Search a resource type"),
+    Interaction("GET", "/{resource_type}", search.search, "Search a resource type", reads=True),
     Interaction(
-        "GET", "/{resource_type}/_history", history.type_history, "The history of a resource type"
+        "GET",
+        "/{resource_type}/_history",
+        history.type_history,
+        "The history of a resource type",
+        reads=True,
     ),
-    Interaction("GET", "/{resource_type}/{resource_id}", instance.read, "Read a resource"),
+    Interaction(
+        "GET", "/{resource_type}/{resource_id}", instance.read, "Read a resource", reads=True
+    ),
     Interaction(
         "GET",
         "/{resource_type}/{resource_id}/_history",
         history.history,
         "The history of a resource",
+        reads=True,
     ),
     Interaction(
         "GET",
         "/{resource_type}/{resource_id}/_history/{version_id}",
         instance.vread,
         "Read a version",
+        reads=True,
     ),
 )
 
@@ -99,4 +108,5 @@ for interaction in INTERACTIONS:
         include_in_schema=interaction.documented,
         dependencies=None if interaction.documented else DECLARED,
         openapi_extra=interaction.extra,
+        route_class_override=ReadRoute if interaction.reads else UnitOfWorkRoute,
     )

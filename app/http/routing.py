@@ -55,8 +55,12 @@ class UnitOfWorkRoute(DocumentedRoute):
     everything. (FHIR search has rules of its own for unknown parameters.)
     """
 
+    # Set on routes that only read (and log the read): see ``UnitOfWork``'s ``reads_only``.
+    reads_only = False
+
     def get_route_handler(self) -> Handler:
         original = super().get_route_handler()
+        reads_only = self.reads_only
         takes_body = self.body_field is not None
         declared = frozenset(
             field.alias
@@ -71,7 +75,7 @@ class UnitOfWorkRoute(DocumentedRoute):
             if takes_body and (refusal := _content_type_refusal(request)) is not None:
                 return refusal
             await check_request(request)
-            uow = UnitOfWork(request.app.state.engine)
+            uow = UnitOfWork(request.app.state.engine, reads_only=reads_only)
             try:
                 async with uow:
                     request.state.uow = uow
@@ -88,6 +92,13 @@ class UnitOfWorkRoute(DocumentedRoute):
                     await write_failed_access(request.app.state.engine, uow.pending_access)
 
         return handler
+
+
+class ReadRoute(UnitOfWorkRoute):
+    """A route that reads and writes nothing but the access log: its statements commit one by
+    one, with no BEGIN or COMMIT round trip on PostgreSQL."""
+
+    reads_only = True
 
 
 def _unknown_query_refusal(request: Request, declared: frozenset[str]) -> Response | None:

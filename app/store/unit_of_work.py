@@ -15,6 +15,13 @@ longer current.
 
 On an engine the test suite pinned (``app.store.pinning``) the unit of work is a SAVEPOINT of the
 pinned connection instead: commit releases it, a rollback rolls back to it.
+
+A read (``reads_only``: FHIR read, vread, search, history) on PostgreSQL runs without BEGIN and
+COMMIT: each of its statements is a transaction of its own, which is what READ COMMITTED gives
+a transaction's statements anyway, and what it writes is only its access-log rows, each batch
+in one atomic statement (written by the read's own statement, ``access_for_statement``, or at
+``commit``). A one-statement read is then one round trip instead of three. Rows such a statement
+logged stay written if the request fails afterwards: the record was read.
 """
 
 from __future__ import annotations
@@ -87,8 +94,10 @@ class UnitOfWork:
     checked: CheckedReads
     episode_content: EpisodeContentReads
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, reads_only: bool = False) -> None:
         self._engine = engine
+        # Statements commit one by one (no BEGIN/COMMIT round trips): PostgreSQL, unpinned.
+        self._autocommit = reads_only and engine.dialect.name == "postgresql"
         self._conn: AsyncConnection | None = None
         self._pin: Pin | None = None
         self._pinned_savepoint: AsyncTransaction | None = None
@@ -155,8 +164,12 @@ class UnitOfWork:
         self._pin = pin_of(self._engine)
         if self._pin is None:
             self._conn = await self._engine.connect()
-            await self._conn.begin()
+            if self._autocommit:
+                await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                await self._conn.begin()
         else:
+            self._autocommit = False
             self._pinned_savepoint = await self._pin.enter()
             self._conn = self._pin.connection
         conn = self._conn
@@ -196,7 +209,7 @@ class UnitOfWork:
         await self.access_log.append(self.pending_access)
         if self._pinned_savepoint is not None:
             await self._pinned_savepoint.commit()
-        else:
+        elif not self._autocommit:
             await self._conn.commit()
         self.pending_access = []
         self.logged_access = []
@@ -210,7 +223,10 @@ class UnitOfWork:
     ) -> None:
         assert self._conn is not None
         try:
-            if not self._committed:
+            if self._autocommit:
+                # Nothing to undo: each statement committed; the logged reads happened.
+                self.logged_access = []
+            elif not self._committed:
                 self.pending_access = self.logged_access + self.pending_access
                 self.logged_access = []
                 if self._pinned_savepoint is not None:

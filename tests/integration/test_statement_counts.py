@@ -8,6 +8,10 @@ revocation list are cached per process; each counted request follows one that wa
 the revocation list is read once an hour here, so that it never falls inside a counted request.
 
 Each bound is the count the code has now: one statement more fails the test.
+
+On PostgreSQL the counter also sees each transaction the driver opens (asyncpg's BEGIN, which
+SQLAlchemy's adapter sends itself): a FHIR read or search opens none, so its one statement is
+its one round trip.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, text
+from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.fhir import messaging
@@ -45,6 +50,8 @@ class Counter:
 
     def __init__(self) -> None:
         self.statements: list[str] | None = None
+        # Transactions the PostgreSQL driver opened while counting.
+        self.begins = 0
 
     def __call__(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         if self.statements is not None and not statement.lstrip().upper().startswith(
@@ -54,6 +61,7 @@ class Counter:
 
     @contextmanager
     def counting(self) -> Iterator[list[str]]:
+        self.begins = 0
         self.statements = []
         try:
             yield self.statements
@@ -66,9 +74,19 @@ async def counted(settings: Settings) -> AsyncIterator[tuple[FastAPI, Counter]]:
     """An application on the test database whose engine's statements are counted."""
     app = create_app(settings.model_copy(update={"token_revocation_cache_seconds": 3600}))
     counter = Counter()
-    async with app.router.lifespan_context(app):
-        event.listen(app.state.engine.sync_engine, "before_cursor_execute", counter)
-        yield app, counter
+    adapter = pg_asyncpg.AsyncAdapt_asyncpg_connection
+    start = adapter._start_transaction
+
+    async def counted_start(self: Any) -> None:
+        if counter.statements is not None and self.isolation_level != "autocommit":
+            counter.begins += 1
+        await start(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(adapter, "_start_transaction", counted_start)
+        async with app.router.lifespan_context(app):
+            event.listen(app.state.engine.sync_engine, "before_cursor_execute", counter)
+            yield app, counter
 
 
 class Measure:
@@ -191,6 +209,8 @@ async def test_a_fhir_read_runs_its_check_read_and_log_in_few_statements(
         response, statements = await who.count("GET", path, headers={"X-Request-ID": request_id})
         assert response.json()["id"] == path.rsplit("/", 1)[1]
         assert_at_most(bound, statements, f"GET {path}")
+        if who.dialect == "postgresql":
+            assert who.counter.begins == 0, f"GET {path} opened a transaction"
         # The read was logged, by this request, with the person it is about.
         async with engine.connect() as conn:
             logged = (
@@ -324,6 +344,8 @@ async def test_a_search_page_runs_few_statements(
     )
     assert [e["resource"]["id"] for e in response.json()["entry"]] == [plan["id"]]
     assert_at_most(CAREPLAN_SEARCH, statements, "CarePlan?patient&status")
+    if at_centre.dialect == "postgresql":
+        assert at_centre.counter.begins == 0, "the CarePlan search opened a transaction"
     request_id = uuid.uuid4().hex
     response, statements = await at_centre.count(
         "GET", "/fhir/Patient?_count=20", headers={"X-Request-ID": request_id}
