@@ -15,6 +15,25 @@ from app.domain.access_log import AccessEntry
 from app.domain.values import storable
 from app.store import tables as t
 
+# The columns ``access_row`` fills.
+ACCESS_COLUMNS = frozenset(
+    (
+        "at",
+        "client_id",
+        "organization_id",
+        "principal_id",
+        "unit_id",
+        "user_id",
+        "action",
+        "resource_type",
+        "resource_id",
+        "person_id",
+        "outcome",
+        "purpose",
+        "request_id",
+    )
+)
+
 
 def access_row(e: AccessEntry, principal: str, unit: str | None) -> dict[str, Any]:
     """The ``access_log`` row of an entry of a caller of ``principal`` acting for ``unit``."""

@@ -5,13 +5,30 @@ check before anything else. The record's statement carries the check as an ``EXI
 record-parties key; an episode comes with its events in the same statement (an outer join), so
 one round trip answers what took three. A record read to be changed is locked first and the
 rest read after the lock, so that a writer that waited sees what the one before it committed.
+
+The read statements are built once per record type and reach shape (``ReachShape``), with the
+record id, the reach and the access-log entry as bound parameters, and kept: building a
+statement and its cache key anew cost more than running it (bench/profiles).
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import CTE, Row, Select, Table, bindparam, false, func, insert, select
+from sqlalchemy import (
+    CTE,
+    BindParameter,
+    Row,
+    Select,
+    String,
+    Table,
+    bindparam,
+    false,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.access_log import AccessEntry
@@ -23,12 +40,18 @@ from app.domain.parties import Party, Reach, RecordType
 from app.domain.persons import Person
 from app.domain.plans import Plan
 from app.store import tables as t
-from app.store.access_rows import access_row
+from app.store.access_rows import ACCESS_COLUMNS, access_row
 from app.store.care import deviation_from, message_from, recipient_from
 from app.store.episodes import JOINED_EVENT_COLUMNS, JoinedEvent, episode_from_row, event_from_row
 from app.store.joined import Prefixed, labelled
 from app.store.meetings import meeting_from
-from app.store.parties import party_from_row, party_to, reach_clause
+from app.store.parties import (
+    ReachShape,
+    party_from_row,
+    party_to,
+    reach_clause,
+    reach_params,
+)
 from app.store.persons import person_from_row
 from app.store.plans import plan_from
 
@@ -36,23 +59,26 @@ e = t.episodes
 ev = t.episode_events
 
 
-def _within(record_type: RecordType, record_id: Any, reach: Reach) -> Any:
-    return party_to(record_type, record_id, reach).label("within")
+# The record a statement reads, as a bound parameter.
+RECORD_ID: BindParameter[str] = bindparam("record_id", type_=String)
 
 
-def _log_when(entry: AccessEntry, person_id: Any, *where: Any) -> CTE:
-    """A data-modifying CTE (PostgreSQL) that writes the read's access-log ``entry``, its person
-    the ``person_id`` column, when the select ``where`` finds the record within reach."""
+def _within(record_type: RecordType, record_id: Any, shape: ReachShape) -> Any:
+    return party_to(record_type, record_id, shape).label("within")
+
+
+def _log_when(person_id: Any, *where: Any) -> CTE:
+    """A data-modifying CTE (PostgreSQL) that writes the read's access-log entry (bound
+    parameters, ``_params``), its person the ``person_id`` column, when the select ``where``
+    finds the record within reach."""
     log = t.access_log
-    assert entry.principal_id is not None
-    row = access_row(entry, entry.principal_id, entry.unit_id)
-    columns = [c for c in log.c if c.name in row and c.name != "person_id"]
+    columns = [c for c in log.c if c.name in ACCESS_COLUMNS and c.name != "person_id"]
     return (
         insert(log)
         .from_select(
             [c.name for c in columns] + ["person_id"],
             select(
-                *[bindparam(f"log_{c.name}", row[c.name], type_=c.type) for c in columns],
+                *[bindparam(f"log_{c.name}", type_=c.type) for c in columns],
                 person_id,
             ).where(*where),
         )
@@ -61,18 +87,47 @@ def _log_when(entry: AccessEntry, person_id: Any, *where: Any) -> CTE:
     )
 
 
+def _params(record_id: str, reach: Reach, entry: AccessEntry | None = None) -> dict[str, Any]:
+    """The bound parameters of a read of ``record_id`` by ``reach``, logging ``entry``."""
+    params = {"record_id": record_id, **reach_params(reach)}
+    if entry is not None:
+        assert entry.principal_id is not None
+        row = access_row(entry, entry.principal_id, entry.unit_id)
+        params.update((f"log_{name}", value) for name, value in row.items())
+    return params
+
+
 def _logged(cte: CTE) -> Any:
     """How many rows the CTE wrote, as a column of the outer statement."""
     return select(func.count()).select_from(cte).scalar_subquery().label("logged")
 
 
-def _one_episode(episode_id: str, reach: Reach) -> Select[Any]:
-    return (
-        select(e, _within(RecordType.EPISODE, e.c.id, reach), *JOINED_EVENT_COLUMNS)
+@cache
+def _one_episode(shape: ReachShape, logged: bool) -> Select[Any]:
+    query = (
+        select(e, _within(RecordType.EPISODE, e.c.id, shape), *JOINED_EVENT_COLUMNS)
         .select_from(e.outerjoin(ev, ev.c.episode_id == e.c.id))
-        .where(e.c.id == episode_id)
+        .where(e.c.id == RECORD_ID)
         .order_by(ev.c.seq)
     )
+    if not logged:
+        return query
+    cte = _log_when(e.c.person_id, e.c.id == RECORD_ID, party_to(RecordType.EPISODE, e.c.id, shape))
+    return query.add_columns(_logged(cte)).add_cte(cte)
+
+
+@cache
+def _one_plan(shape: ReachShape, logged: bool) -> Select[Any]:
+    plans = t.plans
+    query = select(plans, _within(RecordType.PLAN, plans.c.id, shape)).where(
+        plans.c.id == RECORD_ID
+    )
+    if not logged:
+        return query
+    cte = _log_when(
+        plans.c.person_id, plans.c.id == RECORD_ID, party_to(RecordType.PLAN, plans.c.id, shape)
+    )
+    return query.add_cte(cte)
 
 
 # The record-parties columns a person's read needs, under names of their own.
@@ -92,11 +147,87 @@ _PARTY_COLUMNS = tuple(
 _RECIPIENT_COLUMNS = labelled(t.care_message_recipients, "recipient")
 
 
+@cache
+def _person_read(shape: ReachShape) -> Select[Any]:
+    persons, parties = t.persons, t.record_parties
+    party = (
+        select(parties.c.record_id)
+        .where(
+            parties.c.person_id == persons.c.id,
+            reach_clause(parties.c.organization_id, parties.c.principal_id, shape),
+        )
+        .exists()
+    )
+    cte = _log_when(persons.c.id, persons.c.id == RECORD_ID, party)
+    return (
+        select(persons, *_PARTY_COLUMNS, _logged(cte))
+        .select_from(persons.outerjoin(parties, parties.c.person_id == persons.c.id))
+        .where(persons.c.id == RECORD_ID)
+        .add_cte(cte)
+    )
+
+
+_PERSON = (
+    select(t.persons, *_PARTY_COLUMNS)
+    .select_from(
+        t.persons.outerjoin(t.record_parties, t.record_parties.c.person_id == t.persons.c.id)
+    )
+    .where(t.persons.c.id == RECORD_ID)
+)
+
+# The records read by ``_record_read``: their table, and the table of their parts with its join
+# condition, columns and order, when they have parts of their own.
+_RECORDS: dict[RecordType, tuple[Table, tuple[Any, ...]]] = {
+    RecordType.MEETING: (t.meetings, ()),
+    RecordType.DEVIATION: (t.deviations, ()),
+    RecordType.MESSAGE: (
+        t.care_messages,
+        (
+            t.care_message_recipients,
+            t.care_message_recipients.c.message_id == t.care_messages.c.id,
+            _RECIPIENT_COLUMNS,
+            (t.care_message_recipients.c.organization_id,),
+        ),
+    ),
+}
+
+
+@cache
+def _record_read(record_type: RecordType, shape: ReachShape, logged: bool) -> Select[Any]:
+    """A read of a record of ``_RECORDS`` with ``within`` and ``logged`` columns: whether the
+    reach is a party, and whether the statement wrote the read's access-log entry (its person
+    the record's), which it does when the reach is a party (PostgreSQL only)."""
+    table, joined = _RECORDS[record_type]
+    source: Any = table
+    columns: tuple[Any, ...] = ()
+    order: tuple[Any, ...] = ()
+    if joined:
+        other, on, columns, order = joined
+        source = table.outerjoin(other, on)
+    query = (
+        select(table, *columns, _within(record_type, table.c.id, shape))
+        .select_from(source)
+        .where(table.c.id == RECORD_ID)
+        .order_by(*order)
+    )
+    if not logged:
+        return query.add_columns(false().label("logged"))
+    cte = _log_when(
+        table.c.person_id, table.c.id == RECORD_ID, party_to(record_type, table.c.id, shape)
+    )
+    return query.add_columns(_logged(cte)).add_cte(cte)
+
+
 class CheckedReads:
     """Records read together with the caller's access check."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+
+    async def _rows(
+        self, query: Select[Any], record_id: str, reach: Reach, entry: AccessEntry | None = None
+    ) -> list[Row[Any]]:
+        return list((await self._conn.execute(query, _params(record_id, reach, entry))).all())
 
     async def episode(
         self, episode_id: str, reach: Reach, *, for_update: bool
@@ -105,7 +236,7 @@ class CheckedReads:
         party to it: one statement, or, ``for_update``, the locked row and then the rest."""
         if for_update:
             return await self._locked_episode(episode_id, reach)
-        rows = (await self._conn.execute(_one_episode(episode_id, reach))).all()
+        rows = await self._rows(_one_episode(ReachShape.of(reach), False), episode_id, reach)
         if not rows:
             return None, False
         events: list[EpisodeEvent] = [
@@ -119,14 +250,8 @@ class CheckedReads:
         """``episode`` for a read on PostgreSQL: the episode, whether ``reach`` is a party, and
         whether the read's access-log ``entry`` (its person the episode's) was written by the
         same statement, which it is when the reach is a party. A refusal writes nothing here."""
-        logged = _log_when(
-            entry,
-            e.c.person_id,
-            e.c.id == episode_id,
-            party_to(RecordType.EPISODE, e.c.id, reach),
-        )
-        query = _one_episode(episode_id, reach).add_columns(_logged(logged)).add_cte(logged)
-        rows = (await self._conn.execute(query)).all()
+        query = _one_episode(ReachShape.of(reach), True)
+        rows = await self._rows(query, episode_id, reach, entry)
         if not rows:
             return None, False, False
         events = [event_from_row(JoinedEvent(row)) for row in rows if row.event_seq is not None]
@@ -143,12 +268,14 @@ class CheckedReads:
         ).first()
         if head is None:
             return None, False
-        check = select(_within(RecordType.EPISODE, episode_id, reach)).subquery("check")
+        shape = ReachShape.of(reach)
+        check = select(_within(RecordType.EPISODE, episode_id, shape)).subquery("check")
         rows = (
             await self._conn.execute(
                 select(check.c.within, *JOINED_EVENT_COLUMNS)
                 .select_from(check.outerjoin(ev, ev.c.episode_id == episode_id))
-                .order_by(ev.c.seq)
+                .order_by(ev.c.seq),
+                reach_params(reach),
             )
         ).all()
         events = [event_from_row(JoinedEvent(row)) for row in rows if row.event_seq is not None]
@@ -157,14 +284,7 @@ class CheckedReads:
     async def person(self, person_id: str) -> tuple[Person | None, list[Party]]:
         """The person (None when there is none) and the parties of every record about them,
         which decide whether and how a caller sees the person (``app.security.access``)."""
-        persons, parties = t.persons, t.record_parties
-        rows = (
-            await self._conn.execute(
-                select(persons, *_PARTY_COLUMNS)
-                .select_from(persons.outerjoin(parties, parties.c.person_id == persons.c.id))
-                .where(persons.c.id == person_id)
-            )
-        ).all()
+        rows = (await self._conn.execute(_PERSON, {"record_id": person_id})).all()
         if not rows:
             return None, []
         found = [
@@ -181,24 +301,7 @@ class CheckedReads:
         written by the same statement: it is when the reach is a party to any record about the
         person (``app.domain.parties.is_party``), the condition under which the person is shown.
         """
-        persons, parties = t.persons, t.record_parties
-        party = (
-            select(parties.c.record_id)
-            .where(
-                parties.c.person_id == persons.c.id,
-                reach_clause(parties.c.organization_id, parties.c.principal_id, reach),
-            )
-            .exists()
-        )
-        logged = _log_when(entry, persons.c.id, persons.c.id == person_id, party)
-        rows = (
-            await self._conn.execute(
-                select(persons, *_PARTY_COLUMNS, _logged(logged))
-                .select_from(persons.outerjoin(parties, parties.c.person_id == persons.c.id))
-                .where(persons.c.id == person_id)
-                .add_cte(logged)
-            )
-        ).all()
+        rows = await self._rows(_person_read(ReachShape.of(reach)), person_id, reach, entry)
         if not rows:
             return None, [], False
         found = [
@@ -214,21 +317,10 @@ class CheckedReads:
         """``plan`` for a read on PostgreSQL, writing the read's access-log ``entry`` (its
         person the plan's) in the same statement when the reach is a party: a data-modifying
         CTE. A refusal writes nothing here; the caller logs it."""
-        plans = t.plans
-        logged = _log_when(
-            entry,
-            plans.c.person_id,
-            plans.c.id == plan_id,
-            party_to(RecordType.PLAN, plans.c.id, reach),
-        )
-        query = (
-            select(plans, _within(RecordType.PLAN, plans.c.id, reach))
-            .where(plans.c.id == plan_id)
-            .add_cte(logged)
-        )
-        found = (await self._conn.execute(query)).first()
-        if found is None:
+        rows = await self._rows(_one_plan(ReachShape.of(reach), True), plan_id, reach, entry)
+        if not rows:
             return None, False
+        found = rows[0]
         return plan_from(found, found.document, found.version, found.status), bool(found.within)
 
     async def plan(
@@ -246,63 +338,30 @@ class CheckedReads:
             ).first()
             if row is None:
                 return None, False
-            within = await self._conn.scalar(select(_within(RecordType.PLAN, plan_id, reach)))
+            within = await self._conn.scalar(
+                select(_within(RecordType.PLAN, plan_id, ReachShape.of(reach))),
+                reach_params(reach),
+            )
             return plan_from(row, row.document, row.version, row.status), bool(within)
-        query = select(plans, _within(RecordType.PLAN, plans.c.id, reach)).where(
-            plans.c.id == plan_id
-        )
-        row = (await self._conn.execute(query)).first()
-        if row is None:
+        rows = await self._rows(_one_plan(ReachShape.of(reach), False), plan_id, reach)
+        if not rows:
             return None, False
+        row = rows[0]
         return plan_from(row, row.document, row.version, row.status), bool(row.within)
 
     async def _record_read_logged(
-        self,
-        table: Table,
-        record_type: RecordType,
-        record_id: str,
-        reach: Reach,
-        entry: AccessEntry | None,
-        *joined: Any,
+        self, record_type: RecordType, record_id: str, reach: Reach, entry: AccessEntry | None
     ) -> list[Row[Any]]:
-        """The rows of a read of a record of ``table`` (an ``id`` and a ``person_id`` column)
-        with ``within`` and ``logged`` columns: whether ``reach`` is a party, and whether the
-        statement wrote the read's access-log ``entry`` (its person the record's), which it does
-        when the reach is a party; on PostgreSQL only, so ``entry`` is None on SQLite.
-        ``joined``: the outer-joined table, its join condition, its columns and their order,
-        when the record has parts of its own."""
-        source: Any = table
-        columns: tuple[Any, ...] = ()
-        order: tuple[Any, ...] = ()
-        if joined:
-            other, on, columns, order = joined
-            source = table.outerjoin(other, on)
-        query = (
-            select(table, *columns, _within(record_type, table.c.id, reach))
-            .select_from(source)
-            .where(table.c.id == record_id)
-            .order_by(*order)
-        )
-        if entry is None:
-            query = query.add_columns(false().label("logged"))
-        else:
-            logged = _log_when(
-                entry,
-                table.c.person_id,
-                table.c.id == record_id,
-                party_to(record_type, table.c.id, reach),
-            )
-            query = query.add_columns(_logged(logged)).add_cte(logged)
-        return list((await self._conn.execute(query)).all())
+        """The rows of ``_record_read``; ``entry`` is None on SQLite, which logs apart."""
+        query = _record_read(record_type, ReachShape.of(reach), entry is not None)
+        return await self._rows(query, record_id, reach, entry)
 
     async def meeting_read(
         self, meeting_id: str, reach: Reach, entry: AccessEntry | None
     ) -> tuple[Meeting | None, bool, bool]:
         """The meeting, whether ``reach`` is a party to it and whether the read was logged by
-        the same statement (``_record_read_logged``)."""
-        rows = await self._record_read_logged(
-            t.meetings, RecordType.MEETING, meeting_id, reach, entry
-        )
+        the same statement (``_record_read``)."""
+        rows = await self._record_read_logged(RecordType.MEETING, meeting_id, reach, entry)
         if not rows:
             return None, False, False
         return meeting_from(rows[0]), bool(rows[0].within), bool(rows[0].logged)
@@ -311,10 +370,8 @@ class CheckedReads:
         self, deviation_id: str, reach: Reach, entry: AccessEntry | None
     ) -> tuple[Deviation | None, bool, bool]:
         """The deviation report, whether ``reach`` is a party to it and whether the read was
-        logged by the same statement (``_record_read_logged``)."""
-        rows = await self._record_read_logged(
-            t.deviations, RecordType.DEVIATION, deviation_id, reach, entry
-        )
+        logged by the same statement (``_record_read``)."""
+        rows = await self._record_read_logged(RecordType.DEVIATION, deviation_id, reach, entry)
         if not rows:
             return None, False, False
         return deviation_from(rows[0]), bool(rows[0].within), bool(rows[0].logged)
@@ -323,19 +380,8 @@ class CheckedReads:
         self, message_id: str, reach: Reach, entry: AccessEntry | None
     ) -> tuple[CareMessage | None, bool, bool]:
         """The care message with its recipients' copies (joined), whether ``reach`` is a party
-        to it and whether the read was logged by the same statement (``_record_read_logged``)."""
-        copies = t.care_message_recipients
-        rows = await self._record_read_logged(
-            t.care_messages,
-            RecordType.MESSAGE,
-            message_id,
-            reach,
-            entry,
-            copies,
-            copies.c.message_id == t.care_messages.c.id,
-            _RECIPIENT_COLUMNS,
-            (copies.c.organization_id,),
-        )
+        to it and whether the read was logged by the same statement (``_record_read``)."""
+        rows = await self._record_read_logged(RecordType.MESSAGE, message_id, reach, entry)
         if not rows:
             return None, False, False
         recipients = [

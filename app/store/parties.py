@@ -8,10 +8,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, false, insert, or_, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    delete,
+    false,
+    insert,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.access_log import AccessEntry
@@ -22,14 +34,45 @@ from app.store.access_rows import written
 p = t.record_parties
 
 
-def reach_clause(organization: Any, principal: Any, reach: Reach) -> ColumnElement[bool]:
+@dataclass(frozen=True, slots=True)
+class ReachShape:
+    """What a reach's SQL looks like without its values: whether it has organizations and a
+    principal. A statement built for a shape, with the reach as bound parameters
+    (``reach_params``), is built once and serves every caller of that shape."""
+
+    organizations: bool
+    principal: bool
+
+    @classmethod
+    def of(cls, reach: Reach) -> ReachShape:
+        return cls(bool(reach.organizations), reach.principal_id is not None)
+
+
+def reach_params(reach: Reach) -> dict[str, Any]:
+    """The values of a ``ReachShape``'s bound parameters for ``reach``."""
+    return {
+        "reach_organizations": sorted(reach.organizations),
+        "reach_principal": reach.principal_id,
+    }
+
+
+def reach_clause(
+    organization: Any, principal: Any, reach: Reach | ReachShape
+) -> ColumnElement[bool]:
     """Rows whose ``organization`` column names an organization of the reach, or whose
-    ``principal`` column is the reach's principal."""
+    ``principal`` column is the reach's principal: with the reach's values, or, for a
+    ``ReachShape``, as bound parameters (``reach_params``)."""
     clauses: list[ColumnElement[bool]] = []
-    if reach.organizations:
-        clauses.append(organization.in_(sorted(reach.organizations)))
-    if reach.principal_id is not None:
-        clauses.append(principal == reach.principal_id)
+    if isinstance(reach, ReachShape):
+        if reach.organizations:
+            clauses.append(organization.in_(bindparam("reach_organizations", expanding=True)))
+        if reach.principal:
+            clauses.append(principal == bindparam("reach_principal"))
+    else:
+        if reach.organizations:
+            clauses.append(organization.in_(sorted(reach.organizations)))
+        if reach.principal_id is not None:
+            clauses.append(principal == reach.principal_id)
     return or_(*clauses) if clauses else false()
 
 
@@ -44,7 +87,9 @@ def reach_organizations(reach: Reach) -> list[str] | Select[Any]:
     )
 
 
-def party_to(record_type: RecordType, record_id: Any, reach: Reach) -> ColumnElement[bool]:
+def party_to(
+    record_type: RecordType, record_id: Any, reach: Reach | ReachShape
+) -> ColumnElement[bool]:
     """Whether the reach is a party to the record whose id is ``record_id`` (a column of the
     outer statement): an ``EXISTS`` on the record-parties key, which covers the check."""
     return (
