@@ -93,7 +93,14 @@ BAD: dict[str, Resource] = {
     "instant without a time zone": _with(ENCOUNTER, "period.start", "2026-11-30T08:00:00"),
     "number sent as a string": _with(PATIENT, "multipleBirthInteger", "2"),
     "empty object": _with(PATIENT, "managingOrganization", {}),
+    "empty array": _with(PATIENT, "telecom", []),
     "null value": _with(PATIENT, "gender", None),
+    "date sent as a number": _with(PATIENT, "birthDate", 0),
+    "instant sent as a number": _with(ENCOUNTER, "period.start", 1700000000),
+    "decimal sent as a string": {
+        **PATIENT,
+        "extension": [{"url": "http://example.org/weight", "valueDecimal": "72.5"}],
+    },
 }
 GOOD: dict[str, Resource] = {"Patient": PATIENT, "Encounter": ENCOUNTER}
 

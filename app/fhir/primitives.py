@@ -1,6 +1,9 @@
 """What the ``fhir.resources`` models let through and FHIR does not: a code outside its required
-value set (``Patient.gender: "unknown-gender"``) and a JSON string where FHIR has a boolean
-(``Patient.active: "true"``).
+value set (``Patient.gender: "unknown-gender"``), and a JSON value of the wrong type that the
+models coerce — a string where FHIR has a boolean (``Patient.active: "true"``) or a number
+(``multipleBirthInteger: "2"``), a number where FHIR has a date or time
+(``birthDate: 0`` would be 1970-01-01) — and what FHIR JSON leaves out rather than sends
+empty: ``null``, ``[]`` and ``{}`` (ele-1, https://hl7.org/fhir/R4/json.html).
 
 The models coerce a string to a boolean and keep a required binding's codes only as metadata
 (``enum_values``); this walk over the resource as sent, guided by the same models, refuses both
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 import types
 import typing
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -53,10 +58,6 @@ def _element_model(info: FieldInfo) -> Model | None:
     return None
 
 
-def _is_boolean(info: FieldInfo) -> bool:
-    return _inner(info.annotation) is bool
-
-
 def _fields(model: Model) -> dict[str, FieldInfo]:
     return {info.alias or name: info for name, info in model.model_fields.items()}
 
@@ -72,23 +73,61 @@ def check(resource: dict[str, Any], path: str | None = None) -> None:
 def _walk(model: Model, node: dict[str, Any], path: str) -> None:
     fields = _fields(model)
     for key, value in node.items():
+        if value is None or value == []:
+            where = f"{path}.{key}"
+            shown = "null" if value is None else "an empty array"
+            raise Malformed(
+                f"{where}: {shown} is not a value in FHIR JSON; leave the element out",
+                field=where,
+            )
         info = fields.get(key)
-        if info is None or value is None:
+        if info is None:
             continue
         items = value if isinstance(value, list) else [value]
         for index, item in enumerate(items):
             where = f"{path}.{key}" + (f"[{index}]" if isinstance(value, list) else "")
+            # A null in a list of primitives stands for a value given only as an extension
+            # (the ``_key`` list beside it), and a null in that ``_key`` list for a value that
+            # has none.
+            if item is None and isinstance(value, list) and _paired(key, node):
+                continue
             _check_value(info, item, where)
 
 
+def _paired(key: str, node: dict[str, Any]) -> bool:
+    """Whether the list ``key`` has its primitive-extension partner (``_key`` or ``key``)."""
+    return (key[1:] if key.startswith("_") else f"_{key}") in node
+
+
+# What a JSON value of each primitive's Python type must be: FHIR JSON sends booleans and
+# numbers as such and dates and times as strings; the models would coerce the others.
+_JSON_TYPES: dict[Any, tuple[tuple[type, ...], str]] = {
+    bool: ((bool,), "a boolean is true or false"),
+    int: ((int,), "an integer is a JSON number"),
+    Decimal: ((int, float), "a decimal is a JSON number"),
+    float: ((int, float), "a decimal is a JSON number"),
+    date: ((str,), "a date is a string"),
+    datetime: ((str,), "a date and time is a string"),
+    time: ((str,), "a time is a string"),
+}
+
+
 def _check_value(info: FieldInfo, item: Any, where: str) -> None:
+    if item is None or item == {}:
+        shown = "null" if item is None else "an empty object"
+        raise Malformed(
+            f"{where}: {shown} is not a value in FHIR JSON; leave the element out", field=where
+        )
+    expected = _JSON_TYPES.get(_inner(info.annotation))
+    if expected is not None and (
+        not isinstance(item, expected[0]) or (isinstance(item, bool) and bool not in expected[0])
+    ):
+        raise Malformed(f"{where}: {expected[1]}, not {item!r}", field=where)
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
     allowed = extra.get("enum_values")
     if isinstance(allowed, list) and isinstance(item, str) and item not in allowed:
         codes = ", ".join(str(code) for code in allowed)
         raise Malformed(f"{where}: {item!r} is not one of {codes}", field=where)
-    if _is_boolean(info) and not isinstance(item, bool):
-        raise Malformed(f"{where}: a boolean is true or false, not {item!r}", field=where)
     if isinstance(item, dict):
         if isinstance(item.get("resourceType"), str):
             nested = _model(item["resourceType"])
