@@ -27,8 +27,9 @@ cursor handed out from it is below every row still to come. Nothing is left out 
 may still insert deliveries carrying that xid (its first write may have been anything; rows carry
 the top-level xid assigned then). A registration taken when a writer inserts its first delivery
 (an advisory lock, a row) cannot replace that: its xid is in other readers' snapshots before it
-registers, so a reader between the two would pass it. An open transaction that has written
-nothing holds no xid and delays nobody, whatever it reads and for however long.
+registers, so a reader between the two would pass it. An open transaction that has neither
+written nor locked a row (``FOR UPDATE``/``FOR SHARE`` take an xid) holds no xid and delays
+nobody, whatever it reads and for however long.
 
 Who holds an xid of another database is read from ``pg_stat_get_activity`` (``datid``,
 ``backend_xid``) and ``pg_prepared_xact()``; both show these columns to every role. An xid that
