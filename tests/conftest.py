@@ -200,8 +200,9 @@ async def engine(
     the test; for a ``committing`` test the engine itself, the per-test tables emptied after.
 
     ``@pytest.mark.committing("postgresql")`` commits on PostgreSQL alone: its outbox readers
-    pass only rows of transactions older than every running one, which the test's own
-    transaction never is (``app.store.outbox``), while SQLite's readers see them at once."""
+    pass only rows of transactions older than every one of the database still running with an
+    xid, which the test's own transaction never is (``app.store.outbox_visibility``), while
+    SQLite's readers see them at once."""
     _app, eng = app_engine
     committing = request.node.get_closest_marker("committing")
     if committing is None or (committing.args and eng.dialect.name not in committing.args):

@@ -6,10 +6,12 @@ LOCKED`` plus a lease (``claimed_by``/``claimed_until``), so several dispatchers
 delivery at once; SQLite's writers are serial (``BEGIN IMMEDIATE``), so a claim there is simply
 the first writer's.
 
-Ordering: readers see deliveries in (txid, id) order and, on PostgreSQL, only those written by
-transactions older than every transaction still running (``txid`` below the snapshot's xmin). A
-row id is taken when the row is inserted, not when it commits, so without that rule a reader could
-pass row 10 while its transaction is still open and row 11 is already visible, and never see 10.
+Ordering: readers see deliveries in (txid, id) order and, on PostgreSQL, only those below a cutoff
+(``app.store.outbox_visibility``): rows of transactions that ended before every transaction of
+this database still holding an xid. A row id is taken when the row is inserted, not when it
+commits, so without that rule a reader could pass row 10 while its transaction is still open and
+row 11 is already visible, and never see 10. Transactions of other databases on the same server
+(and open transactions that have written nothing) delay no reader.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from app.store import tables as t
 from app.store.breakers import BreakerRepository
 from app.store.breakers import endpoint_breakers as breakers
 from app.store.fair_claims import due_pushes, probes_among
+from app.store.outbox_visibility import settled
 from app.store.paging import Page
 
 d = t.deliveries
@@ -146,8 +149,7 @@ class OutboxRepository:
         """Rows of transactions that can no longer commit before a row already visible."""
         if not self._postgres:
             return literal(True)
-        xmin = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), String), BigInteger)
-        return d.c.txid < xmin
+        return settled(d.c.txid)
 
     async def add_event(self, event: OutboxEvent) -> None:
         """Write an event to the outbox."""
