@@ -10,23 +10,39 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
     String,
     and_,
     case,
     cast,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
 )
 
 from app.store import tables as t
+from app.store.episode_tables import PLANNING_PATTERN, WITHDRAWN
 from app.store.liability import day_number, days_in, epoch_us, overlapping
 from app.store.sql import epoch_seconds, local_day
 from app.store.statistics_slices import EPISODES, INTERVALS, Aggregates, Row, Slice
 
 _ep = t.episodes.c
+
+
+def coordinated_planning(events: FromClause) -> ColumnElement[bool]:
+    """Whether a notice (a row of ``events``, the episode events or an alias of them) asks for
+    coordinated planning: the condition of the partial index of such notices, written as it is
+    (the pattern in the statement, not bound) so that PostgreSQL reads them from that index."""
+    return cast(events.c.data, String).like(literal_column(f"'{PLANNING_PATTERN}'"))
+
+
+def withdrawal(events: FromClause) -> ColumnElement[bool]:
+    """Whether an event (a row of ``events``) is a withdrawal of discharge-ready: the condition of
+    the partial index of withdrawals by episode, written as it is (see `coordinated_planning`)."""
+    return events.c.kind == literal_column(f"'{WITHDRAWN}'")
 
 
 def summons_lookups() -> tuple[Any, Any]:
@@ -35,18 +51,18 @@ def summons_lookups() -> tuple[Any, Any]:
     withdrawal came; the summons-deadline indicator and its drill-down decide by these."""
     ev = t.episode_events.c
     m = t.meetings.c
-    withdrawal = t.episode_events.alias("w")
+    withdrawals = t.episode_events.alias("w")
     first_sent = (
         select(func.min(m.sent_at))
         .where(m.person_id == _ep.person_id, m.status != "cancelled", m.sent_at >= ev.at)
         .scalar_subquery()
     )
     first_withdrawn = (
-        select(func.min(withdrawal.c.at))
+        select(func.min(withdrawals.c.at))
         .where(
-            withdrawal.c.episode_id == ev.episode_id,
-            withdrawal.c.kind == "discharge-ready-withdrawn",
-            withdrawal.c.seq > ev.seq,
+            withdrawals.c.episode_id == ev.episode_id,
+            withdrawal(withdrawals),
+            withdrawals.c.seq > ev.seq,
         )
         .scalar_subquery()
     )
@@ -129,36 +145,30 @@ class EpisodeAggregates(Aggregates):
         the deadline and before any summons lifts the duty)."""
         ev = t.episode_events.c
         m = t.meetings.c
-        withdrawal = t.episode_events.alias("withdrawing")
+        withdrawals = t.episode_events.alias("withdrawing")
         first_sent, first_withdrawn = summons_lookups()
         # Each notice looks up its person's summonses and its episode's later withdrawals only
         # where there are any: the persons with a summons and the episodes with a withdrawal are
         # hashed once, which spares most notices both lookups.
         summoned = select(m.person_id).where(m.status != "cancelled")
-        withdrawing = select(withdrawal.c.episode_id).where(
-            withdrawal.c.kind == "discharge-ready-withdrawn"
-        )
-        # The notice's data is tested in the outer query: as a condition of the join, its
-        # selectivity (a guess) made PostgreSQL probe the episodes notice by notice.
-        planning = cast(ev.data, String).like('%"coordinated_planning"%')
-        sent = case((and_(planning, _ep.person_id.in_(summoned)), first_sent), else_=null())
-        withdrawn = case(
-            (and_(planning, ev.episode_id.in_(withdrawing)), first_withdrawn), else_=null()
-        )
+        withdrawing = select(withdrawals.c.episode_id).where(withdrawal(withdrawals))
+        sent = case((_ep.person_id.in_(summoned), first_sent), else_=null())
+        withdrawn = case((ev.episode_id.in_(withdrawing), first_withdrawn), else_=null())
         zone_ = literal(zone)
+        # The notices asking for coordinated planning are read from their partial index alone.
         query, group = self._scoped(
             t.episode_events.join(t.episodes, _ep.id == ev.episode_id),
             ev.at,
             EPISODES,
             sl,
             ev.kind == "discharge-ready",
+            coordinated_planning(t.episode_events),
             _ep.jurisdiction == "SE",
         )
         inner = (
             query.add_columns(
                 sl.periods.c.k,
                 group.label("g"),
-                planning.label("planning"),
                 sent.label("sent"),
                 withdrawn.label("withdrawn"),
                 (local_day(ev.at, zone_) + 4).label("due_day"),
@@ -184,9 +194,7 @@ class EpisodeAggregates(Aggregates):
                 null() if sl.by is None else d.g,
                 func.sum(case((met, 1), else_=0)),
                 func.sum(case((or_(d.sent.is_not(None), breached), 1), else_=0)),
-            )
-            .where(d.planning)
-            .group_by(d.k, *([] if sl.by is None else [d.g]))
+            ).group_by(d.k, *([] if sl.by is None else [d.g]))
         )
 
     async def liable_days(self, sl: Slice, as_of: datetime, zone: str) -> list[Row]:

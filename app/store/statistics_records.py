@@ -41,7 +41,7 @@ from app.store import tables as t
 from app.store.liability import days_in, epoch_us, overlapping
 from app.store.parties import party_to
 from app.store.sql import epoch_seconds, local_day, whole_units
-from app.store.statistics_episodes import summons_lookups
+from app.store.statistics_episodes import coordinated_planning, summons_lookups
 from app.store.statistics_slices import (
     DEVIATIONS,
     EPISODES,
@@ -285,7 +285,7 @@ def _summonses(cell: Cell) -> Select[Any]:
         .where(
             ev.kind == "discharge-ready",
             _ep.jurisdiction == "SE",
-            cast(ev.data, String).like('%"coordinated_planning"%'),
+            coordinated_planning(t.episode_events),
         )
         .subquery("d")
     )
