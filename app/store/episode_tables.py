@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    text,
 )
 
 from app.store.table_types import UTCDateTime, metadata
@@ -67,6 +68,14 @@ episodes = Table(
     Index(None, "readmission_of_id"),
 )
 
+# The conditions of the partial indexes of episode events, as SQL: a query's condition must be
+# written the same way, with the values in the statement rather than bound, for PostgreSQL to
+# prove that its rows are in the index (`app.store.statistics_episodes`).
+PLANNING_PATTERN = '%"coordinated_planning"%'
+WITHDRAWN = "discharge-ready-withdrawn"
+COORDINATED_PLANNING = f"CAST(data AS VARCHAR) LIKE '{PLANNING_PATTERN}'"
+WITHDRAWAL = f"kind = '{WITHDRAWN}'"
+
 episode_events = Table(
     "episode_events",
     metadata,
@@ -77,6 +86,24 @@ episode_events = Table(
     Column("data", JSON, nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
     Index(None, "kind", "at", postgresql_include=["episode_id", "seq"]),
+    # The summons deadline (statistics, its drill-down) reads the notices asking for coordinated
+    # planning and each episode's withdrawals from these partial indexes alone (migration 0023).
+    Index(
+        "ix_episode_events_coordinated_planning",
+        "kind",
+        "at",
+        postgresql_include=["episode_id", "seq"],
+        postgresql_where=text(COORDINATED_PLANNING),
+        sqlite_where=text(COORDINATED_PLANNING),
+    ),
+    Index(
+        "ix_episode_events_withdrawn",
+        "episode_id",
+        "seq",
+        postgresql_include=["at"],
+        postgresql_where=text(WITHDRAWAL),
+        sqlite_where=text(WITHDRAWAL),
+    ),
 )
 
 # Each episode's liable intervals (individual model), derived from its notices by the domain's

@@ -41,7 +41,8 @@ from app.store import tables as t
 from app.store.liability import days_in, epoch_us, overlapping
 from app.store.parties import party_to
 from app.store.sql import epoch_seconds, local_day, whole_units
-from app.store.statistics import (
+from app.store.statistics_episodes import coordinated_planning, summons_lookups
+from app.store.statistics_slices import (
     DEVIATIONS,
     EPISODES,
     MEETINGS,
@@ -49,7 +50,6 @@ from app.store.statistics import (
     Parties,
     Scope,
     by_unit,
-    summons_lookups,
     units_of,
 )
 from app.store.tables import UTCDateTime
@@ -285,7 +285,7 @@ def _summonses(cell: Cell) -> Select[Any]:
         .where(
             ev.kind == "discharge-ready",
             _ep.jurisdiction == "SE",
-            cast(ev.data, String).like('%"coordinated_planning"%'),
+            coordinated_planning(t.episode_events),
         )
         .subquery("d")
     )
