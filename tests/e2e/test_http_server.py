@@ -67,7 +67,8 @@ def server(settings: Settings, server_env: dict[str, str]) -> Iterator[Server]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded machine importing and starting the service takes its time.
+        deadline = time.monotonic() + 90
         while True:
             try:
                 if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
@@ -75,6 +76,9 @@ def server(settings: Settings, server_env: dict[str, str]) -> Iterator[Server]:
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
+                # Stopped first: reading the output of a server still running would wait forever.
+                if process.poll() is None:
+                    process.kill()
                 output = process.stdout.read().decode() if process.stdout else ""
                 pytest.fail(f"server did not become ready:\n{output}")
             time.sleep(0.2)
