@@ -82,20 +82,26 @@ class DocumentSummary(BaseModel):
     content_url: str = Field(description="where the content is read, with its own media type")
 
 
+def document_json(document: Document) -> dict[str, object]:
+    """A document's description as ``DocumentSummary`` shows it, as plain values (an episode's
+    JSON is built from them without pydantic, issue 20)."""
+    return {
+        "id": document.id,
+        "type": document.type,
+        "title": document.title,
+        "description": document.description,
+        "content_type": document.content_type,
+        "size": document.size,
+        "sha256": document.sha256,
+        "author_id": document.author_id,
+        "created_at": document.created_at,
+        "content_url": f"/api/v1/documents/{document.id}/content",
+    }
+
+
 def summary(document: Document) -> DocumentSummary:
     """The API shape of a document's description."""
-    return DocumentSummary(
-        id=document.id,
-        type=document.type,
-        title=document.title,
-        description=document.description,
-        content_type=document.content_type,
-        size=document.size,
-        sha256=document.sha256,
-        author_id=document.author_id,
-        created_at=document.created_at,
-        content_url=f"/api/v1/documents/{document.id}/content",
-    )
+    return DocumentSummary.model_validate(document_json(document))
 
 
 Value = str | bool | list[str]
@@ -156,16 +162,17 @@ class PlanningBasisRead(BaseModel):
     answers: dict[str, Value] = Field(description="by the item's linkId")
 
 
-def basis_read(basis: PlanningBasis) -> PlanningBasisRead:
-    """The API shape of a planning basis (one answer unlisted where the item does not repeat)."""
-    return PlanningBasisRead(
-        id=basis.id,
-        notice=basis.notice,
-        questionnaire_version=basis.version,
-        author_id=basis.author_id,
-        authored_at=basis.authored_at,
-        answers={k: v if k in REPEATING else v[0] for k, v in basis.answers.items() if v},
-    )
+def basis_json(basis: PlanningBasis) -> dict[str, object]:
+    """A planning basis as ``PlanningBasisRead`` shows it, as plain values (one answer unlisted
+    where the item does not repeat)."""
+    return {
+        "id": basis.id,
+        "notice": basis.notice,
+        "questionnaire_version": basis.version,
+        "author_id": basis.author_id,
+        "authored_at": basis.authored_at,
+        "answers": {k: v if k in REPEATING else v[0] for k, v in basis.answers.items() if v},
+    }
 
 
 def carried(
@@ -194,12 +201,12 @@ class EpisodeContentRead(BaseModel):
     )
 
 
-def content_read(content: EpisodeContent | None) -> dict[str, object]:
-    """The episode's content fields."""
+def content_json(content: EpisodeContent | None) -> dict[str, object]:
+    """The episode's content fields as plain values (none known: empty)."""
     if content is None:
-        return {}
+        return {"documents": [], "planning_basis": [], "discharge_information": None}
     return {
-        "documents": [summary(d) for d in content.documents],
-        "planning_basis": [basis_read(b) for b in content.planning_bases],
+        "documents": [document_json(d) for d in content.documents],
+        "planning_basis": [basis_json(b) for b in content.planning_bases],
         "discharge_information": content.discharge_information,
     }

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
+import orjson
 from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +18,7 @@ from app.api.v1.attachments import (
     PlanningBasisIn,
     PlanningBasisRead,
     carried,
-    content_read,
+    content_json,
 )
 from app.api.v1.common import IfMatch, ListPage, page_of, parse_if_match, router
 from app.api.v1.handover import (
@@ -25,9 +26,9 @@ from app.api.v1.handover import (
     MunicipalityResponse,
     ServicesStarted,
     ServicesStartedRead,
+    answer_json,
     answer_of,
-    answer_read,
-    started_read,
+    started_json,
 )
 from app.domain.documents import Timeliness
 from app.domain.episodes import (
@@ -168,50 +169,63 @@ class EpisodeRead(BaseModel):
     )
 
 
-def _event_read(e: EpisodeEvent) -> EventRead:
-    return EventRead(
-        seq=e.seq,
-        kind=e.kind,
-        at=e.at,
-        expected_discharge_date=e.expected_discharge_date,
-        decided_at=e.decided_at,
-        coordinated_planning=e.coordinated_planning,
-        can_receive_from=e.can_receive_from,
-        units=list(e.units),
-        answer=answer_of(e) if e.kind is EventKind.MUNICIPALITY_RESPONSE else None,
-        reason=e.reason,
-        services=[PlannedService(s) for s in e.services],
-        arrived_at=e.arrived_at,
-    )
+# What the API shows of an event and of an episode as the domain has it (the rest is derived).
+_EVENT_AS_IS = (
+    "seq",
+    "kind",
+    "at",
+    "expected_discharge_date",
+    "decided_at",
+    "can_receive_from",
+    "coordinated_planning",
+    "reason",
+    "arrived_at",
+)
+_EPISODE_AS_IS = (
+    "id",
+    "person_id",
+    "hospital_unit_id",
+    "region_id",
+    "municipality_id",
+    "primary_care_unit_id",
+    "jurisdiction",
+    "admitted_at",
+    "admission_type",
+    "care_type",
+    "state",
+    "expected_discharge_date",
+    "admission_notice_at",
+    "discharge_ready_since",
+    "discharged_at",
+    "readmission_of_id",
+    "is_readmission",
+    "version",
+)
+
+
+def _event_json(e: EpisodeEvent) -> dict[str, object]:
+    shown: dict[str, object] = {name: getattr(e, name) for name in _EVENT_AS_IS}
+    shown["units"] = list(e.units)
+    shown["services"] = list(e.services)
+    shown["answer"] = answer_of(e) if e.kind is EventKind.MUNICIPALITY_RESPONSE else None
+    return shown
+
+
+def episode_json(episode: Episode, content: EpisodeContent | None = None) -> dict[str, object]:
+    """The episode as ``EpisodeRead`` shows it (with its documents and planning basis, when
+    given), as plain values: a list serializes them straight to JSON, without pydantic."""
+    shown: dict[str, object] = {name: getattr(episode, name) for name in _EPISODE_AS_IS}
+    shown["receiving_units"] = list(episode.receiving_units)
+    shown["municipality_answer"] = answer_json(episode.latest_answer)
+    shown["services_started"] = started_json(episode.services_started)
+    shown["events"] = [_event_json(e) for e in episode.events]
+    shown.update(content_json(content))
+    return shown
 
 
 def episode_read(episode: Episode, content: EpisodeContent | None = None) -> EpisodeRead:
     """The API shape of an episode (with its documents and planning basis, when given)."""
-    return EpisodeRead(
-        **content_read(content),
-        id=episode.id,
-        person_id=episode.person_id,
-        hospital_unit_id=episode.hospital_unit_id,
-        region_id=episode.region_id,
-        municipality_id=episode.municipality_id,
-        receiving_units=list(episode.receiving_units),
-        primary_care_unit_id=episode.primary_care_unit_id,
-        jurisdiction=episode.jurisdiction,
-        admitted_at=episode.admitted_at,
-        admission_type=episode.admission_type,
-        care_type=episode.care_type,
-        state=episode.state,
-        expected_discharge_date=episode.expected_discharge_date,
-        admission_notice_at=episode.admission_notice_at,
-        discharge_ready_since=episode.discharge_ready_since,
-        discharged_at=episode.discharged_at,
-        readmission_of_id=episode.readmission_of_id,
-        is_readmission=episode.is_readmission,
-        municipality_answer=answer_read(episode.latest_answer),
-        services_started=started_read(episode.services_started),
-        version=episode.version,
-        events=[_event_read(e) for e in episode.events],
-    )
+    return EpisodeRead.model_validate(episode_json(episode, content))
 
 
 async def with_content(
@@ -267,7 +281,7 @@ async def list_episodes(
     municipality_id: str | None = None,
     hospital_unit_id: str | None = None,
     state: EpisodeState | None = None,
-) -> dict[str, object]:
+) -> Response:
     """List episodes, e.g. a municipality's discharge-ready patients (`state=discharge-ready`)."""
     result = await service.list_episodes(
         uow,
@@ -279,8 +293,14 @@ async def list_episodes(
         hospital_unit_id=hospital_unit_id,
         state=state,
     )
-    shaped = await with_content(uow, result.items, now)
-    return page_of(request, shaped, result.next_cursor, lambda e: e)
+    content = await content_of(uow, result.items, now=now)
+    # The page is serialized as it is built, without pydantic (the declared ``ListPage`` is
+    # the document's): a page of 50 episodes was 150 models validated, then validated and
+    # serialized again by FastAPI (issue 20).
+    shaped = page_of(
+        request, result.items, result.next_cursor, lambda e: episode_json(e, content[e.id])
+    )
+    return Response(orjson.dumps(shaped, option=orjson.OPT_UTC_Z), media_type="application/json")
 
 
 @api.get("/episodes/{episode_id}", response_model=EpisodeRead, responses=errors_for(404))

@@ -114,26 +114,28 @@ def answer_of(event: EpisodeEvent) -> Answer:
     return Answer.CAN_RECEIVE if event.can_receive_from is not None else Answer.CANNOT_RECEIVE_YET
 
 
-def answer_read(event: EpisodeEvent | None) -> AnswerRead | None:
-    """The API shape of the municipality's answer."""
+def answer_json(event: EpisodeEvent | None) -> dict[str, object] | None:
+    """The municipality's answer as ``AnswerRead`` shows it, as plain values (the episode's
+    JSON is built from them without pydantic, issue 20)."""
     if event is None:
         return None
-    return AnswerRead(
-        at=event.at,
-        answer=answer_of(event),
-        can_receive_from=event.can_receive_from,
-        reason=event.reason,
-        planned_services=[PlannedService(s) for s in event.services],
-        units=list(event.units),
-    )
+    return {
+        "at": event.at,
+        "answer": answer_of(event),
+        "can_receive_from": event.can_receive_from,
+        "reason": event.reason,
+        "planned_services": list(event.services),
+        "units": list(event.units),
+    }
 
 
-def started_read(event: EpisodeEvent | None) -> ServicesStartedRead | None:
-    """The API shape of the confirmation that services started."""
+def started_json(event: EpisodeEvent | None) -> dict[str, object] | None:
+    """The confirmation that services started as ``ServicesStartedRead`` shows it, as plain
+    values."""
     if event is None:
         return None
-    return ServicesStartedRead(
-        at=event.at,
-        arrived_at=event.arrived_at or event.at,
-        services=[PlannedService(s) for s in event.services],
-    )
+    return {
+        "at": event.at,
+        "arrived_at": event.arrived_at or event.at,
+        "services": list(event.services),
+    }
