@@ -22,7 +22,7 @@ from starlette.responses import Response
 from app.fhir import batch, capability, history, instance, search
 from app.fhir.dispatch import DECLARED
 from app.fhir.operations import process_message
-from app.http.routing import ReadRoute, UnitOfWorkRoute
+from app.http.routing import UnitOfWorkRoute, reads_only
 
 # The generic routes below serve every type of RESOURCES; the OpenAPI document declares them once
 # per type and interaction instead (app.fhir.openapi), so they are left out of it themselves.
@@ -41,6 +41,7 @@ class Interaction:
     summary: str
     documented: bool = False
     extra: dict[str, Any] | None = None
+    # Reads only (and logs the read): no BEGIN/COMMIT round trips (``reads_only``).
     reads: bool = False
 
 
@@ -102,11 +103,10 @@ INTERACTIONS = (
 for interaction in INTERACTIONS:
     api.add_api_route(
         interaction.path,
-        interaction.handler,
+        reads_only(interaction.handler) if interaction.reads else interaction.handler,
         methods=[interaction.method],
         summary=interaction.summary,
         include_in_schema=interaction.documented,
         dependencies=None if interaction.documented else DECLARED,
         openapi_extra=interaction.extra,
-        route_class_override=ReadRoute if interaction.reads else UnitOfWorkRoute,
     )

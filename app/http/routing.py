@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request, params
 from fastapi.dependencies.utils import get_flat_params
@@ -33,6 +33,8 @@ from app.services import idempotency
 from app.store.unit_of_work import UnitOfWork, write_failed_access
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+READS_ONLY = "samverkan_reads_only"
 IDEMPOTENCY_HEADER = "idempotency-key"
 REPLAYED_HEADER = "idempotent-replayed"
 _JSON_TYPES = ("application/json", "application/merge-patch+json")
@@ -55,12 +57,9 @@ class UnitOfWorkRoute(DocumentedRoute):
     everything. (FHIR search has rules of its own for unknown parameters.)
     """
 
-    # Set on routes that only read (and log the read): see ``UnitOfWork``'s ``reads_only``.
-    reads_only = False
-
     def get_route_handler(self) -> Handler:
         original = super().get_route_handler()
-        reads_only = self.reads_only
+        reads_only = bool(getattr(self.endpoint, READS_ONLY, False))
         takes_body = self.body_field is not None
         declared = frozenset(
             field.alias
@@ -94,11 +93,12 @@ class UnitOfWorkRoute(DocumentedRoute):
         return handler
 
 
-class ReadRoute(UnitOfWorkRoute):
-    """A route that reads and writes nothing but the access log: its statements commit one by
-    one, with no BEGIN or COMMIT round trip on PostgreSQL."""
-
-    reads_only = True
+def reads_only(endpoint: Endpoint) -> Endpoint:
+    """Mark an endpoint that reads and writes nothing but the access log: its unit of work runs
+    its statements without BEGIN and COMMIT on PostgreSQL (``UnitOfWork``'s ``reads_only``), so
+    a one-statement read is one round trip."""
+    setattr(endpoint, READS_ONLY, True)
+    return endpoint
 
 
 def _unknown_query_refusal(request: Request, declared: frozenset[str]) -> Response | None:

@@ -52,6 +52,7 @@ from app.http.deps import (
     UowDep,
 )
 from app.http.errors import errors_for
+from app.http.routing import reads_only
 from app.http.values import Day, Instant
 from app.services import commands
 from app.services import episodes as service
@@ -271,6 +272,7 @@ async def register_admission(
 
 
 @api.get("/episodes", response_model=ListPage[EpisodeRead], responses=errors_for(422))
+@reads_only
 async def list_episodes(
     actor: EncounterSearcher,
     uow: UowDep,
@@ -304,6 +306,7 @@ async def list_episodes(
 
 
 @api.get("/episodes/{episode_id}", response_model=EpisodeRead, responses=errors_for(404))
+@reads_only
 async def get_episode(
     actor: EncounterReader, episode_id: str, uow: UowDep, now: NowDep, response: Response
 ) -> EpisodeRead:
