@@ -4,7 +4,8 @@ The hot paths (a FHIR read, a notice by ``$process-message``) need the record an
 check before anything else. The record's statement carries the check as an ``EXISTS`` on the
 record-parties key; an episode comes with its events in the same statement (an outer join), so
 one round trip answers what took three. A record read to be changed is locked first and the
-rest read after the lock, so that a writer that waited sees what the one before it committed.
+rest read again after the lock only when the lock waited for a writer that changed it, so that
+a writer that waited sees what the one before it committed.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ class CheckedReads:
         self, episode_id: str, reach: Reach, *, for_update: bool
     ) -> tuple[Episode | None, bool]:
         """The episode with its events (None when there is none), and whether ``reach`` is a
-        party to it: one statement, or, ``for_update``, the locked row and then the rest."""
+        party to it: one statement (``for_update``: locked, and a second statement when the
+        lock waited for a concurrent writer)."""
         if for_update:
             return await self._locked_episode(episode_id, reach)
         rows = (await self._conn.execute(_one_episode(episode_id, reach))).all()
@@ -134,23 +136,36 @@ class CheckedReads:
         return episode_from_row(head, events), bool(head.within), bool(head.logged)
 
     async def _locked_episode(self, episode_id: str, reach: Reach) -> tuple[Episode | None, bool]:
-        # Two statements: a statement that waited for the row lock still joins the events and
-        # parties of the snapshot it started with (PostgreSQL re-reads only the locked row), so
-        # a concurrent writer's event or party change would be missed. The second statement's
-        # snapshot is taken after the lock.
-        head = (
-            await self._conn.execute(select(e).where(e.c.id == episode_id).with_for_update())
-        ).first()
-        if head is None:
-            return None, False
-        check = select(_within(RecordType.EPISODE, episode_id, reach)).subquery("check")
-        rows = (
-            await self._conn.execute(
-                select(check.c.within, *JOINED_EVENT_COLUMNS)
-                .select_from(check.outerjoin(ev, ev.c.episode_id == episode_id))
-                .order_by(ev.c.seq)
+        # One statement as a rule: the row locked, with its events and the check. But a
+        # statement that waited for the lock still joins the events and parties of the snapshot
+        # it started with (PostgreSQL re-reads only the locked row), so it also returns the
+        # version that snapshot saw: when the locked row's differs, a concurrent writer
+        # committed meanwhile, and the events and check are read again by a second statement,
+        # whose snapshot is taken after the lock. Every change to an episode, its events or its
+        # parties bumps its version (``EpisodeRepository.save``).
+        query = _one_episode(episode_id, reach).with_for_update(of=e)
+        postgres = self._conn.dialect.name == "postgresql"
+        if postgres:
+            seen = e.alias("seen")
+            query = query.add_columns(
+                select(seen.c.version)
+                .where(seen.c.id == episode_id)
+                .scalar_subquery()
+                .label("seen_version")
             )
-        ).all()
+        rows = (await self._conn.execute(query)).all()
+        if not rows:
+            return None, False
+        head = rows[0]
+        if postgres and head.seen_version != head.version:
+            check = select(_within(RecordType.EPISODE, episode_id, reach)).subquery("check")
+            rows = (
+                await self._conn.execute(
+                    select(check.c.within, *JOINED_EVENT_COLUMNS)
+                    .select_from(check.outerjoin(ev, ev.c.episode_id == episode_id))
+                    .order_by(ev.c.seq)
+                )
+            ).all()
         events = [event_from_row(JoinedEvent(row)) for row in rows if row.event_seq is not None]
         return episode_from_row(head, events), bool(rows[0].within)
 
