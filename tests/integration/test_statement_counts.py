@@ -157,9 +157,9 @@ ENCOUNTER_READ = {"postgresql": 1, "sqlite": 2}
 RECORD_READ = {"postgresql": 1, "sqlite": 2}
 # PostgreSQL: the claim, the locked episode with its events and check (read again only when
 # the lock waited for a writer), the episode with its event and liable intervals, the
-# municipality's jurisdiction (routing), the subscriptions, the outbox event with its
-# deliveries, the response with the access log.
-PROCESS_MESSAGE = {"postgresql": 7, "sqlite": 12}
+# municipality's jurisdiction (routing), the outbox event with its inbox items and the pushes
+# the insert selects from the subscriptions, the response with the access log.
+PROCESS_MESSAGE = {"postgresql": 6, "sqlite": 11}
 CAREPLAN_SEARCH = 2
 # The page, then the parties of its persons (which writes the page's access-log rows on
 # PostgreSQL), then on SQLite the access log.
