@@ -29,6 +29,7 @@ from app.store.care import deviation_from, message_from, recipient_from
 from app.store.episodes import JOINED_EVENT_COLUMNS, JoinedEvent, episode_from_row, event_from_row
 from app.store.joined import Prefixed, labelled
 from app.store.meetings import meeting_from
+from app.store.organizations import OrganizationRepository
 from app.store.parties import party_from_row, party_to, reach_clause
 from app.store.persons import person_from_row
 from app.store.plans import plan_from
@@ -96,8 +97,9 @@ _RECIPIENT_COLUMNS = labelled(t.care_message_recipients, "recipient")
 class CheckedReads:
     """Records read together with the caller's access check."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, organizations: OrganizationRepository) -> None:
         self._conn = conn
+        self._organizations = organizations
 
     async def episode(
         self, episode_id: str, reach: Reach, *, for_update: bool
@@ -142,8 +144,21 @@ class CheckedReads:
         # version that snapshot saw: when the locked row's differs, a concurrent writer
         # committed meanwhile, and the events and check are read again by a second statement,
         # whose snapshot is taken after the lock. Every change to an episode, its events or its
-        # parties bumps its version (``EpisodeRepository.save``).
-        query = _one_episode(episode_id, reach).with_for_update(of=e)
+        # parties bumps its version (``EpisodeRepository.save``). The statement also reads the
+        # receiving municipality's jurisdiction, which routes the notice (``app.services.
+        # routing``), and hands it to the organizations' repository (not when read again: the
+        # routing then reads it itself).
+        o = t.organizations
+        query = (
+            _one_episode(episode_id, reach)
+            .add_columns(
+                select(o.c.jurisdiction)
+                .where(o.c.id == e.c.municipality_id)
+                .scalar_subquery()
+                .label("municipality_jurisdiction")
+            )
+            .with_for_update(of=e)
+        )
         postgres = self._conn.dialect.name == "postgresql"
         if postgres:
             seen = e.alias("seen")
@@ -166,6 +181,9 @@ class CheckedReads:
                     .order_by(ev.c.seq)
                 )
             ).all()
+        else:
+            jurisdiction = head.municipality_jurisdiction
+            self._organizations.read_jurisdiction(head.municipality_id, jurisdiction)
         events = [event_from_row(JoinedEvent(row)) for row in rows if row.event_seq is not None]
         return episode_from_row(head, events), bool(rows[0].within)
 

@@ -186,7 +186,7 @@ class UnitOfWork:
         self.documents = DocumentRepository(conn)
         self.planning_bases = PlanningBasisRepository(conn)
         self.deviation_rules = DeviationRuleRepository(conn)
-        self.checked = CheckedReads(conn)
+        self.checked = CheckedReads(conn, self.organizations)
         self.episode_content = EpisodeContentReads(conn)
         return self
 

@@ -12,11 +12,12 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.domain.parties import Reach
 from app.store.checked_reads import CheckedReads
 from app.store.episodes import EpisodeRepository
+from app.store.organizations import OrganizationRepository
 from tests.conftest import ClientFor
 from tests.e2e.test_fhir_messaging import admit_by_message
 
@@ -24,6 +25,10 @@ from tests.e2e.test_fhir_messaging import admit_by_message
 pytestmark = pytest.mark.committing
 
 HOSPITAL = Reach(principal_id="region-kalmar")
+
+
+def reads(conn: AsyncConnection) -> CheckedReads:
+    return CheckedReads(conn, OrganizationRepository(conn))
 
 
 async def test_a_locked_read_that_waited_sees_what_the_writer_committed(
@@ -34,15 +39,13 @@ async def test_a_locked_read_that_waited_sees_what_the_writer_committed(
     episode_id, _admitted = await admit_by_message(await client_for("region-kalmar"))
     async with engine.connect() as first, engine.connect() as second:
         await first.begin()
-        episode, within = await CheckedReads(first).episode(episode_id, HOSPITAL, for_update=True)
+        episode, within = await reads(first).episode(episode_id, HOSPITAL, for_update=True)
         assert episode is not None and within
         now = datetime.now(UTC)
         event = episode.change_expected_discharge(now, date.today() + timedelta(days=9), now=now)
         await EpisodeRepository(first).save(episode, [event])
         await second.begin()
-        waiting = asyncio.create_task(
-            CheckedReads(second).episode(episode_id, HOSPITAL, for_update=True)
-        )
+        waiting = asyncio.create_task(reads(second).episode(episode_id, HOSPITAL, for_update=True))
         await asyncio.sleep(0.5)
         assert not waiting.done(), "the second read waits for the first one's lock"
         await first.commit()
