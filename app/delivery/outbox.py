@@ -55,7 +55,13 @@ async def emit(
         request_id=sender.request_id if sender is not None else None,
     )
     topics = [topic.value for topic in Topic if covers(topic, event)]
-    pushes = await uow.outbox.queue(outbox_event, targets, topics, now)
+    # Written by the request's last statement when it announced one (``$process-message``'s
+    # stored response), else now; the number of pushes is known only when written now.
+    pushes: int | None = None
+    if uow.defers_writes:
+        uow.defer(uow.outbox.queued(outbox_event, targets, topics, now))
+    else:
+        pushes = await uow.outbox.queue(outbox_event, targets, topics, now)
     logger.info(
         "event queued",
         extra={

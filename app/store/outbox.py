@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     BigInteger,
     ColumnElement,
     Insert,
@@ -169,6 +170,28 @@ class OutboxRepository:
         if not receivers:
             await self.add_event(event)
             return 0
+        statement = self._deliveries_insert(event, receivers, topics, now)
+        if self._postgres:
+            statement = statement.add_cte(_event_insert(event).returning(e.c.id).cte("queued"))
+        else:
+            await self.add_event(event)
+        return int((await self._conn.execute(statement)).rowcount) - len(receivers)
+
+    def queued(
+        self, event: OutboxEvent, receivers: Sequence[str], topics: Sequence[str], now: datetime
+    ) -> list[CTE]:
+        """``queue``'s writes as data-modifying CTEs for another statement to carry
+        (PostgreSQL)."""
+        assert self._postgres, "SQLite has no data-modifying CTEs"
+        written = [_event_insert(event).returning(e.c.id).cte()]
+        if receivers:
+            inserted = self._deliveries_insert(event, receivers, topics, now)
+            written.append(inserted.returning(d.c.id).cte())
+        return written
+
+    def _deliveries_insert(
+        self, event: OutboxEvent, receivers: Sequence[str], topics: Sequence[str], now: datetime
+    ) -> Insert:
         txid = self._txid()
 
         def row(receiver: Any, subscription: Any, state: DeliveryState, due: Any) -> Select[Any]:
@@ -205,12 +228,7 @@ class OutboxRepository:
             if event.person_id is None
             else or_(s.c.patient_id.is_(None), s.c.patient_id == event.person_id),
         )
-        statement = insert(d).from_select(_COLUMNS, union_all(*inbox, pushes))
-        if self._postgres:
-            statement = statement.add_cte(_event_insert(event).returning(e.c.id).cte("queued"))
-        else:
-            await self.add_event(event)
-        return int((await self._conn.execute(statement)).rowcount) - len(receivers)
+        return insert(d).from_select(_COLUMNS, union_all(*inbox, pushes))
 
     async def inbox(
         self,
