@@ -288,7 +288,7 @@ async def test_the_reads_of_a_persons_other_records_run_one_statement(
 
 
 async def test_process_message_runs_few_statements(
-    counted: tuple[FastAPI, Counter], tokens: Tokens, client_for: ClientFor
+    counted: tuple[FastAPI, Counter], tokens: Tokens, client_for: ClientFor, engine: AsyncEngine
 ) -> None:
     hospital = await client_for("region-kalmar")
     episode_id, _admitted = await admit_by_message(hospital)
@@ -303,6 +303,17 @@ async def test_process_message_runs_few_statements(
     assert_at_most(PROCESS_MESSAGE[measure.dialect], statements, "$process-message discharge-ready")
     episode = (await hospital.get(f"/api/v1/episodes/{episode_id}")).json()
     assert episode["state"] == "discharge-ready"
+    # Fewer statements, the same writes: the notice was queued for the municipality and the
+    # primary-care unit.
+    async with engine.connect() as conn:
+        receivers = await conn.scalars(
+            text(
+                "SELECT d.receiver_id FROM deliveries d JOIN outbox_events e ON e.id = d.event_id "
+                "WHERE e.stream = :stream AND e.event = 'discharge-ready'"
+            ),
+            {"stream": f"Encounter/{episode_id}"},
+        )
+        assert sorted(receivers) == ["kommun-0880", "region-kalmar-hc-kalmar"]
 
 
 async def test_a_search_page_runs_few_statements(
