@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from app.domain.delivery import covers
+from app.domain.delivery import Topic, covers
 from app.domain.message_events import MessageEvent
-from app.domain.outbox import NewDelivery, OutboxEvent
+from app.domain.outbox import OutboxEvent
 from app.security.access import Actor
 from app.store.unit_of_work import UnitOfWork
 
@@ -54,16 +54,14 @@ async def emit(
         created_at=now,
         request_id=sender.request_id if sender is not None else None,
     )
-    deliveries = [NewDelivery(receiver) for receiver in targets]
-    # Nothing of the subscription is written here: its pushes are numbered when the dispatcher
-    # first claims them, so an API request never waits on (or deadlocks over) a subscription row.
-    for subscription in await uow.outbox.live_subscriptions(targets):
-        if not covers(subscription.topic, event):
-            continue
-        if subscription.patient_id is not None and subscription.patient_id != person_id:
-            continue
-        deliveries.append(NewDelivery(subscription.organization_id, subscription.id))
-    await uow.outbox.add_with_deliveries(outbox_event, deliveries, now)
+    topics = [topic.value for topic in Topic if covers(topic, event)]
+    # Written by the request's last statement when it announced one (``$process-message``'s
+    # stored response), else now; the number of pushes is known only when written now.
+    pushes: int | None = None
+    if uow.defers_writes:
+        uow.defer(uow.outbox.queued(outbox_event, targets, topics, now))
+    else:
+        pushes = await uow.outbox.queue(outbox_event, targets, topics, now)
     logger.info(
         "event queued",
         extra={
@@ -71,7 +69,7 @@ async def emit(
             "event": str(event),
             "stream": stream,
             "receivers": targets,
-            "pushes": len(deliveries) - len(targets),
+            "pushes": pushes,
         },
     )
     return outbox_event.id

@@ -80,14 +80,6 @@ class Delivery:
         return f"{self.txid}-{self.id}"
 
 
-@dataclass(frozen=True, slots=True)
-class NewDelivery:
-    """A delivery to insert: the inbox item (no subscription) or a push."""
-
-    receiver_id: str
-    subscription_id: str | None = None
-
-
 def parse_cursor(value: str) -> tuple[int, int] | None:
     """The (txid, id) an inbox cursor names, or None when it is not one."""
     txid, sep, row = value.partition("-")

@@ -21,13 +21,12 @@ from app.domain.episodes import (
     find_readmission_source,
 )
 from app.domain.errors import Forbidden, InvalidInput, StaleVersion, UnknownReference
-from app.domain.liability import LiabilityConfig
+from app.domain.liability import LiabilityConfig, liable_intervals
 from app.domain.organizations import INPATIENT_FUNCTIONS, OrgKind, UnitFunction
 from app.domain.parties import RecordType
 from app.security.access import Actor, access_entry, record, require_party, visible_person
 from app.services import handover
 from app.services.commands import Notice, RecordMunicipalityResponse
-from app.services.liability_rules import store_intervals
 from app.services.notice_content import carry
 from app.services.notice_handlers import apply_notice, notice_facts
 from app.services.ports import emit
@@ -248,9 +247,7 @@ async def record_notice(
     at = notice.at or _sent_now(episode, now)
     check_aware(at, "at")
     event = apply_notice(episode, notice, at, now)
-    await uow.episodes.save(episode, [event])
-    if event.kind in CLOCK_EVENTS:
-        await store_intervals(uow, episode, liability)
+    await _save(uow, episode, event, liability)
     if event.units:
         await uow.parties.keep(
             RecordType.EPISODE,
@@ -262,6 +259,21 @@ async def record_notice(
     carried = await carry(uow, actor, episode, event, notice.carried, now=now)
     await _announce(uow, actor, episode, event, now, carried)
     return episode, event
+
+
+async def _save(
+    uow: UnitOfWork, episode: Episode, event: EpisodeEvent, liability: LiabilityConfig
+) -> None:
+    """Store the episode with its new event and, when the event can move a payment clock, its
+    liable intervals anew (``store_intervals``): on PostgreSQL in the save's one statement."""
+    if event.kind not in CLOCK_EVENTS:
+        await uow.episodes.save(episode, [event])
+        return
+    intervals = liable_intervals(episode, liability)
+    riders = uow.liability.replacement(episode, intervals, liability.version)
+    await uow.episodes.save(episode, [event], riders=riders)
+    if not riders:
+        await uow.liability.replace(episode, intervals, liability.version)
 
 
 def _sent_now(episode: Episode, now: datetime) -> datetime:

@@ -4,7 +4,8 @@ The hot paths (a FHIR read, a notice by ``$process-message``) need the record an
 check before anything else. The record's statement carries the check as an ``EXISTS`` on the
 record-parties key; an episode comes with its events in the same statement (an outer join), so
 one round trip answers what took three. A record read to be changed is locked first and the
-rest read after the lock, so that a writer that waited sees what the one before it committed.
+rest read again after the lock only when the lock waited for a writer that changed it, so that
+a writer that waited sees what the one before it committed.
 
 The read statements are built once per record type and reach shape (``ReachShape``), with the
 record id, the reach and the access-log entry as bound parameters, and kept: building a
@@ -45,6 +46,7 @@ from app.store.care import deviation_from, message_from, recipient_from
 from app.store.episodes import JOINED_EVENT_COLUMNS, JoinedEvent, episode_from_row, event_from_row
 from app.store.joined import Prefixed, labelled
 from app.store.meetings import meeting_from
+from app.store.organizations import OrganizationRepository
 from app.store.parties import (
     ReachShape,
     party_from_row,
@@ -114,6 +116,40 @@ def _one_episode(shape: ReachShape, logged: bool) -> Select[Any]:
         return query
     cte = _log_when(e.c.person_id, e.c.id == RECORD_ID, party_to(RecordType.EPISODE, e.c.id, shape))
     return query.add_columns(_logged(cte)).add_cte(cte)
+
+
+@cache
+def _locked_episode_query(shape: ReachShape, postgres: bool) -> Select[Any]:
+    """``_one_episode`` locked, with the receiving municipality's jurisdiction and, on
+    PostgreSQL, the version the statement's snapshot saw (``CheckedReads._locked_episode``)."""
+    o = t.organizations
+    query = (
+        _one_episode(shape, False)
+        .add_columns(
+            select(o.c.jurisdiction)
+            .where(o.c.id == e.c.municipality_id)
+            .scalar_subquery()
+            .label("municipality_jurisdiction")
+        )
+        .with_for_update(of=e)
+    )
+    if not postgres:
+        return query
+    seen = e.alias("seen")
+    return query.add_columns(
+        select(seen.c.version).where(seen.c.id == RECORD_ID).scalar_subquery().label("seen_version")
+    )
+
+
+@cache
+def _episode_recheck(shape: ReachShape) -> Select[Any]:
+    """The events and check of a locked episode, read again after the lock."""
+    check = select(_within(RecordType.EPISODE, RECORD_ID, shape)).subquery("check")
+    return (
+        select(check.c.within, *JOINED_EVENT_COLUMNS)
+        .select_from(check.outerjoin(ev, ev.c.episode_id == RECORD_ID))
+        .order_by(ev.c.seq)
+    )
 
 
 @cache
@@ -221,8 +257,9 @@ def _record_read(record_type: RecordType, shape: ReachShape, logged: bool) -> Se
 class CheckedReads:
     """Records read together with the caller's access check."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, organizations: OrganizationRepository) -> None:
         self._conn = conn
+        self._organizations = organizations
 
     async def _rows(
         self, query: Select[Any], record_id: str, reach: Reach, entry: AccessEntry | None = None
@@ -233,7 +270,8 @@ class CheckedReads:
         self, episode_id: str, reach: Reach, *, for_update: bool
     ) -> tuple[Episode | None, bool]:
         """The episode with its events (None when there is none), and whether ``reach`` is a
-        party to it: one statement, or, ``for_update``, the locked row and then the rest."""
+        party to it: one statement (``for_update``: locked, and a second statement when the
+        lock waited for a concurrent writer)."""
         if for_update:
             return await self._locked_episode(episode_id, reach)
         rows = await self._rows(_one_episode(ReachShape.of(reach), False), episode_id, reach)
@@ -259,25 +297,27 @@ class CheckedReads:
         return episode_from_row(head, events), bool(head.within), bool(head.logged)
 
     async def _locked_episode(self, episode_id: str, reach: Reach) -> tuple[Episode | None, bool]:
-        # Two statements: a statement that waited for the row lock still joins the events and
-        # parties of the snapshot it started with (PostgreSQL re-reads only the locked row), so
-        # a concurrent writer's event or party change would be missed. The second statement's
-        # snapshot is taken after the lock.
-        head = (
-            await self._conn.execute(select(e).where(e.c.id == episode_id).with_for_update())
-        ).first()
-        if head is None:
-            return None, False
+        # One statement as a rule: the row locked, with its events and the check. But a
+        # statement that waited for the lock still joins the events and parties of the snapshot
+        # it started with (PostgreSQL re-reads only the locked row), so it also returns the
+        # version that snapshot saw: when the locked row's differs, a concurrent writer
+        # committed meanwhile, and the events and check are read again by a second statement,
+        # whose snapshot is taken after the lock. Every change to an episode, its events or its
+        # parties bumps its version (``EpisodeRepository.save``). The statement also reads the
+        # receiving municipality's jurisdiction, which routes the notice (``app.services.
+        # routing``), and hands it to the organizations' repository (not when read again: the
+        # routing then reads it itself).
+        postgres = self._conn.dialect.name == "postgresql"
         shape = ReachShape.of(reach)
-        check = select(_within(RecordType.EPISODE, episode_id, shape)).subquery("check")
-        rows = (
-            await self._conn.execute(
-                select(check.c.within, *JOINED_EVENT_COLUMNS)
-                .select_from(check.outerjoin(ev, ev.c.episode_id == episode_id))
-                .order_by(ev.c.seq),
-                reach_params(reach),
-            )
-        ).all()
+        rows = await self._rows(_locked_episode_query(shape, postgres), episode_id, reach)
+        if not rows:
+            return None, False
+        head = rows[0]
+        if postgres and head.seen_version != head.version:
+            rows = await self._rows(_episode_recheck(shape), episode_id, reach)
+        else:
+            jurisdiction = head.municipality_jurisdiction
+            self._organizations.read_jurisdiction(head.municipality_id, jurisdiction)
         events = [event_from_row(JoinedEvent(row)) for row in rows if row.event_seq is not None]
         return episode_from_row(head, events), bool(rows[0].within)
 

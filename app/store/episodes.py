@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     Select,
     String,
     Text,
@@ -220,11 +221,15 @@ class EpisodeRepository:
         if events:
             await self._conn.execute(insert(t.episode_events), events)
 
-    async def save(self, episode: Episode, new_events: Sequence[EpisodeEvent]) -> None:
+    async def save(
+        self, episode: Episode, new_events: Sequence[EpisodeEvent], *, riders: Sequence[CTE] = ()
+    ) -> None:
         """Store a changed episode if nobody changed it since it was read; bumps its version.
 
         The compare-and-set on ``version`` is what turns two concurrent commands into one winner
-        and one ``StaleVersion``.
+        and one ``StaleVersion``. ``riders`` are data-modifying CTEs (PostgreSQL) of writes that
+        go with the change, carried by the same statement; a stale version raises, and the
+        transaction that wrote them is rolled back.
         """
         now = utcnow()
         changed = (
@@ -248,7 +253,10 @@ class EpisodeRepository:
             source = parts[0] if len(parts) == 1 else union_all(*parts)
             inserted = (
                 await self._conn.execute(
-                    insert(ev).from_select(names, source).returning(ev.c.seq).add_cte(updated)
+                    insert(ev)
+                    .from_select(names, source)
+                    .returning(ev.c.seq)
+                    .add_cte(updated, *riders)
                 )
             ).all()
             if len(inserted) != len(rows):
@@ -257,7 +265,7 @@ class EpisodeRepository:
                 )
             episode.version += 1
             return
-        result = await self._conn.execute(changed)
+        result = await self._conn.execute(changed.add_cte(*riders) if riders else changed)
         if result.rowcount != 1:
             raise StaleVersion(f"episode {episode.id} was changed by someone else; read it again")
         episode.version += 1

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     Select,
     and_,
@@ -73,6 +74,18 @@ def interval_rows(
         }
         for interval in intervals
     ]
+
+
+def _replacing(episode_id: str, rows: list[dict[str, Any]]) -> tuple[CTE, postgresql.Insert]:
+    """An episode's intervals in place of those it had (PostgreSQL): a CTE deleting those it no
+    longer has, and the upsert writing the others over."""
+    kept = [row["clock"] for row in rows]
+    gone = delete(_li).where(_li.c.episode_id == episode_id, _li.c.clock.not_in(kept))
+    upsert = postgresql.insert(_li).values(rows)
+    return gone.returning(_li.c.clock).cte("gone"), upsert.on_conflict_do_update(
+        index_elements=[_li.c.episode_id, _li.c.clock],
+        set_={c.name: upsert.excluded[c.name] for c in _li.c if not c.primary_key},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,18 +194,27 @@ class LiabilityRepository:
         rows = interval_rows(episode, intervals, config_version)
         if rows and self._conn.dialect.name == "postgresql":
             # One statement: the intervals it no longer has go, the others are written over.
-            kept = [row["clock"] for row in rows]
-            upsert = postgresql.insert(_li).values(rows)
-            await self._conn.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=[_li.c.episode_id, _li.c.clock],
-                    set_={c.name: upsert.excluded[c.name] for c in _li.c if not c.primary_key},
-                ).add_cte(gone.where(_li.c.clock.not_in(kept)).returning(_li.c.clock).cte("gone"))
-            )
+            gone_cte, upsert = _replacing(episode.id, rows)
+            await self._conn.execute(upsert.add_cte(gone_cte))
             return
         await self._conn.execute(gone)
         if rows:
             await self._conn.execute(insert(_li), rows)
+
+    def replacement(
+        self, episode: Episode, intervals: Sequence[LiableInterval], config_version: str
+    ) -> list[CTE]:
+        """``replace`` as data-modifying CTEs for another statement to carry, on PostgreSQL (the
+        episode's save: ``EpisodeRepository.save``'s ``riders``); none on SQLite, where
+        ``replace`` writes them."""
+        if self._conn.dialect.name != "postgresql":
+            return []
+        rows = interval_rows(episode, intervals, config_version)
+        if not rows:
+            gone = delete(_li).where(_li.c.episode_id == episode.id)
+            return [gone.returning(_li.c.clock).cte("gone")]
+        gone_cte, upsert = _replacing(episode.id, rows)
+        return [gone_cte, upsert.returning(_li.c.clock).cte("upserted")]
 
     async def replace_many(self, rows: list[dict[str, Any]], episode_ids: Sequence[str]) -> None:
         """Store the intervals of many episodes (``rows`` from `interval_rows`) in place of

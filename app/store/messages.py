@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import CTE, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -78,13 +78,17 @@ class MessageRepository:
         bundle_id: str,
         response: dict[str, Any],
         log: Sequence[AccessEntry] = (),
+        riders: Sequence[CTE] = (),
     ) -> None:
         """Keep the response of a claimed message, for its repeats; the same statement writes
-        the access-log entries ``log`` (``UnitOfWork.access_for_statement``)."""
+        the access-log entries ``log`` (``UnitOfWork.access_for_statement``) and carries the
+        data-modifying CTEs ``riders`` (``UnitOfWork.defer``), PostgreSQL both."""
         m = t.processed_messages
         statement = (
             update(m)
             .where(m.c.sender_id == sender_id, m.c.bundle_id == bundle_id)
             .values(response=response)
         )
-        await self._conn.execute(statement.add_cte(written(log)) if log else statement)
+        ctes = [written(log)] if log else []
+        ctes += riders
+        await self._conn.execute(statement.add_cte(*ctes) if ctes else statement)

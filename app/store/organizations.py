@@ -38,6 +38,15 @@ class OrganizationRepository:
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        # Jurisdictions another statement of this unit of work read on the way (an
+        # organization's jurisdiction is set when it is added and never changes).
+        self._jurisdictions: dict[str, Jurisdiction] = {}
+
+    def read_jurisdiction(self, org_id: str, jurisdiction: str | None) -> None:
+        """Keep the jurisdiction of ``org_id`` that another statement read with what it read,
+        for ``jurisdiction`` to answer without a statement of its own."""
+        if jurisdiction is not None:
+            self._jurisdictions[org_id] = Jurisdiction(jurisdiction)
 
     async def add(self, org: Organization) -> None:
         """Insert a new organization with its identifiers."""
@@ -104,6 +113,8 @@ class OrganizationRepository:
 
     async def jurisdiction(self, org_id: str) -> Jurisdiction | None:
         """The organization's jurisdiction (None when there is no such organization)."""
+        if org_id in self._jurisdictions:
+            return self._jurisdictions[org_id]
         found = await self._conn.scalar(
             select(t.organizations.c.jurisdiction).where(t.organizations.c.id == org_id)
         )

@@ -21,11 +21,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     BigInteger,
     ColumnElement,
     Insert,
     Select,
     String,
+    bindparam,
     cast,
     func,
     insert,
@@ -33,6 +35,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.engine import Row
@@ -45,7 +48,7 @@ from app.domain.delivery import (
     SubscriptionStatus,
     Topic,
 )
-from app.domain.outbox import Delivery, NewDelivery, OutboxEvent, Subscription
+from app.domain.outbox import Delivery, OutboxEvent, Subscription
 from app.store import tables as t
 from app.store.breakers import BreakerRepository
 from app.store.breakers import endpoint_breakers as breakers
@@ -155,43 +158,79 @@ class OutboxRepository:
         """Write an event to the outbox."""
         await self._conn.execute(_event_insert(event))
 
-    async def add_deliveries(
-        self, event: OutboxEvent, deliveries: Sequence[NewDelivery], now: datetime
-    ) -> None:
-        """Write the event's inbox items and pushes, in the caller's transaction."""
-        if not deliveries:
-            return
-        await self._conn.execute(
-            insert(d).values(txid=self._txid()), _delivery_rows(event, deliveries, now)
-        )
+    async def queue(
+        self, event: OutboxEvent, receivers: Sequence[str], topics: Sequence[str], now: datetime
+    ) -> int:
+        """Write ``event`` with an inbox item for each of ``receivers``, and a push for each
+        subscription of theirs that is notified (active or in error), is to one of ``topics``
+        and is for no other person than the event's; the number of pushes.
 
-    async def add_with_deliveries(
-        self, event: OutboxEvent, deliveries: Sequence[NewDelivery], now: datetime
-    ) -> None:
-        """``add_event`` and ``add_deliveries``: on PostgreSQL one statement (the event written
-        by a CTE of the deliveries' multi-row insert)."""
-        if not deliveries or not self._postgres:
+        The insert selects the subscriptions itself: on PostgreSQL one statement (the event
+        written by a CTE of it), on SQLite two. Nothing of a subscription is written: its
+        pushes are numbered when the dispatcher first claims them.
+        """
+        if not receivers:
             await self.add_event(event)
-            await self.add_deliveries(event, deliveries, now)
-            return
-        rows = [{**row, "txid": self._txid()} for row in _delivery_rows(event, deliveries, now)]
-        queued = _event_insert(event).returning(e.c.id).cte("queued")
-        await self._conn.execute(insert(d).values(rows).add_cte(queued))
+            return 0
+        statement = self._deliveries_insert(event, receivers, topics, now)
+        if self._postgres:
+            statement = statement.add_cte(_event_insert(event).returning(e.c.id).cte("queued"))
+        else:
+            await self.add_event(event)
+        return int((await self._conn.execute(statement)).rowcount) - len(receivers)
 
-    async def live_subscriptions(self, organization_ids: Sequence[str]) -> list[Subscription]:
-        """The subscriptions of these organizations that are notified (active or in error)."""
-        if not organization_ids:
-            return []
-        # Not counted: emitting needs only which subscriptions there are.
-        rows = await self._conn.execute(
-            select(s, literal(0).label("events_count"))
-            .where(
-                s.c.organization_id.in_(set(organization_ids)),
-                s.c.status != SubscriptionStatus.OFF.value,
+    def queued(
+        self, event: OutboxEvent, receivers: Sequence[str], topics: Sequence[str], now: datetime
+    ) -> list[CTE]:
+        """``queue``'s writes as data-modifying CTEs for another statement to carry
+        (PostgreSQL)."""
+        assert self._postgres, "SQLite has no data-modifying CTEs"
+        written = [_event_insert(event).returning(e.c.id).cte()]
+        if receivers:
+            inserted = self._deliveries_insert(event, receivers, topics, now)
+            written.append(inserted.returning(d.c.id).cte())
+        return written
+
+    def _deliveries_insert(
+        self, event: OutboxEvent, receivers: Sequence[str], topics: Sequence[str], now: datetime
+    ) -> Insert:
+        txid = self._txid()
+
+        def row(receiver: Any, subscription: Any, state: DeliveryState, due: Any) -> Select[Any]:
+            # In the order of _COLUMNS.
+            return select(
+                _bound("event_id", event.id),
+                receiver,
+                subscription,
+                _bound("stream", event.stream),
+                _bound("event_number", None),
+                txid,
+                _bound("state", state.value),
+                _bound("attempts", 0),
+                due,
+                _bound("created_at", now),
             )
-            .order_by(s.c.id)
+
+        inbox = [
+            row(
+                _bound("receiver_id", r),
+                _bound("subscription_id", None),
+                DeliveryState.INBOX,
+                _bound("next_attempt_at", None),
+            )
+            for r in receivers
+        ]
+        pushes = row(
+            s.c.organization_id, s.c.id, DeliveryState.PENDING, _bound("next_attempt_at", now)
+        ).where(
+            s.c.organization_id.in_(receivers),
+            s.c.status != SubscriptionStatus.OFF.value,
+            s.c.topic.in_(topics),
+            s.c.patient_id.is_(None)
+            if event.person_id is None
+            else or_(s.c.patient_id.is_(None), s.c.patient_id == event.person_id),
         )
-        return [subscription_from(r) for r in rows]
+        return insert(d).from_select(_COLUMNS, union_all(*inbox, pushes))
 
     async def inbox(
         self,
@@ -487,6 +526,26 @@ class OutboxRepository:
         return {row[0]: int(row[1]) for row in rows}
 
 
+# The deliveries' columns a new event's inbox items and pushes are written with.
+_COLUMNS = [
+    "event_id",
+    "receiver_id",
+    "subscription_id",
+    "stream",
+    "event_number",
+    "txid",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+]
+
+
+def _bound(column: str, value: Any) -> Any:
+    """``value`` as a parameter of the type of the deliveries' ``column``."""
+    return bindparam(None, value, type_=d.c[column].type)
+
+
 def _event_insert(event: OutboxEvent) -> Insert:
     return insert(e).values(
         id=event.id,
@@ -498,22 +557,3 @@ def _event_insert(event: OutboxEvent) -> Insert:
         created_at=event.created_at,
         request_id=event.request_id,
     )
-
-
-def _delivery_rows(
-    event: OutboxEvent, deliveries: Sequence[NewDelivery], now: datetime
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "event_id": event.id,
-            "receiver_id": n.receiver_id,
-            "subscription_id": n.subscription_id,
-            "stream": event.stream,
-            "event_number": None,
-            "state": (DeliveryState.PENDING if n.subscription_id else DeliveryState.INBOX),
-            "attempts": 0,
-            "next_attempt_at": now if n.subscription_id else None,
-            "created_at": now,
-        }
-        for n in deliveries
-    ]

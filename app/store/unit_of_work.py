@@ -32,6 +32,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from types import TracebackType
 
+from sqlalchemy import CTE, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from app.domain.access_log import AccessEntry
@@ -108,6 +109,9 @@ class UnitOfWork:
         # they go back to ``pending_access`` to be written as failed.
         self.logged_access: list[AccessEntry] = []
         self._savepoints = 0
+        # Writes left for the request's last statement to carry (``defer``).
+        self._last_statement_announced = False
+        self._riders: list[CTE] = []
 
     def log_access(self, entry: AccessEntry) -> None:
         """Queue an access-log entry; it is written in the same transaction as the request.
@@ -126,6 +130,33 @@ class UnitOfWork:
         taken = [e for e in self.pending_access if e.principal_id is not None]
         self.pending_access = [e for e in self.pending_access if e.principal_id is None]
         self.logged_access += taken
+        return taken
+
+    def announce_last_statement(self) -> None:
+        """Say that the request ends with a statement of its own that carries the writes left
+        for it (``take_riders``): ``$process-message``'s stored response."""
+        self._last_statement_announced = True
+
+    @property
+    def defers_writes(self) -> bool:
+        """Whether writes that need nothing read back can be left for the request's announced
+        last statement to carry (``defer``): not on SQLite (no data-modifying CTEs), nor inside
+        a savepoint (whose rollback would not undo them)."""
+        return (
+            self.dialect == "postgresql"
+            and self._last_statement_announced
+            and not (self._savepoints)
+        )
+
+    def defer(self, writes: Sequence[CTE]) -> None:
+        """Leave ``writes`` (data-modifying CTEs) for the announced last statement to carry;
+        a commit without it writes them by a statement of their own."""
+        assert self.defers_writes
+        self._riders += writes
+
+    def take_riders(self) -> list[CTE]:
+        """The writes left for the last statement, which the caller's statement carries."""
+        taken, self._riders = self._riders, []
         return taken
 
     @asynccontextmanager
@@ -199,13 +230,16 @@ class UnitOfWork:
         self.documents = DocumentRepository(conn)
         self.planning_bases = PlanningBasisRepository(conn)
         self.deviation_rules = DeviationRuleRepository(conn)
-        self.checked = CheckedReads(conn)
+        self.checked = CheckedReads(conn, self.organizations)
         self.episode_content = EpisodeContentReads(conn)
         return self
 
     async def commit(self) -> None:
         """Make everything done in this unit of work durable."""
         assert self._conn is not None
+        if self._riders:
+            # The last statement announced did not come (a path that ended otherwise).
+            await self._conn.execute(select(literal(1)).add_cte(*self.take_riders()))
         await self.access_log.append(self.pending_access)
         if self._pinned_savepoint is not None:
             await self._pinned_savepoint.commit()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -39,6 +41,18 @@ async def hospital_client(engine: AsyncEngine, settings: Settings, server: Serve
         issued = await fetch_token(http, served, client_id, pem, kid, "ES384")
     assert issued.status_code == 200, issued.text
     return str(issued.json()["access_token"])
+
+
+@asynccontextmanager
+async def as_hospital(
+    engine: AsyncEngine, settings: Settings, server: Server
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the running server with a token of a new client of Region Kalmar."""
+    token = await hospital_client(engine, settings, server)
+    async with httpx.AsyncClient(
+        base_url=server.url, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
+        yield http
 
 
 async def admitted_episode(http: httpx.AsyncClient) -> dict[str, Any]:
@@ -141,10 +155,7 @@ async def test_concurrent_messages_are_all_processed(
 async def test_a_stale_precondition_is_still_refused(
     engine: AsyncEngine, settings: Settings, server: Server
 ) -> None:
-    token = await hospital_client(engine, settings, server)
-    async with httpx.AsyncClient(
-        base_url=server.url, headers={"Authorization": f"Bearer {token}"}
-    ) as http:
+    async with as_hospital(engine, settings, server) as http:
         episode = await admitted_episode(http)
         seen = episode["version"]
         path = f"/api/v1/episodes/{episode['id']}/expected-discharge"
@@ -161,3 +172,33 @@ async def test_a_stale_precondition_is_still_refused(
         after = await read_episode(http, episode["id"])
         assert after["version"] == seen + 1
         assert after["expected_discharge_date"] == dates(1)[0]
+
+
+async def test_identical_messages_at_once_are_processed_once_and_answered_alike(
+    engine: AsyncEngine, settings: Settings, server: Server
+) -> None:
+    async with as_hospital(engine, settings, server) as http:
+        episode = await admitted_episode(http)
+        message = example(
+            "expected-discharge-changed",
+            episode_id=episode["id"],
+            person_id=episode["person_id"],
+            expected_date=dates(1)[0],
+            now=datetime.now(UTC).isoformat(),
+        )
+        answers = await asyncio.gather(
+            *(
+                http.post(
+                    "/fhir/$process-message", content=json.dumps(message), headers=FHIR, timeout=60
+                )
+                for _ in range(5)
+            )
+        )
+        assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]
+        # One processed it; the others waited for its claim and got its response again.
+        replayed = [a.headers.get("x-samverkan-replayed") == "true" for a in answers]
+        assert replayed.count(False) == 1
+        assert all(a.json() == answers[0].json() for a in answers)
+        after = await read_episode(http, episode["id"])
+        assert after["version"] == episode["version"] + 1
+        assert [e["kind"] for e in after["events"]].count("expected-discharge-changed") == 1
