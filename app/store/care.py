@@ -25,8 +25,7 @@ from app.domain.deviations import (
 from app.domain.errors import StaleVersion
 from app.domain.parties import Reach, RecordType, Role
 from app.store import tables as t
-from app.store.paging import Page, _page, page_query
-from app.store.parties import visible_records
+from app.store.paging import Page, _page, visible_page_query
 
 
 class CareMessageRepository:
@@ -103,16 +102,14 @@ class CareMessageRepository:
         roles = {"sent": (Role.SENDER,), "received": (Role.RECIPIENT,)}.get(
             box or "", (Role.SENDER, Role.RECIPIENT)
         )
-        parties = t.record_parties.c
-        mine = visible_records(RecordType.MESSAGE, visible_to).where(
-            parties.role.in_([r.value for r in roles])
-        )
-        query = page_query(
+        query = visible_page_query(
             t.care_messages,
-            t.care_messages.c.id.in_(mine),
+            RecordType.MESSAGE,
+            visible_to,
             limit=limit,
             after=after,
             equal={"person_id": person_id, "thread_id": thread_id, "category": category},
+            roles=roles,
         )
         return _page(await self._load(query), limit, lambda m: m.id)
 
@@ -270,15 +267,14 @@ class DeviationRepository:
             "handler": (Role.HANDLER,),
             "involved": (Role.INVOLVED,),
         }.get(role or "", (Role.REPORTER, Role.HANDLER, Role.INVOLVED))
-        mine = visible_records(RecordType.DEVIATION, visible_to).where(
-            t.record_parties.c.role.in_([r.value for r in roles])
-        )
-        query = page_query(
+        query = visible_page_query(
             t.deviations,
-            t.deviations.c.id.in_(mine),
+            RecordType.DEVIATION,
+            visible_to,
             limit=limit,
             after=after,
             equal={"person_id": person_id, "state": state, "category": category},
+            roles=roles,
         )
         rows = (await self._conn.execute(query)).all()
         return _page([deviation_from(r) for r in rows], limit, lambda d: d.id)

@@ -3,14 +3,15 @@ query of a page of the records a reach is a party to."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, Table, select
 
-from app.domain.parties import Reach, RecordType
+from app.domain.parties import Reach, RecordType, Role
+from app.store import tables as t
 from app.store.parties import visible_records
 
 T = TypeVar("T")
@@ -62,7 +63,11 @@ def visible_page_query(
     limit: int,
     after: str | None,
     equal: Mapping[str, object | None] | None = None,
+    roles: Collection[Role] = (),
 ) -> Select[Any]:
-    """``page_query`` of the records of ``table`` the reach is a party to."""
-    visible = table.c.id.in_(visible_records(record, reach))
-    return page_query(table, visible, limit=limit, after=after, equal=equal)
+    """``page_query`` of the records of ``table`` the reach is a party to (in one of ``roles``,
+    if any are named)."""
+    visible = visible_records(record, reach)
+    if roles:
+        visible = visible.where(t.record_parties.c.role.in_(sorted(r.value for r in roles)))
+    return page_query(table, table.c.id.in_(visible), limit=limit, after=after, equal=equal)
