@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from app.domain.errors import InvalidInput
 from app.domain.organizations import UnitFunction
+from app.domain.values import check_chosen
 
 REASON_MAX = 1000
 
@@ -101,12 +102,11 @@ def check_answer(
 def check_services(services: Sequence[str], field: str = "planned_services") -> tuple[str, ...]:
     """The planned services as codes, each once; an unknown code names its place."""
     known = {s.value for s in PlannedService}
-    for index, code in enumerate(services):
-        if code not in known:
-            raise InvalidInput(
-                f"{code!r} is not a planned service; known: {', '.join(sorted(known))}",
-                field=f"{field}[{index}]",
-            )
-    if len(set(services)) != len(services):
-        raise InvalidInput("a service is named twice", field=field)
-    return tuple(services)
+    listed = ", ".join(sorted(known))
+    return check_chosen(
+        services,
+        known,
+        field,
+        unknown=lambda code: f"{code!r} is not a planned service; known: {listed}",
+        twice="a service is named twice",
+    )

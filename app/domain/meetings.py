@@ -21,6 +21,7 @@ from enum import StrEnum
 from app.domain.episodes import ZONES, check_aware
 from app.domain.errors import IllegalTransition, InvalidInput, NotFound
 from app.domain.representatives import RepresentativeRole
+from app.domain.values import check_chosen
 
 SUMMONS_DAYS = 3
 
@@ -187,15 +188,13 @@ class Meeting:
             raise InvalidInput("held_at is before the summons was sent", field="held_at")
         if not attended:
             raise InvalidInput("a held meeting had at least one participant", field="attended")
-        known = {p.id for p in self.participants}
-        for index, participant_id in enumerate(attended):
-            if participant_id not in known:
-                raise InvalidInput(
-                    f"meeting {self.id} has no participant {participant_id}",
-                    field=f"attended[{index}]",
-                )
-        if len(set(attended)) != len(attended):
-            raise InvalidInput("a participant is listed twice", field="attended")
+        check_chosen(
+            attended,
+            {p.id for p in self.participants},
+            "attended",
+            unknown=lambda participant_id: f"meeting {self.id} has no participant {participant_id}",
+            twice="a participant is listed twice",
+        )
         if minutes is not None and len(minutes) > MINUTES_MAX:
             raise InvalidInput(f"minutes are at most {MINUTES_MAX} characters", field="minutes")
         present = set(attended)

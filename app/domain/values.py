@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -241,3 +242,22 @@ def check_text(value: str, field: str) -> str:
     if NUL in value:
         raise Malformed(f"{field} holds a NUL character", field=field)
     return value
+
+
+def check_chosen(
+    chosen: Sequence[str],
+    known: Collection[str],
+    field: str,
+    *,
+    unknown: Callable[[str], str],
+    twice: str,
+) -> tuple[str, ...]:
+    """``chosen``, each one of ``known`` and named once: an unknown one is refused with
+    ``unknown(it)``, naming its place (``field[index]``); a repeat with ``twice``, naming
+    ``field``."""
+    for index, value in enumerate(chosen):
+        if value not in known:
+            raise InvalidInput(unknown(value), field=f"{field}[{index}]")
+    if len(set(chosen)) != len(chosen):
+        raise InvalidInput(twice, field=field)
+    return tuple(chosen)

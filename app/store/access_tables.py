@@ -18,7 +18,8 @@ from sqlalchemy import (
     Text,
 )
 
-from app.store.table_types import UTCDateTime, metadata
+from app.store.columns import ORGANIZATION_ID, instant, organization, own_id, refers_to
+from app.store.table_types import metadata
 
 idempotency_keys = Table(
     "idempotency_keys",
@@ -32,20 +33,20 @@ idempotency_keys = Table(
     Column("response_headers", JSON, nullable=False),
     Column("response_body", LargeBinary, nullable=False),
     Column("disclosed", JSON, nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
+    instant("created_at"),
     Index(None, "created_at"),
 )
 
 clients = Table(
     "clients",
     metadata,
-    Column("id", String(64), primary_key=True),
+    own_id(ORGANIZATION_ID),
     Column("name", String(200), nullable=False),
-    Column("organization_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    organization("organization_id"),
     Column("jwks", JSON, nullable=False),
     Column("scopes", Text, nullable=False),
     Column("active", Boolean, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
+    instant("created_at"),
     Index(None, "organization_id"),
 )
 
@@ -54,7 +55,7 @@ used_assertions = Table(
     metadata,
     Column("client_id", String(64), ForeignKey("clients.id"), primary_key=True),
     Column("jti", String(200), primary_key=True),
-    Column("expires_at", UTCDateTime, nullable=False),
+    instant("expires_at"),
     Index(None, "expires_at"),
 )
 
@@ -68,10 +69,10 @@ record_parties = Table(
     Column("record_type", String(16), primary_key=True),
     Column("record_id", String(36), primary_key=True),
     Column("principal_id", String(64), primary_key=True),
-    Column("organization_id", String(64), ForeignKey("organizations.id"), primary_key=True),
+    organization("organization_id", primary_key=True),
     Column("role", String(16), primary_key=True),
-    Column("person_id", String(36), ForeignKey("persons.id"), nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
+    refers_to("person_id", "persons", nullable=True),
+    instant("created_at"),
     Index(
         "ix_record_parties_organization",
         "organization_id",
@@ -98,14 +99,14 @@ client_revocations = Table(
     "client_revocations",
     metadata,
     Column("client_id", String(64), ForeignKey("clients.id"), primary_key=True),
-    Column("revoked_before", UTCDateTime, nullable=False),
+    instant("revoked_before"),
 )
 
 access_log = Table(
     "access_log",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", UTCDateTime, nullable=False),
+    instant("at"),
     Column("client_id", String(64), nullable=False),
     Column("organization_id", String(64), nullable=False),
     # The caller's principal, and the unit it acted for (its own, or the one a principal-level
@@ -130,8 +131,8 @@ console_sessions = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("csrf_token", String(64), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("last_seen_at", UTCDateTime, nullable=False),
+    instant("created_at"),
+    instant("last_seen_at"),
     Column("user_id", String(200), nullable=True),
     Column("user_name", String(200), nullable=True),
     Column("organization_id", String(64), nullable=True),

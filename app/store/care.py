@@ -25,8 +25,7 @@ from app.domain.deviations import (
 from app.domain.errors import StaleVersion
 from app.domain.parties import Reach, RecordType, Role
 from app.store import tables as t
-from app.store.paging import Page, _page
-from app.store.parties import visible_records
+from app.store.paging import Page, _page, visible_page_query
 
 
 class CareMessageRepository:
@@ -103,24 +102,16 @@ class CareMessageRepository:
         roles = {"sent": (Role.SENDER,), "received": (Role.RECIPIENT,)}.get(
             box or "", (Role.SENDER, Role.RECIPIENT)
         )
-        parties = t.record_parties.c
-        mine = visible_records(RecordType.MESSAGE, visible_to).where(
-            parties.role.in_([r.value for r in roles])
+        query = visible_page_query(
+            t.care_messages,
+            RecordType.MESSAGE,
+            visible_to,
+            limit=limit,
+            after=after,
+            equal={"person_id": person_id, "thread_id": thread_id, "category": category},
+            roles=roles,
         )
-        query = (
-            select(t.care_messages)
-            .where(t.care_messages.c.id.in_(mine))
-            .order_by(t.care_messages.c.id)
-        )
-        if after:
-            query = query.where(t.care_messages.c.id > after)
-        if person_id:
-            query = query.where(t.care_messages.c.person_id == person_id)
-        if thread_id:
-            query = query.where(t.care_messages.c.thread_id == thread_id)
-        if category:
-            query = query.where(t.care_messages.c.category == category)
-        return _page(await self._load(query.limit(limit + 1)), limit, lambda m: m.id)
+        return _page(await self._load(query), limit, lambda m: m.id)
 
     async def _load(self, query: Any) -> list[CareMessage]:
         rows = (await self._conn.execute(query)).all()
@@ -276,19 +267,16 @@ class DeviationRepository:
             "handler": (Role.HANDLER,),
             "involved": (Role.INVOLVED,),
         }.get(role or "", (Role.REPORTER, Role.HANDLER, Role.INVOLVED))
-        mine = visible_records(RecordType.DEVIATION, visible_to).where(
-            t.record_parties.c.role.in_([r.value for r in roles])
+        query = visible_page_query(
+            t.deviations,
+            RecordType.DEVIATION,
+            visible_to,
+            limit=limit,
+            after=after,
+            equal={"person_id": person_id, "state": state, "category": category},
+            roles=roles,
         )
-        query = select(t.deviations).where(t.deviations.c.id.in_(mine)).order_by(t.deviations.c.id)
-        if after:
-            query = query.where(t.deviations.c.id > after)
-        if person_id:
-            query = query.where(t.deviations.c.person_id == person_id)
-        if state:
-            query = query.where(t.deviations.c.state == state)
-        if category:
-            query = query.where(t.deviations.c.category == category)
-        rows = (await self._conn.execute(query.limit(limit + 1))).all()
+        rows = (await self._conn.execute(query)).all()
         return _page([deviation_from(r) for r in rows], limit, lambda d: d.id)
 
 

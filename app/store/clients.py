@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.domain.clients import Client
 from app.domain.clock import utcnow
 from app.store import tables as t
-from app.store.paging import Page, _page
+from app.store.paging import Page, _page, page_query
 
 
 class ClientRepository:
@@ -45,20 +45,12 @@ class ClientRepository:
         row = (
             await self._conn.execute(select(t.clients).where(t.clients.c.id == client_id))
         ).first()
-        if row is None:
-            return None
-        return Client(row.id, row.name, row.organization_id, dict(row.jwks), row.scopes, row.active)
+        return None if row is None else _client(row)
 
     async def page(self, *, limit: int, after: str | None = None) -> Page[Client]:
         """Clients in id order."""
-        query = select(t.clients).order_by(t.clients.c.id).limit(limit + 1)
-        if after:
-            query = query.where(t.clients.c.id > after)
-        rows = (await self._conn.execute(query)).all()
-        items = [
-            Client(r.id, r.name, r.organization_id, dict(r.jwks), r.scopes, r.active) for r in rows
-        ]
-        return _page(items, limit, lambda c: c.id)
+        rows = (await self._conn.execute(page_query(t.clients, limit=limit, after=after))).all()
+        return _page([_client(r) for r in rows], limit, lambda c: c.id)
 
     async def set_jwks(self, client_id: str, jwks: dict[str, Any]) -> None:
         """Replace a client's public keys (key rotation)."""
@@ -121,3 +113,7 @@ class ClientRepository:
             )
         ).first()
         return row is not None
+
+
+def _client(row: Any) -> Client:
+    return Client(row.id, row.name, row.organization_id, dict(row.jwks), row.scopes, row.active)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.deviation_rules import Finding, Rule
 from app.store import tables as t
+from app.store.columns import instant
 
 deviation_rule_outcomes = Table(
     "deviation_rule_outcomes",
@@ -29,7 +30,7 @@ deviation_rule_outcomes = Table(
     Column("record_id", String(36), primary_key=True),
     Column("part", Integer, primary_key=True),
     Column("deviation_id", String(36), nullable=True),
-    Column("decided_at", t.UTCDateTime, nullable=False),
+    instant("decided_at"),
 )
 
 

@@ -8,7 +8,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -16,25 +15,26 @@ from sqlalchemy import (
     Table,
 )
 
-from app.store.table_types import UTCDateTime, metadata
+from app.store.columns import instant, organization, own_id, refers_to
+from app.store.table_types import metadata
 
 # A document's description. It is attached to one record (``record_type``, ``record_id``), whose
 # parties are the document's; the indexes find a record's documents and a person's.
 documents = Table(
     "documents",
     metadata,
-    Column("id", String(36), primary_key=True),
+    own_id(),
     Column("record_type", String(16), nullable=False),
     Column("record_id", String(36), nullable=False),
-    Column("person_id", String(36), ForeignKey("persons.id"), nullable=True),
+    refers_to("person_id", "persons", nullable=True),
     Column("type", String(40), nullable=False),
     Column("title", String(200), nullable=False),
     Column("description", String(1000), nullable=True),
     Column("content_type", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
-    Column("author_id", String(64), ForeignKey("organizations.id"), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
+    organization("author_id"),
+    instant("created_at"),
     Index(None, "record_type", "record_id", "id"),
     Index(None, "person_id", "id"),
 )
@@ -43,7 +43,7 @@ documents = Table(
 document_contents = Table(
     "document_contents",
     metadata,
-    Column("document_id", String(36), ForeignKey("documents.id"), primary_key=True),
+    refers_to("document_id", "documents", primary_key=True),
     Column("data", LargeBinary, nullable=False),
 )
 
@@ -51,14 +51,14 @@ document_contents = Table(
 planning_bases = Table(
     "planning_bases",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("episode_id", String(36), ForeignKey("episodes.id"), nullable=False),
-    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False),
+    own_id(),
+    refers_to("episode_id", "episodes"),
+    refers_to("person_id", "persons"),
     Column("notice", String(32), nullable=False),
     Column("seq", Integer, nullable=False),
     Column("questionnaire_version", String(16), nullable=False),
-    Column("author_id", String(64), ForeignKey("organizations.id"), nullable=False),
-    Column("authored_at", UTCDateTime, nullable=False),
+    organization("author_id"),
+    instant("authored_at"),
     Column("answers", JSON, nullable=False),
     Index(None, "episode_id", "seq"),
     Index(None, "person_id", "id"),

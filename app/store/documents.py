@@ -20,7 +20,7 @@ from app.domain.documents import ATTACHABLE, Document, DocumentType
 from app.domain.parties import Reach, RecordType
 from app.domain.planning_basis import PlanningBasis
 from app.store import document_tables as dt
-from app.store.paging import Page, _page
+from app.store.paging import Page, _page, page_query
 from app.store.parties import visible_records
 
 
@@ -141,18 +141,18 @@ class DocumentRepository:
                 for kind in ATTACHABLE
             )
         )
-        query = select(dt.documents).where(visible).order_by(d.id)
-        if after:
-            query = query.where(d.id > after)
-        if person_id:
-            query = query.where(d.person_id == person_id)
+        query = page_query(
+            dt.documents,
+            visible,
+            limit=limit,
+            after=after,
+            equal={"person_id": person_id, "author_id": author_id},
+        )
         if record:
             query = query.where(d.record_type == record[0].value, d.record_id == record[1])
         if types:
             query = query.where(d.type.in_([t.value for t in types]))
-        if author_id:
-            query = query.where(d.author_id == author_id)
-        return _page(await self._load(query.limit(limit + 1)), limit, lambda x: x.id)
+        return _page(await self._load(query), limit, lambda x: x.id)
 
     async def _load(self, query: Any) -> list[Document]:
         return [document_from(row) for row in (await self._conn.execute(query)).all()]
@@ -208,19 +208,14 @@ class PlanningBasisRepository:
         episode_id: str | None = None,
     ) -> Page[PlanningBasis]:
         """The answers on episodes the reach is a party to, by id."""
-        b = dt.planning_bases.c
-        query = (
-            select(dt.planning_bases)
-            .where(b.episode_id.in_(visible_records(RecordType.EPISODE, visible_to)))
-            .order_by(b.id)
+        query = page_query(
+            dt.planning_bases,
+            dt.planning_bases.c.episode_id.in_(visible_records(RecordType.EPISODE, visible_to)),
+            limit=limit,
+            after=after,
+            equal={"person_id": person_id, "episode_id": episode_id},
         )
-        if after:
-            query = query.where(b.id > after)
-        if person_id:
-            query = query.where(b.person_id == person_id)
-        if episode_id:
-            query = query.where(b.episode_id == episode_id)
-        return _page(await self._load(query.limit(limit + 1)), limit, lambda x: x.id)
+        return _page(await self._load(query), limit, lambda x: x.id)
 
     async def _load(self, query: Any) -> list[PlanningBasis]:
         return [basis_from(row) for row in (await self._conn.execute(query)).all()]

@@ -10,7 +10,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Date,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -18,30 +17,29 @@ from sqlalchemy import (
     text,
 )
 
-from app.store.table_types import UTCDateTime, metadata
+from app.store.columns import instant, organization, own_id, refers_to, versioned
+from app.store.table_types import metadata
 
 episodes = Table(
     "episodes",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False),
-    Column("hospital_unit_id", String(64), ForeignKey("organizations.id"), nullable=False),
-    Column("region_id", String(64), ForeignKey("organizations.id"), nullable=False),
-    Column("municipality_id", String(64), ForeignKey("organizations.id"), nullable=False),
-    Column("primary_care_unit_id", String(64), ForeignKey("organizations.id"), nullable=True),
+    own_id(),
+    refers_to("person_id", "persons"),
+    organization("hospital_unit_id"),
+    organization("region_id"),
+    organization("municipality_id"),
+    organization("primary_care_unit_id", nullable=True),
     Column("jurisdiction", String(2), nullable=False),
-    Column("admitted_at", UTCDateTime, nullable=False),
+    instant("admitted_at"),
     Column("admission_type", String(16), nullable=False),
     Column("care_type", String(16), nullable=False),
     Column("state", String(32), nullable=False),
     Column("expected_discharge_date", Date, nullable=True),
-    Column("discharge_ready_at", UTCDateTime, nullable=True),
-    Column("first_discharge_ready_at", UTCDateTime, nullable=True),
-    Column("discharged_at", UTCDateTime, nullable=True),
-    Column("readmission_of_id", String(36), ForeignKey("episodes.id"), nullable=True),
-    Column("version", Integer, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    instant("discharge_ready_at", nullable=True),
+    instant("first_discharge_ready_at", nullable=True),
+    instant("discharged_at", nullable=True),
+    refers_to("readmission_of_id", "episodes", nullable=True),
+    *versioned(),
     Index(None, "person_id", "admitted_at"),
     Index(None, "municipality_id", "state", "id"),
     Index(None, "municipality_id", "discharged_at"),
@@ -79,12 +77,12 @@ WITHDRAWAL = f"kind = '{WITHDRAWN}'"
 episode_events = Table(
     "episode_events",
     metadata,
-    Column("episode_id", String(36), ForeignKey("episodes.id"), primary_key=True),
+    refers_to("episode_id", "episodes", primary_key=True),
     Column("seq", Integer, primary_key=True),
     Column("kind", String(40), nullable=False),
-    Column("at", UTCDateTime, nullable=False),
+    instant("at"),
     Column("data", JSON, nullable=False),
-    Column("recorded_at", UTCDateTime, nullable=False),
+    instant("recorded_at"),
     Index(None, "kind", "at", postgresql_include=["episode_id", "seq"]),
     # The summons deadline (statistics, its drill-down) reads the notices asking for coordinated
     # planning and each episode's withdrawals from these partial indexes alone (migration 0023).
@@ -115,7 +113,7 @@ episode_events = Table(
 liable_intervals = Table(
     "liable_intervals",
     metadata,
-    Column("episode_id", String(36), ForeignKey("episodes.id"), primary_key=True),
+    refers_to("episode_id", "episodes", primary_key=True),
     Column("clock", Integer, primary_key=True),
     Column("region_id", String(64), nullable=False),
     Column("municipality_id", String(64), nullable=False),
@@ -144,5 +142,5 @@ liability_state = Table(
     Column("id", Integer, primary_key=True),
     Column("version", String(16), nullable=False),
     Column("config", JSON, nullable=False),
-    Column("recomputed_at", UTCDateTime, nullable=False),
+    instant("recomputed_at"),
 )

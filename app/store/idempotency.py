@@ -8,16 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import (
-    insert,
-    select,
-    text,
-)
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.clock import utcnow
 from app.domain.idempotency import StoredResponse
 from app.store import tables as t
+from app.store.replay import kept_row
 
 
 class IdempotencyRepository:
@@ -53,15 +50,9 @@ class IdempotencyRepository:
 
     async def get(self, scope: str, key: str, not_before: datetime) -> StoredResponse | None:
         """The response stored under (scope, key) after ``not_before``, if any."""
-        row = (
-            await self._conn.execute(
-                select(t.idempotency_keys).where(
-                    t.idempotency_keys.c.scope == scope,
-                    t.idempotency_keys.c.key == key,
-                    t.idempotency_keys.c.created_at >= not_before,
-                )
-            )
-        ).first()
+        row = await kept_row(
+            self._conn, t.idempotency_keys, "created_at", not_before, scope=scope, key=key
+        )
         if row is None:
             return None
         return StoredResponse(

@@ -8,15 +8,14 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Column,
-    ForeignKey,
     Index,
-    Integer,
     String,
     Table,
     Text,
 )
 
-from app.store.table_types import UTCDateTime, metadata
+from app.store.columns import instant, organization, own_id, refers_to, version
+from app.store.table_types import metadata
 
 # Messages processed through $process-message, kept for the dedupe window of reliable messaging.
 processed_messages = Table(
@@ -26,7 +25,7 @@ processed_messages = Table(
     Column("bundle_id", String(64), primary_key=True),
     Column("header_id", String(64), nullable=False),
     Column("event", String(40), nullable=False),
-    Column("received_at", UTCDateTime, nullable=False),
+    instant("received_at"),
     Column("response", JSON, nullable=False),
     Index(None, "received_at"),
 )
@@ -35,17 +34,17 @@ processed_messages = Table(
 care_messages = Table(
     "care_messages",
     metadata,
-    Column("id", String(36), primary_key=True),
+    own_id(),
     Column("thread_id", String(36), nullable=False),
     Column("in_reply_to", String(36), nullable=True),
-    Column("sender_id", String(64), ForeignKey("organizations.id"), nullable=False),
-    Column("person_id", String(36), ForeignKey("persons.id"), nullable=True),
+    organization("sender_id"),
+    refers_to("person_id", "persons", nullable=True),
     Column("category", String(20), nullable=False),
     Column("priority", String(10), nullable=False),
     Column("subject", String(200), nullable=False),
     Column("text", Text, nullable=False),
-    Column("sent_at", UTCDateTime, nullable=False),
-    Column("version", Integer, nullable=False),
+    instant("sent_at"),
+    version(),
     Index(None, "thread_id"),
     Index(None, "person_id"),
     Index(None, "sender_id", "id"),
@@ -55,13 +54,13 @@ care_messages = Table(
 care_message_recipients = Table(
     "care_message_recipients",
     metadata,
-    Column("message_id", String(36), ForeignKey("care_messages.id"), primary_key=True),
-    Column("organization_id", String(64), ForeignKey("organizations.id"), primary_key=True),
+    refers_to("message_id", "care_messages", primary_key=True),
+    organization("organization_id", primary_key=True),
     Column("state", String(16), nullable=False),
-    Column("read_at", UTCDateTime, nullable=True),
+    instant("read_at", nullable=True),
     Column("outcome", String(16), nullable=True),
     Column("detail", String(1000), nullable=True),
-    Column("acknowledged_at", UTCDateTime, nullable=True),
+    instant("acknowledged_at", nullable=True),
     Index(None, "organization_id", "message_id"),
 )
 
@@ -69,10 +68,10 @@ care_message_recipients = Table(
 deviations = Table(
     "deviations",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("person_id", String(36), ForeignKey("persons.id"), nullable=True),
-    Column("episode_id", String(36), ForeignKey("episodes.id"), nullable=True),
-    Column("plan_id", String(36), ForeignKey("plans.id"), nullable=True),
+    own_id(),
+    refers_to("person_id", "persons", nullable=True),
+    refers_to("episode_id", "episodes", nullable=True),
+    refers_to("plan_id", "plans", nullable=True),
     Column("category", String(40), nullable=False),
     Column("state", String(16), nullable=False),
     Column("reporter_id", String(64), nullable=False),
@@ -82,10 +81,10 @@ deviations = Table(
     # else the principal) and that role, if the staff register has one.
     Column("handler_id", String(64), nullable=False),
     Column("handler_role_id", String(36), nullable=True),
-    Column("reported_at", UTCDateTime, nullable=False),
+    instant("reported_at"),
     # When the handler first answered (derived from the steps; the statistics' time to answer).
-    Column("answered_at", UTCDateTime, nullable=True),
-    Column("version", Integer, nullable=False),
+    instant("answered_at", nullable=True),
+    version(),
     Column("document", JSON, nullable=False),
     Index(None, "reporter_principal_id", "id"),
     Index(None, "handler_principal_id", "id"),
@@ -98,16 +97,16 @@ deviations = Table(
 bulletins = Table(
     "bulletins",
     metadata,
-    Column("id", String(36), primary_key=True),
+    own_id(),
     Column("board_id", String(64), nullable=False),
-    Column("author_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    organization("author_id"),
     Column("author_principal_id", String(64), nullable=False),
     Column("category", String(16), nullable=False),
     Column("title", String(200), nullable=False),
     Column("text", Text, nullable=False),
-    Column("valid_from", UTCDateTime, nullable=False),
-    Column("valid_until", UTCDateTime, nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("withdrawn_at", UTCDateTime, nullable=True),
+    instant("valid_from"),
+    instant("valid_until", nullable=True),
+    instant("created_at"),
+    instant("withdrawn_at", nullable=True),
     Index(None, "board_id", "valid_from"),
 )

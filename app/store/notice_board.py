@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.notice_board import Bulletin, BulletinCategory
 from app.store import tables as t
-from app.store.paging import Page, _page
+from app.store.paging import Page, _page, page_query
 
 
 class BulletinRepository:
@@ -42,14 +42,8 @@ class BulletinRepository:
         self, board_id: str, *, limit: int, after: str | None, shown_at: datetime | None
     ) -> Page[Bulletin]:
         """The board's bulletins by id; with ``shown_at``, only those shown then."""
-        query = (
-            select(t.bulletins)
-            .where(t.bulletins.c.board_id == board_id)
-            .order_by(t.bulletins.c.id)
-            .limit(limit + 1)
-        )
-        if after:
-            query = query.where(t.bulletins.c.id > after)
+        on_board = t.bulletins.c.board_id == board_id
+        query = page_query(t.bulletins, on_board, limit=limit, after=after)
         if shown_at is not None:
             query = query.where(
                 t.bulletins.c.valid_from <= shown_at,

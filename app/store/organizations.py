@@ -30,7 +30,7 @@ from app.domain.organizations import (
 )
 from app.domain.plo import ServiceCode
 from app.store import tables as t
-from app.store.paging import Page, _page
+from app.store.paging import Page, _page, page_query
 
 
 class OrganizationRepository:
@@ -165,17 +165,17 @@ class OrganizationRepository:
         function: UnitFunction | None = None,
     ) -> Page[Organization]:
         """Organizations in id order, filtered."""
-        query = select(t.organizations).order_by(t.organizations.c.id).limit(limit + 1)
-        if after:
-            query = query.where(t.organizations.c.id > after)
-        if kind:
-            query = query.where(t.organizations.c.kind == kind.value)
-        if jurisdiction:
-            query = query.where(t.organizations.c.jurisdiction == jurisdiction.value)
-        if parent_id:
-            query = query.where(t.organizations.c.parent_id == parent_id)
-        if function:
-            query = query.where(t.organizations.c.function == function.value)
+        query = page_query(
+            t.organizations,
+            limit=limit,
+            after=after,
+            equal={
+                "kind": kind,
+                "jurisdiction": jurisdiction,
+                "parent_id": parent_id,
+                "function": function,
+            },
+        )
         rows = (await self._conn.execute(query)).all()
         return _page(await self._with_identifiers(rows), limit, lambda o: o.id)
 
@@ -271,11 +271,9 @@ class CooperationAreaRepository:
         municipality_id: str | None = None,
     ) -> Page[CooperationArea]:
         """Cooperation areas in id order, filtered by region or member municipality."""
-        query = select(t.cooperation_areas).order_by(t.cooperation_areas.c.id).limit(limit + 1)
-        if after:
-            query = query.where(t.cooperation_areas.c.id > after)
-        if region_id:
-            query = query.where(t.cooperation_areas.c.region_id == region_id)
+        query = page_query(
+            t.cooperation_areas, limit=limit, after=after, equal={"region_id": region_id}
+        )
         if municipality_id:
             query = query.where(
                 t.cooperation_areas.c.id.in_(

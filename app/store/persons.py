@@ -22,7 +22,7 @@ from app.domain.identifiers import PersonIdentifier
 from app.domain.parties import Reach
 from app.domain.persons import Person
 from app.store import tables as t
-from app.store.paging import Page, _page
+from app.store.paging import Page, _page, page_query
 from app.store.parties import visible_persons
 
 
@@ -143,11 +143,8 @@ class PersonRepository:
     ) -> Page[Person]:
         """Persons in id order, filtered; ``visible_to`` keeps those the reach is a party to a
         record of."""
-        query = select(t.persons).order_by(t.persons.c.id).limit(limit + 1)
-        if visible_to is not None:
-            query = query.where(t.persons.c.id.in_(visible_persons(visible_to)))
-        if after:
-            query = query.where(t.persons.c.id > after)
+        visible = () if visible_to is None else (t.persons.c.id.in_(visible_persons(visible_to)),)
+        query = page_query(t.persons, *visible, limit=limit, after=after)
         if municipality_id:
             query = query.where(
                 or_(

@@ -8,29 +8,28 @@ from sqlalchemy import (
     JSON,
     Column,
     Date,
-    ForeignKey,
     Index,
     Integer,
     String,
     Table,
 )
 
-from app.store.table_types import UTCDateTime, metadata
+from app.store.columns import created_and_updated, instant, own_id, refers_to, version
+from app.store.table_types import metadata
 
 # Coordinated individual plans. The plan's content, consents and withdrawals are one JSON document
 # (the unit that is versioned); what is queried on is in columns.
 plans = Table(
     "plans",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False),
+    own_id(),
+    refers_to("person_id", "persons"),
     Column("jurisdiction", String(2), nullable=False),
     Column("status", String(16), nullable=False),
     Column("initiating_principal_id", String(64), nullable=False),
-    Column("version", Integer, nullable=False),
+    version(),
     Column("document", JSON, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *created_and_updated(),
     Index(None, "person_id"),
     Index(None, "status"),
 )
@@ -39,11 +38,11 @@ plans = Table(
 plan_versions = Table(
     "plan_versions",
     metadata,
-    Column("plan_id", String(36), ForeignKey("plans.id"), primary_key=True),
+    refers_to("plan_id", "plans", primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("status", String(16), nullable=False),
     Column("document", JSON, nullable=False),
-    Column("recorded_at", UTCDateTime, nullable=False),
+    instant("recorded_at"),
     Column("organization_id", String(64), nullable=False),
     Column("client_id", String(64), nullable=False),
     Index(None, "recorded_at"),
@@ -58,32 +57,32 @@ plan_versions = Table(
 plan_follow_ups = Table(
     "plan_follow_ups",
     metadata,
-    Column("plan_id", String(36), ForeignKey("plans.id"), primary_key=True),
+    refers_to("plan_id", "plans", primary_key=True),
     Column("follow_up_date", Date, primary_key=True),
-    Column("due_at", UTCDateTime, nullable=False),
-    Column("overdue_at", UTCDateTime, nullable=False),
-    Column("answered_from", UTCDateTime, nullable=True),
-    Column("answered_until", UTCDateTime, nullable=True),
+    instant("due_at"),
+    instant("overdue_at"),
+    instant("answered_from", nullable=True),
+    instant("answered_until", nullable=True),
     Index(None, "due_at"),
 )
 
 meetings = Table(
     "meetings",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False),
-    Column("plan_id", String(36), ForeignKey("plans.id"), nullable=True),
-    Column("episode_id", String(36), ForeignKey("episodes.id"), nullable=True),
+    own_id(),
+    refers_to("person_id", "persons"),
+    refers_to("plan_id", "plans", nullable=True),
+    refers_to("episode_id", "episodes", nullable=True),
     Column("organizer_id", String(64), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("starts_at", UTCDateTime, nullable=False),
+    instant("starts_at"),
     Column("reply_by", Date, nullable=False),
-    Column("sent_at", UTCDateTime, nullable=False),
+    instant("sent_at"),
     # When it took place, once the organizer marked it held (status ``held``).
-    Column("held_at", UTCDateTime, nullable=True),
-    Column("version", Integer, nullable=False),
+    instant("held_at", nullable=True),
+    version(),
     # When the current version was written (migration 0020 filled it in for older meetings).
-    Column("updated_at", UTCDateTime, nullable=True),
+    instant("updated_at", nullable=True),
     Column("document", JSON, nullable=False),
     Index(None, "plan_id"),
     Index(None, "episode_id"),

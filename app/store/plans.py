@@ -381,7 +381,7 @@ class PlanRepository:
             visible_to,
             limit=limit,
             after=after,
-            equal={"person_id": person_id, "status": status.value if status else None},
+            equal={"person_id": person_id, "status": status},
         )
         rows = (await self._conn.execute(query)).all()
         return _page([plan_from(r, r.document, r.version, r.status) for r in rows], limit, _plan_id)

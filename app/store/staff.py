@@ -12,7 +12,7 @@ from app.domain.clock import utcnow
 from app.domain.organizations import Jurisdiction
 from app.domain.staff import Practitioner, PractitionerRole, StaffRole
 from app.store import tables as t
-from app.store.paging import Page, _page
+from app.store.paging import Page, _page, page_query
 
 _p = t.practitioners.c
 _r = t.practitioner_roles.c
@@ -97,9 +97,7 @@ class StaffRepository:
         identifier: tuple[str, str] | None = None,
     ) -> Page[Practitioner]:
         """Practitioners in id order, by part of the name or by identifier."""
-        query = select(t.practitioners).order_by(_p.id).limit(limit + 1)
-        if after:
-            query = query.where(_p.id > after)
+        query = page_query(t.practitioners, limit=limit, after=after)
         if name:
             pattern = f"%{name.lower()}%"
             query = query.where(func.lower(_p.given_name + " " + _p.family_name).like(pattern))
@@ -146,19 +144,18 @@ class StaffRepository:
         active: bool | None = None,
     ) -> Page[PractitionerRole]:
         """Roles in id order, filtered."""
-        query = select(t.practitioner_roles).order_by(_r.id).limit(limit + 1)
-        if after:
-            query = query.where(_r.id > after)
-        if organization_id:
-            query = query.where(_r.organization_id == organization_id)
-        if principal_id:
-            query = query.where(_r.principal_id == principal_id)
-        if practitioner_id:
-            query = query.where(_r.practitioner_id == practitioner_id)
-        if role is not None:
-            query = query.where(_r.role == role.value)
-        if active is not None:
-            query = query.where(_r.active == active)
+        query = page_query(
+            t.practitioner_roles,
+            limit=limit,
+            after=after,
+            equal={
+                "organization_id": organization_id,
+                "principal_id": principal_id,
+                "practitioner_id": practitioner_id,
+                "role": role,
+                "active": active,
+            },
+        )
         rows = (await self._conn.execute(query)).all()
         return _page([_role(r) for r in rows], limit, lambda x: x.id)
 

@@ -2,7 +2,8 @@
 
 The tables are declared per concept family in ``directory_tables``, ``episode_tables``,
 ``access_tables``, ``plan_tables``, ``message_tables`` and ``delivery_tables`` (and
-``document_tables``), all on the one ``metadata`` of ``table_types``; this module gathers them so
+``document_tables``), all on the one ``metadata`` of ``table_types`` (the columns many of them
+declare alike come from ``columns``); this module gathers them so
 that ``from app.store import tables as t`` reaches every one. A store module of its own may declare
 its tables on this ``metadata`` (``deviation_rules`` does; ``migrations/env.py`` imports it). Rows
 are mapped to domain objects explicitly, in ``app.store``'s repository modules, one per concept.
