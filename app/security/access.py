@@ -9,8 +9,9 @@ nothing; the refusal is logged with the person the record concerns.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from app.domain.access_log import AccessEntry
 from app.domain.clock import utcnow
@@ -144,10 +145,56 @@ async def require_party(
     """
     if within is None and exists:
         within = await uow.parties.within(record_type, record_id, actor.reach)
-    if not exists or not within:
-        record(uow, actor, action, resource_type, record_id, person_id, outcome="denied")
-        raise not_found(kind, record_id)
-    record(uow, actor, action, resource_type, record_id, person_id)
+    _logged(uow, actor, exists and bool(within), action, resource_type, record_id, person_id, kind)
+
+
+def _logged(
+    uow: UnitOfWork,
+    actor: Actor,
+    allowed: bool,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    person_id: str | None,
+    kind: str,
+) -> None:
+    """Log the access, and refuse it as 'not found' unless ``allowed``."""
+    if not allowed:
+        record(uow, actor, action, resource_type, resource_id, person_id, outcome="denied")
+        raise not_found(kind, resource_id)
+    record(uow, actor, action, resource_type, resource_id, person_id)
+
+
+class OfPerson(Protocol):
+    """A record that may concern a person."""
+
+    @property
+    def person_id(self) -> str | None:
+        """The person it concerns, if any."""
+        ...
+
+
+R = TypeVar("R", bound=OfPerson)
+
+
+async def read_attached(
+    uow: UnitOfWork,
+    actor: Actor,
+    found: R | None,
+    resource_id: str,
+    attached_to: Callable[[R], tuple[RecordType, str]],
+    *,
+    resource_type: str,
+    kind: str,
+) -> R:
+    """``found``, read by ``resource_id`` (a document, a planning basis), if the caller is a party
+    to the record it is attached to (``attached_to``); else 'not found'. The read is logged
+    either way, a refusal with the person of a record that exists."""
+    allowed = found is not None and await uow.parties.within(*attached_to(found), actor.reach)
+    person_id = found.person_id if found is not None else None
+    _logged(uow, actor, allowed, "read", resource_type, resource_id, person_id, kind)
+    assert found is not None
+    return found
 
 
 async def acts_for(uow: UnitOfWork, actor: Actor, organization_id: str) -> bool:

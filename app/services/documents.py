@@ -24,7 +24,7 @@ from app.domain.documents import (
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType
-from app.security.access import Actor, acts_for, not_found, record
+from app.security.access import Actor, acts_for, not_found, read_attached, record
 from app.services.ports import emit
 from app.services.routing import document_receivers
 from app.store.paging import Page
@@ -205,15 +205,15 @@ async def get_document(
 ) -> Document:
     """The document, if the caller is a party to the record it is attached to; 404 (and a log
     entry) otherwise."""
-    document = await uow.documents.get(document_id)
-    if document is None or not await uow.parties.within(
-        document.record_type, document.record_id, actor.reach
-    ):
-        person_id = document.person_id if document else None
-        record(uow, actor, "read", resource, document_id, person_id, outcome="denied")
-        raise not_found("document", document_id)
-    record(uow, actor, "read", resource, document.id, document.person_id)
-    return document
+    return await read_attached(
+        uow,
+        actor,
+        await uow.documents.get(document_id),
+        document_id,
+        lambda d: (d.record_type, d.record_id),
+        resource_type=resource,
+        kind="document",
+    )
 
 
 async def get_content(uow: UnitOfWork, actor: Actor, document_id: str) -> tuple[Document, bytes]:
