@@ -9,7 +9,7 @@ nothing; the refusal is logged with the person the record concerns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -181,18 +181,16 @@ async def read_attached(
     uow: UnitOfWork,
     actor: Actor,
     found: R | None,
-    resource_id: str,
-    attached_to: Callable[[R], tuple[RecordType, str]],
-    *,
-    resource_type: str,
+    attached_to: tuple[RecordType, str] | None,
+    logged_as: tuple[str, str],
     kind: str,
 ) -> R:
-    """``found``, read by ``resource_id`` (a document, a planning basis), if the caller is a party
-    to the record it is attached to (``attached_to``); else 'not found'. The read is logged
-    either way, a refusal with the person of a record that exists."""
-    allowed = found is not None and await uow.parties.within(*attached_to(found), actor.reach)
+    """``found`` (a document, a planning basis) if the caller is a party to the record it is
+    attached to; else 'not found'. The read is logged either way as ``logged_as`` (resource type
+    and id), a refusal with the person of a record that exists."""
+    allowed = attached_to is not None and await uow.parties.within(*attached_to, actor.reach)
     person_id = found.person_id if found is not None else None
-    _logged(uow, actor, allowed, "read", resource_type, resource_id, person_id, kind)
+    _logged(uow, actor, allowed, "read", *logged_as, person_id, kind)
     assert found is not None
     return found
 

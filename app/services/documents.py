@@ -205,15 +205,9 @@ async def get_document(
 ) -> Document:
     """The document, if the caller is a party to the record it is attached to; 404 (and a log
     entry) otherwise."""
-    return await read_attached(
-        uow,
-        actor,
-        await uow.documents.get(document_id),
-        document_id,
-        lambda d: (d.record_type, d.record_id),
-        resource_type=resource,
-        kind="document",
-    )
+    document = await uow.documents.get(document_id)
+    attached = (document.record_type, document.record_id) if document else None
+    return await read_attached(uow, actor, document, attached, (resource, document_id), "document")
 
 
 async def get_content(uow: UnitOfWork, actor: Actor, document_id: str) -> tuple[Document, bytes]:

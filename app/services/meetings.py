@@ -291,12 +291,27 @@ async def reply(
     return meeting
 
 
-async def _organizer_only(uow: UnitOfWork, actor: Actor, meeting: Meeting, what: str) -> None:
+async def _organizers(
+    uow: UnitOfWork, actor: Actor, meeting_id: str, if_match: int | None, what: str
+) -> tuple[Meeting, int]:
+    """The meeting to change, and the version it is changed from, when the caller is its
+    organizer and ``if_match`` (if any) names its version."""
+    meeting = await get_meeting(uow, actor, meeting_id, action="update")
+    expected = _check_version(meeting, if_match)
     if not await acts_for(uow, actor, meeting.organizer_id):
         raise Forbidden(
             f"only the organizer {meeting.organizer_id} {what}s meeting {meeting.id}; the caller "
             f"acts for {actor.acting_id}"
         )
+    return meeting, expected
+
+
+async def _save_announced(
+    uow: UnitOfWork, actor: Actor, meeting: Meeting, expected: int, change: str, now: datetime
+) -> None:
+    """Store the organizer's change and tell the participants of it."""
+    await uow.meetings.save(meeting, expected_version=expected)
+    await _announce(uow, actor, meeting, change, now)
 
 
 async def reschedule(
@@ -310,12 +325,9 @@ async def reschedule(
     now: datetime,
 ) -> Meeting:
     """Move the meeting; every participant is asked again."""
-    meeting = await get_meeting(uow, actor, meeting_id, action="update")
-    expected = _check_version(meeting, if_match)
-    await _organizer_only(uow, actor, meeting, "reschedule")
+    meeting, expected = await _organizers(uow, actor, meeting_id, if_match, "reschedule")
     meeting.reschedule(starts_at, reply_by, at=now)
-    await uow.meetings.save(meeting, expected_version=expected)
-    await _announce(uow, actor, meeting, "rescheduled", now)
+    await _save_announced(uow, actor, meeting, expected, "rescheduled", now)
     return meeting
 
 
@@ -329,12 +341,9 @@ async def cancel(
     now: datetime,
 ) -> Meeting:
     """Call the meeting off; the participants are told (without the free-text reason)."""
-    meeting = await get_meeting(uow, actor, meeting_id, action="update")
-    expected = _check_version(meeting, if_match)
-    await _organizer_only(uow, actor, meeting, "cancel")
+    meeting, expected = await _organizers(uow, actor, meeting_id, if_match, "cancel")
     meeting.cancel(reason)
-    await uow.meetings.save(meeting, expected_version=expected)
-    await _announce(uow, actor, meeting, "cancelled", now)
+    await _save_announced(uow, actor, meeting, expected, "cancelled", now)
     return meeting
 
 
@@ -365,9 +374,7 @@ async def mark_held(
     plan answers its follow-up date; with a revision, the plan's new version is recorded with it
     and its parties are told as of any revision.
     """
-    meeting = await get_meeting(uow, actor, meeting_id, action="update")
-    expected = _check_version(meeting, if_match)
-    await _organizer_only(uow, actor, meeting, "mark")
+    meeting, expected = await _organizers(uow, actor, meeting_id, if_match, "mark")
     if held.revision is not None:
         if meeting.plan_id is None:
             raise InvalidInput(
@@ -384,8 +391,7 @@ async def mark_held(
         minutes=held.minutes,
         at=now,
     )
-    await uow.meetings.save(meeting, expected_version=expected)
-    await _announce(uow, actor, meeting, "held", now)
+    await _save_announced(uow, actor, meeting, expected, "held", now)
     if held.revision is not None:
         assert meeting.plan_id is not None
         await revise_plan(

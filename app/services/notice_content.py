@@ -144,15 +144,10 @@ async def content_of(
 
 async def get_planning_basis(uow: UnitOfWork, actor: Actor, basis_id: str) -> PlanningBasis:
     """The answers, if the caller is a party to their episode; 404 (logged) otherwise."""
-    return await read_attached(
-        uow,
-        actor,
-        await uow.planning_bases.get(basis_id),
-        basis_id,
-        lambda b: (RecordType.EPISODE, b.episode_id),
-        resource_type=RESPONSE,
-        kind="questionnaire response",
-    )
+    basis = await uow.planning_bases.get(basis_id)
+    attached = (RecordType.EPISODE, basis.episode_id) if basis else None
+    kind = "questionnaire response"
+    return await read_attached(uow, actor, basis, attached, (RESPONSE, basis_id), kind)
 
 
 async def list_planning_bases(
