@@ -9,8 +9,8 @@ nothing; the refusal is logged with the person the record concerns.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Collection, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 from app.domain.access_log import AccessEntry
@@ -191,6 +191,74 @@ async def read_attached(
     allowed = attached_to is not None and await uow.parties.within(*attached_to, actor.reach)
     person_id = found.person_id if found is not None else None
     _logged(uow, actor, allowed, "read", *logged_as, person_id, kind)
+    assert found is not None
+    return found
+
+
+R_co = TypeVar("R_co", bound=OfPerson, covariant=True)
+
+
+class CheckedRead(Protocol[R_co]):
+    """The store's read of a record with the caller's party check in one statement: the record,
+    whether ``reach`` is a party to it, and whether the same statement wrote ``entry`` (given on
+    PostgreSQL only) to the access log."""
+
+    def __call__(
+        self, record_id: str, reach: Reach, entry: AccessEntry | None, /
+    ) -> Awaitable[tuple[R_co | None, bool, bool]]: ...
+
+
+class LockingGet(Protocol[R_co]):
+    """The store's read of a record, locked until the transaction ends with ``for_update``."""
+
+    def __call__(
+        self, record_id: str, /, *, for_update: bool = False
+    ) -> Awaitable[R_co | None]: ...
+
+
+async def party_record(
+    uow: UnitOfWork,
+    actor: Actor,
+    record: tuple[RecordType, str],
+    readers: tuple[CheckedRead[R], LockingGet[R]],
+    action: str,
+    logged_as: tuple[str, str],
+) -> R:
+    """The record (a meeting, a deviation, a care message), if the caller is a party to it;
+    'not found' (and a log entry) otherwise. ``readers``: the store's checked read and its
+    locking get; ``logged_as``: its resource type in the access log, and the kind a refusal
+    names.
+
+    A read checks the parties in the same statement, which on PostgreSQL also writes its
+    access-log row (a refusal is logged here). For an ``update`` the record is locked until the
+    transaction ends: concurrent writers queue.
+    """
+    record_type, record_id = record
+    read, get = readers
+    resource_type, kind = logged_as
+    within: bool | None = None
+    if action == "read":
+        entry = access_entry(actor, "read", resource_type, record_id, None)
+        found, within, logged = await read(
+            record_id, actor.reach, entry if uow.dialect == "postgresql" else None
+        )
+        if found is not None and logged:
+            uow.logged_access.append(replace(entry, person_id=found.person_id))
+            return found
+    else:
+        found = await get(record_id, for_update=action == "update")
+    await require_party(
+        uow,
+        actor,
+        record_type,
+        record_id,
+        exists=found is not None,
+        person_id=found.person_id if found is not None else None,
+        action=action,
+        resource_type=resource_type,
+        kind=kind,
+        within=within,
+    )
     assert found is not None
     return found
 

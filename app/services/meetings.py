@@ -9,7 +9,7 @@ episode's parties (or units of their principals) to a meeting that follows an ep
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from app.domain.episodes import EventKind
@@ -28,7 +28,7 @@ from app.domain.meetings import (
 from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType, meeting_parties
 from app.domain.plans import PlanStatus
-from app.security.access import Actor, access_entry, acts_for, record, require_party
+from app.security.access import Actor, acts_for, party_record, record
 from app.services.episodes import get_episode
 from app.services.plans import ContentInput, get_plan, principal_of, revise_plan
 from app.services.ports import emit
@@ -178,33 +178,10 @@ async def get_meeting(
 
     For an ``update`` it is locked until the transaction ends: concurrent writers queue.
     """
-    within: bool | None = None
-    if action == "read":
-        # The read with its check in one statement, and on PostgreSQL its access-log row too;
-        # a refusal is logged below.
-        entry = access_entry(actor, "read", RESOURCE, meeting_id, None)
-        meeting, within, logged = await uow.checked.meeting_read(
-            meeting_id, actor.reach, entry if uow.dialect == "postgresql" else None
-        )
-        if meeting is not None and logged:
-            uow.logged_access.append(replace(entry, person_id=meeting.person_id))
-            return meeting
-    else:
-        meeting = await uow.meetings.get(meeting_id, for_update=action == "update")
-    await require_party(
-        uow,
-        actor,
-        RecordType.MEETING,
-        meeting_id,
-        exists=meeting is not None,
-        person_id=meeting.person_id if meeting else None,
-        action=action,
-        resource_type=RESOURCE,
-        kind="meeting",
-        within=within,
+    readers = (uow.checked.meeting_read, uow.meetings.get)
+    return await party_record(
+        uow, actor, (RecordType.MEETING, meeting_id), readers, action, (RESOURCE, "meeting")
     )
-    assert meeting is not None
-    return meeting
 
 
 async def list_meetings(
