@@ -18,6 +18,7 @@ from app.domain.clock import utcnow
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.parties import Party, Reach, RecordType, is_party, sees_details
 from app.domain.persons import Person
+from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
 UNIT_HEADER = "X-Samverkan-Unit"
@@ -261,6 +262,25 @@ async def party_record(
     )
     assert found is not None
     return found
+
+
+class Listed(OfPerson, Protocol):
+    """A record a search lists."""
+
+    @property
+    def id(self) -> str:
+        """The record's id."""
+        ...
+
+
+L = TypeVar("L", bound=Listed)
+
+
+def searched(uow: UnitOfWork, actor: Actor, resource_type: str, page: Page[L]) -> Page[L]:
+    """A search's page, each record on it logged as searched."""
+    for item in page.items:
+        record(uow, actor, "search", resource_type, item.id, item.person_id)
+    return page
 
 
 async def acts_for(uow: UnitOfWork, actor: Actor, organization_id: str) -> bool:

@@ -16,7 +16,7 @@ from app.domain.delivery import Outcome
 from app.domain.errors import InvalidInput, NotFound, UnknownReference
 from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType, Role, message_parties
-from app.security.access import Actor, not_found, party_record, record
+from app.security.access import Actor, not_found, party_record, record, searched
 from app.services.ports import emit
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
@@ -147,7 +147,7 @@ async def list_messages(
     category: Category | None,
 ) -> Page[CareMessage]:
     """The messages the caller's organization sent or received, filtered."""
-    page = await uow.care_messages.page(
+    found = await uow.care_messages.page(
         limit=limit,
         after=after,
         visible_to=actor.reach,
@@ -156,9 +156,7 @@ async def list_messages(
         thread_id=thread_id,
         category=category.value if category else None,
     )
-    for message in page.items:
-        record(uow, actor, "search", RESOURCE, message.id, message.person_id)
-    return page
+    return searched(uow, actor, RESOURCE, found)
 
 
 async def mark_read(

@@ -22,7 +22,7 @@ from app.domain.errors import InvalidInput, StaleVersion, UnknownReference
 from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType, Role, deviation_parties
 from app.domain.staff import StaffRole, handling_role
-from app.security.access import Actor, party_record, record
+from app.security.access import Actor, party_record, record, searched
 from app.services import episodes as episode_service
 from app.services import plans as plan_service
 from app.services.ports import emit
@@ -263,7 +263,7 @@ async def list_deviations(
     category: DeviationCategory | None,
 ) -> Page[Deviation]:
     """The reports the caller made (``reporter``) or handles (``handler``)."""
-    page = await uow.deviations.page(
+    found = await uow.deviations.page(
         limit=limit,
         after=after,
         visible_to=actor.reach,
@@ -272,9 +272,7 @@ async def list_deviations(
         state=state.value if state else None,
         category=category.value if category else None,
     )
-    for deviation in page.items:
-        record(uow, actor, "search", RESOURCE, deviation.id, deviation.person_id)
-    return page
+    return searched(uow, actor, RESOURCE, found)
 
 
 async def move(

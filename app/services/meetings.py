@@ -28,7 +28,7 @@ from app.domain.meetings import (
 from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType, meeting_parties
 from app.domain.plans import PlanStatus
-from app.security.access import Actor, acts_for, party_record, record
+from app.security.access import Actor, acts_for, party_record, record, searched
 from app.services.episodes import get_episode
 from app.services.plans import ContentInput, get_plan, principal_of, revise_plan
 from app.services.ports import emit
@@ -195,7 +195,7 @@ async def list_meetings(
     person_id: str | None,
 ) -> Page[Meeting]:
     """The meetings the caller may see, filtered."""
-    page = await uow.meetings.page(
+    found = await uow.meetings.page(
         limit=limit,
         after=after,
         visible_to=actor.reach,
@@ -203,9 +203,7 @@ async def list_meetings(
         episode_id=episode_id,
         person_id=person_id,
     )
-    for meeting in page.items:
-        record(uow, actor, "search", RESOURCE, meeting.id, meeting.person_id)
-    return page
+    return searched(uow, actor, RESOURCE, found)
 
 
 def _check_version(meeting: Meeting, if_match: int | None) -> int:

@@ -20,7 +20,7 @@ from app.domain.episodes import Episode, EpisodeEvent, EventKind
 from app.domain.errors import InvalidInput
 from app.domain.parties import RecordType
 from app.domain.planning_basis import VERSION, Answer, PlanningBasis, check_answers
-from app.security.access import Actor, read_attached, record
+from app.security.access import Actor, read_attached, record, searched
 from app.services.documents import Attached, DocumentRules, NewDocument, attach
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
@@ -160,16 +160,14 @@ async def list_planning_bases(
     episode_id: str | None,
 ) -> Page[PlanningBasis]:
     """The answers on episodes the caller is a party to, filtered; each listed is logged."""
-    page = await uow.planning_bases.page(
+    found = await uow.planning_bases.page(
         limit=limit,
         after=after,
         visible_to=actor.reach,
         person_id=person_id,
         episode_id=episode_id,
     )
-    for basis in page.items:
-        record(uow, actor, "search", RESPONSE, basis.id, basis.person_id)
-    return page
+    return searched(uow, actor, RESPONSE, found)
 
 
 async def discharge_information_of(

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.domain.documents import Document, DocumentType, Timeliness
 from app.domain.errors import InvalidInput
 from app.domain.planning_basis import ITEMS, VERSION, PlanningBasis
+from app.http.shapes import shaped
 from app.services.documents import DocumentRules, NewDocument
 from app.services.notice_content import Carried, EpisodeContent, PlanningAnswers
 
@@ -84,18 +85,8 @@ class DocumentSummary(BaseModel):
 
 def summary(document: Document) -> DocumentSummary:
     """The API shape of a document's description."""
-    return DocumentSummary(
-        id=document.id,
-        type=document.type,
-        title=document.title,
-        description=document.description,
-        content_type=document.content_type,
-        size=document.size,
-        sha256=document.sha256,
-        author_id=document.author_id,
-        created_at=document.created_at,
-        content_url=f"/api/v1/documents/{document.id}/content",
-    )
+    content_url = f"/api/v1/documents/{document.id}/content"
+    return shaped(DocumentSummary, document, content_url=content_url)
 
 
 Value = str | bool | list[str]
@@ -158,14 +149,8 @@ class PlanningBasisRead(BaseModel):
 
 def basis_read(basis: PlanningBasis) -> PlanningBasisRead:
     """The API shape of a planning basis (one answer unlisted where the item does not repeat)."""
-    return PlanningBasisRead(
-        id=basis.id,
-        notice=basis.notice,
-        questionnaire_version=basis.version,
-        author_id=basis.author_id,
-        authored_at=basis.authored_at,
-        answers={k: v if k in REPEATING else v[0] for k, v in basis.answers.items() if v},
-    )
+    answers = {k: v if k in REPEATING else v[0] for k, v in basis.answers.items() if v}
+    return shaped(PlanningBasisRead, basis, questionnaire_version=basis.version, answers=answers)
 
 
 def carried(
