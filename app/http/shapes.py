@@ -20,30 +20,34 @@ C = TypeVar("C", bound="DataclassInstance")
 
 
 def _copied(
-    source: object, names: dict[str, bool], overrides: dict[str, Any], target: str
+    sources: tuple[object, ...], names: dict[str, bool], overrides: dict[str, Any], target: str
 ) -> dict[str, Any]:
-    """Each named field's value: from ``overrides``, else the attribute of that name on
-    ``source``; a field with a default (``names[name]``) may be missing from both."""
+    """Each named field's value: from ``overrides``, else the attribute of that name on the
+    first of ``sources`` that has one; a field with a default (``names[name]``) may be missing
+    from all."""
     values: dict[str, Any] = {}
     for name, has_default in names.items():
         if name in overrides:
             values[name] = overrides[name]
-        elif hasattr(source, name):
-            values[name] = getattr(source, name)
+            continue
+        holder = next((s for s in sources if hasattr(s, name)), None)
+        if holder is not None:
+            values[name] = getattr(holder, name)
         elif not has_default:
-            raise AttributeError(f"{target}.{name}: {type(source).__name__} has no {name}")
+            kinds = " or ".join(type(s).__name__ for s in sources)
+            raise AttributeError(f"{target}.{name}: {kinds} has no {name}")
     unknown = overrides.keys() - names.keys()
     if unknown:
         raise TypeError(f"{target} has no field {', '.join(sorted(unknown))}")
     return values
 
 
-def shaped(model: type[M], source: object, /, **overrides: Any) -> M:
+def shaped(model: type[M], source: object, /, *more: object, **overrides: Any) -> M:
     """The API shape ``model`` of ``source``: each field read from the attribute of its name
-    (nested shapes likewise, from the attributes of the nested values), unless ``overrides``
-    gives it."""
+    (on ``source``, else on the first of ``more`` that has it; nested shapes likewise, from the
+    attributes of the nested values), unless ``overrides`` gives it."""
     names = {name: not field.is_required() for name, field in model.model_fields.items()}
-    values = _copied(source, names, overrides, model.__name__)
+    values = _copied((source, *more), names, overrides, model.__name__)
     return model.model_validate(values, from_attributes=True)
 
 
@@ -55,4 +59,4 @@ def command(cls: type[C], body: object, /, **overrides: Any) -> C:
         for f in dataclasses.fields(cls)
         if f.init
     }
-    return cls(**_copied(body, names, overrides, cls.__name__))
+    return cls(**_copied((body,), names, overrides, cls.__name__))
