@@ -58,16 +58,9 @@ class ReplayRequest(BaseModel):
 
 
 def dead_letter_read(item: Delivery) -> DeadLetterRead:
-    """The API shape of a dead letter: the delivery, and the event it pushes."""
+    """The API shape of a dead letter: the delivery, then the event it pushes."""
     event = item.event
-    return shaped(
-        DeadLetterRead,
-        item,
-        event_id=event.id,
-        event=event.event,
-        stream=event.stream,
-        created_at=event.created_at,
-    )
+    return shaped(DeadLetterRead, item, event, event_id=event.id, event=event.event)
 
 
 @api.get("", response_model=ListPage[DeadLetterRead], responses=errors_for(401, 403, 422))
