@@ -17,7 +17,7 @@ from app.domain.errors import InvalidInput, NotFound, UnknownReference
 from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType, Role, message_parties
 from app.security.access import Actor, not_found, party_record, record, searched
-from app.services.ports import emit
+from app.services.ports import emit, payload
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -88,15 +88,15 @@ async def send(uow: UnitOfWork, actor: Actor, draft: Draft, *, now: datetime) ->
         stream=f"Communication/{message.thread_id}",
         person_id=person_id,
         receivers=recipients,
-        payload={
-            "event": "care-communication",
-            "focus": f"Communication/{message.id}",
-            "person": f"Patient/{person_id}" if person_id else None,
-            "occurred_at": now.isoformat(),
-            "thread": f"Communication/{message.thread_id}",
-            "category": message.category.value,
-            "priority": message.priority.value,
-        },
+        payload=payload(
+            MessageEvent.CARE_COMMUNICATION,
+            f"Communication/{message.id}",
+            person_id,
+            now,
+            thread=f"Communication/{message.thread_id}",
+            category=message.category.value,
+            priority=message.priority.value,
+        ),
         now=now,
         sender=actor,
     )
@@ -191,14 +191,14 @@ async def acknowledge(
         stream=f"Communication/{message.thread_id}",
         person_id=message.person_id,
         receivers=[message.sender_id],
-        payload={
-            "event": "acknowledgement",
-            "focus": f"Communication/{message.id}",
-            "person": f"Patient/{message.person_id}" if message.person_id else None,
-            "occurred_at": now.isoformat(),
-            "acknowledged_event": "care-communication",
-            "outcome": outcome.value,
-        },
+        payload=payload(
+            MessageEvent.ACKNOWLEDGEMENT,
+            f"Communication/{message.id}",
+            message.person_id,
+            now,
+            acknowledged_event=MessageEvent.CARE_COMMUNICATION.value,
+            outcome=outcome.value,
+        ),
         now=now,
         sender=actor,
     )

@@ -25,7 +25,7 @@ from app.domain.errors import InvalidInput, NotFound
 from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType
 from app.security.access import Actor, acts_for, not_found, read_attached, record
-from app.services.ports import emit
+from app.services.ports import emit, payload
 from app.services.routing import document_receivers
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
@@ -185,15 +185,15 @@ async def share(
         stream=target.stream,
         person_id=target.person_id,
         receivers=receivers,
-        payload={
-            "event": "document-shared",
-            "focus": f"DocumentReference/{document.id}",
-            "person": f"Patient/{target.person_id}" if target.person_id else None,
-            "occurred_at": now.isoformat(),
-            "context": f"{RESOURCE_OF[record_type]}/{record_id}",
-            "type": document.type.value,
-            "content_type": document.content_type,
-        },
+        payload=payload(
+            MessageEvent.DOCUMENT_SHARED,
+            f"DocumentReference/{document.id}",
+            target.person_id,
+            now,
+            context=f"{RESOURCE_OF[record_type]}/{record_id}",
+            type=document.type.value,
+            content_type=document.content_type,
+        ),
         now=now,
         sender=actor,
     )

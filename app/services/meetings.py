@@ -31,7 +31,7 @@ from app.domain.plans import PlanStatus
 from app.security.access import Actor, acts_for, party_record, record, searched
 from app.services.episodes import get_episode
 from app.services.plans import ContentInput, get_plan, principal_of, revise_plan
-from app.services.ports import emit
+from app.services.ports import emit, payload
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -146,26 +146,26 @@ async def _announce(
 ) -> None:
     """Queue a summons (new, rescheduled, cancelled or held) for the participating
     organizations."""
-    payload: dict[str, object] = {
-        "event": "sip-summons",
-        "focus": f"Appointment/{meeting.id}",
-        "person": f"Patient/{meeting.person_id}",
-        "occurred_at": now.isoformat(),
-        "action": action,
-        "status": meeting.status.value,
-        "starts_at": meeting.starts_at.isoformat(),
-        "reply_by": meeting.reply_by.isoformat(),
-        "version": meeting.version,
-    }
+    summons = payload(
+        MessageEvent.SIP_SUMMONS,
+        f"Appointment/{meeting.id}",
+        meeting.person_id,
+        now,
+        action=action,
+        status=meeting.status.value,
+        starts_at=meeting.starts_at.isoformat(),
+        reply_by=meeting.reply_by.isoformat(),
+        version=meeting.version,
+    )
     if meeting.held_at is not None:
-        payload["held_at"] = meeting.held_at.isoformat()
+        summons["held_at"] = meeting.held_at.isoformat()
     await emit(
         uow,
         event=MessageEvent.SIP_SUMMONS,
         stream=_stream(meeting),
         person_id=meeting.person_id,
         receivers=[p.organization_id for p in meeting.participants if p.organization_id],
-        payload=payload,
+        payload=summons,
         now=now,
         sender=actor,
     )
@@ -251,15 +251,15 @@ async def reply(
         stream=_stream(meeting),
         person_id=meeting.person_id,
         receivers=[meeting.organizer_id],
-        payload={
-            "event": "sip-summons-reply",
-            "focus": f"Appointment/{meeting.id}",
-            "person": f"Patient/{meeting.person_id}",
-            "occurred_at": now.isoformat(),
-            "participant_id": participant_id,
-            "reply": answer.value,
-            "version": meeting.version,
-        },
+        payload=payload(
+            MessageEvent.SIP_SUMMONS_REPLY,
+            f"Appointment/{meeting.id}",
+            meeting.person_id,
+            now,
+            participant_id=participant_id,
+            reply=answer.value,
+            version=meeting.version,
+        ),
         now=now,
         sender=actor,
     )

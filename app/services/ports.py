@@ -36,6 +36,20 @@ class EventSink(Protocol):
     async def __call__(self, uow: UnitOfWork, /, **event: Unpack[Event]) -> str: ...
 
 
+def payload(
+    event: MessageEvent, focus: str, person_id: str | None, at: datetime, **facts: object
+) -> dict[str, Any]:
+    """What the inbox shows of an event: its code, the resource it is about (``focus``), the
+    person it concerns (null for none) and when it happened; then the event's own facts."""
+    return {
+        "event": event.value,
+        "focus": focus,
+        "person": f"Patient/{person_id}" if person_id else None,
+        "occurred_at": at.isoformat(),
+        **facts,
+    }
+
+
 _events: EventSink | None = None
 
 
