@@ -146,19 +146,18 @@ async def _announce(
 ) -> None:
     """Queue a summons (new, rescheduled, cancelled or held) for the participating
     organizations."""
-    summons = payload(
-        MessageEvent.SIP_SUMMONS,
-        f"Appointment/{meeting.id}",
-        meeting.person_id,
-        now,
-        action=action,
-        status=meeting.status.value,
-        starts_at=meeting.starts_at.isoformat(),
-        reply_by=meeting.reply_by.isoformat(),
-        version=meeting.version,
-    )
+    facts: dict[str, object] = {
+        "action": action,
+        "status": meeting.status.value,
+        "starts_at": meeting.starts_at.isoformat(),
+        "reply_by": meeting.reply_by.isoformat(),
+        "version": meeting.version,
+    }
     if meeting.held_at is not None:
-        summons["held_at"] = meeting.held_at.isoformat()
+        facts["held_at"] = meeting.held_at.isoformat()
+    summons = payload(
+        MessageEvent.SIP_SUMMONS, f"Appointment/{meeting.id}", meeting.person_id, now, **facts
+    )
     await emit(
         uow,
         event=MessageEvent.SIP_SUMMONS,
