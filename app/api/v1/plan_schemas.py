@@ -20,7 +20,7 @@ from app.domain.plans import (
     PlanStatus,
 )
 from app.domain.representatives import Representative, RepresentativeRole
-from app.http.shapes import shaped
+from app.http.shapes import command, shaped
 from app.http.values import Day, Instant
 from app.services import plans as service
 
@@ -379,29 +379,16 @@ def _consent_read(consent: Consent) -> ConsentRead:
 
 def content_input(body: PlanContentIn) -> service.ContentInput:
     """The service's view of a plan's content."""
-    return service.ContentInput(
-        title=body.title,
-        goals=tuple(Goal(g.id, g.description, g.target_date) for g in body.goals),
+    coordinator = body.coordinator
+    return command(
+        service.ContentInput,
+        body,
+        goals=tuple(command(Goal, g) for g in body.goals),
         resources=tuple(body.resources),
         needs=tuple(body.needs),
-        interventions=tuple(
-            service.InterventionInput(i.id, i.description, i.responsible_unit_id, i.frequency)
-            for i in body.interventions
-        ),
-        others=tuple(OtherContribution(o.who, o.relation, o.contribution) for o in body.others),
-        responsible_principal_id=body.responsible_principal_id,
-        coordinator=None
-        if body.coordinator is None
-        else service.CoordinatorInput(
-            body.coordinator.name,
-            body.coordinator.unit_id,
-            body.coordinator.title,
-            body.coordinator.chosen_with_person,
-            body.coordinator.practitioner_role_id,
-        ),
-        start_date=body.start_date,
-        planned_end_date=body.planned_end_date,
+        interventions=tuple(command(service.InterventionInput, i) for i in body.interventions),
+        others=tuple(command(OtherContribution, o) for o in body.others),
+        coordinator=None if coordinator is None else command(service.CoordinatorInput, coordinator),
         follow_up_dates=tuple(body.follow_up_dates),
-        basis=tuple(Basis(b.kind, b.reference, b.description) for b in body.basis),
-        episode_id=body.episode_id,
+        basis=tuple(command(Basis, b) for b in body.basis),
     )
