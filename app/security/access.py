@@ -9,14 +9,16 @@ nothing; the refusal is logged with the person the record concerns.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Collection, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
 
 from app.domain.access_log import AccessEntry
 from app.domain.clock import utcnow
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.parties import Party, Reach, RecordType, is_party, sees_details
 from app.domain.persons import Person
+from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
 UNIT_HEADER = "X-Samverkan-Unit"
@@ -144,10 +146,141 @@ async def require_party(
     """
     if within is None and exists:
         within = await uow.parties.within(record_type, record_id, actor.reach)
-    if not exists or not within:
-        record(uow, actor, action, resource_type, record_id, person_id, outcome="denied")
-        raise not_found(kind, record_id)
-    record(uow, actor, action, resource_type, record_id, person_id)
+    _logged(uow, actor, exists and bool(within), action, resource_type, record_id, person_id, kind)
+
+
+def _logged(
+    uow: UnitOfWork,
+    actor: Actor,
+    allowed: bool,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    person_id: str | None,
+    kind: str,
+) -> None:
+    """Log the access, and refuse it as 'not found' unless ``allowed``."""
+    if not allowed:
+        record(uow, actor, action, resource_type, resource_id, person_id, outcome="denied")
+        raise not_found(kind, resource_id)
+    record(uow, actor, action, resource_type, resource_id, person_id)
+
+
+class OfPerson(Protocol):
+    """A record that may concern a person."""
+
+    @property
+    def person_id(self) -> str | None:
+        """The person it concerns, if any."""
+        ...
+
+
+R = TypeVar("R", bound=OfPerson)
+
+
+async def read_attached(
+    uow: UnitOfWork,
+    actor: Actor,
+    found: R | None,
+    attached_to: tuple[RecordType, str] | None,
+    logged_as: tuple[str, str],
+    kind: str,
+) -> R:
+    """``found`` (a document, a planning basis) if the caller is a party to the record it is
+    attached to; else 'not found'. The read is logged either way as ``logged_as`` (resource type
+    and id), a refusal with the person of a record that exists."""
+    allowed = attached_to is not None and await uow.parties.within(*attached_to, actor.reach)
+    person_id = found.person_id if found is not None else None
+    _logged(uow, actor, allowed, "read", *logged_as, person_id, kind)
+    assert found is not None
+    return found
+
+
+R_co = TypeVar("R_co", bound=OfPerson, covariant=True)
+
+
+class CheckedRead(Protocol[R_co]):
+    """The store's read of a record with the caller's party check in one statement: the record,
+    whether ``reach`` is a party to it, and whether the same statement wrote ``entry`` (given on
+    PostgreSQL only) to the access log."""
+
+    def __call__(
+        self, record_id: str, reach: Reach, entry: AccessEntry | None, /
+    ) -> Awaitable[tuple[R_co | None, bool, bool]]: ...
+
+
+class LockingGet(Protocol[R_co]):
+    """The store's read of a record, locked until the transaction ends with ``for_update``."""
+
+    def __call__(
+        self, record_id: str, /, *, for_update: bool = False
+    ) -> Awaitable[R_co | None]: ...
+
+
+async def party_record(
+    uow: UnitOfWork,
+    actor: Actor,
+    record: tuple[RecordType, str],
+    readers: tuple[CheckedRead[R], LockingGet[R]],
+    action: str,
+    logged_as: tuple[str, str],
+) -> R:
+    """The record (a meeting, a deviation, a care message), if the caller is a party to it;
+    'not found' (and a log entry) otherwise. ``readers``: the store's checked read and its
+    locking get; ``logged_as``: its resource type in the access log, and the kind a refusal
+    names.
+
+    A read checks the parties in the same statement, which on PostgreSQL also writes its
+    access-log row (a refusal is logged here). For an ``update`` the record is locked until the
+    transaction ends: concurrent writers queue.
+    """
+    record_type, record_id = record
+    read, get = readers
+    resource_type, kind = logged_as
+    within: bool | None = None
+    if action == "read":
+        entry = access_entry(actor, "read", resource_type, record_id, None)
+        found, within, logged = await read(
+            record_id, actor.reach, entry if uow.dialect == "postgresql" else None
+        )
+        if found is not None and logged:
+            uow.logged_access.append(replace(entry, person_id=found.person_id))
+            return found
+    else:
+        found = await get(record_id, for_update=action == "update")
+    await require_party(
+        uow,
+        actor,
+        record_type,
+        record_id,
+        exists=found is not None,
+        person_id=found.person_id if found is not None else None,
+        action=action,
+        resource_type=resource_type,
+        kind=kind,
+        within=within,
+    )
+    assert found is not None
+    return found
+
+
+class Listed(OfPerson, Protocol):
+    """A record a search lists."""
+
+    @property
+    def id(self) -> str:
+        """The record's id."""
+        ...
+
+
+L = TypeVar("L", bound=Listed)
+
+
+def searched(uow: UnitOfWork, actor: Actor, resource_type: str, page: Page[L]) -> Page[L]:
+    """A search's page, each record on it logged as searched."""
+    for item in page.items:
+        record(uow, actor, "search", resource_type, item.id, item.person_id)
+    return page
 
 
 async def acts_for(uow: UnitOfWork, actor: Actor, organization_id: str) -> bool:

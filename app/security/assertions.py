@@ -17,6 +17,7 @@ from jwt.exceptions import InvalidSubjectError
 from app.security.tokens import (
     TokenError,
     check_times,
+    decode_claims,
     describe_lifetime,
     require_aware,
     thumbprint,
@@ -133,33 +134,24 @@ def verify_client_assertion(
         raise refuse(f"the registered key with this kid cannot verify {alg} signatures")
     try:
         public = jwt.PyJWK(jwk, algorithm=alg).key
-        payload = jwt.decode(
-            assertion,
-            public,
-            algorithms=[alg],
-            audience=token_endpoint,
-            issuer=client_id,
-            subject=client_id,
-            options={
-                "require": ["iss", "sub", "aud", "exp", "jti"],
-                # Time claims are checked against the caller's `now` below.
-                "verify_exp": False,
-                "verify_nbf": False,
-                "verify_iat": False,
-            },
-        )
-    except jwt.InvalidSignatureError:
-        raise refuse("the client assertion's signature is not valid") from None
-    except jwt.MissingRequiredClaimError as exc:
-        raise refuse(f"the client assertion lacks the {exc.claim} claim") from None
-    except jwt.InvalidIssuerError:
-        raise refuse("the client assertion's iss must be the client_id") from None
-    except InvalidSubjectError:
-        raise refuse("the client assertion's sub must be the client_id") from None
-    except jwt.InvalidAudienceError:
-        raise refuse("the client assertion's aud must be the token endpoint URL") from None
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         raise refuse("the client assertion is malformed") from None
+    payload = decode_claims(
+        assertion,
+        public,
+        alg,
+        what="client assertion",
+        refuse=refuse,
+        audience=token_endpoint,
+        issuer=client_id,
+        subject=client_id,
+        require=["iss", "sub", "aud", "exp", "jti"],
+        wrong={
+            jwt.InvalidIssuerError: "the client assertion's iss must be the client_id",
+            InvalidSubjectError: "the client assertion's sub must be the client_id",
+            jwt.InvalidAudienceError: "the client assertion's aud must be the token endpoint URL",
+        },
+    )
     # PyJWT skips iss/sub checks for some shapes (e.g. a list iss); insist on exact strings.
     if payload.get("iss") != client_id or payload.get("sub") != client_id:
         raise refuse("the client assertion's iss and sub must both be the client_id")

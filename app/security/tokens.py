@@ -16,6 +16,7 @@ import json
 import os
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -235,6 +236,48 @@ def issue_access_token(
     )
 
 
+def decode_claims(
+    token: str,
+    key: Any,
+    alg: str,
+    *,
+    what: str,
+    refuse: Callable[[str], TokenError],
+    audience: str,
+    issuer: str,
+    require: list[str],
+    wrong: Mapping[type[Exception], str],
+    subject: str | None = None,
+) -> dict[str, Any]:
+    """The claims of a JWT (``what``: "access token", "client assertion") that ``key`` verifies
+    with ``alg``, for ``audience`` from ``issuer`` (and about ``subject``), carrying every claim
+    of ``require``; else ``refuse`` with the reason: ``wrong`` gives it for a claim of the
+    wrong value (audience, issuer, subject). Time claims are left to ``check_times``, against the
+    caller's ``now``."""
+    try:
+        payload: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[alg],
+            audience=audience,
+            issuer=issuer,
+            subject=subject,
+            options={
+                "require": require,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.InvalidSignatureError:
+        raise refuse(f"the {what}'s signature is not valid") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise refuse(f"the {what} lacks the {exc.claim} claim") from None
+    except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+        raise refuse(wrong.get(type(exc), f"the {what} is malformed")) from None
+    return payload
+
+
 def verify_access_token(
     key: SigningKey,
     token: str,
@@ -264,31 +307,20 @@ def verify_access_token(
         raise TokenError("the access token has the wrong type")
     if header.get("kid") != key.kid:
         raise TokenError("the access token was not signed with this service's current key")
-    try:
-        payload = jwt.decode(
-            token,
-            key.public_key,
-            algorithms=[_ACCESS_ALG],
-            audience=audience,
-            issuer=issuer,
-            options={
-                "require": ["iss", "aud", "sub", "org", "scope", "iat", "nbf", "exp", "jti"],
-                # Time claims are checked against the caller's `now` in check_times.
-                "verify_exp": False,
-                "verify_nbf": False,
-                "verify_iat": False,
-            },
-        )
-    except jwt.InvalidSignatureError:
-        raise TokenError("the access token's signature is not valid") from None
-    except jwt.MissingRequiredClaimError as exc:
-        raise TokenError(f"the access token lacks the {exc.claim} claim") from None
-    except jwt.InvalidAudienceError:
-        raise TokenError("the access token was issued for another audience") from None
-    except jwt.InvalidIssuerError:
-        raise TokenError("the access token was issued by another issuer") from None
-    except (jwt.PyJWTError, ValueError, KeyError, TypeError):
-        raise malformed from None
+    payload = decode_claims(
+        token,
+        key.public_key,
+        _ACCESS_ALG,
+        what="access token",
+        refuse=TokenError,
+        audience=audience,
+        issuer=issuer,
+        require=["iss", "aud", "sub", "org", "scope", "iat", "nbf", "exp", "jti"],
+        wrong={
+            jwt.InvalidAudienceError: "the access token was issued for another audience",
+            jwt.InvalidIssuerError: "the access token was issued by another issuer",
+        },
+    )
     exp = check_times(payload, now, "access token", require_iat=True)
     iat = _numeric_date(payload, "iat", "access token")
     if exp - iat > max_lifetime.total_seconds():

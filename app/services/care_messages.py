@@ -8,7 +8,7 @@ party to the message (and so sees the person's record), at the grain of the unit
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from app.domain.care_messages import CareMessage, Category, Priority, Recipient
@@ -16,8 +16,8 @@ from app.domain.delivery import Outcome
 from app.domain.errors import InvalidInput, NotFound, UnknownReference
 from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType, Role, message_parties
-from app.security.access import Actor, access_entry, not_found, record, require_party
-from app.services.ports import emit
+from app.security.access import Actor, not_found, party_record, record, searched
+from app.services.ports import emit, payload
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -88,15 +88,15 @@ async def send(uow: UnitOfWork, actor: Actor, draft: Draft, *, now: datetime) ->
         stream=f"Communication/{message.thread_id}",
         person_id=person_id,
         receivers=recipients,
-        payload={
-            "event": "care-communication",
-            "focus": f"Communication/{message.id}",
-            "person": f"Patient/{person_id}" if person_id else None,
-            "occurred_at": now.isoformat(),
-            "thread": f"Communication/{message.thread_id}",
-            "category": message.category.value,
-            "priority": message.priority.value,
-        },
+        payload=payload(
+            MessageEvent.CARE_COMMUNICATION,
+            f"Communication/{message.id}",
+            person_id,
+            now,
+            thread=f"Communication/{message.thread_id}",
+            category=message.category.value,
+            priority=message.priority.value,
+        ),
         now=now,
         sender=actor,
     )
@@ -115,37 +115,14 @@ async def get_message(
 
     For an ``update`` it is locked until the transaction ends: concurrent writers queue.
     """
-    within: bool | None = None
-    if action == "read":
-        # The read with its check in one statement, and on PostgreSQL its access-log row too;
-        # a refusal is logged below.
-        entry = access_entry(actor, "read", RESOURCE, message_id, None)
-        message, within, logged = await uow.checked.message_read(
-            message_id, actor.reach, entry if uow.dialect == "postgresql" else None
-        )
-        if message is not None and logged:
-            uow.logged_access.append(replace(entry, person_id=message.person_id))
-            return message
-    else:
-        message = await uow.care_messages.get(message_id, for_update=action == "update")
     try:
-        await require_party(
-            uow,
-            actor,
-            RecordType.MESSAGE,
-            message_id,
-            exists=message is not None,
-            person_id=message.person_id if message else None,
-            action=action,
-            resource_type=RESOURCE,
-            kind="message",
-            within=within,
+        readers = (uow.checked.message_read, uow.care_messages.get)
+        return await party_record(
+            uow, actor, (RecordType.MESSAGE, message_id), readers, action, (RESOURCE, "message")
         )
     except NotFound as error:
         error.field = field
         raise
-    assert message is not None
-    return message
 
 
 async def _own_copies(uow: UnitOfWork, actor: Actor, message: CareMessage) -> set[str]:
@@ -170,7 +147,7 @@ async def list_messages(
     category: Category | None,
 ) -> Page[CareMessage]:
     """The messages the caller's organization sent or received, filtered."""
-    page = await uow.care_messages.page(
+    found = await uow.care_messages.page(
         limit=limit,
         after=after,
         visible_to=actor.reach,
@@ -179,9 +156,7 @@ async def list_messages(
         thread_id=thread_id,
         category=category.value if category else None,
     )
-    for message in page.items:
-        record(uow, actor, "search", RESOURCE, message.id, message.person_id)
-    return page
+    return searched(uow, actor, RESOURCE, found)
 
 
 async def mark_read(
@@ -216,14 +191,14 @@ async def acknowledge(
         stream=f"Communication/{message.thread_id}",
         person_id=message.person_id,
         receivers=[message.sender_id],
-        payload={
-            "event": "acknowledgement",
-            "focus": f"Communication/{message.id}",
-            "person": f"Patient/{message.person_id}" if message.person_id else None,
-            "occurred_at": now.isoformat(),
-            "acknowledged_event": "care-communication",
-            "outcome": outcome.value,
-        },
+        payload=payload(
+            MessageEvent.ACKNOWLEDGEMENT,
+            f"Communication/{message.id}",
+            message.person_id,
+            now,
+            acknowledged_event=MessageEvent.CARE_COMMUNICATION.value,
+            outcome=outcome.value,
+        ),
         now=now,
         sender=actor,
     )

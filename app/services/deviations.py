@@ -14,7 +14,7 @@ parties are the reporting organization and the handling one; only the handler mo
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from app.domain.deviations import Deviation, DeviationCategory, DeviationState, StateChange
@@ -22,7 +22,7 @@ from app.domain.errors import InvalidInput, StaleVersion, UnknownReference
 from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType, Role, deviation_parties
 from app.domain.staff import StaffRole, handling_role
-from app.security.access import Actor, access_entry, record, require_party
+from app.security.access import Actor, party_record, record, searched
 from app.services import episodes as episode_service
 from app.services import plans as plan_service
 from app.services.ports import emit
@@ -245,33 +245,10 @@ async def get_deviation(
 ) -> Deviation:
     """The report, if the caller is a party to it (reporter or handler); 404 (and a log entry)
     otherwise. For an ``update`` it is locked until the transaction ends: writers queue."""
-    within: bool | None = None
-    if action == "read":
-        # The read with its check in one statement, and on PostgreSQL its access-log row too;
-        # a refusal is logged below.
-        entry = access_entry(actor, "read", RESOURCE, deviation_id, None)
-        deviation, within, logged = await uow.checked.deviation_read(
-            deviation_id, actor.reach, entry if uow.dialect == "postgresql" else None
-        )
-        if deviation is not None and logged:
-            uow.logged_access.append(replace(entry, person_id=deviation.person_id))
-            return deviation
-    else:
-        deviation = await uow.deviations.get(deviation_id, for_update=action == "update")
-    await require_party(
-        uow,
-        actor,
-        RecordType.DEVIATION,
-        deviation_id,
-        exists=deviation is not None,
-        person_id=deviation.person_id if deviation else None,
-        action=action,
-        resource_type=RESOURCE,
-        kind="deviation",
-        within=within,
+    readers = (uow.checked.deviation_read, uow.deviations.get)
+    return await party_record(
+        uow, actor, (RecordType.DEVIATION, deviation_id), readers, action, (RESOURCE, "deviation")
     )
-    assert deviation is not None
-    return deviation
 
 
 async def list_deviations(
@@ -286,7 +263,7 @@ async def list_deviations(
     category: DeviationCategory | None,
 ) -> Page[Deviation]:
     """The reports the caller made (``reporter``) or handles (``handler``)."""
-    page = await uow.deviations.page(
+    found = await uow.deviations.page(
         limit=limit,
         after=after,
         visible_to=actor.reach,
@@ -295,9 +272,7 @@ async def list_deviations(
         state=state.value if state else None,
         category=category.value if category else None,
     )
-    for deviation in page.items:
-        record(uow, actor, "search", RESOURCE, deviation.id, deviation.person_id)
-    return page
+    return searched(uow, actor, RESOURCE, found)
 
 
 async def move(

@@ -24,8 +24,8 @@ from app.domain.documents import (
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType
-from app.security.access import Actor, acts_for, not_found, record
-from app.services.ports import emit
+from app.security.access import Actor, acts_for, not_found, read_attached, record
+from app.services.ports import emit, payload
 from app.services.routing import document_receivers
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
@@ -185,15 +185,15 @@ async def share(
         stream=target.stream,
         person_id=target.person_id,
         receivers=receivers,
-        payload={
-            "event": "document-shared",
-            "focus": f"DocumentReference/{document.id}",
-            "person": f"Patient/{target.person_id}" if target.person_id else None,
-            "occurred_at": now.isoformat(),
-            "context": f"{RESOURCE_OF[record_type]}/{record_id}",
-            "type": document.type.value,
-            "content_type": document.content_type,
-        },
+        payload=payload(
+            MessageEvent.DOCUMENT_SHARED,
+            f"DocumentReference/{document.id}",
+            target.person_id,
+            now,
+            context=f"{RESOURCE_OF[record_type]}/{record_id}",
+            type=document.type.value,
+            content_type=document.content_type,
+        ),
         now=now,
         sender=actor,
     )
@@ -206,14 +206,8 @@ async def get_document(
     """The document, if the caller is a party to the record it is attached to; 404 (and a log
     entry) otherwise."""
     document = await uow.documents.get(document_id)
-    if document is None or not await uow.parties.within(
-        document.record_type, document.record_id, actor.reach
-    ):
-        person_id = document.person_id if document else None
-        record(uow, actor, "read", resource, document_id, person_id, outcome="denied")
-        raise not_found("document", document_id)
-    record(uow, actor, "read", resource, document.id, document.person_id)
-    return document
+    attached = (document.record_type, document.record_id) if document else None
+    return await read_attached(uow, actor, document, attached, (resource, document_id), "document")
 
 
 async def get_content(uow: UnitOfWork, actor: Actor, document_id: str) -> tuple[Document, bytes]:

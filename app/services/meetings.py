@@ -9,7 +9,7 @@ episode's parties (or units of their principals) to a meeting that follows an ep
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from app.domain.episodes import EventKind
@@ -28,10 +28,10 @@ from app.domain.meetings import (
 from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType, meeting_parties
 from app.domain.plans import PlanStatus
-from app.security.access import Actor, access_entry, acts_for, record, require_party
+from app.security.access import Actor, acts_for, party_record, record, searched
 from app.services.episodes import get_episode
 from app.services.plans import ContentInput, get_plan, principal_of, revise_plan
-from app.services.ports import emit
+from app.services.ports import emit, payload
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -146,11 +146,7 @@ async def _announce(
 ) -> None:
     """Queue a summons (new, rescheduled, cancelled or held) for the participating
     organizations."""
-    payload: dict[str, object] = {
-        "event": "sip-summons",
-        "focus": f"Appointment/{meeting.id}",
-        "person": f"Patient/{meeting.person_id}",
-        "occurred_at": now.isoformat(),
+    facts: dict[str, object] = {
         "action": action,
         "status": meeting.status.value,
         "starts_at": meeting.starts_at.isoformat(),
@@ -158,14 +154,17 @@ async def _announce(
         "version": meeting.version,
     }
     if meeting.held_at is not None:
-        payload["held_at"] = meeting.held_at.isoformat()
+        facts["held_at"] = meeting.held_at.isoformat()
+    summons = payload(
+        MessageEvent.SIP_SUMMONS, f"Appointment/{meeting.id}", meeting.person_id, now, **facts
+    )
     await emit(
         uow,
         event=MessageEvent.SIP_SUMMONS,
         stream=_stream(meeting),
         person_id=meeting.person_id,
         receivers=[p.organization_id for p in meeting.participants if p.organization_id],
-        payload=payload,
+        payload=summons,
         now=now,
         sender=actor,
     )
@@ -178,33 +177,10 @@ async def get_meeting(
 
     For an ``update`` it is locked until the transaction ends: concurrent writers queue.
     """
-    within: bool | None = None
-    if action == "read":
-        # The read with its check in one statement, and on PostgreSQL its access-log row too;
-        # a refusal is logged below.
-        entry = access_entry(actor, "read", RESOURCE, meeting_id, None)
-        meeting, within, logged = await uow.checked.meeting_read(
-            meeting_id, actor.reach, entry if uow.dialect == "postgresql" else None
-        )
-        if meeting is not None and logged:
-            uow.logged_access.append(replace(entry, person_id=meeting.person_id))
-            return meeting
-    else:
-        meeting = await uow.meetings.get(meeting_id, for_update=action == "update")
-    await require_party(
-        uow,
-        actor,
-        RecordType.MEETING,
-        meeting_id,
-        exists=meeting is not None,
-        person_id=meeting.person_id if meeting else None,
-        action=action,
-        resource_type=RESOURCE,
-        kind="meeting",
-        within=within,
+    readers = (uow.checked.meeting_read, uow.meetings.get)
+    return await party_record(
+        uow, actor, (RecordType.MEETING, meeting_id), readers, action, (RESOURCE, "meeting")
     )
-    assert meeting is not None
-    return meeting
 
 
 async def list_meetings(
@@ -218,7 +194,7 @@ async def list_meetings(
     person_id: str | None,
 ) -> Page[Meeting]:
     """The meetings the caller may see, filtered."""
-    page = await uow.meetings.page(
+    found = await uow.meetings.page(
         limit=limit,
         after=after,
         visible_to=actor.reach,
@@ -226,9 +202,7 @@ async def list_meetings(
         episode_id=episode_id,
         person_id=person_id,
     )
-    for meeting in page.items:
-        record(uow, actor, "search", RESOURCE, meeting.id, meeting.person_id)
-    return page
+    return searched(uow, actor, RESOURCE, found)
 
 
 def _check_version(meeting: Meeting, if_match: int | None) -> int:
@@ -276,27 +250,42 @@ async def reply(
         stream=_stream(meeting),
         person_id=meeting.person_id,
         receivers=[meeting.organizer_id],
-        payload={
-            "event": "sip-summons-reply",
-            "focus": f"Appointment/{meeting.id}",
-            "person": f"Patient/{meeting.person_id}",
-            "occurred_at": now.isoformat(),
-            "participant_id": participant_id,
-            "reply": answer.value,
-            "version": meeting.version,
-        },
+        payload=payload(
+            MessageEvent.SIP_SUMMONS_REPLY,
+            f"Appointment/{meeting.id}",
+            meeting.person_id,
+            now,
+            participant_id=participant_id,
+            reply=answer.value,
+            version=meeting.version,
+        ),
         now=now,
         sender=actor,
     )
     return meeting
 
 
-async def _organizer_only(uow: UnitOfWork, actor: Actor, meeting: Meeting, what: str) -> None:
+async def _organizers(
+    uow: UnitOfWork, actor: Actor, meeting_id: str, if_match: int | None, what: str
+) -> tuple[Meeting, int]:
+    """The meeting to change, and the version it is changed from, when the caller is its
+    organizer and ``if_match`` (if any) names its version."""
+    meeting = await get_meeting(uow, actor, meeting_id, action="update")
+    expected = _check_version(meeting, if_match)
     if not await acts_for(uow, actor, meeting.organizer_id):
         raise Forbidden(
             f"only the organizer {meeting.organizer_id} {what}s meeting {meeting.id}; the caller "
             f"acts for {actor.acting_id}"
         )
+    return meeting, expected
+
+
+async def _save_announced(
+    uow: UnitOfWork, actor: Actor, meeting: Meeting, expected: int, change: str, now: datetime
+) -> None:
+    """Store the organizer's change and tell the participants of it."""
+    await uow.meetings.save(meeting, expected_version=expected)
+    await _announce(uow, actor, meeting, change, now)
 
 
 async def reschedule(
@@ -310,12 +299,9 @@ async def reschedule(
     now: datetime,
 ) -> Meeting:
     """Move the meeting; every participant is asked again."""
-    meeting = await get_meeting(uow, actor, meeting_id, action="update")
-    expected = _check_version(meeting, if_match)
-    await _organizer_only(uow, actor, meeting, "reschedule")
+    meeting, expected = await _organizers(uow, actor, meeting_id, if_match, "reschedule")
     meeting.reschedule(starts_at, reply_by, at=now)
-    await uow.meetings.save(meeting, expected_version=expected)
-    await _announce(uow, actor, meeting, "rescheduled", now)
+    await _save_announced(uow, actor, meeting, expected, "rescheduled", now)
     return meeting
 
 
@@ -329,12 +315,9 @@ async def cancel(
     now: datetime,
 ) -> Meeting:
     """Call the meeting off; the participants are told (without the free-text reason)."""
-    meeting = await get_meeting(uow, actor, meeting_id, action="update")
-    expected = _check_version(meeting, if_match)
-    await _organizer_only(uow, actor, meeting, "cancel")
+    meeting, expected = await _organizers(uow, actor, meeting_id, if_match, "cancel")
     meeting.cancel(reason)
-    await uow.meetings.save(meeting, expected_version=expected)
-    await _announce(uow, actor, meeting, "cancelled", now)
+    await _save_announced(uow, actor, meeting, expected, "cancelled", now)
     return meeting
 
 
@@ -365,9 +348,7 @@ async def mark_held(
     plan answers its follow-up date; with a revision, the plan's new version is recorded with it
     and its parties are told as of any revision.
     """
-    meeting = await get_meeting(uow, actor, meeting_id, action="update")
-    expected = _check_version(meeting, if_match)
-    await _organizer_only(uow, actor, meeting, "mark")
+    meeting, expected = await _organizers(uow, actor, meeting_id, if_match, "mark")
     if held.revision is not None:
         if meeting.plan_id is None:
             raise InvalidInput(
@@ -384,8 +365,7 @@ async def mark_held(
         minutes=held.minutes,
         at=now,
     )
-    await uow.meetings.save(meeting, expected_version=expected)
-    await _announce(uow, actor, meeting, "held", now)
+    await _save_announced(uow, actor, meeting, expected, "held", now)
     if held.revision is not None:
         assert meeting.plan_id is not None
         await revise_plan(

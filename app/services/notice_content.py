@@ -20,7 +20,7 @@ from app.domain.episodes import Episode, EpisodeEvent, EventKind
 from app.domain.errors import InvalidInput
 from app.domain.parties import RecordType
 from app.domain.planning_basis import VERSION, Answer, PlanningBasis, check_answers
-from app.security.access import Actor, not_found, record
+from app.security.access import Actor, read_attached, record, searched
 from app.services.documents import Attached, DocumentRules, NewDocument, attach
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
@@ -145,14 +145,9 @@ async def content_of(
 async def get_planning_basis(uow: UnitOfWork, actor: Actor, basis_id: str) -> PlanningBasis:
     """The answers, if the caller is a party to their episode; 404 (logged) otherwise."""
     basis = await uow.planning_bases.get(basis_id)
-    if basis is None or not await uow.parties.within(
-        RecordType.EPISODE, basis.episode_id, actor.reach
-    ):
-        person_id = basis.person_id if basis else None
-        record(uow, actor, "read", RESPONSE, basis_id, person_id, outcome="denied")
-        raise not_found("questionnaire response", basis_id)
-    record(uow, actor, "read", RESPONSE, basis.id, basis.person_id)
-    return basis
+    attached = (RecordType.EPISODE, basis.episode_id) if basis else None
+    kind = "questionnaire response"
+    return await read_attached(uow, actor, basis, attached, (RESPONSE, basis_id), kind)
 
 
 async def list_planning_bases(
@@ -165,16 +160,14 @@ async def list_planning_bases(
     episode_id: str | None,
 ) -> Page[PlanningBasis]:
     """The answers on episodes the caller is a party to, filtered; each listed is logged."""
-    page = await uow.planning_bases.page(
+    found = await uow.planning_bases.page(
         limit=limit,
         after=after,
         visible_to=actor.reach,
         person_id=person_id,
         episode_id=episode_id,
     )
-    for basis in page.items:
-        record(uow, actor, "search", RESPONSE, basis.id, basis.person_id)
-    return page
+    return searched(uow, actor, RESPONSE, found)
 
 
 async def discharge_information_of(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from app.domain.episodes import Episode, EpisodeEvent, EventKind, check_aware
 from app.domain.handover import check_answer, check_services
@@ -39,18 +39,33 @@ def _handles(command: type[C]) -> Callable[[Handler[C]], Handler[C]]:
     return register
 
 
+class _Method(Protocol):
+    """An episode's method that applies a notice carrying nothing but when it was sent."""
+
+    def __call__(self, episode: Episode, at: datetime, /, *, now: datetime) -> EpisodeEvent: ...
+
+
+def _timed(method: _Method) -> Handler[EpisodeNotice]:
+    def handle(episode: Episode, _: EpisodeNotice, at: datetime, now: datetime) -> EpisodeEvent:
+        return method(episode, at, now=now)
+
+    return handle
+
+
+HANDLERS.update(
+    {
+        SendAdmissionNotice: _timed(Episode.send_admission_notice),
+        WithdrawDischargeReady: _timed(Episode.withdraw_discharge_ready),
+        Discharge: _timed(Episode.discharge),
+    }
+)
+
+
 def apply_notice(
     episode: Episode, notice: EpisodeNotice, at: datetime, now: datetime
 ) -> EpisodeEvent:
     """Apply the notice to the episode with its handler; the event it adds."""
     return HANDLERS[type(notice)](episode, notice, at, now)
-
-
-@_handles(SendAdmissionNotice)
-def _admission_notice(
-    episode: Episode, _notice: SendAdmissionNotice, at: datetime, now: datetime
-) -> EpisodeEvent:
-    return episode.send_admission_notice(at, now=now)
 
 
 @_handles(ChangeExpectedDischarge)
@@ -71,13 +86,6 @@ def _discharge_ready(
     )
 
 
-@_handles(WithdrawDischargeReady)
-def _withdrawal(
-    episode: Episode, _notice: WithdrawDischargeReady, at: datetime, now: datetime
-) -> EpisodeEvent:
-    return episode.withdraw_discharge_ready(at, now=now)
-
-
 @_handles(RecordMunicipalityResponse)
 def _municipality_response(
     episode: Episode, notice: RecordMunicipalityResponse, at: datetime, now: datetime
@@ -91,11 +99,6 @@ def _municipality_response(
         reason=reason,
         services=check_services(notice.services),
     )
-
-
-@_handles(Discharge)
-def _discharge(episode: Episode, _notice: Discharge, at: datetime, now: datetime) -> EpisodeEvent:
-    return episode.discharge(at, now=now)
 
 
 @_handles(ConfirmServicesStarted)

@@ -45,8 +45,8 @@ from app.domain.plans import (
 )
 from app.domain.representatives import Representative
 from app.domain.staff import StaffRole
-from app.security.access import Actor, access_entry, record, require_party
-from app.services.ports import emit
+from app.security.access import Actor, access_entry, record, require_party, searched
+from app.services.ports import emit, payload
 from app.store.paging import Page
 from app.store.unit_of_work import UnitOfWork
 
@@ -332,15 +332,15 @@ async def _announce(uow: UnitOfWork, actor: Actor, plan: Plan, change: str, now:
         stream=f"CarePlan/{plan.id}",
         person_id=plan.person_id,
         receivers=sorted(plan.sharing_principals()),
-        payload={
-            "event": "careplan-revised",
-            "focus": f"CarePlan/{plan.id}",
-            "person": f"Patient/{plan.person_id}",
-            "occurred_at": now.isoformat(),
-            "change": change,
-            "status": plan.status.value,
-            "version": plan.version,
-        },
+        payload=payload(
+            MessageEvent.CAREPLAN_REVISED,
+            f"CarePlan/{plan.id}",
+            plan.person_id,
+            now,
+            change=change,
+            status=plan.status.value,
+            version=plan.version,
+        ),
         now=now,
         sender=actor,
     )
@@ -472,16 +472,14 @@ async def list_plans(
     status: PlanStatus | None,
 ) -> Page[Plan]:
     """The plans the caller is a party to, filtered."""
-    page = await uow.plans.page(
+    found = await uow.plans.page(
         limit=limit,
         after=after,
         visible_to=actor.reach,
         person_id=person_id,
         status=status,
     )
-    for plan in page.items:
-        record(uow, actor, "search", RESOURCE, plan.id, plan.person_id)
-    return page
+    return searched(uow, actor, RESOURCE, found)
 
 
 async def plan_history(

@@ -18,6 +18,7 @@ from app.api.v1.common import ListPage, page_of, router
 from app.domain.access_log import AccessEntry
 from app.http.deps import AuditSearcher, PageDep, UowDep
 from app.http.errors import errors_for
+from app.http.shapes import shaped
 from app.http.values import Instant
 from app.services import audit as service
 
@@ -45,22 +46,11 @@ class AccessEntryRead(BaseModel):
 
 def entry_read(entry: AccessEntry) -> AccessEntryRead:
     """The API shape of an access-log entry."""
-    assert entry.id is not None
-    return AccessEntryRead(
-        id=entry.id,
-        at=entry.at,
-        client_id=entry.client_id,
-        organization_id=entry.organization_id,
+    return shaped(
+        AccessEntryRead,
+        entry,
         principal_id=entry.principal_id or entry.organization_id,
-        unit_id=entry.unit_id,
-        user_id=entry.user_id,
-        action=entry.action,
-        resource_type=entry.resource_type,
-        resource_id=entry.resource_id,
-        person_id=entry.person_id,
-        outcome=entry.outcome,
         purpose_of_use=entry.purpose,
-        request_id=entry.request_id,
     )
 
 

@@ -11,6 +11,7 @@ from app.api.v1.common import ListPage, page_of, router
 from app.domain.clients import Client
 from app.http.deps import Administrator, NowDep, PageDep, UowDep
 from app.http.errors import errors_for
+from app.http.shapes import shaped
 from app.security.clients import register_client, set_active
 from app.services.admin import get_client, list_clients
 
@@ -72,14 +73,7 @@ class ClientActivation(BaseModel):
 
 def client_read(client: Client) -> ClientRead:
     """The API shape of a client."""
-    return ClientRead(
-        client_id=client.id,
-        organization_id=client.organization_id,
-        name=client.name,
-        jwks=client.jwks,
-        scopes=client.scopes,
-        active=client.active,
-    )
+    return shaped(ClientRead, client, client_id=client.id)
 
 
 @api.post(
@@ -87,14 +81,7 @@ def client_read(client: Client) -> ClientRead:
 )
 async def register_api_client(_admin: Administrator, body: ClientCreate, uow: UowDep) -> ClientRead:
     """Register an API client for an organization."""
-    client = await register_client(
-        uow,
-        organization_id=body.organization_id,
-        jwks=body.jwks,
-        scopes=body.scopes,
-        name=body.name,
-        client_id=body.client_id,
-    )
+    client = await register_client(uow, **body.model_dump())
     return client_read(client)
 
 

@@ -23,6 +23,7 @@ from app.http.deps import (
     UowDep,
 )
 from app.http.errors import errors_for
+from app.http.shapes import command, shaped
 from app.http.values import Instant
 from app.services import care_messages as service
 
@@ -105,30 +106,7 @@ class MessageRead(BaseModel):
 
 def message_read(message: CareMessage) -> MessageRead:
     """The API shape of a message."""
-    return MessageRead(
-        id=message.id,
-        thread_id=message.thread_id,
-        in_reply_to=message.in_reply_to,
-        sender_id=message.sender_id,
-        person_id=message.person_id,
-        category=message.category,
-        priority=message.priority,
-        subject=message.subject,
-        text=message.text,
-        sent_at=message.sent_at,
-        recipients=[
-            RecipientRead(
-                organization_id=r.organization_id,
-                state=r.state,
-                read_at=r.read_at,
-                outcome=r.outcome,
-                detail=r.detail,
-                acknowledged_at=r.acknowledged_at,
-            )
-            for r in message.recipients
-        ],
-        version=message.version,
-    )
+    return shaped(MessageRead, message)
 
 
 def _answer(message: CareMessage, response: Response) -> MessageRead:
@@ -154,15 +132,7 @@ async def send_care_message(
     message = await service.send(
         uow,
         actor,
-        service.Draft(
-            recipients=tuple(body.recipients),
-            text=body.text,
-            subject=body.subject,
-            category=body.category,
-            priority=body.priority,
-            person_id=body.person_id,
-            in_reply_to=body.in_reply_to,
-        ),
+        command(service.Draft, body, recipients=tuple(body.recipients)),
         now=now,
     )
     response.headers["Location"] = str(request.url_for("get_care_message", message_id=message.id))

@@ -12,6 +12,7 @@ from app.api.v1.common import ListPage, page_of, router
 from app.domain.outbox import Delivery
 from app.http.deps import Administrator, NowDep, PageDep, UowDep
 from app.http.errors import errors_for
+from app.http.shapes import shaped
 from app.services import dead_letters as service
 
 api = router("/api/v1/admin/dead-letters", "admin")
@@ -57,19 +58,9 @@ class ReplayRequest(BaseModel):
 
 
 def dead_letter_read(item: Delivery) -> DeadLetterRead:
-    """The API shape of a dead letter."""
-    return DeadLetterRead(
-        id=item.id,
-        event_id=item.event.id,
-        event=item.event.event,
-        stream=item.event.stream,
-        receiver_id=item.receiver_id,
-        subscription_id=item.subscription_id,
-        event_number=item.event_number,
-        attempts=item.attempts,
-        last_error=item.last_error,
-        created_at=item.event.created_at,
-    )
+    """The API shape of a dead letter: the delivery, then the event it pushes."""
+    event = item.event
+    return shaped(DeadLetterRead, item, event, event_id=event.id, event=event.event)
 
 
 @api.get("", response_model=ListPage[DeadLetterRead], responses=errors_for(401, 403, 422))

@@ -20,6 +20,7 @@ from app.http.deps import (
     UowDep,
 )
 from app.http.errors import errors_for
+from app.http.shapes import command, shaped
 from app.services import deviations as service
 
 api = router("/api/v1", "deviations")
@@ -110,28 +111,11 @@ class DeviationRead(BaseModel):
 
 def deviation_read(deviation: Deviation) -> DeviationRead:
     """The API shape of a deviation report."""
-    return DeviationRead(
-        id=deviation.id,
-        person_id=deviation.person_id,
-        category=deviation.category,
-        description=deviation.description,
-        episode_id=deviation.episode_id,
-        plan_id=deviation.plan_id,
-        reporter_id=deviation.reporter_id,
-        reporter_principal_id=deviation.reporter_principal_id,
-        handler_principal_id=deviation.handler_principal_id,
-        handler_id=deviation.handler_id,
-        handler_role_id=deviation.handler_role_id,
-        reported_at=deviation.reported_at,
-        state=deviation.state,
-        answer=deviation.answer,
-        history=[
-            StepRead(state=s.state, at=s.at, organization_id=s.organization_id, note=s.note)
-            for s in deviation.history
-        ],
+    return shaped(
+        DeviationRead,
+        deviation,
         organization_ids=list(deviation.organizations),
         raised_by_rule=deviation.rule,
-        version=deviation.version,
     )
 
 
@@ -158,14 +142,7 @@ async def report_deviation(
     deviation = await service.report(
         uow,
         actor,
-        service.Report(
-            category=body.category,
-            description=body.description,
-            episode_id=body.episode_id,
-            plan_id=body.plan_id,
-            handler_principal_id=body.handler_principal_id,
-            organization_ids=tuple(body.organization_ids),
-        ),
+        command(service.Report, body, organization_ids=tuple(body.organization_ids)),
         now=now,
     )
     response.headers["Location"] = str(request.url_for("get_deviation", deviation_id=deviation.id))

@@ -22,6 +22,7 @@ from app.http.deps import (
     UowDep,
 )
 from app.http.errors import errors_for
+from app.http.shapes import command, shaped
 from app.http.values import Instant
 from app.services import notice_board as service
 
@@ -85,26 +86,12 @@ class BulletinRead(BaseModel):
 
 def board_read(board: Board) -> BoardRead:
     """The API shape of a board."""
-    kind: Literal["region", "cooperation-area"] = (
-        "region" if board.kind == "region" else "cooperation-area"
-    )
-    return BoardRead(id=board.id, kind=kind, name=board.name, members=sorted(board.members))
+    return shaped(BoardRead, board, members=sorted(board.members))
 
 
 def bulletin_read(bulletin: Bulletin) -> BulletinRead:
     """The API shape of a bulletin."""
-    return BulletinRead(
-        id=bulletin.id,
-        board_id=bulletin.board_id,
-        author_id=bulletin.author_id,
-        category=bulletin.category,
-        title=bulletin.title,
-        text=bulletin.text,
-        valid_from=bulletin.valid_from,
-        valid_until=bulletin.valid_until,
-        created_at=bulletin.created_at,
-        withdrawn_at=bulletin.withdrawn_at,
-    )
+    return shaped(BulletinRead, bulletin)
 
 
 @api.get("/notice-boards", response_model=list[BoardRead])
@@ -160,13 +147,7 @@ async def post_bulletin(
         uow,
         actor,
         board_id,
-        service.Post(
-            title=body.title,
-            text=body.text,
-            category=body.category,
-            valid_from=body.valid_from,
-            valid_until=body.valid_until,
-        ),
+        command(service.Post, body),
         now=now,
     )
     response.headers["Location"] = f"/api/v1/notice-boards/{board_id}/bulletins/{bulletin.id}"

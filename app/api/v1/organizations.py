@@ -25,6 +25,7 @@ from app.http.deps import (
     UowDep,
 )
 from app.http.errors import errors_for
+from app.http.shapes import command, shaped
 from app.services import organizations as service
 
 api = router("/api/v1", "organizations")
@@ -95,18 +96,7 @@ class OrganizationRead(BaseModel):
 
 def organization_read(org: Organization) -> OrganizationRead:
     """The API shape of an organization."""
-    return OrganizationRead(
-        id=org.id,
-        kind=org.kind,
-        name=org.name,
-        jurisdiction=org.jurisdiction,
-        parent_id=org.parent_id,
-        function=org.function,
-        identifiers=[Identifier(system=i.system, value=i.value) for i in org.identifiers],
-        municipality_code=org.municipality_code,
-        service_code=org.service_code,
-        version=org.version,
-    )
+    return shaped(OrganizationRead, org)
 
 
 @api.post(
@@ -128,15 +118,10 @@ async def create_organization(
     """
     org = await service.create_organization(
         uow,
-        service.CreateOrganization(
-            id=body.id,
-            kind=body.kind,
-            name=body.name,
-            jurisdiction=body.jurisdiction,
-            parent_id=body.parent_id,
-            function=body.function,
+        command(
+            service.CreateOrganization,
+            body,
             identifiers=tuple(OrgIdentifier(i.system, i.value) for i in body.identifiers),
-            service_code=body.service_code,
         ),
         actor=actor,
     )
@@ -216,13 +201,7 @@ class CooperationAreaRead(BaseModel):
 
 def area_read(area: CooperationArea) -> CooperationAreaRead:
     """The API shape of a cooperation area."""
-    return CooperationAreaRead(
-        id=area.id,
-        name=area.name,
-        region_id=area.region_id,
-        municipality_ids=list(area.municipality_ids),
-        version=area.version,
-    )
+    return shaped(CooperationAreaRead, area)
 
 
 @api.post(
@@ -242,12 +221,7 @@ async def create_cooperation_area(
     """Register a cooperation area."""
     area = await service.create_cooperation_area(
         uow,
-        service.CreateCooperationArea(
-            id=body.id,
-            name=body.name,
-            region_id=body.region_id,
-            municipality_ids=tuple(body.municipality_ids),
-        ),
+        command(service.CreateCooperationArea, body, municipality_ids=tuple(body.municipality_ids)),
         actor=actor,
     )
     response.headers["Location"] = str(request.url_for("get_cooperation_area", area_id=area.id))

@@ -21,6 +21,7 @@ from app.http.deps import (
     UowDep,
 )
 from app.http.errors import errors_for
+from app.http.shapes import command, shaped
 from app.http.values import Day
 from app.services import persons as service
 
@@ -110,23 +111,12 @@ class PersonRead(BaseModel):
 
 def person_read(person: Person) -> PersonRead:
     """The API shape of a person."""
-    return PersonRead(
-        id=person.id,
-        identifier=PersonIdentifierOut(
-            system=person.identifier.system, value=person.identifier.value
-        ),
-        given_name=person.given_name,
-        family_name=person.family_name,
-        birth_date=person.birth_date,
-        residence_municipality_id=None
-        if person.details_withheld
-        else person.residence_municipality_id,
-        stay_municipality_id=None if person.details_withheld else person.stay_municipality_id,
-        protected_identity=person.protected_identity,
-        address=person.address,
-        phone=person.phone,
-        version=person.version,
-        details_withheld=person.details_withheld,
+    withheld = person.details_withheld
+    return shaped(
+        PersonRead,
+        person,
+        residence_municipality_id=None if withheld else person.residence_municipality_id,
+        stay_municipality_id=None if withheld else person.stay_municipality_id,
     )
 
 
@@ -157,17 +147,11 @@ async def register_person(
     person, created = await service.register_person(
         uow,
         actor,
-        service.RegisterPerson(
+        command(
+            service.RegisterPerson,
+            body,
             identifier_system=body.identifier.system,
             identifier_value=body.identifier.value,
-            given_name=body.given_name,
-            family_name=body.family_name,
-            residence_municipality_id=body.residence_municipality_id,
-            birth_date=body.birth_date,
-            stay_municipality_id=body.stay_municipality_id,
-            protected_identity=body.protected_identity,
-            address=body.address,
-            phone=body.phone,
         ),
         today=now.date(),
         reserve_systems=settings.reserve_number_systems,

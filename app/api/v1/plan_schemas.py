@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.domain.plans import (
     Basis,
     BasisKind,
+    Consent,
     ConsentGiver,
     ConsentMethod,
     Goal,
@@ -19,6 +20,7 @@ from app.domain.plans import (
     PlanStatus,
 )
 from app.domain.representatives import Representative, RepresentativeRole
+from app.http.shapes import command, shaped
 from app.http.values import Day, Instant
 from app.services import plans as service
 
@@ -349,117 +351,44 @@ class PlanRead(BaseModel):
 
 
 def plan_read(plan: Plan) -> PlanRead:
-    """The API shape of a plan."""
-    content = plan.content
-    coordinator = content.coordinator
-    return PlanRead(
-        id=plan.id,
-        person_id=plan.person_id,
-        category=plan.category,
-        status=plan.status,
-        status_reason=plan.status_reason,
-        version=plan.version,
-        initiated_by=InitiatedBy(kind=plan.initiator.kind, name=plan.initiator.name),
+    """The API shape of a plan: the plan, and its content at this version."""
+    return shaped(
+        PlanRead,
+        plan,
+        plan.content,
+        initiated_by=plan.initiator,
         initiating_organization_id=plan.initiator.organization_id,
-        title=content.title,
-        goals=[
-            GoalIn(id=g.id, description=g.description, target_date=g.target_date)
-            for g in content.goals
-        ],
-        resources=list(content.resources),
-        needs=list(content.needs),
-        interventions=[
-            InterventionRead(
-                id=i.id,
-                description=i.description,
-                responsible_unit_id=i.responsible_unit_id,
-                responsible_principal_id=i.responsible_principal_id,
-                frequency=i.frequency,
-            )
-            for i in content.interventions
-        ],
-        others=[
-            OtherIn(who=o.who, relation=o.relation, contribution=o.contribution)
-            for o in content.others
-        ],
-        responsible_principal_id=content.responsible_principal_id,
-        coordinator=None
-        if coordinator is None
-        else CoordinatorRead(
-            name=coordinator.name,
-            unit_id=coordinator.unit_id,
-            principal_id=coordinator.principal_id,
-            title=coordinator.title,
-            chosen_with_person=coordinator.chosen_with_person,
-            practitioner_role_id=coordinator.practitioner_role_id,
-        ),
-        start_date=content.start_date,
-        planned_end_date=content.planned_end_date,
-        follow_up_dates=list(content.follow_up_dates),
-        basis=[
-            BasisIn(kind=b.kind, reference=b.reference, description=b.description)
-            for b in content.basis
-        ],
-        episode_id=content.episode_id,
-        consents=[
-            ConsentRead(
-                id=c.id,
-                given_by=c.given_by,
-                given_at=c.given_at,
-                method=c.method,
-                share_with=list(c.share_with),
-                representative_name=c.representative_name
-                or next((r.name for r in c.representatives), None),
-                representatives=[
-                    RepresentativeIn(name=r.name, role=r.role) for r in c.consenting_representatives
-                ],
-                recorded_by=c.recorded_by,
-            )
-            for c in plan.consents
-        ],
-        withdrawals=[
-            WithdrawalRead(
-                consent_id=w.consent_id,
-                at=w.at,
-                principal_ids=list(w.principal_ids),
-                recorded_by=w.recorded_by,
-            )
-            for w in plan.withdrawals
-        ],
+        consents=[_consent_read(c) for c in plan.consents],
         shared_with=sorted(plan.sharing_principals()),
         sharing_withdrawn=[
             SharingWithdrawn(principal_id=p, since=at) for p, at in plan.withdrawn_principals()
         ],
-        created_at=plan.created_at,
-        updated_at=plan.updated_at,
+    )
+
+
+def _consent_read(consent: Consent) -> ConsentRead:
+    # The representative's name the consent gave, else its first representative's.
+    name = consent.representative_name or next((r.name for r in consent.representatives), None)
+    return shaped(
+        ConsentRead,
+        consent,
+        representative_name=name,
+        representatives=consent.consenting_representatives,
     )
 
 
 def content_input(body: PlanContentIn) -> service.ContentInput:
     """The service's view of a plan's content."""
-    return service.ContentInput(
-        title=body.title,
-        goals=tuple(Goal(g.id, g.description, g.target_date) for g in body.goals),
+    coordinator = body.coordinator
+    return command(
+        service.ContentInput,
+        body,
+        goals=tuple(command(Goal, g) for g in body.goals),
         resources=tuple(body.resources),
         needs=tuple(body.needs),
-        interventions=tuple(
-            service.InterventionInput(i.id, i.description, i.responsible_unit_id, i.frequency)
-            for i in body.interventions
-        ),
-        others=tuple(OtherContribution(o.who, o.relation, o.contribution) for o in body.others),
-        responsible_principal_id=body.responsible_principal_id,
-        coordinator=None
-        if body.coordinator is None
-        else service.CoordinatorInput(
-            body.coordinator.name,
-            body.coordinator.unit_id,
-            body.coordinator.title,
-            body.coordinator.chosen_with_person,
-            body.coordinator.practitioner_role_id,
-        ),
-        start_date=body.start_date,
-        planned_end_date=body.planned_end_date,
+        interventions=tuple(command(service.InterventionInput, i) for i in body.interventions),
+        others=tuple(command(OtherContribution, o) for o in body.others),
+        coordinator=None if coordinator is None else command(service.CoordinatorInput, coordinator),
         follow_up_dates=tuple(body.follow_up_dates),
-        basis=tuple(Basis(b.kind, b.reference, b.description) for b in body.basis),
-        episode_id=body.episode_id,
+        basis=tuple(command(Basis, b) for b in body.basis),
     )

@@ -21,6 +21,7 @@ from app.http.deps import (
     UowDep,
 )
 from app.http.errors import errors_for
+from app.http.shapes import command, shaped
 from app.services import staff as service
 
 api = router("/api/v1", "staff")
@@ -61,17 +62,10 @@ class PractitionerRead(BaseModel):
 
 def practitioner_read(practitioner: Practitioner) -> PractitionerRead:
     """The API shape of a practitioner."""
-    return PractitionerRead(
-        id=practitioner.id,
-        identifier=StaffIdentifier(
-            system=practitioner.identifier_system, value=practitioner.identifier_value
-        ),
-        given_name=practitioner.given_name,
-        family_name=practitioner.family_name,
-        jurisdiction=practitioner.jurisdiction,
-        active=practitioner.active,
-        version=practitioner.version,
+    identifier = StaffIdentifier(
+        system=practitioner.identifier_system, value=practitioner.identifier_value
     )
+    return shaped(PractitionerRead, practitioner, identifier=identifier)
 
 
 class RoleCreate(BaseModel):
@@ -100,16 +94,7 @@ class RoleRead(BaseModel):
 
 def role_read(role: PractitionerRole) -> RoleRead:
     """The API shape of a role."""
-    return RoleRead(
-        id=role.id,
-        practitioner_id=role.practitioner_id,
-        organization_id=role.organization_id,
-        principal_id=role.principal_id,
-        role=role.role,
-        title=role.title,
-        active=role.active,
-        version=role.version,
-    )
+    return shaped(RoleRead, role)
 
 
 @api.post(
@@ -128,12 +113,11 @@ async def register_practitioner(
     """Register a practitioner under an HSA-id or HPR-nummer not registered before."""
     practitioner = await service.register_practitioner(
         uow,
-        service.NewPractitioner(
-            body.identifier.system,
-            body.identifier.value,
-            body.given_name,
-            body.family_name,
-            body.jurisdiction,
+        command(
+            service.NewPractitioner,
+            body,
+            identifier_system=body.identifier.system,
+            identifier_value=body.identifier.value,
         ),
     )
     response.headers["Location"] = str(
@@ -183,7 +167,7 @@ async def register_practitioner_role(
     role = await service.register_role(
         uow,
         actor,
-        service.NewRole(body.practitioner_id, body.organization_id, body.role, body.title),
+        command(service.NewRole, body),
     )
     response.headers["Location"] = str(request.url_for("get_practitioner_role", role_id=role.id))
     return role_read(role)

@@ -20,6 +20,7 @@ from app.domain.outbox import Subscription
 from app.domain.webhooks import SIGNATURE_HEADER
 from app.http.deps import NowDep, PageDep, SettingsDep, UowDep, require
 from app.http.errors import errors_for
+from app.http.shapes import command, shaped
 from app.security.access import Actor
 from app.services import subscriptions as service
 from app.settings import Environment
@@ -127,20 +128,15 @@ class SubscriptionStatusRead(BaseModel):
 
 def subscription_read(subscription: Subscription) -> SubscriptionRead:
     """The API shape of a subscription."""
-    return SubscriptionRead(
-        id=subscription.id,
-        organization_id=subscription.organization_id,
-        topic=subscription.topic,
-        topic_url=topic_url(subscription.topic),
-        patient_id=subscription.patient_id,
-        endpoint=subscription.endpoint,
-        content=subscription.content,
-        heartbeat_seconds=subscription.heartbeat_seconds,
-        status=subscription.status,
-        events_since_subscription_start=subscription.events_count,
-        last_error=subscription.last_error,
-        created_at=subscription.created_at,
-    )
+    return shaped(SubscriptionRead, subscription, **_renamed(subscription))
+
+
+def _renamed(subscription: Subscription) -> dict[str, object]:
+    """The fields of a subscription's shapes that its entity names otherwise."""
+    return {
+        "topic_url": topic_url(subscription.topic),
+        "events_since_subscription_start": subscription.events_count,
+    }
 
 
 @api.post(
@@ -158,13 +154,7 @@ async def create_subscription(
     subscription = await service.create_subscription(
         uow,
         actor,
-        service.NewSubscription(
-            topic=body.topic,
-            endpoint=body.endpoint,
-            patient_id=body.patient_id,
-            content=body.content,
-            heartbeat_seconds=body.heartbeat_seconds,
-        ),
+        command(service.NewSubscription, body),
         now=now,
         https_only=settings.environment is Environment.PRODUCTION,
         limit=settings.max_subscriptions_per_organization,
@@ -211,18 +201,12 @@ async def get_subscription_status(
     endpoint's circuit breaker."""
     state = await service.subscription_status(uow, actor, subscription_id)
     subscription, breaker = state.subscription, state.breaker
-    return SubscriptionStatusRead(
-        id=subscription.id,
-        status=subscription.status,
-        topic_url=topic_url(subscription.topic),
-        events_since_subscription_start=subscription.events_count,
+    return shaped(
+        SubscriptionStatusRead,
+        subscription,
+        **_renamed(subscription),
         pending=state.pending,
-        last_error=subscription.last_error,
-        endpoint_breaker=BreakerRead(
-            origin=breaker.origin,
-            state=breaker.state(now),
-            failures=breaker.failures,
-            open_until=breaker.opened_until,
-            last_error=breaker.last_error,
+        endpoint_breaker=shaped(
+            BreakerRead, breaker, state=breaker.state(now), open_until=breaker.opened_until
         ),
     )
