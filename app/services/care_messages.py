@@ -18,7 +18,7 @@ from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType, Role, message_parties
 from app.security.access import Actor, access_entry, not_found, record, require_party
 from app.services.ports import emit
-from app.store.paging import Page
+from app.store.paging import AnyOf, Page
 from app.store.unit_of_work import UnitOfWork
 
 RESOURCE = "Communication"
@@ -165,11 +165,14 @@ async def list_messages(
     limit: int,
     after: str | None,
     box: str | None,
-    person_id: str | None,
-    thread_id: str | None,
-    category: Category | None,
+    person_id: AnyOf,
+    thread_id: AnyOf,
+    category: AnyOf,
+    ids: AnyOf = None,
+    replies_only: bool = False,
 ) -> Page[CareMessage]:
-    """The messages the caller's organization sent or received, filtered."""
+    """The messages the caller's organization sent or received, filtered (a collection: any
+    of its values); ``replies_only`` leaves out each thread's first message."""
     page = await uow.care_messages.page(
         limit=limit,
         after=after,
@@ -177,7 +180,9 @@ async def list_messages(
         box=box,
         person_id=person_id,
         thread_id=thread_id,
-        category=category.value if category else None,
+        category=category,
+        ids=ids,
+        replies_only=replies_only,
     )
     for message in page.items:
         record(uow, actor, "search", RESOURCE, message.id, message.person_id)

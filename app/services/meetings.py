@@ -32,7 +32,7 @@ from app.security.access import Actor, access_entry, acts_for, record, require_p
 from app.services.episodes import get_episode
 from app.services.plans import ContentInput, get_plan, principal_of, revise_plan
 from app.services.ports import emit
-from app.store.paging import Page
+from app.store.paging import AnyOf, Page
 from app.store.unit_of_work import UnitOfWork
 
 RESOURCE = "Appointment"
@@ -213,11 +213,13 @@ async def list_meetings(
     *,
     limit: int,
     after: str | None,
-    plan_id: str | None,
-    episode_id: str | None,
-    person_id: str | None,
+    plan_id: AnyOf,
+    episode_id: AnyOf,
+    person_id: AnyOf,
+    ids: AnyOf = None,
+    status: AnyOf = None,
 ) -> Page[Meeting]:
-    """The meetings the caller may see, filtered."""
+    """The meetings the caller may see, filtered (a collection: any of its values)."""
     page = await uow.meetings.page(
         limit=limit,
         after=after,
@@ -225,6 +227,8 @@ async def list_meetings(
         plan_id=plan_id,
         episode_id=episode_id,
         person_id=person_id,
+        ids=ids,
+        status=status,
     )
     for meeting in page.items:
         record(uow, actor, "search", RESOURCE, meeting.id, meeting.person_id)

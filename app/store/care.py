@@ -25,7 +25,7 @@ from app.domain.deviations import (
 from app.domain.errors import StaleVersion
 from app.domain.parties import Reach, RecordType, Role
 from app.store import tables as t
-from app.store.paging import Page, _page
+from app.store.paging import AnyOf, Page, _page, filtered
 from app.store.parties import visible_records
 
 
@@ -95,11 +95,15 @@ class CareMessageRepository:
         after: str | None,
         visible_to: Reach,
         box: str | None = None,
-        person_id: str | None = None,
-        thread_id: str | None = None,
-        category: str | None = None,
+        person_id: AnyOf = None,
+        thread_id: AnyOf = None,
+        category: AnyOf = None,
+        ids: AnyOf = None,
+        replies_only: bool = False,
     ) -> Page[CareMessage]:
-        """Messages the reach sent (``box`` sent), received (received) or either, by id."""
+        """Messages the reach sent (``box`` sent), received (received) or either, by id,
+        filtered (a collection: any of its values); ``replies_only`` leaves out the first
+        message of each thread."""
         roles = {"sent": (Role.SENDER,), "received": (Role.RECIPIENT,)}.get(
             box or "", (Role.SENDER, Role.RECIPIENT)
         )
@@ -114,12 +118,13 @@ class CareMessageRepository:
         )
         if after:
             query = query.where(t.care_messages.c.id > after)
-        if person_id:
-            query = query.where(t.care_messages.c.person_id == person_id)
-        if thread_id:
-            query = query.where(t.care_messages.c.thread_id == thread_id)
-        if category:
-            query = query.where(t.care_messages.c.category == category)
+        query = filtered(
+            query,
+            t.care_messages,
+            {"id": ids, "person_id": person_id, "thread_id": thread_id, "category": category},
+        )
+        if replies_only:
+            query = query.where(t.care_messages.c.id != t.care_messages.c.thread_id)
         return _page(await self._load(query.limit(limit + 1)), limit, lambda m: m.id)
 
     async def _load(self, query: Any) -> list[CareMessage]:
@@ -265,12 +270,14 @@ class DeviationRepository:
         after: str | None,
         visible_to: Reach,
         role: str | None = None,
-        person_id: str | None = None,
-        state: str | None = None,
-        category: str | None = None,
+        person_id: AnyOf = None,
+        state: AnyOf = None,
+        category: AnyOf = None,
+        ids: AnyOf = None,
     ) -> Page[Deviation]:
         """Reports the reach made (``role`` reporter), handles (handler), is named in as
-        involved (involved), or any of these, by id."""
+        involved (involved), or any of these, by id, filtered (a collection: any of its
+        values)."""
         roles = {
             "reporter": (Role.REPORTER,),
             "handler": (Role.HANDLER,),
@@ -282,12 +289,11 @@ class DeviationRepository:
         query = select(t.deviations).where(t.deviations.c.id.in_(mine)).order_by(t.deviations.c.id)
         if after:
             query = query.where(t.deviations.c.id > after)
-        if person_id:
-            query = query.where(t.deviations.c.person_id == person_id)
-        if state:
-            query = query.where(t.deviations.c.state == state)
-        if category:
-            query = query.where(t.deviations.c.category == category)
+        query = filtered(
+            query,
+            t.deviations,
+            {"id": ids, "person_id": person_id, "state": state, "category": category},
+        )
         rows = (await self._conn.execute(query.limit(limit + 1))).all()
         return _page([deviation_from(r) for r in rows], limit, lambda d: d.id)
 

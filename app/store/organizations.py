@@ -30,7 +30,7 @@ from app.domain.organizations import (
 )
 from app.domain.plo import ServiceCode
 from app.store import tables as t
-from app.store.paging import Page, _page
+from app.store.paging import AnyOf, Page, _page, filtered
 
 
 class OrganizationRepository:
@@ -150,19 +150,20 @@ class OrganizationRepository:
         after: str | None = None,
         kind: OrgKind | None = None,
         jurisdiction: Jurisdiction | None = None,
-        parent_id: str | None = None,
+        parent_id: AnyOf = None,
         function: UnitFunction | None = None,
+        ids: AnyOf = None,
     ) -> Page[Organization]:
-        """Organizations in id order, filtered."""
-        query = select(t.organizations).order_by(t.organizations.c.id).limit(limit + 1)
+        """Organizations in id order, filtered (a collection: any of its values)."""
+        query = filtered(select(t.organizations), t.organizations, {"id": ids})
+        query = query.order_by(t.organizations.c.id).limit(limit + 1)
         if after:
             query = query.where(t.organizations.c.id > after)
         if kind:
             query = query.where(t.organizations.c.kind == kind.value)
         if jurisdiction:
             query = query.where(t.organizations.c.jurisdiction == jurisdiction.value)
-        if parent_id:
-            query = query.where(t.organizations.c.parent_id == parent_id)
+        query = filtered(query, t.organizations, {"parent_id": parent_id})
         if function:
             query = query.where(t.organizations.c.function == function.value)
         rows = (await self._conn.execute(query)).all()

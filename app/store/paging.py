@@ -3,11 +3,12 @@ query of a page of the records a reach is a party to."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, Table, select
+from sqlalchemy import ColumnElement, Select, Table, select
 
 from app.domain.parties import Reach, RecordType
 from app.store.parties import visible_records
@@ -30,6 +31,46 @@ def _page(items: list[T], limit: int, cursor_of: Any) -> Page[T]:
     return Page(items, None)
 
 
+# A filter's value: one value, any of several (a collection), or None (no filter).
+AnyOf = str | Enum | Collection[str] | Collection[Enum] | None
+
+
+def _wanted(value: AnyOf) -> list[str]:
+    """The values a filter wants (none: it filters nothing)."""
+    if value is None:
+        return []
+    values: list[str | Enum] = [value] if isinstance(value, str | Enum) else list(value)
+    return [str(v.value) if isinstance(v, Enum) else v for v in values if v]
+
+
+def any_of(column: ColumnElement[Any], value: AnyOf) -> ColumnElement[bool] | None:
+    """``column`` equal to the value, or to any of the values of a collection (one ``IN``, so a
+    search for several values is one query, paged and ordered as one); None when the value is
+    None or empty (nothing to filter)."""
+    wanted = _wanted(value)
+    if not wanted:
+        return None
+    return column == wanted[0] if len(wanted) == 1 else column.in_(wanted)
+
+
+def among(found: str | Enum | None, value: AnyOf) -> bool:
+    """Whether a value already read passes the filter ``value`` (as ``any_of`` would)."""
+    wanted = _wanted(value)
+    if not wanted:
+        return True
+    return (found.value if isinstance(found, Enum) else found) in wanted
+
+
+def filtered(query: Select[Any], table: Table, equal: Mapping[str, AnyOf]) -> Select[Any]:
+    """The query with each column named in ``equal`` equal to its value, or any of its values
+    (a None or empty value filters nothing)."""
+    for column, value in equal.items():
+        test = any_of(table.c[column], value)
+        if test is not None:
+            query = query.where(test)
+    return query
+
+
 def visible_page_query(
     table: Table,
     record: RecordType,
@@ -37,12 +78,12 @@ def visible_page_query(
     *,
     limit: int,
     after: str | None,
-    equal: Mapping[str, object | None] | None = None,
+    equal: Mapping[str, AnyOf] | None = None,
 ) -> Select[Any]:
     """The rows of ``table`` (keyed by ``id``) of the records the reach is a party to, in id order:
     the ``limit + 1`` after the cursor ``after`` (one more than a page, so ``_page`` can tell
-    whether another follows), with each column named in ``equal`` equal to its value (a None or
-    empty value filters nothing)."""
+    whether another follows), with each column named in ``equal`` equal to its value or any of
+    its values (``filtered``)."""
     query = (
         select(table)
         .where(table.c.id.in_(visible_records(record, reach)))
@@ -51,7 +92,4 @@ def visible_page_query(
     )
     if after:
         query = query.where(table.c.id > after)
-    for column, value in (equal or {}).items():
-        if value:
-            query = query.where(table.c[column] == value)
-    return query
+    return filtered(query, table, equal or {})

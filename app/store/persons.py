@@ -22,7 +22,7 @@ from app.domain.identifiers import PersonIdentifier
 from app.domain.parties import Reach
 from app.domain.persons import Person
 from app.store import tables as t
-from app.store.paging import Page, _page
+from app.store.paging import AnyOf, Page, _page, any_of, filtered
 from app.store.parties import visible_persons
 
 
@@ -137,24 +137,23 @@ class PersonRepository:
         *,
         limit: int,
         after: str | None = None,
-        municipality_id: str | None = None,
+        municipality_id: AnyOf = None,
         identifier: PersonIdentifier | None = None,
         visible_to: Reach | None = None,
+        ids: AnyOf = None,
     ) -> Page[Person]:
-        """Persons in id order, filtered; ``visible_to`` keeps those the reach is a party to a
-        record of."""
-        query = select(t.persons).order_by(t.persons.c.id).limit(limit + 1)
+        """Persons in id order, filtered (``ids``: any of them); ``visible_to`` keeps those the
+        reach is a party to a record of."""
+        query = filtered(select(t.persons), t.persons, {"id": ids})
+        query = query.order_by(t.persons.c.id).limit(limit + 1)
         if visible_to is not None:
             query = query.where(t.persons.c.id.in_(visible_persons(visible_to)))
         if after:
             query = query.where(t.persons.c.id > after)
-        if municipality_id:
-            query = query.where(
-                or_(
-                    t.persons.c.residence_municipality_id == municipality_id,
-                    t.persons.c.stay_municipality_id == municipality_id,
-                )
-            )
+        residence = any_of(t.persons.c.residence_municipality_id, municipality_id)
+        stay = any_of(t.persons.c.stay_municipality_id, municipality_id)
+        if residence is not None and stay is not None:
+            query = query.where(or_(residence, stay))
         if identifier:
             query = query.where(
                 t.persons.c.identifier_system == identifier.system,

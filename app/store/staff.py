@@ -12,7 +12,7 @@ from app.domain.clock import utcnow
 from app.domain.organizations import Jurisdiction
 from app.domain.staff import Practitioner, PractitionerRole, StaffRole
 from app.store import tables as t
-from app.store.paging import Page, _page
+from app.store.paging import AnyOf, Page, _page, filtered
 
 _p = t.practitioners.c
 _r = t.practitioner_roles.c
@@ -95,9 +95,12 @@ class StaffRepository:
         after: str | None = None,
         name: str | None = None,
         identifier: tuple[str, str] | None = None,
+        ids: AnyOf = None,
     ) -> Page[Practitioner]:
-        """Practitioners in id order, by part of the name or by identifier."""
-        query = select(t.practitioners).order_by(_p.id).limit(limit + 1)
+        """Practitioners in id order, by part of the name or by identifier (``ids``: any of
+        them)."""
+        query = filtered(select(t.practitioners), t.practitioners, {"id": ids})
+        query = query.order_by(_p.id).limit(limit + 1)
         if after:
             query = query.where(_p.id > after)
         if name:
@@ -139,24 +142,29 @@ class StaffRepository:
         *,
         limit: int,
         after: str | None = None,
-        organization_id: str | None = None,
+        organization_id: AnyOf = None,
         principal_id: str | None = None,
-        practitioner_id: str | None = None,
-        role: StaffRole | None = None,
+        practitioner_id: AnyOf = None,
+        role: AnyOf = None,
         active: bool | None = None,
+        ids: AnyOf = None,
     ) -> Page[PractitionerRole]:
-        """Roles in id order, filtered."""
+        """Roles in id order, filtered (a collection: any of its values)."""
         query = select(t.practitioner_roles).order_by(_r.id).limit(limit + 1)
         if after:
             query = query.where(_r.id > after)
-        if organization_id:
-            query = query.where(_r.organization_id == organization_id)
         if principal_id:
             query = query.where(_r.principal_id == principal_id)
-        if practitioner_id:
-            query = query.where(_r.practitioner_id == practitioner_id)
-        if role is not None:
-            query = query.where(_r.role == role.value)
+        query = filtered(
+            query,
+            t.practitioner_roles,
+            {
+                "id": ids,
+                "organization_id": organization_id,
+                "practitioner_id": practitioner_id,
+                "role": role,
+            },
+        )
         if active is not None:
             query = query.where(_r.active == active)
         rows = (await self._conn.execute(query)).all()
