@@ -7,18 +7,9 @@ from app.domain.meetings import MeetingStatus
 from app.fhir.common import parent_of
 from app.fhir.mappers import appointment, appointmentresponse
 from app.fhir.mappers.appointment import REPLY_OF
+from app.fhir.resources import spec
 from app.fhir.resources.params import SearchQuery, coded_as, parents
-from app.fhir.resources.spec import (
-    ID,
-    PATIENT,
-    Found,
-    Include,
-    Resource,
-    ResourceSpec,
-    SearchParam,
-    date_param,
-    start_end,
-)
+from app.fhir.resources.spec import Found, Include, Resource, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import meetings as meeting_service
 from app.store.unit_of_work import UnitOfWork
@@ -92,26 +83,26 @@ APPOINTMENT = ResourceSpec(
     read_appointment,
     search_appointment,
     (
-        ID,
-        PATIENT,
+        spec.ID,
+        spec.PATIENT,
         SearchParam("status", "token", "booked, fulfilled or cancelled"),
         SearchParam("supporting-info", "reference", "the plan (CarePlan/id)"),
         SearchParam(
             "actor", "reference", "a participant: the person (Patient) or a unit (Organization)"
         ),
-        date_param("the meeting's time"),
+        spec.date_param("the meeting's time"),
     ),
     documentation="Planning meetings; participants' replies are their status.",
     includes=(Include("Appointment:supporting-info", "supportingInformation", "CarePlan"),),
-    period=start_end,
+    period=spec.start_end,
 )
 
 APPOINTMENT_RESPONSE = ResourceSpec(
     read_appointment_response,
     search_appointment_response,
     (
-        ID,
-        PATIENT,
+        spec.ID,
+        spec.PATIENT,
         SearchParam("appointment", "reference", "the meeting"),
         SearchParam("part-status", "token", "accepted, declined or tentative"),
     ),

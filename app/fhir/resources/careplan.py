@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from app.domain.plans import PlanStatus
 from app.fhir.mappers import careplan
+from app.fhir.resources import spec
 from app.fhir.resources.params import SearchQuery, coded_as, plans_of
-from app.fhir.resources.spec import (
-    ID,
-    PATIENT,
-    SUBJECT,
-    Found,
-    Include,
-    Resource,
-    ResourceSpec,
-    SearchParam,
-    date_param,
-    period_of,
-)
+from app.fhir.resources.spec import Found, Include, Resource, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import plans as plan_service
 from app.store.unit_of_work import UnitOfWork
@@ -53,12 +43,12 @@ SPEC = ResourceSpec(
     read_careplan,
     search_careplan,
     (
-        ID,
-        PATIENT,
-        SUBJECT,
+        spec.ID,
+        spec.PATIENT,
+        spec.SUBJECT,
         SearchParam("status", "token", "draft, active, completed or revoked"),
         SearchParam("category", "token", "SIP or IP"),
-        date_param("the plan's period, start to planned end"),
+        spec.date_param("the plan's period, start to planned end"),
     ),
     vread=vread_careplan,
     documentation="Coordinated individual plans (SIP / IP); every version is readable. "
@@ -68,5 +58,5 @@ SPEC = ResourceSpec(
         Include("CarePlan:care-team", "careTeam", "CareTeam"),
         Include("CarePlan:patient", "subject", "Patient"),
     ),
-    period=period_of,
+    period=spec.period_of,
 )

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from app.domain.plans import PlanStatus
 from app.fhir.mappers import careteam
+from app.fhir.resources import spec
 from app.fhir.resources.params import SearchQuery, coded_as, plans_of
-from app.fhir.resources.spec import (
-    ID,
-    PATIENT,
-    SUBJECT,
-    Found,
-    Include,
-    Resource,
-    ResourceSpec,
-    SearchParam,
-)
+from app.fhir.resources.spec import Found, Include, Resource, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import plans as plan_service
 from app.store.unit_of_work import UnitOfWork
@@ -48,9 +40,9 @@ SPEC = ResourceSpec(
     search_careteam,
     vread=vread_careteam,
     params=(
-        ID,
-        PATIENT,
-        SUBJECT,
+        spec.ID,
+        spec.PATIENT,
+        spec.SUBJECT,
         SearchParam("status", "token", "proposed, active or inactive"),
         SearchParam(
             "participant",

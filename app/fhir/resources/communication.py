@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from app.domain.care_messages import Category as MessageCategory
 from app.fhir.mappers import communication
+from app.fhir.resources import spec
 from app.fhir.resources.params import SearchQuery, enum_codes, own_role
-from app.fhir.resources.spec import (
-    ID,
-    PATIENT,
-    SUBJECT,
-    Found,
-    Include,
-    Resource,
-    ResourceSpec,
-    SearchParam,
-)
+from app.fhir.resources.spec import Found, Include, Resource, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import care_messages as message_service
 from app.store.unit_of_work import UnitOfWork
@@ -49,9 +41,9 @@ SPEC = ResourceSpec(
     read_communication,
     search_communication,
     (
-        ID,
-        PATIENT,
-        SUBJECT,
+        spec.ID,
+        spec.PATIENT,
+        spec.SUBJECT,
         SearchParam("category", "token", "care-coordination, discharge, medication or other"),
         SearchParam("recipient", "reference", "received by the caller's organization"),
         SearchParam("sender", "reference", "sent by the caller's organization"),

@@ -7,17 +7,9 @@ from app.domain.documents import DocumentType
 from app.domain.parties import RecordType
 from app.domain.planning_basis import NAME, VERSION
 from app.fhir import documents, planning_basis
+from app.fhir.resources import spec
 from app.fhir.resources.params import SearchQuery, enum_codes
-from app.fhir.resources.spec import (
-    ID,
-    PATIENT,
-    SUBJECT,
-    Found,
-    Include,
-    ResourceSpec,
-    SearchParam,
-    date_param,
-)
+from app.fhir.resources.spec import Found, Include, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import documents as document_service
 from app.services import notice_content
@@ -81,13 +73,13 @@ DOCUMENT_REFERENCE = ResourceSpec(
     documents.read,
     search_documents,
     (
-        ID,
-        PATIENT,
-        SUBJECT,
+        spec.ID,
+        spec.PATIENT,
+        spec.SUBJECT,
         SearchParam("encounter", "reference", "the episode it is attached to"),
         SearchParam("type", "token", "a code of the CodeSystem document-type"),
         SearchParam("author", "reference", "the unit that wrote it"),
-        date_param("when the service received it"),
+        spec.date_param("when the service received it"),
     ),
     documentation="Documents attached to episodes, plans, meetings and care messages, "
     "visible to the parties of what they are attached to; the content is the Binary of "
@@ -100,7 +92,7 @@ DOCUMENT_REFERENCE = ResourceSpec(
 BINARY = ResourceSpec(
     documents.read_binary,
     search_binaries,
-    (ID,),
+    (spec.ID,),
     documentation="The content of a document (base64 data); read it through its "
     "DocumentReference, whose parties may.",
 )
@@ -109,7 +101,7 @@ QUESTIONNAIRE = ResourceSpec(
     planning_basis.read_questionnaire,
     search_questionnaires,
     (
-        ID,
+        spec.ID,
         SearchParam("url", "uri", "the canonical URL (url|version too)"),
         SearchParam("version", "token", "the questionnaire's version"),
     ),
@@ -120,9 +112,9 @@ QUESTIONNAIRE_RESPONSE = ResourceSpec(
     planning_basis.read_response,
     search_responses,
     (
-        ID,
-        PATIENT,
-        SUBJECT,
+        spec.ID,
+        spec.PATIENT,
+        spec.SUBJECT,
         SearchParam("encounter", "reference", "the episode whose notice carried it"),
     ),
     documentation="Planning bases that admission and discharge-ready notices carried, "

@@ -5,19 +5,9 @@ from __future__ import annotations
 from app.domain.episodes import EpisodeState
 from app.fhir import documents
 from app.fhir.mappers import encounter
+from app.fhir.resources import spec
 from app.fhir.resources.params import SearchQuery, coded_as, now
-from app.fhir.resources.spec import (
-    ID,
-    PATIENT,
-    SUBJECT,
-    Found,
-    Include,
-    Resource,
-    ResourceSpec,
-    SearchParam,
-    date_param,
-    period_of,
-)
+from app.fhir.resources.spec import Found, Include, Resource, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import episodes as episode_service
 from app.store.unit_of_work import UnitOfWork
@@ -56,14 +46,14 @@ SPEC = ResourceSpec(
     read_encounter,
     search_encounter,
     (
-        ID,
-        PATIENT,
-        SUBJECT,
+        spec.ID,
+        spec.PATIENT,
+        spec.SUBJECT,
         SearchParam("status", "token", "in-progress or finished"),
-        date_param("the stay, admission to discharge"),
+        spec.date_param("the stay, admission to discharge"),
     ),
     documentation="Inpatient episodes; discharge-ready time and expected discharge date are "
     "extensions.",
     includes=(Include("Encounter:patient", "subject", "Patient"),),
-    period=period_of,
+    period=spec.period_of,
 )

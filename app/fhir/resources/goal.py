@@ -6,17 +6,9 @@ from app.domain.errors import NotFound
 from app.domain.plans import Plan, PlanStatus
 from app.fhir.common import parent_of
 from app.fhir.mappers import goal
+from app.fhir.resources import spec
 from app.fhir.resources.params import SearchQuery, coded_as, parents, plans_of
-from app.fhir.resources.spec import (
-    ID,
-    PATIENT,
-    SUBJECT,
-    Found,
-    Include,
-    Resource,
-    ResourceSpec,
-    SearchParam,
-)
+from app.fhir.resources.spec import Found, Include, Resource, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import plans as plan_service
 from app.store.unit_of_work import UnitOfWork
@@ -60,9 +52,9 @@ SPEC = ResourceSpec(
     read_goal,
     search_goal,
     (
-        ID,
-        PATIENT,
-        SUBJECT,
+        spec.ID,
+        spec.PATIENT,
+        spec.SUBJECT,
         SearchParam("lifecycle-status", "token", "proposed, active, completed or cancelled"),
     ),
     vread=vread_goal,
