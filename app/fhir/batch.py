@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app.domain.errors import DomainError, Malformed, NotFound
-from app.fhir import batch_entries, writes
+from app.fhir import batch_entries, search, writes
 from app.fhir.dispatch import SettingsDep, require_scope, spec_of
 from app.fhir.outcome import error_outcome, fhir_response, read_body
 from app.fhir.resources.spec import Resource
@@ -22,7 +22,8 @@ async def transaction(
     actor: Caller, uow: UowDep, request: Request, settings: SettingsDep
 ) -> Response:
     """A transaction (all or nothing, any entry order, urn:uuid references) or a batch; reads
-    (``GET Type/id``) in either are answered after the writes, with the caller's access."""
+    (``GET Type/id``) and searches (``GET Type?params``) in either are answered after the
+    writes, with the caller's access."""
     body = writes.validate(await read_body(request), "Bundle")
     kind = body.get("type")
     if kind not in ("transaction", "batch"):
@@ -30,7 +31,7 @@ async def transaction(
     entries = writes.entries_of(body, settings.max_bundle_entries)
     for entry in entries:
         resource_type = entry.url.split("/", 1)[0]
-        if entry.method != "GET":  # a read's scope is checked as it is read
+        if entry.method != "GET":  # a read's (or search's) scope is checked as it is made
             require_scope(actor, resource_type, "c" if entry.method == "POST" else "u")
 
     async def reader(kind: str, ident: str, version: int | None) -> Resource:
@@ -42,6 +43,12 @@ async def transaction(
         if version is not None and resource["meta"]["versionId"] != str(version):
             raise NotFound(f"{kind}/{ident} keeps only its current version")
         return resource
+
+    lenient = search.lenient(request.headers.get("prefer", ""))
+
+    async def searcher(kind: str, items: list[tuple[str, str]]) -> Resource:
+        url = f"{settings.issuer}/fhir/{kind}"
+        return await search.searchset(uow, actor, kind, items, url, settings, lenient=lenient)
 
     now = datetime.now(UTC)
     created: dict[str, str] = {}
@@ -66,7 +73,9 @@ async def transaction(
                 continue
             try:
                 if entry.method == "GET":
-                    answers[entry.index] = await batch_entries.read(entry, reader, settings.issuer)
+                    answers[entry.index] = await batch_entries.answer_get(
+                        entry, reader, searcher, settings.issuer
+                    )
                     continue
                 written = await writes.apply(uow, actor, entry, created, settings, now)
             except DomainError as exc:
@@ -86,7 +95,9 @@ async def transaction(
             try:
                 async with uow.savepoint():
                     if entry.method == "GET":
-                        answer = await batch_entries.read(entry, reader, settings.issuer)
+                        answer = await batch_entries.answer_get(
+                            entry, reader, searcher, settings.issuer
+                        )
                     else:
                         written = await writes.apply(uow, actor, entry, created, settings, now)
                         answer = batch_entries.written(written, settings.issuer)

@@ -1,8 +1,9 @@
 """The entry responses of a batch or transaction Bundle (https://hl7.org/fhir/R4/http.html#trules).
 
 A written entry answers with its resource, location and ETag; a read entry (``GET Type/id``,
-``GET Type/id/_history/vid``) with the resource as the caller may read it; a refused entry with
-the status and OperationOutcome that the same refusal gets outside a Bundle
+``GET Type/id/_history/vid``) with the resource as the caller may read it; a search entry
+(``GET Type?params``) with the searchset Bundle ``GET [base]/Type?params`` would return; a
+refused entry with the status and OperationOutcome that the same refusal gets outside a Bundle
 (``app.http.vocabulary``), its elements named within the entry.
 """
 
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.exceptions import HTTPException
 
 from app.domain.errors import DomainError, Malformed
+from app.fhir.negotiation import unserved_format
 from app.fhir.outcome import error_outcome, outcome_body
 from app.fhir.writes import Entry, Written
 from app.http.vocabulary import issue_code, status_line
@@ -21,6 +24,8 @@ from app.http.vocabulary import issue_code, status_line
 Resource = dict[str, Any]
 # Reads one resource for the caller: type, id and, for a vread, the version.
 Reader = Callable[[str, str, int | None], Awaitable[Resource]]
+# Searches one type for the caller: type and query parameters; the searchset Bundle.
+Searcher = Callable[[str, list[tuple[str, str]]], Awaitable[Resource]]
 
 
 def _located(resource: Resource, issuer: str) -> dict[str, str]:
@@ -56,6 +61,29 @@ def target(entry: Entry) -> tuple[str, str, int | None]:
         f"Type/id/_history/vid, not {entry.url}",
         field=f"Bundle.entry[{entry.index}].request.url",
     )
+
+
+def search_of(entry: Entry) -> tuple[str, list[tuple[str, str]]] | None:
+    """The type and parameters of a search entry (``Type`` or ``Type?params``), or None for a
+    read."""
+    path, _sep, query = entry.url.partition("?")
+    if not path or "/" in path:
+        return None
+    reason = unserved_format(query.encode())
+    if reason is not None:
+        raise Malformed(reason, field=f"Bundle.entry[{entry.index}].request.url")
+    return path, parse_qsl(query, keep_blank_values=True)
+
+
+async def answer_get(
+    entry: Entry, reader: Reader, searcher: Searcher, issuer: str
+) -> dict[str, Any]:
+    """The response entry of a GET: a search's searchset Bundle, or a read's resource."""
+    search = search_of(entry)
+    if search is None:
+        return await read(entry, reader, issuer)
+    bundle = await searcher(*search)
+    return {"resource": bundle, "response": {"status": "200 OK"}}
 
 
 async def read(entry: Entry, reader: Reader, issuer: str) -> dict[str, Any]:

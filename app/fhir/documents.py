@@ -18,7 +18,7 @@ from typing import Any
 
 from app.domain.documents import DOCUMENT_TYPE_DISPLAY, Document, DocumentType
 from app.domain.episodes import Episode
-from app.domain.errors import InvalidInput, NotFound
+from app.domain.errors import InvalidInput
 from app.domain.parties import RecordType
 from app.fhir.common import canonical, concept, instant, organization_of, ref
 from app.security.access import Actor
@@ -218,83 +218,6 @@ async def read_binary(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
     """Binary read (as a resource; the content itself is served by the Binary route)."""
     document, data = await service.get_content(uow, actor, ident)
     return binary(document, data)
-
-
-def _token_codes(value: str, system: str, name: str) -> list[str]:
-    codes = []
-    for part in value.split(","):
-        given_system, sep, code = part.rpartition("|")
-        if sep and given_system != system:
-            raise InvalidInput(f"{name} is a code of {system}", field=name)
-        codes.append(code)
-    return codes
-
-
-def _reference(params: dict[str, str], name: str, kind: str) -> str | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    type_, sep, ident = value.rpartition("/")
-    if sep and type_.rsplit("/", 1)[-1] != kind:
-        raise InvalidInput(f"{name} must reference a {kind}", field=name)
-    return ident if sep else value
-
-
-async def search(
-    uow: UnitOfWork,
-    actor: Actor,
-    params: dict[str, str],
-    count: int,
-    cursor: str | None,
-    _settings: Settings,
-) -> tuple[list[Resource], str | None]:
-    """DocumentReference search: ``patient``/``subject``, ``encounter``, ``type``, ``author``
-    (``date`` is applied by the router on ``date``)."""
-    if "_id" in params:
-        try:
-            return [await read(uow, actor, params["_id"])], None
-        except NotFound:
-            return [], None
-    person = _reference(params, "patient", "Patient") or _reference(params, "subject", "Patient")
-    episode = _reference(params, "encounter", "Encounter")
-    types = []
-    if "type" in params:
-        for code in _token_codes(params["type"], TYPE_SYSTEM, "type"):
-            if code not in {t.value for t in DocumentType}:
-                raise InvalidInput(
-                    f"type is one of {', '.join(t.value for t in DocumentType)}", field="type"
-                )
-            types.append(DocumentType(code))
-    page = await service.list_documents(
-        uow,
-        actor,
-        limit=count,
-        after=cursor,
-        person_id=person,
-        record=(RecordType.EPISODE, episode) if episode else None,
-        types=types,
-        author_id=_reference(params, "author", "Organization"),
-    )
-    return [to_fhir(d) for d in page.items], page.next_cursor
-
-
-async def search_binary(
-    uow: UnitOfWork,
-    actor: Actor,
-    params: dict[str, str],
-    count: int,
-    cursor: str | None,
-    _settings: Settings,
-) -> tuple[list[Resource], str | None]:
-    """Binary search: by ``_id``, else the contents of the documents the caller sees."""
-    if "_id" in params:
-        try:
-            return [await read_binary(uow, actor, params["_id"])], None
-        except NotFound:
-            return [], None
-    page = await service.list_documents(uow, actor, limit=count, after=cursor)
-    found = [await read_binary(uow, actor, d.id) for d in page.items]
-    return found, page.next_cursor
 
 
 def period(resource: Resource) -> tuple[str | None, str | None]:

@@ -13,7 +13,7 @@ from app.fhir.dates import NEVER, date_test, moment
 from app.fhir.dispatch import SettingsDep, require_scope, spec_of
 from app.fhir.history_bundles import audit_history, history_bundle, history_entry
 from app.fhir.outcome import fhir_response
-from app.fhir.resources.spec import Resource, ResourceSpec
+from app.fhir.resources.spec import Resource, ResourceSpec, SearchQuery
 from app.fhir.search import MAX_COUNTED
 from app.http.deps import Caller, UowDep
 from app.security.access import Actor
@@ -90,7 +90,8 @@ async def type_history(
     versions: list[Resource] = []
     scanned, cursor = 0, None
     while True:
-        found, cursor = await spec.search(uow, actor, {}, settings.max_page_size, cursor, settings)
+        every = SearchQuery.of({}, settings.max_page_size, cursor, settings)
+        found, cursor = await spec.search(uow, actor, every)
         scanned += len(found)
         if scanned > MAX_COUNTED:
             raise InvalidInput(

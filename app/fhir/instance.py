@@ -14,7 +14,7 @@ from app.domain.values import INT4_MAX
 from app.fhir import conditional, parse, writes
 from app.fhir.dispatch import SettingsDep, require_scope, resource_headers, spec_of
 from app.fhir.outcome import fhir_response, read_body
-from app.fhir.resources.spec import Resource
+from app.fhir.resources.spec import Resource, SearchQuery
 from app.http.deps import Caller, UowDep
 from app.settings import Settings
 
@@ -71,7 +71,7 @@ async def create(
         spec = spec_of(resource_type)
 
         async def matches(params: dict[str, str], count: int) -> list[Resource]:
-            return (await spec.search(uow, actor, params, count, None, settings))[0]
+            return (await spec.search(uow, actor, SearchQuery.of(params, count, None, settings)))[0]
 
         found = await conditional.existing(
             condition, resource_type, [p.name for p in spec.params], matches

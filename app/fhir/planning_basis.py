@@ -22,11 +22,9 @@ from app.domain.planning_basis import (
 )
 from app.fhir.artifacts import artifact_meta
 from app.fhir.common import canonical, instant, ref
-from app.fhir.reference_params import optional_reference
 from app.security.access import Actor
 from app.services import notice_content as service
 from app.services.notice_content import PlanningAnswers
-from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
 Resource = dict[str, Any]
@@ -166,54 +164,6 @@ async def read_questionnaire(_uow: UnitOfWork, _actor: Actor, ident: str) -> Res
     return questionnaire()
 
 
-async def search_questionnaire(
-    _uow: UnitOfWork,
-    _actor: Actor,
-    params: dict[str, str],
-    _count: int,
-    _cursor: str | None,
-    _settings: Settings,
-) -> tuple[list[Resource], str | None]:
-    """Questionnaire search by ``url`` (``url|version`` too) and ``version``."""
-    found = questionnaire()
-    url, _sep, version = params.get("url", URL).partition("|")
-    matches = (
-        params.get("_id", NAME) == NAME
-        and url == URL
-        and version in ("", VERSION)
-        and params.get("version", VERSION) == VERSION
-    )
-    return ([found] if matches else []), None
-
-
 async def read_response(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
     """QuestionnaireResponse read."""
     return to_fhir(await service.get_planning_basis(uow, actor, ident))
-
-
-async def search_responses(
-    uow: UnitOfWork,
-    actor: Actor,
-    params: dict[str, str],
-    count: int,
-    cursor: str | None,
-    _settings: Settings,
-) -> tuple[list[Resource], str | None]:
-    """QuestionnaireResponse search by ``subject``/``patient`` and ``encounter``."""
-    if "_id" in params:
-        try:
-            return [await read_response(uow, actor, params["_id"])], None
-        except NotFound:
-            return [], None
-    person = optional_reference(params, "subject", "Patient") or optional_reference(
-        params, "patient", "Patient"
-    )
-    page = await service.list_planning_bases(
-        uow,
-        actor,
-        limit=count,
-        after=cursor,
-        person_id=person,
-        episode_id=optional_reference(params, "encounter", "Encounter"),
-    )
-    return [to_fhir(b) for b in page.items], page.next_cursor

@@ -11,9 +11,3 @@ def reference_id(value: str, resource_type: str, name: str) -> str:
     """The id in ``Patient/123``, ``123`` or a URL ending in ``Patient/123``; another type's
     reference is refused, naming the parameter (``app.fhir.parse`` reads it)."""
     return parse.search_reference_id(value, resource_type, name)
-
-
-def optional_reference(params: dict[str, str], name: str, resource_type: str) -> str | None:
-    """The id the parameter ``name`` references, or None when it is not given."""
-    value = params.get(name)
-    return None if value is None else reference_id(value, resource_type, name)

@@ -7,23 +7,26 @@ R4 search (https://hl7.org/fhir/R4/search.html) lets a client give
 - several values of one parameter separated by commas, any of which may match (``\\,`` is a
   comma inside a value).
 
-The searchers of ``RESOURCES`` take one plain value per parameter: a bare code, an identifier
-as ``system|value``, a reference's id. ``plan`` turns the request's parameters into the
-alternatives to search (one per combination of listed values), and ``run`` searches each,
-merges what they find and pages the union by id. A value that can match nothing here (a code of
-another system, a reference to another server) leaves that alternative out instead of being
-refused, as the specification says.
+The searchers of ``RESOURCES`` take plain values: a bare code, an identifier as
+``system|value``, a reference's id. ``plan`` turns the request's parameters into them. A comma
+list of a token or reference parameter reaches the searcher whole, which asks its repository
+for any of the values in one query (``IN``), so the page is paged and ordered as one. Only an
+identifier (whose value without a system is tried in each system, a guess that may be invalid)
+and the parameters a type declares ``single`` are searched one value at a time: ``plan`` makes
+one alternative per combination of their values, and ``run`` searches each, merges what they
+find and pages the union by id. A value that can match nothing here (a code of another system,
+a reference to another server) is left out instead of being refused, as the specification says.
 
 A few reference parameters are matched on the found resources instead (``FILTERED``): the
-searcher cannot narrow by them, because they name members of more than one type.
+searcher cannot narrow by them, because they name members of more than one type. ``run`` reads
+on until the page is full, so a page is short only when it is the last.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.domain.errors import InvalidInput
 from app.domain.identifiers import (
@@ -44,19 +47,16 @@ from app.domain.organizations import (
 )
 from app.domain.staff import HPR_NUMBER
 from app.fhir.parse import organization_of
+from app.fhir.resources.spec import Found, Resource, Searcher, SearchQuery
 from app.security.access import Actor
 from app.services import staff as staff_service
 from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
-Resource = dict[str, Any]
-Found = tuple[list[Resource], str | None]
-Searcher = Callable[
-    [UnitOfWork, Actor, dict[str, str], int, str | None, Settings], Awaitable[Found]
-]
-
-# At most this many combinations of listed values are searched for one request.
+# At most this many combinations of values searched one at a time are searched for one request.
 MAX_ALTERNATIVES = 32
+# At most this many values of one parameter are searched (in one query).
+MAX_VALUES = 100
 # A search of several alternatives reads at most this many resources before it is refused.
 MAX_SCANNED = 10_000
 
@@ -258,10 +258,11 @@ def token(value: str, spec: Token, name: str) -> list[tuple[str, bool]]:
 
 @dataclass(frozen=True, slots=True)
 class Alternative:
-    """One combination of values to search; ``guessed`` names the parameters whose value was
-    guessed (an invalid guess matches nothing rather than being refused)."""
+    """One combination of values to search (a parameter's values: any may match);
+    ``guessed`` names the parameters whose value was guessed (an invalid guess matches nothing
+    rather than being refused)."""
 
-    params: dict[str, str]
+    params: dict[str, tuple[str, ...]]
     guessed: frozenset[str] = frozenset()
 
 
@@ -287,15 +288,31 @@ class Plan:
         found: list[str] = list(self.persons)
         for alternative in self.alternatives:
             for name in PERSON_PARAMS:
-                person = alternative.params.get(name)
-                if person is not None and person not in found:
-                    found.append(person)
+                for person in alternative.params.get(name, ()):
+                    if person not in found:
+                        found.append(person)
         return found
 
 
-def plan(resource_type: str, declared: dict[str, str], params: dict[str, str], base: str) -> Plan:
-    """The alternatives of a search; ``declared`` maps the type's parameters to their types."""
-    fixed: dict[str, str] = {}
+def _persons(lists: dict[str, tuple[str, ...]]) -> tuple[str, ...] | None:
+    """patient and subject both name the person: the persons both name (None: neither)."""
+    named = [lists.pop(name) for name in PERSON_PARAMS if name in lists]
+    if not named:
+        return None
+    return tuple(p for p in named[0] if all(p in other for other in named[1:]))
+
+
+def plan(
+    resource_type: str,
+    declared: dict[str, str],
+    params: dict[str, str],
+    base: str,
+    single: frozenset[str] = frozenset(),
+) -> Plan:
+    """The alternatives of a search; ``declared`` maps the type's parameters to their types,
+    ``single`` names those whose comma lists are searched one value at a time."""
+    fixed: dict[str, tuple[str, ...]] = {}
+    lists: dict[str, tuple[str, ...]] = {}
     persons: list[str] = []
     choices: list[tuple[str, list[tuple[str, bool]]]] = []
     filters: dict[str, set[str]] = {}
@@ -313,15 +330,33 @@ def plan(resource_type: str, declared: dict[str, str], params: dict[str, str], b
                 filters[name] = set(found)
                 continue
             ids = sorted({r.partition("/")[2] for r in found})
-            choices.append((name, [(i, False) for i in ids]))
+            if name in single:
+                choices.append((name, [(i, False) for i in ids]))
+            else:
+                lists[name] = tuple(ids)
         elif kind == "token":
             spec = TOKENS.get(key, Token())
-            tokens = [t for v in split(value) for t in token(v, spec, name)]
-            choices.append((name, list(dict.fromkeys(tokens))))
+            tokens = list(dict.fromkeys(t for v in split(value) for t in token(v, spec, name)))
+            if spec.identifier or name in single:
+                choices.append((name, tokens))
+            else:
+                lists[name] = tuple(v for v, _guess in tokens)
+            if (resource_type, name) == ("Patient", "_id"):
+                # A Patient's id is the person's: each named is an access (the links echo it).
+                persons += lists[name]
         else:
-            fixed[name] = value
-    if any(not listed for _name, listed in choices) or not all(filters.values()):
-        return Plan((), filters, resource_type, tuple(dict.fromkeys(persons)))
+            fixed[name] = (value,)
+    for name, many in lists.items():
+        if len(many) > MAX_VALUES:
+            raise InvalidInput(f"{name} lists more than {MAX_VALUES} values", field=name)
+    person_ids = _persons(lists)
+    if person_ids is not None:
+        lists["patient"] = person_ids
+    nothing = Plan((), filters, resource_type, tuple(dict.fromkeys(persons)))
+    if any(not values for _name, values in choices) or not all(filters.values()):
+        return nothing
+    if not all(lists.values()):
+        return nothing
     combinations = 1
     for _name, listed in choices:
         combinations *= len(listed)
@@ -332,10 +367,10 @@ def plan(resource_type: str, declared: dict[str, str], params: dict[str, str], b
         )
     alternatives = []
     for combination in itertools.product(*(listed for _name, listed in choices)):
-        chosen = dict(fixed)
+        chosen = {**fixed, **lists}
         guessed = set()
         for (name, _values), (value, guess) in zip(choices, combination, strict=True):
-            chosen[name] = value
+            chosen[name] = (value,)
             if guess:
                 guessed.add(name)
         alternatives.append(Alternative(chosen, frozenset(guessed)))
@@ -367,6 +402,46 @@ async def _with_roles(uow: UnitOfWork, wanted: set[str], settings: Settings) -> 
     return widened
 
 
+Keeps = Callable[[Resource], bool]
+
+
+async def _filled(
+    search: Searcher,
+    uow: UnitOfWork,
+    actor: Actor,
+    params: dict[str, tuple[str, ...]],
+    count: int,
+    cursor: str | None,
+    settings: Settings,
+    keeps: Keeps,
+    parts: bool,
+) -> Found:
+    """A page of ``count`` of what the searcher finds and ``keeps`` keeps: the searcher's
+    pages are read on until it is full (a page is short only when it is the last).
+
+    A searcher's cursor is the id of the last resource it gave, so a page cut short has its
+    last resource's id as its cursor; but the cursor of a searcher of ``parts`` (Goal: of
+    plans) is the last record's, so it is asked only for as many as the page still lacks."""
+    page: list[Resource] = []
+    scanned = 0
+    after = cursor
+    while True:
+        limit = count - len(page) if parts else count
+        found, after = await search(uow, actor, SearchQuery(params, limit, after, settings))
+        scanned += len(found)
+        page += [r for r in found if keeps(r)]
+        if len(page) > count and not parts:
+            page = page[:count]
+            return page, page[-1]["id"]
+        if after is None or len(page) >= count:
+            return page, after
+        if scanned > MAX_SCANNED:
+            raise InvalidInput(
+                f"more than {MAX_SCANNED} resources read for one page; narrow the search",
+                field=next(iter(params), None),
+            )
+
+
 async def run(
     search: Searcher,
     uow: UnitOfWork,
@@ -375,26 +450,36 @@ async def run(
     count: int,
     cursor: str | None,
     settings: Settings,
+    keeps: Keeps | None = None,
+    parts: bool = False,
 ) -> Found:
     """Search each alternative; one searches straight through (its own pages), several are
-    merged, kept once each and paged by id (the cursor is the last id given)."""
+    merged, kept once each and paged by id (the cursor is the last id given). ``keeps``
+    matches what the searcher cannot (besides ``FILTERED``); ``parts``: the type's resources
+    are parts of records, paged by record (``_filled``)."""
     if not asked.alternatives:
         return [], None
     filters = {n: await _with_roles(uow, w, settings) for n, w in asked.filters.items()}
     kept = Plan(asked.alternatives, filters, asked.resource_type, asked.persons)
+
+    def wanted(resource: Resource) -> bool:
+        return kept.keeps(resource) and (keeps is None or keeps(resource))
+
     [single] = asked.alternatives if len(asked.alternatives) == 1 else [None]
     if single is not None and not single.guessed:
-        found, after = await search(uow, actor, single.params, count, cursor, settings)
-        return [r for r in found if kept.keeps(r)], after
+        if not filters and keeps is None:
+            return await search(uow, actor, SearchQuery(single.params, count, cursor, settings))
+        return await _filled(
+            search, uow, actor, single.params, count, cursor, settings, wanted, parts
+        )
     merged: dict[str, Resource] = {}
     scanned = 0
     for alternative in asked.alternatives:
         after = None
         while True:
+            query = SearchQuery(alternative.params, settings.max_page_size, after, settings)
             try:
-                found, after = await search(
-                    uow, actor, alternative.params, settings.max_page_size, after, settings
-                )
+                found, after = await search(uow, actor, query)
             except InvalidInput as exc:
                 if exc.field in alternative.guessed:
                     break
@@ -405,7 +490,7 @@ async def run(
                     f"more than {MAX_SCANNED} resources to merge; narrow the search",
                     field=next(iter(alternative.params), None),
                 )
-            merged.update((r["id"], r) for r in found if kept.keeps(r))
+            merged.update((r["id"], r) for r in found if wanted(r))
             if after is None:
                 break
     ordered = [merged[k] for k in sorted(merged) if cursor is None or k > cursor]

@@ -77,17 +77,22 @@ def _token_test(name: str, value: str, system: str | None) -> Callable[[Resource
     return lambda r: r.get(element) in codes
 
 
-def tests(query: list[tuple[str, str]]) -> list[Callable[[Resource], bool]]:
-    """The tests a subscription must pass to match a query; unknown or repeated parameters
-    are refused, naming them."""
+def tests(
+    query: list[tuple[str, str]], ignored: dict[str, str] | None = None
+) -> list[Callable[[Resource], bool]]:
+    """The tests a subscription must pass to match a query; repeated parameters are refused,
+    naming them, and so are unknown ones, unless ``ignored`` (lenient handling) is given: then
+    each is put there, with why, and left out."""
     found: list[Callable[[Resource], bool]] = []
     seen: set[str] = set()
     for name, value in query:
         if name not in PARAMS and name not in PAGING:
             supported = ", ".join(sorted({*PARAMS, *PAGING}))
-            raise InvalidInput(
-                f"Subscription is not searched by {name}; supported: {supported}", field=name
-            )
+            why = f"Subscription is not searched by {name}; supported: {supported}"
+            if ignored is None:
+                raise InvalidInput(why, field=name)
+            ignored[name] = why
+            continue
         if name in seen:
             raise InvalidInput(f"{name} is given more than once", field=name)
         seen.add(name)

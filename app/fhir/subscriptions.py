@@ -28,6 +28,7 @@ from app.fhir import subscription_search
 from app.fhir.common import FHIR_JSON, extension_url, instant
 from app.fhir.notifications import BACKPORT, status_parameters
 from app.fhir.outcome import fhir_response, read_body
+from app.fhir.search import ignored_outcome, lenient, links_of
 from app.fhir.writes import validate
 from app.http.deps import NowDep, SettingsDep, UowDep, require
 from app.http.routing import UnitOfWorkRoute
@@ -236,28 +237,36 @@ async def search_fhir_subscriptions(
     actor: Searcher, uow: UowDep, request: Request, settings: SettingsDep
 ) -> Response:
     """The subscriptions of the caller's organization that match the query, as a searchset
-    Bundle."""
-    matches = subscription_search.tests(request.query_params.multi_items())
+    Bundle; a page is full unless it is the last."""
+    items = request.query_params.multi_items()
+    ignored: dict[str, str] | None = {} if lenient(request.headers.get("prefer", "")) else None
+    matches = subscription_search.tests(items, ignored)
     count = request.query_params.get("_count")
-    limit = min(
-        parse_int(count, "_count", what="_count is a number")
-        if count
-        else settings.default_page_size,
-        settings.max_page_size,
+    limit = max(
+        min(
+            parse_int(count, "_count", what="_count is a number")
+            if count
+            else settings.default_page_size,
+            settings.max_page_size,
+        ),
+        1,
     )
-    page = await service.list_subscriptions(
-        uow, actor, limit=max(limit, 1), after=request.query_params.get("_cursor")
-    )
-    links = [{"relation": "self", "url": str(request.url)}]
-    if page.next_cursor is not None:
-        links.append(
-            {
-                "relation": "next",
-                "url": str(request.url.include_query_params(_cursor=page.next_cursor)),
-            }
-        )
+    # An organization has few subscriptions: they are matched as they are read, until the page
+    # is full (the cursor is the last id given).
+    found: list[dict[str, Any]] = []
+    after = request.query_params.get("_cursor")
+    while True:
+        page = await service.list_subscriptions(uow, actor, limit=limit, after=after)
+        found += [r for r in map(to_fhir, page.items) if all(test(r) for test in matches)]
+        after = page.next_cursor
+        if after is None or len(found) >= limit:
+            break
+    if len(found) > limit:
+        found = found[:limit]
+        after = found[-1]["id"]
+    used = [(n, v) for n, v in items if n not in (ignored or {})]
+    links = links_of(str(request.url.replace(query="")).rstrip("?"), used, after)
     base = f"{settings.issuer}/fhir"
-    found = [to_fhir(s) for s in page.items]
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
@@ -267,8 +276,9 @@ async def search_fhir_subscriptions(
     entries = [
         {"fullUrl": f"{base}/Subscription/{r['id']}", "resource": r, "search": {"mode": "match"}}
         for r in found
-        if all(test(r) for test in matches)
     ]
+    if ignored:
+        entries.append(ignored_outcome(ignored))
     if entries:
         bundle["entry"] = entries
     return fhir_response(bundle)

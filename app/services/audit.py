@@ -12,6 +12,7 @@ each person it names.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 
@@ -54,6 +55,8 @@ async def search_access_log(
     organization_id: str | None,
     since: datetime | None,
     newest_first: bool = False,
+    before: datetime | None = None,
+    ids: Collection[int] = (),
 ) -> Page[AccessEntry]:
     """The caller's own entries (about one person, with ``person_id``), oldest first (or, for a
     history, ``newest_first``); with the log-extract scope, ``person_id`` gives every
@@ -86,6 +89,8 @@ async def search_access_log(
         organization_id=organization_id,
         made_by=None if extract else auditor.reach,
         since=since,
+        before=before,
+        ids=ids,
     )
     items = result.items if extract else [_redacted(e) for e in result.items]
     # Reading who accessed whom is itself an access to each person named (the person searched

@@ -18,7 +18,7 @@ from app.domain.message_events import MessageEvent
 from app.domain.parties import RecordType, Role, message_parties
 from app.security.access import Actor, not_found, party_record, record, searched
 from app.services.ports import emit, payload
-from app.store.paging import Page
+from app.store.paging import AnyOf, Page
 from app.store.unit_of_work import UnitOfWork
 
 RESOURCE = "Communication"
@@ -142,11 +142,14 @@ async def list_messages(
     limit: int,
     after: str | None,
     box: str | None,
-    person_id: str | None,
-    thread_id: str | None,
-    category: Category | None,
+    person_id: AnyOf,
+    thread_id: AnyOf,
+    category: AnyOf,
+    ids: AnyOf = None,
+    replies_only: bool = False,
 ) -> Page[CareMessage]:
-    """The messages the caller's organization sent or received, filtered."""
+    """The messages the caller's organization sent or received, filtered (a collection: any
+    of its values); ``replies_only`` leaves out each thread's first message."""
     found = await uow.care_messages.page(
         limit=limit,
         after=after,
@@ -154,7 +157,9 @@ async def list_messages(
         box=box,
         person_id=person_id,
         thread_id=thread_id,
-        category=category.value if category else None,
+        category=category,
+        ids=ids,
+        replies_only=replies_only,
     )
     return searched(uow, actor, RESOURCE, found)
 

@@ -26,7 +26,7 @@ from app.security.access import Actor, party_record, record, searched
 from app.services import episodes as episode_service
 from app.services import plans as plan_service
 from app.services.ports import emit
-from app.store.paging import Page
+from app.store.paging import AnyOf, Page
 from app.store.unit_of_work import UnitOfWork
 
 RESOURCE = "Task"
@@ -258,19 +258,22 @@ async def list_deviations(
     limit: int,
     after: str | None,
     role: str | None,
-    person_id: str | None,
-    state: DeviationState | None,
-    category: DeviationCategory | None,
+    person_id: AnyOf,
+    state: AnyOf,
+    category: AnyOf,
+    ids: AnyOf = None,
 ) -> Page[Deviation]:
-    """The reports the caller made (``reporter``) or handles (``handler``)."""
+    """The reports the caller made (``reporter``) or handles (``handler``), filtered (a
+    collection: any of its values)."""
     found = await uow.deviations.page(
         limit=limit,
         after=after,
         visible_to=actor.reach,
         role=role,
         person_id=person_id,
-        state=state.value if state else None,
-        category=category.value if category else None,
+        state=state,
+        category=category,
+        ids=ids,
     )
     return searched(uow, actor, RESOURCE, found)
 

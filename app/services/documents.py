@@ -27,7 +27,7 @@ from app.domain.parties import RecordType
 from app.security.access import Actor, acts_for, not_found, read_attached, record
 from app.services.ports import emit, payload
 from app.services.routing import document_receivers
-from app.store.paging import Page
+from app.store.paging import AnyOf, Page
 from app.store.unit_of_work import UnitOfWork
 
 RESOURCE = "DocumentReference"
@@ -225,12 +225,14 @@ async def list_documents(
     *,
     limit: int,
     after: str | None,
-    person_id: str | None = None,
-    record: tuple[RecordType, str] | None = None,
+    person_id: AnyOf = None,
+    record: tuple[RecordType, AnyOf] | None = None,
     types: Sequence[DocumentType] = (),
-    author_id: str | None = None,
+    author_id: AnyOf = None,
+    ids: AnyOf = None,
 ) -> Page[Document]:
-    """The documents the caller sees, filtered; each one listed is in the access log."""
+    """The documents the caller sees, filtered (a collection: any of its values); each one
+    listed is in the access log."""
     page = await uow.documents.page(
         limit=limit,
         after=after,
@@ -239,6 +241,7 @@ async def list_documents(
         record=record,
         types=types,
         author_id=author_id,
+        ids=ids,
     )
     for document in page.items:
         _log_search(uow, actor, document)

@@ -31,7 +31,7 @@ from app.services.notice_content import carry
 from app.services.notice_handlers import apply_notice, notice_facts
 from app.services.ports import emit
 from app.services.routing import episode_event_receivers, episode_party_pairs
-from app.store.paging import Page
+from app.store.paging import AnyOf, Page
 from app.store.unit_of_work import UnitOfWork
 
 
@@ -184,12 +184,14 @@ async def list_episodes(
     *,
     limit: int,
     after: str | None,
-    person_id: str | None,
+    person_id: AnyOf,
     municipality_id: str | None,
     hospital_unit_id: str | None,
     state: EpisodeState | None,
+    ids: AnyOf = None,
+    states: AnyOf = None,
 ) -> Page[Episode]:
-    """The episodes the caller is a party to, filtered."""
+    """The episodes the caller is a party to, filtered (a collection: any of its values)."""
     page = await uow.episodes.page(
         limit=limit,
         after=after,
@@ -198,6 +200,8 @@ async def list_episodes(
         hospital_unit_id=hospital_unit_id,
         state=state,
         visible_to=actor.reach,
+        ids=ids,
+        states=states,
     )
     for episode in page.items:
         record(uow, actor, "search", "Encounter", episode.id, episode.person_id)

@@ -32,7 +32,7 @@ from app.security.access import Actor, acts_for, party_record, record, searched
 from app.services.episodes import get_episode
 from app.services.plans import ContentInput, get_plan, principal_of, revise_plan
 from app.services.ports import emit, payload
-from app.store.paging import Page
+from app.store.paging import AnyOf, Page
 from app.store.unit_of_work import UnitOfWork
 
 RESOURCE = "Appointment"
@@ -189,11 +189,13 @@ async def list_meetings(
     *,
     limit: int,
     after: str | None,
-    plan_id: str | None,
-    episode_id: str | None,
-    person_id: str | None,
+    plan_id: AnyOf,
+    episode_id: AnyOf,
+    person_id: AnyOf,
+    ids: AnyOf = None,
+    status: AnyOf = None,
 ) -> Page[Meeting]:
-    """The meetings the caller may see, filtered."""
+    """The meetings the caller may see, filtered (a collection: any of its values)."""
     found = await uow.meetings.page(
         limit=limit,
         after=after,
@@ -201,6 +203,8 @@ async def list_meetings(
         plan_id=plan_id,
         episode_id=episode_id,
         person_id=person_id,
+        ids=ids,
+        status=status,
     )
     return searched(uow, actor, RESOURCE, found)
 

@@ -22,7 +22,7 @@ from app.domain.parties import RecordType
 from app.domain.planning_basis import VERSION, Answer, PlanningBasis, check_answers
 from app.security.access import Actor, read_attached, record, searched
 from app.services.documents import Attached, DocumentRules, NewDocument, attach
-from app.store.paging import Page
+from app.store.paging import AnyOf, Page
 from app.store.unit_of_work import UnitOfWork
 
 RESPONSE = "QuestionnaireResponse"
@@ -156,16 +156,19 @@ async def list_planning_bases(
     *,
     limit: int,
     after: str | None,
-    person_id: str | None,
-    episode_id: str | None,
+    person_id: AnyOf,
+    episode_id: AnyOf,
+    ids: AnyOf = None,
 ) -> Page[PlanningBasis]:
-    """The answers on episodes the caller is a party to, filtered; each listed is logged."""
+    """The answers on episodes the caller is a party to, filtered (a collection: any of its
+    values); each listed is logged."""
     found = await uow.planning_bases.page(
         limit=limit,
         after=after,
         visible_to=actor.reach,
         person_id=person_id,
         episode_id=episode_id,
+        ids=ids,
     )
     return searched(uow, actor, RESPONSE, found)
 

@@ -19,7 +19,7 @@ from app.domain.plo import ServiceCode
 from app.security.access import Actor
 from app.security.scopes import ADMIN_SCOPE
 from app.services.lookups import present
-from app.store.paging import Page
+from app.store.paging import AnyOf, Page, among
 from app.store.unit_of_work import UnitOfWork
 
 
@@ -112,14 +112,26 @@ async def list_organizations(
     after: str | None,
     kind: OrgKind | None,
     jurisdiction: Jurisdiction | None,
-    parent_id: str | None,
+    parent_id: AnyOf,
     function: UnitFunction | None,
     identifier: tuple[str, str] | None,
+    ids: AnyOf = None,
 ) -> Page[Organization]:
-    """Organizations, filtered; an identifier filter gives at most one."""
+    """Organizations, filtered (a collection: any of its values); an identifier filter gives
+    at most one."""
     if identifier is not None:
         found = await uow.organizations.find_by_identifier(*identifier)
-        return Page([found] if found else [], None)
+        wanted = found is not None and all(
+            among(value, wanted)
+            for value, wanted in (
+                (found.id, ids),
+                (found.parent_id, parent_id),
+                (found.kind, kind),
+                (found.jurisdiction, jurisdiction),
+                (found.function, function),
+            )
+        )
+        return Page([found] if found and wanted else [], None)
     return await uow.organizations.page(
         limit=limit,
         after=after,
@@ -127,6 +139,7 @@ async def list_organizations(
         jurisdiction=jurisdiction,
         parent_id=parent_id,
         function=function,
+        ids=ids,
     )
 
 

@@ -31,7 +31,7 @@ from app.security.access import (
     visible_persons,
     visible_to,
 )
-from app.store.paging import Page
+from app.store.paging import AnyOf, Page, among
 from app.store.unit_of_work import UnitOfWork
 
 
@@ -254,17 +254,18 @@ async def list_persons(
     *,
     limit: int,
     after: str | None,
-    municipality_id: str | None,
+    municipality_id: AnyOf,
     identifier: PersonIdentifier | None,
+    ids: AnyOf = None,
 ) -> Page[Person]:
     """The persons the caller is a party to a record of, filtered; or the one person with
     ``identifier`` (a lookup: to a caller that is no party, only that it exists and its id).
 
     Lists never carry a protected person's details; every person listed is logged as read.
     """
-    if identifier is not None and municipality_id is None:
+    if identifier is not None and not municipality_id:
         found = await uow.persons.find_by_identifier(identifier) if after is None else None
-        if found is None:
+        if found is None or not among(found.id, ids):
             return Page([], None)
         record(uow, actor, "search", "Patient", found.id, found.id)
         if await uow.parties.person_within(found.id, actor.reach):
@@ -276,6 +277,7 @@ async def list_persons(
         municipality_id=municipality_id,
         identifier=identifier,
         visible_to=actor.reach,
+        ids=ids,
     )
     for person in page.items:
         record(uow, actor, "search", "Patient", person.id, person.id)

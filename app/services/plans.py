@@ -47,7 +47,7 @@ from app.domain.representatives import Representative
 from app.domain.staff import StaffRole
 from app.security.access import Actor, access_entry, record, require_party, searched
 from app.services.ports import emit, payload
-from app.store.paging import Page
+from app.store.paging import AnyOf, Page
 from app.store.unit_of_work import UnitOfWork
 
 RESOURCE = "CarePlan"
@@ -468,16 +468,20 @@ async def list_plans(
     *,
     limit: int,
     after: str | None,
-    person_id: str | None,
-    status: PlanStatus | None,
+    person_id: AnyOf,
+    status: AnyOf,
+    ids: AnyOf = None,
+    jurisdiction: AnyOf = None,
 ) -> Page[Plan]:
-    """The plans the caller is a party to, filtered."""
+    """The plans the caller is a party to, filtered (a collection: any of its values)."""
     found = await uow.plans.page(
         limit=limit,
         after=after,
         visible_to=actor.reach,
         person_id=person_id,
         status=status,
+        ids=ids,
+        jurisdiction=jurisdiction,
     )
     return searched(uow, actor, RESOURCE, found)
 

@@ -24,7 +24,7 @@ from app.security.access import Actor
 from app.security.scopes import ADMIN_SCOPE
 from app.services.lookups import present
 from app.services.plans import principal_of
-from app.store.paging import Page
+from app.store.paging import AnyOf, Page
 from app.store.unit_of_work import UnitOfWork
 
 
@@ -127,9 +127,12 @@ async def list_practitioners(
     after: str | None,
     name: str | None,
     identifier: tuple[str, str] | None,
+    ids: AnyOf = None,
 ) -> Page[Practitioner]:
-    """Practitioners by part of the name or by identifier."""
-    return await uow.staff.practitioners(limit=limit, after=after, name=name, identifier=identifier)
+    """Practitioners by part of the name or by identifier (``ids``: any of them)."""
+    return await uow.staff.practitioners(
+        limit=limit, after=after, name=name, identifier=identifier, ids=ids
+    )
 
 
 async def get_role(uow: UnitOfWork, role_id: str) -> PractitionerRole:
@@ -142,12 +145,14 @@ async def list_roles(
     *,
     limit: int,
     after: str | None,
-    organization_id: str | None,
+    organization_id: AnyOf,
     principal_id: str | None,
-    practitioner_id: str | None,
-    role: StaffRole | None,
+    practitioner_id: AnyOf,
+    role: AnyOf,
+    ids: AnyOf = None,
 ) -> Page[PractitionerRole]:
-    """Roles, filtered by organization, principal, practitioner or kind."""
+    """Roles, filtered by organization, principal, practitioner or kind (a collection: any of
+    its values)."""
     return await uow.staff.roles(
         limit=limit,
         after=after,
@@ -155,4 +160,5 @@ async def list_roles(
         principal_id=principal_id,
         practitioner_id=practitioner_id,
         role=role,
+        ids=ids,
     )

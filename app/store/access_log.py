@@ -5,7 +5,7 @@ Repositories run inside the unit of work: SQL in, domain objects out; they never
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -107,6 +107,8 @@ class AccessLogRepository:
         since: datetime | None = None,
         until: int | None = None,
         newest_first: bool = False,
+        before: datetime | None = None,
+        ids: Collection[int] = (),
     ) -> Page[AccessEntry]:
         """Entries in the order they were written, filtered by person, by organization, and by
         whose accesses they record (``made_by``: entries of a unit's reach are those made for the
@@ -142,6 +144,10 @@ class AccessLogRepository:
             query = query.where(t.access_log.c.organization_id == organization_id)
         if since:
             query = query.where(t.access_log.c.at >= since)
+        if before:
+            query = query.where(t.access_log.c.at < before)
+        if ids:
+            query = query.where(t.access_log.c.id.in_(list(ids)))
         rows = (await self._conn.execute(query)).all()
         items = [
             AccessEntry(

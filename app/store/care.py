@@ -25,7 +25,7 @@ from app.domain.deviations import (
 from app.domain.errors import StaleVersion
 from app.domain.parties import Reach, RecordType, Role
 from app.store import tables as t
-from app.store.paging import Page, _page, visible_page_query
+from app.store.paging import AnyOf, Page, _page, visible_page_query
 
 
 class CareMessageRepository:
@@ -94,11 +94,15 @@ class CareMessageRepository:
         after: str | None,
         visible_to: Reach,
         box: str | None = None,
-        person_id: str | None = None,
-        thread_id: str | None = None,
-        category: str | None = None,
+        person_id: AnyOf = None,
+        thread_id: AnyOf = None,
+        category: AnyOf = None,
+        ids: AnyOf = None,
+        replies_only: bool = False,
     ) -> Page[CareMessage]:
-        """Messages the reach sent (``box`` sent), received (received) or either, by id."""
+        """Messages the reach sent (``box`` sent), received (received) or either, by id,
+        filtered (a collection: any of its values); ``replies_only`` leaves out the first
+        message of each thread."""
         roles = {"sent": (Role.SENDER,), "received": (Role.RECIPIENT,)}.get(
             box or "", (Role.SENDER, Role.RECIPIENT)
         )
@@ -108,9 +112,11 @@ class CareMessageRepository:
             visible_to,
             limit=limit,
             after=after,
-            equal={"person_id": person_id, "thread_id": thread_id, "category": category},
+            equal={"id": ids, "person_id": person_id, "thread_id": thread_id, "category": category},
             roles=roles,
         )
+        if replies_only:
+            query = query.where(t.care_messages.c.id != t.care_messages.c.thread_id)
         return _page(await self._load(query), limit, lambda m: m.id)
 
     async def _load(self, query: Any) -> list[CareMessage]:
@@ -256,12 +262,14 @@ class DeviationRepository:
         after: str | None,
         visible_to: Reach,
         role: str | None = None,
-        person_id: str | None = None,
-        state: str | None = None,
-        category: str | None = None,
+        person_id: AnyOf = None,
+        state: AnyOf = None,
+        category: AnyOf = None,
+        ids: AnyOf = None,
     ) -> Page[Deviation]:
         """Reports the reach made (``role`` reporter), handles (handler), is named in as
-        involved (involved), or any of these, by id."""
+        involved (involved), or any of these, by id, filtered (a collection: any of its
+        values)."""
         roles = {
             "reporter": (Role.REPORTER,),
             "handler": (Role.HANDLER,),
@@ -273,7 +281,7 @@ class DeviationRepository:
             visible_to,
             limit=limit,
             after=after,
-            equal={"person_id": person_id, "state": state, "category": category},
+            equal={"id": ids, "person_id": person_id, "state": state, "category": category},
             roles=roles,
         )
         rows = (await self._conn.execute(query)).all()

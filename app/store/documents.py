@@ -20,7 +20,7 @@ from app.domain.documents import ATTACHABLE, Document, DocumentType
 from app.domain.parties import Reach, RecordType
 from app.domain.planning_basis import PlanningBasis
 from app.store import document_tables as dt
-from app.store.paging import Page, _page, page_query
+from app.store.paging import AnyOf, Page, _page, page_query
 from app.store.parties import visible_records
 
 
@@ -126,12 +126,14 @@ class DocumentRepository:
         limit: int,
         after: str | None,
         visible_to: Reach,
-        person_id: str | None = None,
-        record: tuple[RecordType, str] | None = None,
+        person_id: AnyOf = None,
+        record: tuple[RecordType, AnyOf] | None = None,
         types: Sequence[DocumentType] = (),
-        author_id: str | None = None,
+        author_id: AnyOf = None,
+        ids: AnyOf = None,
     ) -> Page[Document]:
-        """The documents the reach sees (through the records they are attached to), by id."""
+        """The documents the reach sees (through the records they are attached to), by id,
+        filtered (a collection: any of its values)."""
         d = dt.documents.c
         visible = or_(
             *(
@@ -146,12 +148,16 @@ class DocumentRepository:
             visible,
             limit=limit,
             after=after,
-            equal={"person_id": person_id, "author_id": author_id},
+            equal={
+                "id": ids,
+                "person_id": person_id,
+                "record_id": record[1] if record else None,
+                "type": types,
+                "author_id": author_id,
+            },
         )
         if record:
-            query = query.where(d.record_type == record[0].value, d.record_id == record[1])
-        if types:
-            query = query.where(d.type.in_([t.value for t in types]))
+            query = query.where(d.record_type == record[0].value)
         return _page(await self._load(query), limit, lambda x: x.id)
 
     async def _load(self, query: Any) -> list[Document]:
@@ -204,16 +210,18 @@ class PlanningBasisRepository:
         limit: int,
         after: str | None,
         visible_to: Reach,
-        person_id: str | None = None,
-        episode_id: str | None = None,
+        person_id: AnyOf = None,
+        episode_id: AnyOf = None,
+        ids: AnyOf = None,
     ) -> Page[PlanningBasis]:
-        """The answers on episodes the reach is a party to, by id."""
+        """The answers on episodes the reach is a party to, by id, filtered (a collection: any
+        of its values)."""
         query = page_query(
             dt.planning_bases,
             dt.planning_bases.c.episode_id.in_(visible_records(RecordType.EPISODE, visible_to)),
             limit=limit,
             after=after,
-            equal={"person_id": person_id, "episode_id": episode_id},
+            equal={"id": ids, "person_id": person_id, "episode_id": episode_id},
         )
         return _page(await self._load(query), limit, lambda x: x.id)
 

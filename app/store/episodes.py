@@ -39,7 +39,7 @@ from app.domain.episodes import (
 from app.domain.errors import StaleVersion
 from app.domain.parties import Reach, RecordType
 from app.store import tables as t
-from app.store.paging import Page, _page
+from app.store.paging import AnyOf, Page, _page, filtered
 from app.store.parties import party_probe, party_to, visible_records
 
 
@@ -302,13 +302,16 @@ class EpisodeRepository:
         *,
         limit: int,
         after: str | None = None,
-        person_id: str | None = None,
+        person_id: AnyOf = None,
         municipality_id: str | None = None,
         hospital_unit_id: str | None = None,
         state: EpisodeState | None = None,
         visible_to: Reach | None = None,
+        ids: AnyOf = None,
+        states: AnyOf = None,
     ) -> Page[Episode]:
-        """Episodes in id order, filtered; ``visible_to`` keeps those the reach is a party to."""
+        """Episodes in id order, filtered (a collection: any of its values); ``visible_to``
+        keeps those the reach is a party to."""
         # Keyset paging by id. A municipality's list in one state is a range of the index on
         # (municipality, state, id), walked in order with each episode's party row probed on the
         # record-parties key (migration 0019); other lists start from the reach's own index.
@@ -318,8 +321,7 @@ class EpisodeRepository:
             query = query.where(visible(RecordType.EPISODE, t.episodes.c.id, visible_to))
         if after:
             query = query.where(t.episodes.c.id > after)
-        if person_id:
-            query = query.where(t.episodes.c.person_id == person_id)
+        query = filtered(query, t.episodes, {"id": ids, "person_id": person_id, "state": states})
         if municipality_id:
             query = query.where(t.episodes.c.municipality_id == municipality_id)
         if hospital_unit_id:

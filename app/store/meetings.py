@@ -21,7 +21,7 @@ from app.domain.parties import Reach, RecordType
 from app.domain.representatives import RepresentativeRole
 from app.store import tables as t
 from app.store.json_values import instant_of, instant_text
-from app.store.paging import Page, _page, visible_page_query
+from app.store.paging import AnyOf, Page, _page, visible_page_query
 
 
 def meeting_document(meeting: Meeting) -> dict[str, Any]:
@@ -157,18 +157,27 @@ class MeetingRepository:
         limit: int,
         after: str | None,
         visible_to: Reach,
-        plan_id: str | None = None,
-        episode_id: str | None = None,
-        person_id: str | None = None,
+        plan_id: AnyOf = None,
+        episode_id: AnyOf = None,
+        person_id: AnyOf = None,
+        ids: AnyOf = None,
+        status: AnyOf = None,
     ) -> Page[Meeting]:
-        """Meetings the reach is a party to (organizer or participant), filtered."""
+        """Meetings the reach is a party to (organizer or participant), filtered (a collection:
+        any of its values)."""
         query = visible_page_query(
             t.meetings,
             RecordType.MEETING,
             visible_to,
             limit=limit,
             after=after,
-            equal={"plan_id": plan_id, "episode_id": episode_id, "person_id": person_id},
+            equal={
+                "id": ids,
+                "plan_id": plan_id,
+                "episode_id": episode_id,
+                "person_id": person_id,
+                "status": status,
+            },
         )
         rows = (await self._conn.execute(query)).all()
         return _page([meeting_from(r) for r in rows], limit, _meeting_id)

@@ -30,7 +30,7 @@ from app.domain.organizations import (
 )
 from app.domain.plo import ServiceCode
 from app.store import tables as t
-from app.store.paging import Page, _page, page_query
+from app.store.paging import AnyOf, Page, _page, page_query
 
 
 class OrganizationRepository:
@@ -161,15 +161,17 @@ class OrganizationRepository:
         after: str | None = None,
         kind: OrgKind | None = None,
         jurisdiction: Jurisdiction | None = None,
-        parent_id: str | None = None,
+        parent_id: AnyOf = None,
         function: UnitFunction | None = None,
+        ids: AnyOf = None,
     ) -> Page[Organization]:
-        """Organizations in id order, filtered."""
+        """Organizations in id order, filtered (a collection: any of its values)."""
         query = page_query(
             t.organizations,
             limit=limit,
             after=after,
             equal={
+                "id": ids,
                 "kind": kind,
                 "jurisdiction": jurisdiction,
                 "parent_id": parent_id,

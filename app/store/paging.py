@@ -32,27 +32,62 @@ def _page(items: list[T], limit: int, cursor_of: Any) -> Page[T]:
     return Page(items, None)
 
 
+# A filter's value: one value, any of several (a collection), or None (no filter).
+AnyOf = str | bool | Enum | Collection[str] | Collection[Enum] | None
+
+
+def _wanted(value: AnyOf) -> list[object]:
+    """The values a filter wants (none: it filters nothing). ``False`` is a value."""
+    if value is None:
+        return []
+    values: list[object] = [value] if isinstance(value, str | Enum | bool) else list(value)
+    return [v.value if isinstance(v, Enum) else v for v in values if v is not None and v != ""]
+
+
+def any_of(column: ColumnElement[Any], value: AnyOf) -> ColumnElement[bool] | None:
+    """``column`` equal to the value, or to any of the values of a collection (one ``IN``, so a
+    search for several values is one query, paged and ordered as one); None when the value is
+    None or empty (nothing to filter)."""
+    wanted = _wanted(value)
+    if not wanted:
+        return None
+    return column == wanted[0] if len(wanted) == 1 else column.in_(wanted)
+
+
+def among(found: str | Enum | None, value: AnyOf) -> bool:
+    """Whether a value already read passes the filter ``value`` (as ``any_of`` would)."""
+    wanted = _wanted(value)
+    if not wanted:
+        return True
+    return (found.value if isinstance(found, Enum) else found) in wanted
+
+
+def filtered(query: Select[Any], table: Table, equal: Mapping[str, AnyOf]) -> Select[Any]:
+    """The query with each column named in ``equal`` equal to its value, or any of its values
+    (a None or empty value filters nothing; ``False`` does)."""
+    for column, value in equal.items():
+        test = any_of(table.c[column], value)
+        if test is not None:
+            query = query.where(test)
+    return query
+
+
 def page_query(
     table: Table,
     *where: ColumnElement[bool],
     limit: int,
     after: str | None,
-    equal: Mapping[str, object | None] | None = None,
+    equal: Mapping[str, AnyOf] | None = None,
 ) -> Select[Any]:
     """The rows of ``table`` (keyed by ``id``) that meet ``where``, in id order: the ``limit + 1``
     after the cursor ``after`` (one more than a page, so ``_page`` can tell whether another
-    follows), with each column named in ``equal`` equal to its value (an enum's value; a None or
-    empty value filters nothing, ``False`` does)."""
+    follows), with each column named in ``equal`` equal to its value or any of its values
+    (``filtered``)."""
     key = table.c.id
     query = select(table).where(*where).order_by(key).limit(limit + 1)
     if after:
         query = query.where(key > after)
-    for column, value in (equal or {}).items():
-        if value is not None and value != "":
-            query = query.where(
-                table.c[column] == (value.value if isinstance(value, Enum) else value)
-            )
-    return query
+    return filtered(query, table, equal or {})
 
 
 def visible_page_query(
@@ -62,7 +97,7 @@ def visible_page_query(
     *,
     limit: int,
     after: str | None,
-    equal: Mapping[str, object | None] | None = None,
+    equal: Mapping[str, AnyOf] | None = None,
     roles: Collection[Role] = (),
 ) -> Select[Any]:
     """``page_query`` of the records of ``table`` the reach is a party to (in one of ``roles``,

@@ -22,7 +22,7 @@ from app.domain.identifiers import PersonIdentifier
 from app.domain.parties import Reach
 from app.domain.persons import Person
 from app.store import tables as t
-from app.store.paging import Page, _page, page_query
+from app.store.paging import AnyOf, Page, _page, any_of, page_query
 from app.store.parties import visible_persons
 
 
@@ -137,21 +137,19 @@ class PersonRepository:
         *,
         limit: int,
         after: str | None = None,
-        municipality_id: str | None = None,
+        municipality_id: AnyOf = None,
         identifier: PersonIdentifier | None = None,
         visible_to: Reach | None = None,
+        ids: AnyOf = None,
     ) -> Page[Person]:
-        """Persons in id order, filtered; ``visible_to`` keeps those the reach is a party to a
-        record of."""
+        """Persons in id order, filtered (``ids``: any of them); ``visible_to`` keeps those the
+        reach is a party to a record of."""
         visible = () if visible_to is None else (t.persons.c.id.in_(visible_persons(visible_to)),)
-        query = page_query(t.persons, *visible, limit=limit, after=after)
-        if municipality_id:
-            query = query.where(
-                or_(
-                    t.persons.c.residence_municipality_id == municipality_id,
-                    t.persons.c.stay_municipality_id == municipality_id,
-                )
-            )
+        query = page_query(t.persons, *visible, limit=limit, after=after, equal={"id": ids})
+        residence = any_of(t.persons.c.residence_municipality_id, municipality_id)
+        stay = any_of(t.persons.c.stay_municipality_id, municipality_id)
+        if residence is not None and stay is not None:
+            query = query.where(or_(residence, stay))
         if identifier:
             query = query.where(
                 t.persons.c.identifier_system == identifier.system,

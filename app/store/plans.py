@@ -38,7 +38,7 @@ from app.domain.plans import (
 from app.domain.representatives import Representative, RepresentativeRole
 from app.store import tables as t
 from app.store.json_values import date_of, date_text, instant_text
-from app.store.paging import Page, _page, visible_page_query
+from app.store.paging import AnyOf, Page, _page, visible_page_query
 from app.store.parties import visible_records
 
 
@@ -371,17 +371,25 @@ class PlanRepository:
         limit: int,
         after: str | None,
         visible_to: Reach,
-        person_id: str | None = None,
-        status: PlanStatus | None = None,
+        person_id: AnyOf = None,
+        status: AnyOf = None,
+        ids: AnyOf = None,
+        jurisdiction: AnyOf = None,
     ) -> Page[Plan]:
-        """Plans the reach is a party to, in id order, filtered."""
+        """Plans the reach is a party to, in id order, filtered (a collection: any of its
+        values)."""
         query = visible_page_query(
             t.plans,
             RecordType.PLAN,
             visible_to,
             limit=limit,
             after=after,
-            equal={"person_id": person_id, "status": status},
+            equal={
+                "id": ids,
+                "person_id": person_id,
+                "status": status,
+                "jurisdiction": jurisdiction,
+            },
         )
         rows = (await self._conn.execute(query)).all()
         return _page([plan_from(r, r.document, r.version, r.status) for r in rows], limit, _plan_id)

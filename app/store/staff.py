@@ -12,7 +12,7 @@ from app.domain.clock import utcnow
 from app.domain.organizations import Jurisdiction
 from app.domain.staff import Practitioner, PractitionerRole, StaffRole
 from app.store import tables as t
-from app.store.paging import Page, _page, page_query
+from app.store.paging import AnyOf, Page, _page, page_query
 
 _p = t.practitioners.c
 _r = t.practitioner_roles.c
@@ -95,9 +95,11 @@ class StaffRepository:
         after: str | None = None,
         name: str | None = None,
         identifier: tuple[str, str] | None = None,
+        ids: AnyOf = None,
     ) -> Page[Practitioner]:
-        """Practitioners in id order, by part of the name or by identifier."""
-        query = page_query(t.practitioners, limit=limit, after=after)
+        """Practitioners in id order, by part of the name or by identifier (``ids``: any of
+        them)."""
+        query = page_query(t.practitioners, limit=limit, after=after, equal={"id": ids})
         if name:
             pattern = f"%{name.lower()}%"
             query = query.where(func.lower(_p.given_name + " " + _p.family_name).like(pattern))
@@ -137,18 +139,20 @@ class StaffRepository:
         *,
         limit: int,
         after: str | None = None,
-        organization_id: str | None = None,
+        organization_id: AnyOf = None,
         principal_id: str | None = None,
-        practitioner_id: str | None = None,
-        role: StaffRole | None = None,
+        practitioner_id: AnyOf = None,
+        role: AnyOf = None,
         active: bool | None = None,
+        ids: AnyOf = None,
     ) -> Page[PractitionerRole]:
-        """Roles in id order, filtered."""
+        """Roles in id order, filtered (a collection: any of its values)."""
         query = page_query(
             t.practitioner_roles,
             limit=limit,
             after=after,
             equal={
+                "id": ids,
                 "organization_id": organization_id,
                 "principal_id": principal_id,
                 "practitioner_id": practitioner_id,

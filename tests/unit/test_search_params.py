@@ -57,7 +57,7 @@ def test_reference_forms() -> None:
     assert reference("x", many, BASE, "participant") == ["Organization/x", "PractitionerRole/x"]
 
 
-def test_a_plan_searches_each_combination_of_the_lists() -> None:
+def test_a_plan_gives_a_comma_list_to_the_searcher_whole() -> None:
     declared = {"status": "token", "category": "token", "patient": "reference"}
     asked = plan(
         "CarePlan",
@@ -65,15 +65,43 @@ def test_a_plan_searches_each_combination_of_the_lists() -> None:
         {"status": "draft,active", "category": "SIP", "patient": "Patient/p1", "_count": "5"},
         BASE,
     )
+    # One query asks for any of the listed values, so paging and order are the query's.
     assert [a.params for a in asked.alternatives] == [
-        {"_count": "5", "status": "draft", "category": "SIP", "patient": "p1"},
-        {"_count": "5", "status": "active", "category": "SIP", "patient": "p1"},
+        {"_count": ("5",), "status": ("draft", "active"), "category": ("SIP",), "patient": ("p1",)}
     ]
     assert asked.subjects() == ["p1"]
     nothing = plan("CarePlan", declared, {"status": "http://other.example|active"}, BASE)
     assert nothing.alternatives == ()
+    ids = plan("CarePlan", declared, {"_id": ",".join(str(i) for i in range(40))}, BASE)
+    assert len(ids.alternatives) == 1
+    with pytest.raises(InvalidInput) as refused:
+        plan("CarePlan", declared, {"_id": ",".join(str(i) for i in range(101))}, BASE)
+    assert refused.value.field == "_id"
+
+
+def test_patient_and_subject_together_name_the_persons_both_name() -> None:
+    declared = {"patient": "reference", "subject": "reference"}
+    both = plan("CarePlan", declared, {"patient": "p1,p2", "subject": "Patient/p2,p3"}, BASE)
+    assert [a.params for a in both.alternatives] == [{"patient": ("p2",)}]
+    assert plan("CarePlan", declared, {"patient": "p1", "subject": "p3"}, BASE).alternatives == ()
+
+
+def test_a_parameter_declared_single_is_searched_one_value_at_a_time() -> None:
+    declared = {"status": "token", "patient": "reference"}
+    asked = plan(
+        "AuditEvent", declared, {"patient": "p1,p2", "status": "a"}, BASE, frozenset({"patient"})
+    )
+    assert [a.params for a in asked.alternatives] == [
+        {"status": ("a",), "patient": ("p1",)},
+        {"status": ("a",), "patient": ("p2",)},
+    ]
+    spec = search_params.TOKENS[("Patient", "identifier")]
+    guessed = plan("Patient", {"identifier": "token"}, {"identifier": "194808011234"}, BASE)
+    assert len(guessed.alternatives) == len(spec.systems)
+    assert all(a.guessed == {"identifier"} for a in guessed.alternatives)
     with pytest.raises(InvalidInput):
-        plan("CarePlan", declared, {"_id": ",".join(str(i) for i in range(40))}, BASE)
+        many = ",".join(str(i) for i in range(40))
+        plan("AuditEvent", declared, {"patient": many}, BASE, frozenset({"patient"}))
 
 
 def test_every_declared_token_and_reference_is_described() -> None:

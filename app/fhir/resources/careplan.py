@@ -4,30 +4,21 @@ from __future__ import annotations
 
 from app.domain.plans import PlanStatus
 from app.fhir.mappers import careplan
-from app.fhir.resources.params import by_id, choice, subject_of
-from app.fhir.resources.spec import (
-    ID,
-    PATIENT,
-    SUBJECT,
-    Found,
-    Include,
-    Resource,
-    ResourceSpec,
-    SearchParam,
-    date_param,
-    period_of,
-)
+from app.fhir.resources import spec
+from app.fhir.resources.params import SearchQuery, coded_as, plans_of
+from app.fhir.resources.spec import Found, Include, Resource, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import plans as plan_service
-from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
 _PLAN_STATUS = {
-    "draft": PlanStatus.DRAFT,
-    "active": PlanStatus.ACTIVE,
-    "completed": PlanStatus.COMPLETED,
-    "revoked": PlanStatus.CANCELLED,
+    "draft": (PlanStatus.DRAFT,),
+    "active": (PlanStatus.ACTIVE,),
+    "completed": (PlanStatus.COMPLETED,),
+    "revoked": (PlanStatus.CANCELLED,),
 }
+# A plan's category is its jurisdiction's kind of plan (Plan.category).
+_JURISDICTION = {"SIP": "SE", "IP": "NO"}
 
 
 async def read_careplan(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
@@ -38,40 +29,26 @@ async def vread_careplan(uow: UnitOfWork, actor: Actor, ident: str, version: int
     return careplan.to_fhir(await plan_service.plan_version(uow, actor, ident, version))
 
 
-async def search_careplan(
-    uow: UnitOfWork,
-    actor: Actor,
-    params: dict[str, str],
-    count: int,
-    cursor: str | None,
-    settings: Settings,
-) -> Found:
-    if "_id" in params:
-        return await by_id(read_careplan, uow, actor, params["_id"])
-    status = choice(params, "status", tuple(_PLAN_STATUS))
-    category = choice(params, "category", ("SIP", "IP"))
-    page = await plan_service.list_plans(
-        uow,
-        actor,
-        limit=count,
-        after=cursor,
-        person_id=subject_of(params),
-        status=_PLAN_STATUS[status] if status else None,
+async def search_careplan(uow: UnitOfWork, actor: Actor, query: SearchQuery) -> Found:
+    status = coded_as(query.choice("status", tuple(_PLAN_STATUS)), _PLAN_STATUS)
+    categories = query.choice("category", tuple(_JURISDICTION))
+    jurisdiction = [_JURISDICTION[c] for c in categories]
+    plans, next_cursor = await plans_of(
+        uow, actor, query, status, ids=query.ids, jurisdiction=jurisdiction
     )
-    items = [p for p in page.items if category is None or p.category == category]
-    return [careplan.to_fhir(p) for p in items], page.next_cursor
+    return [careplan.to_fhir(p) for p in plans], next_cursor
 
 
 SPEC = ResourceSpec(
     read_careplan,
     search_careplan,
     (
-        ID,
-        PATIENT,
-        SUBJECT,
+        spec.ID,
+        spec.PATIENT,
+        spec.SUBJECT,
         SearchParam("status", "token", "draft, active, completed or revoked"),
         SearchParam("category", "token", "SIP or IP"),
-        date_param("the plan's period, start to planned end"),
+        spec.date_param("the plan's period, start to planned end"),
     ),
     vread=vread_careplan,
     documentation="Coordinated individual plans (SIP / IP); every version is readable. "
@@ -81,5 +58,5 @@ SPEC = ResourceSpec(
         Include("CarePlan:care-team", "careTeam", "CareTeam"),
         Include("CarePlan:patient", "subject", "Patient"),
     ),
-    period=period_of,
+    period=spec.period_of,
 )

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+from app.domain.plans import PlanStatus
 from app.fhir.mappers import careteam
-from app.fhir.resources.params import by_id, choice, plans_of
-from app.fhir.resources.spec import (
-    ID,
-    PATIENT,
-    SUBJECT,
-    Found,
-    Include,
-    Resource,
-    ResourceSpec,
-    SearchParam,
-)
+from app.fhir.resources import spec
+from app.fhir.resources.params import SearchQuery, coded_as, plans_of
+from app.fhir.resources.spec import Found, Include, Resource, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import plans as plan_service
-from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
+
+# A team's status is its plan's (app.fhir.mappers.careteam).
+_TEAM_STATUS = {
+    "proposed": (PlanStatus.DRAFT,),
+    "active": (PlanStatus.ACTIVE,),
+    "inactive": (PlanStatus.COMPLETED, PlanStatus.CANCELLED),
+}
 
 
 async def read_careteam(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
@@ -29,21 +28,11 @@ async def vread_careteam(uow: UnitOfWork, actor: Actor, ident: str, version: int
     return careteam.to_fhir(await plan_service.plan_version(uow, actor, ident, version))
 
 
-async def search_careteam(
-    uow: UnitOfWork,
-    actor: Actor,
-    params: dict[str, str],
-    count: int,
-    cursor: str | None,
-    settings: Settings,
-) -> Found:
-    if "_id" in params:
-        return await by_id(read_careteam, uow, actor, params["_id"])
+async def search_careteam(uow: UnitOfWork, actor: Actor, query: SearchQuery) -> Found:
     # participant is matched on the teams found (app.fhir.search_params.FILTERED).
-    status = choice(params, "status", ("proposed", "active", "inactive"))
-    plans, next_cursor = await plans_of(uow, actor, params, count, cursor)
-    found = [careteam.to_fhir(p) for p in plans]
-    return [r for r in found if status in (None, r["status"])], next_cursor
+    status = coded_as(query.choice("status", tuple(_TEAM_STATUS)), _TEAM_STATUS)
+    plans, next_cursor = await plans_of(uow, actor, query, status, ids=query.ids)
+    return [careteam.to_fhir(p) for p in plans], next_cursor
 
 
 SPEC = ResourceSpec(
@@ -51,9 +40,9 @@ SPEC = ResourceSpec(
     search_careteam,
     vread=vread_careteam,
     params=(
-        ID,
-        PATIENT,
-        SUBJECT,
+        spec.ID,
+        spec.PATIENT,
+        spec.SUBJECT,
         SearchParam("status", "token", "proposed, active or inactive"),
         SearchParam(
             "participant",

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from app.domain.care_messages import Category as MessageCategory
-from app.domain.errors import InvalidInput
 from app.fhir.mappers import communication
-from app.fhir.resources.params import by_id, coded, own_organization, reference_id, subject_of
-from app.fhir.resources.spec import (
-    ID,
-    PATIENT,
-    SUBJECT,
-    Found,
-    Include,
-    Resource,
-    ResourceSpec,
-    SearchParam,
-)
+from app.fhir.resources import spec
+from app.fhir.resources.params import SearchQuery, enum_codes, own_role
+from app.fhir.resources.spec import Found, Include, Resource, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import care_messages as message_service
-from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
 
@@ -26,52 +16,34 @@ async def read_communication(uow: UnitOfWork, actor: Actor, ident: str) -> Resou
     return communication.to_fhir(await message_service.get_message(uow, actor, ident))
 
 
-async def search_communication(
-    uow: UnitOfWork,
-    actor: Actor,
-    params: dict[str, str],
-    count: int,
-    cursor: str | None,
-    settings: Settings,
-) -> Found:
-    if "_id" in params:
-        return await by_id(read_communication, uow, actor, params["_id"])
-    category = coded(params, "category", communication.CATEGORY)
-    if category is not None and category not in {c.value for c in MessageCategory}:
-        raise InvalidInput(
-            f"category is one of {', '.join(c.value for c in MessageCategory)}", field="category"
-        )
-    box = None
-    for name in ("recipient", "sender"):
-        if name in params:
-            own_organization(params, name, actor)
-            box = "received" if name == "recipient" else "sent"
-    thread = (
-        reference_id(params["part-of"], "Communication", "part-of") if "part-of" in params else None
-    )
+async def search_communication(uow: UnitOfWork, actor: Actor, query: SearchQuery) -> Found:
+    category = enum_codes(query, "category", communication.CATEGORY, MessageCategory)
+    box = own_role(query, actor, {"recipient": "received", "sender": "sent"})
+    threads = query.references("part-of", "Communication")
     page = await message_service.list_messages(
         uow,
         actor,
-        limit=count,
-        after=cursor,
+        limit=query.count,
+        after=query.cursor,
         box=box,
-        person_id=subject_of(params),
-        thread_id=thread,
-        category=MessageCategory(category) if category else None,
+        person_id=query.subjects(),
+        thread_id=threads,
+        category=category,
+        ids=query.ids,
+        # part-of finds the replies in a thread: what is partOf its first message, not that
+        # message itself.
+        replies_only=bool(threads),
     )
-    # part-of finds the replies in a thread: what is partOf its first message, not that message.
-    return [
-        communication.to_fhir(m) for m in page.items if thread is None or m.id != thread
-    ], page.next_cursor
+    return [communication.to_fhir(m) for m in page.items], page.next_cursor
 
 
 SPEC = ResourceSpec(
     read_communication,
     search_communication,
     (
-        ID,
-        PATIENT,
-        SUBJECT,
+        spec.ID,
+        spec.PATIENT,
+        spec.SUBJECT,
         SearchParam("category", "token", "care-coordination, discharge, medication or other"),
         SearchParam("recipient", "reference", "received by the caller's organization"),
         SearchParam("sender", "reference", "sent by the caller's organization"),

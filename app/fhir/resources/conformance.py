@@ -8,9 +8,9 @@ from app.domain.errors import NotFound
 from app.fhir import conformance
 from app.fhir.mappers import measure
 from app.fhir.operations import evaluate_measure
+from app.fhir.resources.params import SearchQuery
 from app.fhir.resources.spec import ID, Found, Reader, Resource, ResourceSpec, Searcher, SearchParam
 from app.security.access import Actor
-from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
 
@@ -22,21 +22,18 @@ def _conformance(
             raise NotFound(f"no {kind} with id {ident}")
         return build(ident)
 
-    async def search_all(
-        _uow: UnitOfWork,
-        _actor: Actor,
-        params: dict[str, str],
-        count: int,
-        cursor: str | None,
-        _settings: Settings,
-    ) -> Found:
-        found = [build(n) for n in names if n > (cursor or "")]
-        if "_id" in params:
-            found = [r for r in found if r["id"] == params["_id"]]
-        if "url" in params:
-            found = [r for r in found if r["url"] == params["url"]]
-        page = found[:count]
-        return page, page[-1]["id"] if len(found) > count else None
+    async def search_all(_uow: UnitOfWork, _actor: Actor, query: SearchQuery) -> Found:
+        # A handful of definitions built in memory: matched before paging, so a page is full.
+        url = query.one("url")
+        found = [
+            resource
+            for resource in map(build, names)
+            if resource["id"] > (query.cursor or "")
+            and (not query.ids or resource["id"] in query.ids)
+            and url in (None, resource["url"])
+        ]
+        page = found[: query.count]
+        return page, page[-1]["id"] if len(found) > query.count else None
 
     return read_one, search_all
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from app.domain.errors import NotFound
 from app.domain.plans import Plan
 from app.fhir.mappers import consent
-from app.fhir.resources.params import by_id, subject_of
+from app.fhir.resources.params import SearchQuery, parents, plans_of
 from app.fhir.resources.spec import ID, PATIENT, Found, Resource, ResourceSpec
 from app.security.access import Actor
 from app.services import plans as plan_service
-from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
 
@@ -32,21 +31,12 @@ async def vread_consent(uow: UnitOfWork, actor: Actor, ident: str, version: int)
     return _consent_of(plan, ident, index)
 
 
-async def search_consent(
-    uow: UnitOfWork,
-    actor: Actor,
-    params: dict[str, str],
-    count: int,
-    cursor: str | None,
-    settings: Settings,
-) -> Found:
-    if "_id" in params:
-        return await by_id(read_consent, uow, actor, params["_id"])
-    page = await plan_service.list_plans(
-        uow, actor, limit=count, after=cursor, person_id=subject_of(params), status=None
-    )
-    found = [consent.to_fhir(p, i) for p in page.items for i in range(len(p.consents))]
-    return found, page.next_cursor
+async def search_consent(uow: UnitOfWork, actor: Actor, query: SearchQuery) -> Found:
+    """The consents of a page of plans (a page is of plans, each with its consents); ``_id``
+    names consents, read in the plans it names."""
+    plans, next_cursor = await plans_of(uow, actor, query, ids=parents(query))
+    found = [consent.to_fhir(p, i) for p in plans for i in range(len(p.consents))]
+    return [r for r in found if not query.ids or r["id"] in query.ids], next_cursor
 
 
 SPEC = ResourceSpec(
@@ -56,4 +46,5 @@ SPEC = ResourceSpec(
     vread=vread_consent,
     documentation="Consents to plans, with withdrawals as deny provisions; a consent's version "
     "is its plan's, and every version of the plan that recorded it is readable.",
+    parts=True,
 )

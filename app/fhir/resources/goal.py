@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 from app.domain.errors import NotFound
-from app.domain.plans import Plan
+from app.domain.plans import Plan, PlanStatus
 from app.fhir.common import parent_of
 from app.fhir.mappers import goal
-from app.fhir.resources.params import by_id, choice, plans_of
-from app.fhir.resources.spec import (
-    ID,
-    PATIENT,
-    SUBJECT,
-    Found,
-    Include,
-    Resource,
-    ResourceSpec,
-    SearchParam,
-)
+from app.fhir.resources import spec
+from app.fhir.resources.params import SearchQuery, coded_as, parents, plans_of
+from app.fhir.resources.spec import Found, Include, Resource, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import plans as plan_service
-from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
+
+# A goal's lifecycle status is its plan's (app.fhir.mappers.goal).
+_GOAL_STATUS = {
+    "proposed": (PlanStatus.DRAFT,),
+    "active": (PlanStatus.ACTIVE,),
+    "completed": (PlanStatus.COMPLETED,),
+    "cancelled": (PlanStatus.CANCELLED,),
+}
 
 
 def _goal_of(plan: Plan, ident: str) -> Resource:
@@ -40,33 +39,27 @@ async def vread_goal(uow: UnitOfWork, actor: Actor, ident: str, version: int) ->
     return _goal_of(plan, ident)
 
 
-async def search_goal(
-    uow: UnitOfWork,
-    actor: Actor,
-    params: dict[str, str],
-    count: int,
-    cursor: str | None,
-    settings: Settings,
-) -> Found:
-    if "_id" in params:
-        return await by_id(read_goal, uow, actor, params["_id"])
-    status = choice(params, "lifecycle-status", ("proposed", "active", "completed", "cancelled"))
-    plans, next_cursor = await plans_of(uow, actor, params, count, cursor)
+async def search_goal(uow: UnitOfWork, actor: Actor, query: SearchQuery) -> Found:
+    """The goals of a page of plans (a page is of plans, each with its goals); ``_id`` names
+    goals, read in the plans it names."""
+    status = coded_as(query.choice("lifecycle-status", tuple(_GOAL_STATUS)), _GOAL_STATUS)
+    plans, next_cursor = await plans_of(uow, actor, query, status, ids=parents(query))
     found = [goal.to_fhir(p, g) for p in plans for g in p.content.goals]
-    return [r for r in found if status in (None, r["lifecycleStatus"])], next_cursor
+    return [r for r in found if not query.ids or r["id"] in query.ids], next_cursor
 
 
 SPEC = ResourceSpec(
     read_goal,
     search_goal,
     (
-        ID,
-        PATIENT,
-        SUBJECT,
+        spec.ID,
+        spec.PATIENT,
+        spec.SUBJECT,
         SearchParam("lifecycle-status", "token", "proposed, active, completed or cancelled"),
     ),
     vread=vread_goal,
     documentation="The person's own goals in the current version of each plan; a goal's "
     "version is its plan's, and every version of the plan that had it is readable.",
     includes=(Include("Goal:patient", "subject", "Patient"),),
+    parts=True,
 )

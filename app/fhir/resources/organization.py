@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from app.fhir.mappers import organization
-from app.fhir.resources.params import by_id, reference_id, token
+from app.fhir.resources.params import SearchQuery, token
 from app.fhir.resources.spec import ID, Found, Include, Resource, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import organizations as organization_service
-from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
 
@@ -15,29 +14,18 @@ async def read_organization(uow: UnitOfWork, _actor: Actor, ident: str) -> Resou
     return organization.to_fhir(await organization_service.get_organization(uow, ident))
 
 
-async def search_organization(
-    uow: UnitOfWork,
-    actor: Actor,
-    params: dict[str, str],
-    count: int,
-    cursor: str | None,
-    settings: Settings,
-) -> Found:
-    if "_id" in params:
-        return await by_id(read_organization, uow, actor, params["_id"])
-    identifier = token(params["identifier"], "identifier") if "identifier" in params else None
-    parent = (
-        reference_id(params["partof"], "Organization", "partof") if "partof" in params else None
-    )
+async def search_organization(uow: UnitOfWork, actor: Actor, query: SearchQuery) -> Found:
+    written = query.one("identifier")
     page = await organization_service.list_organizations(
         uow,
-        limit=count,
-        after=cursor,
+        limit=query.count,
+        after=query.cursor,
         kind=None,
         jurisdiction=None,
-        parent_id=parent,
+        parent_id=query.references("partof", "Organization"),
         function=None,
-        identifier=identifier,
+        identifier=token(written, "identifier") if written is not None else None,
+        ids=query.ids,
     )
     return [organization.to_fhir(o) for o in page.items], page.next_cursor
 

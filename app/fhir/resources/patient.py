@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from app.fhir.mappers import patient
-from app.fhir.resources.params import by_id, token
+from app.fhir.resources.params import SearchQuery, token
 from app.fhir.resources.spec import ID, Found, Include, Resource, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import persons as person_service
-from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
 
@@ -17,33 +16,26 @@ async def read_patient(uow: UnitOfWork, actor: Actor, ident: str) -> Resource:
     return patient.to_fhir(await person_service.get_person(uow, actor, ident))
 
 
-async def search_patient(
-    uow: UnitOfWork,
-    actor: Actor,
-    params: dict[str, str],
-    count: int,
-    cursor: str | None,
-    settings: Settings,
-) -> Found:
-    if "_id" in params:
-        return await by_id(read_patient, uow, actor, params["_id"])
+async def search_patient(uow: UnitOfWork, actor: Actor, query: SearchQuery) -> Found:
     identifier = None
-    if "identifier" in params:
-        system, value = token(params["identifier"], "identifier")
+    written = query.one("identifier")
+    if written is not None:
+        system, value = token(written, "identifier")
         identifier = person_service.parse_identifier(
             system,
             value,
             today=datetime.now(UTC).date(),
-            reserve_systems=settings.reserve_number_systems,
+            reserve_systems=query.settings.reserve_number_systems,
             field="identifier",
         )
     page = await person_service.list_persons(
         uow,
         actor,
-        limit=count,
-        after=cursor,
-        municipality_id=params.get("organization"),
+        limit=query.count,
+        after=query.cursor,
+        municipality_id=query.references("organization", "Organization"),
         identifier=identifier,
+        ids=query.ids,
     )
     return [patient.to_fhir(p) for p in page.items], page.next_cursor
 

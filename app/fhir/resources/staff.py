@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from app.domain.errors import InvalidInput
 from app.domain.staff import StaffRole
 from app.fhir.mappers import practitioner
-from app.fhir.resources.params import by_id, coded, reference_id, token
+from app.fhir.resources.params import SearchQuery, enum_codes, token
 from app.fhir.resources.spec import ID, Found, Include, Resource, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import staff as staff_service
-from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
 
@@ -21,51 +19,29 @@ async def read_practitioner_role(uow: UnitOfWork, _actor: Actor, ident: str) -> 
     return practitioner.practitioner_role(await staff_service.get_role(uow, ident))
 
 
-async def search_practitioner(
-    uow: UnitOfWork,
-    actor: Actor,
-    params: dict[str, str],
-    count: int,
-    cursor: str | None,
-    settings: Settings,
-) -> Found:
-    if "_id" in params:
-        return await by_id(read_practitioner, uow, actor, params["_id"])
+async def search_practitioner(uow: UnitOfWork, actor: Actor, query: SearchQuery) -> Found:
+    written = query.one("identifier")
     page = await staff_service.list_practitioners(
         uow,
-        limit=count,
-        after=cursor,
-        name=params.get("name"),
-        identifier=token(params["identifier"], "identifier") if "identifier" in params else None,
+        limit=query.count,
+        after=query.cursor,
+        name=query.one("name"),
+        identifier=token(written, "identifier") if written is not None else None,
+        ids=query.ids,
     )
     return [practitioner.practitioner(p) for p in page.items], page.next_cursor
 
 
-async def search_practitioner_role(
-    uow: UnitOfWork,
-    actor: Actor,
-    params: dict[str, str],
-    count: int,
-    cursor: str | None,
-    settings: Settings,
-) -> Found:
-    if "_id" in params:
-        return await by_id(read_practitioner_role, uow, actor, params["_id"])
-    code = coded(params, "role", practitioner.ROLE_SYSTEM)
-    if code is not None and code not in {r.value for r in StaffRole}:
-        raise InvalidInput(f"role is one of {', '.join(r.value for r in StaffRole)}", field="role")
+async def search_practitioner_role(uow: UnitOfWork, actor: Actor, query: SearchQuery) -> Found:
     page = await staff_service.list_roles(
         uow,
-        limit=count,
-        after=cursor,
-        organization_id=reference_id(params["organization"], "Organization", "organization")
-        if "organization" in params
-        else None,
+        limit=query.count,
+        after=query.cursor,
+        organization_id=query.references("organization", "Organization"),
         principal_id=None,
-        practitioner_id=reference_id(params["practitioner"], "Practitioner", "practitioner")
-        if "practitioner" in params
-        else None,
-        role=StaffRole(code) if code else None,
+        practitioner_id=query.references("practitioner", "Practitioner"),
+        role=enum_codes(query, "role", practitioner.ROLE_SYSTEM, StaffRole),
+        ids=query.ids,
     )
     return [practitioner.practitioner_role(r) for r in page.items], page.next_cursor
 

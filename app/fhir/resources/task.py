@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from app.domain.deviations import DeviationCategory, DeviationState
-from app.domain.errors import InvalidInput
 from app.fhir.mappers import task
-from app.fhir.resources.params import by_id, choice, coded, own_organization, subject_of
+from app.fhir.resources.params import SearchQuery, coded_as, enum_codes, own_role
 from app.fhir.resources.spec import ID, PATIENT, Found, Include, Resource, ResourceSpec, SearchParam
 from app.security.access import Actor
 from app.services import deviations as deviation_service
-from app.settings import Settings
 from app.store.unit_of_work import UnitOfWork
 
 
@@ -24,44 +22,29 @@ _TASK_STATES = {
 }
 
 
-async def search_task(
-    uow: UnitOfWork,
-    actor: Actor,
-    params: dict[str, str],
-    count: int,
-    cursor: str | None,
-    settings: Settings,
-) -> Found:
-    if "_id" in params:
-        return await by_id(read_task, uow, actor, params["_id"])
-    status = choice(params, "status", tuple(_TASK_STATES))
-    business = coded(params, "business-status", task.STATE)
-    code = coded(params, "code", task.CATEGORY)
-    try:
-        state = DeviationState(business) if business else None
-        category = DeviationCategory(code) if code else None
-    except ValueError as exc:
-        field = "business-status" if business and business not in set(DeviationState) else "code"
-        raise InvalidInput(f"{field}: unknown code", field=field) from exc
-    role = None
-    for name, kind in (("owner", "handler"), ("requester", "reporter")):
-        if name in params:
-            own_organization(params, name, actor)
-            role = kind
+async def search_task(uow: UnitOfWork, actor: Actor, query: SearchQuery) -> Found:
+    states = enum_codes(query, "business-status", task.STATE, DeviationState)
+    status = query.choice("status", tuple(_TASK_STATES))
+    category = enum_codes(query, "code", task.CATEGORY, DeviationCategory)
+    role = own_role(query, actor, {"owner": "handler", "requester": "reporter"})
+    if status:
+        # status and business-status both apply: the states both allow.
+        allowed = coded_as(status, _TASK_STATES)
+        states = [s for s in states if s in allowed] if states else allowed
+        if not states:
+            return [], None
     page = await deviation_service.list_deviations(
         uow,
         actor,
-        limit=count,
-        after=cursor,
+        limit=query.count,
+        after=query.cursor,
         role=role,
-        person_id=subject_of(params),
-        state=state,
+        person_id=query.subjects(),
+        state=states,
         category=category,
+        ids=query.ids,
     )
-    allowed = _TASK_STATES[status] if status else None
-    return [
-        task.to_fhir(d) for d in page.items if allowed is None or d.state in allowed
-    ], page.next_cursor
+    return [task.to_fhir(d) for d in page.items], page.next_cursor
 
 
 SPEC = ResourceSpec(
