@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
+from fhir.resources.R4B.bundle import Bundle
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -24,8 +25,8 @@ async def transaction(
     """A transaction (all or nothing, any entry order, urn:uuid references) or a batch; reads
     (``GET Type/id``) and searches (``GET Type?params``) in either are answered after the
     writes, with the caller's access."""
-    body = writes.validate(await read_body(request), "Bundle")
-    kind = body.get("type")
+    body = writes.validate_as(await read_body(request), Bundle)
+    kind = body.type
     if kind not in ("transaction", "batch"):
         raise Malformed("Bundle.type must be transaction or batch", field="Bundle.type")
     entries = writes.entries_of(body, settings.max_bundle_entries)

@@ -11,16 +11,20 @@ as a DocumentReference whose attachment carries the data or points to a Binary e
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+from fhir.resources.R4B.binary import Binary
+from fhir.resources.R4B.documentreference import DocumentReference
+from fhir.resources.R4B.resource import Resource as Model
 
 from app.domain.documents import DOCUMENT_TYPE_DISPLAY, Document, DocumentType
 from app.domain.episodes import Episode
 from app.domain.errors import InvalidInput
 from app.domain.parties import RecordType
-from app.fhir.common import canonical, concept, instant, organization_of, ref
+from app.fhir import parse
+from app.fhir.common import canonical, concept, instant, ref
 from app.security.access import Actor
 from app.services import documents as service
 from app.services.documents import DocumentRules, NewDocument
@@ -84,27 +88,18 @@ def binary(document: Document, data: bytes) -> Resource:
     }
 
 
-def _decode(text: Any, field: str) -> bytes:
-    if not isinstance(text, str):
-        raise InvalidInput("the content is given as base64 data", field=field)
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidInput(f"the data is not base64: {exc}", field=field) from exc
-
-
-def attached_to(resource: Resource) -> tuple[RecordType, str]:
+def attached_to(resource: DocumentReference) -> tuple[RecordType, str]:
     """The record a DocumentReference attaches to: its encounter, or its related plan, meeting
     or care message."""
-    context = resource.get("context") or {}
-    for reference in context.get("encounter") or []:
-        text = reference.get("reference") or ""
-        if text.startswith("Encounter/"):
-            return RecordType.EPISODE, text.split("/", 1)[1]
-    for reference in context.get("related") or []:
-        kind, _sep, ident = (reference.get("reference") or "").partition("/")
-        if kind in RECORD_OF and ident:
-            return RECORD_OF[kind], ident
+    context = resource.context
+    for reference in (context.encounter if context is not None else None) or []:
+        episode = parse.reference_to(reference, ("Encounter",))
+        if episode is not None:
+            return RecordType.EPISODE, episode[1]
+    for reference in (context.related if context is not None else None) or []:
+        found = parse.reference_to(reference, RECORD_OF)
+        if found is not None:
+            return RECORD_OF[found[0]], found[1]
     raise InvalidInput(
         "a document is attached to an Encounter (context.encounter) or to a CarePlan, "
         "Appointment or Communication (context.related)",
@@ -113,35 +108,40 @@ def attached_to(resource: Resource) -> tuple[RecordType, str]:
 
 
 def from_fhir(
-    resource: Resource, entries: Mapping[str, Resource] | None = None, *, field: str = ""
+    resource: DocumentReference, entries: Mapping[str, Model] | None = None, *, field: str = ""
 ) -> NewDocument:
     """A document from a DocumentReference; its content inline (``attachment.data``) or in a
-    Binary that ``attachment.url`` names among ``entries`` (a message's)."""
+    Binary that ``attachment.url`` names among ``entries`` (a message's).
+
+    The model holds the content decoded; that it was base64 is checked with the rest of the
+    body (``app.fhir.primitives``)."""
     where = field or "DocumentReference"
-    codings = (resource.get("type") or {}).get("coding") or []
-    codes = [c.get("code") for c in codings if c.get("system") == TYPE_SYSTEM]
+    codings = resource.type.coding if resource.type is not None else None
+    codes = [c.code for c in codings or [] if c.system == TYPE_SYSTEM]
     if not codes or codes[0] not in {t.value for t in DocumentType}:
         raise InvalidInput(
             f"DocumentReference.type is a code of {TYPE_SYSTEM}: "
             f"{', '.join(t.value for t in DocumentType)}",
             field=f"{where}.type",
         )
-    contents = resource.get("content") or []
+    contents = resource.content or []
     if len(contents) != 1:
         raise InvalidInput("a document has exactly one content", field=f"{where}.content")
-    attachment = contents[0].get("attachment") or {}
-    content_type = attachment.get("contentType")
-    if "data" in attachment:
-        data = _decode(attachment["data"], f"{where}.content[0].attachment.data")
+    attachment = contents[0].attachment
+    content_type = attachment.contentType
+    if attachment.data is not None:
+        data = attachment.data
     else:
-        found = (entries or {}).get(attachment.get("url") or "")
-        if found is None or found.get("resourceType") != "Binary":
+        found = (entries or {}).get(str(attachment.url or ""))
+        if not isinstance(found, Binary):
             raise InvalidInput(
                 "the attachment carries its data, or its url names a Binary entry of the message",
                 field=f"{where}.content[0].attachment",
             )
-        data = _decode(found.get("data"), "Binary.data")
-        binary_type = found.get("contentType")
+        if found.data is None:
+            raise InvalidInput("the content is given as base64 data", field="Binary.data")
+        data = found.data
+        binary_type = found.contentType
         if content_type and binary_type and content_type != binary_type:
             raise InvalidInput(
                 f"the attachment declares {content_type}, its Binary {binary_type}",
@@ -153,24 +153,24 @@ def from_fhir(
             "the attachment names its contentType",
             field=f"{where}.content[0].attachment.contentType",
         )
-    authors = [organization_of(a) for a in resource.get("author") or []]
+    authors = [parse.organization_of(a) for a in resource.author or []]
     author = next((a for a in authors if a), None)
-    title = attachment.get("title") or resource.get("description") or codes[0]
+    title = attachment.title or resource.description or codes[0]
     return NewDocument(
         type=DocumentType(codes[0]),
         title=str(title),
         content_type=str(content_type),
         data=data,
-        description=resource.get("description"),
+        description=resource.description,
         author_id=author,
         field=f"{where}.content[0].attachment",
     )
 
 
-def subject_of(resource: Resource) -> str | None:
+def subject_of(resource: DocumentReference) -> str | None:
     """The person a DocumentReference names (``Patient/id``), if it names one."""
-    text = (resource.get("subject") or {}).get("reference") or ""
-    return text.split("/", 1)[1] if text.startswith("Patient/") else None
+    found = parse.reference_to(resource.subject, ("Patient",))
+    return found[1] if found is not None else None
 
 
 def rules_of(settings: Settings) -> DocumentRules:
@@ -181,11 +181,11 @@ def rules_of(settings: Settings) -> DocumentRules:
 async def create(
     uow: UnitOfWork,
     actor: Actor,
-    resource: Resource,
+    resource: DocumentReference,
     settings: Settings,
     now: datetime,
     *,
-    entries: Mapping[str, Resource] | None = None,
+    entries: Mapping[str, Model] | None = None,
 ) -> tuple[Resource, bool]:
     """Share a document on the record its context names (``document-shared`` to the record's
     other parties); its content inline, or in a Binary among a message's ``entries``."""

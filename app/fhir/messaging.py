@@ -17,9 +17,20 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
+from fhir.resources.R4B.appointment import Appointment
+from fhir.resources.R4B.appointmentresponse import AppointmentResponse
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.communication import Communication
+from fhir.resources.R4B.documentreference import DocumentReference
+from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.messageheader import MessageHeader
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from fhir.resources.R4B.resource import Resource as Model
+from fhir.resources.R4B.task import Task
 from pydantic import ValidationError
 
 from app.domain.delivery import Outcome
@@ -27,7 +38,7 @@ from app.domain.errors import Forbidden, InvalidInput, Malformed
 from app.domain.liability import LiabilityConfig
 from app.domain.meetings import ParticipantKind
 from app.domain.message_events import MessageEvent, event_of
-from app.domain.values import parse_day, parse_instant, parse_int
+from app.domain.values import parse_int
 from app.fhir import documents, planning_basis, primitives
 from app.fhir.bundles import check_full_urls
 from app.fhir.common import BASE, extension_url
@@ -42,8 +53,16 @@ from app.fhir.mappers import (
     patient,
     task,
 )
-from app.fhir.mappers.encounter import DISCHARGE_READY_AT, EXPECTED_DISCHARGE
-from app.fhir.parse import literal, organization_of, reference_id
+from app.fhir.mappers.encounter import DISCHARGE_READY_AT, EXPECTED_DISCHARGE, extension
+from app.fhir.parse import (
+    day,
+    instant,
+    literal,
+    optional_instant,
+    organization_of,
+    reference_id,
+    reference_text,
+)
 from app.security.access import Actor, acts_for
 from app.services import care_messages as message_service
 from app.services import commands
@@ -61,6 +80,7 @@ COORDINATED_PLANNING = extension_url("coordinated-planning")
 
 
 _CODES = tuple(e.value for e in MessageEvent)
+M = TypeVar("M", bound=Model)
 
 
 class MessageRefused(Malformed):
@@ -76,7 +96,7 @@ class Message:
     event: MessageEvent
     sent_at: datetime | None
     focus: list[str]
-    resources: dict[str, dict[str, Any]]
+    resources: dict[str, Model]
     sender: str | None
     response_to: str | None
     response_code: str | None = None
@@ -86,7 +106,10 @@ Handler = Callable[[UnitOfWork, Actor, Message, Settings, datetime], Awaitable[l
 
 
 def parse(body: Any) -> Message:
-    """Validate a message Bundle; MessageRefused names the element at fault."""
+    """Validate a message Bundle; MessageRefused names the element at fault.
+
+    The Bundle is validated once, its entries with it: the handlers read the typed resources of
+    ``Bundle.entry.resource`` (a ``Patient``, an ``Encounter``) the validation made."""
     if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
         raise MessageRefused("the body is not a FHIR Bundle", field="resourceType")
     try:
@@ -95,75 +118,89 @@ def parse(body: Any) -> Message:
         first = exc.errors()[0]
         where = from_loc("Bundle", first["loc"])
         raise MessageRefused(f"{where}: {first['msg']}", field=where) from exc
+    entries = bundle.entry or []
     try:
         primitives.check(body)
-        check_full_urls(body.get("entry") or [])
+        check_full_urls(entries)
     except Malformed as exc:
         raise MessageRefused(exc.message, field=exc.field) from exc
     if bundle.type != "message":
         raise MessageRefused("Bundle.type must be message", field="Bundle.type")
     if not bundle.id:
         raise MessageRefused("a message Bundle has an id (reliable messaging)", field="Bundle.id")
-    entries = body.get("entry") or []
-    header = entries[0].get("resource", {}) if entries else {}
-    if header.get("resourceType") != "MessageHeader":
+    header = entries[0].resource if entries else None
+    if not isinstance(header, MessageHeader):
         raise MessageRefused(
             "the first entry of a message is its MessageHeader", field="Bundle.entry[0]"
         )
-    if not header.get("id"):
+    if not header.id:
         raise MessageRefused("the MessageHeader has an id", field="MessageHeader.id")
-    coding = header.get("eventCoding") or {}
-    if coding.get("system") != EVENT_SYSTEM or coding.get("code") not in _CODES:
+    coding = header.eventCoding
+    code = coding.code if coding is not None else None
+    if coding is None or coding.system != EVENT_SYSTEM or code not in _CODES:
         raise MessageRefused(
             f"MessageHeader.eventCoding must be a code of {EVENT_SYSTEM}: {', '.join(_CODES)}",
             field="MessageHeader.eventCoding",
         )
     # Entries are found by their fullUrl and by ``Type/id``.
-    resources: dict[str, dict[str, Any]] = {}
+    resources: dict[str, Model] = {}
     for entry in entries[1:]:
-        resource = entry.get("resource") or {}
-        if entry.get("fullUrl"):
-            resources[entry["fullUrl"]] = resource
-        if resource.get("id"):
-            resources[f"{resource['resourceType']}/{resource['id']}"] = resource
-    sender = (header.get("sender") or {}).get("reference")
-    response = header.get("response") or {}
+        resource = entry.resource
+        if resource is None:
+            continue
+        if entry.fullUrl:
+            resources[entry.fullUrl] = resource
+        if resource.id:
+            resources[f"{resource.get_resource_type()}/{resource.id}"] = resource
+    sender = literal(reference_text(header.sender))
+    response = header.response
     return Message(
         bundle_id=str(bundle.id),
-        header_id=str(header["id"]),
-        event=event_of(coding["code"]),
-        sent_at=bundle.timestamp,
-        focus=[f.get("reference", "") for f in header.get("focus") or []],
+        header_id=str(header.id),
+        event=event_of(str(code)),
+        sent_at=_sent_at(bundle.timestamp),
+        focus=[reference_text(f) or "" for f in header.focus or []],
         resources=resources,
-        sender=sender.rsplit("/", 1)[-1] if sender else None,
-        response_to=response.get("identifier"),
-        response_code=response.get("code"),
+        sender=sender.id if sender is not None else _bare_sender(reference_text(header.sender)),
+        response_to=response.identifier if response is not None else None,
+        response_code=response.code if response is not None else None,
     )
 
 
-def _focus(message: Message, kind: str) -> tuple[str, dict[str, Any]]:
+def _sent_at(timestamp: object) -> datetime | None:
+    try:
+        return optional_instant(timestamp, "Bundle.timestamp")
+    except InvalidInput as exc:
+        raise MessageRefused(exc.message, field=exc.field) from exc
+
+
+def _bare_sender(text: str | None) -> str | None:
+    """The last segment of a sender that names no ``Organization/id`` of ours (the caller's
+    check then refuses it, naming what was sent)."""
+    return text.rsplit("/", 1)[-1] if text else None
+
+
+def _focus(message: Message, kind: type[M]) -> tuple[str, M]:
+    name = kind.get_resource_type()
     for reference in message.focus:
         resource = message.resources.get(reference)
-        if reference.startswith(f"{kind}/") or (resource or {}).get("resourceType") == kind:
-            return reference.rsplit("/", 1)[-1], resource or {}
+        named = literal(reference)
+        if isinstance(resource, kind):
+            return (named.id if named is not None else reference.rsplit("/", 1)[-1]), resource
+        if resource is None and named is not None and named.kind == name:
+            # Focused on by reference alone: the record is read by its id; nothing is sent of it.
+            return named.id, cast(M, kind.model_construct())
     raise InvalidInput(
-        f"a {message.event} message focuses on a {kind}", field="MessageHeader.focus"
+        f"a {message.event} message focuses on a {name}", field="MessageHeader.focus"
     )
-
-
-def _extension(resource: dict[str, Any], url: str, key: str) -> Any:
-    for extension in resource.get("extension") or []:
-        if extension.get("url") == url:
-            return extension.get(key)
-    return None
 
 
 def _carried(message: Message, settings: Settings) -> Carried:
     """The documents (DocumentReference entries, their content inline or in Binary entries)
     and the planning basis (a QuestionnaireResponse entry) a notice message carries."""
     entries = list({id(r): r for r in message.resources.values()}.values())
-    references = [r for r in entries if r.get("resourceType") == "DocumentReference"]
-    responses = [r for r in entries if r.get("resourceType") == "QuestionnaireResponse"]
+    references = [r for r in entries if isinstance(r, DocumentReference)]
+    responses = [r for r in entries if isinstance(r, QuestionnaireResponse)]
     if len(responses) > 1:
         raise InvalidInput(
             "a notice carries at most one planning basis", field="QuestionnaireResponse"
@@ -187,10 +224,9 @@ async def _admission(
     *,
     liability: LiabilityConfig,
 ) -> list[str]:
-    _key, resource = _focus(message, "Encounter")
-    subject = (resource.get("subject") or {}).get("reference")
-    patient_resource = message.resources.get(subject or "")
-    if patient_resource is None or patient_resource.get("resourceType") != "Patient":
+    _key, resource = _focus(message, Encounter)
+    patient_resource = message.resources.get(reference_text(resource.subject) or "")
+    if not isinstance(patient_resource, Patient):
         raise InvalidInput(
             "Encounter.subject must reference the Patient entry of the message",
             field="Encounter.subject",
@@ -230,7 +266,7 @@ async def _notice(
     *,
     liability: LiabilityConfig,
 ) -> list[str]:
-    episode_id, resource = _focus(message, "Encounter")
+    episode_id, resource = _focus(message, Encounter)
     await episode_service.record_notice(
         uow,
         actor,
@@ -242,14 +278,13 @@ async def _notice(
     return [f"Encounter/{episode_id}"]
 
 
-def _hospital_notice(
-    message: Message, resource: dict[str, Any], carried: Carried
-) -> commands.Notice:
+def _hospital_notice(message: Message, resource: Encounter, carried: Carried) -> commands.Notice:
     """The command of a hospital's notice after the admission, from its Encounter."""
     at = message.sent_at
     match message.event:
         case MessageEvent.EXPECTED_DISCHARGE_CHANGED:
-            expected = _extension(resource, EXPECTED_DISCHARGE, "valueDate")
+            found = extension(resource.extension, EXPECTED_DISCHARGE)
+            expected = found.valueDate if found is not None else None
             where = "Encounter.extension(expected-discharge-date)"
             if not expected:
                 raise InvalidInput(
@@ -258,24 +293,24 @@ def _hospital_notice(
                     field=where,
                 )
             return commands.ChangeExpectedDischarge(
-                at=at, expected_discharge_date=parse_day(expected, where), carried=carried
+                at=at, expected_discharge_date=day(expected, where), carried=carried
             )
         case MessageEvent.DISCHARGE_READY:
-            decided = _extension(resource, DISCHARGE_READY_AT, "valueDateTime")
+            decided = extension(resource.extension, DISCHARGE_READY_AT)
+            coordinated = extension(resource.extension, COORDINATED_PLANNING)
             return commands.DeclareDischargeReady(
                 at=at,
-                decided_at=parse_instant(decided, "Encounter.extension(discharge-ready-at)")
-                if decided
-                else None,
-                coordinated_planning=bool(
-                    _extension(resource, COORDINATED_PLANNING, "valueBoolean")
+                decided_at=optional_instant(
+                    decided.valueDateTime if decided is not None else None,
+                    "Encounter.extension(discharge-ready-at)",
                 ),
+                coordinated_planning=bool(coordinated is not None and coordinated.valueBoolean),
                 carried=carried,
             )
         case MessageEvent.DISCHARGE_READY_WITHDRAWN:
             return commands.WithdrawDischargeReady(at=at, carried=carried)
-    if (resource.get("period") or {}).get("end"):
-        at = parse_instant(resource["period"]["end"], "Encounter.period.end")
+    if resource.period is not None and resource.period.end:
+        at = instant(resource.period.end, "Encounter.period.end")
     return commands.Discharge(at=at, carried=carried)
 
 
@@ -290,7 +325,7 @@ async def _municipality_notice(
 ) -> list[str]:
     """The municipality's answer or its confirmation that services started, carried as an
     extension of the Encounter the message focuses on (``app.fhir.mappers.handover``)."""
-    episode_id, resource = _focus(message, "Encounter")
+    episode_id, resource = _focus(message, Encounter)
     notice: commands.Notice
     if message.event is MessageEvent.MUNICIPALITY_RESPONSE:
         notice = handover.answer_from_fhir(resource, message.sent_at)
@@ -338,7 +373,7 @@ class _Created(Protocol):
 
 
 def _creating(
-    kind: str, create: Callable[[UnitOfWork, Actor, dict[str, Any], datetime], Awaitable[_Created]]
+    kind: type[M], create: Callable[[UnitOfWork, Actor, M, datetime], Awaitable[_Created]]
 ) -> Handler:
     """The handler of a message that creates a record from the ``kind`` resource it focuses on
     (a care message, a deviation report, a summons): the reference of what it created."""
@@ -348,25 +383,25 @@ def _creating(
     ) -> list[str]:
         _key, resource = _focus(message, kind)
         created = await create(uow, actor, resource, now)
-        return [f"{kind}/{created.id}"]
+        return [f"{kind.get_resource_type()}/{created.id}"]
 
     return handle
 
 
 _care_communication = _creating(
-    "Communication",
+    Communication,
     lambda uow, actor, resource, now: message_service.send(
         uow, actor, communication.from_fhir(resource), now=now
     ),
 )
 _deviation_report = _creating(
-    "Task",
+    Task,
     lambda uow, actor, resource, now: deviation_service.report(
         uow, actor, task.from_fhir(resource), now=now
     ),
 )
 _summons = _creating(
-    "Appointment",
+    Appointment,
     lambda uow, actor, resource, now: meeting_service.summon(
         uow, actor, appointment.from_fhir(resource), now=now
     ),
@@ -376,40 +411,39 @@ _summons = _creating(
 async def _summons_reply(
     uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
 ) -> list[str]:
-    _key, answer = _focus(message, "AppointmentResponse")
-    meeting_id = reference_id(
-        answer.get("appointment"), "Appointment", "AppointmentResponse.appointment"
-    )
+    _key, answer = _focus(message, AppointmentResponse)
+    meeting_id = reference_id(answer.appointment, "Appointment", "AppointmentResponse.appointment")
     meeting = await meeting_service.get_meeting(uow, actor, meeting_id)
-    actor_ref = answer.get("actor") or {}
-    reference = actor_ref.get("reference") or ""
-    if reference.startswith("Patient/"):
+    who = answer.actor
+    named = literal(reference_text(who))
+    org = organization_of(who)
+    if named is not None and named.kind == "Patient":
         matches = [p for p in meeting.participants if p.kind is ParticipantKind.PERSON]
-    elif organization_of(actor_ref) is not None:
-        org = organization_of(actor_ref)
+    elif org is not None:
         matches = [p for p in meeting.participants if p.organization_id == org]
     else:
-        matches = [p for p in meeting.participants if p.name and p.name == actor_ref.get("display")]
+        display = who.display if who is not None else None
+        matches = [p for p in meeting.participants if p.name and p.name == display]
     if len(matches) != 1:
         raise InvalidInput(
             "AppointmentResponse.actor must name exactly one participant of the meeting",
             field="AppointmentResponse.actor",
         )
-    status = answer.get("participantStatus")
+    status = answer.participantStatus
     if status not in appointment.REPLY_OF:
         raise InvalidInput(
             "participantStatus is accepted, declined or tentative (another time proposed)",
             field="AppointmentResponse.participantStatus",
         )
-    proposed = answer.get("start") if status == "tentative" else None
+    proposed = answer.start if status == "tentative" else None
     await meeting_service.reply(
         uow,
         actor,
         meeting_id,
         matches[0].id,
         appointment.REPLY_OF[status],
-        reason=answer.get("comment"),
-        proposed_start=parse_instant(proposed, "AppointmentResponse.start") if proposed else None,
+        reason=answer.comment,
+        proposed_start=optional_instant(proposed, "AppointmentResponse.start"),
         if_match=None,
         now=now,
     )
@@ -419,8 +453,8 @@ async def _summons_reply(
 async def _careplan_revised(
     uow: UnitOfWork, actor: Actor, message: Message, _settings: Settings, now: datetime
 ) -> list[str]:
-    plan_id, resource = _focus(message, "CarePlan")
-    version = (resource.get("meta") or {}).get("versionId")
+    plan_id, resource = _focus(message, CarePlan)
+    version = resource.meta.versionId if resource.meta is not None else None
     expected = parse_int(
         str(version),
         "CarePlan.meta.versionId",
@@ -440,7 +474,7 @@ async def _careplan_revised(
 async def _document_shared(
     uow: UnitOfWork, actor: Actor, message: Message, settings: Settings, now: datetime
 ) -> list[str]:
-    _key, resource = _focus(message, "DocumentReference")
+    _key, resource = _focus(message, DocumentReference)
     shown, _created = await documents.create(
         uow, actor, resource, settings, now, entries=message.resources
     )

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B.questionnaireresponse import (
+    QuestionnaireResponse,
+    QuestionnaireResponseItemAnswer,
+)
+
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.planning_basis import (
     ITEMS,
@@ -115,10 +120,12 @@ def to_fhir(basis: PlanningBasis) -> Resource:
     }
 
 
-def from_fhir(resource: Resource, where: str = "QuestionnaireResponse") -> PlanningAnswers:
+def from_fhir(
+    resource: QuestionnaireResponse, where: str = "QuestionnaireResponse"
+) -> PlanningAnswers:
     """The answers of a QuestionnaireResponse to the planning-basis questionnaire; an item the
     questionnaire lacks, or answered with the wrong type, is refused naming the item."""
-    url, _sep, version = str(resource.get("questionnaire") or "").partition("|")
+    url, _sep, version = (resource.questionnaire or "").partition("|")
     if url != URL:
         raise InvalidInput(
             f"QuestionnaireResponse.questionnaire is {URL}|{VERSION}",
@@ -126,8 +133,8 @@ def from_fhir(resource: Resource, where: str = "QuestionnaireResponse") -> Plann
         )
     answers: dict[str, list[Answer]] = {}
     by_id = {item.link_id: item for item in ITEMS}
-    for index, entry in enumerate(resource.get("item") or []):
-        link_id = entry.get("linkId")
+    for index, entry in enumerate(resource.item or []):
+        link_id = entry.linkId or ""
         place = f"{where}.item[{index}]"
         item = by_id.get(link_id)
         if item is None:
@@ -135,23 +142,31 @@ def from_fhir(resource: Resource, where: str = "QuestionnaireResponse") -> Plann
                 f"the questionnaire has no item {link_id!r}", field=f"{place}.linkId"
             )
         values: list[Answer] = []
-        for number, answer in enumerate(entry.get("answer") or []):
+        for number, answer in enumerate(entry.answer or []):
             key = _VALUE[item.type]
-            if set(answer) - {"item"} != {key}:
+            # What was sent of the answer (its value[x], an extension), the nested items aside.
+            if answer.model_fields_set - {"item"} != {key}:
                 raise InvalidInput(
                     f"item {link_id} is answered with {key}", field=f"{place}.answer[{number}]"
                 )
-            value = answer[key]
-            if item.type is AnswerType.CHOICE:
-                if value.get("system") != OPTION_SYSTEMS[link_id]:
-                    raise InvalidInput(
-                        f"item {link_id} is answered with a code of {OPTION_SYSTEMS[link_id]}",
-                        field=f"{place}.answer[{number}]",
-                    )
-                value = value.get("code")
-            values.append(value)
+            values.append(_value(answer, item, f"{place}.answer[{number}]"))
         answers[link_id] = answers.get(link_id, []) + values
     return PlanningAnswers(answers, version or VERSION, f"{where}.item")
+
+
+def _value(answer: QuestionnaireResponseItemAnswer, item: Item, field: str) -> Answer:
+    """The answer's value of the type ``item`` takes: a code of its options, text or a boolean."""
+    if item.type is AnswerType.CHOICE:
+        coding = answer.valueCoding
+        if coding is None or coding.system != OPTION_SYSTEMS[item.link_id]:
+            raise InvalidInput(
+                f"item {item.link_id} is answered with a code of {OPTION_SYSTEMS[item.link_id]}",
+                field=field,
+            )
+        return coding.code  # type: ignore[return-value]
+    if item.type is AnswerType.BOOLEAN:
+        return answer.valueBoolean  # type: ignore[return-value]
+    return answer.valueString  # type: ignore[return-value]
 
 
 # --- the interactions ------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
+from fhir.resources.R4B.extension import Extension
+from fhir.resources.R4B.subscription import Subscription as SubscriptionResource
 from starlette.responses import Response
 
 from app.domain.delivery import PayloadContent, SubscriptionStatus, Topic, topic_url
@@ -28,8 +30,9 @@ from app.fhir import subscription_search
 from app.fhir.common import FHIR_JSON, extension_url, instant
 from app.fhir.notifications import BACKPORT, status_parameters
 from app.fhir.outcome import fhir_response, read_body
+from app.fhir.parse import search_reference_id
 from app.fhir.search import ignored_outcome, lenient, links_of
-from app.fhir.writes import validate
+from app.fhir.writes import validate_as
 from app.http.deps import NowDep, SettingsDep, UowDep, require
 from app.http.routing import UnitOfWorkRoute
 from app.security.access import Actor
@@ -90,19 +93,17 @@ def capability() -> dict[str, Any]:
     }
 
 
-def _extension(element: dict[str, Any] | None, url: str) -> dict[str, Any] | None:
-    for extension in (element or {}).get("extension") or []:
-        if extension.get("url") == url:
-            return extension  # type: ignore[no-any-return]
-    return None
+def _extension(extensions: list[Extension] | None, url: str) -> Extension | None:
+    return next((e for e in extensions or [] if e.url == url), None)
 
 
-def _patient_filter(resource: dict[str, Any], topic: Topic) -> str | None:
+def _patient_filter(resource: SubscriptionResource, topic: Topic) -> str | None:
     """The patient a ``backport-filter-criteria`` narrows to: ``[Type?]patient=Patient/<id>``."""
-    found = _extension(resource.get("_criteria"), FILTER_CRITERIA)
+    criteria = resource.criteria__ext
+    found = _extension(criteria.extension if criteria is not None else None, FILTER_CRITERIA)
     if found is None:
         return None
-    value = str(found.get("valueString") or "")
+    value = str(found.valueString or "")
     kind, sep, query = value.rpartition("?")
     name, _eq, reference = query.partition("=")
     if (sep and kind != FILTERED_TYPE[topic]) or name != "patient" or not reference:
@@ -111,45 +112,46 @@ def _patient_filter(resource: dict[str, Any], topic: Topic) -> str | None:
             "Patient/<id>",
             field="Subscription.criteria.extension",
         )
-    return reference.removeprefix("Patient/")
+    return search_reference_id(reference, "Patient", "Subscription.criteria.extension")
 
 
-def from_fhir(resource: dict[str, Any]) -> service.NewSubscription:
+def from_fhir(resource: SubscriptionResource) -> service.NewSubscription:
     """The subscription a backport Subscription resource asks for."""
-    topic = TOPICS.get(str(resource.get("criteria")))
+    topic = TOPICS.get(str(resource.criteria))
     if topic is None:
         raise InvalidInput(
             f"Subscription.criteria is one of the SubscriptionTopics {', '.join(TOPICS)}",
             field="Subscription.criteria",
         )
-    channel = resource.get("channel") or {}
-    if channel.get("type") != "rest-hook":
+    channel = resource.channel
+    if channel.type != "rest-hook":
         raise InvalidInput("the channel type is rest-hook", field="Subscription.channel.type")
-    if not channel.get("endpoint"):
+    if not channel.endpoint:
         raise InvalidInput(
             "a rest-hook channel names its endpoint", field="Subscription.channel.endpoint"
         )
-    if channel.get("payload") not in (None, FHIR_JSON):
+    if channel.payload not in (None, FHIR_JSON):
         raise InvalidInput(
             f"notifications are sent as {FHIR_JSON}", field="Subscription.channel.payload"
         )
-    content = _extension(channel.get("_payload"), PAYLOAD_CONTENT)
-    code = (content or {}).get("valueCode", PayloadContent.ID_ONLY.value)
+    payload = channel.payload__ext
+    content = _extension(payload.extension if payload is not None else None, PAYLOAD_CONTENT)
+    code = (content.valueCode if content is not None else None) or PayloadContent.ID_ONLY.value
     if code not in {c.value for c in PayloadContent}:
         raise InvalidInput(
             "payload content is empty or id-only (full-resource is not sent: notifications "
             "carry references, the receiver reads what it may see)",
             field="Subscription.channel.payload.extension",
         )
-    heartbeat = _extension(channel, HEARTBEAT_PERIOD)
-    period = (heartbeat or {}).get("valueUnsignedInt")
-    if heartbeat is not None and (not isinstance(period, int) or not 1 <= period <= 86400):
+    heartbeat = _extension(channel.extension, HEARTBEAT_PERIOD)
+    period = heartbeat.valueUnsignedInt if heartbeat is not None else None
+    if heartbeat is not None and (period is None or not 1 <= period <= 86400):
         raise InvalidInput(
             "the heartbeat period is 1 to 86400 seconds", field="Subscription.channel.extension"
         )
     return service.NewSubscription(
         topic=topic,
-        endpoint=str(channel["endpoint"]),
+        endpoint=str(channel.endpoint),
         patient_id=_patient_filter(resource, topic),
         content=PayloadContent(code),
         heartbeat_seconds=period,
@@ -211,7 +213,7 @@ async def create_fhir_subscription(
     actor: Creator, uow: UowDep, request: Request, settings: SettingsDep, now: NowDep
 ) -> Response:
     """Register a rest-hook subscription to a topic; the answer holds the signing secret."""
-    resource = validate(await read_body(request), "Subscription")
+    resource = validate_as(await read_body(request), SubscriptionResource)
     subscription = await service.create_subscription(
         uow,
         actor,

@@ -351,3 +351,14 @@ async def test_documents_in_message_bundles(client_for: ClientFor) -> None:
     )
     assert created.status_code == 201, created.text
     assert created.json()["content"][0]["attachment"]["size"] == len(PDF)
+
+    # Data that is no base64: refused naming the element, as every malformed element is (the
+    # model alone would drop what it cannot decode and store the rest).
+    for junk in ("%%%", "aGVq!"):
+        bad = {**shared, "content": [{"attachment": {"contentType": "text/plain", "data": junk}}]}
+        refused = await hospital.post(
+            "/fhir/DocumentReference", content=json.dumps(bad), headers=FHIR
+        )
+        assert refused.status_code == 400, refused.text
+        expression = refused.json()["issue"][0]["expression"]
+        assert expression == ["DocumentReference.content[0].attachment.data"]

@@ -97,9 +97,14 @@ def test_a_located_issue_names_its_bundle_entry() -> None:
                 "resourceType": "Patient", "deceasedBoolean": 1}}]},
             "Bundle.entry[0].resource.deceasedBoolean",
         ),
+        ({"resourceType": "Binary", "contentType": "text/plain", "data": "%%%"}, "Binary.data"),
+        (
+            {"resourceType": "DocumentReference", "content": [{"attachment": {"data": "aGVq!"}}]},
+            "DocumentReference.content[0].attachment.data",
+        ),
     ],
 )  # fmt: skip
-def test_codes_and_booleans_the_models_let_through_are_refused(
+def test_codes_booleans_and_base64_the_models_let_through_are_refused(
     resource: dict[str, object], where: str
 ) -> None:
     with pytest.raises(Malformed) as refused:
@@ -111,6 +116,7 @@ def test_a_valid_patient_passes() -> None:
     primitives.check(
         {"resourceType": "Patient", "active": False, "gender": "other", "name": [{"use": "usual"}]}
     )
+    primitives.check({"resourceType": "Binary", "contentType": "text/plain", "data": "aGVq"})
 
 
 def test_full_urls_are_unique_unless_versions_differ() -> None:

@@ -6,6 +6,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.identifier import Identifier
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.reference import Reference
 
 from app.domain.errors import InvalidInput
 from app.domain.values import PartialDate
@@ -244,3 +248,68 @@ def test_expected_version_refuses_what_names_no_version(
         parse.expected_version(tag, meta)
     assert raised.value.field == field
     assert "must name a version" in raised.value.message
+
+
+# --- the values a validated model holds ---------------------------------------------------------
+
+
+def test_model_instants_are_checked_and_carry_a_plain_offset() -> None:
+    encounter = Encounter.model_validate(
+        {
+            "resourceType": "Encounter",
+            "status": "in-progress",
+            "class": {"code": "IMP"},
+            "period": {"start": "2026-03-01T10:00:00+01:00", "end": "2026-03-02"},
+        }
+    )
+    assert encounter.period is not None
+    start = parse.instant(encounter.period.start, "Encounter.period.start")
+    assert start == datetime(2026, 3, 1, 9, tzinfo=UTC)
+    assert start.tzinfo == timezone(timedelta(hours=1))
+    # A dateTime that is a day is no instant, named as the text it was sent as.
+    with pytest.raises(InvalidInput) as refused:
+        parse.instant(encounter.period.end, "Encounter.period.end")
+    assert "(not '2026-03-02')" in refused.value.message
+    assert parse.instant_or_day(encounter.period.end, "x") == datetime(2026, 3, 2, tzinfo=UTC)
+    with pytest.raises(InvalidInput, match="outside"):
+        parse.instant(datetime(1, 1, 1, tzinfo=UTC), "Encounter.period.start")
+
+
+def test_model_dates_are_days_or_partial_dates() -> None:
+    full = Patient.model_validate({"resourceType": "Patient", "birthDate": "1950-03-04"})
+    year = Patient.model_validate({"resourceType": "Patient", "birthDate": "1950"})
+    assert parse.day(full.birthDate, "Patient.birthDate") == date(1950, 3, 4)
+    assert parse.partial_date(full.birthDate, "Patient.birthDate") == PartialDate(1950, 3, 4)
+    assert parse.partial_date(year.birthDate, "Patient.birthDate") == PartialDate(1950)
+    with pytest.raises(InvalidInput) as refused:
+        parse.day(year.birthDate, "Patient.birthDate")
+    assert refused.value.field == "Patient.birthDate" and "names a year" in refused.value.message
+    with pytest.raises(InvalidInput, match="outside"):
+        parse.day(date(1800, 1, 1), "Patient.birthDate")
+
+
+def test_model_references_and_identifiers() -> None:
+    assert parse.reference_id(Reference(reference="Patient/p1"), "Patient", "x") == "p1"
+    assert parse.optional_reference_id(Reference(display="Anna"), "Patient", "x") is None
+    logical = Reference(identifier=Identifier(system=ORGANIZATION_IDS, value="kommun-0880"))
+    assert parse.organization_of(logical) == "kommun-0880"
+    assert parse.contained_id(Reference(reference="#g1")) == "g1"
+    assert parse.contained_id(Reference(reference="Goal/g1")) is None
+    assert parse.reference_to(Reference(reference="CarePlan/c1"), {"CarePlan"}) == (
+        "CarePlan",
+        "c1",
+    )
+    assert parse.reference_to(Reference(reference="Goal/g1"), {"CarePlan"}) is None
+    assert parse.system_value(Identifier(system="s", value="v"), "Patient.identifier[0]") == (
+        "s",
+        "v",
+    )
+    with pytest.raises(InvalidInput) as refused:
+        parse.system_value(Identifier(system="s"), "Patient.identifier[0]")
+    assert refused.value.field == "Patient.identifier[0].value"
+    assert (
+        parse.identifier_in(
+            [Identifier(system="a", value="1"), Identifier(system="b", value="2")], "b"
+        )
+        == "2"
+    )

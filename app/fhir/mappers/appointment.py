@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from fhir.resources.R4B.appointment import Appointment
+
 from app.domain.errors import InvalidInput
 from app.domain.meetings import Meeting, MeetingStatus, Participant, ParticipantKind, Reply
 from app.domain.representatives import RepresentativeRole
-from app.domain.values import parse_day, parse_instant
+from app.fhir import parse
 from app.fhir.common import (
     canonical,
     concept,
@@ -24,7 +26,6 @@ from app.fhir.common import (
     ref,
     unit_reference,
 )
-from app.fhir.parse import organization_of
 from app.services.meetings import Summons
 
 REPLY_DEADLINE = canonical("StructureDefinition", "reply-by")
@@ -113,84 +114,76 @@ def to_fhir(meeting: Meeting) -> dict[str, Any]:
     return resource
 
 
-def _when(value: str | None, field: str) -> datetime:
+def _when(value: object, field: str) -> datetime:
     if not value:
         raise InvalidInput(f"{field} is required", field=field)
-    return parse_instant(value, field)
+    return parse.instant(value, field)
 
 
-def from_fhir(resource: dict[str, Any]) -> Summons:
+def from_fhir(resource: Appointment) -> Summons:
     """A summons from an Appointment as ``to_fhir`` writes it (the inverse mapping)."""
     plan_id = episode_id = None
-    for info in resource.get("supportingInformation") or []:
-        kind, _sep, ident = (info.get("reference") or "").partition("/")
-        if kind == "CarePlan":
-            plan_id = ident
-        elif kind == "Encounter":
-            episode_id = ident
-    reply_by = next(
-        (
-            e.get("valueDate")
-            for e in resource.get("extension") or []
-            if e.get("url") == REPLY_DEADLINE
-        ),
-        None,
-    )
+    for info in resource.supportingInformation or []:
+        named = parse.reference_to(info, {"CarePlan", "Encounter"})
+        if named is not None and named[0] == "CarePlan":
+            plan_id = named[1]
+        elif named is not None:
+            episode_id = named[1]
+    extensions = resource.extension or []
+    reply_by = next((e.valueDate for e in extensions if e.url == REPLY_DEADLINE), None)
     if not reply_by:
         raise InvalidInput("the reply-by extension is required", field="Appointment.extension")
-    video = next(
-        (e.get("valueUrl") for e in resource.get("extension") or [] if e.get("url") == VIDEO_LINK),
-        None,
-    )
+    video = next((e.valueUrl for e in extensions if e.url == VIDEO_LINK), None)
     participants = []
-    for index, entry in enumerate(resource.get("participant") or []):
-        codings = [c for t in entry.get("type") or [] for c in t.get("coding") or []]
-        codes = [c.get("code") for c in codings if c.get("system") == PARTICIPANT_KIND]
-        roles = [c.get("code") for c in codings if c.get("system") == REPRESENTATIVE_ROLE]
+    for index, entry in enumerate(resource.participant or []):
+        codings = [c for t in entry.type or [] for c in t.coding or []]
+        codes = [c.code for c in codings if c.system == PARTICIPANT_KIND]
+        roles = [c.code for c in codings if c.system == REPRESENTATIVE_ROLE]
         try:
-            role = RepresentativeRole(roles[0]) if roles else None
+            role = RepresentativeRole(str(roles[0])) if roles else None
         except ValueError as exc:
             raise InvalidInput(
                 f"unknown representative role {roles[0]}",
                 field=f"Appointment.participant[{index}].type",
             ) from exc
-        actor = entry.get("actor") or {}
-        reference = actor.get("reference") or ""
-        unit = organization_of(actor)
+        actor = entry.actor
+        actor_named = parse.literal(parse.reference_text(actor))
+        unit = parse.organization_of(actor)
         if codes:
             try:
-                kind = ParticipantKind(codes[0])
+                kind = ParticipantKind(str(codes[0]))
             except ValueError as exc:
                 raise InvalidInput(
                     f"unknown participant kind {codes[0]}",
                     field=f"Appointment.participant[{index}].type",
                 ) from exc
-        elif reference.startswith("Patient/"):
+        elif actor_named is not None and actor_named.kind == "Patient":
             kind = ParticipantKind.PERSON
         elif unit is not None:
             kind = ParticipantKind.UNIT
         else:
             kind = ParticipantKind.RELATIVE
+        display = actor.display if actor is not None else None
         participants.append(
             Participant(
-                entry.get("id") or f"p{index + 1}",
+                entry.id or f"p{index + 1}",
                 kind,
                 unit,
-                actor.get("display") if actor.get("display") != unit else None,
+                display if display != unit else None,
                 representative_role=role,
             )
         )
-    starts = _when(resource.get("start"), "Appointment.start")
-    duration = resource.get("minutesDuration")
-    if duration is None and resource.get("end"):
-        duration = int((_when(resource["end"], "Appointment.end") - starts).total_seconds() // 60)
+    starts = _when(resource.start, "Appointment.start")
+    duration = resource.minutesDuration
+    if duration is None and resource.end:
+        duration = int((_when(resource.end, "Appointment.end") - starts).total_seconds() // 60)
     return Summons(
         starts_at=starts,
-        reply_by=parse_day(reply_by, "Appointment.extension(reply-by)"),
+        reply_by=parse.day(reply_by, "Appointment.extension(reply-by)"),
         participants=tuple(participants),
         plan_id=plan_id,
         episode_id=episode_id,
-        location=resource.get("comment"),
-        video_link=video,
+        location=resource.comment,
+        video_link=str(video) if video else None,
         duration_minutes=int(duration or 60),
     )

@@ -18,9 +18,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.careteam import CareTeam, CareTeamParticipant
+from fhir.resources.R4B.extension import Extension
+from fhir.resources.R4B.goal import Goal as GoalResource
+from fhir.resources.R4B.practitioner import Practitioner
+from fhir.resources.R4B.resource import Resource as FhirResource
+
 from app.domain.errors import InvalidInput
 from app.domain.plans import Basis, BasisKind, Goal, OtherContribution, Plan, PlanStatus
-from app.domain.values import parse_day
 from app.fhir.common import (
     canonical,
     concept,
@@ -31,7 +37,8 @@ from app.fhir.common import (
     ref,
 )
 from app.fhir.mappers import goal as goal_mapper
-from app.fhir.parse import literal, organization_of
+from app.fhir.parse import Literal, contained_id, identifier_in, literal, organization_of
+from app.fhir.parse import day as parse_day
 from app.services.plans import ContentInput as PlanContentInput
 from app.services.plans import CoordinatorInput, InterventionInput
 
@@ -141,12 +148,12 @@ def _content_extensions(plan: Plan) -> list[dict[str, Any]]:
     )
 
 
-def _strings(resource: dict[str, Any], url: str) -> tuple[str, ...]:
+def _strings(extensions: list[Extension], url: str) -> tuple[str, ...]:
     found = []
-    for index, extension in enumerate(resource.get("extension") or []):
-        if extension.get("url") == url:
-            value = extension.get("valueString")
-            if not isinstance(value, str) or not value.strip():
+    for index, extension in enumerate(extensions):
+        if extension.url == url:
+            value = extension.valueString
+            if not value or not value.strip():
                 raise InvalidInput(
                     f"{url} carries its text as valueString", field=f"CarePlan.extension[{index}]"
                 )
@@ -155,16 +162,15 @@ def _strings(resource: dict[str, Any], url: str) -> tuple[str, ...]:
 
 
 def _complex(
-    resource: dict[str, Any], url: str, required: tuple[str, ...]
+    extensions: list[Extension], url: str, required: tuple[str, ...]
 ) -> list[tuple[int, dict[str, str]]]:
     """Each ``url`` extension's index and parts by name; a missing required part is refused."""
     found = []
-    for index, extension in enumerate(resource.get("extension") or []):
-        if extension.get("url") != url:
+    for index, extension in enumerate(extensions):
+        if extension.url != url:
             continue
         parts = {
-            str(p.get("url")): str(p.get("valueString") or p.get("valueCode") or "")
-            for p in extension.get("extension") or []
+            str(p.url): str(p.valueString or p.valueCode or "") for p in extension.extension or []
         }
         missing = [name for name in required if not parts.get(name)]
         if missing:
@@ -176,10 +182,10 @@ def _complex(
     return found
 
 
-def _basis(resource: dict[str, Any]) -> tuple[Basis, ...]:
+def _basis(extensions: list[Extension]) -> tuple[Basis, ...]:
     kinds = {b.value for b in BasisKind}
     basis = []
-    for index, parts in _complex(resource, BASIS, ("kind", "reference")):
+    for index, parts in _complex(extensions, BASIS, ("kind", "reference")):
         if parts["kind"] not in kinds:
             raise InvalidInput(
                 f"plan-basis kind is one of {', '.join(sorted(kinds))}",
@@ -191,49 +197,118 @@ def _basis(resource: dict[str, Any]) -> tuple[Basis, ...]:
     return tuple(basis)
 
 
-def _role(member: dict[str, Any]) -> str | None:
-    for role in member.get("role") or []:
-        for code in role.get("coding") or []:
-            if code.get("system") == CARE_TEAM_ROLE:
-                return str(code.get("code"))
+def _role(member: CareTeamParticipant) -> str | None:
+    for role in member.role or []:
+        for code in role.coding or []:
+            if code.system == CARE_TEAM_ROLE:
+                return str(code.code)
     return None
 
 
-def _goals(resource: dict[str, Any], contained: dict[Any, Any], current: Plan | None) -> list[Goal]:
+def _goals(
+    resource: CarePlan, contained: dict[str | None, FhirResource], current: Plan | None
+) -> list[Goal]:
     own = {goal_mapper.resource_id(current, g): g for g in current.content.goals} if current else {}
     goals = []
-    for index, reference in enumerate(resource.get("goal") or []):
-        value = reference.get("reference") or ""
-        if value.startswith("Goal/"):
-            if value[5:] not in own:
+    for index, reference in enumerate(resource.goal or []):
+        named = literal(reference.reference)
+        if named is not None and named.kind == "Goal":
+            if named.id not in own:
                 raise InvalidInput(
-                    f"{value} is not a goal of this plan; send new goals contained",
+                    f"{named} is not a goal of this plan; send new goals contained",
                     field=f"CarePlan.goal[{index}]",
                 )
-            goals.append(own[value[5:]])
+            goals.append(own[named.id])
             continue
-        goal = contained.get(value.lstrip("#"))
-        if goal is None or goal.get("resourceType") != "Goal":
+        goal = contained.get(contained_id(reference))
+        if not isinstance(goal, GoalResource):
             raise InvalidInput(
-                f"{value or 'the reference'} names no contained Goal",
+                f"{reference.reference or 'the reference'} names no contained Goal",
                 field=f"CarePlan.goal[{index}]",
             )
-        goal_id = next(
-            (i.get("value") for i in goal.get("identifier") or [] if i.get("system") == GOAL_IDS),
-            str(goal.get("id", "")),
-        )
-        target = (goal.get("target") or [{}])[0].get("dueDate")
+        goal_id = identifier_in(goal.identifier, GOAL_IDS) or str(goal.id or "")
+        target = goal.target[0].dueDate if goal.target else None
         goals.append(
             Goal(
                 goal_id,
-                (goal.get("description") or {}).get("text", ""),
+                goal.description.text or "",
                 parse_day(target, "CarePlan.goal.target.dueDate") if target else None,
             )
         )
     return goals
 
 
-def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanContentInput:
+def _interventions(resource: CarePlan) -> tuple[InterventionInput, ...]:
+    interventions = []
+    for index, activity in enumerate(resource.activity or []):
+        detail = activity.detail
+        performers = (detail.performer if detail is not None else None) or []
+        interventions.append(
+            InterventionInput(
+                activity.id or f"i{index + 1}",
+                (detail.description if detail is not None else None) or "",
+                organization_of(performers[0]) if performers else None,
+                detail.scheduledString if detail is not None else None,
+            )
+        )
+    return tuple(interventions)
+
+
+def _kept_coordinator(current: Plan) -> CoordinatorInput | None:
+    kept = current.content.coordinator
+    if kept is None:
+        return None
+    return CoordinatorInput(
+        kept.name, kept.unit_id, kept.title, kept.chosen_with_person, kept.practitioner_role_id
+    )
+
+
+def _team(
+    resource: CarePlan, contained: dict[str | None, FhirResource], current: Plan | None
+) -> tuple[CoordinatorInput | None, str | None]:
+    """The coordinator and the responsible principal: the plan's own CareTeam kept, or read from
+    a contained one."""
+    coordinator = None
+    responsible = None
+    team: CareTeam | None = None
+    for index, reference in enumerate(resource.careTeam or []):
+        named = literal(reference.reference)
+        local = contained.get(contained_id(reference))
+        if current is not None and named == Literal("CareTeam", current.id):
+            coordinator = _kept_coordinator(current)
+            responsible = current.content.responsible_principal_id
+        elif isinstance(local, CareTeam):
+            team = local
+        else:
+            raise InvalidInput(
+                f"{reference.reference or 'the reference'} is neither this plan's CareTeam nor "
+                "a contained one",
+                field=f"CarePlan.careTeam[{index}]",
+            )
+    members = (team.participant if team is not None else None) or []
+    # The coordinator's unit: a member of its own (as we write it), or, beside a coordinator
+    # named without a PractitionerRole, what they act on behalf of.
+    own_unit = next(
+        (organization_of(m.member) for m in members if _role(m) == "coordinator-unit"), None
+    )
+    for member in members:
+        role = _role(member)
+        if role == "coordinator":
+            practitioner = contained.get(contained_id(member.member))
+            names = practitioner.name if isinstance(practitioner, Practitioner) else None
+            display = member.member.display if member.member is not None else None
+            name = (names[0].text if names else None) or display or ""
+            unit = own_unit or organization_of(member.onBehalfOf)
+            named = literal(member.member.reference if member.member is not None else None)
+            role_id = named.id if named is not None and named.kind == "PractitionerRole" else None
+            if unit or role_id:
+                coordinator = CoordinatorInput(name, unit or "", practitioner_role_id=role_id)
+        elif role == "responsible-principal":
+            responsible = organization_of(member.member)
+    return coordinator, responsible
+
+
+def from_fhir(resource: CarePlan, current: Plan | None = None) -> PlanContentInput:
     """A plan's content from a CarePlan (the inverse mapping).
 
     New goals, the coordinator and the care team are read from contained resources; on a
@@ -241,96 +316,39 @@ def from_fhir(resource: dict[str, Any], current: Plan | None = None) -> PlanCont
     Needs, resources, what others do and the plans it builds on come from the service's
     extensions; notes and ``supportingInfo`` are for human readers and are not read.
     """
-    contained = {c.get("id"): c for c in resource.get("contained") or []}
-    goals = _goals(resource, contained, current)
-    interventions = []
-    for index, activity in enumerate(resource.get("activity") or []):
-        detail = activity.get("detail") or {}
-        performer = organization_of((detail.get("performer") or [None])[0])
-        interventions.append(
-            InterventionInput(
-                activity.get("id") or f"i{index + 1}",
-                detail.get("description", ""),
-                performer,
-                detail.get("scheduledString"),
-            )
-        )
-    coordinator = None
-    responsible = None
-    team: dict[str, Any] = {}
-    for index, reference in enumerate(resource.get("careTeam") or []):
-        value = reference.get("reference") or ""
-        if current is not None and value == f"CareTeam/{current.id}":
-            kept = current.content.coordinator
-            if kept is not None:
-                coordinator = CoordinatorInput(
-                    kept.name,
-                    kept.unit_id,
-                    kept.title,
-                    kept.chosen_with_person,
-                    kept.practitioner_role_id,
-                )
-            responsible = current.content.responsible_principal_id
-        elif value.startswith("#") and value[1:] in contained:
-            team = contained[value[1:]]
-        else:
-            raise InvalidInput(
-                f"{value or 'the reference'} is neither this plan's CareTeam nor a contained one",
-                field=f"CarePlan.careTeam[{index}]",
-            )
-    members = team.get("participant") or []
-    # The coordinator's unit: a member of its own (as we write it), or, beside a coordinator
-    # named without a PractitionerRole, what they act on behalf of.
-    own_unit = next(
-        (organization_of(m.get("member")) for m in members if _role(m) == "coordinator-unit"),
-        None,
-    )
-    for member in members:
-        role = _role(member)
-        if role == "coordinator":
-            who = member.get("member") or {}
-            reference = who.get("reference") or ""
-            practitioner = contained.get(reference.lstrip("#"), {})
-            name = ((practitioner.get("name") or [{}])[0]).get("text") or who.get("display", "")
-            unit = own_unit or organization_of(member.get("onBehalfOf"))
-            named = literal(reference)
-            role_id = named.id if named is not None and named.kind == "PractitionerRole" else None
-            if unit or role_id:
-                coordinator = CoordinatorInput(name, unit or "", practitioner_role_id=role_id)
-        elif role == "responsible-principal":
-            responsible = organization_of(member.get("member"))
+    contained: dict[str | None, FhirResource] = {c.id: c for c in resource.contained or []}
+    extensions = resource.extension or []
+    coordinator, responsible = _team(resource, contained, current)
     others = [
         OtherContribution(p["who"], p["relation"], p["contribution"])
-        for _index, p in _complex(resource, OTHER, ("who", "relation", "contribution"))
+        for _index, p in _complex(extensions, OTHER, ("who", "relation", "contribution"))
     ]
-    period = resource.get("period") or {}
-    encounter = (resource.get("encounter") or {}).get("reference") or ""
-    kind, _sep, episode_id = encounter.partition("/")
-    if encounter and (kind != "Encounter" or not episode_id):
+    period = resource.period
+    encounter = resource.encounter.reference if resource.encounter is not None else None
+    episode = literal(encounter)
+    if encounter and (episode is None or episode.kind != "Encounter"):
         raise InvalidInput(
             "CarePlan.encounter refers to the Encounter (Encounter/<id>) the plan follows",
             field="CarePlan.encounter",
         )
+    start = period.start if period is not None else None
+    end = period.end if period is not None else None
     return PlanContentInput(
-        title=resource.get("title") or "",
-        goals=tuple(goals),
-        resources=_strings(resource, RESOURCE),
-        needs=_strings(resource, NEED),
-        interventions=tuple(interventions),
+        title=resource.title or "",
+        goals=tuple(_goals(resource, contained, current)),
+        resources=_strings(extensions, RESOURCE),
+        needs=_strings(extensions, NEED),
+        interventions=_interventions(resource),
         others=tuple(others),
         responsible_principal_id=responsible,
         coordinator=coordinator,
-        start_date=parse_day(period["start"], "CarePlan.period.start")
-        if period.get("start")
-        else None,
-        planned_end_date=parse_day(period["end"], "CarePlan.period.end")
-        if period.get("end")
-        else None,
+        start_date=parse_day(start, "CarePlan.period.start") if start else None,
+        planned_end_date=parse_day(end, "CarePlan.period.end") if end else None,
         follow_up_dates=tuple(
-            parse_day(e["valueDate"], "CarePlan.extension(follow-up-date)")
-            for e in resource.get("extension") or []
-            if e.get("url") == FOLLOW_UP and e.get("valueDate")
+            parse_day(e.valueDate, "CarePlan.extension(follow-up-date)")
+            for e in extensions
+            if e.url == FOLLOW_UP and e.valueDate
         ),
-        basis=_basis(resource),
-        episode_id=episode_id or None,
+        basis=_basis(extensions),
+        episode_id=episode.id if episode is not None else None,
     )

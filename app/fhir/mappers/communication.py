@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B.communication import Communication
+
 from app.domain.care_messages import CareMessage, Category, Priority
 from app.domain.errors import InvalidInput
 from app.fhir import parse
@@ -62,57 +64,51 @@ def to_fhir(message: CareMessage) -> dict[str, Any]:
     return resource
 
 
-def _id_of(reference: dict[str, Any] | None, kind: str, field: str) -> str:
-    return parse.reference_id(reference, kind, field)
-
-
-def from_fhir(resource: dict[str, Any]) -> Draft:
+def from_fhir(resource: Communication) -> Draft:
     """A message to send, from a Communication."""
-    if resource.get("status") != "completed":
+    if resource.status != "completed":
         raise InvalidInput(
             "a care message is sent as a completed Communication", field="Communication.status"
         )
     codes = [
-        c.get("code")
-        for category in resource.get("category") or []
-        for c in category.get("coding") or []
-        if c.get("system") == CATEGORY
+        c.code
+        for category in resource.category or []
+        for c in category.coding or []
+        if c.system == CATEGORY
     ]
     try:
-        category = Category(codes[0]) if codes else Category.OTHER
+        category = Category(str(codes[0])) if codes else Category.OTHER
     except ValueError as exc:
         allowed = ", ".join(c.value for c in Category)
         raise InvalidInput(
             f"the category is one of {allowed}", field="Communication.category"
         ) from exc
     try:
-        priority = Priority(resource.get("priority") or "routine")
+        priority = Priority(resource.priority or "routine")
     except ValueError as exc:
         raise InvalidInput(
             "priority is routine, urgent, asap or stat", field="Communication.priority"
         ) from exc
-    texts = [
-        p.get("contentString") for p in resource.get("payload") or [] if p.get("contentString")
-    ]
+    texts = [p.contentString for p in resource.payload or [] if p.contentString]
     if not texts:
         raise InvalidInput(
             "a care message carries its text as payload.contentString",
             field="Communication.payload",
         )
-    replies = resource.get("inResponseTo") or []
+    replies = resource.inResponseTo or []
     return Draft(
         recipients=tuple(
-            _id_of(r, "Organization", f"Communication.recipient[{i}]")
-            for i, r in enumerate(resource.get("recipient") or [])
+            parse.reference_id(r, "Organization", f"Communication.recipient[{i}]")
+            for i, r in enumerate(resource.recipient or [])
         ),
         text="\n\n".join(texts),
-        subject=(resource.get("topic") or {}).get("text") or "",
+        subject=(resource.topic.text if resource.topic is not None else None) or "",
         category=category,
         priority=priority,
-        person_id=_id_of(resource["subject"], "Patient", "Communication.subject")
-        if resource.get("subject")
+        person_id=parse.reference_id(resource.subject, "Patient", "Communication.subject")
+        if resource.subject is not None
         else None,
-        in_reply_to=_id_of(replies[0], "Communication", "Communication.inResponseTo[0]")
+        in_reply_to=parse.reference_id(replies[0], "Communication", "Communication.inResponseTo[0]")
         if replies
         else None,
     )

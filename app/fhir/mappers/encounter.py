@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.extension import Extension
+
 from app.domain.episodes import AdmissionType, Episode, EpisodeState
 from app.domain.errors import InvalidInput
-from app.domain.values import parse_day, parse_instant
 from app.fhir import parse
 from app.fhir.common import concept, day, extension_url, instant, meta, ref
 from app.fhir.mappers import handover
@@ -74,45 +76,47 @@ def to_fhir(episode: Episode) -> dict[str, Any]:
 PRIMARY_CARE_UNIT = extension_url("primary-care-unit")
 
 
-def _extension(resource: dict[str, Any], url: str, key: str) -> Any:
-    for extension in resource.get("extension") or []:
-        if extension.get("url") == url:
-            return extension.get(key)
-    return None
+def extension(extensions: list[Extension] | None, url: str) -> Extension | None:
+    """The first extension with ``url`` among ``extensions``."""
+    return next((e for e in extensions or [] if e.url == url), None)
 
 
-def from_fhir(resource: dict[str, Any], person_id: str) -> RegisterAdmission:
+def from_fhir(resource: Encounter, person_id: str) -> RegisterAdmission:
     """An admission from an Encounter of class IMP: the unit, the time, acute or planned.
 
     ``hospitalization.destination`` names the receiving municipality and the extension
     ``primary-care-unit`` the primary-care unit; both are optional.
     """
-    period = resource.get("period") or {}
-    if not period.get("start"):
+    period = resource.period
+    if period is None or not period.start:
         raise InvalidInput("Encounter.period.start is the admission time", field="Encounter.period")
-    hospitalization = resource.get("hospitalization") or {}
-    codes = ((hospitalization.get("admitSource") or {}).get("coding") or [{}])[0]
-    destination = hospitalization.get("destination")
-    primary = _extension(resource, PRIMARY_CARE_UNIT, "valueReference")
-    expected = _extension(resource, EXPECTED_DISCHARGE, "valueDate")
+    hospitalization = resource.hospitalization
+    source = hospitalization.admitSource if hospitalization is not None else None
+    codes = source.coding if source is not None else None
+    destination = hospitalization.destination if hospitalization is not None else None
+    primary = extension(resource.extension, PRIMARY_CARE_UNIT)
+    expected = extension(resource.extension, EXPECTED_DISCHARGE)
     return RegisterAdmission(
         person_id=person_id,
         hospital_unit_id=parse.reference_id(
-            resource.get("serviceProvider"), "Organization", "Encounter.serviceProvider"
+            resource.serviceProvider, "Organization", "Encounter.serviceProvider"
         ),
-        admitted_at=parse_instant(period["start"], "Encounter.period.start"),
-        admission_type=AdmissionType.ACUTE if codes.get("code") == "emd" else AdmissionType.PLANNED,
+        admitted_at=parse.instant(period.start, "Encounter.period.start"),
+        admission_type=AdmissionType.ACUTE
+        if codes and codes[0].code == "emd"
+        else AdmissionType.PLANNED,
         municipality_id=parse.reference_id(
             destination, "Organization", "Encounter.hospitalization.destination"
         )
-        if destination
+        if destination is not None
         else None,
         primary_care_unit_id=parse.reference_id(
-            primary, "Organization", "Encounter.extension(primary-care-unit)"
+            primary.valueReference, "Organization", "Encounter.extension(primary-care-unit)"
         )
-        if primary
+        if primary is not None and primary.valueReference is not None
         else None,
-        expected_discharge_date=parse_day(expected, "Encounter.extension(expected-discharge-date)")
-        if expected
-        else None,
+        expected_discharge_date=parse.optional_day(
+            expected.valueDate if expected is not None else None,
+            "Encounter.extension(expected-discharge-date)",
+        ),
     )

@@ -14,6 +14,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.extension import Extension
+
 from app.domain.episodes import Episode
 from app.domain.errors import InvalidInput
 from app.domain.handover import Answer
@@ -62,78 +65,79 @@ def extensions(episode: Episode) -> list[dict[str, Any]]:
     return result
 
 
-def _parts(resource: dict[str, Any], url: str, name: str) -> list[dict[str, Any]]:
-    found = [e for e in resource.get("extension") or [] if e.get("url") == url]
+def _parts(resource: Encounter, url: str, name: str) -> list[Extension]:
+    found = [e for e in resource.extension or [] if e.url == url]
     if len(found) != 1:
         raise InvalidInput(
             f"a {name} message carries one Encounter.extension {url}",
             field=f"Encounter.extension({name})",
         )
-    parts: list[dict[str, Any]] = found[0].get("extension") or []
-    return parts
+    return found[0].extension or []
 
 
-def _one(parts: list[dict[str, Any]], url: str, key: str) -> Any:
-    return next((p.get(key) for p in parts if p.get("url") == url), None)
+def _one(parts: list[Extension], url: str) -> Extension | None:
+    return next((p for p in parts if p.url == url), None)
 
 
-def _services(parts: list[dict[str, Any]], url: str, name: str) -> tuple[str, ...]:
+def _services(parts: list[Extension], url: str, name: str) -> tuple[str, ...]:
     codes: list[str] = []
     for part in parts:
-        if part.get("url") != url:
+        if part.url != url:
             continue
-        value = part.get("valueCoding") or {}
-        if value.get("system") != PLANNED_SERVICE or not value.get("code"):
+        value = part.valueCoding
+        if value is None or value.system != PLANNED_SERVICE or not value.code:
             raise InvalidInput(
                 f"{url} is a Coding of {PLANNED_SERVICE}",
                 field=f"Encounter.extension({name}).extension({url})",
             )
-        codes.append(str(value["code"]))
+        codes.append(str(value.code))
     return tuple(codes)
 
 
-def answer_from_fhir(resource: dict[str, Any], at: datetime | None) -> RecordMunicipalityResponse:
+def answer_from_fhir(resource: Encounter, at: datetime | None) -> RecordMunicipalityResponse:
     """The municipality's answer from the ``municipality-response`` extension of an Encounter."""
     name = "municipality-response"
     parts = _parts(resource, MUNICIPALITY_RESPONSE, name)
-    code = _one(parts, "answer", "valueCode")
+    answer = _one(parts, "answer")
+    code = answer.valueCode if answer is not None else None
     if code not in {a.value for a in Answer}:
         raise InvalidInput(
             "the answer is can-receive or cannot-receive-yet",
             field=f"Encounter.extension({name}).extension(answer)",
         )
-    since = _one(parts, "canReceiveFrom", "valueDate")
+    since = _one(parts, "canReceiveFrom")
+    reason = _one(parts, "reason")
     units = tuple(
         parse.reference_id(
-            p.get("valueReference"), "Organization", f"Encounter.extension({name}).extension(unit)"
+            p.valueReference, "Organization", f"Encounter.extension({name}).extension(unit)"
         )
         for p in parts
-        if p.get("url") == "unit"
+        if p.url == "unit"
     )
     return RecordMunicipalityResponse(
         at=at,
         answer=Answer(code),
-        can_receive_from=(
-            parse.day(since, f"Encounter.extension({name}).extension(canReceiveFrom)")
-            if since
-            else None
+        can_receive_from=parse.optional_day(
+            since.valueDate if since is not None else None,
+            f"Encounter.extension({name}).extension(canReceiveFrom)",
         ),
-        reason=_one(parts, "reason", "valueString"),
+        reason=reason.valueString if reason is not None else None,
         services=_services(parts, "plannedService", name),
         units=units,
     )
 
 
-def started_from_fhir(resource: dict[str, Any], at: datetime | None) -> ConfirmServicesStarted:
+def started_from_fhir(resource: Encounter, at: datetime | None) -> ConfirmServicesStarted:
     """The confirmation that services started, from the ``services-started`` extension."""
     name = "services-started"
     parts = _parts(resource, SERVICES_STARTED, name)
-    arrived = _one(parts, "arrived", "valueDateTime")
+    arrived = _one(parts, "arrived")
+    value = arrived.valueDateTime if arrived is not None else None
     return ConfirmServicesStarted(
         at=at,
         arrived_at=(
-            parse.instant_or_day(arrived, f"Encounter.extension({name}).extension(arrived)")
-            if arrived
+            parse.instant_or_day(value, f"Encounter.extension({name}).extension(arrived)")
+            if value
             else None
         ),
         services=_services(parts, "service", name),

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B.patient import Patient
+
 from app.domain.errors import InvalidInput
 from app.domain.persons import Person
-from app.domain.values import parse_partial_date
 from app.fhir import parse
 from app.fhir.common import coding, day, meta, ref
 from app.services.persons import RegisterPerson
@@ -66,47 +67,34 @@ def to_fhir(person: Person) -> dict[str, Any]:
     return resource
 
 
-def from_fhir(resource: dict[str, Any]) -> RegisterPerson:
+def from_fhir(resource: Patient) -> RegisterPerson:
     """A registration from a Patient: the first identifier, name, birth date, municipality.
 
     ``managingOrganization`` names the residence municipality (as ``to_fhir`` writes the paying
     one); ``meta.security`` R marks a protected identity.
     """
-    identifiers = resource.get("identifier") or []
-    if not identifiers:
+    if not resource.identifier:
         raise InvalidInput("a Patient names a national identifier", field="Patient.identifier")
-    system, value = identifiers[0].get("system"), identifiers[0].get("value")
-    for element, given in (("system", system), ("value", value)):
-        if not isinstance(given, str) or not given:
-            raise InvalidInput(
-                f"Patient.identifier[0].{element} is required",
-                field=f"Patient.identifier[0].{element}",
-            )
-    assert isinstance(system, str) and isinstance(value, str)
-    name = (resource.get("name") or [{}])[0]
+    system, value = parse.system_value(resource.identifier[0], "Patient.identifier[0]")
+    name = resource.name[0] if resource.name else None
     birth = (
-        parse_partial_date(resource["birthDate"], "Patient.birthDate")
-        if resource.get("birthDate")
-        else None
+        parse.partial_date(resource.birthDate, "Patient.birthDate") if resource.birthDate else None
     )
-    address = (resource.get("address") or [{}])[0].get("text")
-    phone = next(
-        (t.get("value") for t in resource.get("telecom") or [] if t.get("system") == "phone"), None
-    )
+    address = resource.address[0].text if resource.address else None
+    phone = next((t.value for t in resource.telecom or [] if t.system == "phone"), None)
+    security = resource.meta.security if resource.meta is not None else None
     return RegisterPerson(
         identifier_system=system,
         identifier_value=value,
-        given_name=" ".join(name.get("given") or []),
-        family_name=name.get("family", ""),
+        given_name=" ".join(g for g in name.given or [] if g) if name is not None else "",
+        family_name=(name.family if name is not None else None) or "",
         residence_municipality_id=parse.reference_id(
-            resource.get("managingOrganization"), "Organization", "Patient.managingOrganization"
+            resource.managingOrganization, "Organization", "Patient.managingOrganization"
         ),
         birth_date=birth.first_day if birth is not None and birth.is_day else None,
         birth_year_or_month=birth if birth is not None and not birth.is_day else None,
-        protected_identity=any(
-            s.get("code") == "R" for s in (resource.get("meta") or {}).get("security") or []
-        ),
+        protected_identity=any(s.code == "R" for s in security or []),
         address=address,
         phone=phone,
-        gender=resource.get("gender"),
+        gender=resource.gender,
     )

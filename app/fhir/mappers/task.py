@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B.task import Task
+
 from app.domain.deviations import Deviation, DeviationCategory, DeviationState
 from app.domain.errors import InvalidInput
 from app.fhir import parse
@@ -71,26 +73,26 @@ def to_fhir(deviation: Deviation) -> dict[str, Any]:
     return resource
 
 
-def from_fhir(resource: dict[str, Any]) -> Report:
+def from_fhir(resource: Task) -> Report:
     """A deviation to report, from a Task."""
-    if resource.get("status") not in (None, "requested"):
+    if resource.status not in (None, "requested"):
         raise InvalidInput("a deviation is reported as a requested Task", field="Task.status")
     codes = [
-        c.get("code")
-        for c in (resource.get("code") or {}).get("coding") or []
-        if c.get("system") == CATEGORY
+        c.code
+        for c in (resource.code.coding if resource.code else None) or []
+        if c.system == CATEGORY
     ]
     allowed = ", ".join(c.value for c in DeviationCategory)
     if not codes or codes[0] not in {c.value for c in DeviationCategory}:
         raise InvalidInput(f"Task.code is a {CATEGORY} code: {allowed}", field="Task.code")
     involved = tuple(
         parse.reference_id(
-            e.get("valueReference"), "Organization", "Task.extension(involved-organization)"
+            e.valueReference, "Organization", "Task.extension(involved-organization)"
         )
-        for e in resource.get("extension") or []
-        if e.get("url") == INVOLVED
+        for e in resource.extension or []
+        if e.url == INVOLVED
     )
-    focus = (resource.get("focus") or {}).get("reference") or ""
+    focus = parse.reference_text(resource.focus)
     target = parse.literal(focus)
     kind, ident = (target.kind, target.id) if target is not None else ("", "")
     if kind not in ("Encounter", "CarePlan") and not (not focus and involved):
@@ -100,15 +102,15 @@ def from_fhir(resource: dict[str, Any]) -> Report:
             "involved-organization)",
             field="Task.focus",
         )
-    owner_reference = (resource.get("owner") or {}).get("reference")
+    owner_reference = parse.reference_text(resource.owner)
     owner = parse.literal(owner_reference)
     if owner_reference and (owner is None or owner.kind != "Organization"):
         raise InvalidInput("Task.owner is the handling Organization", field="Task.owner")
-    if not resource.get("description"):
+    if not resource.description:
         raise InvalidInput("Task.description says what happened", field="Task.description")
     return Report(
         category=DeviationCategory(codes[0]),
-        description=resource["description"],
+        description=resource.description,
         episode_id=ident if kind == "Encounter" else None,
         plan_id=ident if kind == "CarePlan" else None,
         handler_principal_id=owner.id if owner is not None else None,
