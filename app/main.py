@@ -41,7 +41,7 @@ from app.fhir import outcome
 from app.fhir import routes as fhir_routes
 from app.fhir import subscriptions as fhir_subscriptions
 from app.fhir.negotiation import FhirNegotiation
-from app.fhir.operations import evaluate_measure
+from app.fhir.operations import evaluate_measure, status
 from app.http import errors
 from app.http.allow import allowed_methods
 from app.http.deps import REQUEST_ID_HEADER, valid_request_id
@@ -177,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.api)
     # Before the generic FHIR routes, whose /fhir/{resource_type} would otherwise take these.
     app.include_router(fhir_subscriptions.api)
+    app.include_router(status.api)
     app.include_router(evaluate_measure.api)
     app.include_router(fhir_routes.api)
     for module in (

@@ -28,7 +28,7 @@ from app.domain.outbox import Subscription
 from app.domain.values import parse_int
 from app.fhir import subscription_search
 from app.fhir.common import FHIR_JSON, extension_url, instant
-from app.fhir.notifications import BACKPORT, status_parameters
+from app.fhir.notifications import BACKPORT
 from app.fhir.outcome import fhir_response, read_body
 from app.fhir.parse import search_reference_id
 from app.fhir.search import ignored_outcome, lenient, links_of
@@ -304,31 +304,3 @@ async def delete_fhir_subscription(
     """End the subscription; pushes still waiting are dropped (the inbox keeps them)."""
     await service.delete_subscription(uow, actor, subscription_id, now=now)
     return Response(status_code=204)
-
-
-@api.get("/{subscription_id}/$status", summary="The status of a Subscription ($status)")
-async def fhir_subscription_status(
-    actor: Reader,
-    subscription_id: Annotated[str, Path(max_length=64)],
-    uow: UowDep,
-    settings: SettingsDep,
-) -> Response:
-    """A Bundle with the SubscriptionStatus: status, topic, events since its start."""
-    state = await service.subscription_status(uow, actor, subscription_id)
-    status = status_parameters(
-        state.subscription, kind="query-status", base=f"{settings.issuer}/fhir", events=[]
-    )
-    return fhir_response(
-        {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "timestamp": instant(datetime.now(UTC)),
-            "entry": [
-                {
-                    "fullUrl": f"urn:uuid:{status['id']}",
-                    "resource": status,
-                    "search": {"mode": "match"},
-                }
-            ],
-        }
-    )
