@@ -17,24 +17,9 @@ from app.domain.access_log import AccessEntry
 from app.domain.values import storable
 from app.store import tables as t
 
-# The columns ``access_row`` fills.
-ACCESS_COLUMNS = frozenset(
-    (
-        "at",
-        "client_id",
-        "organization_id",
-        "principal_id",
-        "unit_id",
-        "user_id",
-        "action",
-        "resource_type",
-        "resource_id",
-        "person_id",
-        "outcome",
-        "purpose",
-        "request_id",
-    )
-)
+# The columns an entry fills (the id is the database's): every one ``access_row`` gives a
+# value (tests/unit/test_access_rows.py holds the two together).
+ENTRY_COLUMNS = [column for column in t.access_log.c if column.name != "id"]
 
 
 def access_row(e: AccessEntry, principal: str, unit: str | None) -> dict[str, Any]:
@@ -58,10 +43,10 @@ def access_row(e: AccessEntry, principal: str, unit: str | None) -> dict[str, An
     }
 
 
-# The columns an entry fills (the id is the database's), each as the array ``written`` binds.
-_COLUMNS = [column for column in t.access_log.c if column.name != "id"]
+# Each entry column as the array ``written`` binds.
 _ARRAYS = [
-    ARRAY(DateTime(timezone=True) if column.name == "at" else column.type) for column in _COLUMNS
+    ARRAY(DateTime(timezone=True) if column.name == "at" else column.type)
+    for column in ENTRY_COLUMNS
 ]
 
 
@@ -79,16 +64,16 @@ def written(entries: Sequence[AccessEntry]) -> CTE:
         row["at"] = row["at"].astimezone(UTC)
     arrays = [
         bindparam(None, [row[column.name] for row in rows], type_=array)
-        for column, array in zip(_COLUMNS, _ARRAYS, strict=True)
+        for column, array in zip(ENTRY_COLUMNS, _ARRAYS, strict=True)
     ]
     source = (
         func.unnest(*arrays)
-        .table_valued(*(column.name for column in _COLUMNS))
+        .table_valued(*(column.name for column in ENTRY_COLUMNS))
         .render_derived("entries")
     )
     return (
         insert(t.access_log)
-        .from_select([column.name for column in _COLUMNS], select(*source.c))
+        .from_select([column.name for column in ENTRY_COLUMNS], select(*source.c))
         .returning(t.access_log.c.id)
         .cte("logged")
     )

@@ -41,7 +41,7 @@ from app.domain.parties import Party, Reach, RecordType
 from app.domain.persons import Person
 from app.domain.plans import Plan
 from app.store import tables as t
-from app.store.access_rows import ACCESS_COLUMNS, access_row
+from app.store.access_rows import ENTRY_COLUMNS, access_row
 from app.store.care import deviation_from, message_from, recipient_from
 from app.store.episodes import JOINED_EVENT_COLUMNS, JoinedEvent, episode_from_row, event_from_row
 from app.store.joined import Prefixed, labelled
@@ -74,7 +74,7 @@ def _log_when(person_id: Any, *where: Any) -> CTE:
     parameters, ``_params``), its person the ``person_id`` column, when the select ``where``
     finds the record within reach."""
     log = t.access_log
-    columns = [c for c in log.c if c.name in ACCESS_COLUMNS and c.name != "person_id"]
+    columns = [c for c in ENTRY_COLUMNS if c.name != "person_id"]
     return (
         insert(log)
         .from_select(
