@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Select,
     bindparam,
@@ -60,19 +61,24 @@ def reach_clause(
     organization: Any, principal: Any, reach: Reach | ReachShape
 ) -> ColumnElement[bool]:
     """Rows whose ``organization`` column names an organization of the reach, or whose
-    ``principal`` column is the reach's principal: with the reach's values, or, for a
-    ``ReachShape``, as bound parameters (``reach_params``)."""
-    clauses: list[ColumnElement[bool]] = []
+    ``principal`` column is the reach's principal. Always bound parameters: for a ``ReachShape``
+    named ones whose values come at execution (``reach_params``); for a ``Reach``, the same
+    parameters carrying its values (unique, so that two reaches can meet in one statement)."""
     if isinstance(reach, ReachShape):
-        if reach.organizations:
-            clauses.append(organization.in_(bindparam("reach_organizations", expanding=True)))
-        if reach.principal:
-            clauses.append(principal == bindparam("reach_principal"))
+        shape, values = reach, None
     else:
-        if reach.organizations:
-            clauses.append(organization.in_(sorted(reach.organizations)))
-        if reach.principal_id is not None:
-            clauses.append(principal == reach.principal_id)
+        shape, values = ReachShape.of(reach), reach_params(reach)
+
+    def param(name: str, expanding: bool = False) -> BindParameter[Any]:
+        if values is None:
+            return bindparam(name, expanding=expanding)
+        return bindparam(name, values[name], expanding=expanding, unique=True)
+
+    clauses: list[ColumnElement[bool]] = []
+    if shape.organizations:
+        clauses.append(organization.in_(param("reach_organizations", expanding=True)))
+    if shape.principal:
+        clauses.append(principal == param("reach_principal"))
     return or_(*clauses) if clauses else false()
 
 
