@@ -97,6 +97,7 @@ class UnitOfWork:
 
     def __init__(self, engine: AsyncEngine, *, reads_only: bool = False) -> None:
         self._engine = engine
+        self._reads_only = reads_only
         # Statements commit one by one (no BEGIN/COMMIT round trips): PostgreSQL, unpinned.
         self._autocommit = reads_only and engine.dialect.name == "postgresql"
         self._conn: AsyncConnection | None = None
@@ -166,6 +167,9 @@ class UnitOfWork:
         Access-log entries queued inside a failed part are kept, marked ``failed``.
         """
         assert self._conn is not None
+        # A read runs outside a transaction on PostgreSQL (autocommit), where a savepoint would
+        # be a transaction of its own that commits at once: whatever needs one is not a read.
+        assert not self._reads_only, "a read-only unit of work has no savepoints"
         queued = len(self.pending_access)
         written = len(self.logged_access)
         nested = await self._conn.begin_nested()
