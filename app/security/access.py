@@ -9,8 +9,8 @@ nothing; the refusal is logged with the person the record concerns.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Collection, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Collection, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Protocol, TypeVar
 
 from app.domain.access_log import AccessEntry
@@ -88,6 +88,12 @@ def record(
     A write of personal data by a principal's system that must name its unit and user, and did
     not, is refused here: the entry would not tell who wrote.
     """
+    _check_named(actor, action, outcome)
+    uow.log_access(access_entry(actor, action, resource_type, resource_id, person_id, outcome))
+
+
+def _check_named(actor: Actor, action: str, outcome: str) -> None:
+    """Refuse a write of personal data whose entry would not tell who wrote."""
     if actor.must_name_unit and outcome == "success" and action in WRITES:
         missing = UNIT_HEADER if actor.unit_id is None else USER_HEADER
         raise InvalidInput(
@@ -95,7 +101,22 @@ def record(
             f"({USER_HEADER}) of every write of personal data, for the access log",
             field=missing,
         )
-    uow.log_access(access_entry(actor, action, resource_type, resource_id, person_id, outcome))
+
+
+def record_each(
+    uow: UnitOfWork,
+    actor: Actor,
+    action: str,
+    resource_type: str,
+    records: Iterable[tuple[str | None, str | None]],
+) -> None:
+    """``record`` of each (resource id, person id), the same access at the same instant: a
+    report's thousands of rows share everything but the record and its person."""
+    _check_named(actor, action, "success")
+    shared = asdict(access_entry(actor, action, resource_type, None, None))
+    del shared["resource_id"], shared["person_id"]
+    for resource_id, person_id in records:
+        uow.log_access(AccessEntry(resource_id=resource_id, person_id=person_id, **shared))
 
 
 def access_entry(

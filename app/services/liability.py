@@ -32,7 +32,7 @@ from app.domain.liability import (
 )
 from app.domain.organizations import Organization, OrgKind
 from app.domain.persons import Person
-from app.security.access import Actor, listed_persons, record
+from app.security.access import Actor, listed_persons, record_each
 from app.services.episodes import get_episode
 from app.services.liability_rules import LiabilityRules
 from app.store.episodes import EpisodeSummary
@@ -158,11 +158,15 @@ async def monthly_report(
         uow, actor, list(stored.values()), {line.person.id for line in lines if line.knows_details}
     )
     rows: list[ReportRow] = []
-    currencies: set[str] = set()
+    # The month's rate of each table, looked up once (a report has thousands of rows).
+    rates = {
+        table_id: (table.rate_for(year), table.currency)
+        for table_id in {line.days.rate_table_id for line in lines}
+        for table in [config.rate_tables[table_id]]
+    }
     for line in lines:
         row, episode = line.days, line.episode
-        table = config.rate_tables[row.rate_table_id]
-        rate = table.rate_for(year)
+        rate, currency = rates[row.rate_table_id]
         amount = rate.rate * row.liable_days if rate.rate is not None else None
         rows.append(
             ReportRow(
@@ -172,11 +176,17 @@ async def monthly_report(
                 row.liable_days,
                 rate,
                 amount,
-                table.currency,
+                currency,
             )
         )
-        record(uow, actor, "read", "LiabilityReport", episode.id, episode.person_id)
-        currencies.add(table.currency)
+    record_each(
+        uow,
+        actor,
+        "read",
+        "LiabilityReport",
+        [(line.episode.id, line.episode.person_id) for line in lines],
+    )
+    currencies = {currency for _rate, currency in rates.values()}
     averages = await _average_months(
         uow,
         municipality,

@@ -25,24 +25,65 @@ from app.store import tables as t
 from app.store.paging import AnyOf, Page, _page, any_of, page_query
 from app.store.parties import visible_persons
 
+# The columns of a person, in the order ``person_of`` reads them.
+PERSON_FIELDS = (
+    "id",
+    "identifier_system",
+    "identifier_value",
+    "given_name",
+    "family_name",
+    "residence_municipality_id",
+    "birth_date",
+    "stay_municipality_id",
+    "protected_identity",
+    "address",
+    "phone",
+    "gender",
+    "version",
+    "updated_at",
+)
+PERSON_COLUMNS = [t.persons.c[name] for name in PERSON_FIELDS]
+
+
+def person_of(values: Sequence[Any]) -> Person:
+    """The person of the values of ``PERSON_COLUMNS``, in that order (a report reads thousands
+    by position)."""
+    (
+        person_id,
+        system,
+        value,
+        given,
+        family,
+        residence,
+        born,
+        stay,
+        protected,
+        address,
+        phone,
+        gender,
+        version,
+        updated_at,
+    ) = values
+    return Person(
+        person_id,
+        PersonIdentifier(system, value),
+        given,
+        family,
+        residence,
+        born,
+        stay,
+        protected,
+        address,
+        phone,
+        gender,
+        version,
+        updated_at=updated_at,
+    )
+
 
 def person_from_row(row: Any) -> Person:
-    """The person of a ``persons`` row."""
-    return Person(
-        id=row.id,
-        identifier=PersonIdentifier(row.identifier_system, row.identifier_value),
-        given_name=row.given_name,
-        family_name=row.family_name,
-        residence_municipality_id=row.residence_municipality_id,
-        birth_date=row.birth_date,
-        stay_municipality_id=row.stay_municipality_id,
-        protected_identity=row.protected_identity,
-        address=row.address,
-        phone=row.phone,
-        gender=row.gender,
-        version=row.version,
-        updated_at=row.updated_at,
-    )
+    """The person of a row with the ``persons`` columns, by name."""
+    return person_of([getattr(row, name) for name in PERSON_FIELDS])
 
 
 def person_row(person: Person, now: datetime) -> dict[str, Any]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
@@ -170,42 +172,53 @@ class MonthlyReportRead(BaseModel):
     notes: list[str] = Field(description='"no rate for YEAR" when the month\'s year has no rate')
 
 
-def _report_read(report: service.MonthlyReport) -> MonthlyReportRead:
+def report_json(report: service.MonthlyReport) -> dict[str, Any]:
+    """The report as ``MonthlyReportRead`` shows it, as plain values: a region's month is
+    thousands of rows, which serialize straight to JSON without a model each (issue 20)."""
+    currency = report.currency
+    # The rows share a few rates and amounts: each is rendered once.
+    rates: dict[int, tuple[str | None, list[dict[str, Any]], list[str]]] = {}
+    amounts: dict[Decimal | None, str | None] = {}
     rows = []
     for row in report.rows:
-        person = row.person
+        person, episode, rate = row.person, row.episode, row.rate
+        if id(rate) not in rates:
+            rates[id(rate)] = (money(rate.rate), [rate.to_dict()], [rate.note] if rate.note else [])
+        shown_rate, applied, notes = rates[id(rate)]
+        if row.amount not in amounts:
+            amounts[row.amount] = money(row.amount)
         rows.append(
-            ReportRowRead(
-                episode_id=row.episode.id,
-                person_id=person.id,
-                person_name=f"{person.given_name} {person.family_name}".strip(),
-                person_identifier=person.identifier.value,
-                protected_identity=person.protected_identity,
-                hospital_unit_id=row.episode.hospital_unit_id,
-                admitted_at=row.episode.admitted_at,
-                discharge_ready_at=row.episode.discharge_ready_at,
-                discharged_at=row.episode.discharged_at,
-                rule_set_id=row.rule_set_id,
-                liable_days=row.liable_days,
-                rate=money(row.rate.rate),
-                rates=[row.rate.to_dict()],
-                amount=money(row.amount),
-                currency=report.currency,
-                notes=[row.rate.note] if row.rate.note else [],
-            )
+            {
+                "episode_id": episode.id,
+                "person_id": person.id,
+                "person_name": f"{person.given_name} {person.family_name}".strip(),
+                "person_identifier": person.identifier.value,
+                "protected_identity": person.protected_identity,
+                "hospital_unit_id": episode.hospital_unit_id,
+                "admitted_at": episode.admitted_at,
+                "discharge_ready_at": episode.discharge_ready_at,
+                "discharged_at": episode.discharged_at,
+                "rule_set_id": row.rule_set_id,
+                "liable_days": row.liable_days,
+                "rate": shown_rate,
+                "rates": applied,
+                "amount": amounts[row.amount],
+                "currency": currency,
+                "notes": notes,
+            }
         )
-    return MonthlyReportRead(
-        municipality_id=report.municipality.id,
-        municipality_name=report.municipality.name,
-        month=f"{report.year:04d}-{report.month:02d}",
-        as_of=report.as_of,
-        currency=report.currency,
-        rows=rows,
-        total_liable_days=report.total_days,
-        averages=[a.to_dict() for a in report.averages],
-        total_amount=money(report.total_amount),
-        notes=report.notes,
-    )
+    return {
+        "municipality_id": report.municipality.id,
+        "municipality_name": report.municipality.name,
+        "month": f"{report.year:04d}-{report.month:02d}",
+        "as_of": report.as_of,
+        "currency": currency,
+        "rows": rows,
+        "total_liable_days": report.total_days,
+        "averages": [a.to_dict() for a in report.averages],
+        "total_amount": money(report.total_amount),
+        "notes": report.notes,
+    }
 
 
 @api.get(
@@ -252,4 +265,7 @@ async def get_monthly_report(
                 )
             },
         )
-    return Response(_report_read(report).model_dump_json(), media_type="application/json")
+    # The declared ``MonthlyReportRead`` is the document's; the body is built without it.
+    return Response(
+        orjson.dumps(report_json(report), option=orjson.OPT_UTC_Z), media_type="application/json"
+    )
