@@ -6,6 +6,7 @@ Repositories run inside the unit of work: SQL in, domain objects out; they never
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -25,59 +26,22 @@ from app.store import tables as t
 from app.store.paging import AnyOf, Page, _page, any_of, page_query
 from app.store.parties import visible_persons
 
-# The columns of a person, in the order ``person_of`` reads them.
-PERSON_FIELDS = (
-    "id",
-    "identifier_system",
-    "identifier_value",
-    "given_name",
-    "family_name",
-    "residence_municipality_id",
-    "birth_date",
-    "stay_municipality_id",
-    "protected_identity",
-    "address",
-    "phone",
-    "gender",
-    "version",
-    "updated_at",
+# The fields of `Person` a ``persons`` column holds as it is (the identifier is two columns;
+# whether details are withheld is the reader's, not the row's).
+_AS_IS = tuple(
+    f.name for f in fields(Person) if f.name not in {"id", "identifier", "details_withheld"}
 )
+# The columns of a person, in the order ``person_of`` reads them.
+PERSON_FIELDS = ("id", "identifier_system", "identifier_value", *_AS_IS)
 PERSON_COLUMNS = [t.persons.c[name] for name in PERSON_FIELDS]
 
 
 def person_of(values: Sequence[Any]) -> Person:
     """The person of the values of ``PERSON_COLUMNS``, in that order (a report reads thousands
     by position)."""
-    (
-        person_id,
-        system,
-        value,
-        given,
-        family,
-        residence,
-        born,
-        stay,
-        protected,
-        address,
-        phone,
-        gender,
-        version,
-        updated_at,
-    ) = values
+    person_id, system, value, *rest = values
     return Person(
-        person_id,
-        PersonIdentifier(system, value),
-        given,
-        family,
-        residence,
-        born,
-        stay,
-        protected,
-        address,
-        phone,
-        gender,
-        version,
-        updated_at=updated_at,
+        person_id, PersonIdentifier(system, value), **dict(zip(_AS_IS, rest, strict=True))
     )
 
 
