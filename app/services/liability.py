@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -67,6 +68,7 @@ class ReportRow:
     rate: AppliedRate
     amount: Decimal | None
     currency: str
+    rate_table_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,26 +83,54 @@ class MonthlyReport:
     rows: list[ReportRow]
     averages: list[AverageMonth]
 
+    def totals(self) -> ReportTotals:
+        """The month's totals over every row and average-model month."""
+        totals = ReportTotals()
+        totals.add(self.rows)
+        return totals.closed(self.averages)
+
     @property
     def total_days(self) -> int:
         """Liable days of the individual model in the month."""
-        return sum(r.liable_days for r in self.rows)
+        return self.totals().days
 
     @property
     def total_amount(self) -> Decimal | None:
         """The month's amount under every rule set that applies; None when a part of it has no
         rate."""
-        parts = [r.amount for r in self.rows] + [a.amount for a in self.averages]
-        if any(part is None for part in parts):
-            return None
-        return sum((part for part in parts if part is not None), Decimal(0))
+        return self.totals().amount
 
     @property
     def notes(self) -> list[str]:
         """ "no rate for YEAR" when a row or an average month has days without a rate."""
-        found = {r.rate.note for r in self.rows if r.rate.note}
-        found |= {note for a in self.averages for note in a.to_dict()["notes"]}
-        return sorted(found)
+        return sorted(self.totals().notes)
+
+
+@dataclass(slots=True)
+class ReportTotals:
+    """A report's totals, added up as its rows are read: liable days of the individual model,
+    the amount under every rule set that applies (None once a part has no rate) and the notes
+    ("no rate for YEAR") of the rows and average-model months."""
+
+    days: int = 0
+    amount: Decimal | None = Decimal(0)
+    notes: set[str] = field(default_factory=set)
+
+    def add(self, rows: Iterable[ReportRow]) -> None:
+        for row in rows:
+            self.days += row.liable_days
+            self._priced(row.amount, [row.rate.note] if row.rate.note else [])
+
+    def closed(self, averages: Iterable[AverageMonth]) -> ReportTotals:
+        """These totals with the average-model months added."""
+        done = ReportTotals(self.days, self.amount, set(self.notes))
+        for average in averages:
+            done._priced(average.amount, average.to_dict()["notes"])
+        return done
+
+    def _priced(self, amount: Decimal | None, notes: Iterable[str]) -> None:
+        self.amount = None if amount is None or self.amount is None else self.amount + amount
+        self.notes.update(notes)
 
 
 def month_bounds(year: int, month: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -114,7 +144,30 @@ def month_bounds(year: int, month: int, zone: ZoneInfo) -> tuple[datetime, datet
     return start, datetime.combine(date(next_year, next_month, 1), time(), zone)
 
 
-async def monthly_report(
+@dataclass(frozen=True, slots=True)
+class ReportScope:
+    """What a month's report is read under, decided before its first row is read: the
+    municipality, the reader's view (a region sees its own hospitals' rows), the month's rate
+    and currency of each rate table the rows price by, and the average-model figures."""
+
+    municipality: Organization
+    year: int
+    month: int
+    as_of: datetime
+    window: Window
+    region_view: str | None
+    rates: dict[str, tuple[AppliedRate, str]]
+    currency: str | None
+    averages: list[AverageMonth]
+    config: LiabilityConfig
+
+
+# A row's place in the report's order (admission, episode, rule set, rate table): where the
+# next part of a report read in parts starts.
+RowKey = tuple[datetime, str, str, str]
+
+
+async def report_scope(
     uow: UnitOfWork,
     actor: Actor,
     municipality_id: str,
@@ -123,15 +176,15 @@ async def monthly_report(
     rules: LiabilityRules,
     *,
     as_of: datetime,
-) -> MonthlyReport:
-    """The month's liable days and amounts of a municipality, with protected persons masked.
+) -> ReportScope:
+    """Everything of a month's report but its rows, and every refusal it can give.
 
     The individual model's rows are the stored liable intervals summed over the month's local
     days in SQL; a municipality bound to an average rule set (for episodes of some region) also
     gets that model's month figures. The report is the invoice basis between principals, so it
     is read by principal-level clients: the municipality's sees its whole report; a region's the
     rows of its own hospitals' episodes (what it invoices); anyone else is told there is no such
-    municipality. Persons are shown as the caller may see them (DESIGN §10).
+    municipality.
     """
     municipality = await uow.organizations.get(municipality_id)
     if municipality is None or municipality.kind is not OrgKind.MUNICIPALITY:
@@ -148,8 +201,60 @@ async def monthly_report(
     zone = ZONES[municipality.jurisdiction.value]
     start, end = month_bounds(year, month, zone)
     window = Window(start.date(), end.date(), start, end, as_of, as_of.astimezone(zone).date())
+    tables, regions = await uow.liability_report.priced_by(
+        window, municipality_id=municipality_id, region_id=region_view
+    )
+    # The month's rate of each table, looked up once (a report has thousands of rows).
+    rates = {
+        table_id: (
+            config.rate_tables[table_id].rate_for(year),
+            config.rate_tables[table_id].currency,
+        )
+        for table_id in tables
+    }
+    averages = await _average_months(
+        uow, municipality, year, month, config, zone, regions, only_region=region_view
+    )
+    currencies = {currency for _rate, currency in rates.values()}
+    currencies.update(config.rates_for(config.rule_sets[a.rule_set_id]).currency for a in averages)
+    if len(currencies) > 1:
+        raise InvalidInput(
+            f"the rule sets of {municipality_id} price in several currencies "
+            f"({', '.join(sorted(currencies))})",
+            field="bindings",
+        )
+    return ReportScope(
+        municipality,
+        year,
+        month,
+        as_of,
+        window,
+        region_view,
+        rates,
+        next(iter(currencies), None),
+        averages,
+        config,
+    )
+
+
+async def report_rows(
+    uow: UnitOfWork,
+    actor: Actor,
+    scope: ReportScope,
+    *,
+    after: RowKey | None = None,
+    limit: int | None = None,
+) -> list[ReportRow]:
+    """The report's rows in its order (the ``limit`` after ``after``, or all), with protected
+    persons masked, each logged as read. Persons are shown as the caller may see them
+    (DESIGN §10)."""
     lines = await uow.liability_report.lines(
-        window, municipality_id=municipality_id, region_id=region_view, reader=actor.reach
+        scope.window,
+        municipality_id=scope.municipality.id,
+        region_id=scope.region_view,
+        reader=actor.reach,
+        after=after,
+        limit=limit,
     )
     # Only the persons who appear in the report are read (and logged as read), in the same
     # statement as the rows; the parties are read only of those the statement could not decide.
@@ -158,15 +263,12 @@ async def monthly_report(
         uow, actor, list(stored.values()), {line.person.id for line in lines if line.knows_details}
     )
     rows: list[ReportRow] = []
-    # The month's rate of each table, looked up once (a report has thousands of rows).
-    rates = {
-        table_id: (table.rate_for(year), table.currency)
-        for table_id in {line.days.rate_table_id for line in lines}
-        for table in [config.rate_tables[table_id]]
-    }
     for line in lines:
         row, episode = line.days, line.episode
-        rate, currency = rates[row.rate_table_id]
+        if row.rate_table_id not in scope.rates:  # a notice that came after the scope was read
+            table = scope.config.rate_tables[row.rate_table_id]
+            scope.rates[row.rate_table_id] = (table.rate_for(scope.year), table.currency)
+        rate, currency = scope.rates[row.rate_table_id]
         amount = rate.rate * row.liable_days if rate.rate is not None else None
         rows.append(
             ReportRow(
@@ -177,6 +279,7 @@ async def monthly_report(
                 rate,
                 amount,
                 currency,
+                row.rate_table_id,
             )
         )
     record_each(
@@ -186,26 +289,30 @@ async def monthly_report(
         "LiabilityReport",
         [(line.episode.id, line.episode.person_id) for line in lines],
     )
-    currencies = {currency for _rate, currency in rates.values()}
-    averages = await _average_months(
-        uow,
-        municipality,
-        year,
-        month,
-        config,
-        zone,
-        sorted({line.episode.region_id for line in lines}),
-        only_region=region_view,
-    )
-    currencies.update(config.rates_for(config.rule_sets[a.rule_set_id]).currency for a in averages)
-    if len(currencies) > 1:
-        raise InvalidInput(
-            f"the rule sets of {municipality_id} price in several currencies "
-            f"({', '.join(sorted(currencies))})",
-            field="bindings",
-        )
+    return rows
+
+
+def row_key(row: ReportRow) -> RowKey:
+    """Where the rows after ``row`` start."""
+    return (row.episode.admitted_at, row.episode.id, row.rule_set_id, row.rate_table_id)
+
+
+async def monthly_report(
+    uow: UnitOfWork,
+    actor: Actor,
+    municipality_id: str,
+    year: int,
+    month: int,
+    rules: LiabilityRules,
+    *,
+    as_of: datetime,
+) -> MonthlyReport:
+    """The month's whole report at once (`report_scope` and every row), for a page that shows
+    it; the API sends a report in parts as it reads them."""
+    scope = await report_scope(uow, actor, municipality_id, year, month, rules, as_of=as_of)
+    rows = await report_rows(uow, actor, scope)
     return MonthlyReport(
-        municipality, year, month, as_of, next(iter(currencies), None), rows, averages
+        scope.municipality, year, month, as_of, scope.currency, rows, scope.averages
     )
 
 
@@ -287,15 +394,36 @@ def report_csv(report: MonthlyReport) -> str:
     Persons are as the report holds them (masked when protected); amounts have two decimals,
     and a year without a rate leaves rate and amount empty with the note "no rate for YEAR".
     """
+    return csv_lines(
+        report.municipality.id,
+        f"{report.year:04d}-{report.month:02d}",
+        report.currency,
+        report.rows,
+        report.averages,
+        header=True,
+    )
+
+
+def csv_lines(
+    municipality_id: str,
+    month: str,
+    currency: str | None,
+    rows: Iterable[ReportRow],
+    averages: Iterable[AverageMonth] = (),
+    *,
+    header: bool = False,
+) -> str:
+    """Lines of `report_csv` (its header first, when asked): a report sent in parts is the
+    header and its first rows, more rows, then the average-model months."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    month = f"{report.year:04d}-{report.month:02d}"
-    for row in report.rows:
+    if header:
+        writer.writerow(CSV_COLUMNS)
+    for row in rows:
         person, episode = row.person, row.episode
         writer.writerow(
             [
-                report.municipality.id,
+                municipality_id,
                 month,
                 episode.id,
                 person.id,
@@ -308,14 +436,14 @@ def report_csv(report: MonthlyReport) -> str:
                 row.liable_days,
                 money(row.rate.rate) or "",
                 money(row.amount) or "",
-                report.currency or "",
+                currency or "",
                 row.rate.note or "",
             ]
         )
-    for average in (a.to_dict() for a in report.averages):
+    for average in (a.to_dict() for a in averages):
         writer.writerow(
             [
-                report.municipality.id,
+                municipality_id,
                 month,
                 "",
                 "",
@@ -331,7 +459,7 @@ def report_csv(report: MonthlyReport) -> str:
                 average["excess_days"],
                 average["rate"]["rate"] or "",
                 average["amount"] or "",
-                report.currency,
+                currency,
                 "; ".join(average["notes"]),
             ]
         )

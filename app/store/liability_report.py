@@ -9,9 +9,10 @@ every party row of every person in Python to decide what the reader may see.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -91,13 +92,35 @@ class LiabilityReportReads:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
+    async def priced_by(
+        self, window: Window, *, municipality_id: str, region_id: str | None
+    ) -> tuple[list[str], list[str]]:
+        """The rate tables the month's rows price by, and the regions of their episodes."""
+        sums = month_query(window, municipality_id=municipality_id, region_id=region_id).subquery()
+        found = await self._conn.execute(
+            select(sums.c.rate_table_id, t.episodes.c.region_id)
+            .join(t.episodes, t.episodes.c.id == sums.c.episode_id)
+            .distinct()
+        )
+        pairs = found.all()
+        return sorted({table for table, _ in pairs}), sorted({region for _, region in pairs})
+
     async def lines(
-        self, window: Window, *, municipality_id: str, region_id: str | None, reader: Reach
+        self,
+        window: Window,
+        *,
+        municipality_id: str,
+        region_id: str | None,
+        reader: Reach,
+        after: tuple[datetime, str, str, str] | None = None,
+        limit: int | None = None,
     ) -> list[ReportLine]:
         """The month's rows (`LiabilityRepository.month`) with their episodes and persons, in
-        the order of the report (admission, then episode id)."""
+        the order of the report (admission, episode, rule set, rate table): the ``limit`` rows
+        after the row whose place is ``after``, or all."""
         sums = month_query(window, municipality_id=municipality_id, region_id=region_id).subquery()
         e, p = t.episodes.c, t.persons.c
+        order = (e.admitted_at, sums.c.episode_id, sums.c.rule_set_id, sums.c.rate_table_id)
         query = (
             select(
                 sums.c.episode_id,
@@ -116,8 +139,17 @@ class LiabilityReportReads:
             .select_from(sums)
             .join(t.episodes, e.id == sums.c.episode_id)
             .join(t.persons, p.id == e.person_id)
-            .order_by(e.admitted_at, sums.c.episode_id, sums.c.rule_set_id, sums.c.rate_table_id)
+            .order_by(*order)
         )
+        if after is not None:
+            query = query.where(
+                tuple_(*order)
+                > tuple_(
+                    *(bindparam(None, v, type_=c.type) for c, v in zip(order, after, strict=True))
+                )
+            )
+        if limit is not None:
+            query = query.limit(limit)
         # Thousands of rows: read by position (a row's attributes by name cost more than the
         # objects built from them).
         lines = []

@@ -8,9 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.api.v1 import liability as liability_api
 from app.api.v1.liability import MonthlyReportRead
 from tests.conftest import ClientFor
+from tests.e2e.test_access_log import entries_of
 from tests.factories import admit, create_person, notice
 
 
@@ -195,6 +199,44 @@ async def test_monthly_report_splits_months_and_masks_protected_persons(
         f"/api/v1/liability/reports/{municipality}/2022-03", headers={"Accept": "text/csv"}
     )
     assert by_accept.text == as_csv.text
+
+
+async def test_a_report_sent_in_parts_is_the_report_read_whole(
+    client: httpx.AsyncClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API sends a report as it reads it, a part at a time: five rows in parts of two are
+    the same document and the same CSV as in one part, and each row is logged once, with the
+    request, whatever the parts."""
+    municipality = "kommun-2582"
+    episodes = []
+    for day in range(5):
+        person = await create_person(client, municipality=municipality)
+        episode = await run_episode(
+            client,
+            person["id"],
+            "region-norrbotten-sunderby-med",
+            utc(2022, 3, 2 + day, 8),
+            utc(2022, 3, 5 + day, 10),
+            utc(2022, 3, 12 + 2 * day, 10),
+        )
+        episodes.append(episode["id"])
+    path = f"/api/v1/liability/reports/{municipality}/2022-03"
+    sent = {}
+    for part in (2000, 2, 1):
+        monkeypatch.setattr(liability_api, "REPORT_PART", part)
+        as_json = await client.get(path, headers={"X-Request-ID": f"report-in-parts-{part}"})
+        as_csv = await client.get(path, params={"format": "csv"})
+        assert as_json.status_code == as_csv.status_code == 200, as_json.text
+        document = as_declared(as_json.json())
+        del document["as_of"]  # the time of each request
+        sent[part] = (document, as_csv.text)
+        logged = await entries_of(engine, f"report-in-parts-{part}")
+        read = [e["resource_id"] for e in logged if e["resource_type"] == "LiabilityReport"]
+        assert sorted(read) == sorted(episodes)
+    whole = sent[2000][0]
+    assert [r["episode_id"] for r in whole["rows"]] == episodes
+    assert whole["total_liable_days"] == sum(r["liable_days"] for r in whole["rows"])
+    assert sent[2] == sent[1] == sent[2000]
 
 
 async def test_average_model_municipality_shows_average_rolling_average_and_level(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import Path, Query, Request
 from pydantic import BaseModel, Field
-from starlette.responses import Response
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.responses import Response, StreamingResponse
 
 from app.api.v1.common import router
 from app.domain.episodes import check_aware
@@ -26,7 +29,9 @@ from app.http.deps import (
 )
 from app.http.errors import errors_for
 from app.http.values import Instant
+from app.security.access import Actor
 from app.services import liability as service
+from app.store.unit_of_work import UnitOfWork, write_failed_access
 
 api = router("/api/v1", "liability")
 
@@ -172,53 +177,115 @@ class MonthlyReportRead(BaseModel):
     notes: list[str] = Field(description='"no rate for YEAR" when the month\'s year has no rate')
 
 
-def report_json(report: service.MonthlyReport) -> dict[str, Any]:
-    """The report as ``MonthlyReportRead`` shows it, as plain values: a region's month is
-    thousands of rows, which serialize straight to JSON without a model each (issue 20)."""
-    currency = report.currency
-    # The rows share a few rates and amounts: each is rendered once.
-    rates: dict[int, tuple[str | None, list[dict[str, Any]], list[str]]] = {}
-    amounts: dict[Decimal | None, str | None] = {}
-    rows = []
-    for row in report.rows:
+class _RowRenderer:
+    """Report rows as ``ReportRowRead`` shows them, as plain values: a region's month is
+    thousands of rows, which go straight to JSON without a model each (issue 20). The rows
+    share a few rates and amounts, each rendered once."""
+
+    def __init__(self, currency: str | None) -> None:
+        self._currency = currency
+        self._rates: dict[int, tuple[str | None, list[dict[str, Any]], list[str]]] = {}
+        self._amounts: dict[Decimal | None, str | None] = {}
+
+    def __call__(self, row: service.ReportRow) -> dict[str, Any]:
         person, episode, rate = row.person, row.episode, row.rate
-        if id(rate) not in rates:
-            rates[id(rate)] = (money(rate.rate), [rate.to_dict()], [rate.note] if rate.note else [])
-        shown_rate, applied, notes = rates[id(rate)]
-        if row.amount not in amounts:
-            amounts[row.amount] = money(row.amount)
-        rows.append(
-            {
-                "episode_id": episode.id,
-                "person_id": person.id,
-                "person_name": f"{person.given_name} {person.family_name}".strip(),
-                "person_identifier": person.identifier.value,
-                "protected_identity": person.protected_identity,
-                "hospital_unit_id": episode.hospital_unit_id,
-                "admitted_at": episode.admitted_at,
-                "discharge_ready_at": episode.discharge_ready_at,
-                "discharged_at": episode.discharged_at,
-                "rule_set_id": row.rule_set_id,
-                "liable_days": row.liable_days,
-                "rate": shown_rate,
-                "rates": applied,
-                "amount": amounts[row.amount],
-                "currency": currency,
-                "notes": notes,
-            }
-        )
-    return {
-        "municipality_id": report.municipality.id,
-        "municipality_name": report.municipality.name,
-        "month": f"{report.year:04d}-{report.month:02d}",
-        "as_of": report.as_of,
-        "currency": currency,
-        "rows": rows,
-        "total_liable_days": report.total_days,
-        "averages": [a.to_dict() for a in report.averages],
-        "total_amount": money(report.total_amount),
-        "notes": report.notes,
+        if id(rate) not in self._rates:
+            note = [rate.note] if rate.note else []
+            self._rates[id(rate)] = (money(rate.rate), [rate.to_dict()], note)
+        shown_rate, applied, notes = self._rates[id(rate)]
+        if row.amount not in self._amounts:
+            self._amounts[row.amount] = money(row.amount)
+        return {
+            "episode_id": episode.id,
+            "person_id": person.id,
+            "person_name": f"{person.given_name} {person.family_name}".strip(),
+            "person_identifier": person.identifier.value,
+            "protected_identity": person.protected_identity,
+            "hospital_unit_id": episode.hospital_unit_id,
+            "admitted_at": episode.admitted_at,
+            "discharge_ready_at": episode.discharge_ready_at,
+            "discharged_at": episode.discharged_at,
+            "rule_set_id": row.rule_set_id,
+            "liable_days": row.liable_days,
+            "rate": shown_rate,
+            "rates": applied,
+            "amount": self._amounts[row.amount],
+            "currency": self._currency,
+            "notes": notes,
+        }
+
+
+def _json(value: object) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z)
+
+
+# How many rows a report reads, logs and sends at a time: the response is sent as it is read,
+# so no process holds a whole month's rows (a region's month at 1 000 000 persons is tens of
+# thousands), and each part's access-log entries are written before the part is sent.
+REPORT_PART = 2000
+
+
+async def _parts(
+    engine: AsyncEngine, actor: Actor, scope: service.ReportScope, part: int
+) -> AsyncIterator[list[service.ReportRow]]:
+    """The report's rows, ``part`` at a time, each part read and logged in a unit of work of
+    its own that has committed before the part is handed on."""
+    after: service.RowKey | None = None
+    while True:
+        uow = UnitOfWork(engine, reads_only=True)
+        try:
+            async with uow:
+                rows = await service.report_rows(uow, actor, scope, after=after, limit=part)
+                await uow.commit()
+        finally:
+            if uow.pending_access:
+                await write_failed_access(engine, uow.pending_access)
+        if rows:
+            yield rows
+        if len(rows) < part:
+            return
+        after = service.row_key(rows[-1])
+
+
+async def _report_json(
+    parts: AsyncIterator[list[service.ReportRow]], scope: service.ReportScope
+) -> AsyncIterator[bytes]:
+    """The ``MonthlyReportRead`` document, its rows sent as they are read and the totals
+    after them."""
+    head = {
+        "municipality_id": scope.municipality.id,
+        "municipality_name": scope.municipality.name,
+        "month": f"{scope.year:04d}-{scope.month:02d}",
+        "as_of": scope.as_of,
+        "currency": scope.currency,
+        "averages": [a.to_dict() for a in scope.averages],
     }
+    yield _json(head)[:-1] + b',"rows":['
+    render, totals, first = _RowRenderer(scope.currency), service.ReportTotals(), True
+    async for rows in parts:
+        totals.add(rows)
+        body = b",".join(_json(render(row)) for row in rows)
+        yield body if first else b"," + body
+        first = False
+    done = totals.closed(scope.averages)
+    tail = {
+        "total_liable_days": done.days,
+        "total_amount": money(done.amount),
+        "notes": sorted(done.notes),
+    }
+    yield b"]," + _json(tail)[1:]
+
+
+async def _report_csv(
+    parts: AsyncIterator[list[service.ReportRow]], scope: service.ReportScope
+) -> AsyncIterator[bytes]:
+    """`service.report_csv`'s lines, its rows sent as they are read."""
+    month = f"{scope.year:04d}-{scope.month:02d}"
+    line = partial(service.csv_lines, scope.municipality.id, month, scope.currency)
+    yield line((), header=True).encode()
+    async for rows in parts:
+        yield line(rows).encode()
+    yield line((), scope.averages).encode()
 
 
 @api.get(
@@ -249,15 +316,18 @@ async def get_monthly_report(
     match = MONTH.match(month)
     if match is None:
         raise InvalidInput("month must be given as YYYY-MM", field="month")
-    report = await service.monthly_report(
+    scope = await service.report_scope(
         uow, actor, municipality_id, int(match[1]), int(match[2]), rules, as_of=now
     )
     wants_csv = format == "csv" or (
         format is None and "text/csv" in request.headers.get("accept", "")
     )
+    # The declared ``MonthlyReportRead`` is the document's; the body is sent in parts as the
+    # rows are read, after every refusal the report can give has been decided.
+    parts = _parts(request.app.state.engine, actor, scope, REPORT_PART)
     if wants_csv:
-        return Response(
-            service.report_csv(report),
+        return StreamingResponse(
+            _report_csv(parts, scope),
             media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": (
@@ -265,7 +335,4 @@ async def get_monthly_report(
                 )
             },
         )
-    # The declared ``MonthlyReportRead`` is the document's; the body is built without it.
-    return Response(
-        orjson.dumps(report_json(report), option=orjson.OPT_UTC_Z), media_type="application/json"
-    )
+    return StreamingResponse(_report_json(parts, scope), media_type="application/json")
