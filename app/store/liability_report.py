@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -20,7 +20,7 @@ from app.domain.parties import SOURCE_ROLES, Reach, Role
 from app.domain.persons import Person
 from app.store import tables as t
 from app.store.episodes import EpisodeSummary
-from app.store.liability import MonthRow, Window, month_query
+from app.store.liability import MonthRow, Window, day_number, month_query, overlapping
 from app.store.parties import reach_clause
 from app.store.persons import PERSON_COLUMNS, person_of
 
@@ -95,14 +95,23 @@ class LiabilityReportReads:
     async def priced_by(
         self, window: Window, *, municipality_id: str, region_id: str | None
     ) -> tuple[list[str], list[str]]:
-        """The rate tables the month's rows price by, and the regions of their episodes."""
-        sums = month_query(window, municipality_id=municipality_id, region_id=region_id).subquery()
-        found = await self._conn.execute(
-            select(sums.c.rate_table_id, t.episodes.c.region_id)
-            .join(t.episodes, t.episodes.c.id == sums.c.episode_id)
+        """The rate tables and the regions of the intervals that may have days in the month (a
+        range of the municipality's interval index, without summing the days): what the rows
+        can price by, and whose episodes they can be."""
+        li = t.liable_intervals.c
+        query = (
+            select(li.rate_table_id, li.region_id)
+            .where(
+                li.municipality_id == municipality_id,
+                overlapping(
+                    literal(day_number(window.first_day)), literal(day_number(window.stop_day))
+                ),
+            )
             .distinct()
         )
-        pairs = found.all()
+        if region_id is not None:
+            query = query.where(li.region_id == region_id)
+        pairs = (await self._conn.execute(query)).all()
         return sorted({table for table, _ in pairs}), sorted({region for _, region in pairs})
 
     async def lines(
