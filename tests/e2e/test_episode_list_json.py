@@ -1,6 +1,6 @@
-"""The episode list's JSON, built from the episodes without pydantic (issue 20), is what the
-declared ``ListPage[EpisodeRead]`` makes of the same page, and each item what a read of that
-episode (built through pydantic) shows the same caller."""
+"""The episode list's JSON and an episode's read, built from the episodes without pydantic
+(issue 20), are what the declared ``ListPage[EpisodeRead]`` and ``EpisodeRead`` make of them,
+and each item of the list is what a read of that episode shows the same caller."""
 
 from __future__ import annotations
 
@@ -156,7 +156,12 @@ async def test_the_list_shows_what_the_declared_page_and_each_read_show(
                 readmitted |= item["is_readmission"]
                 read = await viewer.get(f"/api/v1/episodes/{item['id']}")
                 assert read.status_code == 200, read.text
-                assert item == read.json(), (name, query, item["id"])
+                assert read.headers["etag"] == f'W/"{item["version"]}"'
+                # The read is built without pydantic too: it is what the declared model makes
+                # of it, and what the list shows.
+                shown = read.json()
+                assert EpisodeRead.model_validate(shown).model_dump(mode="json") == shown
+                assert item == shown, (name, query, item["id"])
     assert seen_states == {"admitted", "planning", "discharge-ready", "discharged"}
     assert readmitted
 

@@ -308,12 +308,18 @@ async def list_episodes(
 @api.get("/episodes/{episode_id}", response_model=EpisodeRead, responses=errors_for(404))
 @reads_only
 async def get_episode(
-    actor: EncounterReader, episode_id: str, uow: UowDep, now: NowDep, response: Response
-) -> EpisodeRead:
+    actor: EncounterReader, episode_id: str, uow: UowDep, now: NowDep
+) -> Response:
     """Read one episode with its notices, documents and planning basis."""
     episode = await service.get_episode(uow, actor, episode_id)
-    response.headers["ETag"] = etag(episode)
-    return (await with_content(uow, [episode], now))[0]
+    content = await content_of(uow, [episode], now=now)
+    # Built as plain values and sent as orjson bytes, as the list's items are (the declared
+    # ``EpisodeRead`` is the document's): no model on a read's response (issue 20).
+    return Response(
+        orjson.dumps(episode_json(episode, content[episode.id]), option=orjson.OPT_UTC_Z),
+        media_type="application/json",
+        headers={"ETag": etag(episode)},
+    )
 
 
 class NoticeBase(BaseModel):
