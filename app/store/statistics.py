@@ -34,6 +34,11 @@ class StatisticsRepository(DailyAggregates, EpisodeAggregates, PlanAggregates):
         super().__init__(conn)
         self._conn = conn
 
+    def live(self) -> LiveStatisticsRepository:
+        """The same figures from the event tables alone, on the same connection (the
+        benchmark's before-and-after and the property tests compare the two)."""
+        return LiveStatisticsRepository(self._conn)
+
     async def recompute_daily(self) -> int:
         """Rebuild the per-day aggregate from the events; the rows it holds."""
         return await statistics_daily.recompute(self._conn)
