@@ -187,6 +187,8 @@ def _upsert(dialect: Dialect, rows: Any, sign: int = 1) -> Insert:
         select(*(c[name] for name in KEY), (func.sum(c.n) * sign).label("n"))
         .where(true())  # SQLite: an upsert's SELECT needs a WHERE (its parsing ambiguity)
         .group_by(*(c[name] for name in KEY))
+        # In key order: concurrent writers then lock the rows they share in the same order.
+        .order_by(*(c[name] for name in KEY))
     )
     maker = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
     statement = maker(t.statistics_daily).from_select(list(COLUMNS), summed)
@@ -198,7 +200,12 @@ def _upsert(dialect: Dialect, rows: Any, sign: int = 1) -> Insert:
 
 async def retract(conn: AsyncConnection, episodes: ColumnElement[bool]) -> None:
     """Take the summons facts of the episodes meeting ``episodes`` out, before a write that can
-    change them (`apply` puts them back after it)."""
+    change them (`apply` puts them back after it).
+
+    The episodes are locked first (in id order), as a notice's append locks its episode: a
+    notice appended meanwhile by another transaction would otherwise be counted with the
+    summonses that transaction saw, and never again with the one written here."""
+    await conn.execute(select(_ep.id).where(episodes).order_by(_ep.id).with_for_update())
     await conn.execute(_upsert(conn.dialect, contributions(episodes, summons_only=True), -1))
 
 
