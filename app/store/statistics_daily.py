@@ -109,7 +109,6 @@ def contributions(episodes: ColumnElement[bool] | None, *, summons_only: bool = 
     notice_day = _day(ev.at)
     inner = (
         select(
-            ev.at.label("at"),
             _ep.region_id,
             _ep.municipality_id,
             _ep.hospital_unit_id,
