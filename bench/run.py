@@ -43,6 +43,7 @@ from app.security.clients import ASSERTION_TYPE, register_client
 from app.security.tokens import SigningKey
 from app.services.demo import seed_demo
 from app.services.liability_config import read_liability_config
+from app.services.statistics import recompute_daily
 from app.store.database import create_engine, upgrade
 from app.store.unit_of_work import UnitOfWork
 from bench.generator import KALMAR_MUNICIPALITIES, Generated, generate
@@ -140,6 +141,9 @@ async def prepare_database(persons: int) -> tuple[Generated, str, bytes, str]:
     config = read_liability_config(DEFAULT_CONFIG_PATH)
     async with UnitOfWork(engine) as uow:
         await uow.liability.set_state(config.version, config.to_dict(), datetime.now(UTC))
+        # The generator copies the events around the repositories, which keep the statistics
+        # per day: they are counted once from what it loaded (`samverkan statistics recompute`).
+        await recompute_daily(uow)
         await uow.commit()
     # VACUUM as well as ANALYZE: it sets the visibility map, as autovacuum does for a table
     # that has been in use a while, so that index-only scans (the statistics read a region's

@@ -7,9 +7,12 @@ Region Kalmar's figures, as `make bench` asks for them over HTTP (bench/run.py
 ``statistics_rows``): every indicator for this year, and days-ready-to-discharge as a series of
 the last 12 months. Each indicator is computed on its own (best of ``--repeat`` runs, after one
 that warms the cache), then the year of every indicator together; ``--explain`` prints
-``EXPLAIN (ANALYZE, BUFFERS)`` of each statement an indicator runs. The database must already be
-loaded (bench/run.py, or a run of this benchmark's ``prepare_database``). Nothing is written:
-each run's transaction ends without a commit, its access-log entry with it.
+``EXPLAIN (ANALYZE, BUFFERS)`` of each statement an indicator runs. ``--live`` times each one
+also as it was before the per-day aggregate (the episodes' indicators from the event tables,
+`LiveStatisticsRepository`), right after, in the same run, so that the two compare back to
+back. The database must already be loaded (bench/run.py, or a run of this benchmark's
+``prepare_database``). Nothing is written: each run's transaction ends without a commit, its
+access-log entry with it.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ async def run(
     *,
     repeat: int,
     explain: bool,
+    live: bool = False,
 ) -> float:
     """The best of ``repeat`` timed runs of the indicators' figures, in seconds."""
     engine = create_engine(DATABASE_URL, pool_size=1)
@@ -75,6 +79,8 @@ async def run(
         for attempt in range(repeat + 1):
             statements.clear()
             async with UnitOfWork(engine) as uow:
+                if live:
+                    uow.statistics = uow.statistics.live()  # type: ignore[assignment]
                 started = time.perf_counter()
                 await service.statistics(
                     uow,
@@ -116,19 +122,28 @@ async def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print each statement's plan")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each (best counts)")
     parser.add_argument("--only", action="append", help="indicator codes (default: all)")
+    parser.add_argument(
+        "--live", action="store_true", help="also time each from the event tables, back to back"
+    )
     args = parser.parse_args()
     year, months = periods_asked(datetime.now(UTC).date())
     chosen = [i for i in INDICATORS if not args.only or i.code in args.only]
+
+    async def timed(items: list[Indicator], periods: list[Period], label: str) -> None:
+        took = await run(items, periods, repeat=args.repeat, explain=args.explain)
+        line = f"{label:42} {took * 1000:9.1f} ms"
+        if args.live:
+            before = await run(items, periods, repeat=args.repeat, explain=False, live=True)
+            line += f"   live {before * 1000:9.1f} ms"
+        print(line, flush=True)
+
     for item in chosen:
-        took = await run([item], year, repeat=args.repeat, explain=args.explain)
-        print(f"{item.code:32} year {took * 1000:9.1f} ms", flush=True)
+        await timed([item], year, f"{item.code} year")
     if not args.only or SERIES_INDICATOR in args.only:
         item = next(i for i in INDICATORS if i.code == SERIES_INDICATOR)
-        took = await run([item], months, repeat=args.repeat, explain=args.explain)
-        print(f"{item.code:32} 12 months {took * 1000:6.1f} ms", flush=True)
+        await timed([item], months, f"{item.code} 12 months")
     if not args.only:
-        took = await run(list(INDICATORS), year, repeat=args.repeat, explain=False)
-        print(f"{'every indicator':32} year {took * 1000:9.1f} ms", flush=True)
+        await timed(list(INDICATORS), year, "every indicator year")
 
 
 if __name__ == "__main__":

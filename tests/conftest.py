@@ -72,6 +72,7 @@ PER_TEST_TABLES = (
     "plan_versions",
     "plans",
     "liable_intervals",
+    "statistics_daily",
     "episode_events",
     "episodes",
     "record_parties",

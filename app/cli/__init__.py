@@ -1,5 +1,5 @@
 """The ``samverkan`` command: serve, migrate, bootstrap, clients, tokens, examples, OpenAPI,
-liability recompute, the docs' table of message events.
+liability recompute, statistics recompute, the docs' table of message events.
 
 Every command reads the same settings as the server (``SAMVERKAN_*`` and ``PORT``). A wrong
 setting, an unreachable database or server, or a refused command is one line on stderr and a
@@ -138,7 +138,15 @@ def main() -> None:
 
 
 # The commands register themselves on ``cli``.
-from app.cli import clients, examples, liability, organizations, server, vocabulary  # noqa: E402
+from app.cli import (  # noqa: E402
+    clients,
+    examples,
+    liability,
+    organizations,
+    server,
+    statistics,
+    vocabulary,
+)
 
 __all__ = [
     "cli",
@@ -148,5 +156,6 @@ __all__ = [
     "main",
     "organizations",
     "server",
+    "statistics",
     "vocabulary",
 ]

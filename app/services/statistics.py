@@ -151,6 +151,13 @@ async def statistics(
     return result
 
 
+async def recompute_daily(uow: UnitOfWork) -> int:
+    """Rebuild the statistics per local day from the events (`samverkan statistics recompute`);
+    the rows it holds. Each write keeps the table true in its own transaction; this is for data
+    loaded around the service, and to check it."""
+    return await uow.statistics.recompute_daily()
+
+
 def refuse_unfit(item: Indicator, subject: Subject, by: Dimension | None) -> None:
     """Refuse, naming the parameter, an indicator the subject or the breakdown does not fit."""
     if by is not None and by not in item.dimensions:

@@ -144,3 +144,24 @@ liability_state = Table(
     Column("config", JSON, nullable=False),
     instant("recomputed_at"),
 )
+
+# The episodes' statistics per local day (issue 18's speed): derived from the events, never typed
+# in. One row per fact, local day (days since 1970-01-01 in the episode's jurisdiction's zone),
+# the episode's region, municipality and hospital unit, and an integer value (a histogram's
+# bucket: whole days, the summons deadline's outcome, 0 where the fact has none), with how many
+# records (``n``) it stands for. Kept in the transaction that writes the events, meetings and
+# episodes it is derived from (`app.store.statistics_daily`), and rebuilt from them by `samverkan
+# statistics recompute`. A row whose records all moved to another value keeps ``n`` = 0.
+statistics_daily = Table(
+    "statistics_daily",
+    metadata,
+    Column("fact", String(32), primary_key=True),
+    Column("region_id", String(64), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("municipality_id", String(64), primary_key=True),
+    Column("unit_id", String(64), primary_key=True),
+    Column("value", Integer, primary_key=True),
+    Column("n", Integer, nullable=False),
+    Index(None, "municipality_id", "fact", "day"),
+    Index(None, "unit_id", "fact", "day"),
+)

@@ -38,9 +38,12 @@ from app.domain.episodes import (
 )
 from app.domain.errors import StaleVersion
 from app.domain.parties import Reach, RecordType
+from app.store import statistics_daily as daily
 from app.store import tables as t
 from app.store.paging import AnyOf, Page, _page, filtered
 from app.store.parties import party_probe, party_to, visible_records
+
+_ep_id = t.episodes.c.id
 
 
 def _event_data(event: EpisodeEvent) -> dict[str, Any]:
@@ -220,6 +223,19 @@ class EpisodeRepository:
         events = [event_row(episode.id, e, now) for episode in episodes for e in episode.events]
         if events:
             await self._conn.execute(insert(t.episode_events), events)
+        await self._count_new(episodes)
+
+    async def _count_new(self, episodes: Sequence[Episode]) -> None:
+        """Count new episodes' facts in ``statistics_daily``, and the earlier discharges they
+        make readmitted."""
+        if not episodes:
+            return
+        dialect = self._conn.dialect
+        ids = [e.id for e in episodes]
+        await self._conn.execute(daily.add_rows(dialect, daily.contributions(_ep_id.in_(ids))))
+        originals = daily.readmissions_of(episodes)
+        if originals is not None:
+            await self._conn.execute(daily.add_rows(dialect, daily.readmitted_rows(originals)))
 
     async def save(
         self, episode: Episode, new_events: Sequence[EpisodeEvent], *, riders: Sequence[CTE] = ()
@@ -232,6 +248,14 @@ class EpisodeRepository:
         transaction that wrote them is rolled back.
         """
         now = utcnow()
+        # The statistics per day: what the new notices add rides with them; a withdrawal, which
+        # can change the summons deadline of notices already counted, has the episode's summons
+        # facts taken out first and counted again after.
+        recount = daily.changes_summonses(new_events)
+        if recount:
+            await daily.retract(self._conn, daily.of_episode(episode.id))
+        facts = daily.event_rows(episode, new_events, summonses=not recount)
+        counted = None if facts is None else daily.add_rows(self._conn.dialect, facts)
         changed = (
             update(t.episodes)
             .where(t.episodes.c.id == episode.id, t.episodes.c.version == episode.version)
@@ -251,6 +275,8 @@ class EpisodeRepository:
                 for row in rows
             ]
             source = parts[0] if len(parts) == 1 else union_all(*parts)
+            if counted is not None:
+                riders = (*riders, counted.cte("statistics_daily_rows"))
             inserted = (
                 await self._conn.execute(
                     insert(ev)
@@ -264,6 +290,8 @@ class EpisodeRepository:
                     f"episode {episode.id} was changed by someone else; read it again"
                 )
             episode.version += 1
+            if recount:
+                await daily.apply(self._conn, daily.of_episode(episode.id))
             return
         result = await self._conn.execute(changed.add_cte(*riders) if riders else changed)
         if result.rowcount != 1:
@@ -271,6 +299,10 @@ class EpisodeRepository:
         episode.version += 1
         episode.updated_at = now
         await self._insert_events(episode.id, new_events, now)
+        if counted is not None:
+            await self._conn.execute(counted)
+        if recount:
+            await daily.apply(self._conn, daily.of_episode(episode.id))
 
     async def _insert_events(
         self, episode_id: str, events: Sequence[EpisodeEvent], now: datetime

@@ -19,6 +19,7 @@ from app.domain.errors import StaleVersion
 from app.domain.meetings import Meeting, MeetingStatus, Participant, ParticipantKind, Reply
 from app.domain.parties import Reach, RecordType
 from app.domain.representatives import RepresentativeRole
+from app.store import statistics_daily as daily
 from app.store import tables as t
 from app.store.json_values import instant_of, instant_text
 from app.store.paging import AnyOf, Page, _page, visible_page_query
@@ -116,6 +117,8 @@ class MeetingRepository:
     async def add(self, meeting: Meeting) -> None:
         """Store a new summons."""
         meeting.updated_at = utcnow()
+        # A summons decides the summons deadline of its person's notices (statistics per day).
+        await daily.retract(self._conn, daily.of_person(meeting.person_id))
         await self._conn.execute(
             insert(t.meetings).values(
                 id=meeting.id,
@@ -127,10 +130,13 @@ class MeetingRepository:
                 **_changeable(meeting),
             )
         )
+        await daily.apply(self._conn, daily.of_person(meeting.person_id))
 
     async def save(self, meeting: Meeting, *, expected_version: int) -> None:
         """Store the meeting's new state, if no one else saved over ``expected_version``."""
         meeting.updated_at = utcnow()
+        # Cancelling a summons can change its person's notices' summons deadline.
+        await daily.retract(self._conn, daily.of_person(meeting.person_id))
         result = await self._conn.execute(
             update(t.meetings)
             .where(t.meetings.c.id == meeting.id, t.meetings.c.version == expected_version)
@@ -141,6 +147,7 @@ class MeetingRepository:
                 f"meeting {meeting.id} was changed by someone else since version "
                 f"{expected_version}; read it again"
             )
+        await daily.apply(self._conn, daily.of_person(meeting.person_id))
 
     async def get(self, meeting_id: str, *, for_update: bool = False) -> Meeting | None:
         """The meeting, or None.

@@ -6,6 +6,10 @@ deviations' and care messages' (`app.store.statistics_plans`), scoped and groupe
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.store import statistics_daily
+from app.store.statistics_daily_reads import DailyAggregates
 from app.store.statistics_episodes import EpisodeAggregates
 from app.store.statistics_plans import PlanAggregates
 from app.store.statistics_slices import SETTINGS, Bounds, Scope, Slice, periods_table
@@ -13,6 +17,7 @@ from app.store.statistics_slices import SETTINGS, Bounds, Scope, Slice, periods_
 __all__ = [
     "SETTINGS",
     "Bounds",
+    "LiveStatisticsRepository",
     "Scope",
     "Slice",
     "StatisticsRepository",
@@ -20,5 +25,24 @@ __all__ = [
 ]
 
 
-class StatisticsRepository(EpisodeAggregates, PlanAggregates):
-    """Grouped aggregates for every indicator; each row starts with (period key, group)."""
+class StatisticsRepository(DailyAggregates, EpisodeAggregates, PlanAggregates):
+    """Grouped aggregates for every indicator; each row starts with (period key, group). The
+    episodes' notices, discharges, readmissions and summons deadlines are read from the per-day
+    aggregate (`DailyAggregates`), the rest from the event tables."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        super().__init__(conn)
+        self._conn = conn
+
+    def live(self) -> LiveStatisticsRepository:
+        """The same figures from the event tables alone, on the same connection (the
+        benchmark's before-and-after and the property tests compare the two)."""
+        return LiveStatisticsRepository(self._conn)
+
+    async def recompute_daily(self) -> int:
+        """Rebuild the per-day aggregate from the events; the rows it holds."""
+        return await statistics_daily.recompute(self._conn)
+
+
+class LiveStatisticsRepository(EpisodeAggregates, PlanAggregates):
+    """Every indicator from the event tables (the per-day aggregate's reference)."""

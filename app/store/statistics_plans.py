@@ -11,7 +11,6 @@ from sqlalchemy import (
     FromClause,
     func,
     literal_column,
-    or_,
     select,
     true,
 )
@@ -29,6 +28,7 @@ from app.store.statistics_slices import (
     Row,
     Slice,
     by_person,
+    follow_up_answered,
     shared_plans,
 )
 
@@ -88,18 +88,6 @@ class PlanAggregates(Aggregates):
         by ``now`` with no held meeting of the plan in its window: a meeting only summoned, even
         one whose time has passed, does not answer it."""
         f = t.plan_follow_ups.c
-        m = t.meetings.c
-        answered = (
-            select(m.id)
-            .where(
-                m.plan_id == f.plan_id,
-                m.status == "held",
-                m.held_at <= now,
-                or_(f.answered_from.is_(None), m.held_at >= f.answered_from),
-                or_(f.answered_until.is_(None), m.held_at < f.answered_until),
-            )
-            .exists()
-        )
         source = t.plan_follow_ups.join(t.plans, t.plans.c.id == f.plan_id).join(
             t.persons, _pe.id == t.plans.c.person_id
         )
@@ -112,7 +100,7 @@ class PlanAggregates(Aggregates):
                 [func.count(func.distinct(f.plan_id))],
                 t.plans.c.status == "active",
                 f.overdue_at <= now,
-                ~answered,
+                ~follow_up_answered(now),
             )
         )
 

@@ -50,6 +50,7 @@ from app.store.statistics_slices import (
     Parties,
     Scope,
     by_unit,
+    follow_up_answered,
     units_of,
 )
 from app.store.tables import UTCDateTime
@@ -335,18 +336,6 @@ def _plans_reaching(code: str, cell: Cell) -> Select[Any]:
 
 def _overdue_follow_ups(cell: Cell) -> Select[Any]:
     f = t.plan_follow_ups.c
-    m = t.meetings.c
-    answered = (
-        select(m.id)
-        .where(
-            m.plan_id == f.plan_id,
-            m.status == "held",
-            m.held_at <= cell.now,
-            or_(f.answered_from.is_(None), m.held_at >= f.answered_from),
-            or_(f.answered_until.is_(None), m.held_at < f.answered_until),
-        )
-        .exists()
-    )
     source = t.plan_follow_ups.join(t.plans, t.plans.c.id == f.plan_id).join(
         t.persons, _pe.id == t.plans.c.person_id
     )
@@ -366,7 +355,7 @@ def _overdue_follow_ups(cell: Cell) -> Select[Any]:
             _in(f.due_at, cell),
             t.plans.c.status == "active",
             f.overdue_at <= cell.now,
-            ~answered,
+            ~follow_up_answered(cell.now),
             *_where(PLANS, cell),
         )
         .group_by(t.plans.c.id, t.plans.c.person_id, _pe.residence_municipality_id)

@@ -98,6 +98,26 @@ class Parties:
     unit: ColumnElement[Any] | None
 
 
+def follow_up_answered(now: datetime) -> ColumnElement[bool]:
+    """Whether a follow-up (a ``plan_follow_ups`` row) was answered by ``now``: a meeting of its
+    plan marked held in its window, before ``now``. A meeting only summoned, even one whose time
+    has passed, does not answer it. The overdue-follow-up figure and its drill-down both decide
+    by this."""
+    f = t.plan_follow_ups.c
+    m = t.meetings.c
+    return (
+        select(m.id)
+        .where(
+            m.plan_id == f.plan_id,
+            m.status == "held",
+            m.held_at <= now,
+            or_(f.answered_from.is_(None), m.held_at >= f.answered_from),
+            or_(f.answered_until.is_(None), m.held_at < f.answered_until),
+        )
+        .exists()
+    )
+
+
 def units_of(principal_id: str) -> Select[Any]:
     """A principal and its units (the ids of both)."""
     o = t.organizations.c

@@ -39,6 +39,7 @@ from app.store.episode_tables import (
     episodes,
     liability_state,
     liable_intervals,
+    statistics_daily,
 )
 from app.store.message_tables import (
     bulletins,
@@ -86,6 +87,7 @@ __all__ = [
     "practitioners",
     "processed_messages",
     "record_parties",
+    "statistics_daily",
     "subscriptions",
     "used_assertions",
 ]

@@ -1,7 +1,8 @@
-"""The summons-deadline statistic reads its notices and withdrawals from the partial indexes of
-migration 0023. PostgreSQL uses a partial index only for a query whose conditions prove the
-index's own: the statement has to carry them as the index does, with the values written in it
-(a bound value is unknown to a generic plan, so it proves nothing)."""
+"""The summons-deadline statistic's live query (the reference the per-day aggregate is checked
+against, and the shape of its drill-down's) reads its notices and withdrawals from the partial
+indexes of migration 0023. PostgreSQL uses a partial index only for a query whose conditions
+prove the index's own: the statement has to carry them as the index does, with the values
+written in it (a bound value is unknown to a generic plan, so it proves nothing)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.store.liability import day_number
-from app.store.statistics import Bounds, Scope, Slice, StatisticsRepository, periods_table
+from app.store.statistics import Bounds, LiveStatisticsRepository, Scope, Slice, periods_table
 from tests.database import connected
 
 NOW = datetime(2023, 1, 15, 12, tzinfo=UTC)
@@ -44,7 +45,7 @@ async def test_the_summons_statement_carries_the_partial_indexes_conditions(
     try:
         async with connected(engine) as conn:
             sl = Slice(Scope(region_id="region-norrbotten"), None, periods_table([YEAR]))
-            await StatisticsRepository(conn).summonses(sl, NOW, "Europe/Stockholm")
+            await LiveStatisticsRepository(conn).summonses(sl, NOW, "Europe/Stockholm")
             definitions = {
                 name: definition
                 for name, definition in await conn.execute(

@@ -1,0 +1,81 @@
+"""``samverkan statistics recompute`` rebuilds the per-day aggregate from the events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.domain.episodes import AdmissionType
+from app.security.access import Actor
+from app.services.commands import DeclareDischargeReady, Discharge, SendAdmissionNotice
+from app.services.episodes import RegisterAdmission, record_notice, register_admission
+from app.settings import Settings
+from app.store import tables as t
+from app.store.unit_of_work import UnitOfWork
+from tests.e2e.test_configuration import run
+from tests.integration.test_liable_intervals_appends import SIDES, person_in
+from tests.integration.test_statistics_daily import SHIPPED
+
+# Committing: the command runs in another process.
+pytestmark = pytest.mark.committing
+
+
+async def rows(engine: AsyncEngine) -> set[tuple[object, ...]]:
+    async with engine.connect() as conn:
+        found = await conn.execute(select(t.statistics_daily).where(t.statistics_daily.c.n != 0))
+        return {tuple(row) for row in found}
+
+
+async def test_recompute_rebuilds_what_the_writes_kept(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """The table the writes kept, emptied and overwritten, comes back as it was."""
+    _zone, ward, region, municipality = SIDES["SE"]
+    hospital = Actor("test-SE-ward", ward, region, frozenset())
+    person = person_in("SE", municipality)
+    admitted = datetime(2022, 3, 26, 23, 30, tzinfo=UTC)
+    now = datetime.now(UTC)
+    async with UnitOfWork(engine) as uow:
+        await uow.persons.add_many([person])
+        episode = await register_admission(
+            uow,
+            hospital,
+            RegisterAdmission(person.id, ward, admitted, AdmissionType.ACUTE, municipality),
+            now=now,
+        )
+        for notice in (
+            SendAdmissionNotice(at=admitted + timedelta(hours=3)),
+            DeclareDischargeReady(at=admitted + timedelta(days=2), coordinated_planning=True),
+            Discharge(at=admitted + timedelta(days=5)),
+        ):
+            await record_notice(uow, hospital, episode.id, notice, now=now, liability=SHIPPED)
+        await uow.commit()
+    kept = await rows(engine)
+    assert {row[0] for row in kept} == {
+        "admission-notice",
+        "discharge-ready",
+        "discharge",
+        "summons",
+    }
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE statistics_daily SET n = n + 7"))
+        await conn.execute(
+            t.statistics_daily.insert().values(
+                fact="discharge",
+                region_id=region,
+                day=1,
+                municipality_id="x",
+                unit_id="y",
+                value=0,
+                n=3,
+            )
+        )
+
+    done = run(settings, "statistics", "recompute")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"statistics per day recomputed from the events: {len(kept)} rows"
+    assert await rows(engine) == kept
