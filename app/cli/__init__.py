@@ -1,5 +1,5 @@
 """The ``samverkan`` command: serve, migrate, bootstrap, clients, tokens, examples, OpenAPI,
-liability recompute, the docs' table of message events.
+liability recompute, projections rebuild, the docs' table of message events.
 
 Every command reads the same settings as the server (``SAMVERKAN_*`` and ``PORT``). A wrong
 setting, an unreachable database or server, or a refused command is one line on stderr and a
@@ -138,7 +138,15 @@ def main() -> None:
 
 
 # The commands register themselves on ``cli``.
-from app.cli import clients, examples, liability, organizations, server, vocabulary  # noqa: E402
+from app.cli import (  # noqa: E402
+    clients,
+    examples,
+    liability,
+    organizations,
+    projections,
+    server,
+    vocabulary,
+)
 
 __all__ = [
     "cli",
@@ -147,6 +155,7 @@ __all__ = [
     "liability",
     "main",
     "organizations",
+    "projections",
     "server",
     "vocabulary",
 ]
