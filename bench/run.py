@@ -36,6 +36,7 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from app.cli.projections import rebuild_all
 from app.domain.identifiers import PERSONNUMMER, make_personnummer
 from app.domain.liability import DEFAULT_CONFIG_PATH
 from app.security.assertions import generate_client_key, make_client_assertion
@@ -46,6 +47,7 @@ from app.services.liability_config import read_liability_config
 from app.services.statistics import recompute_daily
 from app.store.database import create_engine, upgrade
 from app.store.unit_of_work import UnitOfWork
+from app.wiring import wire
 from bench.generator import KALMAR_MUNICIPALITIES, Generated, generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,6 +138,10 @@ async def prepare_database(persons: int) -> tuple[Generated, str, bytes, str]:
             persons,
             progress=lambda n: progress.advance(task, n),
         )
+    # The generator writes the rows by COPY, not through the repositories, so the read model's
+    # projections are made after it, as `samverkan projections rebuild` makes them.
+    wire()
+    await rebuild_all(engine, every=False, batch=2000)
     # The generator stored each episode's liable intervals under the shipped configuration; the
     # service then starts in step with it instead of recomputing them.
     config = read_liability_config(DEFAULT_CONFIG_PATH)

@@ -1,5 +1,6 @@
 """The ``samverkan`` command: serve, migrate, bootstrap, clients, tokens, examples, OpenAPI,
-liability recompute, statistics recompute, the docs' table of message events.
+liability recompute, statistics recompute, projections rebuild, the docs' table of message
+events.
 
 Every command reads the same settings as the server (``SAMVERKAN_*`` and ``PORT``). A wrong
 setting, an unreachable database or server, or a refused command is one line on stderr and a
@@ -143,6 +144,7 @@ from app.cli import (  # noqa: E402
     examples,
     liability,
     organizations,
+    projections,
     server,
     statistics,
     vocabulary,
@@ -155,6 +157,7 @@ __all__ = [
     "liability",
     "main",
     "organizations",
+    "projections",
     "server",
     "statistics",
     "vocabulary",

@@ -3,7 +3,7 @@ method is declared."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -35,10 +35,17 @@ def require_scope(actor: Actor, resource_type: str, permission: str) -> None:
 
 
 def resource_headers(resource: Resource) -> dict[str, str]:
-    headers = {"ETag": f'W/"{resource["meta"]["versionId"]}"'}
     updated = resource["meta"].get("lastUpdated")
-    if updated:
-        stamp = parse.written_instant(updated).astimezone(UTC)
+    return version_headers(
+        resource["meta"]["versionId"], parse.written_instant(updated) if updated else None
+    )
+
+
+def version_headers(version: str | int, updated: datetime | None) -> dict[str, str]:
+    """The ``ETag`` of a resource's version and, when known, its ``Last-Modified``."""
+    headers = {"ETag": f'W/"{version}"'}
+    if updated is not None:
+        stamp = updated.astimezone(UTC)
         headers["Last-Modified"] = stamp.strftime("%a, %d %b %Y %H:%M:%S GMT")
     return headers
 

@@ -12,10 +12,18 @@ from starlette.responses import Response
 from app.domain.errors import NotFound
 from app.domain.values import INT4_MAX
 from app.fhir import conditional, parse, writes
-from app.fhir.dispatch import SettingsDep, require_scope, resource_headers, spec_of
+from app.fhir.common import FHIR_JSON
+from app.fhir.dispatch import (
+    SettingsDep,
+    require_scope,
+    resource_headers,
+    spec_of,
+    version_headers,
+)
 from app.fhir.outcome import fhir_response, read_body
 from app.fhir.resources.spec import Resource, SearchQuery
 from app.http.deps import Caller, UowDep
+from app.services import projections
 from app.settings import Settings
 
 
@@ -107,9 +115,18 @@ async def update(
 async def read(
     resource_type: str, resource_id: Annotated[str, Path(max_length=64)], actor: Caller, uow: UowDep
 ) -> Response:
-    """Read the current version of a resource."""
+    """Read the current version of a resource: its stored JSON as is, when the type is covered
+    by the read model and its projection is current (``app.services.projections``), else the
+    record mapped."""
     spec = spec_of(resource_type)
     require_scope(actor, resource_type, "r")
+    stored = await projections.read_stored(uow, actor, resource_type, resource_id)
+    if stored is not None:
+        return Response(
+            stored.body,
+            media_type=FHIR_JSON,
+            headers=version_headers(stored.version, stored.last_updated),
+        )
     resource = await spec.read(uow, actor, resource_id)
     return fhir_response(resource, headers=resource_headers(resource))
 

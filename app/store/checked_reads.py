@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import (
     CTE,
     BindParameter,
+    Integer,
     Row,
     Select,
     String,
@@ -56,6 +57,7 @@ from app.store.parties import (
 )
 from app.store.persons import person_from_row
 from app.store.plans import plan_from
+from app.store.projections import SOURCES
 
 e = t.episodes
 ev = t.episode_events
@@ -254,6 +256,32 @@ def _record_read(record_type: RecordType, shape: ReachShape, logged: bool) -> Se
     return query.add_columns(_logged(cte)).add_cte(cte)
 
 
+@cache
+def _stored_read(resource_type: str, shape: ReachShape, logged: bool) -> Select[Any]:
+    """A projection of ``resource_type`` (``app.store.projections``) with ``within`` and
+    ``logged`` columns, when it shows its record's current version and was written by the
+    mapper version bound as ``mapper_version``; on PostgreSQL (``logged``) the statement also
+    writes the read's access-log entry, its person the projection's, when the reach is a party."""
+    pr = t.fhir_projections
+    source = SOURCES[resource_type]
+    record = source.table
+    within = party_to(source.record_type, pr.c.record_id, shape)
+    current = (
+        pr.c.resource_type == resource_type,
+        pr.c.resource_id == RECORD_ID,
+        pr.c.mapper_version == bindparam("mapper_version", type_=Integer),
+        record.c.id == pr.c.resource_id,
+        record.c.version == pr.c.version,
+    )
+    query = select(
+        pr.c.body, pr.c.version, pr.c.last_updated, pr.c.person_id, within.label("within")
+    ).where(*current)
+    if not logged:
+        return query.add_columns(false().label("logged"))
+    cte = _log_when(pr.c.person_id, *current, within)
+    return query.add_columns(_logged(cte)).add_cte(cte)
+
+
 class CheckedReads:
     """Records read together with the caller's access check."""
 
@@ -388,6 +416,24 @@ class CheckedReads:
             return None, False
         row = rows[0]
         return plan_from(row, row.document, row.version, row.status), bool(row.within)
+
+    async def stored(
+        self,
+        resource_type: str,
+        resource_id: str,
+        reach: Reach,
+        entry: AccessEntry | None,
+        mapper_version: int,
+    ) -> Row[Any] | None:
+        """The current projection of a resource (``body``, ``version``, ``last_updated``,
+        ``person_id``), whether ``reach`` is a party to its record (``within``) and whether the
+        read was logged by the same statement (``logged``; ``entry`` is None on SQLite, which
+        logs apart): one statement. None when there is no projection of the record's current
+        version by ``mapper_version``."""
+        query = _stored_read(resource_type, ReachShape.of(reach), entry is not None)
+        params = {**_params(resource_id, reach, entry), "mapper_version": mapper_version}
+        found: Row[Any] | None = (await self._conn.execute(query, params)).first()
+        return found
 
     async def _record_read_logged(
         self, record_type: RecordType, record_id: str, reach: Reach, entry: AccessEntry | None

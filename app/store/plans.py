@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -35,11 +35,15 @@ from app.domain.plans import (
     Withdrawal,
     follow_up_windows,
 )
+from app.domain.projections import CAREPLAN
 from app.domain.representatives import Representative, RepresentativeRole
 from app.store import tables as t
 from app.store.json_values import date_of, date_text, instant_text
 from app.store.paging import AnyOf, Page, _page, visible_page_query
 from app.store.parties import visible_records
+
+if TYPE_CHECKING:
+    from app.store.projections import ProjectionRepository
 
 
 def content_document(content: PlanContent) -> dict[str, Any]:
@@ -262,10 +266,11 @@ def follow_up_rows(plan: Plan) -> list[dict[str, Any]]:
 
 
 class PlanRepository:
-    """Plans and their versions."""
+    """Plans and their versions, each stored with its CarePlan projection (the read model)."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, projections: ProjectionRepository) -> None:
         self._conn = conn
+        self._projections = projections
 
     async def add(self, plan: Plan, *, organization_id: str, client_id: str) -> None:
         """Store a new plan as its first version."""
@@ -286,6 +291,7 @@ class PlanRepository:
         follow_ups = [row for p, _d in documents for row in follow_up_rows(p)]
         if follow_ups:
             await self._conn.execute(insert(t.plan_follow_ups), follow_ups)
+        await self._projections.keep(CAREPLAN, plans)
 
     async def save(
         self, plan: Plan, *, expected_version: int, organization_id: str, client_id: str
@@ -323,6 +329,7 @@ class PlanRepository:
         follow_ups = follow_up_rows(plan)
         if follow_ups:
             await self._conn.execute(insert(t.plan_follow_ups), follow_ups)
+        await self._projections.keep(CAREPLAN, [plan])
 
     async def get(self, plan_id: str, *, for_update: bool = False) -> Plan | None:
         """The plan at its current version, or None.

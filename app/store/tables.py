@@ -54,6 +54,7 @@ from app.store.plan_tables import (
     plan_versions,
     plans,
 )
+from app.store.projection_tables import fhir_projections
 from app.store.table_types import UTCDateTime, metadata
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "deviations",
     "episode_events",
     "episodes",
+    "fhir_projections",
     "idempotency_keys",
     "liability_state",
     "liable_intervals",

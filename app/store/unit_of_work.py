@@ -57,6 +57,7 @@ from app.store.parties import PartyRepository
 from app.store.persons import PersonRepository
 from app.store.pinning import Pin, pin_of
 from app.store.plans import PlanRepository
+from app.store.projections import ProjectionRepository
 from app.store.sessions import ConsoleSessionRepository
 from app.store.staff import StaffRepository
 from app.store.statistics import StatisticsRepository
@@ -79,6 +80,7 @@ class UnitOfWork:
     staff: StaffRepository
     access_log: AccessLogRepository
     plans: PlanRepository
+    projections: ProjectionRepository
     meetings: MeetingRepository
     messages: MessageRepository
     outbox: OutboxRepository
@@ -217,7 +219,8 @@ class UnitOfWork:
         self.parties = PartyRepository(conn)
         self.staff = StaffRepository(conn)
         self.access_log = AccessLogRepository(conn)
-        self.plans = PlanRepository(conn)
+        self.projections = ProjectionRepository(conn)
+        self.plans = PlanRepository(conn, self.projections)
         self.meetings = MeetingRepository(conn)
         self.messages = MessageRepository(conn)
         self.care_messages = CareMessageRepository(conn)
