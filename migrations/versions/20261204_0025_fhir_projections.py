@@ -1,7 +1,7 @@
 """the FHIR read model
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-04
 
 Issue 20 (the hot path at the framework's speed). A read of a covered FHIR resource (a CarePlan
