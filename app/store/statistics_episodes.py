@@ -225,13 +225,20 @@ class EpisodeAggregates(Aggregates):
         # OFFSET 0 keeps PostgreSQL from pulling the subquery up (and computing days twice).
         inner = inner_query.offset(0).subquery("i")
         i = inner.c
-        grouped = [] if sl.by is None else [i.g]
+        # Each episode's days first (hashed), then the episodes with any: a COUNT(DISTINCT)
+        # sorted the region's intervals of the year (0.3-0.4 s at 1 000 000 persons).
+        per_episode = (
+            select(i.k, i.g, i.rate_table_id, func.sum(i.days).label("days"))
+            .group_by(i.k, i.g, i.rate_table_id, i.episode_id)
+            .subquery("e")
+        )
+        e = per_episode.c
         return await self._rows(
             select(
-                i.k,
-                null() if sl.by is None else i.g,
-                i.rate_table_id,
-                func.sum(i.days),
-                func.count(func.distinct(case((i.days > 0, i.episode_id)))),
-            ).group_by(i.k, *grouped, i.rate_table_id)
+                e.k,
+                null() if sl.by is None else e.g,
+                e.rate_table_id,
+                func.sum(e.days),
+                func.sum(case((e.days > 0, 1), else_=0)),
+            ).group_by(e.k, *([] if sl.by is None else [e.g]), e.rate_table_id)
         )
