@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pickle
 import random
 import shutil
 import socket
@@ -100,8 +101,33 @@ def ensure_wrk() -> str:
     return shutil.which("wrk") or "wrk"
 
 
+def wanted(workload: str) -> bool:
+    """Whether ``BENCH_ONLY`` (comma-separated parts of workload names, any case) selects the
+    workload; without it every workload runs. The ceiling always runs: the ratios need it."""
+    only = [part.strip().lower() for part in os.environ.get("BENCH_ONLY", "").split(",")]
+    only = [part for part in only if part]
+    if not only or workload in (CEILING, CEILING_ONE):
+        return True
+    return any(part in workload.lower() for part in only)
+
+
+def _kept(persons: int) -> Path:
+    return VAR / f"{make_url(DATABASE_URL).database}-{persons}.pickle"
+
+
 async def prepare_database(persons: int) -> tuple[Generated, str, bytes, str]:
-    """An empty database at the migration head with the demo data, ``persons`` and a client."""
+    """An empty database at the migration head with the demo data, ``persons`` and a client.
+
+    With ``BENCH_KEEP=1`` a database this function loaded before for the same size is used
+    again as it is (what was loaded is kept beside it in ``bench/var``): quicker when iterating
+    on one workload, but writes of earlier runs stay (``$process-message`` then finds episodes
+    it already moved, and answers from its dedupe table).
+    """
+    kept = _kept(persons)
+    if os.environ.get("BENCH_KEEP") == "1" and kept.exists():
+        console.print(f"  reusing the database loaded before ({kept.name}, BENCH_KEEP=1)")
+        loaded: tuple[Generated, str, bytes, str] = pickle.loads(kept.read_bytes())  # noqa: S301 (written by this function)
+        return loaded
     url = make_url(DATABASE_URL)
     admin = create_engine(url.set(database="postgres").render_as_string(False), pool_size=1)
     async with admin.connect() as conn:
@@ -158,6 +184,8 @@ async def prepare_database(persons: int) -> tuple[Generated, str, bytes, str]:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(text("VACUUM ANALYZE"))
     await engine.dispose()
+    VAR.mkdir(parents=True, exist_ok=True)
+    kept.write_bytes(pickle.dumps((made, client.id, pem, jwks["keys"][0]["kid"])))
     return made, client.id, pem, jwks["keys"][0]["kid"]
 
 
@@ -534,7 +562,7 @@ def bench_size(
         # (no X-Samverkan-Unit): the same workload before and after unit-grain access.
         "SAMVERKAN_REQUIRE_ACTING_UNIT": "false",
     }
-    results: list[Measured] = []
+    results: list[Measured | None] = []
     with serve("bench.ceiling:app", ceiling_port, workers, {}) as ceiling_proc:
         with serve("app.main:app", service_port, workers, env) as service:
             assertion = make_client_assertion(
@@ -562,7 +590,9 @@ def bench_size(
                 script: Path = LUA,
                 used_workers: int = workers,
                 **files: Path | str,
-            ) -> Measured:
+            ) -> Measured | None:
+                if not wanted(name):
+                    return None
                 load_env = {"TOKEN": token, **{k.upper(): str(v) for k, v in files.items()}}
                 with profiled(f"{name} {persons}", proc, duration):
                     outcome, peak, peak_process = run_wrk(
@@ -601,6 +631,7 @@ def bench_size(
                 ceiling_proc,
                 paths_file=write_lines("ceiling.txt", ["/fhir/CarePlan/x"]),
             )
+            assert ceiling is not None
             results.append(ceiling)
             reference_port = free_port()
             reference_env = {"BENCH_DATABASE_URL": DATABASE_URL}
@@ -662,7 +693,8 @@ def bench_size(
                 bodies_file=write_lines("transactions.jsonl", transaction_bundles(10 * duration)),
                 post_path="/fhir",
             )
-            transactions.extra["resources_per_second"] = transactions.per_second * 100
+            if transactions is not None:
+                transactions.extra["resources_per_second"] = transactions.per_second * 100
             results.append(transactions)
             reads = [f"/fhir/CarePlan/{i}" for i in made.plan_ids] + [
                 f"/fhir/CarePlan?patient={p}&status=active" for p in made.person_ids
@@ -680,54 +712,66 @@ def bench_size(
                     post_path="/fhir",
                 )
             )
-            started = time.perf_counter()
-            month = datetime.now(UTC).strftime("%Y-%m")
-            with httpx.Client(
-                base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120
-            ) as http:
-                for municipality in KALMAR_MUNICIPALITIES:
-                    http.get(f"/api/v1/liability/reports/{municipality}/{month}").raise_for_status()
-            elapsed = time.perf_counter() - started
-            results += statistics_rows(base, token, persons, service, workers)
-            results.append(
-                Measured(
-                    REPORT,
-                    persons,
-                    len(KALMAR_MUNICIPALITIES),
-                    elapsed,
-                    len(KALMAR_MUNICIPALITIES) / elapsed,
-                    0,
-                    0,
-                    0,
-                    0,
-                    rss_mb(service),
-                    peak_process_rss_mb=process_rss_mb(service),
-                    extra={"workers": workers, "episodes": made.episodes},
+            if wanted(REPORT):
+                started = time.perf_counter()
+                month = datetime.now(UTC).strftime("%Y-%m")
+                with httpx.Client(
+                    base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120
+                ) as http:
+                    for municipality in KALMAR_MUNICIPALITIES:
+                        http.get(
+                            f"/api/v1/liability/reports/{municipality}/{month}"
+                        ).raise_for_status()
+                elapsed = time.perf_counter() - started
+                results.append(
+                    Measured(
+                        REPORT,
+                        persons,
+                        len(KALMAR_MUNICIPALITIES),
+                        elapsed,
+                        len(KALMAR_MUNICIPALITIES) / elapsed,
+                        0,
+                        0,
+                        0,
+                        0,
+                        rss_mb(service),
+                        peak_process_rss_mb=process_rss_mb(service),
+                        extra={"workers": workers, "episodes": made.episodes},
+                    )
                 )
-            )
+            if wanted("statistics"):
+                results += statistics_rows(base, token, persons, service, workers)
     # One worker, on the same port and token: how the read scales per core, beside a one-worker
     # ceiling.
-    with serve("bench.ceiling:app", ceiling_port, 1, {}) as ceiling_one:
-        with serve("app.main:app", service_port, 1, env) as service_one:
-            one = measure(
-                CEILING_ONE,
-                ceiling_port,
-                ceiling_one,
-                used_workers=1,
-                paths_file=VAR / "ceiling.txt",
-            )
-            results.append(one)
-            results.append(
-                measure(READ_ONE, service_port, service_one, used_workers=1, paths_file=reads_file)
-            )
+    one: Measured | None = None
+    if wanted(READ_ONE):
+        with serve("bench.ceiling:app", ceiling_port, 1, {}) as ceiling_one:
+            with serve("app.main:app", service_port, 1, env) as service_one:
+                one = measure(
+                    CEILING_ONE,
+                    ceiling_port,
+                    ceiling_one,
+                    used_workers=1,
+                    paths_file=VAR / "ceiling.txt",
+                )
+                results.append(one)
+                results.append(
+                    measure(
+                        READ_ONE, service_port, service_one, used_workers=1, paths_file=reads_file
+                    )
+                )
     ceilings = {workers: ceiling, 1: one} if workers != 1 else {1: ceiling}
-    for measured in results:
-        if measured.workload not in TIMED and measured.workload not in (CEILING, CEILING_ONE):
-            measured.ratio_to_ceiling = (
-                measured.per_second / ceilings[measured.extra["workers"]].per_second
-            )
+    measured_all = [m for m in results if m is not None]
+    for measured in measured_all:
+        base_line = ceilings.get(measured.extra.get("workers", workers))
+        if (
+            measured.workload not in TIMED
+            and measured.workload not in (CEILING, CEILING_ONE)
+            and base_line is not None
+        ):
+            measured.ratio_to_ceiling = measured.per_second / base_line.per_second
         target(measured)
-    return results
+    return measured_all
 
 
 def report(results: list[Measured], meta: dict[str, Any]) -> None:
