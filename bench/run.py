@@ -266,6 +266,8 @@ def workers_of(process: psutil.Process) -> list[psutil.Process]:
 
 
 PROFILES = os.environ.get("BENCH_PROFILE")
+# ``raw``: collapsed stacks as text (one line per stack and its sample count), to add up by hand.
+PROFILE_FORMAT = os.environ.get("BENCH_PROFILE_FORMAT", "flamegraph")
 
 
 @contextmanager
@@ -291,8 +293,10 @@ def profiled(name: str, server: psutil.Process, seconds: int) -> Iterator[None]:
             "--rate",
             "200",
             "--nonblocking",
+            "--format",
+            PROFILE_FORMAT,
             "--output",
-            str(out / f"{slug}.svg"),
+            str(out / f"{slug}.{'txt' if PROFILE_FORMAT == 'raw' else 'svg'}"),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -152,11 +152,18 @@ async def _acting_unit(
     return unit
 
 
+# The request-state key of a caller already checked before the router (``app.fhir.fast_read``).
+ACTOR_STATE = "checked_actor"
+
+
 async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     """The caller, from a valid bearer token; 401 otherwise, 429 over the rate limit."""
+    checked: Actor | None = getattr(request.state, ACTOR_STATE, None)
+    if checked is not None:
+        return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             401,

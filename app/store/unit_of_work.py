@@ -30,6 +30,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from functools import cached_property
 from types import TracebackType
 
 from sqlalchemy import CTE, literal, select
@@ -70,33 +71,6 @@ logger = logging.getLogger(__name__)
 class UnitOfWork:
     """A transaction and the repositories that work inside it."""
 
-    organizations: OrganizationRepository
-    areas: CooperationAreaRepository
-    persons: PersonRepository
-    episodes: EpisodeRepository
-    idempotency: IdempotencyRepository
-    clients: ClientRepository
-    parties: PartyRepository
-    staff: StaffRepository
-    access_log: AccessLogRepository
-    plans: PlanRepository
-    projections: ProjectionRepository
-    meetings: MeetingRepository
-    messages: MessageRepository
-    outbox: OutboxRepository
-    subscriptions: SubscriptionRepository
-    breakers: BreakerRepository
-    liability: LiabilityRepository
-    liability_report: LiabilityReportReads
-    statistics: StatisticsRepository
-    statistics_records: StatisticsRecordsRepository
-    console_sessions: ConsoleSessionRepository
-    documents: DocumentRepository
-    planning_bases: PlanningBasisRepository
-    deviation_rules: DeviationRuleRepository
-    checked: CheckedReads
-    episode_content: EpisodeContentReads
-
     def __init__(self, engine: AsyncEngine, *, reads_only: bool = False) -> None:
         self._engine = engine
         self._reads_only = reads_only
@@ -115,6 +89,130 @@ class UnitOfWork:
         # Writes left for the request's last statement to carry (``defer``).
         self._last_statement_announced = False
         self._riders: list[CTE] = []
+
+    # The repositories, each made on first use: a request touches a few of them, and the
+    # read of a stored projection only one.
+
+    @cached_property
+    def organizations(self) -> OrganizationRepository:
+        return OrganizationRepository(self._connection)
+
+    @cached_property
+    def areas(self) -> CooperationAreaRepository:
+        return CooperationAreaRepository(self._connection)
+
+    @cached_property
+    def persons(self) -> PersonRepository:
+        return PersonRepository(self._connection)
+
+    @cached_property
+    def episodes(self) -> EpisodeRepository:
+        return EpisodeRepository(self._connection)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyRepository:
+        return IdempotencyRepository(self._connection)
+
+    @cached_property
+    def clients(self) -> ClientRepository:
+        return ClientRepository(self._connection)
+
+    @cached_property
+    def parties(self) -> PartyRepository:
+        return PartyRepository(self._connection)
+
+    @cached_property
+    def staff(self) -> StaffRepository:
+        return StaffRepository(self._connection)
+
+    @cached_property
+    def access_log(self) -> AccessLogRepository:
+        return AccessLogRepository(self._connection)
+
+    @cached_property
+    def projections(self) -> ProjectionRepository:
+        return ProjectionRepository(self._connection)
+
+    @cached_property
+    def plans(self) -> PlanRepository:
+        return PlanRepository(self._connection, self.projections)
+
+    @cached_property
+    def meetings(self) -> MeetingRepository:
+        return MeetingRepository(self._connection)
+
+    @cached_property
+    def messages(self) -> MessageRepository:
+        return MessageRepository(self._connection)
+
+    @cached_property
+    def care_messages(self) -> CareMessageRepository:
+        return CareMessageRepository(self._connection)
+
+    @cached_property
+    def deviations(self) -> DeviationRepository:
+        return DeviationRepository(self._connection)
+
+    @cached_property
+    def bulletins(self) -> BulletinRepository:
+        return BulletinRepository(self._connection)
+
+    @cached_property
+    def outbox(self) -> OutboxRepository:
+        return OutboxRepository(self._connection)
+
+    @cached_property
+    def subscriptions(self) -> SubscriptionRepository:
+        return SubscriptionRepository(self._connection)
+
+    @cached_property
+    def breakers(self) -> BreakerRepository:
+        return BreakerRepository(self._connection)
+
+    @cached_property
+    def liability(self) -> LiabilityRepository:
+        return LiabilityRepository(self._connection)
+
+    @cached_property
+    def liability_report(self) -> LiabilityReportReads:
+        return LiabilityReportReads(self._connection)
+
+    @cached_property
+    def statistics(self) -> StatisticsRepository:
+        return StatisticsRepository(self._connection)
+
+    @cached_property
+    def statistics_records(self) -> StatisticsRecordsRepository:
+        return StatisticsRecordsRepository(self._connection)
+
+    @cached_property
+    def console_sessions(self) -> ConsoleSessionRepository:
+        return ConsoleSessionRepository(self._connection)
+
+    @cached_property
+    def documents(self) -> DocumentRepository:
+        return DocumentRepository(self._connection)
+
+    @cached_property
+    def planning_bases(self) -> PlanningBasisRepository:
+        return PlanningBasisRepository(self._connection)
+
+    @cached_property
+    def deviation_rules(self) -> DeviationRuleRepository:
+        return DeviationRuleRepository(self._connection)
+
+    @cached_property
+    def checked(self) -> CheckedReads:
+        return CheckedReads(self._connection, self.organizations)
+
+    @cached_property
+    def episode_content(self) -> EpisodeContentReads:
+        return EpisodeContentReads(self._connection)
+
+    @property
+    def _connection(self) -> AsyncConnection:
+        assert self._conn is not None, "a repository is used outside its unit of work"
+        return self._conn
 
     def log_access(self, entry: AccessEntry) -> None:
         """Queue an access-log entry; it is written in the same transaction as the request.
@@ -209,36 +307,6 @@ class UnitOfWork:
             self._autocommit = False
             self._pinned_savepoint = await self._pin.enter()
             self._conn = self._pin.connection
-        conn = self._conn
-        self.organizations = OrganizationRepository(conn)
-        self.areas = CooperationAreaRepository(conn)
-        self.persons = PersonRepository(conn)
-        self.episodes = EpisodeRepository(conn)
-        self.idempotency = IdempotencyRepository(conn)
-        self.clients = ClientRepository(conn)
-        self.parties = PartyRepository(conn)
-        self.staff = StaffRepository(conn)
-        self.access_log = AccessLogRepository(conn)
-        self.projections = ProjectionRepository(conn)
-        self.plans = PlanRepository(conn, self.projections)
-        self.meetings = MeetingRepository(conn)
-        self.messages = MessageRepository(conn)
-        self.care_messages = CareMessageRepository(conn)
-        self.deviations = DeviationRepository(conn)
-        self.bulletins = BulletinRepository(conn)
-        self.outbox = OutboxRepository(conn)
-        self.subscriptions = SubscriptionRepository(conn)
-        self.breakers = BreakerRepository(conn)
-        self.liability = LiabilityRepository(conn)
-        self.liability_report = LiabilityReportReads(conn)
-        self.statistics = StatisticsRepository(conn)
-        self.statistics_records = StatisticsRecordsRepository(conn)
-        self.console_sessions = ConsoleSessionRepository(conn)
-        self.documents = DocumentRepository(conn)
-        self.planning_bases = PlanningBasisRepository(conn)
-        self.deviation_rules = DeviationRuleRepository(conn)
-        self.checked = CheckedReads(conn, self.organizations)
-        self.episode_content = EpisodeContentReads(conn)
         return self
 
     async def commit(self) -> None:

@@ -1,0 +1,122 @@
+"""The FHIR read of a covered resource, served from its stored projection before the router.
+
+``GET /fhir/CarePlan/<id>`` is the hottest request there is: an integrator's system reads the
+plans it is a party to, over and over. Through the router it pays for what it does not use:
+the edge's middlewares, matching the path against every route of the service, solving
+FastAPI's dependencies, the 405 check of the generic FHIR routes. Its work is small: check the
+token, the caller's care relation and scope, write the access-log entry, send the stored bytes.
+
+This middleware, just inside the request id's, serves exactly that case, and only when it ends
+in a served read: a plain ``GET`` of a covered type with a well-formed id, no query, no header
+the edge would refuse and an ``Accept`` FHIR JSON answers, a valid bearer token with the read
+scope, and a current projection of a record the caller is a party to (one statement, which
+writes nothing, ``app.services.projections.stored_for``). The read's access-log entry is
+committed before the response is sent: on PostgreSQL together with the entries of the reads
+running beside it (``app.services.access_writer``), on SQLite by the request's own commit.
+
+Everything else (no or a bad token, a refused or missing record, a projection not yet made,
+``_format`` or ``_summary``, a rate limit reached) goes on to the edge and the router
+unchanged, which answer it as before; nothing is written for a request passed on, so its
+access-log entry is the router's. The caller checked here is handed on with the request
+(``authenticate`` takes it), so a passed-on request is counted once against the rate limit.
+The response is the one the router would send: the same body, media type, ``ETag`` and
+``Last-Modified`` (a test compares them).
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.fhir.common import FHIR_JSON
+from app.fhir.dispatch import version_headers
+from app.fhir.negotiation import unacceptable
+from app.http.deps import ACTOR_STATE, actor_for, verify_bearer
+from app.security.scopes import scope_allows
+from app.services import projections
+from app.services.access_writer import AccessLogWriter
+from app.store.unit_of_work import UnitOfWork, write_failed_access
+
+# A FHIR id (R4 ``id``: 1–64 of A–Z a–z 0–9 - .) after a type name.
+_READ = re.compile(r"/fhir/([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})")
+
+
+class FastRead:
+    """Serves the read of a covered resource's stored projection, or passes the request on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
+            found = _READ.fullmatch(scope["path"])
+            if (
+                found is not None
+                and found[1] in projections.covered_types()
+                and _plain(scope["headers"])
+            ):
+                response = await _served(scope, found[1], found[2])
+                if response is not None:
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _plain(headers: list[tuple[bytes, bytes]]) -> bool:
+    """No header the edge refuses (a NUL: ``NulGuard``) and an ``Accept`` that FHIR JSON
+    answers (``FhirNegotiation``): the read's answer is then the served JSON."""
+    for name, value in headers:
+        if b"\x00" in value:
+            return False
+        if name == b"accept" and unacceptable(value.decode("latin-1")) is not None:
+            return False
+    return True
+
+
+async def _served(scope: Scope, resource_type: str, resource_id: str) -> Response | None:
+    """The response of a served read, or None to pass the request on."""
+    request = Request(scope)
+    scheme, _sep, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        claims = verify_bearer(request, token)
+    except HTTPException:
+        return None
+    if not scope_allows(claims.scopes, resource_type, "r"):
+        return None
+    engine = request.app.state.engine
+    # PostgreSQL: the entry goes with those of concurrent reads (``AccessLogWriter``); SQLite
+    # writes it by the request's own commit.
+    writer: AccessLogWriter | None = request.app.state.access_writer
+    uow = UnitOfWork(engine, reads_only=True)
+    try:
+        async with uow:
+            try:
+                actor = await actor_for(request, uow, claims)
+            except HTTPException:
+                return None
+            # From here the caller has been counted: the router, if it gets the request,
+            # takes this caller instead of checking (and counting) the token again.
+            setattr(request.state, ACTOR_STATE, actor)
+            found = await projections.stored_for(uow, actor, resource_type, resource_id)
+            if found is None:
+                return None
+            stored, entry = found
+            if writer is None:
+                uow.log_access(entry)
+                await uow.commit()
+    finally:
+        if uow.pending_access:
+            await write_failed_access(engine, uow.pending_access)
+    if writer is not None:
+        await writer.write([entry])
+    return Response(
+        stored.body,
+        media_type=FHIR_JSON,
+        headers=version_headers(stored.version, stored.last_updated),
+    )

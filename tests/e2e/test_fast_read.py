@@ -1,0 +1,232 @@
+"""The read of a stored projection before the router (``app.fhir.fast_read``, issue 20).
+
+It serves a plain read that ends in a served, logged projection, and passes every other request
+on untouched and unlogged, so the router answers it as before: these tests put a recorder in the
+router's place to see which requests were passed on, and check what the full application sends
+either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import Receive, Scope, Send
+
+from app.domain.access_log import AccessEntry
+from app.fhir.fast_read import FastRead
+from app.security.rate_limit import RateLimiter
+from app.services.access_writer import AccessLogWriter
+from app.store import tables as t
+from tests.conftest import ClientFor, Tokens
+from tests.database import connected
+from tests.e2e.test_fhir_projections import logged, read, set_projection
+from tests.e2e.test_plan_rules import shared_plan
+from tests.e2e.test_plan_scenarios import register
+
+PASSED_ON = b"passed on"
+
+
+async def log_rows(engine: AsyncEngine) -> int:
+    async with connected(engine) as conn:
+        return int((await conn.execute(select(func.count()).select_from(t.access_log))).scalar())
+
+
+def before_a_recorder(app: Any, passed: list[str]) -> Any:
+    """The application's fast read in front of a recorder standing where the router is."""
+
+    async def recorder(scope: Scope, receive: Receive, send: Send) -> None:
+        passed.append(
+            scope["path"] + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
+        )
+        await send({"type": "http.response.start", "status": 299, "headers": []})
+        await send({"type": "http.response.body", "body": PASSED_ON})
+
+    fast = FastRead(recorder)
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = app  # its state: the engine, the signing key, the caches
+        await fast(scope, receive, send)
+
+    return asgi
+
+
+async def test_only_a_served_read_is_answered_and_nothing_is_logged_for_the_rest(
+    app_engine: tuple[Any, AsyncEngine], client_for: ClientFor, engine: AsyncEngine, tokens: Tokens
+) -> None:
+    app, _engine = app_engine
+    centre = await client_for("region-kalmar-hc-kalmar")
+    person = await register(centre, "Snabbläst", date(1951, 2, 3))
+    plan = await shared_plan(centre, person["id"], goals=[{"id": "g1", "description": "Hem"}])
+    other = await shared_plan(centre, person["id"])
+    path = f"/fhir/CarePlan/{plan['id']}"
+    passed: list[str] = []
+
+    async def get(
+        url: str, organization: str | None = "region-kalmar-hc-kalmar", **kw: Any
+    ) -> httpx.Response:
+        headers = (
+            {}
+            if organization is None
+            else {"Authorization": f"Bearer {await tokens.get(organization, **kw)}"}
+        )
+        transport = httpx.ASGITransport(app=before_a_recorder(app, passed))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            return await http.get(url, headers=headers)
+
+    before = await log_rows(engine)
+    served = await get(path)
+    assert served.status_code == 200 and served.json()["id"] == plan["id"]
+    assert passed == [] and await log_rows(engine) == before + 1
+    # A projection made by an older mapper or of an older version is the router's to map.
+    await set_projection(engine, other["id"], mapper_version=0)
+    passing = [
+        f"{path}?_format=json",
+        f"{path}?_summary=true",
+        f"/fhir/CarePlan/{other['id']}",
+        "/fhir/CarePlan/no-such-plan",
+        "/fhir/CarePlan/has%20space",
+        f"/fhir/Encounter/{plan['id']}",
+        f"/fhir/careplan/{plan['id']}",
+        f"{path}/_history",
+    ]
+    for url in passing:
+        assert (await get(url)).content == PASSED_ON, url
+    # No token, a foreign token, a token without the read scope, a caller no party to the plan.
+    assert (await get(path, organization=None)).content == PASSED_ON
+    assert (await get(path, scopes="system/Patient.r")).content == PASSED_ON
+    assert (await get(path, organization="region-norrbotten")).content == PASSED_ON
+    transport = httpx.ASGITransport(app=before_a_recorder(app, passed))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        bad = await http.get(path, headers={"Authorization": "Bearer not.a.token"})
+        assert bad.content == PASSED_ON
+        token = await tokens.get("region-kalmar-hc-kalmar")
+        # What the edge refuses (406, 400) is the edge's to answer.
+        for headers in (
+            {"Accept": "application/fhir+xml"},
+            {"Accept": "application/fhir+json; fhirVersion=3.0"},
+            {"X-Samverkan-User": "nul\x00byte"},
+        ):
+            refused = await http.get(path, headers={"Authorization": f"Bearer {token}", **headers})
+            assert refused.content == PASSED_ON, headers
+        accepted = await http.get(
+            path, headers={"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
+        )
+        assert accepted.status_code == 200, accepted.content
+        before += 1
+        posted = await http.post(
+            path, headers={"Authorization": f"Bearer {await tokens.get('region-kalmar-hc-kalmar')}"}
+        )
+        assert posted.content == PASSED_ON
+    assert len(passed) == len(passing) + 8
+    assert await log_rows(engine) == before + 1
+
+
+async def test_the_served_read_is_the_routers_read(
+    client_for: ClientFor, engine: AsyncEngine
+) -> None:
+    centre = await client_for("region-kalmar-hc-kalmar")
+    person = await register(centre, "Samma Svar", date(1952, 3, 4))
+    plan = await shared_plan(centre, person["id"], goals=[{"id": "g1", "description": "Hem"}])
+    path = f"/fhir/CarePlan/{plan['id']}"
+    fast, fast_id = await read(centre, path)
+    # A query parameter sends the same read through the router.
+    routed, routed_id = await read(centre, f"{path}?_format=json")
+    assert fast.status_code == routed.status_code == 200
+    assert fast.content == routed.content
+    for header in ("content-type", "etag", "last-modified", "content-length"):
+        assert fast.headers[header] == routed.headers[header], header
+    assert fast.headers["x-request-id"] == fast_id
+    for request_id in (fast_id, routed_id):
+        assert await logged(engine, request_id) == [
+            ("read", "CarePlan", plan["id"], person["id"], "success")
+        ]
+
+
+async def test_a_request_passed_on_is_counted_once_against_the_rate_limit(
+    app_engine: tuple[Any, AsyncEngine], client_for: ClientFor, engine: AsyncEngine
+) -> None:
+    app, _engine = app_engine
+    centre = await client_for("region-kalmar-hc-kalmar")
+    person = await register(centre, "Räknad En Gång", date(1953, 4, 5))
+    plan = await shared_plan(centre, person["id"])
+    stranger = await client_for("region-norrbotten")
+    kept = app.state.rate_limiter
+    app.state.rate_limiter = RateLimiter(3)
+    try:
+        # Each refused read passes the fast path's check of the caller, then the router's: three
+        # are within a limit of three only if each is counted once.
+        codes = [(await stranger.get(f"/fhir/CarePlan/{plan['id']}")).status_code for _ in range(4)]
+    finally:
+        app.state.rate_limiter = kept
+    assert codes == [404, 404, 404, 429]
+
+
+def an_entry(request_id: str, **changed: Any) -> AccessEntry:
+    entry = AccessEntry(
+        at=datetime.now(UTC),
+        client_id="client",
+        organization_id="region-kalmar",
+        user_id=None,
+        action="read",
+        resource_type="CarePlan",
+        resource_id="p",
+        person_id=None,
+        outcome="success",
+        purpose="TREAT",
+        request_id=request_id,
+        principal_id="region-kalmar",
+        unit_id=None,
+    )
+    return replace(entry, **changed)
+
+
+async def test_the_writer_groups_concurrent_entries_and_fails_the_reads_of_a_failed_batch(
+    engine: AsyncEngine,
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the grouped writer serves PostgreSQL (SQLite logs by the request's commit)")
+    writer = AccessLogWriter(engine)
+    inserts: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if statement.lstrip().startswith("INSERT INTO access_log"):
+            inserts.append(statement)
+
+    marker = uuid.uuid4().hex[:20]
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        # Twenty reads at once: every entry is written, by fewer inserts than reads.
+        await asyncio.gather(*(writer.write([an_entry(f"{marker}-{i}")]) for i in range(20)))
+        assert 1 <= len(inserts) < 20
+        # A batch that cannot be written fails every read in it, and none of its entries stays.
+        inserts.clear()
+        outcomes = await asyncio.gather(
+            writer.write([an_entry(f"{marker}-good")]),
+            writer.write([an_entry(f"{marker}-bad", action="x" * 40)]),
+            return_exceptions=True,
+        )
+        assert all(isinstance(outcome, DBAPIError) for outcome in outcomes), outcomes
+        # The writer goes on after a failed batch.
+        await writer.write([an_entry(f"{marker}-after")])
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    async with connected(engine) as conn:
+        written = sorted(
+            (
+                await conn.execute(
+                    select(t.access_log.c.request_id).where(
+                        t.access_log.c.request_id.like(f"{marker}%")
+                    )
+                )
+            ).scalars()
+        )
+    assert written == sorted([f"{marker}-{i}" for i in range(20)] + [f"{marker}-after"])
