@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC
+from functools import cache
 from typing import Any
 
-from sqlalchemy import CTE, DateTime, bindparam, func, insert, select
+from sqlalchemy import CTE, BindParameter, DateTime, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.domain.access_log import AccessEntry
@@ -50,22 +51,17 @@ _ARRAYS = [
 ]
 
 
-def written(entries: Sequence[AccessEntry]) -> CTE:
-    """A data-modifying CTE (PostgreSQL) that appends entries which name their principal
-    (``UnitOfWork.access_for_statement``), for a statement that writes them with its own work.
-
-    The rows travel as one array per column, unnested: the statement is the same text whatever
-    the number of entries, so SQLAlchemy compiles it once (a multi-row VALUES of a 50-item page
-    was 650 parameters compiled anew on every request, most of a list request's time, issue 20).
-    """
+def written_params(entries: Sequence[AccessEntry]) -> dict[str, list[Any]]:
+    """The arrays, one per entry column, that ``written`` and ``written_once`` insert: the entries
+    name their principal (``UnitOfWork.access_for_statement``)."""
     rows = [access_row(e, e.principal_id, e.unit_id) for e in entries if e.principal_id]
     assert rows and len(rows) == len(entries), "entries written with a statement name a principal"
     for row in rows:
         row["at"] = row["at"].astimezone(UTC)
-    arrays = [
-        bindparam(None, [row[column.name] for row in rows], type_=array)
-        for column, array in zip(ENTRY_COLUMNS, _ARRAYS, strict=True)
-    ]
+    return {f"logged_{column.name}": [row[column.name] for row in rows] for column in ENTRY_COLUMNS}
+
+
+def _inserting(arrays: Sequence[BindParameter[Any]]) -> CTE:
     source = (
         func.unnest(*arrays)
         .table_valued(*(column.name for column in ENTRY_COLUMNS))
@@ -76,4 +72,33 @@ def written(entries: Sequence[AccessEntry]) -> CTE:
         .from_select([column.name for column in ENTRY_COLUMNS], select(*source.c))
         .returning(t.access_log.c.id)
         .cte("logged")
+    )
+
+
+def written(entries: Sequence[AccessEntry]) -> CTE:
+    """A data-modifying CTE (PostgreSQL) that appends entries which name their principal
+    (``UnitOfWork.access_for_statement``), for a statement that writes them with its own work.
+
+    The rows travel as one array per column, unnested: the statement is the same text whatever
+    the number of entries, so SQLAlchemy compiles it once (a multi-row VALUES of a 50-item page
+    was 650 parameters compiled anew on every request, most of a list request's time, issue 20).
+    """
+    params = written_params(entries)
+    return _inserting(
+        [
+            bindparam(None, params[f"logged_{column.name}"], type_=array)
+            for column, array in zip(ENTRY_COLUMNS, _ARRAYS, strict=True)
+        ]
+    )
+
+
+@cache
+def written_once() -> CTE:
+    """``written`` with its arrays bound at execution (``written_params``), for a statement built
+    once and kept: building the CTE anew was a twentieth of a list page's time (issue 20)."""
+    return _inserting(
+        [
+            bindparam(f"logged_{column.name}", type_=array)
+            for column, array in zip(ENTRY_COLUMNS, _ARRAYS, strict=True)
+        ]
     )

@@ -9,9 +9,10 @@ data-modifying CTE), so that a list page is its page, this statement and the com
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import cast, literal, null, select
+from sqlalchemy import bindparam, cast, literal, null, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.access_log import AccessEntry
@@ -19,7 +20,7 @@ from app.domain.documents import Document
 from app.domain.parties import RecordType
 from app.domain.planning_basis import PlanningBasis
 from app.store import document_tables as dt
-from app.store.access_rows import written
+from app.store.access_rows import written_once, written_params
 from app.store.documents import basis_from, document_from
 from app.store.joined import Prefixed, labelled
 
@@ -30,6 +31,26 @@ _BASIS = labelled(dt.planning_bases, "basis")
 def _empty(columns: Sequence[Any]) -> list[Any]:
     """The columns of the other part, empty but typed, so that the parts line up."""
     return [cast(null(), column.type).label(column.name) for column in columns]
+
+
+@cache
+def _content_statement(logged: bool) -> Any:
+    """The documents and planning bases of the episodes bound as ``documents_of`` and
+    ``bases_of`` (the same ids), writing the access-log entries bound by ``written_params``
+    when ``logged``: built once, as building it on every list page cost more than running it
+    (issue 20, profiled)."""
+    d, b = dt.documents.c, dt.planning_bases.c
+    documents = select(literal(0).label("part"), *_DOCUMENT, *_empty(_BASIS)).where(
+        d.record_type == RecordType.EPISODE.value,
+        d.record_id.in_(bindparam("documents_of", type_=d.record_id.type, expanding=True)),
+    )
+    bases = select(literal(1).label("part"), *_empty(_DOCUMENT), *_BASIS).where(
+        b.episode_id.in_(bindparam("bases_of", type_=b.episode_id.type, expanding=True))
+    )
+    query = documents.union_all(bases).order_by(
+        "part", "document_created_at", "document_id", "basis_episode_id", "basis_seq"
+    )
+    return query.add_cte(written_once()) if logged else query
 
 
 class EpisodeContentReads:
@@ -46,20 +67,11 @@ class EpisodeContentReads:
         that name their principal; PostgreSQL only)."""
         if not episode_ids:
             return [], []
-        d, b = dt.documents.c, dt.planning_bases.c
         ids = list(episode_ids)
-        documents = select(literal(0).label("part"), *_DOCUMENT, *_empty(_BASIS)).where(
-            d.record_type == RecordType.EPISODE.value, d.record_id.in_(ids)
-        )
-        bases = select(literal(1).label("part"), *_empty(_DOCUMENT), *_BASIS).where(
-            b.episode_id.in_(ids)
-        )
-        query: Any = documents.union_all(bases).order_by(
-            "part", "document_created_at", "document_id", "basis_episode_id", "basis_seq"
-        )
+        params: dict[str, Any] = {"documents_of": ids, "bases_of": ids}
         if log:
-            query = query.add_cte(written(log))
-        found = (await self._conn.execute(query)).all()
+            params.update(written_params(log))
+        found = (await self._conn.execute(_content_statement(bool(log)), params)).all()
         return (
             [document_from(Prefixed(row, "document")) for row in found if row.part == 0],
             [basis_from(Prefixed(row, "basis")) for row in found if row.part == 1],

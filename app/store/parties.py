@@ -109,7 +109,9 @@ def party_to(
     )
 
 
-def party_probe(record_type: RecordType, record_id: Any, reach: Reach) -> ColumnElement[bool]:
+def party_probe(
+    record_type: RecordType, record_id: Any, reach: Reach | ReachShape
+) -> ColumnElement[bool]:
     """``party_to`` as a probe the database runs per row rather than a semi-join it may plan
     around: on a range of an index that is already in page order and mostly visible (a
     municipality's episodes in one state), PostgreSQL then walks the range and stops at the

@@ -39,7 +39,7 @@ from app.domain.projections import CAREPLAN
 from app.domain.representatives import Representative, RepresentativeRole
 from app.store import tables as t
 from app.store.json_values import date_of, date_text, instant_text
-from app.store.paging import AnyOf, Page, _page, visible_page_query
+from app.store.paging import AnyOf, Page, _page, visible_page
 from app.store.parties import visible_records
 
 if TYPE_CHECKING:
@@ -385,7 +385,7 @@ class PlanRepository:
     ) -> Page[Plan]:
         """Plans the reach is a party to, in id order, filtered (a collection: any of its
         values)."""
-        query = visible_page_query(
+        query, params = visible_page(
             t.plans,
             RecordType.PLAN,
             visible_to,
@@ -398,7 +398,7 @@ class PlanRepository:
                 "jurisdiction": jurisdiction,
             },
         )
-        rows = (await self._conn.execute(query)).all()
+        rows = (await self._conn.execute(query, params)).all()
         return _page([plan_from(r, r.document, r.version, r.status) for r in rows], limit, _plan_id)
 
     async def active_visible_to(self, reach: Reach) -> list[Plan]:
