@@ -301,27 +301,24 @@ async def recompute(conn: AsyncConnection) -> int:
     )
 
 
+Fact = tuple[str, int, str, str, str, "int | ColumnElement[Any]"]
+"""A fact a new event adds: `KEY` (its value SQL where it must be read, a summons outcome)."""
+
+
 def event_rows(
     episode: Episode, new_events: Sequence[EpisodeEvent], *, summonses: bool
-) -> Any | None:
-    """The facts that ``new_events`` of ``episode`` add, as rows of `COLUMNS` (None: none); with
-    ``summonses``, a new Swedish discharge-ready notice asking for coordinated planning too,
-    which reads its person's summonses already sent (a notice may be sent after a summons it
-    predates). Without, the caller counts the episode's summons facts again (`apply`)."""
+) -> list[Fact]:
+    """The facts that ``new_events`` of ``episode`` add, each counting 1 (`add_event_rows`
+    writes them); with ``summonses``, a new Swedish discharge-ready notice asking for
+    coordinated planning too, which reads its person's summonses already sent (a notice may be
+    sent after a summons it predates). Without, the caller counts the episode's summons facts
+    again (`apply`)."""
     zone = ZONES[episode.jurisdiction]
     keys = (episode.region_id, episode.municipality_id, episode.hospital_unit_id)
-    rows: list[Any] = []
+    rows: list[Fact] = []
 
-    def row(fact: str, at: datetime, value: Any) -> Any:
-        day = day_number(at.astimezone(zone).date())
-        values = (
-            literal(fact, String),
-            literal(day, Integer),
-            *(literal(k, String) for k in keys),
-            value if isinstance(value, ColumnElement) else literal(value, Integer),
-            literal(1, Integer),
-        )
-        return select(*(v.label(name) for v, name in zip(values, COLUMNS, strict=True)))
+    def row(fact: str, at: datetime, value: int | ColumnElement[Any]) -> Fact:
+        return (fact, day_number(at.astimezone(zone).date()), *keys, value)
 
     discharged = episode.discharged_at
     for event in new_events:
@@ -345,9 +342,52 @@ def event_rows(
             if ready is not None:
                 days = (discharged.astimezone(zone).date() - ready.astimezone(zone).date()).days
             rows.append(row("discharge", discharged, days))
+    return rows
+
+
+_TYPES = (String, Integer, String, String, String, Integer)
+
+
+def add_event_rows(dialect: Dialect, rows: Sequence[Fact]) -> Insert | None:
+    """The statement (a rider CTE on PostgreSQL) adding ``rows`` (`event_rows`), each counting
+    1; None when there are none.
+
+    A new event's facts are known here, so they are summed per key in Python and written as a
+    SELECT of bound parameters per key: no subquery grouped in SQL, which made building this
+    statement the costliest Python of a notice's save (a ``$process-message`` profile). Keys
+    whose value SQL reads (a summons outcome) are not known here: with more than one such row,
+    they are grouped in SQL as the recompute does."""
     if not rows:
         return None
-    return union_all(*rows) if len(rows) > 1 else rows[0]
+    read = [r for r in rows if isinstance(r[-1], ColumnElement)]
+    if len(read) > 1:
+        return _upsert(dialect, union_all(*(_select_fact(r, 1) for r in rows)))
+    counts: dict[Fact, int] = {}
+    for fact in rows:
+        counts[fact] = counts.get(fact, 0) + 1
+    # In key order, as `_upsert`: concurrent writers lock the rows they share in the same order
+    # (the read value, if any, last).
+    ordered = sorted(counts.items(), key=_key_order)
+    shard = _shard(dialect)
+    parts = [_select_fact(fact, n, shard).where(true()) for fact, n in ordered]
+    return _added(dialect, parts[0] if len(parts) == 1 else union_all(*parts))
+
+
+def _key_order(item: tuple[Fact, int]) -> tuple[bool, tuple[Any, ...], int]:
+    """The order of `add_event_rows`' rows: by key, a value read in SQL (at most one) last."""
+    *key, value = item[0]
+    read = isinstance(value, ColumnElement)
+    return read, tuple(key), 0 if read else int(value)
+
+
+def _select_fact(fact: Fact, n: int, shard: ColumnElement[int] | None = None) -> Any:
+    """One fact as a row: `COLUMNS` (with ``shard`` before ``n`` when given)."""
+    values = [
+        v.label(name) if isinstance(v, ColumnElement) else literal(v, ty).label(name)
+        for v, ty, name in zip(fact, _TYPES, KEY, strict=True)
+    ]
+    tail = [shard] if shard is not None else []
+    return select(*values, *tail, literal(n, Integer).label("n"))
 
 
 def _outcome_now(person_id: str, at: datetime) -> ColumnElement[Any]:
