@@ -85,3 +85,42 @@ async def test_recompute_rebuilds_what_the_writes_kept(
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"statistics per day recomputed from the events: {len(kept)} rows"
     assert await rows(engine) == kept
+
+
+async def test_compact_folds_the_writers_shards_and_keeps_the_counts(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """`samverkan statistics compact` leaves one row per key (shard 0), with the same sums."""
+    _zone, ward, region, municipality = SIDES["SE"]
+    hospital = Actor("test-SE-ward", ward, region, frozenset())
+    person = person_in("SE", municipality)
+    admitted = datetime(2022, 3, 26, 23, 30, tzinfo=UTC)
+    now = datetime.now(UTC)
+    async with UnitOfWork(engine) as uow:
+        await uow.persons.add_many([person])
+        episode = await register_admission(
+            uow,
+            hospital,
+            RegisterAdmission(person.id, ward, admitted, AdmissionType.ACUTE, municipality),
+            now=now,
+        )
+        for notice in (
+            SendAdmissionNotice(at=admitted + timedelta(hours=3)),
+            DeclareDischargeReady(at=admitted + timedelta(days=2), coordinated_planning=True),
+        ):
+            await record_notice(uow, hospital, episode.id, notice, now=now, liability=SHIPPED)
+        await uow.commit()
+    kept = await rows(engine)
+    assert kept
+    async with engine.connect() as conn:
+        shards = set(await conn.scalars(select(t.statistics_daily.c.shard).distinct()))
+    # PostgreSQL's writers add to their connection's shard; SQLite's to shard 0.
+    assert (0 not in shards) if engine.dialect.name == "postgresql" else (shards == {0})
+
+    done = run(settings, "statistics", "compact")
+
+    assert done.returncode == 0, done.stderr
+    assert await rows(engine) == kept
+    async with engine.connect() as conn:
+        shards = set(await conn.scalars(select(t.statistics_daily.c.shard).distinct()))
+    assert shards == {0}
