@@ -51,7 +51,7 @@ from app.http.routing import BodySizeLimit
 from app.security.rate_limit import RateLimiter
 from app.security.revocation import RevocationList
 from app.security.tokens import SigningKey, VerifiedTokens
-from app.services import deviation_rules
+from app.services import deviation_rules, statistics_compaction
 from app.services.access_writer import AccessLogWriter
 from app.services.liability_config import read_liability_config
 from app.services.liability_rules import LiabilityRules
@@ -125,6 +125,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         app.state.engine, settings.deviation_rules_interval_seconds, stop
                     ),
                     name="deviation-rules",
+                )
+            )
+            running.append(
+                asyncio.create_task(
+                    statistics_compaction.run(
+                        app.state.engine, settings.statistics_compact_interval_seconds, stop
+                    ),
+                    name="statistics-compaction",
                 )
             )
         try:

@@ -114,6 +114,14 @@ class Settings(BaseSettings):
         description="how often the dispatcher raises automatic deviations; 0 turns the job off "
         "in this process",
     )
+    # The writers of the per-day statistics add to a shard each (app.store.statistics_daily);
+    # the dispatcher folds them into one row per key.
+    statistics_compact_interval_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="how often the dispatcher folds the per-day statistics' shards; 0 turns the "
+        "job off in this process",
+    )
     # With the defaults a push is retried for 34 to 67 minutes (2 s doubling to 10 min, jittered)
     # before it is dead: an endpoint down for a maintenance window loses nothing to replay.
     delivery_max_attempts: int = Field(default=15, ge=1, description="then the push is dead")

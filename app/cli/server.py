@@ -214,7 +214,7 @@ def dispatcher(
 
 async def _dispatch(config: Settings) -> None:
     from app.delivery.dispatcher import Dispatcher
-    from app.services import deviation_rules
+    from app.services import deviation_rules, statistics_compaction
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -227,6 +227,7 @@ async def _dispatch(config: Settings) -> None:
         await asyncio.gather(
             running.run(stop),
             deviation_rules.run(engine, config.deviation_rules_interval_seconds, stop),
+            statistics_compaction.run(engine, config.statistics_compact_interval_seconds, stop),
         )
 
 

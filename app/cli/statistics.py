@@ -29,3 +29,13 @@ def recompute() -> None:
 
     rows = in_unit_of_work(run)
     typer.echo(f"statistics per day recomputed from the events: {rows} rows")
+
+
+@statistics_cli.command("compact")
+def compact() -> None:
+    """Fold the writers' shards of ``statistics_daily`` into one row per key (the dispatcher does
+    it every ``SAMVERKAN_STATISTICS_COMPACT_INTERVAL_SECONDS``)."""
+    from app.services.statistics_compaction import compact_daily
+
+    in_unit_of_work(compact_daily)
+    typer.echo("statistics per day compacted")

@@ -151,7 +151,8 @@ liability_state = Table(
 # bucket: whole days, the summons deadline's outcome, 0 where the fact has none), with how many
 # records (``n``) it stands for. Kept in the transaction that writes the events, meetings and
 # episodes it is derived from (`app.store.statistics_daily`), and rebuilt from them by `samverkan
-# statistics recompute`. A row whose records all moved to another value keeps ``n`` = 0.
+# statistics recompute`. A row whose records all moved to another value keeps ``n`` = 0; a key's
+# count is the sum of its rows over ``shard``.
 statistics_daily = Table(
     "statistics_daily",
     metadata,
@@ -161,6 +162,10 @@ statistics_daily = Table(
     Column("municipality_id", String(64), primary_key=True),
     Column("unit_id", String(64), primary_key=True),
     Column("value", Integer, primary_key=True),
+    # The writing connection's share of the key (`app.store.statistics_daily.SHARDS`): two
+    # transactions at the same time add to different rows instead of queuing on one; 0 is where
+    # the recompute and the compaction put the whole count.
+    Column("shard", Integer, primary_key=True, server_default="0"),
     Column("n", Integer, nullable=False),
     Index(None, "municipality_id", "fact", "day"),
     Index(None, "unit_id", "fact", "day"),

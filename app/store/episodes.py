@@ -310,7 +310,7 @@ class EpisodeRepository:
         if recount:
             await daily.retract(self._conn, daily.of_episode(episode.id))
         facts = daily.event_rows(episode, new_events, summonses=not recount)
-        counted = None if facts is None else daily.add_rows(self._conn.dialect, facts)
+        counted = daily.add_event_rows(self._conn.dialect, facts)
         changed = (
             update(t.episodes)
             .where(t.episodes.c.id == episode.id, t.episodes.c.version == episode.version)

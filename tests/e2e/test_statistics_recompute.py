@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.episodes import AdmissionType
@@ -14,6 +14,7 @@ from app.services.commands import DeclareDischargeReady, Discharge, SendAdmissio
 from app.services.episodes import RegisterAdmission, record_notice, register_admission
 from app.settings import Settings
 from app.store import tables as t
+from app.store.statistics_daily import KEY
 from app.store.unit_of_work import UnitOfWork
 from tests.e2e.test_configuration import run
 from tests.integration.test_liable_intervals_appends import SIDES, person_in
@@ -25,7 +26,12 @@ pytestmark = pytest.mark.committing
 
 async def rows(engine: AsyncEngine) -> set[tuple[object, ...]]:
     async with engine.connect() as conn:
-        found = await conn.execute(select(t.statistics_daily).where(t.statistics_daily.c.n != 0))
+        d = t.statistics_daily.c
+        key = [d[name] for name in KEY]
+        # A key's count is the sum over its shards (one per writing connection on PostgreSQL).
+        found = await conn.execute(
+            select(*key, func.sum(d.n)).group_by(*key).having(func.sum(d.n) != 0)
+        )
         return {tuple(row) for row in found}
 
 
@@ -79,3 +85,42 @@ async def test_recompute_rebuilds_what_the_writes_kept(
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"statistics per day recomputed from the events: {len(kept)} rows"
     assert await rows(engine) == kept
+
+
+async def test_compact_folds_the_writers_shards_and_keeps_the_counts(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """`samverkan statistics compact` leaves one row per key (shard 0), with the same sums."""
+    _zone, ward, region, municipality = SIDES["SE"]
+    hospital = Actor("test-SE-ward", ward, region, frozenset())
+    person = person_in("SE", municipality)
+    admitted = datetime(2022, 3, 26, 23, 30, tzinfo=UTC)
+    now = datetime.now(UTC)
+    async with UnitOfWork(engine) as uow:
+        await uow.persons.add_many([person])
+        episode = await register_admission(
+            uow,
+            hospital,
+            RegisterAdmission(person.id, ward, admitted, AdmissionType.ACUTE, municipality),
+            now=now,
+        )
+        for notice in (
+            SendAdmissionNotice(at=admitted + timedelta(hours=3)),
+            DeclareDischargeReady(at=admitted + timedelta(days=2), coordinated_planning=True),
+        ):
+            await record_notice(uow, hospital, episode.id, notice, now=now, liability=SHIPPED)
+        await uow.commit()
+    kept = await rows(engine)
+    assert kept
+    async with engine.connect() as conn:
+        shards = set(await conn.scalars(select(t.statistics_daily.c.shard).distinct()))
+    # PostgreSQL's writers add to their connection's shard; SQLite's to shard 0.
+    assert (0 not in shards) if engine.dialect.name == "postgresql" else (shards == {0})
+
+    done = run(settings, "statistics", "compact")
+
+    assert done.returncode == 0, done.stderr
+    assert await rows(engine) == kept
+    async with engine.connect() as conn:
+        shards = set(await conn.scalars(select(t.statistics_daily.c.shard).distinct()))
+    assert shards == {0}
