@@ -147,37 +147,47 @@ class LiabilityReportReads:
         sums = month_query(window, municipality_id=municipality_id, region_id=region_id).subquery()
         e, p = t.episodes.c, t.persons.c
         order = (e.admitted_at, sums.c.episode_id, sums.c.rule_set_id, sums.c.rate_table_id)
-        # The rows' place and who they are about: what the log of them needs.
-        rows = (
-            select(*order, e.person_id)
+        # The part's rows first (the sums with their episodes, which give the order), then the
+        # persons and what the reader knows of them for those rows only: a month of a large
+        # region is several parts, and each part joined every row's person before it was cut.
+        page = (
+            select(
+                sums.c.episode_id,
+                sums.c.rule_set_id,
+                sums.c.rate_table_id,
+                sums.c.liable_days,
+                e.person_id,
+                e.hospital_unit_id,
+                e.region_id,
+                e.admitted_at,
+                e.first_discharge_ready_at,
+                e.discharged_at,
+            )
             .select_from(sums)
             .join(t.episodes, e.id == sums.c.episode_id)
-            .join(t.persons, p.id == e.person_id)
             .order_by(*order)
         )
         if after is not None:
-            rows = rows.where(
+            page = page.where(
                 tuple_(*order)
                 > tuple_(
                     *(bindparam(None, v, type_=c.type) for c, v in zip(order, after, strict=True))
                 )
             )
         if limit is not None:
-            rows = rows.limit(limit)
-        query = rows.with_only_columns(
-            sums.c.episode_id,
-            sums.c.rule_set_id,
-            sums.c.rate_table_id,
-            sums.c.liable_days,
-            e.person_id,
-            e.hospital_unit_id,
-            e.region_id,
-            e.admitted_at,
-            e.first_discharge_ready_at,
-            e.discharged_at,
-            knows_details(p.id, reader).label("knows_details"),
-            *PERSON_COLUMNS,
-            maintain_column_froms=False,
+            page = page.limit(limit)
+        part = page.subquery("page")
+        # The rows' place and who they are about: what the log of them needs.
+        rows = select(part).order_by(*_in_order(part))
+        query = (
+            select(
+                *part.c,
+                knows_details(p.id, reader).label("knows_details"),
+                *PERSON_COLUMNS,
+            )
+            .select_from(part)
+            .join(t.persons, p.id == part.c.person_id)
+            .order_by(*_in_order(part))
         )
         logged_apart = log is not None and self._conn.dialect.name != "postgresql"
         if log is not None and not logged_apart:
