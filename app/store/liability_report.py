@@ -191,13 +191,13 @@ class LiabilityReportReads:
         )
         logged_apart = log is not None and self._conn.dialect.name != "postgresql"
         if log is not None and not logged_apart:
-            part = query.cte("part")
+            read = query.cte("part")
             query = (
-                select(*part.c)
-                .order_by(*_in_order(part))
+                select(*read.c)
+                .order_by(*_in_order(read))
                 .add_cte(
                     logged_for_each(
-                        log, part, part.c.episode_id, part.c.person_id, _in_order(part)
+                        log, read, read.c.episode_id, read.c.person_id, _in_order(read)
                     ).cte("logged")
                 )
             )
