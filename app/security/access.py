@@ -112,11 +112,18 @@ def record_each(
 ) -> None:
     """``record`` of each (resource id, person id), the same access at the same instant: a
     report's thousands of rows share everything but the record and its person."""
-    _check_named(actor, action, "success")
-    shared = asdict(access_entry(actor, action, resource_type, None, None))
+    shared = asdict(each_entry(actor, action, resource_type))
     del shared["resource_id"], shared["person_id"]
     for resource_id, person_id in records:
         uow.log_access(AccessEntry(resource_id=resource_id, person_id=person_id, **shared))
+
+
+def each_entry(actor: Actor, action: str, resource_type: str) -> AccessEntry:
+    """The entry that ``record_each`` gives every record, before the record and its person
+    are filled in: what a statement that logs the rows it reads writes for each of them
+    (`UnitOfWork.logged_by_statement`)."""
+    _check_named(actor, action, "success")
+    return access_entry(actor, action, resource_type, None, None)
 
 
 def access_entry(

@@ -33,7 +33,7 @@ from app.domain.liability import (
 )
 from app.domain.organizations import Organization, OrgKind
 from app.domain.persons import Person
-from app.security.access import Actor, listed_persons, record_each
+from app.security.access import Actor, each_entry, listed_persons
 from app.services.episodes import get_episode
 from app.services.liability_rules import LiabilityRules
 from app.store.episodes import EpisodeSummary
@@ -246,8 +246,11 @@ async def report_rows(
     limit: int | None = None,
 ) -> list[ReportRow]:
     """The report's rows in its order (the ``limit`` after ``after``, or all), with protected
-    persons masked, each logged as read. Persons are shown as the caller may see them
-    (DESIGN §10)."""
+    persons masked, each logged as read (by the statement that reads them). Persons are shown
+    as the caller may see them (DESIGN §10)."""
+    # Each row is logged as read by SQL, with the read (`LiabilityReportReads.lines`): no
+    # entry is made per row here (a region's month is tens of thousands of rows).
+    logged = each_entry(actor, "read", "LiabilityReport")
     lines = await uow.liability_report.lines(
         scope.window,
         municipality_id=scope.municipality.id,
@@ -255,7 +258,9 @@ async def report_rows(
         reader=actor.reach,
         after=after,
         limit=limit,
+        log=logged,
     )
+    uow.logged_by_statement(logged, [(line.episode.id, line.episode.person_id) for line in lines])
     # Only the persons who appear in the report are read (and logged as read), in the same
     # statement as the rows; the parties are read only of those the statement could not decide.
     stored = {line.person.id: line.person for line in lines}
@@ -282,13 +287,6 @@ async def report_rows(
                 row.rate_table_id,
             )
         )
-    record_each(
-        uow,
-        actor,
-        "read",
-        "LiabilityReport",
-        [(line.episode.id, line.episode.person_id) for line in lines],
-    )
     return rows
 
 

@@ -11,7 +11,18 @@ from datetime import UTC
 from functools import cache
 from typing import Any
 
-from sqlalchemy import CTE, BindParameter, DateTime, bindparam, func, insert, select
+from sqlalchemy import (
+    CTE,
+    BindParameter,
+    ColumnElement,
+    DateTime,
+    FromClause,
+    Insert,
+    bindparam,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.domain.access_log import AccessEntry
@@ -101,4 +112,35 @@ def written_once() -> CTE:
             bindparam(f"logged_{column.name}", type_=array)
             for column, array in zip(ENTRY_COLUMNS, _ARRAYS, strict=True)
         ]
+    )
+
+
+def logged_for_each(
+    shared: AccessEntry,
+    rows: FromClause,
+    resource_id: ColumnElement[Any],
+    person_id: ColumnElement[Any],
+    order: Sequence[ColumnElement[Any]],
+) -> Insert:
+    """``INSERT INTO access_log … SELECT … FROM rows``: ``shared`` (an entry that names its
+    principal) for each of ``rows``, with the row's ``resource_id`` and ``person_id``, in
+    ``order``. A statement that reads thousands of rows logs them itself (a data-modifying CTE
+    on PostgreSQL, the same rows again in the same transaction on SQLite), so no entry is made
+    in Python per row (issue 20). The ids are read from the database as stored, which is what
+    ``access_row`` keeps of them (``storable``)."""
+    assert shared.principal_id is not None, "an entry written per row names its principal"
+    values = access_row(shared, shared.principal_id, shared.unit_id)
+    per_row = {"resource_id": resource_id, "person_id": person_id}
+    return insert(t.access_log).from_select(
+        [column.name for column in ENTRY_COLUMNS],
+        select(
+            *(
+                per_row[column.name]
+                if column.name in per_row
+                else bindparam(None, values[column.name], type_=column.type)
+                for column in ENTRY_COLUMNS
+            )
+        )
+        .select_from(rows)
+        .order_by(*order),
     )

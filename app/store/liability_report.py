@@ -12,13 +12,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, literal, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    and_,
+    bindparam,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
+from app.domain.access_log import AccessEntry
 from app.domain.parties import SOURCE_ROLES, Reach, Role
 from app.domain.persons import Person
 from app.store import tables as t
+from app.store.access_rows import logged_for_each
 from app.store.episodes import EpisodeSummary
 from app.store.liability import MonthRow, Window, day_number, month_query, overlapping
 from app.store.parties import reach_clause
@@ -123,14 +134,23 @@ class LiabilityReportReads:
         reader: Reach,
         after: tuple[datetime, str, str, str] | None = None,
         limit: int | None = None,
+        log: AccessEntry | None = None,
     ) -> list[ReportLine]:
         """The month's rows (`LiabilityRepository.month`) with their episodes and persons, in
         the order of the report (admission, episode, rule set, rate table): the ``limit`` rows
-        after the row whose place is ``after``, or all."""
+        after the row whose place is ``after``, or all.
+
+        With ``log`` (an entry naming its principal), the rows read are logged, ``log`` for
+        each with its episode and person, by SQL: on PostgreSQL by the read's own statement (a
+        data-modifying CTE over the rows it returns), on SQLite by a second statement of the
+        same transaction that reads the same rows again (no data-modifying CTEs there)."""
         sums = month_query(window, municipality_id=municipality_id, region_id=region_id).subquery()
         e, p = t.episodes.c, t.persons.c
         order = (e.admitted_at, sums.c.episode_id, sums.c.rule_set_id, sums.c.rate_table_id)
-        query = (
+        # The part's rows first (the sums with their episodes, which give the order), then the
+        # persons and what the reader knows of them for those rows only: a month of a large
+        # region is several parts, and each part joined every row's person before it was cut.
+        page = (
             select(
                 sums.c.episode_id,
                 sums.c.rule_set_id,
@@ -142,23 +162,45 @@ class LiabilityReportReads:
                 e.admitted_at,
                 e.first_discharge_ready_at,
                 e.discharged_at,
-                knows_details(p.id, reader).label("knows_details"),
-                *PERSON_COLUMNS,
             )
             .select_from(sums)
             .join(t.episodes, e.id == sums.c.episode_id)
-            .join(t.persons, p.id == e.person_id)
             .order_by(*order)
         )
         if after is not None:
-            query = query.where(
+            page = page.where(
                 tuple_(*order)
                 > tuple_(
                     *(bindparam(None, v, type_=c.type) for c, v in zip(order, after, strict=True))
                 )
             )
         if limit is not None:
-            query = query.limit(limit)
+            page = page.limit(limit)
+        part = page.subquery("page")
+        # The rows' place and who they are about: what the log of them needs.
+        rows = select(part).order_by(*_in_order(part))
+        query = (
+            select(
+                *part.c,
+                knows_details(p.id, reader).label("knows_details"),
+                *PERSON_COLUMNS,
+            )
+            .select_from(part)
+            .join(t.persons, p.id == part.c.person_id)
+            .order_by(*_in_order(part))
+        )
+        logged_apart = log is not None and self._conn.dialect.name != "postgresql"
+        if log is not None and not logged_apart:
+            read = query.cte("part")
+            query = (
+                select(*read.c)
+                .order_by(*_in_order(read))
+                .add_cte(
+                    logged_for_each(
+                        log, read, read.c.episode_id, read.c.person_id, _in_order(read)
+                    ).cte("logged")
+                )
+            )
         # Thousands of rows: read by position (a row's attributes by name cost more than the
         # objects built from them).
         lines = []
@@ -172,4 +214,14 @@ class LiabilityReportReads:
                     bool(row[10]),
                 )
             )
+        if log is not None and logged_apart and lines:
+            again = rows.subquery("part")
+            await self._conn.execute(
+                logged_for_each(log, again, again.c.episode_id, again.c.person_id, _in_order(again))
+            )
         return lines
+
+
+def _in_order(part: FromClause) -> list[ColumnElement[Any]]:
+    """The report's order over a part's rows, by the columns' names."""
+    return [part.c[name] for name in ("admitted_at", "episode_id", "rule_set_id", "rate_table_id")]

@@ -85,6 +85,10 @@ class UnitOfWork:
         # with the read, ``app.store.checked_reads``); if it is rolled back they are lost, so
         # they go back to ``pending_access`` to be written as failed.
         self.logged_access: list[AccessEntry] = []
+        # The same, for entries a statement wrote for each row it read (``logged_by_statement``):
+        # the entry they share and each row's (record, person), made into entries only if they
+        # must be written again.
+        self._logged_rows: list[tuple[AccessEntry, Sequence[tuple[str, str]]]] = []
         self._savepoints = 0
         # Writes left for the request's last statement to carry (``defer``).
         self._last_statement_announced = False
@@ -233,6 +237,22 @@ class UnitOfWork:
         self.logged_access += taken
         return taken
 
+    def logged_by_statement(self, shared: AccessEntry, records: Sequence[tuple[str, str]]) -> None:
+        """Say that a statement of this transaction wrote ``shared`` for each (record id,
+        person id) of ``records`` (a report's part, ``app.store.liability_report``): written, and
+        written again as failed if the transaction rolls back, as ``logged_access``."""
+        self._logged_rows.append((shared, records))
+
+    def _unlog_rows(self, start: int = 0) -> list[AccessEntry]:
+        """The entries of ``logged_by_statement`` from its ``start``-th call on, which are no
+        longer written (their transaction or savepoint rolled back)."""
+        batches, self._logged_rows[start:] = self._logged_rows[start:], []
+        return [
+            replace(shared, resource_id=resource_id, person_id=person_id)
+            for shared, records in batches
+            for resource_id, person_id in records
+        ]
+
     def announce_last_statement(self) -> None:
         """Say that the request ends with a statement of its own that carries the writes left
         for it (``take_riders``): ``$process-message``'s stored response."""
@@ -272,13 +292,14 @@ class UnitOfWork:
         assert not self._reads_only, "a read-only unit of work has no savepoints"
         queued = len(self.pending_access)
         written = len(self.logged_access)
+        rows_written = len(self._logged_rows)
         nested = await self._conn.begin_nested()
         self._savepoints += 1
         try:
             yield
         except BaseException:
             await nested.rollback()
-            self.pending_access += self.logged_access[written:]
+            self.pending_access += self.logged_access[written:] + self._unlog_rows(rows_written)
             del self.logged_access[written:]
             self.pending_access[queued:] = [
                 replace(e, outcome="failed") if e.outcome == "success" else e
@@ -322,6 +343,7 @@ class UnitOfWork:
             await self._conn.commit()
         self.pending_access = []
         self.logged_access = []
+        self._logged_rows = []
         self._committed = True
 
     async def __aexit__(
@@ -335,8 +357,9 @@ class UnitOfWork:
             if self._autocommit:
                 # Nothing to undo: each statement committed; the logged reads happened.
                 self.logged_access = []
+                self._logged_rows = []
             elif not self._committed:
-                self.pending_access = self.logged_access + self.pending_access
+                self.pending_access = self.logged_access + self._unlog_rows() + self.pending_access
                 self.logged_access = []
                 if self._pinned_savepoint is not None:
                     if self._pinned_savepoint.is_active:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.api.v1 import liability as liability_api
 from app.api.v1.liability import MonthlyReportRead
+from app.services import liability as liability_service
 from tests.conftest import ClientFor
 from tests.e2e.test_access_log import entries_of
 from tests.factories import admit, create_person, notice
@@ -208,7 +209,7 @@ async def test_a_report_sent_in_parts_is_the_report_read_whole(
     the same document and the same CSV as in one part, and each row is logged once, with the
     request, whatever the parts."""
     municipality = "kommun-2582"
-    episodes = []
+    episodes, persons = [], {}
     for day in range(5):
         person = await create_person(client, municipality=municipality)
         episode = await run_episode(
@@ -220,6 +221,7 @@ async def test_a_report_sent_in_parts_is_the_report_read_whole(
             utc(2022, 3, 12 + 2 * day, 10),
         )
         episodes.append(episode["id"])
+        persons[episode["id"]] = person["id"]
     path = f"/api/v1/liability/reports/{municipality}/2022-03"
     sent = {}
     for part in (2000, 2, 1):
@@ -231,12 +233,59 @@ async def test_a_report_sent_in_parts_is_the_report_read_whole(
         del document["as_of"]  # the time of each request
         sent[part] = (document, as_csv.text)
         logged = await entries_of(engine, f"report-in-parts-{part}")
-        read = [e["resource_id"] for e in logged if e["resource_type"] == "LiabilityReport"]
-        assert sorted(read) == sorted(episodes)
+        read = [e for e in logged if e["resource_type"] == "LiabilityReport"]
+        # Once each, in the report's order, about the episode's person, and otherwise the entry
+        # every row of the request shares (written by SQL with the part's read).
+        assert [e["resource_id"] for e in read] == episodes
+        assert [e["person_id"] for e in read] == [persons[e] for e in episodes]
+        shared = {k: v for k, v in read[0].items() if k not in ("id", "resource_id", "person_id")}
+        assert shared["action"] == "read" and shared["outcome"] == "success"
+        assert shared["principal_id"] == "region-norrbotten" and shared["client_id"]
+        assert shared["at"] is not None and shared["purpose"]
+        for e in read:
+            assert {k: e[k] for k in shared if k != "at"} == {
+                k: v for k, v in shared.items() if k != "at"
+            }
     whole = sent[2000][0]
     assert [r["episode_id"] for r in whole["rows"]] == episodes
     assert whole["total_liable_days"] == sum(r["liable_days"] for r in whole["rows"])
     assert sent[2] == sent[1] == sent[2000]
+
+
+async def test_a_part_that_fails_after_its_read_leaves_its_rows_logged_once_as_failed(
+    client: httpx.AsyncClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part's rows are logged by the statement that reads them; if the part's transaction
+    then fails, they are logged again as failed in a transaction of their own, and once only
+    (the first writing was rolled back with the part)."""
+    municipality = "kommun-2582"
+    episodes = []
+    for day in range(3):
+        person = await create_person(client, municipality=municipality)
+        episode = await run_episode(
+            client,
+            person["id"],
+            "region-norrbotten-sunderby-med",
+            utc(2022, 3, 2 + day, 8),
+            utc(2022, 3, 5 + day, 10),
+            utc(2022, 3, 12, 10),
+        )
+        episodes.append(episode["id"])
+
+    async def fails(*_args: object) -> object:
+        raise RuntimeError("the part fails after its rows were read")
+
+    monkeypatch.setattr(liability_service, "listed_persons", fails)
+    with pytest.raises(RuntimeError, match="after its rows were read"):
+        await client.get(
+            f"/api/v1/liability/reports/{municipality}/2022-03",
+            headers={"X-Request-ID": "report-part-fails"},
+        )
+    logged = await entries_of(engine, "report-part-fails")
+    read = [
+        (e["resource_id"], e["outcome"]) for e in logged if e["resource_type"] == "LiabilityReport"
+    ]
+    assert sorted(read) == sorted((episode, "failed") for episode in episodes)
 
 
 async def test_average_model_municipality_shows_average_rolling_average_and_level(

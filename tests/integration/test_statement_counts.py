@@ -35,8 +35,10 @@ from app.main import create_app
 from app.settings import Settings
 from tests.conftest import ClientFor, Tokens
 from tests.e2e.test_fhir_messaging import admit_by_message
+from tests.e2e.test_liability_api import run_episode
 from tests.e2e.test_plan_rules import shared_plan, summons
 from tests.e2e.test_plan_scenarios import register
+from tests.factories import create_person
 
 # Committing: counts the statements of an application with an engine of its own.
 pytestmark = pytest.mark.committing
@@ -430,3 +432,51 @@ async def test_a_search_page_runs_few_statements(
     )
     if municipality.dialect == "postgresql":
         assert municipality.counter.begins == 0, "the discharge-ready list opened a transaction"
+
+
+# A municipality's monthly report of one part: the scope (the municipality with its
+# identifiers, the rule configuration and whether any interval is out of step with it, the rate
+# tables and regions of the month's intervals, the cooperation areas with their members for the
+# average models), then the part: its rows with their episodes, persons and what the reader
+# knows of them, which on PostgreSQL also writes every row's access-log entry (a data-modifying
+# CTE); SQLite logs them by a second statement over the same rows.
+MONTHLY_REPORT = {"postgresql": 8, "sqlite": 9}
+
+
+async def test_a_monthly_report_logs_its_rows_with_the_statement_that_reads_them(
+    counted: tuple[FastAPI, Counter], tokens: Tokens, client_for: ClientFor, engine: AsyncEngine
+) -> None:
+    hospital = await client_for("region-norrbotten")
+    municipality_id = "kommun-2582"
+    episodes = {}
+    for day in range(3):
+        person = await create_person(hospital, municipality=municipality_id)
+        episode = await run_episode(
+            hospital,
+            person["id"],
+            "region-norrbotten-sunderby-med",
+            datetime(2022, 3, 2 + day, 8, tzinfo=UTC),
+            datetime(2022, 3, 5 + day, 10, tzinfo=UTC),
+            datetime(2022, 3, 12, 10, tzinfo=UTC),
+        )
+        episodes[episode["id"]] = person["id"]
+    municipality = await measure_for(counted, tokens, municipality_id)
+    request_id = uuid.uuid4().hex
+    response, statements = await municipality.count(
+        "GET",
+        f"/api/v1/liability/reports/{municipality_id}/2022-03",
+        headers={"X-Request-ID": request_id},
+    )
+    rows = response.json()["rows"]
+    assert {r["episode_id"] for r in rows} >= set(episodes)
+    # Every row logged once, with its person, by this request.
+    assert sorted(await logged_reads(engine, request_id)) == sorted(
+        ("read", "LiabilityReport", r["episode_id"], r["person_id"], "success") for r in rows
+    )
+    inserts = [
+        i for i, s in enumerate(statements) if s.lstrip().startswith("INSERT INTO access_log")
+    ]
+    assert inserts == ([] if municipality.dialect == "postgresql" else [len(statements) - 1]), (
+        shown(statements)
+    )
+    assert_at_most(MONTHLY_REPORT[municipality.dialect], statements, "a monthly report")
