@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -293,14 +293,20 @@ class EpisodeRepository:
             await self._conn.execute(daily.add_rows(dialect, daily.readmitted_rows(originals)))
 
     async def save(
-        self, episode: Episode, new_events: Sequence[EpisodeEvent], *, riders: Sequence[CTE] = ()
+        self,
+        episode: Episode,
+        new_events: Sequence[EpisodeEvent],
+        *,
+        riders: Sequence[CTE] = (),
+        params: Mapping[str, Any] | None = None,
     ) -> None:
         """Store a changed episode if nobody changed it since it was read; bumps its version.
 
         The compare-and-set on ``version`` is what turns two concurrent commands into one winner
         and one ``StaleVersion``. ``riders`` are data-modifying CTEs (PostgreSQL) of writes that
         go with the change, carried by the same statement; a stale version raises, and the
-        transaction that wrote them is rolled back.
+        transaction that wrote them is rolled back. ``params`` are the values of the riders'
+        named bind parameters (riders built once per shape, ``LiabilityRepository.replacement``).
         """
         now = utcnow()
         # The statistics per day: what the new notices add rides with them; a withdrawal, which
@@ -337,7 +343,8 @@ class EpisodeRepository:
                     insert(ev)
                     .from_select(names, source)
                     .returning(ev.c.seq)
-                    .add_cte(updated, *riders)
+                    .add_cte(updated, *riders),
+                    params,
                 )
             ).all()
             if len(inserted) != len(rows):
@@ -348,7 +355,7 @@ class EpisodeRepository:
             if recount:
                 await daily.apply(self._conn, daily.of_episode(episode.id))
             return
-        result = await self._conn.execute(changed.add_cte(*riders) if riders else changed)
+        result = await self._conn.execute(changed.add_cte(*riders) if riders else changed, params)
         if result.rowcount != 1:
             raise StaleVersion(f"episode {episode.id} was changed by someone else; read it again")
         episode.version += 1
