@@ -274,8 +274,8 @@ async def _save(
         await uow.episodes.save(episode, [event])
         return
     intervals = liable_intervals(episode, liability)
-    riders = uow.liability.replacement(episode, intervals, liability.version)
-    await uow.episodes.save(episode, [event], riders=riders)
+    riders, params = uow.liability.replacement(episode, intervals, liability.version)
+    await uow.episodes.save(episode, [event], riders=riders, params=params)
     if not riders:
         await uow.liability.replace(episode, intervals, liability.version)
 

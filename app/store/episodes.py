@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
 
 from app.domain.clock import utcnow
 from app.domain.episodes import (
@@ -156,6 +157,17 @@ def episode_from_row(r: Any, events: list[EpisodeEvent]) -> Episode:
     )
 
 
+_SAVED_COLUMNS = (
+    "state",
+    "expected_discharge_date",
+    "discharge_ready_at",
+    "first_discharge_ready_at",
+    "discharged_at",
+    "readmission_of_id",
+)
+"""`_episode_row`'s keys: what a save writes of an episode besides its version."""
+
+
 def _episode_row(episode: Episode) -> dict[str, Any]:
     return {
         "state": episode.state.value,
@@ -167,6 +179,38 @@ def _episode_row(episode: Episode) -> dict[str, Any]:
         "discharged_at": episode.discharged_at,
         "readmission_of_id": episode.readmission_of_id,
     }
+
+
+_EVENT_COLUMNS = ("episode_id", "seq", "kind", "at", "data", "recorded_at")
+"""`event_row`'s keys."""
+
+
+@cache
+def _saving(count: int) -> tuple[CTE, Insert]:
+    """A save with ``count`` new events on PostgreSQL (``EpisodeRepository.save``), built once
+    per count with named bind parameters (``ep_…``, ``ev_<i>_<column>``): the compare-and-set
+    update as a CTE, and the insert of the events from the row it changed. Building them and
+    their cache key per notice was a share of ``$process-message``'s Python (cProfile)."""
+    e = t.episodes.c
+    changed = (
+        update(t.episodes)
+        .where(e.id == bindparam("ep_id"), e.version == bindparam("ep_version"))
+        .values(
+            version=bindparam("ep_next_version", type_=e.version.type),
+            updated_at=bindparam("ep_updated_at", type_=e.updated_at.type),
+            **{c: bindparam(f"ep_{c}", type_=e[c].type) for c in _SAVED_COLUMNS},
+        )
+    )
+    updated = changed.returning(e.id).cte("changed")
+    ev = t.episode_events
+    parts = [
+        select(*[bindparam(f"ev_{i}_{n}", type_=ev.c[n].type) for n in _EVENT_COLUMNS]).select_from(
+            updated
+        )
+        for i in range(count)
+    ]
+    source = parts[0] if count == 1 else union_all(*parts)
+    return updated, insert(ev).from_select(list(_EVENT_COLUMNS), source).returning(ev.c.seq)
 
 
 def episode_row(episode: Episode, now: datetime) -> dict[str, Any]:
@@ -293,14 +337,20 @@ class EpisodeRepository:
             await self._conn.execute(daily.add_rows(dialect, daily.readmitted_rows(originals)))
 
     async def save(
-        self, episode: Episode, new_events: Sequence[EpisodeEvent], *, riders: Sequence[CTE] = ()
+        self,
+        episode: Episode,
+        new_events: Sequence[EpisodeEvent],
+        *,
+        riders: Sequence[CTE] = (),
+        params: Mapping[str, Any] | None = None,
     ) -> None:
         """Store a changed episode if nobody changed it since it was read; bumps its version.
 
         The compare-and-set on ``version`` is what turns two concurrent commands into one winner
         and one ``StaleVersion``. ``riders`` are data-modifying CTEs (PostgreSQL) of writes that
         go with the change, carried by the same statement; a stale version raises, and the
-        transaction that wrote them is rolled back.
+        transaction that wrote them is rolled back. ``params`` are the values of the riders'
+        named bind parameters (riders built once per shape, ``LiabilityRepository.replacement``).
         """
         now = utcnow()
         # The statistics per day: what the new notices add rides with them; a withdrawal, which
@@ -311,36 +361,27 @@ class EpisodeRepository:
             await daily.retract(self._conn, daily.of_episode(episode.id))
         facts = daily.event_rows(episode, new_events, summonses=not recount)
         counted = daily.add_event_rows(self._conn.dialect, facts)
-        changed = (
-            update(t.episodes)
-            .where(t.episodes.c.id == episode.id, t.episodes.c.version == episode.version)
-            .values(version=episode.version + 1, updated_at=now, **_episode_row(episode))
-        )
+        bound = dict(params or {})
         if new_events and self._conn.dialect.name == "postgresql":
             # One statement: the events are inserted from the row the update changed, so a
             # stale version inserts none.
-            rows = [event_row(episode.id, e, now) for e in new_events]
-            updated = changed.returning(t.episodes.c.id).cte("changed")
-            ev = t.episode_events
-            names = list(rows[0])
-            parts = [
-                select(*[bindparam(None, row[n], type_=ev.c[n].type) for n in names]).select_from(
-                    updated
-                )
-                for row in rows
-            ]
-            source = parts[0] if len(parts) == 1 else union_all(*parts)
+            updated, appended = _saving(len(new_events))
+            bound.update(
+                {
+                    "ep_id": episode.id,
+                    "ep_version": episode.version,
+                    "ep_next_version": episode.version + 1,
+                    "ep_updated_at": now,
+                }
+            )
+            bound.update({f"ep_{k}": v for k, v in _episode_row(episode).items()})
+            for i, e in enumerate(new_events):
+                bound.update({f"ev_{i}_{k}": v for k, v in event_row(episode.id, e, now).items()})
             if counted is not None:
-                riders = (*riders, counted.cte("statistics_daily_rows"))
-            inserted = (
-                await self._conn.execute(
-                    insert(ev)
-                    .from_select(names, source)
-                    .returning(ev.c.seq)
-                    .add_cte(updated, *riders)
-                )
-            ).all()
-            if len(inserted) != len(rows):
+                riders = (*riders, counted[0].cte("statistics_daily_rows"))
+                bound.update(counted[1])
+            inserted = (await self._conn.execute(appended.add_cte(updated, *riders), bound)).all()
+            if len(inserted) != len(new_events):
                 raise StaleVersion(
                     f"episode {episode.id} was changed by someone else; read it again"
                 )
@@ -348,14 +389,19 @@ class EpisodeRepository:
             if recount:
                 await daily.apply(self._conn, daily.of_episode(episode.id))
             return
-        result = await self._conn.execute(changed.add_cte(*riders) if riders else changed)
+        changed = (
+            update(t.episodes)
+            .where(t.episodes.c.id == episode.id, t.episodes.c.version == episode.version)
+            .values(version=episode.version + 1, updated_at=now, **_episode_row(episode))
+        )
+        result = await self._conn.execute(changed.add_cte(*riders) if riders else changed, bound)
         if result.rowcount != 1:
             raise StaleVersion(f"episode {episode.id} was changed by someone else; read it again")
         episode.version += 1
         episode.updated_at = now
         await self._insert_events(episode.id, new_events, now)
         if counted is not None:
-            await self._conn.execute(counted)
+            await self._conn.execute(*counted)
         if recount:
             await daily.apply(self._conn, daily.of_episode(episode.id))
 

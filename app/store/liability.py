@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -78,23 +79,63 @@ def interval_rows(
     ]
 
 
-def _replacing(episode_id: str, rows: list[dict[str, Any]]) -> tuple[CTE, postgresql.Insert]:
-    """An episode's intervals in place of those it had (PostgreSQL): a CTE deleting those it no
-    longer has, and the upsert writing the others over."""
-    kept = [row["clock"] for row in rows]
-    gone = delete(_li).where(_li.c.episode_id == episode_id, _li.c.clock.not_in(kept))
-    # The rows as a SELECT of bound parameters, not a multi-row VALUES: SQLAlchemy has no cache
-    # key for the latter, so every notice's save was compiled anew (a fifth of a
-    # ``$process-message`` worker's time under load); this compiles once per row count.
-    names = list(rows[0])
-    parts = [select(*(bindparam(None, row[n], type_=_li.c[n].type) for n in names)) for row in rows]
-    upsert = postgresql.insert(_li).from_select(
-        names, parts[0] if len(parts) == 1 else union_all(*parts)
+_ROW_NAMES = (
+    "episode_id",
+    "clock",
+    "region_id",
+    "municipality_id",
+    "unit_id",
+    "rule_set_id",
+    "rule_set_version",
+    "rate_table_id",
+    "rate_table_version",
+    "counting",
+    "first_day",
+    "stop_day",
+    "first_at_us",
+    "periods",
+    "ends_at_us",
+    "config_version",
+)
+
+
+@lru_cache(maxsize=16)
+def _replacing_shape(count: int) -> tuple[CTE, postgresql.Insert, CTE]:
+    """``_replacing`` for ``count`` rows, built once with named bind parameters (``li_<i>_<column>``
+    and ``li_episode_id``) that `_replacing_params` fills; with the upsert as a CTE too, for a
+    save to carry. Composing the statement, and its cache key, per notice was about a tenth of
+    a ``$process-message``'s Python (cProfile)."""
+    binds = [
+        [bindparam(f"li_{i}_{n}", type_=_li.c[n].type) for n in _ROW_NAMES] for i in range(count)
+    ]
+    clock = _ROW_NAMES.index("clock")
+    gone = delete(_li).where(
+        _li.c.episode_id == bindparam("li_episode_id", type_=_li.c.episode_id.type),
+        _li.c.clock.not_in([row[clock] for row in binds]),
     )
-    return gone.returning(_li.c.clock).cte("gone"), upsert.on_conflict_do_update(
+    # The rows as a SELECT of bound parameters, not a multi-row VALUES: SQLAlchemy has no cache
+    # key for the latter, so every notice's save was compiled anew.
+    parts = [select(*row) for row in binds]
+    upsert = postgresql.insert(_li).from_select(
+        list(_ROW_NAMES), parts[0] if len(parts) == 1 else union_all(*parts)
+    )
+    upsert = upsert.on_conflict_do_update(
         index_elements=[_li.c.episode_id, _li.c.clock],
         set_={c.name: upsert.excluded[c.name] for c in _li.c if not c.primary_key},
     )
+    return (
+        gone.returning(_li.c.clock).cte("gone"),
+        upsert,
+        upsert.returning(_li.c.clock).cte("upserted"),
+    )
+
+
+def _replacing_params(episode_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The values of `_replacing_shape`'s parameters for ``rows``."""
+    params = {"li_episode_id": episode_id}
+    for i, row in enumerate(rows):
+        params.update({f"li_{i}_{n}": row[n] for n in _ROW_NAMES})
+    return params
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,8 +244,8 @@ class LiabilityRepository:
         rows = interval_rows(episode, intervals, config_version)
         if rows and self._conn.dialect.name == "postgresql":
             # One statement: the intervals it no longer has go, the others are written over.
-            gone_cte, upsert = _replacing(episode.id, rows)
-            await self._conn.execute(upsert.add_cte(gone_cte))
+            gone_cte, upsert, _ = _replacing_shape(len(rows))
+            await self._conn.execute(upsert.add_cte(gone_cte), _replacing_params(episode.id, rows))
             return
         await self._conn.execute(gone)
         if rows:
@@ -212,18 +253,18 @@ class LiabilityRepository:
 
     def replacement(
         self, episode: Episode, intervals: Sequence[LiableInterval], config_version: str
-    ) -> list[CTE]:
-        """``replace`` as data-modifying CTEs for another statement to carry, on PostgreSQL (the
-        episode's save: ``EpisodeRepository.save``'s ``riders``); none on SQLite, where
-        ``replace`` writes them."""
+    ) -> tuple[list[CTE], dict[str, Any]]:
+        """``replace`` as data-modifying CTEs for another statement to carry, with the values of
+        their bind parameters, on PostgreSQL (the episode's save: ``EpisodeRepository.save``'s
+        ``riders`` and ``params``); none on SQLite, where ``replace`` writes them."""
         if self._conn.dialect.name != "postgresql":
-            return []
+            return [], {}
         rows = interval_rows(episode, intervals, config_version)
         if not rows:
             gone = delete(_li).where(_li.c.episode_id == episode.id)
-            return [gone.returning(_li.c.clock).cte("gone")]
-        gone_cte, upsert = _replacing(episode.id, rows)
-        return [gone_cte, upsert.returning(_li.c.clock).cte("upserted")]
+            return [gone.returning(_li.c.clock).cte("gone")], {}
+        gone_cte, _, upserted = _replacing_shape(len(rows))
+        return [gone_cte, upserted], _replacing_params(episode.id, rows)
 
     async def replace_many(self, rows: list[dict[str, Any]], episode_ids: Sequence[str]) -> None:
         """Store the intervals of many episodes (``rows`` from `interval_rows`) in place of
