@@ -9,8 +9,8 @@ nothing; the refusal is logged with the person the record concerns.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Collection, Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Awaitable, Collection, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 from app.domain.access_log import AccessEntry
@@ -103,25 +103,10 @@ def _check_named(actor: Actor, action: str, outcome: str) -> None:
         )
 
 
-def record_each(
-    uow: UnitOfWork,
-    actor: Actor,
-    action: str,
-    resource_type: str,
-    records: Iterable[tuple[str | None, str | None]],
-) -> None:
-    """``record`` of each (resource id, person id), the same access at the same instant: a
-    report's thousands of rows share everything but the record and its person."""
-    shared = asdict(each_entry(actor, action, resource_type))
-    del shared["resource_id"], shared["person_id"]
-    for resource_id, person_id in records:
-        uow.log_access(AccessEntry(resource_id=resource_id, person_id=person_id, **shared))
-
-
 def each_entry(actor: Actor, action: str, resource_type: str) -> AccessEntry:
-    """The entry that ``record_each`` gives every record, before the record and its person
-    are filled in: what a statement that logs the rows it reads writes for each of them
-    (`UnitOfWork.logged_by_statement`)."""
+    """The entry a statement that logs the rows it reads writes for each of them, before the
+    record and its person are filled in (`UnitOfWork.logged_by_statement`): a report's
+    thousands of rows share everything but the record and its person."""
     _check_named(actor, action, "success")
     return access_entry(actor, action, resource_type, None, None)
 
