@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -30,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.domain.access_log import AccessEntry
 from app.domain.parties import Pairs, Party, Reach, RecordType, Role
 from app.store import tables as t
-from app.store.access_rows import written
+from app.store.access_rows import written_once, written_params
 
 p = t.record_parties
 
@@ -290,17 +291,27 @@ class PartyRepository:
         wanted = sorted(set(person_ids))
         # A report's persons come in thousands: a few hundred bound ids per statement.
         for start in range(0, len(wanted), 500):
-            query = select(
-                p.c.person_id,
-                p.c.principal_id,
-                p.c.organization_id,
-                p.c.record_type,
-                p.c.record_id,
-                p.c.role,
-            ).where(p.c.person_id.in_(wanted[start : start + 500]))
-            rows = await self._conn.execute(
-                query.add_cte(written(log)) if log and start == 0 else query
-            )
+            logged = bool(log) and start == 0
+            params: dict[str, Any] = {"parties_of": wanted[start : start + 500]}
+            if logged:
+                params.update(written_params(log))
+            rows = await self._conn.execute(_parties_of_persons(logged), params)
             for row in rows.all():
                 found[row.person_id].append(party_from_row(row))
         return found
+
+
+@cache
+def _parties_of_persons(logged: bool) -> Select[Any]:
+    """``of_persons``' statement, built once with the persons (``parties_of``) and the entries it
+    writes when ``logged`` (``written_params``) bound at execution: a Patient search page built
+    it and its access-log CTE anew on every request (issue 20)."""
+    query = select(
+        p.c.person_id,
+        p.c.principal_id,
+        p.c.organization_id,
+        p.c.record_type,
+        p.c.record_id,
+        p.c.role,
+    ).where(p.c.person_id.in_(bindparam("parties_of", type_=p.c.person_id.type, expanding=True)))
+    return query.add_cte(written_once()) if logged else query

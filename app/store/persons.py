@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    Select,
+    bindparam,
     insert,
     or_,
     select,
@@ -23,8 +26,17 @@ from app.domain.identifiers import PersonIdentifier
 from app.domain.parties import Reach
 from app.domain.persons import Person
 from app.store import tables as t
-from app.store.paging import AnyOf, Page, _page, any_of, page_query
-from app.store.parties import visible_persons
+from app.store.paging import (
+    PAGE_LIMIT,
+    AnyOf,
+    Page,
+    _page,
+    any_of_param,
+    page_after,
+    page_params,
+    wanted_filters,
+)
+from app.store.parties import ReachShape, reach_clause, reach_params
 
 # The fields of `Person` a ``persons`` column holds as it is (the identifier is two columns;
 # whether details are withheld is the reader's, not the row's).
@@ -149,16 +161,55 @@ class PersonRepository:
     ) -> Page[Person]:
         """Persons in id order, filtered (``ids``: any of them); ``visible_to`` keeps those the
         reach is a party to a record of."""
-        visible = () if visible_to is None else (t.persons.c.id.in_(visible_persons(visible_to)),)
-        query = page_query(t.persons, *visible, limit=limit, after=after, equal={"id": ids})
-        residence = any_of(t.persons.c.residence_municipality_id, municipality_id)
-        stay = any_of(t.persons.c.stay_municipality_id, municipality_id)
-        if residence is not None and stay is not None:
-            query = query.where(or_(residence, stay))
-        if identifier:
-            query = query.where(
-                t.persons.c.identifier_system == identifier.system,
-                t.persons.c.identifier_value == identifier.value,
-            )
-        rows = (await self._conn.execute(query)).all()
+        wanted = wanted_filters({"id": ids, "municipality": municipality_id})
+        query = _page_statement(
+            ReachShape.of(visible_to) if visible_to is not None else None,
+            tuple(wanted),
+            identifier is not None,
+            bool(after),
+        )
+        params = page_params(limit, after, wanted)
+        if visible_to is not None:
+            params.update(reach_params(visible_to))
+        if identifier is not None:
+            params.update(identifier_system=identifier.system, identifier_value=identifier.value)
+        rows = (await self._conn.execute(query, params)).all()
         return _page([person_from_row(r) for r in rows], limit, lambda p: p.id)
+
+
+@cache
+def _page_statement(
+    shape: ReachShape | None, filters: tuple[str, ...], identifier: bool, after: bool
+) -> Select[Any]:
+    """``PersonRepository.page``'s statement for one shape of reach and filters, every value a
+    bound parameter (``page_params``; ``identifier_system`` and ``identifier_value``): a Patient
+    search built it and its cache key anew on every request, as the episode list did (issue 20).
+
+    A municipality is the residence's or the stay's; ``visible`` keeps the persons the reach is
+    a party to some record of."""
+    c = t.persons.c
+    query = select(t.persons).order_by(c.id).limit(PAGE_LIMIT)
+    if shape is not None:
+        parties = t.record_parties.c
+        visible = select(parties.person_id).where(
+            parties.person_id.is_not(None),
+            reach_clause(parties.organization_id, parties.principal_id, shape),
+        )
+        query = query.where(c.id.in_(visible))
+    if after:
+        query = query.where(c.id > page_after(c.id))
+    if "id" in filters:
+        query = query.where(any_of_param(c.id, "id"))
+    if "municipality" in filters:
+        values = bindparam(
+            "any_municipality", type_=c.residence_municipality_id.type, expanding=True
+        )
+        query = query.where(
+            or_(c.residence_municipality_id.in_(values), c.stay_municipality_id.in_(values))
+        )
+    if identifier:
+        query = query.where(
+            c.identifier_system == bindparam("identifier_system", type_=c.identifier_system.type),
+            c.identifier_value == bindparam("identifier_value", type_=c.identifier_value.type),
+        )
+    return query

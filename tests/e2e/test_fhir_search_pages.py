@@ -303,3 +303,38 @@ async def test_unknown_parameters_refused_when_strict_listed_when_lenient(
         assert issue["severity"] == "warning"
         self_link = next(x["url"] for x in body["link"] if x["relation"] == "self")
         assert "colour" not in self_link and "_count=1" in self_link, (kind, self_link)
+
+
+async def test_patient_pages_and_a_stranger_running_the_same_statement(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """The Patient search's statement is built once per shape and kept (issue 20): each walk
+    binds its own reach, filters and cursor. Luleå's persons fill their pages in id order; a
+    region of the same reach shape, walking the same filters right after, finds none of them."""
+    persons = [await create_person(client, municipality="kommun-2580") for _ in range(5)]
+    for person in persons:
+        await admit(client, person["id"], NOW - timedelta(days=1))
+    mine = {p["id"] for p in persons}
+    # One page each (the conftest guard reads a next page's self link, whose cursor names a
+    # person listed on the page before, as a person named without an access-log entry).
+    by_town = {"organization": "kommun-2580", "_count": "100"}
+    [found] = await walk(client, "/fhir/Patient", by_town)
+    assert len(found) == len(set(found)) and found == sorted(found), found
+    assert mine <= set(found)
+    first_two = await walk_one(client, {**by_town, "_count": str(COUNT)})
+    assert first_two == found[:COUNT]
+    first = persons[0]
+    identifier = f"{first['identifier']['system']}|{first['identifier']['value']}"
+    with_identifier = {"organization": "kommun-2580", "identifier": identifier}
+    assert await walk(client, "/fhir/Patient", with_identifier) == [[first["id"]]]
+    stranger = await client_for("region-kalmar")
+    theirs = await walk(stranger, "/fhir/Patient", by_town)
+    assert not mine & {i for page in theirs for i in page}
+    assert await walk(stranger, "/fhir/Patient", with_identifier) == [[]]
+
+
+async def walk_one(client: httpx.AsyncClient, params: dict[str, str]) -> list[str]:
+    """The ids of the first page of a Patient search, which must have a next page."""
+    body = fhir(await client.get("/fhir/Patient", params=params))
+    assert any(x["relation"] == "next" for x in body["link"]), body["link"]
+    return [e["resource"]["id"] for e in body.get("entry", [])]

@@ -170,18 +170,7 @@ class EpisodeRead(BaseModel):
     )
 
 
-# What the API shows of an event and of an episode as the domain has it (the rest is derived).
-_EVENT_AS_IS = (
-    "seq",
-    "kind",
-    "at",
-    "expected_discharge_date",
-    "decided_at",
-    "can_receive_from",
-    "coordinated_planning",
-    "reason",
-    "arrived_at",
-)
+# What the API shows of an episode as the domain has it (the rest is derived).
 _EPISODE_AS_IS = (
     "id",
     "person_id",
@@ -205,11 +194,22 @@ _EPISODE_AS_IS = (
 
 
 def _event_json(e: EpisodeEvent) -> dict[str, object]:
-    shown: dict[str, object] = {name: getattr(e, name) for name in _EVENT_AS_IS}
-    shown["units"] = list(e.units)
-    shown["services"] = list(e.services)
-    shown["answer"] = answer_of(e) if e.kind is EventKind.MUNICIPALITY_RESPONSE else None
-    return shown
+    # Spelled out, in the order the response has always had (``EventRead``'s): a list page
+    # shows about a hundred events, and a getattr by name for each was a tenth of its mapping.
+    return {
+        "seq": e.seq,
+        "kind": e.kind,
+        "at": e.at,
+        "expected_discharge_date": e.expected_discharge_date,
+        "decided_at": e.decided_at,
+        "can_receive_from": e.can_receive_from,
+        "coordinated_planning": e.coordinated_planning,
+        "reason": e.reason,
+        "arrived_at": e.arrived_at,
+        "units": list(e.units),
+        "services": list(e.services),
+        "answer": answer_of(e) if e.kind is EventKind.MUNICIPALITY_RESPONSE else None,
+    }
 
 
 def episode_json(episode: Episode, content: EpisodeContent | None = None) -> dict[str, object]:
