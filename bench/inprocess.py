@@ -1,13 +1,21 @@
-"""FHIR reads in process: how long one read takes without HTTP, wrk or a second worker.
+"""The hot requests in process: how much CPU one costs without HTTP, wrk or a second worker.
 
 ``python -m bench.inprocess`` loads a small database (``BENCH_INPROCESS_PERSONS``, default 300,
-into ``BENCH_DATABASE_URL``'s server as ``samverkan_inprocess``, dropped at the end), starts the
-application in this process as production runs it, and reads CarePlans, Encounters and Patients
-through an ASGI transport, one after another: reads per second for each type, and the CPU
-time this process spent per read. With
-``BENCH_INPROCESS_PROFILE=<file>`` the reads run under cProfile and the statistics are written
-to that file (``python -m pstats <file>``). It measures the Python of a read (dependencies, the
-statement through SQLAlchemy, mapping, serializing) on a loaded machine better than wrk does.
+into ``BENCH_DATABASE_URL``'s server as ``samverkan_inprocess``, dropped at the end unless
+``BENCH_KEEP=1``), starts the application in this process as production runs it, and reads
+CarePlans, Encounters and Patients through an ASGI transport, one after another: reads per
+second for each type, and the CPU time this process spent per read.
+
+``python -m bench.inprocess messages`` does the same for ``$process-message`` (default 2 000
+persons): it posts discharge-ready message Bundles (bench/run.py's
+``discharge_ready_messages``) one after another and prints messages per second and the CPU time
+per message.
+
+With ``BENCH_INPROCESS_PROFILE=<file>`` the measured requests run under cProfile and the
+statistics are written to that file (``python -m pstats <file>``). It measures the Python of a
+request (dependencies, statements through SQLAlchemy, mapping, serializing; and the in-process
+client's) on a loaded machine better than wrk does: the CPU time leaves out the waiting for
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,7 +23,10 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import os
+import sys
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,10 +47,12 @@ URL = make_url(
 os.environ["BENCH_DATABASE_URL"] = URL.render_as_string(False)
 
 from bench import run  # noqa: E402  (reads BENCH_DATABASE_URL when imported)
+from bench.generator import Generated  # noqa: E402
 
 READS = int(os.environ.get("BENCH_INPROCESS_READS", "400"))
-PERSONS = int(os.environ.get("BENCH_INPROCESS_PERSONS", "300"))
+WARMUP = 20
 BASE = "http://testserver"
+PROFILER = cProfile.Profile() if os.environ.get("BENCH_INPROCESS_PROFILE") else None
 
 
 async def _drop() -> None:
@@ -50,22 +63,11 @@ async def _drop() -> None:
     await admin.dispose()
 
 
-async def _reads(http: httpx.AsyncClient, paths: list[str]) -> tuple[float, float]:
-    """Reads per second over ``READS`` reads cycling through ``paths``, and the CPU time of
-    this process per read in ms (the Python of the read and of the client, without the time
-    spent waiting for PostgreSQL: steadier than the rate on a shared machine)."""
-    for path in paths[:20]:
-        assert (await http.get(path)).status_code == 200
-    started, cpu = time.perf_counter(), time.process_time()
-    for i in range(READS):
-        response = await http.get(paths[i % len(paths)])
-        assert response.status_code == 200, response.text
-    cpu_ms = (time.process_time() - cpu) * 1000 / READS
-    return READS / (time.perf_counter() - started), cpu_ms
-
-
-async def main() -> None:
-    made, client_id, pem, kid = await run.prepare_database(PERSONS)
+@asynccontextmanager
+async def started(persons: int) -> AsyncIterator[tuple[Generated, httpx.AsyncClient]]:
+    """A loaded database, the application on it as production runs it, and a client holding
+    a token of the benchmark's Region Kalmar client."""
+    made, client_id, pem, kid = await run.prepare_database(persons)
     key_file = run.VAR / "inprocess-signing-key.pem"
     run.VAR.mkdir(parents=True, exist_ok=True)
     key_file.write_bytes(SigningKey.generate().to_pem())
@@ -105,29 +107,71 @@ async def main() -> None:
                 )
             ).json()["access_token"]
             http.headers["Authorization"] = f"Bearer {token}"
-            workloads = {
-                "CarePlan": [f"/fhir/CarePlan/{i}" for i in made.plan_ids],
-                "Encounter": [f"/fhir/Encounter/{i}" for i in made.episode_ids],
-                "Patient": [f"/fhir/Patient/{i}" for i in made.person_ids],
-            }
-            profile_to = os.environ.get("BENCH_INPROCESS_PROFILE")
-            profiler = cProfile.Profile() if profile_to else None
-            for name, paths in workloads.items():
-                if profiler is not None:
-                    profiler.enable()
-                per_second, cpu_ms = await _reads(http, paths)
-                if profiler is not None:
-                    profiler.disable()
-                print(
-                    f"read {name}: {per_second:,.0f}/s ({1000 / per_second:.2f} ms a read, "
-                    f"{cpu_ms:.2f} ms CPU in this process)"
-                )
-            if profiler is not None and profile_to:
-                profiler.dump_stats(Path(profile_to))
+            yield made, http
+
+
+async def measured(count: int, request: Callable[[int], Awaitable[None]]) -> tuple[float, float]:
+    """Requests per second over ``count`` requests (``request(i)``, after ``WARMUP`` not
+    counted), and the CPU time of this process per request in ms; under cProfile with
+    ``BENCH_INPROCESS_PROFILE`` (the statistics of every call so far are written there)."""
+    for i in range(WARMUP):
+        await request(i)
+    profiler = PROFILER
+    if profiler is not None:
+        profiler.enable()
+    started_at, cpu = time.perf_counter(), time.process_time()
+    for i in range(WARMUP, WARMUP + count):
+        await request(i)
+    cpu_ms = (time.process_time() - cpu) * 1000 / count
+    per_second = count / (time.perf_counter() - started_at)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(Path(os.environ["BENCH_INPROCESS_PROFILE"]))
+    return per_second, cpu_ms
+
+
+async def reads() -> None:
+    persons = int(os.environ.get("BENCH_INPROCESS_PERSONS", "300"))
+    async with started(persons) as (made, http):
+        workloads = {
+            "CarePlan": [f"/fhir/CarePlan/{i}" for i in made.plan_ids],
+            "Encounter": [f"/fhir/Encounter/{i}" for i in made.episode_ids],
+            "Patient": [f"/fhir/Patient/{i}" for i in made.person_ids],
+        }
+        for name, paths in workloads.items():
+
+            async def read(i: int, paths: list[str] = paths) -> None:
+                response = await http.get(paths[i % len(paths)])
+                assert response.status_code == 200, response.text
+
+            per_second, cpu_ms = await measured(READS, read)
+            print(
+                f"read {name}: {per_second:,.0f}/s ({1000 / per_second:.2f} ms a read, "
+                f"{cpu_ms:.2f} ms CPU in this process)"
+            )
+
+
+async def messages() -> None:
+    persons = int(os.environ.get("BENCH_INPROCESS_PERSONS", "2000"))
+    async with started(persons) as (made, http):
+        bodies = run.discharge_ready_messages(made.planning_episode_ids)
+        count = len(bodies) - WARMUP
+        http.headers["Content-Type"] = "application/fhir+json"
+
+        async def post(i: int) -> None:
+            response = await http.post("/fhir/$process-message", content=bodies[i])
+            assert response.is_success, response.text
+
+        per_second, cpu_ms = await measured(count, post)
+        print(
+            f"$process-message: {count} messages, {per_second:,.0f}/s "
+            f"({cpu_ms:.2f} ms CPU a message in this process)"
+        )
 
 
 if __name__ == "__main__":
     try:
-        asyncio.run(main())
+        asyncio.run(messages() if sys.argv[1:] == ["messages"] else reads())
     finally:
-        asyncio.run(_drop())
+        if os.environ.get("BENCH_KEEP") != "1":
+            asyncio.run(_drop())

@@ -90,7 +90,7 @@ class MessageRepository:
 
 # The claim and the answer are built once (per engine kind) with named bind parameters and only
 # their values passed per message: composing them, and their cache key, per message was a tenth
-# of a ``$process-message``'s Python (cProfile, bench/inprocess_messages.py).
+# of a ``$process-message``'s Python (cProfile, `python -m bench.inprocess messages`).
 
 
 @cache
