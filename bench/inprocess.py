@@ -1,15 +1,20 @@
 """The hot requests in process: how much CPU one costs without HTTP, wrk or a second worker.
 
 ``python -m bench.inprocess`` loads a small database (``BENCH_INPROCESS_PERSONS``, default 300,
-into ``BENCH_DATABASE_URL``'s server as ``samverkan_inprocess``, dropped at the end unless
-``BENCH_KEEP=1``), starts the application in this process as production runs it, and reads
-CarePlans, Encounters and Patients through an ASGI transport, one after another: reads per
-second for each type, and the CPU time this process spent per read.
+into ``BENCH_DATABASE_URL``'s server as ``BENCH_INPROCESS_DATABASE``, default
+``samverkan_inprocess``, dropped at the end unless ``BENCH_KEEP=1``), starts the application
+in this process as production runs it, and reads CarePlans, Encounters and Patients through an
+ASGI transport, one after another: reads per second for each type, and the CPU time this
+process spent per read.
 
 ``python -m bench.inprocess messages`` does the same for ``$process-message`` (default 2 000
 persons): it posts discharge-ready message Bundles (bench/run.py's
 ``discharge_ready_messages``) one after another and prints messages per second and the CPU time
 per message.
+
+``python -m bench.inprocess transactions`` posts transaction Bundles (bench/run.py's
+``transaction_bundles``): of one Patient, as the mixed workload writes, then of 100 Patients, as
+the transaction workload does, and prints Bundles per second and the CPU time per resource.
 
 With ``BENCH_INPROCESS_PROFILE=<file>`` the measured requests run under cProfile and the
 statistics are written to that file (``python -m pstats <file>``). It measures the Python of a
@@ -43,7 +48,7 @@ URL = make_url(
     os.environ.get(
         "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/samverkan_bench"
     )
-).set(database="samverkan_inprocess")
+).set(database=os.environ.get("BENCH_INPROCESS_DATABASE", "samverkan_inprocess"))
 os.environ["BENCH_DATABASE_URL"] = URL.render_as_string(False)
 
 from bench import run  # noqa: E402  (reads BENCH_DATABASE_URL when imported)
@@ -169,9 +174,29 @@ async def messages() -> None:
         )
 
 
+async def transactions() -> None:
+    persons = int(os.environ.get("BENCH_INPROCESS_PERSONS", "300"))
+    async with started(persons) as (_made, http):
+        http.headers["Content-Type"] = "application/fhir+json"
+        for size, count in ((1, READS), (100, max(READS // 40, 5))):
+            bodies = run.transaction_bundles(WARMUP + count, size=size, seed=size)
+
+            async def post(i: int, bodies: list[str] = bodies) -> None:
+                response = await http.post("/fhir", content=bodies[i])
+                assert response.is_success, response.text
+
+            per_second, cpu_ms = await measured(count, post)
+            print(
+                f"transaction of {size}: {count} Bundles, {per_second:,.1f}/s "
+                f"({cpu_ms / size:.2f} ms CPU a resource in this process)"
+            )
+
+
+MODES = {"reads": reads, "messages": messages, "transactions": transactions}
+
 if __name__ == "__main__":
     try:
-        asyncio.run(messages() if sys.argv[1:] == ["messages"] else reads())
+        asyncio.run(MODES[sys.argv[1] if sys.argv[1:] else "reads"]())
     finally:
         if os.environ.get("BENCH_KEEP") != "1":
             asyncio.run(_drop())
