@@ -35,15 +35,21 @@ async def rows(engine: AsyncEngine) -> set[tuple[object, ...]]:
         return {tuple(row) for row in found}
 
 
-async def test_recompute_rebuilds_what_the_writes_kept(
-    engine: AsyncEngine, settings: Settings
-) -> None:
-    """The table the writes kept, emptied and overwritten, comes back as it was."""
+async def swedish_history(engine: AsyncEngine, *, discharged: bool) -> None:
+    """One Swedish person admitted (the night before the change to summer time), notified,
+    declared discharge-ready asking for coordinated planning and, if ``discharged``,
+    discharged; committed, so the command's process sees it."""
     _zone, ward, region, municipality = SIDES["SE"]
     hospital = Actor("test-SE-ward", ward, region, frozenset())
     person = person_in("SE", municipality)
     admitted = datetime(2022, 3, 26, 23, 30, tzinfo=UTC)
     now = datetime.now(UTC)
+    notices: list[SendAdmissionNotice | DeclareDischargeReady | Discharge] = [
+        SendAdmissionNotice(at=admitted + timedelta(hours=3)),
+        DeclareDischargeReady(at=admitted + timedelta(days=2), coordinated_planning=True),
+    ]
+    if discharged:
+        notices.append(Discharge(at=admitted + timedelta(days=5)))
     async with UnitOfWork(engine) as uow:
         await uow.persons.add_many([person])
         episode = await register_admission(
@@ -52,13 +58,17 @@ async def test_recompute_rebuilds_what_the_writes_kept(
             RegisterAdmission(person.id, ward, admitted, AdmissionType.ACUTE, municipality),
             now=now,
         )
-        for notice in (
-            SendAdmissionNotice(at=admitted + timedelta(hours=3)),
-            DeclareDischargeReady(at=admitted + timedelta(days=2), coordinated_planning=True),
-            Discharge(at=admitted + timedelta(days=5)),
-        ):
+        for notice in notices:
             await record_notice(uow, hospital, episode.id, notice, now=now, liability=SHIPPED)
         await uow.commit()
+
+
+async def test_recompute_rebuilds_what_the_writes_kept(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """The table the writes kept, emptied and overwritten, comes back as it was."""
+    _zone, _ward, region, _municipality = SIDES["SE"]
+    await swedish_history(engine, discharged=True)
     kept = await rows(engine)
     assert {row[0] for row in kept} == {
         "admission-notice",
@@ -91,25 +101,7 @@ async def test_compact_folds_the_writers_shards_and_keeps_the_counts(
     engine: AsyncEngine, settings: Settings
 ) -> None:
     """`samverkan statistics compact` leaves one row per key (shard 0), with the same sums."""
-    _zone, ward, region, municipality = SIDES["SE"]
-    hospital = Actor("test-SE-ward", ward, region, frozenset())
-    person = person_in("SE", municipality)
-    admitted = datetime(2022, 3, 26, 23, 30, tzinfo=UTC)
-    now = datetime.now(UTC)
-    async with UnitOfWork(engine) as uow:
-        await uow.persons.add_many([person])
-        episode = await register_admission(
-            uow,
-            hospital,
-            RegisterAdmission(person.id, ward, admitted, AdmissionType.ACUTE, municipality),
-            now=now,
-        )
-        for notice in (
-            SendAdmissionNotice(at=admitted + timedelta(hours=3)),
-            DeclareDischargeReady(at=admitted + timedelta(days=2), coordinated_planning=True),
-        ):
-            await record_notice(uow, hospital, episode.id, notice, now=now, liability=SHIPPED)
-        await uow.commit()
+    await swedish_history(engine, discharged=False)
     kept = await rows(engine)
     assert kept
     async with engine.connect() as conn:
