@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.episodes import AdmissionType
@@ -14,7 +14,7 @@ from app.services.commands import DeclareDischargeReady, Discharge, SendAdmissio
 from app.services.episodes import RegisterAdmission, record_notice, register_admission
 from app.settings import Settings
 from app.store import tables as t
-from app.store.statistics_daily import KEY
+from app.store.statistics_daily import COMPACTING, KEY
 from app.store.unit_of_work import UnitOfWork
 from tests.e2e.test_configuration import run
 from tests.integration.test_liable_intervals_appends import SIDES, person_in
@@ -112,7 +112,39 @@ async def test_compact_folds_the_writers_shards_and_keeps_the_counts(
     done = run(settings, "statistics", "compact")
 
     assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "statistics per day compacted"
     assert await rows(engine) == kept
     async with engine.connect() as conn:
         shards = set(await conn.scalars(select(t.statistics_daily.c.shard).distinct()))
     assert shards == {0}
+
+
+async def test_compact_skips_while_another_process_compacts(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """On PostgreSQL `samverkan statistics compact` run while another compaction holds the
+    lock says it skipped and leaves the shards to that one; once it has ended, it compacts."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has a single process: a compaction there always runs")
+    await swedish_history(engine, discharged=False)
+    kept = await rows(engine)
+
+    async def shards() -> set[int]:
+        async with engine.connect() as conn:
+            return set(await conn.scalars(select(t.statistics_daily.c.shard).distinct()))
+
+    before = await shards()
+    assert 0 not in before
+    async with engine.connect() as other:
+        await other.begin()
+        await other.execute(select(func.pg_advisory_xact_lock(literal(COMPACTING))))
+        skipped = run(settings, "statistics", "compact")
+        await other.rollback()
+    assert skipped.returncode == 0, skipped.stderr
+    assert "another compaction is running; this one skipped" in skipped.stdout
+    assert await shards() == before and await rows(engine) == kept
+
+    done = run(settings, "statistics", "compact")
+
+    assert done.stdout.strip() == "statistics per day compacted", done.stderr
+    assert await shards() == {0} and await rows(engine) == kept
