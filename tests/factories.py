@@ -92,6 +92,30 @@ async def notice(
     return await client.post(f"/api/v1/episodes/{episode_id}/{kind}", json=body)
 
 
+async def consent(
+    client: httpx.AsyncClient,
+    plan_id: str,
+    share_with: list[str],
+    given_at: datetime,
+    *,
+    method: str = "oral",
+    **extra: Any,
+) -> dict[str, Any]:
+    """Record the person's consent to share the plan with ``share_with``; the plan after it."""
+    response = await client.post(
+        f"/api/v1/plans/{plan_id}/consents",
+        json={
+            "given_by": "person",
+            "given_at": given_at.isoformat(),
+            "method": method,
+            "share_with": share_with,
+            **extra,
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
 async def staff_role(client: httpx.AsyncClient, organization_id: str, role: str) -> dict[str, Any]:
     """The demo staff register's role of this kind at the organization."""
     response = await client.get(

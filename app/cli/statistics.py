@@ -34,8 +34,11 @@ def recompute() -> None:
 @statistics_cli.command("compact")
 def compact() -> None:
     """Fold the writers' shards of ``statistics_daily`` into one row per key (the dispatcher does
-    it every ``SAMVERKAN_STATISTICS_COMPACT_INTERVAL_SECONDS``)."""
+    it every ``SAMVERKAN_STATISTICS_COMPACT_INTERVAL_SECONDS``); on PostgreSQL, while another
+    compaction runs, this one skips (exit status 0: that one does the work)."""
     from app.services.statistics_compaction import compact_daily
 
-    in_unit_of_work(compact_daily)
-    typer.echo("statistics per day compacted")
+    if in_unit_of_work(compact_daily):
+        typer.echo("statistics per day compacted")
+    else:
+        typer.echo("statistics per day: another compaction is running; this one skipped")

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.values import parse_int
+from app.fhir.cursors import cursor_position, cursor_text
 from app.fhir.dates import NEVER, date_test, moment
 from app.fhir.dispatch import SettingsDep, require_scope, spec_of
 from app.fhir.history_bundles import audit_history, history_bundle, history_entry
@@ -77,13 +78,13 @@ async def type_history(
             f"{settings.issuer}/fhir",
             request.url,
             since=since,
-            cursor=params.get("_cursor"),
+            cursor=cursor_position(params.get("_cursor")),
             count=count,
         )
         return fhir_response(audit_bundle)
     before: tuple[str, str, int] | None = None
     if "_cursor" in params:
-        stamp, _sep, rest = params["_cursor"].partition("~")
+        stamp, _sep, rest = (cursor_position(params["_cursor"]) or "").partition("~")
         ident, _sep, version = rest.rpartition("~")
         what = "_cursor is not one this history gave out"
         before = (stamp, ident, parse_int(version, "_cursor", what=what))
@@ -127,7 +128,7 @@ async def type_history(
                 "relation": "next",
                 "url": str(
                     request.url.include_query_params(
-                        _cursor=_history_cursor(_history_key(page[-1]))
+                        _cursor=cursor_text(_history_cursor(_history_key(page[-1])))
                     )
                 ),
             }

@@ -19,6 +19,7 @@ from typing import Any
 from starlette.datastructures import URL
 
 from app.domain.errors import InvalidInput
+from app.fhir.cursors import cursor_text
 from app.fhir.mappers import auditevent
 from app.security.access import Actor
 from app.services import audit as audit_service
@@ -51,11 +52,15 @@ def history_entry(base: str, resource: Resource) -> dict[str, Any]:
 
 
 def history_links(url: URL, next_cursor: str | None) -> list[dict[str, str]]:
-    """``self`` (the request's URL) and, when there is a next page, ``next``."""
+    """``self`` (the request's URL) and, when there is a next page, ``next`` (after the position
+    ``next_cursor``, as an opaque ``_cursor``: ``app.fhir.cursors``)."""
     links = [{"relation": "self", "url": str(url)}]
     if next_cursor is not None:
         links.append(
-            {"relation": "next", "url": str(url.include_query_params(_cursor=next_cursor))}
+            {
+                "relation": "next",
+                "url": str(url.include_query_params(_cursor=cursor_text(next_cursor))),
+            }
         )
     return links
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.values import parse_int
 from app.fhir import search_params
+from app.fhir.cursors import cursor_position, cursor_text
 from app.fhir.dates import date_test, dated
 from app.fhir.dispatch import require_scope, spec_of
 from app.fhir.outcome import fhir_response
@@ -235,7 +236,7 @@ async def searchset(
                     f"more than {MAX_COUNTED} match; narrow the search", field="_summary"
                 )
         return {"resourceType": "Bundle", "type": "searchset", "total": total}
-    resources, next_cursor = await matching(count, params.get("_cursor"))
+    resources, next_cursor = await matching(count, cursor_position(params.get("_cursor")))
     included = await _included(uow, actor, spec, includes, resources)
     if revinclude is not None:
         kind = revinclude.split(":", 1)[0]
@@ -287,13 +288,16 @@ async def searchset(
 
 def links_of(url: str, used: list[tuple[str, str]], next_cursor: str | None) -> list[Resource]:
     """A searchset's ``self`` link, with the parameters the search used (not those left out
-    under lenient handling), and its ``next`` link when another page follows."""
+    under lenient handling), and its ``next`` link when another page follows: after the
+    position ``next_cursor``, as an opaque ``_cursor`` (``app.fhir.cursors``)."""
 
     def at(items: list[tuple[str, str]]) -> str:
         return f"{url}?{urlencode(items)}" if items else url
 
     links = [{"relation": "self", "url": at(used)}]
     if next_cursor is not None:
-        following = [(n, v) for n, v in used if n != "_cursor"] + [("_cursor", next_cursor)]
+        following = [(n, v) for n, v in used if n != "_cursor"] + [
+            ("_cursor", cursor_text(next_cursor))
+        ]
         links.append({"relation": "next", "url": at(following)})
     return links

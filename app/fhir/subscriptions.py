@@ -28,6 +28,7 @@ from app.domain.outbox import Subscription
 from app.domain.values import parse_int
 from app.fhir import subscription_search
 from app.fhir.common import FHIR_JSON, extension_url, instant
+from app.fhir.cursors import cursor_position
 from app.fhir.notifications import BACKPORT
 from app.fhir.outcome import fhir_response, read_body
 from app.fhir.parse import search_reference_id
@@ -256,7 +257,7 @@ async def search_fhir_subscriptions(
     # An organization has few subscriptions: they are matched as they are read, until the page
     # is full (the cursor is the last id given).
     found: list[dict[str, Any]] = []
-    after = request.query_params.get("_cursor")
+    after = cursor_position(request.query_params.get("_cursor"))
     while True:
         page = await service.list_subscriptions(uow, actor, limit=limit, after=after)
         found += [r for r in map(to_fhir, page.items) if all(test(r) for test in matches)]

@@ -14,15 +14,17 @@ from app.store.unit_of_work import UnitOfWork
 logger = logging.getLogger(__name__)
 
 
-async def compact_daily(uow: UnitOfWork) -> None:
-    """Fold the shards once (`samverkan statistics compact`, and each run of the job)."""
-    await uow.statistics.compact_daily()
+async def compact_daily(uow: UnitOfWork) -> bool:
+    """Fold the shards once (`samverkan statistics compact`, and each run of the job); False when
+    another process was compacting (PostgreSQL), which left this round to it."""
+    return await uow.statistics.compact_daily()
 
 
 async def run(engine: AsyncEngine, interval_seconds: float, stop: asyncio.Event) -> None:
     """Fold the shards every ``interval_seconds`` until ``stop`` is set; 0 means this process does
-    not run the job. Any number of processes may run it: a row another compaction or a writer
-    holds is skipped, and folded by the next run."""
+    not run the job. Any number of processes may run it: on PostgreSQL one compacts at a time
+    (an advisory lock; the others skip that round), and a row a writer holds is left for the
+    next run."""
     if interval_seconds == 0:
         logger.info("statistics compaction is off in this process")
         return
@@ -35,7 +37,8 @@ async def run(engine: AsyncEngine, interval_seconds: float, stop: asyncio.Event)
             return
         try:
             async with UnitOfWork(engine) as uow:
-                await compact_daily(uow)
+                if not await compact_daily(uow):
+                    logger.debug("statistics compaction skipped: another process is compacting")
                 await uow.commit()
         except Exception:
             # Nothing is lost: the shards still sum to the count, and the next run folds them.

@@ -28,7 +28,7 @@ from app.domain.access_log import AccessEntry
 from app.domain.parties import Reach
 from app.store import tables as t
 from app.store.access_rows import access_row
-from app.store.paging import Page, _page
+from app.store.paging import Page, trim_to_page
 from app.store.parties import reach_clause
 
 _AT = t.UTCDateTime()
@@ -168,4 +168,4 @@ class AccessLogRepository:
             )
             for r in rows
         ]
-        return _page(items, limit, lambda e: str(e.id))
+        return trim_to_page(items, limit, lambda e: str(e.id))

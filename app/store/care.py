@@ -25,7 +25,7 @@ from app.domain.deviations import (
 from app.domain.errors import StaleVersion
 from app.domain.parties import Reach, RecordType, Role
 from app.store import tables as t
-from app.store.paging import AnyOf, Page, _page, visible_page_query
+from app.store.paging import AnyOf, Page, trim_to_page, visible_page_query
 
 
 class CareMessageRepository:
@@ -117,7 +117,7 @@ class CareMessageRepository:
         )
         if replies_only:
             query = query.where(t.care_messages.c.id != t.care_messages.c.thread_id)
-        return _page(await self._load(query), limit, lambda m: m.id)
+        return trim_to_page(await self._load(query), limit, lambda m: m.id)
 
     async def _load(self, query: Any) -> list[CareMessage]:
         rows = (await self._conn.execute(query)).all()
@@ -285,7 +285,7 @@ class DeviationRepository:
             roles=roles,
         )
         rows = (await self._conn.execute(query)).all()
-        return _page([deviation_from(r) for r in rows], limit, lambda d: d.id)
+        return trim_to_page([deviation_from(r) for r in rows], limit, lambda d: d.id)
 
 
 def deviation_from(row: Any) -> Deviation:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.domain.clients import Client
 from app.domain.clock import utcnow
 from app.store import tables as t
-from app.store.paging import Page, _page, page_query
+from app.store.paging import Page, page_query, trim_to_page
 
 
 class ClientRepository:
@@ -50,7 +50,7 @@ class ClientRepository:
     async def page(self, *, limit: int, after: str | None = None) -> Page[Client]:
         """Clients in id order."""
         rows = (await self._conn.execute(page_query(t.clients, limit=limit, after=after))).all()
-        return _page([_client(r) for r in rows], limit, lambda c: c.id)
+        return trim_to_page([_client(r) for r in rows], limit, lambda c: c.id)
 
     async def set_jwks(self, client_id: str, jwks: dict[str, Any]) -> None:
         """Replace a client's public keys (key rotation)."""

@@ -20,7 +20,7 @@ from app.domain.documents import ATTACHABLE, Document, DocumentType
 from app.domain.parties import Reach, RecordType
 from app.domain.planning_basis import PlanningBasis
 from app.store import document_tables as dt
-from app.store.paging import AnyOf, Page, _page, page_query
+from app.store.paging import AnyOf, Page, page_query, trim_to_page
 from app.store.parties import visible_records
 
 
@@ -158,7 +158,7 @@ class DocumentRepository:
         )
         if record:
             query = query.where(d.record_type == record[0].value)
-        return _page(await self._load(query), limit, lambda x: x.id)
+        return trim_to_page(await self._load(query), limit, lambda x: x.id)
 
     async def _load(self, query: Any) -> list[Document]:
         return [document_from(row) for row in (await self._conn.execute(query)).all()]
@@ -223,7 +223,7 @@ class PlanningBasisRepository:
             after=after,
             equal={"id": ids, "person_id": person_id, "episode_id": episode_id},
         )
-        return _page(await self._load(query), limit, lambda x: x.id)
+        return trim_to_page(await self._load(query), limit, lambda x: x.id)
 
     async def _load(self, query: Any) -> list[PlanningBasis]:
         return [basis_from(row) for row in (await self._conn.execute(query)).all()]

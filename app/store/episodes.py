@@ -46,10 +46,10 @@ from app.store.paging import (
     PAGE_LIMIT,
     AnyOf,
     Page,
-    _page,
     any_of_param,
     page_after,
     page_params,
+    trim_to_page,
     wanted_filters,
 )
 from app.store.parties import ReachShape, party_probe, party_to, reach_params, visible_records
@@ -487,7 +487,7 @@ class EpisodeRepository:
         if visible_to is not None:
             params.update(reach_params(visible_to))
         rows = (await self._conn.execute(query, params)).all()
-        return _page(_joined(rows), limit, lambda e: e.id)
+        return trim_to_page(_joined(rows), limit, lambda e: e.id)
 
     async def discharges_of_person(self, person_id: str) -> list[tuple[str, datetime]]:
         """(episode id, discharged_at) of every discharged episode of the person."""

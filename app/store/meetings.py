@@ -22,7 +22,7 @@ from app.domain.representatives import RepresentativeRole
 from app.store import statistics_daily as daily
 from app.store import tables as t
 from app.store.json_values import instant_of, instant_text
-from app.store.paging import AnyOf, Page, _page, visible_page_query
+from app.store.paging import AnyOf, Page, trim_to_page, visible_page_query
 
 
 def meeting_document(meeting: Meeting) -> dict[str, Any]:
@@ -187,7 +187,7 @@ class MeetingRepository:
             },
         )
         rows = (await self._conn.execute(query)).all()
-        return _page([meeting_from(r) for r in rows], limit, _meeting_id)
+        return trim_to_page([meeting_from(r) for r in rows], limit, _meeting_id)
 
     async def held_of_plans(self, plan_ids: Sequence[str]) -> dict[str, list[datetime]]:
         """When the held meetings of each plan took place, as instants: which local date that

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.notice_board import Bulletin, BulletinCategory
 from app.store import tables as t
-from app.store.paging import Page, _page, page_query
+from app.store.paging import Page, page_query, trim_to_page
 
 
 class BulletinRepository:
@@ -50,7 +50,7 @@ class BulletinRepository:
                 or_(t.bulletins.c.valid_until.is_(None), t.bulletins.c.valid_until > shown_at),
             )
         rows = (await self._conn.execute(query)).all()
-        return _page([_bulletin(r) for r in rows], limit, lambda b: b.id)
+        return trim_to_page([_bulletin(r) for r in rows], limit, lambda b: b.id)
 
 
 def _row(bulletin: Bulletin) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from app.domain.organizations import (
 )
 from app.domain.plo import ServiceCode
 from app.store import tables as t
-from app.store.paging import AnyOf, Page, _page, page_query
+from app.store.paging import AnyOf, Page, page_query, trim_to_page
 
 
 class OrganizationRepository:
@@ -179,7 +179,7 @@ class OrganizationRepository:
             },
         )
         rows = (await self._conn.execute(query)).all()
-        return _page(await self._with_identifiers(rows), limit, lambda o: o.id)
+        return trim_to_page(await self._with_identifiers(rows), limit, lambda o: o.id)
 
     async def count(self) -> int:
         """How many organizations exist."""
@@ -284,7 +284,7 @@ class CooperationAreaRepository:
                     )
                 )
             )
-        return _page(await self._load(query), limit, lambda a: a.id)
+        return trim_to_page(await self._load(query), limit, lambda a: a.id)
 
     async def _load(self, query: Select[Any]) -> list[CooperationArea]:
         rows = (await self._conn.execute(query)).all()

@@ -3,7 +3,7 @@ query of a page of the records a reach is a party to."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
@@ -26,7 +26,10 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
-def _page(items: list[T], limit: int, cursor_of: Any) -> Page[T]:
+def trim_to_page(items: list[T], limit: int, cursor_of: Callable[[T], str]) -> Page[T]:
+    """The page of ``items`` read with one row more than a page (``limit + 1``, as
+    ``page_query`` asks): the first ``limit`` of them, and when the extra row was there (another
+    page follows) the cursor of the last item kept, ``cursor_of(item)``; None on the last page."""
     if len(items) > limit:
         items = items[:limit]
         return Page(items, cursor_of(items[-1]))
@@ -81,7 +84,7 @@ def page_query(
     equal: Mapping[str, AnyOf] | None = None,
 ) -> Select[Any]:
     """The rows of ``table`` (keyed by ``id``) that meet ``where``, in id order: the ``limit + 1``
-    after the cursor ``after`` (one more than a page, so ``_page`` can tell whether another
+    after the cursor ``after`` (one more than a page, so ``trim_to_page`` can tell whether another
     follows), with each column named in ``equal`` equal to its value or any of its values
     (``filtered``)."""
     key = table.c.id

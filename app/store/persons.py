@@ -30,10 +30,10 @@ from app.store.paging import (
     PAGE_LIMIT,
     AnyOf,
     Page,
-    _page,
     any_of_param,
     page_after,
     page_params,
+    trim_to_page,
     wanted_filters,
 )
 from app.store.parties import ReachShape, reach_clause, reach_params
@@ -174,7 +174,7 @@ class PersonRepository:
         if identifier is not None:
             params.update(identifier_system=identifier.system, identifier_value=identifier.value)
         rows = (await self._conn.execute(query, params)).all()
-        return _page([person_from_row(r) for r in rows], limit, lambda p: p.id)
+        return trim_to_page([person_from_row(r) for r in rows], limit, lambda p: p.id)
 
 
 @cache

@@ -39,7 +39,7 @@ from app.domain.projections import CAREPLAN
 from app.domain.representatives import Representative, RepresentativeRole
 from app.store import tables as t
 from app.store.json_values import date_of, date_text, instant_text
-from app.store.paging import AnyOf, Page, _page, visible_page
+from app.store.paging import AnyOf, Page, trim_to_page, visible_page
 from app.store.parties import visible_records
 
 if TYPE_CHECKING:
@@ -399,7 +399,9 @@ class PlanRepository:
             },
         )
         rows = (await self._conn.execute(query, params)).all()
-        return _page([plan_from(r, r.document, r.version, r.status) for r in rows], limit, _plan_id)
+        return trim_to_page(
+            [plan_from(r, r.document, r.version, r.status) for r in rows], limit, _plan_id
+        )
 
     async def active_visible_to(self, reach: Reach) -> list[Plan]:
         """The active plans the reach is a party to."""

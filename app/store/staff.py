@@ -12,7 +12,7 @@ from app.domain.clock import utcnow
 from app.domain.organizations import Jurisdiction
 from app.domain.staff import Practitioner, PractitionerRole, StaffRole
 from app.store import tables as t
-from app.store.paging import AnyOf, Page, _page, page_query
+from app.store.paging import AnyOf, Page, page_query, trim_to_page
 
 _p = t.practitioners.c
 _r = t.practitioner_roles.c
@@ -108,7 +108,7 @@ class StaffRepository:
                 _p.identifier_system == identifier[0], _p.identifier_value == identifier[1]
             )
         rows = (await self._conn.execute(query)).all()
-        return _page([_practitioner(r) for r in rows], limit, lambda x: x.id)
+        return trim_to_page([_practitioner(r) for r in rows], limit, lambda x: x.id)
 
     async def add_role(self, role: PractitionerRole) -> None:
         """Register a practitioner's role."""
@@ -161,7 +161,7 @@ class StaffRepository:
             },
         )
         rows = (await self._conn.execute(query)).all()
-        return _page([_role(r) for r in rows], limit, lambda x: x.id)
+        return trim_to_page([_role(r) for r in rows], limit, lambda x: x.id)
 
     async def roles_of_principal(
         self, principal_id: str, codes: Sequence[StaffRole]

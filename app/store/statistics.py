@@ -43,9 +43,10 @@ class StatisticsRepository(DailyAggregates, EpisodeAggregates, PlanAggregates):
         """Rebuild the per-day aggregate from the events; the rows it holds."""
         return await statistics_daily.recompute(self._conn)
 
-    async def compact_daily(self) -> None:
-        """Fold the writers' shards of the per-day aggregate into one row per key."""
-        await statistics_daily.compact(self._conn)
+    async def compact_daily(self) -> bool:
+        """Fold the writers' shards of the per-day aggregate into one row per key; False when
+        another compaction was running (PostgreSQL), which this one left it to."""
+        return await statistics_daily.compact(self._conn)
 
 
 class LiveStatisticsRepository(EpisodeAggregates, PlanAggregates):

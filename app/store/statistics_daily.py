@@ -230,17 +230,28 @@ def _added(dialect: Dialect, summed: Any) -> Insert:
     )
 
 
-async def compact(conn: AsyncConnection) -> None:
-    """Fold the writers' shards into shard 0, so that a key keeps one row between compactions'
-    worth of writes and the reads sum few rows.
+COMPACTING = 0x5A4D_5354_4350  # "ZMSTCP"
+"""The transaction-level advisory lock a compaction holds on PostgreSQL (`compact`)."""
 
-    On PostgreSQL the shard rows are taken with ``FOR UPDATE SKIP LOCKED``: a row a running
-    writer holds is left for the next compaction, so the compaction never waits on a writer (nor
-    can it deadlock with one), and writers never touch shard 0. Each row is deleted and its count
-    added in one statement, so a count is never both moved and kept, nor lost."""
+
+async def compact(conn: AsyncConnection) -> bool:
+    """Fold the writers' shards into shard 0, so that a key keeps one row between compactions'
+    worth of writes and the reads sum few rows; whether this call did (False: another
+    compaction was running, and this one skipped its round).
+
+    On PostgreSQL one compaction runs at a time: it takes the advisory lock ``COMPACTING`` with
+    ``pg_try_advisory_xact_lock`` (held until its transaction ends), and a compaction that finds
+    it taken does nothing, rather than read and skip the same rows as the one running (every
+    dispatcher runs the job on the same interval). The shard rows are taken with ``FOR UPDATE
+    SKIP LOCKED``: a row a running writer holds is left for the next compaction, so the
+    compaction never waits on a writer (nor can it deadlock with one), and writers never touch
+    shard 0. Each row is deleted and its count added in one statement, so a count is never both
+    moved and kept, nor lost. SQLite has one writer at a time: a compaction there always runs."""
     d = t.statistics_daily
     key = [d.c[name] for name in KEY]
     if conn.dialect.name == "postgresql":
+        if not await conn.scalar(select(func.pg_try_advisory_xact_lock(literal(COMPACTING)))):
+            return False
         locked = (
             select(d.c.fact.label("f"), *key[1:], d.c.shard)
             .where(d.c.shard != WHOLE)
@@ -259,7 +270,7 @@ async def compact(conn: AsyncConnection) -> None:
             .order_by(*(m[name] for name in KEY))
         )
         await conn.execute(_added(conn.dialect, summed).add_cte(locked, moved))
-        return
+        return True
     summed = (
         select(*key, literal(WHOLE, Integer), func.sum(d.c.n))
         .where(d.c.shard != WHOLE)
@@ -268,6 +279,7 @@ async def compact(conn: AsyncConnection) -> None:
     )
     await conn.execute(_added(conn.dialect, summed))
     await conn.execute(d.delete().where(d.c.shard != WHOLE))
+    return True
 
 
 async def retract(conn: AsyncConnection, episodes: ColumnElement[bool]) -> None:

@@ -46,6 +46,34 @@ async def assert_nothing_written(
     return response
 
 
+async def assert_admission_refused(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    unit: str,
+    admitted_at: str,
+    needle: str,
+    field: str,
+) -> None:
+    """An acute admission of a new person to ``unit`` at ``admitted_at`` is a 422 naming
+    ``needle`` and ``field``, and writes nothing."""
+    person = await create_person(client)
+    await assert_nothing_written(
+        engine,
+        lambda: client.post(
+            "/api/v1/episodes",
+            json={
+                "person_id": person["id"],
+                "hospital_unit_id": unit,
+                "admitted_at": admitted_at,
+                "admission_type": "acute",
+            },
+        ),
+        422,
+        needle,
+        field=field,
+    )
+
+
 def bad_check_digit() -> str:
     good = personnummer()
     return good[:-1] + str((int(good[-1]) + 1) % 10)
@@ -91,21 +119,13 @@ async def test_unknown_organization(client: httpx.AsyncClient, engine: AsyncEngi
 async def test_unknown_organization_in_admission(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    person = await create_person(client)
-    await assert_nothing_written(
+    await assert_admission_refused(
+        client,
         engine,
-        lambda: client.post(
-            "/api/v1/episodes",
-            json={
-                "person_id": person["id"],
-                "hospital_unit_id": "no-such-ward",
-                "admitted_at": T0.isoformat(),
-                "admission_type": "acute",
-            },
-        ),
-        422,
+        "no-such-ward",
+        T0.isoformat(),
         "unknown organization no-such-ward",
-        field="hospital_unit_id",
+        "hospital_unit_id",
     )
 
 
@@ -211,42 +231,26 @@ async def test_missing_and_mistyped_fields_are_each_named(
 async def test_timestamp_without_offset_is_refused(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    person = await create_person(client)
-    await assert_nothing_written(
+    await assert_admission_refused(
+        client,
         engine,
-        lambda: client.post(
-            "/api/v1/episodes",
-            json={
-                "person_id": person["id"],
-                "hospital_unit_id": "region-norrbotten-sunderby-med",
-                "admitted_at": "2026-03-02T08:00:00",
-                "admission_type": "acute",
-            },
-        ),
-        422,
+        "region-norrbotten-sunderby-med",
+        "2026-03-02T08:00:00",
         "UTC offset",
-        field="admitted_at",
+        "admitted_at",
     )
 
 
 async def test_admission_to_a_non_inpatient_unit_is_refused(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    person = await create_person(client)
-    await assert_nothing_written(
+    await assert_admission_refused(
+        client,
         engine,
-        lambda: client.post(
-            "/api/v1/episodes",
-            json={
-                "person_id": person["id"],
-                "hospital_unit_id": "kommun-2580-hemtjanst",
-                "admitted_at": T0.isoformat(),
-                "admission_type": "acute",
-            },
-        ),
-        422,
+        "kommun-2580-hemtjanst",
+        T0.isoformat(),
         "not an inpatient unit",
-        field="hospital_unit_id",
+        "hospital_unit_id",
     )
 
 

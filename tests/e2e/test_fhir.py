@@ -23,7 +23,7 @@ from app.fhir.resources import RESOURCES
 from tests import fhir_medplum, fhir_node, fhir_schema
 from tests.conftest import ClientFor
 from tests.e2e.test_plan_scenarios import ok
-from tests.factories import admit, notice, personnummer, staff_role
+from tests.factories import admit, consent, notice, personnummer, staff_role
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 FHIR = "application/fhir+json"
@@ -85,18 +85,7 @@ async def story(client_for: ClientFor) -> dict[str, Any]:
         ),
         201,
     )
-    plan = ok(
-        await hospital.post(
-            f"/api/v1/plans/{plan['id']}/consents",
-            json={
-                "given_by": "person",
-                "given_at": NOW.isoformat(),
-                "method": "oral",
-                "share_with": ["region-kalmar", "kommun-0880", "kommun-0861"],
-            },
-        ),
-        201,
-    )
+    plan = await consent(hospital, plan["id"], ["region-kalmar", "kommun-0880", "kommun-0861"], NOW)
     plan = ok(
         await hospital.post(
             f"/api/v1/plans/{plan['id']}/consents/{plan['consents'][0]['id']}/withdrawal",

@@ -22,7 +22,7 @@ from app.fhir.resources import RESOURCES
 from app.settings import Settings
 from tests.conftest import fetch_token, register_test_client
 from tests.e2e.test_http_server import Server, server  # noqa: F401 (the fixture)
-from tests.factories import PLANNING_ANSWERS, personnummer, staff_role
+from tests.factories import PLANNING_ANSWERS, consent, personnummer, staff_role
 
 # Committing: the clients talk to a uvicorn process, which reads what the test wrote.
 pytestmark = pytest.mark.committing
@@ -102,18 +102,7 @@ async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
         ),
         201,
     )
-    await ok(
-        http.post(
-            f"/api/v1/plans/{plan['id']}/consents",
-            json={
-                "given_by": "person",
-                "given_at": NOW.isoformat(),
-                "method": "written",
-                "share_with": ["region-kalmar", "kommun-0880"],
-            },
-        ),
-        201,
-    )
+    await consent(http, plan["id"], ["region-kalmar", "kommun-0880"], NOW, method="written")
     await ok(http.post(f"/api/v1/plans/{plan['id']}/activate", json={}))
     starts = NOW + timedelta(days=4)
     meeting = await ok(

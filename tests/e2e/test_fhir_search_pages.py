@@ -315,8 +315,6 @@ async def test_patient_pages_and_a_stranger_running_the_same_statement(
     for person in persons:
         await admit(client, person["id"], NOW - timedelta(days=1))
     mine = {p["id"] for p in persons}
-    # One page each (the conftest guard reads a next page's self link, whose cursor names a
-    # person listed on the page before, as a person named without an access-log entry).
     by_town = {"organization": "kommun-2580", "_count": "100"}
     [found] = await walk(client, "/fhir/Patient", by_town)
     assert len(found) == len(set(found)) and found == sorted(found), found
@@ -338,3 +336,30 @@ async def walk_one(client: httpx.AsyncClient, params: dict[str, str]) -> list[st
     body = fhir(await client.get("/fhir/Patient", params=params))
     assert any(x["relation"] == "next" for x in body["link"]), body["link"]
     return [e["resource"]["id"] for e in body.get("entry", [])]
+
+
+async def test_a_patient_search_walked_through_its_next_links_lists_each_person_once_in_order(
+    client: httpx.AsyncClient,
+) -> None:
+    """A Patient search is walked page by page through its next links: each person comes once,
+    in id order, as in one page; no link names a person (the cursor is opaque), so no page
+    shows a person it did not list and log (the conftest guard checks every page)."""
+    persons = [await create_person(client, municipality="kommun-2580") for _ in range(5)]
+    mine = {p["id"] for p in persons}
+    by_town = {"organization": "kommun-2580"}
+    [whole] = await walk(client, "/fhir/Patient", {**by_town, "_count": "100"})
+    assert mine <= set(whole) and len(whole) < 100
+    pages = await walk(client, "/fhir/Patient", {**by_town, "_count": str(COUNT)})
+    assert len(pages) > 2 and all(len(page) == COUNT for page in pages[:-1]), pages
+    walked = [i for page in pages for i in page]
+    assert walked == whole == sorted(set(walked))
+    # The links name no person: the second page's self link repeats the first page's cursor.
+    first = fhir(await client.get("/fhir/Patient", params={**by_town, "_count": str(COUNT)}))
+    following = next(x["url"] for x in first["link"] if x["relation"] == "next")
+    second = fhir(await client.get(following))
+    urls = [x["url"] for body in (first, second) for x in body["link"]]
+    assert not [u for u in urls if any(person in u for person in whole)], urls
+    # A cursor the service did not give out (a person's id, as cursors were) is a 422.
+    refused = await client.get("/fhir/Patient", params={**by_town, "_cursor": whole[0]})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["issue"][0]["details"]["text"] == "_cursor"

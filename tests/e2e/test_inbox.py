@@ -13,7 +13,7 @@ import pytest
 
 from app.fhir.messaging import EVENT_SYSTEM
 from tests.conftest import ClientFor
-from tests.factories import admit, create_person, notice
+from tests.factories import admit, consent, create_person, notice
 
 # Committing on PostgreSQL: it reads the outbox, whose readers pass only rows of transactions
 # older than every running one, which a rolled-back test's own transaction never is.
@@ -227,18 +227,7 @@ async def test_fhir_messages_plans_and_meetings_reach_their_receivers(
     plan = ok(
         await client.post("/api/v1/plans", json={"person_id": person["id"], "title": "SIP"}), 201
     )
-    consented = ok(
-        await client.post(
-            f"/api/v1/plans/{plan['id']}/consents",
-            json={
-                "given_by": "person",
-                "given_at": T0.isoformat(),
-                "method": "oral",
-                "share_with": ["region-norrbotten", "kommun-2580"],
-            },
-        ),
-        201,
-    )
+    consented = await consent(client, plan["id"], ["region-norrbotten", "kommun-2580"], T0)
     revised = await client.put(
         f"/api/v1/plans/{plan['id']}",
         json={"title": "SIP, reviderad"},

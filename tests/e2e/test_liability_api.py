@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +49,27 @@ async def run_episode(
             response = await notice(client, episode["id"], kind, at)
             assert response.status_code == 200, response.text
     return episode
+
+
+async def march_episodes(
+    client: httpx.AsyncClient, municipality: str, count: int, discharged_on: Callable[[int], int]
+) -> dict[str, str]:
+    """``count`` persons of ``municipality``, each with an episode at Sunderby's medical ward in
+    March 2022: the ``day``th (from 0) admitted on the 2nd + day, discharge-ready on the
+    5th + day and discharged on ``discharged_on(day)``; episode id → person id, in that order."""
+    persons = {}
+    for day in range(count):
+        person = await create_person(client, municipality=municipality)
+        episode = await run_episode(
+            client,
+            person["id"],
+            "region-norrbotten-sunderby-med",
+            utc(2022, 3, 2 + day, 8),
+            utc(2022, 3, 5 + day, 10),
+            utc(2022, 3, discharged_on(day), 10),
+        )
+        persons[episode["id"]] = person["id"]
+    return persons
 
 
 async def test_episode_liability_names_rule_set_and_rates(client: httpx.AsyncClient) -> None:
@@ -209,19 +231,8 @@ async def test_a_report_sent_in_parts_is_the_report_read_whole(
     the same document and the same CSV as in one part, and each row is logged once, with the
     request, whatever the parts."""
     municipality = "kommun-2582"
-    episodes, persons = [], {}
-    for day in range(5):
-        person = await create_person(client, municipality=municipality)
-        episode = await run_episode(
-            client,
-            person["id"],
-            "region-norrbotten-sunderby-med",
-            utc(2022, 3, 2 + day, 8),
-            utc(2022, 3, 5 + day, 10),
-            utc(2022, 3, 12 + 2 * day, 10),
-        )
-        episodes.append(episode["id"])
-        persons[episode["id"]] = person["id"]
+    persons = await march_episodes(client, municipality, 5, lambda day: 12 + 2 * day)
+    episodes = list(persons)
     path = f"/api/v1/liability/reports/{municipality}/2022-03"
     sent = {}
     for part in (2000, 2, 1):
@@ -259,18 +270,7 @@ async def test_a_part_that_fails_after_its_read_leaves_its_rows_logged_once_as_f
     then fails, they are logged again as failed in a transaction of their own, and once only
     (the first writing was rolled back with the part)."""
     municipality = "kommun-2582"
-    episodes = []
-    for day in range(3):
-        person = await create_person(client, municipality=municipality)
-        episode = await run_episode(
-            client,
-            person["id"],
-            "region-norrbotten-sunderby-med",
-            utc(2022, 3, 2 + day, 8),
-            utc(2022, 3, 5 + day, 10),
-            utc(2022, 3, 12, 10),
-        )
-        episodes.append(episode["id"])
+    episodes = list(await march_episodes(client, municipality, 3, lambda _day: 12))
 
     async def fails(*_args: object) -> object:
         raise RuntimeError("the part fails after its rows were read")

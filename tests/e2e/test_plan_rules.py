@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ClientFor
 from tests.e2e.test_plan_scenarios import ok, register
-from tests.factories import admit, notice
+from tests.factories import admit, consent, notice
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -23,18 +23,7 @@ async def shared_plan(http: httpx.AsyncClient, person_id: str, **content: Any) -
         await http.post("/api/v1/plans", json={"person_id": person_id, "title": "SIP", **content}),
         201,
     )
-    return ok(
-        await http.post(
-            f"/api/v1/plans/{plan['id']}/consents",
-            json={
-                "given_by": "person",
-                "given_at": NOW.isoformat(),
-                "method": "oral",
-                "share_with": ["region-kalmar", "kommun-0880"],
-            },
-        ),
-        201,
-    )
+    return await consent(http, plan["id"], ["region-kalmar", "kommun-0880"], NOW)
 
 
 def summons(plan_id: str, participants: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from app.fhir.messaging import EVENT_SYSTEM
 from app.settings import Settings
 from tests import fhir_medplum, fhir_node, fhir_schema
 from tests.conftest import ClientFor
-from tests.factories import admit, create_person, notice
+from tests.factories import admit, consent, create_person, notice
 from tests.receiver import Push, dispatch_all, fast, running_receiver
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
@@ -134,17 +134,8 @@ async def test_a_municipality_is_pushed_a_scenario_in_order(
             await client.post("/api/v1/plans", json={"person_id": person["id"], "title": "SIP"}),
             201,
         )
-        consented = ok(
-            await client.post(
-                f"/api/v1/plans/{plan['id']}/consents",
-                json={
-                    "given_by": "person",
-                    "given_at": T0.isoformat(),
-                    "method": "written",
-                    "share_with": ["region-norrbotten", "kommun-2580"],
-                },
-            ),
-            201,
+        consented = await consent(
+            client, plan["id"], ["region-norrbotten", "kommun-2580"], T0, method="written"
         )
         revised = await client.put(
             f"/api/v1/plans/{plan['id']}",

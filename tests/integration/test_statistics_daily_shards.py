@@ -112,3 +112,48 @@ async def test_concurrent_writers_of_one_key_do_not_wait_for_each_other(
     finally:
         await first.close()
         await second.close()
+
+
+@pytest.mark.committing
+async def test_of_two_concurrent_compactions_one_folds_and_the_other_skips(
+    engine: AsyncEngine,
+) -> None:
+    """Every dispatcher compacts on the same interval: on PostgreSQL the first to take the
+    advisory lock folds the shards, and one that runs meanwhile skips its round, touching no
+    row; the next round, after the first has committed, compacts again."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: its compactions cannot overlap")
+    async with engine.begin() as conn:
+        for key, shard, n in ((FACT, 0, 2), (FACT, 3, 1), (FACT, 7, -1), (OTHER, 5, 4)):
+            row = dict(zip(daily.KEY, key, strict=True))
+            await conn.execute(t.statistics_daily.insert().values(**row, shard=shard, n=n))
+    first, second = await engine.connect(), await engine.connect()
+    try:
+        await first.begin()
+        await second.begin()
+        # The second neither waits for the first (a lock timeout would fail it) nor folds.
+        await second.execute(text("SET LOCAL lock_timeout = '2s'"))
+        assert await daily.compact(first) is True
+        assert await daily.compact(second) is False
+        await second.commit()
+        await first.commit()
+    finally:
+        await first.close()
+        await second.close()
+    async with engine.connect() as conn:
+        assert await table(conn) == {(*FACT, daily.WHOLE): 2, (*OTHER, daily.WHOLE): 4}
+    # The lock went with the first's transaction: the next round runs (and finds nothing to do).
+    async with engine.begin() as conn:
+        await conn.execute(daily.add_rows(conn.dialect, facts(OTHER)))
+    async with engine.begin() as conn:
+        assert await daily.compact(conn) is True
+    async with engine.connect() as conn:
+        assert await table(conn) == {(*FACT, daily.WHOLE): 2, (*OTHER, daily.WHOLE): 5}
+
+
+async def test_a_compaction_on_its_own_always_folds(engine: AsyncEngine) -> None:
+    """One compaction, on either engine, does the work (and says so)."""
+    async with connected(engine) as conn:
+        await conn.execute(daily.add_rows(conn.dialect, facts(FACT, 3)))
+        assert await daily.compact(conn) is True
+        assert await table(conn) == {(*FACT, daily.WHOLE): 3}
