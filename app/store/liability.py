@@ -333,9 +333,16 @@ class LiabilityRepository:
         ]
 
 
-def month_query(window: Window, *, municipality_id: str, region_id: str | None) -> Select[Any]:
+def month_query(
+    window: Window,
+    *,
+    municipality_id: str,
+    region_id: str | None,
+    episode_ids: Sequence[str] | None = None,
+) -> Select[Any]:
     """The statement of `LiabilityRepository.month` (episode_id, rule_set_id, rate_table_id,
-    liable_days), for a report that joins more to it."""
+    liable_days), for a report that joins more to it; with ``episode_ids``, only those
+    episodes' rows (their intervals found by the primary key, not by the month's range)."""
     days = window_days(window)
     query: Select[Any] = (
         select(
@@ -355,4 +362,6 @@ def month_query(window: Window, *, municipality_id: str, region_id: str | None) 
     )
     if region_id is not None:
         query = query.where(_li.c.region_id == region_id)
+    if episode_ids is not None:
+        query = query.where(_li.c.episode_id.in_(episode_ids))
     return query
