@@ -180,7 +180,11 @@ class LiabilityReportReads:
         their episodes for every part made a report of n parts cost n months (issue 20: 40 s
         for a region's reports at 1 000 000 persons)."""
         sums = month_query(
-            window, municipality_id=municipality_id, region_id=region_id, episode_ids=episode_ids
+            window,
+            municipality_id=municipality_id,
+            region_id=region_id,
+            episode_ids=episode_ids,
+            as_array=self._conn.dialect.name == "postgresql",
         ).subquery()
         e, p = t.episodes.c, t.persons.c
         order = (e.admitted_at, sums.c.episode_id, sums.c.rule_set_id, sums.c.rate_table_id)
