@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -244,6 +244,8 @@ async def report_rows(
     *,
     after: RowKey | None = None,
     limit: int | None = None,
+    episode_ids: Sequence[str] | None = None,
+    until: RowKey | None = None,
 ) -> list[ReportRow]:
     """The report's rows in its order (the ``limit`` after ``after``, or all), with protected
     persons masked, each logged as read (by the statement that reads them). Persons are shown
@@ -259,6 +261,8 @@ async def report_rows(
         after=after,
         limit=limit,
         log=logged,
+        episode_ids=episode_ids,
+        until=until,
     )
     uow.logged_by_statement(logged, [(line.episode.id, line.episode.person_id) for line in lines])
     # Only the persons who appear in the report are read (and logged as read), in the same
@@ -288,6 +292,37 @@ async def report_rows(
             )
         )
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class LaterPart:
+    """A part of a report after its first: the rows after the previous part's last place up
+    to ``until``, which are rows of ``episode_ids`` (``report_rows``'s arguments)."""
+
+    episode_ids: list[str]
+    until: RowKey
+
+
+async def later_parts(
+    uow: UnitOfWork, scope: ReportScope, *, after: RowKey, part: int
+) -> list[LaterPart]:
+    """The parts of ``part`` rows each of the report's rows after ``after``, from the month's
+    rows summed and ordered once (their places, not the rows): a report of several parts then
+    reads each later part by its own episodes instead of the whole month again. Only each
+    part's episodes and last place are kept."""
+    places = await uow.liability_report.order(
+        scope.window,
+        municipality_id=scope.municipality.id,
+        region_id=scope.region_view,
+        after=after,
+    )
+    return [
+        LaterPart(
+            list(dict.fromkeys(place[1] for place in places[start : start + part])),
+            places[min(start + part, len(places)) - 1],
+        )
+        for start in range(0, len(places), part)
+    ]
 
 
 def row_key(row: ReportRow) -> RowKey:

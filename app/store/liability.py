@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    any_,
     bindparam,
     case,
     delete,
@@ -333,9 +334,19 @@ class LiabilityRepository:
         ]
 
 
-def month_query(window: Window, *, municipality_id: str, region_id: str | None) -> Select[Any]:
+def month_query(
+    window: Window,
+    *,
+    municipality_id: str,
+    region_id: str | None,
+    episode_ids: Sequence[str] | None = None,
+    as_array: bool = False,
+) -> Select[Any]:
     """The statement of `LiabilityRepository.month` (episode_id, rule_set_id, rate_table_id,
-    liable_days), for a report that joins more to it."""
+    liable_days), for a report that joins more to it; with ``episode_ids``, only those
+    episodes' rows (their intervals found by the primary key, not by the month's range), given
+    as one array parameter with ``as_array`` (PostgreSQL: one statement text whatever their
+    number, where an ``IN`` list is a statement, prepared and planned, per length)."""
     days = window_days(window)
     query: Select[Any] = (
         select(
@@ -355,4 +366,9 @@ def month_query(window: Window, *, municipality_id: str, region_id: str | None) 
     )
     if region_id is not None:
         query = query.where(_li.c.region_id == region_id)
+    if episode_ids is not None and as_array:
+        ids = bindparam(None, list(episode_ids), type_=postgresql.ARRAY(_li.c.episode_id.type))
+        query = query.where(_li.c.episode_id == any_(ids))
+    elif episode_ids is not None:
+        query = query.where(_li.c.episode_id.in_(episode_ids))
     return query

@@ -10,12 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.api.v1 import liability as liability_api
 from app.api.v1.liability import MonthlyReportRead
 from app.services import liability as liability_service
 from tests.conftest import ClientFor
+from tests.database import connected
 from tests.e2e.test_access_log import entries_of
 from tests.factories import admit, create_person, notice
 
@@ -261,6 +263,113 @@ async def test_a_report_sent_in_parts_is_the_report_read_whole(
     assert [r["episode_id"] for r in whole["rows"]] == episodes
     assert whole["total_liable_days"] == sum(r["liable_days"] for r in whole["rows"])
     assert sent[2] == sent[1] == sent[2000]
+
+
+async def test_parts_after_the_first_are_the_rows_of_the_month_read_once_in_order(
+    client: httpx.AsyncClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report of several parts reads the places of its later rows once and each later part
+    by its own episodes (issue 20): with episodes admitted at the same instant (ordered by
+    id) and episodes of two rows (two rule sets), whose rows fall in two parts, every part size
+    gives the same JSON and CSV, and every row is logged once, in the report's order."""
+    municipality = "kommun-2582"
+    episodes = []
+    for day in (2, 2, 3, 3, 4, 5, 6):
+        person = await create_person(client, municipality=municipality)
+        episode = await run_episode(
+            client,
+            person["id"],
+            "region-norrbotten-sunderby-med",
+            utc(2022, 3, day, 8),
+            utc(2022, 3, day + 3, 10),
+            utc(2022, 3, 20, 10),
+        )
+        episodes.append(episode["id"])
+    # A second row for three episodes: their intervals again as a clock of another rule set
+    # (what a binding that changes within the month gives), so that their rows are two.
+    doubled = episodes[1:4]
+    async with connected(engine) as conn:
+        for episode_id in doubled:
+            await conn.execute(
+                text(
+                    "INSERT INTO liable_intervals SELECT episode_id, clock + 100, region_id, "
+                    "municipality_id, unit_id, 'se-statutory-psychiatric', rule_set_version, "
+                    "rate_table_id, rate_table_version, counting, first_day, stop_day, "
+                    "first_at_us, periods, ends_at_us, config_version FROM liable_intervals "
+                    "WHERE episode_id = :id"
+                ),
+                {"id": episode_id},
+            )
+    path = f"/api/v1/liability/reports/{municipality}/2022-03"
+    sent = {}
+    for part in (2000, 4, 3, 2, 1):
+        monkeypatch.setattr(liability_api, "REPORT_PART", part)
+        request_id = f"report-read-once-{part}"
+        as_json = await client.get(path, headers={"X-Request-ID": request_id})
+        as_csv = await client.get(path, params={"format": "csv"})
+        assert as_json.status_code == as_csv.status_code == 200, as_json.text
+        document = as_declared(as_json.json())
+        del document["as_of"]
+        sent[part] = (document, as_csv.text)
+        read = [
+            (e["resource_id"], e["outcome"])
+            for e in await entries_of(engine, request_id)
+            if e["resource_type"] == "LiabilityReport"
+        ]
+        assert read == [(r["episode_id"], "success") for r in document["rows"]], part
+    whole = sent[2000][0]
+    rows = [(r["episode_id"], r["rule_set_id"]) for r in whole["rows"]]
+    assert len(rows) == len(episodes) + len(doubled) == len(set(rows))
+    # Admission first, then episode id, then rule set.
+    admitted = {e: i // 2 if i < 4 else i for i, e in enumerate(episodes)}
+    assert rows == sorted(rows, key=lambda r: (admitted[r[0]], r[0], r[1]))
+    assert {e for e, rule_set in rows if rule_set == "se-statutory-psychiatric"} == set(doubled)
+    for part in (4, 3, 2, 1):
+        assert sent[part] == sent[2000], part
+
+
+async def test_a_later_part_that_fails_is_logged_as_failed_and_the_parts_before_it_are_not(
+    client: httpx.AsyncClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts of two rows: the first is read, logged and sent; the second fails after its read
+    and its rows are logged as failed; the rows after it are never read, nor logged."""
+    municipality = "kommun-2582"
+    episodes = []
+    for day in range(5):
+        person = await create_person(client, municipality=municipality)
+        episode = await run_episode(
+            client,
+            person["id"],
+            "region-norrbotten-sunderby-med",
+            utc(2022, 3, 2 + day, 8),
+            utc(2022, 3, 5 + day, 10),
+            utc(2022, 3, 12, 10),
+        )
+        episodes.append(episode["id"])
+    monkeypatch.setattr(liability_api, "REPORT_PART", 2)
+    listed = liability_service.listed_persons
+    calls = []
+
+    async def second_fails(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the second part fails after its rows were read")
+        return await listed(*args)
+
+    monkeypatch.setattr(liability_service, "listed_persons", second_fails)
+    with pytest.raises(RuntimeError, match="second part fails"):
+        await client.get(
+            f"/api/v1/liability/reports/{municipality}/2022-03",
+            headers={"X-Request-ID": "report-later-part-fails"},
+        )
+    read = [
+        (e["resource_id"], e["outcome"])
+        for e in await entries_of(engine, "report-later-part-fails")
+        if e["resource_type"] == "LiabilityReport"
+    ]
+    assert sorted(read) == sorted(
+        [(e, "success") for e in episodes[:2]] + [(e, "failed") for e in episodes[2:4]]
+    )
 
 
 async def test_a_part_that_fails_after_its_read_leaves_its_rows_logged_once_as_failed(

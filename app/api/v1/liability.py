@@ -229,22 +229,47 @@ async def _parts(
     engine: AsyncEngine, actor: Actor, scope: service.ReportScope, part: int
 ) -> AsyncIterator[list[service.ReportRow]]:
     """The report's rows, ``part`` at a time, each part read and logged in a unit of work of
-    its own that has committed before the part is handed on."""
-    after: service.RowKey | None = None
-    while True:
+    its own that has committed before the part is handed on.
+
+    The first part is read from the month's rows; when it is full, its transaction also reads
+    the places of every later row in the report's order (once, without persons), and each
+    later part sums and reads only its own episodes' rows between its places: a report costs
+    the month about twice and its rows once, not the month once per part (issue 20: 40 s for
+    a region's reports at 1 000 000 persons, parts × month). Later parts are the rows that
+    were in the month when its order was read, with the days they have when their part is."""
+    first = UnitOfWork(engine, reads_only=True)
+    later: list[service.LaterPart] = []
+    try:
+        async with first:
+            rows = await service.report_rows(first, actor, scope, limit=part)
+            if len(rows) == part:
+                after = service.row_key(rows[-1])
+                later = await service.later_parts(first, scope, after=after, part=part)
+            await first.commit()
+    finally:
+        if first.pending_access:
+            await write_failed_access(engine, first.pending_access)
+    if rows:
+        yield rows
+    for each in later:
         uow = UnitOfWork(engine, reads_only=True)
         try:
             async with uow:
-                rows = await service.report_rows(uow, actor, scope, after=after, limit=part)
+                rows = await service.report_rows(
+                    uow,
+                    actor,
+                    scope,
+                    after=after,
+                    episode_ids=each.episode_ids,
+                    until=each.until,
+                )
                 await uow.commit()
         finally:
             if uow.pending_access:
                 await write_failed_access(engine, uow.pending_access)
         if rows:
             yield rows
-        if len(rows) < part:
-            return
-        after = service.row_key(rows[-1])
+        after = each.until
 
 
 async def _report_json(
