@@ -28,15 +28,18 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.fhir import outcome
 from app.fhir.common import FHIR_JSON
 from app.fhir.dispatch import version_headers
 from app.fhir.negotiation import unacceptable
 from app.http.deps import ACTOR_STATE, actor_for, verify_bearer
+from app.http.errors import database_error
 from app.security.scopes import scope_allows
 from app.services import projections
 from app.store.unit_of_work import UnitOfWork, write_failed_access
@@ -92,23 +95,28 @@ async def _served(scope: Scope, resource_type: str, resource_id: str) -> Respons
     engine = request.app.state.engine
     uow = UnitOfWork(engine, reads_only=True, writer=request.app.state.access_writer)
     try:
-        async with uow:
-            try:
-                actor = await actor_for(request, uow, claims)
-            except HTTPException:
-                return None
-            # From here the caller has been counted: the router, if it gets the request,
-            # takes this caller instead of checking (and counting) the token again.
-            setattr(request.state, ACTOR_STATE, actor)
-            found = await projections.stored_for(uow, actor, resource_type, resource_id)
-            if found is None:
-                return None
-            stored, entry = found
-            uow.log_access(entry)
-            await uow.commit()
-    finally:
-        if uow.pending_access:
-            await write_failed_access(engine, uow.pending_access)
+        try:
+            async with uow:
+                try:
+                    actor = await actor_for(request, uow, claims)
+                except HTTPException:
+                    return None
+                # From here the caller has been counted: the router, if it gets the request,
+                # takes this caller instead of checking (and counting) the token again.
+                setattr(request.state, ACTOR_STATE, actor)
+                found = await projections.stored_for(uow, actor, resource_type, resource_id)
+                if found is None:
+                    return None
+                stored, entry = found
+                uow.log_access(entry)
+                await uow.commit()
+        finally:
+            if uow.pending_access:
+                await write_failed_access(engine, uow.pending_access)
+    except DBAPIError as exc:
+        # Outside the router's error handlers: answered here as they would (a read whose
+        # access-log entry could not be written sends nothing of the record).
+        return outcome.reshape(request, database_error(exc))
     return Response(
         stored.body,
         media_type=FHIR_JSON,
