@@ -18,8 +18,8 @@ compiled once and run on the writer's own connection, which it keeps between bat
 checking a connection out of the pool and back for each batch, and without SQLAlchemy's
 execution of a compiled statement, as asyncpg's prepared statement (prepared once per
 connection). A failure is raised as SQLAlchemy's ``DBAPIError`` (a 500 problem, or a 503 when
-the connection was lost), as the same insert through SQLAlchemy would raise it, and the
-connection is then dropped, a new one taken for the next batch.
+the connection was lost), as the same insert through SQLAlchemy would raise it; a connection
+that was lost (or is as old as the pool's recycling age) is replaced for the next batch.
 
 Under the test pin (``app.store.pinning``) a read writes its entries itself; a batch written here
 (the writer's own tests) goes through the pinned connection, in a savepoint.
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +44,10 @@ from app.store.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
+# A connection the writer keeps is replaced when it is this old, as the pool replaces its own
+# (``app.store.database``'s ``pool_recycle``).
+RECYCLE_SECONDS = 1800
+
 
 class AccessLogWriter:
     """This process's writer of grouped access-log entries."""
@@ -55,6 +60,8 @@ class AccessLogWriter:
         self._sql = compiled.string
         self._order = list(compiled.positiontup or ())
         self._conn: AsyncConnection | None = None
+        self._driver: Any = None  # the connection's asyncpg connection
+        self._connected = 0.0
         # What this writer has written: its inserts and their entries (the statements run on
         # the driver's connection are not SQLAlchemy's, so its events do not see them; the
         # statement-count tests read these).
@@ -71,7 +78,7 @@ class AccessLogWriter:
 
     async def close(self) -> None:
         """Give the writer's connection back (the application stops)."""
-        conn, self._conn = self._conn, None
+        conn, self._conn, self._driver = self._conn, None, None
         if conn is not None:
             await conn.close()
 
@@ -106,30 +113,47 @@ class AccessLogWriter:
                 await uow.access_log.append(entries)
                 await uow.commit()
             return
-        conn = self._conn
+        conn, driver = self._conn, self._driver
+        if conn is not None and (
+            driver.is_closed() or time.monotonic() - self._connected > RECYCLE_SECONDS
+        ):
+            # Closed under it (a database restart), or as old as the pool lets a connection get.
+            await self._drop()
+            conn = None
         if conn is None:
             conn = await self._engine.connect()
             # Each statement its own transaction: the insert commits as it runs.
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            self._conn = conn
+            driver = (await conn.get_raw_connection()).driver_connection
+            self._conn, self._driver, self._connected = conn, driver, time.monotonic()
         try:
             # (An entry that names no principal gets its organization's, read by a statement.)
             params = rows_params(await AccessLogRepository(conn).rows(entries))
             arguments = [params[name] for name in self._order]
-            driver: Any = (await conn.get_raw_connection()).driver_connection
             try:
                 await driver.execute(self._sql, *arguments)
-                self.inserts += 1
-                self.entries += len(entries)
             except Exception as exc:
                 lost = driver.is_closed()
                 raise DBAPIError(self._sql, None, exc, connection_invalidated=lost) from exc
-        except BaseException:
-            # Whatever state the connection is in, the next batch takes a fresh one.
-            self._conn = None
-            try:
-                await conn.invalidate()
-                await conn.close()
-            except Exception:
-                logger.exception("could not drop the access-log writer's connection")
+            self.inserts += 1
+            self.entries += len(entries)
+        except DBAPIError as exc:
+            # A statement refused (a value no column holds) leaves the connection as it was;
+            # a lost one is dropped, and the next batch takes a fresh one.
+            if exc.connection_invalidated or driver.is_closed():
+                await self._drop()
             raise
+        except BaseException:
+            # Cancelled mid-statement, or failed otherwise: its state is unknown.
+            await self._drop()
+            raise
+
+    async def _drop(self) -> None:
+        conn, self._conn, self._driver = self._conn, None, None
+        if conn is None:
+            return
+        try:
+            await conn.invalidate()
+            await conn.close()
+        except Exception:
+            logger.exception("could not drop the access-log writer's connection")
