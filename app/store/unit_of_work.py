@@ -359,16 +359,18 @@ class UnitOfWork:
         return self
 
     async def commit(self) -> None:
-        """Make everything done in this unit of work durable."""
+        """Make everything done in this unit of work durable: a read's with the grouped writer
+        returns once the batch holding its access-log entries committed, and raises if it
+        failed."""
         assert self._conn is not None
         if self._riders:
             # The last statement announced did not come (a path that ended otherwise).
             await self._conn.execute(select(literal(1)).add_cte(*self.take_riders()))
         if self._writer is not None:
             # A read: nothing of its own to commit. Its connection goes back to the pool first
-            # (the writer needs one, and a read waiting for its batch has no more statements),
-            # then it waits for the batch that holds its entries; if that fails, they stay
-            # queued and the edge writes them as failed.
+            # (a read waiting for its batch has no more statements; other requests can use it
+            # meanwhile), then it waits for the batch that holds its entries; if that fails,
+            # they stay queued and the edge writes them as failed.
             await self._conn.close()
             if self.pending_access:
                 await self._writer.write(self.pending_access)
