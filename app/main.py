@@ -164,6 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             for task in running:
                 await task
+            if app.state.access_writer is not None:
+                await app.state.access_writer.close()
             await app.state.engine.dispose()
 
     # The API reference pages load Swagger UI and ReDoc from the installed package, not a CDN.

@@ -11,8 +11,9 @@ in a served read: a plain ``GET`` of a covered type with a well-formed id, no qu
 the edge would refuse and an ``Accept`` FHIR JSON answers, a valid bearer token with the read
 scope, and a current projection of a record the caller is a party to (one statement, which
 writes nothing, ``app.services.projections.stored_for``). The read's access-log entry is
-committed before the response is sent: on PostgreSQL together with the entries of the reads
-running beside it (``app.services.access_writer``), on SQLite by the request's own commit.
+committed before the response is sent, by the unit of work's commit like any read's: on
+PostgreSQL together with the entries of the reads running beside it (the grouped writer,
+``app.services.access_writer``), on SQLite and under the test pin by the read's own statement.
 
 Everything else (no or a bad token, a refused or missing record, a projection not yet made,
 ``_format`` or ``_summary``, a rate limit reached) goes on to the edge and the router
@@ -27,18 +28,20 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.fhir import outcome
 from app.fhir.common import FHIR_JSON
 from app.fhir.dispatch import version_headers
 from app.fhir.negotiation import unacceptable
 from app.http.deps import ACTOR_STATE, actor_for, verify_bearer
+from app.http.errors import database_error
 from app.security.scopes import scope_allows
 from app.services import projections
-from app.services.access_writer import AccessLogWriter
 from app.store.unit_of_work import UnitOfWork, write_failed_access
 
 # A FHIR id (R4 ``id``: 1–64 of A–Z a–z 0–9 - .) after a type name.
@@ -90,31 +93,30 @@ async def _served(scope: Scope, resource_type: str, resource_id: str) -> Respons
     if not scope_allows(claims.scopes, resource_type, "r"):
         return None
     engine = request.app.state.engine
-    # PostgreSQL: the entry goes with those of concurrent reads (``AccessLogWriter``); SQLite
-    # writes it by the request's own commit.
-    writer: AccessLogWriter | None = request.app.state.access_writer
-    uow = UnitOfWork(engine, reads_only=True)
+    uow = UnitOfWork(engine, reads_only=True, writer=request.app.state.access_writer)
     try:
-        async with uow:
-            try:
-                actor = await actor_for(request, uow, claims)
-            except HTTPException:
-                return None
-            # From here the caller has been counted: the router, if it gets the request,
-            # takes this caller instead of checking (and counting) the token again.
-            setattr(request.state, ACTOR_STATE, actor)
-            found = await projections.stored_for(uow, actor, resource_type, resource_id)
-            if found is None:
-                return None
-            stored, entry = found
-            if writer is None:
+        try:
+            async with uow:
+                try:
+                    actor = await actor_for(request, uow, claims)
+                except HTTPException:
+                    return None
+                # From here the caller has been counted: the router, if it gets the request,
+                # takes this caller instead of checking (and counting) the token again.
+                setattr(request.state, ACTOR_STATE, actor)
+                found = await projections.stored_for(uow, actor, resource_type, resource_id)
+                if found is None:
+                    return None
+                stored, entry = found
                 uow.log_access(entry)
                 await uow.commit()
-    finally:
-        if uow.pending_access:
-            await write_failed_access(engine, uow.pending_access)
-    if writer is not None:
-        await writer.write([entry])
+        finally:
+            if uow.pending_access:
+                await write_failed_access(engine, uow.pending_access)
+    except DBAPIError as exc:
+        # Outside the router's error handlers: answered here as they would (a read whose
+        # access-log entry could not be written sends nothing of the record).
+        return outcome.reshape(request, database_error(exc))
     return Response(
         stored.body,
         media_type=FHIR_JSON,

@@ -122,6 +122,22 @@ def validation_error_response(exc: RequestValidationError) -> Response:
     return problem(422, f"the request is invalid: {summary}", kind="invalid-input", errors=errors)
 
 
+def database_error(exc: DBAPIError) -> Response:
+    """The problem of a request that failed on a database error (also a read whose access-log
+    entries could not be written: nothing of the record is sent)."""
+    if exc.connection_invalidated:
+        # The database dropped the connection (a restart); the pool refills, a retry works.
+        logger.warning("database connection lost; the request may be retried")
+        return problem(
+            503,
+            "the database connection was lost; nothing was stored, retry the request",
+            kind="database-unavailable",
+            headers={"Retry-After": "1"},
+        )
+    logger.error("database error", exc_info=exc)
+    return problem(500, "the request failed on a database error")
+
+
 # An edge's chance to answer an error in its own form (the FHIR edge: an OperationOutcome under
 # /fhir); it returns the response unchanged for a request that is not its own.
 Reshape = Callable[[Request, Response], Response]
@@ -172,20 +188,7 @@ def install(app: FastAPI, reshape: Reshape) -> None:
 
     async def on_database(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DBAPIError)
-        if exc.connection_invalidated:
-            # The database dropped the connection (a restart); the pool refills, a retry works.
-            logger.warning("database connection lost; the request may be retried")
-            return shaped(
-                request,
-                problem(
-                    503,
-                    "the database connection was lost; nothing was stored, retry the request",
-                    kind="database-unavailable",
-                    headers={"Retry-After": "1"},
-                ),
-            )
-        logger.exception("database error")
-        return shaped(request, problem(500, "the request failed on a database error"))
+        return shaped(request, database_error(exc))
 
     app.add_exception_handler(DBAPIError, on_database)
     app.add_exception_handler(ClientDisconnect, on_disconnect)

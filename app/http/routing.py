@@ -74,7 +74,13 @@ class UnitOfWorkRoute(DocumentedRoute):
             if takes_body and (refusal := _content_type_refusal(request)) is not None:
                 return refusal
             await check_request(request)
-            uow = UnitOfWork(request.app.state.engine, reads_only=reads_only)
+            # A read's access-log entries go with those of the reads beside it (PostgreSQL):
+            # its commit returns once they are committed, before the response is sent.
+            uow = UnitOfWork(
+                request.app.state.engine,
+                reads_only=reads_only,
+                writer=request.app.state.access_writer if reads_only else None,
+            )
             try:
                 async with uow:
                     request.state.uow = uow
@@ -96,7 +102,8 @@ class UnitOfWorkRoute(DocumentedRoute):
 def reads_only(endpoint: Endpoint) -> Endpoint:
     """Mark an endpoint that reads and writes nothing but the access log: its unit of work runs
     its statements without BEGIN and COMMIT on PostgreSQL (``UnitOfWork``'s ``reads_only``), so
-    a one-statement read is one round trip."""
+    a one-statement read is one round trip, and its access-log entries are written by the
+    grouped writer (``app.services.access_writer``) with those of the reads beside it."""
     setattr(endpoint, READS_ONLY, True)
     return endpoint
 

@@ -254,7 +254,7 @@ async def party_record(
     if action == "read":
         entry = access_entry(actor, "read", resource_type, record_id, None)
         found, within, logged = await read(
-            record_id, actor.reach, entry if uow.dialect == "postgresql" else None
+            record_id, actor.reach, entry if uow.logs_with_statement else None
         )
         if found is not None and logged:
             uow.logged_access.append(replace(entry, person_id=found.person_id))

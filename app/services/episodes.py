@@ -149,7 +149,7 @@ async def get_episode(
 
     For an ``update`` it is locked until the transaction ends: concurrent notices queue.
     """
-    if action == "read" and uow.dialect == "postgresql":
+    if action == "read" and uow.logs_with_statement:
         # The read and its access-log row in one statement; a refusal is logged below.
         entry = access_entry(actor, "read", "Encounter", episode_id, None)
         episode, within, logged = await uow.checked.episode_read_logged(

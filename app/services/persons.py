@@ -227,7 +227,7 @@ async def is_party(uow: UnitOfWork, actor: Actor, person_id: str) -> bool:
 async def get_person(uow: UnitOfWork, actor: Actor, person_id: str) -> Person:
     """The person with this id, if the caller is a party to any record about them."""
     logged = False
-    if uow.dialect == "postgresql":
+    if uow.logs_with_statement:
         # The read and its access-log row in one statement, written when the caller is a party
         # to a record about the person, which is when they are shown; a refusal is logged below.
         entry = access_entry(actor, "read", "Patient", person_id, None)

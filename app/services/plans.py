@@ -267,7 +267,7 @@ async def get_plan(uow: UnitOfWork, actor: Actor, plan_id: str, *, action: str =
 
     For an ``update`` it is locked until the transaction ends: concurrent writers queue.
     """
-    if action == "read" and uow.dialect == "postgresql":
+    if action == "read" and uow.logs_with_statement:
         # The read and its access-log row in one statement; a refusal is logged below.
         entry = access_entry(actor, "read", RESOURCE, plan_id, None)
         plan, within = await uow.checked.plan_read_logged(plan_id, actor.reach, entry)

@@ -36,7 +36,7 @@ async def read_stored(
         return None
     entry = (
         access_entry(actor, "read", resource_type, resource_id, None)
-        if uow.dialect == "postgresql"
+        if uow.logs_with_statement
         else None
     )
     row = await uow.checked.stored(

@@ -10,52 +10,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
-    DateTime,
-    String,
     and_,
-    bindparam,
-    cast,
-    func,
     insert,
     or_,
     select,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.access_log import AccessEntry
 from app.domain.parties import Reach
 from app.store import tables as t
-from app.store.access_rows import access_row
+from app.store.access_rows import access_row, appended, rows_params
 from app.store.paging import Page, trim_to_page
 from app.store.parties import reach_clause
-
-_AT = t.UTCDateTime()
-_COLUMNS = [c for c in t.access_log.c.keys() if c != "id"]
-# PostgreSQL: a report's thousands of entries as one statement of one array per column, in
-# their order (the ids follow it), rather than one execution per row (several times slower).
-_ENTRY = (
-    func.unnest(
-        *(
-            cast(bindparam(c), ARRAY(DateTime(timezone=True) if c == "at" else String()))
-            for c in _COLUMNS
-        )
-    )
-    .table_valued(*_COLUMNS, with_ordinality="n")
-    .render_derived(name="entry")
-)
-_UNNESTED = insert(t.access_log).from_select(
-    _COLUMNS, select(*(_ENTRY.c[c] for c in _COLUMNS)).order_by(_ENTRY.c.n)
-)
-
-
-def unnested(rows: Sequence[dict[str, Any]], dialect: Dialect) -> dict[str, list[Any]]:
-    """The parameters of ``_UNNESTED``: each column's values, in the order of ``rows``."""
-    columns: dict[str, list[Any]] = {c: [row[c] for row in rows] for c in _COLUMNS}
-    # As the column's type binds them (aware, in UTC; a naive one is refused).
-    columns["at"] = [_AT.process_bind_param(at, dialect) for at in columns["at"]]
-    return columns
 
 
 class AccessLogRepository:
@@ -69,6 +36,15 @@ class AccessLogRepository:
         dispatcher) gets its organization's, and a unit's entry the unit."""
         if not entries:
             return
+        rows = await self.rows(entries)
+        if self._conn.dialect.name == "postgresql":
+            await self._conn.execute(appended(), rows_params(rows))
+        else:
+            await self._conn.execute(insert(t.access_log), rows)
+
+    async def rows(self, entries: Sequence[AccessEntry]) -> list[dict[str, Any]]:
+        """The ``access_log`` rows of entries (``access_row``): an entry that does not name its
+        principal gets its organization's (read here), and a unit's entry the unit."""
         unnamed = sorted({e.organization_id for e in entries if e.principal_id is None})
         orgs: dict[str, tuple[str, str | None]] = {}
         if unnamed:
@@ -86,10 +62,7 @@ class AccessLogRepository:
                 else orgs.get(e.organization_id, (e.organization_id, None))
             )
             rows.append(access_row(e, principal, unit))
-        if self._conn.dialect.name == "postgresql" and len(rows) > 1:
-            await self._conn.execute(_UNNESTED, unnested(rows, self._conn.dialect))
-        else:
-            await self._conn.execute(insert(t.access_log), rows)
+        return rows
 
     async def get(self, entry_id: int) -> AccessEntry | None:
         """One entry, or None."""

@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy import (
     CTE,
-    BindParameter,
     ColumnElement,
     DateTime,
     FromClause,
     Insert,
+    String,
     bindparam,
     func,
     insert,
@@ -55,64 +55,71 @@ def access_row(e: AccessEntry, principal: str, unit: str | None) -> dict[str, An
     }
 
 
-# Each entry column as the array ``written`` binds.
+# Each entry column as the array the insert binds: unbounded text, so that a value too long for
+# its column fails the insert (a cast to ``VARCHAR(n)[]`` would cut it silently).
 _ARRAYS = [
-    ARRAY(DateTime(timezone=True) if column.name == "at" else column.type)
-    for column in ENTRY_COLUMNS
+    ARRAY(DateTime(timezone=True) if column.name == "at" else String()) for column in ENTRY_COLUMNS
 ]
 
 
+def rows_params(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The arrays, one per entry column, that ``appended`` and ``written_once`` insert: each
+    column's values in the order of ``rows`` (``access_row``), the instants aware and in UTC."""
+    params = {
+        f"logged_{column.name}": [row[column.name] for row in rows] for column in ENTRY_COLUMNS
+    }
+    at = params["logged_at"]
+    for i, instant in enumerate(at):
+        if instant.tzinfo is None:
+            raise ValueError("naive datetime reached the database layer")
+        at[i] = instant.astimezone(UTC)
+    return params
+
+
 def written_params(entries: Sequence[AccessEntry]) -> dict[str, list[Any]]:
-    """The arrays, one per entry column, that ``written`` and ``written_once`` insert: the entries
-    name their principal (``UnitOfWork.access_for_statement``)."""
+    """``rows_params`` of entries that name their principal
+    (``UnitOfWork.access_for_statement``)."""
     rows = [access_row(e, e.principal_id, e.unit_id) for e in entries if e.principal_id]
     assert rows and len(rows) == len(entries), "entries written with a statement name a principal"
-    for row in rows:
-        row["at"] = row["at"].astimezone(UTC)
-    return {f"logged_{column.name}": [row[column.name] for row in rows] for column in ENTRY_COLUMNS}
+    return rows_params(rows)
 
 
-def _inserting(arrays: Sequence[BindParameter[Any]]) -> CTE:
+@cache
+def appended() -> Insert:
+    """The one insert of access-log entries on PostgreSQL: ``INSERT INTO access_log … SELECT …
+    FROM unnest(<one array per column>) WITH ORDINALITY ORDER BY n``, its arrays bound at
+    execution (``rows_params``), the ids following the order of the rows.
+
+    The rows travel as one array per column: the statement is the same text whatever the number
+    of entries, so it is compiled once and prepared once per connection (a multi-row VALUES of a
+    50-item page was 650 parameters compiled anew on every request, issue 20). The unit of
+    work's commit (``AccessLogRepository.append``), the grouped writer
+    (``app.services.access_writer``) and a statement that writes its entries with its own work
+    (``written_once``) all insert by it.
+    """
     source = (
-        func.unnest(*arrays)
-        .table_valued(*(column.name for column in ENTRY_COLUMNS))
+        func.unnest(
+            *(
+                bindparam(f"logged_{column.name}", type_=array)
+                for column, array in zip(ENTRY_COLUMNS, _ARRAYS, strict=True)
+            )
+        )
+        .table_valued(*(column.name for column in ENTRY_COLUMNS), with_ordinality="n")
         .render_derived("entries")
     )
-    return (
-        insert(t.access_log)
-        .from_select([column.name for column in ENTRY_COLUMNS], select(*source.c))
-        .returning(t.access_log.c.id)
-        .cte("logged")
-    )
-
-
-def written(entries: Sequence[AccessEntry]) -> CTE:
-    """A data-modifying CTE (PostgreSQL) that appends entries which name their principal
-    (``UnitOfWork.access_for_statement``), for a statement that writes them with its own work.
-
-    The rows travel as one array per column, unnested: the statement is the same text whatever
-    the number of entries, so SQLAlchemy compiles it once (a multi-row VALUES of a 50-item page
-    was 650 parameters compiled anew on every request, most of a list request's time, issue 20).
-    """
-    params = written_params(entries)
-    return _inserting(
-        [
-            bindparam(None, params[f"logged_{column.name}"], type_=array)
-            for column, array in zip(ENTRY_COLUMNS, _ARRAYS, strict=True)
-        ]
+    return insert(t.access_log).from_select(
+        [column.name for column in ENTRY_COLUMNS],
+        select(*(source.c[column.name] for column in ENTRY_COLUMNS)).order_by(source.c.n),
     )
 
 
 @cache
 def written_once() -> CTE:
-    """``written`` with its arrays bound at execution (``written_params``), for a statement built
-    once and kept: building the CTE anew was a twentieth of a list page's time (issue 20)."""
-    return _inserting(
-        [
-            bindparam(f"logged_{column.name}", type_=array)
-            for column, array in zip(ENTRY_COLUMNS, _ARRAYS, strict=True)
-        ]
-    )
+    """``appended`` as a data-modifying CTE (PostgreSQL), for a statement built once and kept
+    that writes its entries with its own work, its arrays bound at execution
+    (``written_params``): building the CTE anew was a twentieth of a list page's time (issue 20).
+    """
+    return appended().returning(t.access_log.c.id).cte("logged")
 
 
 def logged_for_each(

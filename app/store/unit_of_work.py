@@ -16,12 +16,19 @@ longer current.
 On an engine the test suite pinned (``app.store.pinning``) the unit of work is a SAVEPOINT of the
 pinned connection instead: commit releases it, a rollback rolls back to it.
 
-A read (``reads_only``: FHIR read, vread, search, history) on PostgreSQL runs without BEGIN and
-COMMIT: each of its statements is a transaction of its own, which is what READ COMMITTED gives
-a transaction's statements anyway, and what it writes is only its access-log rows, each batch
-in one atomic statement (written by the read's own statement, ``access_for_statement``, or at
-``commit``). A one-statement read is then one round trip instead of three. Rows such a statement
-logged stay written if the request fails afterwards: the record was read.
+A read (``reads_only``: FHIR read, vread, search, history, a REST list) on PostgreSQL runs
+without BEGIN and COMMIT: each of its statements is a transaction of its own, which is what READ
+COMMITTED gives a transaction's statements anyway, and the statements are pure SELECTs that
+commit nothing, so they flush no write-ahead log. What a read writes is only its access-log
+entries; handed the process's grouped writer (``writer``, ``app.services.access_writer``), its
+``commit`` gives them to it and returns once the batch that holds them committed, together with
+the entries of the reads running beside it: one insert and one WAL flush for all of them. A batch
+that fails raises from ``commit``, and the entries stay queued for the edge to write as failed,
+so no record is sent without its entry written. Without a writer (SQLite; a unit of work the
+edge did not hand one) a read's entries are written by its own statements: with the read
+(``access_for_statement``) or at ``commit``. Under the test pin a read is a savepoint like any
+unit of work and writes its entries there itself (the writer's batch would need a second unit of
+work on the pinned connection).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from functools import cached_property
 from types import TracebackType
+from typing import Protocol
 
 from sqlalchemy import CTE, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
@@ -68,14 +76,26 @@ from app.store.subscriptions import SubscriptionRepository
 logger = logging.getLogger(__name__)
 
 
+class AccessWriter(Protocol):
+    """Writes access-log entries outside the unit of work (``app.services.access_writer``)."""
+
+    async def write(self, entries: Sequence[AccessEntry]) -> None:
+        """Return once ``entries`` are committed; raise if they could not be."""
+        ...
+
+
 class UnitOfWork:
     """A transaction and the repositories that work inside it."""
 
-    def __init__(self, engine: AsyncEngine, *, reads_only: bool = False) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, reads_only: bool = False, writer: AccessWriter | None = None
+    ) -> None:
         self._engine = engine
         self._reads_only = reads_only
         # Statements commit one by one (no BEGIN/COMMIT round trips): PostgreSQL, unpinned.
         self._autocommit = reads_only and engine.dialect.name == "postgresql"
+        # A read's entries go to the grouped writer (only in autocommit: see ``__aenter__``).
+        self._writer = writer if self._autocommit else None
         self._conn: AsyncConnection | None = None
         self._pin: Pin | None = None
         self._pinned_savepoint: AsyncTransaction | None = None
@@ -226,11 +246,18 @@ class UnitOfWork:
         """
         self.pending_access.append(entry)
 
+    @property
+    def logs_with_statement(self) -> bool:
+        """Whether a read's statement may write the read's access-log entry itself (a
+        data-modifying CTE, PostgreSQL): not on SQLite, nor in a read with the grouped writer,
+        whose statements stay pure SELECTs (its entries are written at ``commit``)."""
+        return self.dialect == "postgresql" and self._writer is None
+
     def access_for_statement(self) -> list[AccessEntry]:
         """The queued entries that the caller's next statement writes itself (a data-modifying
         CTE, on PostgreSQL): those naming their principal, outside a savepoint. They count as
         written from now (``logged_access``), and as failed if the transaction rolls back."""
-        if self.dialect != "postgresql" or self._savepoints:
+        if not self.logs_with_statement or self._savepoints:
             return []
         taken = [e for e in self.pending_access if e.principal_id is not None]
         self.pending_access = [e for e in self.pending_access if e.principal_id is None]
@@ -326,17 +353,29 @@ class UnitOfWork:
                 await self._conn.begin()
         else:
             self._autocommit = False
+            self._writer = None
             self._pinned_savepoint = await self._pin.enter()
             self._conn = self._pin.connection
         return self
 
     async def commit(self) -> None:
-        """Make everything done in this unit of work durable."""
+        """Make everything done in this unit of work durable: a read's with the grouped writer
+        returns once the batch holding its access-log entries committed, and raises if it
+        failed."""
         assert self._conn is not None
         if self._riders:
             # The last statement announced did not come (a path that ended otherwise).
             await self._conn.execute(select(literal(1)).add_cte(*self.take_riders()))
-        await self.access_log.append(self.pending_access)
+        if self._writer is not None:
+            # A read: nothing of its own to commit. Its connection goes back to the pool first
+            # (a read waiting for its batch has no more statements; other requests can use it
+            # meanwhile), then it waits for the batch that holds its entries; if that fails,
+            # they stay queued and the edge writes them as failed.
+            await self._conn.close()
+            if self.pending_access:
+                await self._writer.write(self.pending_access)
+        else:
+            await self.access_log.append(self.pending_access)
         if self._pinned_savepoint is not None:
             await self._pinned_savepoint.commit()
         elif not self._autocommit:
