@@ -6,6 +6,12 @@ into ``BENCH_DATABASE_URL``'s server as ``samverkan_inprocess``, dropped at the 
 CarePlans, Encounters and Patients through an ASGI transport, one after another: reads per
 second for each type, and the CPU time this process spent per read.
 
+``python -m bench.inprocess lists`` pages the two lists the benchmark searches (default 2 000
+persons): the discharge-ready list of each of Region Kalmar's municipalities
+(``/api/v1/episodes?municipality_id=…&state=discharge-ready&limit=50``) and
+``/fhir/CarePlan?patient=…&status=active``, as bench/run.py does: pages per second and the CPU
+time per page.
+
 ``python -m bench.inprocess messages`` does the same for ``$process-message`` (default 2 000
 persons): it posts discharge-ready message Bundles (bench/run.py's
 ``discharge_ready_messages``) one after another and prints messages per second and the CPU time
@@ -43,7 +49,7 @@ URL = make_url(
     os.environ.get(
         "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/samverkan_bench"
     )
-).set(database="samverkan_inprocess")
+).set(database=os.environ.get("BENCH_INPROCESS_DATABASE", "samverkan_inprocess_list"))
 os.environ["BENCH_DATABASE_URL"] = URL.render_as_string(False)
 
 from bench import run  # noqa: E402  (reads BENCH_DATABASE_URL when imported)
@@ -169,9 +175,37 @@ async def messages() -> None:
         )
 
 
+async def lists() -> None:
+    persons = int(os.environ.get("BENCH_INPROCESS_PERSONS", "2000"))
+    async with started(persons) as (made, http):
+        workloads = {
+            "discharge-ready list": [
+                f"/api/v1/episodes?municipality_id={m}&state=discharge-ready&limit=50"
+                for m in run.KALMAR_MUNICIPALITIES
+            ],
+            "CarePlan?patient&status": [
+                f"/fhir/CarePlan?patient={p}&status=active" for p in made.person_ids
+            ],
+        }
+        for name, paths in workloads.items():
+
+            async def page(i: int, paths: list[str] = paths) -> None:
+                response = await http.get(paths[i % len(paths)])
+                assert response.status_code == 200, response.text
+
+            per_second, cpu_ms = await measured(READS, page)
+            print(
+                f"{name}: {per_second:,.0f} pages/s ({1000 / per_second:.2f} ms a page, "
+                f"{cpu_ms:.2f} ms CPU in this process)"
+            )
+
+
+MODES = {"messages": messages, "lists": lists}
+
+
 if __name__ == "__main__":
     try:
-        asyncio.run(messages() if sys.argv[1:] == ["messages"] else reads())
+        asyncio.run(MODES.get(sys.argv[1] if sys.argv[1:] else "", reads)())
     finally:
         if os.environ.get("BENCH_KEEP") != "1":
             asyncio.run(_drop())
