@@ -10,7 +10,8 @@ second for each type, and the CPU time this process spent per read.
 persons): the discharge-ready list of each of Region Kalmar's municipalities
 (``/api/v1/episodes?municipality_id=…&state=discharge-ready&limit=50``) and
 ``/fhir/CarePlan?patient=…&status=active``, as bench/run.py does: pages per second and the CPU
-time per page.
+time per page (``BENCH_INPROCESS_ONLY=<part of a name>`` pages only the lists it names, e.g.
+``careplan``).
 
 ``python -m bench.inprocess messages`` does the same for ``$process-message`` (default 2 000
 persons): it posts discharge-ready message Bundles (bench/run.py's
@@ -187,7 +188,10 @@ async def lists() -> None:
                 f"/fhir/CarePlan?patient={p}&status=active" for p in made.person_ids
             ],
         }
+        only = os.environ.get("BENCH_INPROCESS_ONLY", "").lower()
         for name, paths in workloads.items():
+            if only not in name.lower():
+                continue
 
             async def page(i: int, paths: list[str] = paths) -> None:
                 response = await http.get(paths[i % len(paths)])
