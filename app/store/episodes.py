@@ -5,7 +5,6 @@ Repositories run inside the unit of work: SQL in, domain objects out; they never
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,10 +12,9 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     CTE,
-    DateTime,
-    Integer,
     Select,
     String,
     Text,
@@ -30,9 +28,10 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.sqltypes import NULLTYPE
 
 from app.domain.clock import utcnow
 from app.domain.episodes import (
@@ -129,7 +128,7 @@ def event_of(seq: int, kind: str, at: datetime, text: str | None) -> EpisodeEven
     mapping (issue 20, profiled)."""
     if text is None or text == "{}" or text == "null":
         return EpisodeEvent(seq, _EVENT_KINDS[kind], at)
-    data: dict[str, Any] = json.loads(text)
+    data: dict[str, Any] = orjson.loads(text)
     return EpisodeEvent(
         seq=seq,
         kind=_EVENT_KINDS[kind],
@@ -274,12 +273,14 @@ class EpisodeSummary:
 
 # Each episode's events as one array per column, in order (PostgreSQL's page statement): a page
 # is then one row an episode, each array decoded by asyncpg, rather than a row per event mapped
-# in Python (issue 20, profiled).
+# in Python (issue 20, profiled). Untyped to SQLAlchemy: asyncpg's lists (of ints, strings and
+# aware datetimes) are what is wanted, and ``ARRAY``'s result processor copied each one again,
+# element by element (a tenth of the page's mapping, profiled).
 _EVENT_ARRAYS = (
-    ("event_seqs", t.episode_events.c.seq, ARRAY(Integer)),
-    ("event_kinds", t.episode_events.c.kind, ARRAY(String)),
-    ("event_ats", t.episode_events.c.at, ARRAY(DateTime(timezone=True))),
-    ("event_data", cast(t.episode_events.c.data, Text), ARRAY(Text)),
+    ("event_seqs", t.episode_events.c.seq),
+    ("event_kinds", t.episode_events.c.kind),
+    ("event_ats", t.episode_events.c.at),
+    ("event_data", cast(t.episode_events.c.data, Text)),
 )
 
 
@@ -321,8 +322,8 @@ def _page_statement(
         events = (
             select(
                 *(
-                    func.array_agg(aggregate_order_by(column, seq), type_=kind).label(name)
-                    for name, column, kind in _EVENT_ARRAYS
+                    func.array_agg(aggregate_order_by(column, seq), type_=NULLTYPE).label(name)
+                    for name, column in _EVENT_ARRAYS
                 )
             )
             .where(ev.c.episode_id == found.c.id)
@@ -363,42 +364,30 @@ def _joined(rows: Sequence[Any]) -> list[Episode]:
 
 _SEQS_AT = len(t.episodes.c)
 _COLUMN_AT = {name: i for i, name in enumerate(t.episodes.c.keys())}
-_IDS_AT = tuple(
-    _COLUMN_AT[name]
-    for name in (
-        "id",
-        "person_id",
-        "hospital_unit_id",
-        "region_id",
-        "municipality_id",
-        "primary_care_unit_id",
-        "jurisdiction",
-        "admitted_at",
-    )
-)
-_ADMISSION_TYPE_AT = _COLUMN_AT["admission_type"]
-_CARE_TYPE_AT = _COLUMN_AT["care_type"]
-_STATE_AT = _COLUMN_AT["state"]
-_EXPECTED_AT = _COLUMN_AT["expected_discharge_date"]
-_READMISSION_AT = _COLUMN_AT["readmission_of_id"]
-_VERSION_AT = _COLUMN_AT["version"]
-_UPDATED_AT = _COLUMN_AT["updated_at"]
 
 
 def _episode_of(r: Any, events: list[EpisodeEvent]) -> Episode:
     """``episode_from_row`` of a row whose first columns are the ``episodes`` table's in its
     order, read by position: by name, each of its sixteen values was a lookup that cost a
     third of mapping a list page's row (issue 20, profiled)."""
+    at = _COLUMN_AT
     return Episode(
-        *[r[i] for i in _IDS_AT],
-        admission_type=_ADMISSION_TYPES[r[_ADMISSION_TYPE_AT]],
-        care_type=_CARE_TYPES[r[_CARE_TYPE_AT]],
-        state=_EPISODE_STATES[r[_STATE_AT]],
-        expected_discharge_date=r[_EXPECTED_AT],
-        readmission_of_id=r[_READMISSION_AT],
-        version=r[_VERSION_AT],
+        id=r[at["id"]],
+        person_id=r[at["person_id"]],
+        hospital_unit_id=r[at["hospital_unit_id"]],
+        region_id=r[at["region_id"]],
+        municipality_id=r[at["municipality_id"]],
+        primary_care_unit_id=r[at["primary_care_unit_id"]],
+        jurisdiction=r[at["jurisdiction"]],
+        admitted_at=r[at["admitted_at"]],
+        admission_type=_ADMISSION_TYPES[r[at["admission_type"]]],
+        care_type=_CARE_TYPES[r[at["care_type"]]],
+        state=_EPISODE_STATES[r[at["state"]]],
+        expected_discharge_date=r[at["expected_discharge_date"]],
+        readmission_of_id=r[at["readmission_of_id"]],
+        version=r[at["version"]],
         events=events,
-        updated_at=r[_UPDATED_AT],
+        updated_at=r[at["updated_at"]],
     )
 
 
