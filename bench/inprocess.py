@@ -7,6 +7,13 @@ in this process as production runs it, and reads CarePlans, Encounters and Patie
 ASGI transport, one after another: reads per second for each type, and the CPU time this
 process spent per read.
 
+``python -m bench.inprocess lists`` pages the two lists the benchmark searches (default 2 000
+persons): the discharge-ready list of each of Region Kalmar's municipalities
+(``/api/v1/episodes?municipality_id=…&state=discharge-ready&limit=50``) and
+``/fhir/CarePlan?patient=…&status=active``, as bench/run.py does: pages per second and the CPU
+time per page (``BENCH_INPROCESS_ONLY=<part of a name>`` pages only the lists it names, e.g.
+``careplan``).
+
 ``python -m bench.inprocess messages`` does the same for ``$process-message`` (default 2 000
 persons): it posts discharge-ready message Bundles (bench/run.py's
 ``discharge_ready_messages``) one after another and prints messages per second and the CPU time
@@ -192,7 +199,35 @@ async def transactions() -> None:
             )
 
 
-MODES = {"reads": reads, "messages": messages, "transactions": transactions}
+async def lists() -> None:
+    persons = int(os.environ.get("BENCH_INPROCESS_PERSONS", "2000"))
+    async with started(persons) as (made, http):
+        workloads = {
+            "discharge-ready list": [
+                f"/api/v1/episodes?municipality_id={m}&state=discharge-ready&limit=50"
+                for m in run.KALMAR_MUNICIPALITIES
+            ],
+            "CarePlan?patient&status": [
+                f"/fhir/CarePlan?patient={p}&status=active" for p in made.person_ids
+            ],
+        }
+        only = os.environ.get("BENCH_INPROCESS_ONLY", "").lower()
+        for name, paths in workloads.items():
+            if only not in name.lower():
+                continue
+
+            async def page(i: int, paths: list[str] = paths) -> None:
+                response = await http.get(paths[i % len(paths)])
+                assert response.status_code == 200, response.text
+
+            per_second, cpu_ms = await measured(READS, page)
+            print(
+                f"{name}: {per_second:,.0f} pages/s ({1000 / per_second:.2f} ms a page, "
+                f"{cpu_ms:.2f} ms CPU in this process)"
+            )
+
+
+MODES = {"reads": reads, "messages": messages, "transactions": transactions, "lists": lists}
 
 if __name__ == "__main__":
     try:

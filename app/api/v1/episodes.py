@@ -212,14 +212,66 @@ def _event_json(e: EpisodeEvent) -> dict[str, object]:
     }
 
 
+_CLOCKED = (EpisodeState.DISCHARGE_READY, EpisodeState.DISCHARGED)
+
+
 def episode_json(episode: Episode, content: EpisodeContent | None = None) -> dict[str, object]:
     """The episode as ``EpisodeRead`` shows it (with its documents and planning basis, when
-    given), as plain values: a list serializes them straight to JSON, without pydantic."""
-    shown: dict[str, object] = {name: getattr(episode, name) for name in _EPISODE_AS_IS}
-    shown["receiving_units"] = list(episode.receiving_units)
-    shown["municipality_answer"] = answer_json(episode.latest_answer)
-    shown["services_started"] = started_json(episode.services_started)
-    shown["events"] = [_event_json(e) for e in episode.events]
+    given), as plain values: a list serializes them straight to JSON, without pydantic.
+
+    What the episode's properties derive from its events (``admission_notice_at``,
+    ``discharge_ready_since``, ``discharged_at``, ``receiving_units``, ``latest_answer``,
+    ``services_started``) is found in one walk over them here: each property walking them
+    again was most of an item's building on a list page (issue 20, profiled;
+    tests/unit/test_episode_json.py holds the two together)."""
+    admission_notice_at = ready_since = discharged_at = None
+    answer = started = None
+    units: tuple[str, ...] = ()
+    events = []
+    for e in episode.events:
+        kind = e.kind
+        if kind is EventKind.ADMISSION_NOTICE:
+            if admission_notice_at is None:
+                admission_notice_at = e.at
+        elif kind is EventKind.DISCHARGE_READY:
+            ready_since = e.at
+        elif kind is EventKind.DISCHARGE_READY_WITHDRAWN:
+            ready_since = None
+        elif kind is EventKind.MUNICIPALITY_RESPONSE:
+            answer = e
+            if e.units:
+                units = e.units
+        elif kind is EventKind.DISCHARGE_NOTICE:
+            if discharged_at is None:
+                discharged_at = e.at
+        elif kind is EventKind.SERVICES_STARTED and started is None:
+            started = e
+        events.append(_event_json(e))
+    # In ``_EPISODE_AS_IS``'s order, then what is derived: the order the response has had.
+    shown: dict[str, object] = {
+        "id": episode.id,
+        "person_id": episode.person_id,
+        "hospital_unit_id": episode.hospital_unit_id,
+        "region_id": episode.region_id,
+        "municipality_id": episode.municipality_id,
+        "primary_care_unit_id": episode.primary_care_unit_id,
+        "jurisdiction": episode.jurisdiction,
+        "admitted_at": episode.admitted_at,
+        "admission_type": episode.admission_type,
+        "care_type": episode.care_type,
+        "state": episode.state,
+        "expected_discharge_date": episode.expected_discharge_date,
+        "admission_notice_at": admission_notice_at,
+        "discharge_ready_since": ready_since if episode.state in _CLOCKED else None,
+        "discharged_at": discharged_at,
+        "readmission_of_id": episode.readmission_of_id,
+        "is_readmission": episode.readmission_of_id is not None,
+        "version": episode.version,
+        "receiving_units": list(units),
+        "municipality_answer": answer_json(answer),
+        "services_started": started_json(started),
+        "events": events,
+    }
     shown.update(content_json(content))
     return shown
 
