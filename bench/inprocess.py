@@ -59,7 +59,7 @@ URL = make_url(
 os.environ["BENCH_DATABASE_URL"] = URL.render_as_string(False)
 
 from bench import run  # noqa: E402  (reads BENCH_DATABASE_URL when imported)
-from bench.generator import Generated  # noqa: E402
+from bench.generator import KALMAR_MUNICIPALITIES, Generated  # noqa: E402
 
 READS = int(os.environ.get("BENCH_INPROCESS_READS", "400"))
 WARMUP = 20
@@ -205,7 +205,7 @@ async def lists() -> None:
         workloads = {
             "discharge-ready list": [
                 f"/api/v1/episodes?municipality_id={m}&state=discharge-ready&limit=50"
-                for m in run.KALMAR_MUNICIPALITIES
+                for m in KALMAR_MUNICIPALITIES
             ],
             "CarePlan?patient&status": [
                 f"/fhir/CarePlan?patient={p}&status=active" for p in made.person_ids
