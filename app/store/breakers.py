@@ -2,9 +2,9 @@
 
 A row exists only while an endpoint is failing: its first failure inserts it and a success
 deletes it, so the dispatcher's claim joins a table of the failing endpoints only. The rules are
-in ``app.domain.breaker``; this module stores their outcome. A failure is read ``FOR UPDATE``
-(PostgreSQL; SQLite's writers are serial), so two pushes to one endpoint failing at once count
-twice.
+in ``app.domain.breaker``; this module stores their outcome. A failure upserts its row and so
+holds the row's lock until it commits (PostgreSQL; SQLite's writers are serial): two pushes to one
+endpoint failing at once count twice, and a success deleting the row cannot slip in between.
 """
 
 from __future__ import annotations
@@ -71,14 +71,16 @@ class BreakerRepository:
         self, origin: str, error: str, *, now: datetime, threshold: int, cooldown: timedelta
     ) -> Breaker:
         """A push to the endpoint failed: count it, and open the breaker at ``threshold``."""
+        # One statement inserts the row or locks the one there: a success deleting it meanwhile
+        # (another push to the same endpoint) cannot come between a read and the lock.
         dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
-        await self._conn.execute(
-            dialect.insert(b)
-            .values(origin=origin, failures=0, updated_at=now)
-            .on_conflict_do_nothing(index_elements=[b.c.origin])
-        )
+        insert = dialect.insert(b).values(origin=origin, failures=0, updated_at=now)
         row = (
-            await self._conn.execute(select(b).where(b.c.origin == origin).with_for_update())
+            await self._conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[b.c.origin], set_={"origin": insert.excluded.origin}
+                ).returning(*b.c)
+            )
         ).one()
         after = _breaker(row).failed(error[:500], now=now, threshold=threshold, cooldown=cooldown)
         await self._conn.execute(

@@ -4,6 +4,7 @@ in a row, lets one probe through after its cool-down, and closes on the probe's 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
@@ -107,3 +108,31 @@ async def test_a_breaker_opens_probes_once_and_closes(engine: AsyncEngine) -> No
         closed = await uow.breakers.get(origin)
         await uow.commit()
     assert (closed.state(NOW), closed.failures) == (BreakerState.CLOSED, 0)
+
+
+@pytest.mark.committing
+async def test_a_failure_and_a_success_at_once_both_count(engine: AsyncEngine) -> None:
+    """Two pushes to one endpoint end together, one failed, one accepted: whichever commits
+    last decides the row, and neither fails to record (a success deleting the row between the
+    failure's read and its lock once lost the failure's result)."""
+    origin = origin_of(DEAD)
+
+    async def fail() -> None:
+        async with UnitOfWork(engine) as uow:
+            await uow.breakers.failed(
+                origin, "timeout", now=NOW, threshold=100, cooldown=timedelta(seconds=1)
+            )
+            await uow.commit()
+
+    async def succeed() -> None:
+        async with UnitOfWork(engine) as uow:
+            await uow.breakers.succeeded(origin)
+            await uow.commit()
+
+    for _ in range(60):
+        await fail()  # the row is there when both begin
+        await asyncio.gather(fail(), succeed())
+        async with UnitOfWork(engine) as uow:
+            failures = (await uow.breakers.get(origin)).failures
+        # The success came last (closed), or the failure did, after it or before it.
+        assert failures in (0, 1, 2)
