@@ -26,7 +26,12 @@ def extension_url(name: str) -> str:
 
 
 def instant(value: datetime) -> str:
-    """A FHIR instant / dateTime in UTC with a Z.
+    """A FHIR instant / dateTime in UTC with a Z, always to the microsecond.
+
+    Always six digits: Python leaves the fraction out at a whole second, and an instant written
+    with no fraction then compares (as text, or by FHIRPath's precision rules) as if it came
+    after one written a fraction of a second later in the same second (a Task authored at a
+    whole second and changed within it looked modified before it was authored).
 
     A value stored before the edge bounded instants (issue 14; migration 0013 reports them) may
     lie where the conversion overflows (year 1 west of UTC, year 9999 east of it): it is then
@@ -34,11 +39,11 @@ def instant(value: datetime) -> str:
     """
     offset = value.utcoffset()
     if not offset:
-        return value.replace(tzinfo=None).isoformat() + "Z"
+        return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
     try:
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
     except (OverflowError, ValueError):
-        return value.isoformat()
+        return value.isoformat(timespec="microseconds")
 
 
 def day(value: date) -> str:

@@ -694,7 +694,7 @@ async def test_replies_read_as_appointment_responses(client_for: ClientFor) -> N
     [response, included] = [e["resource"] for e in found["entry"]]
     assert response["id"] == f"{meeting_id}.ht"
     assert response["participantStatus"] == "tentative"
-    assert response["start"] == proposed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert response["start"] == proposed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     assert included["resourceType"] == "Appointment"
     read = fhir(await hospital.get(f"/fhir/AppointmentResponse/{meeting_id}.ht"))
     assert read == response

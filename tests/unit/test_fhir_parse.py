@@ -14,7 +14,7 @@ from fhir.resources.R4B.reference import Reference
 from app.domain.errors import InvalidInput
 from app.domain.values import PartialDate
 from app.fhir import parse
-from app.fhir.common import ORGANIZATION_IDS
+from app.fhir.common import ORGANIZATION_IDS, instant
 
 BASE = "https://example.test/fhir"
 
@@ -201,6 +201,18 @@ def test_written_instants_read_what_the_service_wrote() -> None:
     assert parse.written_instant("2026-03-01T10:00:00Z") == datetime(2026, 3, 1, 10, tzinfo=UTC)
     # A value stored before the bounds existed is still read.
     assert parse.written_instant("0001-01-01T00:00:00Z").year == 1
+
+
+def test_instants_are_written_to_the_microsecond_and_sort_as_they_happened() -> None:
+    whole = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    later = whole + timedelta(microseconds=500_000)
+    cet = timezone(timedelta(hours=1))
+    assert instant(whole) == "2026-03-01T10:00:00.000000Z"
+    assert instant(later.astimezone(cet)) == "2026-03-01T10:00:00.500000Z"
+    # As text, in the order they happened (a whole second once sorted after its fractions).
+    assert instant(whole) < instant(later)
+    for value in (whole, later):
+        assert parse.written_instant(instant(value)) == value
 
 
 def test_identifier_tokens_need_a_system_and_a_value() -> None:

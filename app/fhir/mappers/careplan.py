@@ -45,7 +45,7 @@ from app.services.plans import CoordinatorInput, InterventionInput
 # The version of ``to_fhir``'s output, stored with each CarePlan projection (the read model,
 # ``app.fhir.projections``): raise it with any change to what ``to_fhir`` writes, then run
 # ``samverkan projections rebuild``; until then reads map the plans again.
-MAPPER_VERSION = 1
+MAPPER_VERSION = 2  # 2: instants always to the microsecond
 PLAN_CATEGORY = canonical("CodeSystem", "plan-category")
 CARE_TEAM_ROLE = canonical("CodeSystem", "care-team-role")
 GOAL_IDS = goal_mapper.GOAL_IDS
