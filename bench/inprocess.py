@@ -77,8 +77,10 @@ async def _drop() -> None:
 
 @asynccontextmanager
 async def started(persons: int) -> AsyncIterator[tuple[Generated, httpx.AsyncClient]]:
-    """A loaded database, the application on it as production runs it, and a client holding
-    a token of the benchmark's Region Kalmar client."""
+    """A loaded database (``BENCH_INPROCESS_PERSONS``, else ``persons``), the application on it
+    as production runs it, and a client holding a token of the benchmark's Region Kalmar
+    client."""
+    persons = int(os.environ.get("BENCH_INPROCESS_PERSONS", persons))
     made, client_id, pem, kid = await run.prepare_database(persons)
     key_file = run.VAR / "inprocess-signing-key.pem"
     run.VAR.mkdir(parents=True, exist_ok=True)
@@ -122,10 +124,24 @@ async def started(persons: int) -> AsyncIterator[tuple[Generated, httpx.AsyncCli
             yield made, http
 
 
-async def measured(count: int, request: Callable[[int], Awaitable[None]]) -> tuple[float, float]:
-    """Requests per second over ``count`` requests (``request(i)``, after ``WARMUP`` not
-    counted), and the CPU time of this process per request in ms; under cProfile with
+async def measured(
+    count: int,
+    send: Callable[[int], Awaitable[httpx.Response]],
+    line: str,
+    *,
+    per: int = 1,
+    **values: object,
+) -> None:
+    """Send ``count`` requests (``send(i)``, after ``WARMUP`` not counted; each must succeed)
+    and print ``line`` with the figures: ``count``, ``per_second``, ``ms`` (the time of a
+    request), ``cpu_ms`` (the CPU time of this process a request, or a ``per``-th of it) and
+    ``values``. One loop for every mode, so that each measures alike. Under cProfile with
     ``BENCH_INPROCESS_PROFILE`` (the statistics of every call so far are written there)."""
+
+    async def request(i: int) -> None:
+        response = await send(i)
+        assert response.is_success, response.text
+
     for i in range(WARMUP):
         await request(i)
     profiler = PROFILER
@@ -134,74 +150,78 @@ async def measured(count: int, request: Callable[[int], Awaitable[None]]) -> tup
     started_at, cpu = time.perf_counter(), time.process_time()
     for i in range(WARMUP, WARMUP + count):
         await request(i)
-    cpu_ms = (time.process_time() - cpu) * 1000 / count
+    cpu_ms = (time.process_time() - cpu) * 1000 / count / per
     per_second = count / (time.perf_counter() - started_at)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(Path(os.environ["BENCH_INPROCESS_PROFILE"]))
-    return per_second, cpu_ms
+    figures = {"count": count, "per_second": per_second, "ms": 1000 / per_second, "cpu_ms": cpu_ms}
+    print(line.format(**figures, **values))
+
+
+async def gets(http: httpx.AsyncClient, workloads: dict[str, list[str]], line: str) -> None:
+    """``READS`` GETs of each workload's paths in turn, measured and printed as ``line`` names
+    them (``name`` the workload's)."""
+    for name, paths in workloads.items():
+
+        async def get(i: int, paths: list[str] = paths) -> httpx.Response:
+            return await http.get(paths[i % len(paths)])
+
+        await measured(READS, get, line, name=name)
 
 
 async def reads() -> None:
-    persons = int(os.environ.get("BENCH_INPROCESS_PERSONS", "300"))
-    async with started(persons) as (made, http):
+    async with started(300) as (made, http):
         workloads = {
             "CarePlan": [f"/fhir/CarePlan/{i}" for i in made.plan_ids],
             "Encounter": [f"/fhir/Encounter/{i}" for i in made.episode_ids],
             "Patient": [f"/fhir/Patient/{i}" for i in made.person_ids],
         }
-        for name, paths in workloads.items():
-
-            async def read(i: int, paths: list[str] = paths) -> None:
-                response = await http.get(paths[i % len(paths)])
-                assert response.status_code == 200, response.text
-
-            per_second, cpu_ms = await measured(READS, read)
-            print(
-                f"read {name}: {per_second:,.0f}/s ({1000 / per_second:.2f} ms a read, "
-                f"{cpu_ms:.2f} ms CPU in this process)"
-            )
+        await gets(
+            http,
+            workloads,
+            "read {name}: {per_second:,.0f}/s ({ms:.2f} ms a read, "
+            "{cpu_ms:.2f} ms CPU in this process)",
+        )
 
 
 async def messages() -> None:
-    persons = int(os.environ.get("BENCH_INPROCESS_PERSONS", "2000"))
-    async with started(persons) as (made, http):
+    async with started(2000) as (made, http):
         bodies = run.discharge_ready_messages(made.planning_episode_ids)
-        count = len(bodies) - WARMUP
         http.headers["Content-Type"] = "application/fhir+json"
 
-        async def post(i: int) -> None:
-            response = await http.post("/fhir/$process-message", content=bodies[i])
-            assert response.is_success, response.text
+        async def post(i: int) -> httpx.Response:
+            return await http.post("/fhir/$process-message", content=bodies[i])
 
-        per_second, cpu_ms = await measured(count, post)
-        print(
-            f"$process-message: {count} messages, {per_second:,.0f}/s "
-            f"({cpu_ms:.2f} ms CPU a message in this process)"
+        await measured(
+            len(bodies) - WARMUP,
+            post,
+            "$process-message: {count} messages, {per_second:,.0f}/s "
+            "({cpu_ms:.2f} ms CPU a message in this process)",
         )
 
 
 async def transactions() -> None:
-    persons = int(os.environ.get("BENCH_INPROCESS_PERSONS", "300"))
-    async with started(persons) as (_made, http):
+    async with started(300) as (_made, http):
         http.headers["Content-Type"] = "application/fhir+json"
         for size, count in ((1, READS), (100, max(READS // 40, 5))):
             bodies = run.transaction_bundles(WARMUP + count, size=size, seed=size)
 
-            async def post(i: int, bodies: list[str] = bodies) -> None:
-                response = await http.post("/fhir", content=bodies[i])
-                assert response.is_success, response.text
+            async def post(i: int, bodies: list[str] = bodies) -> httpx.Response:
+                return await http.post("/fhir", content=bodies[i])
 
-            per_second, cpu_ms = await measured(count, post)
-            print(
-                f"transaction of {size}: {count} Bundles, {per_second:,.1f}/s "
-                f"({cpu_ms / size:.2f} ms CPU a resource in this process)"
+            await measured(
+                count,
+                post,
+                "transaction of {size}: {count} Bundles, {per_second:,.1f}/s "
+                "({cpu_ms:.2f} ms CPU a resource in this process)",
+                per=size,
+                size=size,
             )
 
 
 async def lists() -> None:
-    persons = int(os.environ.get("BENCH_INPROCESS_PERSONS", "2000"))
-    async with started(persons) as (made, http):
+    async with started(2000) as (made, http):
         workloads = {
             "discharge-ready list": [
                 f"/api/v1/episodes?municipality_id={m}&state=discharge-ready&limit=50"
@@ -212,19 +232,12 @@ async def lists() -> None:
             ],
         }
         only = os.environ.get("BENCH_INPROCESS_ONLY", "").lower()
-        for name, paths in workloads.items():
-            if only not in name.lower():
-                continue
-
-            async def page(i: int, paths: list[str] = paths) -> None:
-                response = await http.get(paths[i % len(paths)])
-                assert response.status_code == 200, response.text
-
-            per_second, cpu_ms = await measured(READS, page)
-            print(
-                f"{name}: {per_second:,.0f} pages/s ({1000 / per_second:.2f} ms a page, "
-                f"{cpu_ms:.2f} ms CPU in this process)"
-            )
+        await gets(
+            http,
+            {name: paths for name, paths in workloads.items() if only in name.lower()},
+            "{name}: {per_second:,.0f} pages/s ({ms:.2f} ms a page, "
+            "{cpu_ms:.2f} ms CPU in this process)",
+        )
 
 
 MODES = {"reads": reads, "messages": messages, "transactions": transactions, "lists": lists}

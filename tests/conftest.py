@@ -531,6 +531,13 @@ def server_env() -> dict[str, str]:
 
 
 @pytest.fixture
+def now() -> datetime:
+    """The test's now, in whole seconds, taken as the test starts: one taken at import would be
+    the day before for a test that runs after midnight, and the app's "today" would not be its."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
 def unique() -> Iterator[str]:
     """A short unique suffix for ids created by one test."""
     yield uuid.uuid4().hex[:10]

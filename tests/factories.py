@@ -1,14 +1,17 @@
-"""Small factories that create test data through the public API, as a client would."""
+"""Small factories that create test data through the public API, as a client would, and the
+domain values tests hand to the store directly."""
 
 from __future__ import annotations
 
 import itertools
 import random
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 
+from app.domain.access_log import AccessEntry
 from app.domain.identifiers import (
     FODSELSNUMMER,
     PERSONNUMMER,
@@ -136,3 +139,24 @@ PLANNING_ANSWERS: dict[str, Any] = {
     "contact-phone": "070-1234567",
     "expected-needs": "Hjälp med dusch och läkemedel",
 }
+
+
+def an_access_entry(**changed: Any) -> AccessEntry:
+    """An access-log entry of a successful CarePlan read by Region Kalmar, made now, with the
+    fields a test cares about ``changed``."""
+    entry = AccessEntry(
+        at=datetime.now(UTC),
+        client_id="client",
+        organization_id="region-kalmar",
+        user_id=None,
+        action="read",
+        resource_type="CarePlan",
+        resource_id="p",
+        person_id=None,
+        outcome="success",
+        purpose="TREAT",
+        request_id=None,
+        principal_id="region-kalmar",
+        unit_id=None,
+    )
+    return replace(entry, **changed)

@@ -3,7 +3,7 @@ municipality names in its answer, and writes that must name their unit and user.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -16,7 +16,11 @@ from tests.conftest import ClientFor, Tokens
 from tests.database import connected
 from tests.factories import admit, create_person, notice
 
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+
+@pytest.fixture
+def t0(now: datetime) -> datetime:
+    """Three days before the test's now: when its story begins."""
+    return now - timedelta(days=3)
 
 
 async def test_the_acting_unit_must_be_one_of_the_principals_and_goes_into_the_log(
@@ -85,10 +89,11 @@ async def test_the_acting_unit_must_be_one_of_the_principals_and_goes_into_the_l
 
 async def test_the_units_a_municipality_names_become_the_episodes_receivers(
     client_for: ClientFor,
+    t0: datetime,
 ) -> None:
     hospital = await client_for("region-norrbotten")
     person = await create_person(hospital)
-    episode = await admit(hospital, person["id"], T0)
+    episode = await admit(hospital, person["id"], t0)
     assert (await notice(hospital, episode["id"], "admission-notice")).status_code == 200
     assert (await notice(hospital, episode["id"], "discharge-ready")).status_code == 200
     municipality = await client_for("kommun-2580")
@@ -96,7 +101,7 @@ async def test_the_units_a_municipality_names_become_the_episodes_receivers(
     home_care = await client_for("kommun-2580-hemtjanst")
     assert (await home_health.get(f"/api/v1/episodes/{episode['id']}")).status_code == 404
     path = f"/api/v1/episodes/{episode['id']}/municipality-response"
-    answer = {"can_receive_from": (T0 + timedelta(days=2)).date().isoformat()}
+    answer = {"can_receive_from": (t0 + timedelta(days=2)).date().isoformat()}
     foreign = await municipality.post(path, json={**answer, "units": ["kommun-2582-hemtjanst"]})
     assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "units[0]"
     # A unit that is no party yet cannot answer for the municipality.

@@ -4,17 +4,16 @@ FHIR Task): who sees what, each recipient's state, the handling steps, and the m
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import ClientFor
+from tests.e2e.test_documents import in_hospital as admitted
 from tests.e2e.test_fhir_messaging import example, header_of, post
-from tests.factories import admit, create_person, notice
+from tests.factories import notice
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 FHIR = {"Content-Type": "application/fhir+json"}
 HOME_CARE = "kommun-0880-hemtjanst"
 NEIGHBOUR = "kommun-0861-hemtjanst"
@@ -26,12 +25,8 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
 
 
 async def in_hospital(client_for: ClientFor) -> tuple[httpx.AsyncClient, dict[str, Any]]:
-    """A Kalmar resident admitted at Länssjukhuset, the municipality notified."""
-    hospital = await client_for("region-kalmar")
-    person = await create_person(hospital, municipality="kommun-0880")
-    episode = await admit(
-        hospital, person["id"], NOW - timedelta(days=2), unit="region-kalmar-lanssjukhuset-med"
-    )
+    """A Kalmar resident admitted at Länssjukhuset two days ago, the municipality notified."""
+    hospital, episode = await admitted(client_for)
     assert (await notice(hospital, episode["id"], "admission-notice")).status_code == 200
     return hospital, episode
 

@@ -29,7 +29,6 @@ from tests.receiver import Push, dispatch_all, dispatch_until, fast, running_rec
 # older than every running one, which a rolled-back test's own transaction never is.
 pytestmark = pytest.mark.committing("postgresql")
 
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
 STEPS = (
     ("admission-notice", {}),
     ("discharge-ready", {}),
@@ -46,6 +45,12 @@ EVENTS = [
 ]
 
 
+@pytest.fixture
+def t0(now: datetime) -> datetime:
+    """Two days before the test's now: when its story begins."""
+    return now - timedelta(days=2)
+
+
 def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
     assert response.status_code == status, response.text
     body: dict[str, Any] = response.json()
@@ -58,16 +63,22 @@ async def subscribe(http: httpx.AsyncClient, endpoint: str, **extra: Any) -> dic
 
 
 async def episodes_with_notices(
-    hospital: httpx.AsyncClient, count: int, steps: tuple[tuple[str, dict[str, Any]], ...] = STEPS
+    hospital: httpx.AsyncClient,
+    count: int,
+    admitted: datetime,
+    steps: tuple[tuple[str, dict[str, Any]], ...] = STEPS,
 ) -> list[str]:
-    """Admit ``count`` persons and send each episode's notices, interleaving the episodes."""
+    """Admit ``count`` persons at ``admitted`` and send each episode's notices an hour apart,
+    interleaving the episodes."""
     ids = []
     for _ in range(count):
         person = await create_person(hospital)
-        ids.append((await admit(hospital, person["id"], T0))["id"])
+        ids.append((await admit(hospital, person["id"], admitted))["id"])
     for hours, (kind, extra) in enumerate(steps, start=1):
         for episode_id in ids:
-            sent = await notice(hospital, episode_id, kind, T0 + timedelta(hours=hours), **extra)
+            sent = await notice(
+                hospital, episode_id, kind, admitted + timedelta(hours=hours), **extra
+            )
             assert sent.status_code == 200, sent.text
     return ids
 
@@ -100,6 +111,7 @@ async def test_every_event_arrives_in_order_signed_despite_failures(
     client_for: ClientFor,
     engine: AsyncEngine,
     settings: Settings,
+    t0: datetime,
 ) -> None:
     caplog.set_level(logging.INFO, logger="app.delivery")
     # The request id is carried as the service's log configuration carries it.
@@ -108,9 +120,9 @@ async def test_every_event_arrives_in_order_signed_despite_failures(
     before = metric_values(ok_text(await scraper.get("/metrics")))
     with running_receiver(fail_first=7) as receiver:
         subscription = await subscribe(municipality, receiver.url)
-        episodes = await episodes_with_notices(client, 3)
+        episodes = await episodes_with_notices(client, 3, t0)
         person = await create_person(client)
-        fourth = (await admit(client, person["id"], T0))["id"]
+        fourth = (await admit(client, person["id"], t0))["id"]
         traced = await client.post(
             f"/api/v1/episodes/{fourth}/admission-notice",
             json={},
@@ -198,11 +210,12 @@ async def test_a_subscription_whose_endpoint_is_down_is_in_error_counts_and_reco
     municipality: httpx.AsyncClient,
     engine: AsyncEngine,
     settings: Settings,
+    t0: datetime,
 ) -> None:
     with running_receiver(down=True) as receiver:
         subscription = await subscribe(municipality, receiver.url)
         status_path = f"/api/v1/subscriptions/{subscription['id']}/status"
-        (episode,) = await episodes_with_notices(client, 1, STEPS[:1])
+        (episode,) = await episodes_with_notices(client, 1, t0, STEPS[:1])
         await dispatch_until(engine, fast(settings), lambda: len(receiver.pushes) >= 2)
         status = ok(await municipality.get(status_path))
         assert status["status"] == "error" and status["last_error"] == "HTTP 503"
@@ -216,7 +229,7 @@ async def test_a_subscription_whose_endpoint_is_down_is_in_error_counts_and_reco
 
         # While in error it keeps counting what it will be sent.
         for hours, kind in ((2, "discharge-ready"), (3, "discharge")):
-            sent = await notice(client, episode, kind, T0 + timedelta(hours=hours))
+            sent = await notice(client, episode, kind, t0 + timedelta(hours=hours))
             assert sent.status_code == 200, sent.text
         status = ok(await municipality.get(status_path))
         assert (status["status"], status["events_since_subscription_start"]) == ("error", 3)
@@ -240,11 +253,12 @@ async def test_dead_letters_are_listed_and_replayed(
     client_for: ClientFor,
     engine: AsyncEngine,
     settings: Settings,
+    t0: datetime,
 ) -> None:
     admin = await client_for("region-norrbotten", scopes="samverkan/admin")
     with running_receiver(down=True) as receiver:
         subscription = await subscribe(municipality, receiver.url)
-        await episodes_with_notices(client, 1, STEPS[:2])
+        await episodes_with_notices(client, 1, t0, STEPS[:2])
         await dispatch_until(
             engine, fast(settings, delivery_max_attempts=2), lambda: len(receiver.pushes) == 4
         )
@@ -285,11 +299,12 @@ async def test_subscriptions_belong_to_their_organization_and_filter_by_patient(
     client_for: ClientFor,
     engine: AsyncEngine,
     settings: Settings,
+    t0: datetime,
 ) -> None:
     watched = await create_person(client)
     other = await create_person(client)
     # The admissions make the municipality a receiver: a part in these persons' care.
-    admitted = {p["id"]: (await admit(client, p["id"], T0))["id"] for p in (watched, other)}
+    admitted = {p["id"]: (await admit(client, p["id"], t0))["id"] for p in (watched, other)}
     stranger = await client_for("kommun-0880")
     bad = await municipality.post(
         "/api/v1/subscriptions", json={"topic": "messages", "endpoint": "ftp://example.org/x"}
@@ -324,7 +339,7 @@ async def test_subscriptions_belong_to_their_organization_and_filter_by_patient(
         assert [s["id"] for s in listed] == [subscription["id"]]
 
         for episode_id in admitted.values():
-            sent = await notice(client, episode_id, "admission-notice", T0)
+            sent = await notice(client, episode_id, "admission-notice", t0)
             assert sent.status_code == 200, sent.text
         await dispatch_all(engine, fast(settings))
         assert [p.header["focus"][1]["reference"] for p in receiver.accepted()] == [
@@ -337,7 +352,7 @@ async def test_subscriptions_belong_to_their_organization_and_filter_by_patient(
             await municipality.get(f"/api/v1/subscriptions/{subscription['id']}")
         ).status_code == 404
         later = await notice(
-            client, admitted[watched["id"]], "discharge-ready", T0 + timedelta(hours=6)
+            client, admitted[watched["id"]], "discharge-ready", t0 + timedelta(hours=6)
         )
         assert later.status_code == 200, later.text
         await dispatch_all(engine, fast(settings))
@@ -353,12 +368,13 @@ async def test_an_endpoint_that_answers_too_slowly_times_out(
     client_for: ClientFor,
     engine: AsyncEngine,
     settings: Settings,
+    t0: datetime,
 ) -> None:
     admin = await client_for("region-norrbotten", scopes="samverkan/admin")
     slow = fast(settings, delivery_timeout_seconds=0.3, delivery_max_attempts=1)
     with running_receiver(delay=1.0) as receiver:
         subscription = await subscribe(municipality, receiver.url)
-        await episodes_with_notices(client, 1, STEPS[:1])
+        await episodes_with_notices(client, 1, t0, STEPS[:1])
         started = datetime.now(UTC)
         await dispatch_all(engine, slow)
         assert datetime.now(UTC) - started < timedelta(seconds=0.9), "the attempt was not cut"

@@ -24,8 +24,15 @@ from app.store.unit_of_work import UnitOfWork
 from tests.conftest import ClientFor
 from tests.factories import admit, create_person, notice
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 KALMAR_WARD = "region-kalmar-lanssjukhuset-med"
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The test's now with its microseconds: a deviation the job raises at a whole second and
+    moves on within that second would show a Task changed (``…:31.9Z``) before it was authored
+    (``…:31Z``) to a validator that compares the instants as written."""
+    return datetime.now(UTC)
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
@@ -65,25 +72,25 @@ async def raised_about(engine: AsyncEngine, episode_id: str) -> list[tuple[str, 
 
 @pytest.mark.committing("postgresql")  # reads the outbox
 async def test_late_admission_notices_are_raised_once_in_both_countries(
-    client_for: ClientFor, engine: AsyncEngine
+    client_for: ClientFor, engine: AsyncEngine, now: datetime
 ) -> None:
     kalmar = await client_for("region-kalmar")
     late = await episode_with(
-        kalmar, admitted=NOW - timedelta(days=3), notice_after=timedelta(hours=30)
+        kalmar, admitted=now - timedelta(days=3), notice_after=timedelta(hours=30)
     )
     in_time = await episode_with(
-        kalmar, admitted=NOW - timedelta(days=3), notice_after=timedelta(hours=23)
+        kalmar, admitted=now - timedelta(days=3), notice_after=timedelta(hours=23)
     )
     stavanger = await client_for("helse-stavanger")
     norwegian = await create_person(stavanger, municipality="kommune-1120", country="NO")
     no_episode = await admit(
-        stavanger, norwegian["id"], NOW - timedelta(days=4), unit="helse-stavanger-sus-med"
+        stavanger, norwegian["id"], now - timedelta(days=4), unit="helse-stavanger-sus-med"
     )
-    ok(await notice(stavanger, no_episode["id"], "admission-notice", NOW - timedelta(days=2)))
+    ok(await notice(stavanger, no_episode["id"], "admission-notice", now - timedelta(days=2)))
 
-    raised = await raise_due(engine, now=NOW, rules=(RULES["late-admission-notice"],))
+    raised = await raise_due(engine, now=now, rules=(RULES["late-admission-notice"],))
     assert len(raised) == 2
-    assert await raise_due(engine, now=NOW) == []
+    assert await raise_due(engine, now=now) == []
     # The on-time notice is decided too, with nothing raised, and never looked at again.
     assert await raised_about(engine, in_time["id"]) == []
 
@@ -135,13 +142,13 @@ async def test_late_admission_notices_are_raised_once_in_both_countries(
 
 
 async def test_a_breached_summons_deadline_is_raised_once_and_a_kept_one_never(
-    client_for: ClientFor, engine: AsyncEngine
+    client_for: ClientFor, engine: AsyncEngine, now: datetime
 ) -> None:
     kalmar = await client_for("region-kalmar")
     municipality = await client_for("kommun-0880")
     breached = await episode_with(
         kalmar,
-        admitted=NOW - timedelta(days=12),
+        admitted=now - timedelta(days=12),
         notice_after=timedelta(hours=2),
         primary_care_unit_id="region-kalmar-hc-kalmar",
     )
@@ -150,23 +157,23 @@ async def test_a_breached_summons_deadline_is_raised_once_and_a_kept_one_never(
             kalmar,
             breached["id"],
             "discharge-ready",
-            NOW - timedelta(days=6),
+            now - timedelta(days=6),
             coordinated_planning=True,
         )
     )
     kept = await episode_with(
-        kalmar, admitted=NOW - timedelta(days=3), notice_after=timedelta(hours=2)
+        kalmar, admitted=now - timedelta(days=3), notice_after=timedelta(hours=2)
     )
     ok(
         await notice(
             kalmar,
             kept["id"],
             "discharge-ready",
-            NOW - timedelta(days=1),
+            now - timedelta(days=1),
             coordinated_planning=True,
         )
     )
-    starts = NOW + timedelta(days=2)
+    starts = now + timedelta(days=2)
     ok(
         await municipality.post(
             "/api/v1/meetings",
@@ -181,14 +188,14 @@ async def test_a_breached_summons_deadline_is_raised_once_and_a_kept_one_never(
         201,
     )
     rule = RULES["summons-deadline-missed"]
-    raised = await raise_due(engine, now=NOW, rules=(rule,))
+    raised = await raise_due(engine, now=now, rules=(rule,))
     assert len(raised) == 1
     # The kept deadline is still ahead today, so it is not decided yet; a week on it is kept.
-    assert await raise_due(engine, now=NOW + timedelta(days=7), rules=(rule,)) == []
+    assert await raise_due(engine, now=now + timedelta(days=7), rules=(rule,)) == []
     async with UnitOfWork(engine) as uow:
         assert (
             await uow.deviation_rules.undecided(
-                rule, sent_before=NOW + timedelta(days=7), after=None, limit=10
+                rule, sent_before=now + timedelta(days=7), after=None, limit=10
             )
             == []
         )
@@ -202,17 +209,17 @@ async def test_a_breached_summons_deadline_is_raised_once_and_a_kept_one_never(
 
 @pytest.mark.committing
 async def test_two_job_runs_at_once_raise_each_deviation_once(
-    client_for: ClientFor, engine: AsyncEngine, settings: Settings
+    client_for: ClientFor, engine: AsyncEngine, settings: Settings, now: datetime
 ) -> None:
     kalmar = await client_for("region-kalmar")
     episodes = [
-        await episode_with(kalmar, admitted=NOW - timedelta(days=5), notice_after=timedelta(days=2))
+        await episode_with(kalmar, admitted=now - timedelta(days=5), notice_after=timedelta(days=2))
         for _ in range(6)
     ]
     # A second engine stands for a second process.
     other = create_engine(settings.database_url, pool_size=2)
     try:
-        first, second = await asyncio.gather(raise_due(engine, now=NOW), raise_due(other, now=NOW))
+        first, second = await asyncio.gather(raise_due(engine, now=now), raise_due(other, now=now))
     finally:
         await other.dispose()
     assert not set(first) & set(second)
@@ -229,9 +236,10 @@ async def test_two_job_runs_at_once_raise_each_deviation_once(
 
 
 @pytest.mark.committing  # two transactions at once
-async def test_a_decision_is_written_by_one_of_two_transactions(engine: AsyncEngine) -> None:
+async def test_a_decision_is_written_by_one_of_two_transactions(
+    engine: AsyncEngine, now: datetime
+) -> None:
     finding = Finding("late-admission-notice", "race-record", 0, None)
-    now = NOW
     async with UnitOfWork(engine) as first:
         assert await first.deviation_rules.decide(finding, "dev-1", now)
 
@@ -254,11 +262,11 @@ async def test_a_decision_is_written_by_one_of_two_transactions(engine: AsyncEng
 
 @pytest.mark.committing  # the job runs beside the test
 async def test_the_scheduled_job_raises_until_it_is_stopped(
-    client_for: ClientFor, engine: AsyncEngine
+    client_for: ClientFor, engine: AsyncEngine, now: datetime
 ) -> None:
     kalmar = await client_for("region-kalmar")
     late = await episode_with(
-        kalmar, admitted=NOW - timedelta(days=3), notice_after=timedelta(hours=25)
+        kalmar, admitted=now - timedelta(days=3), notice_after=timedelta(hours=25)
     )
     stop = asyncio.Event()
     job = asyncio.create_task(deviation_rules.run(engine, 0.05, stop))
@@ -285,11 +293,11 @@ def discharge_information(title: str) -> dict[str, str]:
 
 @pytest.mark.committing("postgresql")  # reads the outbox
 async def test_missing_discharge_information_is_raised_once_the_discharge_day_ends(
-    client_for: ClientFor, engine: AsyncEngine
+    client_for: ClientFor, engine: AsyncEngine, now: datetime
 ) -> None:
     kalmar = await client_for("region-kalmar")
     municipality = await client_for("kommun-0880")
-    admitted = NOW - timedelta(days=6)
+    admitted = now - timedelta(days=6)
 
     async def discharged(at: datetime | None, **body: Any) -> dict[str, Any]:
         episode = await episode_with(kalmar, admitted=admitted, notice_after=timedelta(hours=1))
@@ -301,9 +309,9 @@ async def test_missing_discharge_information_is_raised_once_the_discharge_day_en
     with_it = await discharged(None, documents=[discharge_information("Utskrivningsinformation")])
     assert with_it["discharge_information"] == "on-time"
     # Discharged three days ago without it: raised.
-    without = await discharged(NOW - timedelta(days=3))
+    without = await discharged(now - timedelta(days=3))
     # Discharged three days ago; the information came afterwards, on its own: raised all the same.
-    afterwards = await discharged(NOW - timedelta(days=3))
+    afterwards = await discharged(now - timedelta(days=3))
     ok(
         await kalmar.post(
             "/api/v1/documents",
@@ -324,7 +332,7 @@ async def test_missing_discharge_information_is_raised_once_the_discharge_day_en
     norwegian = await create_person(stavanger, municipality="kommune-1120", country="NO")
     no_episode = await admit(stavanger, norwegian["id"], admitted, unit="helse-stavanger-sus-med")
     ok(await notice(stavanger, no_episode["id"], "admission-notice", admitted + timedelta(hours=1)))
-    ok(await notice(stavanger, no_episode["id"], "discharge", NOW - timedelta(days=2)))
+    ok(await notice(stavanger, no_episode["id"], "discharge", now - timedelta(days=2)))
 
     rule = RULES["missing-discharge-information"]
     raised = await raise_due(engine, now=run_at, rules=(rule,))

@@ -16,6 +16,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -126,11 +127,12 @@ async def test_a_dispatcher_killed_mid_burst_loses_nothing(
     municipality: httpx.AsyncClient,
     engine: AsyncEngine,
     dispatchers: Dispatchers,
+    now: datetime,
 ) -> None:
     # Slow answers keep pushes in flight long enough to kill the process during them.
     with running_receiver(delay=0.3) as receiver:
         subscription = await subscribe(municipality, receiver.url)
-        episodes = await episodes_with_notices(client, 4)
+        episodes = await episodes_with_notices(client, 4, now - timedelta(days=2))
         total = 4 * len(EVENTS)
         first = dispatchers.start(
             SAMVERKAN_DELIVERY_LEASE_SECONDS="3", SAMVERKAN_DELIVERY_TIMEOUT_SECONDS="2"
@@ -193,6 +195,7 @@ async def test_two_dispatchers_never_push_one_event_at_once(
     municipality: httpx.AsyncClient,
     engine: AsyncEngine,
     dispatchers: Dispatchers,
+    now: datetime,
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("several dispatchers share one database on PostgreSQL")
@@ -209,7 +212,7 @@ async def test_two_dispatchers_never_push_one_event_at_once(
             ),
             "both dispatchers to start",
         )
-        episodes = await episodes_with_notices(client, 8)
+        episodes = await episodes_with_notices(client, 8, now - timedelta(days=2))
         total = 8 * len(EVENTS)
         await wait_for(lambda: len(receiver.first_accepted()) == total, "every event")
         await asyncio.sleep(0.5)
@@ -228,10 +231,13 @@ async def test_samverkan_serve_delivers_the_outbox_itself(
     municipality: httpx.AsyncClient,
     engine: AsyncEngine,
     settings: Settings,
+    now: datetime,
 ) -> None:
     with running_receiver() as receiver:
         await subscribe(municipality, receiver.url)
-        (episode,) = await episodes_with_notices(client, 1, (("admission-notice", {}),))
+        (episode,) = await episodes_with_notices(
+            client, 1, now - timedelta(days=2), (("admission-notice", {}),)
+        )
         await wait_for(lambda: len(receiver.accepted()) == 1, "the server's own dispatcher", 30)
     assert receiver.accepted()[0].focus == f"Encounter/{episode}"
     async with httpx.AsyncClient(base_url=server.url) as http:

@@ -16,7 +16,6 @@ from app.settings import Settings
 from tests.conftest import ClientFor
 from tests.factories import PLANNING_ANSWERS, admit, create_person, notice
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 FHIR = {"Content-Type": "application/fhir+json"}
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 TYPES = "https://samverkan.dev/fhir/CodeSystem/document-type"
@@ -40,8 +39,9 @@ async def in_hospital(client_for: ClientFor) -> tuple[httpx.AsyncClient, dict[st
     """A Kalmar resident admitted at Länssjukhuset two days ago."""
     hospital = await client_for("region-kalmar")
     person = await create_person(hospital, municipality="kommun-0880")
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
     episode = await admit(
-        hospital, person["id"], NOW - timedelta(days=2), unit="region-kalmar-lanssjukhuset-med"
+        hospital, person["id"], two_days_ago, unit="region-kalmar-lanssjukhuset-med"
     )
     return hospital, episode
 
@@ -49,6 +49,7 @@ async def in_hospital(client_for: ClientFor) -> tuple[httpx.AsyncClient, dict[st
 @pytest.mark.committing("postgresql")  # reads the outbox
 async def test_the_planning_basis_and_documents_go_with_the_notices(
     client_for: ClientFor,
+    now: datetime,
 ) -> None:
     hospital, episode = await in_hospital(client_for)
     kalmar = await client_for("kommun-0880")
@@ -59,7 +60,7 @@ async def test_the_planning_basis_and_documents_go_with_the_notices(
             hospital,
             episode["id"],
             "admission-notice",
-            NOW - timedelta(days=2) + timedelta(hours=2),
+            now - timedelta(days=2) + timedelta(hours=2),
             planning_basis={"answers": PLANNING_ANSWERS},
             documents=[upload("planning-basis", "Planeringsunderlag", "application/pdf", PDF)],
         )
@@ -137,6 +138,7 @@ async def test_the_planning_basis_and_documents_go_with_the_notices(
 @pytest.mark.committing("postgresql")  # reads the outbox
 async def test_discharge_information_on_the_discharge_day_or_late(
     client_for: ClientFor,
+    now: datetime,
 ) -> None:
     hospital, episode = await in_hospital(client_for)
     kalmar = await client_for("kommun-0880")
@@ -171,7 +173,7 @@ async def test_discharge_information_on_the_discharge_day_or_late(
 
     # Another stay, discharged yesterday without discharge information: late.
     _, later = await in_hospital(client_for)
-    ok(await notice(hospital, later["id"], "discharge", NOW - timedelta(days=1, hours=1)))
+    ok(await notice(hospital, later["id"], "discharge", now - timedelta(days=1, hours=1)))
     assert ok(await kalmar.get(f"/api/v1/episodes/{later['id']}"))["discharge_information"] == (
         "late"
     )
@@ -213,7 +215,7 @@ async def test_discharge_information_on_the_discharge_day_or_late(
 
 
 async def test_bad_documents_and_answers_are_refused_naming_the_field_and_store_nothing(
-    client_for: ClientFor, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    client_for: ClientFor, settings: Settings, monkeypatch: pytest.MonkeyPatch, now: datetime
 ) -> None:
     monkeypatch.setattr(settings, "document_max_bytes", 2048)
     monkeypatch.setattr(settings, "document_content_types", ["application/pdf", "text/plain"])
@@ -228,7 +230,7 @@ async def test_bad_documents_and_answers_are_refused_naming_the_field_and_store_
     ]
     for document, status, field in cases:
         refused = await notice(
-            hospital, episode["id"], "admission-notice", NOW, documents=[document]
+            hospital, episode["id"], "admission-notice", now, documents=[document]
         )
         assert refused.status_code == status, (document["title"], refused.text)
         assert field in refused.json()["errors"][0]["field"], refused.text
@@ -240,7 +242,7 @@ async def test_bad_documents_and_answers_are_refused_naming_the_field_and_store_
     ]
     for answers, field in bad_answers:
         refused = await notice(
-            hospital, episode["id"], "admission-notice", NOW, planning_basis={"answers": answers}
+            hospital, episode["id"], "admission-notice", now, planning_basis={"answers": answers}
         )
         assert refused.status_code == 422, refused.text
         assert refused.json()["errors"][0]["field"].endswith(field), refused.text
@@ -249,7 +251,7 @@ async def test_bad_documents_and_answers_are_refused_naming_the_field_and_store_
         hospital,
         episode["id"],
         "expected-discharge",
-        NOW,
+        now,
         expected_discharge_date="2030-01-01",
         planning_basis={"answers": PLANNING_ANSWERS},
     )
@@ -264,16 +266,16 @@ async def test_bad_documents_and_answers_are_refused_naming_the_field_and_store_
             hospital,
             episode["id"],
             "admission-notice",
-            NOW,
+            now,
             documents=[upload("other", "ok", "text/plain", "Malmö".encode())],
         )
     )
 
 
-async def test_documents_in_message_bundles(client_for: ClientFor) -> None:
+async def test_documents_in_message_bundles(client_for: ClientFor, now: datetime) -> None:
     hospital, episode = await in_hospital(client_for)
     kalmar = await client_for("kommun-0880")
-    ok(await notice(hospital, episode["id"], "admission-notice", NOW - timedelta(days=1)))
+    ok(await notice(hospital, episode["id"], "admission-notice", now - timedelta(days=1)))
     shared = {
         "resourceType": "DocumentReference",
         "status": "current",
@@ -286,7 +288,7 @@ async def test_documents_in_message_bundles(client_for: ClientFor) -> None:
         "resourceType": "Bundle",
         "id": "c0d2b0f6-0a1e-4f54-9f6c-1a2b3c4d5e6f",
         "type": "message",
-        "timestamp": NOW.isoformat(),
+        "timestamp": now.isoformat(),
         "entry": [
             {
                 "fullUrl": "urn:uuid:9e0b2c58-6d3f-4f0a-8b1e-2c3d4e5f6a7b",

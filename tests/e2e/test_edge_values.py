@@ -23,7 +23,6 @@ from tests.e2e.test_fhir_messaging import example, post
 from tests.factories import admit, create_person, personnummer
 
 FHIR = {"Content-Type": "application/fhir+json"}
-NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def patient(**extra: Any) -> dict[str, Any]:
@@ -175,6 +174,7 @@ async def test_deep_json_on_a_rest_route_is_refused(client: httpx.AsyncClient) -
 
 async def test_instants_and_days_outside_the_years_kept_are_refused(
     client: httpx.AsyncClient,
+    now: datetime,
 ) -> None:
     person = await create_person(client)
     admission = {
@@ -184,14 +184,14 @@ async def test_instants_and_days_outside_the_years_kept_are_refused(
         "admission_type": "acute",
     }
     assert_refused(await client.post("/api/v1/episodes", json=admission), "admitted_at")
-    admission["admitted_at"] = NOW.isoformat()
+    admission["admitted_at"] = now.isoformat()
     admission["expected_discharge_date"] = "9999-12-31"
     assert_refused(await client.post("/api/v1/episodes", json=admission), "expected_discharge")
-    episode = await admit(client, person["id"], NOW - timedelta(days=1))
+    episode = await admit(client, person["id"], now - timedelta(days=1))
     meeting = {
         "episode_id": episode["id"],
         "starts_at": "9999-12-31T23:59:59Z",
-        "reply_by": NOW.date().isoformat(),
+        "reply_by": now.date().isoformat(),
         "participants": [{"id": "m", "kind": "unit", "organization_id": "kommun-2580"}],
     }
     assert_refused(await client.post("/api/v1/meetings", json=meeting), "starts_at")
@@ -301,11 +301,11 @@ async def _store(
     ids=["year-1", "year-9999"],
 )
 async def test_stored_instants_outside_the_bounds_read_back(
-    client: httpx.AsyncClient, engine: AsyncEngine, value: datetime
+    client: httpx.AsyncClient, engine: AsyncEngine, value: datetime, now: datetime
 ) -> None:
     person = await create_person(client)
-    episode = await admit(client, person["id"], NOW - timedelta(days=2))
-    soon = NOW + timedelta(days=3)
+    episode = await admit(client, person["id"], now - timedelta(days=2))
+    soon = now + timedelta(days=3)
     meeting = await client.post(
         "/api/v1/meetings",
         json={

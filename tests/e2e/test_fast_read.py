@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import httpx
@@ -21,7 +20,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
-from app.domain.access_log import AccessEntry
 from app.fhir.fast_read import FastRead
 from app.security.rate_limit import RateLimiter
 from app.services.access_writer import AccessLogWriter
@@ -31,6 +29,7 @@ from tests.database import connected
 from tests.e2e.test_fhir_projections import logged, read, set_projection
 from tests.e2e.test_plan_rules import shared_plan
 from tests.e2e.test_plan_scenarios import register
+from tests.factories import an_access_entry
 
 PASSED_ON = b"passed on"
 
@@ -170,25 +169,6 @@ async def test_a_request_passed_on_is_counted_once_against_the_rate_limit(
     assert codes == [404, 404, 404, 429]
 
 
-def an_entry(request_id: str, **changed: Any) -> AccessEntry:
-    entry = AccessEntry(
-        at=datetime.now(UTC),
-        client_id="client",
-        organization_id="region-kalmar",
-        user_id=None,
-        action="read",
-        resource_type="CarePlan",
-        resource_id="p",
-        person_id=None,
-        outcome="success",
-        purpose="TREAT",
-        request_id=request_id,
-        principal_id="region-kalmar",
-        unit_id=None,
-    )
-    return replace(entry, **changed)
-
-
 async def test_the_writer_groups_concurrent_entries_and_fails_the_reads_of_a_failed_batch(
     engine: AsyncEngine,
 ) -> None:
@@ -205,18 +185,20 @@ async def test_the_writer_groups_concurrent_entries_and_fails_the_reads_of_a_fai
     event.listen(engine.sync_engine, "before_cursor_execute", seen)
     try:
         # Twenty reads at once: every entry is written, by fewer inserts than reads.
-        await asyncio.gather(*(writer.write([an_entry(f"{marker}-{i}")]) for i in range(20)))
+        await asyncio.gather(
+            *(writer.write([an_access_entry(request_id=f"{marker}-{i}")]) for i in range(20))
+        )
         assert 1 <= len(inserts) < 20
         # A batch that cannot be written fails every read in it, and none of its entries stays.
         inserts.clear()
         outcomes = await asyncio.gather(
-            writer.write([an_entry(f"{marker}-good")]),
-            writer.write([an_entry(f"{marker}-bad", action="x" * 40)]),
+            writer.write([an_access_entry(request_id=f"{marker}-good")]),
+            writer.write([an_access_entry(request_id=f"{marker}-bad", action="x" * 40)]),
             return_exceptions=True,
         )
         assert all(isinstance(outcome, DBAPIError) for outcome in outcomes), outcomes
         # The writer goes on after a failed batch.
-        await writer.write([an_entry(f"{marker}-after")])
+        await writer.write([an_access_entry(request_id=f"{marker}-after")])
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", seen)
     async with connected(engine) as conn:

@@ -25,7 +25,6 @@ from tests.conftest import ClientFor
 from tests.e2e.test_plan_scenarios import ok
 from tests.factories import admit, consent, notice, personnummer, staff_role
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 FHIR = "application/fhir+json"
 
 
@@ -36,8 +35,9 @@ def fhir(response: httpx.Response, status: int = 200) -> dict[str, Any]:
     return body
 
 
-async def story(client_for: ClientFor) -> dict[str, Any]:
-    """A protected person in hospital, a plan with consent (partly withdrawn) and a meeting."""
+async def story(client_for: ClientFor, now: datetime) -> dict[str, Any]:
+    """A protected person in hospital, a plan with consent (partly withdrawn) and a meeting, told
+    at ``now``: the plan starts that day."""
     hospital = await client_for("region-kalmar")
     person = ok(
         await hospital.post(
@@ -54,7 +54,7 @@ async def story(client_for: ClientFor) -> dict[str, Any]:
         201,
     )
     episode = await admit(
-        hospital, person["id"], NOW - timedelta(days=4), unit="region-kalmar-lanssjukhuset-med"
+        hospital, person["id"], now - timedelta(days=4), unit="region-kalmar-lanssjukhuset-med"
     )
     assert (await notice(hospital, episode["id"], "admission-notice")).status_code == 200
     assert (await notice(hospital, episode["id"], "discharge-ready")).status_code == 200
@@ -78,22 +78,22 @@ async def story(client_for: ClientFor) -> dict[str, Any]:
                 "others": [{"who": "Dottern", "relation": "dotter", "contribution": "Handlar"}],
                 "responsible_principal_id": "kommun-0880",
                 "coordinator": {"practitioner_role_id": coordinator["id"]},
-                "start_date": NOW.date().isoformat(),
-                "follow_up_dates": [(NOW.date() + timedelta(days=30)).isoformat()],
+                "start_date": now.date().isoformat(),
+                "follow_up_dates": [(now.date() + timedelta(days=30)).isoformat()],
                 "basis": [{"kind": "other", "reference": "Vårdplan 12"}],
             },
         ),
         201,
     )
-    plan = await consent(hospital, plan["id"], ["region-kalmar", "kommun-0880", "kommun-0861"], NOW)
+    plan = await consent(hospital, plan["id"], ["region-kalmar", "kommun-0880", "kommun-0861"], now)
     plan = ok(
         await hospital.post(
             f"/api/v1/plans/{plan['id']}/consents/{plan['consents'][0]['id']}/withdrawal",
-            json={"at": NOW.isoformat(), "principal_ids": ["kommun-0861"]},
+            json={"at": now.isoformat(), "principal_ids": ["kommun-0861"]},
         )
     )
     plan = ok(await hospital.post(f"/api/v1/plans/{plan['id']}/activate", json={}))
-    starts = NOW + timedelta(days=3)
+    starts = now + timedelta(days=3)
     meeting = ok(
         await hospital.post(
             "/api/v1/meetings",
@@ -144,8 +144,10 @@ async def test_metadata_lists_exactly_what_the_router_serves(anonymous: httpx.As
     assert rest["security"]["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
 
 
-async def test_every_resource_reads_back_as_valid_fhir(client_for: ClientFor) -> None:
-    ids = await story(client_for)
+async def test_every_resource_reads_back_as_valid_fhir(
+    client_for: ClientFor, now: datetime
+) -> None:
+    ids = await story(client_for, now)
     hospital = await client_for("region-kalmar")
     person, episode, plan, meeting = (ids[k] for k in ("person", "episode", "plan", "meeting"))
 
@@ -224,8 +226,8 @@ async def test_every_resource_reads_back_as_valid_fhir(client_for: ClientFor) ->
     assert organization["partOf"]["reference"] == "Organization/kommun-0880"
 
 
-async def test_searches_find_what_the_caller_may_see(client_for: ClientFor) -> None:
-    ids = await story(client_for)
+async def test_searches_find_what_the_caller_may_see(client_for: ClientFor, now: datetime) -> None:
+    ids = await story(client_for, now)
     municipality = await client_for("kommun-0880")
     person_id = ids["person"]["id"]
     plans = fhir(
@@ -332,8 +334,8 @@ def test_the_schema_check_catches_a_broken_resource() -> None:
     assert fhir_schema.problems({**fixed, "status": 7}) != []
 
 
-async def test_the_access_log_reads_as_audit_events(client_for: ClientFor) -> None:
-    ids = await story(client_for)
+async def test_the_access_log_reads_as_audit_events(client_for: ClientFor, now: datetime) -> None:
+    ids = await story(client_for, now)
     hospital = await client_for("region-kalmar")
     person_id = ids["person"]["id"]
     since = datetime.now(UTC).isoformat()
@@ -453,8 +455,8 @@ def test_a_repeated_full_url_is_reported_and_not_excused() -> None:
         assert "bdl-7" in problem and fhir_medplum.excuse(answer, problem) is None
 
 
-async def test_count_sort_and_revinclude(client_for: ClientFor) -> None:
-    ids = await story(client_for)
+async def test_count_sort_and_revinclude(client_for: ClientFor, now: datetime) -> None:
+    ids = await story(client_for, now)
     hospital = await client_for("region-kalmar")
     person_id = ids["person"]["id"]
     counted = fhir(
@@ -487,8 +489,9 @@ async def test_count_sort_and_revinclude(client_for: ClientFor) -> None:
 
 async def test_include_brings_the_plans_goals_care_team_and_coordinator(
     client_for: ClientFor,
+    now: datetime,
 ) -> None:
-    ids = await story(client_for)
+    ids = await story(client_for, now)
     municipality = await client_for("kommun-0880")
     plan_id, person_id = ids["plan"]["id"], ids["person"]["id"]
     found = fhir(
@@ -543,11 +546,11 @@ async def test_include_brings_the_plans_goals_care_team_and_coordinator(
     )
 
 
-async def test_date_and_last_updated_searches(client_for: ClientFor) -> None:
-    ids = await story(client_for)
+async def test_date_and_last_updated_searches(client_for: ClientFor, now: datetime) -> None:
+    ids = await story(client_for, now)
     hospital = await client_for("region-kalmar")
     person_id = ids["person"]["id"]
-    today = NOW.date()
+    today = now.date()
 
     def found(body: dict[str, Any]) -> list[str]:
         return [e["resource"]["id"] for e in body.get("entry", [])]
@@ -568,20 +571,20 @@ async def test_date_and_last_updated_searches(client_for: ClientFor) -> None:
     stays = fhir(
         await hospital.get(
             "/fhir/Encounter",
-            params={"patient": person_id, "date": f"lt{(NOW - timedelta(days=5)).date()}"},
+            params={"patient": person_id, "date": f"lt{(now - timedelta(days=5)).date()}"},
         )
     )
     assert found(stays) == []
     stays = fhir(
         await hospital.get(
-            "/fhir/Encounter", params={"patient": person_id, "date": f"ge{NOW.year}"}
+            "/fhir/Encounter", params={"patient": person_id, "date": f"ge{now.year}"}
         )
     )
     assert found(stays) == [ids["episode"]["id"]]
     meetings = fhir(
         await hospital.get(
             "/fhir/Appointment",
-            params={"patient": person_id, "date": (NOW + timedelta(days=3)).date().isoformat()},
+            params={"patient": person_id, "date": (now + timedelta(days=3)).date().isoformat()},
         )
     )
     assert found(meetings) == [ids["meeting"]["id"]]
@@ -590,7 +593,7 @@ async def test_date_and_last_updated_searches(client_for: ClientFor) -> None:
             "/fhir/CarePlan",
             params={
                 "patient": person_id,
-                "_lastUpdated": f"ge{(NOW - timedelta(minutes=5)).isoformat()}",
+                "_lastUpdated": f"ge{(now - timedelta(minutes=5)).isoformat()}",
             },
         )
     )
@@ -600,7 +603,7 @@ async def test_date_and_last_updated_searches(client_for: ClientFor) -> None:
             "/fhir/CarePlan",
             params={
                 "patient": person_id,
-                "_lastUpdated": f"gt{(NOW + timedelta(hours=1)).isoformat()}",
+                "_lastUpdated": f"gt{(now + timedelta(hours=1)).isoformat()}",
             },
         )
     )
@@ -616,8 +619,10 @@ async def test_date_and_last_updated_searches(client_for: ClientFor) -> None:
     assert once["issue"][0]["details"]["text"] == "_id"
 
 
-async def test_type_history_pages_every_version_newest_first(client_for: ClientFor) -> None:
-    ids = await story(client_for)
+async def test_type_history_pages_every_version_newest_first(
+    client_for: ClientFor, now: datetime
+) -> None:
+    ids = await story(client_for, now)
     hospital = await client_for("region-kalmar")
     plan_id = ids["plan"]["id"]
     whole = fhir(await hospital.get("/fhir/CarePlan/_history", params={"_count": "500"}))
@@ -646,7 +651,7 @@ async def test_type_history_pages_every_version_newest_first(client_for: ClientF
     assert paged == [
         (e["resource"]["id"], e["resource"]["meta"]["versionId"]) for e in whole["entry"]
     ]
-    future = (NOW + timedelta(days=1)).isoformat()
+    future = (now + timedelta(days=1)).isoformat()
     assert (
         fhir(await hospital.get("/fhir/CarePlan/_history", params={"_since": future})).get(
             "entry", []
@@ -661,8 +666,8 @@ async def test_type_history_pages_every_version_newest_first(client_for: ClientF
     assert all(e["resource"]["id"] != plan_id for e in theirs.get("entry", []))
 
 
-async def test_replies_read_as_appointment_responses(client_for: ClientFor) -> None:
-    ids = await story(client_for)
+async def test_replies_read_as_appointment_responses(client_for: ClientFor, now: datetime) -> None:
+    ids = await story(client_for, now)
     hospital = await client_for("region-kalmar")
     home_care = await client_for("kommun-0880")
     meeting_id = ids["meeting"]["id"]
@@ -672,7 +677,7 @@ async def test_replies_read_as_appointment_responses(client_for: ClientFor) -> N
         ).get("entry", [])
         == []
     )
-    proposed = NOW + timedelta(days=5)
+    proposed = now + timedelta(days=5)
     replied = await home_care.post(
         f"/api/v1/meetings/{meeting_id}/replies",
         json={
@@ -703,8 +708,9 @@ async def test_replies_read_as_appointment_responses(client_for: ClientFor) -> N
 
 async def test_a_careplan_read_and_sent_back_keeps_its_goals_and_team(
     client_for: ClientFor,
+    now: datetime,
 ) -> None:
-    ids = await story(client_for)
+    ids = await story(client_for, now)
     hospital = await client_for("region-kalmar")
     plan_id = ids["plan"]["id"]
     read = fhir(await hospital.get(f"/fhir/CarePlan/{plan_id}"))

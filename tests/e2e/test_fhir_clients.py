@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -27,10 +27,8 @@ from tests.factories import PLANNING_ANSWERS, consent, personnummer, staff_role
 # Committing: the clients talk to a uvicorn process, which reads what the test wrote.
 pytestmark = pytest.mark.committing
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 
-
-async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
+async def _fill(http: httpx.AsyncClient, now: datetime) -> dict[str, str]:
     """A person with an episode, an active plan with consent, and a meeting."""
 
     async def ok(response: Any, status: int = 200) -> dict[str, Any]:
@@ -57,7 +55,7 @@ async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
             json={
                 "person_id": person["id"],
                 "hospital_unit_id": "region-kalmar-lanssjukhuset-med",
-                "admitted_at": (NOW - timedelta(days=2)).isoformat(),
+                "admitted_at": (now - timedelta(days=2)).isoformat(),
                 "admission_type": "planned",
             },
         ),
@@ -96,15 +94,15 @@ async def _fill(http: httpx.AsyncClient) -> dict[str, str]:
                 ],
                 "responsible_principal_id": "kommun-0880",
                 "coordinator": {"practitioner_role_id": coordinator["id"]},
-                "start_date": NOW.date().isoformat(),
-                "follow_up_dates": [(NOW.date() + timedelta(days=60)).isoformat()],
+                "start_date": now.date().isoformat(),
+                "follow_up_dates": [(now.date() + timedelta(days=60)).isoformat()],
             },
         ),
         201,
     )
-    await consent(http, plan["id"], ["region-kalmar", "kommun-0880"], NOW, method="written")
+    await consent(http, plan["id"], ["region-kalmar", "kommun-0880"], now, method="written")
     await ok(http.post(f"/api/v1/plans/{plan['id']}/activate", json={}))
-    starts = NOW + timedelta(days=4)
+    starts = now + timedelta(days=4)
     meeting = await ok(
         http.post(
             "/api/v1/meetings",
@@ -192,6 +190,7 @@ async def test_fhirclient_reads_and_searches_every_resource_type(
     server: Server,  # noqa: F811
     engine: AsyncEngine,
     settings: Settings,
+    now: datetime,
 ) -> None:
     client_id, pem, kid = await register_test_client(engine, "region-kalmar", "system/*.cruds")
     served = settings.model_copy(update={"public_base_url": server.url})
@@ -200,7 +199,7 @@ async def test_fhirclient_reads_and_searches_every_resource_type(
             "access_token"
         ]
         http.headers["Authorization"] = f"Bearer {token}"
-        ids = await _fill(http)
+        ids = await _fill(http, now)
     assert set(ids) == set(RESOURCES), "a served resource type is missing from this test"
     try:
         found = await asyncio.to_thread(_read_everything, server.url, token, ids)

@@ -47,9 +47,9 @@ def assert_versioned(response: httpx.Response) -> dict[str, Any]:
     return resource
 
 
-async def richer_story(client_for: ClientFor) -> dict[str, Any]:
+async def richer_story(client_for: ClientFor, now: datetime) -> dict[str, Any]:
     """The FHIR story, with a care message (read at a known instant) and a deviation."""
-    ids = await story(client_for)
+    ids = await story(client_for, now)
     hospital = await client_for("region-kalmar")
     message = ok(
         await hospital.post(
@@ -92,8 +92,10 @@ async def richer_story(client_for: ClientFor) -> dict[str, Any]:
     return {**ids, "message": message, "read_at": read_at, "deviation": deviation}
 
 
-async def test_every_type_declares_vread_and_answers_it(client_for: ClientFor) -> None:
-    await richer_story(client_for)
+async def test_every_type_declares_vread_and_answers_it(
+    client_for: ClientFor, now: datetime
+) -> None:
+    await richer_story(client_for, now)
     hospital = await client_for("region-kalmar")
     statement = fhir(await hospital.get("/fhir/metadata"))
     declared = {r["type"]: r for r in statement["rest"][0]["resource"]}
@@ -127,8 +129,9 @@ async def test_every_type_declares_vread_and_answers_it(client_for: ClientFor) -
 
 async def test_every_search_entry_and_history_entry_has_last_updated(
     client_for: ClientFor,
+    now: datetime,
 ) -> None:
-    await richer_story(client_for)
+    await richer_story(client_for, now)
     hospital = await client_for("region-kalmar")
     for name in RESOURCES:
         found = fhir(await hospital.get(f"/fhir/{name}", params={"_count": "20"}))
@@ -142,9 +145,11 @@ async def test_every_search_entry_and_history_entry_has_last_updated(
             assert entry["response"]["etag"] == f'W/"{meta["versionId"]}"'
 
 
-async def test_last_updated_is_when_each_version_was_written(client_for: ClientFor) -> None:
+async def test_last_updated_is_when_each_version_was_written(
+    client_for: ClientFor, now: datetime
+) -> None:
     before = datetime.now(UTC).replace(microsecond=0)
-    ids = await richer_story(client_for)
+    ids = await richer_story(client_for, now)
     after = datetime.now(UTC) + timedelta(seconds=1)
     hospital = await client_for("region-kalmar")
 
@@ -212,8 +217,10 @@ async def test_last_updated_is_when_each_version_was_written(client_for: ClientF
         assert moment(defined["meta"]["lastUpdated"]) == PUBLISHED, path
 
 
-async def test_last_updated_search_uses_the_stored_instants(client_for: ClientFor) -> None:
-    ids = await richer_story(client_for)
+async def test_last_updated_search_uses_the_stored_instants(
+    client_for: ClientFor, now: datetime
+) -> None:
+    ids = await richer_story(client_for, now)
     hospital = await client_for("region-kalmar")
     person_id = ids["person"]["id"]
     for name, ident in (
@@ -233,8 +240,10 @@ async def test_last_updated_search_uses_the_stored_instants(client_for: ClientFo
         assert fhir(await hospital.get(f"/fhir/{name}", params=later)).get("entry", []) == []
 
 
-async def test_create_and_update_answer_etag_and_last_modified(client_for: ClientFor) -> None:
-    ids = await story(client_for)
+async def test_create_and_update_answer_etag_and_last_modified(
+    client_for: ClientFor, now: datetime
+) -> None:
+    ids = await story(client_for, now)
     hospital = await client_for("region-kalmar")
     plan_id = ids["plan"]["id"]
     read = await hospital.get(f"/fhir/CarePlan/{plan_id}")
@@ -277,8 +286,8 @@ async def test_create_and_update_answer_etag_and_last_modified(client_for: Clien
     assert again.headers["etag"] == created.headers["etag"]
 
 
-async def test_history_bundles_link_to_themselves(client_for: ClientFor) -> None:
-    ids = await story(client_for)
+async def test_history_bundles_link_to_themselves(client_for: ClientFor, now: datetime) -> None:
+    ids = await story(client_for, now)
     hospital = await client_for("region-kalmar")
     plan_id = ids["plan"]["id"]
     path = f"/fhir/CarePlan/{plan_id}/_history"
@@ -296,8 +305,10 @@ async def test_history_bundles_link_to_themselves(client_for: ClientFor) -> None
     assert following["link"][0] == {"relation": "self", "url": relations["next"]}
 
 
-async def test_a_careplan_revision_is_a_version_not_a_replacement(client_for: ClientFor) -> None:
-    ids = await story(client_for)
+async def test_a_careplan_revision_is_a_version_not_a_replacement(
+    client_for: ClientFor, now: datetime
+) -> None:
+    ids = await story(client_for, now)
     hospital = await client_for("region-kalmar")
     plan_id = ids["plan"]["id"]
     assert ids["plan"]["version"] > 1
@@ -384,8 +395,10 @@ async def test_audit_event_history_pages_past_ten_thousand_entries(
     await walker.aclose()
 
 
-async def test_the_parts_of_a_plan_are_read_at_the_plans_versions(client_for: ClientFor) -> None:
-    ids = await story(client_for)
+async def test_the_parts_of_a_plan_are_read_at_the_plans_versions(
+    client_for: ClientFor, now: datetime
+) -> None:
+    ids = await story(client_for, now)
     hospital = await client_for("region-kalmar")
     plan_id, newest = ids["plan"]["id"], ids["plan"]["version"]
     # The story: created (1), consented to (2), partly withdrawn (3), activated (4).

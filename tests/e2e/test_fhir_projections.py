@@ -72,13 +72,13 @@ async def stored_and_mapped(engine: AsyncEngine) -> list[tuple[str, bytes | None
 
 
 async def test_the_scenarios_plans_are_stored_as_the_mapper_writes_them(
-    client_for: ClientFor, engine: AsyncEngine
+    client_for: ClientFor, engine: AsyncEngine, now: datetime
 ) -> None:
     # Three whole plans over HTTP: initiation, consent, summons, activation, revisions,
     # completion (and the plan rules' consent withdrawal), each version stored through the API.
-    await scenarios.test_peter_55_after_a_stroke(client_for)
-    await scenarios.test_viola_78_with_heart_disease_diabetes_and_new_dementia(client_for)
-    await scenarios.test_ylva_4_with_autism(client_for)
+    await scenarios.test_peter_55_after_a_stroke(client_for, now)
+    await scenarios.test_viola_78_with_heart_disease_diabetes_and_new_dementia(client_for, now)
+    await scenarios.test_ylva_4_with_autism(client_for, now)
     found = await stored_and_mapped(engine)
     assert len(found) >= 3
     for plan_id, stored, mapped in found:

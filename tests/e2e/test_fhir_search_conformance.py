@@ -20,7 +20,6 @@ from tests.e2e.test_fhir import fhir, story
 from tests.e2e.test_plan_scenarios import ok
 from tests.factories import PLANNING_ANSWERS, admit, create_person, notice
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 OWN = "https://samverkan.dev/fhir"
 ENDPOINT = "https://receiver.example/samverkan-hook"
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
@@ -46,10 +45,12 @@ async def ids_of(
     return found
 
 
-async def world(client_for: ClientFor) -> dict[str, Any]:
-    """The story of test_fhir, with a reply, a message thread, a deviation report, a notice
-    carrying a planning basis and a document, and a subscription: something of every type."""
-    w = await story(client_for)
+async def world(client_for: ClientFor, now: datetime) -> dict[str, Any]:
+    """The story of test_fhir (told at ``now``), with a reply, a message thread, a deviation
+    report, a notice carrying a planning basis and a document, and a subscription: something of
+    every type."""
+    w = await story(client_for, now)
+    w["now"] = now
     hospital = await client_for("region-kalmar")
     municipality = await client_for("kommun-0880")
     w["hospital"], w["municipality"] = hospital, municipality
@@ -97,14 +98,14 @@ async def world(client_for: ClientFor) -> dict[str, Any]:
     del municipality.headers["X-Samverkan-Unit"]
     second = await create_person(hospital, municipality="kommun-0880")
     episode = await admit(
-        hospital, second["id"], NOW - timedelta(days=2), unit="region-kalmar-lanssjukhuset-med"
+        hospital, second["id"], now - timedelta(days=2), unit="region-kalmar-lanssjukhuset-med"
     )
     sent = ok(
         await notice(
             hospital,
             episode["id"],
             "admission-notice",
-            NOW - timedelta(days=1),
+            now - timedelta(days=1),
             planning_basis={"answers": PLANNING_ANSWERS},
             documents=[
                 {
@@ -359,7 +360,7 @@ TABLE: dict[tuple[str, str], Cases] = {
     ("CarePlan", "subject"): _person(PLAN),
     ("CarePlan", "status"): _codes(None, "active", PLAN, "draft", _fhir_status("request-status")),
     ("CarePlan", "category"): _codes(f"{OWN}/CodeSystem/plan-category", "SIP", PLAN, "IP"),
-    ("CarePlan", "date"): _open(lambda w: NOW.isoformat(), PLAN),
+    ("CarePlan", "date"): _open(lambda w: w["now"].isoformat(), PLAN),
     ("Goal", "_id"): _id(GOAL),
     ("Goal", "patient"): _person(GOAL),
     ("Goal", "subject"): _person(GOAL),
@@ -503,8 +504,10 @@ def declared(statement: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]
     }
 
 
-async def test_every_declared_parameter_finds_what_it_says(client_for: ClientFor) -> None:
-    w = await world(client_for)
+async def test_every_declared_parameter_finds_what_it_says(
+    client_for: ClientFor, now: datetime
+) -> None:
+    w = await world(client_for, now)
     municipality = w["municipality"]
     statement = fhir(await municipality.get("/fhir/metadata"))
     params = declared(statement)
@@ -530,8 +533,8 @@ async def test_every_declared_parameter_finds_what_it_says(client_for: ClientFor
     assert wrong == []
 
 
-async def test_an_id_list_matches_either_id(client_for: ClientFor) -> None:
-    w = await world(client_for)
+async def test_an_id_list_matches_either_id(client_for: ClientFor, now: datetime) -> None:
+    w = await world(client_for, now)
     hospital = w["hospital"]
     both = f"{w['person']['id']},{w['second']['id']}"
     found = await ids_of(hospital, "/fhir/Patient", {"_id": both})
@@ -542,8 +545,10 @@ async def test_an_id_list_matches_either_id(client_for: ClientFor) -> None:
     assert await ids_of(hospital, "/fhir/Patient", {"_id": both, "_count": "1"}) == sorted(found)
 
 
-async def test_references_name_their_type_or_match_nothing(client_for: ClientFor) -> None:
-    w = await world(client_for)
+async def test_references_name_their_type_or_match_nothing(
+    client_for: ClientFor, now: datetime
+) -> None:
+    w = await world(client_for, now)
     municipality = w["municipality"]
     person_id = w["person"]["id"]
     # patient names only Patients: another type is refused, naming the parameter.
@@ -560,8 +565,8 @@ async def test_references_name_their_type_or_match_nothing(client_for: ClientFor
     assert person_id in residents
 
 
-async def test_token_values_with_and_without_a_system(client_for: ClientFor) -> None:
-    w = await world(client_for)
+async def test_token_values_with_and_without_a_system(client_for: ClientFor, now: datetime) -> None:
+    w = await world(client_for, now)
     municipality = w["municipality"]
     identifier = w["patient"]["identifier"][0]
     for value in (identifier["value"], f"{identifier['system']}|{identifier['value']}"):
@@ -580,8 +585,9 @@ async def test_token_values_with_and_without_a_system(client_for: ClientFor) -> 
 
 async def test_care_team_members_of_every_type_are_searched_and_included(
     client_for: ClientFor,
+    now: datetime,
 ) -> None:
-    w = await world(client_for)
+    w = await world(client_for, now)
     municipality = w["municipality"]
     plan_id, role = w["plan"]["id"], w["coordinator"]
     for member in (
@@ -606,8 +612,10 @@ async def test_care_team_members_of_every_type_are_searched_and_included(
     assert {"Organization/kommun-0880", "Organization/region-kalmar"} <= included
 
 
-async def test_appointment_actors_of_each_declared_type(client_for: ClientFor) -> None:
-    w = await world(client_for)
+async def test_appointment_actors_of_each_declared_type(
+    client_for: ClientFor, now: datetime
+) -> None:
+    w = await world(client_for, now)
     municipality, meeting_id = w["municipality"], w["meeting"]["id"]
     for actor in (f"Patient/{w['person']['id']}", "Organization/kommun-0880-hemtjanst"):
         assert meeting_id in await ids_of(municipality, "/fhir/Appointment", {"actor": actor})
@@ -616,8 +624,8 @@ async def test_appointment_actors_of_each_declared_type(client_for: ClientFor) -
     )
 
 
-async def test_audit_events_by_date_with_every_prefix(client_for: ClientFor) -> None:
-    w = await world(client_for)
+async def test_audit_events_by_date_with_every_prefix(client_for: ClientFor, now: datetime) -> None:
+    w = await world(client_for, now)
     municipality = w["municipality"]
     event = w["auditevent"]
     at = event["recorded"]
@@ -639,8 +647,9 @@ async def test_audit_events_by_date_with_every_prefix(client_for: ClientFor) -> 
 
 async def test_subscriptions_are_searched_by_their_declared_parameters(
     client_for: ClientFor,
+    now: datetime,
 ) -> None:
-    w = await world(client_for)
+    w = await world(client_for, now)
     municipality = w["municipality"]
     statement = fhir(await municipality.get("/fhir/metadata"))
     [entry] = [r for r in statement["rest"][0]["resource"] if r["type"] == "Subscription"]
@@ -659,11 +668,13 @@ async def test_subscriptions_are_searched_by_their_declared_parameters(
         assert refused["issue"][0]["details"]["text"] == "colour"
 
 
-async def test_bundles_never_carry_an_empty_entry_array(client_for: ClientFor) -> None:
+async def test_bundles_never_carry_an_empty_entry_array(
+    client_for: ClientFor, now: datetime
+) -> None:
     hospital = await client_for("region-kalmar")
     empty = fhir(await hospital.get("/fhir/CarePlan", params={"_id": "no-such-plan"}))
     assert "entry" not in empty and empty["total"] == 0
-    future = (NOW + timedelta(days=1)).isoformat()
+    future = (now + timedelta(days=1)).isoformat()
     history = fhir(await hospital.get("/fhir/CarePlan/_history", params={"_since": future}))
     assert history["type"] == "history" and "entry" not in history
     answer = fhir(

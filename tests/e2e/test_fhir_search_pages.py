@@ -20,7 +20,6 @@ from tests.e2e.test_fhir import fhir
 from tests.e2e.test_plan_scenarios import ok
 from tests.factories import admit, create_person, notice
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 COUNT = 2
 
 
@@ -98,6 +97,7 @@ async def test_plan_searches_fill_their_pages(client: httpx.AsyncClient) -> None
 
 async def test_id_with_other_parameters_finds_only_what_matches_them(
     client: httpx.AsyncClient,
+    now: datetime,
 ) -> None:
     person = await create_person(client, municipality="kommun-2580")
     [plan] = await plans(client, person["id"], 1)
@@ -113,7 +113,7 @@ async def test_id_with_other_parameters_finds_only_what_matches_them(
     assert await ids("/fhir/Goal", {"_id": goal, "lifecycle-status": "active"}) == []
     assert await ids("/fhir/Goal", {"_id": goal, "lifecycle-status": "proposed"}) == [goal]
     assert await ids("/fhir/Goal", {"_id": goal, "patient": person["id"]}) == [goal]
-    episode = await admit(client, person["id"], NOW - timedelta(days=2))
+    episode = await admit(client, person["id"], now - timedelta(days=2))
     assert await ids("/fhir/Encounter", {"_id": episode["id"], "status": "finished"}) == []
     assert await ids("/fhir/Encounter", {"_id": episode["id"], "status": "in-progress"}) == [
         episode["id"]
@@ -124,11 +124,13 @@ async def test_id_with_other_parameters_finds_only_what_matches_them(
     ]
 
 
-async def test_encounter_states_are_searched_in_the_query(client: httpx.AsyncClient) -> None:
+async def test_encounter_states_are_searched_in_the_query(
+    client: httpx.AsyncClient, now: datetime
+) -> None:
     person = await create_person(client, municipality="kommun-2580")
-    stays = [await admit(client, person["id"], NOW - timedelta(days=10 - i)) for i in range(8)]
+    stays = [await admit(client, person["id"], now - timedelta(days=10 - i)) for i in range(8)]
     for stay in stays[::2]:
-        response = await notice(client, stay["id"], "discharge", NOW - timedelta(hours=1))
+        response = await notice(client, stay["id"], "discharge", now - timedelta(hours=1))
         assert response.status_code == 200, response.text
     finished = {s["id"] for s in stays[::2]}
     staying = {s["id"] for s in stays} - finished
@@ -139,14 +141,16 @@ async def test_encounter_states_are_searched_in_the_query(client: httpx.AsyncCli
     # date: matched on the found stays, read on until the page is full. Each discharged stay
     # ended an hour ago; the others go on.
     await assert_paged(
-        client, "/fhir/Encounter", {**mine, "date": f"gt{NOW.date().isoformat()}"}, staying
+        client, "/fhir/Encounter", {**mine, "date": f"gt{now.date().isoformat()}"}, staying
     )
 
 
-async def test_appointment_status_is_searched_in_the_query(client: httpx.AsyncClient) -> None:
+async def test_appointment_status_is_searched_in_the_query(
+    client: httpx.AsyncClient, now: datetime
+) -> None:
     person = await create_person(client, municipality="kommun-2580")
     [plan] = await plans(client, person["id"], 1)
-    starts = NOW + timedelta(days=3)
+    starts = now + timedelta(days=3)
     meetings = [
         ok(
             await client.post(
@@ -200,7 +204,9 @@ async def test_a_thread_search_leaves_out_its_first_message_in_the_query(
     await assert_paged(hospital, "/fhir/Communication", {"part-of": first["id"]}, replies)
 
 
-async def test_audit_event_dates_are_searched_in_the_query(client: httpx.AsyncClient) -> None:
+async def test_audit_event_dates_are_searched_in_the_query(
+    client: httpx.AsyncClient, now: datetime
+) -> None:
     person = await create_person(client, municipality="kommun-2580")
     for _ in range(4):
         ok(await client.get(f"/api/v1/persons/{person['id']}"))
@@ -215,7 +221,7 @@ async def test_audit_event_dates_are_searched_in_the_query(client: httpx.AsyncCl
     later = {"patient": person["id"], "date": f"ge{before.isoformat()}", "_count": "200"}
     [since] = await walk(client, "/fhir/AuditEvent", later)
     assert since and not set(since) & everything
-    tomorrow = (NOW + timedelta(days=1)).date().isoformat()
+    tomorrow = (now + timedelta(days=1)).date().isoformat()
     await assert_paged(
         client, "/fhir/AuditEvent", {"patient": person["id"], "date": f"ge{tomorrow}"}, set()
     )
@@ -306,14 +312,14 @@ async def test_unknown_parameters_refused_when_strict_listed_when_lenient(
 
 
 async def test_patient_pages_and_a_stranger_running_the_same_statement(
-    client: httpx.AsyncClient, client_for: ClientFor
+    client: httpx.AsyncClient, client_for: ClientFor, now: datetime
 ) -> None:
     """The Patient search's statement is built once per shape and kept (issue 20): each walk
     binds its own reach, filters and cursor. Luleå's persons fill their pages in id order; a
     region of the same reach shape, walking the same filters right after, finds none of them."""
     persons = [await create_person(client, municipality="kommun-2580") for _ in range(5)]
     for person in persons:
-        await admit(client, person["id"], NOW - timedelta(days=1))
+        await admit(client, person["id"], now - timedelta(days=1))
     mine = {p["id"] for p in persons}
     by_town = {"organization": "kommun-2580", "_count": "100"}
     [found] = await walk(client, "/fhir/Patient", by_town)

@@ -15,7 +15,6 @@ from tests.conftest import ClientFor
 from tests.factories import personnummer
 
 FHIR = {"Content-Type": "application/fhir+json"}
-NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def patient(value: str, **extra: Any) -> dict[str, Any]:
@@ -29,24 +28,26 @@ def patient(value: str, **extra: Any) -> dict[str, Any]:
 
 
 def encounter(subject: str, unit: str = "region-kalmar-lanssjukhuset-med") -> dict[str, Any]:
+    """An Encounter of the subject at ``unit`` that began a day before the call."""
     return {
         "resourceType": "Encounter",
         "status": "in-progress",
         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
         "subject": {"reference": subject},
-        "period": {"start": (NOW - timedelta(days=1)).isoformat()},
+        "period": {"start": (datetime.now(UTC) - timedelta(days=1)).isoformat()},
         "serviceProvider": {"reference": f"Organization/{unit}"},
     }
 
 
 def careplan(subject: str) -> dict[str, Any]:
+    """A draft CarePlan of the subject that starts on the day of the call (UTC)."""
     return {
         "resourceType": "CarePlan",
         "status": "draft",
         "intent": "plan",
         "title": "SIP via transaktion",
         "subject": {"reference": subject},
-        "period": {"start": NOW.date().isoformat()},
+        "period": {"start": datetime.now(UTC).date().isoformat()},
     }
 
 

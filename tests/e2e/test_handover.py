@@ -16,10 +16,15 @@ from app.cli import examples
 from tests.conftest import ClientFor
 from tests.factories import admit, create_person, notice
 
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=6)
 WARD = "region-norrbotten-sunderby-med"
 UNIT = {"X-Samverkan-Unit": "kommun-2580-lss"}
 PLANNED = "https://samverkan.dev/fhir/CodeSystem/planned-service"
+
+
+@pytest.fixture
+def t0(now: datetime) -> datetime:
+    """Six days before the test's now: when its story begins."""
+    return now - timedelta(days=6)
 
 
 def example(event: str, *, episode_id: str) -> dict[str, Any]:
@@ -52,12 +57,12 @@ async def post(
     )
 
 
-async def discharge_ready(hospital: httpx.AsyncClient) -> dict[str, Any]:
+async def discharge_ready(hospital: httpx.AsyncClient, t0: datetime) -> dict[str, Any]:
     person = await create_person(hospital)
-    episode = await admit(hospital, person["id"], T0)
+    episode = await admit(hospital, person["id"], t0)
     for kind, at in (
-        ("admission-notice", T0 + timedelta(hours=2)),
-        ("discharge-ready", T0 + timedelta(days=2)),
+        ("admission-notice", t0 + timedelta(hours=2)),
+        ("discharge-ready", t0 + timedelta(days=2)),
     ):
         assert (await notice(hospital, episode["id"], kind, at)).status_code == 200
     return episode
@@ -92,17 +97,17 @@ async def inbox(
 
 @pytest.mark.committing("postgresql")  # reads the outbox
 async def test_the_answer_with_planned_services_reaches_the_hospital_and_reads_back(
-    client: httpx.AsyncClient, municipality: httpx.AsyncClient, client_for: ClientFor
+    client: httpx.AsyncClient, municipality: httpx.AsyncClient, client_for: ClientFor, t0: datetime
 ) -> None:
-    episode = await discharge_ready(client)
+    episode = await discharge_ready(client, t0)
     path = f"/api/v1/episodes/{episode['id']}/municipality-response"
-    at = T0 + timedelta(days=2, hours=3)
+    at = t0 + timedelta(days=2, hours=3)
     answered = await municipality.post(
         path,
         json={
             "at": at.isoformat(),
             "answer": "can-receive",
-            "can_receive_from": (T0 + timedelta(days=4)).date().isoformat(),
+            "can_receive_from": (t0 + timedelta(days=4)).date().isoformat(),
             "planned_services": ["home-care", "short-term-stay"],
             "units": ["kommun-2580-hemtjanst"],
         },
@@ -112,7 +117,7 @@ async def test_the_answer_with_planned_services_reaches_the_hospital_and_reads_b
     assert read["municipality_answer"] == {
         "at": at.isoformat().replace("+00:00", "Z"),
         "answer": "can-receive",
-        "can_receive_from": (T0 + timedelta(days=4)).date().isoformat(),
+        "can_receive_from": (t0 + timedelta(days=4)).date().isoformat(),
         "reason": None,
         "planned_services": ["home-care", "short-term-stay"],
         "units": ["kommun-2580-hemtjanst"],
@@ -128,7 +133,7 @@ async def test_the_answer_with_planned_services_reaches_the_hospital_and_reads_b
         payload = items[0]["payload"]
         assert payload["answer"] == "can-receive"
         assert payload["planned_services"] == ["home-care", "short-term-stay"]
-        assert payload["can_receive_from"] == (T0 + timedelta(days=4)).date().isoformat()
+        assert payload["can_receive_from"] == (t0 + timedelta(days=4)).date().isoformat()
     assert await inbox(municipality, "municipality-response", episode["id"], expect=0) == []
     # In FHIR, the Encounter carries the latest answer as an extension.
     encounter = (await client.get(f"/fhir/Encounter/{episode['id']}")).json()
@@ -139,15 +144,15 @@ async def test_the_answer_with_planned_services_reaches_the_hospital_and_reads_b
         (p["url"], str(next(v for k, v in p.items() if k != "url"))) for p in extension["extension"]
     }
     assert ("answer", "can-receive") in parts
-    assert ("canReceiveFrom", (T0 + timedelta(days=4)).date().isoformat()) in parts
+    assert ("canReceiveFrom", (t0 + timedelta(days=4)).date().isoformat()) in parts
     assert sum(1 for name, _ in parts if name == "plannedService") == 2
 
 
 @pytest.mark.committing("postgresql")  # reads the outbox
 async def test_cannot_receive_yet_needs_a_reason_and_holds_until_a_new_answer(
-    client: httpx.AsyncClient, municipality: httpx.AsyncClient
+    client: httpx.AsyncClient, municipality: httpx.AsyncClient, t0: datetime
 ) -> None:
-    episode = await discharge_ready(client)
+    episode = await discharge_ready(client, t0)
     path = f"/api/v1/episodes/{episode['id']}/municipality-response"
     bad = [
         ({"answer": "cannot-receive-yet"}, "reason"),
@@ -189,11 +194,11 @@ async def test_cannot_receive_yet_needs_a_reason_and_holds_until_a_new_answer(
 
 
 async def test_only_the_municipality_or_its_discharge_planning_units_answer(
-    client: httpx.AsyncClient, municipality: httpx.AsyncClient, client_for: ClientFor
+    client: httpx.AsyncClient, municipality: httpx.AsyncClient, client_for: ClientFor, t0: datetime
 ) -> None:
-    episode = await discharge_ready(client)
+    episode = await discharge_ready(client, t0)
     path = f"/api/v1/episodes/{episode['id']}/municipality-response"
-    answer = {"can_receive_from": (T0 + timedelta(days=3)).date().isoformat()}
+    answer = {"can_receive_from": (t0 + timedelta(days=3)).date().isoformat()}
     # The municipality's system acting for its LSS unit: a party, but not one that plans.
     lss = await municipality.post(path, json=answer, headers=UNIT)
     assert lss.status_code == 403, lss.text
@@ -208,7 +213,7 @@ async def test_only_the_municipality_or_its_discharge_planning_units_answer(
     assert named.status_code == 200, named.text
     home_care = await client_for("kommun-2580-hemtjanst")
     again = await home_care.post(
-        path, json={"can_receive_from": (T0 + timedelta(days=4)).date().isoformat()}
+        path, json={"can_receive_from": (t0 + timedelta(days=4)).date().isoformat()}
     )
     assert again.status_code == 200, again.text
     assert again.json()["municipality_answer"]["units"] == []
@@ -217,14 +222,14 @@ async def test_only_the_municipality_or_its_discharge_planning_units_answer(
 
 @pytest.mark.committing("postgresql")  # reads the outbox
 async def test_services_started_follows_the_discharge_and_reaches_the_ward(
-    client: httpx.AsyncClient, municipality: httpx.AsyncClient, client_for: ClientFor
+    client: httpx.AsyncClient, municipality: httpx.AsyncClient, client_for: ClientFor, t0: datetime
 ) -> None:
-    episode = await discharge_ready(client)
+    episode = await discharge_ready(client, t0)
     path = f"/api/v1/episodes/{episode['id']}/services-started"
     early = await municipality.post(path, json={"services": ["home-care"]})
     assert early.status_code == 409, early.text
     assert "has not been discharged" in early.json()["detail"]
-    discharged_at = T0 + timedelta(days=4)
+    discharged_at = t0 + timedelta(days=4)
     assert (await notice(client, episode["id"], "discharge", discharged_at)).status_code == 200
     before = await municipality.post(
         path, json={"arrived_at": (discharged_at - timedelta(hours=1)).isoformat()}
@@ -259,9 +264,9 @@ async def test_services_started_follows_the_discharge_and_reaches_the_ward(
 
 
 async def test_the_answer_and_the_confirmation_as_fhir_messages(
-    client: httpx.AsyncClient, municipality: httpx.AsyncClient
+    client: httpx.AsyncClient, municipality: httpx.AsyncClient, t0: datetime
 ) -> None:
-    episode = await discharge_ready(client)
+    episode = await discharge_ready(client, t0)
     answer = example("municipality-response", episode_id=episode["id"])
     encounter = answer["entry"][1]["resource"]
     encounter["extension"][0]["extension"] = [

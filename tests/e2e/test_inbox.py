@@ -19,7 +19,11 @@ from tests.factories import admit, consent, create_person, notice
 # older than every running one, which a rolled-back test's own transaction never is.
 pytestmark = pytest.mark.committing("postgresql")
 
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+
+@pytest.fixture
+def t0(now: datetime) -> datetime:
+    """Two days before the test's now: when its story begins."""
+    return now - timedelta(days=2)
 
 
 def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
@@ -45,17 +49,17 @@ async def everything(http: httpx.AsyncClient, **params: Any) -> list[dict[str, A
 
 
 async def test_notices_reach_the_municipality_and_primary_care_in_order(
-    client: httpx.AsyncClient, municipality: httpx.AsyncClient, client_for: ClientFor
+    client: httpx.AsyncClient, municipality: httpx.AsyncClient, client_for: ClientFor, t0: datetime
 ) -> None:
     person = await create_person(client)
     episode = await admit(
-        client, person["id"], T0, primary_care_unit_id="region-norrbotten-hc-lulea"
+        client, person["id"], t0, primary_care_unit_id="region-norrbotten-hc-lulea"
     )
     steps = [
         ("admission-notice", {}),
         (
             "expected-discharge",
-            {"expected_discharge_date": (T0 + timedelta(days=4)).date().isoformat()},
+            {"expected_discharge_date": (t0 + timedelta(days=4)).date().isoformat()},
         ),
         ("discharge-ready", {"coordinated_planning": True}),
         ("withdrawal", {}),
@@ -63,7 +67,7 @@ async def test_notices_reach_the_municipality_and_primary_care_in_order(
         ("discharge", {}),
     ]
     for hours, (kind, extra) in enumerate(steps, start=1):
-        sent = await notice(client, episode["id"], kind, T0 + timedelta(hours=hours), **extra)
+        sent = await notice(client, episode["id"], kind, t0 + timedelta(hours=hours), **extra)
         assert sent.status_code == 200, sent.text
     expected = [
         "admission-notice",
@@ -79,7 +83,7 @@ async def test_notices_reach_the_municipality_and_primary_care_in_order(
     assert {i["sender_id"] for i in items} == {"region-norrbotten"}
     assert (
         items[1]["payload"]["expected_discharge_date"]
-        == (T0 + timedelta(days=4)).date().isoformat()
+        == (t0 + timedelta(days=4)).date().isoformat()
     )
     assert items[2]["payload"]["coordinated_planning"] is True
     # Nothing of the person beyond references and the facts to act on.
@@ -102,15 +106,15 @@ async def test_notices_reach_the_municipality_and_primary_care_in_order(
 
 
 async def test_the_cursor_gives_the_same_items_and_loses_none(
-    client: httpx.AsyncClient, municipality: httpx.AsyncClient
+    client: httpx.AsyncClient, municipality: httpx.AsyncClient, t0: datetime
 ) -> None:
     person = await create_person(client)
-    episode = await admit(client, person["id"], T0)
-    assert (await notice(client, episode["id"], "admission-notice", T0)).status_code == 200
+    episode = await admit(client, person["id"], t0)
+    assert (await notice(client, episode["id"], "admission-notice", t0)).status_code == 200
     start = (await inbox(municipality, person_id=person["id"]))["next_cursor"]
     for hours, kind in enumerate(("discharge-ready", "withdrawal", "discharge-ready"), start=1):
         assert (
-            await notice(client, episode["id"], kind, T0 + timedelta(hours=hours))
+            await notice(client, episode["id"], kind, t0 + timedelta(hours=hours))
         ).status_code == 200
     first = await inbox(municipality, person_id=person["id"], since=start, limit=2)
     again = await inbox(municipality, person_id=person["id"], since=start, limit=2)
@@ -124,7 +128,7 @@ async def test_the_cursor_gives_the_same_items_and_loses_none(
     idle = await inbox(municipality, person_id=person["id"], since=rest["next_cursor"])
     assert idle == {"items": [], "next_cursor": rest["next_cursor"], "more": False}
     assert (
-        await notice(client, episode["id"], "discharge", T0 + timedelta(hours=9))
+        await notice(client, episode["id"], "discharge", t0 + timedelta(hours=9))
     ).status_code == 200
     later = await inbox(municipality, person_id=person["id"], since=rest["next_cursor"])
     assert [i["event"] for i in later["items"]] == ["discharge-notice"]
@@ -133,28 +137,28 @@ async def test_the_cursor_gives_the_same_items_and_loses_none(
 
 
 async def test_a_refused_notice_writes_no_event(
-    client: httpx.AsyncClient, municipality: httpx.AsyncClient
+    client: httpx.AsyncClient, municipality: httpx.AsyncClient, t0: datetime
 ) -> None:
     person = await create_person(client)
-    episode = await admit(client, person["id"], T0)
+    episode = await admit(client, person["id"], t0)
     assert (
-        await notice(client, episode["id"], "discharge", T0 + timedelta(hours=1))
+        await notice(client, episode["id"], "discharge", t0 + timedelta(hours=1))
     ).status_code == 200
-    again = await notice(client, episode["id"], "discharge", T0 + timedelta(hours=2))
+    again = await notice(client, episode["id"], "discharge", t0 + timedelta(hours=2))
     assert again.status_code == 409, again.text
     # A municipality may not send the hospital's notices: refused, and nothing is queued.
-    refused = await notice(municipality, episode["id"], "discharge-ready", T0 + timedelta(hours=3))
+    refused = await notice(municipality, episode["id"], "discharge-ready", t0 + timedelta(hours=3))
     assert refused.status_code == 403, refused.text
     items = await everything(municipality, person_id=person["id"])
     assert [i["event"] for i in items] == ["discharge-notice"]
 
 
 async def test_acknowledgements_reach_the_sender_and_are_final(
-    client: httpx.AsyncClient, municipality: httpx.AsyncClient, client_for: ClientFor
+    client: httpx.AsyncClient, municipality: httpx.AsyncClient, client_for: ClientFor, t0: datetime
 ) -> None:
     person = await create_person(client)
-    episode = await admit(client, person["id"], T0)
-    assert (await notice(client, episode["id"], "admission-notice", T0)).status_code == 200
+    episode = await admit(client, person["id"], t0)
+    assert (await notice(client, episode["id"], "admission-notice", t0)).status_code == 200
     (item,) = (await inbox(municipality, person_id=person["id"]))["items"]
     path = f"/api/v1/inbox/{item['id']}/acknowledgement"
 
@@ -198,16 +202,16 @@ async def test_acknowledgements_reach_the_sender_and_are_final(
 
 
 async def test_fhir_messages_plans_and_meetings_reach_their_receivers(
-    client: httpx.AsyncClient, municipality: httpx.AsyncClient
+    client: httpx.AsyncClient, municipality: httpx.AsyncClient, t0: datetime
 ) -> None:
     person = await create_person(client)
-    episode = await admit(client, person["id"], T0)
-    assert (await notice(client, episode["id"], "admission-notice", T0)).status_code == 200
+    episode = await admit(client, person["id"], t0)
+    assert (await notice(client, episode["id"], "admission-notice", t0)).status_code == 200
     message = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
         "type": "message",
-        "timestamp": (T0 + timedelta(hours=1)).isoformat(),
+        "timestamp": (t0 + timedelta(hours=1)).isoformat(),
         "entry": [
             {
                 "resource": {
@@ -227,7 +231,7 @@ async def test_fhir_messages_plans_and_meetings_reach_their_receivers(
     plan = ok(
         await client.post("/api/v1/plans", json={"person_id": person["id"], "title": "SIP"}), 201
     )
-    consented = await consent(client, plan["id"], ["region-norrbotten", "kommun-2580"], T0)
+    consented = await consent(client, plan["id"], ["region-norrbotten", "kommun-2580"], t0)
     revised = await client.put(
         f"/api/v1/plans/{plan['id']}",
         json={"title": "SIP, reviderad"},
@@ -294,13 +298,15 @@ async def test_fhir_messages_plans_and_meetings_reach_their_receivers(
     assert "flyttat" not in str(summonses), "the free-text reason stays out of the event"
 
 
-async def test_in_norway_the_municipality_of_stay_is_told(client_for: ClientFor) -> None:
+async def test_in_norway_the_municipality_of_stay_is_told(
+    client_for: ClientFor, t0: datetime
+) -> None:
     hospital = await client_for("helse-stavanger")
     person = await create_person(
         hospital, municipality="kommune-1120", country="NO", stay_municipality_id="kommune-1121"
     )
-    episode = await admit(hospital, person["id"], T0, unit="helse-stavanger-sus-med")
-    assert (await notice(hospital, episode["id"], "admission-notice", T0)).status_code == 200
+    episode = await admit(hospital, person["id"], t0, unit="helse-stavanger-sus-med")
+    assert (await notice(hospital, episode["id"], "admission-notice", t0)).status_code == 200
     stay = await client_for("kommune-1121")
     residence = await client_for("kommune-1120")
     assert [i["event"] for i in await everything(stay)] == ["admission-notice"]
@@ -308,12 +314,12 @@ async def test_in_norway_the_municipality_of_stay_is_told(client_for: ClientFor)
 
 
 async def test_an_acknowledgement_message_acknowledges_the_inbox_item(
-    client: httpx.AsyncClient, municipality: httpx.AsyncClient
+    client: httpx.AsyncClient, municipality: httpx.AsyncClient, t0: datetime
 ) -> None:
     """A receiver that answers the pushed MessageHeader with a FHIR acknowledgement message."""
     person = await create_person(client)
-    episode = await admit(client, person["id"], T0)
-    assert (await notice(client, episode["id"], "admission-notice", T0)).status_code == 200
+    episode = await admit(client, person["id"], t0)
+    assert (await notice(client, episode["id"], "admission-notice", t0)).status_code == 200
     (item,) = (await inbox(municipality, person_id=person["id"]))["items"]
     message = {
         "resourceType": "Bundle",

@@ -195,7 +195,6 @@ SECRET_ADDRESS = "Hemlig gränd 7"
 DOCUMENT_TYPES = "https://samverkan.dev/fhir/CodeSystem/document-type"
 TEXT_DATA = base64.b64encode(b"hej").decode()
 SECRET_NAME = "Sekretessa"
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=5)
 
 
 # Organizations that are no party to any of the scene's records, with the principal they act for.
@@ -229,6 +228,7 @@ class Scene:
     role_id: str
     document_id: str
     basis_id: str
+    t0: datetime  # when the scene's story began (the admission)
 
     def records(self) -> dict[str, str]:
         """The REST path of each record of the scene, by its FHIR resource type."""
@@ -334,7 +334,7 @@ def fhir_body(kind: str, scene: Scene, ids: dict[str, str]) -> dict[str, Any]:
             "status": "in-progress",
             "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
             "subject": subject,
-            "period": {"start": T0.isoformat()},
+            "period": {"start": scene.t0.isoformat()},
             "serviceProvider": {"reference": "Organization/kommun-0880-hemtjanst"},
         }
     if kind == "DocumentReference":
@@ -373,7 +373,7 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
         "bulletin_id": str(uuid.uuid4()),
         "client_id": "no-such-client",
         "municipality_id": "kommun-2580",
-        "month": T0.strftime("%Y-%m"),
+        "month": scene.t0.strftime("%Y-%m"),
         "practitioner_id": scene.practitioner_id,
         "role_id": scene.role_id,
     }
@@ -395,14 +395,14 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
             params["patient"] = f"Patient/{person}"
         if op == "search:Binary":
             params["_id"] = ids["document_id"]
-    month = T0.strftime("%Y-%m")
+    month = scene.t0.strftime("%Y-%m")
     if op.startswith("get_statistics"):
         params.update({"period": month, "indicator": "admissions-notified"})
     if op == "list_statistics_records":
         values["indicator"] = "admissions-notified"
         params["period"] = month
     if op.startswith("evaluate_measure"):
-        first = T0.date().replace(day=1)
+        first = scene.t0.date().replace(day=1)
         last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
         params.update({"periodStart": first.isoformat(), "periodEnd": last.isoformat()})
     filled = path
@@ -414,11 +414,11 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
         "register_admission": {
             "person_id": person,
             "hospital_unit_id": "region-kalmar-lanssjukhuset-med",
-            "admitted_at": T0.isoformat(),
+            "admitted_at": scene.t0.isoformat(),
             "admission_type": "acute",
         },
-        "change_expected_discharge": {"expected_discharge_date": T0.date().isoformat()},
-        "record_municipality_response": {"can_receive_from": T0.date().isoformat()},
+        "change_expected_discharge": {"expected_discharge_date": scene.t0.date().isoformat()},
+        "record_municipality_response": {"can_receive_from": scene.t0.date().isoformat()},
         "create_organization": {
             "id": f"leak-unit-{unique}",
             "kind": "unit",
@@ -443,11 +443,11 @@ def build(op: str, method: str, path: str, scene: Scene, ids: dict[str, str]) ->
         "revise_plan": {"title": "Plan"},
         "record_consent": {
             "given_by": "person",
-            "given_at": T0.isoformat(),
+            "given_at": scene.t0.isoformat(),
             "method": "oral",
             "share_with": ["kommun-0880"],
         },
-        "withdraw_consent": {"at": T0.isoformat()},
+        "withdraw_consent": {"at": scene.t0.isoformat()},
         "activate_plan": {},
         "complete_plan": {},
         "cancel_plan": {"reason": "no longer needed"},
@@ -536,7 +536,13 @@ async def send(http: httpx.AsyncClient, call: Call) -> httpx.Response:
 
 
 @pytest.fixture
-async def scene(client_for: ClientFor) -> Scene:
+def t0(now: datetime) -> datetime:
+    """Five days before the test's now: when its story begins."""
+    return now - timedelta(days=5)
+
+
+@pytest.fixture
+async def scene(client_for: ClientFor, t0: datetime) -> Scene:
     client = await client_for("region-norrbotten")
     client.headers["X-Samverkan-Unit"] = "region-norrbotten-sunderby-med"
     identifier = personnummer()
@@ -552,7 +558,7 @@ async def scene(client_for: ClientFor) -> Scene:
     created = await client.post("/api/v1/persons", json=body)
     assert created.status_code == 201, created.text
     person_id = created.json()["id"]
-    episode = await admit(client, person_id, T0)
+    episode = await admit(client, person_id, t0)
     carried: dict[str, Any] = {
         "documents": [
             {
@@ -565,8 +571,8 @@ async def scene(client_for: ClientFor) -> Scene:
         "planning_basis": {"answers": PLANNING_ANSWERS | {"contact-name": SECRET_NAME}},
     }
     for kind, at in (
-        ("admission-notice", T0 + timedelta(hours=1)),
-        ("discharge-ready", T0 + timedelta(days=1)),
+        ("admission-notice", t0 + timedelta(hours=1)),
+        ("discharge-ready", t0 + timedelta(days=1)),
     ):
         flag = {"coordinated_planning": True} if kind == "discharge-ready" else carried
         sent = await notice(client, episode["id"], kind, at, **flag)
@@ -586,7 +592,7 @@ async def scene(client_for: ClientFor) -> Scene:
         f"/api/v1/plans/{plan.json()['id']}/consents",
         json={
             "given_by": "person",
-            "given_at": T0.isoformat(),
+            "given_at": t0.isoformat(),
             "method": "oral",
             "share_with": ["region-norrbotten", "kommun-2580"],
         },
@@ -666,6 +672,7 @@ async def scene(client_for: ClientFor) -> Scene:
         coordinator["id"],
         carrying["documents"][0]["id"],
         carrying["planning_basis"][0]["id"],
+        t0,
     )
 
 
@@ -860,7 +867,7 @@ async def test_an_organization_that_is_no_party_learns_nothing(
 
 
 async def test_the_escalation_of_issue_13_stops_after_the_lookup(
-    client_for: ClientFor, scene: Scene
+    client_for: ClientFor, scene: Scene, t0: datetime
 ) -> None:
     """Kommun-0882 knows a personnummer: it learns the id, may plan on its own, and nothing of
     the hospital's opens; a ward of an unrelated region admitting the protected person by its own
@@ -882,14 +889,14 @@ async def test_the_escalation_of_issue_13_stops_after_the_lookup(
         json={
             "person_id": scene.person_id,
             "hospital_unit_id": "region-vgr-sas-boras-med",
-            "admitted_at": T0.isoformat(),
+            "admitted_at": t0.isoformat(),
             "admission_type": "acute",
         },
     )
     assert unnamed.status_code == 422
     assert unnamed.json()["errors"][0]["field"] == "municipality_id"
     admitted = await admit(
-        ward, scene.person_id, T0, unit="region-vgr-sas-boras-med", municipality_id="kommun-2580"
+        ward, scene.person_id, t0, unit="region-vgr-sas-boras-med", municipality_id="kommun-2580"
     )
     await assert_nothing_opened(ward, "region-vgr", scene, own_record=True)
     # The municipality it named is told of that stay, and sees it: the ward shared its own
@@ -899,7 +906,7 @@ async def test_the_escalation_of_issue_13_stops_after_the_lookup(
 
 
 async def test_creating_a_record_of_ones_own_opens_no_other_partys_record(
-    client_for: ClientFor, scene: Scene
+    client_for: ClientFor, scene: Scene, t0: datetime
 ) -> None:
     """The ward of the same region, too, may admit the person to its own ward and plan on its
     own; every record of the medical ward stays closed to it."""
@@ -907,7 +914,7 @@ async def test_creating_a_record_of_ones_own_opens_no_other_partys_record(
     admitted = await admit(
         psych,
         scene.person_id,
-        T0,
+        t0,
         unit="region-norrbotten-sunderby-psyk",
         municipality_id="kommun-2580",
     )
@@ -922,11 +929,11 @@ async def test_creating_a_record_of_ones_own_opens_no_other_partys_record(
 
 
 async def test_a_unit_of_the_wards_region_sees_none_of_its_patients_unless_a_party(
-    client: httpx.AsyncClient, client_for: ClientFor, scene: Scene
+    client: httpx.AsyncClient, client_for: ClientFor, scene: Scene, t0: datetime
 ) -> None:
     ward = await client_for("region-norrbotten-sunderby-med")
     person = await create_person(ward)
-    episode = await admit(ward, person["id"], T0, primary_care_unit_id="region-norrbotten-hc-lulea")
+    episode = await admit(ward, person["id"], t0, primary_care_unit_id="region-norrbotten-hc-lulea")
     theirs = {scene.person_id, person["id"], scene.episode_id, episode["id"]}
     for unit in ("region-norrbotten-sunderby-psyk", "region-norrbotten-hc-kiruna"):
         other = await client_for(unit)
@@ -1045,14 +1052,18 @@ async def test_a_general_deviation_is_seen_by_its_parties_only(client_for: Clien
 
 @pytest.mark.parametrize("stranger_of", STRANGERS)
 async def test_the_statistics_drill_down_lists_none_of_anothers_records(
-    client: httpx.AsyncClient, client_for: ClientFor, scene: Scene, stranger_of: tuple[str, str]
+    client: httpx.AsyncClient,
+    client_for: ClientFor,
+    scene: Scene,
+    stranger_of: tuple[str, str],
+    t0: datetime,
 ) -> None:
     """Whatever figures a stranger may ask for (its own, an area it belongs to, which may cover
     the scene's), the records behind them are only its own; an organization it is not, or an
     area it is no member of, answers as one that does not exist."""
     organization, _principal = stranger_of
     stranger = await client_for(organization)
-    months = sorted({T0.strftime("%Y-%m"), datetime.now(UTC).strftime("%Y-%m")})
+    months = sorted({t0.strftime("%Y-%m"), datetime.now(UTC).strftime("%Y-%m")})
     secrets = [*scene.ids().values(), scene.identifier, SECRET_NAME, SECRET_ADDRESS]
     subjects = [{}, {"area": "area-luleaboden"}, {"organization": "region-norrbotten"}]
     for item in INDICATORS:

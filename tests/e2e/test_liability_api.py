@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,20 +54,23 @@ async def run_episode(
 
 
 async def march_episodes(
-    client: httpx.AsyncClient, municipality: str, count: int, discharged_on: Callable[[int], int]
+    client: httpx.AsyncClient,
+    municipality: str,
+    admitted_on: Iterable[int],
+    discharged_on: Callable[[int], int],
 ) -> dict[str, str]:
-    """``count`` persons of ``municipality``, each with an episode at Sunderby's medical ward in
-    March 2022: the ``day``th (from 0) admitted on the 2nd + day, discharge-ready on the
-    5th + day and discharged on ``discharged_on(day)``; episode id → person id, in that order."""
+    """A person of ``municipality`` for each day of ``admitted_on``, each with an episode at
+    Sunderby's medical ward in March 2022: admitted on that day, discharge-ready three days
+    later and discharged on ``discharged_on(day)``; episode id → person id, in that order."""
     persons = {}
-    for day in range(count):
+    for day in admitted_on:
         person = await create_person(client, municipality=municipality)
         episode = await run_episode(
             client,
             person["id"],
             "region-norrbotten-sunderby-med",
-            utc(2022, 3, 2 + day, 8),
-            utc(2022, 3, 5 + day, 10),
+            utc(2022, 3, day, 8),
+            utc(2022, 3, day + 3, 10),
             utc(2022, 3, discharged_on(day), 10),
         )
         persons[episode["id"]] = person["id"]
@@ -233,7 +236,7 @@ async def test_a_report_sent_in_parts_is_the_report_read_whole(
     the same document and the same CSV as in one part, and each row is logged once, with the
     request, whatever the parts."""
     municipality = "kommun-2582"
-    persons = await march_episodes(client, municipality, 5, lambda day: 12 + 2 * day)
+    persons = await march_episodes(client, municipality, range(2, 7), lambda day: 2 * day + 8)
     episodes = list(persons)
     path = f"/api/v1/liability/reports/{municipality}/2022-03"
     sent = {}
@@ -273,18 +276,9 @@ async def test_parts_after_the_first_are_the_rows_of_the_month_read_once_in_orde
     id) and episodes of two rows (two rule sets), whose rows fall in two parts, every part size
     gives the same JSON and CSV, and every row is logged once, in the report's order."""
     municipality = "kommun-2582"
-    episodes = []
-    for day in (2, 2, 3, 3, 4, 5, 6):
-        person = await create_person(client, municipality=municipality)
-        episode = await run_episode(
-            client,
-            person["id"],
-            "region-norrbotten-sunderby-med",
-            utc(2022, 3, day, 8),
-            utc(2022, 3, day + 3, 10),
-            utc(2022, 3, 20, 10),
-        )
-        episodes.append(episode["id"])
+    episodes = list(
+        await march_episodes(client, municipality, (2, 2, 3, 3, 4, 5, 6), lambda _day: 20)
+    )
     # A second row for three episodes: their intervals again as a clock of another rule set
     # (what a binding that changes within the month gives), so that their rows are two.
     doubled = episodes[1:4]
@@ -334,18 +328,7 @@ async def test_a_later_part_that_fails_is_logged_as_failed_and_the_parts_before_
     """Parts of two rows: the first is read, logged and sent; the second fails after its read
     and its rows are logged as failed; the rows after it are never read, nor logged."""
     municipality = "kommun-2582"
-    episodes = []
-    for day in range(5):
-        person = await create_person(client, municipality=municipality)
-        episode = await run_episode(
-            client,
-            person["id"],
-            "region-norrbotten-sunderby-med",
-            utc(2022, 3, 2 + day, 8),
-            utc(2022, 3, 5 + day, 10),
-            utc(2022, 3, 12, 10),
-        )
-        episodes.append(episode["id"])
+    episodes = list(await march_episodes(client, municipality, range(2, 7), lambda _day: 12))
     monkeypatch.setattr(liability_api, "REPORT_PART", 2)
     listed = liability_service.listed_persons
     calls = []
@@ -379,7 +362,7 @@ async def test_a_part_that_fails_after_its_read_leaves_its_rows_logged_once_as_f
     then fails, they are logged again as failed in a transaction of their own, and once only
     (the first writing was rolled back with the part)."""
     municipality = "kommun-2582"
-    episodes = list(await march_episodes(client, municipality, 3, lambda _day: 12))
+    episodes = list(await march_episodes(client, municipality, range(2, 5), lambda _day: 12))
 
     async def fails(*_args: object) -> object:
         raise RuntimeError("the part fails after its rows were read")

@@ -3,14 +3,12 @@ reads and who posts."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
 from tests.conftest import ClientFor
-
-NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
@@ -18,7 +16,9 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json()
 
 
-async def test_a_region_and_its_municipalities_share_a_board(client_for: ClientFor) -> None:
+async def test_a_region_and_its_municipalities_share_a_board(
+    client_for: ClientFor, now: datetime
+) -> None:
     region = await client_for("region-norrbotten-sunderby-med")  # a unit of the region
     lulea = await client_for("kommun-2580-hemtjanst")  # a unit of Luleå kommun
     kalmar = await client_for("kommun-0880")  # another county
@@ -38,7 +38,7 @@ async def test_a_region_and_its_municipalities_share_a_board(client_for: ClientF
                 "title": "Driftstörning",
                 "text": "Journalsystemet är nere 18-20.",
                 "category": "outage",
-                "valid_until": (NOW + timedelta(hours=2)).isoformat(),
+                "valid_until": (now + timedelta(hours=2)).isoformat(),
             },
         ),
         201,
@@ -50,7 +50,7 @@ async def test_a_region_and_its_municipalities_share_a_board(client_for: ClientF
                 "title": "Ny rutin för hemgång",
                 "text": "Gäller från måndag.",
                 "category": "routine",
-                "valid_from": (NOW + timedelta(days=3)).isoformat(),
+                "valid_from": (now + timedelta(days=3)).isoformat(),
             },
         ),
         201,
@@ -72,7 +72,7 @@ async def test_a_region_and_its_municipalities_share_a_board(client_for: ClientF
     assert (await region.post(withdrawal, json={})).status_code == 409
 
 
-async def test_bulletins_refuse_what_is_wrong(client_for: ClientFor) -> None:
+async def test_bulletins_refuse_what_is_wrong(client_for: ClientFor, now: datetime) -> None:
     lulea = await client_for("kommun-2580")
     path = "/api/v1/notice-boards/region-norrbotten/bulletins"
     cases = [
@@ -82,13 +82,13 @@ async def test_bulletins_refuse_what_is_wrong(client_for: ClientFor) -> None:
             {
                 "title": "x",
                 "text": "y",
-                "valid_from": (NOW + timedelta(days=2)).isoformat(),
-                "valid_until": (NOW + timedelta(days=1)).isoformat(),
+                "valid_from": (now + timedelta(days=2)).isoformat(),
+                "valid_until": (now + timedelta(days=1)).isoformat(),
             },
             "valid_until",
         ),
         (
-            {"title": "x", "text": "y", "valid_until": (NOW - timedelta(days=1)).isoformat()},
+            {"title": "x", "text": "y", "valid_until": (now - timedelta(days=1)).isoformat()},
             "valid_until",
         ),
     ]

@@ -14,20 +14,20 @@ from tests.conftest import ClientFor
 from tests.e2e.test_plan_scenarios import ok, register
 from tests.factories import admit, consent, notice
 
-NOW = datetime.now(UTC).replace(microsecond=0)
-
 
 async def shared_plan(http: httpx.AsyncClient, person_id: str, **content: Any) -> dict[str, Any]:
-    """A draft plan of the health centre, shared with Region Kalmar and Kalmar kommun."""
+    """A draft plan of the health centre, shared with Region Kalmar and Kalmar kommun (the
+    consent given at the call)."""
     plan = ok(
         await http.post("/api/v1/plans", json={"person_id": person_id, "title": "SIP", **content}),
         201,
     )
-    return await consent(http, plan["id"], ["region-kalmar", "kommun-0880"], NOW)
+    return await consent(http, plan["id"], ["region-kalmar", "kommun-0880"], datetime.now(UTC))
 
 
 def summons(plan_id: str, participants: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    starts = NOW + timedelta(days=5)
+    """A summons to a meeting five days after the call, to be answered the day before."""
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
     return {
         "plan_id": plan_id,
         "starts_at": starts.isoformat(),
@@ -104,6 +104,7 @@ async def test_only_consented_principals_can_be_summoned(client_for: ClientFor) 
 
 async def test_only_the_organizer_moves_or_cancels_and_units_answer_for_themselves(
     client_for: ClientFor,
+    now: datetime,
 ) -> None:
     centre = await client_for("region-kalmar-hc-kalmar")
     municipality = await client_for("kommun-0880")
@@ -122,7 +123,7 @@ async def test_only_the_organizer_moves_or_cancels_and_units_answer_for_themselv
         ),
         201,
     )
-    later = NOW + timedelta(days=8)
+    later = now + timedelta(days=8)
     moved = await municipality.post(
         f"/api/v1/meetings/{meeting['id']}/reschedule",
         json={"starts_at": later.isoformat(), "reply_by": later.date().isoformat()},
@@ -157,30 +158,32 @@ async def test_only_the_organizer_moves_or_cancels_and_units_answer_for_themselv
     assert [m["id"] for m in listed["items"]] == [meeting["id"]]
 
 
-async def test_a_missed_summons_deadline_is_listed_as_breached(client_for: ClientFor) -> None:
+async def test_a_missed_summons_deadline_is_listed_as_breached(
+    client_for: ClientFor, now: datetime
+) -> None:
     hospital = await client_for("region-kalmar")
     municipality = await client_for("kommun-0880")
     person = await register(hospital, "Frist", date(1950, 1, 5))
     episode = await admit(
         hospital,
         person["id"],
-        NOW - timedelta(days=12),
+        now - timedelta(days=12),
         unit="region-kalmar-lanssjukhuset-med",
         primary_care_unit_id="region-kalmar-hc-kalmar",
     )
-    sent = await notice(hospital, episode["id"], "admission-notice", NOW - timedelta(days=11))
+    sent = await notice(hospital, episode["id"], "admission-notice", now - timedelta(days=11))
     assert sent.status_code == 200
     ready = await notice(
         hospital,
         episode["id"],
         "discharge-ready",
-        NOW - timedelta(days=6),
+        now - timedelta(days=6),
         coordinated_planning=True,
     )
     assert ready.status_code == 200, ready.text
     other = await register(hospital, "Utan", date(1950, 1, 6))
     plain = await admit(
-        hospital, other["id"], NOW - timedelta(days=12), unit="region-kalmar-lanssjukhuset-med"
+        hospital, other["id"], now - timedelta(days=12), unit="region-kalmar-lanssjukhuset-med"
     )
     assert (await notice(hospital, plain["id"], "admission-notice")).status_code == 200
     assert (await notice(hospital, plain["id"], "discharge-ready")).status_code == 200
@@ -195,7 +198,7 @@ async def test_a_missed_summons_deadline_is_listed_as_breached(client_for: Clien
     assert all(d["person_id"] != person["id"] for d in seen)
 
     # A late summons following the episode turns the breach into 'late'.
-    starts = NOW + timedelta(days=2)
+    starts = now + timedelta(days=2)
     ok(
         await municipality.post(
             "/api/v1/meetings",
@@ -235,11 +238,12 @@ async def test_a_missed_summons_deadline_is_listed_as_breached(client_for: Clien
 
 async def test_overdue_follow_ups_are_listed_until_a_meeting_is_held(
     client_for: ClientFor,
+    now: datetime,
 ) -> None:
     centre = await client_for("region-kalmar-hc-kalmar")
     municipality = await client_for("kommun-0880")
     person = await register(centre, "Uppföljning", date(1950, 1, 7))
-    start = NOW.date() - timedelta(days=100)
+    start = now.date() - timedelta(days=100)
     plan = await shared_plan(
         centre,
         person["id"],
@@ -294,6 +298,7 @@ async def test_overdue_follow_ups_are_listed_until_a_meeting_is_held(
 
 async def test_a_plan_needs_a_person_that_exists_and_principals_that_exist(
     client_for: ClientFor,
+    now: datetime,
 ) -> None:
     centre = await client_for("region-kalmar-hc-kalmar")
     person = await register(centre, "Okänd", date(1950, 1, 8))
@@ -325,7 +330,7 @@ async def test_a_plan_needs_a_person_that_exists_and_principals_that_exist(
         f"/api/v1/plans/{plan['id']}/consents",
         json={
             "given_by": "person",
-            "given_at": NOW.isoformat(),
+            "given_at": now.isoformat(),
             "method": "oral",
             "share_with": ["kommun-0880-hemtjanst"],
         },
@@ -336,7 +341,7 @@ async def test_a_plan_needs_a_person_that_exists_and_principals_that_exist(
         f"/api/v1/plans/{plan['id']}/consents",
         json={
             "given_by": "legal-representative",
-            "given_at": NOW.isoformat(),
+            "given_at": now.isoformat(),
             "method": "written",
             "share_with": ["kommun-0880"],
         },
@@ -358,7 +363,7 @@ async def test_full_withdrawal_cancels_the_plan_and_ends_the_municipalitys_acces
     plan = ok(
         await centre.post(
             f"/api/v1/plans/{plan['id']}/consents/{consent_id}/withdrawal",
-            json={"at": NOW.isoformat()},
+            json={"at": datetime.now(UTC).isoformat()},  # after the consent given by shared_plan
         )
     )
     assert plan["status"] == "cancelled" and "consent withdrawn" in plan["status_reason"]

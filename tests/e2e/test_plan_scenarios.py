@@ -5,7 +5,7 @@ activation, a follow-up revision and completion.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,9 +13,6 @@ import httpx
 from app.domain.identifiers import PERSONNUMMER
 from tests.conftest import ClientFor
 from tests.factories import admit, notice, personnummer
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-TODAY = NOW.date()
 
 
 def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
@@ -39,14 +36,20 @@ async def register(http: httpx.AsyncClient, given: str, birth: date) -> dict[str
     )
 
 
-def at(days: int, hour: int = 13) -> datetime:
-    return (NOW + timedelta(days=days)).replace(hour=hour, minute=0, second=0)
+def at(now: datetime, days: int, hour: int = 13) -> datetime:
+    """``hour`` o'clock (UTC) ``days`` after the day of ``now``."""
+    return (now + timedelta(days=days)).replace(hour=hour, minute=0, second=0)
 
 
 async def summon(
-    http: httpx.AsyncClient, plan_id: str, participants: list[dict[str, Any]], **where: str
+    http: httpx.AsyncClient,
+    plan_id: str,
+    participants: list[dict[str, Any]],
+    now: datetime,
+    **where: str,
 ) -> dict[str, Any]:
-    starts = at(2)
+    """A meeting of the plan two days after ``now``, to be answered the day before."""
+    starts = at(now, 2)
     return ok(
         await http.post(
             "/api/v1/meetings",
@@ -100,7 +103,7 @@ async def revise(http: httpx.AsyncClient, plan: dict[str, Any], **changes: Any) 
     )
 
 
-async def test_peter_55_after_a_stroke(client_for: ClientFor) -> None:
+async def test_peter_55_after_a_stroke(client_for: ClientFor, now: datetime) -> None:
     """Stroke, wheelchair and walker, cognitive difficulties; no home, no income, debts."""
     hospital = await client_for("region-kalmar")
     health_centre = await client_for("region-kalmar-hc-kalmar")
@@ -111,7 +114,7 @@ async def test_peter_55_after_a_stroke(client_for: ClientFor) -> None:
     episode = await admit(
         hospital,
         peter["id"],
-        NOW - timedelta(days=10),
+        now - timedelta(days=10),
         unit="region-kalmar-lanssjukhuset-med",
         primary_care_unit_id="region-kalmar-hc-kalmar",
     )
@@ -137,7 +140,7 @@ async def test_peter_55_after_a_stroke(client_for: ClientFor) -> None:
             f"/api/v1/plans/{plan['id']}/consents",
             json={
                 "given_by": "person",
-                "given_at": NOW.isoformat(),
+                "given_at": now.isoformat(),
                 "method": "oral",
                 "share_with": ["region-kalmar", "kommun-0880"],
             },
@@ -162,6 +165,7 @@ async def test_peter_55_after_a_stroke(client_for: ClientFor) -> None:
                 "name": "Sjuksköterska Ek",
             },
         ],
+        now,
         location="Kalmar vårdcentral",
     )
     deadlines = ok(await hospital.get("/api/v1/summons-deadlines"))
@@ -169,7 +173,7 @@ async def test_peter_55_after_a_stroke(client_for: ClientFor) -> None:
     assert [d["status"] for d in mine] == ["met"]
 
     meeting = await reply(social_services, meeting["id"], participant_id="soc", reply="accepted")
-    proposed = (at(3, 9)).isoformat()
+    proposed = (at(now, 3, 9)).isoformat()
     meeting = await reply(
         municipality,
         meeting["id"],
@@ -192,7 +196,7 @@ async def test_peter_55_after_a_stroke(client_for: ClientFor) -> None:
             f"/api/v1/meetings/{meeting['id']}/reschedule",
             json={
                 "starts_at": proposed,
-                "reply_by": (at(3).date() - timedelta(days=1)).isoformat(),
+                "reply_by": (at(now, 3).date() - timedelta(days=1)).isoformat(),
             },
         )
     )
@@ -232,9 +236,9 @@ async def test_peter_55_after_a_stroke(client_for: ClientFor) -> None:
         ],
         responsible_principal_id="kommun-0880",
         coordinator={"name": "Socialsekreterare Lind", "unit_id": "kommun-0880-socialtjanst"},
-        start_date=TODAY.isoformat(),
-        planned_end_date=(TODAY + timedelta(days=365)).isoformat(),
-        follow_up_dates=[(TODAY + timedelta(days=90)).isoformat()],
+        start_date=now.date().isoformat(),
+        planned_end_date=(now.date() + timedelta(days=365)).isoformat(),
+        follow_up_dates=[(now.date() + timedelta(days=90)).isoformat()],
     )
     assert plan["coordinator"]["principal_id"] == "kommun-0880"
     plan = ok(
@@ -272,6 +276,7 @@ async def test_peter_55_after_a_stroke(client_for: ClientFor) -> None:
 
 async def test_viola_78_with_heart_disease_diabetes_and_new_dementia(
     client_for: ClientFor,
+    now: datetime,
 ) -> None:
     """Infarctions, diabetes, new dementia; husband has Parkinson; son abroad; neighbour Svea."""
     health_centre = await client_for("region-kalmar-hc-kalmar")
@@ -312,8 +317,8 @@ async def test_viola_78_with_heart_disease_diabetes_and_new_dementia(
         "/api/v1/meetings",
         json={
             "plan_id": plan["id"],
-            "starts_at": at(4).isoformat(),
-            "reply_by": at(3).date().isoformat(),
+            "starts_at": at(now, 4).isoformat(),
+            "reply_by": at(now, 3).date().isoformat(),
             "video_link": "https://mote.example/viola",
             "participants": [{"id": "son", "kind": "relative", "name": "Erik"}],
         },
@@ -327,7 +332,7 @@ async def test_viola_78_with_heart_disease_diabetes_and_new_dementia(
             json={
                 "given_by": "legal-representative",
                 "representative_name": "God man Karin Ek",
-                "given_at": NOW.isoformat(),
+                "given_at": now.isoformat(),
                 "method": "written",
                 "share_with": ["region-kalmar", "kommun-0880"],
             },
@@ -343,6 +348,7 @@ async def test_viola_78_with_heart_disease_diabetes_and_new_dementia(
             {"id": "hsv", "kind": "unit", "organization_id": "kommun-0880-hemsjukvard"},
             {"id": "hemtj", "kind": "unit", "organization_id": "kommun-0880-hemtjanst"},
         ],
+        now,
         video_link="https://mote.example/viola",
     )
     meeting = await reply(home_health, meeting["id"], participant_id="hsv", reply="accepted")
@@ -382,8 +388,8 @@ async def test_viola_78_with_heart_disease_diabetes_and_new_dementia(
         ],
         responsible_principal_id="region-kalmar",
         coordinator={"name": "Distriktssköterska Holm", "unit_id": "region-kalmar-hc-kalmar"},
-        start_date=TODAY.isoformat(),
-        follow_up_dates=[(TODAY + timedelta(days=60)).isoformat()],
+        start_date=now.date().isoformat(),
+        follow_up_dates=[(now.date() + timedelta(days=60)).isoformat()],
     )
     plan = ok(await health_centre.post(f"/api/v1/plans/{plan['id']}/activate", json={}))
     assert plan["status"] == "active"
@@ -399,8 +405,8 @@ async def test_viola_78_with_heart_disease_diabetes_and_new_dementia(
         plan,
         needs=[*plan["needs"], "Avlösning för maken"],
         follow_up_dates=[
-            (TODAY + timedelta(days=60)).isoformat(),
-            (TODAY + timedelta(days=150)).isoformat(),
+            (now.date() + timedelta(days=60)).isoformat(),
+            (now.date() + timedelta(days=150)).isoformat(),
         ],
     )
     assert "Avlösning för maken" in plan["needs"] and len(plan["follow_up_dates"]) == 2
@@ -414,7 +420,7 @@ async def test_viola_78_with_heart_disease_diabetes_and_new_dementia(
     assert closed.status_code == 409 and "completed" in closed.json()["detail"]
 
 
-async def test_ylva_4_with_autism(client_for: ClientFor) -> None:
+async def test_ylva_4_with_autism(client_for: ClientFor, now: datetime) -> None:
     """Autism, self-harm; six siblings; mother with bipolar disorder; no car, lives outside town."""
     habilitation = await client_for("region-kalmar-habilitering")
     lss = await client_for("kommun-0880")
@@ -447,7 +453,7 @@ async def test_ylva_4_with_autism(client_for: ClientFor) -> None:
             json={
                 "given_by": "legal-representative",
                 "representative_name": "Vårdnadshavarna",
-                "given_at": NOW.isoformat(),
+                "given_at": now.isoformat(),
                 "method": "written",
                 "share_with": ["region-kalmar", "kommun-0880", "kommun-0861"],
             },
@@ -466,6 +472,7 @@ async def test_ylva_4_with_autism(client_for: ClientFor) -> None:
             {"id": "lss", "kind": "unit", "organization_id": "kommun-0880-lss"},
             {"id": "soc", "kind": "unit", "organization_id": "kommun-0880-socialtjanst"},
         ],
+        now,
         video_link="https://mote.example/ylva",
         location="Habiliteringen, Kalmar (tolk på plats)",
     )
@@ -505,8 +512,8 @@ async def test_ylva_4_with_autism(client_for: ClientFor) -> None:
         ],
         responsible_principal_id="region-kalmar",
         coordinator={"name": "Kurator Sand", "unit_id": "region-kalmar-habilitering"},
-        start_date=TODAY.isoformat(),
-        follow_up_dates=[(TODAY + timedelta(days=120)).isoformat()],
+        start_date=now.date().isoformat(),
+        follow_up_dates=[(now.date() + timedelta(days=120)).isoformat()],
     )
     plan = ok(await habilitation.post(f"/api/v1/plans/{plan['id']}/activate", json={}))
 
@@ -514,7 +521,7 @@ async def test_ylva_4_with_autism(client_for: ClientFor) -> None:
     plan = ok(
         await habilitation.post(
             f"/api/v1/plans/{plan['id']}/consents/{consent_id}/withdrawal",
-            json={"at": NOW.isoformat(), "principal_ids": ["kommun-0861"]},
+            json={"at": now.isoformat(), "principal_ids": ["kommun-0861"]},
         )
     )
     assert plan["shared_with"] == ["kommun-0880", "region-kalmar"]

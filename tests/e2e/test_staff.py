@@ -4,7 +4,7 @@ MAS who alone moves a deviation about a municipality's health care."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,7 +14,6 @@ from tests.factories import admit, create_person, notice, staff_role
 
 HSA = "urn:oid:1.2.752.29.4.19"
 HPR = "urn:oid:2.16.578.1.12.4.1.4.4"
-NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
@@ -177,11 +176,12 @@ async def test_a_plans_coordinator_refers_to_a_coordinator_role(client_for: Clie
 
 async def test_a_deviation_about_a_municipalitys_care_goes_to_its_mas_who_alone_moves_it(
     client_for: ClientFor,
+    now: datetime,
 ) -> None:
     hospital = await client_for("region-kalmar")
     person = await create_person(hospital, municipality="kommun-0880")
     episode = await admit(
-        hospital, person["id"], NOW - timedelta(days=2), unit="region-kalmar-lanssjukhuset-med"
+        hospital, person["id"], now - timedelta(days=2), unit="region-kalmar-lanssjukhuset-med"
     )
     assert (await notice(hospital, episode["id"], "admission-notice")).status_code == 200
     reported = ok(

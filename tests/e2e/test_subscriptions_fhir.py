@@ -20,10 +20,15 @@ from tests.conftest import ClientFor
 from tests.factories import admit, consent, create_person, notice
 from tests.receiver import Push, dispatch_all, fast, running_receiver
 
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
 TOPIC = "https://samverkan.dev/fhir/SubscriptionTopic"
 FHIR = {"Content-Type": "application/fhir+json"}
+
+
+@pytest.fixture
+def t0(now: datetime) -> datetime:
+    """Two days before the test's now: when its story begins."""
+    return now - timedelta(days=2)
 
 
 def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
@@ -74,6 +79,7 @@ async def test_a_municipality_is_pushed_a_scenario_in_order(
     municipality: httpx.AsyncClient,
     engine: AsyncEngine,
     settings: Settings,
+    t0: datetime,
 ) -> None:
     settings = fast(settings)
     with running_receiver() as receiver:
@@ -90,14 +96,14 @@ async def test_a_municipality_is_pushed_a_scenario_in_order(
         subscription_id = created["id"]
 
         person = await create_person(client)
-        episode = await admit(client, person["id"], T0)
-        assert (await notice(client, episode["id"], "admission-notice", T0)).status_code == 200
+        episode = await admit(client, person["id"], t0)
+        assert (await notice(client, episode["id"], "admission-notice", t0)).status_code == 200
         await dispatch_all(engine, settings)
         message = {
             "resourceType": "Bundle",
             "id": str(uuid.uuid4()),
             "type": "message",
-            "timestamp": (T0 + timedelta(days=1)).isoformat(),
+            "timestamp": (t0 + timedelta(days=1)).isoformat(),
             "entry": [
                 {
                     "resource": {
@@ -135,7 +141,7 @@ async def test_a_municipality_is_pushed_a_scenario_in_order(
             201,
         )
         consented = await consent(
-            client, plan["id"], ["region-norrbotten", "kommun-2580"], T0, method="written"
+            client, plan["id"], ["region-norrbotten", "kommun-2580"], t0, method="written"
         )
         revised = await client.put(
             f"/api/v1/plans/{plan['id']}",

@@ -21,25 +21,22 @@ from app.store.access_rows import (
     written_once,
     written_params,
 )
+from tests.factories import an_access_entry
 
 T0 = datetime(2026, 3, 1, 8, 0, 0, 123_456, tzinfo=UTC)
 
 
 def _entries(request_id: str) -> list[AccessEntry]:
-    shared = AccessEntry(
+    shared = an_access_entry(
         at=T0,
         client_id="client-kommun-0880",
         organization_id="kommun-0880",
-        user_id=None,
         action="search",
         resource_type="Encounter",
         resource_id=None,
-        person_id=None,
-        outcome="success",
         purpose="care",
         request_id=request_id,
         principal_id="kommun-0880",
-        unit_id=None,
     )
     return [
         replace(

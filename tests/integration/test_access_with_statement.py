@@ -9,7 +9,6 @@ the request commits, and still be there, marked failed, when it rolls back; a pa
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.access_log import AccessEntry
 from app.store.unit_of_work import UnitOfWork, write_failed_access
+from tests.factories import an_access_entry
 
 # Commits and rollbacks of its own, or units of work side by side: not inside the test's pinned
 # transaction (tests/conftest.py).
@@ -26,16 +26,12 @@ pytestmark = pytest.mark.committing
 def entry(
     request_id: str, resource_id: str, *, principal: str | None = "kommun-0880"
 ) -> AccessEntry:
-    return AccessEntry(
-        at=datetime.now(UTC),
+    return an_access_entry(
         client_id="test-statement",
         organization_id="kommun-0880",
-        user_id=None,
         action="search",
         resource_type="Encounter",
         resource_id=resource_id,
-        person_id=None,
-        outcome="success",
         purpose="care",
         request_id=request_id,
         principal_id=principal,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Sequence
-from dataclasses import replace
-from datetime import UTC, date, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
@@ -31,6 +31,7 @@ from tests.conftest import ClientFor, Tokens
 from tests.e2e.test_fhir_messaging import admit_by_message
 from tests.e2e.test_plan_rules import shared_plan
 from tests.e2e.test_plan_scenarios import register
+from tests.factories import an_access_entry
 from tests.integration.test_statement_counts import (
     FHIR,
     Counter,
@@ -45,44 +46,69 @@ pytestmark = pytest.mark.committing
 __all__ = ["counted"]  # the fixture, shared with the statement counts
 
 
-def writer_of(app: FastAPI) -> AccessLogWriter:
+@dataclass
+class Scene:
+    """A person of Kalmar's health centre with a plan shared with the hospital, an episode at
+    the hospital (by message), the counted application's writer, and clients of the centre
+    and the hospital on that application; ``open`` gives one of any other organization."""
+
+    writer: AccessLogWriter
+    person: dict[str, Any]
+    plan: dict[str, Any]
+    episode_id: str
+    at_centre: httpx.AsyncClient
+    at_hospital: httpx.AsyncClient
+    open: Callable[[str], Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def scene(
+    counted: tuple[FastAPI, Counter], tokens: Tokens, client_for: ClientFor
+) -> AsyncIterator[Scene]:
+    """The records both tests read, made through the test client; the reads go to the counted
+    application, whose grouped writer logs them as in production (PostgreSQL only)."""
+    app, _counter = counted
     writer = app.state.access_writer
     if writer is None:
         pytest.skip("the grouped writer serves PostgreSQL (SQLite logs by the request's commit)")
     assert isinstance(writer, AccessLogWriter)
-    return writer
-
-
-async def client(app: FastAPI, tokens: Tokens, organization_id: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://testserver",
-        headers={"Authorization": f"Bearer {await tokens.get(organization_id)}"},
-    )
-
-
-async def test_concurrent_reads_of_every_kind_share_the_writers_inserts(
-    counted: tuple[FastAPI, Counter],
-    tokens: Tokens,
-    client_for: ClientFor,
-    engine: AsyncEngine,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    app, _counter = counted
-    writer = writer_of(app)
     centre = await client_for("region-kalmar-hc-kalmar")
     person = await register(centre, "Samläst", date(1950, 1, 1))
     plan = await shared_plan(centre, person["id"])
-    hospital = await client_for("region-kalmar")
-    episode_id, _admitted = await admit_by_message(hospital)
-    ready = await hospital.post(
+    episode_id, _admitted = await admit_by_message(await client_for("region-kalmar"))
+    async with contextlib.AsyncExitStack() as opened:
+
+        async def open_client(organization_id: str) -> httpx.AsyncClient:
+            return await opened.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app),
+                    base_url="http://testserver",
+                    headers={"Authorization": f"Bearer {await tokens.get(organization_id)}"},
+                )
+            )
+
+        yield Scene(
+            writer,
+            person,
+            plan,
+            episode_id,
+            await open_client("region-kalmar-hc-kalmar"),
+            await open_client("region-kalmar"),
+            open_client,
+        )
+
+
+async def test_concurrent_reads_of_every_kind_share_the_writers_inserts(
+    scene: Scene, client_for: ClientFor, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer, person, plan, episode_id = scene.writer, scene.person, scene.plan, scene.episode_id
+    at_centre, at_hospital = scene.at_centre, scene.at_hospital
+    ready = await (await client_for("region-kalmar")).post(
         "/fhir/$process-message", json=discharge_ready(episode_id), headers=FHIR
     )
     assert ready.status_code == 200, ready.text
-    at_centre = await client(app, tokens, "region-kalmar-hc-kalmar")
-    at_hospital = await client(app, tokens, "region-kalmar")
-    municipality = await client(app, tokens, "kommun-0880")
-    stranger = await client(app, tokens, "region-norrbotten")
+    municipality = await scene.open("kommun-0880")
+    stranger = await scene.open("region-norrbotten")
     reads: list[tuple[httpx.AsyncClient, str, int]] = [
         (at_centre, f"/fhir/CarePlan/{plan['id']}", 200),  # the fast read
         (at_centre, f"/fhir/Patient/{person['id']}", 200),
@@ -151,26 +177,13 @@ async def test_concurrent_reads_of_every_kind_share_the_writers_inserts(
     assert sorted(row[2] for row in logged[search]) == sorted(
         e["resource"]["id"] for e in page["entry"]
     )
-    for http in (at_centre, at_hospital, municipality, stranger):
-        await http.aclose()
 
 
 async def test_a_read_whose_batch_fails_sends_nothing_and_is_logged_as_failed(
-    counted: tuple[FastAPI, Counter],
-    tokens: Tokens,
-    client_for: ClientFor,
-    engine: AsyncEngine,
-    monkeypatch: pytest.MonkeyPatch,
+    scene: Scene, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app, _counter = counted
-    writer = writer_of(app)
-    centre = await client_for("region-kalmar-hc-kalmar")
-    person = await register(centre, "Oskriven", date(1950, 1, 1))
-    plan = await shared_plan(centre, person["id"])
-    hospital = await client_for("region-kalmar")
-    episode_id, _admitted = await admit_by_message(hospital)
-    at_centre = await client(app, tokens, "region-kalmar-hc-kalmar")
-    at_hospital = await client(app, tokens, "region-kalmar")
+    writer, person, plan, episode_id = scene.writer, scene.person, scene.plan, scene.episode_id
+    at_centre, at_hospital = scene.at_centre, scene.at_hospital
 
     async def failing(_entries: Sequence[AccessEntry]) -> None:
         raise DBAPIError("INSERT INTO access_log …", None, Exception("the log cannot be written"))
@@ -204,27 +217,6 @@ async def test_a_read_whose_batch_fails_sends_nothing_and_is_logged_as_failed(
     assert await logged_reads(engine, request_id) == [
         ("read", "Patient", person["id"], person["id"], "success")
     ]
-    for http in (at_centre, at_hospital):
-        await http.aclose()
-
-
-def an_entry(request_id: str, **changed: Any) -> AccessEntry:
-    entry = AccessEntry(
-        at=datetime.now(UTC),
-        client_id="client",
-        organization_id="region-kalmar",
-        user_id=None,
-        action="read",
-        resource_type="CarePlan",
-        resource_id="p",
-        person_id=None,
-        outcome="success",
-        purpose="TREAT",
-        request_id=request_id,
-        principal_id="region-kalmar",
-        unit_id=None,
-    )
-    return replace(entry, **changed)
 
 
 async def test_the_writer_on_its_own_connection_groups_fails_and_goes_on(
@@ -239,19 +231,27 @@ async def test_the_writer_on_its_own_connection_groups_fails_and_goes_on(
     writer = AccessLogWriter(engine)
     marker = uuid.uuid4().hex[:20]
     try:
-        await asyncio.gather(*(writer.write([an_entry(f"{marker}-{i}")]) for i in range(20)))
+        await asyncio.gather(
+            *(writer.write([an_access_entry(request_id=f"{marker}-{i}")]) for i in range(20))
+        )
         assert 1 <= writer.inserts < 20
         assert writer.entries == 20
         outcomes = await asyncio.gather(
-            writer.write([an_entry(f"{marker}-good")]),
-            writer.write([an_entry(f"{marker}-bad", action="x" * 40)]),
+            writer.write([an_access_entry(request_id=f"{marker}-good")]),
+            writer.write([an_access_entry(request_id=f"{marker}-bad", action="x" * 40)]),
             return_exceptions=True,
         )
         assert all(isinstance(outcome, DBAPIError) for outcome in outcomes), outcomes
         await writer.write(
-            [an_entry(f"{marker}-push", principal_id=None, organization_id="kommun-0880-hemtjanst")]
+            [
+                an_access_entry(
+                    request_id=f"{marker}-push",
+                    principal_id=None,
+                    organization_id="kommun-0880-hemtjanst",
+                )
+            ]
         )
-        await writer.write([an_entry(f"{marker}-after")])
+        await writer.write([an_access_entry(request_id=f"{marker}-after")])
         # The database drops the writer's connection (a restart): the batch that meets it fails
         # as a lost connection (503) or takes a new one, and the next batch is written.
         pid = writer._driver.get_server_pid()
@@ -259,10 +259,10 @@ async def test_the_writer_on_its_own_connection_groups_fails_and_goes_on(
             await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             await admin.commit()
         try:
-            await writer.write([an_entry(f"{marker}-lost")])
+            await writer.write([an_access_entry(request_id=f"{marker}-lost")])
         except DBAPIError as exc:
             assert exc.connection_invalidated, exc
-        await writer.write([an_entry(f"{marker}-again")])
+        await writer.write([an_access_entry(request_id=f"{marker}-again")])
         assert writer._driver.get_server_pid() != pid
     finally:
         await writer.close()
