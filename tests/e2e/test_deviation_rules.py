@@ -27,14 +27,6 @@ from tests.factories import admit, create_person, notice
 KALMAR_WARD = "region-kalmar-lanssjukhuset-med"
 
 
-@pytest.fixture
-def now() -> datetime:
-    """The test's now with its microseconds: a deviation the job raises at a whole second and
-    moves on within that second would show a Task changed (``…:31.9Z``) before it was authored
-    (``…:31Z``) to a validator that compares the instants as written."""
-    return datetime.now(UTC)
-
-
 def ok(response: httpx.Response, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     return response.json()
