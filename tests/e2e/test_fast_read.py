@@ -22,15 +22,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
 from app.domain.access_log import AccessEntry
+from app.domain.identifiers import PERSONNUMMER
+from app.domain.parties import Reach
 from app.fhir.fast_read import FastRead
 from app.security.rate_limit import RateLimiter
 from app.services.access_writer import AccessLogWriter
 from app.store import tables as t
+from app.store.checked_reads import StoredRow, _params, _stored_read
+from app.store.parties import ReachShape
+from app.store.projections import projector_of
+from app.store.unit_of_work import UnitOfWork
 from tests.conftest import ClientFor, Tokens
 from tests.database import connected
 from tests.e2e.test_fhir_projections import logged, read, set_projection
 from tests.e2e.test_plan_rules import shared_plan
-from tests.e2e.test_plan_scenarios import register
+from tests.e2e.test_plan_scenarios import ok, register
+from tests.factories import personnummer
 
 PASSED_ON = b"passed on"
 
@@ -230,3 +237,56 @@ async def test_the_writer_groups_concurrent_entries_and_fails_the_reads_of_a_fai
             ).scalars()
         )
     assert written == sorted([f"{marker}-{i}" for i in range(20)] + [f"{marker}-after"])
+
+
+async def test_the_driver_runs_the_same_stored_read_as_sqlalchemy(
+    client_for: ClientFor, engine: AsyncEngine
+) -> None:
+    """The fast read's statement on the asyncpg connection (``CheckedReads.stored``) answers
+    the rows of the Core statement it was compiled from, for every shape of reach."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs the Core statement itself")
+    centre = await client_for("region-kalmar-hc-kalmar")
+    person = await register(centre, "Samma Rad", date(1954, 5, 6))
+    plan = await shared_plan(centre, person["id"])
+    protected = ok(
+        await centre.post(
+            "/api/v1/persons",
+            json={
+                "identifier": {"system": PERSONNUMMER, "value": personnummer(date(1945, 9, 2))},
+                "given_name": "Skyddad",
+                "family_name": "Exempel",
+                "residence_municipality_id": "kommun-0880",
+                "protected_identity": True,
+            },
+        ),
+        201,
+    )
+    hidden = await shared_plan(centre, protected["id"])
+    reaches = [
+        Reach(frozenset({"region-kalmar-hc-kalmar"})),  # a unit, a party
+        Reach(principal_id="region-kalmar"),  # a principal, a party through its units
+        Reach(frozenset({"kommun-0880-hemtjanst", "kommun-0880"}), "kommun-0880"),
+        Reach(frozenset({"region-norrbotten"})),  # no party
+        Reach(principal_id="region-norrbotten"),
+        Reach(),
+    ]
+    version = projector_of("CarePlan")
+    assert version is not None
+    seen: set[tuple[bool, bool]] = set()
+    async with UnitOfWork(engine, reads_only=True) as uow:
+        for plan_id in (plan["id"], hidden["id"], "no-such-plan"):
+            for reach in reaches:
+                core = (
+                    await uow._connection.execute(
+                        _stored_read("CarePlan", ReachShape.of(reach), False),
+                        {**_params(plan_id, reach), "mapper_version": version.mapper_version},
+                    )
+                ).first()
+                driven = await uow.checked.stored(
+                    "CarePlan", plan_id, reach, None, version.mapper_version
+                )
+                assert (None if core is None else StoredRow(*core)) == driven, (plan_id, reach)
+                seen.add((driven is not None, bool(driven and driven.within)))
+    # Found and a party, found and no party, and missing were all compared.
+    assert seen == {(True, True), (True, False), (False, False)}
