@@ -32,7 +32,6 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.access_log import AccessEntry
@@ -46,6 +45,7 @@ from app.domain.plans import Plan
 from app.store import tables as t
 from app.store.access_rows import ENTRY_COLUMNS, access_row
 from app.store.care import deviation_from, message_from, recipient_from
+from app.store.database import driver_error
 from app.store.episodes import JOINED_EVENT_COLUMNS, JoinedEvent, episode_from_row, event_from_row
 from app.store.joined import Prefixed, labelled
 from app.store.meetings import meeting_from
@@ -509,10 +509,10 @@ class CheckedReads:
         try:
             found = await driver.fetchrow(sql, *arguments)
         except Exception as exc:
-            lost = driver.is_closed()
-            if lost:
+            error = driver_error(sql, arguments, exc, driver)
+            if error.connection_invalidated:
                 await self._conn.invalidate()
-            raise DBAPIError(sql, arguments, exc, connection_invalidated=lost) from exc
+            raise error from exc
         return None if found is None else StoredRow(*found)
 
     async def _record_read_logged(
