@@ -8,7 +8,8 @@ not stored. POSTs carrying an ``Idempotency-Key`` are recorded in that same tran
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from fastapi import Request, params
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -76,27 +78,38 @@ class UnitOfWorkRoute(DocumentedRoute):
             await check_request(request)
             # A read's access-log entries go with those of the reads beside it (PostgreSQL):
             # its commit returns once they are committed, before the response is sent.
+            engine = request.app.state.engine
             uow = UnitOfWork(
-                request.app.state.engine,
+                engine,
                 reads_only=reads_only,
                 writer=request.app.state.access_writer if reads_only else None,
             )
-            try:
-                async with uow:
-                    request.state.uow = uow
-                    key = request.headers.get(IDEMPOTENCY_HEADER)
-                    claims = _claims(request) if request.method == "POST" and key else None
-                    if key and claims is not None:
-                        return await _idempotent(request, uow, key, claims, original)
-                    response = await original(request)
-                    if response.status_code < 400:
-                        await uow.commit()
-                    return response
-            finally:
-                if uow.pending_access:
-                    await write_failed_access(request.app.state.engine, uow.pending_access)
+            async with request_unit_of_work(uow, engine):
+                request.state.uow = uow
+                key = request.headers.get(IDEMPOTENCY_HEADER)
+                claims = _claims(request) if request.method == "POST" and key else None
+                if key and claims is not None:
+                    return await _idempotent(request, uow, key, claims, original)
+                response = await original(request)
+                if response.status_code < 400:
+                    await uow.commit()
+                return response
 
         return handler
+
+
+@asynccontextmanager
+async def request_unit_of_work(uow: UnitOfWork, engine: AsyncEngine) -> AsyncIterator[None]:
+    """A request's unit of work (a route's, or the read before the router,
+    ``app.fhir.fast_read``): the access-log entries still queued when it ends, those of a
+    request that failed or was refused, are then written as failed, in a transaction of their
+    own, so that no access goes unlogged."""
+    try:
+        async with uow:
+            yield
+    finally:
+        if uow.pending_access:
+            await write_failed_access(engine, uow.pending_access)
 
 
 def reads_only(endpoint: Endpoint) -> Endpoint:

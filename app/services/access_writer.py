@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.domain.access_log import AccessEntry
 from app.store.access_log import AccessLogRepository
 from app.store.access_rows import appended, rows_params
+from app.store.database import driver_error
 from app.store.pinning import pin_of
 from app.store.unit_of_work import UnitOfWork
 
@@ -133,8 +134,7 @@ class AccessLogWriter:
             try:
                 await driver.execute(self._sql, *arguments)
             except Exception as exc:
-                lost = driver.is_closed()
-                raise DBAPIError(self._sql, None, exc, connection_invalidated=lost) from exc
+                raise driver_error(self._sql, None, exc, driver) from exc
             self.inserts += 1
             self.entries += len(entries)
         except DBAPIError as exc:

@@ -15,7 +15,7 @@ statement and its cache key anew cost more than running it (bench/profiles).
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     CTE,
@@ -31,6 +31,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.access_log import AccessEntry
@@ -44,6 +45,7 @@ from app.domain.plans import Plan
 from app.store import tables as t
 from app.store.access_rows import ENTRY_COLUMNS, access_row
 from app.store.care import deviation_from, message_from, recipient_from
+from app.store.database import driver_error
 from app.store.episodes import JOINED_EVENT_COLUMNS, JoinedEvent, episode_from_row, event_from_row
 from app.store.joined import Prefixed, labelled
 from app.store.meetings import meeting_from
@@ -282,6 +284,47 @@ def _stored_read(resource_type: str, shape: ReachShape, logged: bool) -> Select[
     return query.add_columns(_logged(cte)).add_cte(cte)
 
 
+class StoredRow(NamedTuple):
+    """A row of ``_stored_read``, from SQLAlchemy or straight from asyncpg."""
+
+    body: bytes
+    version: int
+    last_updated: Any
+    person_id: str | None
+    within: bool
+    logged: Any
+
+
+# The parameters a ``_stored_read`` takes at execution; the others are its compiled literals.
+_STORED_VALUES = ("record_id", "reach_principal", "mapper_version")
+
+
+@cache
+def _stored_sql(
+    dialect: Dialect, resource_type: str, shape: ReachShape, organizations: int
+) -> tuple[str, tuple[tuple[bool, Any], ...]]:
+    """``_stored_read`` without logging as PostgreSQL SQL text with positional parameters, for a
+    reach of ``organizations`` organizations (each one a parameter of the ``IN``), and where
+    each parameter comes from: (True, a name of ``_STORED_VALUES`` or the index of an
+    organization) or (False, the literal compiled into the statement). Compiled from the Core
+    statement, once: the two paths run the same statement."""
+    compiled = _stored_read(resource_type, shape, False).compile(dialect=dialect)
+    sample = {
+        **dict.fromkeys(_STORED_VALUES),
+        "reach_organizations": list(range(organizations)),
+    }
+    expanded = compiled.construct_expanded_state(sample)
+    sources: list[tuple[bool, Any]] = []
+    for name in expanded.positiontup or ():
+        if name in _STORED_VALUES:
+            sources.append((True, name))
+        elif name not in compiled.binds:  # one organization of the expanded IN
+            sources.append((True, expanded.parameters[name]))
+        else:
+            sources.append((False, expanded.parameters[name]))
+    return expanded.statement, tuple(sources)
+
+
 class CheckedReads:
     """Records read together with the caller's access check."""
 
@@ -424,16 +467,53 @@ class CheckedReads:
         reach: Reach,
         entry: AccessEntry | None,
         mapper_version: int,
-    ) -> Row[Any] | None:
+    ) -> StoredRow | None:
         """The current projection of a resource (``body``, ``version``, ``last_updated``,
         ``person_id``), whether ``reach`` is a party to its record (``within``) and whether the
         read was logged by the same statement (``logged``; ``entry`` is None on SQLite, which
-        logs apart): one statement. None when there is no projection of the record's current
-        version by ``mapper_version``."""
+        logs apart, and in a read whose entries the grouped writer writes): one statement. None
+        when there is no projection of the record's current version by ``mapper_version``.
+
+        Without an entry on PostgreSQL (the FHIR read, ``app.fhir.fast_read``) the statement runs
+        on the asyncpg connection itself, prepared once per connection by asyncpg's statement
+        cache: SQLAlchemy's execution, parameter and result handling cost several times what
+        PostgreSQL spends on it (issue 20, profiled)."""
+        if entry is None and self._conn.dialect.name == "postgresql":
+            return await self._stored_on_driver(resource_type, resource_id, reach, mapper_version)
         query = _stored_read(resource_type, ReachShape.of(reach), entry is not None)
         params = {**_params(resource_id, reach, entry), "mapper_version": mapper_version}
-        found: Row[Any] | None = (await self._conn.execute(query, params)).first()
-        return found
+        found = (await self._conn.execute(query, params)).first()
+        return None if found is None else StoredRow(*found)
+
+    async def _stored_on_driver(
+        self, resource_type: str, resource_id: str, reach: Reach, mapper_version: int
+    ) -> StoredRow | None:
+        """``stored`` without an entry, run by asyncpg (``_stored_sql``). A failure is raised as
+        SQLAlchemy's ``DBAPIError``, as the statement through SQLAlchemy would raise it; a
+        connection that was lost is invalidated, so that the pool does not hand it out again."""
+        organizations = sorted(reach.organizations)
+        sql, sources = _stored_sql(
+            self._conn.dialect, resource_type, ReachShape.of(reach), len(organizations)
+        )
+        values = {
+            "record_id": resource_id,
+            "reach_principal": reach.principal_id,
+            "mapper_version": mapper_version,
+        }
+        arguments = [
+            (organizations[key] if isinstance(key, int) else values[key]) if bound else key
+            for bound, key in sources
+        ]
+        driver = (await self._conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        try:
+            found = await driver.fetchrow(sql, *arguments)
+        except Exception as exc:
+            error = driver_error(sql, arguments, exc, driver)
+            if error.connection_invalidated:
+                await self._conn.invalidate()
+            raise error from exc
+        return None if found is None else StoredRow(*found)
 
     async def _record_read_logged(
         self, record_type: RecordType, record_id: str, reach: Reach, entry: AccessEntry | None

@@ -12,6 +12,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.store.pinning import connected
@@ -70,6 +71,13 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, pool_recycle=1800
     )
+
+
+def driver_error(statement: str, arguments: Any, exc: Exception, driver: Any) -> DBAPIError:
+    """A statement run on the asyncpg connection itself (``driver``) failed with ``exc``: the
+    error SQLAlchemy would have raised for it, so that the edge answers it as any database error
+    (a 500 problem, a 503 when the connection was lost)."""
+    return DBAPIError(statement, arguments, exc, connection_invalidated=driver.is_closed())
 
 
 def alembic_config(url: str) -> Config:

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -90,8 +91,17 @@ async def counted(settings: Settings) -> AsyncIterator[tuple[FastAPI, Counter]]:
             counter.begins += 1
         await start(self)
 
+    # A FHIR read's statement runs on the asyncpg connection itself (``CheckedReads.stored``),
+    # where SQLAlchemy's events do not see it: counted here.
+    fetchrow = asyncpg.Connection.fetchrow
+
+    async def counted_fetchrow(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        counter(None, None, query)
+        return await fetchrow(self, query, *args, **kwargs)
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(adapter, "_start_transaction", counted_start)
+        patch.setattr(asyncpg.Connection, "fetchrow", counted_fetchrow)
         async with app.router.lifespan_context(app):
             event.listen(app.state.engine.sync_engine, "before_cursor_execute", counter)
             yield app, counter
