@@ -8,15 +8,12 @@ either way.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from datetime import date
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, func, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
@@ -24,7 +21,6 @@ from app.domain.identifiers import PERSONNUMMER
 from app.domain.parties import Reach
 from app.fhir.fast_read import FastRead
 from app.security.rate_limit import RateLimiter
-from app.services.access_writer import AccessLogWriter
 from app.store import tables as t
 from app.store.checked_reads import StoredRow, _params, _stored_read
 from app.store.database import create_engine
@@ -36,7 +32,7 @@ from tests.database import connected
 from tests.e2e.test_fhir_projections import logged, read, set_projection
 from tests.e2e.test_plan_rules import shared_plan
 from tests.e2e.test_plan_scenarios import ok, register
-from tests.factories import an_access_entry, personnummer
+from tests.factories import personnummer
 
 PASSED_ON = b"passed on"
 
@@ -177,51 +173,6 @@ async def test_a_request_passed_on_is_counted_once_against_the_rate_limit(
     finally:
         app.state.rate_limiter = kept
     assert codes == [404, 404, 404, 429]
-
-
-async def test_the_writer_groups_concurrent_entries_and_fails_the_reads_of_a_failed_batch(
-    engine: AsyncEngine,
-) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the grouped writer serves PostgreSQL (SQLite logs by the request's commit)")
-    writer = AccessLogWriter(engine)
-    inserts: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        if statement.lstrip().startswith("INSERT INTO access_log"):
-            inserts.append(statement)
-
-    marker = uuid.uuid4().hex[:20]
-    event.listen(engine.sync_engine, "before_cursor_execute", seen)
-    try:
-        # Twenty reads at once: every entry is written, by fewer inserts than reads.
-        await asyncio.gather(
-            *(writer.write([an_access_entry(request_id=f"{marker}-{i}")]) for i in range(20))
-        )
-        assert 1 <= len(inserts) < 20
-        # A batch that cannot be written fails every read in it, and none of its entries stays.
-        inserts.clear()
-        outcomes = await asyncio.gather(
-            writer.write([an_access_entry(request_id=f"{marker}-good")]),
-            writer.write([an_access_entry(request_id=f"{marker}-bad", action="x" * 40)]),
-            return_exceptions=True,
-        )
-        assert all(isinstance(outcome, DBAPIError) for outcome in outcomes), outcomes
-        # The writer goes on after a failed batch.
-        await writer.write([an_access_entry(request_id=f"{marker}-after")])
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", seen)
-    async with connected(engine) as conn:
-        written = sorted(
-            (
-                await conn.execute(
-                    select(t.access_log.c.request_id).where(
-                        t.access_log.c.request_id.like(f"{marker}%")
-                    )
-                )
-            ).scalars()
-        )
-    assert written == sorted([f"{marker}-{i}" for i in range(20)] + [f"{marker}-after"])
 
 
 async def test_the_driver_runs_the_same_stored_read_as_sqlalchemy(
