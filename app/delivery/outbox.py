@@ -59,7 +59,7 @@ async def emit(
     # stored response), else now; the number of pushes is known only when written now.
     pushes: int | None = None
     if uow.defers_writes:
-        uow.defer(uow.outbox.queued(outbox_event, targets, topics, now))
+        uow.defer(*uow.outbox.queued(outbox_event, targets, topics, now))
     else:
         pushes = await uow.outbox.queue(outbox_event, targets, topics, now)
     logger.info(

@@ -36,5 +36,5 @@ async def answered(
     which on PostgreSQL also writes the access-log entries queued so far and the writes left
     for it (the outbox's events, ``UnitOfWork.defer``)."""
     await uow.messages.answered(
-        sender_id, bundle_id, response, uow.access_for_statement(), uow.take_riders()
+        sender_id, bundle_id, response, uow.access_for_statement(), *uow.take_riders()
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -129,6 +129,16 @@ def _replacing_shape(count: int) -> tuple[CTE, postgresql.Insert, CTE]:
         upsert,
         upsert.returning(_li.c.clock).cte("upserted"),
     )
+
+
+@cache
+def _all_gone() -> CTE:
+    """``replacement``'s CTE for an episode left without intervals, built once like
+    `_replacing_shape`'s (``li_episode_id``)."""
+    gone = delete(_li).where(
+        _li.c.episode_id == bindparam("li_episode_id", type_=_li.c.episode_id.type)
+    )
+    return gone.returning(_li.c.clock).cte("gone")
 
 
 def _replacing_params(episode_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -262,8 +272,7 @@ class LiabilityRepository:
             return [], {}
         rows = interval_rows(episode, intervals, config_version)
         if not rows:
-            gone = delete(_li).where(_li.c.episode_id == episode.id)
-            return [gone.returning(_li.c.clock).cte("gone")], {}
+            return [_all_gone()], {"li_episode_id": episode.id}
         gone_cte, _, upserted = _replacing_shape(len(rows))
         return [gone_cte, upserted], _replacing_params(episode.id, rows)
 

@@ -8,7 +8,7 @@ whose processing fails is rolled back with it, so the message can be sent again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -70,22 +70,22 @@ class MessageRepository:
         bundle_id: str,
         response: dict[str, Any],
         log: Sequence[AccessEntry] = (),
-        riders: Sequence[CTE] = (),
+        riders: tuple[CTE, ...] = (),
+        rider_arrays: Mapping[str, Any] | None = None,
     ) -> None:
         """Keep the response of a claimed message, for its repeats; the same statement writes
         the access-log entries ``log`` (``UnitOfWork.access_for_statement``) and carries the
-        data-modifying CTEs ``riders`` (``UnitOfWork.defer``), PostgreSQL both."""
+        data-modifying CTEs ``riders`` bound by ``rider_arrays`` (``UnitOfWork.defer``),
+        PostgreSQL both."""
         params: dict[str, Any] = {
             "pm_sender_id": sender_id,
             "pm_bundle_id": bundle_id,
             "pm_response": response,
+            **(rider_arrays or {}),
         }
-        ctes = [written_once()] if log else []
         if log:
             params.update(written_params(log))
-        ctes += riders
-        statement = _answering()
-        await self._conn.execute(statement.add_cte(*ctes) if ctes else statement, params)
+        await self._conn.execute(_answering_with(bool(log), riders), params)
 
 
 # The claim and the answer are built once (per engine kind) with named bind parameters and only
@@ -116,6 +116,14 @@ def _claiming(dialect_name: str) -> Any:
         },
         where=m.c.received_at < bindparam("pm_expired_before", type_=m.c.received_at.type),
     ).returning(m.c.bundle_id)
+
+
+@cache
+def _answering_with(logged: bool, riders: tuple[CTE, ...]) -> Update:
+    """`MessageRepository.answered`'s update with the CTEs it carries: the same object for the
+    same CTEs (each built once), whose cache key SQLAlchemy then generates once."""
+    ctes = (written_once(), *riders) if logged else riders
+    return _answering().add_cte(*ctes) if ctes else _answering()
 
 
 @cache

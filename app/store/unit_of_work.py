@@ -34,12 +34,12 @@ work on the pinned connection).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from functools import cached_property
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import CTE, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
@@ -113,6 +113,7 @@ class UnitOfWork:
         # Writes left for the request's last statement to carry (``defer``).
         self._last_statement_announced = False
         self._riders: list[CTE] = []
+        self._rider_arrays: dict[str, list[Any]] = {}
 
     # The repositories, each made on first use: a request touches a few of them, and the
     # read of a stored projection only one.
@@ -296,15 +297,21 @@ class UnitOfWork:
             and not (self._savepoints)
         )
 
-    def defer(self, writes: Sequence[CTE]) -> None:
-        """Leave ``writes`` (data-modifying CTEs) for the announced last statement to carry;
-        a commit without it writes them by a statement of their own."""
+    def defer(self, writes: Sequence[CTE], arrays: Mapping[str, Sequence[Any]]) -> None:
+        """Leave ``writes`` (data-modifying CTEs built once, their rows bound as ``arrays``)
+        for the announced last statement to carry; writes already left get ``arrays`` appended
+        to theirs, so one statement writes them all, in the order they were left. A commit
+        without the last statement writes them by a statement of their own."""
         assert self.defers_writes
-        self._riders += writes
+        self._riders += [w for w in writes if all(w is not r for r in self._riders)]
+        for name, values in arrays.items():
+            self._rider_arrays.setdefault(name, []).extend(values)
 
-    def take_riders(self) -> list[CTE]:
-        """The writes left for the last statement, which the caller's statement carries."""
-        taken, self._riders = self._riders, []
+    def take_riders(self) -> tuple[tuple[CTE, ...], dict[str, list[Any]]]:
+        """The writes left for the last statement, which the caller's statement carries, and
+        the arrays it binds for them."""
+        taken = (tuple(self._riders), self._rider_arrays)
+        self._riders, self._rider_arrays = [], {}
         return taken
 
     @asynccontextmanager
@@ -365,7 +372,8 @@ class UnitOfWork:
         assert self._conn is not None
         if self._riders:
             # The last statement announced did not come (a path that ended otherwise).
-            await self._conn.execute(select(literal(1)).add_cte(*self.take_riders()))
+            writes, arrays = self.take_riders()
+            await self._conn.execute(select(literal(1)).add_cte(*writes), arrays)
         if self._writer is not None:
             # A read: nothing of its own to commit. Its connection goes back to the pool first
             # (a read waiting for its batch has no more statements; other requests can use it

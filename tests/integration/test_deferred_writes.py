@@ -57,6 +57,6 @@ async def test_a_savepoint_writes_its_events_itself(engine: AsyncEngine) -> None
                 raise RuntimeError("undo")
         except RuntimeError:
             pass
-        assert uow.take_riders() == []
+        assert uow.take_riders() == ((), {})
         assert await uow.outbox.inbox_item_of(kept, ["kommun-2580"]) is not None
         assert await uow.outbox.inbox_item_of(undone, ["kommun-2580"]) is None

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from sqlalchemy import event as sql_event
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -208,3 +210,65 @@ async def test_emitting_never_waits_on_a_subscription_row(engine: AsyncEngine) -
     async with UnitOfWork(engine) as uow:
         counted = await uow.subscriptions.get(subscription.id)
     assert counted is not None and counted.events_count == 1
+
+
+async def inbox_events(engine: AsyncEngine, organization: str) -> list[str]:
+    async with UnitOfWork(engine) as uow:
+        page = await uow.outbox.inbox(
+            [organization], after=None, limit=100, event=None, person_id=None
+        )
+    return [item.event.id for item in page.items]
+
+
+async def test_events_of_one_request_keep_the_order_they_were_queued_in(
+    engine: AsyncEngine,
+) -> None:
+    """On PostgreSQL the events of a request whose last statement is announced ride it together
+    (``UnitOfWork.defer``): each receiver's inbox and each subscription's pushes still follow
+    the order they were queued in, whatever the number of receivers of each."""
+    subscription = new_subscription(Topic.MESSAGES)
+    async with UnitOfWork(engine) as uow:
+        await uow.subscriptions.add(subscription, NOW)
+        await uow.commit()
+    async with UnitOfWork(engine) as uow:
+        uow.announce_last_statement()
+        queued = [
+            await queue(uow, "Encounter/together", receivers)
+            for receivers in (
+                ["kommun-2580", "region-norrbotten-hc-lulea"],
+                ["kommun-2580"],
+                ["region-norrbotten-hc-lulea", "kommun-2580"],
+            )
+        ]
+        await uow.commit()
+    assert await inbox_events(engine, "kommun-2580") == queued
+    assert await inbox_events(engine, "region-norrbotten-hc-lulea") == [queued[0], queued[2]]
+    async with UnitOfWork(engine) as uow:
+        claimed = await uow.outbox.claim("w", now=NOW, lease_until=NOW, limit=10, per_endpoint=4)
+        counted = await uow.subscriptions.get(subscription.id)
+    # Only the oldest push of the stream is due, numbered first.
+    assert [(d.event.id, d.event_number) for d, _s in claimed] == [(queued[0], 1)]
+    assert counted is not None and counted.events_count == 3
+
+
+async def test_queueing_is_compiled_once_for_any_number_of_receivers(engine: AsyncEngine) -> None:
+    """The outbox's writes bind their rows as arrays (PostgreSQL): one text for one receiver or
+    three, found in SQLAlchemy's compiled cache after the first."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's outbox writes are built per event")
+    compiled: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, _p: Any, context: Any, _m: Any) -> None:
+        if "INSERT INTO deliveries" in statement:
+            compiled.append(str(context.cache_hit))
+
+    receivers = ["kommun-2580", "region-norrbotten-hc-lulea", "region-norrbotten"]
+    sql_event.listen(engine.sync_engine, "after_cursor_execute", seen)
+    try:
+        for count in (1, 3, 2):
+            async with UnitOfWork(engine) as uow:
+                await queue(uow, f"Encounter/compiled-{count}", receivers[:count])
+    finally:
+        sql_event.remove(engine.sync_engine, "after_cursor_execute", seen)
+    hit = str(engine.dialect.CACHE_HIT)
+    assert len(compiled) == 3 and compiled[1:] == [hit, hit], compiled
