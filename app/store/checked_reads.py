@@ -45,7 +45,7 @@ from app.domain.plans import Plan
 from app.store import tables as t
 from app.store.access_rows import ENTRY_COLUMNS, access_row
 from app.store.care import deviation_from, message_from, recipient_from
-from app.store.database import driver_error
+from app.store.database import connection_lost, driver_error
 from app.store.episodes import JOINED_EVENT_COLUMNS, JoinedEvent, episode_from_row, event_from_row
 from app.store.joined import Prefixed, labelled
 from app.store.meetings import meeting_from
@@ -489,8 +489,8 @@ class CheckedReads:
         self, resource_type: str, resource_id: str, reach: Reach, mapper_version: int
     ) -> StoredRow | None:
         """``stored`` without an entry, run by asyncpg (``_stored_sql``). A failure is raised as
-        SQLAlchemy's ``DBAPIError``, as the statement through SQLAlchemy would raise it; a
-        connection that was lost is invalidated, so that the pool does not hand it out again."""
+        SQLAlchemy's ``DBAPIError``, as the statement through SQLAlchemy would raise it; a lost
+        connection is handled as SQLAlchemy handles one (``connection_lost``)."""
         organizations = sorted(reach.organizations)
         sql, sources = _stored_sql(
             self._conn.dialect, resource_type, ReachShape.of(reach), len(organizations)
@@ -511,7 +511,7 @@ class CheckedReads:
         except Exception as exc:
             error = driver_error(sql, arguments, exc, driver)
             if error.connection_invalidated:
-                await self._conn.invalidate()
+                await connection_lost(self._conn, exc)
             raise error from exc
         return None if found is None else StoredRow(*found)
 

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.store.pinning import connected
 
@@ -78,6 +78,18 @@ def driver_error(statement: str, arguments: Any, exc: Exception, driver: Any) ->
     error SQLAlchemy would have raised for it, so that the edge answers it as any database error
     (a 500 problem, a 503 when the connection was lost)."""
     return DBAPIError(statement, arguments, exc, connection_invalidated=driver.is_closed())
+
+
+async def connection_lost(conn: AsyncConnection, exc: BaseException) -> None:
+    """A statement run on ``conn``'s asyncpg connection found it lost: what SQLAlchemy does when
+    one of its own statements meets a disconnect. Every connection the pool made before now is
+    replaced at its next checkout (a database restart took them all: one request answers 503,
+    not one per pooled connection), and this one is invalidated."""
+    sync = conn.sync_connection
+    if sync is not None and not sync.invalidated:
+        # SQLAlchemy's own disconnect handling calls the same (Connection._handle_dbapi_exception).
+        sync.engine.pool._invalidate(sync.connection, exc, _checkin=False)
+    await conn.invalidate(exc)
 
 
 def alembic_config(url: str) -> Config:

@@ -8,6 +8,7 @@ either way.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -233,15 +234,17 @@ async def test_a_fast_read_on_a_lost_connection_answers_503_and_the_next_is_serv
     client_for: ClientFor, engine: AsyncEngine
 ) -> None:
     """The statement run on the driver fails as SQLAlchemy's would (a 503 OperationOutcome),
-    and its connection is not handed out again."""
+    and, as SQLAlchemy does, the pool replaces every connection the restart took: one read
+    answers 503, not one per pooled connection."""
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL connections only")
     centre = await client_for("region-kalmar-hc-kalmar")
     person = await register(centre, "Tappad", date(1955, 6, 7))
     plan = await shared_plan(centre, person["id"])
     path = f"/fhir/CarePlan/{plan['id']}"
-    for _ in range(3):
-        assert (await centre.get(path)).status_code == 200
+    # Several reads at once: the pool holds several connections when the database drops them.
+    warm = await asyncio.gather(*(centre.get(path) for _ in range(6)))
+    assert [a.status_code for a in warm] == [200] * 6
     killer = create_engine(str(engine.url.render_as_string(hide_password=False)), pool_size=1)
     try:
         async with killer.connect() as conn:
@@ -260,5 +263,5 @@ async def test_a_fast_read_on_a_lost_connection_answers_503_and_the_next_is_serv
         assert answer.status_code == 503, answer.text
         assert answer.json()["resourceType"] == "OperationOutcome"
         assert plan["id"] not in answer.text
-    assert answers[-1].status_code == 200
+    assert len(lost) == 1 and answers[0] is lost[0], [a.status_code for a in answers]
     assert answers[-1].json()["id"] == plan["id"]
