@@ -9,11 +9,26 @@ from enum import Enum
 from functools import cache
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BindParameter, ColumnElement, Integer, Select, Table, bindparam, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    Table,
+    bindparam,
+    select,
+    true,
+)
 
 from app.domain.parties import Reach, RecordType, Role
 from app.store import tables as t
-from app.store.parties import ReachShape, reach_clause, reach_params, visible_records
+from app.store.parties import (
+    ReachShape,
+    person_within_query,
+    reach_clause,
+    reach_params,
+    visible_records,
+)
 
 T = TypeVar("T")
 
@@ -173,6 +188,28 @@ def _visible_page(
     return query
 
 
+@cache
+def _visible_page_within(
+    table: Table,
+    record: RecordType,
+    shape: ReachShape,
+    roles: tuple[str, ...],
+    filters: tuple[str, ...],
+    after: bool,
+) -> Select[Any]:
+    """``_visible_page``'s statement as the page outer-joined to one row that tells whether the
+    reach is a party to any record about a person (``person_within_query``, its column
+    ``person_within``): a page with no rows still answers it, a row whose page columns are all
+    null."""
+    asked = select(person_within_query(shape).exists().label("person_within")).subquery("asked")
+    page = _visible_page(table, record, shape, roles, filters, after).subquery("page")
+    return (
+        select(asked.c.person_within, *page.c)
+        .select_from(asked.outerjoin(page, true()))
+        .order_by(page.c.id)
+    )
+
+
 def visible_page(
     table: Table,
     record: RecordType,
@@ -182,13 +219,18 @@ def visible_page(
     after: str | None,
     equal: Mapping[str, AnyOf] | None = None,
     roles: Collection[Role] = (),
+    within_person: str | None = None,
 ) -> tuple[Select[Any], dict[str, Any]]:
     """``visible_page_query`` as a statement built once per shape (of the reach, of which
     filters filter something, of whether a cursor is given) and its parameters: a search page
     built its statement and cache key anew on every request, which cost more than running it
-    (issue 20, profiled)."""
+    (issue 20, profiled).
+
+    With ``within_person``, the statement also answers whether the reach is a party to any
+    record about that person (``_visible_page_within``): a search by a person asks it even
+    when the page is empty, and answered here it costs no statement of its own."""
     wanted = wanted_filters(equal or {})
-    query = _visible_page(
+    shape = (
         table,
         record,
         ReachShape.of(reach),
@@ -196,4 +238,7 @@ def visible_page(
         tuple(wanted),
         bool(after),
     )
-    return query, {**page_params(limit, after, wanted), **reach_params(reach)}
+    params = {**page_params(limit, after, wanted), **reach_params(reach)}
+    if within_person is None:
+        return _visible_page(*shape), params
+    return _visible_page_within(*shape), {**params, "within_person": within_person}
