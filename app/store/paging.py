@@ -167,11 +167,13 @@ def _visible_page(
     record: RecordType,
     shape: ReachShape,
     roles: tuple[str, ...],
-    filters: tuple[str, ...],
+    filters: tuple[tuple[str, bool], ...],
     after: bool,
 ) -> Select[Any]:
     """``visible_page_query``'s statement for one shape of reach and filters, with every value a
-    bound parameter (``visible_page``)."""
+    bound parameter (``visible_page``). A filter that wants one value (the usual search: one
+    person, one status) is an equality to ``one_<name>``: an expanding ``IN`` is rendered
+    anew at every execution, which was a share of a search page's Python (issue 20)."""
     p = t.record_parties
     visible = select(p.c.record_id).where(
         p.c.record_type == record.value,
@@ -183,8 +185,12 @@ def _visible_page(
     query = select(table).where(key.in_(visible)).order_by(key).limit(PAGE_LIMIT)
     if after:
         query = query.where(key > page_after(key))
-    for name in filters:
-        query = query.where(any_of_param(table.c[name], name))
+    for name, one in filters:
+        column = table.c[name]
+        if one:
+            query = query.where(column == bindparam(f"one_{name}", type_=column.type))
+        else:
+            query = query.where(any_of_param(column, name))
     return query
 
 
@@ -194,7 +200,7 @@ def _visible_page_within(
     record: RecordType,
     shape: ReachShape,
     roles: tuple[str, ...],
-    filters: tuple[str, ...],
+    filters: tuple[tuple[str, bool], ...],
     after: bool,
 ) -> Select[Any]:
     """``_visible_page``'s statement as the page outer-joined to one row that tells whether the
@@ -230,15 +236,17 @@ def visible_page(
     record about that person (``_visible_page_within``): a search by a person asks it even
     when the page is empty, and answered here it costs no statement of its own."""
     wanted = wanted_filters(equal or {})
+    several = {name: values for name, values in wanted.items() if len(values) > 1}
     shape = (
         table,
         record,
         ReachShape.of(reach),
         tuple(sorted(r.value for r in roles)),
-        tuple(wanted),
+        tuple((name, name not in several) for name in wanted),
         bool(after),
     )
-    params = {**page_params(limit, after, wanted), **reach_params(reach)}
+    params = {**page_params(limit, after, several), **reach_params(reach)}
+    params.update((f"one_{name}", values[0]) for name, values in wanted.items() if len(values) == 1)
     if within_person is None:
         return _visible_page(*shape), params
     return _visible_page_within(*shape), {**params, "within_person": within_person}
