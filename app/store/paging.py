@@ -9,11 +9,26 @@ from enum import Enum
 from functools import cache
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BindParameter, ColumnElement, Integer, Select, Table, bindparam, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    Table,
+    bindparam,
+    select,
+    true,
+)
 
 from app.domain.parties import Reach, RecordType, Role
 from app.store import tables as t
-from app.store.parties import ReachShape, reach_clause, reach_params, visible_records
+from app.store.parties import (
+    ReachShape,
+    person_within_query,
+    reach_clause,
+    reach_params,
+    visible_records,
+)
 
 T = TypeVar("T")
 
@@ -152,11 +167,13 @@ def _visible_page(
     record: RecordType,
     shape: ReachShape,
     roles: tuple[str, ...],
-    filters: tuple[str, ...],
+    filters: tuple[tuple[str, bool], ...],
     after: bool,
 ) -> Select[Any]:
     """``visible_page_query``'s statement for one shape of reach and filters, with every value a
-    bound parameter (``visible_page``)."""
+    bound parameter (``visible_page``). A filter that wants one value (the usual search: one
+    person, one status) is an equality to ``one_<name>``: an expanding ``IN`` is rendered
+    anew at every execution, which was a share of a search page's Python (issue 20)."""
     p = t.record_parties
     visible = select(p.c.record_id).where(
         p.c.record_type == record.value,
@@ -168,9 +185,35 @@ def _visible_page(
     query = select(table).where(key.in_(visible)).order_by(key).limit(PAGE_LIMIT)
     if after:
         query = query.where(key > page_after(key))
-    for name in filters:
-        query = query.where(any_of_param(table.c[name], name))
+    for name, one in filters:
+        column = table.c[name]
+        if one:
+            query = query.where(column == bindparam(f"one_{name}", type_=column.type))
+        else:
+            query = query.where(any_of_param(column, name))
     return query
+
+
+@cache
+def _visible_page_within(
+    table: Table,
+    record: RecordType,
+    shape: ReachShape,
+    roles: tuple[str, ...],
+    filters: tuple[tuple[str, bool], ...],
+    after: bool,
+) -> Select[Any]:
+    """``_visible_page``'s statement as the page outer-joined to one row that tells whether the
+    reach is a party to any record about a person (``person_within_query``, its column
+    ``person_within``): a page with no rows still answers it, a row whose page columns are all
+    null."""
+    asked = select(person_within_query(shape).exists().label("person_within")).subquery("asked")
+    page = _visible_page(table, record, shape, roles, filters, after).subquery("page")
+    return (
+        select(asked.c.person_within, *page.c)
+        .select_from(asked.outerjoin(page, true()))
+        .order_by(page.c.id)
+    )
 
 
 def visible_page(
@@ -182,18 +225,28 @@ def visible_page(
     after: str | None,
     equal: Mapping[str, AnyOf] | None = None,
     roles: Collection[Role] = (),
+    within_person: str | None = None,
 ) -> tuple[Select[Any], dict[str, Any]]:
     """``visible_page_query`` as a statement built once per shape (of the reach, of which
     filters filter something, of whether a cursor is given) and its parameters: a search page
     built its statement and cache key anew on every request, which cost more than running it
-    (issue 20, profiled)."""
+    (issue 20, profiled).
+
+    With ``within_person``, the statement also answers whether the reach is a party to any
+    record about that person (``_visible_page_within``): a search by a person asks it even
+    when the page is empty, and answered here it costs no statement of its own."""
     wanted = wanted_filters(equal or {})
-    query = _visible_page(
+    several = {name: values for name, values in wanted.items() if len(values) > 1}
+    shape = (
         table,
         record,
         ReachShape.of(reach),
         tuple(sorted(r.value for r in roles)),
-        tuple(wanted),
+        tuple((name, name not in several) for name in wanted),
         bool(after),
     )
-    return query, {**page_params(limit, after, wanted), **reach_params(reach)}
+    params = {**page_params(limit, after, several), **reach_params(reach)}
+    params.update((f"one_{name}", values[0]) for name, values in wanted.items() if len(values) == 1)
+    if within_person is None:
+        return _visible_page(*shape), params
+    return _visible_page_within(*shape), {**params, "within_person": within_person}

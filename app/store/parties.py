@@ -130,10 +130,11 @@ def party_probe(
 
 
 @cache
-def _person_within(shape: ReachShape) -> Select[Any]:
+def person_within_query(shape: ReachShape) -> Select[Any]:
     """``PartyRepository.person_within``'s statement for one shape of reach, built once with the
-    person and the reach bound at execution: a search that finds nothing asks it, and building
-    it and its cache key anew was a share of such a page's Python (issue 20, profiled)."""
+    person (``within_person``) and the reach bound at execution: a search that finds nothing
+    asks it, and building it and its cache key anew was a share of such a page's Python (issue
+    20, profiled). A page statement may ask it too (``app.store.paging.visible_page``)."""
     return (
         select(p.c.person_id)
         .where(
@@ -207,6 +208,14 @@ class PartyRepository:
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        # ``person_within`` answers a statement of this unit of work already gave (a search
+        # page that asked it), each taken by the next ask; dropped when parties are written.
+        self._answered: dict[tuple[str, Reach], bool] = {}
+
+    def answered(self, person_id: str, reach: Reach, within: bool) -> None:
+        """Keep the answer to ``person_within(person_id, reach)`` a statement just gave, so that
+        asking it next runs no statement of its own."""
+        self._answered[(person_id, reach)] = within
 
     async def principals(self, organization_ids: Sequence[str]) -> dict[str, str]:
         """The principal of each organization (a unit's parent, else itself)."""
@@ -223,6 +232,7 @@ class PartyRepository:
     ) -> None:
         """Make ``pairs`` exactly the parties of the record: rows that still hold are kept (with
         the time they became a party), the rest are removed and the new ones added."""
+        self._answered.clear()
         wanted = set(pairs)
         existing = {
             (r.organization_id, Role(r.role))
@@ -253,6 +263,7 @@ class PartyRepository:
 
     async def add_many(self, records: Sequence[tuple[RecordType, str, str | None, Pairs]]) -> None:
         """Add the parties of several new records in one statement (bulk loading)."""
+        self._answered.clear()
         principals = await self.principals(
             [org for _t, _r, _p, pairs in records for org, _role in pairs]
         )
@@ -287,8 +298,11 @@ class PartyRepository:
 
     async def person_within(self, person_id: str, reach: Reach) -> bool:
         """Whether the reach is a party to any record about the person."""
+        known = self._answered.pop((person_id, reach), None)
+        if known is not None:
+            return known
         row = await self._conn.execute(
-            _person_within(ReachShape.of(reach)),
+            person_within_query(ReachShape.of(reach)),
             {"within_person": person_id, **reach_params(reach)},
         )
         return row.first() is not None

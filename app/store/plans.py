@@ -39,8 +39,8 @@ from app.domain.projections import CAREPLAN
 from app.domain.representatives import Representative, RepresentativeRole
 from app.store import tables as t
 from app.store.json_values import date_of, date_text, instant_text
-from app.store.paging import AnyOf, Page, trim_to_page, visible_page
-from app.store.parties import visible_records
+from app.store.paging import AnyOf, Page, trim_to_page, visible_page, wanted_filters
+from app.store.parties import PartyRepository, visible_records
 
 if TYPE_CHECKING:
     from app.store.projections import ProjectionRepository
@@ -268,9 +268,12 @@ def follow_up_rows(plan: Plan) -> list[dict[str, Any]]:
 class PlanRepository:
     """Plans and their versions, each stored with its CarePlan projection (the read model)."""
 
-    def __init__(self, conn: AsyncConnection, projections: ProjectionRepository) -> None:
+    def __init__(
+        self, conn: AsyncConnection, projections: ProjectionRepository, parties: PartyRepository
+    ) -> None:
         self._conn = conn
         self._projections = projections
+        self._parties = parties
 
     async def add(self, plan: Plan, *, organization_id: str, client_id: str) -> None:
         """Store a new plan as its first version."""
@@ -384,7 +387,11 @@ class PlanRepository:
         jurisdiction: AnyOf = None,
     ) -> Page[Plan]:
         """Plans the reach is a party to, in id order, filtered (a collection: any of its
-        values)."""
+        values). Filtered by one person, the same statement tells whether the reach is a party
+        to any record about them, which a search by that person asks next (kept in
+        ``PartyRepository.answered``): an empty page is then one statement."""
+        persons = wanted_filters({"person_id": person_id}).get("person_id", [])
+        within_person = str(persons[0]) if len(persons) == 1 else None
         query, params = visible_page(
             t.plans,
             RecordType.PLAN,
@@ -397,8 +404,12 @@ class PlanRepository:
                 "status": status,
                 "jurisdiction": jurisdiction,
             },
+            within_person=within_person,
         )
         rows = (await self._conn.execute(query, params)).all()
+        if within_person is not None:
+            self._parties.answered(within_person, visible_to, bool(rows[0].person_within))
+            rows = [r for r in rows if r.id is not None]
         return trim_to_page(
             [plan_from(r, r.document, r.version, r.status) for r in rows], limit, _plan_id
         )

@@ -160,7 +160,7 @@ class UnitOfWork:
 
     @cached_property
     def plans(self) -> PlanRepository:
-        return PlanRepository(self._connection, self.projections)
+        return PlanRepository(self._connection, self.projections, self.parties)
 
     @cached_property
     def meetings(self) -> MeetingRepository:

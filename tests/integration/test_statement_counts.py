@@ -226,6 +226,10 @@ RECORD_READ = {"postgresql": 1, "sqlite": 2}
 # data-modifying CTEs, writes each table by a statement of its own (the statistics: 11th).
 PROCESS_MESSAGE = {"postgresql": 4, "sqlite": 11}
 CAREPLAN_SEARCH = 2
+# A CarePlan search by one person that finds nothing: the page, whose statement also tells
+# whether the caller is a party to the person (the search's access-log outcome), then on SQLite
+# the access log (on PostgreSQL the grouped writer's insert).
+EMPTY_CAREPLAN_SEARCH = {"postgresql": 1, "sqlite": 2}
 # The page, then the parties of its persons, then on SQLite the access log (on PostgreSQL the
 # grouped writer's insert).
 PATIENT_SEARCH = {"postgresql": 2, "sqlite": 3}
@@ -471,6 +475,33 @@ async def test_a_search_page_runs_few_statements(
         "the discharge-ready list of a municipality",
     )
     assert_a_pure_read(municipality, statements, len(listed), "the discharge-ready list")
+
+
+async def test_an_empty_search_by_a_person_runs_one_statement_and_logs_who_may_see_them(
+    counted: tuple[FastAPI, Counter], tokens: Tokens, client_for: ClientFor, engine: AsyncEngine
+) -> None:
+    centre = await client_for("region-kalmar-hc-kalmar")
+    person = await register(centre, "Tomsökt", date(1950, 1, 1))
+    await shared_plan(centre, person["id"])
+    # The health centre is a party to the person (its draft plan); Luleå kommun is not.
+    for organization_id, outcome in (
+        ("region-kalmar-hc-kalmar", "success"),
+        ("kommun-2580", "denied"),
+    ):
+        who = await measure_for(counted, tokens, organization_id)
+        request_id = uuid.uuid4().hex
+        response, statements = await who.count(
+            "GET",
+            f"/fhir/CarePlan?patient={person['id']}&status=active",
+            headers={"X-Request-ID": request_id},
+        )
+        assert "entry" not in response.json() and response.json()["total"] == 0
+        what = f"an empty CarePlan?patient&status of {organization_id}"
+        assert_at_most(EMPTY_CAREPLAN_SEARCH[who.dialect], statements, what)
+        assert_a_pure_read(who, statements, 1, what)
+        assert await logged_reads(engine, request_id) == [
+            ("search", "CarePlan", None, person["id"], outcome)
+        ]
 
 
 # A municipality's monthly report of one part: the scope (the municipality with its
