@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.store.database import create_engine
 from app.store.pinning import connected as pinned_connection
 from app.store.pinning import pin_of
 
@@ -23,3 +25,19 @@ async def connected(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         return
     async with pinned_connection(engine) as conn:
         yield conn
+
+
+async def drop_every_connection(engine: AsyncEngine) -> None:
+    """The database drops every connection to it but the one asking, as a restart would: from
+    an engine of its own, so that the application's pool does not know."""
+    killer = create_engine(engine.url.render_as_string(hide_password=False), pool_size=1)
+    try:
+        async with killer.connect() as conn:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        await killer.dispose()

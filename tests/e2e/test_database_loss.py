@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.store.database import create_engine
+from tests.database import drop_every_connection
 
 # Committing: kills the application's connections.
 pytestmark = pytest.mark.committing
@@ -21,17 +20,7 @@ async def test_a_lost_connection_answers_503_and_the_pool_recovers(
         pytest.skip("PostgreSQL connections only")
     for _ in range(3):
         assert (await client.get("/api/v1/organizations?limit=1")).status_code == 200
-    killer = create_engine(str(engine.url.render_as_string(hide_password=False)), pool_size=1)
-    try:
-        async with killer.connect() as conn:
-            await conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
-    finally:
-        await killer.dispose()
+    await drop_every_connection(engine)
     answers = [(await client.get("/api/v1/organizations?limit=1")) for _ in range(3)]
     lost = [a for a in answers if a.status_code != 200]
     assert lost, "no request met the dropped connection"

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
@@ -24,12 +24,11 @@ from app.fhir.fast_read import FastRead
 from app.security.rate_limit import RateLimiter
 from app.store import tables as t
 from app.store.checked_reads import StoredRow, _params, _stored_read
-from app.store.database import create_engine
 from app.store.parties import ReachShape
 from app.store.projections import projector_of
 from app.store.unit_of_work import UnitOfWork
 from tests.conftest import ClientFor, Tokens
-from tests.database import connected
+from tests.database import connected, drop_every_connection
 from tests.e2e.test_fhir_projections import logged, read, set_projection
 from tests.e2e.test_plan_rules import shared_plan
 from tests.e2e.test_plan_scenarios import ok, register
@@ -245,17 +244,7 @@ async def test_a_fast_read_on_a_lost_connection_answers_503_and_the_next_is_serv
     # Several reads at once: the pool holds several connections when the database drops them.
     warm = await asyncio.gather(*(centre.get(path) for _ in range(6)))
     assert [a.status_code for a in warm] == [200] * 6
-    killer = create_engine(str(engine.url.render_as_string(hide_password=False)), pool_size=1)
-    try:
-        async with killer.connect() as conn:
-            await conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
-    finally:
-        await killer.dispose()
+    await drop_every_connection(engine)
     answers = [await centre.get(path) for _ in range(4)]
     lost = [a for a in answers if a.status_code != 200]
     assert lost, "no read met the dropped connection"
