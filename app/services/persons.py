@@ -165,7 +165,9 @@ async def register_persons(
             [
                 (RecordType.REGISTRATION, p.id, p.id, [(actor.acting_id, Role.REGISTRANT)])
                 for p in new
-            ]
+            ],
+            # The caller's principal is known: the statement that reads principals is not run.
+            principals={actor.acting_id: actor.principal_id},
         )
     return found
 
