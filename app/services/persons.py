@@ -18,7 +18,7 @@ from app.domain.identifiers import (
     PersonIdentifier,
     normalize_person_identifier,
 )
-from app.domain.organizations import Organization, OrgKind
+from app.domain.organizations import Jurisdiction, OrgKind
 from app.domain.parties import RecordType, Role
 from app.domain.persons import Person, validate_person
 from app.domain.values import PartialDate
@@ -131,7 +131,7 @@ async def register_persons(
     wanted = {c.residence_municipality_id for c in cmds} | {
         c.stay_municipality_id for c in cmds if c.stay_municipality_id is not None
     }
-    known = await uow.organizations.get_many(sorted(wanted))
+    known = await uow.organizations.kinds(sorted(wanted))
     persons: list[Person] = []
     for index, (cmd, identifier) in enumerate(zip(cmds, identifiers, strict=True)):
         try:
@@ -165,30 +165,30 @@ async def register_persons(
             [
                 (RecordType.REGISTRATION, p.id, p.id, [(actor.acting_id, Role.REGISTRANT)])
                 for p in new
-            ]
+            ],
+            # The caller's principal is known: the statement that reads principals is not run.
+            principals={actor.acting_id: actor.principal_id},
         )
     return found
 
 
 def _new_person(
-    cmd: RegisterPerson, identifier: PersonIdentifier, known: dict[str, Organization]
+    cmd: RegisterPerson,
+    identifier: PersonIdentifier,
+    known: dict[str, tuple[OrgKind, Jurisdiction]],
 ) -> Person:
     municipality_fields = {"residence_municipality_id": cmd.residence_municipality_id}
     if cmd.stay_municipality_id is not None:
         municipality_fields["stay_municipality_id"] = cmd.stay_municipality_id
     for name, org_id in municipality_fields.items():
-        org = known.get(org_id)
-        if org is None:
+        if org_id not in known:
             raise UnknownReference(f"unknown organization {org_id}", field=name)
-        if org.kind is not OrgKind.MUNICIPALITY:
-            raise InvalidInput(f"{org_id} is a {org.kind.value}, not a municipality", field=name)
-        if (
-            identifier.jurisdiction is not None
-            and org.jurisdiction.value != identifier.jurisdiction
-        ):
+        kind, jurisdiction = known[org_id]
+        if kind is not OrgKind.MUNICIPALITY:
+            raise InvalidInput(f"{org_id} is a {kind.value}, not a municipality", field=name)
+        if identifier.jurisdiction is not None and jurisdiction.value != identifier.jurisdiction:
             raise InvalidInput(
-                f"{org_id} is in {org.jurisdiction.value}, the identifier is "
-                f"{identifier.jurisdiction}",
+                f"{org_id} is in {jurisdiction.value}, the identifier is {identifier.jurisdiction}",
                 field=name,
             )
     stated = cmd.birth_year_or_month

@@ -131,6 +131,17 @@ class OrganizationRepository:
         ).all()
         return {org.id: org for org in await self._with_identifiers(rows)}
 
+    async def kinds(self, ids: Sequence[str]) -> dict[str, tuple[OrgKind, Jurisdiction]]:
+        """The kind and jurisdiction of the organizations among ``ids`` that exist, by id: one
+        statement, for checks that need no more of them (``get_many`` reads identifiers too)."""
+        if not ids:
+            return {}
+        o = t.organizations
+        rows = await self._conn.execute(
+            select(o.c.id, o.c.kind, o.c.jurisdiction).where(o.c.id.in_(set(ids)))
+        )
+        return {r.id: (OrgKind(r.kind), Jurisdiction(r.jurisdiction)) for r in rows}
+
     async def find_by_identifier(self, system: str, value: str) -> Organization | None:
         """The organization holding this identifier, or None."""
         org_id = (

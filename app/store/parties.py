@@ -7,7 +7,7 @@ primary key), by the caller's unit or principal (the reach indexes), or by perso
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -261,15 +261,24 @@ class PartyRepository:
         """Add the parties of a new record (or new parties of one)."""
         await self.add_many([(record_type, record_id, person_id, pairs)])
 
-    async def add_many(self, records: Sequence[tuple[RecordType, str, str | None, Pairs]]) -> None:
-        """Add the parties of several new records in one statement (bulk loading)."""
+    async def add_many(
+        self,
+        records: Sequence[tuple[RecordType, str, str | None, Pairs]],
+        principals: Mapping[str, str] | None = None,
+    ) -> None:
+        """Add the parties of several new records in one statement (bulk loading).
+
+        ``principals`` are principals the caller knows already (the actor's own), by
+        organization: only the others are read, and none when they are all known.
+        """
         self._answered.clear()
-        principals = await self.principals(
-            [org for _t, _r, _p, pairs in records for org, _role in pairs]
+        known = dict(principals or {})
+        known |= await self.principals(
+            [org for _t, _r, _p, pairs in records for org, _role in pairs if org not in known]
         )
         now = utcnow()
         rows = [
-            party_row(record_type, record_id, person_id, org, principals.get(org, org), role, now)
+            party_row(record_type, record_id, person_id, org, known.get(org, org), role, now)
             for record_type, record_id, person_id, pairs in records
             for org, role in dict.fromkeys(pairs)
         ]

@@ -37,6 +37,7 @@ from sqlalchemy import event, text
 from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.domain.identifiers import PERSONNUMMER
 from app.fhir import messaging
 from app.main import create_app
 from app.settings import Settings
@@ -45,7 +46,7 @@ from tests.e2e.test_fhir_messaging import admit_by_message
 from tests.e2e.test_liability_api import run_episode
 from tests.e2e.test_plan_rules import shared_plan, summons
 from tests.e2e.test_plan_scenarios import register
-from tests.factories import create_person
+from tests.factories import create_person, personnummer
 
 # Committing: counts the statements of an application with an engine of its own.
 pytestmark = pytest.mark.committing
@@ -234,6 +235,11 @@ EMPTY_CAREPLAN_SEARCH = {"postgresql": 1, "sqlite": 2}
 # grouped writer's insert).
 PATIENT_SEARCH = {"postgresql": 2, "sqlite": 3}
 DISCHARGE_READY_LIST = {"postgresql": 2, "sqlite": 3}
+# A transaction of one new Patient (the mixed workload's write): the municipality's kind and
+# jurisdiction, the identifier's lock (PostgreSQL; SQLite's writers are serial), the person
+# looked up, then the person, the registrant's party (its principal is the caller's, not read)
+# and the access log written.
+ONE_PATIENT_TRANSACTION = {"postgresql": 6, "sqlite": 5}
 
 
 async def test_a_fhir_read_runs_its_check_read_and_log_in_few_statements(
@@ -550,3 +556,40 @@ async def test_a_monthly_report_logs_its_rows_with_the_statement_that_reads_them
         shown(statements)
     )
     assert_at_most(MONTHLY_REPORT[municipality.dialect], statements, "a monthly report")
+
+
+async def test_a_one_patient_transaction_runs_few_statements(
+    counted: tuple[FastAPI, Counter], tokens: Tokens, engine: AsyncEngine
+) -> None:
+    measure = await measure_for(counted, tokens, "region-kalmar")
+    entry = {
+        "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+        "resource": {
+            "resourceType": "Patient",
+            "identifier": [{"system": PERSONNUMMER, "value": personnummer()}],
+            "name": [{"family": "Räknad", "given": ["Tea"]}],
+            "managingOrganization": {"reference": "Organization/kommun-0880"},
+        },
+        "request": {"method": "POST", "url": "Patient"},
+    }
+    transaction = {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+    response, statements = await measure.count(
+        "POST", "/fhir", content=json.dumps(transaction), headers=FHIR
+    )
+    assert response.json()["entry"][0]["response"]["status"] == "201 Created"
+    assert_at_most(
+        ONE_PATIENT_TRANSACTION[measure.dialect], statements, "a one-Patient transaction"
+    )
+    # Fewer statements, the same rows: the registrant is a party under its principal.
+    ident = response.json()["entry"][0]["resource"]["id"]
+    async with engine.connect() as conn:
+        parties = (
+            await conn.execute(
+                text(
+                    "SELECT organization_id, principal_id, role FROM record_parties "
+                    "WHERE record_type = 'registration' AND record_id = :id"
+                ),
+                {"id": ident},
+            )
+        ).all()
+    assert [tuple(p) for p in parties] == [("region-kalmar", "region-kalmar", "registrant")]
